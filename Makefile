@@ -1,0 +1,44 @@
+# faxbridge — the README's two commands.
+#   make run    install dependencies, build Release into build/, serve on the embedded default config
+#   make test   install dependencies, build, run every test (Release + sanitizer/fuzz build)
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan run test test-release test-asan bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build build -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFB_SANITIZE=ON \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 $(CMAKE_FLAGS)
+	cmake --build build-asan -j $(JOBS)
+
+run: build
+	./build/bin/faxbridge serve
+
+test-asan: build-asan
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+test-release: build
+	ctest --test-dir build --output-on-failure -j $(JOBS)
+
+# The sanitizer suite first, so the last lines printed are the Release suite's CTest summary.
+test: build build-asan
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+	ctest --test-dir build --output-on-failure -j $(JOBS)
+
+bench: build
+	bench/convert/run
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,144 @@
+// convert.cpp — the `faxbridge convert` pipeline (see convert.hpp).
+#include "app/convert.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <unistd.h>
+
+#include "imaging/document.hpp"
+#include "imaging/header_line.hpp"
+#include "imaging/office.hpp"
+#include "imaging/pdf_writer.hpp"
+#include "mail/fax_parts.hpp"
+
+namespace app {
+namespace fs = std::filesystem;
+using imaging::DocType;
+using imaging::Errc;
+
+namespace {
+
+std::string ext_of(const std::string& path) {
+  std::string e = fs::path(path).extension().string();
+  for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return e;
+}
+
+SandboxOutcome fail(const imaging::Error& e) { return {int(e.code), e.message}; }
+
+imaging::Result<std::string> read_file(const std::string& path, int64_t max_bytes) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec) return imaging::make_error(Errc::usage, path + ": " + ec.message());
+  if (int64_t(size) > max_bytes) {
+    return imaging::make_error(Errc::limit, path + ": " + std::to_string(size) + " bytes, over the limit of " +
+                                                std::to_string(max_bytes));
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return imaging::make_error(Errc::usage, path + ": cannot be read");
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+DocType doc_type_of(mail::FaxPartKind k) {
+  switch (k) {
+    case mail::FaxPartKind::text_plain: return DocType::text;
+    case mail::FaxPartKind::text_enriched: return DocType::enriched;
+    case mail::FaxPartKind::html: return DocType::html;
+    case mail::FaxPartKind::pdf: return DocType::pdf;
+    case mail::FaxPartKind::image: return DocType::image;
+    case mail::FaxPartKind::tiff: return DocType::tiff;
+    case mail::FaxPartKind::office: return DocType::office;
+  }
+  return DocType::text;
+}
+
+imaging::Result<imaging::Pages> render_mail(const std::string& bytes, const imaging::RenderOptions& opt,
+                                            const std::string& label) {
+  mail::SelectOptions so;
+  so.office = imaging::office_available();
+  so.max_bytes = size_t(opt.limits.max_input_bytes);
+  auto parts = mail::select_fax_parts(bytes, so);
+  if (!parts) {
+    const auto& e = parts.error();
+    Errc code = e.code == mail::PartsErrc::malformed ? Errc::corrupt
+                : e.code == mail::PartsErrc::limit   ? Errc::limit
+                                                     : Errc::unsupported;
+    return imaging::make_error(code, label + ": " + e.message);
+  }
+  imaging::Pages all;
+  for (const auto& part : parts->parts) {
+    imaging::RenderOptions po = opt;
+    if (!part.charset.empty()) po.charset = part.charset;
+    auto pages = imaging::render_document(part.data, doc_type_of(part.kind), po, label + " " + part.label,
+                                          part.filename);
+    if (!pages) return pages.error();
+    for (auto& p : *pages) all.push_back(std::move(p));
+  }
+  return all;
+}
+
+imaging::Result<imaging::Pages> render_input(const std::string& path, const ConvertRequest& req) {
+  auto bytes = read_file(path, req.render.limits.max_input_bytes);
+  if (!bytes) return bytes.error();
+  auto type = req.type.empty() ? imaging::detect_type(path, *bytes, path) : imaging::type_from_mime(req.type, path);
+  if (!type) return type.error();
+  if (*type == DocType::eml) return render_mail(*bytes, req.render, path);
+  return imaging::render_document(*bytes, *type, req.render, path, path);
+}
+
+}  // namespace
+
+SandboxOutcome check_convert(const ConvertRequest& req) {
+  std::string oe = ext_of(req.output);
+  if (oe != ".tif" && oe != ".tiff" && oe != ".pdf") {
+    return {2, req.output + ": the output must be a .tif or a .pdf file"};
+  }
+  if (req.inputs.empty()) return {2, "no input documents"};
+  for (const auto& in : req.inputs) {
+    std::error_code ec;
+    if (!fs::exists(in, ec)) return {2, in + ": no such file"};
+    if (fs::is_directory(in, ec)) return {2, in + ": is a directory, not a document"};
+    if (::access(in.c_str(), R_OK) != 0) return {2, in + ": cannot be read (permission denied)"};
+  }
+  fs::path dir = fs::path(req.output).has_parent_path() ? fs::path(req.output).parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return {2, req.output + ": the directory " + dir.string() + " does not exist"};
+  if (::access(dir.c_str(), W_OK) != 0) return {2, req.output + ": cannot write to " + dir.string()};
+  if (!req.type.empty()) {
+    auto t = imaging::type_from_mime(req.type, "--type");
+    if (!t) return fail(t.error());
+  }
+  return {0, ""};
+}
+
+SandboxOutcome run_convert(const ConvertRequest& req) {
+  imaging::Pages pages;
+  for (const auto& in : req.inputs) {
+    auto r = render_input(in, req);
+    if (!r) return fail(r.error());
+    for (auto& p : *r) pages.push_back(std::move(p));
+    if (int(pages.size()) > req.render.limits.max_pages) {
+      return {5, "the documents make more than " + std::to_string(req.render.limits.max_pages) + " pages"};
+    }
+  }
+  if (req.header) imaging::add_header_lines(pages, *req.header, std::time(nullptr));
+  if (ext_of(req.output) == ".pdf") {
+    std::string tmp = req.output + ".pages-" + std::to_string(::getpid()) + ".tif";
+    imaging::TiffWriteOptions o;
+    o.coding = imaging::Coding::mmr;
+    auto s = imaging::write_tiff_f(tmp, pages, o);
+    if (s) s = imaging::write_pdf_from_tiff(tmp, req.output);
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    if (!s) return fail(s.error());
+    return {0, ""};
+  }
+  imaging::TiffWriteOptions o;
+  o.coding = req.coding;
+  if (auto s = imaging::write_tiff_f(req.output, pages, o); !s) return fail(s.error());
+  return {0, ""};
+}
+
+}  // namespace app

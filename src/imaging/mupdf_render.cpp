@@ -1,0 +1,475 @@
+// mupdf_render.cpp — PDF, HTML and raster images to fax pages through MuPDF (see the header).
+//
+// MuPDF reports errors with setjmp/longjmp (fz_try/fz_catch): inside an fz_try block there
+// are no C++ objects with destructors and no early returns; every MuPDF call sits in a small
+// function that turns an exception into an error string.
+#include "imaging/mupdf_render.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+
+extern "C" {
+#include <mupdf/fitz.h>
+#include <mupdf/pdf.h>
+}
+
+#include "imaging/binarize.hpp"
+
+namespace imaging {
+namespace {
+
+void quiet(void*, const char*) {}
+
+// One MuPDF context per document: MuPDF contexts are not shared across threads.
+class Ctx {
+ public:
+  Ctx() {
+    ctx_ = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
+    if (!ctx_) return;
+    fz_set_warning_callback(ctx_, quiet, nullptr);
+    fz_set_error_callback(ctx_, quiet, nullptr);
+    fz_try(ctx_) { fz_register_document_handlers(ctx_); }
+    fz_catch(ctx_) {}
+    fz_set_aa_level(ctx_, 0);  // sharp text and line art; images keep their greys
+  }
+  ~Ctx() { fz_drop_context(ctx_); }
+  Ctx(const Ctx&) = delete;
+  Ctx& operator=(const Ctx&) = delete;
+  fz_context* get() const { return ctx_; }
+
+ private:
+  fz_context* ctx_ = nullptr;
+};
+
+std::string caught(fz_context* ctx) {
+  const char* m = fz_caught_message(ctx);
+  return m && *m ? m : "unknown error";
+}
+
+struct DocHolder {
+  fz_context* ctx;
+  fz_document* doc = nullptr;
+  ~DocHolder() { fz_drop_document(ctx, doc); }
+};
+
+fz_document* open_doc(fz_context* ctx, std::string_view bytes, const char* magic, std::string& err) {
+  fz_buffer* buf = nullptr;
+  fz_stream* stm = nullptr;
+  fz_document* doc = nullptr;
+  fz_var(buf);
+  fz_var(stm);
+  fz_var(doc);
+  fz_try(ctx) {
+    buf = fz_new_buffer_from_shared_data(ctx, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                         bytes.size());
+    stm = fz_open_buffer(ctx, buf);
+    doc = fz_open_document_with_stream(ctx, magic, stm);
+  }
+  fz_always(ctx) {
+    fz_drop_stream(ctx, stm);
+    fz_drop_buffer(ctx, buf);
+  }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    doc = nullptr;
+  }
+  return doc;
+}
+
+// Geometry of one document page on the fax page: the transform and the page size in pixels.
+struct Frame {
+  fz_matrix ctm;
+  int width = kFaxWidth;
+  int rows = 0;
+};
+
+Frame frame_for(fz_rect b, const RenderOptions& opt, Paper paper, bool fill) {
+  double w_pt = b.x1 - b.x0, h_pt = b.y1 - b.y0;
+  // Landscape pages too wide for the fax width are turned to portrait (top of the page to the
+  // left) so they are not shrunk; a short page that fits the width (a received fax page, a
+  // receipt) is left as it is.
+  bool rotate = w_pt > h_pt * 1.05 && w_pt / 72.0 > kFaxWidthIn + 0.05;
+  double w_in = (rotate ? h_pt : w_pt) / 72.0, h_in = (rotate ? w_pt : h_pt) / 72.0;
+  const int ydpi = opt.ydpi();
+  Placement pl = place(w_in, h_in, paper, ydpi, fill);
+  double dw = w_in * pl.scale * 204.0, dh = h_in * pl.scale * ydpi;
+  Frame f;
+  f.rows = pl.rows;
+  fz_matrix m = fz_translate(-b.x0, -b.y0);
+  if (rotate) m = fz_concat(m, fz_make_matrix(0, -1, 1, 0, 0, float(w_pt)));
+  m = fz_concat(m, fz_scale(float(pl.scale * 204.0 / 72.0), float(pl.scale * ydpi / 72.0)));
+  double ox = (kFaxWidth - dw) / 2.0;
+  double oy = paper == Paper::automatic ? 0.0 : std::max(0.0, (f.rows - dh) / 2.0);
+  f.ctm = fz_concat(m, fz_translate(float(ox), float(oy)));
+  return f;
+}
+
+// Runs `page` through a draw device onto a white grey pixmap and binarizes it.
+bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, Bitmap& out, std::string& err) {
+  fz_pixmap* pix = nullptr;
+  fz_device* dev = nullptr;
+  bool ok = true;
+  fz_var(pix);
+  fz_var(dev);
+  fz_var(ok);
+  fz_try(ctx) {
+    pix = fz_new_pixmap(ctx, fz_device_gray(ctx), fr.width, fr.rows, nullptr, 0);
+    fz_clear_pixmap_with_value(ctx, pix, 255);
+    dev = fz_new_draw_device(ctx, fz_identity, pix);
+    fz_run_page(ctx, page, dev, fr.ctm, nullptr);
+    fz_close_device(ctx, dev);
+  }
+  fz_always(ctx) { fz_drop_device(ctx, dev); }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    ok = false;
+  }
+  if (ok) out = binarize(fz_pixmap_samples(ctx, pix), fr.width, fr.rows, fz_pixmap_stride(ctx, pix));
+  fz_drop_pixmap(ctx, pix);
+  return ok;
+}
+
+bool page_bounds(fz_context* ctx, fz_document* doc, int i, fz_page*& page, fz_rect& b, std::string& err) {
+  bool ok = true;
+  page = nullptr;
+  fz_var(page);
+  fz_var(ok);
+  fz_try(ctx) {
+    page = fz_load_page(ctx, doc, i);
+    b = fz_bound_page(ctx, page);
+  }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    ok = false;
+  }
+  return ok;
+}
+
+bool was_repaired(fz_context* ctx, fz_document* doc) {
+  pdf_document* pdf = pdf_specifics(ctx, doc);
+  return pdf && pdf_was_repaired(ctx, pdf);
+}
+
+Error damaged(const std::string& label) {
+  return make_error(Errc::corrupt, label + ": the PDF is damaged or truncated (its cross-reference table is broken)");
+}
+
+// Renders every page of an opened document. `paper`: the page size to fit into.
+Result<Pages> render_pages(fz_context* ctx, fz_document* doc, const RenderOptions& opt, Paper paper,
+                           const std::string& label, bool is_pdf) {
+  int n = 0;
+  std::string err;
+  fz_var(n);
+  fz_try(ctx) { n = fz_count_pages(ctx, doc); }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    n = -1;
+  }
+  if (n < 0) return make_error(Errc::corrupt, label + ": cannot count pages: " + err);
+  if (is_pdf && was_repaired(ctx, doc)) return damaged(label);
+  if (n == 0) return make_error(Errc::corrupt, label + ": the document has no pages");
+  if (n > opt.limits.max_pages) {
+    return make_error(Errc::limit, label + ": " + std::to_string(n) + " pages, over the limit of " +
+                                       std::to_string(opt.limits.max_pages));
+  }
+  Pages pages;
+  for (int i = 0; i < n; ++i) {
+    fz_page* page = nullptr;
+    fz_rect b;
+    if (!page_bounds(ctx, doc, i, page, b, err)) {
+      fz_drop_page(ctx, page);
+      return make_error(Errc::corrupt, label + ": page " + std::to_string(i + 1) + " cannot be read: " + err);
+    }
+    Frame fr = frame_for(b, opt, paper, paper != Paper::automatic);
+    Page p;
+    p.yres = opt.ydpi();
+    bool ok = draw_page(ctx, page, fr, p.bitmap, err);
+    fz_drop_page(ctx, page);
+    if (!ok) return make_error(Errc::corrupt, label + ": page " + std::to_string(i + 1) + ": " + err);
+    pages.push_back(std::move(p));
+  }
+  if (is_pdf && was_repaired(ctx, doc)) return damaged(label);
+  return pages;
+}
+
+}  // namespace
+
+Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
+  Ctx c;
+  fz_context* ctx = c.get();
+  if (!ctx) return make_error(Errc::limit, label + ": out of memory");
+  std::string err;
+  DocHolder d{ctx, open_doc(ctx, bytes, "application/pdf", err)};
+  if (!d.doc) return make_error(Errc::corrupt, label + ": not a readable PDF: " + err);
+  if (fz_needs_password(ctx, d.doc) && !fz_authenticate_password(ctx, d.doc, "")) {
+    return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
+  }
+  return render_pages(ctx, d.doc, opt, opt.paper, label, true);
+}
+
+std::string neutralize_html_resources(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + 64);
+  auto lower = [&](size_t i) { return char(std::tolower(static_cast<unsigned char>(in[i]))); };
+  auto ieq = [&](size_t i, std::string_view w) {
+    if (i + w.size() > in.size()) return false;
+    for (size_t k = 0; k < w.size(); ++k) {
+      if (lower(i + k) != w[k]) return false;
+    }
+    return true;
+  };
+  auto skip_space = [&](size_t i) {
+    while (i < in.size() && std::isspace(static_cast<unsigned char>(in[i]))) ++i;
+    return i;
+  };
+  // After "=" or "(": optional quotes and spaces, then "data:" keeps the reference.
+  auto data_uri_at = [&](size_t i) {
+    while (i < in.size() && (in[i] == '"' || in[i] == '\'' || std::isspace(static_cast<unsigned char>(in[i])))) ++i;
+    return ieq(i, "data:");
+  };
+  // An attribute name (src, href, srcset, ...) starting at i inside a tag, followed by '='.
+  auto ref_attr = [&](size_t i) -> bool {
+    if (i > 0 && (std::isalnum(static_cast<unsigned char>(in[i - 1])) || in[i - 1] == '-')) return false;
+    for (std::string_view a : {"srcset", "src", "href", "background", "poster", "data"}) {
+      if (!ieq(i, a)) continue;
+      size_t j = skip_space(i + a.size());
+      if (j < in.size() && in[j] == '=') return !data_uri_at(j + 1);
+    }
+    return false;
+  };
+  bool in_tag = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    char ch = in[i];
+    if (ch == '<') in_tag = true;
+    else if (ch == '>') in_tag = false;
+    if (in_tag && ref_attr(i)) {
+      out += "x-blocked-";
+    } else if (ieq(i, "url") && in.size() > skip_space(i + 3) && in[skip_space(i + 3)] == '(' &&
+               !data_uri_at(skip_space(i + 3) + 1)) {
+      out += "blocked-";
+    } else if (ieq(i, "@import")) {
+      out += "@blocked-import";
+      i += 6;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+namespace {
+
+bool layout(fz_context* ctx, fz_document* doc, Paper paper, std::string& err) {
+  bool ok = true;
+  fz_var(ok);
+  fz_try(ctx) {
+    fz_layout_document(ctx, doc, float(kFaxWidthIn * 72.0), float(paper_length_in(paper) * 72.0), 11);
+  }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    ok = false;
+  }
+  return ok;
+}
+
+}  // namespace
+
+Result<Pages> render_html(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
+  Ctx c;
+  fz_context* ctx = c.get();
+  if (!ctx) return make_error(Errc::limit, label + ": out of memory");
+  std::string html = neutralize_html_resources(bytes);
+  fz_try(ctx) { fz_set_user_css(ctx, "@page { margin: 0.6in 0.7in } body { font-size: 11pt }"); }
+  fz_catch(ctx) {}
+  std::string err;
+  DocHolder d{ctx, open_doc(ctx, html, "text/html", err)};
+  if (!d.doc) return make_error(Errc::corrupt, label + ": not readable as HTML: " + err);
+  std::string why;
+  if (!layout(ctx, d.doc, opt.text_page(), why)) return make_error(Errc::corrupt, label + ": HTML layout failed: " + why);
+  return render_pages(ctx, d.doc, opt, opt.text_page(), label, false);
+}
+
+Bitmap resample_rows(const Bitmap& in, int from_ydpi, int to_ydpi) {
+  if (from_ydpi == to_ydpi || from_ydpi <= 0) return in;
+  int rows = std::clamp(int(std::lround(double(in.rows) * to_ydpi / from_ydpi)), 1, kMaxRows);
+  Bitmap out(in.width, rows);
+  for (int y = 0; y < rows; ++y) {
+    // Source rows [s0, s1) map onto output row y; OR them so no black row is lost.
+    int s0 = int(double(y) * from_ydpi / to_ydpi);
+    int s1 = std::max(s0 + 1, int(double(y + 1) * from_ydpi / to_ydpi));
+    s0 = std::min(s0, in.rows - 1);
+    s1 = std::min(s1, in.rows);
+    uint8_t* dst = out.row(y);
+    for (int s = s0; s < s1; ++s) {
+      const uint8_t* src = in.row(s);
+      for (int k = 0; k < in.stride; ++k) dst[k] |= src[k];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+bool fax_like_res(int xres, int yres) {
+  return xres >= 196 && xres <= 208 && (std::abs(yres - 98) <= 3 || std::abs(yres - 196) <= 4 ||
+                                        std::abs(yres - 391) <= 8);
+}
+
+int nearest_fax_ydpi(int yres) {
+  if (std::abs(yres - 98) <= 3) return 98;
+  if (std::abs(yres - 196) <= 4) return 196;
+  return 391;
+}
+
+// Draws an image scaled onto a new fax page. xres/yres 0 = unknown (fit to the page width).
+Result<Page> draw_image(fz_context* ctx, fz_image* img, int w, int h, double xres, double yres,
+                        const RenderOptions& opt, const std::string& label) {
+  bool known = xres >= 50 && yres >= 50 && xres <= 4800 && yres <= 4800;
+  double w_in = known ? w / xres : w / 204.0;
+  double h_in = known ? h / yres : h / 204.0;
+  bool fits = w_in <= kFaxWidthIn + 1e-6;
+  bool fill = !(known && xres >= 100 && fits);
+  const int ydpi = opt.ydpi();
+  Placement pl = place(w_in, h_in, opt.paper, ydpi, fill);
+  double dw = w_in * pl.scale * 204.0, dh = h_in * pl.scale * ydpi;
+  double ox = (kFaxWidth - dw) / 2.0;
+  fz_matrix ctm = fz_make_matrix(float(dw), 0, 0, float(dh), float(ox), 0);
+  fz_pixmap* pix = nullptr;
+  fz_device* dev = nullptr;
+  std::string err;
+  bool ok = true;
+  fz_var(pix);
+  fz_var(dev);
+  fz_var(ok);
+  fz_try(ctx) {
+    pix = fz_new_pixmap(ctx, fz_device_gray(ctx), kFaxWidth, pl.rows, nullptr, 0);
+    fz_clear_pixmap_with_value(ctx, pix, 255);
+    dev = fz_new_draw_device(ctx, fz_identity, pix);
+    fz_fill_image(ctx, dev, img, ctm, 1.0f, fz_default_color_params);
+    fz_close_device(ctx, dev);
+  }
+  fz_always(ctx) { fz_drop_device(ctx, dev); }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    ok = false;
+  }
+  if (!ok) {
+    fz_drop_pixmap(ctx, pix);
+    return make_error(Errc::corrupt, label + ": the image cannot be decoded: " + err);
+  }
+  Page p;
+  p.yres = ydpi;
+  p.bitmap = binarize(fz_pixmap_samples(ctx, pix), kFaxWidth, pl.rows, fz_pixmap_stride(ctx, pix));
+  fz_drop_pixmap(ctx, pix);
+  return p;
+}
+
+// An image exactly 1728 wide whose pixels are all black or white: every pixel kept. Any other
+// image of that width is scaled like the rest.
+Result<Page> keep_pixels(fz_context* ctx, fz_image* img, const RenderOptions& opt, const std::string& label) {
+  fz_pixmap* pix = nullptr;
+  std::string err;
+  fz_var(pix);
+  fz_try(ctx) { pix = fz_get_pixmap_from_image(ctx, img, nullptr, nullptr, nullptr, nullptr); }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    pix = nullptr;
+  }
+  if (!pix) return make_error(Errc::corrupt, label + ": the image cannot be decoded: " + err);
+  int w = fz_pixmap_width(ctx, pix), h = fz_pixmap_height(ctx, pix), n = fz_pixmap_components(ctx, pix);
+  if (w != kFaxWidth || h > kMaxRows || n < 1) {
+    fz_drop_pixmap(ctx, pix);
+    return make_error(Errc::corrupt, label + ": unexpected decoded image size");
+  }
+  const unsigned char* s = fz_pixmap_samples(ctx, pix);
+  int stride = int(fz_pixmap_stride(ctx, pix));
+  Bitmap bm(w, h);
+  bool bilevel = n == 1;  // grey without alpha, every sample 0 or 255 (PBM, 1-bit PNG/TIFF)
+  for (int y = 0; y < h && bilevel; ++y) {
+    const unsigned char* row = s + size_t(y) * stride;
+    for (int x = 0; x < w; ++x) {
+      if (row[x] == 0) bm.set(x, y);
+      else if (row[x] != 255) bilevel = false;
+    }
+  }
+  if (!bilevel) {
+    fz_drop_pixmap(ctx, pix);
+    return draw_image(ctx, img, img->w, img->h, img->xres, img->yres, opt, label);
+  }
+  fz_drop_pixmap(ctx, pix);
+  Page p;
+  p.yres = opt.ydpi();
+  int own = fax_like_res(img->xres, img->yres) ? nearest_fax_ydpi(img->yres) : p.yres;
+  p.bitmap = resample_rows(bm, own, p.yres);
+  return p;
+}
+
+}  // namespace
+
+Result<Pages> render_image(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
+  Ctx c;
+  fz_context* ctx = c.get();
+  if (!ctx) return make_error(Errc::limit, label + ": out of memory");
+  fz_buffer* buf = nullptr;
+  fz_image* img = nullptr;
+  std::string err;
+  fz_var(buf);
+  fz_var(img);
+  fz_try(ctx) {
+    buf = fz_new_buffer_from_shared_data(ctx, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                         bytes.size());
+    img = fz_new_image_from_buffer(ctx, buf);
+  }
+  fz_always(ctx) { fz_drop_buffer(ctx, buf); }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    img = nullptr;
+  }
+  if (!img) return make_error(Errc::corrupt, label + ": not a readable image: " + err);
+  struct Drop {
+    fz_context* c;
+    fz_image* i;
+    ~Drop() { fz_drop_image(c, i); }
+  } drop{ctx, img};
+  if (img->w <= 0 || img->h <= 0) return make_error(Errc::corrupt, label + ": the image has no pixels");
+  if (int64_t(img->w) * img->h > opt.limits.max_image_pixels) {
+    return make_error(Errc::limit, label + ": " + std::to_string(img->w) + "x" + std::to_string(img->h) +
+                                       " pixels, over the limit of " + std::to_string(opt.limits.max_image_pixels));
+  }
+  Result<Page> page = img->w == kFaxWidth && img->h <= kMaxRows ? keep_pixels(ctx, img, opt, label)
+                                                                 : draw_image(ctx, img, img->w, img->h, img->xres,
+                                                                              img->yres, opt, label);
+  if (!page) return page.error();
+  Pages pages;
+  pages.push_back(std::move(page.value()));
+  return pages;
+}
+
+Result<Page> place_grey(const GreyImage& g, const RenderOptions& opt, const std::string& label) {
+  Ctx c;
+  fz_context* ctx = c.get();
+  if (!ctx) return make_error(Errc::limit, label + ": out of memory");
+  fz_pixmap* pix = nullptr;
+  fz_image* img = nullptr;
+  std::string err;
+  fz_var(pix);
+  fz_var(img);
+  fz_try(ctx) {
+    pix = fz_new_pixmap_with_data(ctx, fz_device_gray(ctx), g.width, g.height, nullptr, 0, g.width,
+                                  const_cast<unsigned char*>(g.px.data()));
+    img = fz_new_image_from_pixmap(ctx, pix, nullptr);
+  }
+  fz_always(ctx) { fz_drop_pixmap(ctx, pix); }
+  fz_catch(ctx) {
+    err = caught(ctx);
+    img = nullptr;
+  }
+  if (!img) return make_error(Errc::limit, label + ": " + err);
+  Result<Page> r = draw_image(ctx, img, g.width, g.height, g.xres, g.yres, opt, label);
+  fz_drop_image(ctx, img);
+  return r;
+}
+
+}  // namespace imaging

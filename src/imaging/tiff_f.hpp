@@ -1,0 +1,65 @@
+// tiff_f.hpp — writing fax pages as TIFF-F and describing any TIFF, through libtiff.
+//
+// STANDARDS: RFC 3949 (TIFF-FX) Profile S (MH, 204x98/196, width 1728, one strip per page)
+// and Profile F (adds MR, MMR, superfine and B4/A3 widths); TIFF 6.0 Class F fields
+// BadFaxLines (326), CleanFaxData (327), ConsecutiveBadFaxLines (328) for received pages.
+// Every page is one IFD with NewSubfileType 2 and PageNumber (index, total), one strip,
+// WhiteIsZero, FillOrder 1, ResolutionUnit inch. libtiff's own T.4/T.6 encoders do the coding.
+// LIMITS: kMaxPages pages per file; rows per page as page.hpp's kMaxRows.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imaging/page.hpp"
+#include "imaging/result.hpp"
+
+namespace imaging {
+
+inline constexpr int kMaxPages = 1000;
+
+enum class Coding { mh, mr, mmr };
+bool parse_coding(std::string_view s, Coding& out);
+
+// What a receiver knows about a page's quality (T.30 phase D results); written as the
+// Class F fields so a page with lost rows is never presented as clean.
+struct PageQuality {
+  int bad_rows = 0;
+  int consecutive_bad_rows = 0;
+  bool regenerated = false;  // bad rows were replaced (CleanFaxData 1) rather than left (2)
+};
+
+struct TiffWriteOptions {
+  Coding coding = Coding::mh;
+  std::string software = "faxbridge";
+  std::string description;  // ImageDescription (e.g. remote CSID and caller on received faxes)
+  std::vector<PageQuality> quality;  // per page, optional
+};
+
+// Writes pages to `path` atomically (a temporary beside it, fsync, rename).
+Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWriteOptions& opt = {});
+
+struct TiffPageInfo {
+  int width = 0;
+  int rows = 0;
+  int xres = 0;  // whole dots per inch (centimetre units converted, rounded)
+  int yres = 0;
+  std::string compression;  // "mh" | "mr" | "mmr" | "other"
+  int bits_per_sample = 1;
+  int samples_per_pixel = 1;
+  int strips = 1;
+  int photometric = 0;
+  int bad_rows = -1;  // BadFaxLines when present
+};
+
+struct TiffInfo {
+  std::vector<TiffPageInfo> pages;
+  std::string profile;  // "S" | "F" | "none"
+};
+
+Result<TiffInfo> inspect_tiff(const std::string& path);
+std::string to_json(const TiffInfo& info);
+
+}  // namespace imaging
