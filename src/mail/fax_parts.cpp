@@ -1,0 +1,540 @@
+// fax_parts.cpp — chooses the parts of a mail that are faxed, with GMime 3 (rules: fax_parts.hpp).
+//
+// STANDARDS: RFC 2045-2049 (MIME), RFC 2046 §5.1.4 ("last is best" in multipart/alternative),
+// RFC 2387 (multipart/related, start=), RFC 2392 (cid: URLs), RFC 1847 (multipart/signed),
+// RFC 2183 (Content-Disposition), RFC 2231 (parameter continuations, via GMime).
+//
+// Part numbers: "part N" counts the leaves of the MIME tree (every part that is not a multipart or an
+// embedded message) in document order, from 1, across embedded messages, and including leaves that are
+// not faxed (an unchosen alternative, a signature). A reader counting the attachments their mail client
+// shows, bodies included, arrives at the same N.
+//
+// Depth: the top-level part is at depth 0; each enclosing multipart or message/rfc822 adds one. A part
+// deeper than SelectOptions::max_depth, more than max_parts leaves, or an input over max_bytes is a
+// PartsErrc::limit, checked before any content is decoded. (GMime itself stops nesting at 1024 levels.)
+//
+// Choices the header leaves open, made here:
+//   - an unchosen alternative contributes nothing, except: its images referenced (cid: or
+//     Content-Location) from its HTML are listed as skipped, skip-listed parts (a text/calendar next to
+//     the plain body of an invitation) are listed, and parts inside it that are neither bodies nor such
+//     images (the PDF that Apple Mail puts between two HTML pieces) are handled as attachments, so that
+//     no attachment disappears silently;
+//   - in multipart/related, a part the root does not reference is an ordinary attachment;
+//   - non-image parts the HTML references (a style sheet) are skipped as resources of the HTML;
+//   - image/jpg, image/pjpeg, image/x-png, image/x-ms-bmp and image/x-bmp are accepted as the aliases
+//     that real mailers send for the standard image types;
+//   - the machine-readable parts of a multipart/report (RFC 6522: message/delivery-status, returned
+//     headers, disposition notifications) are skipped as "delivery report"; its human-readable first
+//     part is faxed, so a forwarded bounce is not refused;
+//   - empty or whitespace-only HTML bodies are skipped like text bodies;
+//   - labels replace control characters with '?' and shorten long file names, because they end up in
+//     an SMTP reply.
+#include "mail/fax_parts.hpp"
+
+#include <gmime/gmime.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <utility>
+
+namespace mail {
+namespace {
+
+struct GObjectUnref {
+  void operator()(gpointer p) const {
+    if (p) g_object_unref(p);
+  }
+};
+template <class T>
+using GPtr = std::unique_ptr<T, GObjectUnref>;
+
+constexpr size_t kMaxLabelName = 80;  // bytes of a file name or type shown in a label
+
+void init_gmime() {
+  static std::once_flag once;
+  std::call_once(once, [] { g_mime_init(); });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small string helpers.
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = g_ascii_tolower(c);
+  return out;
+}
+
+bool one_of(std::string_view s, std::initializer_list<std::string_view> set) {
+  return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+bool only_whitespace(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
+std::string extension(std::string_view filename) {
+  size_t dot = filename.rfind('.');
+  return dot == std::string_view::npos ? std::string() : lower(filename.substr(dot + 1));
+}
+
+// A label goes into a one-line SMTP reply: no control characters, no unbounded length.
+std::string printable(std::string_view s, size_t max) {
+  std::string out;
+  for (unsigned char c : s) out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+  if (out.size() <= max) return out;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+  out.resize(cut);
+  return out + "...";
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    int hi = i + 2 < s.size() ? g_ascii_xdigit_value(s[i + 1]) : -1;
+    int lo = i + 2 < s.size() ? g_ascii_xdigit_value(s[i + 2]) : -1;
+    if (s[i] == '%' && hi >= 0 && lo >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// GMime accessors.
+
+std::string mime_type(GMimeObject* obj) {
+  GMimeContentType* ct = g_mime_object_get_content_type(obj);
+  const char* type = ct ? g_mime_content_type_get_media_type(ct) : nullptr;
+  const char* sub = ct ? g_mime_content_type_get_media_subtype(ct) : nullptr;
+  if (!type || !sub) return "application/octet-stream";
+  return lower(type) + "/" + lower(sub);
+}
+
+std::string type_param(GMimeObject* obj, const char* name) {
+  GMimeContentType* ct = g_mime_object_get_content_type(obj);
+  const char* v = ct ? g_mime_content_type_get_parameter(ct, name) : nullptr;
+  return v ? v : "";
+}
+
+bool is_attachment(GMimeObject* obj) {
+  GMimeContentDisposition* d = g_mime_object_get_content_disposition(obj);
+  return d && g_mime_content_disposition_is_attachment(d);
+}
+
+std::string content_id(GMimeObject* obj) {
+  const char* id = g_mime_object_get_content_id(obj);
+  return id ? id : "";
+}
+
+// The top-level part of an embedded message, or null when it is empty.
+GMimeObject* embedded_part(GMimeMessagePart* mp) {
+  GMimeMessage* msg = g_mime_message_part_get_message(mp);
+  return msg ? g_mime_message_get_mime_part(msg) : nullptr;
+}
+
+// The body bytes with the transfer encoding (base64, quoted-printable, uuencode) undone.
+std::string decoded(GMimePart* part) {
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  if (!content) return {};
+  GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+  if (g_mime_data_wrapper_write_to_stream(content, mem.get()) < 0) return {};
+  GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+  return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
+}
+
+struct Children {
+  GMimeMultipart* mp;
+  int size() const { return g_mime_multipart_get_count(mp); }
+  GMimeObject* operator[](int i) const { return g_mime_multipart_get_part(mp, i); }
+};
+
+// RFC 2387: the root is the part named by start=, else the first.
+int related_root(GMimeMultipart* mp) {
+  std::string start = type_param(GMIME_OBJECT(mp), "start");
+  start.erase(0, start.find_first_not_of(" \t<"));
+  start.erase(std::min(start.size(), start.find_last_not_of(" \t>") + 1));
+  Children kids{mp};
+  for (int i = 0; !start.empty() && i < kids.size(); ++i) {
+    if (content_id(kids[i]) == start) return i;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What a leaf is, by its declared type, then (octet-stream, unknown types) by content and name.
+
+enum class Verdict { fax, skip, refuse, identify };
+
+struct Rule {
+  Verdict verdict;
+  FaxPartKind kind = FaxPartKind::pdf;
+  const char* reason = "";
+};
+
+std::optional<Rule> skip_rule(std::string_view type) {
+  if (one_of(type,
+             {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}))
+    return Rule{Verdict::skip, {}, "signature"};
+  if (one_of(type, {"text/vcard", "text/x-vcard", "text/directory"})) return Rule{Verdict::skip, {}, "vCard"};
+  if (one_of(type, {"text/calendar", "application/ics"})) return Rule{Verdict::skip, {}, "calendar"};
+  if (type == "application/pgp-keys") return Rule{Verdict::skip, {}, "key"};
+  if (one_of(type, {"message/delivery-status", "message/global-delivery-status",
+                    "message/disposition-notification", "message/global-disposition-notification",
+                    "text/rfc822-headers", "message/global-headers", "message/feedback-report"}))
+    return Rule{Verdict::skip, {}, "delivery report"};
+  return std::nullopt;
+}
+
+bool office_type(std::string_view type) {
+  return type.starts_with("application/vnd.openxmlformats-officedocument.") ||
+         type.starts_with("application/vnd.oasis.opendocument.") ||
+         one_of(type, {"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+                       "application/rtf"});
+}
+
+std::optional<FaxPartKind> kind_by_type(std::string_view type) {
+  using K = FaxPartKind;
+  if (type == "text/plain") return K::text_plain;
+  if (type == "text/enriched") return K::text_enriched;
+  if (type == "text/html") return K::html;
+  if (type == "application/pdf") return K::pdf;
+  if (type == "image/tiff") return K::tiff;
+  if (one_of(type, {"image/png", "image/jpeg", "image/gif", "image/bmp", "image/x-portable-bitmap",
+                    "image/x-portable-anymap", "image/jpg", "image/pjpeg", "image/x-png", "image/x-ms-bmp",
+                    "image/x-bmp"}))
+    return K::image;
+  if (office_type(type)) return K::office;
+  return std::nullopt;
+}
+
+Rule rule_by_type(std::string_view type, bool has_filename) {
+  if (auto skip = skip_rule(type)) return *skip;
+  if (auto kind = kind_by_type(type)) return Rule{Verdict::fax, *kind};
+  if (type == "application/octet-stream" || has_filename) return Rule{Verdict::identify};
+  return Rule{Verdict::refuse};
+}
+
+bool bmp_magic(std::string_view d) {
+  if (d.size() < 18 || !d.starts_with("BM")) return false;
+  auto b = [&](size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(d[i])); };
+  unsigned dib_header_size = b(14) | b(15) << 8 | b(16) << 16 | b(17) << 24;
+  for (unsigned known : {12u, 40u, 52u, 56u, 64u, 108u, 124u}) {
+    if (dib_header_size == known) return true;
+  }
+  return false;
+}
+
+std::optional<FaxPartKind> kind_by_magic(std::string_view d, std::string_view ext) {
+  using K = FaxPartKind;
+  using namespace std::literals;
+  if (d.starts_with("%PDF-")) return K::pdf;
+  if (d.starts_with("II*\0"sv) || d.starts_with("MM\0*"sv)) return K::tiff;
+  if (d.starts_with("\x89PNG") || d.starts_with("\xFF\xD8\xFF") || d.starts_with("GIF87a") ||
+      d.starts_with("GIF89a") || bmp_magic(d))
+    return K::image;
+  if (d.starts_with("PK\x03\x04") && one_of(ext, {"docx", "xlsx", "pptx", "odt", "ods", "odp"}))
+    return K::office;
+  if (d.starts_with("\xD0\xCF\x11\xE0") && one_of(ext, {"doc", "xls", "ppt"})) return K::office;
+  return std::nullopt;
+}
+
+std::optional<FaxPartKind> kind_by_extension(std::string_view ext) {
+  using K = FaxPartKind;
+  if (ext == "pdf") return K::pdf;
+  if (one_of(ext, {"tif", "tiff"})) return K::tiff;
+  if (one_of(ext, {"png", "jpg", "jpeg", "gif", "bmp", "pbm"})) return K::image;
+  if (ext == "txt") return K::text_plain;
+  if (one_of(ext, {"html", "htm"})) return K::html;
+  if (one_of(ext, {"docx", "doc", "odt", "xlsx", "xls", "pptx", "ppt", "ods", "odp", "rtf"}))
+    return K::office;
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// multipart/alternative: which child is the body, and which images an HTML part references.
+
+// How a child of multipart/alternative renders as the body: 2 plain or enriched text, 1 HTML, 0 neither.
+int body_rank(GMimeObject* obj) {
+  if (GMIME_IS_MULTIPART(obj)) {
+    Children kids{GMIME_MULTIPART(obj)};
+    if (kids.size() == 0) return 0;
+    std::string type = mime_type(obj);
+    if (type == "multipart/related") return body_rank(kids[related_root(kids.mp)]);
+    if (type != "multipart/alternative") return body_rank(kids[0]);
+    int best = 0;
+    for (int i = 0; i < kids.size(); ++i) best = std::max(best, body_rank(kids[i]));
+    return best;
+  }
+  if (!GMIME_IS_PART(obj) || is_attachment(obj)) return 0;
+  std::string type = mime_type(obj);
+  if (type == "text/plain" || type == "text/enriched") return 2;
+  return type == "text/html" ? 1 : 0;
+}
+
+// RFC 2046 §5.1.4: the last alternative is the best; text is preferred over HTML, which a fax can only
+// approximate; when no alternative is text or HTML the last one is taken and judged like any part.
+int chosen_alternative(Children kids) {
+  for (int rank : {2, 1}) {
+    for (int i = kids.size() - 1; i >= 0; --i) {
+      if (body_rank(kids[i]) == rank) return i;
+    }
+  }
+  return kids.size() - 1;
+}
+
+// What the HTML inside a subtree points at: cid: URLs (RFC 2392) and Content-Location values.
+class HtmlReferences {
+ public:
+  explicit HtmlReferences(GMimeObject* root) { collect(root); }
+
+  bool references(GMimeObject* obj) const {
+    std::string id = lower(content_id(obj));
+    if (!id.empty() && cids_.count(id)) return true;
+    const char* loc = GMIME_IS_PART(obj) ? g_mime_part_get_content_location(GMIME_PART(obj)) : nullptr;
+    return loc && *loc && html_.find(lower(loc)) != std::string::npos;
+  }
+
+ private:
+  // A nested multipart/related owns its HTML and resources; not descending into it also decodes each
+  // HTML part for at most one related ancestor, keeping memory linear in the input.
+  void collect(GMimeObject* obj) {
+    if (GMIME_IS_MULTIPART(obj) && mime_type(obj) != "multipart/related") {
+      Children kids{GMIME_MULTIPART(obj)};
+      for (int i = 0; i < kids.size(); ++i) collect(kids[i]);
+    } else if (GMIME_IS_PART(obj) && !is_attachment(obj) && mime_type(obj) == "text/html") {
+      add(lower(decoded(GMIME_PART(obj))));
+    }
+  }
+
+  void add(const std::string& html) {
+    for (size_t at = html.find("cid:"); at != std::string::npos; at = html.find("cid:", at + 4)) {
+      size_t end = html.find_first_of("\"'<>() \t\r\n", at + 4);
+      cids_.insert(lower(percent_decode(html.substr(at + 4, end == std::string::npos ? end : end - at - 4))));
+    }
+    html_ += html;
+  }
+
+  std::string html_;
+  std::set<std::string> cids_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// The limits, checked over the whole tree before anything is decoded.
+
+class LimitCheck {
+ public:
+  explicit LimitCheck(const SelectOptions& opt) : opt_(opt) {}
+
+  std::optional<PartsError> check(GMimeObject* obj, int depth) {
+    if (depth > opt_.max_depth)
+      return limit("nests MIME parts more than " + std::to_string(opt_.max_depth) + " levels deep");
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+      GMimeObject* inner = embedded_part(GMIME_MESSAGE_PART(obj));
+      return inner ? check(inner, depth + 1) : std::nullopt;
+    }
+    if (GMIME_IS_MULTIPART(obj)) {
+      Children kids{GMIME_MULTIPART(obj)};
+      for (int i = 0; i < kids.size(); ++i) {
+        if (auto err = check(kids[i], depth + 1)) return err;
+      }
+      return std::nullopt;
+    }
+    if (GMIME_IS_PART(obj) && ++leaves_ > opt_.max_parts)
+      return limit("has more than " + std::to_string(opt_.max_parts) + " parts");
+    return std::nullopt;
+  }
+
+ private:
+  static PartsError limit(const std::string& what) { return {PartsErrc::limit, "the message " + what}; }
+
+  const SelectOptions& opt_;
+  size_t leaves_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// The walk, in document order.
+
+struct Leaf {
+  GMimePart* part;
+  std::string type;
+  std::string filename;
+  std::string label;
+  bool body;  // a text or HTML body rather than an attachment
+};
+
+// Where the walk is: `unchosen` inside an alternative that is not faxed; `top` for the top-level part
+// of a message (a body whatever its disposition).
+struct Place {
+  bool unchosen = false;
+  bool top = false;
+};
+
+class Walker {
+ public:
+  explicit Walker(const SelectOptions& opt) : opt_(opt) {}
+
+  // False once a part is refused (error() says which).
+  bool walk(GMimeObject* obj, Place at) {
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+      GMimeObject* inner = embedded_part(GMIME_MESSAGE_PART(obj));
+      return !inner || walk(inner, {at.unchosen, true});
+    }
+    if (GMIME_IS_MULTIPART(obj)) return walk_multipart(GMIME_MULTIPART(obj), {at.unchosen, false});
+    if (GMIME_IS_PART(obj)) return visit(next_leaf(GMIME_PART(obj), at.top), at);
+    return true;
+  }
+
+  FaxParts& result() { return out_; }
+  const PartsError& error() const { return error_; }
+
+ private:
+  bool walk_multipart(GMimeMultipart* mp, Place at) {
+    std::string type = mime_type(GMIME_OBJECT(mp));
+    if (type == "multipart/alternative") return walk_alternative(Children{mp}, at);
+    if (type == "multipart/related") return walk_related(Children{mp}, at);
+    if (type == "multipart/signed") return walk_signed(Children{mp}, at);
+    // mixed, report, digest (GMime defaults its children to message/rfc822), parallel, and unknown
+    // subtypes, which RFC 2046 §5.1.7 says to treat as mixed.
+    Children kids{mp};
+    for (int i = 0; i < kids.size(); ++i) {
+      if (!walk(kids[i], at)) return false;
+    }
+    return true;
+  }
+
+  bool walk_alternative(Children kids, Place at) {
+    int chosen = chosen_alternative(kids);
+    for (int i = 0; i < kids.size(); ++i) {
+      if (i == chosen) {
+        if (!walk(kids[i], at)) return false;
+      } else if (GMIME_IS_PART(kids[i])) {
+        Leaf leaf = next_leaf(GMIME_PART(kids[i]), false);
+        if (auto skip = skip_rule(leaf.type)) out_.skipped.push_back({leaf.label, skip->reason});
+      } else if (!walk(kids[i], {true, false})) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool walk_related(Children kids, Place at) {
+    int root = related_root(kids.mp);
+    HtmlReferences refs(kids[root]);
+    bool html_faxed = !at.unchosen && body_rank(kids[root]) == 1;
+    for (int i = 0; i < kids.size(); ++i) {
+      if (i != root && GMIME_IS_PART(kids[i]) && refs.references(kids[i])) {
+        skip_resource(next_leaf(GMIME_PART(kids[i]), false), html_faxed);
+      } else if (!walk(kids[i], at)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void skip_resource(const Leaf& leaf, bool html_faxed) {
+    bool image = leaf.type.starts_with("image/");
+    const char* reason = html_faxed ? (image ? "inline image of the HTML body" : "resource of the HTML body")
+                                    : (image ? "image used only by the HTML alternative"
+                                             : "resource used only by the HTML alternative");
+    out_.skipped.push_back({leaf.label, reason});
+  }
+
+  // RFC 1847: the first part is the content, the second the signature, whatever its type.
+  bool walk_signed(Children kids, Place at) {
+    for (int i = 0; i < kids.size(); ++i) {
+      if (i == 1 && GMIME_IS_PART(kids[i])) {
+        out_.skipped.push_back({next_leaf(GMIME_PART(kids[i]), false).label, "signature"});
+      } else if (!walk(kids[i], at)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Numbers the next leaf in document order.
+  Leaf next_leaf(GMimePart* part, bool top) {
+    GMimeObject* obj = GMIME_OBJECT(part);
+    Leaf leaf{part, mime_type(obj), "", "", false};
+    const char* name = g_mime_part_get_filename(part);
+    if (name) leaf.filename = name;
+    leaf.body =
+        (top || !is_attachment(obj)) && one_of(leaf.type, {"text/plain", "text/enriched", "text/html"});
+    std::string type = printable(leaf.type, kMaxLabelName);
+    std::string what = leaf.filename.empty() ? type : printable(leaf.filename, kMaxLabelName) + ", " + type;
+    leaf.label = "part " + std::to_string(++leaves_) + " (" + what + ")";
+    return leaf;
+  }
+
+  bool visit(const Leaf& leaf, Place at) {
+    if (at.unchosen && leaf.body) return true;  // the same text in a form we do not fax
+    Rule rule = rule_by_type(leaf.type, !leaf.filename.empty());
+    if (rule.verdict == Verdict::skip) {
+      out_.skipped.push_back({leaf.label, rule.reason});
+      return true;
+    }
+    if (rule.verdict == Verdict::refuse) return refuse(leaf);
+    std::string data = decoded(leaf.part);
+    std::optional<FaxPartKind> kind = rule.kind;
+    if (rule.verdict == Verdict::identify) {
+      std::string ext = extension(leaf.filename);
+      kind = kind_by_magic(data, ext);
+      if (!kind) kind = kind_by_extension(ext);
+    }
+    if (!kind || (*kind == FaxPartKind::office && !opt_.office)) return refuse(leaf);
+    if (leaf.body && only_whitespace(data)) return true;
+    add(leaf, *kind, std::move(data));
+    return true;
+  }
+
+  void add(const Leaf& leaf, FaxPartKind kind, std::string data) {
+    bool text =
+        kind == FaxPartKind::text_plain || kind == FaxPartKind::text_enriched || kind == FaxPartKind::html;
+    std::string charset = text ? lower(type_param(GMIME_OBJECT(leaf.part), "charset")) : "";
+    out_.parts.push_back({kind, leaf.type, std::move(charset), leaf.filename, leaf.label, std::move(data)});
+  }
+
+  bool refuse(const Leaf& leaf) {
+    error_ = {PartsErrc::unrenderable, leaf.label + " cannot be faxed"};
+    return false;
+  }
+
+  const SelectOptions& opt_;
+  FaxParts out_;
+  PartsError error_{PartsErrc::unrenderable, ""};
+  size_t leaves_ = 0;
+};
+
+GPtr<GMimeMessage> parse(std::string_view message) {
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(message.data(), message.size()));
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), nullptr));
+}
+
+}  // namespace
+
+fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, const SelectOptions& opt) {
+  if (message.size() > opt.max_bytes)
+    return PartsError{PartsErrc::limit,
+                      "the message is larger than " + std::to_string(opt.max_bytes) + " bytes"};
+  init_gmime();
+  GPtr<GMimeMessage> msg = parse(message);
+  if (!msg) return PartsError{PartsErrc::malformed, "the message cannot be parsed as MIME"};
+  GMimeObject* top = g_mime_message_get_mime_part(msg.get());
+  if (top) {
+    if (auto err = LimitCheck(opt).check(top, 0)) return *err;
+    Walker walker(opt);
+    if (!walker.walk(top, {false, true})) return walker.error();
+    if (!walker.result().parts.empty()) return std::move(walker.result());
+  }
+  return PartsError{PartsErrc::nothing, "the message has no part that can be faxed"};
+}
+
+}  // namespace mail

@@ -1,0 +1,73 @@
+// fax_parts.hpp — which parts of a mail are faxed (INTERFACES.md, "Which parts of a mail are faxed").
+//
+// STANDARDS: RFC 2045-2049 (MIME), RFC 2046 §5.1.4 (multipart/alternative), RFC 2183
+// (Content-Disposition), RFC 2231 (parameter continuations), RFC 1896 (text/enriched).
+// Walks a whole MIME message (GMime) and returns its renderable parts in order, decoded:
+//   - text/plain and text/enriched bodies (empty or whitespace-only bodies are skipped);
+//   - multipart/alternative: its best renderable alternative — plain or enriched text over
+//     HTML; HTML only when it is the sole body; inline images referenced (cid:) only from an
+//     HTML alternative that was not chosen are skipped;
+//   - message/rfc822: recursed into;
+//   - attachments: PDF, images, TIFF, Office documents (when allowed);
+//     application/octet-stream is identified by content (PDF, TIFF, PNG, JPEG, GIF, BMP magic),
+//     then by file name extension.
+// Skipped, and listed so the sender's report can name them: signatures
+// (application/pkcs7-signature, application/pgp-signature), vCards, calendars.
+// Refused: any other part that cannot be rendered (an executable, an archive): an error
+// naming the part.
+// LIMITS: SelectOptions::max_depth (MIME nesting), max_parts (leaves), max_bytes (input).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace mail {
+
+// The render type a faxable part is handed to the converter as.
+enum class FaxPartKind { text_plain, text_enriched, html, pdf, image, tiff, office };
+
+struct FaxPart {
+  FaxPartKind kind;
+  std::string content_type;  // as declared, lower-cased type/subtype ("application/pdf")
+  std::string charset;       // text parts: the MIME charset ("" when none was given)
+  std::string filename;      // from Content-Disposition/Content-Type name ("" when none)
+  std::string label;         // how a report names it: "part 2 (report.pdf, application/pdf)"
+  std::string data;          // decoded body bytes (transfer encoding undone; charset untouched)
+};
+
+struct SkippedPart {
+  std::string label;
+  std::string reason;  // "signature", "vCard", "calendar", "image used only by the HTML alternative"
+};
+
+struct FaxParts {
+  std::vector<FaxPart> parts;
+  std::vector<SkippedPart> skipped;
+};
+
+enum class PartsErrc {
+  unrenderable,  // a part we must refuse (554 5.6.1 naming it)
+  nothing,       // no renderable part at all
+  malformed,     // the message cannot be parsed as MIME at all
+  limit,         // over max_depth / max_parts / max_bytes
+};
+
+struct PartsError {
+  PartsErrc code;
+  std::string message;  // one sentence naming the part: "part 3 (setup.exe, application/x-msdownload) cannot be faxed"
+};
+
+struct SelectOptions {
+  bool office = true;  // Office documents renderable (LibreOffice present in the converter)
+  int max_depth = 32;
+  size_t max_parts = 200;
+  size_t max_bytes = 64u << 20;
+};
+
+fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, const SelectOptions& opt = {});
+
+}  // namespace mail

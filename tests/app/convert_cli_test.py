@@ -1,0 +1,338 @@
+"""End-to-end tests of `faxbridge convert` and `faxbridge inspect` (INTERFACES.md), checked
+with independent tools: libtiff's tiffcp decodes what we code, tesseract reads what we
+render, poppler's pdfimages tells how a PDF stores its images."""
+import os
+import struct
+import subprocess
+import unittest
+import zipfile
+import zlib
+
+import fbtest
+from fbtest import run, inspect
+
+
+def png(width, height, rows_data=None, color=0, bits=8, level=9):
+    """A PNG; without rows_data every pixel is 0 (which compresses like a zip bomb)."""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    if rows_data is None:
+        comp = zlib.compressobj(level)
+        row = b"\0" * (1 + width * (3 if color == 2 else 1))
+        idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    else:
+        idat = zlib.compress(b"".join(b"\0" + r for r in rows_data), level)
+    ihdr = struct.pack(">IIBBBBB", width, height, bits, color, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def docx(paragraphs):
+    """A minimal WordprocessingML document."""
+    import io
+    body = "".join("<w:p><w:r><w:rPr><w:sz w:val=\"36\"/></w:rPr><w:t>%s</w:t></w:r></w:p>" % p for p in paragraphs)
+    files = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        "word/document.xml": '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>%s</w:body></w:document>' % body,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def huge_page_claim_pdf():
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 100000 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    out, offs = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs, 1):
+        offs.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, o.encode())
+    xref = len(out)
+    out += b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offs)
+    return out + b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+
+
+@unittest.skipUnless(fbtest.have_itu(), "ITU corpus not found in ../shared/corpus/itu")
+class ItuCharts(fbtest.TempDirTest):
+    """The eight ITU charts through MH, MR and MMR: libtiff decodes exactly the chart back."""
+
+    def test_round_trip_bit_exact(self):
+        for n in range(1, 9):
+            w, h, ref = fbtest.read_pbm(fbtest.itu_chart(n))
+            for comp in ("mh", "mr", "mmr"):
+                with self.subTest(chart=n, compression=comp):
+                    out = self.path("itu%d-%s.tif" % (n, comp))
+                    run("convert", "--compression", comp, "-o", out, fbtest.itu_chart(n), check=0)
+                    info = inspect(out)
+                    self.assertEqual(info["page"][0]["compression"], comp)
+                    self.assertEqual(info["profile"], "S" if comp == "mh" else "F")
+                    [(pw, ph, raster, photometric, fillorder)] = fbtest.decode_with_libtiff(out, self.dir)
+                    self.assertEqual((pw, ph, photometric, fillorder), (1728, h, 0, 1))
+                    self.assertEqual(raster, ref, "chart %d differs after %s" % (n, comp))
+
+    def test_mmr_size_within_one_percent_of_libtiff(self):
+        for n in range(1, 9):
+            with self.subTest(chart=n):
+                ours = self.path("ours%d.tif" % n)
+                run("convert", "--compression", "mmr", "-o", ours, fbtest.itu_chart(n), check=0)
+                mh = self.path("mh%d.tif" % n)
+                run("convert", "-o", mh, fbtest.itu_chart(n), check=0)
+                ref = self.path("ref%d.tif" % n)
+                subprocess.run(["tiffcp", "-c", "g4", mh, ref], check=True)
+                a, b = _strip_bytes(ours), _strip_bytes(ref)
+                self.assertLessEqual(abs(a - b), b * 0.01, "ours %d bytes, libtiff %d" % (a, b))
+
+    def test_standard_resolution_keeps_every_pixel(self):
+        w, h, ref = fbtest.read_pbm(fbtest.itu_chart(2))
+        out = self.path("std.tif")
+        run("convert", "--resolution", "standard", "-o", out, fbtest.itu_chart(2), check=0)
+        self.assertEqual(inspect(out)["page"][0], {"width": 1728, "rows": h, "xres": 204, "yres": 98,
+                                                   "compression": "mh"})
+        [(_, _, raster, _, _)] = fbtest.decode_with_libtiff(out, self.dir)
+        self.assertEqual(raster, ref)
+
+    def test_fax_tiff_in_keeps_its_pixels_and_resolution_is_resampled(self):
+        fine = self.path("fine.tif")
+        run("convert", "-o", fine, fbtest.itu_chart(3), check=0)
+        again = self.path("again.tif")
+        run("convert", "--compression", "mmr", "-o", again, fine, check=0)
+        self.assertEqual(fbtest.decode_with_libtiff(fine, self.dir)[0][2],
+                         fbtest.decode_with_libtiff(again, self.dir)[0][2])
+        std = self.path("std.tif")
+        run("convert", "--resolution", "standard", "-o", std, fine, check=0)
+        self.assertEqual(inspect(std)["page"][0]["rows"], 2376 // 2)
+
+    def test_pdf_output_passes_ccitt_data_through(self):
+        out = self.path("itu.pdf")
+        run("convert", "-o", out, fbtest.itu_chart(1), fbtest.itu_chart(5), check=0)
+        listing = subprocess.run(["pdfimages", "-list", out], capture_output=True, text=True, check=True).stdout
+        rows = [l.split() for l in listing.splitlines()[2:]]
+        self.assertEqual(len(rows), 2)
+        for r in rows:
+            self.assertEqual((r[3], r[4], r[8]), ("1728", "2376", "ccitt"))
+        # Decoded by poppler's own CCITT decoder (pdfimages writes 1-bit images as PBM): the chart.
+        subprocess.run(["pdfimages", "-f", "1", "-l", "1", out, self.path("img")], check=True)
+        w, h, raster = fbtest.read_pbm(self.path("img-000.pbm"))
+        _, _, ref = fbtest.read_pbm(fbtest.itu_chart(1))
+        self.assertEqual((w, h), (1728, 2376))
+        self.assertEqual(raster, ref)
+
+
+def _strip_bytes(path):
+    out = subprocess.run(["tiffdump", path], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("StripByteCounts"):
+            return int(line.split("<")[1].split(">")[0])
+    raise AssertionError("no StripByteCounts in " + path)
+
+
+class TextRendering(fbtest.TempDirTest):
+    SAMPLE = ("Hello world from the fax gateway\n"
+              "Привет мир из факсового шлюза\n"
+              "Γειά σου κόσμε\n"
+              "שלום עולם\n"
+              "مرحبا بالعالم\n"
+              "你好，世界\n")
+
+    def test_five_scripts_latin_and_cyrillic_read_back_by_ocr(self):
+        txt = self.write("scripts.txt", self.SAMPLE)
+        out = self.path("scripts.tif")
+        run("convert", "-o", out, txt, check=0)
+        text = fbtest.ocr(out, self.dir, lang="eng+rus")
+        self.assertIn("Hello world from the fax gateway", text)
+        self.assertIn("Привет мир из факсового шлюза", text)
+
+    def test_readable_at_standard_resolution(self):
+        txt = self.write("std.txt", "Standard resolution is readable too\n")
+        out = self.path("std.tif")
+        run("convert", "--resolution", "standard", "-o", out, txt, check=0)
+        self.assertEqual(inspect(out)["page"][0]["yres"], 98)
+        self.assertIn("Standard resolution is readable too", fbtest.ocr(out, self.dir))
+
+    def test_charset_option_and_form_feed(self):
+        txt = self.write("l1.txt", "Caf\xe9 M\xfcller Stra\xdfe\n\fPage two\n".encode("latin-1"))
+        out = self.path("l1.tif")
+        run("convert", "--charset", "iso-8859-1", "-o", out, txt, check=0)
+        self.assertEqual(inspect(out)["pages"], 2)
+        self.assertIn("Café", fbtest.ocr(out, self.dir, lang="eng"))  # é decoded from Latin-1
+        bad = run("convert", "--charset", "no-such-charset", "-o", self.path("x.tif"), txt)
+        self.assertEqual(bad.returncode, 3)
+        self.assertIn("no-such-charset", bad.stderr)
+
+    def test_enriched_text(self):
+        src = self.write("e.txt", "<bold>Quarterly report</bold>\n\n<center>Centred line</center>\n\n"
+                                  "Use <<bold> to make text bold.\n")
+        out = self.path("e.tif")
+        run("convert", "--type", "text/enriched", "-o", out, src, check=0)
+        text = fbtest.ocr(out, self.dir)
+        self.assertIn("Quarterly report", text)
+        self.assertIn("Use <bold> to make text bold.", text)
+
+    def test_header_line_adds_rows_and_reads_back(self):
+        txt = self.write("h.txt", "Body text\n")
+        plain, headed = self.path("plain.tif"), self.path("headed.tif")
+        run("convert", "-o", plain, txt, check=0)
+        run("convert", "--header", "ACME Corp +15550100", "-o", headed, txt, check=0)
+        self.assertEqual(inspect(headed)["page"][0]["rows"], inspect(plain)["page"][0]["rows"] + 31)
+        text = fbtest.ocr(headed, self.dir, dpi=300)
+        self.assertIn("ACME Corp", text)
+        self.assertIn("Page 1/1", text)
+
+
+class Documents(fbtest.TempDirTest):
+    def test_pdf_pages_sizes_and_paper(self):
+        out = self.path("t.tif")
+        run("convert", "-o", out, os.path.join(fbtest.DATA, "text.pdf"), check=0)
+        info = inspect(out)
+        self.assertEqual(info["pages"], 2)
+        self.assertEqual(info["profile"], "S")
+        self.assertEqual([p["rows"] for p in info["page"]], [2292, 2292])
+        self.assertIn("The quick brown fox jumps over the lazy dog", fbtest.ocr(out, self.dir))
+        run("convert", "--paper", "letter", "--resolution", "superfine", "-o", out,
+            os.path.join(fbtest.DATA, "text.pdf"), check=0)
+        info = inspect(out)
+        self.assertEqual(info["profile"], "F")
+        self.assertEqual(info["page"][0]["rows"], 4301)
+        self.assertEqual(info["page"][0]["yres"], 391)
+
+    def test_inputs_are_concatenated_in_order(self):
+        a = self.write("a.txt", "FIRST DOCUMENT\n")
+        out = self.path("all.tif")
+        run("convert", "-o", out, a, os.path.join(fbtest.DATA, "text.pdf"), a, check=0)
+        self.assertEqual(inspect(out)["pages"], 4)
+        self.assertIn("FIRST DOCUMENT", fbtest.ocr(out, self.dir, page=4))
+        self.assertIn("SECOND PAGE", fbtest.ocr(out, self.dir, page=3))
+
+    def test_images_scaled_to_fax_width(self):
+        rows = [bytes([0] * 100 + [255] * 100)] * 100  # 200x100 grey, left half black
+        src = self.write("half.png", png(200, 100, rows))
+        out = self.path("img.tif")
+        run("convert", "-o", out, src, check=0)
+        page = inspect(out)["page"][0]
+        self.assertEqual(page["width"], 1728)
+        self.assertAlmostEqual(page["rows"], 864 * 196 / 204, delta=3)
+
+    def test_html_only_mail_is_ocr_readable(self):
+        eml = self.write("html.eml", (
+            "From: a@example.com\r\nTo: FAX=+15550100@fax.localhost\r\nSubject: html\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+            "<html><body><h1>Purchase order 7781</h1><p>Please deliver twelve boxes.</p>"
+            "<img src=\"http://tracker.example/pixel.png\"></body></html>\r\n"))
+        out = self.path("html.tif")
+        run("convert", "-o", out, eml, check=0)
+        text = fbtest.ocr(out, self.dir)
+        self.assertIn("Purchase order 7781", text)
+        self.assertIn("Please deliver twelve boxes.", text)
+
+    def test_mail_with_text_and_pdf_attachment(self):
+        import base64
+        with open(os.path.join(fbtest.DATA, "text.pdf"), "rb") as f:
+            pdf = f.read()
+        eml = self.write("m.eml", (
+            "From: a@example.com\r\nSubject: doc\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n"
+            "Cover note for the fax\r\n--XX\r\nContent-Type: application/pdf\r\n"
+            "Content-Disposition: attachment; filename=doc.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(pdf).decode() + "--XX--\r\n"))
+        out = self.path("m.tif")
+        run("convert", "-o", out, eml, check=0)
+        self.assertEqual(inspect(out)["pages"], 3)
+        self.assertIn("Cover note for the fax", fbtest.ocr(out, self.dir, page=1))
+
+    def test_mail_with_an_executable_is_refused_naming_the_part(self):
+        eml = self.write("x.eml", (
+            "From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+            "--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\n"
+            "Content-Type: application/x-msdownload; name=setup.exe\r\n"
+            "Content-Disposition: attachment; filename=setup.exe\r\n\r\nMZ....\r\n--XX--\r\n"))
+        p = run("convert", "-o", self.path("x.tif"), eml)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("setup.exe", p.stderr)
+        self.assertFalse(os.path.exists(self.path("x.tif")))
+
+    def test_docx_through_libreoffice_is_ocr_readable(self):
+        src = self.write("letter.docx", docx(["Dear customer", "Your order number 4471 has shipped"]))
+        out = self.path("docx.tif")
+        run("convert", "-o", out, src, check=0, timeout=240)
+        text = fbtest.ocr(out, self.dir)
+        self.assertIn("Dear customer", text)
+        self.assertIn("Your order number 4471 has shipped", text)
+
+
+class HostileAndBadInput(fbtest.TempDirTest):
+    def expect(self, code, args, mentions):
+        p = run("convert", *args)
+        self.assertEqual(p.returncode, code, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn(mentions, lines[0])
+        return lines[0]
+
+    def test_truncated_pdf_is_corrupt(self):
+        self.expect(4, ["-o", self.path("x.tif"), os.path.join(fbtest.DATA, "truncated.pdf")], "truncated.pdf")
+
+    def test_encrypted_pdf_is_corrupt(self):
+        line = self.expect(4, ["-o", self.path("x.tif"), os.path.join(fbtest.DATA, "encrypted.pdf")], "encrypted")
+        self.assertIn("password", line)
+
+    def test_garbage_with_pdf_name_is_corrupt(self):
+        src = self.write("garbage.pdf", os.urandom(4096))
+        self.expect(4, ["-o", self.path("x.tif"), src], "garbage.pdf")
+
+    def test_hundred_thousand_page_claim_is_over_the_limit(self):
+        src = self.write("claim.pdf", huge_page_claim_pdf())
+        self.expect(5, ["-o", self.path("x.tif"), src], "100000 pages")
+
+    def test_zip_bomb_png_is_over_the_limit(self):
+        src = self.write("bomb.png", png(40000, 40000, level=9))
+        self.assertLess(os.path.getsize(src), 3_000_000)
+        self.expect(5, ["-o", self.path("x.tif"), src], "bomb.png")
+
+    def test_memory_limit_stops_a_greedy_document(self):
+        src = self.write("big.png", png(9000, 9000, color=2, level=9))  # 243 MB decoded
+        p = run("convert", "--memory-limit-mb", "150", "-o", self.path("x.tif"), src)
+        self.assertIn(p.returncode, (4, 5), p.stderr)
+        self.assertIn("big.png", p.stderr)
+
+    def test_time_limit_kills_a_slow_conversion(self):
+        src = self.write("slow.docx", docx(["slow"]))
+        p = run("convert", "--time-limit", "1", "-o", self.path("x.tif"), src)
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertIn("longer than the limit", p.stderr)
+
+    def test_unknown_type_is_unsupported(self):
+        src = self.write("data.bin", b"\x00\x01\x02 not anything we know")
+        self.expect(3, ["-o", self.path("x.tif"), src], "data.bin")
+        src = self.write("archive.zip", b"PK\x03\x04rest")
+        self.expect(3, ["-o", self.path("x.tif"), src], "archive.zip")
+
+    def test_usage_errors(self):
+        txt = self.write("a.txt", "x")
+        self.expect(2, ["-o", self.path("x.tif"), self.path("missing.pdf")], "missing.pdf")
+        self.expect(2, ["-o", self.path("x.png"), txt], "x.png")
+        self.expect(2, ["-o", "/nonexistent-dir/x.tif", txt], "/nonexistent-dir")
+        self.expect(2, ["--compression", "jbig", "-o", self.path("x.tif"), txt], "--compression")
+        self.expect(2, ["--paper", "a3", "-o", self.path("x.tif"), txt], "--paper")
+        self.expect(2, ["-o", self.path("x.tif")], "INPUT")
+        p = run("convert", "--type", "application/x-foo", "-o", self.path("x.tif"), txt)
+        self.assertEqual(p.returncode, 3)
+
+    def test_failed_conversion_leaves_no_output(self):
+        out = self.path("keep.tif")
+        src = self.write("garbage.pdf", b"%PDF-1.4 broken")
+        run("convert", "-o", out, src)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual([f for f in os.listdir(self.dir) if "tmp" in f], [])
+
+    def test_inspect_errors(self):
+        p = run("inspect", self.path("none.tif"))
+        self.assertEqual(p.returncode, 2)
+        p = run("inspect", self.write("x.tif", b"not a tiff"))
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("x.tif", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

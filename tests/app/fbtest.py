@@ -1,0 +1,116 @@
+"""Shared helpers for the CLI integration tests: where things are, running faxbridge, and a
+minimal reader for uncompressed TIFF strips (what libtiff's `tiffcp -c none` writes), so
+decoded bitmaps can be compared byte for byte with the ITU charts."""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+
+FAXBRIDGE = os.environ.get("FAXBRIDGE", os.path.join(os.path.dirname(__file__), "../../build/bin/faxbridge"))
+SOURCE = os.environ.get("FB_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+SHARED = os.environ.get("FB_SHARED_DIR", os.path.join(SOURCE, "../shared"))
+DATA = os.path.join(SOURCE, "tests/data")
+
+
+def itu_chart(n):
+    return os.path.join(SHARED, "corpus/itu/itu%d.pbm" % n)
+
+
+def have_itu():
+    return os.path.exists(itu_chart(1))
+
+
+def run(*args, timeout=300, check=None):
+    p = subprocess.run([FAXBRIDGE, *args], capture_output=True, text=True, timeout=timeout)
+    if check is not None and p.returncode != check:
+        raise AssertionError("faxbridge %s: exit %d, stderr: %s" % (" ".join(args), p.returncode, p.stderr))
+    return p
+
+
+def inspect(path):
+    return json.loads(run("inspect", path, check=0).stdout)
+
+
+def read_pbm(path):
+    """P4 raster: (width, height, bytes), rows packed MSB first, 1 = black."""
+    with open(path, "rb") as f:
+        data = f.read()
+    fields, i = [], 0
+    while len(fields) < 3:
+        while data[i:i + 1].isspace():
+            i += 1
+        if data[i:i + 1] == b"#":
+            while data[i:i + 1] != b"\n":
+                i += 1
+            continue
+        j = i
+        while not data[j:j + 1].isspace():
+            j += 1
+        fields.append(data[i:j])
+        i = j
+    assert fields[0] == b"P4"
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[i + 1:i + 1 + (w + 7) // 8 * h]
+
+
+def uncompressed_pages(path):
+    """Pages of a TIFF with Compression=1 as (width, rows, raster, photometric, fillorder)."""
+    with open(path, "rb") as f:
+        d = f.read()
+    end = "<" if d[:2] == b"II" else ">"
+    (off,) = struct.unpack(end + "I", d[4:8])
+    pages = []
+    sizes = {1: 1, 3: 2, 4: 4, 5: 8}
+    while off:
+        (n,) = struct.unpack(end + "H", d[off:off + 2])
+        tags = {}
+        for k in range(n):
+            e = d[off + 2 + 12 * k: off + 14 + 12 * k]
+            tag, typ, cnt = struct.unpack(end + "HHI", e[:8])
+            size = sizes.get(typ, 1) * cnt
+            raw = e[8:12] if size <= 4 else d[struct.unpack(end + "I", e[8:12])[0]:][:size]
+            fmt = {3: "H", 4: "I"}.get(typ)
+            if fmt:
+                tags[tag] = list(struct.unpack(end + fmt * cnt, raw[:struct.calcsize(fmt) * cnt]))
+        assert tags.get(259, [1])[0] == 1, "not uncompressed"
+        raster = b"".join(d[o:o + c] for o, c in zip(tags[273], tags[279]))
+        pages.append((tags[256][0], tags[257][0], raster, tags.get(262, [0])[0], tags.get(266, [1])[0]))
+        (off,) = struct.unpack(end + "I", d[off + 2 + 12 * n: off + 6 + 12 * n])
+    return pages
+
+
+def decode_with_libtiff(tif, workdir):
+    """Decode a fax TIFF with libtiff's own tool (tiffcp -c none) and return its pages."""
+    out = os.path.join(workdir, "decoded-%s" % os.path.basename(tif))
+    subprocess.run(["tiffcp", "-c", "none", tif, out], check=True, capture_output=True)
+    return uncompressed_pages(out)
+
+
+def ocr(path, workdir, lang="eng", page=1, dpi=200):
+    """Rasterise one page with MuPDF's mutool and read it back with tesseract."""
+    png = os.path.join(workdir, "ocr-%d.png" % page)
+    subprocess.run(["mutool", "draw", "-r", str(dpi), "-o", png, path, str(page)], check=True,
+                   capture_output=True)
+    p = subprocess.run(["tesseract", png, "-", "-l", lang, "--psm", "4"], capture_output=True, text=True,
+                       check=True)
+    return p.stdout
+
+
+class TempDirTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fbtest-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, data):
+        p = self.path(name)
+        with open(p, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return p
