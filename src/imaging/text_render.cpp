@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include <cairo.h>
 #include <glib.h>
@@ -32,8 +33,13 @@ using LayoutPtr = std::unique_ptr<PangoLayout, GDeleter>;
 using FontDescPtr = std::unique_ptr<PangoFontDescription, Deleter<PangoFontDescription, pango_font_description_free>>;
 using AttrListPtr = std::unique_ptr<PangoAttrList, Deleter<PangoAttrList, pango_attr_list_unref>>;
 
-void setup_transform(cairo_t* cr, int ydpi) {
-  cairo_scale(cr, 204.0 / 72.0, ydpi / 72.0);
+// Text is laid out and drawn isotropically at 204 dpi: Pango's metrics go wrong under a
+// strongly anisotropic transform (204 x 98 squeezes every glyph). Canvas::to_bitmap then
+// resamples the rows to the page's vertical resolution.
+constexpr double kLayoutDpi = 204.0;
+
+void setup_transform(cairo_t* cr) {
+  cairo_scale(cr, kLayoutDpi / 72.0, kLayoutDpi / 72.0);
   cairo_font_options_t* fo = cairo_font_options_create();
   cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY);
   cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
@@ -42,27 +48,45 @@ void setup_transform(cairo_t* cr, int ydpi) {
   cairo_font_options_destroy(fo);
 }
 
-// One page being drawn: an A8 (coverage) surface the size of the fax page.
+// One page being drawn: an A8 (coverage) surface at 204 x 204 dpi covering the fax page.
 struct Canvas {
   SurfacePtr surface;
   CairoPtr cr;
-  int rows;
-  Canvas(int rows_, int ydpi) : rows(rows_) {
-    surface.reset(cairo_image_surface_create(CAIRO_FORMAT_A8, kFaxWidth, rows));
+  int rows;      // rows of the fax page at its resolution
+  int ydpi;
+  int iso_rows;  // rows of the 204 dpi surface
+  Canvas(int rows_, int ydpi_) : rows(rows_), ydpi(ydpi_) {
+    iso_rows = int(std::ceil(rows * kLayoutDpi / ydpi));
+    surface.reset(cairo_image_surface_create(CAIRO_FORMAT_A8, kFaxWidth, iso_rows));
     cr.reset(cairo_create(surface.get()));
-    setup_transform(cr.get(), ydpi);
+    setup_transform(cr.get());
     cairo_set_source_rgba(cr.get(), 0, 0, 0, 1);
   }
+  // Box-filters the coverage down (or up) to the page's rows, then thresholds: a one-pixel
+  // stroke at 204 dpi keeps half its coverage at 98 dpi, which is still ink.
   Bitmap to_bitmap() {
     cairo_surface_flush(surface.get());
     const uint8_t* a = cairo_image_surface_get_data(surface.get());
     int stride = cairo_image_surface_get_stride(surface.get());
     Bitmap bm(kFaxWidth, rows);
+    std::vector<float> acc(kFaxWidth);
+    const double f = kLayoutDpi / ydpi;  // source rows per output row
     for (int y = 0; y < rows; ++y) {
-      const uint8_t* src = a + size_t(y) * stride;
+      double s0 = y * f, s1 = std::min<double>((y + 1) * f, iso_rows);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      double total = 0;
+      for (int sy = int(s0); sy < s1 && sy < iso_rows; ++sy) {
+        double w = std::min<double>(sy + 1, s1) - std::max<double>(sy, s0);
+        if (w <= 0) continue;
+        total += w;
+        const uint8_t* src = a + size_t(sy) * stride;
+        for (int x = 0; x < kFaxWidth; ++x) acc[size_t(x)] += float(w * src[x]);
+      }
+      if (total <= 0) continue;
       uint8_t* dst = bm.row(y);
+      const float limit = float((255 - kTextThreshold) * total);
       for (int x = 0; x < kFaxWidth; ++x) {
-        if (src[x] > 255 - kTextThreshold) dst[x >> 3] |= uint8_t(0x80 >> (x & 7));
+        if (acc[size_t(x)] > limit) dst[x >> 3] |= uint8_t(0x80 >> (x & 7));
       }
     }
     return bm;
@@ -100,13 +124,17 @@ class Paginator {
     rows_ = std::clamp(int(std::lround(paper_length_in(opt.text_page()) * ydpi_)), 64, kMaxRows);
     measure_.reset(cairo_image_surface_create(CAIRO_FORMAT_A8, 8, 8));
     mcr_.reset(cairo_create(measure_.get()));
-    setup_transform(mcr_.get(), ydpi_);
+    setup_transform(mcr_.get());
     base_pt_ = face == TextFace::mono ? kMonoSizePt : kPropSizePt;
     font_.reset(pango_font_description_new());
     pango_font_description_set_family(font_.get(), face == TextFace::mono ? kMonoFamily : kPropFamily);
     pango_font_description_set_size(font_.get(), int(base_pt_ * PANGO_SCALE));
-    // The text box: 80 monospace columns, centred on the page.
+    // The text box: 80 columns of the monospace face, centred on the page, for both faces.
     LayoutPtr probe(make_layout());
+    FontDescPtr mono(pango_font_description_new());
+    pango_font_description_set_family(mono.get(), kMonoFamily);
+    pango_font_description_set_size(mono.get(), int(kMonoSizePt * PANGO_SCALE));
+    pango_layout_set_font_description(probe.get(), mono.get());
     pango_layout_set_text(probe.get(), std::string(kTextColumns, 'M').c_str(), -1);
     int w = 0, h = 0;
     pango_layout_get_size(probe.get(), &w, &h);

@@ -18,7 +18,7 @@ inline std::string source_dir() {
 }
 inline std::string shared_dir() {
   const char* s = std::getenv("FB_SHARED_DIR");
-  return s ? s : source_dir() + "/../shared";
+  return s ? s : FB_SHARED_DIR_DEFAULT;
 }
 inline std::string data(const std::string& name) { return source_dir() + "/tests/data/" + name; }
 inline std::string itu_chart(int n) { return shared_dir() + "/corpus/itu/itu" + std::to_string(n) + ".pbm"; }
