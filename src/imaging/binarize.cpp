@@ -1,7 +1,11 @@
 // binarize.cpp — region-classified threshold / clustered-dot halftone (see binarize.hpp).
 #include "imaging/binarize.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
+
+#include <emmintrin.h>
 
 namespace imaging {
 namespace {
@@ -17,61 +21,170 @@ constexpr uint8_t kScreen[8][8] = {
     {42, 56, 62, 52, 23, 7, 5, 17}, {32, 40, 54, 38, 31, 21, 19, 29},
 };
 
+// Grey level below which a pixel is ink, per screen cell: ink where the cell's threshold is
+// below the pixel's darkness, (255 - v) * 64 / 255, precomputed once.
+struct ScreenLevels {
+  uint8_t at[8][8];
+  ScreenLevels() {
+    for (int y = 0; y < 8; ++y) {
+      for (int x = 0; x < 8; ++x) {
+        int v = 0;
+        while (v < 256 && (255 - v) * 64 / 255 > kScreen[y][x]) ++v;
+        at[y][x] = uint8_t(v);
+      }
+    }
+  }
+};
+const ScreenLevels kLevels;
+
+// SSE2 (every x86-64 has it): 16 pixels compared at once; movemask gives bit i for pixel i,
+// the reversal table turns that into the MSB-first order of a fax row.
+struct Reverse {
+  uint8_t at[256];
+  Reverse() {
+    for (int v = 0; v < 256; ++v) {
+      int r = 0;
+      for (int b = 0; b < 8; ++b) r |= ((v >> b) & 1) << (7 - b);
+      at[v] = uint8_t(r);
+    }
+  }
+};
+const Reverse kReverse;
+
+// 16 pixels to two output bytes: ink where grey < level (levels given per pixel).
+inline void pack16(const uint8_t* src, const uint8_t* level, uint8_t* out) {
+  const __m128i bias = _mm_set1_epi8(char(0x80));  // unsigned compare via signed compare
+  __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)), bias);
+  __m128i l = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(level)), bias);
+  unsigned m = unsigned(_mm_movemask_epi8(_mm_cmplt_epi8(v, l)));
+  out[0] = kReverse.at[m & 0xFF];
+  out[1] = kReverse.at[m >> 8];
+}
+
+// Mid-grey pixels among 16 (kMidLo <= v <= kMidHi), counted per 8-pixel half.
+inline void count_mid16(const uint8_t* src, uint16_t* tiles) {
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  __m128i in = _mm_and_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(char(kMidLo))), v),
+                             _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(char(kMidHi))), v));
+  unsigned m = unsigned(_mm_movemask_epi8(in));
+  tiles[0] = uint16_t(tiles[0] + __builtin_popcount(m & 0xFF));
+  tiles[1] = uint16_t(tiles[1] + __builtin_popcount(m >> 8));
+}
+
+bool all_white16(const uint8_t* p) {
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(char(0xFF)))) == 0xFFFF;
+}
+
+
+// Up to 8 pixels into one output byte (MSB first), ink where grey < level[i].
+uint8_t pack(const uint8_t* src, const uint8_t* level, int n) {
+  unsigned byte = 0;
+  for (int i = 0; i < n; ++i) byte |= unsigned(src[i] < level[i]) << (7 - i);
+  return uint8_t(byte);
+}
+
 }  // namespace
+
+void ink_where_above(const uint8_t* coverage, int width, int level, uint8_t* dst) {
+  // coverage > level  <=>  (255 - coverage) < 255 - level: the grey comparison of pack16.
+  uint8_t lv[16];
+  std::memset(lv, 255 - level, sizeof lv);
+  uint8_t inv[16];
+  int x = 0;
+  for (; x + 16 <= width; x += 16) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(coverage + x));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(c, _mm_setzero_si128())) == 0xFFFF) {
+      dst[x >> 3] = dst[(x >> 3) + 1] = 0;
+      continue;
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(inv), _mm_xor_si128(c, _mm_set1_epi8(char(0xFF))));
+    pack16(inv, lv, dst + (x >> 3));
+  }
+  for (; x < width; x += 8) {
+    int n = std::min(8, width - x);
+    for (int i = 0; i < n; ++i) inv[i] = uint8_t(255 - coverage[x + i]);
+    dst[x >> 3] = pack(inv, lv, n);
+  }
+}
 
 Bitmap threshold(const uint8_t* grey, int width, int rows, int stride, int level) {
   Bitmap bm(width, rows);
+  uint8_t lv[8];
+  std::memset(lv, level, sizeof lv);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = grey + size_t(y) * stride;
     uint8_t* dst = bm.row(y);
-    for (int x = 0; x < width; ++x) {
-      if (src[x] < level) dst[x >> 3] |= uint8_t(0x80 >> (x & 7));
+    int x = 0;
+    uint8_t lv16[16];
+    std::memset(lv16, level, sizeof lv16);
+    for (; x + 16 <= width; x += 16) {
+      if (!all_white16(src + x)) pack16(src + x, lv16, dst + (x >> 3));
     }
+    for (; x < width; x += 8) dst[x >> 3] = pack(src + x, lv, std::min(8, width - x));
   }
   return bm;
 }
 
 Bitmap binarize(const uint8_t* grey, int width, int rows, int stride) {
+  static_assert(kTile == 8, "one tile is one output byte");
   const int tw = (width + kTile - 1) / kTile, th = (rows + kTile - 1) / kTile;
-  std::vector<uint16_t> mid(size_t(tw) * th, 0), count(size_t(tw) * th, 0);
+  std::vector<uint16_t> mid(size_t(tw) * th, 0);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = grey + size_t(y) * stride;
-    for (int x = 0; x < width; ++x) {
-      size_t t = size_t(y / kTile) * tw + x / kTile;
-      mid[t] += (src[x] >= kMidLo && src[x] <= kMidHi);
-      count[t] += 1;
+    uint16_t* trow = mid.data() + size_t(y / kTile) * tw;
+    int x = 0;
+    for (; x + 16 <= width; x += 16) {
+      if (!all_white16(src + x)) count_mid16(src + x, trow + (x >> 3));
+    }
+    for (; x < width; x += 8) {
+      int n = std::min(8, width - x);
+      unsigned m = 0;
+      for (int i = 0; i < n; ++i) m += unsigned(src[x + i] - kMidLo) <= unsigned(kMidHi - kMidLo);
+      trow[x >> 3] = uint16_t(trow[x >> 3] + m);
     }
   }
+  // A tile is photo-like when its 3x3 neighbourhood is at least kPhotoShare percent mid-grey.
   std::vector<uint8_t> photo(size_t(tw) * th, 0);
   for (int ty = 0; ty < th; ++ty) {
     for (int tx = 0; tx < tw; ++tx) {
       unsigned m = 0, c = 0;
-      for (int dy = -1; dy <= 1; ++dy) {
-        for (int dx = -1; dx <= 1; ++dx) {
-          int x = tx + dx, y = ty + dy;
-          if (x < 0 || y < 0 || x >= tw || y >= th) continue;
+      for (int y = std::max(0, ty - 1); y <= std::min(th - 1, ty + 1); ++y) {
+        int rows_in = std::min(kTile, rows - y * kTile);
+        for (int x = std::max(0, tx - 1); x <= std::min(tw - 1, tx + 1); ++x) {
           m += mid[size_t(y) * tw + x];
-          c += count[size_t(y) * tw + x];
+          c += unsigned(rows_in * std::min(kTile, width - x * kTile));
         }
       }
       photo[size_t(ty) * tw + tx] = c && m * 100 >= c * kPhotoShare;
     }
   }
   Bitmap bm(width, rows);
+  uint8_t text_level[16];
+  std::memset(text_level, kTextThreshold, sizeof text_level);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = grey + size_t(y) * stride;
     uint8_t* dst = bm.row(y);
     const uint8_t* prow = photo.data() + size_t(y / kTile) * tw;
-    for (int x = 0; x < width; ++x) {
-      bool ink;
-      if (prow[x / kTile]) {
-        // Map grey 0..255 onto the 65 dot sizes: ink where the cell threshold is below darkness.
-        int dark = (255 - src[x]) * 64 / 255;
-        ink = kScreen[y & 7][x & 7] < dark;
+    // Per-pixel levels of this row: the text threshold, or the screen where a tile is photo.
+    uint8_t screen[16];
+    for (int i = 0; i < 16; ++i) screen[i] = kLevels.at[y & 7][i & 7];
+    int x = 0;
+    for (; x + 16 <= width; x += 16) {
+      if (all_white16(src + x)) continue;
+      const uint8_t p0 = prow[x >> 3], p1 = prow[(x >> 3) + 1];
+      if (p0 == p1) {
+        pack16(src + x, p0 ? screen : text_level, dst + (x >> 3));
       } else {
-        ink = src[x] < kTextThreshold;
+        uint8_t mixed[16];
+        std::memcpy(mixed, p0 ? screen : text_level, 8);
+        std::memcpy(mixed + 8, p1 ? screen : text_level, 8);
+        pack16(src + x, mixed, dst + (x >> 3));
       }
-      if (ink) dst[x >> 3] |= uint8_t(0x80 >> (x & 7));
+    }
+    for (; x < width; x += 8) {
+      int n = std::min(8, width - x);
+      dst[x >> 3] = pack(src + x, prow[x >> 3] ? screen : text_level, n);
     }
   }
   return bm;

@@ -21,6 +21,10 @@ inline constexpr int kTextThreshold = 160;  // grey below this is ink in text re
 // Mixed content (rendered PDF pages, raster images): threshold or halftone per region.
 Bitmap binarize(const uint8_t* grey, int width, int rows, int stride);
 
+// One row of coverage (0 = paper, 255 = full ink, e.g. a Cairo A8 surface) to packed bits:
+// ink where coverage > level.
+void ink_where_above(const uint8_t* coverage, int width, int level, uint8_t* dst);
+
 // Pure text or line art (rendered text): threshold only.
 Bitmap threshold(const uint8_t* grey, int width, int rows, int stride, int level = kTextThreshold);
 

@@ -6,6 +6,7 @@
 #include "imaging/mupdf_render.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -16,6 +17,7 @@ extern "C" {
 }
 
 #include "imaging/binarize.hpp"
+#include "imaging/parallel.hpp"
 
 namespace imaging {
 namespace {
@@ -106,16 +108,19 @@ Frame frame_for(fz_rect b, const RenderOptions& opt, Paper paper, bool fill) {
   return f;
 }
 
-// Runs `page` through a draw device onto a white grey pixmap and binarizes it.
-bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, Bitmap& out, std::string& err) {
-  fz_pixmap* pix = nullptr;
+// Runs `page` through a draw device onto a white grey pixmap and binarizes it. `pix` is
+// reused from page to page when the size matches (no fresh pages to fault in and zero).
+bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, fz_pixmap*& pix, Bitmap& out, std::string& err) {
   fz_device* dev = nullptr;
   bool ok = true;
-  fz_var(pix);
   fz_var(dev);
   fz_var(ok);
   fz_try(ctx) {
-    pix = fz_new_pixmap(ctx, fz_device_gray(ctx), fr.width, fr.rows, nullptr, 0);
+    if (pix && (fz_pixmap_width(ctx, pix) != fr.width || fz_pixmap_height(ctx, pix) != fr.rows)) {
+      fz_drop_pixmap(ctx, pix);
+      pix = nullptr;
+    }
+    if (!pix) pix = fz_new_pixmap(ctx, fz_device_gray(ctx), fr.width, fr.rows, nullptr, 0);
     fz_clear_pixmap_with_value(ctx, pix, 255);
     dev = fz_new_draw_device(ctx, fz_identity, pix);
     fz_run_page(ctx, page, dev, fr.ctm, nullptr);
@@ -127,7 +132,6 @@ bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, Bitmap& out, std
     ok = false;
   }
   if (ok) out = binarize(fz_pixmap_samples(ctx, pix), fr.width, fr.rows, fz_pixmap_stride(ctx, pix));
-  fz_drop_pixmap(ctx, pix);
   return ok;
 }
 
@@ -156,42 +160,66 @@ Error damaged(const std::string& label) {
   return make_error(Errc::corrupt, label + ": the PDF is damaged or truncated (its cross-reference table is broken)");
 }
 
-// Renders every page of an opened document. `paper`: the page size to fit into.
-Result<Pages> render_pages(fz_context* ctx, fz_document* doc, const RenderOptions& opt, Paper paper,
-                           const std::string& label, bool is_pdf) {
+int count_pages(fz_context* ctx, fz_document* doc, std::string& err) {
   int n = 0;
-  std::string err;
   fz_var(n);
   fz_try(ctx) { n = fz_count_pages(ctx, doc); }
   fz_catch(ctx) {
     err = caught(ctx);
     n = -1;
   }
+  return n;
+}
+
+// Renders pages first, first + step, ... of an opened document into pages[] (errors[] on
+// failure). `paper`: the page size to fit into.
+void render_some(fz_context* ctx, fz_document* doc, const RenderOptions& opt, Paper paper, int first, int step,
+                 Pages& pages, std::vector<std::string>& errors) {
+  fz_pixmap* pix = nullptr;
+  for (int i = first; i < int(pages.size()); i += step) {
+    fz_page* page = nullptr;
+    fz_rect b;
+    std::string err;
+    if (!page_bounds(ctx, doc, i, page, b, err)) {
+      fz_drop_page(ctx, page);
+      errors[size_t(i)] = "page " + std::to_string(i + 1) + " cannot be read: " + err;
+      break;
+    }
+    Frame fr = frame_for(b, opt, paper, paper != Paper::automatic);
+    Page& p = pages[size_t(i)];
+    p.yres = opt.ydpi();
+    bool ok = draw_page(ctx, page, fr, pix, p.bitmap, err);
+    fz_drop_page(ctx, page);
+    if (!ok) {
+      errors[size_t(i)] = "page " + std::to_string(i + 1) + ": " + err;
+      break;
+    }
+  }
+  fz_drop_pixmap(ctx, pix);
+}
+
+Status check_count(int n, const std::string& err, const RenderOptions& opt, const std::string& label) {
   if (n < 0) return make_error(Errc::corrupt, label + ": cannot count pages: " + err);
-  if (is_pdf && was_repaired(ctx, doc)) return damaged(label);
   if (n == 0) return make_error(Errc::corrupt, label + ": the document has no pages");
   if (n > opt.limits.max_pages) {
     return make_error(Errc::limit, label + ": " + std::to_string(n) + " pages, over the limit of " +
                                        std::to_string(opt.limits.max_pages));
   }
-  Pages pages;
-  for (int i = 0; i < n; ++i) {
-    fz_page* page = nullptr;
-    fz_rect b;
-    if (!page_bounds(ctx, doc, i, page, b, err)) {
-      fz_drop_page(ctx, page);
-      return make_error(Errc::corrupt, label + ": page " + std::to_string(i + 1) + " cannot be read: " + err);
-    }
-    Frame fr = frame_for(b, opt, paper, paper != Paper::automatic);
-    Page p;
-    p.yres = opt.ydpi();
-    bool ok = draw_page(ctx, page, fr, p.bitmap, err);
-    fz_drop_page(ctx, page);
-    if (!ok) return make_error(Errc::corrupt, label + ": page " + std::to_string(i + 1) + ": " + err);
-    pages.push_back(std::move(p));
+  return fb::Unit{};
+}
+
+Result<Pages> collect(Pages pages, const std::vector<std::string>& errors, const std::string& label) {
+  for (const auto& e : errors) {
+    if (!e.empty()) return make_error(Errc::corrupt, label + ": " + e);
   }
-  if (is_pdf && was_repaired(ctx, doc)) return damaged(label);
   return pages;
+}
+
+// Opens the PDF, authenticating with the empty password when it is only owner-protected.
+fz_document* open_pdf(fz_context* ctx, std::string_view bytes, std::string& err, bool& needs_password) {
+  fz_document* doc = open_doc(ctx, bytes, "application/pdf", err);
+  needs_password = doc && fz_needs_password(ctx, doc) && !fz_authenticate_password(ctx, doc, "");
+  return doc;
 }
 
 }  // namespace
@@ -201,14 +229,37 @@ Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const
   fz_context* ctx = c.get();
   if (!ctx) return make_error(Errc::limit, label + ": out of memory");
   std::string err;
-  DocHolder d{ctx, open_doc(ctx, bytes, "application/pdf", err)};
+  bool locked = false;
+  DocHolder d{ctx, open_pdf(ctx, bytes, err, locked)};
   if (!d.doc) return make_error(Errc::corrupt, label + ": not a readable PDF: " + err);
-  if (fz_needs_password(ctx, d.doc) && !fz_authenticate_password(ctx, d.doc, "")) {
-    return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
-  }
-  return render_pages(ctx, d.doc, opt, opt.paper, label, true);
+  if (locked) return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
+  int n = count_pages(ctx, d.doc, err);
+  if (n >= 0 && was_repaired(ctx, d.doc)) return damaged(label);
+  if (auto s = check_count(n, err, opt, label); !s) return s.error();
+  Pages pages(static_cast<size_t>(n));
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  std::atomic<bool> repaired = false;  // MuPDF may repair lazily, when a page is loaded
+  // Every worker has its own MuPDF context and its own parse of the document: nothing MuPDF
+  // holds is shared between threads, so no locking is needed.
+  run_workers(worker_count(size_t(n)), [&](unsigned w, unsigned workers) {
+    if (w == 0) {
+      render_some(ctx, d.doc, opt, opt.paper, 0, int(workers), pages, errors);
+      return;
+    }
+    Ctx wc;
+    std::string werr;
+    bool wlocked = false;
+    DocHolder wd{wc.get(), wc.get() ? open_pdf(wc.get(), bytes, werr, wlocked) : nullptr};
+    if (!wd.doc || wlocked) {
+      errors[w] = "cannot be opened again: " + werr;
+      return;
+    }
+    render_some(wc.get(), wd.doc, opt, opt.paper, int(w), int(workers), pages, errors);
+    if (was_repaired(wc.get(), wd.doc)) repaired = true;
+  });
+  if (repaired || was_repaired(ctx, d.doc)) return damaged(label);
+  return collect(std::move(pages), errors, label);
 }
-
 std::string neutralize_html_resources(std::string_view in) {
   std::string out;
   out.reserve(in.size() + 64);
@@ -288,7 +339,13 @@ Result<Pages> render_html(std::string_view bytes, const RenderOptions& opt, cons
   if (!d.doc) return make_error(Errc::corrupt, label + ": not readable as HTML: " + err);
   std::string why;
   if (!layout(ctx, d.doc, opt.text_page(), why)) return make_error(Errc::corrupt, label + ": HTML layout failed: " + why);
-  return render_pages(ctx, d.doc, opt, opt.text_page(), label, false);
+  std::string cerr;
+  int n = count_pages(ctx, d.doc, cerr);
+  if (auto s = check_count(n, cerr, opt, label); !s) return s.error();
+  Pages pages(static_cast<size_t>(n));
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  render_some(ctx, d.doc, opt, opt.text_page(), 0, 1, pages, errors);  // reflowed: one thread
+  return collect(std::move(pages), errors, label);
 }
 
 Bitmap resample_rows(const Bitmap& in, int from_ydpi, int to_ydpi) {

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "imaging/parallel.hpp"
+#include "imaging/t4_encoder.hpp"
 #include "imaging/tiff_io.hpp"
 
 namespace imaging {
@@ -100,6 +102,11 @@ Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWrite
   fs::path tmp = target;
   tmp += ".tmp-" + std::to_string(::getpid());
   const std::string when = tiff_datetime();
+  // Code every page first, on all cores (t4_encoder is the expensive part), then write.
+  std::vector<std::vector<uint8_t>> coded(pages.size());
+  run_workers(worker_count(pages.size()), [&](unsigned w, unsigned n) {
+    for (size_t i = w; i < pages.size(); i += n) coded[i] = t4_encode(pages[i].bitmap, opt.coding, pages[i].yres);
+  });
   {
     TiffHandle h = TiffHandle::open_file(tmp.string(), "w");
     if (!h) return make_error(Errc::usage, "cannot write " + path + ": " + h.error());
@@ -111,8 +118,9 @@ Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWrite
         fs::remove(tmp, ec);
         return make_error(Errc::usage, "cannot write " + path + ": " + h.error());
       }
-      tmsize_t n = tmsize_t(p.bitmap.bits.size());
-      if (TIFFWriteEncodedStrip(h.tiff(), 0, const_cast<uint8_t*>(p.bitmap.bits.data()), n) < 0 ||
+      // Coded by t4_encoder (byte-identical to libtiff's encoder, several times faster).
+      std::vector<uint8_t>& strip = coded[size_t(i)];
+      if (TIFFWriteRawStrip(h.tiff(), 0, strip.data(), tmsize_t(strip.size())) < 0 ||
           TIFFWriteDirectory(h.tiff()) != 1) {
         std::string why = h.error();
         std::error_code ec;

@@ -4,7 +4,8 @@
 // and Profile F (adds MR, MMR, superfine and B4/A3 widths); TIFF 6.0 Class F fields
 // BadFaxLines (326), CleanFaxData (327), ConsecutiveBadFaxLines (328) for received pages.
 // Every page is one IFD with NewSubfileType 2 and PageNumber (index, total), one strip,
-// WhiteIsZero, FillOrder 1, ResolutionUnit inch. libtiff's own T.4/T.6 encoders do the coding.
+// WhiteIsZero, FillOrder 1, ResolutionUnit inch. t4_encoder.hpp codes the pages (exactly as
+// libtiff's encoder would); libtiff writes the file.
 // LIMITS: kMaxPages pages per file; rows per page as page.hpp's kMaxRows.
 #pragma once
 
