@@ -218,6 +218,8 @@ std::optional<FaxPartKind> kind_by_type(std::string_view type) {
 Rule rule_by_type(std::string_view type, bool has_filename) {
   if (auto skip = skip_rule(type)) return *skip;
   if (auto kind = kind_by_type(type)) return Rule{Verdict::fax, *kind};
+  // RFC 2046 §4.1.4: unrecognised subtypes of text are treated as text/plain (CSV, logs, ...).
+  if (type.starts_with("text/")) return Rule{Verdict::fax, FaxPartKind::text_plain};
   if (type == "application/octet-stream" || has_filename) return Rule{Verdict::identify};
   return Rule{Verdict::refuse};
 }

@@ -8,7 +8,8 @@
 //     HTML; HTML only when it is the sole body; inline images referenced (cid:) only from an
 //     HTML alternative that was not chosen are skipped;
 //   - message/rfc822: recursed into;
-//   - attachments: PDF, images, TIFF, Office documents (when allowed);
+//   - attachments: PDF, images, TIFF, Office documents (when allowed); any other text/*
+//     subtype as text/plain (RFC 2046 §4.1.4: CSV, logs);
 //     application/octet-stream is identified by content (PDF, TIFF, PNG, JPEG, GIF, BMP magic),
 //     then by file name extension.
 // Skipped, and listed so the sender's report can name them: signatures

@@ -32,18 +32,33 @@ void expect_spandsp_sends(const std::string& path, int pages) {
 
 class SpandspAccepts : public ::testing::TestWithParam<std::tuple<Resolution, Coding>> {};
 
-TEST_P(SpandspAccepts, RenderedPdfPages) {
-  auto [res, coding] = GetParam();
+void render_and_send(const std::string& bytes, DocType type, Resolution res, Coding coding) {
   RenderOptions o;
   o.resolution = res;
-  auto pages = render_document(testdata::slurp(testdata::data("text.pdf")), DocType::pdf, o, "text.pdf");
-  ASSERT_TRUE(pages.ok());
+  auto pages = render_document(bytes, type, o, "input");
+  ASSERT_TRUE(pages.ok()) << pages.error().message;
   std::string path = (fs::temp_directory_path() / ("fb-t4-" + std::to_string(::getpid()) + ".tif")).string();
   TiffWriteOptions wo;
   wo.coding = coding;
   ASSERT_TRUE(write_tiff_f(path, *pages, wo).ok());
   expect_spandsp_sends(path, int(pages->size()));
   fs::remove(path);
+}
+
+TEST_P(SpandspAccepts, RenderedPdfPages) {
+  auto [res, coding] = GetParam();
+  render_and_send(testdata::slurp(testdata::data("text.pdf")), DocType::pdf, res, coding);
+}
+
+TEST_P(SpandspAccepts, RenderedTextPages) {
+  auto [res, coding] = GetParam();
+  render_and_send("Hello fax\n\fsecond page \xD0\x9F\xD1\x80\xD0\xB8\n", DocType::text, res, coding);
+}
+
+TEST_P(SpandspAccepts, ImagePages) {
+  REQUIRE_ITU_CORPUS();
+  auto [res, coding] = GetParam();
+  render_and_send(testdata::slurp(testdata::itu_chart(5)), DocType::image, res, coding);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllResolutionsAndCodings, SpandspAccepts,

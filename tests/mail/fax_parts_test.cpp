@@ -494,5 +494,15 @@ TEST(FaxParts, BytesLimitAtTheEdge) {
   EXPECT_EQ(e.message, "the message is larger than " + std::to_string(msg.size() - 1) + " bytes");
 }
 
+// RFC 2046 §4.1.4: an unrecognised text subtype is text/plain (CSV, logs), never refused.
+TEST(FaxParts, UnknownTextSubtypeIsPlainText) {
+  FaxParts p = ok(message(multipart(
+      "mixed", "b1", {plain("Figures attached.\n"), attachment("text/csv", "figures.csv", "a,b\n1,2\n")})));
+  ASSERT_EQ(p.parts.size(), 2u);
+  EXPECT_EQ(p.parts[1].kind, K::text_plain);
+  EXPECT_EQ(p.parts[1].content_type, "text/csv");
+  EXPECT_EQ(p.parts[1].label, "part 2 (figures.csv, text/csv)");
+}
+
 }  // namespace
 }  // namespace mail

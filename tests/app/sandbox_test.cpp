@@ -1,0 +1,106 @@
+// sandbox_test.cpp — a renderer that crashes, hangs, spins or eats memory fails its one
+// document with a clear code and sentence; the caller carries on.
+#include "app/sandbox.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+app::SandboxLimits tight() {
+  app::SandboxLimits l;
+  l.memory_bytes = uint64_t(256) << 20;
+  l.cpu_seconds = 2;
+  l.wall_seconds = 3;
+  return l;
+}
+
+TEST(Sandbox, PassesTheChildsOutcomeBack) {
+  auto ok = app::run_sandboxed([] { return app::SandboxOutcome{0, ""}; }, tight());
+  EXPECT_EQ(ok.code, 0);
+  auto bad = app::run_sandboxed([] { return app::SandboxOutcome{3, "x.bin: cannot tell what kind"}; }, tight());
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_EQ(bad.message, "x.bin: cannot tell what kind");
+}
+
+TEST(Sandbox, ACrashIsCorruptInput) {
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    std::raise(SIGSEGV);
+    return {0, ""};
+  }, tight());
+  EXPECT_EQ(r.code, 4);
+  EXPECT_NE(r.message.find("crashed"), std::string::npos) << r.message;
+}
+
+TEST(Sandbox, AHangIsKilledAtTheWallClockLimit) {
+  auto l = tight();
+  l.wall_seconds = 1;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }, l);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.message.find("longer than the limit of 1 s"), std::string::npos) << r.message;
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST(Sandbox, SpinningIsStoppedByTheCpuLimit) {
+  auto l = tight();
+  l.cpu_seconds = 1;
+  l.wall_seconds = 20;
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    volatile uint64_t x = 0;
+    for (;;) x = x + 1;
+  }, l);
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.message.find("CPU time"), std::string::npos) << r.message;
+}
+
+TEST(Sandbox, MemoryBeyondTheLimitIsRefused) {
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    std::vector<std::vector<char>> hog;
+    for (int i = 0; i < 64; ++i) hog.emplace_back(size_t(64) << 20, 'x');  // 4 GiB wanted
+    return {0, "allocated"};
+  }, tight());
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.message.find("memory limit"), std::string::npos) << r.message;
+}
+
+TEST(Sandbox, ChildrenOfTheChildDieWithIt) {
+  // A renderer that forks a helper (as LibreOffice does) and hangs: the whole group goes.
+  auto l = tight();
+  l.wall_seconds = 1;
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
+    pid_t helper = fork();
+    if (helper == 0) {
+      for (;;) pause();
+    }
+    (void)!write(pipefd[1], &helper, sizeof helper);
+    for (;;) pause();
+  }, l);
+  EXPECT_EQ(r.code, 5);
+  pid_t helper = 0;
+  ASSERT_EQ(read(pipefd[0], &helper, sizeof helper), ssize_t(sizeof helper));
+  close(pipefd[0]);
+  close(pipefd[1]);
+  // Killed with its group. An orphan stays a zombie until something reaps it, which is dead
+  // all the same: look at its state, not at whether the pid exists.
+  auto alive = [&] {
+    std::ifstream stat("/proc/" + std::to_string(helper) + "/stat");
+    std::string pid, comm, state;
+    if (!(stat >> pid >> comm >> state)) return false;
+    return state != "Z" && state != "X";
+  };
+  for (int i = 0; i < 50 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(alive()) << "helper " << helper << " survived";
+}
+
+}  // namespace
