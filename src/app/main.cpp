@@ -1,18 +1,28 @@
 // main.cpp — the `faxbridge` command line (INTERFACES.md, "CLI").
 //
 // Commands in this build:
+//   serve [--config FILE] [--print-default-config]   the gateway (app/serve.hpp)
 //   convert [--resolution R] [--compression C] [--paper P] [--type MIME] [--charset NAME]
 //           [--header TEXT] -o OUT INPUT...      documents to one TIFF-F or PDF
 //   inspect FILE                                 describe a TIFF as JSON
-// Exit codes: 0 done; 2 usage; 3 unsupported input type; 4 corrupt input; 5 over a limit.
-// Usage errors and every failure are one line on stderr naming the input.
+//   address STRING                               an RFC 3191/3192 fax address as JSON
+//   jobs [--json], job ID [--json], cancel ID    the queue, through the HTTP API (--server URL)
+// convert exit codes: 0 done; 2 usage; 3 unsupported input type; 4 corrupt input; 5 over a
+// limit. Usage errors and every failure are one line on stderr naming the input.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "address/fax_address.hpp"
+#include "app/client.hpp"
+#include "app/config.hpp"
 #include "app/convert.hpp"
+#include "app/serve.hpp"
 #include "imaging/tiff_f.hpp"
 
 namespace {
@@ -55,6 +65,16 @@ int cmd_inspect(const std::string& file) {
   return 0;
 }
 
+int cmd_address(const std::string& text) {
+  auto a = address::parse_fax_address(text);
+  if (!a) return error_line("address", text + ": " + a.error().reason, 1);
+  nlohmann::json j = {{"number", a->number},
+                      {"subaddress", a->subaddress ? nlohmann::json(*a->subaddress) : nlohmann::json(nullptr)},
+                      {"domain", a->domain}};
+  std::cout << j.dump() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,6 +100,29 @@ int main(int argc, char** argv) {
   auto* inspect = cli.add_subcommand("inspect", "describe a TIFF file as JSON");
   inspect->add_option("FILE", inspect_file, "the TIFF")->required();
 
+  std::optional<std::string> config_path;
+  bool print_default = false;
+  auto* serve = cli.add_subcommand("serve", "run the gateway (the embedded default config without --config)");
+  serve->add_option("--config", config_path, "TOML configuration file");
+  serve->add_flag("--print-default-config", print_default, "print the embedded default configuration and exit");
+
+  std::string address_text;
+  auto* addr = cli.add_subcommand("address", "parse an e-mail address as a fax address (RFC 3191/3192)");
+  addr->add_option("STRING", address_text, "the address")->required();
+
+  std::string server = app::kDefaultServer, job_id;
+  bool json = false;
+  auto* jobs = cli.add_subcommand("jobs", "list the jobs of a running node");
+  jobs->add_flag("--json", json, "JSON array");
+  jobs->add_option("--server", server, "the node's HTTP API");
+  auto* job = cli.add_subcommand("job", "show one job");
+  job->add_option("ID", job_id, "job id")->required();
+  job->add_flag("--json", json, "JSON object");
+  job->add_option("--server", server, "the node's HTTP API");
+  auto* cancel = cli.add_subcommand("cancel", "cancel a job");
+  cancel->add_option("ID", job_id, "job id")->required();
+  cancel->add_option("--server", server, "the node's HTTP API");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -91,6 +134,17 @@ int main(int argc, char** argv) {
     std::cerr << "faxbridge" << (where.empty() ? "" : " " + where) << ": " << e.what() << "\n";
     return 2;
   }
+  if (serve->parsed()) {
+    if (print_default) {
+      std::cout << config::embedded_default_toml();
+      return 0;
+    }
+    return app::serve(config_path);
+  }
+  if (addr->parsed()) return cmd_address(address_text);
+  if (jobs->parsed()) return app::cmd_jobs(server, json);
+  if (job->parsed()) return app::cmd_job(server, job_id, json);
+  if (cancel->parsed()) return app::cmd_cancel(server, job_id);
   if (convert->parsed()) return cmd_convert(req, res, comp, paper);
   if (inspect->parsed()) return cmd_inspect(inspect_file);
   return 2;

@@ -1,0 +1,93 @@
+// http_server.cpp — HTTP/1.1 request parsing and the asio server loop (see http_server.hpp).
+#include "api/http_server.hpp"
+
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+
+namespace api {
+namespace {
+
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, std::vector<tcp::endpoint> listen, Handler handler)
+    : io_(io), listen_(std::move(listen)), handler_(std::move(handler)) {}
+
+void HttpServer::start() {
+  for (const auto& ep : listen_) {
+    auto acc = std::make_unique<tcp::acceptor>(io_);
+    std::error_code ec;
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::system_error(ec, "HTTP listen " + ep.address().to_string() + ":" + std::to_string(ep.port()));
+    acceptors_.push_back(std::move(acc));
+  }
+  for (auto& acc : acceptors_) asio::co_spawn(io_, accept_loop(*acc), asio::detached);
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  for (auto& a : acceptors_) {
+    std::error_code ec;
+    a->close(ec);
+  }
+}
+
+std::vector<tcp::endpoint> HttpServer::bound() const {
+  std::vector<tcp::endpoint> out;
+  for (const auto& a : acceptors_) out.push_back(a->local_endpoint());
+  return out;
+}
+
+asio::awaitable<void> HttpServer::accept_loop(tcp::acceptor& acc) {
+  while (!stopping_) {
+    auto [ec, sock] = co_await acc.async_accept(kNoThrow);
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    asio::co_spawn(io_, serve(std::move(sock)), asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
+  std::string data;
+  std::array<char, 8192> buf;
+  asio::steady_timer timer(sock.get_executor());
+  timer.expires_after(kRequestTimeout);
+  Response resp;
+  for (;;) {
+    auto r = co_await (sock.async_read_some(asio::buffer(buf), kNoThrow) || timer.async_wait(kNoThrow));
+    if (r.index() == 1) {
+      resp = error_response(408, "request timeout");
+      break;
+    }
+    auto [ec, n] = std::get<0>(r);
+    if (ec) co_return;
+    data.append(buf.data(), n);
+    ParseOutcome p = parse_request(data);
+    if (!p.complete) continue;
+    if (p.error) {
+      resp = *p.error;
+      break;
+    }
+    try {
+      resp = co_await handler_(std::move(*p.request));
+    } catch (const std::exception& e) {
+      resp = error_response(500, e.what());
+    }
+    break;
+  }
+  std::string out = serialize(resp);
+  co_await asio::async_write(sock, asio::buffer(out), kNoThrow);
+  std::error_code ec;
+  sock.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace api

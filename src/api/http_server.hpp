@@ -1,0 +1,42 @@
+// http_server.hpp — a small HTTP/1.1 server for the JSON API, on asio coroutines.
+//
+// One request per connection (Connection: close); parsing is http_message.hpp.
+// The API is the one place the CLI (and later the dashboard) reads the node's state from.
+// LIMITS: kRequestTimeout per connection (408 after it).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "api/http_message.hpp"
+
+namespace api {
+
+inline constexpr std::chrono::seconds kRequestTimeout{30};
+
+using Handler = std::function<asio::awaitable<Response>(Request)>;
+
+class HttpServer {
+ public:
+  HttpServer(asio::io_context& io, std::vector<asio::ip::tcp::endpoint> listen, Handler handler);
+  void start();  // throws std::system_error naming the endpoint it cannot bind
+  void stop();
+  std::vector<asio::ip::tcp::endpoint> bound() const;
+
+ private:
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acc);
+  asio::awaitable<void> serve(asio::ip::tcp::socket sock);
+
+  asio::io_context& io_;
+  std::vector<asio::ip::tcp::endpoint> listen_;
+  Handler handler_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  bool stopping_ = false;
+};
+
+}  // namespace api

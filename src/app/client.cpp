@@ -1,0 +1,152 @@
+// client.cpp — HTTP requests to a running node and their rendering for a terminal.
+#include "app/client.hpp"
+
+#include <iostream>
+#include <optional>
+
+#include <asio.hpp>
+#include <nlohmann/json.hpp>
+
+namespace app {
+namespace {
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+struct Url {
+  std::string host, port;
+};
+
+std::optional<Url> parse_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return std::nullopt;
+  std::string rest = url.substr(scheme.size());
+  if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+  Url u;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    u.host = rest.substr(1, close - 1);
+    u.port = close + 2 <= rest.size() && rest[close + 1] == ':' ? rest.substr(close + 2) : "80";
+  } else {
+    auto colon = rest.rfind(':');
+    u.host = rest.substr(0, colon);
+    u.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  }
+  if (u.host.empty() || u.port.empty()) return std::nullopt;
+  return u;
+}
+
+// One request; nullopt (with `why`) when the server cannot be reached.
+std::optional<HttpResult> request(const std::string& server, const std::string& method, const std::string& target,
+                                  std::string& why) {
+  auto url = parse_url(server);
+  if (!url) {
+    why = "--server must be http://HOST:PORT, not " + server;
+    return std::nullopt;
+  }
+  try {
+    asio::io_context io;
+    asio::ip::tcp::socket sock(io);
+    asio::ip::tcp::resolver resolver(io);
+    asio::connect(sock, resolver.resolve(url->host, url->port));
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + url->host + "\r\nContent-Length: 0\r\n" +
+                      "Connection: close\r\n\r\n";
+    asio::write(sock, asio::buffer(req));
+    std::string resp;
+    std::error_code ec;
+    std::array<char, 8192> buf;
+    for (;;) {
+      size_t n = sock.read_some(asio::buffer(buf), ec);
+      resp.append(buf.data(), n);
+      if (ec) break;
+    }
+    auto sp = resp.find(' ');
+    auto head_end = resp.find("\r\n\r\n");
+    if (sp == std::string::npos || head_end == std::string::npos) {
+      why = "the server at " + server + " sent no HTTP response";
+      return std::nullopt;
+    }
+    return HttpResult{std::atoi(resp.c_str() + sp + 1), resp.substr(head_end + 4)};
+  } catch (const std::exception& e) {
+    why = "cannot reach " + server + ": " + e.what();
+    return std::nullopt;
+  }
+}
+
+std::string cell(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+void print_table(const nlohmann::json& jobs) {
+  std::printf("%-6s %-4s %-10s %-16s %-16s %-7s %s\n", "ID", "DIR", "STATE", "NUMBER", "CALLER", "PAGES", "ERROR");
+  for (const auto& j : jobs) {
+    std::string pages = cell(j, "pages_done") + "/" + cell(j, "pages");
+    std::printf("%-6s %-4s %-10s %-16s %-16s %-7s %s\n", cell(j, "id").c_str(), cell(j, "direction").c_str(),
+                cell(j, "state").c_str(), cell(j, "number").c_str(), cell(j, "caller").c_str(), pages.c_str(),
+                j.contains("error") && !j["error"].is_null() ? j["error"].get<std::string>().c_str() : "");
+  }
+}
+
+std::string error_of(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
+  return body;
+}
+
+int fail(const std::string& cmd, const std::string& msg, int code) {
+  std::cerr << "faxbridge " << cmd << ": " << msg << "\n";
+  return code;
+}
+
+bool valid_id(const std::string& id) {
+  return !id.empty() && id.size() < 19 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+int cmd_jobs(const std::string& server, bool json) {
+  std::string why;
+  auto r = request(server, "GET", "/api/jobs", why);
+  if (!r) return fail("jobs", why, 6);
+  if (r->status != 200) return fail("jobs", error_of(r->body), 6);
+  if (json) {
+    std::cout << r->body;
+    return 0;
+  }
+  print_table(nlohmann::json::parse(r->body));
+  return 0;
+}
+
+int cmd_job(const std::string& server, const std::string& id, bool json) {
+  if (!valid_id(id)) return fail("job", "no job " + id, 1);
+  std::string why;
+  auto r = request(server, "GET", "/api/jobs/" + id, why);
+  if (!r) return fail("job", why, 6);
+  if (r->status == 404) return fail("job", "no job " + id, 1);
+  if (r->status != 200) return fail("job", error_of(r->body), 6);
+  if (json) {
+    std::cout << r->body;
+    return 0;
+  }
+  auto j = nlohmann::json::parse(r->body);
+  for (auto it = j.begin(); it != j.end(); ++it) std::printf("%-12s %s\n", it.key().c_str(), cell(j, it.key().c_str()).c_str());
+  return 0;
+}
+
+int cmd_cancel(const std::string& server, const std::string& id) {
+  if (!valid_id(id)) return fail("cancel", "no job " + id, 1);
+  std::string why;
+  auto r = request(server, "POST", "/api/jobs/" + id + "/cancel", why);
+  if (!r) return fail("cancel", why, 6);
+  if (r->status == 404) return fail("cancel", "no job " + id, 1);
+  if (r->status == 409) return fail("cancel", error_of(r->body), 1);
+  if (r->status != 200) return fail("cancel", error_of(r->body), 6);
+  std::cout << "job " << id << " cancelled\n";
+  return 0;
+}
+
+}  // namespace app

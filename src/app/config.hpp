@@ -1,0 +1,241 @@
+// config.hpp — the node's configuration: a TOML file (INTERFACES.md "Config file (TOML)") read into plain
+// value structs, and the embedded default that `faxbridge serve` runs with no --config.
+//
+// STANDARDS: TOML 1.0 (through toml++); E.164 number syntax ("+" and 1-15 digits, no per-country rules);
+// RFC 4632 CIDR (cidr.hpp).
+// Loading is all-or-nothing: the first problem ends it with one line naming the file, the key path and the
+// problem ("faxbridge.toml: trunk[1].t38 must be prefer, only or off, not \"maybe\""). Arrays of tables are
+// indexed from 0, as in TOML paths ("trunk[0]" is the first [[trunk]]). Unknown keys, wrong types, values
+// out of range and inconsistent settings are all errors; nothing is silently ignored or clamped.
+// The loader does no I/O besides reading the file (and gethostname for smtp.hostname): certificate files,
+// directories and listen addresses are checked by whoever opens them at start-up.
+// Relative paths stay relative: they are relative to the working directory of `serve`.
+//
+// PARAMETERS (key, default; a key absent from the file takes its default, and so does a missing section):
+//   [node]     data_dir "var"; spool_dir <data_dir>/spool
+//   [smtp]     listen ["127.0.0.1:2525"]; domains ["fax.localhost"];
+//              trusted_networks ["127.0.0.0/8", "::1/128"] (CIDR, or one address);
+//              max_message_bytes 26214400 (1..4 GiB); max_recipients 100 (1..100000);
+//              max_sessions 200 (1..100000); idle_timeout_s 300 (1..86400);
+//              sender_messages_per_hour 100, sender_recipients_per_hour 500 (0 = no limit);
+//              hostname "" = the machine's name (gethostname) at load time; tls_cert, tls_key "" (both or
+//              neither; both enable STARTTLS); [[smtp.user]] name, password_hash (AUTH PLAIN/LOGIN)
+//   [dialing]  allow ["+"]; deny ["+1900", "+1976"] (E.164 prefixes; "+" alone only in allow)
+//   [fax]      station_id "+15550100" (printable ASCII, at most 20); header "faxbridge" ("" none);
+//              paper "a4" (a4 | letter)
+//   [sip]      listen ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"] (udp|tcp|tls:HOST:PORT; tls needs
+//              tls_cert and tls_key); media_port_min 20000, media_port_max 29999
+//   [[trunk]]  name (required, unique); uri (required, sip: or sips:); t38 "prefer" (prefer|only|off);
+//              udptl_ec "redundancy" (none|redundancy|fec); max_channels 30 (1..10000); prefixes ["+"];
+//              accept_from []; caller_id "" (none: the SIP layer decides); country_code "" (1-3 digits);
+//              national_prefix "" (0-4 digits); ring_timeout_s 60 (1..600); username, password "" (both or
+//              neither); register false (needs username)
+//   [retry]    max_dials 12 (1..1000); max_tries 3 (1..100); busy_delay_s 120; no_answer_delay_s 300;
+//              failure_delay_s 60 (delays 1..86400); kill_after_s 10800 (1..30 days)
+//   [[route]]  exactly one of did (E.164), subaddress (1-20 digits), default = true; mailbox (required: an
+//              address or a non-empty list of them); attach ["pdf", "tiff"] (a non-empty subset, in order).
+//              A DID or subaddress may be routed only once, and there is at most one default route.
+//   [ldap]     optional: uri (required, ldap://, ldaps:// or ldapi://); base (required); filter
+//              "(facsimileTelephoneNumber=%s)" (must contain %s); mail_attribute "mail"; allow_attribute ""
+//   [reject]   callers [] (E.164 prefixes)
+//   [delivery] mode "maildir" (maildir|smtp|lmtp); maildir <data_dir>/mail; smarthost "" (HOST:PORT, required
+//              for smtp); lmtp "" (HOST:PORT, required for lmtp); username, password "" (both or neither);
+//              tls_client_cert, tls_client_key "" (both or neither); from "fax@<first smtp domain>";
+//              postmaster "postmaster@localhost"
+//   [dsn]      success false; delay true
+//   [http]     listen ["127.0.0.1:8025"] (a string or a list)
+//   [store]    url "sqlite:<data_dir>/faxbridge.db"
+// An empty listen list turns that listener off. A file with no [[trunk]] has no trunks and one with no
+// [[route]] no routes (those faxes go to the postmaster); only the embedded default has one of each.
+// LIMITS: kMaxConfigBytes per file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace config {
+
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+struct ConfigError {
+  std::string message;  // one line: "<file>: <key path> <problem>" or "<file> line N: <TOML syntax error>"
+};
+
+struct Node {
+  std::string data_dir = "var";
+  std::string spool_dir = "var/spool";
+};
+
+struct SmtpUser {
+  std::string name;
+  std::string password_hash;
+};
+
+struct Smtp {
+  std::vector<std::string> listen = {"127.0.0.1:2525"};
+  std::vector<std::string> domains = {"fax.localhost"};
+  std::vector<std::string> trusted_networks = {"127.0.0.0/8", "::1/128"};
+  int64_t max_message_bytes = 26214400;
+  int max_recipients = 100;
+  int max_sessions = 200;
+  int idle_timeout_s = 300;
+  int sender_messages_per_hour = 100;
+  int sender_recipients_per_hour = 500;
+  std::string hostname;  // filled in by the loader when empty
+  std::string tls_cert;
+  std::string tls_key;
+  std::vector<SmtpUser> users;
+};
+
+struct Dialing {
+  std::vector<std::string> allow = {"+"};
+  std::vector<std::string> deny = {"+1900", "+1976"};
+};
+
+enum class Paper { a4, letter };
+
+struct Fax {
+  std::string station_id = "+15550100";
+  std::string header = "faxbridge";
+  Paper paper = Paper::a4;
+};
+
+struct Sip {
+  std::vector<std::string> listen = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
+  std::string tls_cert;
+  std::string tls_key;
+  int media_port_min = 20000;
+  int media_port_max = 29999;
+};
+
+enum class T38Mode { prefer, only, off };
+enum class UdptlEc { none, redundancy, fec };
+
+struct Trunk {
+  std::string name;
+  std::string uri;
+  T38Mode t38 = T38Mode::prefer;
+  UdptlEc udptl_ec = UdptlEc::redundancy;
+  int max_channels = 30;
+  std::vector<std::string> prefixes = {"+"};
+  std::vector<std::string> accept_from;
+  std::string caller_id;
+  std::string country_code;
+  std::string national_prefix;
+  int ring_timeout_s = 60;
+  std::string username;
+  std::string password;
+  bool register_ = false;  // TOML key "register"
+};
+
+struct Retry {
+  int max_dials = 12;
+  int max_tries = 3;
+  int busy_delay_s = 120;
+  int no_answer_delay_s = 300;
+  int failure_delay_s = 60;
+  int kill_after_s = 10800;
+};
+
+enum class Attach { pdf, tiff };
+
+struct Route {
+  std::string did;         // "" when not this kind of route
+  std::string subaddress;  // ""    ditto
+  bool default_ = false;   // TOML key "default"
+  std::vector<std::string> mailbox;
+  std::vector<Attach> attach = {Attach::pdf, Attach::tiff};
+};
+
+struct Ldap {
+  std::string uri;
+  std::string base;
+  std::string filter = "(facsimileTelephoneNumber=%s)";
+  std::string mail_attribute = "mail";
+  std::string allow_attribute;
+};
+
+struct Reject {
+  std::vector<std::string> callers;
+};
+
+enum class DeliveryMode { maildir, smtp, lmtp };
+
+struct Delivery {
+  DeliveryMode mode = DeliveryMode::maildir;
+  std::string maildir = "var/mail";
+  std::string smarthost;
+  std::string lmtp;
+  std::string username;
+  std::string password;
+  std::string tls_client_cert;
+  std::string tls_client_key;
+  std::string from = "fax@fax.localhost";
+  std::string postmaster = "postmaster@localhost";
+};
+
+struct Dsn {
+  bool success = false;
+  bool delay = true;
+};
+
+struct Http {
+  std::vector<std::string> listen = {"127.0.0.1:8025"};
+};
+
+struct Store {
+  std::string url = "sqlite:var/faxbridge.db";
+};
+
+struct Config {
+  Node node;
+  Smtp smtp;
+  Dialing dialing;
+  Fax fax;
+  Sip sip;
+  std::vector<Trunk> trunks;
+  Retry retry;
+  std::vector<Route> routes;
+  std::optional<Ldap> ldap;
+  Reject reject;
+  Delivery delivery;
+  Dsn dsn;
+  Http http;
+  Store store;
+};
+
+fb::Result<Config, ConfigError> load_file(const std::string& path);
+// `source_name` is what error messages call the text (a file name, "embedded default").
+fb::Result<Config, ConfigError> load_string(std::string_view toml, const std::string& source_name);
+
+// The configuration `serve` runs with no --config, and its TOML text (for --print-default-config).
+Config embedded_default();
+std::string_view embedded_default_toml();
+
+// Listen strings as validated by the loader, split for whoever binds them.
+struct HostPort {
+  std::string host;  // without the brackets of "[::1]:25"
+  int port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
+
+enum class SipTransport { udp, tcp, tls };
+struct SipListen {
+  SipTransport transport = SipTransport::udp;
+  HostPort address;
+};
+std::optional<SipListen> parse_sip_listen(std::string_view text);
+
+std::string_view to_string(Paper p);
+std::string_view to_string(T38Mode m);
+std::string_view to_string(UdptlEc e);
+std::string_view to_string(Attach a);
+std::string_view to_string(DeliveryMode m);
+std::string_view to_string(SipTransport t);
+
+}  // namespace config

@@ -1,0 +1,178 @@
+// serve.cpp — the gateway daemon's wiring (see serve.hpp).
+#include "app/serve.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include "api/jobs_api.hpp"
+#include "app/cidr.hpp"
+#include "app/config.hpp"
+#include "gateway/converter.hpp"
+#include "gateway/offramp.hpp"
+#include "imaging/office.hpp"
+#include "mail/smtp_server.hpp"
+#include "queue/job_store.hpp"
+#include "queue/spool.hpp"
+
+namespace app {
+namespace {
+
+namespace fs = std::filesystem;
+using asio::ip::tcp;
+
+void log(const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }
+
+std::vector<tcp::endpoint> endpoints(const std::vector<std::string>& listen) {
+  std::vector<tcp::endpoint> out;
+  for (const auto& l : listen) {
+    auto hp = config::parse_host_port(l);
+    if (!hp) throw std::runtime_error("bad listen address " + l);
+    out.emplace_back(asio::ip::make_address(hp->host), uint16_t(hp->port));
+  }
+  return out;
+}
+
+std::string sqlite_path(const config::Config& cfg) {
+  const std::string& url = cfg.store.url;
+  if (url.rfind("sqlite:", 0) != 0) throw std::runtime_error("store url " + url + ": only sqlite: is supported yet");
+  return url.substr(7);
+}
+
+gateway::OffRampOptions offramp_options(const config::Config& cfg) {
+  gateway::OffRampOptions o;
+  o.hostname = cfg.smtp.hostname;
+  o.domains = cfg.smtp.domains;
+  o.dialing.allow = cfg.dialing.allow;
+  o.dialing.deny = cfg.dialing.deny;
+  o.station_id = cfg.fax.station_id;
+  o.sender_messages_per_hour = cfg.smtp.sender_messages_per_hour;
+  o.sender_recipients_per_hour = cfg.smtp.sender_recipients_per_hour;
+  o.office = imaging::office_available();
+  for (const auto& u : cfg.smtp.users) o.users[u.name] = u.password_hash;
+  return o;
+}
+
+std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg) {
+  if (cfg.smtp.tls_cert.empty()) return nullptr;
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  ctx->use_certificate_chain_file(cfg.smtp.tls_cert);
+  ctx->use_private_key_file(cfg.smtp.tls_key.empty() ? cfg.smtp.tls_cert : cfg.smtp.tls_key, asio::ssl::context::pem);
+  return ctx;
+}
+
+// Spool files with no job store row were never acknowledged (a crash between the spool
+// commit and the store commit): remove them.
+void reconcile(queue::Spool& spool, queue::JobStore& store) {
+  auto ids = spool.list_messages();
+  if (!ids) return;
+  int removed = 0;
+  for (const auto& id : *ids) {
+    auto m = store.message(id);
+    if (!m && m.error().code == queue::StoreErrc::not_found) {
+      spool.remove_message(id);
+      ++removed;
+    }
+  }
+  if (removed) log("removed " + std::to_string(removed) + " unacknowledged message(s) from the spool");
+}
+
+int run(const config::Config& cfg) {
+  fs::create_directories(cfg.node.data_dir);
+  queue::Spool spool(cfg.node.spool_dir);
+  if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
+  if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial message(s)");
+  const std::string db = sqlite_path(cfg);
+  if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
+  auto store = queue::JobStore::open(db);
+  if (!store) throw std::runtime_error(store.error().message);
+  reconcile(spool, *store);
+
+  asio::io_context io;
+  asio::thread_pool store_pool(1);  // the job store and fsyncs: never on the io thread
+  gateway::ConverterOptions copt;
+  copt.store_path = db;
+  copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
+  gateway::Converter converter(copt, spool);
+  converter.start();
+  gateway::OffRamp offramp(offramp_options(cfg), spool, *store, store_pool.get_executor(),
+                           [&](const std::string& id) { converter.notify(id); });
+
+  std::vector<config::Cidr> trusted;
+  for (const auto& n : cfg.smtp.trusted_networks) {
+    if (auto c = config::Cidr::parse(n)) trusted.push_back(*c);
+  }
+  smtp::ServerOptions so;
+  so.listen = endpoints(cfg.smtp.listen);
+  so.session.hostname = cfg.smtp.hostname;
+  so.session.limits.max_message_bytes = size_t(cfg.smtp.max_message_bytes);
+  so.session.limits.max_recipients = size_t(cfg.smtp.max_recipients);
+  so.session.auth_available = !cfg.smtp.users.empty();
+  so.max_sessions = size_t(cfg.smtp.max_sessions);
+  so.idle_timeout = std::chrono::seconds(cfg.smtp.idle_timeout_s);
+  so.tls = tls_context(cfg);
+  so.trusted = [&](const asio::ip::address& a) {
+    std::string ip = a.to_string();
+    return std::any_of(trusted.begin(), trusted.end(), [&](const config::Cidr& c) { return c.contains(ip); });
+  };
+  so.make_intake = [&](const asio::ip::address& a) { return offramp.make_intake(a, so.trusted(a)); };
+  smtp::Server smtp_server(io, so);
+  smtp_server.start();
+  for (const auto& ep : smtp_server.bound()) log("SMTP listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
+
+  api::HttpServer http(io, endpoints(cfg.http.listen), api::jobs_handler(*store, store_pool.get_executor()));
+  http.start();
+  for (const auto& ep : http.bound()) log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer drain(io);
+  std::function<void()> wait_drained;
+  wait_drained = [&] {
+    if (smtp_server.sessions() == 0) {
+      io.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(100));
+    drain.async_wait([&](std::error_code) { wait_drained(); });
+  };
+  signals.async_wait([&](std::error_code ec, int sig) {
+    if (ec) return;
+    log(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+    smtp_server.stop();
+    http.stop();
+    asio::post(io, wait_drained);
+    // A client that never finishes its message cannot hold the node for ever.
+    auto hard = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(9));
+    hard->async_wait([&io, hard](std::error_code) { io.stop(); });
+  });
+  log("ready");
+  io.run();
+  converter.stop();
+  store_pool.join();
+  log("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int serve(const std::optional<std::string>& config_path) {
+  auto cfg = config_path ? config::load_file(*config_path) : fb::Result<config::Config, config::ConfigError>(config::embedded_default());
+  if (!cfg) {
+    std::cerr << "faxbridge serve: " << cfg.error().message << std::endl;
+    return 1;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    return run(*cfg);
+  } catch (const std::exception& e) {
+    std::cerr << "faxbridge serve: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace app

@@ -1,0 +1,171 @@
+// converter.cpp — queued messages to fax pages via `faxbridge convert` (see converter.hpp).
+#include "gateway/converter.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "imaging/tiff_f.hpp"
+
+extern char** environ;
+
+namespace gateway {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunResult {
+  int code = -1;
+  std::string stderr_text;
+};
+
+// Runs argv, collecting stderr (bounded), and waits for it.
+RunResult run_process(const std::vector<std::string>& argv) {
+  RunResult r;
+  int err[2];
+  if (::pipe2(err, O_CLOEXEC) != 0) return r;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(err[1]);
+  if (rc != 0) {
+    ::close(err[0]);
+    r.stderr_text = "cannot start the converter";
+    return r;
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(err[0], buf, sizeof buf)) > 0) {
+    if (r.stderr_text.size() < 8192) r.stderr_text.append(buf, size_t(n));
+  }
+  ::close(err[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+void sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string first_line(std::string s) {
+  auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  const std::string prefix = "faxbridge convert: ";
+  if (s.rfind(prefix, 0) == 0) s.erase(0, prefix.size());
+  return s.empty() ? "the converter failed" : s;
+}
+
+}  // namespace
+
+Converter::Converter(ConverterOptions opt, queue::Spool& spool) : opt_(std::move(opt)), spool_(spool) {}
+
+Converter::~Converter() { stop(); }
+
+void Converter::start() { thread_ = std::thread([this] { run(); }); }
+
+void Converter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Converter::notify(const std::string& message_id) {
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back(message_id);
+  }
+  cv_.notify_one();
+}
+
+void Converter::run() {
+  auto store = queue::JobStore::open(opt_.store_path);
+  if (!store) return;
+  // Jobs a crash left waiting or half rendered: render their messages again.
+  std::set<std::string> resume;
+  for (const char* st : {"queued", "rendering"}) {
+    queue::JobFilter f;
+    f.state = st;
+    f.direction = queue::Direction::out;
+    if (auto jobs = store->jobs(f)) {
+      for (const auto& j : *jobs) {
+        if (j.message_id) resume.insert(*j.message_id);
+      }
+    }
+  }
+  for (const auto& id : resume) notify(id);
+  for (;;) {
+    std::string id;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (stopping_) return;
+      id = pending_.front();
+      pending_.pop_front();
+    }
+    render(*store, id);
+  }
+}
+
+void Converter::render(queue::JobStore& store, const std::string& message_id) {
+  queue::JobFilter f;
+  f.message_id = message_id;
+  auto jobs = store.jobs(f);
+  if (!jobs) return;
+  std::vector<queue::Job> todo;
+  for (const auto& j : *jobs) {
+    if (j.direction == queue::Direction::out && (j.state == "queued" || j.state == "rendering")) todo.push_back(j);
+  }
+  if (todo.empty()) return;
+  for (const auto& j : todo) store.set_state(j.id, "rendering");
+  std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
+  RunResult r = run_process({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
+                             "-o", rendered, spool_.message_path(message_id)});
+  int pages = 0;
+  if (r.code == 0) {
+    auto info = imaging::inspect_tiff(rendered);
+    pages = info ? int(info->pages.size()) : 0;
+  }
+  for (const auto& j : todo) {
+    if (r.code != 0 || pages == 0) {
+      store.set_state(j.id, "failed", "the message cannot be faxed: " + first_line(r.stderr_text));
+      continue;
+    }
+    std::error_code ec;
+    fs::path target = spool_.fax_path(j.id);
+    fs::remove(target, ec);
+    fs::create_hard_link(rendered, target, ec);
+    if (ec) fs::copy_file(rendered, target, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      store.set_state(j.id, "failed", "cannot store the fax pages: " + ec.message());
+      continue;
+    }
+    sync_dir(target.parent_path().string());  // the link must survive a crash before "ready" says so
+    store.set_pages(j.id, pages, 0);
+    store.set_state(j.id, "ready");
+  }
+  std::error_code ec;
+  fs::remove(rendered, ec);
+}
+
+}  // namespace gateway

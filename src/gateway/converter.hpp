@@ -1,0 +1,53 @@
+// converter.hpp — renders each accepted message into its jobs' fax pages, outside the daemon.
+//
+// ARCHITECTURE.md: untrusted documents are converted in separate processes with limits. For
+// each queued message the converter runs `faxbridge convert -o <tif> <message.eml>` (this same
+// binary, a fresh process: the daemon's threads and state are not forked into it), which
+// sandboxes itself (app/sandbox.hpp). The pages go to every job of the message (hard links to
+// one rendering), the jobs move queued -> rendering -> ready with their page count, or to
+// failed with the converter's one-line reason (reported to the sender by the DSN).
+// On start it picks up jobs left in queued or rendering by a crash: rendering is repeatable.
+// THREADS: one converter thread with its own JobStore connection; notify() is thread-safe.
+// LIMITS: the convert command's own (time, memory), one message at a time.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "queue/job_store.hpp"
+#include "queue/spool.hpp"
+
+namespace gateway {
+
+struct ConverterOptions {
+  std::string executable = "/proc/self/exe";  // the faxbridge binary
+  std::string store_path;                     // the SQLite file
+  std::string resolution = "fine";
+  std::string paper = "auto";
+};
+
+class Converter {
+ public:
+  Converter(ConverterOptions opt, queue::Spool& spool);
+  ~Converter();
+  void start();
+  void stop();  // finishes the message in hand, then returns
+  void notify(const std::string& message_id);
+
+ private:
+  void run();
+  void render(queue::JobStore& store, const std::string& message_id);
+
+  ConverterOptions opt_;
+  queue::Spool& spool_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace gateway

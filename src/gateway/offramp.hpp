@@ -1,0 +1,97 @@
+// offramp.hpp — OffRamp intake (ITU-T T.37 store-and-forward, the mail half): who may send a
+// fax, which recipients are fax addresses of ours, and the durable acceptance of a message as
+// one fax job per recipient.
+//
+// STANDARDS: RFC 3192 (fax addresses), RFC 3461 (DSN parameters kept with each job),
+// RFC 5321 §4.4 (the Received: trace header we add), RFC 3463 (the status codes below).
+// Decisions, in the order a client meets them:
+//   MAIL: neither authenticated nor on a trusted network      530 5.7.0 (faxes cost money)
+//         the sender's messages this hour over the limit        450 4.7.1
+//   RCPT: a domain that is not ours                             550 5.7.1 (never an open relay)
+//         not a valid RFC 3192 address in our domain            553 5.1.3 with the reason
+//         a number the dialling policy forbids                  550 5.7.1 with the reason
+//         the sender's fax recipients this hour over the limit  450 4.7.1
+//   DATA: no part of the mail can be faxed (an executable, ...) 554 5.6.1 naming the part
+//         the spool or the job store failed                     451 4.3.0 (the client retries)
+// A message is acknowledged (250) only after its spool file is fsynced and renamed and its
+// jobs are committed in the job store: kill -9 at any point loses nothing acknowledged and
+// leaves nothing half-queued (an unacknowledged spool file is removed at the next start).
+// THREADS: intakes live on the io thread; spooling to disk and the store commit run on the
+// store executor (one thread), so no io thread ever waits for fsync.
+// LIMITS: OffRampOptions (per-sender hourly message and recipient limits, 0 = none).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "address/dialing_policy.hpp"
+#include "address/fax_address.hpp"
+#include "mail/smtp_server.hpp"
+#include "queue/job_store.hpp"
+#include "queue/spool.hpp"
+
+namespace gateway {
+
+struct OffRampOptions {
+  std::string hostname = "localhost";
+  std::vector<std::string> domains = {"fax.localhost"};  // FAX=...@<one of these> is ours
+  address::ParseOptions address;
+  address::DialingPolicy dialing;
+  std::string station_id;  // our TSI, recorded as each job's caller
+  int sender_messages_per_hour = 100;
+  int sender_recipients_per_hour = 500;
+  bool office = true;  // Office attachments are renderable (LibreOffice installed)
+  // user -> crypt(3) hash ("$6$...", "$y$..."): SMTP AUTH accounts.
+  std::map<std::string, std::string> users;
+};
+
+// Counts per sender over a sliding hour (a sender is the authenticated user, else the envelope
+// sender and the client address).
+class SenderLimits {
+ public:
+  bool allow(const std::string& sender, int limit, int amount, std::chrono::steady_clock::time_point now);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::pair<std::chrono::steady_clock::time_point, int>>> seen_;
+};
+
+class OffRamp {
+ public:
+  // `store_exec` runs spool and store work; `store` is used only there. `on_queued` is told of
+  // every message accepted (the converter starts rendering it).
+  OffRamp(OffRampOptions opt, queue::Spool& spool, queue::JobStore& store, asio::any_io_executor store_exec,
+          std::function<void(const std::string& message_id)> on_queued);
+
+  std::unique_ptr<smtp::Intake> make_intake(const asio::ip::address& client, bool trusted);
+
+  const OffRampOptions& options() const { return opt_; }
+  queue::Spool& spool() { return spool_; }
+  queue::JobStore& store() { return store_; }
+  asio::any_io_executor store_executor() const { return store_exec_; }
+  SenderLimits& messages() { return messages_; }
+  SenderLimits& recipients() { return recipients_; }
+  void queued(const std::string& id) {
+    if (on_queued_) on_queued_(id);
+  }
+
+ private:
+  OffRampOptions opt_;
+  queue::Spool& spool_;
+  queue::JobStore& store_;
+  asio::any_io_executor store_exec_;
+  std::function<void(const std::string&)> on_queued_;
+  SenderLimits messages_, recipients_;
+};
+
+// crypt(3) check of a password against a stored hash.
+bool password_matches(const std::string& hash, std::string_view password);
+
+}  // namespace gateway

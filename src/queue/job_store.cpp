@@ -1,0 +1,600 @@
+// job_store.cpp — the SQLite job store (see job_store.hpp).
+#include "queue/job_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <ctime>
+#include <iterator>
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+namespace queue {
+
+using sqlite::Stmt;
+using sqlite::Tx;
+
+namespace {
+
+// Version 1. AUTOINCREMENT so that a job id, once shown to a user or written in a DSN, never
+// names another job later. STRICT so that a wrong type is an error rather than a silent
+// conversion. The CHECKs repeat the C++ validation as a last line of defence for rows
+// written by other tools.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY NOT NULL,
+  spool_path TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+  envid TEXT,
+  arrived INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  client TEXT NOT NULL,
+  auth_user TEXT,
+  state TEXT NOT NULL CHECK (state IN ('active', 'done'))
+) STRICT;
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT REFERENCES messages(id),
+  direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+  state TEXT NOT NULL CHECK (state IN ('queued', 'rendering', 'ready', 'sending', 'retry', 'done', 'failed',
+                                       'cancelled', 'receiving', 'delivering')),
+  number TEXT NOT NULL,
+  subaddress TEXT,
+  caller TEXT NOT NULL,
+  pages INTEGER NOT NULL DEFAULT 0,
+  pages_done INTEGER NOT NULL DEFAULT 0,
+  retry_at INTEGER,
+  error TEXT,
+  notify TEXT,
+  orcpt TEXT,
+  recipient TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  tries INTEGER NOT NULL DEFAULT 0,
+  dials INTEGER NOT NULL DEFAULT 0,
+  CHECK (direction = 'in' OR message_id IS NOT NULL)
+) STRICT;
+CREATE INDEX jobs_by_message ON jobs(message_id);
+CREATE INDEX jobs_by_state ON jobs(state, retry_at);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  time INTEGER NOT NULL,
+  text TEXT NOT NULL
+) STRICT;
+CREATE INDEX events_by_job ON events(job_id, id);
+)sql";
+
+// kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1};
+
+constexpr std::array<std::string_view, 8> kOutStates = {state::queued,  state::rendering, state::ready,
+                                                        state::sending, state::retry,     state::done,
+                                                        state::failed,  state::cancelled};
+constexpr std::array<std::string_view, 4> kInStates = {state::receiving, state::delivering, state::done,
+                                                       state::failed};
+
+constexpr const char* kJobColumns =
+    "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
+    "notify, orcpt, recipient, created, updated, tries, dials";
+
+template <size_t N>
+bool contains(const std::array<std::string_view, N>& a, std::string_view s) {
+  return std::find(a.begin(), a.end(), s) != a.end();
+}
+
+StoreError invalid(const std::string& op, const std::string& why) {
+  return {StoreErrc::invalid, op + ": " + why};
+}
+StoreError not_found(const std::string& op, const std::string& what) {
+  return {StoreErrc::not_found, op + ": no " + what};
+}
+
+std::string call(const char* fn, int64_t id) {
+  return std::string(fn) + "(" + std::to_string(id) + ")";
+}
+
+Direction parse_direction(std::string_view s) {
+  return s == "in" ? Direction::in : Direction::out;
+}
+
+std::optional<std::string> ret_text(Ret r) {
+  if (r == Ret::full) return "FULL";
+  if (r == Ret::hdrs) return "HDRS";
+  return std::nullopt;
+}
+
+Ret parse_ret(const std::optional<std::string>& s) {
+  if (s == "FULL") return Ret::full;
+  if (s == "HDRS") return Ret::hdrs;
+  return Ret::unset;
+}
+
+// RFC 3461 §4.1: NEVER alone, or one or more of SUCCESS, FAILURE, DELAY. The SMTP server
+// upper-cases the keywords; the store insists on that one spelling so the reporter need not.
+bool valid_notify(std::string_view s) {
+  if (s == "NEVER") return true;
+  std::vector<std::string_view> seen;
+  for (size_t pos = 0; pos <= s.size();) {
+    size_t comma = std::min(s.find(',', pos), s.size());
+    std::string_view word = s.substr(pos, comma - pos);
+    if (word != "SUCCESS" && word != "FAILURE" && word != "DELAY") return false;
+    if (std::find(seen.begin(), seen.end(), word) != seen.end()) return false;
+    seen.push_back(word);
+    pos = comma + 1;
+  }
+  return true;
+}
+
+// RFC 3461 §4.2: ORCPT is addr-type ";" address; kept decoded, type included.
+bool valid_orcpt(std::string_view s) {
+  size_t semi = s.find(';');
+  return semi != std::string_view::npos && semi > 0 && semi + 1 < s.size();
+}
+
+std::optional<std::string> check_recipient(const NewRecipient& r) {
+  if (r.recipient.empty()) return "the recipient address is empty";
+  if (r.number.empty()) return "the fax number of " + r.recipient + " is empty";
+  if (r.notify && !valid_notify(*r.notify)) {
+    return "NOTIFY '" + *r.notify + "' of " + r.recipient +
+           " is not NEVER or a list of SUCCESS, FAILURE, DELAY";
+  }
+  if (r.orcpt && !valid_orcpt(*r.orcpt))
+    return "ORCPT '" + *r.orcpt + "' of " + r.recipient + " has no addr-type";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_message(const NewMessage& m, const std::vector<NewRecipient>& rcpts) {
+  if (m.id.empty()) return "the message id is empty";
+  if (m.size < 0 || m.arrived < 0) return "size and arrival time must not be negative";
+  if (rcpts.empty()) return "a message needs at least one recipient";
+  for (const auto& r : rcpts) {
+    if (auto why = check_recipient(r)) return why;
+  }
+  return std::nullopt;
+}
+
+Job read_job(const Stmt& s) {
+  Job j;
+  j.id = s.int64(0);
+  j.message_id = s.opt_text(1);
+  j.direction = parse_direction(s.text(2));
+  j.state = s.text(3);
+  j.number = s.text(4);
+  j.subaddress = s.opt_text(5);
+  j.caller = s.text(6);
+  j.pages = int(s.int64(7));
+  j.pages_done = int(s.int64(8));
+  j.retry_at = s.opt_int64(9);
+  j.error = s.opt_text(10);
+  j.notify = s.opt_text(11);
+  j.orcpt = s.opt_text(12);
+  j.recipient = s.text(13);
+  j.created = s.int64(14);
+  j.updated = s.int64(15);
+  j.tries = int(s.int64(16));
+  j.dials = int(s.int64(17));
+  return j;
+}
+
+fb::Result<std::vector<Job>, StoreError> read_jobs(Stmt& s) {
+  std::vector<Job> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read_job(s));
+  }
+}
+
+fb::Result<Stmt, StoreError> select_jobs(sqlite3* db, const char* where, const std::string& op) {
+  return Stmt::prepare(db, std::string("SELECT ") + kJobColumns + " FROM jobs " + where, op);
+}
+
+struct JobHead {
+  Direction direction;
+  std::string state;
+};
+
+fb::Result<JobHead, StoreError> load_head(sqlite3* db, int64_t id, const std::string& op) {
+  auto s = Stmt::prepare(db, "SELECT direction, state FROM jobs WHERE id = ?1", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  return JobHead{parse_direction(s->text(0)), s->text(1)};
+}
+
+StoreStatus insert_event(sqlite3* db, int64_t job, int64_t time, std::string_view text,
+                         const std::string& op) {
+  auto s = Stmt::prepare(db, "INSERT INTO events (job_id, time, text) VALUES (?1, ?2, ?3)", op);
+  if (!s) return s.error();
+  return s->bind_int(1, job).bind_int(2, time).bind_text(3, text).run();
+}
+
+fb::Result<int64_t, StoreError> query_int(sqlite3* db, const char* sql, const std::string& op) {
+  auto s = Stmt::prepare(db, sql, op);
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return StoreError{StoreErrc::db, op + ": no result"};
+  return s->int64(0);
+}
+
+// WAL lets readers (the API, the CLI) proceed while the store thread writes; synchronous=FULL
+// makes every COMMIT durable on its own, which is what SMTP's 250 relies on.
+StoreStatus configure(sqlite3* db, int busy_timeout_ms) {
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  auto mode = Stmt::prepare(db, "PRAGMA journal_mode = WAL", "open: journal_mode");
+  if (!mode) return mode.error();
+  auto row = mode->step();
+  if (!row) return row.error();
+  if (!*row || mode->text(0) != "wal") {
+    return StoreError{StoreErrc::db, "open: journal_mode: the database cannot use WAL"};
+  }
+  if (auto r = sqlite::exec(db, "PRAGMA synchronous = FULL", "open: synchronous"); !r) return r;
+  return sqlite::exec(db, "PRAGMA foreign_keys = ON", "open: foreign_keys");
+}
+
+// Under one write transaction, so two processes opening a new file do not both create it.
+StoreStatus migrate(sqlite3* db) {
+  const std::string op = "open: migrate";
+  auto tx = Tx::begin(db, op);
+  if (!tx) return tx.error();
+  auto version = query_int(db, "PRAGMA user_version", op);
+  if (!version) return version.error();
+  if (*version > kSchemaVersion) {
+    return StoreError{StoreErrc::db, op + ": the database has schema version " + std::to_string(*version) +
+                                         ", newer than this faxbridge's " + std::to_string(kSchemaVersion)};
+  }
+  if (*version == kSchemaVersion) return fb::Unit{};
+  for (int64_t v = *version; v < kSchemaVersion; ++v) {
+    if (auto r = sqlite::exec(db, kMigrations[size_t(v)], op + " to " + std::to_string(v + 1)); !r) return r;
+  }
+  std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+  if (auto r = sqlite::exec(db, set_version.c_str(), op); !r) return r;
+  return tx->commit();
+}
+
+}  // namespace
+
+std::string_view to_string(Direction d) {
+  return d == Direction::in ? "in" : "out";
+}
+
+bool is_state(Direction d, std::string_view s) {
+  return d == Direction::out ? contains(kOutStates, s) : contains(kInStates, s);
+}
+
+bool is_final_state(std::string_view s) {
+  return s == state::done || s == state::failed || s == state::cancelled;
+}
+
+fb::Result<JobStore, StoreError> JobStore::open(const std::string& path, StoreOptions options) {
+  auto db = sqlite::open(path);
+  if (!db) return db.error();
+  if (auto r = configure(db->get(), options.busy_timeout_ms); !r) return r.error();
+  if (auto r = migrate(db->get()); !r) return r.error();
+  return JobStore(std::move(*db), std::move(options));
+}
+
+int64_t JobStore::now() const {
+  return options_.clock ? options_.clock() : int64_t(std::time(nullptr));
+}
+
+fb::Result<std::vector<int64_t>, StoreError> JobStore::enqueue_message(
+    const NewMessage& m, const std::vector<NewRecipient>& rcpts) {
+  const std::string op = "enqueue_message(" + m.id + ")";
+  if (auto why = check_message(m, rcpts)) return invalid(op, *why);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto msg = Stmt::prepare(db_.get(),
+                           "INSERT INTO messages (id, spool_path, sender, ret, envid, arrived, size, client, "
+                           "auth_user, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active')",
+                           op + ": message");
+  if (!msg) return msg.error();
+  msg->bind_text(1, m.id).bind_text(2, m.spool_path).bind_text(3, m.sender).bind_opt_text(4, ret_text(m.ret));
+  msg->bind_opt_text(5, m.envid).bind_int(6, m.arrived).bind_int(7, m.size).bind_text(8, m.client);
+  if (auto r = msg->bind_opt_text(9, m.auth_user).run(); !r) return r.error();
+
+  auto job =
+      Stmt::prepare(db_.get(),
+                    "INSERT INTO jobs (message_id, direction, state, number, subaddress, caller, notify, "
+                    "orcpt, recipient, created, updated) "
+                    "VALUES (?1, 'out', 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+                    op + ": job");
+  if (!job) return job.error();
+  const int64_t t = now();
+  std::vector<int64_t> ids;
+  for (const auto& r : rcpts) {
+    job->reset();
+    job->bind_text(1, m.id).bind_text(2, r.number).bind_opt_text(3, r.subaddress).bind_text(4, r.caller);
+    job->bind_opt_text(5, r.notify).bind_opt_text(6, r.orcpt).bind_text(7, r.recipient).bind_int(8, t);
+    auto row = job->step();
+    if (!row) return row.error();
+    ids.push_back(job->int64(0));
+    if (auto done = job->run(); !done) return done.error();
+    if (auto e = insert_event(db_.get(), ids.back(), t, "queued for " + r.recipient, op); !e)
+      return e.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return ids;
+}
+
+fb::Result<int64_t, StoreError> JobStore::create_inbound(const NewInbound& in) {
+  const std::string op = "create_inbound(" + in.number + ")";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s =
+      Stmt::prepare(db_.get(),
+                    "INSERT INTO jobs (direction, state, number, subaddress, caller, recipient, created, "
+                    "updated) VALUES ('in', 'receiving', ?1, ?2, ?3, '', ?4, ?4) RETURNING id",
+                    op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  s->bind_text(1, in.number).bind_opt_text(2, in.subaddress).bind_text(3, in.caller).bind_int(4, t);
+  auto row = s->step();
+  if (!row) return row.error();
+  const int64_t id = s->int64(0);
+  if (auto r = s->run(); !r) return r.error();
+  if (auto e = insert_event(db_.get(), id, t, "receiving from " + in.caller, op); !e) return e.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return id;
+}
+
+fb::Result<Job, StoreError> JobStore::job(int64_t id) {
+  const std::string op = call("job", id);
+  auto s = select_jobs(db_.get(), "WHERE id = ?1", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  return read_job(*s);
+}
+
+fb::Result<std::vector<Job>, StoreError> JobStore::jobs(const JobFilter& f) {
+  const std::string op = "jobs";
+  if (f.state && !is_state(Direction::out, *f.state) && !is_state(Direction::in, *f.state)) {
+    return invalid(op, "unknown state '" + *f.state + "'");
+  }
+  if (f.limit < 0) return invalid(op, "the limit must not be negative");
+  auto s = select_jobs(db_.get(),
+                       "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR direction = ?2) "
+                       "AND (?3 IS NULL OR message_id = ?3) ORDER BY id DESC LIMIT ?4",
+                       op);
+  if (!s) return s.error();
+  std::optional<std::string> dir;
+  if (f.direction) dir = std::string(to_string(*f.direction));
+  s->bind_opt_text(1, f.state).bind_opt_text(2, dir).bind_opt_text(3, f.message_id);
+  s->bind_int(4, f.limit == 0 ? -1 : f.limit);  // SQLite: a negative LIMIT is no limit
+  return read_jobs(*s);
+}
+
+fb::Result<std::vector<Job>, StoreError> JobStore::next_ready(int64_t now, int limit) {
+  if (limit <= 0) return std::vector<Job>{};  // no free channel: nothing to start
+  auto s = select_jobs(
+      db_.get(),
+      "WHERE direction = 'out' AND state IN ('queued', 'retry') "
+      "AND (retry_at IS NULL OR retry_at <= ?1) ORDER BY COALESCE(retry_at, created), id LIMIT ?2",
+      "next_ready");
+  if (!s) return s.error();
+  s->bind_int(1, now).bind_int(2, limit);
+  return read_jobs(*s);
+}
+
+fb::Result<std::vector<Event>, StoreError> JobStore::events(int64_t id) {
+  const std::string op = call("events", id);
+  if (auto head = load_head(db_.get(), id, op); !head) return head.error();
+  auto s = Stmt::prepare(db_.get(), "SELECT time, text FROM events WHERE job_id = ?1 ORDER BY id", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  std::vector<Event> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(Event{s->int64(0), s->text(1)});
+  }
+}
+
+fb::Result<Message, StoreError> JobStore::message(const std::string& id) {
+  const std::string op = "message(" + id + ")";
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT id, spool_path, sender, ret, envid, arrived, size, client, auth_user, state "
+                         "FROM messages WHERE id = ?1",
+                         op);
+  if (!s) return s.error();
+  s->bind_text(1, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "message " + id);
+  Message m;
+  m.id = s->text(0);
+  m.spool_path = s->text(1);
+  m.sender = s->text(2);
+  m.ret = parse_ret(s->opt_text(3));
+  m.envid = s->opt_text(4);
+  m.arrived = s->int64(5);
+  m.size = s->int64(6);
+  m.client = s->text(7);
+  m.auth_user = s->opt_text(8);
+  m.state = s->text(9);
+  return m;
+}
+
+// One write transaction: the job must exist and not be final, then `change` runs.
+template <class Change>
+StoreStatus JobStore::change_job(int64_t id, const std::string& op, Change&& change) {
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto head = load_head(db_.get(), id, op);
+  if (!head) return head.error();
+  if (is_final_state(head->state)) {
+    return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(id) + " is already " + head->state};
+  }
+  if (auto r = change(*head); !r) return r;
+  return tx->commit();
+}
+
+StoreStatus JobStore::set_state(int64_t id, std::string_view st, std::optional<std::string> error) {
+  const std::string op = "set_state(" + std::to_string(id) + ", " + std::string(st) + ")";
+  if (!is_state(Direction::out, st) && !is_state(Direction::in, st)) return invalid(op, "unknown state");
+  return change_job(id, op, [&](const JobHead& head) -> StoreStatus {
+    if (!is_state(head.direction, st)) {
+      return invalid(op, "not a state of an " +
+                             std::string(head.direction == Direction::in ? "inbound" : "outbound") + " job");
+    }
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET state = ?1, error = ?2, updated = ?3, "
+                           "retry_at = CASE WHEN ?1 IN ('queued', 'retry') THEN retry_at END WHERE id = ?4",
+                           op);
+    if (!s) return s.error();
+    const int64_t t = now();
+    if (auto r = s->bind_text(1, st).bind_opt_text(2, error).bind_int(3, t).bind_int(4, id).run(); !r)
+      return r;
+    std::string text = "state " + std::string(st) + (error ? ": " + *error : "");
+    return insert_event(db_.get(), id, t, text, op);
+  });
+}
+
+StoreStatus JobStore::cancel(int64_t id) {
+  const std::string op = call("cancel", id);
+  return change_job(id, op, [&](const JobHead& head) -> StoreStatus {
+    if (head.direction == Direction::in) return invalid(op, "only outbound faxes can be cancelled");
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET state = 'cancelled', error = NULL, retry_at = NULL, updated = ?1 "
+                           "WHERE id = ?2",
+                           op);
+    if (!s) return s.error();
+    const int64_t t = now();
+    if (auto r = s->bind_int(1, t).bind_int(2, id).run(); !r) return r;
+    return insert_event(db_.get(), id, t, "cancelled (was " + head.state + ")", op);
+  });
+}
+
+StoreStatus JobStore::set_pages(int64_t id, int pages, int pages_done) {
+  const std::string op = call("set_pages", id);
+  if (pages < 0 || pages_done < 0 || pages_done > pages) {
+    return invalid(op,
+                   "pages_done " + std::to_string(pages_done) + " is not within 0.." + std::to_string(pages));
+  }
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET pages = ?1, pages_done = ?2, updated = ?3 WHERE id = ?4", op);
+    if (!s) return s.error();
+    return s->bind_int(1, pages).bind_int(2, pages_done).bind_int(3, now()).bind_int(4, id).run();
+  });
+}
+
+StoreStatus JobStore::set_retry(int64_t id, std::optional<int64_t> retry_at) {
+  const std::string op = call("set_retry", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET retry_at = ?1, updated = ?2 WHERE id = ?3", op);
+    if (!s) return s.error();
+    return s->bind_opt_int(1, retry_at).bind_int(2, now()).bind_int(3, id).run();
+  });
+}
+
+// `column` is one of our two literals, never caller input.
+fb::Result<int, StoreError> JobStore::bump(int64_t id, const char* column, const char* fn) {
+  const std::string op = call(fn, id);
+  int count = 0;
+  auto r = change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    std::string sql = std::string("UPDATE jobs SET ") + column + " = " + column +
+                      " + 1, updated = ?1 WHERE id = ?2 "
+                      "RETURNING " +
+                      column;
+    auto s = Stmt::prepare(db_.get(), sql, op);
+    if (!s) return s.error();
+    auto row = s->bind_int(1, now()).bind_int(2, id).step();
+    if (!row) return row.error();
+    count = int(s->int64(0));
+    return s->run();
+  });
+  if (!r) return r.error();
+  return count;
+}
+
+fb::Result<int, StoreError> JobStore::add_dial(int64_t id) {
+  return bump(id, "dials", "add_dial");
+}
+fb::Result<int, StoreError> JobStore::add_try(int64_t id) {
+  return bump(id, "tries", "add_try");
+}
+
+StoreStatus JobStore::add_event(int64_t id, std::string_view text) {
+  const std::string op = call("add_event", id);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  if (auto head = load_head(db_.get(), id, op); !head) return head.error();
+  if (auto r = insert_event(db_.get(), id, now(), text, op); !r) return r;
+  return tx->commit();
+}
+
+StoreStatus JobStore::set_message_state(const std::string& id, std::string_view st) {
+  const std::string op = "set_message_state(" + id + ", " + std::string(st) + ")";
+  if (st != "active" && st != "done") return invalid(op, "unknown message state");
+  auto s = Stmt::prepare(db_.get(), "UPDATE messages SET state = ?1 WHERE id = ?2", op);
+  if (!s) return s.error();
+  if (auto r = s->bind_text(1, st).bind_text(2, id).run(); !r) return r;
+  if (sqlite3_changes(db_.get()) == 0) return not_found(op, "message " + id);
+  return fb::Unit{};
+}
+
+std::string format_utc(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+template <class T>
+nlohmann::ordered_json or_null(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json job_object(const Job& j) {
+  nlohmann::ordered_json o;
+  o["id"] = j.id;
+  o["direction"] = to_string(j.direction);
+  o["state"] = j.state;
+  o["number"] = j.number;
+  o["caller"] = j.caller;
+  o["pages"] = j.pages;
+  o["pages_done"] = j.pages_done;
+  o["retry_at"] =
+      j.retry_at ? nlohmann::ordered_json(format_utc(*j.retry_at)) : nlohmann::ordered_json(nullptr);
+  o["error"] = or_null(j.error);
+  o["message_id"] = or_null(j.message_id);
+  o["subaddress"] = or_null(j.subaddress);
+  o["created"] = format_utc(j.created);
+  o["updated"] = format_utc(j.updated);
+  return o;
+}
+
+// Error sentences may quote what a peer sent; invalid UTF-8 is replaced, never thrown on.
+std::string dump(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string to_json(const Job& job) {
+  return dump(job_object(job));
+}
+
+std::string to_json(const std::vector<Job>& jobs) {
+  auto a = nlohmann::ordered_json::array();
+  for (const auto& j : jobs) a.push_back(job_object(j));
+  return dump(a);
+}
+
+}  // namespace queue

@@ -1,0 +1,182 @@
+// job_store.hpp — the durable record of every fax job: accepted messages, their outbound jobs
+// (one per fax recipient), inbound receptions, and each job's history.
+//
+// ARCHITECTURE.md (Durability): SMTP says 250 only after the spool file is committed
+// (spool.hpp) and enqueue_message() has returned; that call commits the message and all its
+// jobs in ONE transaction, so after a crash a message has all its jobs or none. A restart
+// resumes every job from here.
+// STANDARDS: RFC 3461 (SMTP DSN extension): NOTIFY and ORCPT are kept per job, RET and ENVID
+// per message, decoded from xtext, for the report of dsn-and-status.md. INTERFACES.md: the
+// `jobs`/`job` JSON fields and states (to_json).
+// STORAGE: SQLite in WAL mode with synchronous=FULL (a COMMIT is on disk when it returns),
+// foreign keys on, a busy timeout for other connections (CLI, a second process). The schema
+// is created and migrated by open() under PRAGMA user_version (kSchemaVersion).
+// STATES: out: queued, rendering, ready, sending, retry, done, failed, cancelled;
+// in: receiving, delivering, done, failed. done, failed and cancelled are final: a final job
+// never changes state again (its outcome has been or is being reported), but may gain events.
+// THREADS: all calls are synchronous and a JobStore is used by one thread at a time (the
+// daemon's store thread). Several JobStore instances, in one process or several, may share
+// one file.
+// PARAMETERS: the file comes from [store] url (default sqlite:<node.data_dir>/faxbridge.db);
+// StoreOptions::busy_timeout_ms (default 5000).
+// LIMITS: JobFilter::limit (0 = no limit); no limit on recipients per message here: the SMTP
+// server bounds them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "queue/sqlite.hpp"
+#include "queue/store_error.hpp"
+
+namespace queue {
+
+inline constexpr int kSchemaVersion = 1;
+
+enum class Direction { out, in };
+std::string_view to_string(Direction d);
+
+// State names, for set_state() and JobFilter without typos.
+namespace state {
+inline constexpr std::string_view queued = "queued", rendering = "rendering", ready = "ready",
+                                  sending = "sending", retry = "retry", done = "done", failed = "failed",
+                                  cancelled = "cancelled", receiving = "receiving", delivering = "delivering";
+}  // namespace state
+
+bool is_state(Direction d, std::string_view state);
+bool is_final_state(std::string_view state);
+
+// RET of MAIL FROM (RFC 3461 §4.3): what of the original a failure report carries.
+enum class Ret { unset, full, hdrs };
+
+// An accepted SMTP message, already committed to the spool.
+struct NewMessage {
+  std::string id;          // the spool id (spool.hpp)
+  std::string spool_path;  // <spool>/msg/<id>.eml
+  std::string sender;      // envelope sender; "" for the null reverse path <>
+  Ret ret = Ret::unset;
+  std::optional<std::string> envid;  // ENVID, xtext decoded
+  int64_t arrived = 0;               // unix seconds
+  int64_t size = 0;                  // bytes of the spool file
+  std::string client;                // the SMTP client's address, e.g. "192.0.2.7"
+  std::optional<std::string> auth_user;
+};
+
+// Message states: active while any job is in progress; done when every job is final and
+// reported, so its spool file may go.
+struct Message : NewMessage {
+  std::string state;
+};
+
+// One fax recipient of a message (one RCPT TO); becomes one outbound job.
+struct NewRecipient {
+  std::string recipient;                  // the address as given, e.g. "FAX=+12025550100@fax.example.com"
+  std::string number;                     // E.164, "+12025550100"
+  std::optional<std::string> subaddress;  // T.33 subaddress
+  std::string caller;                     // our station id for this call
+  std::optional<std::string> notify;  // "NEVER" or a comma list of SUCCESS,FAILURE,DELAY; nullopt: not given
+  std::optional<std::string> orcpt;   // xtext decoded, with its addr-type: "rfc822;FAX=+1...@gw"
+};
+
+// A fax call arriving over SIP; becomes one inbound job in state receiving.
+struct NewInbound {
+  std::string number;  // the called DID
+  std::optional<std::string> subaddress;
+  std::string caller;  // the caller id ("" when withheld)
+};
+
+struct Job {
+  int64_t id = 0;
+  std::optional<std::string> message_id;  // null for inbound jobs
+  Direction direction = Direction::out;
+  std::string state;
+  std::string number;  // dialled number (out) or called DID (in)
+  std::optional<std::string> subaddress;
+  std::string caller;  // our station (out) or the caller id (in)
+  int pages = 0;
+  int pages_done = 0;
+  std::optional<int64_t> retry_at;   // unix seconds: not to be tried before
+  std::optional<std::string> error;  // one sentence: why the last attempt failed
+  std::optional<std::string> notify;
+  std::optional<std::string> orcpt;
+  std::string recipient;  // original recipient as given ("" for inbound)
+  int64_t created = 0;
+  int64_t updated = 0;
+  int tries = 0;  // calls that reached a fax machine
+  int dials = 0;  // calls that did not (busy, no answer, congestion)
+};
+
+struct Event {
+  int64_t time = 0;
+  std::string text;
+};
+
+struct JobFilter {
+  std::optional<std::string> state;
+  std::optional<Direction> direction;
+  std::optional<std::string> message_id;
+  int limit = 0;  // 0: all
+};
+
+struct StoreOptions {
+  int busy_timeout_ms = 5000;
+  std::function<int64_t()> clock;  // unix seconds for created/updated/events; empty: the system clock
+};
+
+class JobStore {
+ public:
+  static fb::Result<JobStore, StoreError> open(const std::string& path, StoreOptions options = {});
+
+  // Inserts the message and one job per recipient (state queued), committed before it
+  // returns. Returns the job ids in recipient order.
+  fb::Result<std::vector<int64_t>, StoreError> enqueue_message(const NewMessage& msg,
+                                                               const std::vector<NewRecipient>& rcpts);
+  fb::Result<int64_t, StoreError> create_inbound(const NewInbound& in);
+
+  fb::Result<Job, StoreError> job(int64_t id);
+  fb::Result<std::vector<Job>, StoreError> jobs(const JobFilter& filter = {});  // newest first
+  // Outbound jobs in queued or retry whose retry_at is unset or <= now, longest waiting first;
+  // at most `limit`, none when limit <= 0 (no free channel means nothing to start).
+  fb::Result<std::vector<Job>, StoreError> next_ready(int64_t now, int limit);
+  fb::Result<std::vector<Event>, StoreError> events(int64_t id);  // oldest first
+  fb::Result<Message, StoreError> message(const std::string& id);
+
+  // Moves a job to `state` and records an event. `error` replaces the job's error (nullopt
+  // clears it). retry_at is kept only in queued and retry. Unknown ids: not_found; a state
+  // not of the job's direction: invalid; a final job: conflict.
+  StoreStatus set_state(int64_t id, std::string_view state, std::optional<std::string> error = std::nullopt);
+  StoreStatus set_pages(int64_t id, int pages, int pages_done);
+  StoreStatus set_retry(int64_t id, std::optional<int64_t> retry_at);
+  fb::Result<int, StoreError> add_dial(int64_t id);  // returns the new count
+  fb::Result<int, StoreError> add_try(int64_t id);
+  StoreStatus add_event(int64_t id, std::string_view text);
+  // Outbound, non-final job -> cancelled. not_found for an unknown id, conflict for a final
+  // job, invalid for an inbound one.
+  StoreStatus cancel(int64_t id);
+  StoreStatus set_message_state(const std::string& id, std::string_view state);
+
+ private:
+  JobStore(sqlite::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
+  int64_t now() const;
+  fb::Result<int, StoreError> bump(int64_t id, const char* column, const char* op);
+  template <class Change>
+  StoreStatus change_job(int64_t id, const std::string& op, Change&& change);
+
+  sqlite::Db db_;
+  StoreOptions options_;
+};
+
+// "2026-11-22T16:40:00Z"
+std::string format_utc(int64_t unix_seconds);
+
+// The INTERFACES.md job object: id, direction, state, number, caller, pages, pages_done,
+// retry_at, error, message_id, subaddress, created, updated, in that order; times as
+// format_utc(), absent values as null. One line, no trailing newline.
+std::string to_json(const Job& job);
+std::string to_json(const std::vector<Job>& jobs);  // a JSON array of the above
+
+}  // namespace queue

@@ -1,0 +1,255 @@
+// spool.cpp — the message spool (see spool.hpp).
+#include "queue/spool.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace queue {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr mode_t kDirMode = 0750;
+constexpr mode_t kFileMode = 0640;
+constexpr int kIdAttempts = 8;  // fresh ids to try if one is taken (it never should be)
+
+SpoolError sys_error(const std::string& what, const std::string& path, int err) {
+  return SpoolError{err, what + " " + path + ": " + std::strerror(err)};
+}
+
+// A directory's entries (a create, a rename) are durable only once the directory is fsynced.
+SpoolStatus fsync_dir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return sys_error("open directory", path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return sys_error("fsync directory", path, err);
+  return fb::Unit{};
+}
+
+SpoolStatus write_all(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("write", path, errno);
+    bytes.remove_prefix(size_t(n));
+  }
+  return fb::Unit{};
+}
+
+// Never replaces an existing message. renameat2(RENAME_NOREPLACE) where the file system has
+// it; link + unlink otherwise, which is as atomic (a crash in between leaves only the .tmp,
+// which recover() removes).
+int rename_noreplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  if (::link(from.c_str(), to.c_str()) != 0) return errno;
+  ::unlink(from.c_str());
+  return 0;
+}
+
+// Created with kDirMode; an existing directory is kept as the operator made it.
+SpoolStatus make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), kDirMode) != 0 && errno != EEXIST)
+    return sys_error("create directory", path, errno);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return sys_error("create directory", path, errno);
+  if (!S_ISDIR(st.st_mode)) return sys_error("create directory", path, ENOTDIR);
+  return fb::Unit{};
+}
+
+bool has_suffix(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+fb::Result<std::string, SpoolError> new_message_id() {
+  unsigned char bytes[kMessageIdLength / 2];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SpoolError{errno, std::string("getrandom: ") + std::strerror(errno)};
+    got += size_t(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+bool is_message_id(std::string_view id) {
+  return id.size() == kMessageIdLength && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// ---- SpoolWriter
+
+SpoolWriter::SpoolWriter(int fd, std::string id, std::string tmp_path, std::string final_path,
+                         std::string msg_dir)
+    : fd_(fd),
+      id_(std::move(id)),
+      tmp_path_(std::move(tmp_path)),
+      final_path_(std::move(final_path)),
+      msg_dir_(std::move(msg_dir)) {}
+
+SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      id_(std::move(o.id_)),
+      tmp_path_(std::move(o.tmp_path_)),
+      final_path_(std::move(o.final_path_)),
+      msg_dir_(std::move(o.msg_dir_)),
+      buf_(std::move(o.buf_)),
+      size_(o.size_),
+      finished_(std::exchange(o.finished_, true)) {}
+
+SpoolWriter::~SpoolWriter() {
+  abort();
+}
+
+void SpoolWriter::abort() {
+  if (finished_) return;
+  finished_ = true;
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  ::unlink(tmp_path_.c_str());
+}
+
+// Finishes the writer as abort() does and describes the failure.
+SpoolError SpoolWriter::fail(const std::string& what, const std::string& path, int err) {
+  abort();
+  return sys_error(what, path, err);
+}
+
+SpoolStatus SpoolWriter::flush() {
+  auto r = write_all(fd_, buf_, tmp_path_);
+  buf_.clear();
+  if (!r) abort();
+  return r;
+}
+
+SpoolStatus SpoolWriter::append(std::string_view bytes) {
+  if (finished_) return SpoolError{EBADF, "append to message " + id_ + ": already committed or aborted"};
+  size_ += bytes.size();
+  if (buf_.size() + bytes.size() < kWriteBufferBytes) {
+    buf_.append(bytes);
+    return fb::Unit{};
+  }
+  if (auto r = flush(); !r) return r;
+  if (bytes.size() < kWriteBufferBytes) {
+    buf_.append(bytes);
+    return fb::Unit{};
+  }
+  auto r = write_all(fd_, bytes, tmp_path_);
+  if (!r) abort();
+  return r;
+}
+
+fb::Result<std::string, SpoolError> SpoolWriter::commit() {
+  if (finished_) return SpoolError{EBADF, "commit message " + id_ + ": already committed or aborted"};
+  if (auto r = flush(); !r) return r.error();
+  if (::fsync(fd_) != 0) return fail("fsync", tmp_path_, errno);
+  // close() can report a deferred write error (NFS); such a file is not safely stored.
+  if (::close(std::exchange(fd_, -1)) != 0) return fail("close", tmp_path_, errno);
+  if (int err = rename_noreplace(tmp_path_, final_path_)) return fail("rename to", final_path_, err);
+  finished_ = true;
+  if (auto r = fsync_dir(msg_dir_); !r) {
+    // Not known to be durable, so not acknowledged: the client will send it again.
+    ::unlink(final_path_.c_str());
+    return r.error();
+  }
+  return final_path_;
+}
+
+// ---- Spool
+
+Spool::Spool(std::string dir) : dir_(std::move(dir)) {}
+
+std::string Spool::message_path(std::string_view id) const {
+  return dir_ + "/msg/" + std::string(id) + ".eml";
+}
+std::string Spool::fax_path(int64_t job_id) const {
+  return dir_ + "/fax/" + std::to_string(job_id) + ".tif";
+}
+
+SpoolStatus Spool::create_dirs() {
+  fs::path root = fs::absolute(dir_);
+  if (!root.has_filename()) root = root.parent_path();  // "var/spool/"
+  std::error_code ec;
+  fs::create_directories(root.parent_path(), ec);
+  if (ec) return sys_error("create directory", root.parent_path().string(), ec.value());
+  for (const char* sub : {"", "/incoming", "/msg", "/fax"}) {
+    if (auto r = make_dir(root.string() + sub); !r) return r;
+  }
+  if (auto r = fsync_dir(root.string()); !r) return r;
+  return fsync_dir(root.parent_path().string());
+}
+
+fb::Result<SpoolWriter, SpoolError> Spool::begin_message() {
+  for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
+    auto id = new_message_id();
+    if (!id) return id.error();
+    std::string final_path = message_path(*id);
+    if (::access(final_path.c_str(), F_OK) == 0) continue;
+    std::string tmp = dir_ + "/incoming/" + *id + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
+    if (fd < 0 && errno == EEXIST) continue;
+    if (fd < 0) return sys_error("create", tmp, errno);
+    return SpoolWriter(fd, *id, tmp, final_path, dir_ + "/msg");
+  }
+  return SpoolError{EEXIST, "begin message in " + dir_ + ": no free message id"};
+}
+
+fb::Result<int, SpoolError> Spool::recover() {
+  const std::string incoming = dir_ + "/incoming";
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(incoming, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (!has_suffix(p.filename().string(), ".tmp") || !it->is_regular_file()) continue;
+    if (::unlink(p.c_str()) != 0) return sys_error("remove", p.string(), errno);
+    ++removed;
+  }
+  if (ec) return sys_error("list", incoming, ec.value());
+  return removed;
+}
+
+fb::Result<std::vector<std::string>, SpoolError> Spool::list_messages() const {
+  const std::string msg = dir_ + "/msg";
+  std::error_code ec;
+  std::vector<std::string> ids;
+  for (fs::directory_iterator it(msg, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!has_suffix(name, ".eml")) continue;
+    name.resize(name.size() - 4);
+    if (is_message_id(name)) ids.push_back(std::move(name));
+  }
+  if (ec) return sys_error("list", msg, ec.value());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+SpoolStatus Spool::remove_message(std::string_view id) {
+  if (!is_message_id(id))
+    return SpoolError{EINVAL, "remove message '" + std::string(id) + "': not a message id"};
+  std::string path = message_path(id);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("remove", path, errno);
+  return fb::Unit{};
+}
+
+}  // namespace queue

@@ -1,0 +1,143 @@
+// sqlite.cpp — RAII over the SQLite C API (see sqlite.hpp).
+#include "queue/sqlite.hpp"
+
+#include <sqlite3.h>
+
+namespace queue::sqlite {
+
+void DbClose::operator()(sqlite3* db) const noexcept {
+  sqlite3_close_v2(db);
+}
+void Stmt::Finalize::operator()(sqlite3_stmt* s) const noexcept {
+  sqlite3_finalize(s);
+}
+
+namespace {
+
+StoreErrc code_of(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return StoreErrc::busy;
+    case SQLITE_CONSTRAINT:
+      return StoreErrc::conflict;
+    default:
+      return StoreErrc::db;
+  }
+}
+
+}  // namespace
+
+fb::Result<Db, StoreError> open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);  // a handle comes back even on failure, and must be closed
+  if (rc != SQLITE_OK) {
+    return StoreError{code_of(rc), "open " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  return db;
+}
+
+StoreError last_error(sqlite3* db, std::string_view op) {
+  return StoreError{code_of(sqlite3_extended_errcode(db)), std::string(op) + ": " + sqlite3_errmsg(db)};
+}
+
+StoreStatus exec(sqlite3* db, const char* sql, std::string_view op) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return last_error(db, op);
+  return fb::Unit{};
+}
+
+fb::Result<Stmt, StoreError> Stmt::prepare(sqlite3* db, std::string_view sql, std::string op) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, sql.data(), int(sql.size()), &s, nullptr) != SQLITE_OK) {
+    return last_error(db, op + ": prepare");
+  }
+  return Stmt(db, s, std::move(op));
+}
+
+Stmt& Stmt::note_bind(int rc) {
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Stmt& Stmt::bind_int(int i, int64_t v) {
+  return note_bind(sqlite3_bind_int64(s_.get(), i, v));
+}
+
+Stmt& Stmt::bind_opt_int(int i, std::optional<int64_t> v) {
+  return v ? bind_int(i, *v) : note_bind(sqlite3_bind_null(s_.get(), i));
+}
+
+Stmt& Stmt::bind_text(int i, std::string_view v) {
+  return note_bind(sqlite3_bind_text64(s_.get(), i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+Stmt& Stmt::bind_opt_text(int i, const std::optional<std::string>& v) {
+  return v ? bind_text(i, *v) : note_bind(sqlite3_bind_null(s_.get(), i));
+}
+
+fb::Result<bool, StoreError> Stmt::step() {
+  if (bind_rc_ != SQLITE_OK) {
+    return StoreError{code_of(bind_rc_), op_ + ": bind: " + sqlite3_errstr(bind_rc_)};
+  }
+  int rc = sqlite3_step(s_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return last_error(db_, op_);
+}
+
+StoreStatus Stmt::run() {
+  for (;;) {
+    auto r = step();
+    if (!r) return r.error();
+    if (!*r) return fb::Unit{};
+  }
+}
+
+void Stmt::reset() {
+  sqlite3_reset(s_.get());
+  sqlite3_clear_bindings(s_.get());
+  bind_rc_ = SQLITE_OK;
+}
+
+int64_t Stmt::int64(int col) const {
+  return sqlite3_column_int64(s_.get(), col);
+}
+
+std::optional<int64_t> Stmt::opt_int64(int col) const {
+  if (sqlite3_column_type(s_.get(), col) == SQLITE_NULL) return std::nullopt;
+  return int64(col);
+}
+
+std::string Stmt::text(int col) const {
+  // sqlite3_column_text before sqlite3_column_bytes: the first may convert the value, and the
+  // length must be that of the converted text.
+  auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
+  return p ? std::string(p, size_t(sqlite3_column_bytes(s_.get(), col))) : std::string();
+}
+
+std::optional<std::string> Stmt::opt_text(int col) const {
+  if (sqlite3_column_type(s_.get(), col) == SQLITE_NULL) return std::nullopt;
+  return text(col);
+}
+
+fb::Result<Tx, StoreError> Tx::begin(sqlite3* db, std::string op) {
+  auto r = exec(db, "BEGIN IMMEDIATE", op + ": begin");
+  if (!r) return r.error();
+  return Tx(db, std::move(op));
+}
+
+StoreStatus Tx::commit() {
+  auto r = exec(db_, "COMMIT", op_ + ": commit");
+  if (r) db_ = nullptr;
+  return r;
+}
+
+Tx::~Tx() {
+  // A failed COMMIT may already have ended the transaction; only roll back one still open.
+  if (db_ && !sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+}  // namespace queue::sqlite

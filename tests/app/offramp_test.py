@@ -1,0 +1,233 @@
+"""End-to-end tests of the OffRamp intake: a real `faxbridge serve` on free loopback ports,
+driven by real SMTP clients (swaks, Python smtplib), checked through the CLI and the job
+store: every RCPT case of addressing.md with its exact reply, DSN parameters kept with the
+jobs, STARTTLS + AUTH, content refused at DATA, and an orderly SIGTERM."""
+import json
+import os
+import signal
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import time
+import unittest
+
+import fbtest
+from fbtest import FAXBRIDGE
+
+# "secret", crypt(3) SHA-512.
+ALICE_HASH = "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG."
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """A faxbridge serve process on free ports in a temporary data directory."""
+
+    def __init__(self, workdir, trusted=True, tls=False, extra=""):
+        self.dir = workdir
+        self.smtp_port, self.http_port = free_port(), free_port()
+        self.server = "http://127.0.0.1:%d" % self.http_port
+        cfg = ["[node]", 'data_dir = "%s"' % os.path.join(workdir, "var"), "",
+               "[smtp]", 'listen = ["127.0.0.1:%d"]' % self.smtp_port, 'domains = ["fax.test"]',
+               'hostname = "fax.test"',
+               "trusted_networks = %s" % ('["127.0.0.0/8"]' if trusted else "[]")]
+        if tls:
+            cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=fax.test", "-keyout", key, "-out", cert],
+                           check=True, capture_output=True)
+            cfg += ['tls_cert = "%s"' % cert, 'tls_key = "%s"' % key]
+        cfg += ["[[smtp.user]]", 'name = "alice"', 'password_hash = "%s"' % ALICE_HASH, "",
+                "[http]", 'listen = "127.0.0.1:%d"' % self.http_port, "", extra]
+        self.config = os.path.join(workdir, "faxbridge.toml")
+        with open(self.config, "w") as f:
+            f.write("\n".join(cfg) + "\n")
+        self.log = open(os.path.join(workdir, "serve.log"), "w")
+        self.proc = subprocess.Popen([FAXBRIDGE, "serve", "--config", self.config], stderr=self.log, cwd=workdir)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError("serve exited: " + open(self.log.name).read())
+                time.sleep(0.1)
+        raise AssertionError("serve did not start: " + open(self.log.name).read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def cli(self, *args):
+        return subprocess.run([FAXBRIDGE, *args, "--server", self.server], capture_output=True, text=True, timeout=30)
+
+    def jobs(self):
+        p = self.cli("jobs", "--json")
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    def wait_jobs(self, count, states=("ready", "failed"), timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            jobs = self.jobs()
+            if len(jobs) >= count and all(j["state"] in states for j in jobs):
+                return jobs
+            time.sleep(0.2)
+        raise AssertionError("jobs did not settle: %s" % self.jobs())
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.dir, "var", "faxbridge.db"))
+
+    def smtp(self):
+        s = smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30)
+        s.ehlo("client.test")
+        return s
+
+
+class OffRampTest(fbtest.TempDirTest):
+    def node(self, **kw):
+        n = Node(self.dir, **kw)
+        self.addCleanup(n.stop)
+        return n
+
+    def test_swaks_pdf_becomes_a_ready_job_with_its_pages(self):
+        n = self.node()
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % n.smtp_port, "--to", "FAX=+15550100@fax.test",
+                            "--from", "alice@example.com", "--attach", "@" + os.path.join(fbtest.DATA, "text.pdf"),
+                            "--pipeline"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"<-  250 2\.0\.0 Ok: queued as [0-9a-f]{16} \(1 fax job\)")
+        [job] = n.wait_jobs(1)
+        self.assertEqual((job["state"], job["direction"], job["number"], job["pages"], job["pages_done"]),
+                         ("ready", "out", "+15550100", 3, 0))  # swaks' text body + the two PDF pages
+        self.assertIsNone(job["error"])
+        tif = os.path.join(self.dir, "var", "spool", "fax", "%d.tif" % job["id"])
+        info = json.loads(subprocess.run([FAXBRIDGE, "inspect", tif], capture_output=True, text=True).stdout)
+        self.assertEqual((info["pages"], info["profile"]), (3, "S"))
+
+    def test_smtplib_dsn_parameters_are_kept_with_each_job(self):
+        n = self.node()
+        s = n.smtp()
+        msg = "From: bob@example.com\r\nSubject: fax\r\n\r\nPlease fax this.\r\n"
+        refused = s.sendmail("bob@example.com", ["FAX=+15550100@fax.test", "FAX=+442079460000/T33S=12@fax.test"], msg,
+                             mail_options=["RET=HDRS", "ENVID=QQ+2B314"],
+                             rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;FAX+3D+2B15550100@fax.test"])
+        s.quit()
+        self.assertEqual(refused, {})
+        jobs = n.wait_jobs(2)
+        self.assertEqual(sorted(j["number"] for j in jobs), ["+15550100", "+442079460000"])
+        with n.db() as db:
+            rows = db.execute("SELECT number, subaddress, notify, orcpt FROM jobs ORDER BY id").fetchall()
+            self.assertEqual(rows, [("+15550100", None, "SUCCESS,FAILURE", "rfc822;FAX=+15550100@fax.test"),
+                                    ("+442079460000", "12", "SUCCESS,FAILURE", "rfc822;FAX=+15550100@fax.test")])
+            self.assertEqual(db.execute("SELECT sender, ret, envid FROM messages").fetchall(),
+                             [("bob@example.com", "HDRS", "QQ+314")])
+
+    def test_every_rcpt_case_of_addressing_md(self):
+        n = self.node(extra='[dialing]\nallow = ["+"]\ndeny = ["+1900"]\n')
+        cases = [
+            ("FAX=+12025550100@fax.test", 250, "2.1.5"),
+            ("fax=+39-02-26338@fax.test", 250, "2.1.5"),
+            ("FAX=+1.202.555.0100/T33S=6789@fax.test", 250, "2.1.5"),
+            ("/FAX=+441632960000/@fax.test", 250, "2.1.5"),
+            ('"FAX=+12025550100"@fax.test', 250, "2.1.5"),
+            ("FAX=12025550100@fax.test", 553, "5.1.3"),
+            ("FAX=+@fax.test", 553, "5.1.3"),
+            ("FAX=+1202abc@fax.test", 553, "5.1.3"),
+            ("FAX=+1202/T33S=@fax.test", 553, "5.1.3"),
+            ("FAX=+1202/T33S=12a@fax.test", 553, "5.1.3"),
+            ("FAX=+1202/FOO=1@fax.test", 553, "5.1.3"),
+            ("FAX=+1202/T33S=1#2@fax.test", 553, "5.1.3"),
+            ("@fax.test", 553, "5.1.3"),
+            ("FAX=+1234567890123456@fax.test", 553, "5.1.3"),
+            ("FAX=+123456789012345@fax.test", 250, "2.1.5"),
+            ("FAX=+12025550100@elsewhere.example", 550, "5.7.1"),
+            ("FAX=+19005550100@fax.test", 550, "5.7.1"),
+        ]
+        s = n.smtp()
+        s.mail("alice@example.com")
+        for rcpt, code, enhanced in cases:
+            with self.subTest(rcpt=rcpt):
+                got, text = s.rcpt(rcpt)
+                self.assertEqual(got, code, text)
+                self.assertTrue(text.decode().startswith(enhanced), text)
+        s.rset()
+        s.quit()
+
+    def test_untrusted_clients_must_authenticate(self):
+        n = self.node(trusted=False)
+        s = n.smtp()
+        code, text = s.mail("bob@example.com")
+        self.assertEqual((code, text[:5]), (530, b"5.7.0"))
+        code, text = s.docmd("AUTH", "PLAIN AGFsaWNlAHNlY3JldA==")
+        self.assertEqual((code, text[:6]), (538, b"5.7.11"))  # RFC 4954: not over plain text
+        s.quit()
+
+    def test_starttls_then_auth_then_send(self):
+        n = self.node(trusted=False, tls=True)
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % n.smtp_port, "--to", "FAX=+15550100@fax.test",
+                            "--from", "alice@example.com", "--tls", "--auth", "PLAIN", "--auth-user", "alice",
+                            "--auth-password", "secret", "--body", "Hello over TLS"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("<~  235 2.7.0 Authentication successful", p.stdout)
+        self.assertRegex(p.stdout, r"<~  250 2\.0\.0 Ok: queued as")
+        bad = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % n.smtp_port, "--to", "FAX=+15550100@fax.test",
+                              "--from", "alice@example.com", "--tls", "--auth", "LOGIN", "--auth-user", "alice",
+                              "--auth-password", "wrong"], capture_output=True, text=True, timeout=60)
+        self.assertIn("<~* 535 5.7.8", bad.stdout)
+        n.wait_jobs(1)
+
+    def test_unfaxable_content_is_refused_at_data_naming_the_part(self):
+        n = self.node()
+        msg = ("From: bob@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+               "--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\n"
+               "Content-Type: application/x-msdownload; name=setup.exe\r\n"
+               "Content-Disposition: attachment; filename=setup.exe\r\n\r\nMZ....\r\n--XX--\r\n")
+        s = n.smtp()
+        with self.assertRaises(smtplib.SMTPDataError) as e:
+            s.sendmail("bob@example.com", ["FAX=+15550100@fax.test"], msg)
+        self.assertEqual(e.exception.smtp_code, 554)
+        self.assertIn(b"5.6.1", e.exception.smtp_error)
+        self.assertIn(b"setup.exe", e.exception.smtp_error)
+        s.quit()
+        self.assertEqual(n.jobs(), [])
+        self.assertEqual(os.listdir(os.path.join(self.dir, "var", "spool", "msg")), [])
+
+    def test_sigterm_stops_promptly_and_cleanly(self):
+        n = self.node()
+        idle = n.smtp()  # an idle session is told 421 and closed
+        t0 = time.time()
+        n.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(n.proc.wait(timeout=10), 0)
+        self.assertLess(time.time() - t0, 10)
+        with self.assertRaises(smtplib.SMTPServerDisconnected):
+            code, _ = idle.noop()
+            if code == 421:
+                raise smtplib.SMTPServerDisconnected("421")
+
+    def test_api_errors_and_cli_exit_codes(self):
+        n = self.node()
+        self.assertEqual(n.cli("job", "12345").returncode, 1)
+        self.assertEqual(n.cli("cancel", "12345").returncode, 1)
+        p = subprocess.run([FAXBRIDGE, "jobs", "--server", "http://127.0.0.1:%d" % free_port()],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("cannot reach", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,617 @@
+// job_store_test.cpp — the job store keeps what SMTP acknowledged: one job per recipient
+// with its DSN fields, committed before enqueue returns, whole or not at all even when the
+// process is killed mid-write; states move only as INTERFACES.md allows.
+#include "queue/job_store.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
+
+namespace {
+
+using queue::Direction;
+using queue::JobFilter;
+using queue::JobStore;
+using queue::NewMessage;
+using queue::NewRecipient;
+using queue::StoreErrc;
+using queue_test::TempDir;
+
+constexpr int64_t k1630 = 1795365000;  // 2026-11-22T16:30:00Z
+
+// Reads the file with plain SQLite, as an operator's sqlite3 shell would.
+std::string sql_scalar(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  sqlite3_stmt* s = nullptr;
+  std::string out = "<error>";
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      auto t = sqlite3_column_text(s, 0);
+      out = t ? reinterpret_cast<const char*>(t) : "<null>";
+    } else if (rc == SQLITE_DONE) {
+      out = "<none>";
+    }
+  }
+  sqlite3_finalize(s);
+  sqlite3_close_v2(db);
+  return out;
+}
+
+NewMessage message(const std::string& id) {
+  NewMessage m;
+  m.id = id;
+  m.spool_path = "/var/spool/msg/" + id + ".eml";
+  m.sender = "alice@example.com";
+  m.ret = queue::Ret::hdrs;
+  m.envid = "QQ314159+env";
+  m.arrived = k1630 - 5;
+  m.size = 12345;
+  m.client = "192.0.2.7";
+  m.auth_user = "alice";
+  return m;
+}
+
+NewRecipient recipient(const std::string& number) {
+  NewRecipient r;
+  r.recipient = "FAX=" + number + "@fax.example.com";
+  r.number = number;
+  r.caller = "+15550100";
+  return r;
+}
+
+class JobStoreTest : public ::testing::Test {
+ protected:
+  JobStore open_store() {
+    queue::StoreOptions opt;
+    opt.clock = [this] { return clock; };
+    auto s = JobStore::open(db_path(), opt);
+    if (!s) ADD_FAILURE() << s.error().message;
+    return std::move(s).value();
+  }
+  std::string db_path() const { return tmp / "faxbridge.db"; }
+
+  // One message with `n` recipients; returns the job ids.
+  std::vector<int64_t> enqueue(JobStore& s, const std::string& msg_id, int n) {
+    std::vector<NewRecipient> rcpts;
+    for (int i = 0; i < n; ++i) rcpts.push_back(recipient("+1202555010" + std::to_string(i)));
+    auto ids = s.enqueue_message(message(msg_id), rcpts);
+    if (!ids) ADD_FAILURE() << ids.error().message;
+    return ids ? *ids : std::vector<int64_t>{};
+  }
+
+  TempDir tmp;
+  int64_t clock = k1630;
+};
+
+TEST_F(JobStoreTest, OpenCreatesTheSchemaInWalMode) {
+  { auto s = open_store(); }
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), std::to_string(queue::kSchemaVersion));
+  EXPECT_EQ(sql_scalar(db_path(),
+                       "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
+                       "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)"),
+            "events,jobs,messages");
+  auto again = JobStore::open(db_path());  // an existing, current schema is left alone
+  ASSERT_TRUE(again) << again.error().message;
+}
+
+TEST_F(JobStoreTest, OpenRefusesASchemaFromTheFuture) {
+  { auto s = open_store(); }
+  sql_scalar(db_path(), "PRAGMA user_version = 99");
+  auto s = JobStore::open(db_path());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("schema version 99"), std::string::npos) << s.error().message;
+}
+
+TEST_F(JobStoreTest, OpenNamesTheFileItCannotOpen) {
+  auto s = JobStore::open(tmp / "no/such/dir/x.db");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, StoreErrc::db);
+  EXPECT_NE(s.error().message.find("open " + tmp / "no/such/dir/x.db"), std::string::npos)
+      << s.error().message;
+}
+
+TEST_F(JobStoreTest, EnqueueMakesOneQueuedJobPerRecipientWithItsDsnFields) {
+  auto s = open_store();
+  std::vector<NewRecipient> rcpts = {recipient("+12025550100"), recipient("+442071838750")};
+  rcpts[0].subaddress = "42";
+  rcpts[0].notify = "SUCCESS,FAILURE";
+  rcpts[0].orcpt = "rfc822;FAX=+12025550100/T33S=42@fax.example.com";
+  rcpts[1].notify = "NEVER";
+  auto ids = s.enqueue_message(message("0123456789abcdef"), rcpts);
+  ASSERT_TRUE(ids) << ids.error().message;
+  ASSERT_EQ(ids->size(), 2u);
+
+  auto a = s.job((*ids)[0]);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->message_id, "0123456789abcdef");
+  EXPECT_EQ(a->direction, Direction::out);
+  EXPECT_EQ(a->state, "queued");
+  EXPECT_EQ(a->number, "+12025550100");
+  EXPECT_EQ(a->subaddress, "42");
+  EXPECT_EQ(a->caller, "+15550100");
+  EXPECT_EQ(a->recipient, "FAX=+12025550100@fax.example.com");
+  EXPECT_EQ(a->notify, "SUCCESS,FAILURE");
+  EXPECT_EQ(a->orcpt, "rfc822;FAX=+12025550100/T33S=42@fax.example.com");
+  EXPECT_EQ(a->created, k1630);
+  EXPECT_EQ(a->updated, k1630);
+  EXPECT_EQ(a->retry_at, std::nullopt);
+  EXPECT_EQ(a->error, std::nullopt);
+  EXPECT_EQ(a->pages, 0);
+  EXPECT_EQ(a->tries + a->dials, 0);
+
+  auto b = s.job((*ids)[1]);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->number, "+442071838750");
+  EXPECT_EQ(b->notify, "NEVER");
+  EXPECT_EQ(b->orcpt, std::nullopt);
+  EXPECT_EQ(b->subaddress, std::nullopt);
+}
+
+TEST_F(JobStoreTest, EnqueueKeepsTheMessageEnvelope) {
+  auto s = open_store();
+  NewMessage m = message("00000000000000aa");
+  m.sender = "";  // the null reverse path <>
+  m.ret = queue::Ret::full;
+  m.auth_user = std::nullopt;
+  ASSERT_TRUE(s.enqueue_message(m, {recipient("+12025550100")}));
+  auto got = s.message("00000000000000aa");
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->sender, "");
+  EXPECT_EQ(got->ret, queue::Ret::full);
+  EXPECT_EQ(got->envid, "QQ314159+env");
+  EXPECT_EQ(got->spool_path, "/var/spool/msg/00000000000000aa.eml");
+  EXPECT_EQ(got->arrived, k1630 - 5);
+  EXPECT_EQ(got->size, 12345);
+  EXPECT_EQ(got->client, "192.0.2.7");
+  EXPECT_EQ(got->auth_user, std::nullopt);
+  EXPECT_EQ(got->state, "active");
+
+  m = message("00000000000000bb");
+  m.ret = queue::Ret::unset;
+  m.envid = std::nullopt;
+  ASSERT_TRUE(s.enqueue_message(m, {recipient("+12025550100")}));
+  got = s.message("00000000000000bb");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->ret, queue::Ret::unset);
+  EXPECT_EQ(got->envid, std::nullopt);
+  EXPECT_EQ(got->auth_user, "alice");
+  EXPECT_EQ(sql_scalar(db_path(), "SELECT quote(ret) FROM messages WHERE id = '00000000000000bb'"), "NULL");
+}
+
+TEST_F(JobStoreTest, EnqueueRefusesBadInputAndWritesNothing) {
+  auto s = open_store();
+  auto refuse = [&](std::vector<NewRecipient> rcpts, const std::string& says) {
+    auto r = s.enqueue_message(message("0123456789abcdef"), rcpts);
+    ASSERT_FALSE(r) << says;
+    EXPECT_EQ(r.error().code, StoreErrc::invalid);
+    EXPECT_NE(r.error().message.find(says), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("enqueue_message(0123456789abcdef)"), std::string::npos);
+  };
+  refuse({}, "at least one recipient");
+  for (std::string bad : {"NEVER,SUCCESS", "success", "SUCCESS,,DELAY", "", "DELAY,DELAY", "SUCCESS,"}) {
+    auto r = recipient("+12025550100");
+    r.notify = bad;
+    refuse({recipient("+12025550101"), r}, "NOTIFY '" + bad + "'");
+  }
+  auto r = recipient("+12025550100");
+  r.orcpt = "FAX=+12025550100@fax.example.com";
+  refuse({r}, "has no addr-type");
+  r = recipient("");
+  refuse({r}, "fax number");
+  EXPECT_EQ(sql_scalar(db_path(), "SELECT count(*) FROM messages"), "0");
+  EXPECT_EQ(sql_scalar(db_path(), "SELECT count(*) FROM jobs"), "0");
+}
+
+TEST_F(JobStoreTest, EnqueueOfAKnownMessageIdIsAConflictAndAddsNoJobs) {
+  auto s = open_store();
+  enqueue(s, "0123456789abcdef", 2);
+  auto again = s.enqueue_message(message("0123456789abcdef"), {recipient("+12025550109")});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, StoreErrc::conflict);
+  EXPECT_NE(again.error().message.find("UNIQUE"), std::string::npos) << again.error().message;
+  EXPECT_EQ(sql_scalar(db_path(), "SELECT count(*) FROM jobs"), "2");
+}
+
+TEST_F(JobStoreTest, JobsAreListedNewestFirstAndFiltered) {
+  auto s = open_store();
+  auto m1 = enqueue(s, "000000000000000a", 2);
+  auto m2 = enqueue(s, "000000000000000b", 1);
+  auto in = s.create_inbound({"+15550100", "7", "+33140000000"});
+  ASSERT_TRUE(in) << in.error().message;
+  ASSERT_TRUE(s.set_state(m1[1], "rendering"));
+
+  auto ids = [](const std::vector<queue::Job>& jobs) {
+    std::vector<int64_t> out;
+    for (const auto& j : jobs) out.push_back(j.id);
+    return out;
+  };
+  auto all = s.jobs();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(ids(*all), (std::vector<int64_t>{*in, m2[0], m1[1], m1[0]}));
+
+  JobFilter f;
+  f.direction = Direction::in;
+  EXPECT_EQ(ids(*s.jobs(f)), std::vector<int64_t>{*in});
+  f.direction = Direction::out;
+  f.state = "queued";
+  EXPECT_EQ(ids(*s.jobs(f)), (std::vector<int64_t>{m2[0], m1[0]}));
+  f = {};
+  f.message_id = "000000000000000a";
+  EXPECT_EQ(ids(*s.jobs(f)), (std::vector<int64_t>{m1[1], m1[0]}));
+  f = {};
+  f.limit = 2;
+  EXPECT_EQ(ids(*s.jobs(f)), (std::vector<int64_t>{*in, m2[0]}));
+  f = {};
+  f.state = "lost";
+  auto bad = s.jobs(f);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, StoreErrc::invalid);
+  f = {};
+  f.limit = -1;
+  EXPECT_FALSE(s.jobs(f));
+}
+
+TEST_F(JobStoreTest, InboundJobsStartReceivingWithoutAMessage) {
+  auto s = open_store();
+  auto id = s.create_inbound({"+15550100", std::nullopt, ""});
+  ASSERT_TRUE(id);
+  auto j = s.job(*id);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->direction, Direction::in);
+  EXPECT_EQ(j->state, "receiving");
+  EXPECT_EQ(j->number, "+15550100");
+  EXPECT_EQ(j->caller, "");
+  EXPECT_EQ(j->message_id, std::nullopt);
+}
+
+TEST_F(JobStoreTest, AnUnknownJobIsNotFound) {
+  auto s = open_store();
+  auto j = s.job(77);
+  ASSERT_FALSE(j);
+  EXPECT_EQ(j.error().code, StoreErrc::not_found);
+  EXPECT_EQ(j.error().message, "job(77): no job 77");
+  EXPECT_EQ(s.set_state(77, "sending").error().code, StoreErrc::not_found);
+  EXPECT_EQ(s.set_pages(77, 1, 0).error().code, StoreErrc::not_found);
+  EXPECT_EQ(s.set_retry(77, k1630).error().code, StoreErrc::not_found);
+  EXPECT_EQ(s.add_event(77, "x").error().code, StoreErrc::not_found);
+  EXPECT_EQ(s.events(77).error().code, StoreErrc::not_found);
+  EXPECT_EQ(s.add_dial(77).error().code, StoreErrc::not_found);
+  EXPECT_EQ(s.message("0123456789abcdef").error().code, StoreErrc::not_found);
+}
+
+TEST_F(JobStoreTest, SetStateWalksTheOutboundStatesAndRecordsThem) {
+  auto s = open_store();
+  int64_t id = enqueue(s, "0123456789abcdef", 1)[0];
+  for (const char* st : {"rendering", "ready", "sending", "retry", "sending"}) {
+    clock += 10;
+    ASSERT_TRUE(s.set_state(id, st)) << st;
+    EXPECT_EQ(s.job(id)->state, st);
+    EXPECT_EQ(s.job(id)->updated, clock);
+  }
+  ASSERT_TRUE(s.set_state(id, "done"));
+  auto ev = s.events(id);
+  ASSERT_TRUE(ev);
+  std::vector<std::string> texts;
+  for (const auto& e : *ev) texts.push_back(e.text);
+  EXPECT_EQ(texts, (std::vector<std::string>{"queued for FAX=+12025550100@fax.example.com", "state rendering",
+                                             "state ready", "state sending", "state retry", "state sending",
+                                             "state done"}));
+  EXPECT_EQ(ev->front().time, k1630);
+  EXPECT_EQ(ev->back().time, clock);
+}
+
+TEST_F(JobStoreTest, SetStateRefusesUnknownAndForeignStates) {
+  auto s = open_store();
+  int64_t out = enqueue(s, "0123456789abcdef", 1)[0];
+  int64_t in = *s.create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  auto r = s.set_state(out, "lost");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::invalid);
+  EXPECT_EQ(r.error().message, "set_state(1, lost): unknown state");
+  r = s.set_state(out, "receiving");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "set_state(1, receiving): not a state of an outbound job");
+  EXPECT_EQ(s.set_state(in, "queued").error().code, StoreErrc::invalid);
+  EXPECT_EQ(s.set_state(in, "cancelled").error().code, StoreErrc::invalid);
+  EXPECT_EQ(s.set_state(out, "QUEUED").error().code, StoreErrc::invalid);
+  ASSERT_TRUE(s.set_state(in, "delivering"));
+  ASSERT_TRUE(s.set_state(in, "done"));
+  EXPECT_EQ(s.job(out)->state, "queued");
+}
+
+TEST_F(JobStoreTest, AFinalJobNeverChangesAgainButKeepsItsHistory) {
+  auto s = open_store();
+  auto ids = enqueue(s, "0123456789abcdef", 3);
+  ASSERT_TRUE(s.set_state(ids[0], "done"));
+  ASSERT_TRUE(s.set_state(ids[1], "failed", "The number is not allocated."));
+  ASSERT_TRUE(s.cancel(ids[2]));
+  for (int64_t id : ids) {
+    auto r = s.set_state(id, "sending");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, StoreErrc::conflict);
+    EXPECT_EQ(s.set_pages(id, 2, 2).error().code, StoreErrc::conflict);
+    EXPECT_EQ(s.set_retry(id, k1630).error().code, StoreErrc::conflict);
+    EXPECT_EQ(s.add_try(id).error().code, StoreErrc::conflict);
+    EXPECT_TRUE(s.add_event(id, "report sent"));
+  }
+  EXPECT_EQ(s.set_state(ids[1], "done").error().message, "set_state(2, done): job 2 is already failed");
+  EXPECT_EQ(s.job(ids[1])->error, "The number is not allocated.");
+  EXPECT_EQ(s.events(ids[0])->back().text, "report sent");
+}
+
+TEST_F(JobStoreTest, ErrorIsSetWithTheStateAndClearedByTheNext) {
+  auto s = open_store();
+  int64_t id = enqueue(s, "0123456789abcdef", 1)[0];
+  ASSERT_TRUE(s.set_state(id, "retry", "The line was busy."));
+  EXPECT_EQ(s.job(id)->error, "The line was busy.");
+  EXPECT_EQ(s.events(id)->back().text, "state retry: The line was busy.");
+  ASSERT_TRUE(s.set_state(id, "sending"));
+  EXPECT_EQ(s.job(id)->error, std::nullopt);
+}
+
+TEST_F(JobStoreTest, RetryAtIsKeptOnlyWhileWaiting) {
+  auto s = open_store();
+  int64_t id = enqueue(s, "0123456789abcdef", 1)[0];
+  ASSERT_TRUE(s.set_state(id, "retry", "No answer."));
+  ASSERT_TRUE(s.set_retry(id, k1630 + 300));
+  EXPECT_EQ(s.job(id)->retry_at, k1630 + 300);
+  ASSERT_TRUE(s.set_state(id, "retry", "No answer."));
+  EXPECT_EQ(s.job(id)->retry_at, k1630 + 300);
+  ASSERT_TRUE(s.set_state(id, "sending"));
+  EXPECT_EQ(s.job(id)->retry_at, std::nullopt);
+  ASSERT_TRUE(s.set_state(id, "retry"));
+  ASSERT_TRUE(s.set_retry(id, k1630 + 600));
+  ASSERT_TRUE(s.set_retry(id, std::nullopt));
+  EXPECT_EQ(s.job(id)->retry_at, std::nullopt);
+}
+
+TEST_F(JobStoreTest, PagesAreValidated) {
+  auto s = open_store();
+  int64_t id = enqueue(s, "0123456789abcdef", 1)[0];
+  ASSERT_TRUE(s.set_pages(id, 3, 0));
+  ASSERT_TRUE(s.set_pages(id, 3, 3));
+  EXPECT_EQ(s.job(id)->pages, 3);
+  EXPECT_EQ(s.job(id)->pages_done, 3);
+  auto r = s.set_pages(id, 3, 4);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::invalid);
+  EXPECT_EQ(r.error().message, "set_pages(1): pages_done 4 is not within 0..3");
+  EXPECT_FALSE(s.set_pages(id, -1, 0));
+  EXPECT_FALSE(s.set_pages(id, 2, -1));
+  EXPECT_EQ(s.job(id)->pages_done, 3);
+}
+
+TEST_F(JobStoreTest, DialsAndTriesAreCounted) {
+  auto s = open_store();
+  int64_t id = enqueue(s, "0123456789abcdef", 1)[0];
+  EXPECT_EQ(*s.add_dial(id), 1);
+  EXPECT_EQ(*s.add_dial(id), 2);
+  EXPECT_EQ(*s.add_try(id), 1);
+  auto j = s.job(id);
+  EXPECT_EQ(j->dials, 2);
+  EXPECT_EQ(j->tries, 1);
+}
+
+TEST_F(JobStoreTest, CancelMovesAnyNonFinalOutboundJob) {
+  auto s = open_store();
+  auto ids = enqueue(s, "0123456789abcdef", 4);
+  ASSERT_TRUE(s.set_state(ids[1], "sending"));
+  ASSERT_TRUE(s.set_state(ids[2], "retry", "The line was busy."));
+  ASSERT_TRUE(s.set_retry(ids[2], k1630 + 120));
+  ASSERT_TRUE(s.set_state(ids[3], "ready"));
+  for (int64_t id : ids) {
+    ASSERT_TRUE(s.cancel(id)) << id;
+    auto j = s.job(id);
+    EXPECT_EQ(j->state, "cancelled");
+    EXPECT_EQ(j->retry_at, std::nullopt);
+  }
+  EXPECT_EQ(s.events(ids[1])->back().text, "cancelled (was sending)");
+}
+
+TEST_F(JobStoreTest, CancelRefusesUnknownFinalAndInboundJobs) {
+  auto s = open_store();
+  auto ids = enqueue(s, "0123456789abcdef", 2);
+  int64_t in = *s.create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  auto r = s.cancel(999);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::not_found);
+  EXPECT_EQ(r.error().message, "cancel(999): no job 999");
+  ASSERT_TRUE(s.set_state(ids[0], "done"));
+  r = s.cancel(ids[0]);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::conflict);
+  EXPECT_EQ(r.error().message, "cancel(1): job 1 is already done");
+  ASSERT_TRUE(s.cancel(ids[1]));
+  EXPECT_EQ(s.cancel(ids[1]).error().code, StoreErrc::conflict);
+  r = s.cancel(in);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::invalid);
+  EXPECT_EQ(s.job(in)->state, "receiving");
+  EXPECT_EQ(s.job(ids[0])->state, "done");
+}
+
+TEST_F(JobStoreTest, NextReadyTakesDueQueuedAndRetryJobsOldestFirst) {
+  auto s = open_store();
+  auto a = enqueue(s, "000000000000000a", 1)[0];  // queued at 16:30, no retry_at: due now
+  clock += 60;
+  auto b = enqueue(s, "000000000000000b", 1)[0];  // queued at 16:31
+  auto c = enqueue(s, "000000000000000c", 1)[0];  // retry at 16:35
+  ASSERT_TRUE(s.set_state(c, "retry", "The line was busy."));
+  ASSERT_TRUE(s.set_retry(c, k1630 + 300));
+  auto d = enqueue(s, "000000000000000d", 1)[0];  // sending: not for the scheduler
+  ASSERT_TRUE(s.set_state(d, "sending"));
+  auto e = enqueue(s, "000000000000000e", 1)[0];  // queued but held until 16:33
+  ASSERT_TRUE(s.set_retry(e, k1630 + 180));
+  auto f = enqueue(s, "000000000000000f", 1)[0];
+  ASSERT_TRUE(s.set_state(f, "done"));
+  ASSERT_TRUE(s.create_inbound({"+15550100", std::nullopt, ""}));
+
+  auto ids = [&](int64_t now, int limit) {
+    std::vector<int64_t> out;
+    auto r = s.next_ready(now, limit);
+    EXPECT_TRUE(r);
+    for (const auto& j : *r) out.push_back(j.id);
+    return out;
+  };
+  EXPECT_EQ(ids(k1630 + 60, 10), (std::vector<int64_t>{a, b}));
+  EXPECT_EQ(ids(k1630 + 179, 10), (std::vector<int64_t>{a, b}));
+  EXPECT_EQ(ids(k1630 + 180, 10), (std::vector<int64_t>{a, b, e}));
+  EXPECT_EQ(ids(k1630 + 299, 10), (std::vector<int64_t>{a, b, e}));
+  EXPECT_EQ(ids(k1630 + 300, 10), (std::vector<int64_t>{a, b, e, c}));
+  EXPECT_EQ(ids(k1630 + 300, 2), (std::vector<int64_t>{a, b}));
+  EXPECT_EQ(ids(k1630 + 300, 0), std::vector<int64_t>{});
+}
+
+TEST_F(JobStoreTest, JsonIsTheInterfaceObject) {
+  auto s = open_store();
+  NewRecipient r = recipient("+12025550100");
+  r.subaddress = "42";
+  auto id = (*s.enqueue_message(message("0123456789abcdef"), {r}))[0];
+  clock += 60;
+  ASSERT_TRUE(s.set_pages(id, 3, 1));
+  ASSERT_TRUE(s.set_state(id, "retry", "The line was busy."));
+  ASSERT_TRUE(s.set_retry(id, k1630 + 600));
+  EXPECT_EQ(queue::to_json(*s.job(id)),
+            R"({"id":1,"direction":"out","state":"retry","number":"+12025550100","caller":"+15550100",)"
+            R"("pages":3,"pages_done":1,"retry_at":"2026-11-22T16:40:00Z","error":"The line was busy.",)"
+            R"("message_id":"0123456789abcdef","subaddress":"42","created":"2026-11-22T16:30:00Z",)"
+            R"("updated":"2026-11-22T16:31:00Z"})");
+}
+
+TEST_F(JobStoreTest, JsonOfAnInboundJobHasNulls) {
+  auto s = open_store();
+  auto id = *s.create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  EXPECT_EQ(queue::to_json(*s.job(id)),
+            R"({"id":1,"direction":"in","state":"receiving","number":"+15550100","caller":"+33140000000",)"
+            R"("pages":0,"pages_done":0,"retry_at":null,"error":null,"message_id":null,"subaddress":null,)"
+            R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z"})");
+  EXPECT_EQ(queue::to_json(std::vector<queue::Job>{}), "[]");
+  auto list = queue::to_json(*s.jobs());
+  EXPECT_EQ(list.front(), '[');
+  EXPECT_EQ(list.back(), ']');
+}
+
+TEST_F(JobStoreTest, JsonSurvivesAnErrorThatIsNotUtf8) {
+  auto s = open_store();
+  int64_t id = enqueue(s, "0123456789abcdef", 1)[0];
+  ASSERT_TRUE(s.set_state(id, "failed", "Remote said \xff\xfe\"bye\"."));
+  std::string json = queue::to_json(*s.job(id));
+  // Each bad byte becomes U+FFFD (written as UTF-8: the output is not ASCII-escaped).
+  EXPECT_NE(json.find("\"error\":\"Remote said \xef\xbf\xbd\xef\xbf\xbd\\\"bye\\\".\""), std::string::npos)
+      << json;
+}
+
+TEST_F(JobStoreTest, FormatUtc) {
+  EXPECT_EQ(queue::format_utc(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(queue::format_utc(k1630 + 600), "2026-11-22T16:40:00Z");
+}
+
+TEST_F(JobStoreTest, MessageStateIsValidated) {
+  auto s = open_store();
+  enqueue(s, "0123456789abcdef", 1);
+  ASSERT_TRUE(s.set_message_state("0123456789abcdef", "done"));
+  EXPECT_EQ(s.message("0123456789abcdef")->state, "done");
+  EXPECT_EQ(s.set_message_state("0123456789abcdef", "gone").error().code, StoreErrc::invalid);
+  EXPECT_EQ(s.set_message_state("ffffffffffffffff", "done").error().code, StoreErrc::not_found);
+}
+
+TEST_F(JobStoreTest, AnotherInstanceSeesWhatWasCommitted) {
+  auto writer = open_store();
+  auto reader = open_store();  // a second connection, as the CLI or a second process has
+  auto ids = enqueue(writer, "0123456789abcdef", 2);
+  ASSERT_EQ(reader.jobs()->size(), 2u);
+  ASSERT_TRUE(writer.set_state(ids[0], "sending"));
+  EXPECT_EQ(reader.job(ids[0])->state, "sending");
+  ASSERT_TRUE(reader.cancel(ids[1]));  // and writes through it are seen back
+  EXPECT_EQ(writer.job(ids[1])->state, "cancelled");
+  {
+    auto moved = std::move(writer);  // a store can be handed to its thread
+    EXPECT_TRUE(moved.set_pages(ids[0], 2, 1));
+  }
+  auto later = open_store();
+  auto j = later.job(ids[0]);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->state, "sending");
+  EXPECT_EQ(j->pages_done, 1);
+  EXPECT_EQ(later.message("0123456789abcdef")->sender, "alice@example.com");
+}
+
+// The child enqueues messages with 1..3 recipients as fast as it can and reports each id
+// once enqueue_message has returned (the moment SMTP would say 250); it is SIGKILLed at a
+// random moment. Afterwards every reported message is there, and every message there has
+// all its jobs (its `size` says how many): never a message with some of its recipients.
+void enqueue_until_killed(const std::string& path, int round, int report_fd) {
+  auto s = JobStore::open(path);
+  if (!s) _exit(2);
+  for (int i = 0;; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%08x%08x", unsigned(round), unsigned(i));
+    int n = 1 + i % 3;
+    NewMessage m = message(id);
+    m.size = n;
+    std::vector<NewRecipient> rcpts(size_t(n), recipient("+12025550100"));
+    if (!s->enqueue_message(m, rcpts)) _exit(3);
+    std::string line = std::string(id) + "\n";
+    if (write(report_fd, line.data(), line.size()) != ssize_t(line.size())) _exit(4);
+  }
+}
+
+TEST_F(JobStoreTest, AKilledWriterLeavesWholeMessagesOnly) {
+  std::mt19937 rng(std::random_device{}());
+  std::set<std::string> acknowledged;
+  for (int round = 0; round < 6; ++round) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      enqueue_until_killed(db_path(), round, fds[1]);
+    }
+    close(fds[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 200));
+    kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << WEXITSTATUS(status);
+    std::string reported;
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) reported.append(buf, size_t(n));
+    close(fds[0]);
+    std::istringstream lines(reported);
+    for (std::string id; std::getline(lines, id);) acknowledged.insert(id);
+  }
+  ASSERT_FALSE(acknowledged.empty()) << "the child never committed anything";
+  RecordProperty("acknowledged", int(acknowledged.size()));
+
+  auto s = open_store();  // recovers the WAL
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA foreign_key_check"), "<none>");
+  EXPECT_EQ(sql_scalar(db_path(),
+                       "SELECT count(*) FROM messages m WHERE m.size != "
+                       "(SELECT count(*) FROM jobs j WHERE j.message_id = m.id)"),
+            "0");
+  EXPECT_EQ(sql_scalar(db_path(),
+                       "SELECT count(*) FROM jobs j WHERE NOT EXISTS "
+                       "(SELECT 1 FROM events e WHERE e.job_id = j.id)"),
+            "0");
+  for (const auto& id : acknowledged) EXPECT_TRUE(s.message(id)) << "acknowledged message " << id << " lost";
+  EXPECT_TRUE(s.enqueue_message(message("ffffffffffffffff"), {recipient("+12025550100")}));
+}
+
+}  // namespace
