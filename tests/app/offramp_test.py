@@ -28,14 +28,14 @@ def free_port():
 class Node:
     """A faxbridge serve process on free ports in a temporary data directory."""
 
-    def __init__(self, workdir, trusted=True, tls=False, extra=""):
+    def __init__(self, workdir, trusted=True, tls=False, extra="", smtp_extra=""):
         self.dir = workdir
         self.smtp_port, self.http_port = free_port(), free_port()
         self.server = "http://127.0.0.1:%d" % self.http_port
         cfg = ["[node]", 'data_dir = "%s"' % os.path.join(workdir, "var"), "",
                "[smtp]", 'listen = ["127.0.0.1:%d"]' % self.smtp_port, 'domains = ["fax.test"]',
                'hostname = "fax.test"',
-               "trusted_networks = %s" % ('["127.0.0.0/8"]' if trusted else "[]")]
+               "trusted_networks = %s" % ('["127.0.0.0/8"]' if trusted else "[]"), smtp_extra]
         if tls:
             cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
