@@ -102,8 +102,14 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
   std::erase_if(live_, [](const auto& w) { return w.expired(); });
   live_.push_back(timer);
   if (!co_await io.write(s.greeting())) co_return;
+  const auto session_end = std::chrono::steady_clock::now() + opt_.session_timeout;
   std::array<char, 16384> buf;
   for (;;) {
+    if (std::chrono::steady_clock::now() > session_end && !s.in_data()) {
+      s.shutdown({421, "4.4.2", cfg.hostname + " Error: session too long, closing connection"});
+      co_await io.write(s.take_output());
+      break;
+    }
     timer->expires_after(opt_.idle_timeout);
     auto result = co_await (io.read(asio::buffer(buf)) || timer->async_wait(kNoThrow));
     if (result.index() == 1) {  // the timer: idle too long, or the server is stopping

@@ -9,7 +9,8 @@
 // closed; shutdown stops accepting at once and says 421 4.3.2 to idle sessions, while a
 // session in DATA or committing finishes its message first (never a dropped transaction).
 // LIMITS: max_sessions (default 200), idle_timeout (default 300 s: RFC 5321 asks for at
-// least 5 minutes), read buffer 16 KiB per connection.
+// least 5 minutes), session_timeout (default 3600 s: a connection, however busy, is told 421
+// 4.4.2 between messages after it), read buffer 16 KiB per connection.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,7 @@ struct ServerOptions {
   Config session;  // per-connection template (trusted_client is set per connection)
   size_t max_sessions = 200;
   std::chrono::seconds idle_timeout{300};
+  std::chrono::seconds session_timeout{3600};
   std::shared_ptr<asio::ssl::context> tls;  // null: no STARTTLS
   // Per connection: is this client on a trusted network, and a fresh Intake for it.
   std::function<bool(const asio::ip::address&)> trusted;

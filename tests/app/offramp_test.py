@@ -219,6 +219,25 @@ class OffRampTest(fbtest.TempDirTest):
             if code == 421:
                 raise smtplib.SMTPServerDisconnected("421")
 
+    def test_overload_and_idle_timeout_get_421(self):
+        n = self.node(smtp_extra="max_sessions = 2\nidle_timeout_s = 1")
+        first, second = n.smtp(), n.smtp()
+        third = socket.create_connection(("127.0.0.1", n.smtp_port), timeout=10)
+        self.assertEqual(third.recv(200), b"421 4.7.0 fax.test Error: too many connections, try again later\r\n")
+        third.close()
+        time.sleep(1.5)  # idle: both sessions are told 421 and closed
+        for s in (first, second):
+            try:
+                code, text = s.noop()  # the 421 already waiting is read as NOOP's reply
+                self.assertEqual((code, text[:5]), (421, b"4.4.2"))
+            except smtplib.SMTPServerDisconnected:
+                pass
+        idle = socket.create_connection(("127.0.0.1", n.smtp_port), timeout=10)
+        idle.recv(200)  # greeting
+        time.sleep(1.5)
+        self.assertEqual(idle.recv(200), b"421 4.4.2 fax.test Error: timeout exceeded\r\n")
+        idle.close()
+
     def test_api_errors_and_cli_exit_codes(self):
         n = self.node()
         self.assertEqual(n.cli("job", "12345").returncode, 1)
