@@ -83,7 +83,10 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
     }
     pollfd p{fds[0], POLLIN, 0};
     int r = ::poll(&p, 1, int(std::min(left, 1.0) * 1000) + 1);
-    if (r < 0 && errno != EINTR) break;
+    if (r < 0 && errno != EINTR) {  // cannot watch the child any more: stop it, never wait blind
+      timed_out = true;
+      break;
+    }
     if (r <= 0) continue;
     char buf[4096];
     ssize_t n = ::read(fds[0], buf, sizeof buf);

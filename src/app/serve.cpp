@@ -2,6 +2,9 @@
 #include "app/serve.hpp"
 
 #include <csignal>
+#include <cstdlib>
+
+#include <pthread.h>
 #include <filesystem>
 #include <iostream>
 
@@ -94,12 +97,20 @@ int run(const config::Config& cfg) {
   reconcile(spool, *store);
 
   asio::io_context io;
+  // SIGINT/SIGTERM go to the io thread only (asio's signal_set): the store and converter
+  // threads, started with them blocked, never see a signal interrupt a read or a waitpid.
+  sigset_t stop_signals, old;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
   asio::thread_pool store_pool(1);  // the job store and fsyncs: never on the io thread
   gateway::ConverterOptions copt;
   copt.store_path = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
   gateway::Converter converter(copt, spool);
   converter.start();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   gateway::OffRamp offramp(offramp_options(cfg), spool, *store, store_pool.get_executor(),
                            [&](const std::string& id) { converter.notify(id); });
 
@@ -146,9 +157,16 @@ int run(const config::Config& cfg) {
     smtp_server.stop();
     http.stop();
     asio::post(io, wait_drained);
-    // A client that never finishes its message cannot hold the node for ever.
+    // A client that never finishes its message cannot hold the node for ever. Sessions still
+    // suspended then cannot be unwound safely after their server is gone: leave as a crash
+    // would, which the spool and the store are built to survive (nothing acknowledged is lost;
+    // a commit whose 250 was not sent yet may arrive twice, as after any crash).
     auto hard = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(9));
-    hard->async_wait([&io, hard](std::error_code) { io.stop(); });
+    hard->async_wait([hard](std::error_code ec) {
+      if (ec) return;
+      log("sessions did not finish within 9 s: exiting now");
+      std::_Exit(0);
+    });
   });
   log("ready");
   io.run();

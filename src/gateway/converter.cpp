@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <set>
 
+#include <cerrno>
+#include <csignal>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -24,8 +27,10 @@ struct RunResult {
   std::string stderr_text;
 };
 
-// Runs argv, collecting stderr (bounded), and waits for it.
-RunResult run_process(const std::vector<std::string>& argv) {
+// Runs argv, collecting stderr (bounded), and waits for it. The child gets stdin, stdout,
+// stderr and nothing else: no daemon socket (SMTP listener, clients, API) may reach code that
+// parses hostile documents. `child` holds its pid while it runs, so stop() can end it.
+RunResult run_process(const std::vector<std::string>& argv, std::atomic<pid_t>& child) {
   RunResult r;
   int err[2];
   if (::pipe2(err, O_CLOEXEC) != 0) return r;
@@ -34,6 +39,7 @@ RunResult run_process(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -46,14 +52,22 @@ RunResult run_process(const std::vector<std::string>& argv) {
     r.stderr_text = "cannot start the converter";
     return r;
   }
+  child = pid;
   char buf[4096];
-  ssize_t n;
-  while ((n = ::read(err[0], buf, sizeof buf)) > 0) {
+  for (;;) {
+    ssize_t n = ::read(err[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     if (r.stderr_text.size() < 8192) r.stderr_text.append(buf, size_t(n));
   }
   ::close(err[0]);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  pid_t w;
+  do {
+    w = ::waitpid(pid, &status, 0);
+  } while (w < 0 && errno == EINTR);
+  child = 0;
+  if (w != pid) return r;  // code -1: a failure, never mistaken for success
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
@@ -86,6 +100,8 @@ void Converter::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  // A conversion may take minutes; rendering is repeatable, so end it rather than wait.
+  if (pid_t c = child_.load(); c > 0) ::kill(c, SIGKILL);
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -140,7 +156,12 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   for (const auto& j : todo) store.set_state(j.id, "rendering");
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
   RunResult r = run_process({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
-                             "-o", rendered, spool_.message_path(message_id)});
+                             "-o", rendered, spool_.message_path(message_id)},
+                            child_);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
+  }
   int pages = 0;
   if (r.code == 0) {
     auto info = imaging::inspect_tiff(rendered);

@@ -11,11 +11,14 @@
 // LIMITS: the convert command's own (time, memory), one message at a time.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include <sys/types.h>
 
 #include "queue/job_store.hpp"
 #include "queue/spool.hpp"
@@ -47,6 +50,7 @@ class Converter {
   std::condition_variable cv_;
   std::deque<std::string> pending_;
   bool stopping_ = false;
+  std::atomic<pid_t> child_{0};  // the convert process running, 0 when none
   std::thread thread_;
 };
 

@@ -71,7 +71,13 @@ class Intake : public smtp::Intake {
   bool authenticate(std::string_view user, std::string_view password) override {
     const auto& users = ramp_.options().users;
     auto it = users.find(std::string(user));
-    return it != users.end() && password_matches(it->second, password);
+    // Unknown users cost a hash too, so the reply time does not tell which names exist.
+    static const std::string kDummy = "$6$faxbridgedummy$";
+    if (it == users.end()) {
+      password_matches(kDummy, password);
+      return false;
+    }
+    return password_matches(it->second, password);
   }
 
   void begin(const smtp::Envelope& env) override {
@@ -167,6 +173,9 @@ class Intake : public smtp::Intake {
     if (!jobs) {
       // Not acknowledged: take the message back out of the spool so it is not queued twice.
       ramp_.spool().remove_message(id);
+      if (jobs.error().code == queue::StoreErrc::invalid) {  // retrying would fail the same way
+        return Reply{554, "5.5.4", "Message refused: " + jobs.error().message};
+      }
       return Reply{451, "4.3.0", "Local error in processing, try again later (" + jobs.error().message + ")"};
     }
     ramp_.queued(id);

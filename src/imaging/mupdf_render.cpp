@@ -218,7 +218,13 @@ Result<Pages> collect(Pages pages, const std::vector<std::string>& errors, const
 // Opens the PDF, authenticating with the empty password when it is only owner-protected.
 fz_document* open_pdf(fz_context* ctx, std::string_view bytes, std::string& err, bool& needs_password) {
   fz_document* doc = open_doc(ctx, bytes, "application/pdf", err);
-  needs_password = doc && fz_needs_password(ctx, doc) && !fz_authenticate_password(ctx, doc, "");
+  bool locked = false;
+  fz_var(locked);
+  if (doc) {
+    fz_try(ctx) { locked = fz_needs_password(ctx, doc) && !fz_authenticate_password(ctx, doc, ""); }
+    fz_catch(ctx) { locked = true; }  // a broken /Encrypt dictionary: treat as locked
+  }
+  needs_password = locked;
   return doc;
 }
 
@@ -291,11 +297,19 @@ std::string neutralize_html_resources(std::string_view in) {
     return false;
   };
   bool in_tag = false;
+  char quote = 0;  // inside a quoted attribute value: '>' does not end the tag
   for (size_t i = 0; i < in.size(); ++i) {
     char ch = in[i];
-    if (ch == '<') in_tag = true;
-    else if (ch == '>') in_tag = false;
-    if (in_tag && ref_attr(i)) {
+    if (in_tag && quote) {
+      if (ch == quote) quote = 0;
+    } else if (in_tag && (ch == '"' || ch == '\'')) {
+      quote = ch;
+    } else if (ch == '<') {
+      in_tag = true;
+    } else if (ch == '>') {
+      in_tag = false;
+    }
+    if (in_tag && !quote && ref_attr(i)) {
       out += "x-blocked-";
     } else if (ieq(i, "url") && in.size() > skip_space(i + 3) && in[skip_space(i + 3)] == '(' &&
                !data_uri_at(skip_space(i + 3) + 1)) {

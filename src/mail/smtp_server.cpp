@@ -136,8 +136,11 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
         case Event::starttls: {
           if (!co_await io.write(s.take_output())) co_return;
           io.tls.emplace(sock, *opt_.tls);
-          auto [hec] = co_await io.tls->async_handshake(asio::ssl::stream_base::server, kNoThrow);
-          if (hec) co_return;
+          // A client that starts TLS and then says nothing must not hold its slot for ever.
+          timer->expires_after(opt_.idle_timeout);
+          auto hs = co_await (io.tls->async_handshake(asio::ssl::stream_base::server, kNoThrow) ||
+                              timer->async_wait(kNoThrow));
+          if (hs.index() == 1 || std::get<0>(std::get<0>(hs))) co_return;
           s.tls_started();
           break;
         }

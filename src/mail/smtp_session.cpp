@@ -29,6 +29,12 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// CR, LF, NUL and other controls have no place in a command argument: they would be echoed in
+// replies and stored (Received: header, the DSN recipient).
+bool has_controls(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+}
+
 std::vector<std::string_view> split_spaces(std::string_view s) {
   std::vector<std::string_view> out;
   size_t i = 0;
@@ -209,10 +215,13 @@ Event Session::step() {
       continue;
     }
     if (eol == std::string::npos) {
-      if (in_.size() > cfg_.limits.max_command_line) {  // no CRLF in sight: refuse, skip to it
-        in_.clear();
-        discarding_long_line_ = true;
-        if (auto ev = error(500, "5.5.2", "Error: line too long")) return *ev;
+      if (in_.size() > cfg_.limits.max_command_line) {  // no CRLF in sight: refuse once, skip to it
+        bool cr = in_.back() == '\r';
+        in_.assign(cr ? "\r" : "");  // a CRLF may be split across reads
+        if (!discarding_long_line_) {
+          discarding_long_line_ = true;
+          if (auto ev = error(500, "5.5.2", "Error: line too long")) return *ev;
+        }
       }
       return Event::need_input;
     }
@@ -244,7 +253,7 @@ std::optional<Event> Session::handle_line(std::string_view line) {
 
 std::optional<Event> Session::command(std::string_view verb, std::string_view args) {
   if (verb == "EHLO" || verb == "HELO") {
-    if (trim(args).empty()) return error(501, "5.5.4", "Syntax: " + std::string(verb) + " hostname");
+    if (trim(args).empty() || has_controls(args)) return error(501, "5.5.4", "Syntax: " + std::string(verb) + " hostname");
     ehlo(trim(args), verb == "EHLO");
     return std::nullopt;
   }
@@ -320,7 +329,7 @@ void Session::mail(std::string_view args) {
   }
   std::string path;
   std::vector<std::string_view> params;
-  if (!parse_path_arg(args, "FROM:", path, params)) {
+  if (!parse_path_arg(args, "FROM:", path, params) || has_controls(path)) {
     error(501, "5.5.2", "Syntax: MAIL FROM:<address> [parameters]");
     return;
   }
@@ -388,8 +397,8 @@ void Session::mail(std::string_view args) {
       return;
     }
   }
-  if (auto refusal = policy_.check_mail(next)) {
-    error(refusal->code, refusal->enhanced, refusal->text);
+  if (auto refusal = policy_.check_mail(next)) {  // a decision, not a client error: not counted
+    reply(refusal->code, refusal->enhanced, refusal->text);
     return;
   }
   env_ = std::move(next);
@@ -404,7 +413,7 @@ void Session::rcpt(std::string_view args) {
   }
   std::string path;
   std::vector<std::string_view> params;
-  if (!parse_path_arg(args, "TO:", path, params) || path.empty()) {
+  if (!parse_path_arg(args, "TO:", path, params) || path.empty() || has_controls(path)) {
     error(501, "5.1.3", "Syntax: RCPT TO:<address> [parameters]");
     return;
   }
@@ -413,7 +422,8 @@ void Session::rcpt(std::string_view args) {
     return;
   }
   if (env_.recipients.size() >= cfg_.limits.max_recipients) {
-    error(452, "4.5.3", "Error: too many recipients (at most " + std::to_string(cfg_.limits.max_recipients) + ")");
+    // RFC 5321 §4.5.3.1.10: the client sends the rest later; not an error that ends the session.
+    reply(452, "4.5.3", "Error: too many recipients (at most " + std::to_string(cfg_.limits.max_recipients) + ")");
     return;
   }
   Recipient r;
@@ -436,7 +446,11 @@ void Session::rcpt(std::string_view args) {
     } else if (key == "ORCPT") {
       auto semi = value.find(';');
       auto decoded = semi == std::string_view::npos ? std::nullopt : address::xtext_decode(value.substr(semi + 1));
-      if (r.orcpt || !decoded || semi == 0 || value.size() > 500) {
+      bool atom = semi != std::string_view::npos && semi > 0 &&
+                  std::all_of(value.begin(), value.begin() + long(semi), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+                  });
+      if (r.orcpt || !decoded || decoded->empty() || !atom || value.size() > 500) {
         error(501, "5.5.4", "Error: ORCPT must be addr-type;xtext");
         return;
       }
@@ -447,7 +461,7 @@ void Session::rcpt(std::string_view args) {
     }
   }
   if (auto refusal = policy_.check_rcpt(env_, r)) {
-    error(refusal->code, refusal->enhanced, refusal->text);
+    reply(refusal->code, refusal->enhanced, refusal->text);
     return;
   }
   env_.recipients.push_back(std::move(r));

@@ -205,6 +205,11 @@ TEST(Html, ReferencesAreNeutralisedButDataUrisKept) {
   EXPECT_NE(out.find("@blocked-import"), std::string::npos);
 }
 
+TEST(Html, AGreaterThanInsideAQuotedValueDoesNotEndTheTag) {
+  std::string out = neutralize_html_resources("<img alt=\">\" src=\"file:///etc/x.png\">");
+  EXPECT_NE(out.find("x-blocked-src="), std::string::npos) << out;
+}
+
 TEST(Html, RendersTextOnTextPaper) {
   auto pages = render_html("<html><body><h1>Invoice 42</h1><p>Hello</p></body></html>", at(Resolution::fine),
                            "m.html");

@@ -140,6 +140,11 @@ TEST(SmtpSession, EveryProtocolErrorHasItsCode) {
       {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a@b> NOTIFY=NEVER,SUCCESS", "501 5.5.4 Error: NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"},
       {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a@b> NOTIFY=DELAY,DELAY", "501 5.5.4 Error: NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"},
       {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a@b> ORCPT=rfc822", "501 5.5.4 Error: ORCPT must be addr-type;xtext"},
+      {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a@b> ORCPT=rfc822;", "501 5.5.4 Error: ORCPT must be addr-type;xtext"},
+      {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a@b> ORCPT=rfc 822;x@y", "501 5.5.4 Error: ORCPT must be addr-type;xtext"},
+      {"EHLO c", "MAIL FROM:<a\rb@c>", "501 5.5.2 Syntax: MAIL FROM:<address> [parameters]"},
+      {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a\x01b@c>", "501 5.1.3 Syntax: RCPT TO:<address> [parameters]"},
+      {"", "EHLO bad\rname", "501 5.5.4 Syntax: EHLO hostname"},
       {"EHLO c\r\nMAIL FROM:<a@b>", "RCPT TO:<a@b> XYZ=1", "555 5.5.4 Error: unsupported parameter XYZ"},
       {"EHLO c", "DATA", "503 5.5.1 Error: need MAIL command"},
       {"EHLO c\r\nMAIL FROM:<a@b>", "DATA", "554 5.5.1 Error: no valid recipients"},
@@ -200,6 +205,30 @@ TEST(SmtpSession, MessageSizeLimitAtTheEdge) {
       EXPECT_EQ(h.send("RCPT TO:<x@y>\r\n"), "503 5.5.1 Error: need MAIL command before RCPT\r\n");
     }
   }
+}
+
+TEST(SmtpSession, RefusalsAndTooManyRecipientsDoNotCountAsErrors) {
+  Config c;
+  c.limits.max_errors = 2;
+  c.limits.max_recipients = 1;
+  Harness h(c);
+  h.policy.rcpt_refusal = Reply{553, "5.1.3", "bad"};
+  Event ev;
+  h.send("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n");
+  std::string out = h.send("RCPT TO:<y@y>\r\nRCPT TO:<z@y>\r\nRCPT TO:<refuse@y>\r\nNOOP\r\n", &ev);
+  EXPECT_EQ(ev, Event::need_input);
+  EXPECT_EQ(out.find("421"), std::string::npos) << out;
+  EXPECT_NE(out.find("250 2.0.0 Ok\r\n"), std::string::npos);
+}
+
+TEST(SmtpSession, ALongLineIsAnsweredOnceAndACrLfSplitAcrossReadsSurvives) {
+  Config c;
+  c.limits.max_command_line = 20;
+  Harness h(c);
+  EXPECT_EQ(h.send(std::string(30, 'x')), "500 5.5.2 Error: line too long\r\n");
+  EXPECT_EQ(h.send(std::string(30, 'x')), "");  // the same line, still: no second reply
+  EXPECT_EQ(h.send(std::string(30, 'x') + "\r"), "");
+  EXPECT_EQ(h.send("\nNOOP\r\n"), "250 2.0.0 Ok\r\n");
 }
 
 TEST(SmtpSession, CommandLineLengthLimit) {
