@@ -110,7 +110,18 @@ class Intake : public smtp::Intake {
 
   asio::awaitable<Reply> commit(const smtp::Envelope& env) override {
     // The disk work runs on the store executor; the io thread goes on serving others.
-    return asio::co_spawn(ramp_.store_executor(), commit_on_store(this, &env), asio::use_awaitable);
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Reply)>(
+        [this](auto handler, const smtp::Envelope* e) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          auto home = asio::get_associated_executor(*h);
+          auto done = [h, home](Reply r) { asio::post(home, [h, r]() mutable { std::move(*h)(r); }); };
+          asio::post(ramp_.store_executor(), [this, e, done]() {
+            Reply early;
+            if (auto m = prepare(*e, early)) ramp_.enqueue_commit(std::move(*m), done);
+            else done(early);
+          });
+        },
+        asio::use_awaitable, &env);
   }
 
  private:
@@ -121,22 +132,21 @@ class Intake : public smtp::Intake {
     return "from:" + lower(env.mail_from) + "@" + client_.to_string();
   }
 
-  // A plain coroutine function (GCC 12 mis-handles coroutine lambdas' captures).
-  static asio::awaitable<Reply> commit_on_store(Intake* self, const smtp::Envelope* env) {
-    co_return self->commit_now(*env);
-  }
-
-  Reply commit_now(const smtp::Envelope& env) {
+  // Store executor: the spool file written and renamed (durable only at the group commit),
+  // what can be faxed checked, the job rows built. nullopt with `reply` set when refused.
+  std::optional<PreparedMessage> prepare(const smtp::Envelope& env, Reply& reply) {
     if (!writer_ || !spool_error_.empty()) {
       std::string why = spool_error_.empty() ? "the spool is unavailable" : spool_error_;
       abort();
-      return Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"};
+      reply = Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"};
+      return std::nullopt;
     }
     std::string id = writer_->id();
-    auto committed = writer_->commit();
+    auto committed = writer_->commit_unsynced();
     writer_.reset();
     if (!committed) {
-      return Reply{451, "4.3.0", "Local error in processing, try again later (" + committed.error().message + ")"};
+      reply = Reply{451, "4.3.0", "Local error in processing, try again later (" + committed.error().message + ")"};
+      return std::nullopt;
     }
     // What can be faxed is known now: refuse at DATA rather than fail the job later. (Until
     // the jobs are committed the file is not acknowledged; start-up removes such orphans.)
@@ -151,10 +161,14 @@ class Intake : public smtp::Intake {
     auto parts = mail::select_fax_parts(body, so);
     if (!parts) {
       ramp_.spool().remove_message(id);
-      if (parts.error().code == mail::PartsErrc::limit) return Reply{552, "5.3.4", "Message refused: " + parts.error().message};
-      return Reply{554, "5.6.1", "Message refused: " + parts.error().message};
+      reply = parts.error().code == mail::PartsErrc::limit
+                  ? Reply{552, "5.3.4", "Message refused: " + parts.error().message}
+                  : Reply{554, "5.6.1", "Message refused: " + parts.error().message};
+      return std::nullopt;
     }
-    queue::NewMessage m;
+    PreparedMessage p;
+    p.id = id;
+    queue::NewMessage& m = p.message;
     m.id = id;
     m.spool_path = *committed;
     m.sender = env.mail_from;
@@ -164,23 +178,16 @@ class Intake : public smtp::Intake {
     m.size = int64_t(body.size());
     m.client = client_.to_string();
     m.auth_user = env.auth_user;
-    std::vector<queue::NewRecipient> rcpts;
     for (const auto& r : env.recipients) {
       const auto& fax = parsed_.at(r.address);
-      rcpts.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt});
+      p.recipients.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt});
     }
-    auto jobs = ramp_.store().enqueue_message(m, rcpts);
-    if (!jobs) {
-      // Not acknowledged: take the message back out of the spool so it is not queued twice.
+    if (auto why = queue::JobStore::check(m, p.recipients)) {  // retrying would fail the same way
       ramp_.spool().remove_message(id);
-      if (jobs.error().code == queue::StoreErrc::invalid) {  // retrying would fail the same way
-        return Reply{554, "5.5.4", "Message refused: " + jobs.error().message};
-      }
-      return Reply{451, "4.3.0", "Local error in processing, try again later (" + jobs.error().message + ")"};
+      reply = Reply{554, "5.5.4", "Message refused: " + *why};
+      return std::nullopt;
     }
-    ramp_.queued(id);
-    return Reply{250, "2.0.0", "Ok: queued as " + id + " (" + std::to_string(jobs->size()) + " fax job" +
-                                   (jobs->size() == 1 ? "" : "s") + ")"};
+    return p;
   }
 
   OffRamp& ramp_;
@@ -210,6 +217,34 @@ OffRamp::OffRamp(OffRampOptions opt, queue::Spool& spool, queue::JobStore& store
                  std::function<void(const std::string&)> on_queued)
     : opt_(std::move(opt)), spool_(spool), store_(store), store_exec_(std::move(store_exec)),
       on_queued_(std::move(on_queued)) {}
+
+void OffRamp::enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done) {
+  batch_.emplace_back(std::move(m), std::move(done));
+  if (drain_scheduled_) return;
+  drain_scheduled_ = true;
+  // Runs after the commits already waiting on the store thread: they join this batch.
+  asio::post(store_exec_, [this] { drain(); });
+}
+
+void OffRamp::drain() {
+  drain_scheduled_ = false;
+  auto batch = std::exchange(batch_, {});
+  auto fail_all = [&](const std::string& why) {
+    for (auto& [m, done] : batch) {
+      spool_.remove_message(m.id);  // not acknowledged: must not be queued later
+      done(Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"});
+    }
+  };
+  if (auto s = spool_.sync(); !s) return fail_all(s.error().message);
+  std::vector<std::pair<queue::NewMessage, std::vector<queue::NewRecipient>>> rows;
+  for (const auto& [m, done] : batch) rows.emplace_back(m.message, m.recipients);
+  if (auto r = store_.enqueue_messages(rows); !r) return fail_all(r.error().message);
+  for (auto& [m, done] : batch) {
+    queued(m.id);
+    size_t n = m.recipients.size();
+    done(Reply{250, "2.0.0", "Ok: queued as " + m.id + " (" + std::to_string(n) + " fax job" + (n == 1 ? "" : "s") + ")"});
+  }
+}
 
 std::unique_ptr<smtp::Intake> OffRamp::make_intake(const asio::ip::address& client, bool trusted) {
   return std::make_unique<Intake>(*this, client, trusted);

@@ -13,9 +13,12 @@
 //         the sender's fax recipients this hour over the limit  450 4.7.1
 //   DATA: no part of the mail can be faxed (an executable, ...) 554 5.6.1 naming the part
 //         the spool or the job store failed                     451 4.3.0 (the client retries)
-// A message is acknowledged (250) only after its spool file is fsynced and renamed and its
-// jobs are committed in the job store: kill -9 at any point loses nothing acknowledged and
-// leaves nothing half-queued (an unacknowledged spool file is removed at the next start).
+// A message is acknowledged (250) only after its spool file is durable and its jobs are
+// committed in the job store: kill -9 at any point loses nothing acknowledged and leaves
+// nothing half-queued (an unacknowledged spool file is removed at the next start).
+// Group commit: messages finishing at about the same time share the work — their spool files
+// are made durable by one syncfs and their jobs by one SQLite transaction — instead of three
+// syncs each in series (what bench/smtp measured against Postfix).
 // THREADS: intakes live on the io thread; spooling to disk and the store commit run on the
 // store executor (one thread), so no io thread ever waits for fsync.
 // LIMITS: OffRampOptions (per-sender hourly message and recipient limits, 0 = none).
@@ -63,6 +66,14 @@ class SenderLimits {
   std::map<std::string, std::vector<std::pair<std::chrono::steady_clock::time_point, int>>> seen_;
 };
 
+// A message ready to be committed: its spool file written and renamed (not yet durable) and
+// the rows for the job store.
+struct PreparedMessage {
+  std::string id;
+  queue::NewMessage message;
+  std::vector<queue::NewRecipient> recipients;
+};
+
 class OffRamp {
  public:
   // `store_exec` runs spool and store work; `store` is used only there. `on_queued` is told of
@@ -82,7 +93,14 @@ class OffRamp {
     if (on_queued_) on_queued_(id);
   }
 
+  // Store executor only: add a prepared message to the next group commit; `done` gets its reply.
+  void enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done);
+
  private:
+  void drain();  // store executor: one sync and one transaction for everything queued
+
+  std::vector<std::pair<PreparedMessage, std::function<void(smtp::Reply)>>> batch_;
+  bool drain_scheduled_ = false;
   OffRampOptions opt_;
   queue::Spool& spool_;
   queue::JobStore& store_;

@@ -291,6 +291,35 @@ fb::Result<std::vector<int64_t>, StoreError> JobStore::enqueue_message(
   if (auto why = check_message(m, rcpts)) return invalid(op, *why);
   auto tx = Tx::begin(db_.get(), op);
   if (!tx) return tx.error();
+  auto ids = insert_message(m, rcpts, op);
+  if (!ids) return ids.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return ids;
+}
+
+std::optional<std::string> JobStore::check(const NewMessage& m, const std::vector<NewRecipient>& rcpts) {
+  return check_message(m, rcpts);
+}
+
+StoreStatus JobStore::enqueue_messages(
+    const std::vector<std::pair<NewMessage, std::vector<NewRecipient>>>& batch) {
+  const std::string op = "enqueue_messages(" + std::to_string(batch.size()) + ")";
+  for (const auto& [m, rcpts] : batch) {
+    if (auto why = check_message(m, rcpts)) return invalid(op + " " + m.id, *why);
+  }
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  for (const auto& [m, rcpts] : batch) {
+    auto ids = insert_message(m, rcpts, op + " " + m.id);
+    if (!ids) return ids.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return fb::Unit{};
+}
+
+fb::Result<std::vector<int64_t>, StoreError> JobStore::insert_message(const NewMessage& m,
+                                                                     const std::vector<NewRecipient>& rcpts,
+                                                                     const std::string& op) {
   auto msg = Stmt::prepare(db_.get(),
                            "INSERT INTO messages (id, spool_path, sender, ret, envid, arrived, size, client, "
                            "auth_user, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active')",
@@ -320,7 +349,6 @@ fb::Result<std::vector<int64_t>, StoreError> JobStore::enqueue_message(
     if (auto e = insert_event(db_.get(), ids.back(), t, "queued for " + r.recipient, op); !e)
       return e.error();
   }
-  if (auto r = tx->commit(); !r) return r.error();
   return ids;
 }
 

@@ -135,6 +135,10 @@ class JobStore {
   // returns. Returns the job ids in recipient order.
   fb::Result<std::vector<int64_t>, StoreError> enqueue_message(const NewMessage& msg,
                                                                const std::vector<NewRecipient>& rcpts);
+  // Group commit: several messages and their jobs in ONE transaction (one sync for all).
+  // All or nothing; validate each with check() first, since one invalid message fails the lot.
+  StoreStatus enqueue_messages(const std::vector<std::pair<NewMessage, std::vector<NewRecipient>>>& batch);
+  static std::optional<std::string> check(const NewMessage& msg, const std::vector<NewRecipient>& rcpts);
   fb::Result<int64_t, StoreError> create_inbound(const NewInbound& in);
 
   fb::Result<Job, StoreError> job(int64_t id);
@@ -162,6 +166,8 @@ class JobStore {
  private:
   JobStore(sqlite::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
   int64_t now() const;
+  fb::Result<std::vector<int64_t>, StoreError> insert_message(const NewMessage& m, const std::vector<NewRecipient>& rcpts,
+                                                              const std::string& op);
   fb::Result<int, StoreError> bump(int64_t id, const char* column, const char* op);
   template <class Change>
   StoreStatus change_job(int64_t id, const std::string& op, Change&& change);

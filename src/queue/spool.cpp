@@ -176,9 +176,28 @@ fb::Result<std::string, SpoolError> SpoolWriter::commit() {
   return final_path_;
 }
 
+fb::Result<std::string, SpoolError> SpoolWriter::commit_unsynced() {
+  if (finished_) return SpoolError{EBADF, "commit message " + id_ + ": already committed or aborted"};
+  if (auto r = flush(); !r) return r.error();
+  if (::close(std::exchange(fd_, -1)) != 0) return fail("close", tmp_path_, errno);
+  if (int err = rename_noreplace(tmp_path_, final_path_)) return fail("rename to", final_path_, err);
+  finished_ = true;
+  return final_path_;
+}
+
 // ---- Spool
 
 Spool::Spool(std::string dir) : dir_(std::move(dir)) {}
+
+SpoolStatus Spool::sync() {
+  int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return SpoolError{errno, "open " + dir_ + " to sync it: " + std::strerror(errno)};
+  int rc = ::syncfs(fd);  // Linux >= 5.8 reports write-back errors here
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return SpoolError{err, "syncfs " + dir_ + ": " + std::strerror(err)};
+  return fb::Unit{};
+}
 
 std::string Spool::message_path(std::string_view id) const {
   return dir_ + "/msg/" + std::string(id) + ".eml";
