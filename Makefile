@@ -36,6 +36,7 @@ test: build build-asan
 
 bench: build
 	bench/convert/run
+	bench/smtp/run
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -227,6 +227,27 @@ TEST_F(JobStoreTest, EnqueueOfAKnownMessageIdIsAConflictAndAddsNoJobs) {
   EXPECT_EQ(sql_scalar(db_path(), "SELECT count(*) FROM jobs"), "2");
 }
 
+TEST_F(JobStoreTest, GroupEnqueueCommitsEveryMessageOrNone) {
+  auto s = open_store();
+  std::vector<std::pair<NewMessage, std::vector<NewRecipient>>> batch = {
+      {message("aaaaaaaaaaaaaaaa"), {recipient("+15550100"), recipient("+15550101")}},
+      {message("bbbbbbbbbbbbbbbb"), {recipient("+442079460000")}}};
+  ASSERT_TRUE(s.enqueue_messages(batch));
+  auto all = s.jobs();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 3u);
+  EXPECT_TRUE(s.message("bbbbbbbbbbbbbbbb"));
+  // One bad message (no recipient) refuses the whole batch before anything is written.
+  std::vector<std::pair<NewMessage, std::vector<NewRecipient>>> bad = {
+      {message("cccccccccccccccc"), {recipient("+15550102")}}, {message("dddddddddddddddd"), {}}};
+  EXPECT_TRUE(JobStore::check(bad[1].first, bad[1].second).has_value());
+  auto r = s.enqueue_messages(bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, queue::StoreErrc::invalid);
+  EXPECT_FALSE(s.message("cccccccccccccccc"));
+  EXPECT_EQ(s.jobs()->size(), 3u);
+}
+
 TEST_F(JobStoreTest, JobsAreListedNewestFirstAndFiltered) {
   auto s = open_store();
   auto m1 = enqueue(s, "000000000000000a", 2);

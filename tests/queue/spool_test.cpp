@@ -72,6 +72,23 @@ TEST_F(SpoolTest, CommitKeepsTheExactBytesUnderMsg) {
   EXPECT_EQ(count_files(incoming()), 0u);
 }
 
+TEST_F(SpoolTest, GroupCommitRenamesNowAndSyncsOnce) {
+  auto a = spool.begin_message(), b = spool.begin_message();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->append("first\r\n") && b->append("second\r\n"));
+  auto pa = a->commit_unsynced(), pb = b->commit_unsynced();
+  ASSERT_TRUE(pa && pb);
+  EXPECT_EQ(slurp(*pa), "first\r\n");
+  EXPECT_EQ(slurp(*pb), "second\r\n");
+  EXPECT_EQ(count_files(incoming()), 0u);
+  EXPECT_FALSE(a->commit_unsynced());  // finished: a second commit is refused
+  EXPECT_TRUE(spool.sync());
+  Spool missing{tmp / "no-such-spool"};
+  auto bad = missing.sync();
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("no-such-spool"), std::string::npos);
+}
+
 TEST_F(SpoolTest, AnEmptyBodyCommitsAnEmptyFile) {
   auto w = spool.begin_message();
   ASSERT_TRUE(w);
