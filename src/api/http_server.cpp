@@ -1,6 +1,8 @@
 // http_server.cpp — HTTP/1.1 request parsing and the asio server loop (see http_server.hpp).
 #include "api/http_server.hpp"
 
+#include "core/listen.hpp"
+
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -18,16 +20,7 @@ HttpServer::HttpServer(asio::io_context& io, std::vector<tcp::endpoint> listen, 
     : io_(io), listen_(std::move(listen)), handler_(std::move(handler)) {}
 
 void HttpServer::start() {
-  for (const auto& ep : listen_) {
-    auto acc = std::make_unique<tcp::acceptor>(io_);
-    std::error_code ec;
-    acc->open(ep.protocol(), ec);
-    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acc->bind(ep, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::system_error(ec, "HTTP listen " + ep.address().to_string() + ":" + std::to_string(ep.port()));
-    acceptors_.push_back(std::move(acc));
-  }
+  for (const auto& ep : listen_) acceptors_.push_back(fb::listen_on(io_, ep, "HTTP"));
   for (auto& acc : acceptors_) asio::co_spawn(io_, accept_loop(*acc), asio::detached);
 }
 

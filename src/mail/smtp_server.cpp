@@ -1,6 +1,8 @@
 // smtp_server.cpp — asio coroutines around smtp::Session (see smtp_server.hpp).
 #include "mail/smtp_server.hpp"
 
+#include "core/listen.hpp"
+
 #include <optional>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -36,18 +38,7 @@ struct Stream {
 Server::Server(asio::io_context& io, ServerOptions opt) : io_(io), opt_(std::move(opt)) {}
 
 void Server::start() {
-  for (const auto& ep : opt_.listen) {
-    auto acc = std::make_unique<tcp::acceptor>(io_);
-    std::error_code ec;
-    acc->open(ep.protocol(), ec);
-    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acc->bind(ep, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      throw std::system_error(ec, "SMTP listen " + ep.address().to_string() + ":" + std::to_string(ep.port()));
-    }
-    acceptors_.push_back(std::move(acc));
-  }
+  for (const auto& ep : opt_.listen) acceptors_.push_back(fb::listen_on(io_, ep, "SMTP"));
   for (auto& acc : acceptors_) asio::co_spawn(io_, accept_loop(*acc), asio::detached);
 }
 
