@@ -1,0 +1,157 @@
+// user_agent.hpp — the SIP user agent of a fax endpoint: calls (INVITE sessions and their
+// dialogs), UAC and UAS, over the transaction layer; sans I/O.
+//
+// STANDARDS: RFC 3261 §12 (dialogs: route set, remote target, CSeq), §13 (INVITE: 2xx
+// retransmitted by the UAS until the ACK, ACK of a 2xx by the UAC, §13.3.1.4), §9 (CANCEL: sent
+// after a provisional, answered 200 then 487), §15 (BYE), §14 (re-INVITE, 491 glare and the retry
+// intervals of §14.1), §22 (401/407 answered once per challenge with digest.hpp), §11 (OPTIONS),
+// §8.2.2 (405, 415, 420 with Unsupported, 481, 483), RFC 3311 (UPDATE, UAS side), RFC 4028
+// (Session-Expires answered with refresher and Require: timer; 422 with Min-SE below 90 s),
+// RFC 3892 (Referred-By kept with the call: the initial INVITE is available to the handler).
+// The UA makes no media decision: the CallHandler (the gateway) gets each offer and returns the
+// answer. A re-INVITE or UPDATE without a body (a session refresh) is answered with our current
+// SDP without asking the handler — the fax in progress never notices it.
+// THREADS: one thread; the owner feeds receive() and calls tick() when next_timer() is due.
+// LIMITS: kMaxCalls live calls (beyond them new INVITEs get 503 with Retry-After).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sip/digest.hpp"
+#include "sip/transaction.hpp"
+
+namespace sip {
+
+inline constexpr size_t kMaxCalls = 20000;
+inline constexpr int kMinSessionExpires = 90;
+
+using CallId = uint64_t;
+
+struct Credentials {
+  std::string username;
+  std::string password;
+};
+
+struct OutgoingCall {
+  std::string request_uri;  // "sip:+15550100@127.0.0.1:5060"
+  Address next_hop;         // where the INVITE goes (the trunk's proxy or peer)
+  std::string from_user;    // caller id ("" -> "anonymous")
+  std::string from_display;
+  std::string to_uri;       // "" -> request_uri
+  std::string sdp;          // the offer
+  std::vector<Header> extra_headers;
+  std::optional<Credentials> credentials;
+};
+
+enum class EndCause {
+  remote_bye,      // the peer hung up
+  local_bye,       // we hung up (our BYE answered or timed out)
+  cancelled,       // the caller cancelled before we answered
+  no_ack,          // we answered and the ACK never came (64*T1)
+  rejected,        // an incoming call we rejected
+};
+std::string_view to_string(EndCause c);
+
+class CallHandler {
+ public:
+  virtual ~CallHandler() = default;
+  // An INVITE that starts a call. Answer it now or later with ringing/answer/reject.
+  virtual void on_incoming(CallId call, const Message& invite, const Address& from) = 0;
+  // Outgoing: a provisional response (180, 183).
+  virtual void on_progress(CallId, const Message&) {}
+  // Outgoing: answered; `answer` is the 2xx (its body the SDP answer). The ACK is sent.
+  virtual void on_answered(CallId call, const Message& answer) = 0;
+  // Outgoing: failed before an answer: the final status (408 for a timeout, 503 for a transport
+  // failure) and reason phrase. The call is gone after this.
+  virtual void on_failed(CallId call, int status, const std::string& reason) = 0;
+  // Incoming: the ACK of our 2xx arrived.
+  virtual void on_confirmed(CallId) {}
+  // A re-INVITE or UPDATE with an SDP offer: the SDP answer, or nullopt to refuse it (488).
+  virtual std::optional<std::string> on_offer(CallId call, const std::string& offer) = 0;
+  // Our own re-INVITE ended: 2xx (its body the answer), 488/606, 408...
+  virtual void on_reinvite_result(CallId, const Message&) {}
+  // The call is over; nothing more will be said about it.
+  virtual void on_ended(CallId call, EndCause cause) = 0;
+};
+
+struct UaConfig {
+  std::string user_agent = "faxbridge";
+  // Our address for Via and Contact, per transport.
+  std::map<Transport, std::pair<std::string, uint16_t>> local;
+  Timers timers;
+  // The next hop for an in-dialog request (the route set's first URI or the remote target).
+  // Default: numeric hosts only, the transport= parameter, port 5060.
+  std::function<std::optional<Address>(const Uri&)> resolve;
+};
+
+class UserAgent final : public TransactionUser {
+ public:
+  UserAgent(CallHandler& handler, TransactionLayer::Send send, UaConfig cfg);
+  ~UserAgent() override;
+
+  void receive(std::string_view bytes, const Address& from, Time now) { layer_.receive(bytes, from, now); }
+  void tick(Time now);
+  std::optional<Time> next_timer() const;
+
+  // Outgoing calls. nullopt when the INVITE could not be sent at all.
+  std::optional<CallId> invite(const OutgoingCall& call, Time now);
+  // Incoming calls.
+  void ringing(CallId call, Time now);
+  void answer(CallId call, const std::string& sdp, Time now);
+  void reject(CallId call, int status, const std::string& reason, Time now,
+              const std::vector<Header>& extra = {});
+  // Ends a call in any state: CANCEL (outgoing, before the answer), 480 (incoming, before ours),
+  // BYE (established). on_ended/on_failed follow.
+  void hangup(CallId call, Time now);
+  // Our re-INVITE with a new offer (glare: 491 is retried after the §14.1 interval).
+  bool reinvite(CallId call, const std::string& sdp, Time now);
+
+  const Message* initial_invite(CallId call) const;  // the INVITE that started it (either way)
+  std::optional<Address> remote_address(CallId call) const;
+  size_t calls() const { return calls_.size(); }
+  const TransactionStats& stats() const { return layer_.stats(); }
+  TransactionLayer& layer() { return layer_; }
+
+  // TransactionUser
+  void on_request(TxnId txn, const Message& request, const Address& from) override;
+  void on_ack(const Message& ack, const Address& from) override;
+  void on_response(TxnId txn, const Message& response) override;
+  void on_timeout(TxnId txn) override;
+  void on_stray_response(const Message& response, const Address& from) override;
+
+ private:
+  struct Call;
+  Call* find(CallId id);
+  Call* find_dialog(const Message& m, bool incoming);
+  std::string dialog_key(const std::string& call_id, const std::string& local_tag, const std::string& remote_tag) const;
+  Message in_dialog_request(Call& c, const std::string& method);
+  Message build_invite(Call& c, const std::string& uri);
+  void send_in_dialog(Call& c, Message m, Time now, bool is_invite);
+  void end(Call& c, EndCause cause);
+  void fail(Call& c, int status, const std::string& reason);
+  void answer_refresh(TxnId txn, Call& c, const Message& req, std::optional<std::string> offer);
+  void handle_invite_response(Call& c, const Message& r);
+  void handle_reinvite_response(Call& c, const Message& r);
+  std::optional<Address> next_hop(const Call& c) const;
+  std::string via(Transport t, const std::string& branch) const;
+  std::string contact(Transport t, const std::string& user) const;
+  Time now_ = {};
+
+  CallHandler& handler_;
+  UaConfig cfg_;
+  TransactionLayer layer_;
+  CallId next_id_ = 1;
+  std::map<CallId, std::unique_ptr<Call>> calls_;
+  std::map<std::string, CallId> dialogs_;
+  std::map<TxnId, CallId> client_txns_;  // our INVITE/CANCEL/BYE/re-INVITE -> call
+  std::map<TxnId, CallId> server_invites_;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace sip

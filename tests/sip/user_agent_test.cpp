@@ -1,0 +1,384 @@
+// Two user agents talking over an in-memory "network" on a simulated clock: call set-up,
+// rejection, CANCEL, digest challenges, session refreshes, re-INVITE offers, glare, lost ACKs.
+#include "sip/user_agent.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Handler : sip::CallHandler {
+  std::vector<sip::CallId> incoming, answered, confirmed;
+  std::vector<std::pair<sip::CallId, int>> failed;
+  std::vector<std::pair<sip::CallId, sip::EndCause>> ended;
+  std::vector<std::string> offers;
+  std::vector<int> reinvite_results;
+  std::vector<sip::Message> invites;
+  std::string answer_body;
+  std::function<void(sip::CallId, const sip::Message&)> on_invite;
+  std::function<std::optional<std::string>(const std::string&)> offer_reply = [](const std::string& o) {
+    return std::optional<std::string>("answer-to:" + o);
+  };
+  void on_incoming(sip::CallId c, const sip::Message& m, const sip::Address&) override {
+    incoming.push_back(c);
+    invites.push_back(m);
+    if (on_invite) on_invite(c, m);
+  }
+  void on_answered(sip::CallId c, const sip::Message& m) override {
+    answered.push_back(c);
+    answer_body = m.body;
+  }
+  void on_failed(sip::CallId c, int s, const std::string&) override { failed.emplace_back(c, s); }
+  void on_confirmed(sip::CallId c) override { confirmed.push_back(c); }
+  std::optional<std::string> on_offer(sip::CallId, const std::string& o) override {
+    offers.push_back(o);
+    return offer_reply(o);
+  }
+  void on_reinvite_result(sip::CallId, const sip::Message& m) override { reinvite_results.push_back(m.status); }
+  void on_ended(sip::CallId c, sip::EndCause e) override { ended.emplace_back(c, e); }
+};
+
+const sip::Address kA{"127.0.0.1", 5060, sip::Transport::udp};
+const sip::Address kB{"127.0.0.2", 5070, sip::Transport::udp};
+
+struct Net {
+  Handler ha, hb;
+  std::deque<std::tuple<std::string, sip::Address, sip::Address>> flight;  // bytes, from, to
+  std::function<bool(const sip::Message&)> drop = [](const sip::Message&) { return false; };
+  std::vector<sip::Message> wire;
+  sip::Time now = sip::Clock::now();
+  std::unique_ptr<sip::UserAgent> a, b;
+
+  Net() {
+    sip::UaConfig ca, cb;
+    ca.local[sip::Transport::udp] = {kA.ip, kA.port};
+    cb.local[sip::Transport::udp] = {kB.ip, kB.port};
+    a = std::make_unique<sip::UserAgent>(ha, [this](const std::string& s, const sip::Address& to) {
+      flight.emplace_back(s, kA, to);
+      return true;
+    }, ca);
+    b = std::make_unique<sip::UserAgent>(hb, [this](const std::string& s, const sip::Address& to) {
+      flight.emplace_back(s, kB, to);
+      return true;
+    }, cb);
+  }
+  void pump() {
+    while (!flight.empty()) {
+      auto [bytes, from, to] = flight.front();
+      flight.pop_front();
+      auto m = sip::parse(bytes);
+      ASSERT_TRUE(m) << bytes;
+      wire.push_back(*m);
+      if (drop(*m)) continue;
+      (to.ip == kA.ip ? *a : *b).receive(bytes, from, now);
+    }
+  }
+  void advance(sip::Ms d) {
+    auto end = now + d;
+    while (now < end) {
+      now += 10ms;
+      a->tick(now);
+      b->tick(now);
+      pump();
+    }
+  }
+  sip::CallId call(std::vector<sip::Header> extra = {}, std::optional<sip::Credentials> creds = std::nullopt) {
+    sip::OutgoingCall oc;
+    oc.request_uri = "sip:+15550100@127.0.0.2:5070";
+    oc.next_hop = kB;
+    oc.from_user = "+15550199";
+    oc.sdp = "offer-1";
+    oc.extra_headers = std::move(extra);
+    oc.credentials = creds;
+    auto id = a->invite(oc, now);
+    EXPECT_TRUE(id);
+    pump();
+    return *id;
+  }
+  int count(const std::string& what) const {
+    int n = 0;
+    for (const auto& m : wire) {
+      if ((m.is_request() ? m.method : std::to_string(m.status)) == what) ++n;
+    }
+    return n;
+  }
+};
+
+TEST(SipUserAgent, CallIsSetUpAnsweredAcknowledgedAndHungUp) {
+  Net n;
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) {
+    n.b->ringing(c, n.now);
+    n.b->answer(c, "answer-1", n.now);
+  };
+  auto id = n.call({{"Referred-By", "<sip:um@exchange.example.com?msExchUMFaxRecipient=bob%40example.com>"}});
+  ASSERT_EQ(n.hb.incoming.size(), 1u);
+  EXPECT_EQ(n.hb.invites[0].body, "offer-1");
+  EXPECT_EQ(n.hb.invites[0].get("b"), "<sip:um@exchange.example.com?msExchUMFaxRecipient=bob%40example.com>");
+  EXPECT_EQ(n.hb.invites[0].from()->uri.user, "+15550199");
+  EXPECT_EQ(n.ha.answered, std::vector<sip::CallId>{id});
+  EXPECT_EQ(n.ha.answer_body, "answer-1");
+  EXPECT_EQ(n.hb.confirmed.size(), 1u);
+  EXPECT_EQ(n.count("100"), 1);
+  EXPECT_EQ(n.count("180"), 1);
+  EXPECT_EQ(n.count("ACK"), 1);
+  n.advance(2s);
+  EXPECT_EQ(n.count("200"), 1);  // no 2xx retransmission after the ACK
+  n.a->hangup(id, n.now);
+  n.pump();
+  ASSERT_EQ(n.hb.ended.size(), 1u);
+  EXPECT_EQ(n.hb.ended[0].second, sip::EndCause::remote_bye);
+  ASSERT_EQ(n.ha.ended.size(), 1u);
+  EXPECT_EQ(n.ha.ended[0].second, sip::EndCause::local_bye);
+  n.advance(40s);
+  EXPECT_EQ(n.a->calls(), 0u);
+  EXPECT_EQ(n.b->calls(), 0u);
+}
+
+TEST(SipUserAgent, ARejectionReachesTheCallerWithItsStatus) {
+  Net n;
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { n.b->reject(c, 486, "", n.now); };
+  auto id = n.call();
+  ASSERT_EQ(n.ha.failed.size(), 1u);
+  EXPECT_EQ(n.ha.failed[0], std::make_pair(id, 486));
+  EXPECT_EQ(n.count("ACK"), 1);
+  EXPECT_EQ(n.hb.ended[0].second, sip::EndCause::rejected);
+}
+
+TEST(SipUserAgent, CancelBeforeTheAnswerEndsBothSides) {
+  Net n;
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { n.b->ringing(c, n.now); };
+  auto id = n.call();
+  n.a->hangup(id, n.now);
+  n.pump();
+  EXPECT_EQ(n.count("CANCEL"), 1);
+  EXPECT_EQ(n.count("487"), 1);
+  ASSERT_EQ(n.hb.ended.size(), 1u);
+  EXPECT_EQ(n.hb.ended[0].second, sip::EndCause::cancelled);
+  ASSERT_EQ(n.ha.failed.size(), 1u);
+  EXPECT_EQ(n.ha.failed[0].second, 487);
+}
+
+TEST(SipUserAgent, ACancelWaitsForTheFirstProvisional) {
+  Net n;
+  n.drop = [](const sip::Message& m) { return !m.is_request() && m.status == 100; };
+  sip::CallId pending = 0;
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { pending = c; };
+  auto id = n.call();
+  n.a->hangup(id, n.now);
+  n.pump();
+  EXPECT_EQ(n.count("CANCEL"), 0);
+  n.b->ringing(pending, n.now);
+  n.pump();
+  EXPECT_EQ(n.count("CANCEL"), 1);
+  EXPECT_EQ(n.ha.failed.at(0).second, 487);
+}
+
+TEST(SipUserAgent, DigestChallengesAreAnsweredOnceFor401And407) {
+  for (int code : {401, 407}) {
+    Net n;
+    const std::string header = code == 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
+    const std::string answer = code == 401 ? "Authorization" : "Proxy-Authorization";
+    int challenges = 0;
+    n.hb.on_invite = [&](sip::CallId c, const sip::Message& inv) {
+      auto auth = inv.get(answer);
+      if (!auth) {
+        ++challenges;
+        n.b->reject(c, code, "", n.now, {{header, "Digest realm=\"fax\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256"}});
+        return;
+      }
+      sip::Challenge ch{"fax", "n1", "", "SHA-256", true, false};
+      auto cnonce = auth->substr(auth->find("cnonce=\"") + 8);
+      cnonce = cnonce.substr(0, cnonce.find('"'));
+      std::string expect = sip::authorization(ch, {"trunk", "secret", "INVITE", inv.uri, 1, cnonce});
+      if (*auth == expect) n.b->answer(c, "answer", n.now);
+      else n.b->reject(c, 403, "", n.now);
+    };
+    n.call({}, sip::Credentials{"trunk", "secret"});
+    EXPECT_EQ(challenges, 1);
+    EXPECT_EQ(n.ha.answered.size(), 1u) << code;
+    EXPECT_EQ(n.hb.invites.back().cseq().number, 2u);
+  }
+}
+
+TEST(SipUserAgent, AWrongPasswordFailsAfterOneRetryNotForever) {
+  Net n;
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) {
+    n.b->reject(c, 407, "", n.now, {{"Proxy-Authenticate", "Digest realm=\"fax\", nonce=\"n\""}});
+  };
+  n.call({}, sip::Credentials{"u", "wrong"});
+  EXPECT_EQ(n.hb.incoming.size(), 3u);  // the first and two answered challenges
+  ASSERT_EQ(n.ha.failed.size(), 1u);
+  EXPECT_EQ(n.ha.failed[0].second, 407);
+}
+
+struct Established : Net {
+  sip::CallId a_call = 0, b_call = 0;
+  Established() {
+    hb.on_invite = [&](sip::CallId c, const sip::Message&) {
+      b_call = c;
+      b->answer(c, "answer-1", now);
+    };
+    a_call = call();
+  }
+};
+
+TEST(SipUserAgent, SessionRefreshesWithoutAnOfferNeverReachTheHandler) {
+  Established n;
+  // Refresh by re-INVITE without a body, then by UPDATE with Session-Expires.
+  auto refresh = sip::Message::request("INVITE", "sip:127.0.0.1:5060");
+  const auto& inv = *n.b->initial_invite(n.b_call);
+  refresh.add("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  refresh.add("From", *inv.get("From"));
+  std::string to_tag;
+  for (const auto& m : n.wire) {
+    if (!m.is_request() && m.status == 200) to_tag = *m.to()->tag();
+  }
+  refresh.add("To", *inv.get("To") + ";tag=" + to_tag);
+  refresh.add("Call-ID", inv.call_id());
+  refresh.add("CSeq", "2 INVITE");
+  refresh.add("Session-Expires", "1800;refresher=uac");
+  n.flight.emplace_back(refresh.serialize(), kA, kB);
+  n.pump();
+  auto last_response = [&] {
+    for (auto it = n.wire.rbegin(); it != n.wire.rend(); ++it) {
+      if (!it->is_request()) return *it;
+    }
+    return sip::Message();
+  };
+  auto ok = last_response();
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "answer-1");  // our current description again
+  EXPECT_EQ(ok.get("Session-Expires"), "1800;refresher=uac");
+  EXPECT_EQ(ok.get("Require"), "timer");
+  EXPECT_TRUE(n.hb.offers.empty());
+  auto update = refresh;
+  update.method = "UPDATE";
+  update.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  update.set("CSeq", "3 UPDATE");
+  n.flight.emplace_back(update.serialize(), kA, kB);
+  n.pump();
+  EXPECT_EQ(last_response().status, 200);
+  EXPECT_EQ(last_response().cseq().method, "UPDATE");
+  EXPECT_TRUE(last_response().body.empty());
+  EXPECT_TRUE(n.hb.offers.empty());
+  EXPECT_TRUE(n.hb.ended.empty());
+}
+
+TEST(SipUserAgent, AReinviteOfferIsAnsweredByTheHandlerOrRefusedWith488) {
+  Established n;
+  ASSERT_TRUE(n.a->reinvite(n.a_call, "t38-offer", n.now));
+  n.pump();
+  EXPECT_EQ(n.hb.offers, std::vector<std::string>{"t38-offer"});
+  EXPECT_EQ(n.ha.reinvite_results, std::vector<int>{200});
+  EXPECT_EQ(n.count("ACK"), 2);
+  n.hb.offer_reply = [](const std::string&) { return std::optional<std::string>(); };
+  ASSERT_TRUE(n.a->reinvite(n.a_call, "t38-offer-2", n.now));
+  n.pump();
+  EXPECT_EQ(n.ha.reinvite_results, (std::vector<int>{200, 488}));
+  EXPECT_TRUE(n.ha.ended.empty());
+}
+
+TEST(SipUserAgent, GlareGets491AndBothRetry) {
+  Established n;
+  ASSERT_TRUE(n.a->reinvite(n.a_call, "from-a", n.now));
+  ASSERT_TRUE(n.b->reinvite(n.b_call, "from-b", n.now));
+  n.pump();
+  EXPECT_EQ(n.count("491"), 2);
+  n.advance(5s);
+  EXPECT_EQ(n.ha.reinvite_results, std::vector<int>{200});
+  EXPECT_EQ(n.hb.reinvite_results, std::vector<int>{200});
+}
+
+TEST(SipUserAgent, ALostAckMakesTheAnswererRepeatIts200) {
+  Net n;
+  int acks = 0;
+  n.drop = [&](const sip::Message& m) { return m.method == "ACK" && ++acks == 1; };
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { n.b->answer(c, "answer", n.now); };
+  n.call();
+  EXPECT_TRUE(n.hb.confirmed.empty());
+  n.advance(600ms);
+  EXPECT_EQ(n.count("200"), 2);
+  EXPECT_EQ(n.hb.confirmed.size(), 1u);
+  n.advance(5s);
+  EXPECT_EQ(n.count("200"), 2);
+}
+
+TEST(SipUserAgent, NoAckAtAllEndsTheCallWithABye) {
+  Net n;
+  n.drop = [&](const sip::Message& m) { return m.method == "ACK"; };
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { n.b->answer(c, "answer", n.now); };
+  n.call();
+  n.advance(33s);
+  ASSERT_EQ(n.hb.ended.size(), 1u);
+  EXPECT_EQ(n.hb.ended[0].second, sip::EndCause::no_ack);
+  EXPECT_GE(n.count("BYE"), 1);
+}
+
+TEST(SipUserAgent, ALostInviteIsRetransmittedAndAnUnansweredOneTimesOut) {
+  Net n;
+  int invites = 0;
+  n.drop = [&](const sip::Message& m) { return m.method == "INVITE" && ++invites == 1; };
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { n.b->answer(c, "answer", n.now); };
+  n.call();
+  EXPECT_TRUE(n.ha.answered.empty());
+  n.advance(600ms);
+  EXPECT_EQ(n.ha.answered.size(), 1u);
+  Net silent;
+  silent.drop = [](const sip::Message& m) { return m.method == "INVITE"; };
+  silent.call();
+  silent.advance(33s);
+  ASSERT_EQ(silent.ha.failed.size(), 1u);
+  EXPECT_EQ(silent.ha.failed[0].second, 408);
+}
+
+TEST(SipUserAgent, UnknownDialogsAndMethodsGetTheRightErrors) {
+  Net n;
+  auto bye = sip::Message::request("BYE", "sip:127.0.0.2:5070");
+  bye.add("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  bye.add("From", "<sip:a@127.0.0.1>;tag=x");
+  bye.add("To", "<sip:b@127.0.0.2>;tag=y");
+  bye.add("Call-ID", "nope");
+  bye.add("CSeq", "1 BYE");
+  n.flight.emplace_back(bye.serialize(), kA, kB);
+  n.pump();
+  EXPECT_EQ(n.wire.back().status, 481);
+  auto sub = bye;
+  sub.method = "SUBSCRIBE";
+  sub.set("CSeq", "1 SUBSCRIBE");
+  sub.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  n.flight.emplace_back(sub.serialize(), kA, kB);
+  n.pump();
+  EXPECT_EQ(n.wire.back().status, 405);
+  EXPECT_TRUE(n.wire.back().get("Allow"));
+  auto opt = sub;
+  opt.method = "OPTIONS";
+  opt.set("CSeq", "1 OPTIONS");
+  opt.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  n.flight.emplace_back(opt.serialize(), kA, kB);
+  n.pump();
+  EXPECT_EQ(n.wire.back().status, 200);
+  auto inv = sub;
+  inv.method = "INVITE";
+  inv.set("To", "<sip:b@127.0.0.2>");
+  inv.set("CSeq", "1 INVITE");
+  inv.set("Require", "100rel, foo");
+  inv.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  n.flight.emplace_back(inv.serialize(), kA, kB);
+  n.pump();
+  EXPECT_EQ(n.wire.back().status, 420);
+  EXPECT_EQ(n.wire.back().get("Unsupported"), "100rel");
+  inv.remove("Require");
+  inv.set("Session-Expires", "30");
+  inv.set("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=" + sip::new_branch());
+  n.flight.emplace_back(inv.serialize(), kA, kB);
+  n.pump();
+  EXPECT_EQ(n.wire.back().status, 422);
+  EXPECT_EQ(n.wire.back().get("Min-SE"), "90");
+  EXPECT_TRUE(n.hb.incoming.empty());
+}
+
+}  // namespace
