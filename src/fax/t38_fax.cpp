@@ -1,0 +1,140 @@
+// t38_fax.cpp — spandsp t38_terminal driven from a tick (see t38_fax.hpp).
+#include "fax/t38_fax.hpp"
+
+#include <spandsp.h>
+
+#include <cmath>
+
+namespace fax {
+
+struct T38Fax::Impl {
+  t38_terminal_state_t* t38 = nullptr;
+  t30_state_t* t30 = nullptr;
+};
+
+int T38Result::bad_rows() const {
+  int n = 0;
+  for (const auto& p : page) n += p.bad_rows;
+  return n;
+}
+
+namespace {
+int dpi(int pixels_per_metre) { return int(std::lround(pixels_per_metre * 0.0254)); }
+}  // namespace
+
+struct Callbacks {
+  static int tx_packet(t38_core_state_t*, void* user, const uint8_t* buf, int len, int count) {
+    auto* self = static_cast<T38Fax*>(user);
+    self->since_rx_ = std::chrono::milliseconds(0);  // quiet is measured both ways
+    if (len > 0) self->send_(std::span<const uint8_t>(buf, size_t(len)), std::max(count, 1));
+    return 0;
+  }
+  static int phase_d(t30_state_t* s, void* user, int) {
+    auto* self = static_cast<T38Fax*>(user);
+    t30_stats_t st;
+    t30_get_transfer_statistics(s, &st);
+    int done = self->opt_.transmit ? st.pages_tx : st.pages_rx;
+    if (done > int(self->result_.page.size())) {
+      PageResult p;
+      p.number = done;
+      p.rows = st.length;
+      p.bad_rows = st.bad_rows;
+      p.longest_bad_run = st.longest_bad_row_run;
+      p.width = st.width;
+      p.x_dpi = dpi(st.x_resolution);
+      p.y_dpi = dpi(st.y_resolution);
+      p.bit_rate = st.bit_rate;
+      p.ecm = st.error_correcting_mode != 0;
+      self->result_.page.push_back(p);
+      self->result_.pages = done;
+    }
+    return T30_ERR_OK;
+  }
+  static void phase_e(t30_state_t* s, void* user, int code) {
+    auto* self = static_cast<T38Fax*>(user);
+    t30_stats_t st;
+    t30_get_transfer_statistics(s, &st);
+    auto& r = self->result_;
+    r.finished = true;
+    r.completion_code = code;
+    r.reason = t30_completion_code_to_str(code);
+    r.pages = self->opt_.transmit ? st.pages_tx : st.pages_rx;
+    r.pages_total = self->opt_.transmit ? st.pages_in_file : r.pages;
+    r.bit_rate = st.bit_rate;
+    r.ecm = st.error_correcting_mode != 0;
+    if (const char* id = t30_get_rx_ident(s)) r.remote_ident = id;
+    if (const char* sub = t30_get_rx_sub_address(s)) r.remote_subaddress = sub;
+    r.success = code == T30_ERR_OK && (!self->opt_.transmit || r.pages == r.pages_total);
+  }
+};
+
+T38Fax::T38Fax(T38Options opt, SendIfp send) : impl_(std::make_unique<Impl>()), opt_(std::move(opt)), send_(std::move(send)) {
+  impl_->t38 = t38_terminal_init(nullptr, opt_.calling, &Callbacks::tx_packet, this);
+  if (!impl_->t38) {
+    result_.finished = true;
+    result_.reason = "the T.38 terminal could not be created";
+    return;
+  }
+  t38_terminal_set_config(impl_->t38, opt_.paced ? 0 : T38_TERMINAL_OPTION_NO_PACING);
+  t38_terminal_set_fill_bit_removal(impl_->t38, opt_.fill_bit_removal);
+  t38_terminal_set_tep_mode(impl_->t38, false);
+  t38_core_state_t* core = t38_terminal_get_t38_core_state(impl_->t38);
+  t38_set_t38_version(core, opt_.t38_version);
+  t38_set_fastest_image_data_rate(core, opt_.max_bit_rate);
+  t30_state_t* t30 = t38_terminal_get_t30_state(impl_->t38);
+  impl_->t30 = t30;
+  t30_set_tx_ident(t30, opt_.station_id.substr(0, 20).c_str());
+  if (!opt_.header.empty()) t30_set_tx_page_header_info(t30, opt_.header.c_str());
+  if (!opt_.subaddress.empty()) t30_set_tx_sub_address(t30, opt_.subaddress.c_str());
+  t30_set_ecm_capability(t30, opt_.ecm);
+  // Announce SUB support (DIS bit) so callers send the T.33 subaddress to us.
+  t30_set_supported_t30_features(t30, T30_SUPPORT_IDENTIFICATION | T30_SUPPORT_SUB_ADDRESSING);
+  t30_set_supported_compressions(t30, T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION | T30_SUPPORT_T6_COMPRESSION);
+  int modems = T30_SUPPORT_V27TER | T30_SUPPORT_V29 | (opt_.max_bit_rate >= 12000 ? T30_SUPPORT_V17 : 0);
+  t30_set_supported_modems(t30, modems);
+  if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), -1, -1);
+  else t30_set_rx_file(t30, opt_.file.c_str(), -1);
+  t30_set_phase_d_handler(t30, &Callbacks::phase_d, this);
+  t30_set_phase_e_handler(t30, &Callbacks::phase_e, this);
+}
+
+T38Fax::~T38Fax() {
+  if (impl_->t38) {
+    if (!result_.finished) t30_terminate(impl_->t30);
+    t38_terminal_release(impl_->t38);
+    t38_terminal_free(impl_->t38);
+  }
+}
+
+void T38Fax::receive_ifp(std::span<const uint8_t> ifp, uint16_t seq) {
+  if (result_.finished || !impl_->t38) return;
+  heard_ = true;
+  since_rx_ = std::chrono::milliseconds(0);
+  t38_core_rx_ifp_packet(t38_terminal_get_t38_core_state(impl_->t38), ifp.data(), int(ifp.size()), seq);
+}
+
+void T38Fax::tick(int ms) {
+  if (result_.finished || !impl_->t38) return;
+  t38_terminal_send_timeout(impl_->t38, ms * 8);
+  if (result_.finished) return;
+  since_rx_ += std::chrono::milliseconds(ms);
+  if (heard_ && since_rx_ >= opt_.idle_timeout) {
+    abort("the far end stopped sending T.38 packets (" + std::to_string(opt_.idle_timeout.count() / 1000) + " s without a packet either way)");
+  }
+}
+
+void T38Fax::abort(const std::string& reason) {
+  if (result_.finished || !impl_->t38) return;
+  t30_terminate(impl_->t30);  // may run phase E with a code of its own
+  bool clean = result_.finished && result_.success;
+  t30_stats_t st;
+  t30_get_transfer_statistics(impl_->t30, &st);
+  if (opt_.transmit && result_.pages_total == 0) result_.pages_total = st.pages_in_file;
+  result_.finished = true;
+  if (!clean) {
+    result_.success = false;
+    result_.reason = reason;
+  }
+}
+
+}  // namespace fax
