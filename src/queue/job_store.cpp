@@ -67,8 +67,15 @@ CREATE TABLE events (
 CREATE INDEX events_by_job ON events(job_id, id);
 )sql";
 
+// Version 2: what a fax call learned — the far end's station id (TSI/CSID) and the rows T.30
+// reported lost, summed over the pages.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE jobs ADD COLUMN remote_ident TEXT;
+ALTER TABLE jobs ADD COLUMN bad_rows INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2};
 
 constexpr std::array<std::string_view, 8> kOutStates = {state::queued,  state::rendering, state::ready,
                                                         state::sending, state::retry,     state::done,
@@ -78,7 +85,7 @@ constexpr std::array<std::string_view, 4> kInStates = {state::receiving, state::
 
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
-    "notify, orcpt, recipient, created, updated, tries, dials";
+    "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows";
 
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& a, std::string_view s) {
@@ -176,6 +183,8 @@ Job read_job(const Stmt& s) {
   j.updated = s.int64(15);
   j.tries = int(s.int64(16));
   j.dials = int(s.int64(17));
+  j.remote_ident = s.opt_text(18);
+  j.bad_rows = int(s.int64(19));
   return j;
 }
 
@@ -406,7 +415,7 @@ fb::Result<std::vector<Job>, StoreError> JobStore::next_ready(int64_t now, int l
   if (limit <= 0) return std::vector<Job>{};  // no free channel: nothing to start
   auto s = select_jobs(
       db_.get(),
-      "WHERE direction = 'out' AND state IN ('queued', 'retry') "
+      "WHERE direction = 'out' AND state IN ('ready', 'retry') "
       "AND (retry_at IS NULL OR retry_at <= ?1) ORDER BY COALESCE(retry_at, created), id LIMIT ?2",
       "next_ready");
   if (!s) return s.error();
@@ -518,6 +527,28 @@ StoreStatus JobStore::set_pages(int64_t id, int pages, int pages_done) {
   });
 }
 
+StoreStatus JobStore::set_transfer(int64_t id, int pages, int pages_done, int bad_rows,
+                                  std::optional<std::string> remote_ident) {
+  const std::string op = call("set_transfer", id);
+  if (pages < 0 || pages_done < 0 || pages_done > pages || bad_rows < 0) {
+    return invalid(op, "pages_done " + std::to_string(pages_done) + " is not within 0.." + std::to_string(pages));
+  }
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET pages = ?1, pages_done = ?2, bad_rows = ?3, remote_ident = ?4, "
+                           "updated = ?5 WHERE id = ?6",
+                           op);
+    if (!s) return s.error();
+    return s->bind_int(1, pages)
+        .bind_int(2, pages_done)
+        .bind_int(3, bad_rows)
+        .bind_opt_text(4, remote_ident)
+        .bind_int(5, now())
+        .bind_int(6, id)
+        .run();
+  });
+}
+
 StoreStatus JobStore::set_retry(int64_t id, std::optional<int64_t> retry_at) {
   const std::string op = call("set_retry", id);
   return change_job(id, op, [&](const JobHead&) -> StoreStatus {
@@ -605,6 +636,8 @@ nlohmann::ordered_json job_object(const Job& j) {
   o["subaddress"] = or_null(j.subaddress);
   o["created"] = format_utc(j.created);
   o["updated"] = format_utc(j.updated);
+  o["remote_ident"] = or_null(j.remote_ident);
+  o["bad_rows"] = j.bad_rows;
   return o;
 }
 

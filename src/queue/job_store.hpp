@@ -35,7 +35,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 enum class Direction { out, in };
 std::string_view to_string(Direction d);
@@ -108,6 +108,8 @@ struct Job {
   int64_t updated = 0;
   int tries = 0;  // calls that reached a fax machine
   int dials = 0;  // calls that did not (busy, no answer, congestion)
+  std::optional<std::string> remote_ident;  // the far end's TSI/CSID, once a call reached it
+  int bad_rows = 0;                         // rows T.30 reported lost, all pages
 };
 
 struct Event {
@@ -143,7 +145,7 @@ class JobStore {
 
   fb::Result<Job, StoreError> job(int64_t id);
   fb::Result<std::vector<Job>, StoreError> jobs(const JobFilter& filter = {});  // newest first
-  // Outbound jobs in queued or retry whose retry_at is unset or <= now, longest waiting first;
+  // Outbound jobs in ready or retry whose retry_at is unset or <= now, longest waiting first;
   // at most `limit`, none when limit <= 0 (no free channel means nothing to start).
   fb::Result<std::vector<Job>, StoreError> next_ready(int64_t now, int limit);
   fb::Result<std::vector<Event>, StoreError> events(int64_t id);  // oldest first
@@ -155,6 +157,9 @@ class JobStore {
   StoreStatus set_state(int64_t id, std::string_view state, std::optional<std::string> error = std::nullopt);
   StoreStatus set_pages(int64_t id, int pages, int pages_done);
   StoreStatus set_retry(int64_t id, std::optional<int64_t> retry_at);
+  // What a call transferred: pages (of the document or received), pages confirmed, bad rows,
+  // the far end's station id.
+  StoreStatus set_transfer(int64_t id, int pages, int pages_done, int bad_rows, std::optional<std::string> remote_ident);
   fb::Result<int, StoreError> add_dial(int64_t id);  // returns the new count
   fb::Result<int, StoreError> add_try(int64_t id);
   StoreStatus add_event(int64_t id, std::string_view text);
@@ -180,7 +185,7 @@ class JobStore {
 std::string format_utc(int64_t unix_seconds);
 
 // The INTERFACES.md job object: id, direction, state, number, caller, pages, pages_done,
-// retry_at, error, message_id, subaddress, created, updated, in that order; times as
+// retry_at, error, message_id, subaddress, created, updated, remote_ident, bad_rows, in that order; times as
 // format_utc(), absent values as null. One line, no trailing newline.
 std::string to_json(const Job& job);
 std::string to_json(const std::vector<Job>& jobs);  // a JSON array of the above

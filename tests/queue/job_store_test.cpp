@@ -468,16 +468,20 @@ TEST_F(JobStoreTest, CancelRefusesUnknownFinalAndInboundJobs) {
 
 TEST_F(JobStoreTest, NextReadyTakesDueQueuedAndRetryJobsOldestFirst) {
   auto s = open_store();
-  auto a = enqueue(s, "000000000000000a", 1)[0];  // queued at 16:30, no retry_at: due now
+  auto a = enqueue(s, "000000000000000a", 1)[0];  // ready at 16:30, no retry_at: due now
+  ASSERT_TRUE(s.set_state(a, "ready"));
   clock += 60;
-  auto b = enqueue(s, "000000000000000b", 1)[0];  // queued at 16:31
+  auto b = enqueue(s, "000000000000000b", 1)[0];  // ready at 16:31
+  ASSERT_TRUE(s.set_state(b, "ready"));
   auto c = enqueue(s, "000000000000000c", 1)[0];  // retry at 16:35
   ASSERT_TRUE(s.set_state(c, "retry", "The line was busy."));
   ASSERT_TRUE(s.set_retry(c, k1630 + 300));
   auto d = enqueue(s, "000000000000000d", 1)[0];  // sending: not for the scheduler
   ASSERT_TRUE(s.set_state(d, "sending"));
-  auto e = enqueue(s, "000000000000000e", 1)[0];  // queued but held until 16:33
+  auto e = enqueue(s, "000000000000000e", 1)[0];  // a retry held until 16:33
+  ASSERT_TRUE(s.set_state(e, "retry"));
   ASSERT_TRUE(s.set_retry(e, k1630 + 180));
+  enqueue(s, "0000000000000010", 1);  // queued: not rendered yet, not for the scheduler
   auto f = enqueue(s, "000000000000000f", 1)[0];
   ASSERT_TRUE(s.set_state(f, "done"));
   ASSERT_TRUE(s.create_inbound({"+15550100", std::nullopt, ""}));
@@ -511,7 +515,7 @@ TEST_F(JobStoreTest, JsonIsTheInterfaceObject) {
             R"({"id":1,"direction":"out","state":"retry","number":"+12025550100","caller":"+15550100",)"
             R"("pages":3,"pages_done":1,"retry_at":"2026-11-22T16:40:00Z","error":"The line was busy.",)"
             R"("message_id":"0123456789abcdef","subaddress":"42","created":"2026-11-22T16:30:00Z",)"
-            R"("updated":"2026-11-22T16:31:00Z"})");
+            R"("updated":"2026-11-22T16:31:00Z","remote_ident":null,"bad_rows":0})");
 }
 
 TEST_F(JobStoreTest, JsonOfAnInboundJobHasNulls) {
@@ -520,7 +524,7 @@ TEST_F(JobStoreTest, JsonOfAnInboundJobHasNulls) {
   EXPECT_EQ(queue::to_json(*s.job(id)),
             R"({"id":1,"direction":"in","state":"receiving","number":"+15550100","caller":"+33140000000",)"
             R"("pages":0,"pages_done":0,"retry_at":null,"error":null,"message_id":null,"subaddress":null,)"
-            R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z"})");
+            R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z","remote_ident":null,"bad_rows":0})");
   EXPECT_EQ(queue::to_json(std::vector<queue::Job>{}), "[]");
   auto list = queue::to_json(*s.jobs());
   EXPECT_EQ(list.front(), '[');
@@ -633,6 +637,39 @@ TEST_F(JobStoreTest, AKilledWriterLeavesWholeMessagesOnly) {
             "0");
   for (const auto& id : acknowledged) EXPECT_TRUE(s.message(id)) << "acknowledged message " << id << " lost";
   EXPECT_TRUE(s.enqueue_message(message("ffffffffffffffff"), {recipient("+12025550100")}));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(JobStoreTest, SetTransferRecordsWhatTheCallLearned) {
+  auto s = open_store();
+  auto id = *s.create_inbound({"+15550100", std::string("42"), "+33140000000"});
+  ASSERT_TRUE(s.set_transfer(id, 3, 3, 12, std::string("+33 1 40 00 00 00")));
+  auto j = *s.job(id);
+  EXPECT_EQ(j.pages, 3);
+  EXPECT_EQ(j.pages_done, 3);
+  EXPECT_EQ(j.bad_rows, 12);
+  EXPECT_EQ(j.remote_ident, "+33 1 40 00 00 00");
+  EXPECT_NE(queue::to_json(j).find(R"("remote_ident":"+33 1 40 00 00 00","bad_rows":12})"), std::string::npos);
+  EXPECT_EQ(s.set_transfer(id, 1, 2, 0, std::nullopt).error().code, queue::StoreErrc::invalid);
+}
+
+TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s.create_inbound({"+15550100", std::nullopt, ""}));
+  }
+  sql_scalar(db_path(), "ALTER TABLE jobs DROP COLUMN remote_ident");
+  sql_scalar(db_path(), "ALTER TABLE jobs DROP COLUMN bad_rows");
+  sql_scalar(db_path(), "PRAGMA user_version = 1");
+  auto s = open_store();
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "2");
+  auto j = s.job(1);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->bad_rows, 0);
+  EXPECT_FALSE(j->remote_ident);
 }
 
 }  // namespace
