@@ -549,6 +549,15 @@ StoreStatus JobStore::set_transfer(int64_t id, int pages, int pages_done, int ba
   });
 }
 
+StoreStatus JobStore::set_subaddress(int64_t id, std::optional<std::string> subaddress) {
+  const std::string op = call("set_subaddress", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET subaddress = ?1, updated = ?2 WHERE id = ?3", op);
+    if (!s) return s.error();
+    return s->bind_opt_text(1, subaddress).bind_int(2, now()).bind_int(3, id).run();
+  });
+}
+
 StoreStatus JobStore::set_retry(int64_t id, std::optional<int64_t> retry_at) {
   const std::string op = call("set_retry", id);
   return change_job(id, op, [&](const JobHead&) -> StoreStatus {

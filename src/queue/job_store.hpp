@@ -157,6 +157,8 @@ class JobStore {
   StoreStatus set_state(int64_t id, std::string_view state, std::optional<std::string> error = std::nullopt);
   StoreStatus set_pages(int64_t id, int pages, int pages_done);
   StoreStatus set_retry(int64_t id, std::optional<int64_t> retry_at);
+  // The T.30 subaddress (SUB frame) of an inbound fax, known only once the call is under way.
+  StoreStatus set_subaddress(int64_t id, std::optional<std::string> subaddress);
   // What a call transferred: pages (of the document or received), pages confirmed, bad rows,
   // the far end's station id.
   StoreStatus set_transfer(int64_t id, int pages, int pages_done, int bad_rows, std::optional<std::string> remote_ident);

@@ -206,13 +206,17 @@ std::string Spool::fax_path(int64_t job_id) const {
   return dir_ + "/fax/" + std::to_string(job_id) + ".tif";
 }
 
+std::string Spool::received_path(int64_t job_id) const {
+  return dir_ + "/in/" + std::to_string(job_id) + ".tif";
+}
+
 SpoolStatus Spool::create_dirs() {
   fs::path root = fs::absolute(dir_);
   if (!root.has_filename()) root = root.parent_path();  // "var/spool/"
   std::error_code ec;
   fs::create_directories(root.parent_path(), ec);
   if (ec) return sys_error("create directory", root.parent_path().string(), ec.value());
-  for (const char* sub : {"", "/incoming", "/msg", "/fax"}) {
+  for (const char* sub : {"", "/incoming", "/msg", "/fax", "/in"}) {
     if (auto r = make_dir(root.string() + sub); !r) return r;
   }
   if (auto r = fsync_dir(root.string()); !r) return r;

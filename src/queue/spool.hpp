@@ -106,6 +106,8 @@ class Spool {
   // syncs per message.
   SpoolStatus sync();
   std::string fax_path(int64_t job_id) const;           // <dir>/fax/<job_id>.tif
+  // A received fax (inbound job): kept until its delivery is confirmed.
+  std::string received_path(int64_t job_id) const;      // <dir>/in/<job_id>.tif
 
  private:
   std::string dir_;

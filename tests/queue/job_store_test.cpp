@@ -654,6 +654,8 @@ TEST_F(JobStoreTest, SetTransferRecordsWhatTheCallLearned) {
   EXPECT_EQ(j.remote_ident, "+33 1 40 00 00 00");
   EXPECT_NE(queue::to_json(j).find(R"("remote_ident":"+33 1 40 00 00 00","bad_rows":12})"), std::string::npos);
   EXPECT_EQ(s.set_transfer(id, 1, 2, 0, std::nullopt).error().code, queue::StoreErrc::invalid);
+  ASSERT_TRUE(s.set_subaddress(id, std::string("7")));
+  EXPECT_EQ(s.job(id)->subaddress, "7");
 }
 
 TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
