@@ -84,7 +84,10 @@ T38Fax::T38Fax(T38Options opt, SendIfp send) : impl_(std::make_unique<Impl>()), 
   t30_state_t* t30 = t38_terminal_get_t30_state(impl_->t38);
   impl_->t30 = t30;
   t30_set_tx_ident(t30, opt_.station_id.substr(0, 20).c_str());
-  if (!opt_.header.empty()) t30_set_tx_page_header_info(t30, opt_.header.c_str());
+  if (!opt_.header.empty()) {
+    t30_set_tx_page_header_info(t30, opt_.header.c_str());
+    t30_set_tx_page_header_overlays_image(t30, false);  // rows above the page, never over it
+  }
   if (!opt_.subaddress.empty()) t30_set_tx_sub_address(t30, opt_.subaddress.c_str());
   t30_set_ecm_capability(t30, opt_.ecm);
   // Announce SUB support (DIS bit) so callers send the T.33 subaddress to us.
@@ -130,7 +133,19 @@ void T38Fax::abort(const std::string& reason) {
   t30_stats_t st;
   t30_get_transfer_statistics(impl_->t30, &st);
   if (opt_.transmit && result_.pages_total == 0) result_.pages_total = st.pages_in_file;
+  if (opt_.transmit) result_.pages = std::max(result_.pages, st.pages_tx);
   result_.finished = true;
+  // A sender whose every page the far end confirmed (MCF) has delivered the document, even if
+  // the far end hung up before our phase E ran.
+  if (!clean && opt_.transmit && result_.pages_total > 0 && result_.pages == result_.pages_total) {
+    result_.success = true;
+    result_.completion_code = T30_ERR_OK;
+    result_.reason = "OK (the far end hung up after confirming every page)";
+    if (const char* id = t30_get_rx_ident(impl_->t30)) result_.remote_ident = id;
+    result_.bit_rate = st.bit_rate;
+    result_.ecm = st.error_correcting_mode != 0;
+    return;
+  }
   if (!clean) {
     result_.success = false;
     result_.reason = reason;
