@@ -112,6 +112,13 @@ class UserAgent final : public TransactionUser {
   // Our re-INVITE with a new offer (glare: 491 is retried after the §14.1 interval).
   bool reinvite(CallId call, const std::string& sdp, Time now);
 
+  void set_local(std::map<Transport, std::pair<std::string, uint16_t>> local) { cfg_.local = std::move(local); }
+  // Our address for a transport (for SDP c= lines and media sockets).
+  std::optional<std::pair<std::string, uint16_t>> local(Transport t) const {
+    auto it = cfg_.local.find(t);
+    if (it == cfg_.local.end()) return std::nullopt;
+    return it->second;
+  }
   const Message* initial_invite(CallId call) const;  // the INVITE that started it (either way)
   std::optional<Address> remote_address(CallId call) const;
   size_t calls() const { return calls_.size(); }

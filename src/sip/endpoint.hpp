@@ -1,0 +1,69 @@
+// endpoint.hpp — the SIP transport on asio: UDP sockets, TCP listeners and connections, feeding
+// one UserAgent (user_agent.hpp) and running its timers.
+//
+// STANDARDS: RFC 3261 §18 (transport: UDP datagrams, TCP streams framed by Content-Length, a
+// response over the connection its request came on, connections opened on demand for requests),
+// RFC 5626 §3.5.1 (CRLF keep-alives on streams are skipped by the framer).
+// THREADS: everything runs on the io_context given (one thread); the UserAgent and its handler
+// are called on it only.
+// LIMITS: kMaxConnections TCP connections (beyond them new ones are closed at once); a
+// connection that sends unframeable bytes or nothing for kIdleConnection is closed.
+// TLS listeners are not built yet (config accepts them; start() refuses them with a message).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "sip/user_agent.hpp"
+
+namespace sip {
+
+inline constexpr size_t kMaxConnections = 4096;
+inline constexpr std::chrono::seconds kIdleConnection{300};
+
+struct ListenSpec {
+  Transport transport = Transport::udp;
+  std::string host;  // numeric
+  uint16_t port = 0; // 0: any free port
+};
+
+class Endpoint {
+ public:
+  Endpoint(asio::io_context& io, CallHandler& handler, std::string user_agent = "faxbridge");
+  ~Endpoint();
+  // Binds every listener; throws std::runtime_error naming the address that failed.
+  void start(const std::vector<ListenSpec>& listen);
+  void stop();
+  UserAgent& ua() { return *ua_; }
+  // After any call into ua() from outside a callback: re-arms the timer for the UA's next deadline.
+  void kick();
+  std::vector<ListenSpec> bound() const;  // actual ports
+
+ private:
+  struct Conn;
+  bool send(const std::string& bytes, const Address& to);
+  void read_udp(size_t i);
+  void accept(size_t i);
+  void read_conn(std::shared_ptr<Conn> c);
+  void write_conn(std::shared_ptr<Conn> c);
+  void close_conn(const std::shared_ptr<Conn>& c);
+  void on_timer();
+
+  asio::io_context& io_;
+  std::unique_ptr<UserAgent> ua_;
+  std::vector<std::unique_ptr<asio::ip::udp::socket>> udp_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp_;
+  std::map<Address, std::shared_ptr<Conn>> conns_;
+  std::vector<char> udp_buf_;
+  asio::steady_timer timer_;
+  std::optional<Time> armed_;
+  bool stopped_ = false;
+};
+
+}  // namespace sip
