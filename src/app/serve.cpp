@@ -15,6 +15,8 @@
 #include "app/cidr.hpp"
 #include "app/config.hpp"
 #include "gateway/converter.hpp"
+#include "gateway/dispatcher.hpp"
+#include "gateway/fax_calls.hpp"
 #include "gateway/offramp.hpp"
 #include "imaging/office.hpp"
 #include "mail/smtp_server.hpp"
@@ -69,6 +71,77 @@ std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg) {
   return ctx;
 }
 
+// A trunk's uri host resolved once at start-up (numeric addresses as they are).
+sip::Address resolve_trunk(const config::Trunk& t) {
+  auto u = sip::parse_uri(t.uri);
+  if (!u) throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": " + u.error().reason);
+  std::string host = u->host;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  sip::Address a;
+  auto tp = u->params.get("transport");
+  if (u->scheme == "sips" || (tp && sip::iequals(*tp, "tls"))) a.transport = sip::Transport::tls;
+  else if (tp && sip::iequals(*tp, "tcp")) a.transport = sip::Transport::tcp;
+  a.port = uint16_t(u->port ? u->port : (a.transport == sip::Transport::tls ? 5061 : 5060));
+  asio::io_context tmp;
+  asio::ip::udp::resolver r(tmp);
+  std::error_code ec;
+  auto res = r.resolve(host, std::to_string(a.port), ec);
+  if (ec || res.empty()) throw std::runtime_error("trunk " + t.name + ": cannot resolve " + host + ": " + ec.message());
+  a.ip = res.begin()->endpoint().address().to_string();
+  return a;
+}
+
+gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
+  gateway::FaxCallsOptions o;
+  o.station_id = cfg.fax.station_id;
+  o.header = cfg.fax.header;
+  o.reject_callers = cfg.reject.callers;
+  o.media_port_min = cfg.sip.media_port_min;
+  o.media_port_max = cfg.sip.media_port_max;
+  for (const auto& t : cfg.trunks) {
+    gateway::Trunk g;
+    g.name = t.name;
+    g.next_hop = resolve_trunk(t);
+    auto u = sip::parse_uri(t.uri);
+    g.host_port = u->host + (u->port ? ":" + std::to_string(u->port) : "");
+    g.t38 = t.t38 == config::T38Mode::only ? gateway::T38Policy::only
+            : t.t38 == config::T38Mode::off ? gateway::T38Policy::off
+                                            : gateway::T38Policy::prefer;
+    g.ec = t.udptl_ec == config::UdptlEc::fec ? udptl::Mode::fec
+           : t.udptl_ec == config::UdptlEc::none ? udptl::Mode::none
+                                                 : udptl::Mode::redundancy;
+    g.max_channels = t.max_channels;
+    g.prefixes = t.prefixes;
+    std::vector<config::Cidr> cidrs;
+    for (const auto& a : t.accept_from) {
+      if (auto c = config::Cidr::parse(a)) cidrs.push_back(*c);
+    }
+    g.accepts = [cidrs](const std::string& ip) {
+      return std::any_of(cidrs.begin(), cidrs.end(), [&](const config::Cidr& c) { return c.contains(ip); });
+    };
+    g.caller_id = t.caller_id;
+    g.country_code = t.country_code;
+    g.national_prefix = t.national_prefix;
+    g.ring_timeout_s = t.ring_timeout_s;
+    if (!t.username.empty()) g.credentials = sip::Credentials{t.username, t.password};
+    o.trunks.push_back(std::move(g));
+  }
+  return o;
+}
+
+std::vector<sip::ListenSpec> sip_listen(const config::Config& cfg) {
+  std::vector<sip::ListenSpec> out;
+  for (const auto& l : cfg.sip.listen) {
+    auto p = config::parse_sip_listen(l);
+    if (!p) throw std::runtime_error("bad SIP listen address " + l);
+    sip::Transport t = p->transport == config::SipTransport::tcp ? sip::Transport::tcp
+                       : p->transport == config::SipTransport::tls ? sip::Transport::tls
+                                                                   : sip::Transport::udp;
+    out.push_back({t, p->address.host, uint16_t(p->address.port)});
+  }
+  return out;
+}
+
 // Spool files with no job store row were never acknowledged (a crash between the spool
 // commit and the store commit): remove them.
 void reconcile(queue::Spool& spool, queue::JobStore& store) {
@@ -108,6 +181,10 @@ int run(const config::Config& cfg) {
   gateway::ConverterOptions copt;
   copt.store_path = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
+  std::function<void()> poke_dispatcher;
+  copt.on_ready = [&] {
+    if (poke_dispatcher) poke_dispatcher();
+  };
   gateway::Converter converter(copt, spool);
   converter.start();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -140,6 +217,45 @@ int run(const config::Config& cfg) {
   http.start();
   for (const auto& ep : http.bound()) log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
 
+  // Fax calls: SIP, T.38 and the dispatcher of outbound jobs.
+  gateway::Hooks hooks;
+  auto store_exec = store_pool.get_executor();
+  hooks.create_inbound = [&, store_exec](const queue::NewInbound& in, std::function<void(std::optional<int64_t>)> cb) {
+    asio::post(store_exec, [&, in, cb] {
+      auto id = store->create_inbound(in);
+      if (!id) log("cannot record an inbound fax call: " + id.error().message);
+      std::optional<int64_t> job = id ? std::optional<int64_t>(*id) : std::nullopt;
+      asio::post(io, [cb, job] { cb(job); });
+    });
+  };
+  hooks.received_path = [&](int64_t job) { return spool.received_path(job); };
+  hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
+    asio::post(store_exec, [&, r] {
+      store->set_transfer(r.job_id, r.pages, r.pages, r.bad_rows,
+                          r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
+      if (!r.subaddress.empty()) store->set_subaddress(r.job_id, r.subaddress);
+      std::string event = "received " + std::to_string(r.pages) + " page(s)";
+      if (!r.remote_ident.empty()) event += " from " + r.remote_ident;
+      if (r.bit_rate) event += " at " + std::to_string(r.bit_rate) + " bit/s" + (r.ecm ? " with ECM" : "");
+      if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
+      if (!r.reason.empty()) event += " (" + r.reason + ")";
+      store->add_event(r.job_id, event);
+      if (r.pages > 0) store->set_state(r.job_id, queue::state::delivering, r.success ? std::nullopt : std::optional<std::string>(r.reason));
+      else store->set_state(r.job_id, queue::state::failed, r.reason.empty() ? "No page was received." : r.reason);
+      log("job " + std::to_string(r.job_id) + ": " + event);
+    });
+  };
+  gateway::FaxCalls fax_calls(io, fax_calls_options(cfg), hooks);
+  fax_calls.start(sip_listen(cfg));
+  for (const auto& b : fax_calls.endpoint().bound()) {
+    log(std::string("SIP listening on ") + (b.transport == sip::Transport::tcp ? "tcp:" : "udp:") + b.host + ":" + std::to_string(b.port));
+  }
+  gateway::RetryPolicy rp{cfg.retry.max_dials, cfg.retry.max_tries, cfg.retry.busy_delay_s,
+                          cfg.retry.no_answer_delay_s, cfg.retry.failure_delay_s, cfg.retry.kill_after_s};
+  gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
+  poke_dispatcher = [&] { dispatcher.poke(); };
+  dispatcher.start();
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
   std::function<void()> wait_drained;
@@ -156,6 +272,8 @@ int run(const config::Config& cfg) {
     log(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
     smtp_server.stop();
     http.stop();
+    dispatcher.stop();
+    fax_calls.stop();
     asio::post(io, wait_drained);
     // A client that never finishes its message cannot hold the node for ever. Sessions still
     // suspended then cannot be unwound safely after their server is gone: leave as a crash
@@ -170,6 +288,7 @@ int run(const config::Config& cfg) {
   });
   log("ready");
   io.run();
+  poke_dispatcher = nullptr;
   converter.stop();
   store_pool.join();
   log("stopped");

@@ -187,6 +187,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   }
   std::error_code ec;
   fs::remove(rendered, ec);
+  if (opt_.on_ready) opt_.on_ready();
 }
 
 }  // namespace gateway

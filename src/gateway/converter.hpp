@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,6 +31,7 @@ struct ConverterOptions {
   std::string store_path;                     // the SQLite file
   std::string resolution = "fine";
   std::string paper = "auto";
+  std::function<void()> on_ready;  // jobs became ready (called on the converter thread)
 };
 
 class Converter {

@@ -1,0 +1,126 @@
+// dispatcher.cpp — outbound jobs to calls and back (see dispatcher.hpp).
+#include "gateway/dispatcher.hpp"
+
+#include <ctime>
+#include <iostream>
+
+namespace gateway {
+
+namespace {
+int64_t unix_now() { return int64_t(std::time(nullptr)); }
+void log(const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }
+}  // namespace
+
+Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries, int64_t now, const RetryPolicy& p) {
+  if (r.outcome == Outcome::done) return {"done", std::nullopt, ""};
+  std::string why = r.reason.empty() ? std::string(to_string(r.outcome)) : r.reason;
+  auto retry = [&](int delay, const std::string& what, int count, int max) -> Decision {
+    if (count >= max) return {"failed", std::nullopt, why + " Gave up after " + std::to_string(count) + " " + what + "."};
+    int64_t at = now + delay;
+    if (at > job.created + p.kill_after_s) {
+      return {"failed", std::nullopt, why + " Gave up: the next try would be past the " +
+                                          std::to_string(p.kill_after_s / 60) + " minutes allowed."};
+    }
+    return {"retry", at, why};
+  };
+  switch (r.outcome) {
+    case Outcome::busy: return retry(p.busy_delay_s, "dials", dials, p.max_dials);
+    case Outcome::no_answer: return retry(p.no_answer_delay_s, "dials", dials, p.max_dials);
+    case Outcome::congestion: return retry(p.failure_delay_s, "dials", dials, p.max_dials);
+    case Outcome::t30_failure:
+    case Outcome::partial: return retry(p.failure_delay_s, "tries", tries, p.max_tries);
+    default: return {"failed", std::nullopt, why};
+  }
+}
+
+Dispatcher::Dispatcher(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store,
+                       queue::Spool& spool, FaxCalls& calls, RetryPolicy policy)
+    : io_(io), store_(std::move(store_exec)), db_(store), spool_(spool), calls_(calls), policy_(policy), timer_(io) {}
+
+void Dispatcher::start() {
+  asio::post(store_, [this] {
+    auto stuck = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0});
+    if (stuck) {
+      for (const auto& j : *stuck) {
+        db_.set_state(j.id, queue::state::retry, std::string("The node stopped during the call; it will be tried again."));
+        db_.set_retry(j.id, unix_now());
+      }
+      if (!stuck->empty()) log("resuming " + std::to_string(stuck->size()) + " job(s) interrupted while sending");
+    }
+    asio::post(io_, [this] { schedule(std::chrono::milliseconds(0)); });
+  });
+}
+
+void Dispatcher::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void Dispatcher::poke() {
+  asio::post(io_, [this] {
+    if (!polling_) schedule(std::chrono::milliseconds(0));
+  });
+}
+
+void Dispatcher::schedule(std::chrono::milliseconds after) {
+  if (stopped_) return;
+  timer_.expires_after(after);
+  timer_.async_wait([this](std::error_code ec) {
+    if (!ec) poll();
+  });
+}
+
+void Dispatcher::poll() {
+  if (stopped_ || polling_) return;
+  int free = calls_.free_channels() - taking_;
+  if (free <= 0) {
+    schedule(std::chrono::seconds(1));
+    return;
+  }
+  polling_ = true;
+  asio::post(store_, [this, free] {
+    std::vector<queue::Job> take;
+    auto ready = db_.next_ready(unix_now(), free);
+    if (ready) {
+      for (auto& j : *ready) {
+        if (db_.set_state(j.id, queue::state::sending)) take.push_back(j);
+      }
+    }
+    asio::post(io_, [this, take = std::move(take)] {
+      polling_ = false;
+      for (const auto& j : take) {
+        OutboundFax f{j.id, j.number, j.subaddress, spool_.fax_path(j.id)};
+        calls_.send(f, [this, j](CallResult r) { asio::post(store_, [this, j, r] { record(j, r); }); });
+      }
+      schedule(std::chrono::seconds(take.empty() ? 1 : 0));
+    });
+  });
+}
+
+void Dispatcher::record(const queue::Job& job, const CallResult& r) {
+  const int64_t id = job.id;
+  int dials = job.dials, tries = job.tries;
+  bool reached = r.outcome == Outcome::done || r.outcome == Outcome::t30_failure || r.outcome == Outcome::partial;
+  if (reached) {
+    if (auto t = db_.add_try(id)) tries = *t;
+  } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
+    if (auto d = db_.add_dial(id)) dials = *d;
+  }
+  if (r.pages_total > 0 || r.pages_sent > 0) {
+    db_.set_transfer(id, std::max(r.pages_total, r.pages_sent), r.pages_sent, r.bad_rows,
+                     r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
+  }
+  std::string event = "call via " + (r.trunk.empty() ? std::string("no trunk") : r.trunk) + ": " +
+                      std::string(to_string(r.outcome));
+  if (r.pages_total) event += ", " + std::to_string(r.pages_sent) + " of " + std::to_string(r.pages_total) + " pages";
+  if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
+  if (!r.reason.empty()) event += " (" + r.reason + ")";
+  db_.add_event(id, event);
+  Decision d = decide(r, job, dials, tries, unix_now(), policy_);
+  auto st = db_.set_state(id, d.state, d.error.empty() ? std::nullopt : std::optional<std::string>(d.error));
+  if (st && d.retry_at) db_.set_retry(id, d.retry_at);
+  log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state);
+  poke();
+}
+
+}  // namespace gateway

@@ -1,0 +1,70 @@
+// dispatcher.hpp — takes rendered outbound jobs from the store, dials them through FaxCalls,
+// and records each call's outcome: done, a retry at a later time, or failed.
+//
+// ARCHITECTURE.md (data flows): "scheduler takes the job when the trunk has a free channel".
+// INTERFACES.md [retry]: busy, no answer and congestion count as dials (max_dials); calls that
+// reached a fax machine and failed or sent part count as tries (max_tries); busy_delay_s,
+// no_answer_delay_s and failure_delay_s space the retries; kill_after_s after the job was created
+// it fails for good. An invalid number, T.38 refused and a trunk's rejection fail at once.
+// A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
+// in `sending` (a crash mid-call) go back to `retry`, due at once. Jobs cancelled during a call
+// stay cancelled (the outcome is recorded as an event only).
+// THREADS: polls on the io thread; every store call runs on the store executor.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include <asio.hpp>
+
+#include "gateway/fax_calls.hpp"
+#include "queue/job_store.hpp"
+#include "queue/spool.hpp"
+
+namespace gateway {
+
+struct RetryPolicy {
+  int max_dials = 12;
+  int max_tries = 3;
+  int busy_delay_s = 120;
+  int no_answer_delay_s = 300;
+  int failure_delay_s = 60;
+  int kill_after_s = 10800;
+};
+
+// What happens to a job after a call with this result, given its counts so far (after this
+// call's own dial or try was added). Pure: the tests drive it directly.
+struct Decision {
+  std::string state;                // done | retry | failed
+  std::optional<int64_t> retry_at;  // for retry
+  std::string error;                // the job's error sentence ("" for done)
+};
+Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries, int64_t now, const RetryPolicy& p);
+
+class Dispatcher {
+ public:
+  Dispatcher(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store, queue::Spool& spool,
+             FaxCalls& calls, RetryPolicy policy);
+  void start();
+  void stop();
+  void poke();  // a job may have become ready: poll now (any thread)
+
+ private:
+  void poll();
+  void schedule(std::chrono::milliseconds after);
+  void record(const queue::Job& job, const CallResult& r);
+
+  asio::io_context& io_;
+  asio::any_io_executor store_;
+  queue::JobStore& db_;
+  queue::Spool& spool_;
+  FaxCalls& calls_;
+  RetryPolicy policy_;
+  asio::steady_timer timer_;
+  bool polling_ = false;
+  bool stopped_ = false;
+  int taking_ = 0;  // jobs taken from the store whose call has not started yet
+};
+
+}  // namespace gateway

@@ -1,0 +1,702 @@
+// fax_calls.cpp — outbound and inbound T.38 fax calls (see fax_calls.hpp).
+#include "gateway/fax_calls.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "sip/sdp.hpp"
+
+namespace gateway {
+
+using asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::done: return "done";
+    case Outcome::busy: return "busy";
+    case Outcome::no_answer: return "no answer";
+    case Outcome::invalid_number: return "invalid number";
+    case Outcome::congestion: return "congestion";
+    case Outcome::t38_refused: return "T.38 refused";
+    case Outcome::t30_failure: return "T.30 failure";
+    case Outcome::partial: return "partial send";
+    case Outcome::rejected: return "rejected";
+  }
+  return "?";
+}
+
+namespace {
+
+bool valid_e164(const std::string& n) {
+  return n.size() >= 2 && n.size() <= 16 && n[0] == '+' &&
+         std::all_of(n.begin() + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string user_of(const std::optional<sip::NameAddr>& na) { return na ? na->uri.user : std::string(); }
+
+// Unescapes %XX in a SIP user part ("%2B1555" -> "+1555").
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += char(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+Outcome classify(int status) {
+  switch (status) {
+    case 486:
+    case 600: return Outcome::busy;
+    case 408:
+    case 480:
+    case 487: return Outcome::no_answer;
+    case 404:
+    case 484:
+    case 604: return Outcome::invalid_number;
+    case 488:
+    case 606: return Outcome::t38_refused;
+    case 401:
+    case 403:
+    case 407:
+    case 603: return Outcome::rejected;
+    default: return status >= 500 && status < 600 ? Outcome::congestion : Outcome::rejected;
+  }
+}
+
+void sync_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  auto dir = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> normalise_did(std::string user, const std::string& country_code,
+                                         const std::string& national_prefix) {
+  user = unescape(user);
+  if (auto semi = user.find(';'); semi != std::string::npos) user = user.substr(0, semi);  // ;phone-context=...
+  std::string digits;
+  bool plus = !user.empty() && user[0] == '+';
+  for (char c : user) {
+    if (c >= '0' && c <= '9') digits += c;
+    else if (c != '+' && c != '-' && c != '.' && c != '(' && c != ')' && c != ' ') return std::nullopt;
+  }
+  if (digits.empty()) return std::nullopt;
+  std::string n;
+  if (plus) n = "+" + digits;
+  else if (digits.starts_with("00")) n = "+" + digits.substr(2);
+  else if (!country_code.empty() && !national_prefix.empty() && digits.starts_with(national_prefix) &&
+           digits.size() > national_prefix.size() + country_code.size() - 1)
+    n = "+" + country_code + digits.substr(national_prefix.size());
+  else if (!country_code.empty() && !digits.starts_with(country_code)) n = "+" + country_code + digits;
+  else n = "+" + digits;
+  if (!valid_e164(n)) return std::nullopt;
+  return n;
+}
+
+struct FaxCalls::Call {
+  explicit Call(asio::io_context& io) : ring_timer(io) {}
+  sip::CallId sip = 0;
+  bool outgoing = true;
+  size_t trunk = 0;
+  std::vector<size_t> candidates;  // outbound: trunks still to try, in order
+  OutboundFax job;
+  std::function<void(CallResult)> done;
+  std::unique_ptr<udp::socket> media;
+  uint16_t media_port = 0;
+  std::string local_ip;
+  udp::endpoint remote;
+  std::array<uint8_t, 4096> buf{};
+  std::optional<udptl::Encoder> enc;
+  udptl::Decoder dec;
+  std::unique_ptr<fax::T38Fax> fax;
+  asio::steady_timer ring_timer;
+  bool ring_timed_out = false;
+  bool reported = false;  // outbound result given / inbound reception handed over
+  bool ended = false;     // the SIP call is over
+  Clock::time_point started = Clock::now();
+  std::string local_sdp;
+  // Inbound.
+  int64_t job_id = 0;
+  std::string rx_path;
+  std::string caller;
+};
+
+FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
+    : io_(io), opt_(std::move(opt)), hooks_(std::move(hooks)), endpoint_(io, *this), ticker_(io) {
+  next_port_ = opt_.media_port_min;
+}
+
+FaxCalls::~FaxCalls() { stop(); }
+
+void FaxCalls::start(const std::vector<sip::ListenSpec>& listen) {
+  endpoint_.start(listen);
+  ticking_ = true;
+  tick();
+}
+
+void FaxCalls::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  ticking_ = false;
+  ticker_.cancel();
+  auto calls = calls_;
+  for (auto& [id, c] : calls) {
+    if (c->fax) c->fax->abort("faxbridge is stopping");
+    endpoint_.ua().hangup(id, sip::Clock::now());
+    std::error_code ec;
+    if (c->media) c->media->close(ec);
+    c->ring_timer.cancel();
+  }
+  endpoint_.stop();
+}
+
+int FaxCalls::trunk_active(size_t trunk) const {
+  int n = 0;
+  for (const auto& [id, c] : calls_) {
+    if (c->trunk == trunk && !c->ended) ++n;
+  }
+  for (const auto& c : dialling_) {
+    if (c->trunk == trunk) ++n;
+  }
+  return n;
+}
+
+int FaxCalls::free_channels() const {
+  int n = 0;
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) n += std::max(0, opt_.trunks[i].max_channels - trunk_active(i));
+  return n;
+}
+
+std::shared_ptr<FaxCalls::Call> FaxCalls::find(sip::CallId id) {
+  auto it = calls_.find(id);
+  return it == calls_.end() ? nullptr : it->second;
+}
+
+void FaxCalls::forget(const std::shared_ptr<Call>& c) {
+  std::error_code ec;
+  if (c->media) c->media->close(ec);
+  c->ring_timer.cancel();
+  calls_.erase(c->sip);
+}
+
+bool FaxCalls::open_media(Call& c) {
+  auto local = endpoint_.ua().local(sip::Transport::udp);
+  c.local_ip = local ? local->first : "127.0.0.1";
+  std::error_code ec;
+  auto addr = asio::ip::make_address(c.local_ip, ec);
+  if (ec) return false;
+  int span = opt_.media_port_max - opt_.media_port_min + 1;
+  for (int i = 0; i < span; ++i) {
+    int port = next_port_;
+    next_port_ = next_port_ >= opt_.media_port_max ? opt_.media_port_min : next_port_ + 1;
+    auto s = std::make_unique<udp::socket>(io_);
+    s->open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
+    if (ec) return false;
+    s->bind(udp::endpoint(addr, uint16_t(port)), ec);
+    if (ec) continue;
+    s->non_blocking(true);
+    c.media = std::move(s);
+    c.media_port = uint16_t(port);
+    return true;
+  }
+  return false;
+}
+
+std::string FaxCalls::sdp_offer(const Call& c) const {
+  sdp::Session s;
+  s.origin = "faxbridge " + std::to_string(c.media_port) + " 1 IN " +
+             std::string(c.local_ip.find(':') != std::string::npos ? "IP6 " : "IP4 ") + c.local_ip;
+  s.name = "faxbridge";
+  s.connection = c.local_ip;
+  sdp::Media m;
+  m.type = "image";
+  m.port = c.media_port;
+  m.proto = "udptl";
+  m.formats = {"t38"};
+  sdp::T38Params p;
+  p.max_buffer = 2000;
+  p.max_datagram = 400;
+  const Trunk& t = opt_.trunks[c.trunk];
+  p.ec = t.ec == udptl::Mode::fec ? sdp::Ec::fec : t.ec == udptl::Mode::none ? sdp::Ec::none : sdp::Ec::redundancy;
+  m.attributes = sdp::t38_attributes(p);
+  s.media.push_back(m);
+  return sdp::serialize(s);
+}
+
+void FaxCalls::send(const OutboundFax& job, std::function<void(CallResult)> done) {
+  auto c = std::make_shared<Call>(io_);
+  c->outgoing = true;
+  c->job = job;
+  c->done = std::move(done);
+  // Trunks serving the number: longest matching prefix first, config order among equals.
+  std::vector<std::pair<size_t, size_t>> match;  // (prefix length, index)
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    size_t best = 0;
+    bool any = false;
+    for (const auto& p : opt_.trunks[i].prefixes) {
+      if (job.number.starts_with(p)) {
+        any = true;
+        best = std::max(best, p.size());
+      }
+    }
+    if (any) match.emplace_back(best, i);
+  }
+  std::stable_sort(match.begin(), match.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& m : match) c->candidates.push_back(m.second);
+  if (c->candidates.empty()) {
+    CallResult r;
+    r.outcome = Outcome::rejected;
+    r.reason = "No trunk serves " + job.number + ".";
+    asio::post(io_, [c, r] { c->done(r); });
+    return;
+  }
+  dial(c);
+}
+
+void FaxCalls::next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status, const std::string& reason) {
+  if (o == Outcome::congestion && !c->candidates.empty()) {
+    dial(c);  // failover
+    return;
+  }
+  CallResult r;
+  r.outcome = o;
+  r.sip_status = status;
+  r.reason = reason;
+  r.trunk = opt_.trunks[c->trunk].name;
+  finish_outbound(c, r);
+}
+
+void FaxCalls::dial(std::shared_ptr<Call> c) {
+  // The next candidate trunk with a free channel.
+  std::optional<size_t> chosen;
+  while (!c->candidates.empty()) {
+    size_t t = c->candidates.front();
+    c->candidates.erase(c->candidates.begin());
+    if (trunk_active(t) < opt_.trunks[t].max_channels && opt_.trunks[t].t38 != T38Policy::off) {
+      chosen = t;
+      break;
+    }
+  }
+  if (!chosen) {
+    CallResult r;
+    r.outcome = Outcome::congestion;
+    r.reason = "No trunk for " + c->job.number + " has a free channel.";
+    finish_outbound(c, r);
+    return;
+  }
+  c->trunk = *chosen;
+  const Trunk& t = opt_.trunks[*chosen];
+  std::error_code ec;
+  if (c->media) c->media->close(ec);
+  c->media.reset();
+  if (!open_media(*c)) {
+    CallResult r;
+    r.outcome = Outcome::congestion;
+    r.reason = "No free media port in " + std::to_string(opt_.media_port_min) + "-" + std::to_string(opt_.media_port_max) + ".";
+    finish_outbound(c, r);
+    return;
+  }
+  sip::OutgoingCall oc;
+  oc.request_uri = "sip:" + c->job.number + "@" + t.host_port;
+  oc.next_hop = t.next_hop;
+  oc.from_user = t.caller_id.empty() ? opt_.station_id : t.caller_id;
+  oc.sdp = sdp_offer(*c);
+  oc.credentials = t.credentials;
+  c->local_sdp = oc.sdp;
+  dialling_.push_back(c);
+  auto id = endpoint_.ua().invite(oc, sip::Clock::now());
+  std::erase(dialling_, c);
+  if (!id) {
+    next_trunk_or_fail(c, Outcome::congestion, 503, "The INVITE could not be sent to trunk " + t.name + ".");
+    return;
+  }
+  c->sip = *id;
+  c->started = Clock::now();
+  calls_[*id] = c;
+  endpoint_.kick();
+  c->ring_timer.expires_after(std::chrono::seconds(t.ring_timeout_s));
+  sip::CallId sid = *id;
+  c->ring_timer.async_wait([this, c, sid](std::error_code e) {
+    if (e || c->sip != sid || c->fax || c->ended) return;
+    c->ring_timed_out = true;
+    endpoint_.ua().hangup(sid, sip::Clock::now());
+    endpoint_.kick();
+  });
+}
+
+void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) {
+  auto c = find(id);
+  if (!c) return;
+  forget(c);
+  c->ended = true;
+  if (c->reported) return;
+  if (c->ring_timed_out) {
+    next_trunk_or_fail(c, Outcome::no_answer, 0,
+                       "No answer within " + std::to_string(opt_.trunks[c->trunk].ring_timeout_s) + " s.");
+    return;
+  }
+  Outcome o = status == 408 && reason.rfind("no response", 0) == 0 ? Outcome::congestion : classify(status);
+  std::string sentence = "The trunk " + opt_.trunks[c->trunk].name + " answered " + std::to_string(status) + " " + reason + ".";
+  if (status == 408 && o == Outcome::congestion) sentence = "The trunk " + opt_.trunks[c->trunk].name + " did not respond.";
+  next_trunk_or_fail(c, o, status, sentence);
+}
+
+void FaxCalls::start_fax(Call& c, const sdp::Media& remote, const std::string& remote_ip) {
+  auto params = sdp::t38_params(remote);
+  sdp::T38Params p = params ? *params : sdp::T38Params{};
+  udptl::EncoderConfig ec;
+  ec.mode = p.ec == sdp::Ec::fec ? udptl::Mode::fec : p.ec == sdp::Ec::none ? udptl::Mode::none : udptl::Mode::redundancy;
+  ec.redundancy = 3;
+  ec.max_datagram = size_t(p.max_datagram.value_or(400));
+  c.enc.emplace(ec);
+  std::error_code err;
+  c.remote = udp::endpoint(asio::ip::make_address(remote_ip, err), uint16_t(remote.port));
+  fax::T38Options o;
+  o.calling = c.outgoing;
+  o.transmit = c.outgoing;
+  o.file = c.outgoing ? c.job.tiff : c.rx_path;
+  o.station_id = opt_.station_id;
+  o.header = c.outgoing ? opt_.header : "";
+  o.subaddress = c.outgoing ? c.job.subaddress.value_or("") : "";
+  o.max_bit_rate = std::min(p.max_bit_rate, 14400);
+  o.t38_version = p.version;
+  o.fill_bit_removal = p.fill_bit_removal;
+  o.idle_timeout = opt_.idle_timeout;
+  Call* raw = &c;
+  c.fax = std::make_unique<fax::T38Fax>(o, [this, raw](std::span<const uint8_t> ifp, int copies) {
+    if (!raw->media || !raw->enc) return;
+    for (int i = 0; i < copies; ++i) {
+      auto d = raw->enc->next(ifp);
+      std::error_code e;
+      raw->media->send_to(asio::buffer(d), raw->remote, 0, e);
+    }
+  });
+  c.started = Clock::now();
+}
+
+void FaxCalls::read_media(std::shared_ptr<Call> c) {
+  if (!c->media) return;
+  auto from = std::make_shared<udp::endpoint>();
+  c->media->async_receive_from(asio::buffer(c->buf), *from, [this, c, from](std::error_code ec, size_t n) {
+    if (ec == asio::error::operation_aborted || !c->media || c->reported) return;
+    if (!ec && c->fax && from->address() == c->remote.address()) {
+      for (const auto& ifp : c->dec.receive(std::span<const uint8_t>(c->buf.data(), n))) {
+        c->fax->receive_ifp(ifp.data, ifp.seq);
+      }
+    }
+    read_media(c);
+  });
+}
+
+void FaxCalls::on_answered(sip::CallId id, const sip::Message& answer) {
+  auto c = find(id);
+  if (!c) return;
+  c->ring_timer.cancel();
+  auto s = sdp::parse(answer.body);
+  const sdp::Media* image = nullptr;
+  if (s) {
+    for (const auto& m : s->media) {
+      if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) image = &m;
+    }
+  }
+  std::optional<std::string> ip = s && image ? sdp::address_of(*s, *image) : std::nullopt;
+  if (!image || !ip) {
+    c->reported = true;
+    endpoint_.ua().hangup(id, sip::Clock::now());
+    endpoint_.kick();
+    CallResult r;
+    r.outcome = Outcome::t38_refused;
+    r.sip_status = 200;
+    r.trunk = opt_.trunks[c->trunk].name;
+    r.reason = s ? "The far end answered without a T.38 stream." : "The far end's SDP answer is malformed: " + s.error().reason + ".";
+    c->done(r);
+    return;
+  }
+  start_fax(*c, *image, *ip);
+  read_media(c);
+}
+
+std::optional<std::string> FaxCalls::on_offer(sip::CallId id, const std::string& offer) {
+  auto c = find(id);
+  if (!c) return std::nullopt;
+  auto s = sdp::parse(offer);
+  if (!s) return std::nullopt;
+  for (const auto& m : s->media) {
+    if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) {
+      // The same or a moved T.38 stream: follow it, leave the fax alone.
+      if (auto ip = sdp::address_of(*s, m)) {
+        std::error_code ec;
+        auto addr = asio::ip::make_address(*ip, ec);
+        if (!ec) c->remote = udp::endpoint(addr, uint16_t(m.port));
+      }
+      return c->local_sdp;
+    }
+  }
+  return std::nullopt;  // back to audio, or nothing we can carry: 488
+}
+
+void FaxCalls::finish_outbound(std::shared_ptr<Call> c, CallResult r) {
+  if (c->reported) return;
+  c->reported = true;
+  r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
+  if (r.trunk.empty() && c->trunk < opt_.trunks.size()) r.trunk = opt_.trunks[c->trunk].name;
+  auto done = std::move(c->done);
+  asio::post(io_, [done, r] { done(r); });
+}
+
+void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
+  auto c = find(id);
+  if (!c) return;
+  c->ended = true;
+  if (c->fax && !c->fax->finished()) {
+    c->fax->abort(cause == sip::EndCause::remote_bye ? "The far end hung up before the fax was complete."
+                                                     : "The call ended before the fax was complete.");
+  }
+  if (!c->outgoing) {
+    if (c->job_id) finish_inbound(c);
+    forget(c);
+    return;
+  }
+  if (!c->reported) {
+    CallResult r;
+    r.trunk = opt_.trunks[c->trunk].name;
+    if (c->fax) {
+      const auto& fr = c->fax->result();
+      r.pages_total = fr.pages_total;
+      r.pages_sent = fr.pages;
+      r.pages = fr.page;
+      r.bad_rows = fr.bad_rows();
+      r.remote_ident = fr.remote_ident;
+      r.outcome = fr.pages > 0 ? Outcome::partial : Outcome::t30_failure;
+      r.reason = fr.reason;
+    } else {
+      r.outcome = Outcome::t30_failure;
+      r.reason = "The call ended before the fax started.";
+    }
+    finish_outbound(c, r);
+  }
+  forget(c);
+}
+
+void FaxCalls::tick() {
+  if (!ticking_) return;
+  std::vector<std::shared_ptr<Call>> finished;
+  for (auto& [id, c] : calls_) {
+    if (!c->fax || c->reported) continue;
+    c->fax->tick(20);
+    if (c->fax->finished()) finished.push_back(c);
+  }
+  for (auto& c : finished) {
+    const auto& fr = c->fax->result();
+    if (c->outgoing) {
+      CallResult r;
+      r.trunk = opt_.trunks[c->trunk].name;
+      r.pages_total = fr.pages_total;
+      r.pages_sent = fr.pages;
+      r.pages = fr.page;
+      r.bad_rows = fr.bad_rows();
+      r.remote_ident = fr.remote_ident;
+      r.outcome = fr.success ? Outcome::done : fr.pages > 0 ? Outcome::partial : Outcome::t30_failure;
+      r.reason = fr.success ? "" : "T.30: " + fr.reason + ".";
+      finish_outbound(c, r);
+    }
+    if (c->outgoing) {
+      if (!c->ended) endpoint_.ua().hangup(c->sip, sip::Clock::now());
+      continue;
+    }
+    // The receiver leaves the hang-up to the sender (whose T.30 may still be finishing), and
+    // only ends a call the sender keeps open.
+    finish_inbound(c);
+    sip::CallId sid = c->sip;
+    c->ring_timer.expires_after(std::chrono::seconds(3));
+    c->ring_timer.async_wait([this, c, sid](std::error_code e) {
+      if (e || c->ended) return;
+      endpoint_.ua().hangup(sid, sip::Clock::now());
+      endpoint_.kick();
+    });
+  }
+  endpoint_.kick();
+  ticker_.expires_after(std::chrono::milliseconds(20));
+  ticker_.async_wait([this](std::error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip::Address& from) {
+  auto& ua = endpoint_.ua();
+  auto now = sip::Clock::now();
+  std::optional<size_t> trunk;
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    const Trunk& t = opt_.trunks[i];
+    if (t.next_hop.ip == from.ip || (t.accepts && t.accepts(from.ip))) {
+      trunk = i;
+      break;
+    }
+  }
+  if (!trunk) {
+    ua.reject(id, 403, "Forbidden: " + from.ip + " is not a trunk of this node", now);
+    return;
+  }
+  const Trunk& t = opt_.trunks[*trunk];
+  std::string caller = normalise_did(user_of(invite.from()), t.country_code, t.national_prefix).value_or(unescape(user_of(invite.from())));
+  for (const auto& p : opt_.reject_callers) {
+    if (!caller.empty() && caller.starts_with(p)) {
+      ua.reject(id, 603, "Decline", now);
+      return;
+    }
+  }
+  auto offer = sdp::parse(invite.body);
+  if (!offer) {
+    ua.reject(id, 488, "Not Acceptable Here: malformed SDP: " + offer.error().reason, now);
+    return;
+  }
+  const sdp::Media* image = nullptr;
+  for (const auto& m : offer->media) {
+    if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) image = &m;
+  }
+  if (!image || t.t38 == T38Policy::off) {
+    ua.reject(id, 488, "Not Acceptable Here: T.38 (image/t38 over UDPTL) is required", now);
+    return;
+  }
+  auto ip = sdp::address_of(*offer, *image);
+  if (!ip) {
+    ua.reject(id, 488, "Not Acceptable Here: the T.38 stream has no connection address", now);
+    return;
+  }
+  if (trunk_active(*trunk) >= t.max_channels) {
+    ua.reject(id, 486, "Busy Here: all channels in use", now);
+    return;
+  }
+  std::string uri_user;
+  if (auto u = sip::parse_uri(invite.uri)) uri_user = u->user;
+  auto did = normalise_did(uri_user.empty() ? user_of(invite.to()) : uri_user, t.country_code, t.national_prefix);
+  if (!did) did = normalise_did(user_of(invite.to()), t.country_code, t.national_prefix);
+  if (!did) {
+    ua.reject(id, 404, "Not Found: the called number is not a fax number", now);
+    return;
+  }
+  auto c = std::make_shared<Call>(io_);
+  c->sip = id;
+  c->outgoing = false;
+  c->trunk = *trunk;
+  c->caller = caller;
+  calls_[id] = c;
+  queue::NewInbound in{*did, std::nullopt, caller};
+  hooks_.create_inbound(in, [this, c, id](std::optional<int64_t> job) {
+    if (c->ended || !find(id)) {
+      // The caller gave up before we could answer: the job ends as a failed reception.
+      if (job) {
+        c->job_id = *job;
+        finish_inbound(c);
+      }
+      return;
+    }
+    if (!job) {
+      endpoint_.ua().reject(id, 500, "Server Internal Error: the job store is unavailable", sip::Clock::now());
+      forget(c);
+      endpoint_.kick();
+      return;
+    }
+    answer_inbound(c, *job);
+  });
+}
+
+void FaxCalls::answer_inbound(std::shared_ptr<Call> c, int64_t job) {
+  auto& ua = endpoint_.ua();
+  auto now = sip::Clock::now();
+  c->job_id = job;
+  c->rx_path = hooks_.received_path(job);
+  const sip::Message* invite = ua.initial_invite(c->sip);
+  auto offer = invite ? sdp::parse(invite->body) : fb::Result<sdp::Session, sdp::Error>(sdp::Error{"gone"});
+  const sdp::Media* image = nullptr;
+  if (offer) {
+    for (const auto& m : offer->media) {
+      if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) image = &m;
+    }
+  }
+  if (!image || !open_media(*c)) {
+    ua.reject(c->sip, 503, "Service Unavailable: no free media port", now);
+    finish_inbound(c);
+    return;
+  }
+  auto params = sdp::t38_params(*image);
+  sdp::T38Params ours = sdp::answer_t38(params ? *params : sdp::T38Params{}, sdp::T38Capabilities{});
+  sdp::Session s;
+  s.origin = "faxbridge " + std::to_string(c->media_port) + " 1 IN " +
+             std::string(c->local_ip.find(':') != std::string::npos ? "IP6 " : "IP4 ") + c->local_ip;
+  s.name = "faxbridge";
+  s.connection = c->local_ip;
+  // RFC 3264 §6: one m-line per offered one, in order; only the T.38 stream is accepted.
+  for (const auto& m : offer->media) {
+    sdp::Media a;
+    a.type = m.type;
+    a.proto = m.proto;
+    a.formats = m.formats;
+    if (&m == image) {
+      a.port = c->media_port;
+      a.attributes = sdp::t38_attributes(ours);
+    }
+    s.media.push_back(a);
+  }
+  c->local_sdp = sdp::serialize(s);
+  start_fax(*c, *image, *sdp::address_of(*offer, *image));
+  // Encode with the scheme we answered, toward the offerer's datagram limit.
+  udptl::EncoderConfig ec;
+  ec.mode = ours.ec == sdp::Ec::fec ? udptl::Mode::fec : ours.ec == sdp::Ec::none ? udptl::Mode::none : udptl::Mode::redundancy;
+  ec.max_datagram = size_t(params && params->max_datagram ? *params->max_datagram : 400);
+  c->enc.emplace(ec);
+  ua.answer(c->sip, c->local_sdp, now);
+  read_media(c);
+  endpoint_.kick();
+}
+
+void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
+  if (c->reported || !c->job_id) return;
+  c->reported = true;
+  ReceivedFax r;
+  r.job_id = c->job_id;
+  if (c->fax) {
+    if (!c->fax->finished()) c->fax->abort("The call ended before the fax was complete.");
+    const auto& fr = c->fax->result();
+    r.success = fr.success;
+    r.pages = fr.pages;
+    r.bad_rows = fr.bad_rows();
+    r.remote_ident = fr.remote_ident;
+    r.subaddress = fr.remote_subaddress;
+    r.reason = fr.success ? "" : fr.reason;
+    r.bit_rate = fr.bit_rate;
+    r.ecm = fr.ecm;
+    c->fax.reset();  // spandsp closes the file (or deletes it when no page came)
+  } else {
+    r.reason = "The call ended before the fax started.";
+  }
+  r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
+  std::error_code ec;
+  if (!c->rx_path.empty() && std::filesystem::exists(c->rx_path, ec)) {
+    sync_file(c->rx_path);
+    r.path = c->rx_path;
+  }
+  hooks_.received(r);
+}
+
+}  // namespace gateway
