@@ -1,0 +1,192 @@
+"""Our SIP user agent against real peers and hostile bytes: SIPp scenarios (sip-tester) for the
+T.38 offer/answer rules, an unparsable SDP, a busy trunk and a trunk that never answers (our
+ring timeout must CANCEL cleanly); raw UDP for what SIPp cannot send — a request from a host
+that is not a trunk (403), an audio-only offer (488 saying why), OPTIONS, and a seeded flood of
+malformed messages that must get 400s and leave the node answering."""
+import os
+import random
+import re
+import socket
+import subprocess
+import time
+import unittest
+
+import fbtest
+from offramp_test import Node, free_port
+
+SIPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sip", "sipp")
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sipp(scenario, *args, timeout=60):
+    return subprocess.run(["sipp", "-sf", os.path.join(SIPP, scenario), "-i", "127.0.0.1", "-nostdin",
+                           "-timeout", "%ds" % (timeout - 5), "-timeout_error", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class Udp:
+    """A bare SIP peer: sends bytes, reads what comes back."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.s.bind(("127.0.0.1", 0))
+        self.s.settimeout(5)
+        self.port = self.s.getsockname()[1]
+
+    def request(self, method, node_port, body="", extra="", branch=None, call_id=None):
+        branch = branch or "z9hG4bK%08x" % random.getrandbits(32)
+        call_id = call_id or "%x@test" % random.getrandbits(48)
+        msg = ("%s sip:+15550100@127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+               "From: <sip:+15550199@127.0.0.1>;tag=t%x\r\nTo: <sip:+15550100@127.0.0.1>\r\n"
+               "Call-ID: %s\r\nCSeq: 1 %s\r\nContact: <sip:peer@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n%s"
+               "Content-Length: %d\r\n\r\n%s" % (method, node_port, self.port, branch, random.getrandbits(32),
+                                                  call_id, method, self.port, extra, len(body.encode()), body))
+        return msg.encode()
+
+    def send(self, data, port):
+        self.s.sendto(data, ("127.0.0.1", port))
+
+    def final(self):
+        """The next final response's status line and text."""
+        while True:
+            data, _ = self.s.recvfrom(65536)
+            text = data.decode(errors="replace")
+            m = re.match(r"SIP/2.0 (\d{3}) ([^\r\n]*)", text)
+            if m and int(m.group(1)) >= 200:
+                return int(m.group(1)), m.group(2), text
+
+    def close(self):
+        self.s.close()
+
+
+AUDIO_SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             "m=audio 40000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+class SipPeersTest(fbtest.TempDirTest):
+    def node(self, **kw):
+        os.makedirs(self.path("node"), exist_ok=True)
+        n = Node(self.path("node"), **kw)
+        self.addCleanup(n.stop)
+        return n
+
+    def test_sipp_t38_offer_of_9600_with_fec_is_answered_9600_fec(self):
+        n = self.node(trunk="self")
+        p = sipp("uac_t38_9600_fec.xml", "127.0.0.1:%d" % n.sip_port, "-p", str(free_udp_port()), "-m", "1",
+                 "-mp", str(free_udp_port()))
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+
+    def test_sipp_unparsable_sdp_gets_488_with_the_reason(self):
+        n = self.node(trunk="self")
+        p = sipp("uac_bad_sdp.xml", "127.0.0.1:%d" % n.sip_port, "-p", str(free_udp_port()), "-m", "1")
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+
+    def test_busy_and_unanswered_trunks_give_the_job_a_retry_with_the_reason(self):
+        for scenario, ring, expect in (("uas_busy.xml", 60, "486 Busy Here"),
+                                       ("uas_ring_forever.xml", 3, "No answer within 3 s")):
+            with self.subTest(scenario=scenario):
+                port = free_udp_port()
+                d = self.path(scenario)
+                os.makedirs(d)
+                uas = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP, scenario), "-i", "127.0.0.1", "-p", str(port),
+                                        "-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                n = Node(d, trunk="sip:127.0.0.1:%d" % port, trunk_extra="ring_timeout_s = %d" % ring,
+                         extra="[retry]\nbusy_delay_s = 600\nno_answer_delay_s = 600\n")
+                try:
+                    s = n.smtp()
+                    s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"],
+                               "From: alice@example.com\r\nSubject: x\r\n\r\nHello.\r\n")
+                    s.quit()
+                    out, _ = uas.communicate(timeout=90)
+                    self.assertEqual(uas.returncode, 0, out[-3000:])
+                    deadline = time.time() + 30
+                    while time.time() < deadline:
+                        [job] = n.jobs()
+                        if job["state"] == "retry":
+                            break
+                        time.sleep(0.2)
+                    self.assertEqual(job["state"], "retry", job)
+                    self.assertIn(expect, job["error"])
+                    self.assertIsNotNone(job["retry_at"])
+                finally:
+                    n.stop()
+                    if uas.poll() is None:
+                        uas.kill()
+
+    def test_requests_from_a_host_that_is_no_trunk_get_403(self):
+        n = self.node(trunk="sip:127.0.0.2:5060")  # our peer below sends from 127.0.0.1
+        u = Udp()
+        try:
+            u.send(u.request("INVITE", n.sip_port, body=AUDIO_SDP, extra="Content-Type: application/sdp\r\n"), n.sip_port)
+            code, reason, _ = u.final()
+            self.assertEqual(code, 403)
+            self.assertIn("127.0.0.1 is not a trunk", reason)
+        finally:
+            u.close()
+
+    def test_an_audio_only_offer_gets_488_saying_t38_is_required(self):
+        n = self.node(trunk="self")
+        u = Udp()
+        try:
+            u.send(u.request("INVITE", n.sip_port, body=AUDIO_SDP, extra="Content-Type: application/sdp\r\n"), n.sip_port)
+            code, reason, _ = u.final()
+            self.assertEqual(code, 488)
+            self.assertIn("T.38", reason)
+            self.assertEqual(n.jobs(), [])  # nothing was accepted, nothing recorded
+        finally:
+            u.close()
+
+    def test_a_seeded_flood_of_malformed_messages_gets_400s_and_no_crash(self):
+        n = self.node(trunk="self")
+        u = Udp()
+        rng = random.Random(4475)
+        good = u.request("OPTIONS", n.sip_port)
+        sent_answerable = 0
+        try:
+            for i in range(600):
+                data = bytearray(u.request("OPTIONS", n.sip_port))
+                kind = i % 4
+                if kind == 0:  # a Content-Length longer than the body: answerable, 400
+                    data = data.replace(b"Content-Length: 0", b"Content-Length: 99")
+                    sent_answerable += 1
+                elif kind == 1:  # a broken CSeq method: answerable, 400
+                    data = data.replace(b"CSeq: 1 OPTIONS", b"CSeq: 1 INVITE")
+                    sent_answerable += 1
+                elif kind == 2:  # random bytes flipped anywhere
+                    for _ in range(rng.randint(1, 20)):
+                        data[rng.randrange(len(data))] = rng.randrange(256)
+                else:  # pure noise
+                    data = bytearray(rng.randbytes(rng.randint(1, 1500)))
+                u.send(bytes(data), n.sip_port)
+                if i % 50 == 49:
+                    time.sleep(0.01)  # 5,000 messages/s: a flood, not a buffer-overflow test
+            got_400 = 0
+            u.s.settimeout(2)
+            try:
+                while True:
+                    data, _ = u.s.recvfrom(65536)
+                    if data.startswith(b"SIP/2.0 400 "):
+                        got_400 += 1
+            except socket.timeout:
+                pass
+            self.assertGreaterEqual(got_400, sent_answerable)
+            u.s.settimeout(5)
+            u.send(good, n.sip_port)
+            code, _, text = u.final()
+            self.assertEqual(code, 200)
+            self.assertIn("Allow: INVITE", text)
+            self.assertIsNone(n.proc.poll(), "the node died")
+        finally:
+            u.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
