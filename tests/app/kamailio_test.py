@@ -1,0 +1,156 @@
+"""Two faxbridge nodes fax through a real Kamailio proxy that challenges every INVITE with 407
+(digest, pv_proxy_authenticate) and record-routes the dialog: node A answers the challenge with
+its trunk's credentials, the fax crosses over T.38, node B receives the ITU charts bit-exact
+(below the header line) with the /T33S= subaddress from the SUB frame. A node with the wrong
+password fails its job with the proxy's 407, after exactly one retry of the challenge."""
+import email.message
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import fbtest
+from fax_loop_test import normalised_rows
+from fax_loss_test import FINAL_IN, FINAL_OUT
+from offramp_test import Node
+from sip_peers_test import free_udp_port
+
+KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+tcp_children=1
+disable_tcp=yes
+listen=udp:127.0.0.1:%(port)d
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "auth.so"
+loadmodule "xlog.so"
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (has_totag()) {
+        if (loose_route()) { t_relay(); exit; }
+        if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+    if (is_method("INVITE")) {
+        if (!pv_proxy_authenticate("$fd", "secret", "0")) {
+            xlog("L_INFO", "challenging $rm from $si\\n");
+            proxy_challenge("$fd", "0");
+            exit;
+        }
+        consume_credentials();
+        xlog("L_INFO", "authenticated $rm from $si\\n");
+    }
+    record_route();
+    $du = "sip:127.0.0.1:%(b_port)d";
+    t_relay();
+}
+"""
+
+
+class Kamailio:
+    def __init__(self, workdir, b_port):
+        self.port = free_udp_port()
+        self.cfg = os.path.join(workdir, "kamailio.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(KAMAILIO_CFG % {"port": self.port, "b_port": b_port})
+        self.log = open(os.path.join(workdir, "kamailio.log"), "w")
+        self.proc = subprocess.Popen(["kamailio", "-f", self.cfg, "-DD", "-E", "-Y", workdir, "-w", workdir],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        time.sleep(1.0)
+        if self.proc.poll() is not None:
+            raise AssertionError("kamailio exited: " + open(self.log.name).read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def text(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+
+def send(node, to, tif):
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@example.com", to, "charts"
+    with open(tif, "rb") as f:
+        msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="charts.tif")
+    s = node.smtp()
+    s.send_message(msg)
+    s.quit()
+
+
+def settle(node, states, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        jobs = node.jobs()
+        if jobs and all(j["state"] in states for j in jobs):
+            return jobs
+        time.sleep(0.5)
+    raise AssertionError("did not settle: %s\n%s" % (node.jobs(), open(node.log.name).read()))
+
+
+class KamailioTest(fbtest.TempDirTest):
+    def test_fax_through_kamailio_with_digest_auth(self):
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        tif = self.path("charts.tif")
+        fbtest.run("convert", "--resolution", "fine", "-o", tif, fbtest.itu_chart(2), fbtest.itu_chart(5), check=0)
+        for d in ("a", "bad", "b"):
+            os.makedirs(self.path(d))
+        b = Node(self.path("b"))
+        k = Kamailio(self.dir, b.sip_port)
+        slow = "[retry]\nfailure_delay_s = 600\nbusy_delay_s = 600\nno_answer_delay_s = 600\n"
+        a = Node(self.path("a"), trunk="sip:127.0.0.1:%d" % k.port,
+                 trunk_extra='username = "fax"\npassword = "secret"\ncaller_id = "+15550199"', extra=slow)
+        bad = Node(self.path("bad"), trunk="sip:127.0.0.1:%d" % k.port,
+                   trunk_extra='username = "fax"\npassword = "wrong"', extra=slow)
+        try:
+            send(a, "FAX=+15550100/T33S=77@fax.test", tif)
+            send(bad, "FAX=+15550100@fax.test", tif)
+            [out] = settle(a, FINAL_OUT)
+            [refused] = settle(bad, FINAL_OUT)
+            [inn] = settle(b, FINAL_IN)
+            log = k.text()
+            self.assertGreaterEqual(log.count("challenging INVITE"), 3, log[-3000:])  # a once, bad twice
+            self.assertEqual(log.count("authenticated INVITE"), 1, log[-3000:])
+
+            self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 2, 0), out)
+            self.assertEqual((inn["state"], inn["pages"], inn["bad_rows"], inn["subaddress"], inn["caller"]),
+                             ("delivering", 2, 0, "77", "+15550199"), inn)
+            sent = fbtest.decode_with_libtiff(os.path.join(a.dir, "var", "spool", "fax", "%d.tif" % out["id"]), self.dir)
+            got = fbtest.decode_with_libtiff(os.path.join(b.dir, "var", "spool", "in", "%d.tif" % inn["id"]), self.dir)
+            self.assertEqual(len(got), 2)
+            for s, g in zip(sent, got):
+                srows, grows = normalised_rows(s), normalised_rows(g)
+                self.assertEqual(grows[len(grows) - len(srows):], srows)
+
+            self.assertEqual(refused["state"], "failed", refused)
+            self.assertIn("407", refused["error"])
+        finally:
+            for n in (a, bad, b):
+                n.stop()
+            k.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
