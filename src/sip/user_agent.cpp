@@ -102,6 +102,16 @@ struct UserAgent::Call {
   std::optional<Time> linger_until;  // ended: erased at this time
 };
 
+struct UserAgent::Reg {
+  Registration cfg;
+  std::string call_id = random_token(24);
+  std::string from_tag = random_token(12);
+  uint32_t cseq = 0;
+  int auth_attempts = 0;
+  std::optional<Time> next;  // refresh or retry
+  bool stopping = false;
+};
+
 UserAgent::UserAgent(CallHandler& handler, TransactionLayer::Send send, UaConfig cfg)
     : handler_(handler), cfg_(std::move(cfg)), layer_(*this, std::move(send), cfg_.timers) {
   if (!cfg_.resolve) cfg_.resolve = default_resolve;
@@ -365,7 +375,91 @@ void UserAgent::fail(Call& c, int status, const std::string& reason) {
   handler_.on_failed(c.id, status, reason);
 }
 
+void UserAgent::register_at(const Registration& r, Time now) {
+  now_ = now;
+  auto reg = std::make_unique<Reg>();
+  reg->cfg = r;
+  send_register(*reg, now, std::nullopt);
+  regs_.push_back(std::move(reg));
+}
+
+void UserAgent::unregister_all(Time now) {
+  now_ = now;
+  for (auto& r : regs_) {
+    r->stopping = true;
+    r->next.reset();
+    send_register(*r, now, std::nullopt);
+  }
+}
+
+void UserAgent::send_register(Reg& r, Time now, std::optional<std::pair<int, Challenge>> auth) {
+  auto ru = parse_uri(r.cfg.registrar_uri);
+  std::string host = ru ? ru->host : r.cfg.next_hop.ip;
+  std::string aor = "<sip:" + r.cfg.aor_user + "@" + host + ">";
+  Message m = Message::request("REGISTER", r.cfg.registrar_uri);
+  m.add("Via", via(r.cfg.next_hop.transport, new_branch()));
+  m.add("Max-Forwards", "70");
+  m.add("From", aor + ";tag=" + r.from_tag);
+  m.add("To", aor);
+  m.add("Call-ID", r.call_id);
+  m.add("CSeq", std::to_string(++r.cseq) + " REGISTER");
+  m.add("Contact", contact(r.cfg.next_hop.transport, r.cfg.aor_user));
+  m.add("Expires", std::to_string(r.stopping ? 0 : r.cfg.expires));
+  m.add("Allow", std::string(kAllow));
+  m.add("User-Agent", cfg_.user_agent);
+  if (auth && r.cfg.credentials) {
+    DigestRequest dr{r.cfg.credentials->username, r.cfg.credentials->password, "REGISTER", m.uri, 1, ""};
+    m.add(auth->first == 401 ? "Authorization" : "Proxy-Authorization", authorization(auth->second, dr));
+  }
+  auto t = layer_.send_request(m, r.cfg.next_hop, now);
+  if (!t) {
+    r.next = now + kRegisterRetry;
+    return;
+  }
+  reg_txns_[*t] = &r;
+}
+
 void UserAgent::on_response(TxnId txn, const Message& r) {
+  if (auto rt = reg_txns_.find(txn); rt != reg_txns_.end()) {
+    if (r.status < 200) return;
+    Reg& reg = *rt->second;
+    reg_txns_.erase(rt);
+    std::string aor = reg.cfg.aor_user;
+    if (r.status < 300) {
+      reg.auth_attempts = 0;
+      if (reg.stopping) return;
+      // The granted time: our Contact's expires parameter, else Expires, else what we asked.
+      int granted = reg.cfg.expires;
+      if (auto e = r.get("Expires")) granted = std::atoi(e->c_str());
+      for (const auto& c : r.all("Contact")) {
+        auto na = parse_name_addr(c);
+        if (na && na->params.get("expires") && na->uri.user == reg.cfg.aor_user) granted = std::atoi(na->params.get("expires")->c_str());
+      }
+      granted = std::max(granted, 10);
+      reg.next = now_ + std::chrono::seconds(granted / 2);
+      handler_.on_registration(aor, r.status, r.reason, granted);
+      return;
+    }
+    if ((r.status == 401 || r.status == 407) && reg.cfg.credentials && reg.auth_attempts < 2) {
+      auto ch = parse_challenge(r.get(r.status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate").value_or(""));
+      if (ch) {
+        ++reg.auth_attempts;
+        send_register(reg, now_, std::make_pair(r.status, *ch));
+        return;
+      }
+    }
+    if (r.status == 423) {  // Interval Too Brief: ask for the registrar's minimum
+      if (auto me = r.get("Min-Expires")) {
+        reg.cfg.expires = std::atoi(me->c_str());
+        send_register(reg, now_, std::nullopt);
+        return;
+      }
+    }
+    reg.auth_attempts = 0;
+    if (!reg.stopping) reg.next = now_ + kRegisterRetry;
+    handler_.on_registration(aor, r.status, r.reason, 0);
+    return;
+  }
   auto it = client_txns_.find(txn);
   if (it == client_txns_.end()) return;
   auto ci = calls_.find(it->second);
@@ -479,6 +573,13 @@ void UserAgent::handle_reinvite_response(Call& c, const Message& r) {
 }
 
 void UserAgent::on_timeout(TxnId txn) {
+  if (auto rt = reg_txns_.find(txn); rt != reg_txns_.end()) {
+    Reg& reg = *rt->second;
+    reg_txns_.erase(rt);
+    if (!reg.stopping) reg.next = now_ + kRegisterRetry;
+    handler_.on_registration(reg.cfg.aor_user, 408, "no response from the registrar", 0);
+    return;
+  }
   auto it = client_txns_.find(txn);
   if (it == client_txns_.end()) return;
   CallId id = it->second;
@@ -708,6 +809,13 @@ void UserAgent::tick(Time now) {
       }
     }
   }
+  for (auto& r : regs_) {
+    if (r->next && *r->next <= now) {
+      r->next.reset();
+      r->auth_attempts = 0;
+      send_register(*r, now, std::nullopt);
+    }
+  }
   for (CallId id : retry) {
     Call* c = find(id);
     if (!c) continue;
@@ -737,6 +845,7 @@ std::optional<Time> UserAgent::next_timer() const {
     consider(c->reinvite_retry_at);
     consider(c->linger_until);
   }
+  for (const auto& r : regs_) consider(r->next);
   return next;
 }
 

@@ -78,7 +78,21 @@ class CallHandler {
   virtual void on_reinvite_result(CallId, const Message&) {}
   // The call is over; nothing more will be said about it.
   virtual void on_ended(CallId call, EndCause cause) = 0;
+  // A registration (register_at) succeeded (status 200, granted seconds) or failed (status,
+  // reason; it is tried again after kRegisterRetry).
+  virtual void on_registration(const std::string& /*aor*/, int /*status*/, const std::string& /*reason*/,
+                               int /*expires*/) {}
 };
+
+// RFC 3261 §10: a binding of our Contact to an address-of-record at a registrar, kept fresh.
+struct Registration {
+  std::string registrar_uri;  // Request-URI: "sip:registrar.example.com"
+  Address next_hop;
+  std::string aor_user;       // "acct123" -> To/From sip:acct123@<registrar host>
+  std::optional<Credentials> credentials;
+  int expires = 3600;         // asked for; the registrar's answer rules
+};
+inline constexpr std::chrono::seconds kRegisterRetry{60};
 
 struct UaConfig {
   std::string user_agent = "faxbridge";
@@ -111,6 +125,10 @@ class UserAgent final : public TransactionUser {
   void hangup(CallId call, Time now);
   // Our re-INVITE with a new offer (glare: 491 is retried after the §14.1 interval).
   bool reinvite(CallId call, const std::string& sdp, Time now);
+  // Registers and keeps the binding fresh (refreshed at half the granted time, retried after a
+  // failure); 401/407 answered once per challenge. unregister_all() sends Expires: 0 for each.
+  void register_at(const Registration& r, Time now);
+  void unregister_all(Time now);
 
   void set_local(std::map<Transport, std::pair<std::string, uint16_t>> local) { cfg_.local = std::move(local); }
   // Our address for a transport (for SDP c= lines and media sockets).
@@ -158,6 +176,10 @@ class UserAgent final : public TransactionUser {
   std::map<std::string, CallId> dialogs_;
   std::map<TxnId, CallId> client_txns_;  // our INVITE/CANCEL/BYE/re-INVITE -> call
   std::map<TxnId, CallId> server_invites_;
+  struct Reg;
+  void send_register(Reg& r, Time now, std::optional<std::pair<int, Challenge>> auth);
+  std::vector<std::unique_ptr<Reg>> regs_;
+  std::map<TxnId, Reg*> reg_txns_;
   std::mt19937 rng_{std::random_device{}()};
 };
 

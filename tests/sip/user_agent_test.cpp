@@ -382,3 +382,82 @@ TEST(SipUserAgent, UnknownDialogsAndMethodsGetTheRightErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+struct Registrar : Handler {
+  int expires_granted = 0;
+  std::vector<int> results;
+  void on_registration(const std::string&, int status, const std::string&, int expires) override {
+    results.push_back(status);
+    expires_granted = expires;
+  }
+};
+
+TEST(SipUserAgent, RegistersWithDigestAndRefreshesAtHalfTheGrantedTime) {
+  Registrar ha;
+  std::vector<sip::Message> seen;
+  sip::Time now = sip::Clock::now();
+  std::unique_ptr<sip::UserAgent> a;
+  int challenges = 0;
+  // A registrar that challenges each REGISTER without credentials and grants 120 s.
+  auto registrar = [&](const std::string& bytes) {
+    auto m = *sip::parse(bytes);
+    seen.push_back(m);
+    sip::Message r = sip::make_response(m, 200, "", "reg");
+    if (!m.get("Authorization")) {
+      ++challenges;
+      r = sip::make_response(m, 401, "", "reg");
+      r.add("WWW-Authenticate", "Digest realm=\"fax\", nonce=\"n" + std::to_string(challenges) + "\", qop=\"auth\"");
+    } else {
+      auto auth = *m.get("Authorization");
+      auto cn = auth.substr(auth.find("cnonce=\"") + 8);
+      cn = cn.substr(0, cn.find('"'));
+      sip::Challenge ch{"fax", "n" + std::to_string(challenges), "", "MD5", true, false};
+      if (auth != sip::authorization(ch, {"acct", "pw", "REGISTER", m.uri, 1, cn})) r = sip::make_response(m, 403, "", "reg");
+      else r.add("Contact", *m.get("Contact") + ";expires=120");
+    }
+    a->receive(r.serialize(), kB, now);
+  };
+  std::deque<std::string> out;
+  sip::UaConfig cfg;
+  cfg.local[sip::Transport::udp] = {kA.ip, kA.port};
+  a = std::make_unique<sip::UserAgent>(ha, [&](const std::string& s, const sip::Address&) {
+    out.push_back(s);
+    return true;
+  }, cfg);
+  sip::Registration reg{"sip:127.0.0.2", kB, "acct", sip::Credentials{"acct", "pw"}, 3600};
+  a->register_at(reg, now);
+  auto pump = [&] {
+    while (!out.empty()) {
+      auto s = out.front();
+      out.pop_front();
+      registrar(s);
+    }
+  };
+  pump();
+  EXPECT_EQ(ha.results, std::vector<int>{200});
+  EXPECT_EQ(ha.expires_granted, 120);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].get("Expires"), "3600");
+  EXPECT_EQ(seen[1].cseq().number, 2u);
+  EXPECT_EQ(seen[1].call_id(), seen[0].call_id());
+  EXPECT_EQ(sip::parse_name_addr(*seen[1].get("Contact"))->uri.user, "acct");
+  // Nothing before 60 s; a refresh (challenged and answered again) at 60 s.
+  for (int s = 0; s < 59; ++s) {
+    now += std::chrono::seconds(1);
+    a->tick(now);
+  }
+  pump();
+  EXPECT_EQ(seen.size(), 2u);
+  now += std::chrono::seconds(2);
+  a->tick(now);
+  pump();
+  EXPECT_EQ(seen.size(), 4u);
+  EXPECT_EQ(ha.results, (std::vector<int>{200, 200}));
+  a->unregister_all(now);
+  pump();
+  EXPECT_EQ(seen.back().get("Expires"), "0");
+}
+
+}  // namespace
