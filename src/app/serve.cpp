@@ -124,6 +124,7 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     g.national_prefix = t.national_prefix;
     g.ring_timeout_s = t.ring_timeout_s;
     if (!t.username.empty()) g.credentials = sip::Credentials{t.username, t.password};
+    g.register_ = t.register_;
     o.trunks.push_back(std::move(g));
   }
   return o;

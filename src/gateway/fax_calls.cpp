@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <iostream>
 
 #include "sip/sdp.hpp"
 
@@ -150,6 +151,16 @@ FaxCalls::~FaxCalls() { stop(); }
 
 void FaxCalls::start(const std::vector<sip::ListenSpec>& listen) {
   endpoint_.start(listen);
+  for (const auto& t : opt_.trunks) {
+    if (!t.register_) continue;
+    sip::Registration r;
+    r.registrar_uri = "sip:" + t.host_port;
+    r.next_hop = t.next_hop;
+    r.aor_user = t.credentials ? t.credentials->username : t.caller_id.empty() ? opt_.station_id : t.caller_id;
+    r.credentials = t.credentials;
+    endpoint_.ua().register_at(r, sip::Clock::now());
+  }
+  endpoint_.kick();
   ticking_ = true;
   tick();
 }
@@ -159,6 +170,7 @@ void FaxCalls::stop() {
   stopped_ = true;
   ticking_ = false;
   ticker_.cancel();
+  endpoint_.ua().unregister_all(sip::Clock::now());
   auto calls = calls_;
   for (auto& [id, c] : calls) {
     if (c->fax) c->fax->abort("faxbridge is stopping");
@@ -342,6 +354,15 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
     endpoint_.ua().hangup(sid, sip::Clock::now());
     endpoint_.kick();
   });
+}
+
+void FaxCalls::on_registration(const std::string& aor, int status, const std::string& reason, int expires) {
+  if (status >= 200 && status < 300) {
+    std::cerr << "faxbridge: registered " << aor << " for " << expires << " s" << std::endl;
+  } else {
+    std::cerr << "faxbridge: registration of " << aor << " failed: " << status << " " << reason
+              << " (trying again in " << sip::kRegisterRetry.count() << " s)" << std::endl;
+  }
 }
 
 void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) {

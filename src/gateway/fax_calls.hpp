@@ -57,6 +57,7 @@ struct Trunk {
   std::string national_prefix;
   int ring_timeout_s = 60;
   std::optional<sip::Credentials> credentials;
+  bool register_ = false;  // keep a registration at the uri (aor: username, else caller_id)
 };
 
 struct FaxCallsOptions {
@@ -136,6 +137,7 @@ class FaxCalls final : public sip::CallHandler {
   void on_confirmed(sip::CallId) override {}
   std::optional<std::string> on_offer(sip::CallId call, const std::string& offer) override;
   void on_ended(sip::CallId call, sip::EndCause cause) override;
+  void on_registration(const std::string& aor, int status, const std::string& reason, int expires) override;
 
  private:
   struct Call;
