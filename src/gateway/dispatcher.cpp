@@ -4,6 +4,8 @@
 #include <ctime>
 #include <iostream>
 
+#include "imaging/tiff_f.hpp"
+
 namespace gateway {
 
 namespace {
@@ -46,6 +48,22 @@ void Dispatcher::start() {
         db_.set_retry(j.id, unix_now());
       }
       if (!stuck->empty()) log("resuming " + std::to_string(stuck->size()) + " job(s) interrupted while sending");
+    }
+    // Receptions cut short by the stop: the call is gone; keep what pages reached the spool.
+    auto cut = db_.jobs({std::string(queue::state::receiving), queue::Direction::in, std::nullopt, 0});
+    if (cut) {
+      for (const auto& j : *cut) {
+        auto info = imaging::inspect_tiff(spool_.received_path(j.id));
+        int pages = info ? int(info->pages.size()) : 0;
+        const std::string why = "The node stopped during the reception";
+        if (pages > 0) {
+          db_.set_transfer(j.id, pages, pages, 0, j.remote_ident);
+          db_.set_state(j.id, queue::state::delivering, why + "; " + std::to_string(pages) + " page(s) were kept.");
+        } else {
+          db_.set_state(j.id, queue::state::failed, why + "; no page had arrived.");
+        }
+      }
+      if (!cut->empty()) log("closed " + std::to_string(cut->size()) + " reception(s) interrupted by the stop");
     }
     asio::post(io_, [this] { schedule(std::chrono::milliseconds(0)); });
   });

@@ -7,7 +7,8 @@
 // no_answer_delay_s and failure_delay_s space the retries; kill_after_s after the job was created
 // it fails for good. An invalid number, T.38 refused and a trunk's rejection fail at once.
 // A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
-// in `sending` (a crash mid-call) go back to `retry`, due at once. Jobs cancelled during a call
+// in `sending` (a crash mid-call) go back to `retry`, due at once, and inbound jobs still in
+// `receiving` end `delivering` with the pages that reached the spool, or `failed` with none. Jobs cancelled during a call
 // stay cancelled (the outcome is recorded as an event only).
 // THREADS: polls on the io thread; every store call runs on the store executor.
 #pragma once

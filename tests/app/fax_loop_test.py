@@ -76,6 +76,46 @@ class FaxLoopTest(fbtest.TempDirTest):
         finally:
             node.stop()
 
+    def test_kill_9_mid_fax_leaves_no_job_without_an_owner(self):
+        """kill -9 while a fax is in flight (the node is both ends): after the restart the
+        outbound job is due again and the inbound one is closed, with what reached the spool."""
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        charts = self.path("charts.tif")
+        fbtest.run("convert", "-o", charts, fbtest.itu_chart(1), fbtest.itu_chart(2), fbtest.itu_chart(3), check=0)
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), trunk="self")
+        try:
+            msg = email.message.EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.test", "charts"
+            with open(charts, "rb") as f:
+                msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="charts.tif")
+            s = node.smtp()
+            s.send_message(msg)
+            s.quit()
+            # Kill once the first page has arrived and the call is still on.
+            wait_for(node, lambda js: any(j["direction"] == "in" for j in js) and os.path.exists(
+                os.path.join(node.dir, "var", "spool", "in", "%d.tif" % max(j["id"] for j in js))) and os.path.getsize(
+                os.path.join(node.dir, "var", "spool", "in", "%d.tif" % max(j["id"] for j in js))) > 20000, 120)
+            node.proc.kill()
+            node.proc.wait()
+        finally:
+            node.stop()
+        node = Node(self.path("node"), trunk="self", extra="[retry]\nfailure_delay_s = 600\n")
+        try:
+            jobs = wait_for(node, lambda js: any(j["id"] == 2 and j["state"] != "receiving" for j in js), 30)
+            first = {j["id"]: j for j in jobs if j["id"] <= 2}
+            out, inn = first[1], first[2]
+            self.assertEqual(out["direction"], "out")
+            # Due again at once: it may already be on its second call.
+            self.assertIn(out["state"], ("retry", "sending", "done"), out)
+            self.assertIn(inn["state"], ("delivering", "failed"), inn)
+            self.assertIn("The node stopped during the reception", inn["error"])
+            if inn["state"] == "delivering":
+                self.assertGreaterEqual(inn["pages"], 1)
+        finally:
+            node.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
