@@ -84,6 +84,8 @@ class CrashTest(fbtest.TempDirTest):
                 streamer.join(timeout=20)
                 self.assertFalse(streamer.refused, streamer.refused)
                 node.log.close()
+                if node.blackhole:
+                    node.blackhole.close()
                 acked, in_flight = dict(streamer.acked), streamer.in_flight
                 self.assertGreater(len(acked), 3, "too few messages were sent before the kill")
 

@@ -48,8 +48,15 @@ class Node:
         cfg += ["[[smtp.user]]", 'name = "alice"', 'password_hash = "%s"' % ALICE_HASH, "",
                 "[http]", 'listen = "127.0.0.1:%d"' % self.http_port, "",
                 "[sip]", 'listen = ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"]' % (self.sip_port, self.sip_port), ""]
+        # "nowhere": a UDP port this test holds open and never reads, so no other node can be
+        # listening there (a port merely found free could become another test's SIP port).
+        self.blackhole = None
+        if trunk == "nowhere":
+            self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.blackhole.bind(("127.0.0.1", 0))
         if trunk:
-            uri = {"nowhere": "sip:127.0.0.1:%d" % free_port(), "self": "sip:127.0.0.1:%d" % self.sip_port}.get(trunk, trunk)
+            uri = {"nowhere": "sip:127.0.0.1:%d" % (self.blackhole.getsockname()[1] if self.blackhole else 0),
+                   "self": "sip:127.0.0.1:%d" % self.sip_port}.get(trunk, trunk)
             cfg += ["[[trunk]]", 'name = "t"', 'uri = "%s"' % uri, trunk_extra, ""]
         cfg += [extra]
         self.config = os.path.join(workdir, "faxbridge.toml")
@@ -78,6 +85,8 @@ class Node:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.blackhole:
+            self.blackhole.close()
 
     def cli(self, *args):
         return subprocess.run([FAXBRIDGE, *args, "--server", self.server], capture_output=True, text=True, timeout=30)
