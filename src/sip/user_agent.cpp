@@ -99,6 +99,7 @@ struct UserAgent::Call {
   std::optional<Time> reinvite_retry_at;
   uint32_t reinvite_seq = 0;
   TxnId bye_txn = 0;
+  TxnId update_txn = 0;
   std::optional<Time> linger_until;  // ended: erased at this time
 };
 
@@ -346,6 +347,32 @@ bool UserAgent::reinvite(CallId id, const std::string& sdp, Time now) {
   return true;
 }
 
+bool UserAgent::refresh(CallId id, bool use_update, int session_expires, Time now) {
+  now_ = now;
+  Call* c = find(id);
+  if (!c || c->st != Call::St::established || c->reinvite_txn) return false;
+  Message m = in_dialog_request(*c, use_update ? "UPDATE" : "INVITE");
+  m.add("Supported", "timer");
+  m.add("Session-Expires", std::to_string(session_expires) + ";refresher=uac");
+  if (!use_update) {
+    m.add("Allow", std::string(kAllow));
+    m.add("Content-Type", "application/sdp");
+    m.body = c->local_sdp;
+  }
+  auto hop = next_hop(*c);
+  auto t = hop ? layer_.send_request(m, *hop, now) : std::nullopt;
+  if (!t) return false;
+  client_txns_[*t] = c->id;
+  if (!use_update) {
+    c->reinvite_txn = *t;
+    c->reinvite_sdp = c->local_sdp;
+    c->reinvite_seq = c->local_seq;
+  } else {
+    c->update_txn = *t;
+  }
+  return true;
+}
+
 const Message* UserAgent::initial_invite(CallId id) const {
   auto it = calls_.find(id);
   return it == calls_.end() ? nullptr : &it->second->invite;
@@ -471,6 +498,9 @@ void UserAgent::on_response(TxnId txn, const Message& r) {
     handle_reinvite_response(c, r);
   } else if (txn == c.bye_txn && r.status >= 200) {
     if (c.st != Call::St::ended) end(c, EndCause::local_bye);
+  } else if (txn == c.update_txn && r.status >= 200) {
+    c.update_txn = 0;
+    handler_.on_reinvite_result(c.id, r);
   }
   if (r.status >= 200 && !(r.cseq().method == "INVITE" && r.status < 300)) client_txns_.erase(txn);
 }
@@ -595,6 +625,9 @@ void UserAgent::on_timeout(TxnId txn) {
     c.reinvite_txn = 0;
     c.reinvite_sdp.reset();
     handler_.on_reinvite_result(c.id, Message::response(408, "no response to the re-INVITE"));
+  } else if (txn == c.update_txn) {
+    c.update_txn = 0;
+    handler_.on_reinvite_result(c.id, Message::response(408, "no response to the UPDATE"));
   }
 }
 

@@ -125,6 +125,10 @@ class UserAgent final : public TransactionUser {
   void hangup(CallId call, Time now);
   // Our re-INVITE with a new offer (glare: 491 is retried after the §14.1 interval).
   bool reinvite(CallId call, const std::string& sdp, Time now);
+  // A session refresh (RFC 4028) as the refresher: a re-INVITE offering our current description
+  // again, or an UPDATE without a body; both with Session-Expires. The answer arrives as
+  // on_reinvite_result. Used by the fax test peer; false when the call cannot take it now.
+  bool refresh(CallId call, bool use_update, int session_expires, Time now);
   // Registers and keeps the binding fresh (refreshed at half the granted time, retried after a
   // failure); 401/407 answered once per challenge. unregister_all() sends Expires: 0 for each.
   void register_at(const Registration& r, Time now);

@@ -282,6 +282,28 @@ TEST(SipUserAgent, AReinviteOfferIsAnsweredByTheHandlerOrRefusedWith488) {
   EXPECT_TRUE(n.ha.ended.empty());
 }
 
+TEST(SipUserAgent, OurSessionRefreshesOfferTheSameDescriptionOrNoneAtAll) {
+  Established n;
+  ASSERT_TRUE(n.a->refresh(n.a_call, false, 1800, n.now));
+  n.pump();
+  EXPECT_EQ(n.hb.offers, std::vector<std::string>{"offer-1"});  // the same description again
+  ASSERT_TRUE(n.a->refresh(n.a_call, true, 1800, n.now));
+  n.pump();
+  EXPECT_EQ(n.hb.offers.size(), 1u);  // an UPDATE without a body asks nothing of the handler
+  EXPECT_EQ(n.ha.reinvite_results, (std::vector<int>{200, 200}));
+  int updates = 0;
+  for (const auto& m : n.wire) {
+    if (m.method == "UPDATE") {
+      ++updates;
+      EXPECT_EQ(m.get("Session-Expires"), "1800;refresher=uac");
+      EXPECT_TRUE(m.body.empty());
+    }
+  }
+  EXPECT_EQ(updates, 1);
+  EXPECT_TRUE(n.ha.ended.empty());
+  EXPECT_TRUE(n.hb.ended.empty());
+}
+
 TEST(SipUserAgent, GlareGets491AndBothRetry) {
   Established n;
   ASSERT_TRUE(n.a->reinvite(n.a_call, "from-a", n.now));
