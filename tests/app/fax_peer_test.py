@@ -1,0 +1,161 @@
+"""faxbridge against the fax test peer (tests/peer/fax_peer.cpp), which holds a real T.30
+exchange and injects faults: a session refresh by re-INVITE or by UPDATE in the middle of a
+transfer changes nothing (every page arrives, no bad row, the call goes on) whichever side
+receives it; a caller that hangs up after page 1 of 3 leaves an inbound job with that one page,
+marked incomplete; a called peer that stops sending mid-fax ends our call with a clear result."""
+import json
+import os
+import subprocess
+import threading
+import time
+import unittest
+
+import fbtest
+from fax_loss_test import FINAL_IN, FINAL_OUT
+from kamailio_test import send, settle
+from offramp_test import Node
+
+FAX_PEER = os.environ.get("FAX_PEER", os.path.join(os.path.dirname(fbtest.FAXBRIDGE), "fax_peer"))
+
+
+class Peer:
+    def __init__(self, workdir, mode, *args):
+        self.report = os.path.join(workdir, "peer-report.json")
+        port_file = os.path.join(workdir, "peer-port")
+        self.proc = subprocess.Popen([FAX_PEER, mode, "--listen", "127.0.0.1:0", "--port-file", port_file,
+                                      "--report", self.report, "--timeout", "200", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 10
+        while not self._read(port_file):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError("fax_peer did not start: %s" % self.proc.communicate()[0])
+            time.sleep(0.05)
+        self.port = int(self._read(port_file))
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return ""
+
+    def result(self, timeout=240):
+        out, _ = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0 or not os.path.exists(self.report):
+            raise AssertionError("fax_peer failed (%s): %s" % (self.proc.returncode, out))
+        with open(self.report) as f:
+            return json.load(f)
+
+
+class FaxPeerTest(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        self.charts = self.path("charts.tif")
+        fbtest.run("convert", "-o", self.charts, fbtest.itu_chart(1), fbtest.itu_chart(2), fbtest.itu_chart(4), check=0)
+        self.two = self.path("two.tif")
+        fbtest.run("convert", "-o", self.two, fbtest.itu_chart(1), fbtest.itu_chart(4), check=0)
+
+    def sub(self, name):
+        d = self.path(name)
+        os.makedirs(d)
+        return d
+
+    def test_session_refreshes_and_faults_concurrently(self):
+        slow = "[retry]\nfailure_delay_s = 600\nbusy_delay_s = 600\nno_answer_delay_s = 600\n"
+        results, errors = {}, {}
+
+        def we_send_peer_refreshes_by_reinvite():
+            d = self.sub("reinvite")
+            peer = Peer(d, "answer", "--refresh-at", "8", "--refresh-method", "invite", "--rx", os.path.join(d, "rx.tif"))
+            node = Node(d, trunk="sip:127.0.0.1:%d" % peer.port, extra=slow)
+            try:
+                send(node, "FAX=+15550100@fax.test", self.two)
+                report = peer.result()
+                [job] = settle(node, FINAL_OUT)
+                return report, job
+            finally:
+                node.stop()
+
+        def peer_sends_and_refreshes_by_update():
+            d = self.sub("update")
+            node = Node(d)
+            try:
+                peer = Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.two,
+                            "--refresh-at", "8", "--refresh-method", "update")
+                report = peer.result()
+                [job] = settle(node, FINAL_IN)
+                return report, job
+            finally:
+                node.stop()
+
+        def peer_hangs_up_after_page_1_of_3():
+            d = self.sub("hangup")
+            node = Node(d)
+            try:
+                peer = Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.charts,
+                            "--hangup-after-page", "1")
+                report = peer.result()
+                [job] = settle(node, FINAL_IN)
+                return report, job
+            finally:
+                node.stop()
+
+        def called_peer_goes_silent():
+            d = self.sub("silent")
+            peer = Peer(d, "answer", "--stop-media-at", "10", "--rx", os.path.join(d, "rx.tif"))
+            node = Node(d, trunk="sip:127.0.0.1:%d" % peer.port, extra=slow)
+            try:
+                send(node, "FAX=+15550100@fax.test", self.charts)
+                t0 = time.monotonic()
+                [job] = settle(node, FINAL_OUT)
+                return peer.result(), job, time.monotonic() - t0
+            finally:
+                node.stop()
+
+        def run(name, fn):
+            try:
+                results[name] = fn()
+            except Exception as e:
+                errors[name] = e
+
+        threads = [threading.Thread(target=run, args=(f.__name__, f)) for f in
+                   (we_send_peer_refreshes_by_reinvite, peer_sends_and_refreshes_by_update,
+                    peer_hangs_up_after_page_1_of_3, called_peer_goes_silent)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, {})
+        for name, r in sorted(results.items()):
+            print("%s: peer %s | job %s %s/%s bad %s (%s)" % (name, json.dumps(r[0]), r[1]["state"], r[1]["pages_done"],
+                                                              r[1]["pages"], r[1]["bad_rows"], r[1]["error"]))
+
+        with self.subTest("re-INVITE refresh while we send"):
+            report, job = results["we_send_peer_refreshes_by_reinvite"]
+            self.assertEqual(report["refresh_status"], [200], report)
+            self.assertLess(report["refresh_sent_at_page"], 2, "the refresh must fall inside the transfer")
+            self.assertEqual((report["success"], report["pages"], report["bad_rows"]), (True, 2, 0), report)
+            self.assertEqual((job["state"], job["pages_done"], job["bad_rows"]), ("done", 2, 0), job)
+        with self.subTest("UPDATE refresh while we receive"):
+            report, job = results["peer_sends_and_refreshes_by_update"]
+            self.assertEqual(report["refresh_status"], [200], report)
+            self.assertLess(report["refresh_sent_at_page"], 2)
+            self.assertEqual((report["success"], report["pages"]), (True, 2), report)
+            self.assertEqual((job["state"], job["pages"], job["bad_rows"], job["error"]), ("delivering", 2, 0, None), job)
+        with self.subTest("caller hangs up after page 1 of 3"):
+            report, job = results["peer_hangs_up_after_page_1_of_3"]
+            self.assertEqual(report["pages"], 1, report)
+            self.assertEqual((job["state"], job["pages"]), ("delivering", 1), job)
+            self.assertIsNotNone(job["error"], "an incomplete fax is marked as such")
+        with self.subTest("called peer stops sending mid-fax"):
+            report, job, seconds = results["called_peer_goes_silent"]
+            self.assertNotEqual(job["state"], "done", job)
+            self.assertIsNotNone(job["error"])
+            self.assertLess(seconds, 10 + 30 + 15, "ended within 30 s of the silence (10 s in, plus set-up)")
+
+
+if __name__ == "__main__":
+    unittest.main()
