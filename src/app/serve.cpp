@@ -247,9 +247,10 @@ int run(const config::Config& cfg) {
     });
   };
   gateway::FaxCalls fax_calls(io, fax_calls_options(cfg), hooks);
-  fax_calls.start(sip_listen(cfg));
+  fax_calls.start(sip_listen(cfg), sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key});
   for (const auto& b : fax_calls.endpoint().bound()) {
-    log(std::string("SIP listening on ") + (b.transport == sip::Transport::tcp ? "tcp:" : "udp:") + b.host + ":" + std::to_string(b.port));
+    const char* t = b.transport == sip::Transport::tcp ? "tcp:" : b.transport == sip::Transport::tls ? "tls:" : "udp:";
+    log(std::string("SIP listening on ") + t + b.host + ":" + std::to_string(b.port));
   }
   gateway::RetryPolicy rp{cfg.retry.max_dials, cfg.retry.max_tries, cfg.retry.busy_delay_s,
                           cfg.retry.no_answer_delay_s, cfg.retry.failure_delay_s, cfg.retry.kill_after_s};

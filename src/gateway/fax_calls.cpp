@@ -149,8 +149,8 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
 
 FaxCalls::~FaxCalls() { stop(); }
 
-void FaxCalls::start(const std::vector<sip::ListenSpec>& listen) {
-  endpoint_.start(listen);
+void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsFiles& tls) {
+  endpoint_.start(listen, tls);
   for (const auto& t : opt_.trunks) {
     if (!t.register_) continue;
     sip::Registration r;
@@ -379,6 +379,9 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
   Outcome o = status == 408 && reason.rfind("no response", 0) == 0 ? Outcome::congestion : classify(status);
   std::string sentence = "The trunk " + opt_.trunks[c->trunk].name + " answered " + std::to_string(status) + " " + reason + ".";
   if (status == 408 && o == Outcome::congestion) sentence = "The trunk " + opt_.trunks[c->trunk].name + " did not respond.";
+  if (status == 503 && reason.rfind("the connection", 0) == 0) {
+    sentence = "The connection to trunk " + opt_.trunks[c->trunk].name + " failed (refused, or its TLS certificate was not accepted).";
+  }
   next_trunk_or_fail(c, o, status, sentence);
 }
 

@@ -120,7 +120,7 @@ class FaxCalls final : public sip::CallHandler {
  public:
   FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks);
   ~FaxCalls() override;
-  void start(const std::vector<sip::ListenSpec>& listen);
+  void start(const std::vector<sip::ListenSpec>& listen, const sip::TlsFiles& tls = {});
   void stop();  // hangs up every call
   sip::Endpoint& endpoint() { return endpoint_; }
 

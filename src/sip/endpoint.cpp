@@ -9,13 +9,15 @@ using asio::ip::tcp;
 using asio::ip::udp;
 
 struct Endpoint::Conn {
-  explicit Conn(asio::io_context& io) : socket(io), idle(io) {}
-  tcp::socket socket;
+  Conn(asio::io_context& io, asio::ssl::context& ctx, bool tls) : stream(io, ctx), idle(io), tls(tls) {}
+  asio::ssl::stream<tcp::socket> stream;  // plain TCP uses stream.next_layer() only
+  tcp::socket& socket() { return stream.next_layer(); }
   asio::steady_timer idle;
   StreamFramer framer;
   Address peer;
   std::deque<std::string> out;
-  bool connected = false;
+  bool tls = false;
+  bool connected = false;  // and, for TLS, the handshake done
   bool writing = false;
   bool closed = false;
   std::array<char, 8192> buf{};
@@ -30,13 +32,24 @@ Endpoint::Endpoint(asio::io_context& io, CallHandler& handler, std::string user_
 
 Endpoint::~Endpoint() { stop(); }
 
-void Endpoint::start(const std::vector<ListenSpec>& listen) {
+void Endpoint::start(const std::vector<ListenSpec>& listen, const TlsFiles& tls) {
+  std::error_code ec;
+  client_ctx_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  client_ctx_.set_default_verify_paths(ec);
+  client_ctx_.set_verify_mode(asio::ssl::verify_peer);
+  if (!tls.cert.empty()) {
+    server_ctx_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    server_ctx_.use_certificate_chain_file(tls.cert, ec);
+    if (!ec) server_ctx_.use_private_key_file(tls.key.empty() ? tls.cert : tls.key, asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("SIP TLS certificate " + tls.cert + ": " + ec.message());
+  }
   for (const auto& l : listen) {
     auto addr = asio::ip::make_address(l.host);
-    if (l.transport == Transport::tls) {
-      throw std::runtime_error("SIP over TLS (tls:" + l.host + ":" + std::to_string(l.port) + ") is not available yet");
+    if (l.transport == Transport::tls && tls.cert.empty()) {
+      throw std::runtime_error("SIP tls:" + l.host + ":" + std::to_string(l.port) + " needs a certificate and key");
     }
-    std::error_code ec;
     if (l.transport == Transport::udp) {
       auto s = std::make_unique<udp::socket>(io_);
       s->open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
@@ -53,8 +66,12 @@ void Endpoint::start(const std::vector<ListenSpec>& listen) {
       if (!ec) a->set_option(tcp::acceptor::reuse_address(true), ec);
       if (!ec) a->bind(tcp::endpoint(addr, l.port), ec);
       if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) throw std::runtime_error("SIP tcp:" + l.host + ":" + std::to_string(l.port) + ": " + ec.message());
+      if (ec) {
+        throw std::runtime_error(std::string("SIP ") + (l.transport == Transport::tls ? "tls:" : "tcp:") + l.host + ":" +
+                                 std::to_string(l.port) + ": " + ec.message());
+      }
       tcp_.push_back(std::move(a));
+      tcp_is_tls_.push_back(l.transport == Transport::tls);
     }
   }
   // Via and Contact: the first listener of each transport.
@@ -63,9 +80,9 @@ void Endpoint::start(const std::vector<ListenSpec>& listen) {
     auto ep = s->local_endpoint();
     local.emplace(Transport::udp, std::make_pair(ep.address().to_string(), ep.port()));
   }
-  for (const auto& a : tcp_) {
-    auto ep = a->local_endpoint();
-    local.emplace(Transport::tcp, std::make_pair(ep.address().to_string(), ep.port()));
+  for (size_t i = 0; i < tcp_.size(); ++i) {
+    auto ep = tcp_[i]->local_endpoint();
+    local.emplace(tcp_is_tls_[i] ? Transport::tls : Transport::tcp, std::make_pair(ep.address().to_string(), ep.port()));
   }
   ua_->set_local(local);
   for (size_t i = 0; i < udp_.size(); ++i) read_udp(i);
@@ -75,7 +92,10 @@ void Endpoint::start(const std::vector<ListenSpec>& listen) {
 std::vector<ListenSpec> Endpoint::bound() const {
   std::vector<ListenSpec> out;
   for (const auto& s : udp_) out.push_back({Transport::udp, s->local_endpoint().address().to_string(), s->local_endpoint().port()});
-  for (const auto& a : tcp_) out.push_back({Transport::tcp, a->local_endpoint().address().to_string(), a->local_endpoint().port()});
+  for (size_t i = 0; i < tcp_.size(); ++i) {
+    out.push_back({tcp_is_tls_[i] ? Transport::tls : Transport::tcp, tcp_[i]->local_endpoint().address().to_string(),
+                   tcp_[i]->local_endpoint().port()});
+  }
   return out;
 }
 
@@ -104,7 +124,6 @@ bool Endpoint::send(const std::string& bytes, const Address& to) {
     }
     return false;
   }
-  if (to.transport == Transport::tls) return false;
   auto it = conns_.find(to);
   if (it != conns_.end() && !it->second->closed) {
     it->second->out.push_back(bytes);
@@ -114,13 +133,17 @@ bool Endpoint::send(const std::string& bytes, const Address& to) {
   if (conns_.size() >= kMaxConnections) return false;
   auto addr = asio::ip::make_address(to.ip, ec);
   if (ec) return false;
-  auto c = std::make_shared<Conn>(io_);
+  auto c = std::make_shared<Conn>(io_, client_ctx_, to.transport == Transport::tls);
   c->peer = to;
   c->out.push_back(bytes);
   conns_[to] = c;
-  c->socket.async_connect(tcp::endpoint(addr, to.port), [this, c](std::error_code ec) {
+  c->socket().async_connect(tcp::endpoint(addr, to.port), [this, c](std::error_code ec) {
     if (ec || c->closed) {
       close_conn(c);
+      return;
+    }
+    if (c->tls) {
+      handshake(c, false, c->peer.ip);
       return;
     }
     c->connected = true;
@@ -151,16 +174,48 @@ void Endpoint::accept(size_t i) {
       std::error_code e2;
       auto ep = s.remote_endpoint(e2);
       if (!e2 && conns_.size() < kMaxConnections) {
-        auto c = std::make_shared<Conn>(io_);
-        c->socket = std::move(s);
-        c->peer = Address{ep.address().to_string(), ep.port(), Transport::tcp};
-        c->connected = true;
+        bool tls = tcp_is_tls_[i];
+        auto c = std::make_shared<Conn>(io_, server_ctx_, tls);
+        c->socket() = std::move(s);
+        c->peer = Address{ep.address().to_string(), ep.port(), tls ? Transport::tls : Transport::tcp};
         conns_[c->peer] = c;
-        read_conn(c);
+        if (tls) {
+          handshake(c, true, "");
+        } else {
+          c->connected = true;
+          read_conn(c);
+        }
       }
     }
     accept(i);
   });
+}
+
+void Endpoint::handshake(std::shared_ptr<Conn> c, bool server, const std::string& host) {
+  if (!server) {
+    // RFC 5922 §7: the certificate must name the host we meant (an IP address here: trunks are
+    // resolved at start-up, so the name checked is what the trunk's uri resolved to).
+    SSL* ssl = c->stream.native_handle();
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+      SSL_set1_host(ssl, host.c_str());
+      SSL_set_tlsext_host_name(ssl, host.c_str());
+    }
+  }
+  c->idle.expires_after(kHandshakeTimeout);
+  c->idle.async_wait([this, c](std::error_code ec) {
+    if (!ec && !c->connected) close_conn(c);
+  });
+  c->stream.async_handshake(server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+                            [this, c](std::error_code ec) {
+                              if (ec || c->closed) {
+                                close_conn(c);
+                                return;
+                              }
+                              c->connected = true;
+                              read_conn(c);
+                              write_conn(c);
+                            });
 }
 
 void Endpoint::read_conn(std::shared_ptr<Conn> c) {
@@ -168,7 +223,7 @@ void Endpoint::read_conn(std::shared_ptr<Conn> c) {
   c->idle.async_wait([this, c](std::error_code ec) {
     if (!ec) close_conn(c);
   });
-  c->socket.async_read_some(asio::buffer(c->buf), [this, c](std::error_code ec, size_t n) {
+  auto on_read = [this, c](std::error_code ec, size_t n) {
     if (ec || c->closed || stopped_) {
       close_conn(c);
       return;
@@ -185,13 +240,15 @@ void Endpoint::read_conn(std::shared_ptr<Conn> c) {
     }
     kick();
     read_conn(c);
-  });
+  };
+  if (c->tls) c->stream.async_read_some(asio::buffer(c->buf), on_read);
+  else c->socket().async_read_some(asio::buffer(c->buf), on_read);
 }
 
 void Endpoint::write_conn(std::shared_ptr<Conn> c) {
   if (c->writing || c->out.empty() || c->closed) return;
   c->writing = true;
-  asio::async_write(c->socket, asio::buffer(c->out.front()), [this, c](std::error_code ec, size_t) {
+  auto on_write = [this, c](std::error_code ec, size_t) {
     c->writing = false;
     if (ec) {
       close_conn(c);
@@ -199,17 +256,25 @@ void Endpoint::write_conn(std::shared_ptr<Conn> c) {
     }
     c->out.pop_front();
     write_conn(c);
-  });
+  };
+  if (c->tls) asio::async_write(c->stream, asio::buffer(c->out.front()), on_write);
+  else asio::async_write(c->socket(), asio::buffer(c->out.front()), on_write);
 }
 
 void Endpoint::close_conn(const std::shared_ptr<Conn>& c) {
   if (c->closed) return;
   c->closed = true;
+  // Requests that never left (a refused connection, a failed handshake) fail now, not at timer B.
+  bool undelivered = !c->connected || !c->out.empty();
   std::error_code ec;
   c->idle.cancel();
-  c->socket.close(ec);
+  c->socket().close(ec);
   auto it = conns_.find(c->peer);
   if (it != conns_.end() && it->second == c) conns_.erase(it);
+  if (undelivered && !stopped_) {
+    ua_->layer().transport_error(c->peer);
+    kick();
+  }
 }
 
 void Endpoint::kick() {

@@ -6,9 +6,12 @@
 // RFC 5626 §3.5.1 (CRLF keep-alives on streams are skipped by the framer).
 // THREADS: everything runs on the io_context given (one thread); the UserAgent and its handler
 // are called on it only.
-// LIMITS: kMaxConnections TCP connections (beyond them new ones are closed at once); a
-// connection that sends unframeable bytes or nothing for kIdleConnection is closed.
-// TLS listeners are not built yet (config accepts them; start() refuses them with a message).
+// TLS (RFC 3261 §26.2, RFC 5922 §7): listeners with the certificate and key given to start();
+// outbound TLS connections verify the peer's certificate against the system's trust store
+// (OpenSSL's default paths; SSL_CERT_FILE overrides) and its name or IP address, TLS 1.2+.
+// LIMITS: kMaxConnections TCP/TLS connections (beyond them new ones are closed at once); a
+// connection that sends unframeable bytes or nothing for kIdleConnection is closed; a TLS
+// handshake must end within kHandshakeTimeout.
 #pragma once
 
 #include <chrono>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include "sip/user_agent.hpp"
 
@@ -26,6 +30,12 @@ namespace sip {
 
 inline constexpr size_t kMaxConnections = 4096;
 inline constexpr std::chrono::seconds kIdleConnection{300};
+inline constexpr std::chrono::seconds kHandshakeTimeout{10};
+
+struct TlsFiles {
+  std::string cert;  // PEM chain; "" when no TLS listener
+  std::string key;
+};
 
 struct ListenSpec {
   Transport transport = Transport::udp;
@@ -38,7 +48,7 @@ class Endpoint {
   Endpoint(asio::io_context& io, CallHandler& handler, std::string user_agent = "faxbridge");
   ~Endpoint();
   // Binds every listener; throws std::runtime_error naming the address that failed.
-  void start(const std::vector<ListenSpec>& listen);
+  void start(const std::vector<ListenSpec>& listen, const TlsFiles& tls = {});
   void stop();
   UserAgent& ua() { return *ua_; }
   // After any call into ua() from outside a callback: re-arms the timer for the UA's next deadline.
@@ -50,6 +60,7 @@ class Endpoint {
   bool send(const std::string& bytes, const Address& to);
   void read_udp(size_t i);
   void accept(size_t i);
+  void handshake(std::shared_ptr<Conn> c, bool server, const std::string& host);
   void read_conn(std::shared_ptr<Conn> c);
   void write_conn(std::shared_ptr<Conn> c);
   void close_conn(const std::shared_ptr<Conn>& c);
@@ -59,6 +70,9 @@ class Endpoint {
   std::unique_ptr<UserAgent> ua_;
   std::vector<std::unique_ptr<asio::ip::udp::socket>> udp_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp_;
+  std::vector<bool> tcp_is_tls_;
+  asio::ssl::context server_ctx_{asio::ssl::context::tls_server};
+  asio::ssl::context client_ctx_{asio::ssl::context::tls_client};
   std::map<Address, std::shared_ptr<Conn>> conns_;
   std::vector<char> udp_buf_;
   asio::steady_timer timer_;

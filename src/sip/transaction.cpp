@@ -335,6 +335,17 @@ std::optional<Time> TransactionLayer::next_timer() const {
   return next;
 }
 
+void TransactionLayer::transport_error(const Address& to) {
+  std::vector<TxnId> failed;
+  for (const auto& [id, t] : txns_) {
+    if (!t->server && t->peer == to && (t->state == State::calling || t->state == State::trying)) failed.push_back(id);
+  }
+  for (TxnId id : failed) {
+    remove(id);
+    tu_.on_transport_error(id);
+  }
+}
+
 void TransactionLayer::remove(TxnId id) {
   auto it = txns_.find(id);
   if (it == txns_.end()) return;

@@ -68,6 +68,9 @@ class TransactionUser {
   virtual void on_timeout(TxnId txn) = 0;
   // A response that matched no transaction (a 2xx retransmitted after ours ended).
   virtual void on_stray_response(const Message&, const Address&) {}
+  // The transport could not deliver a client transaction's request (§17.1.4): a refused
+  // connection, a failed TLS handshake. The transaction is gone.
+  virtual void on_transport_error(TxnId txn) { on_timeout(txn); }
 };
 
 struct TransactionStats {
@@ -91,6 +94,8 @@ class TransactionLayer {
   // Where the responses to a request from `from` go (§18.2.2, RFC 3581).
   static Address response_address(const Message& request, const Address& from);
 
+  // The connection to `to` failed: every client transaction still waiting on it ends (§17.1.4).
+  void transport_error(const Address& to);
   void tick(Time now);
   std::optional<Time> next_timer() const;
   size_t size() const;

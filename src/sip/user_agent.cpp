@@ -602,6 +602,12 @@ void UserAgent::handle_reinvite_response(Call& c, const Message& r) {
   handler_.on_reinvite_result(c.id, r);
 }
 
+void UserAgent::on_transport_error(TxnId txn) {
+  transport_failed_ = true;
+  on_timeout(txn);
+  transport_failed_ = false;
+}
+
 void UserAgent::on_timeout(TxnId txn) {
   if (auto rt = reg_txns_.find(txn); rt != reg_txns_.end()) {
     Reg& reg = *rt->second;
@@ -618,7 +624,8 @@ void UserAgent::on_timeout(TxnId txn) {
   if (ci == calls_.end()) return;
   Call& c = *ci->second;
   if (txn == c.invite_txn) {
-    fail(c, 408, "no response to the INVITE");
+    if (transport_failed_) fail(c, 503, "the connection to the next hop failed");
+    else fail(c, 408, "no response to the INVITE");
   } else if (txn == c.bye_txn) {
     end(c, EndCause::local_bye);
   } else if (txn == c.reinvite_txn) {

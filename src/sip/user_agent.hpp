@@ -152,6 +152,7 @@ class UserAgent final : public TransactionUser {
   void on_ack(const Message& ack, const Address& from) override;
   void on_response(TxnId txn, const Message& response) override;
   void on_timeout(TxnId txn) override;
+  void on_transport_error(TxnId txn) override;
   void on_stray_response(const Message& response, const Address& from) override;
 
  private:
@@ -184,6 +185,7 @@ class UserAgent final : public TransactionUser {
   void send_register(Reg& r, Time now, std::optional<std::pair<int, Challenge>> auth);
   std::vector<std::unique_ptr<Reg>> regs_;
   std::map<TxnId, Reg*> reg_txns_;
+  bool transport_failed_ = false;  // on_timeout is reporting a transport error
   std::mt19937 rng_{std::random_device{}()};
 };
 

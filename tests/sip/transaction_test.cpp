@@ -228,6 +228,19 @@ TEST(SipTransaction, RportAndReceivedSendTheResponseWhereTheRequestCameFrom) {
   EXPECT_EQ(wire.sent.back().second, (sip::Address{"198.51.100.7", 5062, sip::Transport::udp}));
 }
 
+TEST(SipTransaction, ATransportErrorEndsTheWaitingClientTransactionsAtOnce) {
+  Recorder tu;
+  Wire wire;
+  sip::TransactionLayer layer(tu, wire.fn());
+  sip::Address tls{"192.0.2.9", 5061, sip::Transport::tls};
+  auto id = layer.send_request(request("INVITE"), tls, sip::Clock::now());
+  auto other = layer.send_request(request("OPTIONS", "z9hG4bKother"), kPeer, sip::Clock::now());
+  layer.transport_error(tls);
+  EXPECT_EQ(tu.timeouts, std::vector<sip::TxnId>{*id});
+  EXPECT_EQ(layer.size(), 1u);  // the UDP one is untouched
+  EXPECT_TRUE(other);
+}
+
 TEST(SipTransaction, CancelFindsItsInvite) {
   Recorder tu;
   Wire wire;
