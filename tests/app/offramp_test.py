@@ -28,7 +28,8 @@ def free_port():
 class Node:
     """A faxbridge serve process on free ports in a temporary data directory."""
 
-    def __init__(self, workdir, trusted=True, tls=False, extra="", smtp_extra="", trunk="nowhere", trunk_extra=""):
+    def __init__(self, workdir, trusted=True, tls=False, extra="", smtp_extra="", trunk="nowhere", trunk_extra="",
+                 sip_tls=False, env=None):
         """trunk: "nowhere" (a trunk to a loopback port nobody answers: jobs render, then wait in
         sending/retry), "self" (the node's own SIP port: the loopback of the embedded default), or
         a sip: URI."""
@@ -47,7 +48,15 @@ class Node:
             cfg += ['tls_cert = "%s"' % cert, 'tls_key = "%s"' % key]
         cfg += ["[[smtp.user]]", 'name = "alice"', 'password_hash = "%s"' % ALICE_HASH, "",
                 "[http]", 'listen = "127.0.0.1:%d"' % self.http_port, "",
-                "[sip]", 'listen = ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"]' % (self.sip_port, self.sip_port), ""]
+                "[sip]", 'listen = ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"%s]' % (
+                    self.sip_port, self.sip_port, "" if not sip_tls else ', "tls:127.0.0.1:%d"' % self._tls_port())]
+        if sip_tls:  # a self-signed certificate for 127.0.0.1 (SAN IP), as peers verify it
+            self.sip_cert, key = os.path.join(workdir, "sip-cert.pem"), os.path.join(workdir, "sip-key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", self.sip_cert], check=True, capture_output=True)
+            cfg += ['tls_cert = "%s"' % self.sip_cert, 'tls_key = "%s"' % key]
+        cfg += [""]
         # "nowhere": a UDP port this test holds open and never reads, so no other node can be
         # listening there (a port merely found free could become another test's SIP port).
         self.blackhole = None
@@ -63,7 +72,8 @@ class Node:
         with open(self.config, "w") as f:
             f.write("\n".join(cfg) + "\n")
         self.log = open(os.path.join(workdir, "serve.log"), "w")
-        self.proc = subprocess.Popen([FAXBRIDGE, "serve", "--config", self.config], stderr=self.log, cwd=workdir)
+        self.proc = subprocess.Popen([FAXBRIDGE, "serve", "--config", self.config], stderr=self.log, cwd=workdir,
+                                     env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -75,6 +85,10 @@ class Node:
                     raise AssertionError("serve exited: " + open(self.log.name).read())
                 time.sleep(0.1)
         raise AssertionError("serve did not start: " + open(self.log.name).read())
+
+    def _tls_port(self):
+        self.sip_tls_port = free_port()
+        return self.sip_tls_port
 
     def stop(self):
         if self.proc.poll() is None:

@@ -121,6 +121,36 @@ class SipPeersTest(fbtest.TempDirTest):
                     if uas.poll() is None:
                         uas.kill()
 
+    def test_fax_over_tls_and_a_certificate_not_trusted(self):
+        """A faxes B over SIP/TLS (B's self-signed certificate trusted through SSL_CERT_FILE); C,
+        which does not trust it, fails at once with the reason instead of waiting for timer B."""
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        tif = self.path("chart.tif")
+        fbtest.run("convert", "-o", tif, fbtest.itu_chart(1), check=0)
+        for d in ("a", "b", "c"):
+            os.makedirs(self.path(d))
+        b = Node(self.path("b"), sip_tls=True)
+        self.addCleanup(b.stop)
+        uri = "sip:127.0.0.1:%d;transport=tls" % b.sip_tls_port
+        slow = "[retry]\nfailure_delay_s = 600\n"
+        a = Node(self.path("a"), trunk=uri, extra=slow, env=dict(os.environ, SSL_CERT_FILE=b.sip_cert))
+        self.addCleanup(a.stop)
+        c = Node(self.path("c"), trunk=uri, extra=slow)
+        self.addCleanup(c.stop)
+        from kamailio_test import send, settle
+        send(a, "FAX=+15550100@fax.test", tif)
+        t0 = time.monotonic()
+        send(c, "FAX=+15550100@fax.test", tif)
+        [refused] = settle(c, ("retry", "failed", "done"))
+        self.assertLess(time.monotonic() - t0, 15, "a failed handshake must not wait for timer B")
+        self.assertEqual(refused["state"], "retry", refused)
+        self.assertIn("connection to trunk t failed", refused["error"])
+        [out] = settle(a, ("done", "failed", "retry"), timeout=120)
+        [inn] = settle(b, ("delivering", "failed"), timeout=30)
+        self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 1, 0), out)
+        self.assertEqual((inn["state"], inn["pages"]), ("delivering", 1), inn)
+
     def test_requests_from_a_host_that_is_no_trunk_get_403(self):
         n = self.node(trunk="sip:127.0.0.2:5060")  # our peer below sends from 127.0.0.1
         u = Udp()
