@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <filesystem>
 #include <iostream>
 
@@ -306,6 +307,12 @@ int serve(const std::optional<std::string>& config_path) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Every call holds a media socket and a TIFF: use the whole open-files allowance (the soft
+  // limit is often 1024 under service managers, far below what a few hundred calls need).
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   try {
     return run(*cfg);
   } catch (const std::exception& e) {
