@@ -97,6 +97,14 @@ T38Fax::T38Fax(T38Options opt, SendIfp send) : impl_(std::make_unique<Impl>()), 
   t30_set_supported_modems(t30, modems);
   if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), -1, -1);
   else t30_set_rx_file(t30, opt_.file.c_str(), -1);
+  if (!opt_.trace_tag.empty()) {
+    const int level = SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW;
+    for (logging_state_t* l : {t30_get_logging_state(t30), t38_core_get_logging_state(core),
+                               t38_terminal_get_logging_state(impl_->t38)}) {
+      span_log_set_level(l, level);
+      span_log_set_tag(l, opt_.trace_tag.c_str());
+    }
+  }
   t30_set_phase_d_handler(t30, &Callbacks::phase_d, this);
   t30_set_phase_e_handler(t30, &Callbacks::phase_e, this);
 }

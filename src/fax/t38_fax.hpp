@@ -43,6 +43,8 @@ struct T38Options {
   bool fill_bit_removal = false;
   bool paced = true;            // false only over TCP (spandsp-notes.md)
   std::chrono::milliseconds idle_timeout{15000};
+  // T.30/T.38 protocol trace on stderr, each line tagged (spandsp's own log; off by default).
+  std::string trace_tag;
 };
 
 struct PageResult {
