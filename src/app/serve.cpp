@@ -233,6 +233,7 @@ int run(const config::Config& cfg) {
   hooks.received_path = [&](int64_t job) { return spool.received_path(job); };
   hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
     asio::post(store_exec, [&, r] {
+      if (!r.path.empty()) gateway::sync_received(r.path);  // durable before the job says so
       store->set_transfer(r.job_id, r.pages, r.pages, r.bad_rows,
                           r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
       if (!r.subaddress.empty()) store->set_subaddress(r.job_id, r.subaddress);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <filesystem>
 #include <iostream>
@@ -75,7 +76,9 @@ Outcome classify(int status) {
   }
 }
 
-void sync_file(const std::string& path) {
+}  // namespace
+
+void sync_received(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     ::fsync(fd);
@@ -88,8 +91,6 @@ void sync_file(const std::string& path) {
     ::close(dfd);
   }
 }
-
-}  // namespace
 
 std::optional<std::string> normalise_did(std::string user, const std::string& country_code,
                                          const std::string& national_prefix) {
@@ -140,6 +141,7 @@ struct FaxCalls::Call {
   int64_t job_id = 0;
   std::string rx_path;
   std::string caller;
+  Clock::time_point last_tick{};  // the T.30 clock's position
 };
 
 FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
@@ -406,6 +408,10 @@ void FaxCalls::start_fax(Call& c, const sdp::Media& remote, const std::string& r
   o.t38_version = p.version;
   o.fill_bit_removal = p.fill_bit_removal;
   o.idle_timeout = opt_.idle_timeout;
+  // FAXBRIDGE_T30_TRACE=1: spandsp's T.30/T.38 trace of every call on stderr, tagged by number.
+  if (const char* t = std::getenv("FAXBRIDGE_T30_TRACE"); t && *t == '1') {
+    o.trace_tag = c.outgoing ? "out " + c.job.number : "in " + std::to_string(c.job_id);
+  }
   Call* raw = &c;
   c.fax = std::make_unique<fax::T38Fax>(o, [this, raw](std::span<const uint8_t> ifp, int copies) {
     if (!raw->media || !raw->enc) return;
@@ -524,10 +530,20 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
 
 void FaxCalls::tick() {
   if (!ticking_) return;
+  // Every call is advanced by the real time since its own last tick (the T.30 clock follows
+  // real time even when a tick starts late: the far end's packets and timers do), in
+  // kTickPhases interleaved groups, one group every 20/kTickPhases ms, so that hundreds of
+  // calls do not all send their packets in the same instant.
+  auto now = Clock::now();
+  phase_ = (phase_ + 1) % kTickPhases;
   std::vector<std::shared_ptr<Call>> finished;
   for (auto& [id, c] : calls_) {
-    if (!c->fax || c->reported) continue;
-    c->fax->tick(20);
+    if (!c->fax || c->reported || int(id % kTickPhases) != phase_) continue;
+    if (c->last_tick == Clock::time_point{}) c->last_tick = now - std::chrono::milliseconds(20);
+    int elapsed = int(std::chrono::duration_cast<std::chrono::milliseconds>(now - c->last_tick).count());
+    if (elapsed <= 0) continue;
+    c->last_tick += std::chrono::milliseconds(elapsed);
+    c->fax->tick(std::min(elapsed, 200));
     if (c->fax->finished()) finished.push_back(c);
   }
   for (auto& c : finished) {
@@ -560,7 +576,8 @@ void FaxCalls::tick() {
     });
   }
   endpoint_.kick();
-  ticker_.expires_after(std::chrono::milliseconds(20));
+  next_tick_ = std::max(next_tick_ + std::chrono::milliseconds(20 / kTickPhases), Clock::now());
+  ticker_.expires_at(next_tick_);
   ticker_.async_wait([this](std::error_code ec) {
     if (!ec) tick();
   });
@@ -716,11 +733,8 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
   }
   r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
   std::error_code ec;
-  if (!c->rx_path.empty() && std::filesystem::exists(c->rx_path, ec)) {
-    sync_file(c->rx_path);
-    r.path = c->rx_path;
-  }
-  hooks_.received(r);
+  if (!c->rx_path.empty() && std::filesystem::exists(c->rx_path, ec)) r.path = c->rx_path;
+  hooks_.received(r);  // which makes the file durable (sync_received) off this thread
 }
 
 }  // namespace gateway

@@ -112,7 +112,9 @@ struct Hooks {
   std::function<void(const queue::NewInbound&, std::function<void(std::optional<int64_t>)>)> create_inbound;
   // The path a received fax goes to.
   std::function<std::string(int64_t job)> received_path;
-  // A reception ended (the file, if any, is closed and synced).
+  // A reception ended (the file, if any, is closed). Called on the io thread: the hook makes the
+  // file durable with sync_received() on its own thread before recording it (an fsync per fax
+  // on the io thread stalled every other call: hundreds finishing together cost seconds).
   std::function<void(const ReceivedFax&)> received;
 };
 
@@ -162,10 +164,16 @@ class FaxCalls final : public sip::CallHandler {
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
   std::vector<std::shared_ptr<Call>> dialling_;  // between send() and the INVITE
   asio::steady_timer ticker_;
+  static constexpr int kTickPhases = 4;
+  std::chrono::steady_clock::time_point next_tick_{};
+  int phase_ = 0;
   int next_port_ = 0;
   bool ticking_ = false;
   bool stopped_ = false;
 };
+
+// fsync of a received fax and its directory (blocking: never on an io thread).
+void sync_received(const std::string& path);
 
 // "+15550100" from a SIP user part and a trunk's rules: national "0311..." with country_code "33"
 // and national_prefix "0" -> "+33311...". nullopt when it cannot be an E.164 number.
