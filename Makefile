@@ -37,6 +37,7 @@ test: build build-asan
 bench: build
 	bench/convert/run
 	bench/smtp/run
+	bench/calls/run
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

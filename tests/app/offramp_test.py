@@ -29,7 +29,7 @@ class Node:
     """A faxbridge serve process on free ports in a temporary data directory."""
 
     def __init__(self, workdir, trusted=True, tls=False, extra="", smtp_extra="", trunk="nowhere", trunk_extra="",
-                 sip_tls=False, env=None):
+                 sip_tls=False, env=None, sip_extra=""):
         """trunk: "nowhere" (a trunk to a loopback port nobody answers: jobs render, then wait in
         sending/retry), "self" (the node's own SIP port: the loopback of the embedded default), or
         a sip: URI."""
@@ -49,7 +49,8 @@ class Node:
         cfg += ["[[smtp.user]]", 'name = "alice"', 'password_hash = "%s"' % ALICE_HASH, "",
                 "[http]", 'listen = "127.0.0.1:%d"' % self.http_port, "",
                 "[sip]", 'listen = ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"%s]' % (
-                    self.sip_port, self.sip_port, "" if not sip_tls else ', "tls:127.0.0.1:%d"' % self._tls_port())]
+                    self.sip_port, self.sip_port, "" if not sip_tls else ', "tls:127.0.0.1:%d"' % self._tls_port()),
+                sip_extra]
         if sip_tls:  # a self-signed certificate for 127.0.0.1 (SAN IP), as peers verify it
             self.sip_cert, key = os.path.join(workdir, "sip-cert.pem"), os.path.join(workdir, "sip-key.pem")
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
