@@ -319,6 +319,8 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
     return;
   }
   c->trunk = *chosen;
+  c->ended = false;  // a failover starts a new SIP call
+  c->ring_timed_out = false;
   const Trunk& t = opt_.trunks[*chosen];
   std::error_code ec;
   if (c->media) c->media->close(ec);
