@@ -68,7 +68,7 @@ class Node:
             uri = {"nowhere": "sip:127.0.0.1:%d" % (self.blackhole.getsockname()[1] if self.blackhole else 0),
                    "self": "sip:127.0.0.1:%d" % self.sip_port}.get(trunk, trunk)
             cfg += ["[[trunk]]", 'name = "t"', 'uri = "%s"' % uri, trunk_extra, ""]
-        cfg += [extra]
+        cfg += [extra.replace("{self_sip}", str(self.sip_port))]  # a second trunk may point at us
         self.config = os.path.join(workdir, "faxbridge.toml")
         with open(self.config, "w") as f:
             f.write("\n".join(cfg) + "\n")

@@ -151,6 +151,32 @@ class SipPeersTest(fbtest.TempDirTest):
         self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 1, 0), out)
         self.assertEqual((inn["state"], inn["pages"]), ("delivering", 1), inn)
 
+    def test_a_503_fails_over_to_the_next_trunk(self):
+        """Two trunks serve +1: the first (SIPp) answers 503, so the call goes out through the
+        second, this node's own listener, and the fax arrives."""
+        port = free_udp_port()
+        uas = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP, "uas_503.xml"), "-i", "127.0.0.1", "-p", str(port),
+                                "-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        n = self.node(trunk="sip:127.0.0.1:%d" % port, trunk_extra='prefixes = ["+1"]',
+                      extra='[[trunk]]\nname = "second"\nuri = "sip:127.0.0.1:{self_sip}"\nprefixes = ["+1"]\n')
+        from kamailio_test import send, settle
+        try:
+            s = n.smtp()
+            s.sendmail("alice@example.com", ["FAX=+15550100@fax.test"], "From: a@example.com\r\nSubject: x\r\n\r\nHi.\r\n")
+            s.quit()
+            out, _ = uas.communicate(timeout=60)
+            self.assertEqual(uas.returncode, 0, out[-3000:])
+            jobs = settle(n, ("done", "failed", "retry", "delivering"), timeout=120)
+            out_job = next(j for j in jobs if j["direction"] == "out")
+            self.assertEqual(out_job["state"], "done", jobs)
+            with n.db() as db:
+                events = [e for (e,) in db.execute("SELECT text FROM events WHERE job_id = ?", (out_job["id"],))]
+            self.assertTrue(any("call via second: done" in e for e in events), events)
+        finally:
+            if uas.poll() is None:
+                uas.kill()
+
     def test_requests_from_a_host_that_is_no_trunk_get_403(self):
         n = self.node(trunk="sip:127.0.0.2:5060")  # our peer below sends from 127.0.0.1
         u = Udp()
