@@ -244,6 +244,8 @@ fb::Result<Uri, SyntaxError> parse_uri(std::string_view text) {
   text = trim(text);
   if (text.size() > kMaxLineBytes) return SyntaxError{"the URI is too long"};
   if (has_ctl(text) || text.find(' ') != std::string_view::npos) return SyntaxError{"the URI holds spaces or control characters"};
+  // RFC 3261 §25.1: <, > and " are never part of a URI (escaped as %3C, %3E, %22 when meant).
+  if (text.find_first_of("<>\"") != std::string_view::npos) return SyntaxError{"the URI holds <, > or a quote"};
   auto colon = text.find(':');
   if (colon == std::string_view::npos) return SyntaxError{"the URI has no scheme"};
   Uri u;

@@ -184,6 +184,8 @@ TEST(SipUri, ParsesAndPrints) {
   EXPECT_FALSE(sip::parse_uri("sip:a@h;=x"));
   EXPECT_FALSE(sip::parse_uri("sip:a b@h"));
   EXPECT_FALSE(sip::parse_uri("sip:a@h:0"));
+  EXPECT_FALSE(sip::parse_uri("sip:b@h?tag=>"));  // found by fuzz_sip_message: <bare uri> must round-trip
+  EXPECT_FALSE(sip::parse_uri("sip:b@h;x=\"y\""));
 }
 
 TEST(SipFramer, CutsMessagesFromAStream) {
