@@ -80,7 +80,11 @@ class Node:
             try:
                 socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
                 socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1).close()
-                return
+                # SIP binds after SMTP and HTTP: "ready" is logged once every listener is up.
+                with open(self.log.name) as f:
+                    if "faxbridge: ready" in f.read():
+                        return
+                time.sleep(0.05)
             except OSError:
                 if self.proc.poll() is not None:
                     raise AssertionError("serve exited: " + open(self.log.name).read())
