@@ -3,7 +3,6 @@ listener (the `loopback` trunk of the embedded default), fed by swaks. The mail 
 dialled, sent over T.38 in real time, received by the same node and recorded as an inbound job;
 the received bitmaps are compared with the sent ones row by row (below the page header line the
 sender adds), and the T.30 subaddress of the RFC 3192 address arrives in the SUB frame."""
-import email.message
 import os
 import time
 import unittest
@@ -42,13 +41,7 @@ class FaxLoopTest(fbtest.TempDirTest):
         os.makedirs(self.path("node"))
         node = Node(self.path("node"), trunk="self")
         try:
-            msg = email.message.EmailMessage()
-            msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100/T33S=42@fax.test", "charts"
-            with open(charts, "rb") as f:
-                msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="charts.tif")
-            s = node.smtp()
-            self.assertEqual(s.send_message(msg), {})
-            s.quit()
+            node.send_tiff("FAX=+15550100/T33S=42@fax.test", charts)
             jobs = wait_for(node, lambda js: len(js) == 2 and all(j["state"] in ("done", "failed", "delivering")
                                                                   for j in js), 240)
             out = next(j for j in jobs if j["direction"] == "out")
@@ -86,13 +79,7 @@ class FaxLoopTest(fbtest.TempDirTest):
         os.makedirs(self.path("node"))
         node = Node(self.path("node"), trunk="self")
         try:
-            msg = email.message.EmailMessage()
-            msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.test", "charts"
-            with open(charts, "rb") as f:
-                msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="charts.tif")
-            s = node.smtp()
-            s.send_message(msg)
-            s.quit()
+            node.send_tiff("FAX=+15550100@fax.test", charts)
             # Kill once the first page has arrived and the call is still on.
             wait_for(node, lambda js: any(j["direction"] == "in" for j in js) and os.path.exists(
                 os.path.join(node.dir, "var", "spool", "in", "%d.tif" % max(j["id"] for j in js))) and os.path.getsize(

@@ -3,7 +3,6 @@
 result is honest (a failure, or the bad rows reported, or a clean and bit-exact page — never a
 clean report of a damaged page); a far end that goes silent mid-fax ends both calls within 30 s.
 The scenarios are real-time (a page takes ~20 s at 14400 bit/s), so they run concurrently."""
-import email.message
 import os
 import threading
 import time
@@ -31,13 +30,7 @@ class Pair:
                       trunk_extra='udptl_ec = "%s"' % ec, extra=slow)
 
     def send(self, tif):
-        msg = email.message.EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.test", "chart"
-        with open(tif, "rb") as f:
-            msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="chart.tif")
-        s = self.a.smtp()
-        s.send_message(msg)
-        s.quit()
+        self.a.send_tiff("FAX=+15550100@fax.test", tif)
 
     def wait(self, timeout=240):
         deadline = time.time() + timeout

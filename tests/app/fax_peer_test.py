@@ -12,7 +12,6 @@ import unittest
 
 import fbtest
 from fax_loss_test import FINAL_IN, FINAL_OUT
-from kamailio_test import send, settle
 from offramp_test import Node
 
 FAX_PEER = os.environ.get("FAX_PEER", os.path.join(os.path.dirname(fbtest.FAXBRIDGE), "fax_peer"))
@@ -72,9 +71,9 @@ class FaxPeerTest(fbtest.TempDirTest):
             peer = Peer(d, "answer", "--refresh-at", "8", "--refresh-method", "invite", "--rx", os.path.join(d, "rx.tif"))
             node = Node(d, trunk="sip:127.0.0.1:%d" % peer.port, extra=slow)
             try:
-                send(node, "FAX=+15550100@fax.test", self.two)
+                node.send_tiff("FAX=+15550100@fax.test", self.two)
                 report = peer.result()
-                [job] = settle(node, FINAL_OUT)
+                [job] = node.settle(FINAL_OUT)
                 return report, job
             finally:
                 node.stop()
@@ -86,7 +85,7 @@ class FaxPeerTest(fbtest.TempDirTest):
                 peer = Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.two,
                             "--refresh-at", "8", "--refresh-method", "update")
                 report = peer.result()
-                [job] = settle(node, FINAL_IN)
+                [job] = node.settle(FINAL_IN)
                 return report, job
             finally:
                 node.stop()
@@ -98,7 +97,7 @@ class FaxPeerTest(fbtest.TempDirTest):
                 peer = Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.charts,
                             "--hangup-after-page", "1")
                 report = peer.result()
-                [job] = settle(node, FINAL_IN)
+                [job] = node.settle(FINAL_IN)
                 return report, job
             finally:
                 node.stop()
@@ -108,9 +107,9 @@ class FaxPeerTest(fbtest.TempDirTest):
             peer = Peer(d, "answer", "--stop-media-at", "10", "--rx", os.path.join(d, "rx.tif"))
             node = Node(d, trunk="sip:127.0.0.1:%d" % peer.port, extra=slow)
             try:
-                send(node, "FAX=+15550100@fax.test", self.charts)
+                node.send_tiff("FAX=+15550100@fax.test", self.charts)
                 t0 = time.monotonic()
-                [job] = settle(node, FINAL_OUT)
+                [job] = node.settle(FINAL_OUT)
                 return peer.result(), job, time.monotonic() - t0
             finally:
                 node.stop()

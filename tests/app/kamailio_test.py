@@ -3,7 +3,6 @@
 its trunk's credentials, the fax crosses over T.38, node B receives the ITU charts bit-exact
 (below the header line) with the /T33S= subaddress from the SUB frame. A node with the wrong
 password fails its job with the proxy's 407, after exactly one retry of the challenge."""
-import email.message
 import os
 import signal
 import subprocess
@@ -89,26 +88,6 @@ class Kamailio:
             return f.read()
 
 
-def send(node, to, tif):
-    msg = email.message.EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "alice@example.com", to, "charts"
-    with open(tif, "rb") as f:
-        msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="charts.tif")
-    s = node.smtp()
-    s.send_message(msg)
-    s.quit()
-
-
-def settle(node, states, timeout=240):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        jobs = node.jobs()
-        if jobs and all(j["state"] in states for j in jobs):
-            return jobs
-        time.sleep(0.5)
-    raise AssertionError("did not settle: %s\n%s" % (node.jobs(), open(node.log.name).read()))
-
-
 class KamailioTest(fbtest.TempDirTest):
     def test_fax_through_kamailio_with_digest_auth(self):
         if not fbtest.have_itu():
@@ -125,11 +104,11 @@ class KamailioTest(fbtest.TempDirTest):
         bad = Node(self.path("bad"), trunk="sip:127.0.0.1:%d" % k.port,
                    trunk_extra='username = "fax"\npassword = "wrong"', extra=slow)
         try:
-            send(a, "FAX=+15550100/T33S=77@fax.test", tif)
-            send(bad, "FAX=+15550100@fax.test", tif)
-            [out] = settle(a, FINAL_OUT)
-            [refused] = settle(bad, FINAL_OUT)
-            [inn] = settle(b, FINAL_IN)
+            a.send_tiff("FAX=+15550100/T33S=77@fax.test", tif)
+            bad.send_tiff("FAX=+15550100@fax.test", tif)
+            [out] = a.settle(FINAL_OUT)
+            [refused] = bad.settle(FINAL_OUT)
+            [inn] = b.settle(FINAL_IN)
             log = k.text()
             self.assertGreaterEqual(log.count("challenging INVITE"), 3, log[-3000:])  # a once, bad twice
             self.assertEqual(log.count("authenticated INVITE"), 1, log[-3000:])

@@ -2,6 +2,7 @@
 driven by real SMTP clients (swaks, Python smtplib), checked through the CLI and the job
 store: every RCPT case of addressing.md with its exact reply, DSN parameters kept with the
 jobs, STARTTLS + AUTH, content refused at DATA, and an orderly SIGTERM."""
+import email.message
 import json
 import os
 import signal
@@ -126,6 +127,27 @@ class Node:
                 return jobs
             time.sleep(0.2)
         raise AssertionError("jobs did not settle: %s" % self.jobs())
+
+    def send_tiff(self, to, tif):
+        """Mails `tif` as the only part (image/tiff) to `to`; asserts every recipient was accepted."""
+        msg = email.message.EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "alice@example.com", to, "fax"
+        with open(tif, "rb") as f:
+            msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename=os.path.basename(tif))
+        s = self.smtp()
+        refused = s.send_message(msg)
+        s.quit()
+        assert refused == {}, refused
+
+    def settle(self, states, timeout=240):
+        """Waits until there are jobs and every one is in `states`; returns them."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            jobs = self.jobs()
+            if jobs and all(j["state"] in states for j in jobs):
+                return jobs
+            time.sleep(0.5)
+        raise AssertionError("did not settle: %s\n%s" % (self.jobs(), open(self.log.name).read()))
 
     def db(self):
         return sqlite3.connect(os.path.join(self.dir, "var", "faxbridge.db"))

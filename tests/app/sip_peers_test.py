@@ -138,16 +138,15 @@ class SipPeersTest(fbtest.TempDirTest):
         self.addCleanup(a.stop)
         c = Node(self.path("c"), trunk=uri, extra=slow)
         self.addCleanup(c.stop)
-        from kamailio_test import send, settle
-        send(a, "FAX=+15550100@fax.test", tif)
+        a.send_tiff("FAX=+15550100@fax.test", tif)
         t0 = time.monotonic()
-        send(c, "FAX=+15550100@fax.test", tif)
-        [refused] = settle(c, ("retry", "failed", "done"))
+        c.send_tiff("FAX=+15550100@fax.test", tif)
+        [refused] = c.settle(("retry", "failed", "done"))
         self.assertLess(time.monotonic() - t0, 15, "a failed handshake must not wait for timer B")
         self.assertEqual(refused["state"], "retry", refused)
         self.assertIn("connection to trunk t failed", refused["error"])
-        [out] = settle(a, ("done", "failed", "retry"), timeout=120)
-        [inn] = settle(b, ("delivering", "failed"), timeout=30)
+        [out] = a.settle(("done", "failed", "retry"), timeout=120)
+        [inn] = b.settle(("delivering", "failed"), timeout=30)
         self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 1, 0), out)
         self.assertEqual((inn["state"], inn["pages"]), ("delivering", 1), inn)
 
@@ -160,14 +159,13 @@ class SipPeersTest(fbtest.TempDirTest):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         n = self.node(trunk="sip:127.0.0.1:%d" % port, trunk_extra='prefixes = ["+1"]',
                       extra='[[trunk]]\nname = "second"\nuri = "sip:127.0.0.1:{self_sip}"\nprefixes = ["+1"]\n')
-        from kamailio_test import send, settle
         try:
             s = n.smtp()
             s.sendmail("alice@example.com", ["FAX=+15550100@fax.test"], "From: a@example.com\r\nSubject: x\r\n\r\nHi.\r\n")
             s.quit()
             out, _ = uas.communicate(timeout=60)
             self.assertEqual(uas.returncode, 0, out[-3000:])
-            jobs = settle(n, ("done", "failed", "retry", "delivering"), timeout=120)
+            jobs = n.settle(("done", "failed", "retry", "delivering"), timeout=120)
             out_job = next(j for j in jobs if j["direction"] == "out")
             self.assertEqual(out_job["state"], "done", jobs)
             with n.db() as db:
