@@ -74,8 +74,36 @@ ALTER TABLE jobs ADD COLUMN remote_ident TEXT;
 ALTER TABLE jobs ADD COLUMN bad_rows INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 3: the OnRamp. What an inbound call said of itself (the caller's display name, an
+// RFC 3892 Referred-By for Exchange UM partner mode) and how it went (rate, ECM, duration), and
+// the deliveries of received faxes as mail: one row per mailbox, each with its own retry timer,
+// so a fax is delivered to every mailbox exactly once and never forgotten.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN caller_name TEXT;
+ALTER TABLE jobs ADD COLUMN referred_by TEXT;
+ALTER TABLE jobs ADD COLUMN bit_rate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN ecm INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN duration INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  recipient TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('mailbox', 'postmaster')),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  mail_path TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+) STRICT;
+CREATE INDEX deliveries_due ON deliveries(state, next_at);
+CREATE INDEX deliveries_by_job ON deliveries(job_id);
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
 
 constexpr std::array<std::string_view, 8> kOutStates = {state::queued,  state::rendering, state::ready,
                                                         state::sending, state::retry,     state::done,
@@ -85,7 +113,8 @@ constexpr std::array<std::string_view, 4> kInStates = {state::receiving, state::
 
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
-    "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows";
+    "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
+    "bit_rate, ecm, duration";
 
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& a, std::string_view s) {
@@ -185,6 +214,11 @@ Job read_job(const Stmt& s) {
   j.dials = int(s.int64(17));
   j.remote_ident = s.opt_text(18);
   j.bad_rows = int(s.int64(19));
+  j.caller_name = s.opt_text(20);
+  j.referred_by = s.opt_text(21);
+  j.bit_rate = int(s.int64(22));
+  j.ecm = s.int64(23) != 0;
+  j.duration = int(s.int64(24));
   return j;
 }
 
@@ -368,11 +402,17 @@ fb::Result<int64_t, StoreError> JobStore::create_inbound(const NewInbound& in) {
   auto s =
       Stmt::prepare(db_.get(),
                     "INSERT INTO jobs (direction, state, number, subaddress, caller, recipient, created, "
-                    "updated) VALUES ('in', 'receiving', ?1, ?2, ?3, '', ?4, ?4) RETURNING id",
+                    "updated, caller_name, referred_by) VALUES ('in', 'receiving', ?1, ?2, ?3, '', ?4, ?4, ?5, ?6) "
+                    "RETURNING id",
                     op);
   if (!s) return s.error();
   const int64_t t = now();
-  s->bind_text(1, in.number).bind_opt_text(2, in.subaddress).bind_text(3, in.caller).bind_int(4, t);
+  s->bind_text(1, in.number)
+      .bind_opt_text(2, in.subaddress)
+      .bind_text(3, in.caller)
+      .bind_int(4, t)
+      .bind_opt_text(5, in.caller_name)
+      .bind_opt_text(6, in.referred_by);
   auto row = s->step();
   if (!row) return row.error();
   const int64_t id = s->int64(0);
@@ -487,7 +527,7 @@ StoreStatus JobStore::set_state(int64_t id, std::string_view st, std::optional<s
     }
     auto s = Stmt::prepare(db_.get(),
                            "UPDATE jobs SET state = ?1, error = ?2, updated = ?3, "
-                           "retry_at = CASE WHEN ?1 IN ('queued', 'retry') THEN retry_at END WHERE id = ?4",
+                           "retry_at = CASE WHEN ?1 IN ('queued', 'retry', 'delivering') THEN retry_at END WHERE id = ?4",
                            op);
     if (!s) return s.error();
     const int64_t t = now();
@@ -611,6 +651,192 @@ StoreStatus JobStore::set_message_state(const std::string& id, std::string_view 
   if (auto r = s->bind_text(1, st).bind_text(2, id).run(); !r) return r;
   if (sqlite3_changes(db_.get()) == 0) return not_found(op, "message " + id);
   return fb::Unit{};
+}
+
+StoreStatus JobStore::set_reception(int64_t id, int bit_rate, bool ecm, int duration) {
+  const std::string op = call("set_reception", id);
+  if (bit_rate < 0 || duration < 0) return invalid(op, "rate and duration must not be negative");
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET bit_rate = ?1, ecm = ?2, duration = ?3, updated = ?4 WHERE id = ?5",
+                           op);
+    if (!s) return s.error();
+    return s->bind_int(1, bit_rate).bind_int(2, ecm ? 1 : 0).bind_int(3, duration).bind_int(4, now()).bind_int(5, id).run();
+  });
+}
+
+namespace {
+
+constexpr const char* kDeliveryColumns =
+    "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error";
+
+Delivery read_delivery(const Stmt& s) {
+  Delivery d;
+  d.id = s.int64(0);
+  d.job_id = s.int64(1);
+  d.recipient = s.text(2);
+  d.kind = s.text(3) == "postmaster" ? DeliveryKind::postmaster : DeliveryKind::mailbox;
+  d.state = s.text(4);
+  d.mail_path = s.text(5);
+  d.message_id = s.text(6);
+  d.attempts = int(s.int64(7));
+  d.next_at = s.int64(8);
+  d.error = s.opt_text(9);
+  return d;
+}
+
+fb::Result<std::vector<Delivery>, StoreError> read_deliveries(Stmt& s) {
+  std::vector<Delivery> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read_delivery(s));
+  }
+}
+
+}  // namespace
+
+fb::Result<std::vector<Job>, StoreError> JobStore::to_route(int64_t t, int limit) {
+  const std::string op = "to_route";
+  if (limit <= 0) return std::vector<Job>{};
+  auto s = select_jobs(db_.get(),
+                       "WHERE direction = 'in' AND state = 'delivering' AND (retry_at IS NULL OR retry_at <= ?1) "
+                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id) ORDER BY id LIMIT ?2",
+                       op);
+  if (!s) return s.error();
+  s->bind_int(1, t).bind_int(2, limit);
+  return read_jobs(*s);
+}
+
+StoreStatus JobStore::add_deliveries(int64_t job, const std::vector<NewDelivery>& ds, std::string_view event,
+                                     bool first) {
+  const std::string op = call("add_deliveries", job);
+  if (ds.empty()) return invalid(op, "no delivery");
+  for (const auto& d : ds) {
+    if (d.recipient.empty() || d.mail_path.empty() || d.message_id.empty())
+      return invalid(op, "a delivery needs a recipient, a mail file and a Message-ID");
+  }
+  return change_job(job, op, [&](const JobHead& head) -> StoreStatus {
+    if (head.direction != Direction::in) return invalid(op, "only inbound faxes are delivered as mail");
+    auto n = Stmt::prepare(db_.get(), "SELECT COUNT(*) FROM deliveries WHERE job_id = ?1", op);
+    if (!n) return n.error();
+    n->bind_int(1, job);
+    if (auto row = n->step(); !row) return row.error();
+    if (first && n->int64(0) > 0) return StoreError{StoreErrc::conflict, op + ": the job already has its deliveries"};
+    auto s = Stmt::prepare(db_.get(),
+                           "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
+                           "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                           op);
+    if (!s) return s.error();
+    const int64_t t = now();
+    for (const auto& d : ds) {
+      s->reset();
+      if (auto r = s->bind_int(1, job)
+                       .bind_text(2, d.recipient)
+                       .bind_text(3, d.kind == DeliveryKind::postmaster ? "postmaster" : "mailbox")
+                       .bind_text(4, d.mail_path)
+                       .bind_text(5, d.message_id)
+                       .bind_int(6, t)
+                       .run();
+          !r)
+        return r;
+    }
+    auto u = Stmt::prepare(db_.get(), "UPDATE jobs SET retry_at = NULL, updated = ?1 WHERE id = ?2", op);
+    if (!u) return u.error();
+    if (auto r = u->bind_int(1, t).bind_int(2, job).run(); !r) return r;
+    return insert_event(db_.get(), job, t, event, op);
+  });
+}
+
+fb::Result<std::vector<Delivery>, StoreError> JobStore::deliveries(int64_t job) {
+  const std::string op = call("deliveries", job);
+  auto s = Stmt::prepare(db_.get(), std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE job_id = ?1 ORDER BY id", op);
+  if (!s) return s.error();
+  s->bind_int(1, job);
+  return read_deliveries(*s);
+}
+
+fb::Result<std::vector<Delivery>, StoreError> JobStore::due_deliveries(int64_t t, int limit) {
+  const std::string op = "due_deliveries";
+  if (limit <= 0) return std::vector<Delivery>{};
+  auto s = Stmt::prepare(db_.get(),
+                         std::string("SELECT ") + kDeliveryColumns +
+                             " FROM deliveries WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
+                         op);
+  if (!s) return s.error();
+  s->bind_int(1, t).bind_int(2, limit);
+  return read_deliveries(*s);
+}
+
+fb::Result<std::optional<int64_t>, StoreError> JobStore::next_delivery_at() {
+  const std::string op = "next_delivery_at";
+  auto s = Stmt::prepare(db_.get(), "SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'", op);
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  return s->opt_int64(0);
+}
+
+StoreStatus JobStore::finish_delivery(int64_t id, std::string_view st, std::optional<int64_t> next_at,
+                                      const std::optional<std::string>& error, std::string_view event) {
+  const std::string op = "delivery(" + std::to_string(id) + ", " + std::string(st) + ")";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(db_.get(),
+                         "UPDATE deliveries SET state = ?1, next_at = COALESCE(?2, next_at), error = ?3, "
+                         "attempts = attempts + 1, updated = ?4 WHERE id = ?5 AND state = 'pending' RETURNING job_id",
+                         op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  auto row = s->bind_text(1, st).bind_opt_int(2, next_at).bind_opt_text(3, error).bind_int(4, t).bind_int(5, id).step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "pending delivery " + std::to_string(id));
+  const int64_t job = s->int64(0);
+  if (auto r = s->run(); !r) return r;
+  if (auto r = insert_event(db_.get(), job, t, event, op); !r) return r;
+  return tx->commit();
+}
+
+StoreStatus JobStore::delivery_done(int64_t id, std::string_view event) {
+  return finish_delivery(id, "done", std::nullopt, std::nullopt, event);
+}
+
+StoreStatus JobStore::delivery_failed(int64_t id, const std::string& error) {
+  return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error);
+}
+
+StoreStatus JobStore::delivery_deferred(int64_t id, int64_t next_at, const std::string& error) {
+  return finish_delivery(id, "pending", next_at, error, "delivery deferred to " + format_utc(next_at) + ": " + error);
+}
+
+fb::Result<std::vector<int64_t>, StoreError> JobStore::purge_inbound(int64_t before) {
+  const std::string op = "purge_inbound";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT id FROM jobs WHERE direction = 'in' AND state IN ('done', 'failed') AND updated < ?1 "
+                         "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')",
+                         op);
+  if (!s) return s.error();
+  s->bind_int(1, before);
+  std::vector<int64_t> ids;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ids.push_back(s->int64(0));
+  }
+  for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM deliveries WHERE job_id = ?1",
+                          "DELETE FROM jobs WHERE id = ?1"}) {
+    auto d = Stmt::prepare(db_.get(), sql, op);
+    if (!d) return d.error();
+    for (int64_t id : ids) {
+      d->reset();
+      if (auto r = d->bind_int(1, id).run(); !r) return r.error();
+    }
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return ids;
 }
 
 std::string format_utc(int64_t unix_seconds) {

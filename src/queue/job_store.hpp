@@ -35,7 +35,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 enum class Direction { out, in };
 std::string_view to_string(Direction d);
@@ -87,6 +87,8 @@ struct NewInbound {
   std::string number;  // the called DID
   std::optional<std::string> subaddress;
   std::string caller;  // the caller id ("" when withheld)
+  std::optional<std::string> caller_name;  // the From display name
+  std::optional<std::string> referred_by;  // RFC 3892 Referred-By of the INVITE, as received
 };
 
 struct Job {
@@ -110,6 +112,29 @@ struct Job {
   int dials = 0;  // calls that did not (busy, no answer, congestion)
   std::optional<std::string> remote_ident;  // the far end's TSI/CSID, once a call reached it
   int bad_rows = 0;                         // rows T.30 reported lost, all pages
+  std::optional<std::string> caller_name;   // inbound: the caller's display name
+  std::optional<std::string> referred_by;   // inbound: the INVITE's Referred-By (Exchange UM referral)
+  int bit_rate = 0;                         // the last call's T.30 rate, bit/s (0: no call reached a fax)
+  bool ecm = false;
+  int duration = 0;  // seconds the last call lasted
+};
+
+// A received fax (or missed-fax notice) to be mailed to one mailbox. The composed mail is a
+// spool file, durable before the row is committed; the row's retry timer drives delivery.
+enum class DeliveryKind { mailbox, postmaster };
+struct NewDelivery {
+  std::string recipient;   // the mail address
+  DeliveryKind kind = DeliveryKind::mailbox;
+  std::string mail_path;   // the composed RFC 5322 message
+  std::string message_id;  // its Message-ID, without <>
+};
+struct Delivery : NewDelivery {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  std::string state;  // pending | done | failed
+  int attempts = 0;
+  int64_t next_at = 0;
+  std::optional<std::string> error;
 };
 
 struct Event {
@@ -165,6 +190,30 @@ class JobStore {
   fb::Result<int, StoreError> add_dial(int64_t id);  // returns the new count
   fb::Result<int, StoreError> add_try(int64_t id);
   StoreStatus add_event(int64_t id, std::string_view text);
+  // How the last call went: T.30 rate, ECM, seconds.
+  StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration);
+
+  // OnRamp. Inbound jobs in delivering that have no delivery yet and whose retry_at is unset or
+  // <= now: to be routed and composed. Oldest first, at most limit.
+  fb::Result<std::vector<Job>, StoreError> to_route(int64_t now, int limit);
+  // Adds the deliveries of a job and an event, in one transaction. `first`: the job's routing
+  // result, added once — a second such call is a conflict (a restart that recomposes never
+  // duplicates); later additions (the postmaster after a permanent failure) pass first = false.
+  StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first = true);
+  fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job);  // in id order
+  // Pending deliveries due at now (next_at <= now), earliest first, at most limit.
+  fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit);
+  // The earliest next_at of a pending delivery, if any: when to look again.
+  fb::Result<std::optional<int64_t>, StoreError> next_delivery_at();
+  // A delivery attempt ended: done or failed (final, with the reason), or deferred to next_at
+  // with the reason (attempts + 1 either way). Records an event on the job.
+  StoreStatus delivery_done(int64_t delivery, std::string_view event);
+  StoreStatus delivery_failed(int64_t delivery, const std::string& error);
+  StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
+  // Retention: deletes inbound jobs that are final and were last updated before `before`,
+  // with their events and deliveries; returns their ids (so their archived files can go).
+  fb::Result<std::vector<int64_t>, StoreError> purge_inbound(int64_t before);
+
   // Outbound, non-final job -> cancelled. not_found for an unknown id, conflict for a final
   // job, invalid for an inbound one.
   StoreStatus cancel(int64_t id);
@@ -176,6 +225,8 @@ class JobStore {
   fb::Result<std::vector<int64_t>, StoreError> insert_message(const NewMessage& m, const std::vector<NewRecipient>& rcpts,
                                                               const std::string& op);
   fb::Result<int, StoreError> bump(int64_t id, const char* column, const char* op);
+  StoreStatus finish_delivery(int64_t id, std::string_view state, std::optional<int64_t> next_at,
+                              const std::optional<std::string>& error, std::string_view event);
   template <class Change>
   StoreStatus change_job(int64_t id, const std::string& op, Change&& change);
 

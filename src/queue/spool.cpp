@@ -210,13 +210,55 @@ std::string Spool::received_path(int64_t job_id) const {
   return dir_ + "/in/" + std::to_string(job_id) + ".tif";
 }
 
+std::string Spool::mail_path(int64_t job_id, int n) const {
+  return dir_ + "/out/" + std::to_string(job_id) + (n ? "-" + std::to_string(n) : "") + ".eml";
+}
+
+std::string Spool::archive_path(int64_t job_id) const {
+  return dir_ + "/archive/" + std::to_string(job_id) + ".tif";
+}
+
+SpoolStatus Spool::write_durably(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return sys_error("create", tmp, errno);
+  if (auto r = write_all(fd, bytes, tmp); !r) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return sys_error("fsync", tmp, err);
+  }
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return sys_error("close", tmp, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return sys_error("rename to", path, err);
+  }
+  return fsync_dir(fs::path(path).parent_path().string());
+}
+
+SpoolStatus Spool::move_durably(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return sys_error("rename " + from + " to", to, errno);
+  if (auto r = fsync_dir(fs::path(to).parent_path().string()); !r) return r;
+  return fsync_dir(fs::path(from).parent_path().string());
+}
+
 SpoolStatus Spool::create_dirs() {
   fs::path root = fs::absolute(dir_);
   if (!root.has_filename()) root = root.parent_path();  // "var/spool/"
   std::error_code ec;
   fs::create_directories(root.parent_path(), ec);
   if (ec) return sys_error("create directory", root.parent_path().string(), ec.value());
-  for (const char* sub : {"", "/incoming", "/msg", "/fax", "/in"}) {
+  for (const char* sub : {"", "/incoming", "/msg", "/fax", "/in", "/out", "/archive"}) {
     if (auto r = make_dir(root.string() + sub); !r) return r;
   }
   if (auto r = fsync_dir(root.string()); !r) return r;

@@ -108,6 +108,16 @@ class Spool {
   std::string fax_path(int64_t job_id) const;           // <dir>/fax/<job_id>.tif
   // A received fax (inbound job): kept until its delivery is confirmed.
   std::string received_path(int64_t job_id) const;      // <dir>/in/<job_id>.tif
+  // The mail composed from a received fax, kept until every delivery of it is final; `n`
+  // numbers several mails of one job (0: the routed mail, 1..: postmaster notices).
+  std::string mail_path(int64_t job_id, int n = 0) const;  // <dir>/out/<job_id>[-n].eml
+  // Received faxes whose delivery is confirmed, kept for [delivery] archive_days.
+  std::string archive_path(int64_t job_id) const;       // <dir>/archive/<job_id>.tif
+  // Writes `bytes` to `path` durably: a temporary beside it, fsync, rename over, fsync the
+  // directory. A reader sees the old file or the whole new one, never a part.
+  static SpoolStatus write_durably(const std::string& path, std::string_view bytes);
+  // Renames durably (fsync of both directories). A missing `from` is an error.
+  static SpoolStatus move_durably(const std::string& from, const std::string& to);
 
  private:
   std::string dir_;

@@ -104,7 +104,7 @@ TEST_F(JobStoreTest, OpenCreatesTheSchemaInWalMode) {
   EXPECT_EQ(sql_scalar(db_path(),
                        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                        "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)"),
-            "events,jobs,messages");
+            "deliveries,events,jobs,messages");
   auto again = JobStore::open(db_path());  // an existing, current schema is left alone
   ASSERT_TRUE(again) << again.error().message;
 }
@@ -663,15 +663,94 @@ TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
     auto s = open_store();
     ASSERT_TRUE(s.create_inbound({"+15550100", std::nullopt, ""}));
   }
-  sql_scalar(db_path(), "ALTER TABLE jobs DROP COLUMN remote_ident");
-  sql_scalar(db_path(), "ALTER TABLE jobs DROP COLUMN bad_rows");
+  for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration"})
+    sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
+  sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
-  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "2");
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "3");
   auto j = s.job(1);
   ASSERT_TRUE(j);
   EXPECT_EQ(j->bad_rows, 0);
   EXPECT_FALSE(j->remote_ident);
+}
+
+TEST_F(JobStoreTest, InboundJobsKeepWhatTheCallSaidOfItself) {
+  auto s = open_store();
+  queue::NewInbound in{"+15550100", std::nullopt, "+15551234", "Alice", "<sip:um.example.com;msExchUMFaxRecipient=smtp:a@b.c>"};
+  auto id = s.create_inbound(in);
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(s.set_reception(*id, 14400, true, 75));
+  auto j = s.job(*id);
+  EXPECT_EQ(j->caller_name, "Alice");
+  EXPECT_EQ(j->referred_by, in.referred_by);
+  EXPECT_EQ(j->bit_rate, 14400);
+  EXPECT_TRUE(j->ecm);
+  EXPECT_EQ(j->duration, 75);
+}
+
+TEST_F(JobStoreTest, DeliveriesOfAReceivedFaxRetryAndFinish) {
+  auto s = open_store();
+  auto id = *s.create_inbound({"+15550100", std::nullopt, "+15551234"});
+  // Receiving: not yet to be routed.
+  EXPECT_TRUE(s.to_route(clock, 10)->empty());
+  ASSERT_TRUE(s.set_state(id, "delivering"));
+  ASSERT_EQ(s.to_route(clock, 10)->size(), 1u);
+  // The directory was down: the job waits, visibly.
+  ASSERT_TRUE(s.set_retry(id, clock + 60));
+  EXPECT_TRUE(s.to_route(clock, 10)->empty());
+  EXPECT_EQ(s.job(id)->retry_at, clock + 60);
+  ASSERT_EQ(s.to_route(clock + 60, 10)->size(), 1u);
+  std::vector<queue::NewDelivery> ds = {{"a@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"},
+                                        {"b@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"}};
+  ASSERT_TRUE(s.add_deliveries(id, ds, "routed by DID +15550100"));
+  EXPECT_FALSE(s.job(id)->retry_at);
+  EXPECT_TRUE(s.to_route(clock + 60, 10)->empty());
+  // Routing twice would deliver twice: refused.
+  EXPECT_EQ(s.add_deliveries(id, ds, "again").error().code, queue::StoreErrc::conflict);
+  auto due = s.due_deliveries(clock, 10);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].recipient, "a@example.com");
+  EXPECT_EQ((*due)[0].state, "pending");
+  ASSERT_TRUE(s.delivery_done((*due)[0].id, "delivered to a@example.com"));
+  ASSERT_TRUE(s.delivery_deferred((*due)[1].id, clock + 300, "451 4.3.0 try later"));
+  EXPECT_TRUE(s.due_deliveries(clock + 299, 10)->empty());
+  EXPECT_EQ(*s.next_delivery_at(), clock + 300);
+  auto all = s.deliveries(id);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].state, "done");
+  EXPECT_EQ((*all)[1].attempts, 1);
+  EXPECT_EQ((*all)[1].error, "451 4.3.0 try later");
+  // A finished delivery cannot finish again.
+  EXPECT_EQ(s.delivery_done((*due)[0].id, "x").error().code, queue::StoreErrc::not_found);
+  ASSERT_TRUE(s.delivery_failed((*due)[1].id, "550 5.1.1 no such user"));
+  EXPECT_FALSE(*s.next_delivery_at());
+  // The postmaster gets it after a permanent failure.
+  ASSERT_TRUE(s.add_deliveries(id, {{"pm@localhost", queue::DeliveryKind::postmaster, "/s/out/1-1.eml", "fax-1-1@x"}},
+                               "to the postmaster", false));
+  EXPECT_EQ(s.deliveries(id)->back().kind, queue::DeliveryKind::postmaster);
+  auto ev = s.events(id);
+  EXPECT_EQ(ev->back().text, "to the postmaster");
+}
+
+TEST_F(JobStoreTest, PurgeRemovesOldFinalInboundJobsOnly) {
+  auto s = open_store();
+  auto old_done = *s.create_inbound({"+15550100", std::nullopt, "1"});
+  ASSERT_TRUE(s.set_state(old_done, "done"));
+  auto old_pending = *s.create_inbound({"+15550100", std::nullopt, "2"});
+  ASSERT_TRUE(s.set_state(old_pending, "delivering"));
+  auto out = enqueue(s, "m1", 1)[0];
+  ASSERT_TRUE(s.set_state(out, "failed"));
+  clock += 86400;
+  auto fresh = *s.create_inbound({"+15550100", std::nullopt, "3"});
+  ASSERT_TRUE(s.set_state(fresh, "done"));
+  auto purged = s.purge_inbound(clock - 3600);
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, std::vector<int64_t>{old_done});
+  EXPECT_EQ(s.job(old_done).error().code, queue::StoreErrc::not_found);
+  EXPECT_TRUE(s.job(old_pending));
+  EXPECT_TRUE(s.job(out));
+  EXPECT_TRUE(s.job(fresh));
 }
 
 }  // namespace
