@@ -649,6 +649,10 @@ void read_ldap(Table t, Ldap& l) {
   t.str("filter", l.filter, check_ldap_filter);
   t.str("mail_attribute", l.mail_attribute, check_one_line);
   t.str("allow_attribute", l.allow_attribute, check_one_line);
+  t.str("bind_dn", l.bind_dn, check_one_line);
+  t.str("bind_password", l.bind_password, check_one_line);
+  t.integer("timeout_s", l.timeout_s, 1, 60);
+  t.integer("cache_s", l.cache_s, 0, 86400);
   t.finish();
 }
 
@@ -670,6 +674,7 @@ void read_delivery(Table t, Delivery& d, const Config& c) {
   if (!t.str("from", d.from, check_mail_address))
     d.from = "fax@" + (c.smtp.domains.empty() ? std::string("localhost") : c.smtp.domains[0]);
   t.str("postmaster", d.postmaster, check_mail_address);
+  t.integer("archive_days", d.archive_days, 0, 3650);
   t.finish();
 }
 
@@ -796,6 +801,7 @@ void validate_ldap(const std::optional<Ldap>& l, Errors& e) {
   required(e, "ldap.uri", l->uri);
   required(e, "ldap.base", l->base);
   required(e, "ldap.mail_attribute", l->mail_attribute);
+  together(e, "ldap.bind_dn", l->bind_dn, "ldap.bind_password", l->bind_password);
 }
 
 void validate_delivery(const Delivery& d, Errors& e) {

@@ -37,11 +37,14 @@
 //              A DID or subaddress may be routed only once, and there is at most one default route.
 //   [ldap]     optional: uri (required, ldap://, ldaps:// or ldapi://); base (required); filter
 //              "(facsimileTelephoneNumber=%s)" (must contain %s); mail_attribute "mail"; allow_attribute ""
+//              (when set: the entry may receive faxes only if it is TRUE); bind_dn, bind_password ""
+//              (both or neither; none: anonymous); timeout_s 5 (1..60); cache_s 60 (0..86400)
 //   [reject]   callers [] (E.164 prefixes)
 //   [delivery] mode "maildir" (maildir|smtp|lmtp); maildir <data_dir>/mail; smarthost "" (HOST:PORT, required
 //              for smtp); lmtp "" (HOST:PORT, required for lmtp); username, password "" (both or neither);
 //              tls_client_cert, tls_client_key "" (both or neither); from "fax@<first smtp domain>";
-//              postmaster "postmaster@localhost"
+//              postmaster "postmaster@localhost"; archive_days 30 (0..3650: how long received
+//              faxes and their records are kept once delivered; 0 = removed at once)
 //   [dsn]      success false; delay true
 //   [http]     listen ["127.0.0.1:8025"] (a string or a list)
 //   [store]    url "sqlite:<data_dir>/faxbridge.db"
@@ -158,6 +161,10 @@ struct Ldap {
   std::string filter = "(facsimileTelephoneNumber=%s)";
   std::string mail_attribute = "mail";
   std::string allow_attribute;
+  std::string bind_dn;        // "" : anonymous
+  std::string bind_password;
+  int timeout_s = 5;          // per directory operation
+  int cache_s = 60;           // how long an answer is reused
 };
 
 struct Reject {
@@ -177,6 +184,7 @@ struct Delivery {
   std::string tls_client_key;
   std::string from = "fax@fax.localhost";
   std::string postmaster = "postmaster@localhost";
+  int archive_days = 30;  // received faxes and their records are kept this long after delivery
 };
 
 struct Dsn {

@@ -18,7 +18,9 @@
 #include "gateway/converter.hpp"
 #include "gateway/dispatcher.hpp"
 #include "gateway/fax_calls.hpp"
+#include "gateway/ldap_directory.hpp"
 #include "gateway/offramp.hpp"
+#include "gateway/onramp.hpp"
 #include "imaging/office.hpp"
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
@@ -70,6 +72,51 @@ std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg) {
   ctx->use_certificate_chain_file(cfg.smtp.tls_cert);
   ctx->use_private_key_file(cfg.smtp.tls_key.empty() ? cfg.smtp.tls_cert : cfg.smtp.tls_key, asio::ssl::context::pem);
   return ctx;
+}
+
+std::pair<std::string, uint16_t> host_port(const std::string& hp, uint16_t fallback) {
+  auto colon = hp.rfind(':');
+  if (colon == std::string::npos || hp.find(']') > colon && hp.find(']') != std::string::npos) return {hp, fallback};
+  std::string host = hp.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, uint16_t(std::stoi(hp.substr(colon + 1)))};
+}
+
+gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr<gateway::LdapDirectory> ldap) {
+  gateway::OnRampOptions o;
+  for (const auto& r : cfg.routes) {
+    gateway::RouteRule rule;
+    rule.did = r.did;
+    rule.subaddress = r.subaddress;
+    rule.is_default = r.default_;
+    rule.mailboxes = r.mailbox;
+    rule.pdf = std::find(r.attach.begin(), r.attach.end(), config::Attach::pdf) != r.attach.end();
+    rule.tiff = std::find(r.attach.begin(), r.attach.end(), config::Attach::tiff) != r.attach.end();
+    o.routes.push_back(std::move(rule));
+  }
+  if (ldap) o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
+  const auto& d = cfg.delivery;
+  o.from = d.from;
+  o.postmaster = d.postmaster;
+  o.maildir = d.maildir;
+  o.archive_days = d.archive_days;
+  o.mode = d.mode == config::DeliveryMode::smtp   ? gateway::DeliveryMode::smtp
+           : d.mode == config::DeliveryMode::lmtp ? gateway::DeliveryMode::lmtp
+                                                  : gateway::DeliveryMode::maildir;
+  if (o.mode != gateway::DeliveryMode::maildir) {
+    auto [host, port] = host_port(o.mode == gateway::DeliveryMode::smtp ? d.smarthost : d.lmtp,
+                                  o.mode == gateway::DeliveryMode::smtp ? 25 : 24);
+    o.smtp.host = host;
+    o.smtp.port = port;
+    o.smtp.lmtp = o.mode == gateway::DeliveryMode::lmtp;
+    o.smtp.helo_name = cfg.smtp.hostname.empty() ? "localhost" : cfg.smtp.hostname;
+    o.smtp.username = d.username;
+    o.smtp.password = d.password;
+    o.smtp.tls_client_cert = d.tls_client_cert;
+    o.smtp.tls_client_key = d.tls_client_key;
+  }
+  o.log = [](const std::string& s) { log(s); };
+  return o;
 }
 
 // A trunk's uri host resolved once at start-up (numeric addresses as they are).
@@ -222,6 +269,7 @@ int run(const config::Config& cfg) {
   // Fax calls: SIP, T.38 and the dispatcher of outbound jobs.
   gateway::Hooks hooks;
   auto store_exec = store_pool.get_executor();
+  std::function<void()> poke_onramp;
   hooks.create_inbound = [&, store_exec](const queue::NewInbound& in, std::function<void(std::optional<int64_t>)> cb) {
     asio::post(store_exec, [&, in, cb] {
       auto id = store->create_inbound(in);
@@ -243,9 +291,13 @@ int run(const config::Config& cfg) {
       if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
       if (!r.reason.empty()) event += " (" + r.reason + ")";
       store->add_event(r.job_id, event);
-      if (r.pages > 0) store->set_state(r.job_id, queue::state::delivering, r.success ? std::nullopt : std::optional<std::string>(r.reason));
-      else store->set_state(r.job_id, queue::state::failed, r.reason.empty() ? "No page was received." : r.reason);
+      store->set_reception(r.job_id, r.bit_rate, r.ecm, r.seconds);
+      // Pages or not, the route's mailbox hears of the call: the fax, or a missed-fax notice.
+      std::optional<std::string> why;
+      if (!r.success) why = r.reason.empty() ? (r.pages > 0 ? "The fax is incomplete." : "No page was received.") : r.reason;
+      store->set_state(r.job_id, queue::state::delivering, why);
       log("job " + std::to_string(r.job_id) + ": " + event);
+      if (poke_onramp) poke_onramp();
     });
   };
   gateway::FaxCalls fax_calls(io, fax_calls_options(cfg), hooks);
@@ -259,6 +311,25 @@ int run(const config::Config& cfg) {
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };
   dispatcher.start();
+
+  // Received faxes → mail.
+  std::shared_ptr<gateway::LdapDirectory> ldap;
+  if (cfg.ldap) {
+    gateway::LdapOptions lo;
+    lo.uri = cfg.ldap->uri;
+    lo.base = cfg.ldap->base;
+    lo.filter = cfg.ldap->filter;
+    lo.mail_attribute = cfg.ldap->mail_attribute;
+    lo.allow_attribute = cfg.ldap->allow_attribute;
+    lo.bind_dn = cfg.ldap->bind_dn;
+    lo.bind_password = cfg.ldap->bind_password;
+    lo.timeout_s = cfg.ldap->timeout_s;
+    lo.cache_s = cfg.ldap->cache_s;
+    ldap = std::make_shared<gateway::LdapDirectory>(lo);
+  }
+  gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap));
+  poke_onramp = [&] { onramp.poke(); };
+  onramp.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
@@ -277,6 +348,7 @@ int run(const config::Config& cfg) {
     smtp_server.stop();
     http.stop();
     dispatcher.stop();
+    onramp.stop();
     fax_calls.stop();
     asio::post(io, wait_drained);
     // A client that never finishes its message cannot hold the node for ever. Sessions still
@@ -293,6 +365,7 @@ int run(const config::Config& cfg) {
   log("ready");
   io.run();
   poke_dispatcher = nullptr;
+  poke_onramp = nullptr;
   converter.stop();
   store_pool.join();
   log("stopped");

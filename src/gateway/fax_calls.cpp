@@ -644,7 +644,10 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   c->trunk = *trunk;
   c->caller = caller;
   calls_[id] = c;
-  queue::NewInbound in{*did, std::nullopt, caller};
+  std::optional<std::string> caller_name;
+  if (auto f = invite.from(); f && !f->display.empty()) caller_name = f->display;
+  // RFC 3892: an Exchange UM referral names the mailbox here (router.hpp reads it).
+  queue::NewInbound in{*did, std::nullopt, caller, caller_name, invite.get("Referred-By")};
   hooks_.create_inbound(in, [this, c, id](std::optional<int64_t> job) {
     if (c->ended || !find(id)) {
       // The caller gave up before we could answer: the job ends as a failed reception.

@@ -667,7 +667,7 @@ StoreStatus JobStore::set_reception(int64_t id, int bit_rate, bool ecm, int dura
 namespace {
 
 constexpr const char* kDeliveryColumns =
-    "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error";
+    "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error, created";
 
 Delivery read_delivery(const Stmt& s) {
   Delivery d;
@@ -681,6 +681,7 @@ Delivery read_delivery(const Stmt& s) {
   d.attempts = int(s.int64(7));
   d.next_at = s.int64(8);
   d.error = s.opt_text(9);
+  d.created = s.int64(10);
   return d;
 }
 
@@ -778,7 +779,8 @@ fb::Result<std::optional<int64_t>, StoreError> JobStore::next_delivery_at() {
 }
 
 StoreStatus JobStore::finish_delivery(int64_t id, std::string_view st, std::optional<int64_t> next_at,
-                                      const std::optional<std::string>& error, std::string_view event) {
+                                      const std::optional<std::string>& error, std::string_view event,
+                                      const std::optional<NewDelivery>& then) {
   const std::string op = "delivery(" + std::to_string(id) + ", " + std::string(st) + ")";
   auto tx = Tx::begin(db_.get(), op);
   if (!tx) return tx.error();
@@ -794,15 +796,46 @@ StoreStatus JobStore::finish_delivery(int64_t id, std::string_view st, std::opti
   const int64_t job = s->int64(0);
   if (auto r = s->run(); !r) return r;
   if (auto r = insert_event(db_.get(), job, t, event, op); !r) return r;
+  if (then) {
+    auto a = Stmt::prepare(db_.get(),
+                           "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
+                           "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                           op);
+    if (!a) return a.error();
+    if (auto r = a->bind_int(1, job)
+                     .bind_text(2, then->recipient)
+                     .bind_text(3, then->kind == DeliveryKind::postmaster ? "postmaster" : "mailbox")
+                     .bind_text(4, then->mail_path)
+                     .bind_text(5, then->message_id)
+                     .bind_int(6, t)
+                     .run();
+        !r)
+      return r;
+    if (auto r = insert_event(db_.get(), job, t, "to " + then->recipient + " instead", op); !r) return r;
+  }
   return tx->commit();
+}
+
+fb::Result<std::vector<Job>, StoreError> JobStore::to_finish(int limit) {
+  const std::string op = "to_finish";
+  if (limit <= 0) return std::vector<Job>{};
+  auto s = select_jobs(db_.get(),
+                       "WHERE direction = 'in' AND state = 'delivering' "
+                       "AND EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id) "
+                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending') "
+                       "ORDER BY id LIMIT ?1",
+                       op);
+  if (!s) return s.error();
+  s->bind_int(1, limit);
+  return read_jobs(*s);
 }
 
 StoreStatus JobStore::delivery_done(int64_t id, std::string_view event) {
   return finish_delivery(id, "done", std::nullopt, std::nullopt, event);
 }
 
-StoreStatus JobStore::delivery_failed(int64_t id, const std::string& error) {
-  return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error);
+StoreStatus JobStore::delivery_failed(int64_t id, const std::string& error, const std::optional<NewDelivery>& then) {
+  return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error, then);
 }
 
 StoreStatus JobStore::delivery_deferred(int64_t id, int64_t next_at, const std::string& error) {

@@ -135,6 +135,7 @@ struct Delivery : NewDelivery {
   int attempts = 0;
   int64_t next_at = 0;
   std::optional<std::string> error;
+  int64_t created = 0;
 };
 
 struct Event {
@@ -208,8 +209,13 @@ class JobStore {
   // A delivery attempt ended: done or failed (final, with the reason), or deferred to next_at
   // with the reason (attempts + 1 either way). Records an event on the job.
   StoreStatus delivery_done(int64_t delivery, std::string_view event);
-  StoreStatus delivery_failed(int64_t delivery, const std::string& error);
+  // `then`: a delivery that replaces it (the postmaster's copy), added in the same transaction,
+  // so a crash cannot leave the failure recorded and the replacement not.
+  StoreStatus delivery_failed(int64_t delivery, const std::string& error,
+                              const std::optional<NewDelivery>& then = std::nullopt);
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
+  // Inbound jobs in delivering whose deliveries are all final: to be finished (archived, done).
+  fb::Result<std::vector<Job>, StoreError> to_finish(int limit);
   // Retention: deletes inbound jobs that are final and were last updated before `before`,
   // with their events and deliveries; returns their ids (so their archived files can go).
   fb::Result<std::vector<int64_t>, StoreError> purge_inbound(int64_t before);
@@ -226,7 +232,8 @@ class JobStore {
                                                               const std::string& op);
   fb::Result<int, StoreError> bump(int64_t id, const char* column, const char* op);
   StoreStatus finish_delivery(int64_t id, std::string_view state, std::optional<int64_t> next_at,
-                              const std::optional<std::string>& error, std::string_view event);
+                              const std::optional<std::string>& error, std::string_view event,
+                              const std::optional<NewDelivery>& then = std::nullopt);
   template <class Change>
   StoreStatus change_job(int64_t id, const std::string& op, Change&& change);
 

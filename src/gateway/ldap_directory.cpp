@@ -1,0 +1,123 @@
+#include "gateway/ldap_directory.hpp"
+
+#define LDAP_DEPRECATED 0
+#include <ldap.h>
+
+#include <cstdio>
+#include <optional>
+
+namespace gateway {
+
+std::string ldap_escape(const std::string& v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == 0) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "\\%02x", c);
+      out += buf;
+    } else {
+      out.push_back(char(c));
+    }
+  }
+  return out;
+}
+
+LdapDirectory::LdapDirectory(LdapOptions opt) : opt_(std::move(opt)) {}
+
+LdapDirectory::~LdapDirectory() {
+  disconnect();
+}
+
+void LdapDirectory::disconnect() {
+  if (ld_) ldap_unbind_ext_s(ld_, nullptr, nullptr);
+  ld_ = nullptr;
+}
+
+std::string LdapDirectory::connect() {
+  if (ld_) return "";
+  LDAP* ld = nullptr;
+  int rc = ldap_initialize(&ld, opt_.uri.c_str());
+  if (rc != LDAP_SUCCESS) return std::string("cannot use ") + opt_.uri + ": " + ldap_err2string(rc);
+  int version = LDAP_VERSION3;
+  ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+  timeval tv{opt_.timeout_s, 0};
+  ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+  ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
+  ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+  berval cred{};
+  cred.bv_val = const_cast<char*>(opt_.bind_password.c_str());
+  cred.bv_len = opt_.bind_password.size();
+  rc = ldap_sasl_bind_s(ld, opt_.bind_dn.empty() ? nullptr : opt_.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr,
+                        nullptr, nullptr);
+  if (rc != LDAP_SUCCESS) {
+    ldap_unbind_ext_s(ld, nullptr, nullptr);
+    return "bind to " + opt_.uri + " failed: " + ldap_err2string(rc);
+  }
+  ld_ = ld;
+  return "";
+}
+
+DirectoryAnswer LdapDirectory::lookup(const std::string& number) {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (auto it = cache_.find(number); it != cache_.end()) {
+    if (it->second.second > now) return it->second.first;
+    cache_.erase(it);
+  }
+  DirectoryAnswer a = query(number);
+  if (a.status == DirectoryAnswer::unavailable) {
+    // One retry on a fresh connection: the server may have closed an idle one.
+    disconnect();
+    a = query(number);
+  }
+  if (a.status != DirectoryAnswer::unavailable && opt_.cache_s > 0) {
+    if (cache_.size() > 10000) cache_.clear();
+    cache_[number] = {a, now + std::chrono::seconds(opt_.cache_s)};
+  }
+  return a;
+}
+
+DirectoryAnswer LdapDirectory::query(const std::string& number) {
+  if (auto e = connect(); !e.empty()) return {DirectoryAnswer::unavailable, "", e};
+  std::string filter = opt_.filter;
+  if (auto p = filter.find("%s"); p != std::string::npos) filter.replace(p, 2, ldap_escape(number));
+  std::string mail_attr = opt_.mail_attribute, allow_attr = opt_.allow_attribute;
+  char* attrs[3] = {mail_attr.data(), allow_attr.empty() ? nullptr : allow_attr.data(), nullptr};
+  timeval tv{opt_.timeout_s, 0};
+  LDAPMessage* res = nullptr;
+  int rc = ldap_search_ext_s(ld_, opt_.base.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(), attrs, 0, nullptr, nullptr,
+                             &tv, 2, &res);
+  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+    if (res) ldap_msgfree(res);
+    if (rc == LDAP_NO_SUCH_OBJECT) return {DirectoryAnswer::not_found, "", ""};
+    disconnect();
+    return {DirectoryAnswer::unavailable, "", "search " + filter + " failed: " + ldap_err2string(rc)};
+  }
+  DirectoryAnswer a{DirectoryAnswer::not_found, "", ""};
+  LDAPMessage* e = ldap_first_entry(ld_, res);
+  if (e) {
+    auto first_value = [&](const std::string& attr) -> std::optional<std::string> {
+      berval** vals = ldap_get_values_len(ld_, e, attr.c_str());
+      if (!vals) return std::nullopt;
+      std::optional<std::string> v;
+      if (vals[0]) v = std::string(vals[0]->bv_val, vals[0]->bv_len);
+      ldap_value_free_len(vals);
+      return v;
+    };
+    char* dn = ldap_get_dn(ld_, e);
+    std::string dn_text = dn ? dn : "";
+    if (dn) ldap_memfree(dn);
+    if (!allow_attr.empty()) {
+      auto allow = first_value(allow_attr);
+      if (!allow || (*allow != "TRUE" && *allow != "true" && *allow != "1" && *allow != "yes")) {
+        ldap_msgfree(res);
+        return {DirectoryAnswer::not_allowed, "", dn_text + ": " + allow_attr + " is " + (allow ? *allow : "not set")};
+      }
+    }
+    if (auto m = first_value(mail_attr)) a = {DirectoryAnswer::found, *m, dn_text};
+  }
+  ldap_msgfree(res);
+  return a;
+}
+
+}  // namespace gateway

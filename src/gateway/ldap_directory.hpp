@@ -1,0 +1,58 @@
+// ldap_directory.hpp — directory routing: "which mailbox has this fax number, and may it receive
+// faxes?" asked of an LDAP server (OpenLDAP in tests, Active Directory in the field).
+//
+// STANDARDS: RFC 4511 (LDAPv3 search), RFC 4515 (the number is escaped into the filter), RFC 4516
+// (ldap://, ldaps://, ldapi:// URIs), through OpenLDAP's libldap.
+// QUERY: [ldap] filter with %s replaced by the escaped number (the DID, then the SUB), under base,
+// subtree scope, asking for mail_attribute and allow_attribute. The first entry decides:
+//   - allow_attribute set and not TRUE on the entry → not allowed (the postmaster gets the fax);
+//   - mail_attribute present → found; absent → not found;
+//   - no entry → not found; the server unreachable, a timeout, a bind or search error →
+//     unavailable (router.hpp: the fax waits and is routed again later).
+// CACHE: found / not found / not allowed answers are kept cache_s seconds; unavailable is never
+// cached. THREADS: blocking calls (each bounded by timeout_s): used from the OnRamp's worker thread
+// only; one connection, re-opened after an error.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "gateway/router.hpp"
+
+typedef struct ldap LDAP;
+
+namespace gateway {
+
+struct LdapOptions {
+  std::string uri, base, filter = "(facsimileTelephoneNumber=%s)", mail_attribute = "mail", allow_attribute;
+  std::string bind_dn, bind_password;
+  int timeout_s = 5;
+  int cache_s = 60;
+};
+
+class LdapDirectory {
+ public:
+  explicit LdapDirectory(LdapOptions opt);
+  ~LdapDirectory();
+  LdapDirectory(const LdapDirectory&) = delete;
+  LdapDirectory& operator=(const LdapDirectory&) = delete;
+
+  DirectoryAnswer lookup(const std::string& number);
+
+ private:
+  DirectoryAnswer query(const std::string& number);
+  std::string connect();  // "" or why not
+  void disconnect();
+
+  LdapOptions opt_;
+  LDAP* ld_ = nullptr;
+  std::mutex mu_;
+  std::map<std::string, std::pair<DirectoryAnswer, std::chrono::steady_clock::time_point>> cache_;
+};
+
+// RFC 4515 §3: *, (, ), \ and NUL as \XX.
+std::string ldap_escape(const std::string& value);
+
+}  // namespace gateway

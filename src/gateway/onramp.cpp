@@ -1,0 +1,404 @@
+// onramp.cpp — route, compose, deliver, archive (rules: onramp.hpp).
+#include "gateway/onramp.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "imaging/pdf_writer.hpp"
+#include "mail/fax_mail.hpp"
+#include "mail/maildir.hpp"
+
+namespace gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t unix_now() {
+  return int64_t(std::time(nullptr));
+}
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? std::string("localhost") : address.substr(at + 1);
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+mail::ReceivedFaxInfo info_of(const queue::Job& j) {
+  mail::ReceivedFaxInfo i;
+  i.job_id = j.id;
+  i.did = j.number;
+  i.subaddress = j.subaddress;
+  i.caller = j.caller;
+  i.caller_name = j.caller_name;
+  i.remote_ident = j.remote_ident;
+  i.pages = j.pages;
+  i.bad_rows = j.bad_rows;
+  i.bit_rate = j.bit_rate;
+  i.ecm = j.ecm;
+  i.duration_s = j.duration;
+  i.received_at = j.created;
+  // A reception records an error exactly when it did not end as a whole document.
+  i.complete = !j.error.has_value();
+  i.reason = j.error.value_or("");
+  if (i.pages == 0 && i.reason.empty()) i.reason = "No page was received.";
+  i.server_error = i.pages == 0 && (i.reason.find("Server Internal") != std::string::npos ||
+                                    i.reason.find("Service Unavailable") != std::string::npos);
+  return i;
+}
+
+// Backoff after the n-th failed attempt (n >= 1).
+int64_t backoff(int attempts) {
+  int64_t d = kFirstRetry;
+  for (int i = 1; i < attempts && d < kMaxRetry; ++i) d *= 2;
+  return std::min(d, kMaxRetry);
+}
+
+std::string read_all(const std::string& path, std::string& error) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    error = "cannot read the composed mail " + path;
+    return {};
+  }
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+struct OnRamp::Worker {
+  asio::thread_pool pool{1};
+};
+
+OnRamp::OnRamp(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store, queue::Spool& spool,
+               OnRampOptions opt)
+    : io_(io), store_exec_(std::move(store_exec)), store_(store), spool_(spool), opt_(std::move(opt)), timer_(io) {
+  // The worker never takes SIGINT/SIGTERM: they belong to the io thread (serve.cpp).
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  worker_ = std::make_unique<Worker>();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (opt_.mode != DeliveryMode::maildir) client_ = std::make_unique<smtp::SmtpClient>(io_.get_executor(), opt_.smtp);
+}
+
+OnRamp::~OnRamp() {
+  stopped_ = true;
+  worker_->pool.join();
+}
+
+void OnRamp::log(const std::string& s) const {
+  if (opt_.log) opt_.log(s);
+}
+
+void OnRamp::start() {
+  next_purge_ = std::chrono::steady_clock::now();
+  scan();
+}
+
+void OnRamp::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void OnRamp::poke() {
+  asio::post(io_, [this] { scan(); });
+}
+
+void OnRamp::scan() {
+  if (stopped_) return;
+  if (scanning_) {
+    rescan_ = true;
+    return;
+  }
+  scanning_ = true;
+  const int64_t now = unix_now();
+  const int skip_routes = int(routing_.size()), skip_del = int(delivering_.size());
+  const bool purge_now = std::chrono::steady_clock::now() >= next_purge_;
+  if (purge_now) next_purge_ = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  asio::post(store_exec_, [this, now, skip_routes, skip_del, purge_now] {
+    if (purge_now) purge();
+    auto finish = store_.to_finish(kBatch);
+    if (finish) {
+      for (const auto& j : *finish) maybe_finish(j.id);
+    }
+    auto jobs = store_.to_route(now, kBatch + skip_routes);
+    auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
+    auto next = store_.next_delivery_at();
+    if (!jobs) log("OnRamp: " + jobs.error().message);
+    if (!due) log("OnRamp: " + due.error().message);
+    asio::post(io_, [this, jobs = jobs ? *jobs : std::vector<queue::Job>{},
+                     due = due ? *due : std::vector<queue::Delivery>{},
+                     next = next ? *next : std::nullopt, now] {
+      scanning_ = false;
+      if (stopped_) return;
+      for (const auto& j : jobs) {
+        if (!routing_.count(j.id)) route_and_compose(j);
+      }
+      for (const auto& d : due) {
+        if (delivering_.size() >= size_t(kMaxInFlight)) break;
+        if (!delivering_.count(d.id)) deliver(d);
+      }
+      // Look again when the next delivery falls due, and at least every 30 s (a job whose
+      // directory was down, the hourly purge).
+      int64_t wait = 30;
+      if (next && *next > now) wait = std::min<int64_t>(wait, *next - now);
+      timer_.expires_after(std::chrono::seconds(std::max<int64_t>(wait, 1)));
+      timer_.async_wait([this](std::error_code ec) {
+        if (!ec) scan();
+      });
+      if (rescan_) {
+        rescan_ = false;
+        scan();
+      }
+    });
+  });
+}
+
+void OnRamp::route_and_compose(const queue::Job& job) {
+  routing_.insert(job.id);
+  asio::post(worker_->pool, [this, job] {
+    RouteResult r = route(opt_.routes, InboundFax{job.number, job.subaddress, job.referred_by}, opt_.directory,
+                          opt_.postmaster);
+    auto done = [this, id = job.id] {
+      asio::post(io_, [this, id] {
+        routing_.erase(id);
+        scan();
+      });
+    };
+    if (r.kind == RouteResult::later) {
+      asio::post(store_exec_, [this, job, r, done] {
+        store_.set_retry(job.id, unix_now() + kRouteRetry);
+        store_.add_event(job.id, "not routed yet: " + r.reason);
+        log("job " + std::to_string(job.id) + ": not routed yet: " + r.reason);
+        done();
+      });
+      return;
+    }
+    mail::ReceivedFaxInfo info = info_of(job);
+    const std::string tiff = spool_.received_path(job.id);
+    const bool has_pages = job.pages > 0 && fs::exists(tiff);
+    mail::FaxMailOptions mo;
+    mo.from = opt_.from;
+    mo.to = r.to;
+    mo.message_id = "fax-" + std::to_string(job.id) + "." + std::to_string(job.created) + "@" + domain_of(opt_.from);
+    mo.tiff_path = has_pages ? tiff : "";
+    mo.attach_tiff = r.tiff;
+    mo.attach_pdf = r.pdf && !r.partner;
+    if (r.partner) mo.partner_context = r.partner->context;
+    if (r.kind == RouteResult::postmaster) mo.postmaster_reason = r.reason;
+    const std::string pdf = spool_.dir() + "/out/" + std::to_string(job.id) + ".pdf";
+    std::string problem;
+    if (has_pages && mo.attach_pdf) {
+      if (auto s = imaging::write_pdf_from_tiff(tiff, pdf); !s) {
+        // The TIFF still goes; the PDF is a convenience copy of it.
+        problem = "no PDF: " + s.error().message;
+        mo.attach_pdf = false;
+        mo.attach_tiff = true;
+      } else {
+        mo.pdf_path = pdf;
+      }
+    }
+    auto mail = mail::compose_fax_mail(info, mo);
+    if (!mail) {
+      // The fax cannot be attached (its file is unreadable): the postmaster hears of it, with
+      // the job number to look for it, rather than nobody.
+      problem = mail.error().message;
+      mo.to = {opt_.postmaster};
+      mo.postmaster_reason = "the received fax could not be attached: " + problem;
+      mo.tiff_path.clear();
+      mo.partner_context.reset();
+      r.kind = RouteResult::postmaster;
+      r.to = mo.to;
+      mail = mail::compose_fax_mail(info, mo);
+    }
+    std::error_code ec;
+    fs::remove(pdf, ec);
+    const std::string path = spool_.mail_path(job.id);
+    if (!mail) {
+      log("job " + std::to_string(job.id) + ": cannot compose its mail: " + mail.error().message);
+      asio::post(store_exec_, [this, job, done] {
+        store_.set_retry(job.id, unix_now() + kRouteRetry);
+        done();
+      });
+      return;
+    }
+    if (auto w = queue::Spool::write_durably(path, *mail); !w) {
+      log("job " + std::to_string(job.id) + ": cannot write its mail: " + w.error().message);
+      asio::post(store_exec_, [this, job, done] {
+        store_.set_retry(job.id, unix_now() + kRouteRetry);
+        done();
+      });
+      return;
+    }
+    std::vector<queue::NewDelivery> ds;
+    for (const auto& to : r.to) {
+      ds.push_back({to, r.kind == RouteResult::postmaster ? queue::DeliveryKind::postmaster : queue::DeliveryKind::mailbox,
+                    path, mo.message_id});
+    }
+    std::string event = (r.kind == RouteResult::postmaster ? "to the postmaster (" + r.reason + "): "
+                                                           : "routed by " + r.how + " to ") +
+                        join(r.to) + (problem.empty() ? "" : "; " + problem);
+    asio::post(store_exec_, [this, job, ds, event, done] {
+      if (auto a = store_.add_deliveries(job.id, ds, event); !a) log("job " + std::to_string(job.id) + ": " + a.error().message);
+      else log("job " + std::to_string(job.id) + ": " + event);
+      done();
+    });
+  });
+}
+
+void OnRamp::deliver(const queue::Delivery& d) {
+  delivering_.insert(d.id);
+  asio::post(worker_->pool, [this, d] {
+    std::string error;
+    std::string message = read_all(d.mail_path, error);
+    if (!error.empty()) {
+      asio::post(io_, [this, d, error] { delivered(d, {smtp::SendOutcome::temporary, error}); });
+      return;
+    }
+    if (opt_.mode == DeliveryMode::maildir) {
+      std::string key = std::to_string(d.job_id) + ".faxbridge-" + std::to_string(d.id);
+      auto r = mail::deliver_maildir(opt_.maildir, d.recipient, key, message);
+      smtp::SendOutcome o;
+      if (r) o = {smtp::SendOutcome::delivered, "in " + *r};
+      else o = {r.error().permanent ? smtp::SendOutcome::permanent : smtp::SendOutcome::temporary, r.error().message};
+      asio::post(io_, [this, d, o] { delivered(d, o); });
+      return;
+    }
+    asio::post(io_, [this, d, message = std::move(message)]() mutable {
+      asio::co_spawn(io_, client_->send(opt_.from, d.recipient, std::move(message)),
+                     [this, d](std::exception_ptr e, smtp::SendOutcome o) {
+                       if (e) o = {smtp::SendOutcome::temporary, "the SMTP client failed"};
+                       delivered(d, o);
+                     });
+    });
+  });
+}
+
+void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
+  const char* via = opt_.mode == DeliveryMode::maildir ? "Maildir" : opt_.mode == DeliveryMode::lmtp ? "LMTP" : "SMTP";
+  const int64_t now = unix_now();
+  if (o.kind == smtp::SendOutcome::temporary && now - d.created > kGiveUpAfter) {
+    o.kind = smtp::SendOutcome::permanent;
+    o.detail += " (temporary failures for 5 days: giving up)";
+  }
+  if (o.kind == smtp::SendOutcome::permanent && d.kind == queue::DeliveryKind::mailbox) {
+    // Compose the postmaster's copy first, so the failure and its replacement are recorded together.
+    asio::post(worker_->pool, [this, d, o] {
+      std::optional<queue::NewDelivery> then;
+      auto job = std::make_shared<std::optional<queue::Job>>();
+      auto got = std::make_shared<std::promise<void>>();
+      auto ready = got->get_future();
+      asio::post(store_exec_, [this, d, job, got] {
+        if (auto j = store_.job(d.job_id)) *job = *j;
+        got->set_value();
+      });
+      // Bounded: at shutdown the store thread may be gone, and the worker must still end.
+      if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
+      if (*job) {
+        mail::FaxMailOptions mo;
+        mo.from = opt_.from;
+        mo.to = {opt_.postmaster};
+        mo.message_id = "fax-" + std::to_string(d.job_id) + "-" + std::to_string(d.id) + "." +
+                        std::to_string((*job)->created) + "@" + domain_of(opt_.from);
+        const std::string tiff = spool_.received_path(d.job_id);
+        mo.tiff_path = (*job)->pages > 0 && fs::exists(tiff) ? tiff : "";
+        mo.attach_pdf = false;
+        mo.postmaster_reason = "delivery to " + d.recipient + " failed: " + o.detail;
+        auto mail = mail::compose_fax_mail(info_of(**job), mo);
+        const std::string path = spool_.mail_path(d.job_id, int(d.id));
+        if (mail && queue::Spool::write_durably(path, *mail))
+          then = queue::NewDelivery{opt_.postmaster, queue::DeliveryKind::postmaster, path, mo.message_id};
+      }
+      asio::post(store_exec_, [this, d, o, then] {
+        if (auto r = store_.delivery_failed(d.id, o.detail, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
+        log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " failed: " + o.detail);
+        maybe_finish(d.job_id);
+        asio::post(io_, [this, d] {
+          delivering_.erase(d.id);
+          scan();
+        });
+      });
+    });
+    return;
+  }
+  asio::post(store_exec_, [this, d, o, via, now] {
+    queue::StoreStatus r = fb::Unit{};
+    if (o.kind == smtp::SendOutcome::delivered) {
+      r = store_.delivery_done(d.id, std::string("delivered to ") + d.recipient + " by " + via + ": " + o.detail);
+      log("job " + std::to_string(d.job_id) + ": delivered to " + d.recipient + " by " + via);
+    } else if (o.kind == smtp::SendOutcome::temporary) {
+      r = store_.delivery_deferred(d.id, now + backoff(d.attempts + 1), o.detail);
+      log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " deferred: " + o.detail);
+    } else {
+      r = store_.delivery_failed(d.id, o.detail);
+      log("job " + std::to_string(d.job_id) + ": delivery to the postmaster " + d.recipient + " failed: " + o.detail);
+    }
+    if (!r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
+    maybe_finish(d.job_id);
+    asio::post(io_, [this, d] {
+      delivering_.erase(d.id);
+      scan();
+    });
+  });
+}
+
+// Store thread.
+void OnRamp::maybe_finish(int64_t job_id) {
+  auto ds = store_.deliveries(job_id);
+  auto job = store_.job(job_id);
+  if (!ds || !job || ds->empty() || job->state != queue::state::delivering) return;
+  bool any_done = false;
+  for (const auto& d : *ds) {
+    if (d.state == "pending") return;
+    if (d.state == "done") any_done = true;
+  }
+  std::error_code ec;
+  const std::string tiff = spool_.received_path(job_id);
+  if (any_done && fs::exists(tiff, ec)) {
+    if (auto m = queue::Spool::move_durably(tiff, spool_.archive_path(job_id)); !m) {
+      log("job " + std::to_string(job_id) + ": cannot archive the fax: " + m.error().message);
+      return;  // tried again at the next scan
+    }
+  }
+  if (any_done) {
+    for (const auto& d : *ds) fs::remove(d.mail_path, ec);
+  }
+  if (!any_done) {
+    // Nobody, not even the postmaster, could take it: the fax stays in the spool and says so.
+    store_.set_state(job_id, queue::state::failed,
+                     "The fax could not be delivered to anyone; it is kept as " + tiff + ".");
+    log("job " + std::to_string(job_id) + ": undeliverable, kept in " + tiff);
+    return;
+  }
+  if (job->pages == 0) store_.set_state(job_id, queue::state::failed, job->error.value_or("No page was received."));
+  else store_.set_state(job_id, queue::state::done, job->error);
+}
+
+// Store thread.
+void OnRamp::purge() {
+  auto ids = store_.purge_inbound(unix_now() - int64_t(opt_.archive_days) * 86400);
+  if (!ids) {
+    log("OnRamp: purge: " + ids.error().message);
+    return;
+  }
+  std::error_code ec;
+  for (int64_t id : *ids) fs::remove(spool_.archive_path(id), ec);
+  if (!ids->empty()) log("purged " + std::to_string(ids->size()) + " received fax(es) older than " +
+                         std::to_string(opt_.archive_days) + " days");
+}
+
+}  // namespace gateway

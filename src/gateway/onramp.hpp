@@ -1,0 +1,100 @@
+// onramp.hpp — received faxes become mail: route, compose, deliver, archive (ARCHITECTURE.md,
+// "spool → route → compose → deliver with retries → archived").
+//
+// STANDARDS: see router.hpp (routing), mail/fax_mail.hpp (the mail), mail/maildir.hpp and
+// mail/smtp_client.hpp (delivery), ../shared/specs/exchange-um-partner.md.
+// LIFE OF A RECEIVED FAX (an inbound job in state delivering, its TIFF in <spool>/in/<job>.tif):
+//   1. route: router.hpp decides the mailboxes; a directory that is down sets the job's retry_at
+//      (kRouteRetry) and it is routed again then; nothing is lost meanwhile;
+//   2. compose: the mail is written durably to <spool>/out/<job>.eml (its Message-ID derives
+//      from the job, so composing again after a crash gives the same id), then ONE store
+//      transaction adds a delivery per mailbox;
+//   3. deliver each delivery (Maildir, LMTP or SMTP smarthost); a temporary failure retries with
+//      exponential backoff (kFirstRetry doubling to kMaxRetry) for kGiveUpAfter, then counts as
+//      permanent; a permanent failure sends the postmaster the same fax with the reason;
+//   4. when every delivery is final: the TIFF moves to <spool>/archive/, the composed mails go,
+//      and the job is done (or failed when no page came: the mailbox got a missed-fax notice;
+//      or when even the postmaster could not be reached: the TIFF stays in the archive).
+//   5. retention: inbound jobs final for more than [delivery] archive_days are purged, records
+//      and archived TIFF alike (checked at start and hourly).
+// CRASH SAFETY: every step is re-entrant from the store: a job without deliveries is routed and
+// composed again; a pending delivery is attempted again (Maildir file names derive from the
+// delivery, so a re-delivery replaces; over SMTP a crash between the server's 250 and our commit
+// re-sends the same Message-ID).
+// THREADS: the io thread runs this object and the SMTP/LMTP coroutines; the store is used only
+// on the store executor; routing (LDAP), composition (PDF, thumbnail) and Maildir writes run on
+// the OnRamp's own worker thread.
+// LIMITS: kBatch jobs routed and kMaxInFlight deliveries at a time.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "gateway/router.hpp"
+#include "mail/smtp_client.hpp"
+#include "queue/job_store.hpp"
+#include "queue/spool.hpp"
+
+namespace gateway {
+
+inline constexpr int kBatch = 8;
+inline constexpr int kMaxInFlight = 16;
+inline constexpr int64_t kRouteRetry = 60;        // s: a directory that was down is asked again
+inline constexpr int64_t kFirstRetry = 60;        // s: after the first temporary failure
+inline constexpr int64_t kMaxRetry = 3600;        // s: the backoff's ceiling
+inline constexpr int64_t kGiveUpAfter = 5 * 86400;  // s: temporary failures for this long → permanent
+
+enum class DeliveryMode { maildir, smtp, lmtp };
+
+struct OnRampOptions {
+  std::vector<RouteRule> routes;
+  Directory directory;  // empty: no directory routing
+  std::string from = "fax@fax.localhost";
+  std::string postmaster = "postmaster@localhost";
+  DeliveryMode mode = DeliveryMode::maildir;
+  std::string maildir = "var/mail";
+  smtp::SmtpClientOptions smtp;  // smtp and lmtp modes
+  int archive_days = 30;
+  std::function<void(const std::string&)> log;
+};
+
+class OnRamp {
+ public:
+  OnRamp(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store, queue::Spool& spool,
+         OnRampOptions opt);
+  ~OnRamp();
+  void start();
+  void stop();
+  // Something changed (a fax was received): look for work now rather than at the next timer.
+  void poke();
+
+ private:
+  struct Worker;
+  void scan();
+  void route_and_compose(const queue::Job& job);
+  void deliver(const queue::Delivery& d);
+  void delivered(const queue::Delivery& d, smtp::SendOutcome outcome);
+  void maybe_finish(int64_t job_id);
+  void purge();
+  void log(const std::string& s) const;
+
+  asio::io_context& io_;
+  asio::any_io_executor store_exec_;
+  queue::JobStore& store_;
+  queue::Spool& spool_;
+  OnRampOptions opt_;
+  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<smtp::SmtpClient> client_;
+  asio::steady_timer timer_;
+  std::set<int64_t> routing_, delivering_;  // io thread only
+  bool scanning_ = false, rescan_ = false, stopped_ = false;
+  std::chrono::steady_clock::time_point next_purge_{};
+};
+
+}  // namespace gateway
