@@ -653,6 +653,7 @@ void read_ldap(Table t, Ldap& l) {
   t.str("bind_password", l.bind_password, check_one_line);
   t.integer("timeout_s", l.timeout_s, 1, 60);
   t.integer("cache_s", l.cache_s, 0, 86400);
+  t.integer("retry_s", l.retry_s, 1, 3600);
   t.finish();
 }
 

@@ -38,7 +38,7 @@
 //   [ldap]     optional: uri (required, ldap://, ldaps:// or ldapi://); base (required); filter
 //              "(facsimileTelephoneNumber=%s)" (must contain %s); mail_attribute "mail"; allow_attribute ""
 //              (when set: the entry may receive faxes only if it is TRUE); bind_dn, bind_password ""
-//              (both or neither; none: anonymous); timeout_s 5 (1..60); cache_s 60 (0..86400)
+//              (both or neither; none: anonymous); timeout_s 5 (1..60); cache_s 60 (0..86400); retry_s 60 (1..3600)
 //   [reject]   callers [] (E.164 prefixes)
 //   [delivery] mode "maildir" (maildir|smtp|lmtp); maildir <data_dir>/mail; smarthost "" (HOST:PORT, required
 //              for smtp); lmtp "" (HOST:PORT, required for lmtp); username, password "" (both or neither);
@@ -165,6 +165,7 @@ struct Ldap {
   std::string bind_password;
   int timeout_s = 5;          // per directory operation
   int cache_s = 60;           // how long an answer is reused
+  int retry_s = 60;           // a directory that was down is asked again after this long
 };
 
 struct Reject {

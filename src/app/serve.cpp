@@ -95,6 +95,7 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
     o.routes.push_back(std::move(rule));
   }
   if (ldap) o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
+  if (cfg.ldap) o.route_retry_s = cfg.ldap->retry_s;
   const auto& d = cfg.delivery;
   o.from = d.from;
   o.postmaster = d.postmaster;

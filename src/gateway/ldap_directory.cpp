@@ -80,7 +80,8 @@ DirectoryAnswer LdapDirectory::lookup(const std::string& number) {
 DirectoryAnswer LdapDirectory::query(const std::string& number) {
   if (auto e = connect(); !e.empty()) return {DirectoryAnswer::unavailable, "", e};
   std::string filter = opt_.filter;
-  if (auto p = filter.find("%s"); p != std::string::npos) filter.replace(p, 2, ldap_escape(number));
+  const std::string escaped = ldap_escape(number);
+  for (size_t p = 0; (p = filter.find("%s", p)) != std::string::npos; p += escaped.size()) filter.replace(p, 2, escaped);
   std::string mail_attr = opt_.mail_attribute, allow_attr = opt_.allow_attribute;
   char* attrs[3] = {mail_attr.data(), allow_attr.empty() ? nullptr : allow_attr.data(), nullptr};
   timeval tv{opt_.timeout_s, 0};

@@ -3,7 +3,7 @@
 //
 // STANDARDS: RFC 4511 (LDAPv3 search), RFC 4515 (the number is escaped into the filter), RFC 4516
 // (ldap://, ldaps://, ldapi:// URIs), through OpenLDAP's libldap.
-// QUERY: [ldap] filter with %s replaced by the escaped number (the DID, then the SUB), under base,
+// QUERY: [ldap] filter with every %s replaced by the escaped number (the DID, then the SUB), under base,
 // subtree scope, asking for mail_attribute and allow_attribute. The first entry decides:
 //   - allow_attribute set and not TRUE on the entry → not allowed (the postmaster gets the fax);
 //   - mail_attribute present → found; absent → not found;

@@ -181,7 +181,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     };
     if (r.kind == RouteResult::later) {
       asio::post(store_exec_, [this, job, r, done] {
-        store_.set_retry(job.id, unix_now() + kRouteRetry);
+        store_.set_retry(job.id, unix_now() + opt_.route_retry_s);
         store_.add_event(job.id, "not routed yet: " + r.reason);
         log("job " + std::to_string(job.id) + ": not routed yet: " + r.reason);
         done();
@@ -231,7 +231,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (!mail) {
       log("job " + std::to_string(job.id) + ": cannot compose its mail: " + mail.error().message);
       asio::post(store_exec_, [this, job, done] {
-        store_.set_retry(job.id, unix_now() + kRouteRetry);
+        store_.set_retry(job.id, unix_now() + opt_.route_retry_s);
         done();
       });
       return;
@@ -239,7 +239,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (auto w = queue::Spool::write_durably(path, *mail); !w) {
       log("job " + std::to_string(job.id) + ": cannot write its mail: " + w.error().message);
       asio::post(store_exec_, [this, job, done] {
-        store_.set_retry(job.id, unix_now() + kRouteRetry);
+        store_.set_retry(job.id, unix_now() + opt_.route_retry_s);
         done();
       });
       return;

@@ -5,7 +5,7 @@
 // mail/smtp_client.hpp (delivery), ../shared/specs/exchange-um-partner.md.
 // LIFE OF A RECEIVED FAX (an inbound job in state delivering, its TIFF in <spool>/in/<job>.tif):
 //   1. route: router.hpp decides the mailboxes; a directory that is down sets the job's retry_at
-//      (kRouteRetry) and it is routed again then; nothing is lost meanwhile;
+//      (route_retry_s) and it is routed again then; nothing is lost meanwhile;
 //   2. compose: the mail is written durably to <spool>/out/<job>.eml (its Message-ID derives
 //      from the job, so composing again after a crash gives the same id), then ONE store
 //      transaction adds a delivery per mailbox;
@@ -45,7 +45,6 @@ namespace gateway {
 
 inline constexpr int kBatch = 8;
 inline constexpr int kMaxInFlight = 16;
-inline constexpr int64_t kRouteRetry = 60;        // s: a directory that was down is asked again
 inline constexpr int64_t kFirstRetry = 60;        // s: after the first temporary failure
 inline constexpr int64_t kMaxRetry = 3600;        // s: the backoff's ceiling
 inline constexpr int64_t kGiveUpAfter = 5 * 86400;  // s: temporary failures for this long → permanent
@@ -61,6 +60,7 @@ struct OnRampOptions {
   std::string maildir = "var/mail";
   smtp::SmtpClientOptions smtp;  // smtp and lmtp modes
   int archive_days = 30;
+  int route_retry_s = 60;  // a directory that was down is asked again after this long ([ldap] retry_s)
   std::function<void(const std::string&)> log;
 };
 

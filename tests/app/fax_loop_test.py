@@ -42,7 +42,7 @@ class FaxLoopTest(fbtest.TempDirTest):
         node = Node(self.path("node"), trunk="self")
         try:
             node.send_tiff("FAX=+15550100/T33S=42@fax.test", charts)
-            jobs = wait_for(node, lambda js: len(js) == 2 and all(j["state"] in ("done", "failed", "delivering")
+            jobs = wait_for(node, lambda js: len(js) == 2 and all(j["state"] in ("done", "failed")
                                                                   for j in js), 240)
             out = next(j for j in jobs if j["direction"] == "out")
             inn = next(j for j in jobs if j["direction"] == "in")
@@ -50,12 +50,12 @@ class FaxLoopTest(fbtest.TempDirTest):
                              ("done", 2, 2, 0, None), out)
             self.assertEqual(out["remote_ident"], "+15550100")  # the receiver's CSID: our station id
             self.assertEqual((inn["state"], inn["number"], inn["caller"], inn["subaddress"]),
-                             ("delivering", "+15550100", "+15550100", "42"), inn)
+                             ("done", "+15550100", "+15550100", "42"), inn)
             self.assertEqual((inn["pages"], inn["bad_rows"], inn["remote_ident"]), (2, 0, "+15550100"))
 
             spool = os.path.join(node.dir, "var", "spool")
             sent = fbtest.decode_with_libtiff(os.path.join(spool, "fax", "%d.tif" % out["id"]), self.dir)
-            got = fbtest.decode_with_libtiff(os.path.join(spool, "in", "%d.tif" % inn["id"]), self.dir)
+            got = fbtest.decode_with_libtiff(fbtest.received_tiff(node.dir, inn["id"]), self.dir)
             self.assertEqual(len(got), 2)
             for n, (s, g) in enumerate(zip(sent, got), 1):
                 with self.subTest(page=n):
@@ -96,9 +96,9 @@ class FaxLoopTest(fbtest.TempDirTest):
             self.assertEqual(out["direction"], "out")
             # Due again at once: it may already be on its second call.
             self.assertIn(out["state"], ("retry", "sending", "done"), out)
-            self.assertIn(inn["state"], ("delivering", "failed"), inn)
+            self.assertIn(inn["state"], ("delivering", "done", "failed"), inn)
             self.assertIn("The node stopped during the reception", inn["error"])
-            if inn["state"] == "delivering":
+            if inn["state"] != "failed":
                 self.assertGreaterEqual(inn["pages"], 1)
         finally:
             node.stop()

@@ -143,11 +143,11 @@ class FaxPeerTest(fbtest.TempDirTest):
             self.assertEqual(report["refresh_status"], [200], report)
             self.assertLess(report["refresh_sent_at_page"], 2)
             self.assertEqual((report["success"], report["pages"]), (True, 2), report)
-            self.assertEqual((job["state"], job["pages"], job["bad_rows"], job["error"]), ("delivering", 2, 0, None), job)
+            self.assertEqual((job["state"], job["pages"], job["bad_rows"], job["error"]), ("done", 2, 0, None), job)
         with self.subTest("caller hangs up after page 1 of 3"):
             report, job = results["peer_hangs_up_after_page_1_of_3"]
             self.assertEqual(report["pages"], 1, report)
-            self.assertEqual((job["state"], job["pages"]), ("delivering", 1), job)
+            self.assertEqual((job["state"], job["pages"]), ("done", 1), job)
             self.assertIsNotNone(job["error"], "an incomplete fax is marked as such")
         with self.subTest("called peer stops sending mid-fax"):
             report, job, seconds = results["called_peer_goes_silent"]

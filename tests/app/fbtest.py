@@ -82,6 +82,15 @@ def uncompressed_pages(path):
     return pages
 
 
+def received_tiff(node_dir, job_id):
+    """A received fax: in the spool until its mail is delivered, then in the archive."""
+    for sub in ("archive", "in"):
+        p = os.path.join(node_dir, "var", "spool", sub, "%d.tif" % job_id)
+        if os.path.exists(p):
+            return p
+    raise AssertionError("no received TIFF for job %d under %s" % (job_id, node_dir))
+
+
 def decode_with_libtiff(tif, workdir):
     """Decode a fax TIFF with libtiff's own tool (tiffcp -c none) and return its pages."""
     out = os.path.join(workdir, "decoded-%s" % os.path.basename(tif))

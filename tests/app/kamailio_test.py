@@ -115,9 +115,9 @@ class KamailioTest(fbtest.TempDirTest):
 
             self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 2, 0), out)
             self.assertEqual((inn["state"], inn["pages"], inn["bad_rows"], inn["subaddress"], inn["caller"]),
-                             ("delivering", 2, 0, "77", "+15550199"), inn)
+                             ("done", 2, 0, "77", "+15550199"), inn)
             sent = fbtest.decode_with_libtiff(os.path.join(a.dir, "var", "spool", "fax", "%d.tif" % out["id"]), self.dir)
-            got = fbtest.decode_with_libtiff(os.path.join(b.dir, "var", "spool", "in", "%d.tif" % inn["id"]), self.dir)
+            got = fbtest.decode_with_libtiff(fbtest.received_tiff(b.dir, inn["id"]), self.dir)
             self.assertEqual(len(got), 2)
             for s, g in zip(sent, got):
                 srows, grows = normalised_rows(s), normalised_rows(g)
