@@ -2,7 +2,9 @@
 (digest, pv_proxy_authenticate) and record-routes the dialog: node A answers the challenge with
 its trunk's credentials, the fax crosses over T.38, node B receives the ITU charts bit-exact
 (below the header line) with the /T33S= subaddress from the SUB frame. A node with the wrong
-password fails its job with the proxy's 407, after exactly one retry of the challenge."""
+password fails its job with the proxy's 407, after exactly one retry of the challenge. Kamailio also
+adds an Exchange UM Referred-By (append_hf), which makes B the fax partner: the fax is mailed to the
+referred recipient as the partner contract."""
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ import fbtest
 from fax_loop_test import normalised_rows
 from fax_loss_test import FINAL_IN, FINAL_OUT
 from offramp_test import Node
+from onramp_test import CONTEXT, mails, parts
 from sip_peers_test import free_udp_port
 
 KAMAILIO_CFG = """#!KAMAILIO
@@ -52,6 +55,8 @@ request_route {
         }
         consume_credentials();
         xlog("L_INFO", "authenticated $rm from $si\\n");
+        # As Exchange UM's REFER makes a gateway do (RFC 3892): B becomes its fax partner.
+        append_hf("Referred-By: <sip:um1.example.com;msExchUMFaxRecipient=smtp:grace@example.com;msExchUMContext=%(context)s>\\r\\n");
     }
     record_route();
     $du = "sip:127.0.0.1:%(b_port)d";
@@ -65,7 +70,7 @@ class Kamailio:
         self.port = free_udp_port()
         self.cfg = os.path.join(workdir, "kamailio.cfg")
         with open(self.cfg, "w") as f:
-            f.write(KAMAILIO_CFG % {"port": self.port, "b_port": b_port})
+            f.write(KAMAILIO_CFG % {"port": self.port, "b_port": b_port, "context": CONTEXT.replace("=", "%3D")})
         self.log = open(os.path.join(workdir, "kamailio.log"), "w")
         self.proc = subprocess.Popen(["kamailio", "-f", self.cfg, "-DD", "-E", "-Y", workdir, "-w", workdir],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -122,6 +127,13 @@ class KamailioTest(fbtest.TempDirTest):
             for s, g in zip(sent, got):
                 srows, grows = normalised_rows(s), normalised_rows(g)
                 self.assertEqual(grows[len(grows) - len(srows):], srows)
+
+            # The referral Kamailio added routed the fax: partner mail to grace, pages and all.
+            [msg] = mails(os.path.join(b.dir, "var", "mail"), "grace@example.com")
+            self.assertEqual((msg["Content-Class"], msg["X-MS-Exchange-UM-PartnerStatus"], msg["X-FaxNumberOfPages"],
+                              msg["X-MS-Exchange-UM-PartnerContext"]), ("MS-Exchange-UM-Partner", "2.0.0", "2", CONTEXT))
+            self.assertEqual([ct for ct, _, _ in parts(msg)], ["text/plain", "image/tiff"])
+            self.assertEqual(msg["X-CallingTelephoneNumber"], "+15550199")
 
             self.assertEqual(refused["state"], "failed", refused)
             self.assertIn("407", refused["error"])

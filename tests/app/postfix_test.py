@@ -86,7 +86,8 @@ postlog   unix-dgram n - n - 1 postlogd
 class Postfix:
     """A Postfix instance in its own config directory, relaying FAX= addresses to fb_port."""
 
-    def __init__(self, workdir, fb_port):
+    def __init__(self, workdir, fb_port, main_cf=MAIN_CF, master_cf=MASTER_CF, extra_files=()):
+        """main_cf/master_cf: templates with {dir} and {port}; extra_files: (name, text) in etc/."""
         # DIR/etc is the config directory (root's, like /etc/postfix); the queue, data directory
         # and maillog sit beside it, not in it, or "postfix check" warns about postfix-owned files
         # in a root-owned tree. The postfix user must be able to reach all of them.
@@ -96,9 +97,9 @@ class Postfix:
         os.mkdir(self.config, 0o755)
         self.port = free_port()
         self.maillog = os.path.join(workdir, "maillog")
-        for name, text in (("main.cf", MAIN_CF.format(dir=workdir)),
-                           ("master.cf", MASTER_CF.format(port=self.port)),
-                           ("transport.regexp", TRANSPORT.format(fb_port=fb_port))):
+        for name, text in (("main.cf", main_cf.format(dir=workdir)),
+                           ("master.cf", master_cf.format(port=self.port)),
+                           ("transport.regexp", TRANSPORT.format(fb_port=fb_port)), *extra_files):
             with open(os.path.join(self.config, name), "w") as f:
                 f.write(text)
         # queue_directory itself is root's, as /var/spool/postfix is; "start" makes what is inside.

@@ -1,0 +1,296 @@
+"""Received faxes delivered into a real mail store and read back over IMAP.
+
+- LMTP into a private Dovecot: the route's mailbox gets the fax; a mailbox Dovecot does not know
+  (550 5.1.1 at RCPT) is a permanent failure, and the postmaster's mailbox gets the fax with the
+  reason; both read back with imaplib.
+- SMTP to a private Postfix smarthost that demands STARTTLS and AUTH (SASL by Dovecot, as an
+  Exchange receive connector for a fax partner demands an authenticated submission), relaying over
+  LMTP into the same Dovecot: an Exchange UM partner fax arrives there with its partner headers.
+  A node with a wrong password keeps its delivery pending (temporary), never bounces the fax."""
+import email
+import email.policy
+import imaplib
+import os
+import socket
+import subprocess
+import time
+import unittest
+
+import fbtest
+from fax_peer_test import Peer
+from offramp_test import Node, free_port
+from onramp_test import CONTEXT, parts, referred_by
+from postfix_test import MASTER_CF, POSTFIX, Postfix
+
+DOVECOT_CONF = """\
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+first_valid_uid = 8
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {dir}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+service auth {{
+  inet_listener {{
+    address = 127.0.0.1
+    port = {auth}
+  }}
+}}
+"""
+
+USERS = ["dave@example.com", "erin@example.com", "postmaster@example.com", "fax@example.com"]
+
+
+class Dovecot:
+    """A private Dovecot (IMAP, LMTP, and SASL for Postfix) for USERS, password "secret"; mail
+    is stored as the system user `mail` (Dovecot refuses uid 0)."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "dovecot")
+        for sub in ("", "/run", "/state", "/mail"):
+            os.makedirs(self.dir + sub, exist_ok=True)
+        os.chmod(workdir, 0o755)
+        os.chmod(self.dir, 0o755)
+        os.chown(self.dir + "/mail", 8, 8)
+        self.imap, self.lmtp, self.auth = free_port(), free_port(), free_port()
+        with open(self.dir + "/passwd", "w") as f:
+            for u in USERS:
+                f.write("%s:{PLAIN}secret:8:8::%s/mail/%s\n" % (u, self.dir, u))
+        self.conf = self.dir + "/dovecot.conf"
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(dir=self.dir, imap=self.imap, lmtp=self.lmtp, auth=self.auth))
+        self.out = open(self.dir + "/dovecot.out", "w")
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf], stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        for port in (self.imap, self.lmtp, self.auth):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if self.proc.poll() is not None or time.time() > deadline:
+                        raise AssertionError("dovecot did not start: %s" % self.log())
+                    time.sleep(0.05)
+
+    def log(self):
+        try:
+            with open(self.dir + "/dovecot.log") as f:
+                return f.read()
+        except FileNotFoundError:
+            return "(no log)"
+
+    def inbox(self, user, count, timeout=240):
+        """The first `count` messages of user's INBOX over IMAP, parsed."""
+        deadline = time.time() + timeout
+        while True:
+            imap = imaplib.IMAP4("127.0.0.1", self.imap)
+            try:
+                imap.login(user, "secret")
+                _, data = imap.select("INBOX")
+                n = int(data[0])
+                if n >= count:
+                    out = []
+                    for i in range(1, n + 1):
+                        _, msg = imap.fetch(str(i), "(RFC822)")
+                        out.append(email.message_from_bytes(msg[0][1], policy=email.policy.default))
+                    return out
+            finally:
+                imap.logout()
+            if time.time() > deadline:
+                raise AssertionError("%s has %d message(s), wanted %d\n%s" % (user, n, count, self.log()[-3000:]))
+            time.sleep(0.5)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+# A smarthost as an Exchange receive connector for a fax partner is: STARTTLS, then AUTH, and
+# only authenticated clients may send. It hands the mail to Dovecot over LMTP.
+SMARTHOST_CF = """\
+compatibility_level = 3.6
+myhostname = smarthost.test
+mynetworks = 192.0.2.1/32
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {dir}/cert.pem
+smtpd_tls_key_file = {dir}/key.pem
+smtpd_tls_auth_only = yes
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:127.0.0.1:%(auth)d
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+smtpd_recipient_restrictions = permit_sasl_authenticated, reject
+virtual_mailbox_domains = example.com
+virtual_transport = lmtp:inet:127.0.0.1:%(lmtp)d
+smtpd_tls_received_header = yes
+
+disable_dns_lookups = yes
+smtp_host_lookup = native
+mail_owner = postfix
+setgid_group = postdrop
+queue_directory = {dir}/queue
+data_directory = {dir}/data
+maillog_file = {dir}/maillog
+maillog_file_prefixes = {dir}
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydomain = smarthost.test
+myorigin = $myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+default_transport = error:5.7.1 test smarthost delivers only to example.com
+biff = no
+"""
+SMARTHOST_MASTER = MASTER_CF + "lmtp      unix  - - n - - lmtp\ntlsmgr    unix  - - n 1000? 1 tlsmgr\n"
+
+
+def fax_in(node, tif, *extra):
+    """The fax test peer sends `tif` to the node's DID +15550100."""
+    d = os.path.join(node.dir, "peer-%d" % time.monotonic_ns())
+    os.makedirs(d)
+    return Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif, *extra)
+
+
+class MailStoreTest(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        self.tif = self.path("two.tif")
+        fbtest.run("convert", "-o", self.tif, fbtest.itu_chart(1), fbtest.itu_chart(4), check=0)
+        self.dovecot = Dovecot(self.dir)
+        self.addCleanup(self.dovecot.stop)
+
+    def test_lmtp_into_dovecot_and_the_postmaster_gets_a_refused_mailbox(self):
+        os.makedirs(self.path("lmtp-node"))
+        node = Node(self.path("lmtp-node"), extra="""
+[[route]]
+did = "+15550100"
+mailbox = ["dave@example.com", "nobody@example.com"]
+
+[delivery]
+mode = "lmtp"
+lmtp = "127.0.0.1:%d"
+from = "fax@example.com"
+postmaster = "postmaster@example.com"
+""" % self.dovecot.lmtp)
+        try:
+            self.assertEqual(fax_in(node, self.tif).result()["pages"], 2)
+            [msg] = self.dovecot.inbox("dave@example.com", 1)
+            self.assertEqual((msg["X-Fax-Pages"], msg["To"]), ("2", "dave@example.com, nobody@example.com"))
+            tifs = [d for ct, _, d in parts(msg) if ct == "image/tiff"]
+            self.assertEqual(len(tifs), 1)
+            got = self.path("imap.tif")
+            with open(got, "wb") as f:
+                f.write(tifs[0])
+            self.assertEqual(len(fbtest.decode_with_libtiff(got, self.dir)), 2)
+            [pm] = self.dovecot.inbox("postmaster@example.com", 1)
+            self.assertTrue(pm["Subject"].startswith("Undelivered: Fax from"), pm["Subject"])
+            body = pm.get_body(("plain",)).get_content()
+            self.assertIn("delivery to nobody@example.com failed: RCPT TO: 550 5.1.1", body)
+            self.assertEqual([ct for ct, _, _ in parts(pm) if ct == "image/tiff"], ["image/tiff"])
+            # Same Message-ID family: the postmaster copy is its own message.
+            self.assertNotEqual(pm["Message-ID"], msg["Message-ID"])
+            [inn] = node.settle(("done",), timeout=60)
+            self.assertEqual(inn["direction"], "in")
+        finally:
+            node.stop()
+
+    @unittest.skipUnless(os.path.exists(POSTFIX), "Postfix is not installed")
+    def test_partner_fax_through_an_authenticating_postfix_smarthost(self):
+        pdir = self.path("postfix")
+        os.makedirs(pdir)
+        cert, key = os.path.join(pdir, "cert.pem"), os.path.join(pdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        cf = SMARTHOST_CF % {"auth": self.dovecot.auth, "lmtp": self.dovecot.lmtp}
+        postfix = Postfix(pdir, 0, main_cf=cf, master_cf=SMARTHOST_MASTER)
+        self.addCleanup(postfix.stop)
+        delivery = """
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+username = "fax@example.com"
+password = "%s"
+from = "fax@example.com"
+postmaster = "postmaster@example.com"
+"""
+        env = dict(os.environ, SSL_CERT_FILE=cert)  # trust the smarthost's self-signed certificate
+        os.makedirs(self.path("good"))
+        os.makedirs(self.path("bad"))
+        good = Node(self.path("good"), extra=delivery % (postfix.port, "secret"), env=env)
+        bad = Node(self.path("bad"), extra=delivery % (postfix.port, "wrong"), env=env)
+        try:
+            peers = [fax_in(good, self.tif, "--header", referred_by("erin@example.com")),
+                     fax_in(bad, self.tif, "--header", referred_by("dave@example.com"))]
+            for p in peers:
+                self.assertEqual(p.result()["pages"], 2)
+            [msg] = self.dovecot.inbox("erin@example.com", 1)
+            self.assertEqual(msg["To"], "erin@example.com")
+            self.assertEqual(msg["Content-Class"], "MS-Exchange-UM-Partner")
+            self.assertEqual(msg["X-MS-Exchange-UM-PartnerContext"], CONTEXT)
+            self.assertEqual(msg["X-MS-Exchange-UM-PartnerStatus"], "2.0.0")
+            self.assertEqual(msg["X-FaxNumberOfPages"], "2")
+            self.assertEqual([ct for ct, _, _ in parts(msg)], ["text/plain", "image/tiff"])
+            # It came through the smarthost over TLS, authenticated as the partner's account.
+            received = " ".join(msg.get_all("Received"))
+            self.assertIn("smarthost.test", received)
+            self.assertRegex(received, r"\(using TLSv1\.[23]")
+            self.assertRegex(postfix.log(), r"sasl_method=PLAIN, sasl_username=fax@example.com")
+            [inn] = good.settle(("done",), timeout=60)
+            # A refused password is the admin's to fix: the delivery waits, the fax is not bounced.
+            deadline = time.time() + 60
+            while True:
+                with bad.db() as db:
+                    events = [t for (t,) in db.execute("SELECT text FROM events ORDER BY id")]
+                if any("delivery deferred" in t for t in events):
+                    break
+                self.assertLess(time.time(), deadline, "%s\n%s" % (events, open(bad.log.name).read()[-2000:]))
+                time.sleep(0.5)
+            self.assertTrue(any("AUTH: 535" in t for t in events), events)
+            [binn] = [j for j in bad.jobs() if j["direction"] == "in"]
+            self.assertEqual(binn["state"], "delivering")
+            self.assertEqual(self.dovecot.inbox("dave@example.com", 0, timeout=1), [])
+        finally:
+            good.stop()
+            bad.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
