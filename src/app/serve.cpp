@@ -74,14 +74,6 @@ std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg) {
   return ctx;
 }
 
-std::pair<std::string, uint16_t> host_port(const std::string& hp, uint16_t fallback) {
-  auto colon = hp.rfind(':');
-  if (colon == std::string::npos || hp.find(']') > colon && hp.find(']') != std::string::npos) return {hp, fallback};
-  std::string host = hp.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return {host, uint16_t(std::stoi(hp.substr(colon + 1)))};
-}
-
 gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr<gateway::LdapDirectory> ldap) {
   gateway::OnRampOptions o;
   for (const auto& r : cfg.routes) {
@@ -105,10 +97,11 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
            : d.mode == config::DeliveryMode::lmtp ? gateway::DeliveryMode::lmtp
                                                   : gateway::DeliveryMode::maildir;
   if (o.mode != gateway::DeliveryMode::maildir) {
-    auto [host, port] = host_port(o.mode == gateway::DeliveryMode::smtp ? d.smarthost : d.lmtp,
-                                  o.mode == gateway::DeliveryMode::smtp ? 25 : 24);
-    o.smtp.host = host;
-    o.smtp.port = port;
+    // Validated by the loader: HOST:PORT, IPv6 in brackets.
+    auto hp = config::parse_host_port(o.mode == gateway::DeliveryMode::smtp ? d.smarthost : d.lmtp);
+    if (!hp) throw std::runtime_error("delivery: not HOST:PORT: " + (o.mode == gateway::DeliveryMode::smtp ? d.smarthost : d.lmtp));
+    o.smtp.host = hp->host;
+    o.smtp.port = hp->port;
     o.smtp.lmtp = o.mode == gateway::DeliveryMode::lmtp;
     o.smtp.helo_name = cfg.smtp.hostname.empty() ? "localhost" : cfg.smtp.hostname;
     o.smtp.username = d.username;

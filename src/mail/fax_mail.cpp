@@ -49,6 +49,25 @@ std::string utc(int64_t t, const char* fmt) {
   return buf;
 }
 
+// What the caller chose (the SIP From user and display name, the T.30 TSI, a SUB) goes into
+// header fields: control characters (CR/LF could start a header of the caller's choosing) become
+// spaces, and the length is bounded.
+std::string clean(std::string_view v, size_t max = 200) {
+  std::string out;
+  for (unsigned char c : v.substr(0, max)) out.push_back(c < 0x20 || c == 0x7f ? ' ' : char(c));
+  return out;
+}
+
+ReceivedFaxInfo cleaned(ReceivedFaxInfo i) {
+  i.did = clean(i.did, 40);
+  i.caller = clean(i.caller, 80);
+  if (i.caller_name) i.caller_name = clean(*i.caller_name, 120);
+  if (i.remote_ident) i.remote_ident = clean(*i.remote_ident, 40);
+  if (i.subaddress) i.subaddress = clean(*i.subaddress, 40);
+  i.reason = clean(i.reason, 400);
+  return i;
+}
+
 std::string caller_label(const ReceivedFaxInfo& i) {
   std::string number = i.caller.empty() ? std::string("an unknown caller") : i.caller;
   if (i.caller_name && !i.caller_name->empty()) return *i.caller_name + " (" + number + ")";
@@ -190,8 +209,9 @@ std::string partner_status(const ReceivedFaxInfo& i) {
   return i.complete && i.bad_rows == 0 ? "2.0.0" : "2.6.0";
 }
 
-fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& info, const FaxMailOptions& opt) {
+fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& raw_info, const FaxMailOptions& opt) {
   init_gmime();
+  const ReceivedFaxInfo info = cleaned(raw_info);
   const bool partner = opt.partner_context.has_value() && !opt.postmaster_reason;
   const bool has_pages = info.pages > 0 && !opt.tiff_path.empty();
   std::string tiff, pdf, png;
@@ -235,7 +255,7 @@ fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& in
   const std::string stem = fax_file_stem(info);
   if (partner) {
     g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerContent", "fax", nullptr);
-    set_raw_header(mo, "X-MS-Exchange-UM-PartnerContext", *opt.partner_context);
+    set_raw_header(mo, "X-MS-Exchange-UM-PartnerContext", clean(*opt.partner_context, 4096));
     g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerStatus", partner_status(info).c_str(), nullptr);
     g_mime_object_set_header(mo, "X-FaxNumberOfPages", std::to_string(has_pages ? info.pages : 0).c_str(), nullptr);
     g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerAssignedID", std::to_string(info.job_id).c_str(), nullptr);

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace {
 
 using config::Attach;
@@ -377,6 +379,18 @@ callers = ["+1555", "+442079460000"]
   EXPECT_EQ(full.ldap->filter, "(fax=%s)");
   EXPECT_EQ(full.ldap->mail_attribute, "mailLocal");
   EXPECT_EQ(full.ldap->allow_attribute, "faxAllowed");
+  EXPECT_EQ(c.ldap->bind_dn, "");
+  EXPECT_EQ(c.ldap->timeout_s, 5);
+  EXPECT_EQ(c.ldap->cache_s, 60);
+  EXPECT_EQ(c.ldap->retry_s, 60);
+  Config bound = load(
+      "[ldap]\nuri = \"ldap://h\"\nbase = \"dc=x\"\nbind_dn = \"cn=fax,dc=x\"\nbind_password = \"pw\"\n"
+      "timeout_s = 2\ncache_s = 0\nretry_s = 10\n");
+  EXPECT_EQ(bound.ldap->bind_dn, "cn=fax,dc=x");
+  EXPECT_EQ(bound.ldap->bind_password, "pw");
+  EXPECT_EQ((std::tuple{bound.ldap->timeout_s, bound.ldap->cache_s, bound.ldap->retry_s}), (std::tuple{2, 0, 10}));
+  EXPECT_NE(error_of("[ldap]\nuri = \"ldap://h\"\nbase = \"dc=x\"\nbind_dn = \"cn=fax\"\n"), "(loaded)");
+  EXPECT_NE(error_of("[ldap]\nuri = \"ldap://h\"\nbase = \"dc=x\"\ntimeout_s = 0\n"), "(loaded)");
 }
 
 TEST(Override, DeliveryBySmtpAndLmtp) {
@@ -402,6 +416,9 @@ postmaster = "admin@example.com"
   Config l = load("[delivery]\nmode = \"lmtp\"\nlmtp = \"[::1]:24\"\n");
   EXPECT_EQ(l.delivery.mode, DeliveryMode::lmtp);
   EXPECT_EQ(l.delivery.lmtp, "[::1]:24");
+  EXPECT_EQ(c.delivery.archive_days, 30);
+  EXPECT_EQ(load("[delivery]\narchive_days = 0\n").delivery.archive_days, 0);
+  EXPECT_NE(error_of("[delivery]\narchive_days = -1\n"), "(loaded)");
 }
 
 TEST(Override, DsnHttpStore) {

@@ -277,6 +277,26 @@ TEST_F(FaxMailTest, PartnerStatusFollowsTheRealOutcome) {
   EXPECT_EQ(partner_status(info), "5.0.0");
 }
 
+TEST_F(FaxMailTest, WhatTheCallerSendsCannotAddHeaderFields) {
+  // A SIP From user "%0d%0aBcc:..." is unescaped into CR/LF; a TSI is any 20 bytes.
+  info.caller = "+1555\r\nBcc: evil@example.com";
+  info.caller_name = "Eve\nX-Injected: 1";
+  info.remote_ident = "TSI\r\nReply-To: x@y";
+  opt.partner_context = "QUJD\r\nX-Evil: 1";
+  for (bool partner : {false, true}) {
+    FaxMailOptions o = opt;
+    if (!partner) o.partner_context.reset();
+    auto m = compose_fax_mail(info, o);
+    ASSERT_TRUE(m);
+    const std::string head = m->substr(0, m->find("\n\n") + 1);
+    for (const char* bad : {"\nBcc:", "\nX-Injected:", "\nReply-To:", "\nX-Evil:", "\r"})
+      EXPECT_EQ(head.find(bad), std::string::npos) << bad << "\n" << head;
+    Parsed p;
+    parse(*m, p);
+    EXPECT_EQ(p.header("Bcc"), "");
+  }
+}
+
 TEST_F(FaxMailTest, AnUnreadableTiffIsAnErrorNamingTheFile) {
   opt.tiff_path = (dir / "gone.tif").string();
   auto m = compose_fax_mail(info, opt);
