@@ -2,10 +2,11 @@
 
 - LMTP into a private Dovecot: the route's mailbox gets the fax; a mailbox Dovecot does not know
   (550 5.1.1 at RCPT) is a permanent failure, and the postmaster's mailbox gets the fax with the
-  reason; both read back with imaplib.
+  reason; both read back with imaplib. With archive_days = 0 the next start purges the fax.
 - SMTP to a private Postfix smarthost that demands STARTTLS and AUTH (SASL by Dovecot, as an
   Exchange receive connector for a fax partner demands an authenticated submission), relaying over
-  LMTP into the same Dovecot: an Exchange UM partner fax arrives there with its partner headers.
+  LMTP into the same Dovecot: an Exchange UM partner fax arrives there with its partner headers, from
+  a node that authenticates with a password and from one that presents a client certificate.
   A node with a wrong password keeps its delivery pending (temporary), never bounces the fax."""
 import email
 import email.policy
@@ -150,8 +151,12 @@ smtpd_tls_auth_only = yes
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = inet:127.0.0.1:%(auth)d
-smtpd_relay_restrictions = permit_sasl_authenticated, reject
-smtpd_recipient_restrictions = permit_sasl_authenticated, reject
+smtpd_tls_ask_ccert = yes
+smtpd_tls_CAfile = {dir}/client-ca.pem
+smtpd_tls_fingerprint_digest = sha256
+relay_clientcerts = texthash:{dir}/etc/clientcerts
+smtpd_relay_restrictions = permit_sasl_authenticated, permit_tls_clientcerts, reject
+smtpd_recipient_restrictions = permit_sasl_authenticated, permit_tls_clientcerts, reject
 virtual_mailbox_domains = example.com
 virtual_transport = lmtp:inet:127.0.0.1:%(lmtp)d
 smtpd_tls_received_header = yes
@@ -227,6 +232,31 @@ postmaster = "postmaster@example.com"
             self.assertNotEqual(pm["Message-ID"], msg["Message-ID"])
             [inn] = node.settle(("done",), timeout=60)
             self.assertEqual(inn["direction"], "in")
+            archived = os.path.join(node.dir, "var", "spool", "archive", "%d.tif" % inn["id"])
+            self.assertTrue(os.path.exists(archived))
+            # Retention: with archive_days = 0 the next start purges the record and the archive.
+            node.stop()
+            with open(node.config) as f:
+                text = f.read()
+            with open(node.config, "w") as f:
+                f.write(text.replace('postmaster = "postmaster@example.com"',
+                                     'postmaster = "postmaster@example.com"\narchive_days = 0'))
+            node.log = open(node.log.name, "a")
+            node.proc = subprocess.Popen([fbtest.FAXBRIDGE, "serve", "--config", node.config], stderr=node.log,
+                                         cwd=node.dir)
+            deadline = time.time() + 30
+            while "purged 1 received fax(es)" not in open(node.log.name).read():
+                self.assertLess(time.time(), deadline, open(node.log.name).read()[-2000:])
+                time.sleep(0.1)
+            self.assertFalse(os.path.exists(archived))
+            deadline = time.time() + 10
+            while True:
+                try:
+                    self.assertEqual(node.jobs(), [])
+                    break
+                except (AssertionError, ValueError):
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.2)
         finally:
             node.stop()
 
@@ -239,8 +269,18 @@ postmaster = "postmaster@example.com"
                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
                        check=True, capture_output=True)
         os.chmod(key, 0o600)
+        # The partner's client certificate: Postfix relays for it by its fingerprint (mutual TLS,
+        # the other way Exchange accepts a partner's submission).
+        ccert, ckey = self.path("client.pem"), self.path("client.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=faxbridge partner", "-keyout", ckey, "-out", ccert], check=True, capture_output=True)
+        with open(os.path.join(pdir, "client-ca.pem"), "w") as f:
+            f.write(open(ccert).read())
+        fp = subprocess.run(["openssl", "x509", "-in", ccert, "-noout", "-fingerprint", "-sha256"],
+                            capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1]
         cf = SMARTHOST_CF % {"auth": self.dovecot.auth, "lmtp": self.dovecot.lmtp}
-        postfix = Postfix(pdir, 0, main_cf=cf, master_cf=SMARTHOST_MASTER)
+        postfix = Postfix(pdir, 0, main_cf=cf, master_cf=SMARTHOST_MASTER,
+                          extra_files=(("clientcerts", "%s partner\n" % fp),))
         self.addCleanup(postfix.stop)
         delivery = """
 [delivery]
@@ -254,11 +294,22 @@ postmaster = "postmaster@example.com"
         env = dict(os.environ, SSL_CERT_FILE=cert)  # trust the smarthost's self-signed certificate
         os.makedirs(self.path("good"))
         os.makedirs(self.path("bad"))
+        os.makedirs(self.path("cert"))
+        by_cert = Node(self.path("cert"), env=env, extra="""
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+tls_client_cert = "%s"
+tls_client_key = "%s"
+from = "fax@example.com"
+postmaster = "postmaster@example.com"
+""" % (postfix.port, ccert, ckey))
         good = Node(self.path("good"), extra=delivery % (postfix.port, "secret"), env=env)
         bad = Node(self.path("bad"), extra=delivery % (postfix.port, "wrong"), env=env)
         try:
             peers = [fax_in(good, self.tif, "--header", referred_by("erin@example.com")),
-                     fax_in(bad, self.tif, "--header", referred_by("dave@example.com"))]
+                     fax_in(bad, self.tif, "--header", referred_by("dave@example.com")),
+                     fax_in(by_cert, self.tif, "--header", referred_by("fax@example.com"))]
             for p in peers:
                 self.assertEqual(p.result()["pages"], 2)
             [msg] = self.dovecot.inbox("erin@example.com", 1)
@@ -274,6 +325,10 @@ postmaster = "postmaster@example.com"
             self.assertRegex(received, r"\(using TLSv1\.[23]")
             self.assertRegex(postfix.log(), r"sasl_method=PLAIN, sasl_username=fax@example.com")
             [inn] = good.settle(("done",), timeout=60)
+            # Mutual TLS instead of a password: relayed for the certificate alone.
+            [by_tls] = self.dovecot.inbox("fax@example.com", 1)
+            self.assertEqual(by_tls["X-MS-Exchange-UM-PartnerStatus"], "2.0.0")
+            self.assertIn('Client CN "faxbridge partner"', " ".join(by_tls.get_all("Received")))
             # A refused password is the admin's to fix: the delivery waits, the fax is not bounced.
             deadline = time.time() + 60
             while True:
@@ -290,6 +345,7 @@ postmaster = "postmaster@example.com"
         finally:
             good.stop()
             bad.stop()
+            by_cert.stop()
 
 
 if __name__ == "__main__":
