@@ -93,6 +93,10 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
   o.postmaster = d.postmaster;
   o.maildir = d.maildir;
   o.archive_days = d.archive_days;
+  o.reporting_mta = cfg.smtp.hostname.empty() ? "localhost" : cfg.smtp.hostname;
+  o.notify.success = cfg.dsn.success;
+  o.notify.delay = cfg.dsn.delay;
+  o.kill_after_s = cfg.retry.kill_after_s;
   o.mode = d.mode == config::DeliveryMode::smtp   ? gateway::DeliveryMode::smtp
            : d.mode == config::DeliveryMode::lmtp ? gateway::DeliveryMode::lmtp
                                                   : gateway::DeliveryMode::maildir;
@@ -323,6 +327,7 @@ int run(const config::Config& cfg) {
   }
   gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap));
   poke_onramp = [&] { onramp.poke(); };
+  dispatcher.on_outcome = [&] { onramp.poke(); };
   onramp.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -20,8 +20,10 @@ Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries
     if (count >= max) return {"failed", std::nullopt, why + " Gave up after " + std::to_string(count) + " " + what + "."};
     int64_t at = now + delay;
     if (at > job.created + p.kill_after_s) {
-      return {"failed", std::nullopt, why + " Gave up: the next try would be past the " +
-                                          std::to_string(p.kill_after_s / 60) + " minutes allowed."};
+      return {"failed", std::nullopt,
+              why + " Gave up: the next try would be past the " + std::to_string(p.kill_after_s / 60) +
+                  " minutes allowed.",
+              true};
     }
     return {"retry", at, why};
   };
@@ -135,9 +137,17 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   if (!r.reason.empty()) event += " (" + r.reason + ")";
   db_.add_event(id, event);
   Decision d = decide(r, job, dials, tries, unix_now(), policy_);
+  // The outcome class, for the sender's report (report.hpp): "no answer" → "no_answer".
+  std::string outcome = d.expired ? "expired" : std::string(to_string(r.outcome));
+  for (char& c : outcome) c = c == ' ' ? '_' : char(std::tolower(static_cast<unsigned char>(c)));
+  if (r.outcome == Outcome::t30_failure) outcome = "t30_failure";
+  if (r.outcome == Outcome::partial) outcome = "partial";
+  if (r.outcome == Outcome::t38_refused && !d.expired) outcome = "t38_refused";
+  db_.set_outcome(id, outcome);
   auto st = db_.set_state(id, d.state, d.error.empty() ? std::nullopt : std::optional<std::string>(d.error));
   if (st && d.retry_at) db_.set_retry(id, d.retry_at);
   log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state);
+  if (on_outcome) on_outcome();
   poke();
 }
 

@@ -40,6 +40,7 @@ struct Decision {
   std::string state;                // done | retry | failed
   std::optional<int64_t> retry_at;  // for retry
   std::string error;                // the job's error sentence ("" for done)
+  bool expired = false;             // failed because the give-up time (kill_after_s) came
 };
 Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries, int64_t now, const RetryPolicy& p);
 
@@ -50,6 +51,8 @@ class Dispatcher {
   void start();
   void stop();
   void poke();  // a job may have become ready: poll now (any thread)
+  // Called on the store thread after each call's outcome is recorded (the reporter looks then).
+  std::function<void()> on_outcome;
 
  private:
   void poll();

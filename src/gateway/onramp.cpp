@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "imaging/pdf_writer.hpp"
+#include "mail/dsn.hpp"
 #include "mail/fax_mail.hpp"
 #include "mail/maildir.hpp"
 
@@ -135,6 +137,7 @@ void OnRamp::scan() {
     if (finish) {
       for (const auto& j : *finish) maybe_finish(j.id);
     }
+    if (auto rep = store_.to_report(64); rep && !rep->empty()) report(std::move(*rep));
     auto jobs = store_.to_route(now, kBatch + skip_routes);
     auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
     auto next = store_.next_delivery_at();
@@ -279,7 +282,9 @@ void OnRamp::deliver(const queue::Delivery& d) {
       return;
     }
     asio::post(io_, [this, d, message = std::move(message)]() mutable {
-      asio::co_spawn(io_, client_->send(opt_.from, d.recipient, std::move(message)),
+      // Reports go from the null reverse path (RFC 3464 §2): a bounce of one is never reported on.
+      std::string sender = d.kind == queue::DeliveryKind::report ? "" : opt_.from;
+      asio::co_spawn(io_, client_->send(sender, d.recipient, std::move(message)),
                      [this, d](std::exception_ptr e, smtp::SendOutcome o) {
                        if (e) o = {smtp::SendOutcome::temporary, "the SMTP client failed"};
                        delivered(d, o);
@@ -345,7 +350,9 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " deferred: " + o.detail);
     } else {
       r = store_.delivery_failed(d.id, o.detail);
-      log("job " + std::to_string(d.job_id) + ": delivery to the postmaster " + d.recipient + " failed: " + o.detail);
+      log("job " + std::to_string(d.job_id) + ": delivery of the " +
+          (d.kind == queue::DeliveryKind::report ? "report to " : "postmaster's copy to ") + d.recipient +
+          " failed: " + o.detail);
     }
     if (!r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
     maybe_finish(d.job_id);
@@ -386,6 +393,87 @@ void OnRamp::maybe_finish(int64_t job_id) {
   }
   if (job->pages == 0) store_.set_state(job_id, queue::state::failed, job->error.value_or("No page was received."));
   else store_.set_state(job_id, queue::state::done, job->error);
+}
+
+// Store thread. Groups the jobs by message and action; silent ones are only marked.
+void OnRamp::report(std::vector<queue::Job> jobs) {
+  struct Group {
+    queue::Message msg;
+    std::string action;
+    std::vector<queue::Job> jobs;
+  };
+  std::vector<Group> groups;
+  for (const auto& j : jobs) {
+    if (!j.message_id || reporting_.count(j.id)) continue;
+    ReportLine line = report_line(j);
+    const std::string reported = line.action == "delayed" ? "delayed" : "final";
+    auto msg = store_.message(*j.message_id);
+    if (!msg) continue;
+    std::string why;
+    if (msg->sender.empty()) why = "no report: the message came from the null sender";
+    else if (!wants_report(j.notify, line.action, opt_.notify)) why = "no report of " + line.action + ": NOTIFY=" + j.notify.value_or("(default)");
+    if (!why.empty()) {
+      store_.mark_reported({j.id}, reported, std::nullopt, why);
+      continue;
+    }
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const Group& x) { return x.msg.id == msg->id && x.action == line.action; });
+    if (g == groups.end()) {
+      groups.push_back({*msg, line.action, {}});
+      g = groups.end() - 1;
+    }
+    g->jobs.push_back(j);
+    reporting_.insert(j.id);
+  }
+  for (auto& g : groups) {
+    asio::post(worker_->pool, [this, g = std::move(g)] {
+      mail::DsnInput in;
+      in.reporting_mta = opt_.reporting_mta;
+      in.from = opt_.from;
+      in.to = g.msg.sender;
+      in.envid = g.msg.envid;
+      in.arrival = g.msg.arrived;
+      in.original_path = g.msg.spool_path;
+      in.full = g.msg.ret == queue::Ret::full;
+      in.now = unix_now();
+      in.message_id = "dsn-" + g.msg.id + "-" + std::to_string(g.jobs.front().id) + "-" + g.action + "@" +
+                      domain_of(opt_.from);
+      std::vector<int64_t> ids;
+      for (const auto& j : g.jobs) {
+        ReportLine line = report_line(j);
+        mail::DsnRecipient r;
+        r.final_recipient = j.recipient;
+        r.orcpt = j.orcpt;
+        r.action = line.action;
+        r.status = line.status;
+        r.diagnostic = line.diagnostic;
+        r.number = j.number;
+        r.pages = j.pages;
+        r.pages_sent = j.pages_done;
+        r.last_attempt = j.dials + j.tries > 0 ? j.updated : 0;
+        if (line.action == "delayed") r.will_retry_until = j.created + opt_.kill_after_s;
+        r.why = j.error.value_or("");
+        in.recipients.push_back(r);
+        ids.push_back(j.id);
+      }
+      const std::string path = spool_.dir() + "/out/dsn-" + g.msg.id + "-" + std::to_string(ids.front()) + "-" + g.action + ".eml";
+      std::optional<queue::NewDelivery> d;
+      auto mail = mail::compose_dsn(in);
+      if (mail && queue::Spool::write_durably(path, *mail))
+        d = queue::NewDelivery{g.msg.sender, queue::DeliveryKind::report, path, in.message_id};
+      const std::string reported = g.action == "delayed" ? "delayed" : "final";
+      asio::post(store_exec_, [this, ids, reported, d, action = g.action, to = g.msg.sender] {
+        for (int64_t id : ids) reporting_.erase(id);
+        if (!d) {
+          log("cannot compose the report to " + to + "; trying again later");
+          return;
+        }
+        if (auto r = store_.mark_reported(ids, reported, d, "report (" + action + ") to " + to); !r) log(r.error().message);
+        else log("report (" + action + ") of " + std::to_string(ids.size()) + " fax(es) to " + to);
+        poke();
+      });
+    });
+  }
 }
 
 // Store thread.

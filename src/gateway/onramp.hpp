@@ -15,7 +15,11 @@
 //   4. when every delivery is final: the TIFF moves to <spool>/archive/, the composed mails go,
 //      and the job is done (or failed when no page came: the mailbox got a missed-fax notice;
 //      or when even the postmaster could not be reached: the TIFF stays in the archive).
-//   5. retention: inbound jobs final for more than [delivery] archive_days are purged, records
+//   5. reports: outbound jobs that reached a final state, or their first retry, are reported to the
+//      mail's sender as an RFC 3464 DSN (report.hpp decides what and whether; dsn.hpp composes),
+//      one per message and action, delivered like a fax mail but from the null sender; a report
+//      that cannot be delivered is logged, never reported on;
+//   6. retention: inbound jobs final for more than [delivery] archive_days are purged, records
 //      and archived TIFF alike (checked at start and hourly).
 // CRASH SAFETY: every step is re-entrant from the store: a job without deliveries is routed and
 // composed again; a pending delivery is attempted again (Maildir file names derive from the
@@ -36,6 +40,7 @@
 
 #include <asio.hpp>
 
+#include "gateway/report.hpp"
 #include "gateway/router.hpp"
 #include "mail/smtp_client.hpp"
 #include "queue/job_store.hpp"
@@ -60,6 +65,11 @@ struct OnRampOptions {
   std::string maildir = "var/mail";
   smtp::SmtpClientOptions smtp;  // smtp and lmtp modes
   int archive_days = 30;
+  // Reports to the senders of fax mail (DSN): our host name, what to report without NOTIFY, and
+  // the give-up time (Will-Retry-Until = the job's creation + kill_after_s).
+  std::string reporting_mta = "localhost";
+  NotifyDefaults notify;
+  int kill_after_s = 10800;
   int route_retry_s = 60;  // a directory that was down is asked again after this long ([ldap] retry_s)
   std::function<void(const std::string&)> log;
 };
@@ -81,6 +91,7 @@ class OnRamp {
   void deliver(const queue::Delivery& d);
   void delivered(const queue::Delivery& d, smtp::SendOutcome outcome);
   void maybe_finish(int64_t job_id);
+  void report(std::vector<queue::Job> jobs);  // store thread
   void purge();
   void log(const std::string& s) const;
 
@@ -93,6 +104,7 @@ class OnRamp {
   std::unique_ptr<smtp::SmtpClient> client_;
   asio::steady_timer timer_;
   std::set<int64_t> routing_, delivering_;  // io thread only
+  std::set<int64_t> reporting_;             // store thread only: jobs whose report is being composed
   bool scanning_ = false, rescan_ = false, stopped_ = false;
   std::chrono::steady_clock::time_point next_purge_{};
 };

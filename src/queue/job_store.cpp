@@ -102,8 +102,35 @@ CREATE INDEX deliveries_due ON deliveries(state, next_at);
 CREATE INDEX deliveries_by_job ON deliveries(job_id);
 )sql";
 
+// Version 4: reporting to the sender. The outcome class of an outbound job's last call (for the
+// DSN status code) and what has been reported of it (NULL, 'delayed', 'final'); deliveries may
+// now be reports (DSN/MDN) to a mail sender, so the table is rebuilt with the wider CHECK.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE jobs ADD COLUMN outcome TEXT;
+ALTER TABLE jobs ADD COLUMN reported TEXT CHECK (reported IN ('delayed', 'final'));
+CREATE TABLE deliveries_v4 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  recipient TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('mailbox', 'postmaster', 'report')),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  mail_path TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+) STRICT;
+INSERT INTO deliveries_v4 SELECT * FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v4 RENAME TO deliveries;
+CREATE INDEX deliveries_due ON deliveries(state, next_at);
+CREATE INDEX deliveries_by_job ON deliveries(job_id);
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
 
 constexpr std::array<std::string_view, 8> kOutStates = {state::queued,  state::rendering, state::ready,
                                                         state::sending, state::retry,     state::done,
@@ -114,7 +141,7 @@ constexpr std::array<std::string_view, 4> kInStates = {state::receiving, state::
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
     "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
-    "bit_rate, ecm, duration";
+    "bit_rate, ecm, duration, outcome, reported";
 
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& a, std::string_view s) {
@@ -219,6 +246,8 @@ Job read_job(const Stmt& s) {
   j.bit_rate = int(s.int64(22));
   j.ecm = s.int64(23) != 0;
   j.duration = int(s.int64(24));
+  j.outcome = s.opt_text(25);
+  j.reported = s.opt_text(26);
   return j;
 }
 
@@ -669,12 +698,18 @@ namespace {
 constexpr const char* kDeliveryColumns =
     "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error, created";
 
+const char* kind_text(DeliveryKind k) {
+  return k == DeliveryKind::postmaster ? "postmaster" : k == DeliveryKind::report ? "report" : "mailbox";
+}
+
 Delivery read_delivery(const Stmt& s) {
   Delivery d;
   d.id = s.int64(0);
   d.job_id = s.int64(1);
   d.recipient = s.text(2);
-  d.kind = s.text(3) == "postmaster" ? DeliveryKind::postmaster : DeliveryKind::mailbox;
+  d.kind = s.text(3) == "postmaster" ? DeliveryKind::postmaster
+           : s.text(3) == "report"   ? DeliveryKind::report
+                                     : DeliveryKind::mailbox;
   d.state = s.text(4);
   d.mail_path = s.text(5);
   d.message_id = s.text(6);
@@ -734,7 +769,7 @@ StoreStatus JobStore::add_deliveries(int64_t job, const std::vector<NewDelivery>
       s->reset();
       if (auto r = s->bind_int(1, job)
                        .bind_text(2, d.recipient)
-                       .bind_text(3, d.kind == DeliveryKind::postmaster ? "postmaster" : "mailbox")
+                       .bind_text(3, kind_text(d.kind))
                        .bind_text(4, d.mail_path)
                        .bind_text(5, d.message_id)
                        .bind_int(6, t)
@@ -804,7 +839,7 @@ StoreStatus JobStore::finish_delivery(int64_t id, std::string_view st, std::opti
     if (!a) return a.error();
     if (auto r = a->bind_int(1, job)
                      .bind_text(2, then->recipient)
-                     .bind_text(3, then->kind == DeliveryKind::postmaster ? "postmaster" : "mailbox")
+                     .bind_text(3, kind_text(then->kind))
                      .bind_text(4, then->mail_path)
                      .bind_text(5, then->message_id)
                      .bind_int(6, t)
@@ -812,6 +847,62 @@ StoreStatus JobStore::finish_delivery(int64_t id, std::string_view st, std::opti
         !r)
       return r;
     if (auto r = insert_event(db_.get(), job, t, "to " + then->recipient + " instead", op); !r) return r;
+  }
+  return tx->commit();
+}
+
+StoreStatus JobStore::set_outcome(int64_t id, std::string_view outcome) {
+  const std::string op = call("set_outcome", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET outcome = ?1 WHERE id = ?2", op);
+    if (!s) return s.error();
+    return s->bind_text(1, outcome).bind_int(2, id).run();
+  });
+}
+
+fb::Result<std::vector<Job>, StoreError> JobStore::to_report(int limit) {
+  const std::string op = "to_report";
+  if (limit <= 0) return std::vector<Job>{};
+  auto s = select_jobs(db_.get(),
+                       "WHERE direction = 'out' AND ((state IN ('done', 'failed', 'cancelled') AND "
+                       "(reported IS NULL OR reported = 'delayed')) OR (state = 'retry' AND reported IS NULL)) "
+                       "ORDER BY message_id, id LIMIT ?1",
+                       op);
+  if (!s) return s.error();
+  s->bind_int(1, limit);
+  return read_jobs(*s);
+}
+
+StoreStatus JobStore::mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
+                                    const std::optional<NewDelivery>& report, std::string_view event) {
+  const std::string op = "mark_reported";
+  if (jobs.empty()) return invalid(op, "no job");
+  if (reported != "delayed" && reported != "final") return invalid(op, "reported is delayed or final");
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  const int64_t t = now();
+  auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET reported = ?1 WHERE id = ?2", op);
+  if (!s) return s.error();
+  for (int64_t id : jobs) {
+    s->reset();
+    if (auto r = s->bind_text(1, reported).bind_int(2, id).run(); !r) return r;
+    if (auto r = insert_event(db_.get(), id, t, event, op); !r) return r;
+  }
+  if (report) {
+    auto a = Stmt::prepare(db_.get(),
+                           "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
+                           "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                           op);
+    if (!a) return a.error();
+    if (auto r = a->bind_int(1, jobs.front())
+                     .bind_text(2, report->recipient)
+                     .bind_text(3, kind_text(report->kind))
+                     .bind_text(4, report->mail_path)
+                     .bind_text(5, report->message_id)
+                     .bind_int(6, t)
+                     .run();
+        !r)
+      return r;
   }
   return tx->commit();
 }

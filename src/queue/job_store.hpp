@@ -35,7 +35,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 enum class Direction { out, in };
 std::string_view to_string(Direction d);
@@ -117,11 +117,16 @@ struct Job {
   int bit_rate = 0;                         // the last call's T.30 rate, bit/s (0: no call reached a fax)
   bool ecm = false;
   int duration = 0;  // seconds the last call lasted
+  // outbound: the class of the last call's outcome (done, busy, no_answer, congestion,
+  // t30_failure, partial, invalid_number, t38_refused, rejected, expired); what the sender has
+  // been told: nullopt, "delayed" (the first retry was reported) or "final".
+  std::optional<std::string> outcome;
+  std::optional<std::string> reported;
 };
 
 // A received fax (or missed-fax notice) to be mailed to one mailbox. The composed mail is a
 // spool file, durable before the row is committed; the row's retry timer drives delivery.
-enum class DeliveryKind { mailbox, postmaster };
+enum class DeliveryKind { mailbox, postmaster, report };
 struct NewDelivery {
   std::string recipient;   // the mail address
   DeliveryKind kind = DeliveryKind::mailbox;
@@ -214,6 +219,15 @@ class JobStore {
   StoreStatus delivery_failed(int64_t delivery, const std::string& error,
                               const std::optional<NewDelivery>& then = std::nullopt);
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
+  StoreStatus set_outcome(int64_t id, std::string_view outcome);
+  // Outbound jobs whose news the sender has not had: final and not reported final, or waiting for
+  // a retry and not reported at all. Grouped by message (ordered by message_id, id).
+  fb::Result<std::vector<Job>, StoreError> to_report(int limit);
+  // Records that these jobs' state was reported ("delayed" or "final"), with the report's
+  // delivery (kind report, attached to the first job) in the same transaction; nullopt when
+  // nothing is sent (NOTIFY=NEVER, a null sender).
+  StoreStatus mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
+                            const std::optional<NewDelivery>& report, std::string_view event);
   // Inbound jobs in delivering whose deliveries are all final: to be finished (archived, done).
   fb::Result<std::vector<Job>, StoreError> to_finish(int limit);
   // Retention: deletes inbound jobs that are final and were last updated before `before`,

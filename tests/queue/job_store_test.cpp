@@ -663,12 +663,13 @@ TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
     auto s = open_store();
     ASSERT_TRUE(s.create_inbound({"+15550100", std::nullopt, ""}));
   }
-  for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration"})
+  for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration",
+                          "outcome", "reported"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
-  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "3");
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "4");
   auto j = s.job(1);
   ASSERT_TRUE(j);
   EXPECT_EQ(j->bad_rows, 0);

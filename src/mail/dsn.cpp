@@ -1,0 +1,172 @@
+// dsn.cpp — composes RFC 3464 reports with GMime (rules: dsn.hpp).
+#include "mail/dsn.hpp"
+
+#include <gmime/gmime.h>
+
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+namespace mail {
+namespace {
+
+struct GObjectUnref {
+  void operator()(gpointer p) const {
+    if (p) g_object_unref(p);
+  }
+};
+template <class T>
+using GPtr = std::unique_ptr<T, GObjectUnref>;
+
+std::string utc(int64_t t, const char* fmt) {
+  std::time_t tt = std::time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, fmt, &tm);
+  return buf;
+}
+
+// A field value from a job's text: one line, ASCII printable.
+std::string field(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v.substr(0, 400)) out.push_back(c < 0x20 || c >= 0x7f ? ' ' : char(c));
+  return out;
+}
+
+std::string pages_text(const DsnRecipient& r) {
+  if (r.pages == 0) return "";
+  return std::to_string(r.pages_sent) + " of " + std::to_string(r.pages) + " page" + (r.pages == 1 ? "" : "s");
+}
+
+std::string human(const DsnInput& in) {
+  std::string s = "This is the fax gateway " + in.reporting_mta + ", about your message of " +
+                  utc(in.arrival, "%Y-%m-%d %H:%M UTC") + ".\n\n";
+  for (const auto& r : in.recipients) {
+    std::string when = r.last_attempt ? " (" + utc(r.last_attempt, "%Y-%m-%d %H:%M:%S UTC") + ")" : "";
+    if (r.action == "delivered") {
+      s += "Sent to " + r.number + ": " + pages_text(r) + " confirmed by the receiving fax machine" + when + ".\n";
+    } else if (r.action == "delayed") {
+      s += "Not yet sent to " + r.number + when + ": " + (r.why.empty() ? r.diagnostic : r.why) + "\n";
+      if (r.will_retry_until)
+        s += "  The gateway keeps trying until " + utc(*r.will_retry_until, "%Y-%m-%d %H:%M UTC") +
+             "; you will hear again only if it fails or if you asked to be told of success.\n";
+    } else {
+      s += "Could NOT be sent to " + r.number + when + ": " + (r.why.empty() ? r.diagnostic : r.why) + "\n";
+      if (r.pages_sent > 0)
+        s += "  " + pages_text(r) + " went through (pages 1 to " + std::to_string(r.pages_sent) +
+             "); the rest did not.\n";
+      s += "  The gateway has stopped trying. Check the number, or send the fax again later.\n";
+    }
+  }
+  s += "\nThe technical details follow, for your mail system.\n";
+  return s;
+}
+
+std::string delivery_status(const DsnInput& in) {
+  std::string s = "Reporting-MTA: dns; " + field(in.reporting_mta) + "\n";
+  if (in.envid) s += "Original-Envelope-Id: " + field(*in.envid) + "\n";
+  s += "Arrival-Date: " + rfc5322_date(in.arrival) + "\n";
+  for (const auto& r : in.recipients) {
+    s += "\n";
+    if (r.orcpt) s += "Original-Recipient: " + field(*r.orcpt) + "\n";
+    s += "Final-Recipient: rfc822; " + field(r.final_recipient) + "\n";
+    s += "Action: " + r.action + "\n";
+    s += "Status: " + r.status + "\n";
+    if (!r.diagnostic.empty()) s += "Diagnostic-Code: x-fax; " + field(r.diagnostic) + "\n";
+    if (r.last_attempt) s += "Last-Attempt-Date: " + rfc5322_date(r.last_attempt) + "\n";
+    if (r.will_retry_until) s += "Will-Retry-Until: " + rfc5322_date(*r.will_retry_until) + "\n";
+  }
+  return s;
+}
+
+GMimeObject* raw_part(const char* type, const char* subtype, const std::string& text) {
+  GMimePart* p = g_mime_part_new_with_type(type, subtype);
+  GPtr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(text.data(), text.size()));
+  GPtr<GMimeDataWrapper> w(g_mime_data_wrapper_new_with_stream(st.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+  g_mime_part_set_content(p, w.get());
+  g_mime_part_set_content_encoding(p, g_mime_part_get_best_content_encoding(p, GMIME_ENCODING_CONSTRAINT_7BIT));
+  return GMIME_OBJECT(p);
+}
+
+}  // namespace
+
+std::string rfc5322_date(int64_t t) {
+  return utc(t, "%a, %d %b %Y %H:%M:%S +0000");
+}
+
+fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
+  static std::once_flag once;
+  std::call_once(once, [] { g_mime_init(); });
+  std::string original;
+  if (!in.original_path.empty()) {
+    std::ifstream f(in.original_path, std::ios::binary);
+    if (f) {
+      std::ostringstream ss;
+      ss << f.rdbuf();
+      original = ss.str();
+    }
+  }
+  GPtr<GMimeMessage> m(g_mime_message_new(TRUE));
+  GMimeObject* mo = GMIME_OBJECT(m.get());
+  g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_FROM, "Fax Gateway", in.from.c_str());
+  g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_TO, nullptr, in.to.c_str());
+  bool all_delivered = true, any_delayed = false;
+  std::string numbers;
+  for (const auto& r : in.recipients) {
+    all_delivered = all_delivered && r.action == "delivered";
+    any_delayed = any_delayed || r.action == "delayed";
+    numbers += (numbers.empty() ? "" : ", ") + r.number;
+  }
+  std::string subject = all_delivered ? "Fax sent to " + numbers
+                        : any_delayed ? "Fax delayed: not yet sent to " + numbers
+                                      : "Fax NOT sent to " + numbers;
+  g_mime_message_set_subject(m.get(), subject.c_str(), "utf-8");
+  GDateTime* date = g_date_time_new_from_unix_utc(in.now);
+  g_mime_message_set_date(m.get(), date);
+  g_date_time_unref(date);
+  g_mime_message_set_message_id(m.get(), in.message_id.c_str());
+  g_mime_object_set_header(mo, "Auto-Submitted", "auto-replied", nullptr);
+
+  GPtr<GMimeMultipart> report(g_mime_multipart_new_with_subtype("report"));
+  g_mime_object_set_content_type_parameter(GMIME_OBJECT(report.get()), "report-type", "delivery-status");
+  GMimeObject* text = raw_part("text", "plain", human(in));
+  g_mime_object_set_content_type_parameter(text, "charset", "us-ascii");
+  g_mime_multipart_add(report.get(), text);
+  g_object_unref(text);
+  GMimeObject* status = raw_part("message", "delivery-status", delivery_status(in));
+  g_mime_multipart_add(report.get(), status);
+  g_object_unref(status);
+  if (!original.empty()) {
+    GPtr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(original.data(), original.size()));
+    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(st.get()));
+    GPtr<GMimeMessage> orig(g_mime_parser_construct_message(parser.get(), nullptr));
+    if (in.full && orig) {
+      GMimeMessagePart* mp = g_mime_message_part_new_with_message("rfc822", orig.get());
+      g_mime_multipart_add(report.get(), GMIME_OBJECT(mp));
+      g_object_unref(mp);
+    } else {
+      size_t end = original.find("\r\n\r\n");
+      size_t end_lf = original.find("\n\n");
+      size_t cut = std::min(end == std::string::npos ? original.size() : end + 2,
+                            end_lf == std::string::npos ? original.size() : end_lf + 1);
+      std::string headers = original.substr(0, cut);
+      GMimeObject* h = raw_part("text", "rfc822-headers", headers);
+      g_mime_multipart_add(report.get(), h);
+      g_object_unref(h);
+    }
+  }
+  g_mime_message_set_mime_part(m.get(), GMIME_OBJECT(report.get()));
+  GMimeFormatOptions* fo = g_mime_format_options_new();
+  g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
+  char* out = g_mime_object_to_string(mo, fo);
+  g_mime_format_options_free(fo);
+  if (!out) return ComposeError{"GMime could not write the report"};
+  std::string s(out);
+  g_free(out);
+  return s;
+}
+
+}  // namespace mail

@@ -1,0 +1,153 @@
+// What a fax mail's sender is told: the status table of dsn-and-status.md, NOTIFY, and the
+// RFC 3464 report itself (parsed back with GMime).
+#include <gmime/gmime.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gateway/report.hpp"
+#include "mail/dsn.hpp"
+
+namespace {
+
+queue::Job job(std::string state, std::optional<std::string> outcome, int dials = 1, int tries = 0) {
+  queue::Job j;
+  j.state = std::move(state);
+  j.outcome = std::move(outcome);
+  j.dials = dials;
+  j.tries = tries;
+  return j;
+}
+
+TEST(ReportLine, EveryOutcomeOfTheTable) {
+  using gateway::report_line;
+  struct Row {
+    const char* state;
+    std::optional<std::string> outcome;
+    const char* action;
+    const char* status;
+  } rows[] = {
+      {"done", "done", "delivered", "2.0.0"},       {"retry", "busy", "delayed", "4.4.1"},
+      {"failed", "busy", "failed", "5.4.1"},        {"retry", "no_answer", "delayed", "4.4.1"},
+      {"failed", "no_answer", "failed", "5.4.1"},   {"retry", "congestion", "delayed", "4.4.5"},
+      {"failed", "congestion", "failed", "5.4.5"},  {"retry", "t30_failure", "delayed", "4.4.2"},
+      {"failed", "t30_failure", "failed", "5.4.2"}, {"failed", "partial", "failed", "5.4.2"},
+      {"failed", "expired", "failed", "5.4.7"},     {"failed", "invalid_number", "failed", "5.1.1"},
+      {"failed", "t38_refused", "failed", "5.6.3"}, {"cancelled", std::nullopt, "failed", "5.0.0"},
+  };
+  for (const auto& r : rows) {
+    auto l = report_line(job(r.state, r.outcome));
+    EXPECT_EQ(l.action, r.action) << r.state << " " << r.outcome.value_or("-");
+    EXPECT_EQ(l.status, r.status) << r.state << " " << r.outcome.value_or("-");
+  }
+  // A job that failed before any call: the converter could not render it.
+  EXPECT_EQ(report_line(job("failed", std::nullopt, 0, 0)).status, "5.6.1");
+}
+
+TEST(WantsReport, NotifyAndTheDefaults) {
+  using gateway::wants_report;
+  gateway::NotifyDefaults d;  // success false, delay true
+  EXPECT_TRUE(wants_report(std::nullopt, "failed", d));
+  EXPECT_TRUE(wants_report(std::nullopt, "delayed", d));
+  EXPECT_FALSE(wants_report(std::nullopt, "delivered", d));
+  EXPECT_FALSE(wants_report(std::string("NEVER"), "failed", d));
+  EXPECT_TRUE(wants_report(std::string("SUCCESS"), "delivered", d));
+  EXPECT_FALSE(wants_report(std::string("SUCCESS"), "failed", d));
+  EXPECT_TRUE(wants_report(std::string("FAILURE,DELAY"), "delayed", d));
+  d.success = true;
+  d.delay = false;
+  EXPECT_TRUE(wants_report(std::nullopt, "delivered", d));
+  EXPECT_FALSE(wants_report(std::nullopt, "delayed", d));
+}
+
+std::string header_block(const std::string& part, const std::string& name) {
+  auto p = part.find("\n" + name + ": ");
+  if (p == std::string::npos) return "";
+  auto e = part.find('\n', p + 1);
+  return part.substr(p + name.size() + 3, e - p - name.size() - 3);
+}
+
+TEST(Dsn, ReportHasTheThreePartsAndTheFields) {
+  namespace fs = std::filesystem;
+  fs::path orig = fs::temp_directory_path() / ("dsn_test." + std::to_string(::getpid()) + ".eml");
+  {
+    std::ofstream f(orig);
+    f << "From: alice@example.com\r\nSubject: quarterly\r\nMessage-ID: <q1@example.com>\r\n\r\nSECRET BODY\r\n";
+  }
+  mail::DsnInput in;
+  in.reporting_mta = "fax.test";
+  in.from = "fax@fax.test";
+  in.to = "alice@example.com";
+  in.message_id = "dsn-1@fax.test";
+  in.envid = "QQ314159";
+  in.arrival = 1795380067;
+  in.now = 1795380367;
+  in.original_path = orig.string();
+  mail::DsnRecipient a;
+  a.final_recipient = "FAX=+12025550100@fax.test";
+  a.orcpt = "rfc822;FAX=+12025550100@fax.test";
+  a.action = "failed";
+  a.status = "5.4.1";
+  a.diagnostic = "busy";
+  a.number = "+12025550100";
+  a.pages = 3;
+  a.pages_sent = 1;
+  a.last_attempt = 1795380300;
+  a.why = "Busy Here. Gave up after 12 dials.";
+  mail::DsnRecipient b = a;
+  b.final_recipient = "FAX=+12025550101@fax.test";
+  b.orcpt.reset();
+  b.number = "+12025550101";
+  in.recipients = {a, b};
+  auto m = mail::compose_dsn(in);
+  ASSERT_TRUE(m) << m.error().message;
+  const std::string head = m->substr(0, m->find("\n\n"));
+  EXPECT_NE(head.find("Content-Type: multipart/report;"), std::string::npos) << head;
+  EXPECT_NE(head.find("report-type=delivery-status"), std::string::npos) << head;
+  EXPECT_EQ(header_block(*m, "Subject"), "Fax NOT sent to +12025550100, +12025550101");
+  EXPECT_EQ(header_block(*m, "Auto-Submitted"), "auto-replied");
+  EXPECT_NE(m->find("Reporting-MTA: dns; fax.test\nOriginal-Envelope-Id: QQ314159\n"
+                    "Arrival-Date: Sun, 22 Nov 2026 20:41:07 +0000\n\n"
+                    "Original-Recipient: rfc822;FAX=+12025550100@fax.test\n"
+                    "Final-Recipient: rfc822; FAX=+12025550100@fax.test\nAction: failed\nStatus: 5.4.1\n"
+                    "Diagnostic-Code: x-fax; busy\nLast-Attempt-Date: Sun, 22 Nov 2026 20:45:00 +0000\n\n"
+                    "Final-Recipient: rfc822; FAX=+12025550101@fax.test\n"),
+            std::string::npos)
+      << *m;
+  EXPECT_NE(m->find("1 of 3 pages went through (pages 1 to 1)"), std::string::npos);
+  // RET unset: the headers only, never the body.
+  EXPECT_NE(m->find("Content-Type: text/rfc822-headers"), std::string::npos);
+  EXPECT_NE(m->find("Subject: quarterly"), std::string::npos);
+  EXPECT_EQ(m->find("SECRET BODY"), std::string::npos);
+  in.full = true;
+  auto full = mail::compose_dsn(in);
+  ASSERT_TRUE(full);
+  EXPECT_NE(full->find("Content-Type: message/rfc822"), std::string::npos);
+  EXPECT_NE(full->find("SECRET BODY"), std::string::npos);
+  fs::remove(orig);
+}
+
+TEST(Dsn, DelayedSaysUntilWhen) {
+  mail::DsnInput in;
+  in.reporting_mta = "fax.test";
+  in.from = "fax@fax.test";
+  in.to = "alice@example.com";
+  in.message_id = "dsn-2@fax.test";
+  in.arrival = in.now = 1795380067;
+  mail::DsnRecipient a;
+  a.final_recipient = "FAX=+12025550100@fax.test";
+  a.action = "delayed";
+  a.status = "4.4.1";
+  a.diagnostic = "no answer";
+  a.number = "+12025550100";
+  a.will_retry_until = 1795390867;
+  in.recipients = {a};
+  auto m = mail::compose_dsn(in);
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->find("Will-Retry-Until: Sun, 22 Nov 2026 23:41:07 +0000"), std::string::npos) << *m;
+  EXPECT_NE(m->find("keeps trying until 2026-11-22 23:41 UTC"), std::string::npos);
+  EXPECT_EQ(header_block(*m, "Subject"), "Fax delayed: not yet sent to +12025550100");
+}
+
+}  // namespace
