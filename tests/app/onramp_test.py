@@ -12,7 +12,9 @@
   with no page.
 - kill -9 during delivery: every received fax ends in exactly one mail per mailbox."""
 import email
+import email.message
 import email.policy
+import smtplib
 import glob
 import os
 import random
@@ -177,12 +179,25 @@ class DefaultConfigTest(fbtest.TempDirTest):
                 self.assertIsNone(proc.poll(), open(log.name).read())
                 self.assertLess(time.time(), deadline, "serve did not start")
                 time.sleep(0.1)
-            sw = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "alice@example.com",
+            # The full loop of issue 6 beside it: a mail asking for a success report (NOTIFY=SUCCESS).
+            one = self.path("one.tif")
+            fbtest.run("convert", "-o", one, fbtest.itu_chart(2), check=0)
+            msg = email.message.EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.localhost", "chart 2"
+            msg["Message-ID"] = "<chart2@example.com>"
+            with open(one, "rb") as f:
+                msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="one.tif")
+            with smtplib.SMTP("127.0.0.1", 2525, timeout=30) as smtp:
+                smtp.sendmail("alice@example.com", ["FAX=+15550100@fax.localhost"], msg.as_bytes(),
+                              mail_options=["RET=HDRS", "ENVID=QQ314159"],
+                              rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;FAX+3D+2B15550100@fax.localhost"])  # xtext
+            sw = subprocess.run(["swaks", "--server", "127.0.0.1:2525", "--from", "bob@example.com",
                                  "--to", "FAX=+15550100@fax.localhost", "--attach", "@" + pdf,
                                  "--body", "Two ITU charts follow."], capture_output=True, text=True, timeout=60)
             self.assertEqual(sw.returncode, 0, sw.stdout + sw.stderr)
             maildir = os.path.join(self.dir, "var", "mail")
-            [msg] = wait_mails(maildir, "fax@localhost", 1, timeout=240, log=log.name)
+            got_mails = wait_mails(maildir, "fax@localhost", 2, timeout=300, log=log.name)
+            [msg] = [m for m in got_mails if m["X-Fax-Pages"] == "3"]
 
             self.assertEqual(msg["To"], "fax@localhost")
             self.assertEqual(msg["From"], "Fax <fax@fax.localhost>")
@@ -210,9 +225,9 @@ class DefaultConfigTest(fbtest.TempDirTest):
             mailed = self.path("mailed.tif")
             with open(mailed, "wb") as f:
                 f.write(tif)
-            jobs = wait_for_states(self.dir, ("done",), 2)
-            out = next(j for j in jobs if j["direction"] == "out")
-            inn = next(j for j in jobs if j["direction"] == "in")
+            jobs = wait_for_states(self.dir, ("done",), 4)
+            out = next(j for j in jobs if j["direction"] == "out" and j["pages"] == 3)
+            inn = next(j for j in jobs if j["direction"] == "in" and j["pages"] == 3)
             sent = fbtest.decode_with_libtiff(os.path.join(self.dir, "var", "spool", "fax", "%d.tif" % out["id"]),
                                               self.dir)
             rx = fbtest.decode_with_libtiff(mailed, self.dir)
@@ -236,7 +251,26 @@ class DefaultConfigTest(fbtest.TempDirTest):
                 self.assertEqual((cols[3], cols[8]), ("1728", "ccitt"), line)
             # Delivered: the spool copy went to the archive; the composed mail is gone.
             self.assertEqual(os.listdir(os.path.join(self.dir, "var", "spool", "in")), [])
-            self.assertEqual(os.listdir(os.path.join(self.dir, "var", "spool", "out")), [])
+
+            # The success report to alice, field by field (RFC 3464); bob asked for none.
+            [dsn] = wait_mails(maildir, "alice@example.com", 1, timeout=60, log=log.name)
+            self.assertEqual(dsn.get_content_type(), "multipart/report")
+            self.assertEqual(dsn.get_param("report-type"), "delivery-status")
+            self.assertEqual(dsn["To"], "alice@example.com")
+            self.assertEqual(dsn["Auto-Submitted"], "auto-replied")
+            human, status, headers = list(dsn.iter_parts())
+            self.assertIn("Sent to +15550100: 1 of 1 page confirmed", human.get_content())
+            self.assertEqual(status.get_content_type(), "message/delivery-status")
+            per_msg, per_rcpt = status.get_payload()
+            self.assertEqual(per_msg["Original-Envelope-Id"], "QQ314159")
+            self.assertEqual(per_msg["Reporting-MTA"], "dns; " + socket.gethostname())
+            self.assertEqual(per_rcpt["Action"], "delivered")
+            self.assertEqual(per_rcpt["Status"], "2.0.0")
+            self.assertEqual(per_rcpt["Final-Recipient"], "rfc822; FAX=+15550100@fax.localhost")
+            self.assertEqual(per_rcpt["Original-Recipient"], "rfc822;FAX=+15550100@fax.localhost")
+            self.assertEqual(headers.get_content_type(), "text/rfc822-headers")
+            self.assertIn("Message-ID: <chart2@example.com>", headers.get_payload())
+            self.assertFalse(os.path.exists(os.path.join(maildir, "bob@example.com")))
             self.assertTrue(os.path.exists(os.path.join(self.dir, "var", "spool", "archive", "%d.tif" % inn["id"])))
         finally:
             proc.send_signal(signal.SIGTERM)
