@@ -13,6 +13,7 @@ import unittest
 
 import fbtest
 from offramp_test import Node, free_port
+from onramp_test import mails, wait_mails
 
 SIPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sip", "sipp")
 
@@ -88,18 +89,26 @@ class SipPeersTest(fbtest.TempDirTest):
         p = sipp("uac_bad_sdp.xml", "127.0.0.1:%d" % n.sip_port, "-p", str(free_udp_port()), "-m", "1")
         self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
 
-    def test_busy_and_unanswered_trunks_give_the_job_a_retry_with_the_reason(self):
-        for scenario, ring, expect in (("uas_busy.xml", 60, "486 Busy Here"),
-                                       ("uas_ring_forever.xml", 3, "No answer within 3 s")):
+    def test_busy_unanswered_and_invalid_numbers_retry_and_report_as_the_table_says(self):
+        """dsn-and-status.md: a delayed DSN once, when the first retry is scheduled; a failed DSN
+        when the dials run out; an unallocated number fails at once with 5.1.1."""
+        cases = (  # scenario, calls SIPp takes, ring timeout, [retry], the job's end, its reports
+            ("uas_busy.xml", 2, 60, "max_dials = 2\nbusy_delay_s = 2\n", "failed", "486 Busy Here",
+             [("delayed", "4.4.1"), ("failed", "5.4.1")]),
+            ("uas_ring_forever.xml", 1, 3, "no_answer_delay_s = 600\n", "retry", "No answer within 3 s",
+             [("delayed", "4.4.1")]),
+            ("uas_404.xml", 1, 60, "", "failed", "404 Not Found", [("failed", "5.1.1")]),
+        )
+        for scenario, calls, ring, retry, end, expect, reports in cases:
             with self.subTest(scenario=scenario):
                 port = free_udp_port()
                 d = self.path(scenario)
                 os.makedirs(d)
                 uas = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP, scenario), "-i", "127.0.0.1", "-p", str(port),
-                                        "-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"],
+                                        "-m", str(calls), "-nostdin", "-timeout", "60s", "-timeout_error"],
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 n = Node(d, trunk="sip:127.0.0.1:%d" % port, trunk_extra="ring_timeout_s = %d" % ring,
-                         extra="[retry]\nbusy_delay_s = 600\nno_answer_delay_s = 600\n")
+                         extra="[retry]\n" + retry)
                 try:
                     s = n.smtp()
                     s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"],
@@ -110,12 +119,27 @@ class SipPeersTest(fbtest.TempDirTest):
                     deadline = time.time() + 30
                     while time.time() < deadline:
                         [job] = n.jobs()
-                        if job["state"] == "retry":
+                        if job["state"] == end:
                             break
                         time.sleep(0.2)
-                    self.assertEqual(job["state"], "retry", job)
+                    self.assertEqual(job["state"], end, job)
                     self.assertIn(expect, job["error"])
-                    self.assertIsNotNone(job["retry_at"])
+                    if end == "retry":
+                        self.assertIsNotNone(job["retry_at"])
+                    got = wait_mails(os.path.join(d, "var", "mail"), "alice@example.com", len(reports), timeout=60,
+                                     log=n.log.name)
+                    time.sleep(1)  # nothing more may come: one report per state
+                    got = mails(os.path.join(d, "var", "mail"), "alice@example.com")
+                    seen = []
+                    for m in got:
+                        self.assertEqual(m.get_content_type(), "multipart/report")
+                        _, status, _ = list(m.iter_parts())
+                        rcpt = status.get_payload()[1]
+                        seen.append((rcpt["Action"], rcpt["Status"]))
+                        self.assertEqual(rcpt["Final-Recipient"], "rfc822; FAX=+15550123@fax.test")
+                        if rcpt["Action"] == "delayed":
+                            self.assertIsNotNone(rcpt["Will-Retry-Until"])
+                    self.assertEqual(sorted(seen), sorted(reports))
                 finally:
                     n.stop()
                     if uas.poll() is None:
