@@ -53,7 +53,7 @@ Response list(queue::JobStore& store, std::string_view query) {
 
 }  // namespace
 
-Response handle_jobs(queue::JobStore& store, const Request& req) {
+Response handle_jobs(queue::JobStore& store, const Request& req, const std::function<void(int64_t)>& on_cancelled) {
   std::string_view target = req.target;
   std::string_view query;
   if (auto q = target.find('?'); q != std::string_view::npos) {
@@ -82,6 +82,7 @@ Response handle_jobs(queue::JobStore& store, const Request& req) {
       int status = s.error().code == queue::StoreErrc::not_found ? 404 : 409;
       return {status, json_error(s.error().message)};
     }
+    if (on_cancelled) on_cancelled(*id);
   } else if (req.method != "GET") {
     return {405, json_error("use GET")};
   }
@@ -97,13 +98,16 @@ namespace {
 
 // A plain coroutine function: its parameters are copied into the frame by the language rules.
 // (Coroutine lambdas with captures are avoided: GCC 12 mis-handles their captures.)
-asio::awaitable<Response> on_store(queue::JobStore* store, Request req) { co_return handle_jobs(*store, req); }
+asio::awaitable<Response> on_store(queue::JobStore* store, Request req, std::function<void(int64_t)> on_cancelled) {
+  co_return handle_jobs(*store, req, on_cancelled);
+}
 
 }  // namespace
 
-Handler jobs_handler(queue::JobStore& store, asio::any_io_executor store_exec) {
-  return [&store, store_exec](Request req) {  // not a coroutine: returns the spawned awaitable
-    return asio::co_spawn(store_exec, on_store(&store, std::move(req)), asio::use_awaitable);
+Handler jobs_handler(queue::JobStore& store, asio::any_io_executor store_exec,
+                     std::function<void(int64_t)> on_cancelled) {
+  return [&store, store_exec, on_cancelled](Request req) {  // not a coroutine: returns the spawned awaitable
+    return asio::co_spawn(store_exec, on_store(&store, std::move(req), on_cancelled), asio::use_awaitable);
   };
 }
 

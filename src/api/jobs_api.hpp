@@ -8,6 +8,7 @@
 // THREADS: the handler runs on the store executor, where the JobStore lives.
 #pragma once
 
+#include <functional>
 #include <asio.hpp>
 
 #include "api/http_server.hpp"
@@ -15,9 +16,13 @@
 
 namespace api {
 
-Response handle_jobs(queue::JobStore& store, const Request& req);
+Response handle_jobs(queue::JobStore& store, const Request& req,
+                     const std::function<void(int64_t)>& on_cancelled = nullptr);
 
 // A Handler that runs handle_jobs on `store_exec`.
-Handler jobs_handler(queue::JobStore& store, asio::any_io_executor store_exec);
+// `on_cancelled` (optional) runs on the store thread after a job was cancelled: the live call of
+// the job, if any, is to be hung up.
+Handler jobs_handler(queue::JobStore& store, asio::any_io_executor store_exec,
+                     std::function<void(int64_t)> on_cancelled = nullptr);
 
 }  // namespace api

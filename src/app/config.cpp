@@ -628,6 +628,7 @@ void read_retry(Table t, Retry& r) {
   t.integer("busy_delay_s", r.busy_delay_s, 1, 86400);
   t.integer("no_answer_delay_s", r.no_answer_delay_s, 1, 86400);
   t.integer("failure_delay_s", r.failure_delay_s, 1, 86400);
+  t.integer("calls_per_number", r.calls_per_number, 1, 100);
   t.integer("kill_after_s", r.kill_after_s, 1, 30 * 86400);
   t.finish();
 }

@@ -31,7 +31,8 @@
 //              national_prefix "" (0-4 digits); ring_timeout_s 60 (1..600); username, password "" (both or
 //              neither); register false (needs username)
 //   [retry]    max_dials 12 (1..1000); max_tries 3 (1..100); busy_delay_s 120; no_answer_delay_s 300;
-//              failure_delay_s 60 (delays 1..86400); kill_after_s 10800 (1..30 days)
+//              failure_delay_s 60 (delays 1..86400); kill_after_s 10800 (1..30 days); calls_per_number 1
+//              (1..100: simultaneous calls to one number)
 //   [[route]]  exactly one of did (E.164), subaddress (1-20 digits), default = true; mailbox (required: an
 //              address or a non-empty list of them); attach ["pdf", "tiff"] (a non-empty subset, in order).
 //              A DID or subaddress may be routed only once, and there is at most one default route.
@@ -143,6 +144,7 @@ struct Retry {
   int no_answer_delay_s = 300;
   int failure_delay_s = 60;
   int kill_after_s = 10800;
+  int calls_per_number = 1;
 };
 
 enum class Attach { pdf, tiff };

@@ -2,6 +2,7 @@
 #include "app/serve.hpp"
 
 #include <csignal>
+#include <ctime>
 #include <cstdlib>
 
 #include <pthread.h>
@@ -260,13 +261,26 @@ int run(const config::Config& cfg) {
   smtp_server.start();
   for (const auto& ep : smtp_server.bound()) log("SMTP listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
 
-  api::HttpServer http(io, endpoints(cfg.http.listen), api::jobs_handler(*store, store_pool.get_executor()));
+  // A cancelled job's live call is hung up (the FaxCalls object exists by the time a request runs).
+  std::function<void(int64_t)> hang_up_job;
+  api::HttpServer http(io, endpoints(cfg.http.listen),
+                       api::jobs_handler(*store, store_pool.get_executor(), [&](int64_t id) {
+                         asio::post(io, [&, id] {
+                           if (hang_up_job) hang_up_job(id);
+                         });
+                       }));
   http.start();
   for (const auto& ep : http.bound()) log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
 
   // Fax calls: SIP, T.38 and the dispatcher of outbound jobs.
   gateway::Hooks hooks;
   auto store_exec = store_pool.get_executor();
+  // Accounting (store thread): the store's table and <data_dir>/accounting.jsonl.
+  const std::string accounting_log = (fs::path(cfg.node.data_dir) / "accounting.jsonl").string();
+  auto account = [&, accounting_log](const queue::AccountingRecord& a) {
+    if (auto r = store->add_accounting(a); !r) log("accounting: " + r.error().message);
+    if (auto r = queue::Spool::append_line(accounting_log, queue::to_json(a)); !r) log("accounting: " + r.error().message);
+  };
   std::function<void()> poke_onramp;
   hooks.create_inbound = [&, store_exec](const queue::NewInbound& in, std::function<void(std::optional<int64_t>)> cb) {
     asio::post(store_exec, [&, in, cb] {
@@ -290,6 +304,21 @@ int run(const config::Config& cfg) {
       if (!r.reason.empty()) event += " (" + r.reason + ")";
       store->add_event(r.job_id, event);
       store->set_reception(r.job_id, r.bit_rate, r.ecm, r.seconds);
+      if (auto j = store->job(r.job_id)) {
+        queue::AccountingRecord a;
+        a.time = int64_t(std::time(nullptr)) - r.seconds;
+        a.direction = queue::Direction::in;
+        a.job_id = r.job_id;
+        a.number = j->number;
+        a.caller = j->caller;
+        a.trunk = r.trunk;
+        a.pages = a.pages_total = r.pages;
+        a.bit_rate = r.bit_rate;
+        a.duration = r.seconds;
+        a.outcome = r.pages == 0 ? "missed" : r.success ? "received" : "incomplete";
+        if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
+        account(a);
+      }
       // Pages or not, the route's mailbox hears of the call: the fax, or a missed-fax notice.
       std::optional<std::string> why;
       if (!r.success) why = r.reason.empty() ? (r.pages > 0 ? "The fax is incomplete." : "No page was received.") : r.reason;
@@ -299,13 +328,17 @@ int run(const config::Config& cfg) {
     });
   };
   gateway::FaxCalls fax_calls(io, fax_calls_options(cfg), hooks);
+  hang_up_job = [&](int64_t id) {
+    if (fax_calls.cancel_job(id)) log("job " + std::to_string(id) + ": cancelled during its call: hanging up");
+  };
   fax_calls.start(sip_listen(cfg), sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key});
   for (const auto& b : fax_calls.endpoint().bound()) {
     const char* t = b.transport == sip::Transport::tcp ? "tcp:" : b.transport == sip::Transport::tls ? "tls:" : "udp:";
     log(std::string("SIP listening on ") + t + b.host + ":" + std::to_string(b.port));
   }
   gateway::RetryPolicy rp{cfg.retry.max_dials, cfg.retry.max_tries, cfg.retry.busy_delay_s,
-                          cfg.retry.no_answer_delay_s, cfg.retry.failure_delay_s, cfg.retry.kill_after_s};
+                          cfg.retry.no_answer_delay_s, cfg.retry.failure_delay_s, cfg.retry.kill_after_s,
+                          cfg.retry.calls_per_number};
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };
   dispatcher.start();
@@ -328,6 +361,7 @@ int run(const config::Config& cfg) {
   gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap));
   poke_onramp = [&] { onramp.poke(); };
   dispatcher.on_outcome = [&] { onramp.poke(); };
+  dispatcher.on_call = account;
   onramp.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -365,6 +399,7 @@ int run(const config::Config& cfg) {
   io.run();
   poke_dispatcher = nullptr;
   poke_onramp = nullptr;
+  hang_up_job = nullptr;
   converter.stop();
   store_pool.join();
   log("stopped");

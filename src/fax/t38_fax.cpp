@@ -3,6 +3,7 @@
 
 #include <spandsp.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace fax {
@@ -59,7 +60,7 @@ struct Callbacks {
     r.completion_code = code;
     r.reason = t30_completion_code_to_str(code);
     r.pages = self->opt_.transmit ? st.pages_tx : st.pages_rx;
-    r.pages_total = self->opt_.transmit ? st.pages_in_file : r.pages;
+    r.pages_total = self->opt_.transmit ? std::max(0, st.pages_in_file - self->opt_.first_page) : r.pages;
     r.bit_rate = st.bit_rate;
     r.ecm = st.error_correcting_mode != 0;
     if (const char* id = t30_get_rx_ident(s)) r.remote_ident = id;
@@ -95,7 +96,8 @@ T38Fax::T38Fax(T38Options opt, SendIfp send) : impl_(std::make_unique<Impl>()), 
   t30_set_supported_compressions(t30, T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION | T30_SUPPORT_T6_COMPRESSION);
   int modems = T30_SUPPORT_V27TER | T30_SUPPORT_V29 | (opt_.max_bit_rate >= 12000 ? T30_SUPPORT_V17 : 0);
   t30_set_supported_modems(t30, modems);
-  if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), -1, -1);
+  // A resumed send starts at the first page the far end did not confirm (spandsp counts from 0).
+  if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), opt_.first_page > 0 ? opt_.first_page : -1, -1);
   else t30_set_rx_file(t30, opt_.file.c_str(), -1);
   if (!opt_.trace_tag.empty()) {
     const int level = SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW;
@@ -140,7 +142,7 @@ void T38Fax::abort(const std::string& reason) {
   bool clean = result_.finished && result_.success;
   t30_stats_t st;
   t30_get_transfer_statistics(impl_->t30, &st);
-  if (opt_.transmit && result_.pages_total == 0) result_.pages_total = st.pages_in_file;
+  if (opt_.transmit && result_.pages_total == 0) result_.pages_total = std::max(0, st.pages_in_file - opt_.first_page);
   if (opt_.transmit) result_.pages = std::max(result_.pages, st.pages_tx);
   result_.finished = true;
   // A sender whose every page the far end confirmed (MCF) has delivered the document, even if

@@ -34,6 +34,7 @@ struct T38Options {
   bool calling = true;          // the party that dialled (sends CNG; T.30 roles follow)
   bool transmit = true;         // send `file`, else receive into it
   std::string file;
+  int first_page = 0;           // transmit: resume here (0-based); pages_total then counts from it
   std::string station_id;       // our TSI/CSI, at most 20 characters
   std::string header;           // page header on transmitted pages ("" none)
   std::string subaddress;       // SUB to send (transmit), "" none

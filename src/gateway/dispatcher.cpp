@@ -1,6 +1,7 @@
 // dispatcher.cpp — outbound jobs to calls and back (see dispatcher.hpp).
 #include "gateway/dispatcher.hpp"
 
+#include <map>
 #include <ctime>
 #include <iostream>
 
@@ -100,16 +101,31 @@ void Dispatcher::poll() {
   polling_ = true;
   asio::post(store_, [this, free] {
     std::vector<queue::Job> take;
-    auto ready = db_.next_ready(unix_now(), free);
+    // Busy numbers: calls in progress count against calls_per_number.
+    std::map<std::string, int> busy;
+    if (auto sending = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0})) {
+      for (const auto& j : *sending) ++busy[j.number];
+    }
+    // Look further than `free`: jobs to a busy number are passed over, not counted.
+    auto ready = db_.next_ready(unix_now(), free * 4 + 16);
     if (ready) {
       for (auto& j : *ready) {
-        if (db_.set_state(j.id, queue::state::sending)) take.push_back(j);
+        if (int(take.size()) >= free) break;
+        if (busy[j.number] >= policy_.calls_per_number) continue;
+        if (db_.set_state(j.id, queue::state::sending)) {
+          ++busy[j.number];
+          take.push_back(j);
+        }
       }
     }
     asio::post(io_, [this, take = std::move(take)] {
       polling_ = false;
       for (const auto& j : take) {
-        OutboundFax f{j.id, j.number, j.subaddress, spool_.fax_path(j.id)};
+        // A partial send resumes at the first page not confirmed (dsn-and-status.md: pages the
+        // far end confirmed are not sent again).
+        int first = j.pages > 0 && j.pages_done < j.pages ? j.pages_done : 0;
+        OutboundFax f{j.id, j.number, j.subaddress, spool_.fax_path(j.id), first};
+        if (first > 0) log("job " + std::to_string(j.id) + ": resuming at page " + std::to_string(first + 1));
         calls_.send(f, [this, j](CallResult r) { asio::post(store_, [this, j, r] { record(j, r); }); });
       }
       schedule(std::chrono::seconds(take.empty() ? 1 : 0));
@@ -126,8 +142,10 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
     if (auto d = db_.add_dial(id)) dials = *d;
   }
+  // This call's pages count from where it started: confirmed pages add to the earlier ones.
+  const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
   if (r.pages_total > 0 || r.pages_sent > 0) {
-    db_.set_transfer(id, std::max(r.pages_total, r.pages_sent), r.pages_sent, r.bad_rows,
+    db_.set_transfer(id, std::max(before + r.pages_total, before + r.pages_sent), before + r.pages_sent, r.bad_rows,
                      r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
   }
   std::string event = "call via " + (r.trunk.empty() ? std::string("no trunk") : r.trunk) + ": " +
@@ -147,6 +165,25 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   auto st = db_.set_state(id, d.state, d.error.empty() ? std::nullopt : std::optional<std::string>(d.error));
   if (st && d.retry_at) db_.set_retry(id, d.retry_at);
   log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state);
+  if (on_call) {
+    queue::AccountingRecord a;
+    a.time = unix_now() - r.seconds;
+    a.direction = queue::Direction::out;
+    a.job_id = id;
+    a.number = job.number;
+    a.caller = job.caller;
+    a.trunk = r.trunk;
+    a.pages = before + r.pages_sent;
+    a.pages_total = std::max(job.pages, before + r.pages_total);
+    a.bit_rate = r.bit_rate;
+    a.duration = r.seconds;
+    a.outcome = outcome;
+    if (job.message_id) {
+      if (auto m = db_.message(*job.message_id)) a.sender = m->sender;
+    }
+    if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
+    on_call(a);
+  }
   if (on_outcome) on_outcome();
   poke();
 }

@@ -6,6 +6,8 @@
 // reached a fax machine and failed or sent part count as tries (max_tries); busy_delay_s,
 // no_answer_delay_s and failure_delay_s space the retries; kill_after_s after the job was created
 // it fails for good. An invalid number, T.38 refused and a trunk's rejection fail at once.
+// Per destination: at most calls_per_number calls to one number at a time; the others wait
+// their turn, oldest first.
 // A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
 // in `sending` (a crash mid-call) go back to `retry`, due at once, and inbound jobs still in
 // `receiving` end `delivering` with the pages that reached the spool, or `failed` with none. Jobs cancelled during a call
@@ -32,6 +34,7 @@ struct RetryPolicy {
   int no_answer_delay_s = 300;
   int failure_delay_s = 60;
   int kill_after_s = 10800;
+  int calls_per_number = 1;  // simultaneous calls to one fax number (a fax machine takes one)
 };
 
 // What happens to a job after a call with this result, given its counts so far (after this
@@ -53,6 +56,8 @@ class Dispatcher {
   void poke();  // a job may have become ready: poll now (any thread)
   // Called on the store thread after each call's outcome is recorded (the reporter looks then).
   std::function<void()> on_outcome;
+  // Called on the store thread with each call attempt's accounting record.
+  std::function<void(const queue::AccountingRecord&)> on_call;
 
  private:
   void poll();

@@ -135,6 +135,7 @@ struct FaxCalls::Call {
   bool ring_timed_out = false;
   bool reported = false;  // outbound result given / inbound reception handed over
   bool ended = false;     // the SIP call is over
+  bool cancelled = false; // outbound: the user cancelled the job: hang up, no failover
   Clock::time_point started = Clock::now();
   std::string local_sdp;
   // Inbound.
@@ -288,7 +289,7 @@ void FaxCalls::send(const OutboundFax& job, std::function<void(CallResult)> done
 }
 
 void FaxCalls::next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status, const std::string& reason) {
-  if (o == Outcome::congestion && !c->candidates.empty()) {
+  if (o == Outcome::congestion && !c->candidates.empty() && !c->cancelled) {
     dial(c);  // failover
     return;
   }
@@ -298,6 +299,19 @@ void FaxCalls::next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status
   r.reason = reason;
   r.trunk = opt_.trunks[c->trunk].name;
   finish_outbound(c, r);
+}
+
+bool FaxCalls::cancel_job(int64_t job_id) {
+  for (auto& [id, c] : calls_) {
+    if (!c->outgoing || c->job.job_id != job_id || c->ended || c->cancelled) continue;
+    c->cancelled = true;
+    c->candidates.clear();
+    if (c->fax) c->fax->abort("The job was cancelled during the call.");
+    endpoint_.ua().hangup(id, sip::Clock::now());  // BYE when answered, CANCEL while ringing
+    endpoint_.kick();
+    return true;
+  }
+  return false;
 }
 
 void FaxCalls::dial(std::shared_ptr<Call> c) {
@@ -403,6 +417,7 @@ void FaxCalls::start_fax(Call& c, const sdp::Media& remote, const std::string& r
   o.calling = c.outgoing;
   o.transmit = c.outgoing;
   o.file = c.outgoing ? c.job.tiff : c.rx_path;
+  if (c.outgoing) o.first_page = c.job.first_page;
   o.station_id = opt_.station_id;
   o.header = c.outgoing ? opt_.header : "";
   o.subaddress = c.outgoing ? c.job.subaddress.value_or("") : "";
@@ -492,6 +507,10 @@ void FaxCalls::finish_outbound(std::shared_ptr<Call> c, CallResult r) {
   c->reported = true;
   r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
   if (r.trunk.empty() && c->trunk < opt_.trunks.size()) r.trunk = opt_.trunks[c->trunk].name;
+  if (c->fax) {
+    r.bit_rate = c->fax->result().bit_rate;
+    r.ecm = c->fax->result().ecm;
+  }
   auto done = std::move(c->done);
   asio::post(io_, [done, r] { done(r); });
 }
@@ -737,6 +756,7 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
     r.reason = "The call ended before the fax started.";
   }
   r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
+  if (c->trunk < opt_.trunks.size()) r.trunk = opt_.trunks[c->trunk].name;
   std::error_code ec;
   if (!c->rx_path.empty() && std::filesystem::exists(c->rx_path, ec)) r.path = c->rx_path;
   hooks_.received(r);  // which makes the file durable (sync_received) off this thread

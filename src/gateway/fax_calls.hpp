@@ -75,6 +75,7 @@ struct OutboundFax {
   std::string number;
   std::optional<std::string> subaddress;
   std::string tiff;
+  int first_page = 0;  // 0-based: pages before it were confirmed by an earlier call
 };
 
 enum class Outcome { done, busy, no_answer, invalid_number, congestion, t38_refused, t30_failure, partial, rejected };
@@ -91,6 +92,8 @@ struct CallResult {
   std::string remote_ident;
   std::vector<fax::PageResult> pages;
   int seconds = 0;
+  int bit_rate = 0;
+  bool ecm = false;
 };
 
 struct ReceivedFax {
@@ -105,6 +108,7 @@ struct ReceivedFax {
   int bit_rate = 0;
   bool ecm = false;
   int seconds = 0;
+  std::string trunk;
 };
 
 struct Hooks {
@@ -129,6 +133,10 @@ class FaxCalls final : public sip::CallHandler {
   // Outbound. `done` is called once, on the io thread.
   void send(const OutboundFax& fax, std::function<void(CallResult)> done);
   int free_channels() const;
+  // The user cancelled an outbound job: its live call, if any, is hung up (BYE, or CANCEL while
+  // ringing) and not failed over; its result still arrives through send()'s callback. Returns
+  // whether a call was found.
+  bool cancel_job(int64_t job_id);
   size_t active() const { return calls_.size(); }
 
   // sip::CallHandler

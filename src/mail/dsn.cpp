@@ -50,6 +50,9 @@ std::string human(const DsnInput& in) {
       s += "Sent to " + r.number + ": " + pages_text(r) + " confirmed by the receiving fax machine" + when + ".\n";
     } else if (r.action == "delayed") {
       s += "Not yet sent to " + r.number + when + ": " + (r.why.empty() ? r.diagnostic : r.why) + "\n";
+      if (r.pages_sent > 0)
+        s += "  " + pages_text(r) + " went through so far; the next call resumes at page " +
+             std::to_string(r.pages_sent + 1) + ".\n";
       if (r.will_retry_until)
         s += "  The gateway keeps trying until " + utc(*r.will_retry_until, "%Y-%m-%d %H:%M UTC") +
              "; you will hear again only if it fails or if you asked to be told of success.\n";

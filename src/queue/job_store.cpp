@@ -127,6 +127,23 @@ DROP TABLE deliveries;
 ALTER TABLE deliveries_v4 RENAME TO deliveries;
 CREATE INDEX deliveries_due ON deliveries(state, next_at);
 CREATE INDEX deliveries_by_job ON deliveries(job_id);
+CREATE TABLE accounting (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+  job_id INTEGER NOT NULL,
+  number TEXT NOT NULL,
+  caller TEXT NOT NULL,
+  trunk TEXT NOT NULL,
+  media TEXT NOT NULL,
+  pages INTEGER NOT NULL,
+  pages_total INTEGER NOT NULL,
+  bit_rate INTEGER NOT NULL,
+  duration INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  remote_ident TEXT
+) STRICT;
 )sql";
 
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
@@ -905,6 +922,54 @@ StoreStatus JobStore::mark_reported(const std::vector<int64_t>& jobs, std::strin
       return r;
   }
   return tx->commit();
+}
+
+fb::Result<int64_t, StoreError> JobStore::add_accounting(const AccountingRecord& a) {
+  const std::string op = "add_accounting(" + std::to_string(a.job_id) + ")";
+  auto s = Stmt::prepare(db_.get(),
+                         "INSERT INTO accounting (time, direction, job_id, number, caller, trunk, media, pages, "
+                         "pages_total, bit_rate, duration, outcome, sender, remote_ident) VALUES "
+                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+                         op);
+  if (!s) return s.error();
+  auto row = s->bind_int(1, a.time)
+                 .bind_text(2, to_string(a.direction))
+                 .bind_int(3, a.job_id)
+                 .bind_text(4, a.number)
+                 .bind_text(5, a.caller)
+                 .bind_text(6, a.trunk)
+                 .bind_text(7, a.media)
+                 .bind_int(8, a.pages)
+                 .bind_int(9, a.pages_total)
+                 .bind_int(10, a.bit_rate)
+                 .bind_int(11, a.duration)
+                 .bind_text(12, a.outcome)
+                 .bind_text(13, a.sender)
+                 .bind_opt_text(14, a.remote_ident)
+                 .step();
+  if (!row) return row.error();
+  const int64_t id = s->int64(0);
+  if (auto r = s->run(); !r) return r.error();
+  return id;
+}
+
+std::string to_json(const AccountingRecord& a) {
+  nlohmann::ordered_json o;
+  o["time"] = format_utc(a.time);
+  o["direction"] = std::string(to_string(a.direction));
+  o["job"] = a.job_id;
+  o["number"] = a.number;
+  o["caller"] = a.caller;
+  o["trunk"] = a.trunk;
+  o["media"] = a.media;
+  o["pages"] = a.pages;
+  o["pages_total"] = a.pages_total;
+  o["bit_rate"] = a.bit_rate;
+  o["duration_s"] = a.duration;
+  o["outcome"] = a.outcome;
+  o["sender"] = a.sender;
+  o["remote_ident"] = a.remote_ident ? nlohmann::ordered_json(*a.remote_ident) : nlohmann::ordered_json(nullptr);
+  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 fb::Result<std::vector<Job>, StoreError> JobStore::to_finish(int limit) {

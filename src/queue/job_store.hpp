@@ -124,6 +124,26 @@ struct Job {
   std::optional<std::string> reported;
 };
 
+// One call attempt, either direction: what a fax service bills from (issue 6). Kept in the store
+// and written as a JSON line (to_json) to <data_dir>/accounting.jsonl.
+struct AccountingRecord {
+  int64_t time = 0;  // the call's start, unix seconds
+  Direction direction = Direction::out;
+  int64_t job_id = 0;
+  std::string number;  // dialled (out) or called DID (in)
+  std::string caller;  // our station (out) or the caller id (in)
+  std::string trunk;
+  std::string media = "t38";
+  int pages = 0;        // confirmed (out) or received (in)
+  int pages_total = 0;  // of the document (out)
+  int bit_rate = 0;
+  int duration = 0;     // seconds
+  std::string outcome;  // done, busy, no_answer, ..., received, incomplete, missed
+  std::string sender;   // the mail sender (out), "" for inbound
+  std::optional<std::string> remote_ident;
+};
+std::string to_json(const AccountingRecord& a);  // one line, no newline
+
 // A received fax (or missed-fax notice) to be mailed to one mailbox. The composed mail is a
 // spool file, durable before the row is committed; the row's retry timer drives delivery.
 enum class DeliveryKind { mailbox, postmaster, report };
@@ -220,6 +240,7 @@ class JobStore {
                               const std::optional<NewDelivery>& then = std::nullopt);
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
   StoreStatus set_outcome(int64_t id, std::string_view outcome);
+  fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a);
   // Outbound jobs whose news the sender has not had: final and not reported final, or waiting for
   // a retry and not reported at all. Grouped by message (ordered by message_id, id).
   fb::Result<std::vector<Job>, StoreError> to_report(int limit);

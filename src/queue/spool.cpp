@@ -246,6 +246,17 @@ SpoolStatus Spool::write_durably(const std::string& path, std::string_view bytes
   return fsync_dir(fs::path(path).parent_path().string());
 }
 
+SpoolStatus Spool::append_line(const std::string& path, std::string_view line) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return sys_error("open", path, errno);
+  std::string text(line);
+  text.push_back('\n');
+  auto r = write_all(fd, text, path);
+  if (r && ::fdatasync(fd) != 0) r = sys_error("fdatasync", path, errno);
+  ::close(fd);
+  return r;
+}
+
 SpoolStatus Spool::move_durably(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) return sys_error("rename " + from + " to", to, errno);
   if (auto r = fsync_dir(fs::path(to).parent_path().string()); !r) return r;

@@ -116,6 +116,9 @@ class Spool {
   // Writes `bytes` to `path` durably: a temporary beside it, fsync, rename over, fsync the
   // directory. A reader sees the old file or the whole new one, never a part.
   static SpoolStatus write_durably(const std::string& path, std::string_view bytes);
+  // Appends one line (a newline is added) and fdatasyncs: an append-only log such as
+  // accounting.jsonl. O_APPEND keeps concurrent writers' lines whole.
+  static SpoolStatus append_line(const std::string& path, std::string_view line);
   // Renames durably (fsync of both directories). A missing `from` is an error.
   static SpoolStatus move_durably(const std::string& from, const std::string& to);
 

@@ -321,7 +321,8 @@ allow_attribute = "faxEnabled"
 """
         os.makedirs(self.path("main"))
         os.makedirs(self.path("down"))
-        node = Node(self.path("main"), trunk="self", extra=routes % (ldap_port, LDAP_FILTER))
+        node = Node(self.path("main"), trunk="self",
+                    extra=routes % (ldap_port, LDAP_FILTER) + "[retry]\ncalls_per_number = 2\n")
         down = Node(self.path("down"), trunk="self",
                     extra=(routes % (down_port, LDAP_FILTER)) + "timeout_s = 2\nretry_s = 2\n")
         slapd2 = None
@@ -463,7 +464,7 @@ class DeliveryCrashTest(fbtest.TempDirTest):
         b = Node(self.path("b"), extra=route)
         os.makedirs(self.path("a"))
         a = Node(self.path("a"), trunk="sip:127.0.0.1:%d" % b.sip_port,
-                 extra="[retry]\nfailure_delay_s = 3\nbusy_delay_s = 3\nno_answer_delay_s = 3\n")
+                 extra="[retry]\nfailure_delay_s = 3\nbusy_delay_s = 3\nno_answer_delay_s = 3\ncalls_per_number = 10\n")
         try:
             n = 6
             for i in range(n):

@@ -104,7 +104,7 @@ TEST_F(JobStoreTest, OpenCreatesTheSchemaInWalMode) {
   EXPECT_EQ(sql_scalar(db_path(),
                        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                        "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)"),
-            "deliveries,events,jobs,messages");
+            "accounting,deliveries,events,jobs,messages");
   auto again = JobStore::open(db_path());  // an existing, current schema is left alone
   ASSERT_TRUE(again) << again.error().message;
 }
@@ -667,6 +667,7 @@ TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
                           "outcome", "reported"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP TABLE deliveries");
+  sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
   EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "4");
@@ -752,6 +753,55 @@ TEST_F(JobStoreTest, PurgeRemovesOldFinalInboundJobsOnly) {
   EXPECT_TRUE(s.job(old_pending));
   EXPECT_TRUE(s.job(out));
   EXPECT_TRUE(s.job(fresh));
+}
+
+TEST_F(JobStoreTest, ReportsAreTrackedPerJobAndAttachedToTheFirst) {
+  auto s = open_store();
+  auto ids = enqueue(s, "m1", 2);
+  ASSERT_TRUE(s.set_state(ids[0], "retry"));
+  ASSERT_TRUE(s.set_outcome(ids[0], "busy"));
+  ASSERT_TRUE(s.set_state(ids[1], "sending"));
+  // Waiting for a retry and never reported: to be reported (delayed); a call in progress is not.
+  auto r = s.to_report(10);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].outcome, "busy");
+  ASSERT_TRUE(s.mark_reported({ids[0]}, "delayed",
+                              queue::NewDelivery{"alice@example.com", queue::DeliveryKind::report, "/s/out/d.eml", "dsn-1@x"},
+                              "report (delayed) to alice@example.com"));
+  EXPECT_TRUE(s.to_report(10)->empty());  // reported once, not on every retry
+  ASSERT_TRUE(s.set_state(ids[0], "failed", std::string("Busy. Gave up after 12 dials.")));
+  ASSERT_TRUE(s.set_state(ids[1], "done"));
+  r = s.to_report(10);
+  ASSERT_EQ(r->size(), 2u);
+  ASSERT_TRUE(s.mark_reported(ids, "final", std::nullopt, "not reported: NOTIFY=NEVER"));
+  EXPECT_TRUE(s.to_report(10)->empty());
+  auto d = s.deliveries(ids[0]);
+  ASSERT_EQ(d->size(), 1u);
+  EXPECT_EQ((*d)[0].kind, queue::DeliveryKind::report);
+  EXPECT_EQ(s.job(ids[1])->reported, "final");
+  EXPECT_FALSE(s.mark_reported(ids, "sometime", std::nullopt, "x"));
+}
+
+TEST_F(JobStoreTest, AccountingRecordsEveryCallAsAJsonLine) {
+  auto s = open_store();
+  queue::AccountingRecord a;
+  a.time = k1630;
+  a.job_id = 7;
+  a.number = "+12025550100";
+  a.caller = "+15550100";
+  a.trunk = "carrier";
+  a.pages = 2;
+  a.pages_total = 3;
+  a.bit_rate = 14400;
+  a.duration = 61;
+  a.outcome = "partial";
+  a.sender = "alice@example.com";
+  ASSERT_TRUE(s.add_accounting(a));
+  EXPECT_EQ(sql_scalar(db_path(), "SELECT outcome || ',' || pages || ',' || trunk FROM accounting"), "partial,2,carrier");
+  EXPECT_EQ(queue::to_json(a),
+            R"({"time":"2026-11-22T16:30:00Z","direction":"out","job":7,"number":"+12025550100","caller":"+15550100",)"
+            R"("trunk":"carrier","media":"t38","pages":2,"pages_total":3,"bit_rate":14400,"duration_s":61,)"
+            R"("outcome":"partial","sender":"alice@example.com","remote_ident":null})");
 }
 
 }  // namespace

@@ -1,0 +1,181 @@
+"""The life of an outbound fax job against the fax test peer:
+
+- a partial send (the called peer hangs up after page 2 of 5) is retried, resumes at page 3 (the
+  second peer receives exactly pages 3 to 5, bit-exact below the header line), completes, and the
+  sender gets a delayed report (4.4.2) at the first retry and a success report saying 5 of 5;
+- `faxbridge cancel` during a call hangs the call up (the peer sees our BYE), the job ends
+  cancelled and stays so, and the sender is told (failed, 5.0.0, cancelled)."""
+import email.message
+import os
+import subprocess
+import time
+import unittest
+
+import fbtest
+from fax_loop_test import normalised_rows
+from fax_peer_test import FAX_PEER
+from offramp_test import Node
+from onramp_test import mails, wait_mails
+from sip_peers_test import free_udp_port
+
+
+def pbm_pages(workdir, n):
+    """n distinct A4 pages at fine resolution: page k has k black bars, so pages are told apart."""
+    paths = []
+    for k in range(1, n + 1):
+        w, h = 1728, 2200
+        stride = w // 8
+        rows = bytearray(stride * h)
+        for bar in range(k):
+            top = 200 + bar * 300
+            for y in range(top, top + 120):
+                rows[y * stride + 20: y * stride + stride - 20] = b"\xff" * (stride - 40)
+        p = os.path.join(workdir, "page%d.pbm" % k)
+        with open(p, "wb") as f:
+            f.write(b"P4\n%d %d\n" % (w, h) + bytes(rows))
+        paths.append(p)
+    return paths
+
+
+class AnsweringPeer:
+    """fax_peer answering one call on a fixed UDP port (so a second one can take the retry)."""
+
+    def __init__(self, workdir, name, port, *args):
+        self.report = os.path.join(workdir, name + ".json")
+        self.rx = os.path.join(workdir, name + ".tif")
+        self.proc = subprocess.Popen([FAX_PEER, "answer", "--listen", "127.0.0.1:%d" % port, "--report", self.report,
+                                      "--timeout", "200", "--rx", self.rx, *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def result(self, timeout=240):
+        import json
+        out, _ = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0 or not os.path.exists(self.report):
+            raise AssertionError("fax_peer failed (%s): %s" % (self.proc.returncode, out))
+        with open(self.report) as f:
+            return json.load(f)
+
+
+def send(node, tif, notify):
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550123@fax.test", "five pages"
+    with open(tif, "rb") as f:
+        msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="five.tif")
+    s = node.smtp()
+    s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes(), rcpt_options=["NOTIFY=" + notify])
+    s.quit()
+
+
+def dsn_lines(maildir):
+    out = []
+    for m in mails(maildir, "alice@example.com"):
+        human, status, _ = list(m.iter_parts())
+        rcpt = status.get_payload()[1]
+        out.append((rcpt["Action"], rcpt["Status"], human.get_content()))
+    return out
+
+
+class LifecycleTest(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.pages = pbm_pages(self.dir, 5)
+        self.tif = self.path("five.tif")
+        fbtest.run("convert", "--resolution", "fine", "-o", self.tif, *self.pages, check=0)
+
+    def test_partial_send_resumes_at_the_first_unconfirmed_page(self):
+        port = free_udp_port()
+        first = AnsweringPeer(self.dir, "first", port, "--hangup-after-page", "2")
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), trunk="sip:127.0.0.1:%d" % port, extra="[retry]\nfailure_delay_s = 3\n")
+        try:
+            send(node, self.tif, "SUCCESS,DELAY")
+            r1 = first.result()
+            self.assertIn(r1["pages"], (1, 2), r1)  # the MCF of page 2 may or may not beat the BYE
+            deadline = time.time() + 30
+            while True:
+                [job] = node.jobs()
+                if job["state"] == "retry":
+                    break
+                self.assertLess(time.time(), deadline, job)
+                time.sleep(0.2)
+            self.assertEqual(job["pages"], 5, job)
+            done = job["pages_done"]
+            self.assertIn(done, (1, 2), job)
+            second = AnsweringPeer(self.dir, "second", port)
+            r2 = second.result()
+            self.assertEqual((r2["pages"], r2["success"]), (5 - done, True), r2)
+            [job] = node.settle(("done", "failed"), timeout=120)
+            self.assertEqual((job["state"], job["pages"], job["pages_done"]), ("done", 5, 5), job)
+            # The second call carried pages 3, 4 and 5, no page twice.
+            sent = fbtest.decode_with_libtiff(os.path.join(node.dir, "var", "spool", "fax", "%d.tif" % job["id"]),
+                                              self.dir)
+            got = fbtest.decode_with_libtiff(second.rx, self.dir)
+            self.assertEqual(len(got), 5 - done)
+            for s, g in zip(sent[done:], got):
+                srows, grows = normalised_rows(s), normalised_rows(g)
+                self.assertEqual(grows[len(grows) - len(srows):], srows)
+            maildir = os.path.join(node.dir, "var", "mail")
+            wait_mails(maildir, "alice@example.com", 2, timeout=60, log=node.log.name)
+            reports = sorted(dsn_lines(maildir))
+            self.assertEqual([(a, s) for a, s, _ in reports], [("delayed", "4.4.2"), ("delivered", "2.0.0")])
+            self.assertIn("%d of 5 pages went through so far" % done, reports[0][2])
+            self.assertIn("Sent to +15550123: 5 of 5 pages confirmed", reports[1][2])
+            self.assertIn("resuming at page %d" % (done + 1), open(node.log.name).read())
+            # One accounting record per call attempt, in the store and as JSON lines.
+            import json
+            with open(os.path.join(node.dir, "var", "accounting.jsonl")) as f:
+                calls = [json.loads(line) for line in f]
+            self.assertEqual([(c["direction"], c["outcome"], c["pages"], c["pages_total"]) for c in calls],
+                             [("out", "partial", done, 5), ("out", "done", 5, 5)])
+            for c in calls:
+                self.assertEqual((c["job"], c["number"], c["trunk"], c["media"], c["sender"]),
+                                 (job["id"], "+15550123", "t", "t38", "alice@example.com"))
+                self.assertGreater(c["bit_rate"], 0)
+                self.assertGreater(c["duration_s"], 0)
+                self.assertRegex(c["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            with node.db() as db:
+                self.assertEqual(db.execute("SELECT COUNT(*) FROM accounting").fetchone()[0], 2)
+        finally:
+            node.stop()
+            for p in (first.proc,):
+                if p.poll() is None:
+                    p.kill()
+
+    def test_cancel_during_a_call_hangs_it_up(self):
+        port = free_udp_port()
+        peer = AnsweringPeer(self.dir, "peer", port)
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), trunk="sip:127.0.0.1:%d" % port)
+        try:
+            send(node, self.tif, "FAILURE")
+            deadline = time.time() + 60
+            while True:
+                [job] = node.jobs()
+                if job["state"] == "sending":
+                    break
+                self.assertLess(time.time(), deadline, job)
+                time.sleep(0.2)
+            time.sleep(6)  # well into the T.30 exchange
+            p = node.cli("cancel", str(job["id"]))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            t0 = time.monotonic()
+            r = peer.result(timeout=60)
+            self.assertLess(time.monotonic() - t0, 15, "the call was not hung up")
+            self.assertEqual(r["end"], "remote hangup", r)
+            self.assertLess(r.get("pages", 0), 5)
+            time.sleep(2)
+            [job] = node.jobs()
+            self.assertEqual(job["state"], "cancelled", job)
+            self.assertIn("cancelled during its call", open(node.log.name).read())
+            maildir = os.path.join(node.dir, "var", "mail")
+            wait_mails(maildir, "alice@example.com", 1, timeout=60, log=node.log.name)
+            [(action, status, text)] = dsn_lines(maildir)
+            self.assertEqual((action, status), ("failed", "5.0.0"))
+        finally:
+            node.stop()
+            if peer.proc.poll() is None:
+                peer.proc.kill()
+
+
+if __name__ == "__main__":
+    unittest.main()
