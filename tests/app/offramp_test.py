@@ -26,6 +26,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_sip_port():
+    """A port free for both TCP and UDP (SIP listens on both with one number)."""
+    while True:
+        with socket.socket() as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
 class Node:
     """A faxbridge serve process on free ports in a temporary data directory."""
 
@@ -35,7 +48,14 @@ class Node:
         sending/retry), "self" (the node's own SIP port: the loopback of the embedded default), or
         a sip: URI."""
         self.dir = workdir
-        self.smtp_port, self.http_port, self.sip_port = free_port(), free_port(), free_port()
+        # "nowhere": a UDP port this test holds open and never reads, so no other node can be
+        # listening there (a port merely found free could become another test's SIP port). Bound
+        # first, so that the ports chosen below cannot be it.
+        self.blackhole = None
+        if trunk == "nowhere":
+            self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.blackhole.bind(("127.0.0.1", 0))
+        self.smtp_port, self.http_port, self.sip_port = free_port(), free_port(), free_sip_port()
         self.server = "http://127.0.0.1:%d" % self.http_port
         cfg = ["[node]", 'data_dir = "%s"' % os.path.join(workdir, "var"), "",
                "[smtp]", 'listen = ["127.0.0.1:%d"]' % self.smtp_port, 'domains = ["fax.test"]',
@@ -59,12 +79,6 @@ class Node:
                             "-keyout", key, "-out", self.sip_cert], check=True, capture_output=True)
             cfg += ['tls_cert = "%s"' % self.sip_cert, 'tls_key = "%s"' % key]
         cfg += [""]
-        # "nowhere": a UDP port this test holds open and never reads, so no other node can be
-        # listening there (a port merely found free could become another test's SIP port).
-        self.blackhole = None
-        if trunk == "nowhere":
-            self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.blackhole.bind(("127.0.0.1", 0))
         if trunk:
             uri = {"nowhere": "sip:127.0.0.1:%d" % (self.blackhole.getsockname()[1] if self.blackhole else 0),
                    "self": "sip:127.0.0.1:%d" % self.sip_port}.get(trunk, trunk)

@@ -210,6 +210,18 @@ class SipPeersTest(fbtest.TempDirTest):
         finally:
             u.close()
 
+    def test_a_junk_fax_caller_gets_603_and_leaves_no_job(self):
+        # [reject] callers: declined before anything is received; the offer does not matter.
+        n = self.node(trunk="self", extra='[reject]\ncallers = ["+1555019"]\n')
+        u = Udp()
+        try:
+            u.send(u.request("INVITE", n.sip_port, body=AUDIO_SDP, extra="Content-Type: application/sdp\r\n"), n.sip_port)
+            code, reason, _ = u.final()
+            self.assertEqual((code, reason), (603, "Decline"))
+            self.assertEqual(n.jobs(), [])
+        finally:
+            u.close()
+
     def test_an_audio_only_offer_gets_488_saying_t38_is_required(self):
         n = self.node(trunk="self")
         u = Udp()
