@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan bench format clean
+.PHONY: all deps build build-asan run test test-release test-asan bench soak format clean
 
 all: build
 
@@ -33,6 +33,10 @@ test-release: build
 test: build build-asan
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 	ctest --test-dir build --output-on-failure -j $(JOBS)
+
+# The soak of issue 6 at full size: 1000 fax mails with mixed outcomes (make test runs 100).
+soak: build
+	cd tests/app && SOAK_MESSAGES=1000 FAXBRIDGE=$(CURDIR)/build/bin/faxbridge python3 -m unittest -v soak_test
 
 bench: build
 	bench/convert/run

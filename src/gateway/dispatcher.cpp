@@ -1,6 +1,7 @@
 // dispatcher.cpp — outbound jobs to calls and back (see dispatcher.hpp).
 #include "gateway/dispatcher.hpp"
 
+#include <algorithm>
 #include <map>
 #include <ctime>
 #include <iostream>
@@ -99,7 +100,8 @@ void Dispatcher::poll() {
     return;
   }
   polling_ = true;
-  asio::post(store_, [this, free] {
+  auto room = calls_.room();  // a snapshot: the store thread must not touch FaxCalls
+  asio::post(store_, [this, free, room]() mutable {
     std::vector<queue::Job> take;
     // Busy numbers: calls in progress count against calls_per_number.
     std::map<std::string, int> busy;
@@ -112,7 +114,14 @@ void Dispatcher::poll() {
       for (auto& j : *ready) {
         if (int(take.size()) >= free) break;
         if (busy[j.number] >= policy_.calls_per_number) continue;
+        // Per trunk: only when a trunk serving the number has a free channel (a job for a full
+        // trunk waits its turn instead of failing with "no free channel"). A number no trunk
+        // serves is taken, to fail with that reason.
+        auto trunks = FaxCalls::serving(room, j.number);
+        auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
+        if (!trunks.empty() && t == trunks.end()) continue;
         if (db_.set_state(j.id, queue::state::sending)) {
+          if (t != trunks.end()) --room[*t].free;
           ++busy[j.number];
           take.push_back(j);
         }

@@ -196,6 +196,34 @@ int FaxCalls::trunk_active(size_t trunk) const {
   return n;
 }
 
+std::vector<FaxCalls::TrunkRoom> FaxCalls::room() const {
+  std::vector<TrunkRoom> out;
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    const Trunk& t = opt_.trunks[i];
+    out.push_back({t.prefixes, t.t38 == T38Policy::off ? 0 : std::max(0, t.max_channels - trunk_active(i))});
+  }
+  return out;
+}
+
+std::vector<size_t> FaxCalls::serving(const std::vector<TrunkRoom>& trunks, const std::string& number) {
+  std::vector<std::pair<size_t, size_t>> match;  // (prefix length, index)
+  for (size_t i = 0; i < trunks.size(); ++i) {
+    size_t best = 0;
+    bool any = false;
+    for (const auto& p : trunks[i].prefixes) {
+      if (number.starts_with(p)) {
+        any = true;
+        best = std::max(best, p.size());
+      }
+    }
+    if (any) match.emplace_back(best, i);
+  }
+  std::stable_sort(match.begin(), match.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<size_t> out;
+  for (const auto& m : match) out.push_back(m.second);
+  return out;
+}
+
 int FaxCalls::free_channels() const {
   int n = 0;
   for (size_t i = 0; i < opt_.trunks.size(); ++i) n += std::max(0, opt_.trunks[i].max_channels - trunk_active(i));
@@ -264,20 +292,7 @@ void FaxCalls::send(const OutboundFax& job, std::function<void(CallResult)> done
   c->job = job;
   c->done = std::move(done);
   // Trunks serving the number: longest matching prefix first, config order among equals.
-  std::vector<std::pair<size_t, size_t>> match;  // (prefix length, index)
-  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
-    size_t best = 0;
-    bool any = false;
-    for (const auto& p : opt_.trunks[i].prefixes) {
-      if (job.number.starts_with(p)) {
-        any = true;
-        best = std::max(best, p.size());
-      }
-    }
-    if (any) match.emplace_back(best, i);
-  }
-  std::stable_sort(match.begin(), match.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (const auto& m : match) c->candidates.push_back(m.second);
+  c->candidates = serving(room(), job.number);
   if (c->candidates.empty()) {
     CallResult r;
     r.outcome = Outcome::rejected;

@@ -133,6 +133,15 @@ class FaxCalls final : public sip::CallHandler {
   // Outbound. `done` is called once, on the io thread.
   void send(const OutboundFax& fax, std::function<void(CallResult)> done);
   int free_channels() const;
+  // Per trunk, in config order: the prefixes it serves and its free channels now (t38 = off
+  // trunks have none). The dispatcher takes a job only if a trunk serving its number has room.
+  struct TrunkRoom {
+    std::vector<std::string> prefixes;
+    int free = 0;
+  };
+  std::vector<TrunkRoom> room() const;
+  // Trunks that serve `number`, best first (longest prefix, then config order).
+  static std::vector<size_t> serving(const std::vector<TrunkRoom>& trunks, const std::string& number);
   // The user cancelled an outbound job: its live call, if any, is hung up (BYE, or CANCEL while
   // ringing) and not failed over; its result still arrives through send()'s callback. Returns
   // whether a call was found.
