@@ -4,7 +4,9 @@
   second peer receives exactly pages 3 to 5, bit-exact below the header line), completes, and the
   sender gets a delayed report (4.4.2) at the first retry and a success report saying 5 of 5;
 - `faxbridge cancel` during a call hangs the call up (the peer sees our BYE), the job ends
-  cancelled and stays so, and the sender is told (failed, 5.0.0, cancelled)."""
+  cancelled and stays so, and the sender is told (failed, 5.0.0, cancelled);
+- kill -9 three times while a busy number waits for its retries: one delayed and one failed
+  report, never a second of either."""
 import email.message
 import os
 import subprocess
@@ -175,6 +177,43 @@ class LifecycleTest(fbtest.TempDirTest):
             node.stop()
             if peer.proc.poll() is None:
                 peer.proc.kill()
+
+    def test_kill_9_during_retry_waits_reports_each_state_once(self):
+        """The node is killed at seeded moments while a busy number waits for its retries; after
+        each restart the job goes on, and the sender gets one delayed and one failed report."""
+        import random
+        from sip_peers_test import SIPP
+        rng = random.Random(11)
+        port = free_udp_port()
+        uas = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP, "uas_busy.xml"), "-i", "127.0.0.1", "-p", str(port),
+                                "-nostdin"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), trunk="sip:127.0.0.1:%d" % port,
+                    extra="[retry]\nmax_dials = 4\nbusy_delay_s = 3\n")
+        try:
+            send(node, self.tif, "FAILURE,DELAY")
+            for k in range(3):
+                time.sleep(rng.uniform(1.0, 4.0))
+                node.proc.kill()
+                node.proc.wait()
+                node.proc = subprocess.Popen([fbtest.FAXBRIDGE, "serve", "--config", node.config], stderr=node.log,
+                                             cwd=node.dir)
+                deadline = time.time() + 20
+                while open(node.log.name).read().count("faxbridge: ready") < k + 2:
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.05)
+            [job] = node.settle(("failed", "done"), timeout=120)
+            self.assertEqual(job["state"], "failed", job)
+            self.assertIn("Busy", job["error"])
+            maildir = os.path.join(node.dir, "var", "mail")
+            wait_mails(maildir, "alice@example.com", 2, timeout=60, log=node.log.name)
+            time.sleep(2)
+            self.assertEqual(sorted((a, s) for a, s, _ in dsn_lines(maildir)),
+                             [("delayed", "4.4.1"), ("failed", "5.4.1")])
+        finally:
+            node.stop()
+            uas.kill()
+            uas.wait()
 
 
 if __name__ == "__main__":
