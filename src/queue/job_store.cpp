@@ -268,14 +268,19 @@ Job read_job(const Stmt& s) {
   return j;
 }
 
-fb::Result<std::vector<Job>, StoreError> read_jobs(Stmt& s) {
-  std::vector<Job> out;
+template <class T>
+fb::Result<std::vector<T>, StoreError> read_rows(Stmt& s, T (*read)(const Stmt&)) {
+  std::vector<T> out;
   for (;;) {
     auto row = s.step();
     if (!row) return row.error();
     if (!*row) return out;
-    out.push_back(read_job(s));
+    out.push_back(read(s));
   }
+}
+
+fb::Result<std::vector<Job>, StoreError> read_jobs(Stmt& s) {
+  return read_rows<Job>(s, read_job);
 }
 
 fb::Result<Stmt, StoreError> select_jobs(sqlite3* db, const char* where, const std::string& op) {
@@ -738,13 +743,23 @@ Delivery read_delivery(const Stmt& s) {
 }
 
 fb::Result<std::vector<Delivery>, StoreError> read_deliveries(Stmt& s) {
-  std::vector<Delivery> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(read_delivery(s));
-  }
+  return read_rows<Delivery>(s, read_delivery);
+}
+
+// One pending delivery of `job`; the caller holds the transaction.
+StoreStatus insert_delivery(sqlite3* db, int64_t job, const NewDelivery& d, int64_t t, const std::string& op) {
+  auto s = Stmt::prepare(db,
+                         "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
+                         "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                         op);
+  if (!s) return s.error();
+  return s->bind_int(1, job)
+      .bind_text(2, d.recipient)
+      .bind_text(3, kind_text(d.kind))
+      .bind_text(4, d.mail_path)
+      .bind_text(5, d.message_id)
+      .bind_int(6, t)
+      .run();
 }
 
 }  // namespace
@@ -776,23 +791,9 @@ StoreStatus JobStore::add_deliveries(int64_t job, const std::vector<NewDelivery>
     n->bind_int(1, job);
     if (auto row = n->step(); !row) return row.error();
     if (first && n->int64(0) > 0) return StoreError{StoreErrc::conflict, op + ": the job already has its deliveries"};
-    auto s = Stmt::prepare(db_.get(),
-                           "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
-                           "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
-                           op);
-    if (!s) return s.error();
     const int64_t t = now();
     for (const auto& d : ds) {
-      s->reset();
-      if (auto r = s->bind_int(1, job)
-                       .bind_text(2, d.recipient)
-                       .bind_text(3, kind_text(d.kind))
-                       .bind_text(4, d.mail_path)
-                       .bind_text(5, d.message_id)
-                       .bind_int(6, t)
-                       .run();
-          !r)
-        return r;
+      if (auto r = insert_delivery(db_.get(), job, d, t, op); !r) return r;
     }
     auto u = Stmt::prepare(db_.get(), "UPDATE jobs SET retry_at = NULL, updated = ?1 WHERE id = ?2", op);
     if (!u) return u.error();
@@ -849,20 +850,7 @@ StoreStatus JobStore::finish_delivery(int64_t id, std::string_view st, std::opti
   if (auto r = s->run(); !r) return r;
   if (auto r = insert_event(db_.get(), job, t, event, op); !r) return r;
   if (then) {
-    auto a = Stmt::prepare(db_.get(),
-                           "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
-                           "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
-                           op);
-    if (!a) return a.error();
-    if (auto r = a->bind_int(1, job)
-                     .bind_text(2, then->recipient)
-                     .bind_text(3, kind_text(then->kind))
-                     .bind_text(4, then->mail_path)
-                     .bind_text(5, then->message_id)
-                     .bind_int(6, t)
-                     .run();
-        !r)
-      return r;
+    if (auto r = insert_delivery(db_.get(), job, *then, t, op); !r) return r;
     if (auto r = insert_event(db_.get(), job, t, "to " + then->recipient + " instead", op); !r) return r;
   }
   return tx->commit();
@@ -906,20 +894,7 @@ StoreStatus JobStore::mark_reported(const std::vector<int64_t>& jobs, std::strin
     if (auto r = insert_event(db_.get(), id, t, event, op); !r) return r;
   }
   if (report) {
-    auto a = Stmt::prepare(db_.get(),
-                           "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
-                           "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
-                           op);
-    if (!a) return a.error();
-    if (auto r = a->bind_int(1, jobs.front())
-                     .bind_text(2, report->recipient)
-                     .bind_text(3, kind_text(report->kind))
-                     .bind_text(4, report->mail_path)
-                     .bind_text(5, report->message_id)
-                     .bind_int(6, t)
-                     .run();
-        !r)
-      return r;
+    if (auto r = insert_delivery(db_.get(), jobs.front(), *report, t, op); !r) return r;
   }
   return tx->commit();
 }
