@@ -3,6 +3,8 @@
 
 #include <gmime/gmime.h>
 
+#include "mail/gmime_util.hpp"
+
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -12,22 +14,10 @@
 namespace mail {
 namespace {
 
-struct GObjectUnref {
-  void operator()(gpointer p) const {
-    if (p) g_object_unref(p);
-  }
-};
 template <class T>
-using GPtr = std::unique_ptr<T, GObjectUnref>;
+using GPtr = gmime::Ptr<T>;
 
-std::string utc(int64_t t, const char* fmt) {
-  std::time_t tt = std::time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, fmt, &tm);
-  return buf;
-}
+using gmime::utc;
 
 // A field value from a job's text: one line, ASCII printable.
 std::string field(std::string_view v) {
@@ -101,8 +91,7 @@ std::string rfc5322_date(int64_t t) {
 }
 
 fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
+  gmime::init();
   std::string original;
   if (!in.original_path.empty()) {
     std::ifstream f(in.original_path, std::ios::binary);
@@ -162,14 +151,9 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
     }
   }
   g_mime_message_set_mime_part(m.get(), GMIME_OBJECT(report.get()));
-  GMimeFormatOptions* fo = g_mime_format_options_new();
-  g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
-  char* out = g_mime_object_to_string(mo, fo);
-  g_mime_format_options_free(fo);
+  auto out = gmime::to_text(mo);
   if (!out) return ComposeError{"GMime could not write the report"};
-  std::string s(out);
-  g_free(out);
-  return s;
+  return *out;
 }
 
 }  // namespace mail

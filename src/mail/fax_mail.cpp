@@ -3,6 +3,8 @@
 
 #include <gmime/gmime.h>
 
+#include "mail/gmime_util.hpp"
+
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -16,17 +18,11 @@
 namespace mail {
 namespace {
 
-struct GObjectUnref {
-  void operator()(gpointer p) const {
-    if (p) g_object_unref(p);
-  }
-};
 template <class T>
-using GPtr = std::unique_ptr<T, GObjectUnref>;
+using GPtr = gmime::Ptr<T>;
 
 void init_gmime() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
+  gmime::init();
 }
 
 constexpr const char* kThumbnailCid = "page1.thumbnail@faxbridge";
@@ -40,14 +36,7 @@ fb::Result<std::string, ComposeError> read_file(const std::string& path) {
   return ss.str();
 }
 
-std::string utc(int64_t t, const char* fmt) {
-  std::time_t tt = std::time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, fmt, &tm);
-  return buf;
-}
+using gmime::utc;
 
 // What the caller chose (the SIP From user and display name, the T.30 TSI, a SUB) goes into
 // header fields: control characters (CR/LF could start a header of the caller's choosing) become
@@ -303,14 +292,9 @@ fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& ra
     g_mime_message_set_mime_part(m.get(), GMIME_OBJECT(mixed.get()));
   }
 
-  GMimeFormatOptions* fo = g_mime_format_options_new();
-  g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
-  char* text = g_mime_object_to_string(mo, fo);
-  g_mime_format_options_free(fo);
-  if (!text) return ComposeError{"GMime could not write the message"};
-  std::string out(text);
-  g_free(text);
-  return out;
+  auto out = gmime::to_text(mo);
+  if (!out) return ComposeError{"GMime could not write the message"};
+  return *out;
 }
 
 }  // namespace mail

@@ -33,6 +33,8 @@
 
 #include <gmime/gmime.h>
 
+#include "mail/gmime_util.hpp"
+
 #include <algorithm>
 #include <initializer_list>
 #include <memory>
@@ -44,19 +46,13 @@
 namespace mail {
 namespace {
 
-struct GObjectUnref {
-  void operator()(gpointer p) const {
-    if (p) g_object_unref(p);
-  }
-};
 template <class T>
-using GPtr = std::unique_ptr<T, GObjectUnref>;
+using GPtr = gmime::Ptr<T>;
 
 constexpr size_t kMaxLabelName = 80;  // bytes of a file name or type shown in a label
 
 void init_gmime() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
+  gmime::init();
 }
 
 // ---------------------------------------------------------------------------------------------------
