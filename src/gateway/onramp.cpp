@@ -15,6 +15,7 @@
 #include "mail/dsn.hpp"
 #include "mail/fax_mail.hpp"
 #include "mail/maildir.hpp"
+#include "mail/mdn.hpp"
 
 namespace gateway {
 namespace {
@@ -395,12 +396,15 @@ void OnRamp::maybe_finish(int64_t job_id) {
   else store_.set_state(job_id, queue::state::done, job->error);
 }
 
-// Store thread. Groups the jobs by message and action; silent ones are only marked.
+// Store thread. Groups the jobs by message and action. Whether a final job also owes an MDN is
+// known only from the original's header, read on the worker; a job that can owe nothing (null
+// sender; delayed and not wanted) is only marked.
 void OnRamp::report(std::vector<queue::Job> jobs) {
   struct Group {
     queue::Message msg;
     std::string action;
     std::vector<queue::Job> jobs;
+    std::vector<bool> dsn;  // per job: the sender wants the DSN of this action
   };
   std::vector<Group> groups;
   for (const auto& j : jobs) {
@@ -409,24 +413,45 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
     const std::string reported = line.action == "delayed" ? "delayed" : "final";
     auto msg = store_.message(*j.message_id);
     if (!msg) continue;
-    std::string why;
-    if (msg->sender.empty()) why = "no report: the message came from the null sender";
-    else if (!wants_report(j.notify, line.action, opt_.notify)) why = "no report of " + line.action + ": NOTIFY=" + j.notify.value_or("(default)");
-    if (!why.empty()) {
-      store_.mark_reported({j.id}, reported, std::nullopt, why);
+    const bool dsn = !msg->sender.empty() && wants_report(j.notify, line.action, opt_.notify);
+    const bool mdn_possible = !msg->sender.empty() && reported == "final";
+    if (!dsn && !mdn_possible) {
+      std::string why = msg->sender.empty() ? "no report: the message came from the null sender"
+                                            : "no report of " + line.action + ": NOTIFY=" + j.notify.value_or("(default)");
+      store_.mark_reported({j.id}, reported, {}, why);
       continue;
     }
     auto g = std::find_if(groups.begin(), groups.end(),
                           [&](const Group& x) { return x.msg.id == msg->id && x.action == line.action; });
     if (g == groups.end()) {
-      groups.push_back({*msg, line.action, {}});
+      groups.push_back({*msg, line.action, {}, {}});
       g = groups.end() - 1;
     }
     g->jobs.push_back(j);
+    g->dsn.push_back(dsn);
     reporting_.insert(j.id);
   }
   for (auto& g : groups) {
     asio::post(worker_->pool, [this, g = std::move(g)] {
+      const std::string domain = domain_of(opt_.from);
+      const int64_t now = unix_now();
+      std::string original;
+      if (std::ifstream f(g.msg.spool_path, std::ios::binary); f) {
+        std::ostringstream ss;
+        ss << f.rdbuf();
+        original = ss.str();
+      }
+      std::vector<queue::JobDelivery> reports;
+      std::vector<int64_t> ids;
+      bool ok = true;
+      auto spool_report = [&](int64_t job, const std::string& name, const std::string& message_id,
+                              const std::string& to, const std::string& text) {
+        const std::string path = spool_.dir() + "/out/" + name + ".eml";
+        if (!queue::Spool::write_durably(path, text)) return false;
+        reports.push_back({job, queue::NewDelivery{to, queue::DeliveryKind::report, path, message_id}});
+        return true;
+      };
+      // The DSN: one for the jobs of this message and action whose sender asked for it.
       mail::DsnInput in;
       in.reporting_mta = opt_.reporting_mta;
       in.from = opt_.from;
@@ -435,11 +460,11 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
       in.arrival = g.msg.arrived;
       in.original_path = g.msg.spool_path;
       in.full = g.msg.ret == queue::Ret::full;
-      in.now = unix_now();
-      in.message_id = "dsn-" + g.msg.id + "-" + std::to_string(g.jobs.front().id) + "-" + g.action + "@" +
-                      domain_of(opt_.from);
-      std::vector<int64_t> ids;
-      for (const auto& j : g.jobs) {
+      in.now = now;
+      for (size_t i = 0; i < g.jobs.size(); ++i) {
+        const queue::Job& j = g.jobs[i];
+        ids.push_back(j.id);
+        if (!g.dsn[i]) continue;
         ReportLine line = report_line(j);
         mail::DsnRecipient r;
         r.final_recipient = j.recipient;
@@ -454,22 +479,51 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
         if (line.action == "delayed") r.will_retry_until = j.created + opt_.kill_after_s;
         r.why = j.error.value_or("");
         in.recipients.push_back(r);
-        ids.push_back(j.id);
       }
-      const std::string path = spool_.dir() + "/out/dsn-" + g.msg.id + "-" + std::to_string(ids.front()) + "-" + g.action + ".eml";
-      std::optional<queue::NewDelivery> d;
-      auto mail = mail::compose_dsn(in);
-      if (mail && queue::Spool::write_durably(path, *mail))
-        d = queue::NewDelivery{g.msg.sender, queue::DeliveryKind::report, path, in.message_id};
+      std::string sent;
+      if (!in.recipients.empty()) {
+        const std::string name = "dsn-" + g.msg.id + "-" + std::to_string(ids.front()) + "-" + g.action;
+        in.message_id = name + "@" + domain;
+        auto text = mail::compose_dsn(in);
+        ok = text && spool_report(ids.front(), name, in.message_id, g.msg.sender, *text);
+        sent = "DSN (" + g.action + ")";
+      }
+      // MDNs: one per fax recipient, once it is final, when the original asked (mdn.hpp).
+      if (g.action != "delayed") {
+        if (auto req = mail::mdn_request(original, g.msg.sender)) {
+          for (const auto& j : g.jobs) {
+            mail::MdnInput m;
+            m.reporting_ua = opt_.reporting_mta;
+            m.from = opt_.from;
+            m.request = *req;
+            const std::string name = "mdn-" + g.msg.id + "-" + std::to_string(j.id);
+            m.message_id = name + "@" + domain;
+            m.final_recipient = j.recipient;
+            m.orcpt = j.orcpt;
+            m.number = j.number;
+            m.complete = j.state == queue::state::done;
+            m.error = m.complete ? "" : j.error.value_or(report_line(j).diagnostic);
+            m.pages = j.pages;
+            m.pages_sent = j.pages_done;
+            m.original = original;
+            m.now = now;
+            auto text = mail::compose_mdn(m);
+            ok = ok && text && spool_report(j.id, name, m.message_id, req->to, *text);
+          }
+          sent += std::string(sent.empty() ? "" : " and ") + "MDN";
+        }
+      }
       const std::string reported = g.action == "delayed" ? "delayed" : "final";
-      asio::post(store_exec_, [this, ids, reported, d, action = g.action, to = g.msg.sender] {
+      const std::string event = sent.empty() ? "no report of " + g.action + ": not asked for"
+                                             : sent + " to " + g.msg.sender;
+      asio::post(store_exec_, [this, ids, reported, ok, reports = std::move(reports), event, to = g.msg.sender] {
         for (int64_t id : ids) reporting_.erase(id);
-        if (!d) {
+        if (!ok) {
           log("cannot compose the report to " + to + "; trying again later");
           return;
         }
-        if (auto r = store_.mark_reported(ids, reported, d, "report (" + action + ") to " + to); !r) log(r.error().message);
-        else log("report (" + action + ") of " + std::to_string(ids.size()) + " fax(es) to " + to);
+        if (auto r = store_.mark_reported(ids, reported, reports, event); !r) log(r.error().message);
+        else if (!reports.empty()) log(event + " about " + std::to_string(ids.size()) + " fax(es)");
         poke();
       });
     });

@@ -3,6 +3,7 @@
 
 #include <gmime/gmime.h>
 
+#include "mail/fax_parts.hpp"
 #include "mail/gmime_util.hpp"
 
 #include <ctime>
@@ -17,21 +18,26 @@ namespace {
 template <class T>
 using GPtr = gmime::Ptr<T>;
 
+using gmime::field;
+using gmime::raw_part;
 using gmime::utc;
-
-// A field value from a job's text: one line, ASCII printable.
-std::string field(std::string_view v) {
-  std::string out;
-  for (unsigned char c : v.substr(0, 400)) out.push_back(c < 0x20 || c >= 0x7f ? ' ' : char(c));
-  return out;
-}
 
 std::string pages_text(const DsnRecipient& r) {
   if (r.pages == 0) return "";
   return std::to_string(r.pages_sent) + " of " + std::to_string(r.pages) + " page" + (r.pages == 1 ? "" : "s");
 }
 
-std::string human(const DsnInput& in) {
+// The parts of the original that were not faxed (fax_parts.hpp), as lines for the sender.
+std::vector<std::string> skipped_parts(std::string_view original) {
+  std::vector<std::string> out;
+  if (original.empty()) return out;
+  auto parts = select_fax_parts(original);
+  if (!parts) return out;
+  for (const auto& p : parts->skipped) out.push_back(p.label + ": " + p.reason);
+  return out;
+}
+
+std::string human(const DsnInput& in, const std::vector<std::string>& skipped) {
   std::string s = "This is the fax gateway " + in.reporting_mta + ", about your message of " +
                   utc(in.arrival, "%Y-%m-%d %H:%M UTC") + ".\n\n";
   for (const auto& r : in.recipients) {
@@ -54,6 +60,10 @@ std::string human(const DsnInput& in) {
       s += "  The gateway has stopped trying. Check the number, or send the fax again later.\n";
     }
   }
+  if (!skipped.empty()) {
+    s += "\nThese parts of your message were not faxed:\n";
+    for (const auto& line : skipped) s += "  - " + field(line) + "\n";
+  }
   s += "\nThe technical details follow, for your mail system.\n";
   return s;
 }
@@ -73,15 +83,6 @@ std::string delivery_status(const DsnInput& in) {
     if (r.will_retry_until) s += "Will-Retry-Until: " + rfc5322_date(*r.will_retry_until) + "\n";
   }
   return s;
-}
-
-GMimeObject* raw_part(const char* type, const char* subtype, const std::string& text) {
-  GMimePart* p = g_mime_part_new_with_type(type, subtype);
-  GPtr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(text.data(), text.size()));
-  GPtr<GMimeDataWrapper> w(g_mime_data_wrapper_new_with_stream(st.get(), GMIME_CONTENT_ENCODING_DEFAULT));
-  g_mime_part_set_content(p, w.get());
-  g_mime_part_set_content_encoding(p, g_mime_part_get_best_content_encoding(p, GMIME_ENCODING_CONSTRAINT_7BIT));
-  return GMIME_OBJECT(p);
 }
 
 }  // namespace
@@ -124,7 +125,7 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
 
   GPtr<GMimeMultipart> report(g_mime_multipart_new_with_subtype("report"));
   g_mime_object_set_content_type_parameter(GMIME_OBJECT(report.get()), "report-type", "delivery-status");
-  GMimeObject* text = raw_part("text", "plain", human(in));
+  GMimeObject* text = raw_part("text", "plain", human(in, skipped_parts(original)));
   g_mime_object_set_content_type_parameter(text, "charset", "us-ascii");
   g_mime_multipart_add(report.get(), text);
   g_object_unref(text);
@@ -140,12 +141,7 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
       g_mime_multipart_add(report.get(), GMIME_OBJECT(mp));
       g_object_unref(mp);
     } else {
-      size_t end = original.find("\r\n\r\n");
-      size_t end_lf = original.find("\n\n");
-      size_t cut = std::min(end == std::string::npos ? original.size() : end + 2,
-                            end_lf == std::string::npos ? original.size() : end_lf + 1);
-      std::string headers = original.substr(0, cut);
-      GMimeObject* h = raw_part("text", "rfc822-headers", headers);
+      GMimeObject* h = raw_part("text", "rfc822-headers", gmime::header_section(original));
       g_mime_multipart_add(report.get(), h);
       g_object_unref(h);
     }

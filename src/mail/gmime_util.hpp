@@ -4,11 +4,13 @@
 
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <ctime>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mail::gmime {
 
@@ -34,6 +36,32 @@ inline std::optional<std::string> to_text(GMimeObject* o) {
   if (!text) return std::nullopt;
   std::string out(text);
   g_free(text);
+  return out;
+}
+
+// A leaf part holding `text` as is, in the best encoding for 7-bit transport.
+inline GMimeObject* raw_part(const char* type, const char* subtype, const std::string& text) {
+  GMimePart* p = g_mime_part_new_with_type(type, subtype);
+  Ptr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(text.data(), text.size()));
+  Ptr<GMimeDataWrapper> w(g_mime_data_wrapper_new_with_stream(st.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+  g_mime_part_set_content(p, w.get());
+  g_mime_part_set_content_encoding(p, g_mime_part_get_best_content_encoding(p, GMIME_ENCODING_CONSTRAINT_7BIT));
+  return GMIME_OBJECT(p);
+}
+
+// The header section of a raw message, up to and including its last line end.
+inline std::string header_section(const std::string& message) {
+  size_t end = message.find("\r\n\r\n");
+  size_t end_lf = message.find("\n\n");
+  size_t cut = std::min(end == std::string::npos ? message.size() : end + 2,
+                        end_lf == std::string::npos ? message.size() : end_lf + 1);
+  return message.substr(0, cut);
+}
+
+// A header or report field value from untrusted text: one line of printable ASCII, at most 400 bytes.
+inline std::string field(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v.substr(0, 400)) out.push_back(c < 0x20 || c >= 0x7f ? ' ' : char(c));
   return out;
 }
 

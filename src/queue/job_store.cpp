@@ -870,7 +870,9 @@ fb::Result<std::vector<Job>, StoreError> JobStore::to_report(int limit) {
   if (limit <= 0) return std::vector<Job>{};
   auto s = select_jobs(db_.get(),
                        "WHERE direction = 'out' AND ((state IN ('done', 'failed', 'cancelled') AND "
-                       "(reported IS NULL OR reported = 'delayed')) OR (state = 'retry' AND reported IS NULL)) "
+                       "(reported IS NULL OR reported = 'delayed') AND NOT EXISTS (SELECT 1 FROM jobs s "
+                       "WHERE s.message_id = jobs.message_id AND s.state NOT IN ('done', 'failed', 'cancelled'))) "
+                       "OR (state = 'retry' AND reported IS NULL)) "
                        "ORDER BY message_id, id LIMIT ?1",
                        op);
   if (!s) return s.error();
@@ -879,7 +881,7 @@ fb::Result<std::vector<Job>, StoreError> JobStore::to_report(int limit) {
 }
 
 StoreStatus JobStore::mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
-                                    const std::optional<NewDelivery>& report, std::string_view event) {
+                                    const std::vector<JobDelivery>& reports, std::string_view event) {
   const std::string op = "mark_reported";
   if (jobs.empty()) return invalid(op, "no job");
   if (reported != "delayed" && reported != "final") return invalid(op, "reported is delayed or final");
@@ -893,8 +895,8 @@ StoreStatus JobStore::mark_reported(const std::vector<int64_t>& jobs, std::strin
     if (auto r = s->bind_text(1, reported).bind_int(2, id).run(); !r) return r;
     if (auto r = insert_event(db_.get(), id, t, event, op); !r) return r;
   }
-  if (report) {
-    if (auto r = insert_delivery(db_.get(), jobs.front(), *report, t, op); !r) return r;
+  for (const auto& rep : reports) {
+    if (auto r = insert_delivery(db_.get(), rep.job, rep.delivery, t, op); !r) return r;
   }
   return tx->commit();
 }

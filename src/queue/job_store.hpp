@@ -153,6 +153,10 @@ struct NewDelivery {
   std::string mail_path;   // the composed RFC 5322 message
   std::string message_id;  // its Message-ID, without <>
 };
+struct JobDelivery {  // a report about a job (mark_reported)
+  int64_t job = 0;
+  NewDelivery delivery;
+};
 struct Delivery : NewDelivery {
   int64_t id = 0;
   int64_t job_id = 0;
@@ -241,14 +245,15 @@ class JobStore {
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
   StoreStatus set_outcome(int64_t id, std::string_view outcome);
   fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a);
-  // Outbound jobs whose news the sender has not had: final and not reported final, or waiting for
-  // a retry and not reported at all. Grouped by message (ordered by message_id, id).
+  // Outbound jobs whose news the sender has not had: final and not reported final, once every
+  // job of their message is final (one report per message and state), or waiting for a retry
+  // and not reported at all. Grouped by message (ordered by message_id, id).
   fb::Result<std::vector<Job>, StoreError> to_report(int limit);
-  // Records that these jobs' state was reported ("delayed" or "final"), with the report's
-  // delivery (kind report, attached to the first job) in the same transaction; nullopt when
-  // nothing is sent (NOTIFY=NEVER, a null sender).
+  // Records that these jobs' state was reported ("delayed" or "final"), with the reports'
+  // deliveries (kind report: the DSN, MDNs) in the same transaction; none when nothing is sent
+  // (NOTIFY=NEVER, a null sender).
   StoreStatus mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
-                            const std::optional<NewDelivery>& report, std::string_view event);
+                            const std::vector<JobDelivery>& reports, std::string_view event);
   // Inbound jobs in delivering whose deliveries are all final: to be finished (archived, done).
   fb::Result<std::vector<Job>, StoreError> to_finish(int limit);
   // Retention: deletes inbound jobs that are final and were last updated before `before`,

@@ -185,8 +185,11 @@ class DefaultConfigTest(fbtest.TempDirTest):
             msg = email.message.EmailMessage()
             msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.localhost", "chart 2"
             msg["Message-ID"] = "<chart2@example.com>"
+            msg["Disposition-Notification-To"] = "Alice <alice@example.com>"  # an MDN too (RFC 3798)
             with open(one, "rb") as f:
                 msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename="one.tif")
+            msg.add_attachment(b"BEGIN:VCARD\r\nFN:Alice\r\nEND:VCARD\r\n", maintype="text", subtype="vcard",
+                               filename="alice.vcf")  # not faxed: the report names it
             with smtplib.SMTP("127.0.0.1", 2525, timeout=30) as smtp:
                 smtp.sendmail("alice@example.com", ["FAX=+15550100@fax.localhost"], msg.as_bytes(),
                               mail_options=["RET=HDRS", "ENVID=QQ314159"],
@@ -253,13 +256,17 @@ class DefaultConfigTest(fbtest.TempDirTest):
             self.assertEqual(os.listdir(os.path.join(self.dir, "var", "spool", "in")), [])
 
             # The success report to alice, field by field (RFC 3464); bob asked for none.
-            [dsn] = wait_mails(maildir, "alice@example.com", 1, timeout=60, log=log.name)
+            reports = wait_mails(maildir, "alice@example.com", 2, timeout=60, log=log.name)
+            [dsn] = [m for m in reports if m.get_param("report-type") == "delivery-status"]
+            [mdn] = [m for m in reports if m.get_param("report-type") == "disposition-notification"]
             self.assertEqual(dsn.get_content_type(), "multipart/report")
             self.assertEqual(dsn.get_param("report-type"), "delivery-status")
             self.assertEqual(dsn["To"], "alice@example.com")
             self.assertEqual(dsn["Auto-Submitted"], "auto-replied")
             human, status, headers = list(dsn.iter_parts())
             self.assertIn("Sent to +15550100: 1 of 1 page confirmed", human.get_content())
+            self.assertIn("These parts of your message were not faxed:\n  - part 2 (alice.vcf, text/vcard): vCard",
+                          human.get_content())
             self.assertEqual(status.get_content_type(), "message/delivery-status")
             per_msg, per_rcpt = status.get_payload()
             self.assertEqual(per_msg["Original-Envelope-Id"], "QQ314159")
@@ -270,6 +277,19 @@ class DefaultConfigTest(fbtest.TempDirTest):
             self.assertEqual(per_rcpt["Original-Recipient"], "rfc822;FAX=+15550100@fax.localhost")
             self.assertEqual(headers.get_content_type(), "text/rfc822-headers")
             self.assertIn("Message-ID: <chart2@example.com>", headers.get_payload())
+            # The MDN she asked for: processed, about that message and that recipient.
+            self.assertEqual(mdn["To"], "alice@example.com")
+            self.assertEqual(mdn["Subject"], "Fax processed: sent to +15550100")
+            _, disp, mdn_headers = list(mdn.iter_parts())
+            self.assertEqual(disp.get_content_type(), "message/disposition-notification")
+            fields = email.message_from_string(disp.get_payload() if isinstance(disp.get_payload(), str)
+                                               else disp.get_payload()[0].as_string())
+            self.assertEqual(fields["Disposition"], "automatic-action/MDN-sent-automatically; processed")
+            self.assertEqual(fields["Original-Message-ID"], "<chart2@example.com>")
+            self.assertEqual(fields["Final-Recipient"], "rfc822; FAX=+15550100@fax.localhost")
+            self.assertEqual(fields["Original-Recipient"], "rfc822;FAX=+15550100@fax.localhost")
+            self.assertIsNone(fields["Error"])
+            self.assertEqual(mdn_headers.get_content_type(), "text/rfc822-headers")
             self.assertFalse(os.path.exists(os.path.join(maildir, "bob@example.com")))
             self.assertTrue(os.path.exists(os.path.join(self.dir, "var", "spool", "archive", "%d.tif" % inn["id"])))
         finally:

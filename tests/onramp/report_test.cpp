@@ -8,6 +8,7 @@
 
 #include "gateway/report.hpp"
 #include "mail/dsn.hpp"
+#include "mail/mdn.hpp"
 
 namespace {
 
@@ -148,6 +149,99 @@ TEST(Dsn, DelayedSaysUntilWhen) {
   EXPECT_NE(m->find("Will-Retry-Until: Sun, 22 Nov 2026 23:41:07 +0000"), std::string::npos) << *m;
   EXPECT_NE(m->find("keeps trying until 2026-11-22 23:41 UTC"), std::string::npos);
   EXPECT_EQ(header_block(*m, "Subject"), "Fax delayed: not yet sent to +12025550100");
+}
+
+TEST(Dsn, NamesThePartsThatWereNotFaxed) {
+  namespace fs = std::filesystem;
+  fs::path orig = fs::temp_directory_path() / ("dsn_skip." + std::to_string(::getpid()) + ".eml");
+  {
+    std::ofstream f(orig);
+    f << "From: alice@example.com\r\nSubject: signed\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+         "--b\r\nContent-Type: text/plain\r\n\r\nPlease sign.\r\n"
+         "--b\r\nContent-Type: text/vcard; name=alice.vcf\r\n\r\nBEGIN:VCARD\r\nEND:VCARD\r\n"
+         "--b\r\nContent-Type: application/pgp-signature; name=sig.asc\r\n\r\n-----BEGIN PGP-----\r\n"
+         "--b--\r\n";
+  }
+  mail::DsnInput in;
+  in.reporting_mta = "fax.test";
+  in.from = "fax@fax.test";
+  in.to = "alice@example.com";
+  in.message_id = "dsn-3@fax.test";
+  in.arrival = in.now = 1795380067;
+  in.original_path = orig.string();
+  mail::DsnRecipient a;
+  a.final_recipient = "FAX=+12025550100@fax.test";
+  a.action = "delivered";
+  a.status = "2.0.0";
+  a.number = "+12025550100";
+  a.pages = a.pages_sent = 1;
+  in.recipients = {a};
+  auto m = mail::compose_dsn(in);
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->find("These parts of your message were not faxed:\n"
+                    "  - part 2 (alice.vcf, text/vcard): vCard\n"
+                    "  - part 3 (sig.asc, application/pgp-signature): signature\n"),
+            std::string::npos)
+      << *m;
+  fs::remove(orig);
+}
+
+const char* kAsking =
+    "From: Alice <alice@example.com>\r\nTo: FAX=+12025550100@fax.test\r\nSubject: contract\r\n"
+    "Message-ID: <c42@example.com>\r\nDisposition-Notification-To: Alice <Alice@Example.com>\r\n\r\nbody\r\n";
+
+TEST(Mdn, OnlyWhenAskedByTheEnvelopeSenderAlone) {
+  auto r = mail::mdn_request(kAsking, "alice@example.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->to, "Alice@Example.com");
+  EXPECT_EQ(r->original_message_id, "c42@example.com");
+  EXPECT_FALSE(mail::mdn_request(kAsking, "mallory@example.com"));  // a third party: not automatically
+  EXPECT_FALSE(mail::mdn_request(kAsking, ""));                     // the null sender
+  EXPECT_FALSE(mail::mdn_request("From: alice@example.com\r\n\r\nbody\r\n", "alice@example.com"));
+  EXPECT_FALSE(mail::mdn_request(
+      "Disposition-Notification-To: alice@example.com, bob@example.com\r\n\r\nx\r\n", "alice@example.com"));
+  EXPECT_FALSE(mail::mdn_request("Disposition-Notification-To: <<<\r\n\r\nx\r\n", "alice@example.com"));
+}
+
+TEST(Mdn, ProcessedOrProcessedWithTheError) {
+  mail::MdnInput in;
+  in.reporting_ua = "fax.test";
+  in.from = "fax@fax.test";
+  in.message_id = "mdn-1@fax.test";
+  in.request = *mail::mdn_request(kAsking, "alice@example.com");
+  in.final_recipient = "FAX=+12025550100@fax.test";
+  in.orcpt = "rfc822;FAX=+12025550100@fax.test";
+  in.number = "+12025550100";
+  in.complete = true;
+  in.pages = in.pages_sent = 2;
+  in.original = kAsking;
+  in.now = 1795380067;
+  auto m = mail::compose_mdn(in);
+  ASSERT_TRUE(m);
+  const std::string head = m->substr(0, m->find("\n\n"));
+  EXPECT_NE(head.find("report-type=disposition-notification"), std::string::npos) << head;
+  EXPECT_EQ(header_block(*m, "To"), "Alice@Example.com");
+  EXPECT_EQ(header_block(*m, "Subject"), "Fax processed: sent to +12025550100");
+  EXPECT_NE(m->find("Content-Type: message/disposition-notification\n"), std::string::npos) << *m;
+  EXPECT_NE(m->find("Reporting-UA: fax.test; faxbridge\nOriginal-Recipient: rfc822;FAX=+12025550100@fax.test\n"
+                    "Final-Recipient: rfc822; FAX=+12025550100@fax.test\nOriginal-Message-ID: <c42@example.com>\n"
+                    "Disposition: automatic-action/MDN-sent-automatically; processed\n"),
+            std::string::npos)
+      << *m;
+  EXPECT_EQ(m->find("Error:"), std::string::npos);
+  EXPECT_NE(m->find("Content-Type: text/rfc822-headers"), std::string::npos);
+  EXPECT_EQ(m->find("\nbody"), std::string::npos);  // the headers only
+  in.complete = false;
+  in.pages_sent = 1;
+  in.error = "Busy Here. Gave up after 12 dials.";
+  m = mail::compose_mdn(in);
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->find("Disposition: automatic-action/MDN-sent-automatically; processed/error\n"
+                    "Error: Busy Here. Gave up after 12 dials.\n"),
+            std::string::npos)
+      << *m;
+  EXPECT_NE(m->find("1 of 2 pages went through"), std::string::npos);
 }
 
 }  // namespace

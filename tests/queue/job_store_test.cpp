@@ -755,31 +755,41 @@ TEST_F(JobStoreTest, PurgeRemovesOldFinalInboundJobsOnly) {
   EXPECT_TRUE(s.job(fresh));
 }
 
-TEST_F(JobStoreTest, ReportsAreTrackedPerJobAndAttachedToTheFirst) {
+TEST_F(JobStoreTest, ReportsAreTrackedPerJobOncePerMessageAndState) {
   auto s = open_store();
-  auto ids = enqueue(s, "m1", 2);
+  auto ids = enqueue(s, "m1", 3);
   ASSERT_TRUE(s.set_state(ids[0], "retry"));
   ASSERT_TRUE(s.set_outcome(ids[0], "busy"));
   ASSERT_TRUE(s.set_state(ids[1], "sending"));
-  // Waiting for a retry and never reported: to be reported (delayed); a call in progress is not.
+  ASSERT_TRUE(s.set_state(ids[2], "done"));
+  // Waiting for a retry and never reported: to be reported (delayed); a call in progress is not,
+  // and a final job waits for the rest of its message (one final report for all of them).
   auto r = s.to_report(10);
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].outcome, "busy");
-  ASSERT_TRUE(s.mark_reported({ids[0]}, "delayed",
-                              queue::NewDelivery{"alice@example.com", queue::DeliveryKind::report, "/s/out/d.eml", "dsn-1@x"},
-                              "report (delayed) to alice@example.com"));
+  ASSERT_TRUE(s.mark_reported(
+      {ids[0]}, "delayed",
+      {{ids[0], queue::NewDelivery{"alice@example.com", queue::DeliveryKind::report, "/s/out/d.eml", "dsn-1@x"}}},
+      "report (delayed) to alice@example.com"));
   EXPECT_TRUE(s.to_report(10)->empty());  // reported once, not on every retry
   ASSERT_TRUE(s.set_state(ids[0], "failed", std::string("Busy. Gave up after 12 dials.")));
+  EXPECT_TRUE(s.to_report(10)->empty());  // ids[1] is still sending
   ASSERT_TRUE(s.set_state(ids[1], "done"));
   r = s.to_report(10);
-  ASSERT_EQ(r->size(), 2u);
-  ASSERT_TRUE(s.mark_reported(ids, "final", std::nullopt, "not reported: NOTIFY=NEVER"));
+  ASSERT_EQ(r->size(), 3u);
+  ASSERT_TRUE(s.mark_reported(
+      ids, "final",
+      {{ids[2], queue::NewDelivery{"alice@example.com", queue::DeliveryKind::report, "/s/out/m.eml", "mdn-1@x"}}},
+      "report (final) to alice@example.com"));
   EXPECT_TRUE(s.to_report(10)->empty());
   auto d = s.deliveries(ids[0]);
   ASSERT_EQ(d->size(), 1u);
   EXPECT_EQ((*d)[0].kind, queue::DeliveryKind::report);
+  EXPECT_EQ(s.deliveries(ids[1])->size(), 0u);
+  ASSERT_EQ(s.deliveries(ids[2])->size(), 1u);
+  EXPECT_EQ((*s.deliveries(ids[2]))[0].message_id, "mdn-1@x");
   EXPECT_EQ(s.job(ids[1])->reported, "final");
-  EXPECT_FALSE(s.mark_reported(ids, "sometime", std::nullopt, "x"));
+  EXPECT_FALSE(s.mark_reported(ids, "sometime", {}, "x"));
 }
 
 TEST_F(JobStoreTest, AccountingRecordsEveryCallAsAJsonLine) {
