@@ -57,6 +57,7 @@ deny = ["+1900", "+1976"]                # plus built-in premium-rate defaults, 
 station_id = "+15550100"                 # our TSI/CSID (max 20 chars)
 header = "faxbridge"                     # page header line on transmitted pages ("" for none)
 paper = "a4"                             # a4 | letter: the page size for text
+cover_senders = []                       # addresses, "@domain" or "*": always a cover page (else X-Fax-Cover: yes)
 
 [sip]
 listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]   # also tls:HOST:PORT with tls_cert/tls_key
@@ -292,6 +293,13 @@ std::optional<std::string> check_station_id(std::string_view v) {
 std::optional<std::string> check_one_line(std::string_view v) {
   if (!has_control(v)) return std::nullopt;
   return must_be("one line without control characters", v);
+}
+
+std::optional<std::string> check_cover_sender(std::string_view v) {
+  const bool ok = v == "*" || (!v.empty() && v.find_first_of(" \t<>") == std::string_view::npos &&
+                               v.find('@') != std::string_view::npos && !has_control(v));
+  if (ok) return std::nullopt;
+  return must_be("an address, \"@domain\" or \"*\"", v);
 }
 
 std::optional<std::string> check_path(std::string_view v) {
@@ -590,6 +598,7 @@ void read_fax(Table t, Fax& f) {
   t.str("station_id", f.station_id, check_station_id);
   t.str("header", f.header, check_one_line);
   t.choice<Paper>("paper", f.paper, kPapers);
+  t.list("cover_senders", f.cover_senders, check_cover_sender);
   t.finish();
 }
 

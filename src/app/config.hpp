@@ -107,6 +107,9 @@ struct Fax {
   std::string station_id = "+15550100";
   std::string header = "faxbridge";
   Paper paper = Paper::a4;
+  // Senders whose faxes always get a cover page (unless the mail says X-Fax-Cover: no): an
+  // address, "@domain", or "*" for everyone. Others get one when the mail says X-Fax-Cover: yes.
+  std::vector<std::string> cover_senders;
 };
 
 struct Sip {

@@ -7,10 +7,13 @@
 
 #include <unistd.h>
 
+#include "imaging/cover.hpp"
 #include "imaging/document.hpp"
+#include "imaging/enriched.hpp"
 #include "imaging/header_line.hpp"
 #include "imaging/office.hpp"
 #include "imaging/pdf_writer.hpp"
+#include "imaging/text_render.hpp"
 #include "mail/fax_parts.hpp"
 
 namespace app {
@@ -54,8 +57,18 @@ DocType doc_type_of(mail::FaxPartKind k) {
   return DocType::text;
 }
 
-imaging::Result<imaging::Pages> render_mail(const std::string& bytes, const imaging::RenderOptions& opt,
-                                            const std::string& label) {
+// A mail's pages. With a cover page wanted, the first part, when it is the mail's text, is kept
+// apart as the cover's comment (and its pages, should it not fit on the cover).
+struct RenderedMail {
+  imaging::Pages pages;
+  mail::MailHeader header;
+  bool cover = false;
+  std::optional<imaging::text::Document> comment;
+  imaging::Pages comment_pages;
+};
+
+imaging::Result<RenderedMail> render_mail(const std::string& bytes, const imaging::RenderOptions& opt,
+                                          const std::string& label, ConvertRequest::Cover mode) {
   mail::SelectOptions so;
   so.office = imaging::office_available();
   so.max_bytes = size_t(opt.limits.max_input_bytes);
@@ -67,25 +80,72 @@ imaging::Result<imaging::Pages> render_mail(const std::string& bytes, const imag
                                                      : Errc::unsupported;
     return imaging::make_error(code, label + ": " + e.message);
   }
-  imaging::Pages all;
-  for (const auto& part : parts->parts) {
+  RenderedMail out;
+  out.header = parts->header;
+  out.cover = mode != ConvertRequest::Cover::never &&
+              parts->header.cover.value_or(mode == ConvertRequest::Cover::always);
+  for (size_t i = 0; i < parts->parts.size(); ++i) {
+    const auto& part = parts->parts[i];
     imaging::RenderOptions po = opt;
     if (!part.charset.empty()) po.charset = part.charset;
+    const bool text = part.kind == mail::FaxPartKind::text_plain || part.kind == mail::FaxPartKind::text_enriched;
+    if (out.cover && i == 0 && text) {
+      auto utf8 = imaging::to_utf8(part.data, po.charset, label + " " + part.label);
+      if (!utf8) return utf8.error();
+      out.comment = part.kind == mail::FaxPartKind::text_plain ? imaging::plain_text_document(*utf8)
+                                                              : imaging::enriched::parse(*utf8);
+    }
     auto pages = imaging::render_document(part.data, doc_type_of(part.kind), po, label + " " + part.label,
                                           part.filename);
     if (!pages) return pages.error();
-    for (auto& p : *pages) all.push_back(std::move(p));
+    auto& into = out.comment && i == 0 ? out.comment_pages : out.pages;
+    for (auto& p : *pages) into.push_back(std::move(p));
   }
-  return all;
+  return out;
 }
 
-imaging::Result<imaging::Pages> render_input(const std::string& path, const ConvertRequest& req) {
+imaging::Result<imaging::Pages> render_input(const std::string& path, const ConvertRequest& req,
+                                             std::optional<RenderedMail>& first_mail) {
   auto bytes = read_file(path, req.render.limits.max_input_bytes);
   if (!bytes) return bytes.error();
   auto type = req.type.empty() ? imaging::detect_type(path, *bytes, path) : imaging::type_from_mime(req.type, path);
   if (!type) return type.error();
-  if (*type == DocType::eml) return render_mail(*bytes, req.render, path);
-  return imaging::render_document(*bytes, *type, req.render, path, path);
+  if (*type != DocType::eml) return imaging::render_document(*bytes, *type, req.render, path, path);
+  auto m = render_mail(*bytes, req.render, path, first_mail ? ConvertRequest::Cover::never : req.cover);
+  if (!m) return m.error();
+  imaging::Pages pages = std::move(m->pages);
+  if (!first_mail) first_mail = std::move(*m);
+  return pages;
+}
+
+// Puts the cover page first (cover.hpp); the comment's pages go where the comment was when it
+// does not fit on the cover.
+imaging::Result<bool> add_cover(imaging::Pages& pages, RenderedMail* mail, size_t comment_at,
+                                const ConvertRequest& req) {
+  imaging::CoverInfo ci;
+  if (mail) {
+    ci.to = mail->header.to;
+    ci.from = mail->header.from;
+    ci.subject = mail->header.subject;
+    ci.date = mail->header.date;
+    ci.comment = mail->comment;
+  }
+  ci.numbers = req.cover_to;
+  ci.pages = int(pages.size()) + 1;
+  auto page = imaging::render_cover(ci, req.render);
+  if (!page) return page.error();
+  if (!*page) {
+    ci.comment.reset();
+    ci.comment_follows = true;
+    pages.insert(pages.begin() + std::ptrdiff_t(comment_at), std::make_move_iterator(mail->comment_pages.begin()),
+                 std::make_move_iterator(mail->comment_pages.end()));
+    ci.pages = int(pages.size()) + 1;
+    page = imaging::render_cover(ci, req.render);
+    if (!page) return page.error();
+    if (!*page) return imaging::make_error(Errc::limit, "the cover page's fields do not fit on one page");
+  }
+  pages.insert(pages.begin(), std::move(**page));
+  return true;
 }
 
 }  // namespace
@@ -115,13 +175,28 @@ SandboxOutcome check_convert(const ConvertRequest& req) {
 
 SandboxOutcome run_convert(const ConvertRequest& req) {
   imaging::Pages pages;
+  std::optional<RenderedMail> mail;
+  size_t comment_at = 0;
   for (const auto& in : req.inputs) {
-    auto r = render_input(in, req);
+    const bool had_mail = mail.has_value();
+    const size_t before = pages.size();
+    auto r = render_input(in, req, mail);
     if (!r) return fail(r.error());
+    if (!had_mail && mail) comment_at = before;
     for (auto& p : *r) pages.push_back(std::move(p));
     if (int(pages.size()) > req.render.limits.max_pages) {
       return {5, "the documents make more than " + std::to_string(req.render.limits.max_pages) + " pages"};
     }
+  }
+  const bool cover = mail ? mail->cover : req.cover == ConvertRequest::Cover::always;
+  if (cover) {
+    if (auto c = add_cover(pages, mail ? &*mail : nullptr, comment_at, req); !c) return fail(c.error());
+  } else if (mail) {
+    pages.insert(pages.begin() + std::ptrdiff_t(comment_at), std::make_move_iterator(mail->comment_pages.begin()),
+                 std::make_move_iterator(mail->comment_pages.end()));
+  }
+  if (int(pages.size()) > req.render.limits.max_pages) {
+    return {5, "the documents make more than " + std::to_string(req.render.limits.max_pages) + " pages"};
   }
   if (req.header) imaging::add_header_lines(pages, *req.header, std::time(nullptr));
   if (ext_of(req.output) == ".pdf") {

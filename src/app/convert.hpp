@@ -26,6 +26,10 @@ struct ConvertRequest {
   imaging::Coding coding = imaging::Coding::mh;
   std::string type;    // --type MIME ("" = detect)
   std::optional<std::string> header;  // --header TEXT
+  // --cover: a cover page (imaging/cover.hpp) first. ask: when a mail input says X-Fax-Cover: yes;
+  // always: unless it says no; never. The first mail's header and text fill it in.
+  enum class Cover { ask, always, never } cover = Cover::ask;
+  std::string cover_to;  // --cover-to: the fax numbers the cover names
   SandboxLimits limits;
 };
 

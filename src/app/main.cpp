@@ -3,7 +3,8 @@
 // Commands in this build:
 //   serve [--config FILE] [--print-default-config]   the gateway (app/serve.hpp)
 //   convert [--resolution R] [--compression C] [--paper P] [--type MIME] [--charset NAME]
-//           [--header TEXT] -o OUT INPUT...      documents to one TIFF-F or PDF
+//           [--header TEXT] [--cover ask|always|never] [--cover-to NUMBERS]
+//           -o OUT INPUT...                      documents to one TIFF-F or PDF
 //   inspect FILE                                 describe a TIFF as JSON
 //   address STRING                               an RFC 3191/3192 fax address as JSON
 //   jobs [--json], job ID [--json], cancel ID    the queue, through the HTTP API (--server URL)
@@ -33,7 +34,14 @@ int error_line(const std::string& cmd, const std::string& msg, int code) {
 }
 
 int cmd_convert(app::ConvertRequest& req, const std::string& res, const std::string& comp,
-                const std::string& paper) {
+                const std::string& paper, const std::string& cover) {
+  if (cover == "ask") req.cover = app::ConvertRequest::Cover::ask;
+  else if (cover == "always") req.cover = app::ConvertRequest::Cover::always;
+  else if (cover == "never") req.cover = app::ConvertRequest::Cover::never;
+  else return error_line("convert", "--cover must be ask, always or never, not \"" + cover + "\"", 2);
+  for (char c : req.cover_to) {
+    if (static_cast<unsigned char>(c) < 0x20) return error_line("convert", "--cover-to must be one line", 2);
+  }
   if (!imaging::parse_resolution(res, req.render.resolution)) {
     return error_line("convert", "--resolution must be standard, fine or superfine, not \"" + res + "\"", 2);
   }
@@ -82,7 +90,7 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
 
   app::ConvertRequest req;
-  std::string res = "fine", comp = "mh", paper = "auto";
+  std::string res = "fine", comp = "mh", paper = "auto", cover = "ask";
   auto* convert = cli.add_subcommand("convert", "render documents to fax pages (TIFF-F or PDF)");
   convert->add_option("--resolution", res, "standard | fine | superfine");
   convert->add_option("--compression", comp, "mh | mr | mmr (TIFF output)");
@@ -90,6 +98,9 @@ int main(int argc, char** argv) {
   convert->add_option("--type", req.type, "MIME type of the inputs (default: from the name or content)");
   convert->add_option("--charset", req.render.charset, "charset of text inputs (default UTF-8)");
   convert->add_option("--header", req.header, "fax header line above each page");
+  convert->add_option("--cover", cover,
+                      "cover page: ask (when a mail says X-Fax-Cover: yes) | always (unless it says no) | never");
+  convert->add_option("--cover-to", req.cover_to, "the fax numbers the cover page names");
   convert->add_option("-o,--output", req.output, "output file: .tif or .pdf")->required();
   convert->add_option("--time-limit", req.limits.wall_seconds, "wall-clock seconds for the conversion");
   convert->add_option("--memory-limit-mb", req.limits.memory_bytes, "address space of the converter, MiB")
@@ -145,7 +156,7 @@ int main(int argc, char** argv) {
   if (jobs->parsed()) return app::cmd_jobs(server, json);
   if (job->parsed()) return app::cmd_job(server, job_id, json);
   if (cancel->parsed()) return app::cmd_cancel(server, job_id);
-  if (convert->parsed()) return cmd_convert(req, res, comp, paper);
+  if (convert->parsed()) return cmd_convert(req, res, comp, paper, cover);
   if (inspect->parsed()) return cmd_inspect(inspect_file);
   return 2;
 }

@@ -229,6 +229,7 @@ int run(const config::Config& cfg) {
   gateway::ConverterOptions copt;
   copt.store_path = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
+  copt.cover_senders = cfg.fax.cover_senders;
   std::function<void()> poke_dispatcher;
   copt.on_ready = [&] {
     if (poke_dispatcher) poke_dispatcher();

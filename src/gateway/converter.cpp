@@ -2,6 +2,7 @@
 #include "gateway/converter.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 
@@ -77,6 +78,20 @@ void sync_dir(const std::string& dir) {
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
+}
+
+bool cover_wanted(const std::vector<std::string>& senders, const std::string& sender) {
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string who = lower(sender);
+  for (const auto& s : senders) {
+    const std::string want = lower(s);
+    if (want == "*" || want == who) return true;
+    if (want.front() == '@' && who.size() > want.size() && who.ends_with(want)) return true;
+  }
+  return false;
 }
 
 std::string first_line(std::string s) {
@@ -155,8 +170,16 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   if (todo.empty()) return;
   for (const auto& j : todo) store.set_state(j.id, "rendering");
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
+  std::set<std::string> seen;
+  std::string numbers;
+  for (const auto& j : todo) {
+    if (seen.insert(j.number).second) numbers += (numbers.empty() ? "" : ", ") + j.number;
+  }
+  auto msg = store.message(message_id);
+  const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   RunResult r = run_process({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
-                             "-o", rendered, spool_.message_path(message_id)},
+                             "--cover", always ? "always" : "ask", "--cover-to", numbers, "-o", rendered,
+                             spool_.message_path(message_id)},
                             child_);
   {
     std::lock_guard lock(mu_);

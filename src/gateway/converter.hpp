@@ -6,6 +6,8 @@
 // sandboxes itself (app/sandbox.hpp). The pages go to every job of the message (hard links to
 // one rendering), the jobs move queued -> rendering -> ready with their page count, or to
 // failed with the converter's one-line reason (reported to the sender by the DSN).
+// A cover page: `--cover always` for the senders of [fax] cover_senders, `ask` (the mail's
+// X-Fax-Cover decides) for the rest; `--cover-to` names the message's fax numbers.
 // On start it picks up jobs left in queued or rendering by a crash: rendering is repeatable.
 // THREADS: one converter thread with its own JobStore connection; notify() is thread-safe.
 // LIMITS: the convert command's own (time, memory), one message at a time.
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -31,6 +34,7 @@ struct ConverterOptions {
   std::string store_path;                     // the SQLite file
   std::string resolution = "fine";
   std::string paper = "auto";
+  std::vector<std::string> cover_senders;  // [fax] cover_senders: address, "@domain" or "*"
   std::function<void()> on_ready;  // jobs became ready (called on the converter thread)
 };
 

@@ -36,6 +36,7 @@
 #include "mail/gmime_util.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -516,6 +517,43 @@ GPtr<GMimeMessage> parse(std::string_view message) {
   return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), nullptr));
 }
 
+std::string addresses(InternetAddressList* list) {
+  if (!list || internet_address_list_length(list) == 0) return "";
+  char* text = internet_address_list_to_string(list, nullptr, FALSE);
+  std::string out = text ? text : "";
+  g_free(text);
+  return out;
+}
+
+MailHeader header_of(GMimeMessage* msg) {
+  MailHeader h;
+  h.from = addresses(g_mime_message_get_from(msg));
+  h.to = addresses(g_mime_message_get_to(msg));
+  if (const char* s = g_mime_message_get_subject(msg)) h.subject = s;
+  GMimeObject* o = GMIME_OBJECT(msg);
+  if (const char* d = g_mime_object_get_header(o, "Date")) h.date = d;
+  if (const char* c = g_mime_object_get_header(o, "X-Fax-Cover")) {
+    std::string v;
+    for (char ch : std::string_view(c)) {
+      if (!std::isspace(static_cast<unsigned char>(ch))) v.push_back(char(std::tolower(static_cast<unsigned char>(ch))));
+    }
+    if (v == "yes") h.cover = true;
+    if (v == "no") h.cover = false;
+  }
+  auto trim = [](std::string& s) {  // folding and runs of white space become one space
+    std::string out;
+    for (char ch : s) {
+      const bool space = ch == ' ' || ch == '\r' || ch == '\n' || ch == '\t';
+      if (space && (out.empty() || out.back() == ' ')) continue;
+      out.push_back(space ? ' ' : ch);
+    }
+    if (!out.empty() && out.back() == ' ') out.pop_back();
+    s = std::move(out);
+  };
+  trim(h.from), trim(h.to), trim(h.subject), trim(h.date);
+  return h;
+}
+
 }  // namespace
 
 fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, const SelectOptions& opt) {
@@ -530,7 +568,11 @@ fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, cons
     if (auto err = LimitCheck(opt).check(top, 0)) return *err;
     Walker walker(opt);
     if (!walker.walk(top, {false, true})) return walker.error();
-    if (!walker.result().parts.empty()) return std::move(walker.result());
+    if (!walker.result().parts.empty()) {
+      FaxParts out = std::move(walker.result());
+      out.header = header_of(msg.get());
+      return out;
+    }
   }
   return PartsError{PartsErrc::nothing, "the message has no part that can be faxed"};
 }

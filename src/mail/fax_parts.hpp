@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,9 +46,17 @@ struct SkippedPart {
   std::string reason;  // "signature", "vCard", "calendar", "image used only by the HTML alternative"
 };
 
+// What a cover page shows of the mail's header (decoded to UTF-8, RFC 2047), and whether the
+// sender asked for one (X-Fax-Cover: yes | no; nullopt when absent or anything else).
+struct MailHeader {
+  std::string from, to, subject, date;
+  std::optional<bool> cover;
+};
+
 struct FaxParts {
   std::vector<FaxPart> parts;
   std::vector<SkippedPart> skipped;
+  MailHeader header;
 };
 
 enum class PartsErrc {

@@ -44,6 +44,16 @@ constexpr const char* kRoute = "[[route]]\ndid = \"+15550100\"\nmailbox = \"fax@
 
 // ---- the embedded default ----
 
+TEST(FaxSection, CoverSenders) {
+  Config c = load(std::string(kTrunk) + kRoute + "[fax]\ncover_senders = [\"alice@example.com\", \"@example.org\", \"*\"]\n");
+  EXPECT_EQ(c.fax.cover_senders, (Strings{"alice@example.com", "@example.org", "*"}));
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[fax]\ncover_senders = [\"alice\"]\n")
+                .find("fax.cover_senders"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[fax]\ncover_senders = \"*\"\n").find("a list of strings"),
+            std::string::npos);
+}
+
 TEST(EmbeddedDefault, Node) {
   Config c = config::embedded_default();
   EXPECT_EQ(c.node.data_dir, "var");
@@ -74,6 +84,7 @@ TEST(EmbeddedDefault, DialingFaxSip) {
   EXPECT_EQ(c.fax.station_id, "+15550100");
   EXPECT_EQ(c.fax.header, "faxbridge");
   EXPECT_EQ(c.fax.paper, Paper::a4);
+  EXPECT_EQ(c.fax.cover_senders, Strings{});
   EXPECT_EQ(c.sip.listen, (Strings{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}));
   EXPECT_EQ(c.sip.tls_cert, "");
   EXPECT_EQ(c.sip.tls_key, "");

@@ -243,6 +243,56 @@ class Documents(fbtest.TempDirTest):
         self.assertEqual(inspect(out)["pages"], 3)
         self.assertIn("Cover note for the fax", fbtest.ocr(out, self.dir, page=1))
 
+    def cover_mail(self, text, cover_header=""):
+        import base64
+        with open(os.path.join(fbtest.DATA, "text.pdf"), "rb") as f:
+            pdf = f.read()
+        return self.write("cover.eml", (
+            "From: Alice Example <alice@example.com>\r\nTo: Bob <FAX=+12025550100@fax.test>\r\n"
+            "Subject: Purchase order 7781\r\n" + cover_header + "MIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n"
+            + text + "\r\n--XX\r\nContent-Type: application/pdf\r\n"
+            "Content-Disposition: attachment; filename=doc.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(pdf).decode() + "--XX--\r\n"))
+
+    def test_cover_page_asked_by_the_mail_carries_its_text(self):
+        eml = self.cover_mail("Please deliver twelve boxes.", "X-Fax-Cover: yes\r\n")
+        out = self.path("c.tif")
+        run("convert", "--cover-to", "+12025550100", "-o", out, eml, check=0)
+        # The cover, then the PDF's 2 pages: the text is the cover's comment, not a page of its own.
+        self.assertEqual(inspect(out)["pages"], 3)
+        cover = fbtest.ocr(out, self.dir, page=1)
+        for words in ("FAX", "+12025550100", "Alice Example", "Purchase order 7781", "3 including this cover",
+                      "Please deliver twelve boxes."):
+            self.assertIn(words, cover)
+        self.assertNotIn("Please deliver", fbtest.ocr(out, self.dir, page=2))
+        # --cover never, or no header: no cover, the text is page 1.
+        run("convert", "--cover", "never", "-o", out, eml, check=0)
+        self.assertEqual(inspect(out)["pages"], 3)
+        self.assertNotIn("including this cover", fbtest.ocr(out, self.dir, page=1))
+        plain = self.cover_mail("Please deliver twelve boxes.")
+        run("convert", "-o", out, plain, check=0)
+        self.assertNotIn("including this cover", fbtest.ocr(out, self.dir, page=1))
+        # --cover always (a sender of [fax] cover_senders) unless the mail says no.
+        run("convert", "--cover", "always", "-o", out, plain, check=0)
+        self.assertIn("including this cover", fbtest.ocr(out, self.dir, page=1))
+        refuse = self.cover_mail("Please deliver twelve boxes.", "X-Fax-Cover: no\r\n")
+        run("convert", "--cover", "always", "-o", out, refuse, check=0)
+        self.assertNotIn("including this cover", fbtest.ocr(out, self.dir, page=1))
+
+    def test_cover_page_with_a_long_text_says_it_follows(self):
+        long_text = "\r\n".join("Line %d of the order." % i for i in range(150))
+        eml = self.cover_mail(long_text, "X-Fax-Cover: yes\r\n")
+        out = self.path("c.tif")
+        run("convert", "-o", out, eml, check=0)
+        info = inspect(out)
+        text_pages = info["pages"] - 3
+        self.assertGreaterEqual(text_pages, 2)  # 150 lines of text at 10 pt
+        cover = fbtest.ocr(out, self.dir, page=1)
+        self.assertIn("text follows on the next pages", cover)
+        self.assertIn("%d including this cover" % info["pages"], cover)
+        self.assertIn("Line 0 of the order", fbtest.ocr(out, self.dir, page=2))
+
     def test_mail_with_an_executable_is_refused_naming_the_part(self):
         eml = self.write("x.eml", (
             "From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"

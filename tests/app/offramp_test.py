@@ -194,6 +194,25 @@ class OffRampTest(fbtest.TempDirTest):
         info = json.loads(subprocess.run([FAXBRIDGE, "inspect", tif], capture_output=True, text=True).stdout)
         self.assertEqual((info["pages"], info["profile"]), (3, "S"))
 
+    def test_cover_page_for_configured_senders_names_the_number(self):
+        n = self.node(extra='[fax]\ncover_senders = ["@example.com"]\n')
+        for sender in ("alice@example.com", "bob@example.net"):
+            p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % n.smtp_port, "--to", "FAX=+15550123@fax.test",
+                                "--from", sender, "--h-Subject", "Order 7781", "--body", "Twelve boxes please.",
+                                "--attach", "@" + os.path.join(fbtest.DATA, "text.pdf")],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        jobs = sorted(n.wait_jobs(2), key=lambda j: j["id"])
+        pages = []
+        for job in jobs:
+            tif = os.path.join(self.dir, "var", "spool", "fax", "%d.tif" % job["id"])
+            pages.append(fbtest.ocr(tif, self.dir, page=1))
+            self.assertEqual(job["pages"], 3)  # alice: cover (with her text) + 2; bob: text + 2
+        for words in ("FAX", "+15550123", "Order 7781", "3 including this cover", "Twelve boxes please."):
+            self.assertIn(words, pages[0])
+        self.assertNotIn("including this cover", pages[1])
+        self.assertIn("Twelve boxes please.", pages[1])
+
     def test_smtplib_dsn_parameters_are_kept_with_each_job(self):
         n = self.node()
         s = n.smtp()

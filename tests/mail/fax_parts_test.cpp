@@ -506,3 +506,25 @@ TEST(FaxParts, UnknownTextSubtypeIsPlainText) {
 
 }  // namespace
 }  // namespace mail
+
+// --- The header a cover page shows ---------------------------------------------------------------
+
+namespace mail {
+namespace {
+
+TEST(FaxParts, HeaderForTheCoverDecodedAndTheCoverWish) {
+  FaxParts p = ok(
+      "From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.com>\nTo: Bob <FAX=+12025550100@fax.test>\n"
+      "Subject: =?utf-8?q?Angebot_f=C3=BCr?=\n  Q4\nDate: Sun, 22 Nov 2026 20:41:07 +0000\nX-Fax-Cover:  YES \n\nHi.\n");
+  EXPECT_EQ(p.header.from, "J\xC3\xBCrgen <jurgen@example.com>");
+  EXPECT_EQ(p.header.to, "Bob <FAX=+12025550100@fax.test>");
+  EXPECT_EQ(p.header.subject, "Angebot f\xC3\xBCr Q4");
+  EXPECT_EQ(p.header.date, "Sun, 22 Nov 2026 20:41:07 +0000");
+  EXPECT_EQ(p.header.cover, true);
+  EXPECT_EQ(ok("X-Fax-Cover: no\n\nHi.\n").header.cover, false);
+  EXPECT_EQ(ok("X-Fax-Cover: please\n\nHi.\n").header.cover, std::nullopt);
+  EXPECT_EQ(ok("Subject: x\n\nHi.\n").header.cover, std::nullopt);
+}
+
+}  // namespace
+}  // namespace mail
