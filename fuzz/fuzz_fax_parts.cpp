@@ -1,5 +1,6 @@
-// fuzz_fax_parts.cpp — libFuzzer target for mail::select_fax_parts: any bytes, as a mail, must give
-// parts or an error, never a crash, an undefined behaviour or a leak (ASan + UBSan + LeakSanitizer).
+// fuzz_fax_parts.cpp — libFuzzer target for mail::select_fax_parts and mail::mdn_request (with the
+// MDN composed from it): any bytes, as a mail, must give parts or an error, an MDN request or none,
+// never a crash, an undefined behaviour or a leak (ASan + UBSan + LeakSanitizer).
 //
 // Build and run (seeds in fuzz/corpus/fax_parts/):
 //   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(pkg-config --cflags gmime-3.0) \
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "mail/fax_parts.hpp"
+#include "mail/mdn.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char*** argv) {
   const char* slice = getenv("G_SLICE");
@@ -46,8 +48,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& part : result->parts) {
       if (part.label.empty() || part.data.size() > size) abort();  // decoding never grows the input
     }
+    const auto& h = result->header;  // what a cover page shows: one line each
+    for (const std::string* f : {&h.from, &h.to, &h.subject, &h.date}) {
+      if (f->find_first_of("\r\n") != std::string::npos) abort();
+    }
   } else if (result.error().message.empty()) {
     abort();
+  }
+  // The MDN: asked only by the envelope sender; its fields never break a line.
+  if (auto req = mail::mdn_request(mail, "alice@example.com")) {
+    mail::MdnInput in;
+    in.reporting_ua = "fax.test";
+    in.from = "fax@fax.test";
+    in.message_id = "mdn-1@fax.test";
+    in.request = *req;
+    in.final_recipient = "FAX=+12025550100@fax.test";
+    in.number = "+12025550100";
+    in.original = std::string(mail);
+    auto m = mail::compose_mdn(in);
+    if (!m) abort();
+    if (req->original_message_id && req->original_message_id->find_first_of("\r\n") != std::string::npos) abort();
   }
   return 0;
 }

@@ -19,6 +19,8 @@
 #include <span>
 #include <sstream>
 #include <stdexcept>
+#include <string>
+#include <tuple>
 
 #include <toml++/toml.h>
 
@@ -93,6 +95,8 @@ attach = ["pdf", "tiff"]
 
 # [ldap]  uri = "ldap://127.0.0.1:389"  base = "..."  filter = "(facsimileTelephoneNumber=%s)"
 #         mail_attribute = "mail"  allow_attribute = "..."   # directory routing for DIDs no [[route]] matches
+# [[window]]  prefixes = ["+1"]  hours = "08:00-21:00"  days = ["mon", "tue", "wed", "thu", "fri"]
+#             timezone = "America/New_York"     # when faxes to these numbers may be sent (default: any time)
 # [reject]  callers = ["+1555..."]       # junk-fax blocking: inbound calls from these get 603
 
 [delivery]
@@ -653,6 +657,40 @@ void read_route(Table t, std::vector<Route>& routes) {
   routes.push_back(std::move(r));
 }
 
+std::optional<std::string> check_hours(std::string_view v) {
+  if (gateway::parse_hours(v)) return std::nullopt;
+  return must_be("HH:MM-HH:MM (local time; \"22:00-06:00\" spans midnight)", v);
+}
+
+std::optional<std::string> check_day(std::string_view v) {
+  if (gateway::parse_day(v)) return std::nullopt;
+  return must_be("one of mon, tue, wed, thu, fri, sat, sun", v);
+}
+
+std::optional<std::string> check_timezone(std::string_view v) {
+  if (!has_control(v) && gateway::known_timezone(std::string(v))) return std::nullopt;
+  return must_be("an IANA time zone such as \"Europe/Berlin\" or \"UTC\"", v);
+}
+
+void read_window(Table t, std::vector<gateway::SendingWindow>& windows) {
+  gateway::SendingWindow w;
+  t.list("prefixes", w.prefixes, check_e164_prefix_or_plus);
+  std::string hours = "00:00-00:00";
+  t.str("hours", hours, check_hours);
+  if (auto h = gateway::parse_hours(hours)) std::tie(w.start_minute, w.end_minute) = *h;
+  std::vector<std::string> days;
+  t.list("days", days, check_day);
+  if (!days.empty()) {
+    w.days.fill(false);
+    for (const auto& d : days) {
+      if (auto i = gateway::parse_day(d)) w.days[size_t(*i)] = true;
+    }
+  }
+  t.str("timezone", w.timezone, check_timezone);
+  t.finish();
+  windows.push_back(std::move(w));
+}
+
 void read_ldap(Table t, Ldap& l) {
   t.str("uri", l.uri, check_ldap_uri);
   t.str("base", l.base, check_one_line);
@@ -717,6 +755,7 @@ Config read_config(const toml::table& doc, Errors& errors) {
   for (Table& t : root.array("trunk")) read_trunk(std::move(t), c.trunks);
   read_retry(root.sub("retry"), c.retry);
   for (Table& t : root.array("route")) read_route(std::move(t), c.routes);
+  for (Table& t : root.array("window")) read_window(std::move(t), c.windows);
   if (root.has("ldap")) read_ldap(root.sub("ldap"), c.ldap.emplace());
   read_reject(root.sub("reject"), c.reject);
   read_delivery(root.sub("delivery"), c.delivery, c);

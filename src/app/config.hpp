@@ -60,6 +60,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/window.hpp"
+
 #include "core/result.hpp"
 
 namespace config {
@@ -148,6 +150,7 @@ struct Retry {
   int failure_delay_s = 60;
   int kill_after_s = 10800;
   int calls_per_number = 1;
+  // Per-sender fair share is always on; priorities come from the mail (Priority, X-Priority).
 };
 
 enum class Attach { pdf, tiff };
@@ -215,6 +218,7 @@ struct Config {
   std::vector<Trunk> trunks;
   Retry retry;
   std::vector<Route> routes;
+  std::vector<gateway::SendingWindow> windows;  // [[window]]: prefixes, hours, days, timezone
   std::optional<Ldap> ldap;
   Reject reject;
   Delivery delivery;

@@ -339,7 +339,7 @@ int run(const config::Config& cfg) {
   }
   gateway::RetryPolicy rp{cfg.retry.max_dials, cfg.retry.max_tries, cfg.retry.busy_delay_s,
                           cfg.retry.no_answer_delay_s, cfg.retry.failure_delay_s, cfg.retry.kill_after_s,
-                          cfg.retry.calls_per_number};
+                          cfg.retry.calls_per_number, cfg.windows};
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };
   dispatcher.start();

@@ -104,16 +104,29 @@ void Dispatcher::poll() {
   asio::post(store_, [this, free, room]() mutable {
     std::vector<queue::Job> take;
     // Busy numbers: calls in progress count against calls_per_number.
-    std::map<std::string, int> busy;
+    // Senders' calls in progress count against their share.
+    std::map<std::string, int> busy, load;
     if (auto sending = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0})) {
-      for (const auto& j : *sending) ++busy[j.number];
+      for (const auto& j : *sending) {
+        ++busy[j.number];
+        ++load[j.sender.value_or("")];
+      }
     }
     // Look further than `free`: jobs to a busy number are passed over, not counted.
-    auto ready = db_.next_ready(unix_now(), free * 4 + 16);
+    const int64_t now = unix_now();
+    auto ready = db_.next_ready(now, free * 4 + 16);
     if (ready) {
+      queue::fair_order(*ready, load);
       for (auto& j : *ready) {
         if (int(take.size()) >= free) break;
         if (busy[j.number] >= policy_.calls_per_number) continue;
+        if (const SendingWindow* w = window_for(policy_.windows, j.number)) {
+          if (auto opens = closed_until(*w, now)) {  // not now: due when the window opens
+            db_.set_retry(j.id, *opens);
+            db_.add_event(j.id, "waiting for the sending window, which opens at " + queue::format_utc(*opens));
+            continue;
+          }
+        }
         // Per trunk: only when a trunk serving the number has a free channel (a job for a full
         // trunk waits its turn instead of failing with "no free channel"). A number no trunk
         // serves is taken, to fail with that reason.

@@ -7,7 +7,9 @@
 // no_answer_delay_s and failure_delay_s space the retries; kill_after_s after the job was created
 // it fails for good. An invalid number, T.38 refused and a trunk's rejection fail at once.
 // Per destination: at most calls_per_number calls to one number at a time; the others wait
-// their turn, oldest first.
+// their turn, oldest first. Between senders: urgent mail first (the mail's Priority), then fair
+// share (queue::fair_order), so one sender's thousand faxes do not hold every channel. A number whose
+// sending window (window.hpp) is closed is not dialled: its job waits, retry_at set to the opening.
 // A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
 // in `sending` (a crash mid-call) go back to `retry`, due at once, and inbound jobs still in
 // `receiving` end `delivering` with the pages that reached the spool, or `failed` with none. Jobs cancelled during a call
@@ -18,10 +20,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <asio.hpp>
 
 #include "gateway/fax_calls.hpp"
+#include "gateway/window.hpp"
 #include "queue/job_store.hpp"
 #include "queue/spool.hpp"
 
@@ -35,6 +41,7 @@ struct RetryPolicy {
   int failure_delay_s = 60;
   int kill_after_s = 10800;
   int calls_per_number = 1;  // simultaneous calls to one fax number (a fax machine takes one)
+  std::vector<SendingWindow> windows;  // [[window]]: when numbers may be dialled (window.hpp)
 };
 
 // What happens to a job after a call with this result, given its counts so far (after this

@@ -180,7 +180,8 @@ class Intake : public smtp::Intake {
     m.auth_user = env.auth_user;
     for (const auto& r : env.recipients) {
       const auto& fax = parsed_.at(r.address);
-      p.recipients.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt});
+      p.recipients.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt,
+                              parts->header.priority});
     }
     if (auto why = queue::JobStore::check(m, p.recipients)) {  // retrying would fail the same way
       ramp_.spool().remove_message(id);

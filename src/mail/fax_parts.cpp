@@ -532,14 +532,25 @@ MailHeader header_of(GMimeMessage* msg) {
   if (const char* s = g_mime_message_get_subject(msg)) h.subject = s;
   GMimeObject* o = GMIME_OBJECT(msg);
   if (const char* d = g_mime_object_get_header(o, "Date")) h.date = d;
-  if (const char* c = g_mime_object_get_header(o, "X-Fax-Cover")) {
+  auto word = [o](const char* name) {  // a header's value lower-cased, white space removed
     std::string v;
-    for (char ch : std::string_view(c)) {
-      if (!std::isspace(static_cast<unsigned char>(ch))) v.push_back(char(std::tolower(static_cast<unsigned char>(ch))));
+    if (const char* c = g_mime_object_get_header(o, name)) {
+      for (char ch : std::string_view(c)) {
+        if (!std::isspace(static_cast<unsigned char>(ch))) v.push_back(char(std::tolower(static_cast<unsigned char>(ch))));
+      }
     }
-    if (v == "yes") h.cover = true;
-    if (v == "no") h.cover = false;
-  }
+    return v;
+  };
+  const std::string cover = word("X-Fax-Cover");
+  if (cover == "yes") h.cover = true;
+  if (cover == "no") h.cover = false;
+  const std::string prio = word("Priority"), xprio = word("X-Priority"), imp = word("Importance");
+  if (prio == "urgent") h.priority = 1;
+  else if (prio == "non-urgent") h.priority = -1;
+  else if (prio.empty() && !xprio.empty() && (xprio[0] == '1' || xprio[0] == '2')) h.priority = 1;
+  else if (prio.empty() && !xprio.empty() && (xprio[0] == '4' || xprio[0] == '5')) h.priority = -1;
+  else if (prio.empty() && xprio.empty() && imp == "high") h.priority = 1;
+  else if (prio.empty() && xprio.empty() && imp == "low") h.priority = -1;
   auto trim = [](std::string& s) {  // folding and runs of white space become one space
     std::string out;
     for (char ch : s) {

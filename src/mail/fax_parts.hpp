@@ -46,11 +46,14 @@ struct SkippedPart {
   std::string reason;  // "signature", "vCard", "calendar", "image used only by the HTML alternative"
 };
 
-// What a cover page shows of the mail's header (decoded to UTF-8, RFC 2047), and whether the
-// sender asked for one (X-Fax-Cover: yes | no; nullopt when absent or anything else).
+// What a cover page shows of the mail's header (decoded to UTF-8, RFC 2047), whether the
+// sender asked for one (X-Fax-Cover: yes | no; nullopt when absent or anything else), and the
+// mail's priority: +1 urgent, -1 non-urgent, 0 normal, from Priority (RFC 2156 §5.3.6: urgent |
+// normal | non-urgent), else X-Priority (1-2 high, 4-5 low), else Importance (high | low).
 struct MailHeader {
   std::string from, to, subject, date;
   std::optional<bool> cover;
+  int priority = 0;
 };
 
 struct FaxParts {

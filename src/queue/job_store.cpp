@@ -146,8 +146,18 @@ CREATE TABLE accounting (
 ) STRICT;
 )sql";
 
+// v5: scheduling. Each outbound job's priority (from the mail) and its message's sender (fair
+// share between senders), kept with the job so the dispatcher's query needs no join.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN sender TEXT;
+UPDATE jobs SET sender = (SELECT sender FROM messages WHERE messages.id = jobs.message_id)
+  WHERE message_id IS NOT NULL;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                                 kSchemaV5};
 
 constexpr std::array<std::string_view, 8> kOutStates = {state::queued,  state::rendering, state::ready,
                                                         state::sending, state::retry,     state::done,
@@ -158,7 +168,7 @@ constexpr std::array<std::string_view, 4> kInStates = {state::receiving, state::
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
     "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
-    "bit_rate, ecm, duration, outcome, reported";
+    "bit_rate, ecm, duration, outcome, reported, priority, sender";
 
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& a, std::string_view s) {
@@ -265,6 +275,8 @@ Job read_job(const Stmt& s) {
   j.duration = int(s.int64(24));
   j.outcome = s.opt_text(25);
   j.reported = s.opt_text(26);
+  j.priority = int(s.int64(27));
+  j.sender = s.opt_text(28);
   return j;
 }
 
@@ -426,8 +438,8 @@ fb::Result<std::vector<int64_t>, StoreError> JobStore::insert_message(const NewM
   auto job =
       Stmt::prepare(db_.get(),
                     "INSERT INTO jobs (message_id, direction, state, number, subaddress, caller, notify, "
-                    "orcpt, recipient, created, updated) "
-                    "VALUES (?1, 'out', 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+                    "orcpt, recipient, created, updated, priority, sender) "
+                    "VALUES (?1, 'out', 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) RETURNING id",
                     op + ": job");
   if (!job) return job.error();
   const int64_t t = now();
@@ -436,6 +448,7 @@ fb::Result<std::vector<int64_t>, StoreError> JobStore::insert_message(const NewM
     job->reset();
     job->bind_text(1, m.id).bind_text(2, r.number).bind_opt_text(3, r.subaddress).bind_text(4, r.caller);
     job->bind_opt_text(5, r.notify).bind_opt_text(6, r.orcpt).bind_text(7, r.recipient).bind_int(8, t);
+    job->bind_int(9, std::clamp(r.priority, -1, 1)).bind_text(10, m.sender);
     auto row = job->step();
     if (!row) return row.error();
     ids.push_back(job->int64(0));
@@ -506,8 +519,10 @@ fb::Result<std::vector<Job>, StoreError> JobStore::next_ready(int64_t now, int l
   if (limit <= 0) return std::vector<Job>{};  // no free channel: nothing to start
   auto s = select_jobs(
       db_.get(),
-      "WHERE direction = 'out' AND state IN ('ready', 'retry') "
-      "AND (retry_at IS NULL OR retry_at <= ?1) ORDER BY COALESCE(retry_at, created), id LIMIT ?2",
+      "JOIN (SELECT id AS pick, priority AS prio, COALESCE(retry_at, created) AS due, ROW_NUMBER() OVER "
+      "(PARTITION BY COALESCE(sender, '') ORDER BY priority DESC, COALESCE(retry_at, created), id) AS turn "
+      "FROM jobs WHERE direction = 'out' AND state IN ('ready', 'retry') AND (retry_at IS NULL OR retry_at <= ?1)) "
+      "ON pick = jobs.id ORDER BY prio DESC, turn, due, pick LIMIT ?2",
       "next_ready");
   if (!s) return s.error();
   s->bind_int(1, now).bind_int(2, limit);
@@ -1039,6 +1054,7 @@ nlohmann::ordered_json job_object(const Job& j) {
   o["updated"] = format_utc(j.updated);
   o["remote_ident"] = or_null(j.remote_ident);
   o["bad_rows"] = j.bad_rows;
+  if (j.direction == Direction::out) o["priority"] = j.priority;
   return o;
 }
 
@@ -1057,6 +1073,28 @@ std::string to_json(const std::vector<Job>& jobs) {
   auto a = nlohmann::ordered_json::array();
   for (const auto& j : jobs) a.push_back(job_object(j));
   return dump(a);
+}
+
+// Fair share: by priority, then each sender's n-th waiting job counts n plus the calls that
+// sender already has in progress, so a sender with many faxes cannot hold every channel.
+void fair_order(std::vector<Job>& jobs, const std::map<std::string, int>& load) {
+  std::map<std::string, int> turn;
+  std::vector<std::pair<int, size_t>> key;  // (share, position)
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string who = jobs[i].sender.value_or("");
+    auto l = load.find(who);
+    key.emplace_back(++turn[who] + (l == load.end() ? 0 : l->second), i);
+  }
+  std::vector<size_t> order(jobs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (jobs[a].priority != jobs[b].priority) return jobs[a].priority > jobs[b].priority;
+    return key[a].first < key[b].first;
+  });
+  std::vector<Job> out;
+  out.reserve(jobs.size());
+  for (size_t i : order) out.push_back(std::move(jobs[i]));
+  jobs = std::move(out);
 }
 
 }  // namespace queue

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,7 +36,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 enum class Direction { out, in };
 std::string_view to_string(Direction d);
@@ -80,6 +81,7 @@ struct NewRecipient {
   std::string caller;                     // our station id for this call
   std::optional<std::string> notify;  // "NEVER" or a comma list of SUCCESS,FAILURE,DELAY; nullopt: not given
   std::optional<std::string> orcpt;   // xtext decoded, with its addr-type: "rfc822;FAX=+1...@gw"
+  int priority = 0;                   // +1 urgent, 0 normal, -1 non-urgent (the mail's Priority)
 };
 
 // A fax call arriving over SIP; becomes one inbound job in state receiving.
@@ -122,6 +124,8 @@ struct Job {
   // been told: nullopt, "delayed" (the first retry was reported) or "final".
   std::optional<std::string> outcome;
   std::optional<std::string> reported;
+  int priority = 0;                   // outbound: +1 urgent, 0 normal, -1 non-urgent
+  std::optional<std::string> sender;  // outbound: the message's envelope sender ("" for <>)
 };
 
 // One call attempt, either direction: what a fax service bills from (issue 6). Kept in the store
@@ -200,8 +204,9 @@ class JobStore {
 
   fb::Result<Job, StoreError> job(int64_t id);
   fb::Result<std::vector<Job>, StoreError> jobs(const JobFilter& filter = {});  // newest first
-  // Outbound jobs in ready or retry whose retry_at is unset or <= now, longest waiting first;
-  // at most `limit`, none when limit <= 0 (no free channel means nothing to start).
+  // Outbound jobs in ready or retry whose retry_at is unset or <= now: by priority, then in
+  // turns between senders (each sender's longest waiting job, then each one's second, ...), then
+  // longest waiting first; at most `limit`, none when limit <= 0 (no free channel: nothing to start).
   fb::Result<std::vector<Job>, StoreError> next_ready(int64_t now, int limit);
   fb::Result<std::vector<Event>, StoreError> events(int64_t id);  // oldest first
   fb::Result<Message, StoreError> message(const std::string& id);
@@ -283,6 +288,10 @@ class JobStore {
 
 // "2026-11-22T16:40:00Z"
 std::string format_utc(int64_t unix_seconds);
+
+// Orders jobs ready to dial (next_ready's order) for fair share: by priority, then by each
+// sender's share, its n-th job here counting n plus its calls in progress (`load`, by sender).
+void fair_order(std::vector<Job>& jobs, const std::map<std::string, int>& load);
 
 // The INTERFACES.md job object: id, direction, state, number, caller, pages, pages_done,
 // retry_at, error, message_id, subaddress, created, updated, remote_ident, bad_rows, in that order; times as

@@ -44,6 +44,29 @@ constexpr const char* kRoute = "[[route]]\ndid = \"+15550100\"\nmailbox = \"fax@
 
 // ---- the embedded default ----
 
+TEST(WindowSection, ParsedIntoWindows) {
+  Config c = load(std::string(kTrunk) + kRoute +
+                  "[[window]]\nprefixes = [\"+1\"]\nhours = \"08:00-21:00\"\ndays = [\"mon\", \"fri\"]\n"
+                  "timezone = \"America/New_York\"\n[[window]]\nhours = \"22:00-06:00\"\n");
+  ASSERT_EQ(c.windows.size(), 2u);
+  EXPECT_EQ(c.windows[0].prefixes, Strings{"+1"});
+  EXPECT_EQ(c.windows[0].start_minute, 480);
+  EXPECT_EQ(c.windows[0].end_minute, 1260);
+  EXPECT_EQ(c.windows[0].days, (std::array<bool, 7>{true, false, false, false, true, false, false}));
+  EXPECT_EQ(c.windows[0].timezone, "America/New_York");
+  EXPECT_EQ(c.windows[1].prefixes, Strings{"+"});
+  EXPECT_EQ(c.windows[1].timezone, "UTC");
+  EXPECT_TRUE(config::embedded_default().windows.empty());
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[[window]]\nhours = \"8-20\"\n").find("window[0].hours"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[[window]]\ndays = [\"monday\"]\n").find("mon, tue"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[[window]]\ntimezone = \"Mars/Base\"\n").find("IANA"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[[window]]\nhour = \"08:00-20:00\"\n").find("hour"),
+            std::string::npos);
+}
+
 TEST(FaxSection, CoverSenders) {
   Config c = load(std::string(kTrunk) + kRoute + "[fax]\ncover_senders = [\"alice@example.com\", \"@example.org\", \"*\"]\n");
   EXPECT_EQ(c.fax.cover_senders, (Strings{"alice@example.com", "@example.org", "*"}));

@@ -213,6 +213,32 @@ class OffRampTest(fbtest.TempDirTest):
         self.assertNotIn("including this cover", pages[1])
         self.assertIn("Twelve boxes please.", pages[1])
 
+    def test_sending_window_holds_its_numbers_and_priority_is_kept(self):
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+        opens, closes = now + datetime.timedelta(hours=2), now + datetime.timedelta(hours=3)
+        n = self.node(extra='[[window]]\nprefixes = ["+1555"]\nhours = "%s-%s"\ntimezone = "UTC"\n'
+                            % (opens.strftime("%H:%M"), closes.strftime("%H:%M")))
+        msg = email.message.EmailMessage()
+        msg["From"], msg["Subject"], msg["Priority"] = "alice@example.com", "held", "urgent"
+        msg.set_content("Sent when the window opens.")
+        with smtplib.SMTP("127.0.0.1", n.smtp_port, timeout=30) as smtp:
+            smtp.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes())
+            del msg["Priority"]
+            smtp.sendmail("bob@example.com", ["FAX=+4930123456@fax.test"], msg.as_bytes())
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            jobs = {j["number"]: j for j in n.jobs()}
+            if len(jobs) == 2 and jobs["+15550123"]["retry_at"] and jobs["+4930123456"]["state"] != "ready":
+                break
+            time.sleep(0.2)
+        held, free = jobs["+15550123"], jobs["+4930123456"]
+        # Held: not dialled, due when the window opens; the other number is dialled at once.
+        self.assertEqual((held["state"], held["retry_at"]), ("ready", opens.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        self.assertEqual(held["priority"], 1)
+        self.assertIn(free["state"], ("sending", "retry", "failed"))
+        self.assertEqual(free["priority"], 0)
+
     def test_smtplib_dsn_parameters_are_kept_with_each_job(self):
         n = self.node()
         s = n.smtp()

@@ -526,5 +526,17 @@ TEST(FaxParts, HeaderForTheCoverDecodedAndTheCoverWish) {
   EXPECT_EQ(ok("Subject: x\n\nHi.\n").header.cover, std::nullopt);
 }
 
+TEST(FaxParts, PriorityFromPriorityThenXPriorityThenImportance) {
+  EXPECT_EQ(ok("Subject: x\n\nHi.\n").header.priority, 0);
+  EXPECT_EQ(ok("Priority: urgent\n\nHi.\n").header.priority, 1);
+  EXPECT_EQ(ok("Priority: Non-Urgent\n\nHi.\n").header.priority, -1);
+  EXPECT_EQ(ok("Priority: normal\nX-Priority: 1\n\nHi.\n").header.priority, 0);  // Priority decides
+  EXPECT_EQ(ok("X-Priority: 1 (Highest)\n\nHi.\n").header.priority, 1);
+  EXPECT_EQ(ok("X-Priority: 5 (Lowest)\n\nHi.\n").header.priority, -1);
+  EXPECT_EQ(ok("X-Priority: 3\nImportance: high\n\nHi.\n").header.priority, 0);
+  EXPECT_EQ(ok("Importance: High\n\nHi.\n").header.priority, 1);
+  EXPECT_EQ(ok("Importance: low\n\nHi.\n").header.priority, -1);
+}
+
 }  // namespace
 }  // namespace mail

@@ -502,10 +502,60 @@ TEST_F(JobStoreTest, NextReadyTakesDueQueuedAndRetryJobsOldestFirst) {
   EXPECT_EQ(ids(k1630 + 300, 0), std::vector<int64_t>{});
 }
 
+TEST_F(JobStoreTest, NextReadyGivesUrgentFirstThenTakesTurnsBetweenSenders) {
+  auto s = open_store();
+  auto ready = [&](const std::string& msg_id, const std::string& sender, int n, int priority = 0) {
+    NewMessage m = message(msg_id);
+    m.sender = sender;
+    std::vector<NewRecipient> rcpts;
+    for (int i = 0; i < n; ++i) {
+      rcpts.push_back(recipient("+1202555010" + std::to_string(i)));
+      rcpts.back().priority = priority;
+    }
+    auto ids = *s.enqueue_message(m, rcpts);
+    for (auto id : ids) EXPECT_TRUE(s.set_state(id, "ready"));
+    clock += 10;
+    return ids;
+  };
+  auto alice = ready("000000000000000a", "alice@example.com", 3);  // the oldest, and many
+  auto bob = ready("000000000000000b", "bob@example.com", 1);
+  auto carol = ready("000000000000000c", "carol@example.com", 1, +1);  // the newest, urgent
+  auto dave = ready("000000000000000d", "dave@example.com", 1, -1);    // non-urgent
+  auto r = s.next_ready(clock, 10);
+  ASSERT_TRUE(r);
+  std::vector<int64_t> got;
+  for (const auto& j : *r) got.push_back(j.id);
+  EXPECT_EQ(got, (std::vector<int64_t>{carol[0], alice[0], bob[0], alice[1], alice[2], dave[0]}));
+  EXPECT_EQ((*r)[0].sender, "carol@example.com");
+  EXPECT_EQ((*r)[0].priority, 1);
+  got.clear();
+  for (const auto& j : *s.next_ready(clock, 3)) got.push_back(j.id);
+  EXPECT_EQ(got, (std::vector<int64_t>{carol[0], alice[0], bob[0]}));
+}
+
+TEST(FairOrder, SendersWithCallsInProgressWaitTheirTurn) {
+  auto job = [](int64_t id, std::string sender, int priority = 0) {
+    queue::Job j;
+    j.id = id;
+    j.sender = std::move(sender);
+    j.priority = priority;
+    return j;
+  };
+  // next_ready's order: alice's three, then bob's; bob has nothing in progress, alice has two.
+  std::vector<queue::Job> jobs = {job(1, "alice"), job(2, "alice"), job(3, "alice"), job(4, "bob"), job(5, "bob"),
+                                  job(6, "carol", 1)};
+  queue::fair_order(jobs, {{"alice", 2}});
+  std::vector<int64_t> got;
+  for (const auto& j : jobs) got.push_back(j.id);
+  // carol is urgent; bob's 1st and 2nd (shares 1, 2) before alice's 1st (1 + 2 in progress).
+  EXPECT_EQ(got, (std::vector<int64_t>{6, 4, 5, 1, 2, 3}));
+}
+
 TEST_F(JobStoreTest, JsonIsTheInterfaceObject) {
   auto s = open_store();
   NewRecipient r = recipient("+12025550100");
   r.subaddress = "42";
+  r.priority = 1;
   auto id = (*s.enqueue_message(message("0123456789abcdef"), {r}))[0];
   clock += 60;
   ASSERT_TRUE(s.set_pages(id, 3, 1));
@@ -515,7 +565,7 @@ TEST_F(JobStoreTest, JsonIsTheInterfaceObject) {
             R"({"id":1,"direction":"out","state":"retry","number":"+12025550100","caller":"+15550100",)"
             R"("pages":3,"pages_done":1,"retry_at":"2026-11-22T16:40:00Z","error":"The line was busy.",)"
             R"("message_id":"0123456789abcdef","subaddress":"42","created":"2026-11-22T16:30:00Z",)"
-            R"("updated":"2026-11-22T16:31:00Z","remote_ident":null,"bad_rows":0})");
+            R"("updated":"2026-11-22T16:31:00Z","remote_ident":null,"bad_rows":0,"priority":1})");
 }
 
 TEST_F(JobStoreTest, JsonOfAnInboundJobHasNulls) {
@@ -662,19 +712,22 @@ TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
   {
     auto s = open_store();
     ASSERT_TRUE(s.create_inbound({"+15550100", std::nullopt, ""}));
+    enqueue(s, "000000000000000a", 1);
   }
   for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration",
-                          "outcome", "reported"})
+                          "outcome", "reported", "priority", "sender"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
-  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "4");
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "5");
   auto j = s.job(1);
   ASSERT_TRUE(j);
   EXPECT_EQ(j->bad_rows, 0);
   EXPECT_FALSE(j->remote_ident);
+  EXPECT_EQ(s.job(2)->sender, "alice@example.com");  // v5 takes it from the message
+  EXPECT_EQ(s.job(2)->priority, 0);
 }
 
 TEST_F(JobStoreTest, InboundJobsKeepWhatTheCallSaidOfItself) {
