@@ -48,6 +48,7 @@ struct Callbacks {
       p.ecm = st.error_correcting_mode != 0;
       self->result_.page.push_back(p);
       self->result_.pages = done;
+      if (self->opt_.on_page) self->opt_.on_page(done);
     }
     return T30_ERR_OK;
   }

@@ -35,6 +35,9 @@ struct T38Options {
   bool transmit = true;         // send `file`, else receive into it
   std::string file;
   int first_page = 0;           // transmit: resume here (0-based); pages_total then counts from it
+  // Called (on the caller's thread, inside receive_ifp/tick) each time one more page is
+  // confirmed (tx: MCF) or received (rx), with the count so far in this call.
+  std::function<void(int pages)> on_page;
   std::string station_id;       // our TSI/CSI, at most 20 characters
   std::string header;           // page header on transmitted pages ("" none)
   std::string subaddress;       // SUB to send (transmit), "" none

@@ -48,7 +48,9 @@ void Dispatcher::start() {
     auto stuck = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0});
     if (stuck) {
       for (const auto& j : *stuck) {
-        db_.set_state(j.id, queue::state::retry, std::string("The node stopped during the call; it will be tried again."));
+        // Back to ready, not retry: the sender hears nothing of our own stop (a delayed report
+        // is for the far end's failures); the pages confirmed so far are kept and not resent.
+        db_.set_state(j.id, queue::state::ready, std::string("The node stopped during the call; it will be tried again."));
         db_.set_retry(j.id, unix_now());
       }
       if (!stuck->empty()) log("resuming " + std::to_string(stuck->size()) + " job(s) interrupted while sending");
@@ -146,7 +148,12 @@ void Dispatcher::poll() {
         // A partial send resumes at the first page not confirmed (dsn-and-status.md: pages the
         // far end confirmed are not sent again).
         int first = j.pages > 0 && j.pages_done < j.pages ? j.pages_done : 0;
-        OutboundFax f{j.id, j.number, j.subaddress, spool_.fax_path(j.id), first};
+        OutboundFax f{j.id, j.number, j.subaddress, spool_.fax_path(j.id), first, {}};
+        // Each confirmed page is committed as it comes: after a crash mid-call the job resumes
+        // after it (at most the page in flight is sent again).
+        f.on_page = [this, id = j.id, total = j.pages, first](int n) {
+          asio::post(store_, [this, id, total, done = first + n] { db_.set_pages(id, total, done); });
+        };
         if (first > 0) log("job " + std::to_string(j.id) + ": resuming at page " + std::to_string(first + 1));
         calls_.send(f, [this, j](CallResult r) { asio::post(store_, [this, j, r] { record(j, r); }); });
       }

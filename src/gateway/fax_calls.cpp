@@ -432,7 +432,10 @@ void FaxCalls::start_fax(Call& c, const sdp::Media& remote, const std::string& r
   o.calling = c.outgoing;
   o.transmit = c.outgoing;
   o.file = c.outgoing ? c.job.tiff : c.rx_path;
-  if (c.outgoing) o.first_page = c.job.first_page;
+  if (c.outgoing) {
+    o.first_page = c.job.first_page;
+    o.on_page = c.job.on_page;
+  }
   o.station_id = opt_.station_id;
   o.header = c.outgoing ? opt_.header : "";
   o.subaddress = c.outgoing ? c.job.subaddress.value_or("") : "";

@@ -76,6 +76,9 @@ struct OutboundFax {
   std::optional<std::string> subaddress;
   std::string tiff;
   int first_page = 0;  // 0-based: pages before it were confirmed by an earlier call
+  // Each page the far end confirms (MCF), with the count so far in this call (io thread): the
+  // dispatcher stores it at once, so a crash mid-call resends at most the page in flight.
+  std::function<void(int pages)> on_page;
 };
 
 enum class Outcome { done, busy, no_answer, invalid_number, congestion, t38_refused, t30_failure, partial, rejected };

@@ -178,6 +178,63 @@ class LifecycleTest(fbtest.TempDirTest):
             if peer.proc.poll() is None:
                 peer.proc.kill()
 
+    def test_kill_9_during_a_call_resends_at_most_the_page_in_flight(self):
+        """kill -9 mid-call, once page 2 is confirmed: after the restart the job resumes after the
+        last confirmed page (stored as each MCF came), and the sender gets one report, delivered."""
+        port = free_udp_port()
+        first = AnsweringPeer(self.dir, "first", port)
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), trunk="sip:127.0.0.1:%d" % port)
+        try:
+            send(node, self.tif, "SUCCESS,FAILURE,DELAY")
+            deadline = time.time() + 180
+            while True:
+                jobs = node.jobs()
+                if jobs and jobs[0]["state"] == "sending" and jobs[0]["pages_done"] >= 2:
+                    break
+                self.assertLess(time.time(), deadline, jobs)
+                time.sleep(0.1)
+            node.proc.kill()
+            node.proc.wait()
+            first.proc.kill()  # the call dies with the node (no BYE will come)
+            first.proc.wait()
+            with node.db() as db:
+                job_id, done, state = db.execute("SELECT id, pages_done, state FROM jobs").fetchone()
+            self.assertEqual(state, "sending")
+            self.assertIn(done, (2, 3, 4))
+            received_first = len(fbtest.decode_with_libtiff(first.rx, self.dir)) if os.path.exists(first.rx) else None
+            second = AnsweringPeer(self.dir, "second", port)
+            node.proc = subprocess.Popen([fbtest.FAXBRIDGE, "serve", "--config", node.config], stderr=node.log,
+                                         cwd=node.dir)
+            r2 = second.result()
+            self.assertEqual((r2["pages"], r2["success"]), (5 - done, True), r2)
+            [job] = node.settle(("done", "failed"), timeout=120)
+            self.assertEqual((job["state"], job["pages"], job["pages_done"]), ("done", 5, 5), job)
+            # The second call carried exactly the pages after the last confirmed one, bit-exact.
+            sent = fbtest.decode_with_libtiff(os.path.join(node.dir, "var", "spool", "fax", "%d.tif" % job_id),
+                                              self.dir)
+            got = fbtest.decode_with_libtiff(second.rx, self.dir)
+            self.assertEqual(len(got), 5 - done)
+            for s, g in zip(sent[done:], got):
+                srows, grows = normalised_rows(s), normalised_rows(g)
+                self.assertEqual(grows[len(grows) - len(srows):], srows)
+            # The far end saw at most one page twice: the one in flight at the kill.
+            if received_first is not None:
+                self.assertIn(received_first, (done, done + 1))
+            self.assertIn("resuming at page %d" % (done + 1), open(node.log.name).read())
+            # One report, the final one: our own stop is not a delay the sender hears of.
+            maildir = os.path.join(node.dir, "var", "mail")
+            wait_mails(maildir, "alice@example.com", 1, timeout=60, log=node.log.name)
+            time.sleep(2)
+            reports = dsn_lines(maildir)
+            self.assertEqual([(a, s) for a, s, _ in reports], [("delivered", "2.0.0")])
+            self.assertIn("5 of 5 pages confirmed", reports[0][2])
+        finally:
+            node.stop()
+            for p in (first.proc,):
+                if p.poll() is None:
+                    p.kill()
+
     def test_kill_9_during_retry_waits_reports_each_state_once(self):
         """The node is killed at seeded moments while a busy number waits for its retries; after
         each restart the job goes on, and the sender gets one delayed and one failed report."""
