@@ -85,7 +85,9 @@ max_dials = 12                           # busy / no answer / congestion
 max_tries = 3                            # calls that reached a fax machine but failed (T.30) or sent part
 busy_delay_s = 120
 no_answer_delay_s = 300
-failure_delay_s = 60
+failure_delay_s = 60                     # a T.30 failure
+congestion_delay_s = 60                  # trunk congestion, no free channel
+partial_delay_s = 60                     # some pages went: the rest follow
 kill_after_s = 10800                     # give up and report failure after this long
 
 [[route]]                                # inbound fax → mailbox
@@ -641,6 +643,8 @@ void read_retry(Table t, Retry& r) {
   t.integer("busy_delay_s", r.busy_delay_s, 1, 86400);
   t.integer("no_answer_delay_s", r.no_answer_delay_s, 1, 86400);
   t.integer("failure_delay_s", r.failure_delay_s, 1, 86400);
+  t.integer("congestion_delay_s", r.congestion_delay_s, 1, 86400);
+  t.integer("partial_delay_s", r.partial_delay_s, 1, 86400);
   t.integer("calls_per_number", r.calls_per_number, 1, 100);
   t.integer("kill_after_s", r.kill_after_s, 1, 30 * 86400);
   t.finish();

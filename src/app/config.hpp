@@ -148,6 +148,8 @@ struct Retry {
   int busy_delay_s = 120;
   int no_answer_delay_s = 300;
   int failure_delay_s = 60;
+  int congestion_delay_s = 60;
+  int partial_delay_s = 60;
   int kill_after_s = 10800;
   int calls_per_number = 1;
   // Per-sender fair share is always on; priorities come from the mail (Priority, X-Priority).

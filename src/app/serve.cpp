@@ -337,9 +337,17 @@ int run(const config::Config& cfg) {
     const char* t = b.transport == sip::Transport::tcp ? "tcp:" : b.transport == sip::Transport::tls ? "tls:" : "udp:";
     log(std::string("SIP listening on ") + t + b.host + ":" + std::to_string(b.port));
   }
-  gateway::RetryPolicy rp{cfg.retry.max_dials, cfg.retry.max_tries, cfg.retry.busy_delay_s,
-                          cfg.retry.no_answer_delay_s, cfg.retry.failure_delay_s, cfg.retry.kill_after_s,
-                          cfg.retry.calls_per_number, cfg.windows};
+  gateway::RetryPolicy rp;
+  rp.max_dials = cfg.retry.max_dials;
+  rp.max_tries = cfg.retry.max_tries;
+  rp.busy_delay_s = cfg.retry.busy_delay_s;
+  rp.no_answer_delay_s = cfg.retry.no_answer_delay_s;
+  rp.failure_delay_s = cfg.retry.failure_delay_s;
+  rp.congestion_delay_s = cfg.retry.congestion_delay_s;
+  rp.partial_delay_s = cfg.retry.partial_delay_s;
+  rp.kill_after_s = cfg.retry.kill_after_s;
+  rp.calls_per_number = cfg.retry.calls_per_number;
+  rp.windows = cfg.windows;
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };
   dispatcher.start();

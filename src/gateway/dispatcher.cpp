@@ -32,9 +32,9 @@ Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries
   switch (r.outcome) {
     case Outcome::busy: return retry(p.busy_delay_s, "dials", dials, p.max_dials);
     case Outcome::no_answer: return retry(p.no_answer_delay_s, "dials", dials, p.max_dials);
-    case Outcome::congestion: return retry(p.failure_delay_s, "dials", dials, p.max_dials);
-    case Outcome::t30_failure:
-    case Outcome::partial: return retry(p.failure_delay_s, "tries", tries, p.max_tries);
+    case Outcome::congestion: return retry(p.congestion_delay_s, "dials", dials, p.max_dials);
+    case Outcome::t30_failure: return retry(p.failure_delay_s, "tries", tries, p.max_tries);
+    case Outcome::partial: return retry(p.partial_delay_s, "tries", tries, p.max_tries);
     default: return {"failed", std::nullopt, why};
   }
 }

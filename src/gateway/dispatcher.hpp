@@ -4,7 +4,7 @@
 // ARCHITECTURE.md (data flows): "scheduler takes the job when the trunk has a free channel".
 // INTERFACES.md [retry]: busy, no answer and congestion count as dials (max_dials); calls that
 // reached a fax machine and failed or sent part count as tries (max_tries); busy_delay_s,
-// no_answer_delay_s and failure_delay_s space the retries; kill_after_s after the job was created
+// no_answer_delay_s, congestion_delay_s, failure_delay_s (T.30) and partial_delay_s space the retries; kill_after_s after the job was created
 // it fails for good. An invalid number, T.38 refused and a trunk's rejection fail at once.
 // Per destination: at most calls_per_number calls to one number at a time; the others wait
 // their turn, oldest first. Between senders: urgent mail first (the mail's Priority), then fair
@@ -38,7 +38,9 @@ struct RetryPolicy {
   int max_tries = 3;
   int busy_delay_s = 120;
   int no_answer_delay_s = 300;
-  int failure_delay_s = 60;
+  int failure_delay_s = 60;     // a T.30 failure
+  int congestion_delay_s = 60;  // trunk congestion, no free channel, 503
+  int partial_delay_s = 60;     // some pages went: the rest follow from the first unconfirmed one
   int kill_after_s = 10800;
   int calls_per_number = 1;  // simultaneous calls to one fax number (a fax machine takes one)
   std::vector<SendingWindow> windows;  // [[window]]: when numbers may be dialled (window.hpp)

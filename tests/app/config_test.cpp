@@ -142,7 +142,15 @@ TEST(EmbeddedDefault, Retry) {
   EXPECT_EQ(c.retry.busy_delay_s, 120);
   EXPECT_EQ(c.retry.no_answer_delay_s, 300);
   EXPECT_EQ(c.retry.failure_delay_s, 60);
+  EXPECT_EQ(c.retry.congestion_delay_s, 60);
+  EXPECT_EQ(c.retry.partial_delay_s, 60);
   EXPECT_EQ(c.retry.kill_after_s, 10800);
+  EXPECT_EQ(c.retry.calls_per_number, 1);
+  Config k = load(std::string(kTrunk) + kRoute + "[retry]\ncongestion_delay_s = 15\npartial_delay_s = 45\n");
+  EXPECT_EQ(k.retry.congestion_delay_s, 15);
+  EXPECT_EQ(k.retry.partial_delay_s, 45);
+  EXPECT_NE(error_of(std::string(kTrunk) + kRoute + "[retry]\npartial_delay_s = 0\n").find("retry.partial_delay_s"),
+            std::string::npos);
 }
 
 TEST(EmbeddedDefault, OneRouteToFaxAtLocalhost) {
