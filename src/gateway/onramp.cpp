@@ -139,6 +139,7 @@ void OnRamp::scan() {
       for (const auto& j : *finish) maybe_finish(j.id);
     }
     if (auto rep = store_.to_report(64); rep && !rep->empty()) report(std::move(*rep));
+    complete();
     auto jobs = store_.to_route(now, kBatch + skip_routes);
     auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
     auto next = store_.next_delivery_at();
@@ -530,17 +531,35 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
   }
 }
 
-// Store thread.
-void OnRamp::purge() {
-  auto ids = store_.purge_inbound(unix_now() - int64_t(opt_.archive_days) * 86400);
+// Store thread. Messages whose every fax is final and reported: the original goes from the spool
+// (removed first: a crash in between leaves an active message with no file, completed again).
+void OnRamp::complete() {
+  auto ids = store_.to_complete(kBatch);
   if (!ids) {
-    log("OnRamp: purge: " + ids.error().message);
+    log("OnRamp: " + ids.error().message);
+    return;
+  }
+  for (const auto& id : *ids) {
+    std::error_code ec;
+    fs::remove(spool_.message_path(id), ec);
+    if (auto r = store_.set_message_state(id, "done"); !r) log(r.error().message);
+  }
+}
+
+// Store thread. Retention: received faxes (archived) and sent ones (their pages) after
+// [delivery] archive_days, with their records.
+void OnRamp::purge() {
+  auto jobs = store_.purge(unix_now() - int64_t(opt_.archive_days) * 86400);
+  if (!jobs) {
+    log("OnRamp: purge: " + jobs.error().message);
     return;
   }
   std::error_code ec;
-  for (int64_t id : *ids) fs::remove(spool_.archive_path(id), ec);
-  if (!ids->empty()) log("purged " + std::to_string(ids->size()) + " received fax(es) older than " +
-                         std::to_string(opt_.archive_days) + " days");
+  for (const auto& j : *jobs) {
+    fs::remove(j.direction == queue::Direction::in ? spool_.archive_path(j.id) : spool_.fax_path(j.id), ec);
+  }
+  if (!jobs->empty()) log("purged " + std::to_string(jobs->size()) + " fax(es) older than " +
+                          std::to_string(opt_.archive_days) + " days");
 }
 
 }  // namespace gateway

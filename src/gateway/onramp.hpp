@@ -93,6 +93,7 @@ class OnRamp {
   void maybe_finish(int64_t job_id);
   void report(std::vector<queue::Job> jobs);  // store thread
   void purge();
+  void complete();
   void log(const std::string& s) const;
 
   asio::io_context& io_;

@@ -990,34 +990,60 @@ StoreStatus JobStore::delivery_deferred(int64_t id, int64_t next_at, const std::
   return finish_delivery(id, "pending", next_at, error, "delivery deferred to " + format_utc(next_at) + ": " + error);
 }
 
-fb::Result<std::vector<int64_t>, StoreError> JobStore::purge_inbound(int64_t before) {
-  const std::string op = "purge_inbound";
-  auto tx = Tx::begin(db_.get(), op);
-  if (!tx) return tx.error();
+fb::Result<std::vector<std::string>, StoreError> JobStore::to_complete(int limit) {
+  const std::string op = "to_complete";
   auto s = Stmt::prepare(db_.get(),
-                         "SELECT id FROM jobs WHERE direction = 'in' AND state IN ('done', 'failed') AND updated < ?1 "
-                         "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')",
+                         "SELECT id FROM messages WHERE state = 'active' AND NOT EXISTS (SELECT 1 FROM jobs j "
+                         "WHERE j.message_id = messages.id AND NOT (j.state IN ('done', 'failed', 'cancelled') "
+                         "AND COALESCE(j.reported, '') = 'final')) LIMIT ?1",
                          op);
   if (!s) return s.error();
+  s->bind_int(1, limit);
+  std::vector<std::string> ids;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return ids;
+    ids.push_back(s->text(0));
+  }
+}
+
+fb::Result<std::vector<JobStore::Purged>, StoreError> JobStore::purge(int64_t before) {
+  const std::string op = "purge";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(
+      db_.get(),
+      "SELECT id, direction FROM jobs WHERE updated < ?1 AND ((direction = 'in' AND state IN ('done', 'failed')) "
+      "OR (direction = 'out' AND state IN ('done', 'failed', 'cancelled') AND reported = 'final')) "
+      "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')",
+      op);
+  if (!s) return s.error();
   s->bind_int(1, before);
-  std::vector<int64_t> ids;
+  std::vector<Purged> out;
   for (;;) {
     auto row = s->step();
     if (!row) return row.error();
     if (!*row) break;
-    ids.push_back(s->int64(0));
+    out.push_back({s->int64(0), s->text(1) == "out" ? Direction::out : Direction::in});
   }
   for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM deliveries WHERE job_id = ?1",
                           "DELETE FROM jobs WHERE id = ?1"}) {
     auto d = Stmt::prepare(db_.get(), sql, op);
     if (!d) return d.error();
-    for (int64_t id : ids) {
+    for (const auto& p : out) {
       d->reset();
-      if (auto r = d->bind_int(1, id).run(); !r) return r.error();
+      if (auto r = d->bind_int(1, p.id).run(); !r) return r.error();
     }
   }
+  auto m = Stmt::prepare(db_.get(),
+                         "DELETE FROM messages WHERE state = 'done' AND NOT EXISTS "
+                         "(SELECT 1 FROM jobs WHERE jobs.message_id = messages.id)",
+                         op);
+  if (!m) return m.error();
+  if (auto r = m->run(); !r) return r.error();
   if (auto r = tx->commit(); !r) return r.error();
-  return ids;
+  return out;
 }
 
 std::string format_utc(int64_t unix_seconds) {

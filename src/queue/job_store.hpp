@@ -261,9 +261,17 @@ class JobStore {
                             const std::vector<JobDelivery>& reports, std::string_view event);
   // Inbound jobs in delivering whose deliveries are all final: to be finished (archived, done).
   fb::Result<std::vector<Job>, StoreError> to_finish(int limit);
-  // Retention: deletes inbound jobs that are final and were last updated before `before`,
-  // with their events and deliveries; returns their ids (so their archived files can go).
-  fb::Result<std::vector<int64_t>, StoreError> purge_inbound(int64_t before);
+  // Active messages whose every job is final and reported final: done, so the spool file of the
+  // original may go (the reports were composed from it already). Ids, at most `limit`.
+  fb::Result<std::vector<std::string>, StoreError> to_complete(int limit);
+  // Retention: deletes jobs finished before `before` with their events and deliveries —
+  // inbound ones final with no delivery pending, outbound ones final and reported final — and
+  // messages left with no job; returns the jobs (so their spool files can go).
+  struct Purged {
+    int64_t id = 0;
+    Direction direction = Direction::in;
+  };
+  fb::Result<std::vector<Purged>, StoreError> purge(int64_t before);
 
   // Outbound, non-final job -> cancelled. not_found for an unknown id, conflict for a final
   // job, invalid for an inbound one.

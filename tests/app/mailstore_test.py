@@ -245,7 +245,7 @@ postmaster = "postmaster@example.com"
             node.proc = subprocess.Popen([fbtest.FAXBRIDGE, "serve", "--config", node.config], stderr=node.log,
                                          cwd=node.dir)
             deadline = time.time() + 30
-            while "purged 1 received fax(es)" not in open(node.log.name).read():
+            while "purged 1 fax(es)" not in open(node.log.name).read():
                 self.assertLess(time.time(), deadline, open(node.log.name).read()[-2000:])
                 time.sleep(0.1)
             self.assertFalse(os.path.exists(archived))

@@ -291,6 +291,12 @@ class DefaultConfigTest(fbtest.TempDirTest):
             self.assertIsNone(fields["Error"])
             self.assertEqual(mdn_headers.get_content_type(), "text/rfc822-headers")
             self.assertFalse(os.path.exists(os.path.join(maildir, "bob@example.com")))
+            # Both messages are final and reported: their originals leave the spool.
+            msgdir = os.path.join(self.dir, "var", "spool", "msg")
+            deadline = time.time() + 30
+            while [f for f in os.listdir(msgdir) if f.endswith(".eml")]:
+                self.assertLess(time.time(), deadline, os.listdir(msgdir))
+                time.sleep(0.2)
             self.assertTrue(os.path.exists(os.path.join(self.dir, "var", "spool", "archive", "%d.tif" % inn["id"])))
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -788,23 +788,35 @@ TEST_F(JobStoreTest, DeliveriesOfAReceivedFaxRetryAndFinish) {
   EXPECT_EQ(ev->back().text, "to the postmaster");
 }
 
-TEST_F(JobStoreTest, PurgeRemovesOldFinalInboundJobsOnly) {
+TEST_F(JobStoreTest, PurgeRemovesOldFinishedJobsAndTheirMessages) {
   auto s = open_store();
   auto old_done = *s.create_inbound({"+15550100", std::nullopt, "1"});
   ASSERT_TRUE(s.set_state(old_done, "done"));
   auto old_pending = *s.create_inbound({"+15550100", std::nullopt, "2"});
   ASSERT_TRUE(s.set_state(old_pending, "delivering"));
-  auto out = enqueue(s, "m1", 1)[0];
-  ASSERT_TRUE(s.set_state(out, "failed"));
+  auto unreported = enqueue(s, "m1", 1)[0];  // final, but the sender has not been told yet
+  ASSERT_TRUE(s.set_state(unreported, "failed"));
+  auto sent = enqueue(s, "m2", 1)[0];  // final and reported: its message completes, then goes
+  ASSERT_TRUE(s.set_state(sent, "done"));
+  ASSERT_TRUE(s.mark_reported({sent}, "final", {}, "no report"));
+  EXPECT_EQ(*s.to_complete(10), std::vector<std::string>{"m2"});
+  ASSERT_TRUE(s.set_message_state("m2", "done"));
+  EXPECT_TRUE(s.to_complete(10)->empty());
   clock += 86400;
   auto fresh = *s.create_inbound({"+15550100", std::nullopt, "3"});
   ASSERT_TRUE(s.set_state(fresh, "done"));
-  auto purged = s.purge_inbound(clock - 3600);
+  auto purged = s.purge(clock - 3600);
   ASSERT_TRUE(purged);
-  EXPECT_EQ(*purged, std::vector<int64_t>{old_done});
+  ASSERT_EQ(purged->size(), 2u);
+  EXPECT_EQ(((*purged)[0].id), old_done);
+  EXPECT_EQ(((*purged)[0].direction), queue::Direction::in);
+  EXPECT_EQ(((*purged)[1].id), sent);
+  EXPECT_EQ(((*purged)[1].direction), queue::Direction::out);
   EXPECT_EQ(s.job(old_done).error().code, queue::StoreErrc::not_found);
+  EXPECT_EQ(s.message("m2").error().code, queue::StoreErrc::not_found);
+  EXPECT_TRUE(s.message("m1"));
   EXPECT_TRUE(s.job(old_pending));
-  EXPECT_TRUE(s.job(out));
+  EXPECT_TRUE(s.job(unreported));
   EXPECT_TRUE(s.job(fresh));
 }
 
