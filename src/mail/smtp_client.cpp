@@ -1,6 +1,8 @@
 // smtp_client.cpp — one SMTP/LMTP transaction as a coroutine (rules: smtp_client.hpp).
 #include "mail/smtp_client.hpp"
 
+#include "mail/smtp_reply.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -15,8 +17,6 @@ namespace {
 
 using asio::ip::tcp;
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr size_t kReplyLineMax = 4096;
-constexpr int kReplyLinesMax = 100;
 
 std::string base64(std::string_view s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
@@ -32,11 +32,10 @@ bool is_loopback(const std::string& host) {
   return (!ec && a.is_loopback()) || host == "localhost";
 }
 
-struct Reply {
-  int code = 0;  // 0: the connection failed (see text)
-  std::string text;  // every line, joined with " / "
-  std::vector<std::string> lines;  // text after the code and separator
-};
+using Reply = mail::SmtpReply;
+using mail::has_extension;
+using mail::kReplyLineMax;
+using mail::SmtpReplyParser;
 
 // The connection: the socket, then TLS over it after STARTTLS; a watchdog closes it when an
 // operation takes longer than the timeout.
@@ -83,8 +82,8 @@ class Conn {
   }
 
   asio::awaitable<Reply> read_reply() {
-    Reply r;
-    for (int n = 0; n < kReplyLinesMax; ++n) {
+    SmtpReplyParser parser;
+    for (;;) {
       arm();
       std::error_code ec;
       size_t len = 0;
@@ -92,28 +91,17 @@ class Conn {
       if (tls_) std::tie(ec, len) = co_await asio::async_read_until(*tls_, buf, "\n", kNoThrow);
       else std::tie(ec, len) = co_await asio::async_read_until(sock_, buf, "\n", kNoThrow);
       if (ec) {
-        r.code = 0;
-        r.text = expired_ ? "the server did not answer within " + std::to_string(timeout_.count()) + " s"
-                          : "the connection failed: " + ec.message();
+        Reply r;
+        r.text = ec == asio::error::not_found
+                     ? "the server sent a reply line longer than " + std::to_string(kReplyLineMax) + " bytes"
+                 : expired_ ? "the server did not answer within " + std::to_string(timeout_.count()) + " s"
+                            : "the connection failed: " + ec.message();
         co_return r;
       }
       std::string line = in_.substr(0, len);
       in_.erase(0, len);
-      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-      if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-          !std::isdigit(static_cast<unsigned char>(line[1])) || !std::isdigit(static_cast<unsigned char>(line[2]))) {
-        r.code = 0;
-        r.text = "the server sent a line that is not an SMTP reply: " + line.substr(0, 80);
-        co_return r;
-      }
-      r.code = std::stoi(line.substr(0, 3));
-      r.lines.push_back(line.size() > 4 ? line.substr(4) : "");
-      r.text += (r.text.empty() ? "" : " / ") + line;
-      if (line.size() == 3 || line[3] != '-') co_return r;
+      if (parser.add_line(line) != SmtpReplyParser::Step::more) co_return parser.reply();
     }
-    r.code = 0;
-    r.text = "the server's reply has too many lines";
-    co_return r;
   }
 
   void close() {
@@ -149,18 +137,6 @@ SendOutcome from_reply(const Reply& r, const std::string& during) {
 
 SendOutcome temporary(std::string why) {
   return SendOutcome{SendOutcome::temporary, std::move(why)};
-}
-
-bool has_extension(const Reply& r, std::string_view ext, std::string* params = nullptr) {
-  for (size_t i = 1; i < r.lines.size(); ++i) {
-    std::string up = r.lines[i];
-    for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
-    if (up == ext || up.rfind(std::string(ext) + " ", 0) == 0) {
-      if (params) *params = up.size() > ext.size() ? up.substr(ext.size() + 1) : "";
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
