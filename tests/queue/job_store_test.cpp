@@ -529,7 +529,9 @@ TEST_F(JobStoreTest, NextReadyGivesUrgentFirstThenTakesTurnsBetweenSenders) {
   EXPECT_EQ((*r)[0].sender, "carol@example.com");
   EXPECT_EQ((*r)[0].priority, 1);
   got.clear();
-  for (const auto& j : *s.next_ready(clock, 3)) got.push_back(j.id);
+  auto three = s.next_ready(clock, 3);
+  ASSERT_TRUE(three);
+  for (const auto& j : *three) got.push_back(j.id);
   EXPECT_EQ(got, (std::vector<int64_t>{carol[0], alice[0], bob[0]}));
 }
 
