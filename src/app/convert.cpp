@@ -89,7 +89,7 @@ imaging::Result<RenderedMail> render_mail(const std::string& bytes, const imagin
     imaging::RenderOptions po = opt;
     if (!part.charset.empty()) po.charset = part.charset;
     const bool text = part.kind == mail::FaxPartKind::text_plain || part.kind == mail::FaxPartKind::text_enriched;
-    if (out.cover && i == 0 && text) {
+    if (out.cover && i == 0 && text && part.filename.empty()) {  // the mail's body, not an attached text
       auto utf8 = imaging::to_utf8(part.data, po.charset, label + " " + part.label);
       if (!utf8) return utf8.error();
       out.comment = part.kind == mail::FaxPartKind::text_plain ? imaging::plain_text_document(*utf8)
@@ -135,6 +135,7 @@ imaging::Result<bool> add_cover(imaging::Pages& pages, RenderedMail* mail, size_
   auto page = imaging::render_cover(ci, req.render);
   if (!page) return page.error();
   if (!*page) {
+    if (!mail || !ci.comment) return imaging::make_error(Errc::limit, "the cover page's fields do not fit on one page");
     ci.comment.reset();
     ci.comment_follows = true;
     pages.insert(pages.begin() + std::ptrdiff_t(comment_at), std::make_move_iterator(mail->comment_pages.begin()),

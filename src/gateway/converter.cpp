@@ -170,11 +170,11 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   if (todo.empty()) return;
   for (const auto& j : todo) store.set_state(j.id, "rendering");
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
+  // The cover names the fax number when the message has one; one rendering serves every job, so
+  // with several numbers it names none (a Bcc'd number must not appear on the others' covers).
   std::set<std::string> seen;
-  std::string numbers;
-  for (const auto& j : todo) {
-    if (seen.insert(j.number).second) numbers += (numbers.empty() ? "" : ", ") + j.number;
-  }
+  for (const auto& j : todo) seen.insert(j.number);
+  const std::string numbers = seen.size() == 1 ? *seen.begin() : "";
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   RunResult r = run_process({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,

@@ -7,7 +7,8 @@
 // one rendering), the jobs move queued -> rendering -> ready with their page count, or to
 // failed with the converter's one-line reason (reported to the sender by the DSN).
 // A cover page: `--cover always` for the senders of [fax] cover_senders, `ask` (the mail's
-// X-Fax-Cover decides) for the rest; `--cover-to` names the message's fax numbers.
+// X-Fax-Cover decides) for the rest; `--cover-to` names the message's fax number (none when it
+// has several: the jobs share one rendering, and one recipient must not see another's number).
 // On start it picks up jobs left in queued or rendering by a crash: rendering is repeatable.
 // THREADS: one converter thread with its own JobStore connection; notify() is thread-safe.
 // LIMITS: the convert command's own (time, memory), one message at a time.

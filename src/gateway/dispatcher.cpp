@@ -15,6 +15,13 @@ int64_t unix_now() { return int64_t(std::time(nullptr)); }
 void log(const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }
 }  // namespace
 
+Outcome effective_outcome(const CallResult& r, const queue::Job& job) {
+  const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
+  const int total = std::max(job.pages, before + r.pages_total);
+  if (r.pages_sent > 0 && total > 0 && before + r.pages_sent >= total) return Outcome::done;
+  return r.outcome;
+}
+
 Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries, int64_t now, const RetryPolicy& p) {
   if (r.outcome == Outcome::done) return {"done", std::nullopt, ""};
   std::string why = r.reason.empty() ? std::string(to_string(r.outcome)) : r.reason;
@@ -48,6 +55,13 @@ void Dispatcher::start() {
     auto stuck = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0});
     if (stuck) {
       for (const auto& j : *stuck) {
+        if (j.pages > 0 && j.pages_done >= j.pages) {
+          // Every page was confirmed before the stop: the fax went; sending it again would
+          // deliver it twice.
+          db_.set_outcome(j.id, "done");
+          db_.set_state(j.id, queue::state::done);
+          continue;
+        }
         // Back to ready, not retry: the sender hears nothing of our own stop (a delayed report
         // is for the far end's failures); the pages confirmed so far are kept and not resent.
         db_.set_state(j.id, queue::state::ready, std::string("The node stopped during the call; it will be tried again."));
@@ -183,13 +197,15 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
   if (!r.reason.empty()) event += " (" + r.reason + ")";
   db_.add_event(id, event);
-  Decision d = decide(r, job, dials, tries, unix_now(), policy_);
+  CallResult final = r;
+  final.outcome = effective_outcome(r, job);
+  Decision d = decide(final, job, dials, tries, unix_now(), policy_);
   // The outcome class, for the sender's report (report.hpp): "no answer" → "no_answer".
-  std::string outcome = d.expired ? "expired" : std::string(to_string(r.outcome));
+  std::string outcome = d.expired ? "expired" : std::string(to_string(final.outcome));
   for (char& c : outcome) c = c == ' ' ? '_' : char(std::tolower(static_cast<unsigned char>(c)));
-  if (r.outcome == Outcome::t30_failure) outcome = "t30_failure";
-  if (r.outcome == Outcome::partial) outcome = "partial";
-  if (r.outcome == Outcome::t38_refused && !d.expired) outcome = "t38_refused";
+  if (final.outcome == Outcome::t30_failure) outcome = "t30_failure";
+  if (final.outcome == Outcome::partial) outcome = "partial";
+  if (final.outcome == Outcome::t38_refused && !d.expired) outcome = "t38_refused";
   db_.set_outcome(id, outcome);
   auto st = db_.set_state(id, d.state, d.error.empty() ? std::nullopt : std::optional<std::string>(d.error));
   if (st && d.retry_at) db_.set_retry(id, d.retry_at);

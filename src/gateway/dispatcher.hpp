@@ -11,7 +11,8 @@
 // share (queue::fair_order), so one sender's thousand faxes do not hold every channel. A number whose
 // sending window (window.hpp) is closed is not dialled: its job waits, retry_at set to the opening.
 // A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
-// in `sending` (a crash mid-call) go back to `retry`, due at once, and inbound jobs still in
+// in `sending` (a crash mid-call) go back to `ready`, due at once (or `done` when every page had
+// been confirmed), and inbound jobs still in
 // `receiving` end `delivering` with the pages that reached the spool, or `failed` with none. Jobs cancelled during a call
 // stay cancelled (the outcome is recorded as an event only).
 // THREADS: polls on the io thread; every store call runs on the store executor.
@@ -55,6 +56,11 @@ struct Decision {
   bool expired = false;             // failed because the give-up time (kill_after_s) came
 };
 Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries, int64_t now, const RetryPolicy& p);
+
+// The outcome a call counts as for `job` (as it was before the call): every page confirmed (MCF)
+// is a delivered fax however the call ended after that (a BYE before the T.30 disconnect), never
+// a retry that would send it all again.
+Outcome effective_outcome(const CallResult& r, const queue::Job& job);
 
 class Dispatcher {
  public:

@@ -138,7 +138,17 @@ void OnRamp::scan() {
     if (finish) {
       for (const auto& j : *finish) maybe_finish(j.id);
     }
-    if (auto rep = store_.to_report(64); rep && !rep->empty()) report(std::move(*rep));
+    constexpr size_t kReportBatch = 64;
+    if (auto rep = store_.to_report(int(kReportBatch)); rep && !rep->empty()) {
+      // A full batch may have cut its last message in two: that message waits for the next
+      // scan, so one report covers all its recipients that ended the same way.
+      const bool full = rep->size() == kReportBatch;
+      if (full && rep->front().message_id != rep->back().message_id) {
+        const auto last = rep->back().message_id;
+        while (rep->back().message_id == last) rep->pop_back();
+      }
+      if (report(std::move(*rep)) > 0 && full) poke();  // more may wait behind this batch
+    }
     complete();
     auto jobs = store_.to_route(now, kBatch + skip_routes);
     auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
@@ -357,6 +367,12 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
           " failed: " + o.detail);
     }
     if (!r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
+    // A report's mail is ours alone: once it is delivered or refused for good, it goes (after
+    // the commit; a crash in between leaves a file that retention removes).
+    if (r && d.kind == queue::DeliveryKind::report && o.kind != smtp::SendOutcome::temporary) {
+      std::error_code ec;
+      fs::remove(d.mail_path, ec);
+    }
     maybe_finish(d.job_id);
     asio::post(io_, [this, d] {
       delivering_.erase(d.id);
@@ -400,7 +416,8 @@ void OnRamp::maybe_finish(int64_t job_id) {
 // Store thread. Groups the jobs by message and action. Whether a final job also owes an MDN is
 // known only from the original's header, read on the worker; a job that can owe nothing (null
 // sender; delayed and not wanted) is only marked.
-void OnRamp::report(std::vector<queue::Job> jobs) {
+size_t OnRamp::report(std::vector<queue::Job> jobs) {
+  size_t handled = 0;
   struct Group {
     queue::Message msg;
     std::string action;
@@ -420,6 +437,7 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
       std::string why = msg->sender.empty() ? "no report: the message came from the null sender"
                                             : "no report of " + line.action + ": NOTIFY=" + j.notify.value_or("(default)");
       store_.mark_reported({j.id}, reported, {}, why);
+      ++handled;
       continue;
     }
     auto g = std::find_if(groups.begin(), groups.end(),
@@ -431,20 +449,26 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
     g->jobs.push_back(j);
     g->dsn.push_back(dsn);
     reporting_.insert(j.id);
+    ++handled;
   }
   for (auto& g : groups) {
     asio::post(worker_->pool, [this, g = std::move(g)] {
       const std::string domain = domain_of(opt_.from);
       const int64_t now = unix_now();
+      // The original decides whether an MDN is owed: when it is there but cannot be read (a
+      // transient error), nothing is marked and the group is tried again.
       std::string original;
-      if (std::ifstream f(g.msg.spool_path, std::ios::binary); f) {
+      bool ok = true;
+      std::error_code exists_ec;
+      if (fs::exists(g.msg.spool_path, exists_ec)) {
+        std::ifstream f(g.msg.spool_path, std::ios::binary);
         std::ostringstream ss;
-        ss << f.rdbuf();
+        if (f) ss << f.rdbuf();
+        ok = f && !f.bad();
         original = ss.str();
       }
       std::vector<queue::JobDelivery> reports;
       std::vector<int64_t> ids;
-      bool ok = true;
       auto spool_report = [&](int64_t job, const std::string& name, const std::string& message_id,
                               const std::string& to, const std::string& text) {
         const std::string path = spool_.dir() + "/out/" + name + ".eml";
@@ -486,7 +510,7 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
         const std::string name = "dsn-" + g.msg.id + "-" + std::to_string(ids.front()) + "-" + g.action;
         in.message_id = name + "@" + domain;
         auto text = mail::compose_dsn(in);
-        ok = text && spool_report(ids.front(), name, in.message_id, g.msg.sender, *text);
+        ok = ok && text && spool_report(ids.front(), name, in.message_id, g.msg.sender, *text);
         sent = "DSN (" + g.action + ")";
       }
       // MDNs: one per fax recipient, once it is final, when the original asked (mdn.hpp).
@@ -529,6 +553,7 @@ void OnRamp::report(std::vector<queue::Job> jobs) {
       });
     });
   }
+  return handled;
 }
 
 // Store thread. Messages whose every fax is final and reported: the original goes from the spool
@@ -557,6 +582,7 @@ void OnRamp::purge() {
   std::error_code ec;
   for (const auto& j : *jobs) {
     fs::remove(j.direction == queue::Direction::in ? spool_.archive_path(j.id) : spool_.fax_path(j.id), ec);
+    for (const auto& f : j.mails) fs::remove(f, ec);
   }
   if (!jobs->empty()) log("purged " + std::to_string(jobs->size()) + " fax(es) older than " +
                           std::to_string(opt_.archive_days) + " days");

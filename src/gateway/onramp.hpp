@@ -91,7 +91,8 @@ class OnRamp {
   void deliver(const queue::Delivery& d);
   void delivered(const queue::Delivery& d, smtp::SendOutcome outcome);
   void maybe_finish(int64_t job_id);
-  void report(std::vector<queue::Job> jobs);  // store thread
+  // Store thread: how many jobs it marked or began reporting.
+  size_t report(std::vector<queue::Job> jobs);
   void purge();
   void complete();
   void log(const std::string& s) const;

@@ -6,9 +6,15 @@
 namespace imaging {
 namespace {
 
+// At most 400 bytes, cut before a UTF-8 continuation byte so that no character is split.
 std::string clean(std::string_view v) {
+  if (v.size() > 400) {
+    size_t cut = 400;
+    while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) --cut;
+    v = v.substr(0, cut);
+  }
   std::string out;
-  for (char c : v.substr(0, 400)) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  for (char c : v) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
   return out;
 }
 

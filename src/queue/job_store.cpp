@@ -520,7 +520,7 @@ fb::Result<std::vector<Job>, StoreError> JobStore::next_ready(int64_t now, int l
   auto s = select_jobs(
       db_.get(),
       "JOIN (SELECT id AS pick, priority AS prio, COALESCE(retry_at, created) AS due, ROW_NUMBER() OVER "
-      "(PARTITION BY COALESCE(sender, '') ORDER BY priority DESC, COALESCE(retry_at, created), id) AS turn "
+      "(PARTITION BY COALESCE(sender, ''), priority ORDER BY COALESCE(retry_at, created), id) AS turn "
       "FROM jobs WHERE direction = 'out' AND state IN ('ready', 'retry') AND (retry_at IS NULL OR retry_at <= ?1)) "
       "ON pick = jobs.id ORDER BY prio DESC, turn, due, pick LIMIT ?2",
       "next_ready");
@@ -1025,7 +1025,19 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> JobStore::purge(int64_t be
     auto row = s->step();
     if (!row) return row.error();
     if (!*row) break;
-    out.push_back({s->int64(0), s->text(1) == "out" ? Direction::out : Direction::in});
+    out.push_back({s->int64(0), s->text(1) == "out" ? Direction::out : Direction::in, {}});
+  }
+  auto files = Stmt::prepare(db_.get(), "SELECT mail_path FROM deliveries WHERE job_id = ?1", op);
+  if (!files) return files.error();
+  for (auto& p : out) {
+    files->reset();
+    files->bind_int(1, p.id);
+    for (;;) {
+      auto row = files->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      p.mails.push_back(files->text(0));
+    }
   }
   for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM deliveries WHERE job_id = ?1",
                           "DELETE FROM jobs WHERE id = ?1"}) {
@@ -1104,12 +1116,12 @@ std::string to_json(const std::vector<Job>& jobs) {
 // Fair share: by priority, then each sender's n-th waiting job counts n plus the calls that
 // sender already has in progress, so a sender with many faxes cannot hold every channel.
 void fair_order(std::vector<Job>& jobs, const std::map<std::string, int>& load) {
-  std::map<std::string, int> turn;
-  std::vector<std::pair<int, size_t>> key;  // (share, position)
+  std::map<std::pair<std::string, int>, int> turn;  // turns are taken per sender within a priority
+  std::vector<std::pair<int, size_t>> key;           // (share, position)
   for (size_t i = 0; i < jobs.size(); ++i) {
     const std::string who = jobs[i].sender.value_or("");
     auto l = load.find(who);
-    key.emplace_back(++turn[who] + (l == load.end() ? 0 : l->second), i);
+    key.emplace_back(++turn[{who, jobs[i].priority}] + (l == load.end() ? 0 : l->second), i);
   }
   std::vector<size_t> order(jobs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

@@ -270,6 +270,7 @@ class JobStore {
   struct Purged {
     int64_t id = 0;
     Direction direction = Direction::in;
+    std::vector<std::string> mails;  // its deliveries' composed mails, to remove if still there
   };
   fb::Result<std::vector<Purged>, StoreError> purge(int64_t before);
 

@@ -79,5 +79,24 @@ TEST(Decide, GiveUpTimeIsNeverPassed) {
   EXPECT_EQ(decide(call(Outcome::busy), job(), 1, 0, kCreated + 3480, policy()).state, "retry");
 }
 
+TEST(EffectiveOutcome, EveryPageConfirmedIsDeliveredHoweverTheCallEnded) {
+  queue::Job j = job();
+  j.pages = 5;
+  CallResult r = call(Outcome::partial);
+  r.pages_total = 5;
+  r.pages_sent = 5;  // the BYE came after the last MCF
+  EXPECT_EQ(effective_outcome(r, j), Outcome::done);
+  r.pages_sent = 4;
+  EXPECT_EQ(effective_outcome(r, j), Outcome::partial);
+  // A resumed call: pages 3..5 (3 in this call) after 2 confirmed earlier.
+  j.pages_done = 2;
+  r.pages_total = 3;
+  r.pages_sent = 3;
+  EXPECT_EQ(effective_outcome(r, j), Outcome::done);
+  r.pages_sent = 2;
+  EXPECT_EQ(effective_outcome(r, j), Outcome::partial);
+  EXPECT_EQ(effective_outcome(call(Outcome::busy), job()), Outcome::busy);  // no page, no change
+}
+
 }  // namespace
 }  // namespace gateway

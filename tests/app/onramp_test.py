@@ -297,6 +297,11 @@ class DefaultConfigTest(fbtest.TempDirTest):
             while [f for f in os.listdir(msgdir) if f.endswith(".eml")]:
                 self.assertLess(time.time(), deadline, os.listdir(msgdir))
                 time.sleep(0.2)
+            # The delivered reports' composed mails are gone from the outgoing spool too.
+            outdir = os.path.join(self.dir, "var", "spool", "out")
+            while [f for f in os.listdir(outdir) if f.startswith(("dsn-", "mdn-"))]:
+                self.assertLess(time.time(), deadline, os.listdir(outdir))
+                time.sleep(0.2)
             self.assertTrue(os.path.exists(os.path.join(self.dir, "var", "spool", "archive", "%d.tif" % inn["id"])))
         finally:
             proc.send_signal(signal.SIGTERM)

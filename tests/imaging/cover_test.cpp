@@ -57,6 +57,16 @@ TEST(Cover, FieldsInOrderThenTheComment) {
   EXPECT_FALSE(d.paragraphs[3].spans[1].bold);
 }
 
+TEST(Cover, LongFieldsAreCutBetweenCharacters) {
+  CoverInfo c = info();
+  c.subject = "x";
+  for (int i = 0; i < 300; ++i) c.subject += "\xC3\xBC";  // then 600 bytes of u-umlaut
+  auto d = cover_document(c);
+  const std::string v = d.paragraphs[6].spans[1].text;
+  EXPECT_EQ(v.size(), 399u);  // byte 400 would split a character: "x" and 199 whole ones
+  EXPECT_EQ(v.substr(397), "\xC3\xBC");
+}
+
 TEST(Cover, OnePageWithInk) {
   RenderOptions o;
   auto p = render_cover(info(), o);

@@ -551,6 +551,12 @@ TEST(FairOrder, SendersWithCallsInProgressWaitTheirTurn) {
   for (const auto& j : jobs) got.push_back(j.id);
   // carol is urgent; bob's 1st and 2nd (shares 1, 2) before alice's 1st (1 + 2 in progress).
   EXPECT_EQ(got, (std::vector<int64_t>{6, 4, 5, 1, 2, 3}));
+  // A sender's urgent faxes do not spend the turns of its normal ones.
+  jobs = {job(7, "dave", 1), job(8, "dave", 1), job(9, "dave"), job(10, "erin"), job(11, "erin")};
+  queue::fair_order(jobs, {});
+  got.clear();
+  for (const auto& j : jobs) got.push_back(j.id);
+  EXPECT_EQ(got, (std::vector<int64_t>{7, 8, 9, 10, 11}));
 }
 
 TEST_F(JobStoreTest, JsonIsTheInterfaceObject) {
