@@ -350,7 +350,6 @@ int run(const config::Config& cfg) {
   rp.windows = cfg.windows;
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };
-  dispatcher.start();
 
   // Received faxes → mail.
   std::shared_ptr<gateway::LdapDirectory> ldap;
@@ -371,6 +370,7 @@ int run(const config::Config& cfg) {
   poke_onramp = [&] { onramp.poke(); };
   dispatcher.on_outcome = [&] { onramp.poke(); };
   dispatcher.on_call = account;
+  dispatcher.start();  // after its hooks are set: start-up recovery already accounts
   onramp.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

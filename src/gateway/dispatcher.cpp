@@ -52,9 +52,27 @@ Dispatcher::Dispatcher(asio::io_context& io, asio::any_io_executor store_exec, q
 
 void Dispatcher::start() {
   asio::post(store_, [this] {
+    // The calls our stop cut are call attempts too: one accounting record each, "interrupted"
+    // (when the call began is not known: the time is the job's last change).
+    auto interrupted = [this](const queue::Job& j, int pages) {
+      if (!on_call) return;
+      queue::AccountingRecord a;
+      a.time = j.updated;
+      a.direction = j.direction;
+      a.job_id = j.id;
+      a.number = j.number;
+      a.caller = j.caller;
+      a.pages = pages;
+      a.pages_total = j.direction == queue::Direction::out ? j.pages : pages;
+      a.outcome = "interrupted";
+      a.sender = j.sender.value_or("");
+      a.remote_ident = j.remote_ident;
+      on_call(a);
+    };
     auto stuck = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0});
     if (stuck) {
       for (const auto& j : *stuck) {
+        interrupted(j, j.pages_done);
         if (j.pages > 0 && j.pages_done >= j.pages) {
           // Every page was confirmed before the stop: the fax went; sending it again would
           // deliver it twice.
@@ -75,13 +93,13 @@ void Dispatcher::start() {
       for (const auto& j : *cut) {
         auto info = imaging::inspect_tiff(spool_.received_path(j.id));
         int pages = info ? int(info->pages.size()) : 0;
+        interrupted(j, pages);
         const std::string why = "The node stopped during the reception";
-        if (pages > 0) {
-          db_.set_transfer(j.id, pages, pages, 0, j.remote_ident);
-          db_.set_state(j.id, queue::state::delivering, why + "; " + std::to_string(pages) + " page(s) were kept.");
-        } else {
-          db_.set_state(j.id, queue::state::failed, why + "; no page had arrived.");
-        }
+        // Pages or not, the route's mailbox hears of the call (the fax, or a missed-fax notice),
+        // as after any other call; with no page the job then ends failed.
+        if (pages > 0) db_.set_transfer(j.id, pages, pages, 0, j.remote_ident);
+        db_.set_state(j.id, queue::state::delivering,
+                      why + (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept." : "; no page had arrived."));
       }
       if (!cut->empty()) log("closed " + std::to_string(cut->size()) + " reception(s) interrupted by the stop");
     }

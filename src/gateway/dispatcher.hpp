@@ -13,7 +13,8 @@
 // A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
 // in `sending` (a crash mid-call) go back to `ready`, due at once (or `done` when every page had
 // been confirmed), and inbound jobs still in
-// `receiving` end `delivering` with the pages that reached the spool, or `failed` with none. Jobs cancelled during a call
+// `receiving` end `delivering` with the pages that reached the spool (a missed-fax notice when
+// none did); each cut call gets an "interrupted" accounting record. Jobs cancelled during a call
 // stay cancelled (the outcome is recorded as an event only).
 // THREADS: polls on the io thread; every store call runs on the store executor.
 #pragma once

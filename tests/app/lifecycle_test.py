@@ -229,6 +229,12 @@ class LifecycleTest(fbtest.TempDirTest):
             reports = dsn_lines(maildir)
             self.assertEqual([(a, s) for a, s, _ in reports], [("delivered", "2.0.0")])
             self.assertIn("5 of 5 pages confirmed", reports[0][2])
+            # Both call attempts are accounted: the one our stop cut, then the one that finished.
+            import json
+            with open(os.path.join(node.dir, "var", "accounting.jsonl")) as f:
+                calls = [json.loads(line) for line in f]
+            self.assertEqual([(c["outcome"], c["pages"], c["pages_total"]) for c in calls],
+                             [("interrupted", done, 5), ("done", 5, 5)])
         finally:
             node.stop()
             for p in (first.proc,):
