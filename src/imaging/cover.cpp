@@ -56,13 +56,7 @@ text::Document cover_document(const CoverInfo& info) {
   if (info.comment_follows) {
     d.paragraphs.push_back(line("Comment:  ", "the message's text follows on the next pages."));
   } else if (info.comment && !info.comment->paragraphs.empty()) {
-    text::Paragraph c;
-    text::Span s;
-    s.text = "Comment:";
-    s.bold = true;
-    s.size_steps = 1;
-    c.spans = {s};
-    d.paragraphs.push_back(c);
+    d.paragraphs.push_back(line("Comment:", ""));
     d.paragraphs.push_back(blank());
     for (auto p : info.comment->paragraphs) {
       p.page_break_before = false;  // a form feed in the comment does not leave the cover

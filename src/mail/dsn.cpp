@@ -102,10 +102,6 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
       original = ss.str();
     }
   }
-  GPtr<GMimeMessage> m(g_mime_message_new(TRUE));
-  GMimeObject* mo = GMIME_OBJECT(m.get());
-  g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_FROM, "Fax Gateway", in.from.c_str());
-  g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_TO, nullptr, in.to.c_str());
   bool all_delivered = true, any_delayed = false;
   std::string numbers;
   for (const auto& r : in.recipients) {
@@ -116,38 +112,23 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
   std::string subject = all_delivered ? "Fax sent to " + numbers
                         : any_delayed ? "Fax delayed: not yet sent to " + numbers
                                       : "Fax NOT sent to " + numbers;
-  g_mime_message_set_subject(m.get(), subject.c_str(), "utf-8");
-  GDateTime* date = g_date_time_new_from_unix_utc(in.now);
-  g_mime_message_set_date(m.get(), date);
-  g_date_time_unref(date);
-  g_mime_message_set_message_id(m.get(), in.message_id.c_str());
-  g_mime_object_set_header(mo, "Auto-Submitted", "auto-replied", nullptr);
-
-  GPtr<GMimeMultipart> report(g_mime_multipart_new_with_subtype("report"));
-  g_mime_object_set_content_type_parameter(GMIME_OBJECT(report.get()), "report-type", "delivery-status");
+  auto report = gmime::new_report(in.from, in.to, subject, in.now, in.message_id, "delivery-status");
+  GMimeMultipart* body = report.body.get();
   GMimeObject* text = raw_part("text", "plain", human(in, skipped_parts(original)));
   g_mime_object_set_content_type_parameter(text, "charset", "us-ascii");
-  g_mime_multipart_add(report.get(), text);
-  g_object_unref(text);
-  GMimeObject* status = raw_part("message", "delivery-status", delivery_status(in));
-  g_mime_multipart_add(report.get(), status);
-  g_object_unref(status);
+  gmime::add_part(body, text);
+  gmime::add_part(body, raw_part("message", "delivery-status", delivery_status(in)));
   if (!original.empty()) {
     GPtr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(original.data(), original.size()));
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(st.get()));
     GPtr<GMimeMessage> orig(g_mime_parser_construct_message(parser.get(), nullptr));
     if (in.full && orig) {
-      GMimeMessagePart* mp = g_mime_message_part_new_with_message("rfc822", orig.get());
-      g_mime_multipart_add(report.get(), GMIME_OBJECT(mp));
-      g_object_unref(mp);
+      gmime::add_part(body, GMIME_OBJECT(g_mime_message_part_new_with_message("rfc822", orig.get())));
     } else {
-      GMimeObject* h = raw_part("text", "rfc822-headers", gmime::header_section(original));
-      g_mime_multipart_add(report.get(), h);
-      g_object_unref(h);
+      gmime::add_part(body, raw_part("text", "rfc822-headers", gmime::header_section(original)));
     }
   }
-  g_mime_message_set_mime_part(m.get(), GMIME_OBJECT(report.get()));
-  auto out = gmime::to_text(mo);
+  auto out = gmime::to_text(GMIME_OBJECT(report.message.get()));
   if (!out) return ComposeError{"GMime could not write the report"};
   return *out;
 }

@@ -5,6 +5,7 @@
 #include <gmime/gmime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,36 @@ inline GMimeObject* raw_part(const char* type, const char* subtype, const std::s
   g_mime_part_set_content(p, w.get());
   g_mime_part_set_content_encoding(p, g_mime_part_get_best_content_encoding(p, GMIME_ENCODING_CONSTRAINT_7BIT));
   return GMIME_OBJECT(p);
+}
+
+// A report to a mail's sender (RFC 6522: a DSN or an MDN): From the gateway, To, Subject, Date,
+// Message-ID, Auto-Submitted: auto-replied (RFC 3834), and a multipart/report body of
+// `report_type`, for the caller to fill with add_part() and write with to_text(message).
+struct Report {
+  Ptr<GMimeMessage> message;
+  Ptr<GMimeMultipart> body;  // already the message's MIME part
+};
+inline Report new_report(const std::string& from, const std::string& to, const std::string& subject, int64_t now,
+                         const std::string& message_id, const char* report_type) {
+  Report r{Ptr<GMimeMessage>(g_mime_message_new(TRUE)), Ptr<GMimeMultipart>(g_mime_multipart_new_with_subtype("report"))};
+  GMimeMessage* m = r.message.get();
+  g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, "Fax Gateway", from.c_str());
+  g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, nullptr, to.c_str());
+  g_mime_message_set_subject(m, subject.c_str(), "utf-8");
+  GDateTime* date = g_date_time_new_from_unix_utc(now);
+  g_mime_message_set_date(m, date);
+  g_date_time_unref(date);
+  g_mime_message_set_message_id(m, message_id.c_str());
+  g_mime_object_set_header(GMIME_OBJECT(m), "Auto-Submitted", "auto-replied", nullptr);
+  g_mime_object_set_content_type_parameter(GMIME_OBJECT(r.body.get()), "report-type", report_type);
+  g_mime_message_set_mime_part(m, GMIME_OBJECT(r.body.get()));
+  return r;
+}
+
+// Adds `part` (owned: its reference passes to the multipart) at the end.
+inline void add_part(GMimeMultipart* to, GMimeObject* part) {
+  g_mime_multipart_add(to, part);
+  g_object_unref(part);
 }
 
 // The header section of a raw message, up to and including its last line end.

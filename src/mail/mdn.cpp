@@ -73,32 +73,18 @@ std::optional<MdnRequest> mdn_request(std::string_view original, std::string_vie
 
 fb::Result<std::string, ComposeError> compose_mdn(const MdnInput& in) {
   gmime::init();
-  gmime::Ptr<GMimeMessage> m(g_mime_message_new(TRUE));
-  GMimeObject* mo = GMIME_OBJECT(m.get());
-  g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_FROM, "Fax Gateway", in.from.c_str());
-  g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_TO, nullptr, in.request.to.c_str());
   std::string subject = (in.complete ? "Fax processed: sent to " : "Fax processed with errors: NOT sent to ") +
                         field(in.number);
-  g_mime_message_set_subject(m.get(), subject.c_str(), "utf-8");
-  GDateTime* date = g_date_time_new_from_unix_utc(in.now);
-  g_mime_message_set_date(m.get(), date);
-  g_date_time_unref(date);
-  g_mime_message_set_message_id(m.get(), in.message_id.c_str());
-  g_mime_object_set_header(mo, "Auto-Submitted", "auto-replied", nullptr);
-
-  gmime::Ptr<GMimeMultipart> report(g_mime_multipart_new_with_subtype("report"));
-  g_mime_object_set_content_type_parameter(GMIME_OBJECT(report.get()), "report-type", "disposition-notification");
+  auto report = gmime::new_report(in.from, in.request.to, subject, in.now, in.message_id, "disposition-notification");
   for (auto [type, subtype, text] :
        {std::tuple{"text", "plain", human(in)}, std::tuple{"message", "disposition-notification", disposition(in)},
         std::tuple{"text", "rfc822-headers", gmime::header_section(in.original)}}) {
     if (text.empty()) continue;
     GMimeObject* p = raw_part(type, subtype, text);
     if (std::string_view(subtype) == "plain") g_mime_object_set_content_type_parameter(p, "charset", "us-ascii");
-    g_mime_multipart_add(report.get(), p);
-    g_object_unref(p);
+    gmime::add_part(report.body.get(), p);
   }
-  g_mime_message_set_mime_part(m.get(), GMIME_OBJECT(report.get()));
-  auto out = gmime::to_text(mo);
+  auto out = gmime::to_text(GMIME_OBJECT(report.message.get()));
   if (!out) return ComposeError{"GMime could not write the MDN"};
   return *out;
 }
