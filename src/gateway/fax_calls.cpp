@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "address/e164.hpp"
 #include "sip/sdp.hpp"
 
 namespace gateway {
@@ -34,27 +35,7 @@ std::string_view to_string(Outcome o) {
 
 namespace {
 
-bool valid_e164(const std::string& n) {
-  return n.size() >= 2 && n.size() <= 16 && n[0] == '+' &&
-         std::all_of(n.begin() + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 std::string user_of(const std::optional<sip::NameAddr>& na) { return na ? na->uri.user : std::string(); }
-
-// Unescapes %XX in a SIP user part ("%2B1555" -> "+1555").
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += char(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 Outcome classify(int status) {
   switch (status) {
@@ -90,29 +71,6 @@ void sync_received(const std::string& path) {
     ::fsync(dfd);
     ::close(dfd);
   }
-}
-
-std::optional<std::string> normalise_did(std::string user, const std::string& country_code,
-                                         const std::string& national_prefix) {
-  user = unescape(user);
-  if (auto semi = user.find(';'); semi != std::string::npos) user = user.substr(0, semi);  // ;phone-context=...
-  std::string digits;
-  bool plus = !user.empty() && user[0] == '+';
-  for (char c : user) {
-    if (c >= '0' && c <= '9') digits += c;
-    else if (c != '+' && c != '-' && c != '.' && c != '(' && c != ')' && c != ' ') return std::nullopt;
-  }
-  if (digits.empty()) return std::nullopt;
-  std::string n;
-  if (plus) n = "+" + digits;
-  else if (digits.starts_with("00")) n = "+" + digits.substr(2);
-  else if (!country_code.empty() && !national_prefix.empty() && digits.starts_with(national_prefix) &&
-           digits.size() > national_prefix.size() + country_code.size() - 1)
-    n = "+" + country_code + digits.substr(national_prefix.size());
-  else if (!country_code.empty() && !digits.starts_with(country_code)) n = "+" + country_code + digits;
-  else n = "+" + digits;
-  if (!valid_e164(n)) return std::nullopt;
-  return n;
 }
 
 struct FaxCalls::Call {
@@ -638,7 +596,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     return;
   }
   const Trunk& t = opt_.trunks[*trunk];
-  std::string caller = normalise_did(user_of(invite.from()), t.country_code, t.national_prefix).value_or(unescape(user_of(invite.from())));
+  std::string caller = e164::normalise(user_of(invite.from()), t.country_code, t.national_prefix).value_or(e164::unescape_user(user_of(invite.from())));
   for (const auto& p : opt_.reject_callers) {
     if (!caller.empty() && caller.starts_with(p)) {
       ua.reject(id, 603, "Decline", now);
@@ -669,8 +627,8 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   }
   std::string uri_user;
   if (auto u = sip::parse_uri(invite.uri)) uri_user = u->user;
-  auto did = normalise_did(uri_user.empty() ? user_of(invite.to()) : uri_user, t.country_code, t.national_prefix);
-  if (!did) did = normalise_did(user_of(invite.to()), t.country_code, t.national_prefix);
+  auto did = e164::normalise(uri_user.empty() ? user_of(invite.to()) : uri_user, t.country_code, t.national_prefix);
+  if (!did) did = e164::normalise(user_of(invite.to()), t.country_code, t.national_prefix);
   if (!did) {
     ua.reject(id, 404, "Not Found: the called number is not a fax number", now);
     return;

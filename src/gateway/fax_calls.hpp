@@ -195,9 +195,4 @@ class FaxCalls final : public sip::CallHandler {
 // fsync of a received fax and its directory (blocking: never on an io thread).
 void sync_received(const std::string& path);
 
-// "+15550100" from a SIP user part and a trunk's rules: national "0311..." with country_code "33"
-// and national_prefix "0" -> "+33311...". nullopt when it cannot be an E.164 number.
-std::optional<std::string> normalise_did(std::string user, const std::string& country_code,
-                                         const std::string& national_prefix);
-
 }  // namespace gateway
