@@ -11,7 +11,7 @@
 #include <iostream>
 
 #include "address/e164.hpp"
-#include "sip/sdp.hpp"
+#include "sip/fax_sdp.hpp"
 
 namespace gateway {
 
@@ -224,24 +224,12 @@ bool FaxCalls::open_media(Call& c) {
 }
 
 std::string FaxCalls::sdp_offer(const Call& c) const {
-  sdp::Session s;
-  s.origin = "faxbridge " + std::to_string(c.media_port) + " 1 IN " +
-             std::string(c.local_ip.find(':') != std::string::npos ? "IP6 " : "IP4 ") + c.local_ip;
-  s.name = "faxbridge";
-  s.connection = c.local_ip;
-  sdp::Media m;
-  m.type = "image";
-  m.port = c.media_port;
-  m.proto = "udptl";
-  m.formats = {"t38"};
   sdp::T38Params p;
   p.max_buffer = 2000;
   p.max_datagram = 400;
   const Trunk& t = opt_.trunks[c.trunk];
   p.ec = t.ec == udptl::Mode::fec ? sdp::Ec::fec : t.ec == udptl::Mode::none ? sdp::Ec::none : sdp::Ec::redundancy;
-  m.attributes = sdp::t38_attributes(p);
-  s.media.push_back(m);
-  return sdp::serialize(s);
+  return fax_sdp::offer_t38({c.local_ip, c.media_port, 1}, c.media_port, p);
 }
 
 void FaxCalls::send(const OutboundFax& job, std::function<void(CallResult)> done) {
@@ -376,16 +364,15 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
   next_trunk_or_fail(c, o, status, sentence);
 }
 
-void FaxCalls::start_fax(Call& c, const sdp::Media& remote, const std::string& remote_ip) {
-  auto params = sdp::t38_params(remote);
-  sdp::T38Params p = params ? *params : sdp::T38Params{};
+void FaxCalls::start_fax(Call& c, const fax_sdp::RemoteT38& remote) {
+  const sdp::T38Params& p = remote.params;
   udptl::EncoderConfig ec;
   ec.mode = p.ec == sdp::Ec::fec ? udptl::Mode::fec : p.ec == sdp::Ec::none ? udptl::Mode::none : udptl::Mode::redundancy;
   ec.redundancy = 3;
   ec.max_datagram = size_t(p.max_datagram.value_or(400));
   c.enc.emplace(ec);
   std::error_code err;
-  c.remote = udp::endpoint(asio::ip::make_address(remote_ip, err), uint16_t(remote.port));
+  c.remote = udp::endpoint(asio::ip::make_address(remote.ip, err), remote.port);
   fax::T38Options o;
   o.calling = c.outgoing;
   o.transmit = c.outgoing;
@@ -436,14 +423,8 @@ void FaxCalls::on_answered(sip::CallId id, const sip::Message& answer) {
   if (!c) return;
   c->ring_timer.cancel();
   auto s = sdp::parse(answer.body);
-  const sdp::Media* image = nullptr;
-  if (s) {
-    for (const auto& m : s->media) {
-      if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) image = &m;
-    }
-  }
-  std::optional<std::string> ip = s && image ? sdp::address_of(*s, *image) : std::nullopt;
-  if (!image || !ip) {
+  auto image = s ? fax_sdp::find_t38(*s) : std::nullopt;
+  if (!image) {
     c->reported = true;
     endpoint_.ua().hangup(id, sip::Clock::now());
     endpoint_.kick();
@@ -455,7 +436,7 @@ void FaxCalls::on_answered(sip::CallId id, const sip::Message& answer) {
     c->done(r);
     return;
   }
-  start_fax(*c, *image, *ip);
+  start_fax(*c, *image);
   read_media(c);
 }
 
@@ -464,16 +445,12 @@ std::optional<std::string> FaxCalls::on_offer(sip::CallId id, const std::string&
   if (!c) return std::nullopt;
   auto s = sdp::parse(offer);
   if (!s) return std::nullopt;
-  for (const auto& m : s->media) {
-    if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) {
-      // The same or a moved T.38 stream: follow it, leave the fax alone.
-      if (auto ip = sdp::address_of(*s, m)) {
-        std::error_code ec;
-        auto addr = asio::ip::make_address(*ip, ec);
-        if (!ec) c->remote = udp::endpoint(addr, uint16_t(m.port));
-      }
-      return c->local_sdp;
-    }
+  if (auto t38 = fax_sdp::find_t38(*s)) {
+    // The same or a moved T.38 stream: follow it, leave the fax alone.
+    std::error_code ec;
+    auto addr = asio::ip::make_address(t38->ip, ec);
+    if (!ec) c->remote = udp::endpoint(addr, t38->port);
+    return c->local_sdp;
   }
   return std::nullopt;  // back to audio, or nothing we can carry: 488
 }
@@ -608,17 +585,8 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     ua.reject(id, 488, "Not Acceptable Here: malformed SDP: " + offer.error().reason, now);
     return;
   }
-  const sdp::Media* image = nullptr;
-  for (const auto& m : offer->media) {
-    if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) image = &m;
-  }
-  if (!image || t.t38 == T38Policy::off) {
+  if (!fax_sdp::find_t38(*offer) || t.t38 == T38Policy::off) {
     ua.reject(id, 488, "Not Acceptable Here: T.38 (image/t38 over UDPTL) is required", now);
-    return;
-  }
-  auto ip = sdp::address_of(*offer, *image);
-  if (!ip) {
-    ua.reject(id, 488, "Not Acceptable Here: the T.38 stream has no connection address", now);
     return;
   }
   if (trunk_active(*trunk) >= t.max_channels) {
@@ -669,42 +637,20 @@ void FaxCalls::answer_inbound(std::shared_ptr<Call> c, int64_t job) {
   c->rx_path = hooks_.received_path(job);
   const sip::Message* invite = ua.initial_invite(c->sip);
   auto offer = invite ? sdp::parse(invite->body) : fb::Result<sdp::Session, sdp::Error>(sdp::Error{"gone"});
-  const sdp::Media* image = nullptr;
-  if (offer) {
-    for (const auto& m : offer->media) {
-      if (m.type == "image" && m.port != 0 && sip::iequals(m.proto, "udptl")) image = &m;
-    }
-  }
+  auto image = offer ? fax_sdp::find_t38(*offer) : std::nullopt;
   if (!image || !open_media(*c)) {
     ua.reject(c->sip, 503, "Service Unavailable: no free media port", now);
     finish_inbound(c);
     return;
   }
-  auto params = sdp::t38_params(*image);
-  sdp::T38Params ours = sdp::answer_t38(params ? *params : sdp::T38Params{}, sdp::T38Capabilities{});
-  sdp::Session s;
-  s.origin = "faxbridge " + std::to_string(c->media_port) + " 1 IN " +
-             std::string(c->local_ip.find(':') != std::string::npos ? "IP6 " : "IP4 ") + c->local_ip;
-  s.name = "faxbridge";
-  s.connection = c->local_ip;
-  // RFC 3264 §6: one m-line per offered one, in order; only the T.38 stream is accepted.
-  for (const auto& m : offer->media) {
-    sdp::Media a;
-    a.type = m.type;
-    a.proto = m.proto;
-    a.formats = m.formats;
-    if (&m == image) {
-      a.port = c->media_port;
-      a.attributes = sdp::t38_attributes(ours);
-    }
-    s.media.push_back(a);
-  }
-  c->local_sdp = sdp::serialize(s);
-  start_fax(*c, *image, *sdp::address_of(*offer, *image));
+  auto answer = fax_sdp::answer_t38(*offer, *image, {c->local_ip, c->media_port, 1}, c->media_port, sdp::T38Capabilities{});
+  c->local_sdp = answer.sdp;
+  start_fax(*c, *image);
   // Encode with the scheme we answered, toward the offerer's datagram limit.
+  const sdp::T38Params& ours = answer.ours;
   udptl::EncoderConfig ec;
   ec.mode = ours.ec == sdp::Ec::fec ? udptl::Mode::fec : ours.ec == sdp::Ec::none ? udptl::Mode::none : udptl::Mode::redundancy;
-  ec.max_datagram = size_t(params && params->max_datagram ? *params->max_datagram : 400);
+  ec.max_datagram = size_t(image->params.max_datagram.value_or(400));
   c->enc.emplace(ec);
   ua.answer(c->sip, c->local_sdp, now);
   read_media(c);

@@ -37,7 +37,7 @@
 #include "media/udptl.hpp"
 #include "queue/job_store.hpp"
 #include "sip/endpoint.hpp"
-#include "sip/sdp.hpp"
+#include "sip/fax_sdp.hpp"
 
 namespace gateway {
 
@@ -170,7 +170,7 @@ class FaxCalls final : public sip::CallHandler {
   void answer_inbound(std::shared_ptr<Call> c, int64_t job);
   bool open_media(Call& c);
   void read_media(std::shared_ptr<Call> c);
-  void start_fax(Call& c, const sdp::Media& remote, const std::string& remote_ip);
+  void start_fax(Call& c, const fax_sdp::RemoteT38& remote);
   std::string sdp_offer(const Call& c) const;
   void tick();
   std::shared_ptr<Call> find(sip::CallId id);
