@@ -88,7 +88,7 @@ struct FaxCalls::Call {
   std::array<uint8_t, 4096> buf{};
   std::optional<udptl::Encoder> enc;
   udptl::Decoder dec;
-  std::unique_ptr<fax::T38Fax> fax;
+  std::unique_ptr<fax::T38Terminal> fax;
   asio::steady_timer ring_timer;
   bool ring_timed_out = false;
   bool reported = false;  // outbound result given / inbound reception handed over
@@ -373,7 +373,8 @@ void FaxCalls::start_fax(Call& c, const fax_sdp::RemoteT38& remote) {
   c.enc.emplace(ec);
   std::error_code err;
   c.remote = udp::endpoint(asio::ip::make_address(remote.ip, err), remote.port);
-  fax::T38Options o;
+  fax::Options o;
+  fax::T38Config tc;
   o.calling = c.outgoing;
   o.transmit = c.outgoing;
   o.file = c.outgoing ? c.job.tiff : c.rx_path;
@@ -385,15 +386,15 @@ void FaxCalls::start_fax(Call& c, const fax_sdp::RemoteT38& remote) {
   o.header = c.outgoing ? opt_.header : "";
   o.subaddress = c.outgoing ? c.job.subaddress.value_or("") : "";
   o.max_bit_rate = std::min(p.max_bit_rate, 14400);
-  o.t38_version = p.version;
-  o.fill_bit_removal = p.fill_bit_removal;
-  o.idle_timeout = opt_.idle_timeout;
+  tc.version = p.version;
+  tc.fill_bit_removal = p.fill_bit_removal;
+  tc.idle_timeout = opt_.idle_timeout;
   // FAXBRIDGE_T30_TRACE=1: spandsp's T.30/T.38 trace of every call on stderr, tagged by number.
   if (const char* t = std::getenv("FAXBRIDGE_T30_TRACE"); t && *t == '1') {
     o.trace_tag = c.outgoing ? "out " + c.job.number : "in " + std::to_string(c.job_id);
   }
   Call* raw = &c;
-  c.fax = std::make_unique<fax::T38Fax>(o, [this, raw](std::span<const uint8_t> ifp, int copies) {
+  c.fax = std::make_unique<fax::T38Terminal>(o, tc, [this, raw](std::span<const uint8_t> ifp, int copies) {
     if (!raw->media || !raw->enc) return;
     for (int i = 0; i < copies; ++i) {
       auto d = raw->enc->next(ifp);

@@ -3,7 +3,7 @@
 //
 // STANDARDS: RFC 3261/3264 through sip/, ../shared/specs/t38-sip.md (offer with every T.38
 // attribute, answer by its rules, re-INVITEs without a media change leave the fax alone),
-// ITU-T T.30 through fax/t38_fax.hpp, INTERFACES.md ([[trunk]] keys, [fax] station_id/header).
+// ITU-T T.30 through fax/t38_terminal.hpp, INTERFACES.md ([[trunk]] keys, [fax] station_id/header).
 // Outbound: the trunks whose `prefixes` match the number, longest prefix first then in config
 // order, each tried in turn on 503, a timeout or no free channel (failover); INVITE offering
 // T.38 to sip:<number>@<trunk host>, From the trunk's caller_id, digest credentials for 401/407,
@@ -33,7 +33,7 @@
 
 #include <asio.hpp>
 
-#include "fax/t38_fax.hpp"
+#include "fax/t38_terminal.hpp"
 #include "media/udptl.hpp"
 #include "queue/job_store.hpp"
 #include "sip/endpoint.hpp"

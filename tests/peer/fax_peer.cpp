@@ -19,7 +19,7 @@
 #include <asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "fax/t38_fax.hpp"
+#include "fax/t38_terminal.hpp"
 #include "media/udptl.hpp"
 #include "sip/endpoint.hpp"
 #include "sip/sdp.hpp"
@@ -103,13 +103,13 @@ class Peer final : public sip::CallHandler {
     ec.max_datagram = size_t(p && p->max_datagram ? *p->max_datagram : 400);
     enc_.emplace(ec);
     remote_ = udp::endpoint(asio::ip::make_address(sdp::address_of(remote_sdp, m).value_or("127.0.0.1")), uint16_t(m.port));
-    fax::T38Options o;
+    fax::Options o;
     o.calling = o_.call;
     o.transmit = transmit;
     o.file = transmit ? o_.tiff : o_.rx;
     o.station_id = "PEER";
     o.subaddress = o_.subaddress;
-    fax_ = std::make_unique<fax::T38Fax>(o, [this](std::span<const uint8_t> ifp, int copies) {
+    fax_ = std::make_unique<fax::T38Terminal>(o, fax::T38Config{}, [this](std::span<const uint8_t> ifp, int copies) {
       if (media_stopped_) return;
       for (int i = 0; i < copies; ++i) {
         auto d = enc_->next(ifp);
@@ -245,7 +245,7 @@ class Peer final : public sip::CallHandler {
   std::array<uint8_t, 4096> buf_{};
   std::optional<udptl::Encoder> enc_;
   udptl::Decoder dec_;
-  std::unique_ptr<fax::T38Fax> fax_;
+  std::unique_ptr<fax::T38Terminal> fax_;
   Clock::time_point fax_started_, deadline_;
   sip::CallId call_ = 0;
   bool refreshed_ = false, media_stopped_ = false, hung_up_ = false, done_ = false;

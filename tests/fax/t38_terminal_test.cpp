@@ -1,7 +1,7 @@
 // Two spandsp T.38 terminals joined through our UDPTL codec on a simulated clock: ITU charts sent
 // and received bit-exact, the subaddress and station ids carried, loss with and without
 // redundancy reported honestly, and a silent far end ended by the idle timeout.
-#include "fax/t38_fax.hpp"
+#include "fax/t38_terminal.hpp"
 
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ struct Link {
       flight.push_back(std::move(d));
     }
   }
-  void deliver(fax::T38Fax& to) {
+  void deliver(fax::T38Terminal& to) {
     while (!flight.empty()) {
       auto d = std::move(flight.front());
       flight.pop_front();
@@ -47,7 +47,7 @@ struct Link {
 };
 
 struct Transfer {
-  fax::T38Result tx, rx;
+  fax::Result tx, rx;
   std::string rx_file;
   int lost = 0;
 };
@@ -57,20 +57,20 @@ Transfer run(const std::string& tx_file, const std::string& dir, udptl::EncoderC
   Transfer t;
   t.rx_file = dir + "/rx.tif";
   Link ab(ec, loss, 7), ba(ec, loss, 11);
-  fax::T38Options o;
+  fax::Options o;
   o.calling = true;
   o.transmit = true;
   o.file = tx_file;
   o.station_id = "+15550199";
   o.subaddress = sub;
   o.ecm = ecm;
-  fax::T38Fax a(o, [&](std::span<const uint8_t> b, int n) { ab.send(b, n); });
+  fax::T38Terminal a(o, {}, [&](std::span<const uint8_t> b, int n) { ab.send(b, n); });
   o.calling = false;
   o.transmit = false;
   o.file = t.rx_file;
   o.station_id = "+15550100";
   o.subaddress.clear();
-  fax::T38Fax b(o, [&](std::span<const uint8_t> p, int n) { ba.send(p, n); });
+  fax::T38Terminal b(o, {}, [&](std::span<const uint8_t> p, int n) { ba.send(p, n); });
   for (int ms = 0; ms < 15 * 60 * 1000 && !(a.finished() && b.finished()); ms += 20) {
     a.tick();
     b.tick();
@@ -83,7 +83,7 @@ Transfer run(const std::string& tx_file, const std::string& dir, udptl::EncoderC
   return t;
 }
 
-class T38Fax : public testing::Test {
+class T38Terminal : public testing::Test {
  protected:
   void SetUp() override {
     REQUIRE_ITU_CORPUS();
@@ -106,7 +106,7 @@ class T38Fax : public testing::Test {
   std::string tx_;
 };
 
-TEST_F(T38Fax, ChartsArriveBitExactWithIdentsAndSubaddress) {
+TEST_F(T38Terminal, ChartsArriveBitExactWithIdentsAndSubaddress) {
   auto t = run(tx_, dir_.string(), {udptl::Mode::redundancy, 3}, 0.0, true, "42");
   ASSERT_TRUE(t.tx.success) << t.tx.reason;
   ASSERT_TRUE(t.rx.success) << t.rx.reason;
@@ -130,7 +130,7 @@ TEST_F(T38Fax, ChartsArriveBitExactWithIdentsAndSubaddress) {
   }
 }
 
-TEST_F(T38Fax, TenPercentLossWithEcmAndRedundancyLosesNoRow) {
+TEST_F(T38Terminal, TenPercentLossWithEcmAndRedundancyLosesNoRow) {
   auto t = run(tx_, dir_.string(), {udptl::Mode::redundancy, 3}, 0.10, true);
   EXPECT_GT(t.lost, 50);
   ASSERT_TRUE(t.rx.success) << t.rx.reason;
@@ -141,7 +141,7 @@ TEST_F(T38Fax, TenPercentLossWithEcmAndRedundancyLosesNoRow) {
   EXPECT_TRUE((*got)[1].bitmap == pages_[1].bitmap);
 }
 
-TEST_F(T38Fax, LossWithoutRedundancyIsReportedNotHidden) {
+TEST_F(T38Terminal, LossWithoutRedundancyIsReportedNotHidden) {
   auto t = run(tx_, dir_.string(), {udptl::Mode::none, 0}, 0.02, true);
   EXPECT_GT(t.lost, 5);
   // Either T.30 failed, or some page came through with bad rows: never a clean success.
@@ -156,21 +156,22 @@ TEST_F(T38Fax, LossWithoutRedundancyIsReportedNotHidden) {
   }
 }
 
-TEST_F(T38Fax, NonEcmLossShowsAsBadRows) {
+TEST_F(T38Terminal, NonEcmLossShowsAsBadRows) {
   auto t = run(tx_, dir_.string(), {udptl::Mode::none, 0}, 0.05, false);
   EXPECT_GT(t.lost, 5);
   EXPECT_FALSE(t.rx.success && t.rx.bad_rows() == 0 && t.rx.pages == 2) << "5% loss without ECM cannot be clean";
 }
 
-TEST_F(T38Fax, ASilentFarEndIsEndedByTheIdleTimeout) {
-  fax::T38Options o;
+TEST_F(T38Terminal, ASilentFarEndIsEndedByTheIdleTimeout) {
+  fax::Options o;
   o.file = tx_;
   o.station_id = "x";
-  o.idle_timeout = std::chrono::seconds(5);
+  fax::T38Config cfg;
+  cfg.idle_timeout = std::chrono::seconds(5);
   int sent = 0;
   std::vector<int> at;
   int ms = 0;
-  fax::T38Fax a(o, [&](std::span<const uint8_t>, int) { ++sent; at.push_back(ms); });
+  fax::T38Terminal a(o, cfg, [&](std::span<const uint8_t>, int) { ++sent; at.push_back(ms); });
   // One packet from the far end, then silence.
   const uint8_t cng[] = {0x00};  // t30-indicator no-signal
   a.receive_ifp(cng, 0);

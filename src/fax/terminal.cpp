@@ -1,5 +1,5 @@
-// t38_fax.cpp — spandsp t38_terminal driven from a tick (see t38_fax.hpp).
-#include "fax/t38_fax.hpp"
+// terminal.cpp — spandsp's T.30 configured and reported, for every kind of terminal (see terminal.hpp).
+#include "fax/terminal.hpp"
 
 #include <spandsp.h>
 
@@ -8,12 +8,7 @@
 
 namespace fax {
 
-struct T38Fax::Impl {
-  t38_terminal_state_t* t38 = nullptr;
-  t30_state_t* t30 = nullptr;
-};
-
-int T38Result::bad_rows() const {
+int Result::bad_rows() const {
   int n = 0;
   for (const auto& p : page) n += p.bad_rows;
   return n;
@@ -23,15 +18,13 @@ namespace {
 int dpi(int pixels_per_metre) { return int(std::lround(pixels_per_metre * 0.0254)); }
 }  // namespace
 
-struct Callbacks {
-  static int tx_packet(t38_core_state_t*, void* user, const uint8_t* buf, int len, int count) {
-    auto* self = static_cast<T38Fax*>(user);
-    self->since_rx_ = std::chrono::milliseconds(0);  // quiet is measured both ways
-    if (len > 0) self->send_(std::span<const uint8_t>(buf, size_t(len)), std::max(count, 1));
-    return 0;
+struct T30Callbacks {
+  static int phase_b(t30_state_t*, void* user, int) {
+    static_cast<Terminal*>(user)->result_.phase_b = true;
+    return T30_ERR_OK;
   }
   static int phase_d(t30_state_t* s, void* user, int) {
-    auto* self = static_cast<T38Fax*>(user);
+    auto* self = static_cast<Terminal*>(user);
     t30_stats_t st;
     t30_get_transfer_statistics(s, &st);
     int done = self->opt_.transmit ? st.pages_tx : st.pages_rx;
@@ -53,7 +46,7 @@ struct Callbacks {
     return T30_ERR_OK;
   }
   static void phase_e(t30_state_t* s, void* user, int code) {
-    auto* self = static_cast<T38Fax*>(user);
+    auto* self = static_cast<Terminal*>(user);
     t30_stats_t st;
     t30_get_transfer_statistics(s, &st);
     auto& r = self->result_;
@@ -70,21 +63,10 @@ struct Callbacks {
   }
 };
 
-T38Fax::T38Fax(T38Options opt, SendIfp send) : impl_(std::make_unique<Impl>()), opt_(std::move(opt)), send_(std::move(send)) {
-  impl_->t38 = t38_terminal_init(nullptr, opt_.calling, &Callbacks::tx_packet, this);
-  if (!impl_->t38) {
-    result_.finished = true;
-    result_.reason = "the T.38 terminal could not be created";
-    return;
-  }
-  t38_terminal_set_config(impl_->t38, opt_.paced ? 0 : T38_TERMINAL_OPTION_NO_PACING);
-  t38_terminal_set_fill_bit_removal(impl_->t38, opt_.fill_bit_removal);
-  t38_terminal_set_tep_mode(impl_->t38, false);
-  t38_core_state_t* core = t38_terminal_get_t38_core_state(impl_->t38);
-  t38_set_t38_version(core, opt_.t38_version);
-  t38_set_fastest_image_data_rate(core, opt_.max_bit_rate);
-  t30_state_t* t30 = t38_terminal_get_t30_state(impl_->t38);
-  impl_->t30 = t30;
+Terminal::~Terminal() = default;
+
+void Terminal::attach(t30_state_t* t30) {
+  t30_ = t30;
   t30_set_tx_ident(t30, opt_.station_id.substr(0, 20).c_str());
   if (!opt_.header.empty()) {
     t30_set_tx_page_header_info(t30, opt_.header.c_str());
@@ -101,48 +83,26 @@ T38Fax::T38Fax(T38Options opt, SendIfp send) : impl_(std::make_unique<Impl>()), 
   if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), opt_.first_page > 0 ? opt_.first_page : -1, -1);
   else t30_set_rx_file(t30, opt_.file.c_str(), -1);
   if (!opt_.trace_tag.empty()) {
-    const int level = SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW;
-    for (logging_state_t* l : {t30_get_logging_state(t30), t38_core_get_logging_state(core),
-                               t38_terminal_get_logging_state(impl_->t38)}) {
-      span_log_set_level(l, level);
-      span_log_set_tag(l, opt_.trace_tag.c_str());
-    }
+    logging_state_t* l = t30_get_logging_state(t30);
+    span_log_set_level(l, SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW);
+    span_log_set_tag(l, opt_.trace_tag.c_str());
   }
-  t30_set_phase_d_handler(t30, &Callbacks::phase_d, this);
-  t30_set_phase_e_handler(t30, &Callbacks::phase_e, this);
+  t30_set_phase_b_handler(t30, &T30Callbacks::phase_b, this);
+  t30_set_phase_d_handler(t30, &T30Callbacks::phase_d, this);
+  t30_set_phase_e_handler(t30, &T30Callbacks::phase_e, this);
 }
 
-T38Fax::~T38Fax() {
-  if (impl_->t38) {
-    if (!result_.finished) t30_terminate(impl_->t30);
-    t38_terminal_release(impl_->t38);
-    t38_terminal_free(impl_->t38);
-  }
+void Terminal::detach() {
+  if (t30_ && !result_.finished) t30_terminate(t30_);
+  t30_ = nullptr;
 }
 
-void T38Fax::receive_ifp(std::span<const uint8_t> ifp, uint16_t seq) {
-  if (result_.finished || !impl_->t38) return;
-  heard_ = true;
-  since_rx_ = std::chrono::milliseconds(0);
-  t38_core_rx_ifp_packet(t38_terminal_get_t38_core_state(impl_->t38), ifp.data(), int(ifp.size()), seq);
-}
-
-void T38Fax::tick(int ms) {
-  if (result_.finished || !impl_->t38) return;
-  t38_terminal_send_timeout(impl_->t38, ms * 8);
-  if (result_.finished) return;
-  since_rx_ += std::chrono::milliseconds(ms);
-  if (heard_ && since_rx_ >= opt_.idle_timeout) {
-    abort("the far end stopped sending T.38 packets (" + std::to_string(opt_.idle_timeout.count() / 1000) + " s without a packet either way)");
-  }
-}
-
-void T38Fax::abort(const std::string& reason) {
-  if (result_.finished || !impl_->t38) return;
-  t30_terminate(impl_->t30);  // may run phase E with a code of its own
+void Terminal::abort(const std::string& reason) {
+  if (result_.finished || !t30_) return;
+  t30_terminate(t30_);  // may run phase E with a code of its own
   bool clean = result_.finished && result_.success;
   t30_stats_t st;
-  t30_get_transfer_statistics(impl_->t30, &st);
+  t30_get_transfer_statistics(t30_, &st);
   if (opt_.transmit && result_.pages_total == 0) result_.pages_total = std::max(0, st.pages_in_file - opt_.first_page);
   if (opt_.transmit) result_.pages = std::max(result_.pages, st.pages_tx);
   result_.finished = true;
@@ -152,7 +112,7 @@ void T38Fax::abort(const std::string& reason) {
     result_.success = true;
     result_.completion_code = T30_ERR_OK;
     result_.reason = "OK (the far end hung up after confirming every page)";
-    if (const char* id = t30_get_rx_ident(impl_->t30)) result_.remote_ident = id;
+    if (const char* id = t30_get_rx_ident(t30_)) result_.remote_ident = id;
     result_.bit_rate = st.bit_rate;
     result_.ecm = st.error_correcting_mode != 0;
     return;

@@ -1,0 +1,103 @@
+// terminal.hpp — a fax terminal as seen by T.30: sends a TIFF-F or receives into one, whatever
+// carries it (T.38 packets: t38_terminal.hpp; G.711 audio: audio_terminal.hpp), with
+// page-accurate results. No I/O of its own and no clock: the owner calls tick() every 20 ms.
+//
+// STANDARDS: ITU-T T.30 (phases B-E, ECM, SUB/TSI/CSI frames, completion codes), ITU-T T.4/T.6
+// (page coding). ../shared/specs/spandsp-notes.md: spandsp has no clock and no locking — one
+// thread owns a terminal; ECM is turned on, T.6 allowed, TSI/CSI and the page header from the
+// options; bad rows are read in the phase-D handler after every page (spandsp's end-of-call
+// figure covers the last page only), so a page with lost rows is reported as such, never clean.
+// Sending: the file must already be a valid TIFF-F of 1728-pixel pages (the converter made it).
+// Receiving: pages go into exactly `file`; spandsp deletes it when no page arrived, and closes it
+// when the terminal is destroyed (read the file only after that).
+// A transfer ends by itself (phase E), or by abort() (the call ended under it, or the media was
+// switched): pages already confirmed stay in the result, and a sender whose every page the far end
+// confirmed has delivered the document even if the far end hung up before phase E.
+// LIMITS: one transfer per object; not thread-safe (spandsp is not).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+struct t30_state_s;
+
+namespace fax {
+
+struct Options {
+  bool calling = true;          // the party that dialled (sends CNG; T.30 roles follow)
+  bool transmit = true;         // send `file`, else receive into it
+  std::string file;
+  int first_page = 0;           // transmit: resume here (0-based); pages_total then counts from it
+  // Called (on the owner's thread, inside the terminal's input or tick) each time one more page
+  // is confirmed (tx: MCF) or received (rx), with the count so far in this transfer.
+  std::function<void(int pages)> on_page;
+  std::string station_id;       // our TSI/CSI, at most 20 characters
+  std::string header;           // page header on transmitted pages ("" none)
+  std::string subaddress;       // SUB to send (transmit), "" none
+  bool ecm = true;
+  int max_bit_rate = 14400;     // V.17 only at 12000 and above
+  // T.30 protocol trace on stderr, each line tagged (spandsp's own log; off by default).
+  std::string trace_tag;
+};
+
+struct PageResult {
+  int number = 0;  // 1-based
+  int rows = 0;
+  int bad_rows = 0;
+  int longest_bad_run = 0;
+  int width = 0;
+  int x_dpi = 0, y_dpi = 0;
+  int bit_rate = 0;
+  bool ecm = false;
+};
+
+struct Result {
+  bool finished = false;       // the transfer is over
+  bool success = false;        // T.30 completed with every page confirmed
+  int completion_code = -1;    // T30_ERR_*, -1 while running or when we ended it
+  std::string reason;          // spandsp's sentence, or ours
+  int pages_total = 0;         // pages in the file (transmit)
+  int pages = 0;               // pages sent and confirmed (tx) or received (rx)
+  std::vector<PageResult> page;
+  std::string remote_ident;    // the far end's TSI/CSI
+  std::string remote_subaddress;  // SUB received
+  int bit_rate = 0;
+  bool ecm = false;
+  bool phase_b = false;        // T.30 reached phase B (the far end's DIS/DCS was heard)
+  int bad_rows() const;
+};
+
+class Terminal {
+ public:
+  virtual ~Terminal();
+  Terminal(const Terminal&) = delete;
+  Terminal& operator=(const Terminal&) = delete;
+
+  // Advances the T.30 clock by `ms` (20 per tick); may send.
+  virtual void tick(int ms) = 0;
+  // Ends the transfer now; pages already confirmed stay in the result.
+  void abort(const std::string& reason);
+  const Result& result() const { return result_; }
+  bool finished() const { return result_.finished; }
+  const Options& options() const { return opt_; }
+
+ protected:
+  explicit Terminal(Options opt) : opt_(std::move(opt)) {}
+  // Configures spandsp's T.30 from the options and takes its phase B/D/E reports.
+  void attach(t30_state_s* t30);
+  // Before the derived class frees spandsp's state: T.30 ends if it has not (files closed).
+  void detach();
+  bool attached() const { return t30_ != nullptr; }
+
+  Options opt_;
+  Result result_;
+
+ private:
+  t30_state_s* t30_ = nullptr;
+  friend struct T30Callbacks;
+};
+
+}  // namespace fax
