@@ -164,7 +164,7 @@ void Dispatcher::poll() {
         // Per trunk: only when a trunk serving the number has a free channel (a job for a full
         // trunk waits its turn instead of failing with "no free channel"). A number no trunk
         // serves is taken, to fail with that reason.
-        auto trunks = FaxCalls::serving(room, j.number);
+        auto trunks = serving(room, j.number);
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
         if (!trunks.empty() && t == trunks.end()) continue;
         if (db_.set_state(j.id, queue::state::sending)) {

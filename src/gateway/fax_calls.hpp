@@ -1,25 +1,28 @@
-// fax_calls.hpp — fax calls over SIP trunks: sending a rendered job to a number, and receiving
-// the faxes that call in; T.38 over UDPTL, one spandsp terminal per call.
+// fax_calls.hpp — fax call control over SIP trunks: sending a rendered job to a number, and
+// receiving the faxes that call in. A call is SIP signalling here plus a media session
+// (media_session.hpp: the transport and the fax terminal, on a media thread).
 //
-// STANDARDS: RFC 3261/3264 through sip/, ../shared/specs/t38-sip.md (offer with every T.38
-// attribute, answer by its rules, re-INVITEs without a media change leave the fax alone),
-// ITU-T T.30 through fax/t38_terminal.hpp, INTERFACES.md ([[trunk]] keys, [fax] station_id/header).
+// STANDARDS: RFC 3261/3264 through sip/, SDP for fax through sip/fax_sdp.hpp,
+// ../shared/specs/t38-sip.md (re-INVITEs without a media change leave the fax alone), ITU-T T.30
+// through fax/terminal.hpp, INTERFACES.md ([[trunk]] keys, [fax] station_id/header).
 // Outbound: the trunks whose `prefixes` match the number, longest prefix first then in config
-// order, each tried in turn on 503, a timeout or no free channel (failover); INVITE offering
-// T.38 to sip:<number>@<trunk host>, From the trunk's caller_id, digest credentials for 401/407,
-// the RFC 3192 /T33S= subaddress sent as the T.30 SUB frame. The result names its failure class:
-// busy (486/600), no answer (ring timeout/480/408/487 after our CANCEL), invalid number
-// (404/484/604), congestion (503/5xx/no channel/all trunks failed), T.38 refused (488/606 or an
-// answer without image/t38), T.30 failure or a partial send (with the pages the far end confirmed).
+// order, each tried in turn on 503, a timeout or no free channel (failover; channel_ledger.hpp);
+// INVITE offering T.38 to sip:<number>@<trunk host>, From the trunk's caller_id, digest
+// credentials for 401/407, the RFC 3192 /T33S= subaddress sent as the T.30 SUB frame. The result
+// names its failure class: busy (486/600), no answer (ring timeout/480/408/487 after our CANCEL),
+// invalid number (404/484/604), congestion (503/5xx/no channel/all trunks failed), T.38 refused
+// (488/606 or an answer without image/t38), T.30 failure or a partial send (with the pages the far
+// end confirmed).
 // Inbound: an INVITE from a trunk's host or its accept_from (else 403) and not from a [reject]
 // caller (else 603), offering image/t38 (else 488 saying why), gets an inbound job in the store
 // BEFORE it is answered (a fax we accept is never unrecorded), then 200 with our T.38 answer, and
 // is received into <spool>/in/<job>.tif. The called DID is the Request-URI user (else the To
-// user) in E.164 by the trunk's country_code/national_prefix.
+// user) in E.164 by the trunk's country_code/national_prefix (address/e164.hpp).
 // A far end that goes silent is ended by the terminal's idle timeout (15 s); a call that has not
-// finished its T.30 session ends with BYE after it.
-// THREADS: the io_context's one thread; store work goes through the Hooks, which post to the
-// store thread and back.
+// finished its T.30 session ends with BYE after it. The receiver leaves the hang-up to the sender
+// and ends the call itself kHangupGrace after its fax ended.
+// THREADS: SIP and call control on the io_context given; media sessions on the media threads;
+// store work goes through the Hooks, which post to the store thread and back.
 // LIMITS: each trunk's max_channels; media ports from media_port_min..max.
 #pragma once
 
@@ -33,7 +36,10 @@
 
 #include <asio.hpp>
 
-#include "fax/t38_terminal.hpp"
+#include "fax/terminal.hpp"
+#include "gateway/channel_ledger.hpp"
+#include "gateway/media_session.hpp"
+#include "gateway/media_thread.hpp"
 #include "media/udptl.hpp"
 #include "queue/job_store.hpp"
 #include "sip/endpoint.hpp"
@@ -69,6 +75,9 @@ struct FaxCallsOptions {
   int media_port_max = 29999;
   std::chrono::milliseconds idle_timeout{15000};
 };
+
+// How long the receiving side leaves the hang-up to the sender after its fax ended.
+inline constexpr std::chrono::seconds kHangupGrace{3};
 
 struct OutboundFax {
   int64_t job_id = 0;
@@ -138,13 +147,7 @@ class FaxCalls final : public sip::CallHandler {
   int free_channels() const;
   // Per trunk, in config order: the prefixes it serves and its free channels now (t38 = off
   // trunks have none). The dispatcher takes a job only if a trunk serving its number has room.
-  struct TrunkRoom {
-    std::vector<std::string> prefixes;
-    int free = 0;
-  };
   std::vector<TrunkRoom> room() const;
-  // Trunks that serve `number`, best first (longest prefix, then config order).
-  static std::vector<size_t> serving(const std::vector<TrunkRoom>& trunks, const std::string& number);
   // The user cancelled an outbound job: its live call, if any, is hung up (BYE, or CANCEL while
   // ringing) and not failed over; its result still arrives through send()'s callback. Returns
   // whether a call was found.
@@ -168,27 +171,22 @@ class FaxCalls final : public sip::CallHandler {
   void finish_outbound(std::shared_ptr<Call> c, CallResult r);
   void finish_inbound(std::shared_ptr<Call> c);
   void answer_inbound(std::shared_ptr<Call> c, int64_t job);
-  bool open_media(Call& c);
-  void read_media(std::shared_ptr<Call> c);
-  void start_fax(Call& c, const fax_sdp::RemoteT38& remote);
+  bool open_media(const std::shared_ptr<Call>& c);
+  void start_fax(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& answered);
+  void on_fax_finished(const std::shared_ptr<Call>& c, const fax::Result& r, bool aborted);
   std::string sdp_offer(const Call& c) const;
-  void tick();
   std::shared_ptr<Call> find(sip::CallId id);
   void forget(const std::shared_ptr<Call>& c);
-  int trunk_active(size_t trunk) const;
+  void release_channel(Call& c);
 
   asio::io_context& io_;
   FaxCallsOptions opt_;
   Hooks hooks_;
   sip::Endpoint endpoint_;
+  ChannelLedger ledger_;
+  PortRange ports_;
+  MediaThread media_thread_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
-  std::vector<std::shared_ptr<Call>> dialling_;  // between send() and the INVITE
-  asio::steady_timer ticker_;
-  static constexpr int kTickPhases = 4;
-  std::chrono::steady_clock::time_point next_tick_{};
-  int phase_ = 0;
-  int next_port_ = 0;
-  bool ticking_ = false;
   bool stopped_ = false;
 };
 

@@ -1,0 +1,39 @@
+// channel_ledger.hpp — how many calls each trunk carries now against its max_channels, and which
+// trunks serve a number: the one place a call takes and gives back a channel.
+//
+// INTERFACES.md [[trunk]] max_channels, prefixes (longest match, then config order for failover).
+// A call holds its trunk's channel from the moment it is dialled (before the INVITE leaves) or
+// accepted (an inbound INVITE), until it is over; a failover gives it back and takes one on the
+// next trunk.
+// THREADS: the call control's thread; room() is a snapshot other threads may read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gateway {
+
+// Per trunk, in config order: the prefixes it serves and its free channels now.
+struct TrunkRoom {
+  std::vector<std::string> prefixes;
+  int free = 0;
+};
+
+// Trunks that serve `number`, best first (longest matching prefix, then config order).
+std::vector<size_t> serving(const std::vector<TrunkRoom>& trunks, const std::string& number);
+
+class ChannelLedger {
+ public:
+  explicit ChannelLedger(std::vector<int> max_channels);
+  bool try_acquire(size_t trunk);  // false when the trunk is full
+  void release(size_t trunk);
+  int in_use(size_t trunk) const { return in_use_.at(trunk); }
+  int free(size_t trunk) const;
+  int free_total() const;
+
+ private:
+  std::vector<int> max_;
+  std::vector<int> in_use_;
+};
+
+}  // namespace gateway
