@@ -39,6 +39,7 @@ soak: build
 	cd tests/app && SOAK_MESSAGES=1000 FAXBRIDGE=$(CURDIR)/build/bin/faxbridge python3 -m unittest -v soak_test
 
 bench: build
+	build/bin/g711_loss
 	bench/convert/run
 	bench/smtp/run
 	bench/calls/run

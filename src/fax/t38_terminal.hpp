@@ -38,7 +38,8 @@ class T38Terminal final : public Terminal {
   ~T38Terminal() override;
 
   void receive_ifp(std::span<const uint8_t> ifp, uint16_t seq);
-  void tick(int ms = 20) override;
+  // Advances the T.30/T.38 clock by `ms` (20 per tick); may send IFPs.
+  void tick(int ms = 20);
 
  private:
   t38_terminal_state_s* t38_ = nullptr;

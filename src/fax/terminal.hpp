@@ -76,8 +76,6 @@ class Terminal {
   Terminal(const Terminal&) = delete;
   Terminal& operator=(const Terminal&) = delete;
 
-  // Advances the T.30 clock by `ms` (20 per tick); may send.
-  virtual void tick(int ms) = 0;
   // Ends the transfer now; pages already confirmed stay in the result.
   void abort(const std::string& reason);
   const Result& result() const { return result_; }
