@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "sip/fax_sdp.hpp"
 #include "sip/sdp.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,6 +19,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto a = sdp::answer_t38(*p, sdp::T38Capabilities{});
     if (a.ec != sdp::Ec::none && a.ec != p->ec) __builtin_trap();
     if (a.max_bit_rate > p->max_bit_rate || a.version > p->version) __builtin_trap();
+  }
+  // Answers to whatever fax stream it offers have one m-line per offered one and parse again.
+  fax_sdp::Origin o{"192.0.2.1", 1, 1};
+  if (auto a = fax_sdp::find_audio(*s)) {
+    auto ans = sdp::parse(fax_sdp::answer_audio(*s, *a, o, 4000, true, true));
+    if (!ans || ans->media.size() != s->media.size() || !fax_sdp::find_audio(*ans)) __builtin_trap();
+  }
+  if (auto t = fax_sdp::find_t38(*s)) {
+    auto ans = sdp::parse(fax_sdp::answer_t38(*s, *t, o, 4000, sdp::T38Capabilities{}).sdp);
+    if (!ans || ans->media.size() != s->media.size() || !fax_sdp::find_t38(*ans)) __builtin_trap();
   }
   return 0;
 }

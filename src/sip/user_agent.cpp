@@ -18,7 +18,7 @@ std::string_view to_string(EndCause c) {
 
 namespace {
 
-constexpr std::string_view kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO";
+constexpr std::string_view kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REFER, NOTIFY";
 
 std::optional<Address> default_resolve(const Uri& u) {
   std::string host = u.host;
@@ -100,6 +100,7 @@ struct UserAgent::Call {
   uint32_t reinvite_seq = 0;
   TxnId bye_txn = 0;
   TxnId update_txn = 0;
+  TxnId refer_txn = 0;
   std::optional<Time> linger_until;  // ended: erased at this time
 };
 
@@ -373,6 +374,46 @@ bool UserAgent::refresh(CallId id, bool use_update, int session_expires, Time no
   return true;
 }
 
+void UserAgent::cancel_reinvite_retry(CallId id) {
+  Call* c = find(id);
+  if (!c || !c->reinvite_retry_at) return;
+  c->reinvite_retry_at.reset();
+  c->reinvite_sdp.reset();
+}
+
+bool UserAgent::refer(CallId id, const std::string& target, Time now) {
+  now_ = now;
+  Call* c = find(id);
+  if (!c || c->st != Call::St::established || c->refer_txn) return false;
+  Message m = in_dialog_request(*c, "REFER");
+  m.add("Refer-To", "<" + target + ">");
+  m.add("Referred-By", contact(c->transport, ""));
+  m.add("Contact", contact(c->transport, ""));
+  auto hop = next_hop(*c);
+  auto t = hop ? layer_.send_request(m, *hop, now) : std::nullopt;
+  if (!t) return false;
+  c->refer_txn = *t;
+  client_txns_[*t] = c->id;
+  return true;
+}
+
+bool UserAgent::notify_refer(CallId id, const std::string& status_line, bool terminated, Time now) {
+  now_ = now;
+  Call* c = find(id);
+  if (!c || c->st != Call::St::established) return false;
+  Message m = in_dialog_request(*c, "NOTIFY");
+  m.add("Event", "refer");
+  m.add("Subscription-State", terminated ? "terminated;reason=noresource" : "active;expires=60");
+  m.add("Contact", contact(c->transport, ""));
+  m.add("Content-Type", "message/sipfrag;version=2.0");
+  m.body = status_line + "\r\n";
+  auto hop = next_hop(*c);
+  auto t = hop ? layer_.send_request(m, *hop, now) : std::nullopt;
+  if (!t) return false;
+  client_txns_[*t] = c->id;
+  return true;
+}
+
 const Message* UserAgent::initial_invite(CallId id) const {
   auto it = calls_.find(id);
   return it == calls_.end() ? nullptr : &it->second->invite;
@@ -501,6 +542,9 @@ void UserAgent::on_response(TxnId txn, const Message& r) {
   } else if (txn == c.update_txn && r.status >= 200) {
     c.update_txn = 0;
     handler_.on_reinvite_result(c.id, r);
+  } else if (txn == c.refer_txn && r.status >= 200) {
+    c.refer_txn = 0;
+    handler_.on_refer_result(c.id, r.status);
   }
   if (r.status >= 200 && !(r.cseq().method == "INVITE" && r.status < 300)) client_txns_.erase(txn);
 }
@@ -635,6 +679,9 @@ void UserAgent::on_timeout(TxnId txn) {
   } else if (txn == c.update_txn) {
     c.update_txn = 0;
     handler_.on_reinvite_result(c.id, Message::response(408, "no response to the UPDATE"));
+  } else if (txn == c.refer_txn) {
+    c.refer_txn = 0;
+    handler_.on_refer_result(c.id, 408);
   }
 }
 
@@ -773,7 +820,8 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
     handler_.on_incoming(id, req, from);
     return;
   }
-  if (method == "INVITE" || method == "BYE" || method == "UPDATE" || method == "INFO") {
+  if (method == "INVITE" || method == "BYE" || method == "UPDATE" || method == "INFO" || method == "NOTIFY" ||
+      method == "REFER") {
     Call* c = has_to_tag ? find_dialog(req, true) : nullptr;
     if (!c || c->st == Call::St::ended) {
       reply(481);
@@ -792,6 +840,21 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
     }
     if (method == "INFO") {
       reply(200, {}, c->local_tag);
+      return;
+    }
+    if (method == "NOTIFY") {
+      reply(200, {}, c->local_tag);
+      handler_.on_notify(c->id, req);
+      return;
+    }
+    if (method == "REFER") {
+      if (req.all("Refer-To").size() != 1) {
+        reply(400, {}, c->local_tag);  // RFC 3515 §2.4.1: exactly one Refer-To
+        return;
+      }
+      int status = handler_.on_refer(c->id, req);
+      reply(status, status == 202 ? std::vector<Header>{{"Contact", contact(c->transport, "")}} : std::vector<Header>{},
+            c->local_tag);
       return;
     }
     if (!req.body.empty() && !is_sdp(req)) {

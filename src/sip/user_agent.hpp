@@ -7,7 +7,10 @@
 // intervals of §14.1), §22 (401/407 answered once per challenge with digest.hpp), §11 (OPTIONS),
 // §8.2.2 (405, 415, 420 with Unsupported, 481, 483), RFC 3311 (UPDATE, UAS side), RFC 4028
 // (Session-Expires answered with refresher and Require: timer; 422 with Min-SE below 90 s),
-// RFC 3892 (Referred-By kept with the call: the initial INVITE is available to the handler).
+// RFC 3892 (Referred-By kept with the call: the initial INVITE is available to the handler),
+// RFC 3515 (REFER: as transferor, an in-dialog REFER and its implicit subscription, each NOTIFY
+// answered 200 and its message/sipfrag handed over; as transferee, the handler accepts a REFER
+// and reports progress with NOTIFYs), RFC 5589 (the transferor hangs up after the final NOTIFY).
 // The UA makes no media decision: the CallHandler (the gateway) gets each offer and returns the
 // answer. A re-INVITE or UPDATE without a body (a session refresh) is answered with our current
 // SDP without asking the handler — the fax in progress never notices it.
@@ -76,6 +79,14 @@ class CallHandler {
   virtual std::optional<std::string> on_offer(CallId call, const std::string& offer) = 0;
   // Our own re-INVITE ended: 2xx (its body the answer), 488/606, 408...
   virtual void on_reinvite_result(CallId, const Message&) {}
+  // Our REFER (refer()) was answered: 202 or another final status (408 for no response).
+  virtual void on_refer_result(CallId, int /*status*/) {}
+  // A NOTIFY in the call's dialog (already answered 200): for a REFER, the sipfrag status line of
+  // the transfer's progress and whether the subscription ended.
+  virtual void on_notify(CallId, const Message&) {}
+  // A REFER in the call's dialog: the status to answer (202 to accept; the handler then reports
+  // with notify()). The default refuses it: 603.
+  virtual int on_refer(CallId, const Message&) { return 603; }
   // The call is over; nothing more will be said about it.
   virtual void on_ended(CallId call, EndCause cause) = 0;
   // A registration (register_at) succeeded (status 200, granted seconds) or failed (status,
@@ -129,6 +140,15 @@ class UserAgent final : public TransactionUser {
   // again, or an UPDATE without a body; both with Session-Expires. The answer arrives as
   // on_reinvite_result. Used by the fax test peer; false when the call cannot take it now.
   bool refresh(CallId call, bool use_update, int session_expires, Time now);
+  // Forgets a re-INVITE of ours that waits to be retried after a 491 (glare): the peer's own
+  // offer has since settled the media.
+  void cancel_reinvite_retry(CallId call);
+  // Transfers the peer elsewhere (RFC 3515): an in-dialog REFER with Refer-To `target` and
+  // Referred-By our address. The answer arrives as on_refer_result, progress as on_notify.
+  bool refer(CallId call, const std::string& target, Time now);
+  // As transferee: the progress of a REFER we accepted, "SIP/2.0 200 OK" and the like, with
+  // `terminated` on the last one.
+  bool notify_refer(CallId call, const std::string& status_line, bool terminated, Time now);
   // Registers and keeps the binding fresh (refreshed at half the granted time, retried after a
   // failure); 401/407 answered once per challenge. unregister_all() sends Expires: 0 for each.
   void register_at(const Registration& r, Time now);

@@ -71,5 +71,100 @@ TEST(FaxSdp, AnswerKeepsEveryOfferedLineInOrderAudioRefused) {
   EXPECT_EQ(*sdp::t38_params(s.media[1]), a.ours);
 }
 
+TEST(FaxSdp, AudioOfferIsExactlyThis) {
+  EXPECT_EQ(offer_audio({"192.0.2.5", 7, 2}, 20000, AudioOffer{}),
+            "v=0\r\n"
+            "o=faxbridge 7 2 IN IP4 192.0.2.5\r\n"
+            "s=faxbridge\r\n"
+            "c=IN IP4 192.0.2.5\r\n"
+            "t=0 0\r\n"
+            "m=audio 20000 RTP/AVP 0 8 96 97 101\r\n"
+            "a=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:8 PCMA/8000\r\n"
+            "a=rtpmap:96 red/8000\r\n"
+            "a=fmtp:96 0/0/0\r\n"
+            "a=rtpmap:97 red/8000\r\n"
+            "a=fmtp:97 8/8/8\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\n"
+            "a=fmtp:101 0-15,32-36,54\r\n"
+            "a=ptime:20\r\n"
+            "a=sendrecv\r\n");
+}
+
+TEST(FaxSdp, OurOwnAudioOfferIsReadBack) {
+  auto a = find_audio(parsed(offer_audio({"192.0.2.5", 7, 2}, 20000, AudioOffer{})));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->codec, Codec::pcmu);
+  EXPECT_EQ(a->payload_type, 0);
+  EXPECT_EQ(a->red_pt, 96);
+  EXPECT_EQ(a->event_pt, 101);
+  EXPECT_TRUE(a->fax_events);
+  EXPECT_EQ(a->ptime_ms, 20);
+  EXPECT_TRUE(a->receives());
+}
+
+const char* kCarrierOffer =
+    "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    "m=audio 4000 RTP/AVP 18 110 8 0 126\r\n"
+    "a=rtpmap:18 G729/8000\r\na=rtpmap:110 PCMA/8000\r\na=rtpmap:126 TELEPHONE-EVENT/8000\r\n"
+    "a=fmtp:126 0-16\r\na=ptime:30\r\na=sendonly\r\n";
+
+TEST(FaxSdp, TheOfferersFirstCodecWeKnowWithItsOwnNumbers) {
+  auto a = find_audio(parsed(kCarrierOffer));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->codec, Codec::pcma);
+  EXPECT_EQ(a->payload_type, 110);  // a dynamic PCMA comes first in their list
+  EXPECT_EQ(a->event_pt, 126);
+  EXPECT_FALSE(a->fax_events);       // 0-16: DTMF and flash only
+  EXPECT_FALSE(a->red_pt);
+  EXPECT_EQ(a->ptime_ms, 30);
+  EXPECT_EQ(a->direction, Direction::sendonly);
+  EXPECT_FALSE(a->receives());
+  auto only_pcmu = find_audio(parsed(kCarrierOffer), {Codec::pcmu});
+  ASSERT_TRUE(only_pcmu);
+  EXPECT_EQ(only_pcmu->payload_type, 0);
+}
+
+TEST(FaxSdp, AudioAnswerKeepsTheOffersNumbersAndMirrorsTheDirection) {
+  auto offer = parsed(kCarrierOffer);
+  auto a = *find_audio(offer);
+  auto s = parsed(answer_audio(offer, a, {"192.0.2.5", 9, 1}, 20004, true, true));
+  ASSERT_EQ(s.media.size(), 1u);
+  EXPECT_EQ(s.media[0].port, 20004);
+  EXPECT_EQ(s.media[0].formats, (std::vector<std::string>{"110", "126"}));
+  auto back = find_audio(s);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->payload_type, 110);
+  EXPECT_EQ(back->event_pt, 126);
+  EXPECT_EQ(back->direction, Direction::recvonly);
+  EXPECT_NE(serialize(s).find("a=fmtp:126 0-16\r\n"), std::string::npos);  // their events, not more
+}
+
+TEST(FaxSdp, AudioAnswerToAudioAndImageRefusesTheImage) {
+  auto offer = parsed(kAudioAndImage);
+  auto s = parsed(answer_audio(offer, *find_audio(offer), {"192.0.2.5", 9, 1}, 20004, false, false));
+  ASSERT_EQ(s.media.size(), 2u);
+  EXPECT_EQ(s.media[0].port, 20004);
+  EXPECT_EQ(s.media[0].formats, (std::vector<std::string>{"0"}));
+  EXPECT_EQ(s.media[1].type, "image");
+  EXPECT_EQ(s.media[1].port, 0);
+}
+
+TEST(FaxSdp, HoldAndStreamsWithoutAUsableCodec) {
+  auto held = find_audio(parsed("v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+                                "m=audio 4000 RTP/AVP 0\r\n"));
+  ASSERT_TRUE(held);
+  EXPECT_TRUE(held->hold);
+  EXPECT_FALSE(held->receives());
+  EXPECT_TRUE(held->sends());
+  EXPECT_FALSE(find_audio(parsed("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+                                 "m=audio 4000 RTP/AVP 18 101\r\na=rtpmap:101 telephone-event/8000\r\n")));
+  EXPECT_FALSE(find_audio(parsed("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+                                 "m=audio 4000 RTP/SAVP 0\r\n")));  // SRTP: not ours
+  // A rtpmap that says PCMU at 16 kHz is not G.711.
+  EXPECT_FALSE(find_audio(parsed("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+                                 "m=audio 4000 RTP/AVP 99\r\na=rtpmap:99 PCMU/16000\r\n")));
+}
+
 }  // namespace
 }  // namespace fax_sdp

@@ -40,6 +40,15 @@ struct Handler : sip::CallHandler {
   }
   void on_reinvite_result(sip::CallId, const sip::Message& m) override { reinvite_results.push_back(m.status); }
   void on_ended(sip::CallId c, sip::EndCause e) override { ended.emplace_back(c, e); }
+  std::vector<int> refer_results;
+  std::vector<sip::Message> notifies, refers;
+  int refer_answer = 603;
+  void on_refer_result(sip::CallId, int status) override { refer_results.push_back(status); }
+  void on_notify(sip::CallId, const sip::Message& m) override { notifies.push_back(m); }
+  int on_refer(sip::CallId, const sip::Message& m) override {
+    refers.push_back(m);
+    return refer_answer;
+  }
 };
 
 const sip::Address kA{"127.0.0.1", 5060, sip::Transport::udp};
@@ -313,6 +322,46 @@ TEST(SipUserAgent, GlareGets491AndBothRetry) {
   n.advance(5s);
   EXPECT_EQ(n.ha.reinvite_results, std::vector<int>{200});
   EXPECT_EQ(n.hb.reinvite_results, std::vector<int>{200});
+}
+
+TEST(SipUserAgent, AGlareRetryCanBeCancelledOnceThePeersOfferSettledTheMedia) {
+  Established n;
+  ASSERT_TRUE(n.a->reinvite(n.a_call, "from-a", n.now));
+  ASSERT_TRUE(n.b->reinvite(n.b_call, "from-b", n.now));
+  n.pump();
+  EXPECT_EQ(n.count("491"), 2);
+  n.a->cancel_reinvite_retry(n.a_call);  // a took b's offer instead
+  n.advance(5s);
+  EXPECT_EQ(n.hb.reinvite_results, std::vector<int>{200});
+  EXPECT_TRUE(n.ha.reinvite_results.empty());
+  EXPECT_EQ(n.ha.offers, std::vector<std::string>{"from-b"});
+  EXPECT_TRUE(n.hb.offers.empty());
+}
+
+TEST(SipUserAgent, ReferTransfersWithNotifiesAndARefusalIsReported) {
+  Established n;
+  // b refuses by default (603).
+  ASSERT_TRUE(n.a->refer(n.a_call, "sip:voicemail@pbx.example.com", n.now));
+  n.pump();
+  EXPECT_EQ(n.ha.refer_results, std::vector<int>{603});
+  ASSERT_EQ(n.hb.refers.size(), 1u);
+  EXPECT_EQ(n.hb.refers[0].get("Refer-To"), "<sip:voicemail@pbx.example.com>");
+  EXPECT_TRUE(n.hb.refers[0].get("Referred-By"));
+  // Accepted: 202, then the transferee's progress.
+  n.hb.refer_answer = 202;
+  ASSERT_TRUE(n.a->refer(n.a_call, "sip:voicemail@pbx.example.com", n.now));
+  n.pump();
+  EXPECT_EQ(n.ha.refer_results, (std::vector<int>{603, 202}));
+  ASSERT_TRUE(n.b->notify_refer(n.b_call, "SIP/2.0 100 Trying", false, n.now));
+  ASSERT_TRUE(n.b->notify_refer(n.b_call, "SIP/2.0 200 OK", true, n.now));
+  n.pump();
+  ASSERT_EQ(n.ha.notifies.size(), 2u);
+  EXPECT_EQ(n.ha.notifies[1].get("Event"), "refer");
+  EXPECT_EQ(n.ha.notifies[1].body, "SIP/2.0 200 OK\r\n");
+  EXPECT_EQ(n.ha.notifies[1].get("Subscription-State"), "terminated;reason=noresource");
+  EXPECT_EQ(n.count("202"), 1);
+  EXPECT_EQ(n.count("200"), 3);  // the INVITE's and one per NOTIFY
+  EXPECT_TRUE(n.ha.ended.empty());
 }
 
 TEST(SipUserAgent, ALostAckMakesTheAnswererRepeatIts200) {
