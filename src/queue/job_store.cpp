@@ -155,9 +155,17 @@ UPDATE jobs SET sender = (SELECT sender FROM messages WHERE messages.id = jobs.m
   WHERE message_id IS NOT NULL;
 )sql";
 
+// v6: calls on G.711 as well as T.38: what each job's last call carried and what made it a fax,
+// in the job and in each accounting record.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE jobs ADD COLUMN media TEXT;
+ALTER TABLE jobs ADD COLUMN detected_by TEXT;
+ALTER TABLE accounting ADD COLUMN detected_by TEXT;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                                 kSchemaV5};
+                                                                 kSchemaV5, kSchemaV6};
 
 constexpr std::array<std::string_view, 8> kOutStates = {state::queued,  state::rendering, state::ready,
                                                         state::sending, state::retry,     state::done,
@@ -168,7 +176,7 @@ constexpr std::array<std::string_view, 4> kInStates = {state::receiving, state::
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
     "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
-    "bit_rate, ecm, duration, outcome, reported, priority, sender";
+    "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by";
 
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& a, std::string_view s) {
@@ -277,6 +285,8 @@ Job read_job(const Stmt& s) {
   j.reported = s.opt_text(26);
   j.priority = int(s.int64(27));
   j.sender = s.opt_text(28);
+  j.media = s.opt_text(29);
+  j.detected_by = s.opt_text(30);
   return j;
 }
 
@@ -730,6 +740,37 @@ StoreStatus JobStore::set_reception(int64_t id, int bit_rate, bool ecm, int dura
   });
 }
 
+StoreStatus JobStore::set_media(int64_t id, std::string_view media, std::string_view detected_by) {
+  const std::string op = call("set_media", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET media = ?1, detected_by = ?2, updated = ?3 WHERE id = ?4", op);
+    if (!s) return s.error();
+    auto opt = [](std::string_view v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+    return s->bind_opt_text(1, opt(media)).bind_opt_text(2, opt(detected_by)).bind_int(3, now()).bind_int(4, id).run();
+  });
+}
+
+StoreStatus JobStore::discard_inbound(int64_t id) {
+  const std::string op = call("discard_inbound", id);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto head = Stmt::prepare(db_.get(), "SELECT direction, state FROM jobs WHERE id = ?1", op);
+  if (!head) return head.error();
+  auto row = head->bind_int(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  if (head->text(0) != "in" || head->text(1) != state::receiving) {
+    return StoreError{StoreErrc::conflict, op + ": only an inbound job still receiving can be discarded"};
+  }
+  if (auto r = head->run(); !r) return r.error();
+  for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM jobs WHERE id = ?1"}) {
+    auto s = Stmt::prepare(db_.get(), sql, op);
+    if (!s) return s.error();
+    if (auto r = s->bind_int(1, id).run(); !r) return r.error();
+  }
+  return tx->commit();
+}
+
 namespace {
 
 constexpr const char* kDeliveryColumns =
@@ -920,8 +961,8 @@ fb::Result<int64_t, StoreError> JobStore::add_accounting(const AccountingRecord&
   const std::string op = "add_accounting(" + std::to_string(a.job_id) + ")";
   auto s = Stmt::prepare(db_.get(),
                          "INSERT INTO accounting (time, direction, job_id, number, caller, trunk, media, pages, "
-                         "pages_total, bit_rate, duration, outcome, sender, remote_ident) VALUES "
-                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+                         "pages_total, bit_rate, duration, outcome, sender, remote_ident, detected_by) VALUES "
+                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
                          op);
   if (!s) return s.error();
   auto row = s->bind_int(1, a.time)
@@ -938,6 +979,7 @@ fb::Result<int64_t, StoreError> JobStore::add_accounting(const AccountingRecord&
                  .bind_text(12, a.outcome)
                  .bind_text(13, a.sender)
                  .bind_opt_text(14, a.remote_ident)
+                 .bind_opt_text(15, a.detected_by)
                  .step();
   if (!row) return row.error();
   const int64_t id = s->int64(0);
@@ -953,7 +995,8 @@ std::string to_json(const AccountingRecord& a) {
   o["number"] = a.number;
   o["caller"] = a.caller;
   o["trunk"] = a.trunk;
-  o["media"] = a.media;
+  o["media"] = a.media.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(a.media);
+  o["detected_by"] = a.detected_by ? nlohmann::ordered_json(*a.detected_by) : nlohmann::ordered_json(nullptr);
   o["pages"] = a.pages;
   o["pages_total"] = a.pages_total;
   o["bit_rate"] = a.bit_rate;
@@ -1092,6 +1135,8 @@ nlohmann::ordered_json job_object(const Job& j) {
   o["updated"] = format_utc(j.updated);
   o["remote_ident"] = or_null(j.remote_ident);
   o["bad_rows"] = j.bad_rows;
+  o["media"] = or_null(j.media);
+  o["detected_by"] = or_null(j.detected_by);
   if (j.direction == Direction::out) o["priority"] = j.priority;
   return o;
 }

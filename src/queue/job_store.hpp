@@ -36,7 +36,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 enum class Direction { out, in };
 std::string_view to_string(Direction d);
@@ -126,6 +126,10 @@ struct Job {
   std::optional<std::string> reported;
   int priority = 0;                   // outbound: +1 urgent, 0 normal, -1 non-urgent
   std::optional<std::string> sender;  // outbound: the message's envelope sender ("" for <>)
+  // The last call's media ("t38", "pcmu", "pcma", "pcmu+t38", "pcma+t38") and what made it a fax
+  // ("offer", "reinvite", "rfc4733", "tone", "answered"); nullopt before any call.
+  std::optional<std::string> media;
+  std::optional<std::string> detected_by;
 };
 
 // One call attempt, either direction: what a fax service bills from (issue 6). Kept in the store
@@ -138,6 +142,7 @@ struct AccountingRecord {
   std::string caller;  // our station (out) or the caller id (in)
   std::string trunk;
   std::string media = "t38";
+  std::optional<std::string> detected_by;
   int pages = 0;        // confirmed (out) or received (in)
   int pages_total = 0;  // of the document (out)
   int bit_rate = 0;
@@ -227,6 +232,11 @@ class JobStore {
   StoreStatus add_event(int64_t id, std::string_view text);
   // How the last call went: T.30 rate, ECM, seconds.
   StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration);
+  // What the last call carried and what made it a fax ("" leaves a field null).
+  StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by);
+  // An inbound job made for a call that turned out to be a voice call and was transferred: it was
+  // never a fax, and goes with its events. Only a job still receiving (else conflict).
+  StoreStatus discard_inbound(int64_t id);
 
   // OnRamp. Inbound jobs in delivering that have no delivery yet and whose retry_at is unset or
   // <= now: to be routed and composed. Oldest first, at most limit.
@@ -303,7 +313,8 @@ std::string format_utc(int64_t unix_seconds);
 void fair_order(std::vector<Job>& jobs, const std::map<std::string, int>& load);
 
 // The INTERFACES.md job object: id, direction, state, number, caller, pages, pages_done,
-// retry_at, error, message_id, subaddress, created, updated, remote_ident, bad_rows, in that order; times as
+// retry_at, error, message_id, subaddress, created, updated, remote_ident, bad_rows, media,
+// detected_by (then priority for outbound jobs), in that order; times as
 // format_utc(), absent values as null. One line, no trailing newline.
 std::string to_json(const Job& job);
 std::string to_json(const std::vector<Job>& jobs);  // a JSON array of the above

@@ -573,7 +573,8 @@ TEST_F(JobStoreTest, JsonIsTheInterfaceObject) {
             R"({"id":1,"direction":"out","state":"retry","number":"+12025550100","caller":"+15550100",)"
             R"("pages":3,"pages_done":1,"retry_at":"2026-11-22T16:40:00Z","error":"The line was busy.",)"
             R"("message_id":"0123456789abcdef","subaddress":"42","created":"2026-11-22T16:30:00Z",)"
-            R"("updated":"2026-11-22T16:31:00Z","remote_ident":null,"bad_rows":0,"priority":1})");
+            R"("updated":"2026-11-22T16:31:00Z","remote_ident":null,"bad_rows":0,"media":null,"detected_by":null,)"
+            R"("priority":1})");
 }
 
 TEST_F(JobStoreTest, JsonOfAnInboundJobHasNulls) {
@@ -582,7 +583,8 @@ TEST_F(JobStoreTest, JsonOfAnInboundJobHasNulls) {
   EXPECT_EQ(queue::to_json(*s.job(id)),
             R"({"id":1,"direction":"in","state":"receiving","number":"+15550100","caller":"+33140000000",)"
             R"("pages":0,"pages_done":0,"retry_at":null,"error":null,"message_id":null,"subaddress":null,)"
-            R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z","remote_ident":null,"bad_rows":0})");
+            R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z","remote_ident":null,"bad_rows":0,)"
+            R"("media":null,"detected_by":null})");
   EXPECT_EQ(queue::to_json(std::vector<queue::Job>{}), "[]");
   auto list = queue::to_json(*s.jobs());
   EXPECT_EQ(list.front(), '[');
@@ -710,7 +712,7 @@ TEST_F(JobStoreTest, SetTransferRecordsWhatTheCallLearned) {
   EXPECT_EQ(j.pages_done, 3);
   EXPECT_EQ(j.bad_rows, 12);
   EXPECT_EQ(j.remote_ident, "+33 1 40 00 00 00");
-  EXPECT_NE(queue::to_json(j).find(R"("remote_ident":"+33 1 40 00 00 00","bad_rows":12})"), std::string::npos);
+  EXPECT_NE(queue::to_json(j).find(R"("remote_ident":"+33 1 40 00 00 00","bad_rows":12,)"), std::string::npos);
   EXPECT_EQ(s.set_transfer(id, 1, 2, 0, std::nullopt).error().code, queue::StoreErrc::invalid);
   ASSERT_TRUE(s.set_subaddress(id, std::string("7")));
   EXPECT_EQ(s.job(id)->subaddress, "7");
@@ -723,19 +725,48 @@ TEST_F(JobStoreTest, AVersion1DatabaseIsMigrated) {
     enqueue(s, "000000000000000a", 1);
   }
   for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration",
-                          "outcome", "reported", "priority", "sender"})
+                          "outcome", "reported", "priority", "sender", "media", "detected_by"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
-  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "5");
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "6");
   auto j = s.job(1);
   ASSERT_TRUE(j);
   EXPECT_EQ(j->bad_rows, 0);
   EXPECT_FALSE(j->remote_ident);
   EXPECT_EQ(s.job(2)->sender, "alice@example.com");  // v5 takes it from the message
   EXPECT_EQ(s.job(2)->priority, 0);
+  EXPECT_FALSE(s.job(2)->media);  // v6
+}
+
+TEST_F(JobStoreTest, MediaAndWhatMadeItAFaxAreKept) {
+  auto s = open_store();
+  auto id = *s.create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  EXPECT_NE(queue::to_json(*s.job(id)).find(R"("media":null,"detected_by":null)"), std::string::npos);
+  ASSERT_TRUE(s.set_media(id, "pcmu+t38", "tone"));
+  EXPECT_EQ(s.job(id)->media, "pcmu+t38");
+  EXPECT_EQ(s.job(id)->detected_by, "tone");
+  EXPECT_NE(queue::to_json(*s.job(id)).find(R"("media":"pcmu+t38","detected_by":"tone")"), std::string::npos);
+  ASSERT_TRUE(s.set_media(id, "pcma", ""));
+  EXPECT_FALSE(s.job(id)->detected_by);
+  EXPECT_EQ(s.set_media(999, "t38", "offer").error().code, queue::StoreErrc::not_found);
+}
+
+TEST_F(JobStoreTest, AVoiceCallsJobIsDiscardedOnlyWhileReceiving) {
+  auto s = open_store();
+  auto voice = *s.create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  auto fax = *s.create_inbound({"+15550100", std::nullopt, "+33140000001"});
+  ASSERT_TRUE(s.set_state(fax, queue::state::delivering));
+  ASSERT_TRUE(s.discard_inbound(voice));
+  EXPECT_EQ(s.job(voice).error().code, queue::StoreErrc::not_found);
+  EXPECT_EQ(sql_scalar(db_path(), "SELECT count(*) FROM events WHERE job_id = " + std::to_string(voice)), "0");
+  EXPECT_EQ(s.discard_inbound(fax).error().code, queue::StoreErrc::conflict);
+  EXPECT_EQ(s.discard_inbound(voice).error().code, queue::StoreErrc::not_found);
+  enqueue(s, "000000000000000b", 1);
+  auto out = s.jobs({std::nullopt, queue::Direction::out, std::nullopt, 0});
+  EXPECT_EQ(s.discard_inbound(out->front().id).error().code, queue::StoreErrc::conflict);
 }
 
 TEST_F(JobStoreTest, InboundJobsKeepWhatTheCallSaidOfItself) {
@@ -883,7 +914,7 @@ TEST_F(JobStoreTest, AccountingRecordsEveryCallAsAJsonLine) {
   EXPECT_EQ(sql_scalar(db_path(), "SELECT outcome || ',' || pages || ',' || trunk FROM accounting"), "partial,2,carrier");
   EXPECT_EQ(queue::to_json(a),
             R"({"time":"2026-11-22T16:30:00Z","direction":"out","job":7,"number":"+12025550100","caller":"+15550100",)"
-            R"("trunk":"carrier","media":"t38","pages":2,"pages_total":3,"bit_rate":14400,"duration_s":61,)"
+            R"("trunk":"carrier","media":"t38","detected_by":null,"pages":2,"pages_total":3,"bit_rate":14400,"duration_s":61,)"
             R"("outcome":"partial","sender":"alice@example.com","remote_ident":null})");
 }
 
