@@ -60,15 +60,20 @@ station_id = "+15550100"                 # our TSI/CSID (max 20 chars)
 header = "faxbridge"                     # page header line on transmitted pages ("" for none)
 paper = "a4"                             # a4 | letter: the page size for text
 cover_senders = []                       # addresses, "@domain" or "*": always a cover page (else X-Fax-Cover: yes)
+detect_s = 8                             # how long an audio call to a shared voice/fax number may show no fax sign
+# t38_memory_s = 86400  t38_memory_digits = 0   # destinations whose T.38 failed start on audio this long
 
 [sip]
 listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]   # also tls:HOST:PORT with tls_cert/tls_key
 # media_port_min = 20000  media_port_max = 29999
+# media_threads = 0                      # threads carrying calls' media (0 = one per core)
 
 [[trunk]]
 name = "loopback"
 uri = "sip:127.0.0.1:5060"               # where calls go (proxy or peer)
-t38 = "prefer"                           # prefer | only | off
+t38 = "prefer"                           # prefer: start as audio, switch to T.38 on fax detection, G.711 if
+                                         #   refused | only: offer T.38 first, never fax on audio | off: G.711 only
+# codecs = ["pcmu", "pcma"]              # audio offered/accepted, in order of preference
 udptl_ec = "redundancy"                  # none | redundancy | fec
 max_channels = 30
 # prefixes = ["+"]                       # numbers this trunk serves (longest match;
@@ -94,6 +99,8 @@ kill_after_s = 10800                     # give up and report failure after this
 did = "+15550100"                        # or: subaddress = "42", or: default = true
 mailbox = "fax@localhost"                # a string or a list of addresses
 attach = ["pdf", "tiff"]
+# voice_uri = "sip:voicemail@pbx.example.com"  # shared voice/fax number: a call with no fax sign within
+#                                        #   [fax] detect_s is transferred here by REFER
 
 # [ldap]  uri = "ldap://127.0.0.1:389"  base = "..."  filter = "(facsimileTelephoneNumber=%s)"
 #         mail_attribute = "mail"  allow_attribute = "..."   # directory routing for DIDs no [[route]] matches
@@ -133,6 +140,7 @@ constexpr Choice<T38Mode> kT38Modes[] = {
 constexpr Choice<UdptlEc> kUdptlEcs[] = {
     {"none", UdptlEc::none}, {"redundancy", UdptlEc::redundancy}, {"fec", UdptlEc::fec}};
 constexpr Choice<Attach> kAttachments[] = {{"pdf", Attach::pdf}, {"tiff", Attach::tiff}};
+constexpr Choice<Codec> kCodecs[] = {{"pcmu", Codec::pcmu}, {"pcma", Codec::pcma}};
 constexpr Choice<DeliveryMode> kDeliveryModes[] = {
     {"maildir", DeliveryMode::maildir}, {"smtp", DeliveryMode::smtp}, {"lmtp", DeliveryMode::lmtp}};
 constexpr Choice<SipTransport> kSipTransports[] = {
@@ -311,6 +319,12 @@ std::optional<std::string> check_cover_sender(std::string_view v) {
 std::optional<std::string> check_path(std::string_view v) {
   if (!v.empty() && !has_control(v)) return std::nullopt;
   return must_be("a path", v);
+}
+
+std::optional<std::string> check_sip_uri(std::string_view v);
+std::optional<std::string> check_optional_sip_uri(std::string_view v) {
+  if (v.empty()) return std::nullopt;
+  return check_sip_uri(v);
 }
 
 std::optional<std::string> check_sip_uri(std::string_view v) {
@@ -605,6 +619,9 @@ void read_fax(Table t, Fax& f) {
   t.str("header", f.header, check_one_line);
   t.choice<Paper>("paper", f.paper, kPapers);
   t.list("cover_senders", f.cover_senders, check_cover_sender);
+  t.integer("detect_s", f.detect_s, 1, 120);
+  t.integer("t38_memory_s", f.t38_memory_s, 0, 30 * 86400);
+  t.integer("t38_memory_digits", f.t38_memory_digits, 0, 15);
   t.finish();
 }
 
@@ -614,6 +631,7 @@ void read_sip(Table t, Sip& s) {
   t.str("tls_key", s.tls_key, check_one_line);
   t.integer("media_port_min", s.media_port_min, 1, 65535);
   t.integer("media_port_max", s.media_port_max, 1, 65535);
+  t.integer("media_threads", s.media_threads, 0, 256);
   t.finish();
 }
 
@@ -633,6 +651,7 @@ void read_trunk(Table t, std::vector<Trunk>& trunks) {
   t.str("username", k.username, check_one_line);
   t.str("password", k.password, check_one_line);
   t.flag("register", k.register_);
+  t.choice_list<Codec>("codecs", k.codecs, kCodecs);
   t.finish();
   trunks.push_back(std::move(k));
 }
@@ -657,6 +676,7 @@ void read_route(Table t, std::vector<Route>& routes) {
   t.flag("default", r.default_);
   t.list("mailbox", r.mailbox, check_mail_address, Shape::string_or_list);
   t.choice_list<Attach>("attach", r.attach, kAttachments);
+  t.str("voice_uri", r.voice_uri, check_optional_sip_uri);
   t.finish();
   routes.push_back(std::move(r));
 }
@@ -816,6 +836,7 @@ void validate_trunks(const std::vector<Trunk>& trunks, Errors& e) {
     required(e, at + ".uri", t.uri);
     together(e, at + ".username", t.username, at + ".password", t.password);
     if (t.register_ && t.username.empty()) e.fail(at + ".register = true needs " + at + ".username");
+    if (t.codecs.empty()) e.fail(at + ".codecs must name pcmu, pcma or both");
     auto [it, fresh] = seen.emplace(t.name, i);
     if (!fresh)
       e.fail(at + ".name " + as_toml(t.name) + " is already trunk[" + std::to_string(it->second) + "]");
@@ -842,6 +863,8 @@ void validate_routes(const std::vector<Route>& routes, Errors& e) {
       e.fail(at + " must have exactly one of did, subaddress or default = true");
     if (r.mailbox.empty()) e.fail(at + ".mailbox must name at least one address");
     if (r.attach.empty()) e.fail(at + ".attach must name pdf, tiff or both");
+    if (!r.voice_uri.empty() && !r.subaddress.empty())
+      e.fail(at + ".voice_uri: a subaddress is known only once a fax is under way; voice_uri needs a did or default route");
     unique_route(e, dids, r.did, i, "did");
     unique_route(e, subaddresses, r.subaddress, i, "subaddress");
     if (r.default_ && default_route)
@@ -977,6 +1000,8 @@ std::string_view to_string(Paper p) {
 std::string_view to_string(T38Mode m) {
   return name_of<T38Mode>(kT38Modes, m);
 }
+std::string_view to_string(Codec c) { return name_of<Codec>(kCodecs, c); }
+
 std::string_view to_string(UdptlEc e) {
   return name_of<UdptlEc>(kUdptlEcs, e);
 }

@@ -22,19 +22,26 @@
 //              neither; both enable STARTTLS); [[smtp.user]] name, password_hash (AUTH PLAIN/LOGIN)
 //   [dialing]  allow ["+"]; deny ["+1900", "+1976"] (E.164 prefixes; "+" alone only in allow)
 //   [fax]      station_id "+15550100" (printable ASCII, at most 20); header "faxbridge" ("" none);
-//              paper "a4" (a4 | letter)
+//              paper "a4" (a4 | letter); detect_s 8 (1..120: how long an audio call to a shared
+//              voice/fax number may show no fax sign); t38_memory_s 86400 (0..30 days: how long a
+//              destination whose T.38 failed starts on audio; 0 = never remembered);
+//              t38_memory_digits 0 (0..15: the remembered number prefix's digits; 0 = the whole number)
 //   [sip]      listen ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"] (udp|tcp|tls:HOST:PORT; tls needs
-//              tls_cert and tls_key); media_port_min 20000, media_port_max 29999
+//              tls_cert and tls_key); media_port_min 20000, media_port_max 29999; media_threads 0
+//              (0..256; 0 = one per core)
 //   [[trunk]]  name (required, unique); uri (required, sip: or sips:); t38 "prefer" (prefer|only|off);
 //              udptl_ec "redundancy" (none|redundancy|fec); max_channels 30 (1..10000); prefixes ["+"];
 //              accept_from []; caller_id "" (none: the SIP layer decides); country_code "" (1-3 digits);
 //              national_prefix "" (0-4 digits); ring_timeout_s 60 (1..600); username, password "" (both or
-//              neither); register false (needs username)
+//              neither); register false (needs username); codecs ["pcmu", "pcma"] (a non-empty
+//              subset, in order of preference)
 //   [retry]    max_dials 12 (1..1000); max_tries 3 (1..100); busy_delay_s 120; no_answer_delay_s 300;
 //              failure_delay_s 60 (delays 1..86400); kill_after_s 10800 (1..30 days); calls_per_number 1
 //              (1..100: simultaneous calls to one number)
 //   [[route]]  exactly one of did (E.164), subaddress (1-20 digits), default = true; mailbox (required: an
-//              address or a non-empty list of them); attach ["pdf", "tiff"] (a non-empty subset, in order).
+//              address or a non-empty list of them); attach ["pdf", "tiff"] (a non-empty subset, in order);
+//              voice_uri "" (sip: or sips:; a did or default route only: its number is shared by voice
+//              and fax, and an audio call with no fax sign within fax.detect_s is transferred there).
 //              A DID or subaddress may be routed only once, and there is at most one default route.
 //   [ldap]     optional: uri (required, ldap://, ldaps:// or ldapi://); base (required); filter
 //              "(facsimileTelephoneNumber=%s)" (must contain %s); mail_attribute "mail"; allow_attribute ""
@@ -112,6 +119,9 @@ struct Fax {
   // Senders whose faxes always get a cover page (unless the mail says X-Fax-Cover: no): an
   // address, "@domain", or "*" for everyone. Others get one when the mail says X-Fax-Cover: yes.
   std::vector<std::string> cover_senders;
+  int detect_s = 8;
+  int t38_memory_s = 86400;
+  int t38_memory_digits = 0;
 };
 
 struct Sip {
@@ -120,10 +130,12 @@ struct Sip {
   std::string tls_key;
   int media_port_min = 20000;
   int media_port_max = 29999;
+  int media_threads = 0;  // 0: one per core
 };
 
 enum class T38Mode { prefer, only, off };
 enum class UdptlEc { none, redundancy, fec };
+enum class Codec { pcmu, pcma };
 
 struct Trunk {
   std::string name;
@@ -140,6 +152,7 @@ struct Trunk {
   std::string username;
   std::string password;
   bool register_ = false;  // TOML key "register"
+  std::vector<Codec> codecs = {Codec::pcmu, Codec::pcma};
 };
 
 struct Retry {
@@ -163,6 +176,7 @@ struct Route {
   bool default_ = false;   // TOML key "default"
   std::vector<std::string> mailbox;
   std::vector<Attach> attach = {Attach::pdf, Attach::tiff};
+  std::string voice_uri;  // "": a fax-only number
 };
 
 struct Ldap {
@@ -254,6 +268,7 @@ std::optional<SipListen> parse_sip_listen(std::string_view text);
 std::string_view to_string(Paper p);
 std::string_view to_string(T38Mode m);
 std::string_view to_string(UdptlEc e);
+std::string_view to_string(Codec c);
 std::string_view to_string(Attach a);
 std::string_view to_string(DeliveryMode m);
 std::string_view to_string(SipTransport t);

@@ -993,3 +993,46 @@ TEST(Names, RoundTripTheTomlSpelling) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 12: audio calls, fax detection, shared numbers, media threads.
+TEST(CallsOnAudio, DefaultsAndOverrides) {
+  Config d = config::embedded_default();
+  EXPECT_EQ(d.fax.detect_s, 8);
+  EXPECT_EQ(d.fax.t38_memory_s, 86400);
+  EXPECT_EQ(d.fax.t38_memory_digits, 0);
+  EXPECT_EQ(d.sip.media_threads, 0);
+  EXPECT_EQ(d.trunks.at(0).codecs, (std::vector<config::Codec>{config::Codec::pcmu, config::Codec::pcma}));
+  EXPECT_EQ(d.routes.at(0).voice_uri, "");
+  Config c = load(
+      "[fax]\ndetect_s = 120\nt38_memory_s = 0\nt38_memory_digits = 15\n[sip]\nmedia_threads = 256\n"
+      "[[trunk]]\nname = \"t\"\nuri = \"sip:t\"\ncodecs = [\"pcma\"]\n"
+      "[[route]]\ndid = \"+15550100\"\nmailbox = \"a@b\"\nvoice_uri = \"sip:voicemail@pbx.example.com\"\n"
+      "[[route]]\ndefault = true\nmailbox = \"a@b\"\nvoice_uri = \"sips:reception@pbx.example.com\"\n");
+  EXPECT_EQ(c.fax.detect_s, 120);
+  EXPECT_EQ(c.fax.t38_memory_s, 0);
+  EXPECT_EQ(c.fax.t38_memory_digits, 15);
+  EXPECT_EQ(c.sip.media_threads, 256);
+  EXPECT_EQ(c.trunks.at(0).codecs, std::vector<config::Codec>{config::Codec::pcma});
+  EXPECT_EQ(c.routes.at(0).voice_uri, "sip:voicemail@pbx.example.com");
+  EXPECT_EQ(c.routes.at(1).voice_uri, "sips:reception@pbx.example.com");
+  EXPECT_EQ(config::to_string(config::Codec::pcmu), "pcmu");
+}
+
+TEST(CallsOnAudio, BadValuesAreRefusedByName) {
+  const std::string trunk = "[[trunk]]\nname = \"t\"\nuri = \"sip:t\"\n";
+  EXPECT_NE(error_of("[fax]\ndetect_s = 0\n").find("fax.detect_s"), std::string::npos);
+  EXPECT_NE(error_of("[fax]\ndetect_s = 121\n").find("fax.detect_s"), std::string::npos);
+  EXPECT_NE(error_of("[fax]\nt38_memory_digits = 16\n").find("fax.t38_memory_digits"), std::string::npos);
+  EXPECT_NE(error_of("[sip]\nmedia_threads = 257\n").find("sip.media_threads"), std::string::npos);
+  EXPECT_NE(error_of(trunk + "codecs = [\"g729\"]\n").find("trunk[0].codecs"), std::string::npos);
+  EXPECT_NE(error_of(trunk + "codecs = []\n").find("trunk[0].codecs"), std::string::npos);
+  EXPECT_NE(error_of("[[route]]\ndid = \"+1555\"\nmailbox = \"a@b\"\nvoice_uri = \"http://x\"\n").find("route[0].voice_uri"),
+            std::string::npos);
+  EXPECT_EQ(error_of("[[route]]\nsubaddress = \"42\"\nmailbox = \"a@b\"\nvoice_uri = \"sip:v@pbx\"\n"),
+            "faxbridge.toml: route[0].voice_uri: a subaddress is known only once a fax is under way; voice_uri "
+            "needs a did or default route");
+}
+
+}  // namespace
