@@ -58,9 +58,14 @@ void T38Terminal::tick(int ms) {
   t38_terminal_send_timeout(t38_, ms * 8);
   if (result_.finished) return;
   since_rx_ += std::chrono::milliseconds(ms);
+  if (!heard_) silent_ += std::chrono::milliseconds(ms);
+  const std::string secs = std::to_string(cfg_.idle_timeout.count() / 1000);
   if (heard_ && since_rx_ >= cfg_.idle_timeout) {
-    abort("the far end stopped sending T.38 packets (" + std::to_string(cfg_.idle_timeout.count() / 1000) +
-          " s without a packet either way)");
+    abort("the far end stopped sending T.38 packets (" + secs + " s without a packet either way)");
+  } else if (!heard_ && silent_ >= cfg_.idle_timeout) {
+    // Both ends send indicator packets within a second of the start: a far end that sends
+    // nothing at all has no T.38 terminal behind its answer.
+    abort("the far end sent no T.38 packet (" + secs + " s)");
   }
 }
 

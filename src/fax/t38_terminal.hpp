@@ -6,7 +6,8 @@
 // Pacing: spandsp paces its own sends against the tick (off only over TCP, spandsp-notes.md).
 // A far end that stops sending IFPs is ended after `idle_timeout` with no packet in either
 // direction, once it was heard ("the far end stopped sending"; T.30's own timers take up to
-// minutes). Both directions count because a receiver is rightly silent while a partial page
+// minutes); one that sends none at all, `idle_timeout` after the start (a T.38 answer with no
+// terminal behind it). Both directions count because a receiver is rightly silent while a partial page
 // streams in (up to ~40 s at 14400 bit/s with 256-octet ECM frames) and a sender while it waits
 // for a response it will time out of by itself.
 // LIMITS: terminal.hpp.
@@ -46,6 +47,7 @@ class T38Terminal final : public Terminal {
   T38Config cfg_;
   SendIfp send_;
   std::chrono::milliseconds since_rx_{0};  // since the last packet either way
+  std::chrono::milliseconds silent_{0};    // since the start, while nothing was heard
   bool heard_ = false;
   friend struct T38Callbacks;
 };

@@ -188,4 +188,22 @@ TEST_F(T38Terminal, ASilentFarEndIsEndedByTheIdleTimeout) {
   EXPECT_GT(sent, 0);
 }
 
+TEST_F(T38Terminal, AFarEndThatNeverSendsIsEndedToo) {
+  fax::Options o;
+  o.file = tx_;
+  o.station_id = "x";
+  fax::T38Config cfg;
+  cfg.idle_timeout = std::chrono::seconds(5);
+  int ms = 0;
+  fax::T38Terminal a(o, cfg, [](std::span<const uint8_t>, int) {});
+  while (!a.finished() && ms < 60000) {
+    a.tick();
+    ms += 20;
+  }
+  ASSERT_TRUE(a.finished());
+  EXPECT_EQ(ms, 5000);
+  EXPECT_EQ(a.result().reason, "the far end sent no T.38 packet (5 s)");
+  EXPECT_FALSE(a.result().phase_b);
+}
+
 }  // namespace
