@@ -229,7 +229,9 @@ class OffRampTest(fbtest.TempDirTest):
         deadline = time.time() + 60
         while time.time() < deadline:
             jobs = {j["number"]: j for j in n.jobs()}
-            if len(jobs) == 2 and jobs["+15550123"]["retry_at"] and jobs["+4930123456"]["state"] != "ready":
+            # The exact states asserted below: "rendering" and "ready" are on the way to them.
+            if (len(jobs) == 2 and jobs["+15550123"]["retry_at"] and jobs["+15550123"]["state"] == "ready"
+                    and jobs["+4930123456"]["state"] in ("sending", "retry", "failed")):
                 break
             time.sleep(0.2)
         held, free = jobs["+15550123"], jobs["+4930123456"]
