@@ -82,11 +82,13 @@ std::string cell(const nlohmann::json& j, const char* key) {
 }
 
 void print_table(const nlohmann::json& jobs) {
-  std::printf("%-6s %-4s %-10s %-16s %-16s %-7s %s\n", "ID", "DIR", "STATE", "NUMBER", "CALLER", "PAGES", "ERROR");
+  std::printf("%-6s %-4s %-10s %-16s %-16s %-7s %-9s %-9s %s\n", "ID", "DIR", "STATE", "NUMBER", "CALLER", "PAGES",
+              "MEDIA", "FAX BY", "ERROR");
   for (const auto& j : jobs) {
     std::string pages = cell(j, "pages_done") + "/" + cell(j, "pages");
-    std::printf("%-6s %-4s %-10s %-16s %-16s %-7s %s\n", cell(j, "id").c_str(), cell(j, "direction").c_str(),
+    std::printf("%-6s %-4s %-10s %-16s %-16s %-7s %-9s %-9s %s\n", cell(j, "id").c_str(), cell(j, "direction").c_str(),
                 cell(j, "state").c_str(), cell(j, "number").c_str(), cell(j, "caller").c_str(), pages.c_str(),
+                cell(j, "media").c_str(), cell(j, "detected_by").c_str(),
                 j.contains("error") && !j["error"].is_null() ? j["error"].get<std::string>().c_str() : "");
   }
 }

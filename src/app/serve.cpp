@@ -9,11 +9,14 @@
 #include <sys/resource.h>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
 #include "api/jobs_api.hpp"
+#include "api/trunks_api.hpp"
 #include "app/cidr.hpp"
 #include "app/config.hpp"
 #include "gateway/converter.hpp"
@@ -145,6 +148,29 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   o.reject_callers = cfg.reject.callers;
   o.media_port_min = cfg.sip.media_port_min;
   o.media_port_max = cfg.sip.media_port_max;
+  o.media_threads = cfg.sip.media_threads;
+  o.detect = std::chrono::seconds(cfg.fax.detect_s);
+  o.t38_memory_s = cfg.fax.t38_memory_s;
+  o.t38_memory_digits = cfg.fax.t38_memory_digits;
+  // A shared voice/fax number: the voice_uri of the DID's route, else of the default route.
+  std::map<std::string, std::string> voice;
+  std::string default_voice;
+  for (const auto& r : cfg.routes) {
+    if (r.voice_uri.empty()) continue;
+    if (!r.did.empty()) voice[r.did] = r.voice_uri;
+    if (r.default_) default_voice = r.voice_uri;
+  }
+  std::set<std::string> routed;
+  for (const auto& r : cfg.routes) {
+    if (!r.did.empty()) routed.insert(r.did);
+  }
+  if (!voice.empty() || !default_voice.empty()) {
+    o.voice_uri = [voice, default_voice, routed](const std::string& did) -> std::optional<std::string> {
+      if (auto it = voice.find(did); it != voice.end()) return it->second;
+      if (!routed.count(did) && !default_voice.empty()) return default_voice;
+      return std::nullopt;
+    };
+  }
   for (const auto& t : cfg.trunks) {
     gateway::Trunk g;
     g.name = t.name;
@@ -172,6 +198,8 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     g.ring_timeout_s = t.ring_timeout_s;
     if (!t.username.empty()) g.credentials = sip::Credentials{t.username, t.password};
     g.register_ = t.register_;
+    g.codecs.clear();
+    for (auto c : t.codecs) g.codecs.push_back(c == config::Codec::pcmu ? fax_sdp::Codec::pcmu : fax_sdp::Codec::pcma);
     o.trunks.push_back(std::move(g));
   }
   return o;
@@ -264,12 +292,20 @@ int run(const config::Config& cfg) {
 
   // A cancelled job's live call is hung up (the FaxCalls object exists by the time a request runs).
   std::function<void(int64_t)> hang_up_job;
-  api::HttpServer http(io, endpoints(cfg.http.listen),
-                       api::jobs_handler(*store, store_pool.get_executor(), [&](int64_t id) {
-                         asio::post(io, [&, id] {
-                           if (hang_up_job) hang_up_job(id);
-                         });
-                       }));
+  // The trunks (their channels and where T.38 did not work) come from call control, on this thread.
+  std::function<std::vector<api::TrunkInfo>()> trunks_snapshot;
+  api::Handler jobs_api = api::jobs_handler(*store, store_pool.get_executor(), [&](int64_t id) {
+    asio::post(io, [&, id] {
+      if (hang_up_job) hang_up_job(id);
+    });
+  });
+  api::Handler trunks_api = api::trunks_handler([&] {
+    return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{};
+  });
+  api::HttpServer http(io, endpoints(cfg.http.listen), [jobs_api, trunks_api](api::Request req) {
+    std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+    return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
+  });
   http.start();
   for (const auto& ep : http.bound()) log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
 
@@ -295,14 +331,42 @@ int run(const config::Config& cfg) {
   hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
     asio::post(store_exec, [&, r] {
       if (!r.path.empty()) gateway::sync_received(r.path);  // durable before the job says so
+      store->set_media(r.job_id, r.media.media, r.media.detected_by);
+      if (r.voice) {
+        // A voice call to a shared number that could not be transferred: the route's mailbox
+        // gets a missed-call notice; never a failed fax.
+        store->set_outcome(r.job_id, "voice");
+        store->add_event(r.job_id, "a voice call, not transferred: " + r.reason);
+        if (auto j = store->job(r.job_id)) {
+          queue::AccountingRecord a;
+          a.time = int64_t(std::time(nullptr)) - r.seconds;
+          a.direction = queue::Direction::in;
+          a.job_id = r.job_id;
+          a.number = j->number;
+          a.caller = j->caller;
+          a.trunk = r.trunk;
+          a.media = r.media.media;
+          a.duration = r.seconds;
+          a.outcome = "voice";
+          account(a);
+        }
+        store->set_state(r.job_id, queue::state::delivering, r.reason);
+        log("job " + std::to_string(r.job_id) + ": a voice call, not transferred: " + r.reason);
+        if (poke_onramp) poke_onramp();
+        return;
+      }
       store->set_transfer(r.job_id, r.pages, r.pages, r.bad_rows,
                           r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
       if (!r.subaddress.empty()) store->set_subaddress(r.job_id, r.subaddress);
       std::string event = "received " + std::to_string(r.pages) + " page(s)";
       if (!r.remote_ident.empty()) event += " from " + r.remote_ident;
+      if (!r.media.media.empty()) event += " over " + r.media.media;
+      if (!r.media.detected_by.empty()) event += " (fax recognised: " + r.media.detected_by + ")";
       if (r.bit_rate) event += " at " + std::to_string(r.bit_rate) + " bit/s" + (r.ecm ? " with ECM" : "");
       if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
+      if (r.media.restarts) event += ", T.30 restarted " + std::to_string(r.media.restarts) + " time(s) by a change of media";
       if (!r.reason.empty()) event += " (" + r.reason + ")";
+      if (!r.media.note.empty()) event += "; " + r.media.note;
       store->add_event(r.job_id, event);
       store->set_reception(r.job_id, r.bit_rate, r.ecm, r.seconds);
       if (auto j = store->job(r.job_id)) {
@@ -313,6 +377,8 @@ int run(const config::Config& cfg) {
         a.number = j->number;
         a.caller = j->caller;
         a.trunk = r.trunk;
+        a.media = r.media.media;
+        if (!r.media.detected_by.empty()) a.detected_by = r.media.detected_by;
         a.pages = a.pages_total = r.pages;
         a.bit_rate = r.bit_rate;
         a.duration = r.seconds;
@@ -324,13 +390,51 @@ int run(const config::Config& cfg) {
       std::optional<std::string> why;
       if (!r.success) why = r.reason.empty() ? (r.pages > 0 ? "The fax is incomplete." : "No page was received.") : r.reason;
       store->set_state(r.job_id, queue::state::delivering, why);
-      log("job " + std::to_string(r.job_id) + ": " + event);
+      log("job " + std::to_string(r.job_id) + ": " + event + (r.media.stats.empty() ? "" : "; " + r.media.stats));
       if (poke_onramp) poke_onramp();
+    });
+  };
+  hooks.discard_inbound = [&, store_exec](int64_t job, const std::string& trunk, const std::string& uri,
+                                          const std::string& media, int seconds) {
+    asio::post(store_exec, [&, job, trunk, uri, media, seconds] {
+      auto j = store->job(job);
+      if (auto r = store->discard_inbound(job); !r) {
+        log("job " + std::to_string(job) + ": a voice call transferred to " + uri + ", but its job stays: " + r.error().message);
+        return;
+      }
+      std::error_code ec;
+      fs::remove(spool.received_path(job), ec);
+      if (j) {
+        queue::AccountingRecord a;
+        a.time = int64_t(std::time(nullptr)) - seconds;
+        a.direction = queue::Direction::in;
+        a.job_id = job;
+        a.number = j->number;
+        a.caller = j->caller;
+        a.trunk = trunk;
+        a.media = media;
+        a.duration = seconds;
+        a.outcome = "transferred";
+        account(a);
+      }
+      log("a voice call from " + (j ? j->caller : std::string("?")) + " transferred to " + uri);
     });
   };
   gateway::FaxCalls fax_calls(io, fax_calls_options(cfg), hooks);
   hang_up_job = [&](int64_t id) {
     if (fax_calls.cancel_job(id)) log("job " + std::to_string(id) + ": cancelled during its call: hanging up");
+  };
+  trunks_snapshot = [&] {
+    std::vector<api::TrunkInfo> out;
+    auto memory = fax_calls.t38_memory();
+    for (const auto& t : fax_calls.trunks()) {
+      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}};
+      for (const auto& m : memory) {
+        if (m.trunk == t.name) i.t38_memory.push_back({m.prefix, m.reason, m.since, m.until});
+      }
+      out.push_back(std::move(i));
+    }
+    return out;
   };
   fax_calls.start(sip_listen(cfg), sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key});
   for (const auto& b : fax_calls.endpoint().bound()) {
@@ -409,6 +513,7 @@ int run(const config::Config& cfg) {
   poke_dispatcher = nullptr;
   poke_onramp = nullptr;
   hang_up_job = nullptr;
+  trunks_snapshot = nullptr;
   converter.stop();
   store_pool.join();
   log("stopped");

@@ -67,6 +67,7 @@ struct Result {
   int bit_rate = 0;
   bool ecm = false;
   bool phase_b = false;        // T.30 reached phase B (the far end's DIS/DCS was heard)
+  int restarts = 0;            // T.30 started again after phase B (a media switch mid-fax)
   int bad_rows() const;
 };
 

@@ -1,6 +1,8 @@
 // converter.cpp — queued messages to fax pages via `faxbridge convert` (see converter.hpp).
 #include "gateway/converter.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -54,6 +56,8 @@ RunResult run_process(const std::vector<std::string>& argv, std::atomic<pid_t>& 
     return r;
   }
   child = pid;
+  // Rendering waits behind call timing: the converter (and the renderers it forks) run niced.
+  ::setpriority(PRIO_PROCESS, id_t(pid), kConverterNice);
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(err[0], buf, sizeof buf);

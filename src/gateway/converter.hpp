@@ -10,6 +10,8 @@
 // X-Fax-Cover decides) for the rest; `--cover-to` names the message's fax number (none when it
 // has several: the jobs share one rendering, and one recipient must not see another's number).
 // On start it picks up jobs left in queued or rendering by a crash: rendering is repeatable.
+// The converter process runs at nice kConverterNice (its renderers with it): rendering waits behind
+// the calls' media threads (media_thread.hpp), never the other way round.
 // THREADS: one converter thread with its own JobStore connection; notify() is thread-safe.
 // LIMITS: the convert command's own (time, memory), one message at a time.
 #pragma once
@@ -29,6 +31,8 @@
 #include "queue/spool.hpp"
 
 namespace gateway {
+
+inline constexpr int kConverterNice = 10;
 
 struct ConverterOptions {
   std::string executable = "/proc/self/exe";  // the faxbridge binary

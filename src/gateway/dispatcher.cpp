@@ -209,12 +209,16 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
     db_.set_transfer(id, std::max(before + r.pages_total, before + r.pages_sent), before + r.pages_sent, r.bad_rows,
                      r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
   }
-  std::string event = "call via " + (r.trunk.empty() ? std::string("no trunk") : r.trunk) + ": " +
-                      std::string(to_string(r.outcome));
+  std::string event = "call via " + (r.trunk.empty() ? std::string("no trunk") : r.trunk) +
+                      (r.media.media.empty() ? "" : " over " + r.media.media) + ": " + std::string(to_string(r.outcome));
   if (r.pages_total) event += ", " + std::to_string(r.pages_sent) + " of " + std::to_string(r.pages_total) + " pages";
   if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
   if (!r.reason.empty()) event += " (" + r.reason + ")";
+  if (!r.media.detected_by.empty()) event += "; fax recognised: " + r.media.detected_by;
+  if (r.media.restarts) event += "; T.30 restarted " + std::to_string(r.media.restarts) + " time(s) by a change of media";
+  if (!r.media.note.empty()) event += "; " + r.media.note;
   db_.add_event(id, event);
+  if (!r.media.media.empty()) db_.set_media(id, r.media.media, r.media.detected_by);
   CallResult final = r;
   final.outcome = effective_outcome(r, job);
   Decision d = decide(final, job, dials, tries, unix_now(), policy_);
@@ -227,7 +231,8 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   db_.set_outcome(id, outcome);
   auto st = db_.set_state(id, d.state, d.error.empty() ? std::nullopt : std::optional<std::string>(d.error));
   if (st && d.retry_at) db_.set_retry(id, d.retry_at);
-  log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state);
+  log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state +
+      (r.media.stats.empty() ? "" : "; " + r.media.stats));
   if (on_call) {
     queue::AccountingRecord a;
     a.time = unix_now() - r.seconds;
@@ -236,6 +241,8 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
     a.number = job.number;
     a.caller = job.caller;
     a.trunk = r.trunk;
+    a.media = r.media.media;
+    if (!r.media.detected_by.empty()) a.detected_by = r.media.detected_by;
     a.pages = before + r.pages_sent;
     a.pages_total = std::max(job.pages, before + r.pages_total);
     a.bit_rate = r.bit_rate;

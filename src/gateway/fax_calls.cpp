@@ -1,4 +1,5 @@
-// fax_calls.cpp — fax call control: outbound and inbound fax calls over SIP (see fax_calls.hpp).
+// fax_calls.cpp — fax call control: outbound and inbound fax calls over SIP, on T.38 or G.711,
+// with fax detection, the switch to T.38 and the fallback to audio (see fax_calls.hpp).
 #include "gateway/fax_calls.hpp"
 
 #include <fcntl.h>
@@ -7,8 +8,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <random>
 
 #include "address/e164.hpp"
 #include "sip/fax_sdp.hpp"
@@ -61,6 +64,37 @@ udptl::Mode udptl_mode(sdp::Ec ec) {
   return ec == sdp::Ec::fec ? udptl::Mode::fec : ec == sdp::Ec::none ? udptl::Mode::none : udptl::Mode::redundancy;
 }
 
+sdp::Ec sdp_ec(udptl::Mode m) {
+  return m == udptl::Mode::fec ? sdp::Ec::fec : m == udptl::Mode::none ? sdp::Ec::none : sdp::Ec::redundancy;
+}
+
+std::optional<udp::endpoint> media_endpoint(const std::string& ip, uint16_t port) {
+  std::error_code ec;
+  auto addr = asio::ip::make_address(ip, ec);
+  if (ec) return std::nullopt;
+  return udp::endpoint(addr, port);
+}
+
+std::string_view policy_name(T38Policy p) { return p == T38Policy::only ? "only" : p == T38Policy::off ? "off" : "prefer"; }
+
+// "SIP/2.0 200 OK" -> 200 (a NOTIFY's message/sipfrag), 0 when unreadable.
+int sipfrag_status(const std::string& body) {
+  if (!body.starts_with("SIP/2.0 ") || body.size() < 11) return 0;
+  int code = 0;
+  for (size_t i = 8; i < 11; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(body[i]))) return 0;
+    code = code * 10 + (body[i] - '0');
+  }
+  return code;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find_first_of("\r\n")); }
+
+template <class C>
+void add_note(C& c, const std::string& text) {
+  c.note += (c.note.empty() ? "" : "; ") + text;
+}
+
 }  // namespace
 
 void sync_received(const std::string& path) {
@@ -78,7 +112,7 @@ void sync_received(const std::string& path) {
 }
 
 struct FaxCalls::Call {
-  explicit Call(asio::io_context& io) : timer(io) {}
+  explicit Call(asio::io_context& io) : timer(io), detect_timer(io), t38_timer(io) {}
   sip::CallId sip = 0;
   bool outgoing = true;
   size_t trunk = 0;
@@ -87,20 +121,68 @@ struct FaxCalls::Call {
   OutboundFax job;
   std::function<void(CallResult)> done;
   std::shared_ptr<MediaSession> media;
-  bool fax_running = false;                // a terminal was started and has not reported its end
-  std::optional<fax::Result> fax_result;   // once it ended
-  asio::steady_timer timer;  // outbound: the ring timeout; inbound: the hang-up grace
+  // What the media is now and has been.
+  enum class Now { none, audio, t38 } now = Now::none;
+  uint16_t local_port = 0;  // our port of the media now
+  std::string codec;        // "pcmu" / "pcma" once the call carried audio
+  bool t38_used = false;    // the call carried T.38 at some point
+  fax_sdp::RemoteAudio remote_audio;
+  fax_sdp::RemoteT38 remote_t38;
+  sdp::T38Params t38_ours;
+  // The switch to T.38 and back.
+  bool t38_tried = false;           // our one attempt (or the peer's accepted re-INVITE)
+  bool t38_offer_pending = false;   // our T.38 re-INVITE awaits its answer
+  bool t38_after_ack = false;       // offer T.38 once the dialog is confirmed
+  bool confirmed = false;           // inbound: our 200 was ACKed
+  bool audio_back_pending = false;  // our re-INVITE back to audio awaits its answer
+  bool fell_back = false;           // the one way back to audio was taken
+  uint16_t pending_port = 0;        // the port our pending re-INVITE offered (prepared)
+  std::string pending_sdp;          // that offer
+  bool t38_scheduled = false;       // the caller's delayed T.38 offer is armed
+  int t38_retries = 0;              // attempts to send our T.38 offer that could not go yet
+  std::optional<T38Memory::Entry> remembered;  // this destination refused T.38 before
+  // The fax.
+  bool recognised = false;  // the call is known to be a fax
+  bool sign_noted = false;  // the first fax sign heard is in the note
+  std::string detected_by;
+  std::string note;
+  bool fax_running = false;              // a terminal runs in `media`
+  uint64_t fax_gen = 0;                  // the terminal now (a finished event of another is stale)
+  bool fax_began = false;                // a terminal ever ran: `started` is the fax's start
+  std::optional<FaxOutcome> fax_result;  // the last terminal's end
+  int pages_in = 0;                      // inbound: pages received so far
+  // Shared voice/fax number.
+  std::optional<std::string> voice_uri;
+  bool transferring = false;
+  bool refer_accepted = false;  // the REFER got its 2xx
+  // SIP.
+  uint64_t sdp_session = 0;
+  uint64_t sdp_version = 0;
+  std::string local_sdp;
+  asio::steady_timer timer;         // outbound ring timeout; inbound hang-up grace; REFER wait
+  asio::steady_timer detect_timer;  // detect_s on a shared number
+  asio::steady_timer t38_timer;     // the caller's T.38 offer delay; an offer that must wait
   bool ring_timed_out = false;
   bool reported = false;   // outbound result given / inbound reception handed over
   bool ended = false;      // the SIP call is over
   bool cancelled = false;  // outbound: the user cancelled the job: hang up, no failover
-  sip::EndCause end_cause = sip::EndCause::local_bye;
   Clock::time_point started = Clock::now();
-  std::string local_sdp;
   // Inbound.
   int64_t job_id = 0;
   std::string rx_path;
   std::string caller;
+
+  CallMedia call_media() const {
+    CallMedia m;
+    m.media = codec.empty() ? (t38_used ? "t38" : "") : codec + (t38_used ? "+t38" : "");
+    m.detected_by = detected_by;
+    m.note = note;
+    if (fax_result) {
+      m.restarts = fax_result->result.restarts;
+      m.stats = fax_result->media_stats;
+    }
+    return m;
+  }
 };
 
 FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
@@ -114,9 +196,12 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
         return max;
       }()),
       ports_(opt_.media_port_min, opt_.media_port_max),
-      media_thread_(io) {}
+      media_(opt_.media_threads),
+      memory_(opt_.t38_memory_s, opt_.t38_memory_digits) {}
 
 FaxCalls::~FaxCalls() { stop(); }
+
+int64_t FaxCalls::unix_now() const { return int64_t(std::time(nullptr)); }
 
 void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsFiles& tls) {
   endpoint_.start(listen, tls);
@@ -130,13 +215,12 @@ void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsF
     endpoint_.ua().register_at(r, sip::Clock::now());
   }
   endpoint_.kick();
-  media_thread_.start();
+  media_.start();
 }
 
 void FaxCalls::stop() {
   if (stopped_) return;
   stopped_ = true;
-  media_thread_.stop();
   endpoint_.ua().unregister_all(sip::Clock::now());
   auto calls = calls_;
   for (auto& [id, c] : calls) {
@@ -145,8 +229,11 @@ void FaxCalls::stop() {
     if (c->media) c->media->close();
     endpoint_.ua().hangup(id, sip::Clock::now());
     c->timer.cancel();
+    c->detect_timer.cancel();
+    c->t38_timer.cancel();
   }
   endpoint_.stop();
+  media_.stop();
 }
 
 void FaxCalls::release_channel(Call& c) {
@@ -157,14 +244,22 @@ void FaxCalls::release_channel(Call& c) {
 
 std::vector<TrunkRoom> FaxCalls::room() const {
   std::vector<TrunkRoom> out;
-  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
-    const Trunk& t = opt_.trunks[i];
-    out.push_back({t.prefixes, t.t38 == T38Policy::off ? 0 : ledger_.free(i)});
-  }
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) out.push_back({opt_.trunks[i].prefixes, ledger_.free(i)});
   return out;
 }
 
 int FaxCalls::free_channels() const { return ledger_.free_total(); }
+
+std::vector<T38Memory::Entry> FaxCalls::t38_memory() const { return memory_.entries(unix_now()); }
+
+std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
+  std::vector<TrunkState> out;
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    const Trunk& t = opt_.trunks[i];
+    out.push_back({t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels});
+  }
+  return out;
+}
 
 std::shared_ptr<FaxCalls::Call> FaxCalls::find(sip::CallId id) {
   auto it = calls_.find(id);
@@ -175,8 +270,15 @@ void FaxCalls::forget(const std::shared_ptr<Call>& c) {
   if (c->media) c->media->close();
   c->media.reset();
   c->timer.cancel();
+  c->detect_timer.cancel();
+  c->t38_timer.cancel();
   release_channel(*c);
   calls_.erase(c->sip);
+}
+
+fax_sdp::Origin FaxCalls::origin(Call& c, uint16_t port) {
+  if (!c.sdp_session) c.sdp_session = port;
+  return {c.media->ip(), c.sdp_session, ++c.sdp_version};  // RFC 3264 §8: every new description
 }
 
 bool FaxCalls::open_media(const std::shared_ptr<Call>& c) {
@@ -189,26 +291,38 @@ bool FaxCalls::open_media(const std::shared_ptr<Call>& c) {
   ev.page = [this, weak](int pages) {
     asio::post(io_, [weak, pages] {
       auto c = weak.lock();
-      if (c && c->outgoing && c->job.on_page) c->job.on_page(pages);
+      if (!c) return;
+      if (!c->outgoing) c->pages_in = pages;
+      if (c->outgoing && c->job.on_page) c->job.on_page(pages);
     });
   };
-  ev.finished = [this, weak](const fax::Result& r, bool aborted) {
-    asio::post(io_, [this, weak, r, aborted] {
-      if (auto c = weak.lock()) on_fax_finished(c, r, aborted);
+  ev.finished = [this, weak](const FaxOutcome& out) {
+    asio::post(io_, [this, weak, out] {
+      if (auto c = weak.lock()) on_fax_finished(c, out);
     });
   };
-  c->media = MediaSession::open(media_thread_, ip, ports_, std::move(ev));
+  ev.detected = [this, weak](const Detection& d) {
+    asio::post(io_, [this, weak, d] {
+      if (auto c = weak.lock()) on_detected(c, d);
+    });
+  };
+  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev));
+  if (c->media) c->local_port = c->media->port();
   return c->media != nullptr;
 }
 
-std::string FaxCalls::sdp_offer(const Call& c) const {
-  sdp::T38Params p;
-  p.max_buffer = 2000;
-  p.max_datagram = 400;
-  p.ec = opt_.trunks[c.trunk].ec == udptl::Mode::fec    ? sdp::Ec::fec
-         : opt_.trunks[c.trunk].ec == udptl::Mode::none ? sdp::Ec::none
-                                                        : sdp::Ec::redundancy;
-  return fax_sdp::offer_t38({c.media->ip(), c.media->port(), 1}, c.media->port(), p);
+std::string FaxCalls::sdp_offer(Call& c) {
+  const Trunk& t = opt_.trunks[c.trunk];
+  if (t.t38 == T38Policy::only) {
+    sdp::T38Params p;
+    p.max_buffer = 2000;
+    p.max_datagram = 400;
+    p.ec = sdp_ec(t.ec);
+    return fax_sdp::offer_t38(origin(c, c.local_port), c.local_port, p);
+  }
+  fax_sdp::AudioOffer a;
+  a.codecs = t.codecs;
+  return fax_sdp::offer_audio(origin(c, c.local_port), c.local_port, a);
 }
 
 void FaxCalls::send(const OutboundFax& job, std::function<void(CallResult)> done) {
@@ -260,7 +374,7 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   while (!c->candidates.empty()) {
     size_t t = c->candidates.front();
     c->candidates.erase(c->candidates.begin());
-    if (opt_.trunks[t].t38 != T38Policy::off && ledger_.try_acquire(t)) {
+    if (ledger_.try_acquire(t)) {
       chosen = t;
       break;
     }
@@ -276,6 +390,8 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   c->channel = true;
   c->ended = false;  // a failover starts a new SIP call
   c->ring_timed_out = false;
+  c->sdp_session = 0;
+  c->sdp_version = 0;
   const Trunk& t = opt_.trunks[*chosen];
   if (!open_media(c)) {
     release_channel(*c);
@@ -284,6 +400,15 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
     r.reason = "No free media port in " + std::to_string(opt_.media_port_min) + "-" + std::to_string(opt_.media_port_max) + ".";
     finish_outbound(c, r);
     return;
+  }
+  c->remembered.reset();
+  c->note.clear();
+  if (t.t38 == T38Policy::prefer) {
+    c->remembered = memory_.recall(t.name, c->job.number, unix_now());
+    if (c->remembered) {
+      c->note = "T.38 not tried: " + c->remembered->reason + " on trunk " + t.name + " since " +
+                queue::format_utc(c->remembered->since) + " for " + c->remembered->prefix;
+    }
   }
   sip::OutgoingCall oc;
   oc.request_uri = "sip:" + c->job.number + "@" + t.host_port;
@@ -305,7 +430,7 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   c->timer.expires_after(std::chrono::seconds(t.ring_timeout_s));
   sip::CallId sid = *id;
   c->timer.async_wait([this, c, sid](std::error_code e) {
-    if (e || c->sip != sid || c->fax_running || c->ended) return;
+    if (e || c->sip != sid || c->now != Call::Now::none || c->ended) return;
     c->ring_timed_out = true;
     endpoint_.ua().hangup(sid, sip::Clock::now());
     endpoint_.kick();
@@ -341,14 +466,8 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
   next_trunk_or_fail(c, o, status, sentence);
 }
 
-void FaxCalls::start_fax(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& answered) {
-  T38Start st;
-  st.udptl.mode = udptl_mode(answered.ec);
-  st.udptl.redundancy = 3;
-  st.udptl.max_datagram = size_t(remote.params.max_datagram.value_or(400));
-  std::error_code err;
-  st.remote = udp::endpoint(asio::ip::make_address(remote.ip, err), remote.port);
-  fax::Options& o = st.fax;
+fax::Options FaxCalls::fax_options(const Call& c) const {
+  fax::Options o;
   o.calling = c.outgoing;
   o.transmit = c.outgoing;
   o.file = c.outgoing ? c.job.tiff : c.rx_path;
@@ -356,39 +475,277 @@ void FaxCalls::start_fax(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T
   o.station_id = opt_.station_id;
   o.header = c.outgoing ? opt_.header : "";
   o.subaddress = c.outgoing ? c.job.subaddress.value_or("") : "";
-  o.max_bit_rate = std::min(remote.params.max_bit_rate, 14400);
-  st.t38.version = remote.params.version;
-  st.t38.fill_bit_removal = remote.params.fill_bit_removal;
-  st.t38.idle_timeout = opt_.idle_timeout;
-  // FAXBRIDGE_T30_TRACE=1: spandsp's T.30/T.38 trace of every call on stderr, tagged by number.
+  // FAXBRIDGE_T30_TRACE=1: spandsp's T.30 trace of every call on stderr, tagged by number or job.
   if (const char* t = std::getenv("FAXBRIDGE_T30_TRACE"); t && *t == '1') {
     o.trace_tag = c.outgoing ? "out " + c.job.number : "in " + std::to_string(c.job_id);
   }
-  c.fax_running = true;
-  c.started = Clock::now();
+  return o;
+}
+
+void FaxCalls::start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& agreed, uint16_t port) {
+  auto ep = media_endpoint(remote.ip, remote.port);
+  T38Start st;
+  st.port = port;
+  st.generation = ++c.fax_gen;
+  st.udptl.mode = udptl_mode(agreed.ec);
+  st.udptl.redundancy = 3;
+  st.udptl.max_datagram = size_t(remote.params.max_datagram.value_or(400));  // what the peer receives
+  if (ep) st.remote = *ep;
+  st.fax = fax_options(c);
+  // The terminal runs with what was agreed (the answer), not what was offered: T.38 version 0
+  // and >= 1 encode some fields differently (../shared/specs/t38-sip.md).
+  st.fax.max_bit_rate = std::min(agreed.max_bit_rate, 14400);
+  st.t38.version = agreed.version;
+  st.t38.fill_bit_removal = agreed.fill_bit_removal;
+  st.t38.idle_timeout = opt_.idle_timeout;
+  c.now = Call::Now::t38;
+  if (port) c.local_port = port;
+  c.t38_used = true;
+  c.remote_t38 = remote;
+  c.t38_ours = agreed;
+  c.recognised = true;
+  begin_fax(c);
   c.media->start_t38(std::move(st));
+}
+
+void FaxCalls::begin_fax(Call& c) {
+  if (!c.fax_began) {
+    c.fax_began = true;
+    c.started = Clock::now();  // the call's duration counts from its first terminal
+  }
+  c.fax_running = true;
+}
+
+audio::StreamConfig FaxCalls::stream_config(const Call& c, const fax_sdp::RemoteAudio& remote) const {
+  static std::mt19937 rng{std::random_device{}()};
+  audio::StreamConfig cfg;
+  cfg.law = remote.codec == fax_sdp::Codec::pcmu ? g711::Law::ulaw : g711::Law::alaw;
+  cfg.payload_type = remote.payload_type;
+  cfg.event_pt = remote.event_pt;
+  cfg.red_pt = remote.red_pt;
+  cfg.seed = uint32_t(rng());
+  cfg.cname = "faxbridge@" + c.media->ip();
+  return cfg;
+}
+
+void FaxCalls::start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool with_fax, uint16_t port) {
+  AudioStart a;
+  a.port = port;
+  a.stream = stream_config(c, remote);
+  if (auto ep = media_endpoint(remote.ip, remote.port)) a.remote = *ep;
+  a.send = remote.receives();
+  a.detect = true;
+  a.idle_timeout = opt_.idle_timeout;
+  if (with_fax) {
+    a.fax = fax_options(c);
+    a.generation = ++c.fax_gen;
+  }
+  c.now = Call::Now::audio;
+  if (port) c.local_port = port;
+  c.codec = std::string(fax_sdp::name(remote.codec));
+  c.remote_audio = remote;
+  if (with_fax) begin_fax(c);
+  c.media->start_audio(std::move(a));
 }
 
 void FaxCalls::on_answered(sip::CallId id, const sip::Message& answer) {
   auto c = find(id);
   if (!c) return;
   c->timer.cancel();
+  const Trunk& t = opt_.trunks[c->trunk];
   auto s = sdp::parse(answer.body);
-  auto image = s ? fax_sdp::find_t38(*s) : std::nullopt;
-  if (!image) {
-    c->reported = true;
-    endpoint_.ua().hangup(id, sip::Clock::now());
-    endpoint_.kick();
-    CallResult r;
-    r.outcome = Outcome::t38_refused;
-    r.sip_status = 200;
-    r.trunk = opt_.trunks[c->trunk].name;
-    r.reason = s ? "The far end answered without a T.38 stream." : "The far end's SDP answer is malformed: " + s.error().reason + ".";
-    c->done(r);
+  std::optional<fax_sdp::RemoteT38> image = s && t.t38 == T38Policy::only ? fax_sdp::find_t38(*s) : std::nullopt;
+  std::optional<fax_sdp::RemoteAudio> audio = s && t.t38 != T38Policy::only ? fax_sdp::find_audio(*s, t.codecs) : std::nullopt;
+  if (image) {
+    c->detected_by = "offer";
+    start_t38(*c, *image, image->params, 0);  // with what the far end answered
     return;
   }
-  // Send with the error correction the far end answered.
-  start_fax(*c, *image, image->params);
+  if (audio) {
+    c->recognised = true;
+    start_audio(*c, *audio, true, 0);  // a calling fax: CNG, then T.30 on audio
+    return;
+  }
+  c->reported = true;
+  endpoint_.ua().hangup(id, sip::Clock::now());
+  endpoint_.kick();
+  CallResult r;
+  r.outcome = Outcome::t38_refused;
+  r.sip_status = 200;
+  r.trunk = t.name;
+  r.reason = !s ? "The far end's SDP answer is malformed: " + s.error().reason + "."
+             : t.t38 == T38Policy::only ? "The far end answered without a T.38 stream."
+                                        : "The far end answered without a PCMU or PCMA stream.";
+  c->done(r);
+}
+
+// A fax sign: the call is a fax (on a shared number it was not known yet), and T.38 may be tried.
+void FaxCalls::on_detected(const std::shared_ptr<Call>& c, const Detection& d) {
+  if (c->ended || c->transferring || c->now != Call::Now::audio) return;
+  std::string by = d.by == Detection::By::rfc4733 ? "rfc4733" : "tone";
+  const std::string heard = (d.by == Detection::By::rfc4733 ? "an RFC 4733 " + d.what + " event" : d.what) + " after " +
+                            std::to_string(d.after_ms) + " ms";
+  if (!c->recognised) {
+    fax_recognised(c, by, heard);
+  } else if (c->detected_by.empty()) {
+    c->detected_by = by;
+    add_note(*c, "fax recognised by " + heard);
+  } else if (!c->sign_noted) {
+    add_note(*c, heard.substr(0, heard.find(" after")) + " heard" + heard.substr(heard.find(" after")));
+  }
+  c->sign_noted = true;
+  const Trunk& t = opt_.trunks[c->trunk];
+  if (t.t38 == T38Policy::off || c->t38_tried || c->remembered || c->t38_scheduled) return;
+  if (c->outgoing) {
+    // The answering side heard our CNG long ago and usually asks first.
+    c->t38_scheduled = true;
+    std::weak_ptr<Call> weak = c;
+    c->t38_timer.expires_after(kCallerReinviteDelay);
+    c->t38_timer.async_wait([this, weak](std::error_code e) {
+      if (auto c = weak.lock(); c && !e) offer_t38(c);
+    });
+    return;
+  }
+  offer_t38(c);
+}
+
+// An audio call to a shared number showed a fax sign: from now on it is a fax.
+void FaxCalls::fax_recognised(const std::shared_ptr<Call>& c, const std::string& by, const std::string& what) {
+  c->recognised = true;
+  c->detected_by = by;
+  c->detect_timer.cancel();
+  if (!what.empty()) add_note(*c, "fax recognised by " + what);
+  // Answered as a fax machine answers (CED, then DIS); a trunk that wants T.38 only waits for it.
+  if (c->now == Call::Now::audio && !c->fax_running && c->media && opt_.trunks[c->trunk].t38 != T38Policy::only) {
+    begin_fax(*c);
+    c->media->start_fax(fax_options(*c), ++c->fax_gen);
+  }
+}
+
+void FaxCalls::offer_t38(const std::shared_ptr<Call>& c) {
+  c->t38_scheduled = false;
+  if (c->ended || c->now != Call::Now::audio || c->t38_tried || !c->media) return;
+  const Trunk& t = opt_.trunks[c->trunk];
+  if (t.t38 == T38Policy::off) return;
+  if (!c->outgoing && !c->confirmed) {  // RFC 3261 §14.1: not before our 200 is ACKed
+    c->t38_after_ack = true;
+    return;
+  }
+  uint16_t port = c->media->prepare();
+  if (!port) {
+    add_note(*c, "T.38 not tried: no free media port");
+    if (t.t38 == T38Policy::only) end_for_t38(c, "no free media port for T.38");
+    return;
+  }
+  sdp::T38Params p;
+  p.max_buffer = 2000;
+  p.max_datagram = 400;
+  p.ec = sdp_ec(t.ec);
+  std::string offer = fax_sdp::offer_t38(origin(*c, port), port, p);
+  if (!endpoint_.ua().reinvite(c->sip, offer, sip::Clock::now())) {
+    // Another re-INVITE is under way (a peer's refresh, or our own): a little later.
+    c->media->cancel_prepared(port);
+    if (++c->t38_retries > kT38OfferRetries) {
+      add_note(*c, "T.38 not tried: the dialog stayed busy");
+      if (t.t38 == T38Policy::only) end_for_t38(c, "the T.38 re-INVITE could not be sent");
+      return;
+    }
+    c->t38_scheduled = true;
+    std::weak_ptr<Call> weak = c;
+    c->t38_timer.expires_after(std::chrono::seconds(1));
+    c->t38_timer.async_wait([this, weak](std::error_code e) {
+      if (auto c = weak.lock(); c && !e) offer_t38(c);
+    });
+    return;
+  }
+  c->t38_tried = true;
+  c->t38_offer_pending = true;
+  c->pending_port = port;
+  c->pending_sdp = offer;
+  endpoint_.kick();
+}
+
+// A trunk that takes T.38 only: without it the call ends, and says why.
+void FaxCalls::end_for_t38(const std::shared_ptr<Call>& c, const std::string& why) {
+  const Trunk& t = opt_.trunks[c->trunk];
+  add_note(*c, "T.38 refused (" + why + "); trunk " + t.name + " requires T.38");
+  if (c->outgoing && !c->reported) {
+    CallResult res;
+    res.outcome = Outcome::t38_refused;
+    res.reason = "The far end did not take T.38 (" + why + "), which trunk " + t.name + " requires.";
+    res.trunk = t.name;
+    if (c->fax_running && c->media) c->media->abort("T.38 was refused");
+    finish_outbound(c, res);
+  }
+  endpoint_.ua().hangup(c->sip, sip::Clock::now());
+  endpoint_.kick();
+}
+
+void FaxCalls::on_reinvite_result(sip::CallId id, const sip::Message& r) {
+  auto c = find(id);
+  if (!c || c->ended) return;
+  const Trunk& t = opt_.trunks[c->trunk];
+  const bool ok = r.status >= 200 && r.status < 300;
+  auto answer = ok ? sdp::parse(r.body) : fb::Result<sdp::Session, sdp::Error>(sdp::Error{""});
+  if (c->t38_offer_pending) {
+    c->t38_offer_pending = false;
+    const uint16_t port = std::exchange(c->pending_port, 0);
+    auto image = answer ? fax_sdp::find_t38(*answer) : std::nullopt;
+    if (image && c->now == Call::Now::audio) {
+      if (c->detected_by.empty()) c->detected_by = "tone";
+      c->local_sdp = c->pending_sdp;
+      start_t38(*c, *image, image->params, port);
+      return;
+    }
+    c->media->cancel_prepared(port);
+    // A 2xx that refused the stream leaves the description as it was (refreshes answer with it).
+    if (ok) endpoint_.ua().set_local_sdp(c->sip, c->local_sdp);
+    std::string why = ok ? "answered without a T.38 stream" : std::to_string(r.status) + " " + r.reason;
+    if (t.t38 == T38Policy::only) {
+      end_for_t38(c, why);
+      return;
+    }
+    add_note(*c, "T.38 refused (" + why + "): the fax went on over G.711");
+    if (c->outgoing) memory_.remember(t.name, c->job.number, "T.38 refused (" + why + ")", unix_now());
+    return;
+  }
+  if (c->audio_back_pending) {
+    c->audio_back_pending = false;
+    const uint16_t port = std::exchange(c->pending_port, 0);
+    auto audio = answer ? fax_sdp::find_audio(*answer, t.codecs) : std::nullopt;
+    if (audio) {
+      c->local_sdp = c->pending_sdp;
+      start_audio(*c, *audio, true, port);  // a fresh audio terminal: T.30 starts again
+      return;
+    }
+    c->media->cancel_prepared(port);
+    if (ok) endpoint_.ua().set_local_sdp(c->sip, c->local_sdp);
+    add_note(*c, "the way back to G.711 failed (" + std::to_string(r.status) + " " + r.reason + ")");
+    // The T.38 terminal's end stands as the call's result.
+    if (c->fax_result) report_fax_end(c, *c->fax_result);
+  }
+}
+
+// T.38 failed before T.30 phase B on a call that began as audio: back to G.711 for the fax.
+void FaxCalls::fall_back_to_audio(const std::shared_ptr<Call>& c, const std::string& why) {
+  const Trunk& t = opt_.trunks[c->trunk];
+  c->fell_back = true;
+  if (c->outgoing) memory_.remember(t.name, c->job.number, "T.38 failed before phase B (" + why + ")", unix_now());
+  add_note(*c, "T.38 failed before phase B (" + why + "): back to G.711");
+  uint16_t port = c->media->prepare();
+  fax_sdp::AudioOffer a;
+  a.codecs = t.codecs;
+  std::string offer = port ? fax_sdp::offer_audio(origin(*c, port), port, a) : std::string();
+  if (port && endpoint_.ua().reinvite(c->sip, offer, sip::Clock::now())) {
+    c->audio_back_pending = true;
+    c->pending_port = port;
+    c->pending_sdp = offer;
+    endpoint_.kick();
+    return;
+  }
+  if (port) c->media->cancel_prepared(port);
+  add_note(*c, "the re-INVITE back to G.711 could not be sent");
+  report_fax_end(c, *c->fax_result);
 }
 
 std::optional<std::string> FaxCalls::on_offer(sip::CallId id, const std::string& offer) {
@@ -396,14 +753,60 @@ std::optional<std::string> FaxCalls::on_offer(sip::CallId id, const std::string&
   if (!c) return std::nullopt;
   auto s = sdp::parse(offer);
   if (!s) return std::nullopt;
-  if (auto t38 = fax_sdp::find_t38(*s)) {
-    // The same or a moved T.38 stream: follow it, leave the fax alone.
-    std::error_code ec;
-    auto addr = asio::ip::make_address(t38->ip, ec);
-    if (!ec && c->media) c->media->set_remote(udp::endpoint(addr, t38->port));
+  return answer_reoffer(c, *s);
+}
+
+// A re-INVITE or UPDATE with an offer: the same media (a refresh, a moved address, hold) keeps the
+// fax; T.38 on an audio call is the switch; audio on a T.38 call is the way back.
+std::optional<std::string> FaxCalls::answer_reoffer(const std::shared_ptr<Call>& c, const sdp::Session& s) {
+  const Trunk& t = opt_.trunks[c->trunk];
+  auto image = t.t38 != T38Policy::off ? fax_sdp::find_t38(s) : std::nullopt;
+  if (image && c->now == Call::Now::t38) {
+    if (auto ep = media_endpoint(image->ip, image->port)) c->media->set_remote(*ep);
+    c->local_sdp = fax_sdp::answer_t38(s, *image, origin(*c, c->local_port), c->local_port, sdp::T38Capabilities{}).sdp;
     return c->local_sdp;
   }
-  return std::nullopt;  // back to audio, or nothing we can carry: 488
+  if (image) {  // the peer's switch to T.38
+    if (!c->outgoing && c->pages_in > 0) return std::nullopt;  // a page arrived on audio: stay
+    if (c->transferring) return std::nullopt;
+    uint16_t port = c->media->prepare();
+    if (!port) return std::nullopt;
+    endpoint_.ua().cancel_reinvite_retry(c->sip);  // ours lost the glare: theirs settles it
+    if (c->pending_port) c->media->cancel_prepared(std::exchange(c->pending_port, 0));
+    c->t38_offer_pending = false;
+    c->t38_tried = true;
+    c->t38_timer.cancel();
+    if (!c->recognised) fax_recognised(c, "reinvite", "");
+    else if (c->detected_by.empty()) c->detected_by = "reinvite";
+    auto ans = fax_sdp::answer_t38(s, *image, origin(*c, port), port, sdp::T38Capabilities{});
+    c->local_sdp = ans.sdp;
+    start_t38(*c, *image, ans.ours, port);  // with what we answered
+    return ans.sdp;
+  }
+  if (c->now == Call::Now::audio) {
+    // The codec in use if it is still offered (a refresh that reorders keeps it), else another.
+    auto current = fax_sdp::find_audio(s, {c->remote_audio.codec});
+    auto audio = current ? current : fax_sdp::find_audio(s, t.codecs);
+    if (!audio) return std::nullopt;
+    if (auto ep = media_endpoint(audio->ip, audio->port)) {
+      c->media->update_audio(*ep, audio->receives(), stream_config(*c, *audio));
+    }
+    c->remote_audio = *audio;
+    c->codec = std::string(fax_sdp::name(audio->codec));
+    c->local_sdp = fax_sdp::answer_audio(s, *audio, origin(*c, c->local_port), c->local_port, true, true);
+    return c->local_sdp;
+  }
+  auto audio = fax_sdp::find_audio(s, t.codecs);
+  if (audio && c->now == Call::Now::t38) {  // the peer goes back to audio
+    if (t.t38 == T38Policy::only || (!c->outgoing && c->pages_in > 0)) return std::nullopt;
+    uint16_t port = c->media->prepare();
+    if (!port) return std::nullopt;
+    c->local_sdp = fax_sdp::answer_audio(s, *audio, origin(*c, port), port, true, true);
+    add_note(*c, "the far end moved the fax back to G.711");
+    start_audio(*c, *audio, c->recognised, port);
+    return c->local_sdp;
+  }
+  return std::nullopt;  // nothing we can carry: 488
 }
 
 void FaxCalls::finish_outbound(std::shared_ptr<Call> c, CallResult r) {
@@ -412,18 +815,33 @@ void FaxCalls::finish_outbound(std::shared_ptr<Call> c, CallResult r) {
   r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
   if (r.trunk.empty() && c->trunk < opt_.trunks.size()) r.trunk = opt_.trunks[c->trunk].name;
   if (c->fax_result) {
-    r.bit_rate = c->fax_result->bit_rate;
-    r.ecm = c->fax_result->ecm;
+    r.bit_rate = c->fax_result->result.bit_rate;
+    r.ecm = c->fax_result->result.ecm;
   }
+  if (r.media.media.empty()) r.media = c->call_media();
   auto done = std::move(c->done);
   asio::post(io_, [done, r] { done(r); });
 }
 
-void FaxCalls::on_fax_finished(const std::shared_ptr<Call>& c, const fax::Result& fr, bool aborted) {
-  if (!c->fax_running) return;
+void FaxCalls::on_fax_finished(const std::shared_ptr<Call>& c, const FaxOutcome& out) {
+  if (!c->fax_running || out.generation != c->fax_gen) return;  // a terminal already replaced
   c->fax_running = false;
-  c->fax_result = fr;
+  c->fax_result = out;
   if (stopped_) return;
+  const fax::Result& fr = out.result;
+  const Trunk& t = opt_.trunks[c->trunk];
+  // T.38 reached by a switch from audio that failed before phase B: the fax goes on over G.711.
+  if (!out.aborted && !fr.success && !fr.phase_b && c->now == Call::Now::t38 && !c->codec.empty() &&
+      t.t38 == T38Policy::prefer && !c->ended && !c->audio_back_pending && !c->fell_back) {
+    fall_back_to_audio(c, fr.reason);
+    return;
+  }
+  report_fax_end(c, out);
+}
+
+// The fax of a call ended for good: its result is reported and the call ended.
+void FaxCalls::report_fax_end(const std::shared_ptr<Call>& c, const FaxOutcome& out) {
+  const fax::Result& fr = out.result;
   if (c->outgoing) {
     CallResult r;
     r.trunk = opt_.trunks[c->trunk].name;
@@ -432,13 +850,14 @@ void FaxCalls::on_fax_finished(const std::shared_ptr<Call>& c, const fax::Result
     r.pages = fr.page;
     r.bad_rows = fr.bad_rows();
     r.remote_ident = fr.remote_ident;
-    if (aborted) {  // the call ended under the fax (or the job was cancelled)
+    if (out.aborted) {  // the call ended under the fax (or the job was cancelled)
       r.outcome = fr.pages > 0 ? Outcome::partial : Outcome::t30_failure;
       r.reason = fr.reason;
     } else {
       r.outcome = fr.success ? Outcome::done : fr.pages > 0 ? Outcome::partial : Outcome::t30_failure;
       r.reason = fr.success ? "" : "T.30: " + fr.reason + ".";
     }
+    if (fr.restarts > 0 && !r.reason.empty()) r.reason += " T.30 started again after a change of media.";
     finish_outbound(c, r);
     if (c->ended) {
       forget(c);
@@ -468,8 +887,16 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
   auto c = find(id);
   if (!c) return;
   c->ended = true;
-  c->end_cause = cause;
+  c->detect_timer.cancel();
   release_channel(*c);
+  c->t38_timer.cancel();
+  if (c->transferring) {
+    // After the REFER was accepted the transferee hangs up once it has the call; before, the
+    // caller gave up.
+    transfer_done(c, c->refer_accepted,
+                  c->refer_accepted ? "" : "The caller hung up before the transfer to " + *c->voice_uri + " was accepted.");
+    return;
+  }
   if (c->fax_running) {
     // The fax ends under the call; its result (on_fax_finished) finishes the call.
     if (c->media) {
@@ -479,6 +906,12 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
     return;
   }
   if (!c->outgoing) {
+    if (c->voice_uri && !c->recognised && c->job_id && !c->reported) {
+      // A call to a shared number that hung up before it showed a fax sign or was transferred:
+      // a missed voice call, not a failed fax.
+      transfer_done(c, false, "The caller hung up before the call could be transferred to " + *c->voice_uri + ".");
+      return;
+    }
     if (c->job_id) finish_inbound(c);
     forget(c);
     return;
@@ -486,8 +919,19 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
   if (!c->reported && !stopped_) {
     CallResult r;
     r.trunk = opt_.trunks[c->trunk].name;
-    r.outcome = Outcome::t30_failure;
-    r.reason = "The call ended before the fax started.";
+    if (c->fax_result) {
+      const fax::Result& fr = c->fax_result->result;
+      r.pages_total = fr.pages_total;
+      r.pages_sent = fr.pages;
+      r.pages = fr.page;
+      r.bad_rows = fr.bad_rows();
+      r.remote_ident = fr.remote_ident;
+      r.outcome = fr.pages > 0 ? Outcome::partial : Outcome::t30_failure;
+      r.reason = "The call ended while the media was being changed: " + fr.reason;
+    } else {
+      r.outcome = Outcome::t30_failure;
+      r.reason = "The call ended before the fax started.";
+    }
     finish_outbound(c, r);
   }
   forget(c);
@@ -522,8 +966,13 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     ua.reject(id, 488, "Not Acceptable Here: malformed SDP: " + offer.error().reason, now);
     return;
   }
-  if (!fax_sdp::find_t38(*offer) || t.t38 == T38Policy::off) {
-    ua.reject(id, 488, "Not Acceptable Here: T.38 (image/t38 over UDPTL) is required", now);
+  const bool t38 = t.t38 != T38Policy::off && fax_sdp::find_t38(*offer);
+  const bool audio = fax_sdp::find_audio(*offer, t.codecs).has_value();
+  if (!t38 && !audio) {
+    ua.reject(id, 488,
+              t.t38 == T38Policy::off ? "Not Acceptable Here: this trunk takes G.711 (PCMU/PCMA) only, no T.38"
+                                      : "Not Acceptable Here: neither T.38 (image/t38 over UDPTL) nor PCMU/PCMA offered",
+              now);
     return;
   }
   std::string uri_user;
@@ -545,6 +994,8 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   c->trunk = *trunk;
   c->channel = true;
   c->caller = caller;
+  // A shared voice/fax number: only an audio call can be a voice call.
+  if (!t38 && opt_.voice_uri) c->voice_uri = opt_.voice_uri(*did);
   calls_[id] = c;
   std::optional<std::string> caller_name;
   if (auto f = invite.from(); f && !f->display.empty()) caller_name = f->display;
@@ -574,21 +1025,129 @@ void FaxCalls::answer_inbound(std::shared_ptr<Call> c, int64_t job) {
   auto now = sip::Clock::now();
   c->job_id = job;
   c->rx_path = hooks_.received_path(job);
+  const Trunk& t = opt_.trunks[c->trunk];
   const sip::Message* invite = ua.initial_invite(c->sip);
   auto offer = invite ? sdp::parse(invite->body) : fb::Result<sdp::Session, sdp::Error>(sdp::Error{"gone"});
-  auto image = offer ? fax_sdp::find_t38(*offer) : std::nullopt;
-  if (!image || !open_media(c)) {
+  auto image = offer && t.t38 != T38Policy::off ? fax_sdp::find_t38(*offer) : std::nullopt;
+  auto audio = offer ? fax_sdp::find_audio(*offer, t.codecs) : std::nullopt;
+  if ((!image && !audio) || !open_media(c)) {
+    c->voice_uri.reset();  // a failure of ours, not a missed voice call
     ua.reject(c->sip, 503, "Service Unavailable: no free media port", now);
     finish_inbound(c);
     return;
   }
-  auto answer = fax_sdp::answer_t38(*offer, *image, {c->media->ip(), c->media->port(), 1}, c->media->port(),
-                                    sdp::T38Capabilities{});
-  c->local_sdp = answer.sdp;
-  // Encode with the scheme we answered, toward the offerer's datagram limit.
-  start_fax(*c, *image, answer.ours);
+  if (image) {  // T.38 offered: taken, whatever else was (prefer, only)
+    auto answer = fax_sdp::answer_t38(*offer, *image, origin(*c, c->local_port), c->local_port, sdp::T38Capabilities{});
+    c->local_sdp = answer.sdp;
+    c->detected_by = "offer";
+    c->t38_tried = true;
+    start_t38(*c, *image, answer.ours, 0);  // with what we answered
+  } else {
+    c->local_sdp = fax_sdp::answer_audio(*offer, *audio, origin(*c, c->local_port), c->local_port, true, true);
+    // A fax-only number answers as a fax machine does; a shared one listens first; a trunk that
+    // wants T.38 only never faxes on audio and asks for T.38 at once.
+    const bool fax_now = !c->voice_uri && t.t38 != T38Policy::only;
+    if (fax_now) {
+      c->recognised = true;
+      c->detected_by = "answered";
+    }
+    start_audio(*c, *audio, fax_now, 0);
+    // T.38 only: asked for at once; on a shared number only once the call shows it is a fax.
+    if (t.t38 == T38Policy::only && !c->voice_uri) c->t38_after_ack = true;
+    if (c->voice_uri) {
+      std::weak_ptr<Call> weak = c;
+      c->detect_timer.expires_after(opt_.detect);
+      c->detect_timer.async_wait([this, weak](std::error_code e) {
+        if (auto c = weak.lock(); c && !e) voice_timeout(c);
+      });
+    }
+  }
   ua.answer(c->sip, c->local_sdp, now);
   endpoint_.kick();
+}
+
+void FaxCalls::on_confirmed(sip::CallId id) {
+  if (auto c = find(id)) on_confirmed_call(c);
+}
+
+// An ACK confirmed our answer: an offer of T.38 that had to wait for it goes now.
+void FaxCalls::on_confirmed_call(const std::shared_ptr<Call>& c) {
+  c->confirmed = true;
+  if (!c->t38_after_ack) return;
+  c->t38_after_ack = false;
+  offer_t38(c);
+}
+
+void FaxCalls::voice_timeout(const std::shared_ptr<Call>& c) {
+  if (c->ended || c->recognised || c->transferring || !c->voice_uri) return;
+  // No fax sign within detect_s: a voice call. To the voice destination.
+  c->transferring = true;
+  if (!endpoint_.ua().refer(c->sip, *c->voice_uri, sip::Clock::now())) {
+    transfer_done(c, false, "The call could not be transferred to " + *c->voice_uri + " (REFER not sent).");
+    return;
+  }
+  endpoint_.kick();
+}
+
+void FaxCalls::on_refer_result(sip::CallId id, int status) {
+  auto c = find(id);
+  if (!c || !c->transferring) return;
+  if (status < 200 || status >= 300) {
+    transfer_done(c, false, "The transfer to " + c->voice_uri.value_or("") + " was refused (REFER answered " +
+                                std::to_string(status) + ").");
+    return;
+  }
+  // Accepted: the final NOTIFY says how it went; without one, it counts as done.
+  c->refer_accepted = true;
+  std::weak_ptr<Call> weak = c;
+  c->timer.expires_after(kReferWait);
+  c->timer.async_wait([this, weak](std::error_code e) {
+    if (auto c = weak.lock(); c && !e && c->transferring) transfer_done(c, true, "");
+  });
+}
+
+void FaxCalls::on_notify(sip::CallId id, const sip::Message& notify) {
+  auto c = find(id);
+  if (!c || !c->transferring) return;
+  int status = sipfrag_status(notify.body);
+  if (status < 200) return;  // 100 Trying, 180 Ringing: under way
+  if (status < 300) {
+    transfer_done(c, true, "");
+  } else {
+    transfer_done(c, false, "The transfer to " + c->voice_uri.value_or("") + " failed (" + first_line(notify.body) + ").");
+  }
+}
+
+// A voice call's end: transferred (its job goes) or not (the route's mailbox hears of the missed
+// call); the call is hung up either way.
+void FaxCalls::transfer_done(const std::shared_ptr<Call>& c, bool ok, const std::string& why) {
+  if (!c->transferring && !(c->voice_uri && !c->recognised)) return;
+  c->transferring = false;
+  c->timer.cancel();
+  if (!c->ended) {
+    endpoint_.ua().hangup(c->sip, sip::Clock::now());
+    endpoint_.kick();
+  }
+  int seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
+  if (!c->reported && c->job_id) {
+    if (ok) {
+      c->reported = true;
+      if (hooks_.discard_inbound) {
+        hooks_.discard_inbound(c->job_id, opt_.trunks[c->trunk].name, *c->voice_uri, c->call_media().media, seconds);
+      }
+    } else {
+      ReceivedFax r;
+      r.job_id = c->job_id;
+      r.voice = true;
+      r.reason = why;
+      r.seconds = seconds;
+      r.trunk = opt_.trunks[c->trunk].name;
+      r.media = c->call_media();
+      c->reported = true;
+      hooks_.received(r);
+    }
+  }
+  if (c->ended) forget(c);
 }
 
 void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
@@ -597,7 +1156,7 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
   ReceivedFax r;
   r.job_id = c->job_id;
   if (c->fax_result) {
-    const auto& fr = *c->fax_result;
+    const auto& fr = c->fax_result->result;
     r.success = fr.success;
     r.pages = fr.pages;
     r.bad_rows = fr.bad_rows();
@@ -607,8 +1166,9 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
     r.bit_rate = fr.bit_rate;
     r.ecm = fr.ecm;
   } else {
-    r.reason = "The call ended before the fax started.";
+    r.reason = c->note.empty() ? "The call ended before the fax started." : "The call ended before the fax started (" + c->note + ").";
   }
+  r.media = c->call_media();
   r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());
   if (c->trunk < opt_.trunks.size()) r.trunk = opt_.trunks[c->trunk].name;
   std::error_code ec;

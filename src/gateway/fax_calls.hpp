@@ -1,29 +1,53 @@
 // fax_calls.hpp — fax call control over SIP trunks: sending a rendered job to a number, and
-// receiving the faxes that call in. A call is SIP signalling here plus a media session
-// (media_session.hpp: the transport and the fax terminal, on a media thread).
+// receiving the faxes that call in, whether the call carries T.38 or G.711 audio. A call is SIP
+// signalling here plus a media session (media_session.hpp: the transport and the fax terminal, on
+// one of the media threads).
 //
-// STANDARDS: RFC 3261/3264 through sip/, SDP for fax through sip/fax_sdp.hpp,
-// ../shared/specs/t38-sip.md (re-INVITEs without a media change leave the fax alone), ITU-T T.30
-// through fax/terminal.hpp, INTERFACES.md ([[trunk]] keys, [fax] station_id/header).
+// STANDARDS: RFC 3261/3264 through sip/, RFC 3515 (REFER) for shared voice/fax numbers, SDP for
+// fax through sip/fax_sdp.hpp, ../shared/specs/t38-sip.md, ITU-T T.30 through fax/terminal.hpp,
+// INTERFACES.md ([[trunk]] t38/codecs, [fax] detect_s, [[route]] voice_uri, the job's `media` and
+// `detected_by`).
+// Per trunk, `t38` decides (../shared/specs/t38-sip.md, "Negotiation rules"):
+//   prefer  calls start as audio (PCMU/PCMA, red, telephone-event offered). When the fax shows
+//           itself (CNG, CED/ANSam or V.21 flags heard, an RFC 4733 fax event) we re-INVITE to
+//           T.38 — the caller after kCallerReinviteDelay, to let the answerer go first and spare a
+//           glare; a peer's T.38 re-INVITE is accepted. Refused (488/606), unanswered, or failing
+//           before T.30 phase B, the fax goes on over G.711 (back by re-INVITE when T.38 had been
+//           accepted) and the destination is remembered (t38_memory.hpp): its next call stays on
+//           audio and says why. One T.38 attempt per call. An INVITE offering T.38 gets T.38.
+//   only    the first INVITE offers T.38 alone; an audio call from a peer is re-INVITEd to T.38 at
+//           once and a refusal ends it ("T.38 refused"); never a fax on audio.
+//   off     audio only: our offers carry no T.38, a T.38 offer (INVITE or re-INVITE) gets 488.
 // Outbound: the trunks whose `prefixes` match the number, longest prefix first then in config
 // order, each tried in turn on 503, a timeout or no free channel (failover; channel_ledger.hpp);
-// INVITE offering T.38 to sip:<number>@<trunk host>, From the trunk's caller_id, digest
-// credentials for 401/407, the RFC 3192 /T33S= subaddress sent as the T.30 SUB frame. The result
-// names its failure class: busy (486/600), no answer (ring timeout/480/408/487 after our CANCEL),
-// invalid number (404/484/604), congestion (503/5xx/no channel/all trunks failed), T.38 refused
-// (488/606 or an answer without image/t38), T.30 failure or a partial send (with the pages the far
+// INVITE to sip:<number>@<trunk host>, From the trunk's caller_id, digest credentials for 401/407,
+// the RFC 3192 /T33S= subaddress sent as the T.30 SUB frame. The result names its failure class:
+// busy (486/600), no answer (ring timeout/480/408/487 after our CANCEL), invalid number
+// (404/484/604), congestion (503/5xx/no channel/all trunks failed), T.38 refused (488/606 or an
+// answer without a stream we can carry), T.30 failure or a partial send (with the pages the far
 // end confirmed).
 // Inbound: an INVITE from a trunk's host or its accept_from (else 403) and not from a [reject]
-// caller (else 603), offering image/t38 (else 488 saying why), gets an inbound job in the store
-// BEFORE it is answered (a fax we accept is never unrecorded), then 200 with our T.38 answer, and
-// is received into <spool>/in/<job>.tif. The called DID is the Request-URI user (else the To
-// user) in E.164 by the trunk's country_code/national_prefix (address/e164.hpp).
-// A far end that goes silent is ended by the terminal's idle timeout (15 s); a call that has not
-// finished its T.30 session ends with BYE after it. The receiver leaves the hang-up to the sender
-// and ends the call itself kHangupGrace after its fax ended.
-// THREADS: SIP and call control on the io_context given; media sessions on the media threads;
-// store work goes through the Hooks, which post to the store thread and back.
-// LIMITS: each trunk's max_channels; media ports from media_port_min..max.
+// caller (else 603), with a stream the trunk's policy takes (else 488 saying why), gets an inbound
+// job in the store BEFORE it is answered (a fax we accept is never unrecorded), then 200, and is
+// received into <spool>/in/<job>.tif. The called DID is the Request-URI user (else the To user)
+// in E.164 by the trunk's country_code/national_prefix (address/e164.hpp). An audio call to a
+// fax-only number is answered as a fax machine answers (CED, then DIS: detected_by `answered`).
+// Shared voice/fax numbers: when the DID's route names a voice_uri, an audio call is answered and
+// listened to; a fax sign within detect_s makes it a fax (detected_by tone, rfc4733 or reinvite);
+// without one it is a voice call, transferred there by REFER. A transferred call leaves no job
+// (hooks.discard_inbound); a refused transfer ends the call and the route's mailbox gets a
+// missed-call notice (the job ends with outcome `voice`, never as a failed fax).
+// A re-INVITE that keeps the media (a session refresh, a moved address, hold) leaves the fax
+// alone; one that changes it after T.30 phase B restarts T.30, which the result says (restarts).
+// A receiver refuses a change of media once a page has arrived (488): its file is never begun twice.
+// A far end that goes silent is ended by the terminals' idle timeout; a call that has not finished
+// its T.30 session ends with BYE after it. The receiver leaves the hang-up to the sender and ends
+// the call itself kHangupGrace after its fax ended.
+// THREADS: SIP and call control on the io_context given; media sessions on the media threads
+// ([sip] media_threads, media_thread.hpp); store work goes through the Hooks, which post to the
+// store thread and back.
+// DIAGNOSTICS: registrations on stderr; the rest through the results and the job's events.
+// LIMITS: each trunk's max_channels; media ports from media_port_min..max; one T.38 attempt a call.
 #pragma once
 
 #include <chrono>
@@ -40,6 +64,7 @@
 #include "gateway/channel_ledger.hpp"
 #include "gateway/media_session.hpp"
 #include "gateway/media_thread.hpp"
+#include "gateway/t38_memory.hpp"
 #include "media/udptl.hpp"
 #include "queue/job_store.hpp"
 #include "sip/endpoint.hpp"
@@ -64,6 +89,7 @@ struct Trunk {
   int ring_timeout_s = 60;
   std::optional<sip::Credentials> credentials;
   bool register_ = false;  // keep a registration at the uri (aor: username, else caller_id)
+  std::vector<fax_sdp::Codec> codecs = {fax_sdp::Codec::pcmu, fax_sdp::Codec::pcma};  // offered/accepted, in order
 };
 
 struct FaxCallsOptions {
@@ -73,8 +99,23 @@ struct FaxCallsOptions {
   std::vector<std::string> reject_callers;  // E.164 prefixes
   int media_port_min = 20000;
   int media_port_max = 29999;
+  int media_threads = 0;  // 0: one per core
   std::chrono::milliseconds idle_timeout{15000};
+  std::chrono::seconds detect{8};  // [fax] detect_s: how long a call to a shared number may show no fax sign
+  int64_t t38_memory_s = 86400;    // how long a destination's T.38 failure is remembered (0: never)
+  int t38_memory_digits = 0;       // the remembered prefix's digits (0: the whole number)
+  // The voice_uri of the route of an inbound DID (a shared voice/fax number), if any.
+  std::function<std::optional<std::string>(const std::string& did)> voice_uri;
 };
+
+// The calling side waits this long after it recognised a fax before it re-INVITEs to T.38: the
+// answering side, which heard the CNG earlier, usually asks first (no glare, one negotiation).
+inline constexpr std::chrono::milliseconds kCallerReinviteDelay{1500};
+// Attempts to send our T.38 re-INVITE while the dialog is busy with another (1 s apart).
+inline constexpr int kT38OfferRetries = 5;
+// A REFER accepted (202) whose final NOTIFY does not come within this long counts as done
+// (RFC 5589 lets the transferor hang up; FreeSWITCH waits 10 s too).
+inline constexpr std::chrono::seconds kReferWait{10};
 
 // How long the receiving side leaves the hang-up to the sender after its fax ended.
 inline constexpr std::chrono::seconds kHangupGrace{3};
@@ -93,8 +134,19 @@ struct OutboundFax {
 enum class Outcome { done, busy, no_answer, invalid_number, congestion, t38_refused, t30_failure, partial, rejected };
 std::string_view to_string(Outcome o);
 
+// What a call carried (INTERFACES.md `media`): "t38", "pcmu", "pcma", "pcmu+t38", "pcma+t38".
+// What made it a fax (`detected_by`): "offer", "reinvite", "rfc4733", "tone", "answered".
+struct CallMedia {
+  std::string media;
+  std::string detected_by;
+  int restarts = 0;          // T.30 restarted after phase B by a media switch
+  std::string note;          // why the call stayed on audio, a fallback, ... ("" none)
+  std::string stats;         // the audio stream's figures
+};
+
 struct CallResult {
   Outcome outcome = Outcome::congestion;
+  CallMedia media;
   int sip_status = 0;
   std::string reason;  // one sentence
   std::string trunk;
@@ -110,6 +162,8 @@ struct CallResult {
 
 struct ReceivedFax {
   int64_t job_id = 0;
+  CallMedia media;
+  bool voice = false;  // a voice call to a shared number that could not be transferred
   std::string path;  // <spool>/in/<job>.tif, absent when no page arrived
   bool success = false;
   int pages = 0;
@@ -132,6 +186,11 @@ struct Hooks {
   // file durable with sync_received() on its own thread before recording it (an fsync per fax
   // on the io thread stalled every other call: hundreds finishing together cost seconds).
   std::function<void(const ReceivedFax&)> received;
+  // A voice call to a shared number was transferred to its voice_uri: the job made for it goes
+  // (the call was never a fax); `seconds` for the accounting record.
+  std::function<void(int64_t job, const std::string& trunk, const std::string& voice_uri, const std::string& media,
+                     int seconds)>
+      discard_inbound;
 };
 
 class FaxCalls final : public sip::CallHandler {
@@ -139,28 +198,40 @@ class FaxCalls final : public sip::CallHandler {
   FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks);
   ~FaxCalls() override;
   void start(const std::vector<sip::ListenSpec>& listen, const sip::TlsFiles& tls = {});
-  void stop();  // hangs up every call
+  void stop();  // hangs up every call, stops the media threads
   sip::Endpoint& endpoint() { return endpoint_; }
 
   // Outbound. `done` is called once, on the io thread.
   void send(const OutboundFax& fax, std::function<void(CallResult)> done);
   int free_channels() const;
-  // Per trunk, in config order: the prefixes it serves and its free channels now (t38 = off
-  // trunks have none). The dispatcher takes a job only if a trunk serving its number has room.
+  // Per trunk, in config order: the prefixes it serves and its free channels now. The dispatcher
+  // takes a job only if a trunk serving its number has room.
   std::vector<TrunkRoom> room() const;
   // The user cancelled an outbound job: its live call, if any, is hung up (BYE, or CANCEL while
   // ringing) and not failed over; its result still arrives through send()'s callback. Returns
   // whether a call was found.
   bool cancel_job(int64_t job_id);
   size_t active() const { return calls_.size(); }
+  // Destinations where T.38 did not work (io thread).
+  std::vector<T38Memory::Entry> t38_memory() const;
+  struct TrunkState {
+    std::string name;
+    std::string t38;  // prefer | only | off
+    int channels_in_use = 0;
+    int max_channels = 0;
+  };
+  std::vector<TrunkState> trunks() const;
 
   // sip::CallHandler
   void on_incoming(sip::CallId call, const sip::Message& invite, const sip::Address& from) override;
   void on_progress(sip::CallId, const sip::Message&) override {}
   void on_answered(sip::CallId call, const sip::Message& answer) override;
   void on_failed(sip::CallId call, int status, const std::string& reason) override;
-  void on_confirmed(sip::CallId) override {}
+  void on_confirmed(sip::CallId call) override;
   std::optional<std::string> on_offer(sip::CallId call, const std::string& offer) override;
+  void on_reinvite_result(sip::CallId call, const sip::Message& r) override;
+  void on_refer_result(sip::CallId call, int status) override;
+  void on_notify(sip::CallId call, const sip::Message& notify) override;
   void on_ended(sip::CallId call, sip::EndCause cause) override;
   void on_registration(const std::string& aor, int status, const std::string& reason, int expires) override;
 
@@ -172,12 +243,28 @@ class FaxCalls final : public sip::CallHandler {
   void finish_inbound(std::shared_ptr<Call> c);
   void answer_inbound(std::shared_ptr<Call> c, int64_t job);
   bool open_media(const std::shared_ptr<Call>& c);
-  void start_fax(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& answered);
-  void on_fax_finished(const std::shared_ptr<Call>& c, const fax::Result& r, bool aborted);
-  std::string sdp_offer(const Call& c) const;
+  fax::Options fax_options(const Call& c) const;
+  void start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& agreed, uint16_t port);
+  void start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool with_fax, uint16_t port);
+  audio::StreamConfig stream_config(const Call& c, const fax_sdp::RemoteAudio& remote) const;
+  void begin_fax(Call& c);
+  void on_fax_finished(const std::shared_ptr<Call>& c, const FaxOutcome& out);
+  void report_fax_end(const std::shared_ptr<Call>& c, const FaxOutcome& out);
+  void end_for_t38(const std::shared_ptr<Call>& c, const std::string& why);
+  void on_detected(const std::shared_ptr<Call>& c, const Detection& d);
+  void fax_recognised(const std::shared_ptr<Call>& c, const std::string& by, const std::string& what);
+  void offer_t38(const std::shared_ptr<Call>& c);
+  void fall_back_to_audio(const std::shared_ptr<Call>& c, const std::string& why);
+  void voice_timeout(const std::shared_ptr<Call>& c);
+  void on_confirmed_call(const std::shared_ptr<Call>& c);
+  void transfer_done(const std::shared_ptr<Call>& c, bool ok, const std::string& why);
+  std::optional<std::string> answer_reoffer(const std::shared_ptr<Call>& c, const sdp::Session& offer);
+  fax_sdp::Origin origin(Call& c, uint16_t port);
+  std::string sdp_offer(Call& c);
   std::shared_ptr<Call> find(sip::CallId id);
   void forget(const std::shared_ptr<Call>& c);
   void release_channel(Call& c);
+  int64_t unix_now() const;
 
   asio::io_context& io_;
   FaxCallsOptions opt_;
@@ -185,7 +272,8 @@ class FaxCalls final : public sip::CallHandler {
   sip::Endpoint endpoint_;
   ChannelLedger ledger_;
   PortRange ports_;
-  MediaThread media_thread_;
+  MediaPool media_;
+  T38Memory memory_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
   bool stopped_ = false;
 };

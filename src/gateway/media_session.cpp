@@ -2,6 +2,7 @@
 #include "gateway/media_session.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "gateway/media_thread.hpp"
 
@@ -9,6 +10,18 @@ namespace gateway {
 
 using asio::ip::udp;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// NTP time (RFC 3550 §4) for RTCP sender reports.
+uint64_t ntp_now() {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  uint64_t secs = uint64_t(ns / 1000000000) + 2208988800ull;
+  uint64_t frac = (uint64_t(ns % 1000000000) << 32) / 1000000000ull;
+  return secs << 32 | frac;
+}
+
+}  // namespace
 
 uint16_t PortRange::bind(udp::socket& s, const asio::ip::address& addr) {
   std::lock_guard lock(mu_);
@@ -23,9 +36,42 @@ uint16_t PortRange::bind(udp::socket& s, const asio::ip::address& addr) {
   return 0;
 }
 
-MediaSession::MediaSession(MediaThread& thread, std::string ip) : thread_(thread), ip_(std::move(ip)), socket_(thread.io()) {}
+uint16_t PortRange::bind_pair(udp::socket& rtp, udp::socket& rtcp, const asio::ip::address& addr) {
+  std::lock_guard lock(mu_);
+  const int span = max_ - min_ + 1;
+  for (int i = 0; i < span; i += 2) {
+    int port = next_ + (next_ % 2);
+    next_ = port + 2 > max_ ? min_ : port + 2;
+    if (port + 1 > max_) continue;
+    std::error_code ec;
+    rtp.bind(udp::endpoint(addr, uint16_t(port)), ec);
+    if (ec) continue;
+    rtcp.bind(udp::endpoint(addr, uint16_t(port + 1)), ec);
+    if (ec) {
+      // The RTP port stays bound to this socket: reopen it for the next try.
+      rtp.close(ec);
+      rtp.open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
+      continue;
+    }
+    return uint16_t(port);
+  }
+  return 0;
+}
+
+MediaSession::MediaSession(MediaThread& thread, std::string ip) : thread_(thread), ip_(std::move(ip)) {}
 
 MediaSession::~MediaSession() = default;
+
+namespace {
+template <class Sock>
+std::shared_ptr<Sock> new_socket(asio::io_context& io, const asio::ip::address& addr) {
+  auto s = std::make_shared<Sock>(io);
+  std::error_code ec;
+  s->s.open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
+  if (ec) return nullptr;
+  return s;
+}
+}  // namespace
 
 std::shared_ptr<MediaSession> MediaSession::open(MediaThread& thread, const std::string& ip, PortRange& ports,
                                                  MediaEvents events) {
@@ -33,38 +79,161 @@ std::shared_ptr<MediaSession> MediaSession::open(MediaThread& thread, const std:
   auto addr = asio::ip::make_address(ip, ec);
   if (ec) return nullptr;
   std::shared_ptr<MediaSession> s(new MediaSession(thread, ip));
-  s->socket_.open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
-  if (ec) return nullptr;
-  s->port_ = ports.bind(s->socket_, addr);
+  s->ports_ = &ports;
+  s->socket_ = new_socket<Sock>(thread.io(), addr);
+  s->rtcp_ = new_socket<Sock>(thread.io(), addr);
+  if (!s->socket_ || !s->rtcp_) return nullptr;
+  s->port_ = ports.bind_pair(s->socket_->s, s->rtcp_->s, addr);
   if (!s->port_) return nullptr;
-  s->socket_.non_blocking(true);
+  s->socket_->s.non_blocking(true, ec);
+  s->rtcp_->s.non_blocking(true, ec);
   s->events_ = std::move(events);
   return s;
 }
 
-void MediaSession::start_t38(T38Start st) {
-  asio::post(thread_.io(), [self = shared_from_this(), st = std::move(st)]() mutable {
-    if (self->closed_ || self->terminal_) return;
-    self->remote_ = st.remote;
-    self->enc_.emplace(st.udptl);
-    fax::Options o = std::move(st.fax);
-    std::weak_ptr<MediaSession> weak = self;
-    o.on_page = [weak](int pages) {
-      if (auto s = weak.lock(); s && s->events_.page) s->events_.page(pages);
-    };
-    MediaSession* raw = self.get();
-    self->terminal_ = std::make_unique<fax::T38Terminal>(o, st.t38, [raw](std::span<const uint8_t> ifp, int copies) {
+uint16_t MediaSession::prepare() {
+  std::error_code ec;
+  auto addr = asio::ip::make_address(ip_, ec);
+  if (ec) return 0;
+  auto rtp = new_socket<Sock>(thread_.io(), addr), rtcp = new_socket<Sock>(thread_.io(), addr);
+  if (!rtp || !rtcp) return 0;
+  uint16_t port = ports_->bind_pair(rtp->s, rtcp->s, addr);
+  if (!port) return 0;
+  rtp->s.non_blocking(true, ec);
+  rtcp->s.non_blocking(true, ec);
+  std::lock_guard lock(prepared_mu_);
+  prepared_[port] = {std::move(rtp), std::move(rtcp)};
+  return port;
+}
+
+void MediaSession::cancel_prepared(uint16_t port) {
+  std::lock_guard lock(prepared_mu_);
+  auto it = prepared_.find(port);
+  if (it == prepared_.end()) return;
+  std::error_code ec;
+  it->second.first->s.close(ec);
+  it->second.second->s.close(ec);
+  prepared_.erase(it);
+}
+
+// The prepared sockets of `port` replace the current ones: packets still in flight to the old
+// port are the old media's and are dropped with it.
+void MediaSession::use_prepared(uint16_t port) {
+  if (!port) return;
+  std::lock_guard lock(prepared_mu_);
+  auto it = prepared_.find(port);
+  if (it == prepared_.end()) return;
+  std::error_code ec;
+  socket_->s.close(ec);
+  rtcp_->s.close(ec);
+  socket_ = std::move(it->second.first);
+  rtcp_ = std::move(it->second.second);
+  prepared_.erase(it);
+}
+
+void MediaSession::new_terminal(fax::Options o, bool t38, const fax::T38Config& cfg, uint64_t generation) {
+  if (terminal_) {
+    // A switch mid-fax: the old terminal's achievements are carried into the call's result.
+    aborted_ = true;
+    terminal_->abort("the media changed during the fax");
+    const fax::Result& old = terminal_->result();
+    if (old.phase_b) ++carried_.restarts;
+    if (o.transmit) {
+      carried_.pages += old.pages;
+      carried_.page.insert(carried_.page.end(), old.page.begin(), old.page.end());
+    }
+    terminal_.reset();
+    audio_terminal_ = nullptr;
+    t38_terminal_ = nullptr;
+  }
+  aborted_ = false;
+  generation_ = generation;
+  // A sender goes on after the pages the far end confirmed; page counts stay the call's.
+  if (o.transmit) o.first_page += carried_.pages;
+  const int offset = o.transmit ? carried_.pages : 0;
+  std::weak_ptr<MediaSession> weak = weak_from_this();
+  o.on_page = [weak, offset](int pages) {
+    if (auto s = weak.lock(); s && s->events_.page) s->events_.page(offset + pages);
+  };
+  if (t38) {
+    MediaSession* raw = this;
+    auto term = std::make_unique<fax::T38Terminal>(o, cfg, [raw](std::span<const uint8_t> ifp, int copies) {
       if (!raw->enc_ || raw->closed_) return;
       for (int i = 0; i < copies; ++i) {
         auto d = raw->enc_->next(ifp);
         std::error_code e;
-        raw->socket_.send_to(asio::buffer(d), raw->remote_, 0, e);
+        raw->socket_->s.send_to(asio::buffer(d), raw->remote_, 0, e);
       }
     });
+    t38_terminal_ = term.get();
+    terminal_ = std::move(term);
+  } else {
+    auto term = std::make_unique<fax::AudioTerminal>(o);
+    audio_terminal_ = term.get();
+    terminal_ = std::move(term);
+  }
+}
+
+void MediaSession::start_audio(AudioStart a) {
+  asio::post(thread_.io(), [self = shared_from_this(), a = std::move(a)]() mutable {
+    if (self->closed_) return;
+    self->use_prepared(a.port);
+    self->kind_ = Kind::audio;
+    self->enc_.reset();
+    self->dec_.reset();
+    self->remote_ = a.remote;
+    self->stream_.emplace(a.stream);
+    self->send_audio_ = a.send;
+    self->audio_idle_ = a.idle_timeout;
+    self->since_audio_ = {};
+    self->audio_ms_ = 0;
+    self->rtcp_due_ms_ = rtp::kRtcpIntervalMs;
+    self->detector_ = a.detect ? std::make_unique<fax::ToneDetector>() : nullptr;
+    if (a.fax) {
+      self->new_terminal(std::move(*a.fax), false, {}, a.generation);
+    } else if (self->terminal_) {
+      self->terminal_->abort("the media changed during the fax");
+      self->end_terminal(true);
+    }
+    self->last_tick_ = {};
+    self->thread_.add(self);
+    self->read();
+    self->read_rtcp();
+    self->check_finished();
+  });
+}
+
+void MediaSession::start_t38(T38Start st) {
+  asio::post(thread_.io(), [self = shared_from_this(), st = std::move(st)]() mutable {
+    if (self->closed_) return;
+    self->use_prepared(st.port);
+    self->kind_ = Kind::t38;
+    self->stream_.reset();
+    self->detector_.reset();
+    self->remote_ = st.remote;
+    self->enc_.emplace(st.udptl);
+    self->dec_.emplace();
+    self->new_terminal(std::move(st.fax), true, st.t38, st.generation);
     self->last_tick_ = {};
     self->thread_.add(self);
     self->read();
     self->check_finished();  // a terminal that could not be created
+  });
+}
+
+void MediaSession::start_fax(fax::Options o, uint64_t generation) {
+  asio::post(thread_.io(), [self = shared_from_this(), o = std::move(o), generation]() mutable {
+    if (self->closed_ || self->kind_ != Kind::audio || self->terminal_) return;
+    self->new_terminal(std::move(o), false, {}, generation);
+    self->check_finished();
+  });
+}
+
+void MediaSession::update_audio(udp::endpoint remote, bool send, audio::StreamConfig cfg) {
+  asio::post(thread_.io(), [self = shared_from_this(), remote, send, cfg] {
+    self->remote_ = remote;
+    self->send_audio_ = send;
+    if (self->stream_) self->stream_->reconfigure(cfg.law, cfg.payload_type, cfg.event_pt, cfg.red_pt);
   });
 }
 
@@ -82,46 +251,164 @@ void MediaSession::abort(std::string reason) {
 }
 
 void MediaSession::close() {
+  {
+    std::lock_guard lock(prepared_mu_);
+    std::error_code ec;
+    for (auto& [port, socks] : prepared_) {
+      socks.first->s.close(ec);
+      socks.second->s.close(ec);
+    }
+    prepared_.clear();
+  }
   asio::post(thread_.io(), [self = shared_from_this()] {
     self->closed_ = true;
     self->terminal_.reset();  // no event: the owner has left
+    self->audio_terminal_ = nullptr;
+    self->t38_terminal_ = nullptr;
+    if (self->stream_ && self->kind_ == Kind::audio) {
+      auto bye = self->stream_->rtcp_bye();
+      std::error_code ec;
+      self->rtcp_->s.send_to(asio::buffer(bye), udp::endpoint(self->remote_.address(), uint16_t(self->remote_.port() + 1)), 0, ec);
+    }
     std::error_code ec;
-    self->socket_.close(ec);
+    self->socket_->s.close(ec);
+    self->rtcp_->s.close(ec);
     self->thread_.remove(self.get());
     self->events_ = {};
   });
 }
 
 void MediaSession::read() {
-  socket_.async_receive_from(asio::buffer(buf_), from_, [self = shared_from_this()](std::error_code ec, size_t n) {
-    if (ec == asio::error::operation_aborted || self->closed_ || !self->terminal_) return;
-    if (!ec && self->from_.address() == self->remote_.address()) {
-      for (const auto& ifp : self->dec_.receive(std::span<const uint8_t>(self->buf_.data(), n))) {
-        if (!self->terminal_) break;
-        self->terminal_->receive_ifp(ifp.data, ifp.seq);
-      }
-      self->check_finished();
-    }
-    if (self->terminal_) self->read();
+  auto sock = socket_;  // a switch replaces socket_: this read belongs to the one it started on
+  if (sock->reading) return;
+  sock->reading = true;
+  sock->s.async_receive_from(asio::buffer(sock->buf), sock->from, [self = shared_from_this(), sock](std::error_code ec, size_t n) {
+    sock->reading = false;
+    if (ec == asio::error::operation_aborted || self->closed_ || sock != self->socket_) return;
+    if (!ec && sock->from.address() == self->remote_.address()) self->receive(std::span<const uint8_t>(sock->buf.data(), n));
+    self->read();
   });
 }
 
+void MediaSession::read_rtcp() {
+  auto sock = rtcp_;
+  if (sock->reading) return;
+  sock->reading = true;
+  sock->s.async_receive_from(asio::buffer(sock->buf), sock->from, [self = shared_from_this(), sock](std::error_code ec, size_t n) {
+    sock->reading = false;
+    if (ec == asio::error::operation_aborted || self->closed_ || sock != self->rtcp_) return;
+    if (!ec && self->stream_ && sock->from.address() == self->remote_.address()) {
+      self->stream_->receive(std::span<const uint8_t>(sock->buf.data(), n), uint32_t(self->audio_ms_) * 8);
+    }
+    self->read_rtcp();
+  });
+}
+
+void MediaSession::receive(std::span<const uint8_t> d) {
+  if (kind_ == Kind::t38 && dec_) {
+    for (const auto& ifp : dec_->receive(d)) {
+      if (!t38_terminal_) break;
+      t38_terminal_->receive_ifp(ifp.data, ifp.seq);
+    }
+    check_finished();
+    return;
+  }
+  if (kind_ == Kind::audio && stream_) {
+    since_audio_ = {};
+    auto heard = stream_->receive(d, uint32_t(audio_ms_) * 8);
+    if (heard && rfc4733::is_fax_event(heard->event) && events_.detected) {
+      events_.detected(Detection{Detection::By::rfc4733, std::string(rfc4733::name(heard->event)), audio_ms_});
+    }
+  }
+}
+
 void MediaSession::tick(Clock::time_point now) {
-  if (!terminal_) return;
+  if (kind_ == Kind::none) return;
   if (last_tick_ == Clock::time_point{}) last_tick_ = now - std::chrono::milliseconds(kTickMs);
   int elapsed = int(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_).count());
   if (elapsed <= 0) return;
   last_tick_ += std::chrono::milliseconds(elapsed);
-  terminal_->tick(std::min(elapsed, kMaxTickMs));
+  elapsed = std::min(elapsed, kMaxTickMs);
+  if (kind_ == Kind::t38) {
+    if (t38_terminal_) t38_terminal_->tick(elapsed);
+  } else {
+    tick_audio(elapsed);
+  }
   check_finished();
+}
+
+void MediaSession::tick_audio(int ms) {
+  const size_t n = size_t(ms) * 8;
+  heard_.resize(n);
+  sent_.resize(n);
+  stream_->play(heard_, &gaps_);
+  if (detector_) {
+    if (auto tone = detector_->process(heard_); tone && events_.detected) {
+      events_.detected(Detection{Detection::By::tone, std::string(fax::name(*tone)), audio_ms_});
+    }
+  }
+  if (audio_terminal_) {
+    missing_.clear();
+    for (const auto& g : gaps_) missing_.push_back({g.offset, g.length});
+    audio_terminal_->process(heard_, sent_, missing_);
+  } else {
+    std::fill(sent_.begin(), sent_.end(), int16_t(0));  // listening: the line stays open, silent
+  }
+  std::error_code ec;
+  for (auto& p : stream_->send(sent_)) {
+    if (send_audio_) socket_->s.send_to(asio::buffer(p), remote_, 0, ec);
+  }
+  audio_ms_ += ms;
+  rtcp_due_ms_ -= ms;
+  if (rtcp_due_ms_ <= 0) {
+    rtcp_due_ms_ = rtp::kRtcpIntervalMs;
+    auto r = stream_->rtcp(ntp_now());
+    rtcp_->s.send_to(asio::buffer(r), udp::endpoint(remote_.address(), uint16_t(remote_.port() + 1)), 0, ec);
+  }
+  since_audio_ += std::chrono::milliseconds(ms);
+  if (audio_terminal_ && !audio_terminal_->finished() && since_audio_ >= audio_idle_) {
+    aborted_ = false;  // the far end went away: a failure of the call, not our decision
+    audio_terminal_->abort("the far end stopped sending audio (" + std::to_string(audio_idle_.count() / 1000) +
+                           " s without a packet)");
+  }
+}
+
+std::string MediaSession::stats() const {
+  if (!stream_) return "";
+  auto s = stream_->stats();
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "audio: %llu packets in, %llu out, %llu late, %llu ms missing, %llu/%llu samples slipped, "
+                "%llu malformed",
+                (unsigned long long)s.rtp.received, (unsigned long long)s.sent,
+                (unsigned long long)s.playout.late, (unsigned long long)(s.playout.silence / 8),
+                (unsigned long long)s.playout.inserted, (unsigned long long)s.playout.skipped,
+                (unsigned long long)(s.rtp.malformed + s.bad_events + s.bad_red));
+  return buf;
+}
+
+void MediaSession::end_terminal(bool aborted) {
+  FaxOutcome out;
+  out.result = terminal_->result();
+  out.aborted = aborted;
+  out.generation = generation_;
+  // The whole call's pages: what earlier terminals had confirmed, then this one's.
+  out.result.restarts = carried_.restarts;
+  if (terminal_->options().transmit && carried_.pages > 0) {
+    out.result.pages += carried_.pages;
+    out.result.pages_total += carried_.pages;
+    out.result.page.insert(out.result.page.begin(), carried_.page.begin(), carried_.page.end());
+  }
+  out.media_stats = stats();
+  terminal_.reset();  // spandsp closes the file (or deletes it when no page came)
+  audio_terminal_ = nullptr;
+  t38_terminal_ = nullptr;
+  if (events_.finished) events_.finished(out);
 }
 
 void MediaSession::check_finished() {
   if (!terminal_ || !terminal_->finished()) return;
-  fax::Result r = terminal_->result();
-  terminal_.reset();  // spandsp closes the file (or deletes it when no page came)
-  thread_.remove(this);
-  if (events_.finished) events_.finished(r, aborted_);
+  end_terminal(aborted_);
 }
 
 }  // namespace gateway

@@ -1,24 +1,37 @@
-// media_session.hpp — the media half of a fax call: a transport and a fax terminal, living on one
-// media thread (media_thread.hpp). Call control (fax_calls.hpp) creates a session when it needs a
-// media port, starts the fax once SDP is agreed, follows a moved stream, and ends it; the session
-// reports pages and the end of the fax back through MediaEvents.
+// media_session.hpp — the media half of a fax call: a transport (G.711 over RTP, or T.38 over
+// UDPTL) and a fax terminal (spandsp's audio fax_state or t38_terminal), living on one media
+// thread (media_thread.hpp). Either half can be replaced during the call: an audio call that turns
+// out to be a fax gets a terminal; an audio fax moves to T.38 after a re-INVITE (a fresh T.38
+// terminal on a new port: T.30 state cannot be carried over) and back to audio when T.38 fails.
+// Call control (fax_calls.hpp) owns the SIP side and tells the session what the SDP agreed.
 //
-// STANDARDS: ITU-T T.38 over UDPTL (media/udptl.hpp: redundancy or FEC toward the peer's
-// T38FaxMaxDatagram, reordering and recovery on receive), ITU-T T.30 (fax/terminal.hpp).
+// STANDARDS: ITU-T T.38 over UDPTL (media/udptl.hpp), RTP/G.711 with RFC 4733 events and RFC
+// 2198 redundancy (media/audio_stream.hpp), RTCP on the next port (RFC 3550 §11), ITU-T T.30
+// (fax/terminal.hpp), fax detection by tone (fax/connect_tones.hpp) or telephone-event.
+// A switch of terminals mid-fax: the new terminal starts T.30 from phase A. For a sender, the
+// pages the far end already confirmed are not sent again (the new terminal starts after them and
+// the page counts stay those of the whole call); the result counts each restart after phase B
+// (fax::Result::restarts) so the job can say so. A receiver is never switched once a page arrived
+// (fax_calls.cpp refuses that offer), so its file is never written twice.
 // Media is taken only from the address the SDP names (symmetric latching is issue 13's).
+// A far end that sends no RTP for `idle_timeout` while an audio terminal runs ends the fax ("the
+// far end stopped sending audio"); a T.38 terminal has its own idle timeout.
 // THREADS: every public member may be called from any thread; it posts to the session's media
-// thread, where the socket, the UDPTL codec and the terminal live (spandsp has no locking).
-// MediaEvents are called on the media thread: the owner posts them to its own thread.
-// LIFECYCLE: open() binds the socket; start_t38() starts the terminal; it ends by itself or by
-// abort(), after which `finished` is reported exactly once with the result (the terminal is
-// destroyed first, so a received file is closed by then); close() ends the session: no event
-// follows it. A session that is never started reports nothing.
-// LIMITS: kMaxDatagram octets per received datagram; ports from a PortRange.
+// thread, where the sockets, codecs and terminal live (spandsp has no locking). open() and
+// prepare() bind their sockets on the caller's thread. MediaEvents are called on the media
+// thread: the owner posts them to its own.
+// LIFECYCLE: open(); start_audio()/start_t38(); finished is reported once per terminal (after it
+// was destroyed, so a received file is closed by then), also after abort(); close() ends the
+// session and no event follows it.
+// DIAGNOSTICS: the finished event carries the audio stream's figures (packets, loss, late,
+// silence, slips) for the call's log line.
+// LIMITS: kMaxDatagram octets per received datagram; ports from a PortRange (RTP even, RTCP +1).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,7 +39,10 @@
 
 #include <asio.hpp>
 
+#include "fax/audio_fax.hpp"
+#include "fax/connect_tones.hpp"
 #include "fax/t38_terminal.hpp"
+#include "media/audio_stream.hpp"
 #include "media/udptl.hpp"
 
 namespace gateway {
@@ -41,6 +57,8 @@ class PortRange {
   PortRange(int min, int max) : min_(min), max_(max), next_(min) {}
   // Binds `s` (opened) on `addr` at the next free port; 0 when every port is taken.
   uint16_t bind(asio::ip::udp::socket& s, const asio::ip::address& addr);
+  // An even port for RTP in `rtp` and the next one for RTCP in `rtcp`; 0 when no pair is free.
+  uint16_t bind_pair(asio::ip::udp::socket& rtp, asio::ip::udp::socket& rtcp, const asio::ip::address& addr);
   int min() const { return min_; }
   int max() const { return max_; }
 
@@ -50,13 +68,39 @@ class PortRange {
   int next_;
 };
 
+struct Detection {
+  enum class By { tone, rfc4733 } by = By::tone;
+  std::string what;  // "CNG", "CED", "ANSam", "V.21 preamble"
+  int after_ms = 0;  // since the audio began
+};
+
+struct FaxOutcome {
+  fax::Result result;      // pages and page counts of the whole call
+  bool aborted = false;    // ended by abort(), not by itself
+  uint64_t generation = 0;  // the start_* whose terminal this was
+  std::string media_stats;  // the audio stream's figures, "" for T.38 only
+};
+
 struct MediaEvents {
-  std::function<void(int pages)> page;               // one more page confirmed (tx) or received (rx)
-  // The fax ended (the terminal is gone); `aborted`: by abort(), not by itself.
-  std::function<void(const fax::Result&, bool aborted)> finished;
+  std::function<void(int pages)> page;  // pages confirmed (tx) or received (rx) so far in the call
+  std::function<void(const FaxOutcome&)> finished;
+  std::function<void(const Detection&)> detected;  // a fax sign heard in the audio (each kind once)
+};
+
+struct AudioStart {
+  uint16_t port = 0;               // a port from prepare() to move to; 0 stays on the current one
+  uint64_t generation = 0;         // names this start's terminal in its FaxOutcome
+  audio::StreamConfig stream;
+  asio::ip::udp::endpoint remote;  // RTP; RTCP goes to the next port
+  bool send = true;                // the peer receives (not held, not sendonly toward us)
+  bool detect = true;              // listen for fax tones and events
+  std::optional<fax::Options> fax; // a terminal now, or later by start_fax()
+  std::chrono::milliseconds idle_timeout{15000};
 };
 
 struct T38Start {
+  uint16_t port = 0;        // as AudioStart
+  uint64_t generation = 0;
   fax::Options fax;
   fax::T38Config t38;
   udptl::EncoderConfig udptl;
@@ -65,42 +109,88 @@ struct T38Start {
 
 class MediaSession : public std::enable_shared_from_this<MediaSession> {
  public:
-  // A session with a socket bound on `ip` at a port from `ports`; nullptr when none is free or
-  // the address is unusable.
+  // A session with an RTP/RTCP socket pair bound on `ip`; nullptr when no port is free or the
+  // address is unusable.
   static std::shared_ptr<MediaSession> open(MediaThread& thread, const std::string& ip, PortRange& ports,
                                             MediaEvents events);
   ~MediaSession();
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return port_; }  // the first port (the one open() bound)
   const std::string& ip() const { return ip_; }
 
+  // A socket for the next media (a switch to T.38 or back to audio), bound now: its port for the
+  // SDP, 0 when none is free. The start_* naming that port moves to it; cancel_prepared(port)
+  // gives it back.
+  uint16_t prepare();
+  void cancel_prepared(uint16_t port);
+
+  void start_audio(AudioStart a);
   void start_t38(T38Start s);
-  void set_remote(asio::ip::udp::endpoint remote);  // the peer moved its stream
+  void start_fax(fax::Options o, uint64_t generation);  // a terminal on the audio now flowing
+  // A re-INVITE moved or held the audio, or renumbered its payload types (the stream goes on).
+  void update_audio(asio::ip::udp::endpoint remote, bool send, audio::StreamConfig cfg);
+  void set_remote(asio::ip::udp::endpoint remote);                // a re-INVITE moved the T.38 stream
   void abort(std::string reason);
   void close();
 
  private:
   friend class MediaThread;
+  enum class Kind { none, audio, t38 };
   MediaSession(MediaThread& thread, std::string ip);
   // On the media thread:
+  void use_prepared(uint16_t port);
   void read();
+  void read_rtcp();
+  void receive(std::span<const uint8_t> d);
   void tick(std::chrono::steady_clock::time_point now);
+  void tick_audio(int ms);
+  void new_terminal(fax::Options o, bool t38, const fax::T38Config& cfg, uint64_t generation);
+  void end_terminal(bool aborted);
   void check_finished();
-  bool live() const { return terminal_ != nullptr; }
+  std::string stats() const;
 
   MediaThread& thread_;
   std::string ip_;
   uint16_t port_ = 0;
-  asio::ip::udp::socket socket_;
+  PortRange* ports_ = nullptr;
+  // A socket with its own receive buffer (a read still completing on a replaced socket must not
+  // write into the new one's).
+  struct Sock {
+    explicit Sock(asio::io_context& io) : s(io) {}
+    asio::ip::udp::socket s;
+    std::array<uint8_t, kMaxDatagram> buf{};
+    asio::ip::udp::endpoint from;
+    bool reading = false;
+  };
+  std::shared_ptr<Sock> socket_, rtcp_;  // the media now
+  // Prepared for the next media, by port: set on the caller's thread, taken on the media thread.
+  std::map<uint16_t, std::pair<std::shared_ptr<Sock>, std::shared_ptr<Sock>>> prepared_;
+  std::mutex prepared_mu_;
   MediaEvents events_;
-  std::array<uint8_t, kMaxDatagram> buf_{};
-  asio::ip::udp::endpoint from_;
+  Kind kind_ = Kind::none;
   asio::ip::udp::endpoint remote_;
+  // T.38
   std::optional<udptl::Encoder> enc_;
-  udptl::Decoder dec_;
-  std::unique_ptr<fax::T38Terminal> terminal_;
+  std::optional<udptl::Decoder> dec_;
+  // Audio
+  std::optional<audio::Stream> stream_;
+  std::unique_ptr<fax::ToneDetector> detector_;
+  bool send_audio_ = true;
+  std::chrono::milliseconds audio_idle_{15000};
+  std::chrono::milliseconds since_audio_{0};
+  int audio_ms_ = 0;         // since the audio began
+  int rtcp_due_ms_ = 0;
+  std::vector<int16_t> heard_, sent_;
+  std::vector<playout::Gap> gaps_;
+  std::vector<fax::AudioTerminal::Missing> missing_;
+  // The terminal
+  std::unique_ptr<fax::Terminal> terminal_;
+  fax::AudioTerminal* audio_terminal_ = nullptr;
+  fax::T38Terminal* t38_terminal_ = nullptr;
+  fax::Result carried_;      // what earlier terminals of this call achieved (a sender's pages)
+  bool aborted_ = false;
+  uint64_t generation_ = 0;  // of the terminal now
   std::chrono::steady_clock::time_point last_tick_{};  // the T.30 clock's position
   int phase_ = -1;  // its tick group in the thread, -1 when not ticked
-  bool aborted_ = false;
   bool closed_ = false;
 };
 

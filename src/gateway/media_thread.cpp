@@ -1,6 +1,11 @@
 // media_thread.cpp — the media sessions' tick (see media_thread.hpp).
 #include "gateway/media_thread.hpp"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <vector>
 
 #include "gateway/media_session.hpp"
@@ -52,5 +57,43 @@ void MediaThread::tick() {
     if (!ec) tick();
   });
 }
+
+MediaPool::MediaPool(int threads) {
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    ios_.push_back(std::make_unique<asio::io_context>(1));
+    threads_.push_back(std::make_unique<MediaThread>(*ios_.back()));
+  }
+}
+
+MediaPool::~MediaPool() { stop(); }
+
+void MediaPool::start() {
+  if (running_) return;
+  running_ = true;
+  for (size_t i = 0; i < ios_.size(); ++i) {
+    guards_.push_back(asio::make_work_guard(*ios_[i]));
+    threads_[i]->start();
+    workers_.emplace_back([this, i] {
+      std::string name = "fb-media-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      // Above the converter and delivery work; refused without the privilege, which is fine.
+      setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), -10);
+      ios_[i]->run();
+    });
+  }
+}
+
+void MediaPool::stop() {
+  if (!running_) return;
+  running_ = false;
+  for (auto& t : threads_) t->stop();
+  guards_.clear();
+  for (auto& io : ios_) io->stop();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+}
+
+MediaThread& MediaPool::pick() { return *threads_[next_++ % threads_.size()]; }
 
 }  // namespace gateway

@@ -6,6 +6,11 @@
 // interleaved groups, one group every 20/kTickPhases ms, so that hundreds of calls do not all
 // send their packets in the same instant. A late tick advances by at most kMaxTickMs.
 // THREADS: add()/remove() and tick() run on the thread's io_context only.
+// MediaPool: [sip] media_threads threads (default: one per core), each with its own io_context
+// and MediaThread; new calls go to them in turn. Each call's transport,
+// terminal and T.30 live on one thread, so calls spread over every core and SIP signalling keeps
+// its own. The threads ask for a higher priority than the rest of the node (nice -10, when the
+// process may): call timing must not wait behind rendering, OCR or delivery.
 #pragma once
 
 #include <atomic>
@@ -44,6 +49,24 @@ class MediaThread {
   std::chrono::steady_clock::time_point next_tick_{};
   int phase_ = 0;
   int next_phase_ = 0;  // the group a new session joins
+  bool running_ = false;
+};
+
+class MediaPool {
+ public:
+  explicit MediaPool(int threads);  // 0: one per core
+  ~MediaPool();
+  void start();
+  void stop();  // stops ticking and joins the threads
+  MediaThread& pick();
+  size_t size() const { return threads_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<asio::io_context>> ios_;
+  std::vector<std::unique_ptr<MediaThread>> threads_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> workers_;
+  std::atomic<size_t> next_{0};
   bool running_ = false;
 };
 

@@ -57,6 +57,7 @@ mail::ReceivedFaxInfo info_of(const queue::Job& j) {
   if (i.pages == 0 && i.reason.empty()) i.reason = "No page was received.";
   i.server_error = i.pages == 0 && (i.reason.find("Server Internal") != std::string::npos ||
                                     i.reason.find("Service Unavailable") != std::string::npos);
+  i.voice = j.outcome == "voice";
   return i;
 }
 
@@ -409,7 +410,9 @@ void OnRamp::maybe_finish(int64_t job_id) {
     log("job " + std::to_string(job_id) + ": undeliverable, kept in " + tiff);
     return;
   }
-  if (job->pages == 0) store_.set_state(job_id, queue::state::failed, job->error.value_or("No page was received."));
+  // A voice call that could not be transferred was never a fax: it is done once its notice went.
+  if (job->outcome == "voice") store_.set_state(job_id, queue::state::done, job->error);
+  else if (job->pages == 0) store_.set_state(job_id, queue::state::failed, job->error.value_or("No page was received."));
   else store_.set_state(job_id, queue::state::done, job->error);
 }
 

@@ -81,7 +81,7 @@ std::vector<std::pair<std::string, std::string>> facts(const ReceivedFaxInfo& i)
   if (i.subaddress && !i.subaddress->empty()) f.emplace_back("Subaddress", *i.subaddress);
   std::string pages = plural(i.pages, "page");
   if (i.pages > 0) pages += i.complete ? ", complete" : ", INCOMPLETE";
-  f.emplace_back("Pages received", pages);
+  if (!i.voice) f.emplace_back("Pages received", pages);
   f.emplace_back("Received", utc(i.received_at, "%Y-%m-%d %H:%M:%S UTC"));
   f.emplace_back("Duration", duration_text(i.duration_s));
   if (i.bit_rate > 0) f.emplace_back("Rate", std::to_string(i.bit_rate) + " bit/s" + (i.ecm ? ", error correction (ECM)" : ", no error correction"));
@@ -110,7 +110,9 @@ std::string html_escape(const std::string& s) {
 std::string intro(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
   std::string s;
   if (o.postmaster_reason) s += "This fax could not be delivered where it should go: " + *o.postmaster_reason + ".\n\n";
-  if (i.pages == 0) {
+  if (i.voice) {
+    s += "A call from " + caller_label(i) + " to " + i.did + " was a voice call and could not be transferred.";
+  } else if (i.pages == 0) {
     s += "A fax call from " + caller_label(i) + " ended before any page arrived.";
   } else if (!i.complete) {
     s += "An incomplete fax arrived from " + caller_label(i) + ": the pages that came are attached.";
@@ -226,7 +228,8 @@ fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& ra
   g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_FROM, "Fax", opt.from.c_str());
   for (const auto& to : opt.to) g_mime_message_add_mailbox(m.get(), GMIME_ADDRESS_TYPE_TO, nullptr, to.c_str());
   std::string subject;
-  if (info.pages == 0) subject = "Missed fax from " + caller_label(info);
+  if (info.voice) subject = "Missed call from " + caller_label(info);
+  else if (info.pages == 0) subject = "Missed fax from " + caller_label(info);
   else subject = std::string(info.complete ? "" : "[incomplete] ") + "Fax from " + caller_label(info) + ", " + plural(info.pages, "page");
   if (opt.postmaster_reason) subject = "Undelivered: " + subject;
   g_mime_message_set_subject(m.get(), subject.c_str(), "utf-8");

@@ -10,7 +10,8 @@
 //     pages (complete or not), time, duration, rate, ECM, damaged rows;
 //   - the attachments asked for: application/pdf and/or image/tiff named
 //     fax-YYYYMMDD-HHMMSS-<caller digits or "unknown">.pdf|.tif (UTC time of the call).
-// A call with no page: a short text-only "missed fax" notice (caller, time, reason).
+// A call with no page: a short text-only "missed fax" notice (caller, time, reason); a voice call
+// to a shared number that could not be transferred: a "missed call" notice instead.
 // Postmaster mode: the same mail addressed to the postmaster, with the reason it could not go
 // where it should have first (no route, a permanent delivery failure).
 // Partner mode: exactly the contract — plain-text body, exactly one image/tiff attachment when
@@ -48,6 +49,7 @@ struct ReceivedFaxInfo {
   bool complete = true;     // the sender ended the document and every page arrived whole
   std::string reason;       // why it is incomplete / why no page arrived ("" when complete)
   bool server_error = false;  // no page through our own fault (partner status 5.0.0)
+  bool voice = false;  // a voice call to a shared voice/fax number that could not be transferred
 };
 
 struct FaxMailOptions {

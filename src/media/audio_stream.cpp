@@ -58,6 +58,15 @@ void Stream::audio_block(uint32_t timestamp, std::span<const uint8_t> payload, b
   playout_.put(timestamp, decoded_, redundant);
 }
 
+void Stream::reconfigure(g711::Law law, uint8_t payload_type, std::optional<uint8_t> event_pt,
+                         std::optional<uint8_t> red_pt) {
+  if (law != cfg_.law || red_pt != cfg_.red_pt) history_.clear();  // red copies of the old coding
+  cfg_.law = law;
+  cfg_.payload_type = payload_type;
+  cfg_.event_pt = event_pt;
+  cfg_.red_pt = red_pt;
+}
+
 void Stream::play(std::span<int16_t> out, std::vector<playout::Gap>* gaps) { playout_.get(out, gaps); }
 
 std::vector<rtp::Bytes> Stream::send(std::span<const int16_t> samples) {

@@ -67,6 +67,8 @@ class Stream {
   rtp::Bytes rtcp(uint64_t ntp);
   rtp::Bytes rtcp_bye() const { return rtp::rtcp_bye(sender_.ssrc()); }
   bool heard() const { return rx_.stats().received > 0; }  // any audio from the peer yet
+  // A re-offer renumbered the payload types (or changed the law): the stream goes on with them.
+  void reconfigure(g711::Law law, uint8_t payload_type, std::optional<uint8_t> event_pt, std::optional<uint8_t> red_pt);
   StreamStats stats() const;
   const StreamConfig& config() const { return cfg_; }
 

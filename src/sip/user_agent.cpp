@@ -374,6 +374,10 @@ bool UserAgent::refresh(CallId id, bool use_update, int session_expires, Time no
   return true;
 }
 
+void UserAgent::set_local_sdp(CallId id, std::string sdp) {
+  if (Call* c = find(id)) c->local_sdp = std::move(sdp);
+}
+
 void UserAgent::cancel_reinvite_retry(CallId id) {
   Call* c = find(id);
   if (!c || !c->reinvite_retry_at) return;

@@ -140,6 +140,9 @@ class UserAgent final : public TransactionUser {
   // again, or an UPDATE without a body; both with Session-Expires. The answer arrives as
   // on_reinvite_result. Used by the fax test peer; false when the call cannot take it now.
   bool refresh(CallId call, bool use_update, int session_expires, Time now);
+  // The description a refresh without an offer is answered with, when the handler knows better
+  // than the last exchange (our offer was answered 2xx but its new stream refused).
+  void set_local_sdp(CallId call, std::string sdp);
   // Forgets a re-INVITE of ours that waits to be retried after a 491 (glare): the peer's own
   // offer has since settled the media.
   void cancel_reinvite_retry(CallId call);

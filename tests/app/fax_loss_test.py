@@ -26,8 +26,10 @@ class Pair:
         self.b = Node(os.path.join(workdir, "b"))
         self.relay = Relay(self.b.sip_port, imp)
         slow = "[retry]\nfailure_delay_s = 600\nbusy_delay_s = 600\nno_answer_delay_s = 600\n"
+        # T.38 from the first INVITE (t38 = "only"): this is about UDPTL under loss, and the relay
+        # carries only what A sends through it (B's own re-INVITE would go straight to A).
         self.a = Node(os.path.join(workdir, "a"), trunk="sip:127.0.0.1:%d" % self.relay.port,
-                      trunk_extra='udptl_ec = "%s"' % ec, extra=slow)
+                      trunk_extra='udptl_ec = "%s"\nt38 = "only"' % ec, extra=slow)
 
     def send(self, tif):
         self.a.send_tiff("FAX=+15550100@fax.test", tif)

@@ -3,8 +3,8 @@ available here).
 
 The relay stands where node A's trunk points. SIP from A is forwarded to B and B's responses
 (B answers the request's source, since our Via carries rport) go back to A's Via sent-by. Every
-SDP body passing through has its media port swapped for a relay media port, so the UDPTL of
-both directions flows through the relay too, where it is impaired: loss, delay with jitter
+SDP body passing through has its media port swapped for a relay media port, so the UDPTL (or the
+RTP of a G.711 call) of both directions flows through the relay too, where it is impaired: loss, delay with jitter
 (which reorders), duplication, and an optional blackhole from a given moment (a peer that stops
 sending). Loss and duplication are drawn per datagram from random.Random(seed) per direction,
 so a 2% loss test really loses the same 2% of packets on every run.
@@ -57,17 +57,19 @@ class Relay:
 
     def _rewrite_sdp(self, text):
         head, sep, body = text.partition("\r\n\r\n")
-        if not sep or "m=image" not in body:
+        if not sep or ("m=image" not in body and "m=audio" not in body):
             return text
         addr = re.search(r"^c=IN IP4 (\S+)", body, re.M).group(1)
 
-        def swap(m):
+        def swap_port(m):
+            if m.group(2) == "0":
+                return m.group(0)  # a refused stream stays refused
             s = _udp()
-            self.media[s] = (addr, int(m.group(1)))
+            self.media[s] = (addr, int(m.group(2)))
             self.rng[s] = random.Random("%d-%d" % (self.imp.seed, len(self.rng)))
-            return "m=image %d udptl" % s.getsockname()[1]
+            return "m=%s %d %s" % (m.group(1), s.getsockname()[1], m.group(3))
 
-        body = re.sub(r"m=image (\d+) udptl", swap, body)
+        body = re.sub(r"m=(image|audio) (\d+) (udptl|RTP/AVP)", lambda m: swap_port(m), body)
         head = re.sub(r"(?im)^(Content-Length|l):.*$", "Content-Length: %d" % len(body.encode()), head)
         return head + sep + body
 

@@ -131,7 +131,7 @@ class LifecycleTest(fbtest.TempDirTest):
                              [("out", "partial", done, 5), ("out", "done", 5, 5)])
             for c in calls:
                 self.assertEqual((c["job"], c["number"], c["trunk"], c["media"], c["sender"]),
-                                 (job["id"], "+15550123", "t", "t38", "alice@example.com"))
+                                 (job["id"], "+15550123", "t", "pcmu+t38", "alice@example.com"))
                 self.assertGreater(c["bit_rate"], 0)
                 self.assertGreater(c["duration_s"], 0)
                 self.assertRegex(c["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -1,7 +1,7 @@
 """Our SIP user agent against real peers and hostile bytes: SIPp scenarios (sip-tester) for the
 T.38 offer/answer rules, an unparsable SDP, a busy trunk and a trunk that never answers (our
 ring timeout must CANCEL cleanly); raw UDP for what SIPp cannot send — a request from a host
-that is not a trunk (403), an audio-only offer (488 saying why), OPTIONS, and a seeded flood of
+that is not a trunk (403), offers the trunk cannot carry (488 saying why), OPTIONS, and a seeded flood of
 malformed messages that must get 400s and leave the node answering."""
 import os
 import random
@@ -194,7 +194,7 @@ class SipPeersTest(fbtest.TempDirTest):
             self.assertEqual(out_job["state"], "done", jobs)
             with n.db() as db:
                 events = [e for (e,) in db.execute("SELECT text FROM events WHERE job_id = ?", (out_job["id"],))]
-            self.assertTrue(any("call via second: done" in e for e in events), events)
+            self.assertTrue(any(e.startswith("call via second over ") and ": done" in e for e in events), events)
         finally:
             if uas.poll() is None:
                 uas.kill()
@@ -222,14 +222,21 @@ class SipPeersTest(fbtest.TempDirTest):
         finally:
             u.close()
 
-    def test_an_audio_only_offer_gets_488_saying_t38_is_required(self):
-        n = self.node(trunk="self")
+    def test_offers_the_trunk_cannot_carry_get_488_saying_why(self):
+        """An audio-only trunk (t38 = "off") refuses a T.38-only offer; any trunk refuses audio
+        without PCMU or PCMA. Neither leaves a job."""
+        t38_only = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                    "m=image 40000 udptl t38\r\na=T38FaxVersion:0\r\n")
+        g729 = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                "m=audio 40000 RTP/AVP 18 101\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+        n = self.node(trunk="self", trunk_extra='t38 = "off"')
         u = Udp()
         try:
-            u.send(u.request("INVITE", n.sip_port, body=AUDIO_SDP, extra="Content-Type: application/sdp\r\n"), n.sip_port)
-            code, reason, _ = u.final()
-            self.assertEqual(code, 488)
-            self.assertIn("T.38", reason)
+            for body, why in ((t38_only, "G.711 (PCMU/PCMA) only"), (g729, "PCMU/PCMA")):
+                u.send(u.request("INVITE", n.sip_port, body=body, extra="Content-Type: application/sdp\r\n"), n.sip_port)
+                code, reason, _ = u.final()
+                self.assertEqual(code, 488)
+                self.assertIn(why, reason)
             self.assertEqual(n.jobs(), [])  # nothing was accepted, nothing recorded
         finally:
             u.close()

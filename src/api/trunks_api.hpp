@@ -1,0 +1,37 @@
+// trunks_api.hpp — the trunks of the node as the JSON API shows them:
+//
+//   GET /api/trunks   200 [{"name", "t38", "state", "channels_in_use", "max_channels",
+//                          "t38_memory": [{"prefix", "reason", "since", "until"}, ...]}, ...]
+//
+// t38 is the trunk's policy (prefer | only | off); state is "up" (health pings are to come);
+// t38_memory lists the destinations whose T.38 was refused or failed, which start on audio
+// until `until` (gateway/t38_memory.hpp). Times in ISO 8601 UTC.
+// THREADS: `snapshot` is called on the thread the handler runs on (call control's io thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api/http_server.hpp"
+
+namespace api {
+
+struct TrunkInfo {
+  std::string name;
+  std::string t38;
+  int channels_in_use = 0;
+  int max_channels = 0;
+  struct Remembered {
+    std::string prefix;
+    std::string reason;
+    int64_t since = 0, until = 0;
+  };
+  std::vector<Remembered> t38_memory;
+};
+
+std::string trunks_json(const std::vector<TrunkInfo>& trunks);
+Handler trunks_handler(std::function<std::vector<TrunkInfo>()> snapshot);
+
+}  // namespace api
