@@ -16,7 +16,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> d(data, size);
   if (auto p = rtp::decode(d)) {
-    auto again = rtp::decode(rtp::encode(p->header, p->payload));
+    const rtp::Bytes encoded = rtp::encode(p->header, p->payload);  // `again` points into it
+    auto again = rtp::decode(encoded);
     if (!again || again->header.seq != p->header.seq || again->header.timestamp != p->header.timestamp ||
         again->header.ssrc != p->header.ssrc || again->header.payload_type != p->header.payload_type ||
         !std::equal(again->payload.begin(), again->payload.end(), p->payload.begin(), p->payload.end())) {
@@ -34,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static audio::Stream* stream = new audio::Stream({g711::Law::ulaw, rtp::pt::pcmu, 101, 96, 2, 1});
   size_t start = 0;
   uint32_t now = 0;
-  for (size_t i = 0; i + 1 <= size; ++i) {
-    if (i == size || (i + 1 < size && data[i] == 0xFF && data[i + 1] == 0xFF)) {
+  for (size_t i = 0; i + 1 < size; ++i) {
+    if (i >= start && data[i] == 0xFF && data[i + 1] == 0xFF) {
       stream->receive(d.subspan(start, i - start), now += 160);
       start = i + 2;
     }
