@@ -20,10 +20,17 @@ from fbtest import FAXBRIDGE
 ALICE_HASH = "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG."
 
 
+_given = set()  # ports handed out by this process: the kernel may offer a released one again
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def free_sip_port():
@@ -32,10 +39,13 @@ def free_sip_port():
         with socket.socket() as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             t.bind(("127.0.0.1", 0))
             port = t.getsockname()[1]
+            if port in _given:
+                continue
             try:
                 u.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _given.add(port)
             return port
 
 
