@@ -92,27 +92,22 @@ Status fsync_path(const std::string& path, bool directory) {
 
 }  // namespace
 
-Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWriteOptions& opt) {
-  if (pages.empty()) return make_error(Errc::usage, "no pages to write to " + path);
-  if (pages.size() > size_t(kMaxPages)) {
-    return make_error(Errc::limit, "more than " + std::to_string(kMaxPages) + " pages");
-  }
+namespace {
+
+// Writes already coded pages to `path` atomically (a temporary beside it, fsync, rename).
+Status write_coded(const std::string& path, const Pages& shapes, std::vector<std::vector<uint8_t>>& coded,
+                   const TiffWriteOptions& opt) {
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path tmp = target;
   tmp += ".tmp-" + std::to_string(::getpid());
   const std::string when = tiff_datetime();
-  // Code every page first, on all cores (t4_encoder is the expensive part), then write.
-  std::vector<std::vector<uint8_t>> coded(pages.size());
-  run_workers(worker_count(pages.size()), [&](unsigned w, unsigned n) {
-    for (size_t i = w; i < pages.size(); i += n) coded[i] = t4_encode(pages[i].bitmap, opt.coding, pages[i].yres);
-  });
   {
     TiffHandle h = TiffHandle::open_file(tmp.string(), "w");
     if (!h) return make_error(Errc::usage, "cannot write " + path + ": " + h.error());
-    int total = int(pages.size());
+    int total = int(shapes.size());
     for (int i = 0; i < total; ++i) {
-      const Page& p = pages[size_t(i)];
+      const Page& p = shapes[size_t(i)];
       if (!set_page_fields(h.tiff(), p, i, total, opt, when)) {
         std::error_code ec;
         fs::remove(tmp, ec);
@@ -143,6 +138,59 @@ Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWrite
   }
   std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
   return fsync_path(dir, true);
+}
+
+// The page's size and resolution without its pixels.
+Page shape_of(const Page& p) {
+  Page s;
+  s.bitmap.width = p.bitmap.width;
+  s.bitmap.rows = p.bitmap.rows;
+  s.bitmap.stride = p.bitmap.stride;
+  s.xres = p.xres;
+  s.yres = p.yres;
+  return s;
+}
+
+}  // namespace
+
+Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWriteOptions& opt) {
+  if (pages.empty()) return make_error(Errc::usage, "no pages to write to " + path);
+  if (pages.size() > size_t(kMaxPages)) {
+    return make_error(Errc::limit, "more than " + std::to_string(kMaxPages) + " pages");
+  }
+  // Code every page first, on all cores (t4_encoder is the expensive part), then write.
+  std::vector<std::vector<uint8_t>> coded(pages.size());
+  run_workers(worker_count(pages.size()), [&](unsigned w, unsigned n) {
+    for (size_t i = w; i < pages.size(); i += n) coded[i] = t4_encode(pages[i].bitmap, opt.coding, pages[i].yres);
+  });
+  Pages shapes;
+  for (const auto& p : pages) shapes.push_back(shape_of(p));
+  return write_coded(path, shapes, coded, opt);
+}
+
+Status TiffFaxWriter::add(const Page& page, const PageQuality& quality) {
+  if (strips_.size() >= size_t(kMaxPages)) {
+    return make_error(Errc::limit, "more than " + std::to_string(kMaxPages) + " pages");
+  }
+  strips_.push_back(t4_encode(page.bitmap, opt_.coding, page.yres));
+  shapes_.push_back(shape_of(page));
+  opt_.quality.push_back(quality);
+  // Appended at once (page count 0: not known yet), so a crash keeps every page that arrived.
+  const int index = int(strips_.size()) - 1;
+  TiffHandle h = TiffHandle::open_file(path_, index == 0 ? "w" : "a");
+  if (!h) return make_error(Errc::usage, "cannot write " + path_ + ": " + h.error());
+  std::vector<uint8_t>& strip = strips_.back();
+  if (!set_page_fields(h.tiff(), shapes_.back(), index, 0, opt_, tiff_datetime()) ||
+      TIFFWriteRawStrip(h.tiff(), 0, strip.data(), tmsize_t(strip.size())) < 0 || TIFFWriteDirectory(h.tiff()) != 1) {
+    return make_error(Errc::usage, "cannot write " + path_ + ": " + h.error());
+  }
+  if (!h.close()) return make_error(Errc::usage, "cannot write " + path_ + ": " + h.error());
+  return fb::Unit{};
+}
+
+Status TiffFaxWriter::finish() {
+  if (strips_.empty()) return fb::Unit{};
+  return write_coded(path_, shapes_, strips_, opt_);
 }
 
 namespace {

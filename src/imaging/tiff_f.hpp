@@ -42,6 +42,25 @@ struct TiffWriteOptions {
 // Writes pages to `path` atomically (a temporary beside it, fsync, rename).
 Status write_tiff_f(const std::string& path, const Pages& pages, const TiffWriteOptions& opt = {});
 
+// A received fax written page by page, as the pages arrive: each page is coded and appended to
+// the file at once (after a crash the file holds every page that had arrived), and finish()
+// rewrites the file atomically with its page count in every PageNumber (a temporary beside it,
+// fsync, rename). Pages are kept coded in memory, not as bitmaps (a few tens of KB each).
+class TiffFaxWriter {
+ public:
+  TiffFaxWriter(std::string path, TiffWriteOptions opt) : path_(std::move(path)), opt_(std::move(opt)) {}
+  Status add(const Page& page, const PageQuality& quality);
+  Status finish();
+  int pages() const { return int(strips_.size()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  TiffWriteOptions opt_;
+  std::vector<Page> shapes_;  // each page's size and resolution (bitmap left empty)
+  std::vector<std::vector<uint8_t>> strips_;
+};
+
 struct TiffPageInfo {
   int width = 0;
   int rows = 0;
