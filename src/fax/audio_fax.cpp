@@ -35,6 +35,7 @@ void AudioTerminal::process(std::span<const int16_t> heard, std::span<int16_t> s
     std::fill(send.begin(), send.end(), int16_t(0));
     return;
   }
+  take_rows();
   scratch_.assign(heard.begin(), heard.end());
   size_t at = 0;
   for (const auto& m : missing) {

@@ -50,11 +50,13 @@ void T38Terminal::receive_ifp(std::span<const uint8_t> ifp, uint16_t seq) {
   if (result_.finished || !t38_) return;
   heard_ = true;
   since_rx_ = std::chrono::milliseconds(0);
+  take_rows();
   t38_core_rx_ifp_packet(t38_terminal_get_t38_core_state(t38_), ifp.data(), int(ifp.size()), seq);
 }
 
 void T38Terminal::tick(int ms) {
   if (result_.finished || !t38_) return;
+  take_rows();
   t38_terminal_send_timeout(t38_, ms * 8);
   if (result_.finished) return;
   since_rx_ += std::chrono::milliseconds(ms);

@@ -2,9 +2,11 @@
 #include "fax/terminal.hpp"
 
 #include <spandsp.h>
+#include <spandsp/expose.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace fax {
 
@@ -16,9 +18,20 @@ int Result::bad_rows() const {
 
 namespace {
 int dpi(int pixels_per_metre) { return int(std::lround(pixels_per_metre * 0.0254)); }
+// spandsp 0.0.6 t30.c: OPERATION_IN_PROGRESS_T4_RX, the state in which t4.rx is a live receiver.
+constexpr int kT4Receiving = 1;
 }  // namespace
 
 struct T30Callbacks {
+  // t4_rx's row-write hook: each row of a completed page, then (nullptr, 0).
+  static int row(void* user, const uint8_t* buf, size_t len) {
+    auto* self = static_cast<Terminal*>(user);
+    if (buf && len) {
+      self->rows_.insert(self->rows_.end(), buf, buf + len);
+      self->row_bytes_ = int(len);
+    }
+    return 0;
+  }
   static int phase_b(t30_state_t*, void* user, int) {
     static_cast<Terminal*>(user)->result_.phase_b = true;
     return T30_ERR_OK;
@@ -41,6 +54,19 @@ struct T30Callbacks {
       p.ecm = st.error_correcting_mode != 0;
       self->result_.page.push_back(p);
       self->result_.pages = done;
+      if (self->opt_.page_out && !self->opt_.transmit && self->row_bytes_ > 0) {
+        ReceivedPage rp;
+        rp.number = done;
+        rp.width = self->row_bytes_ * 8 == st.width ? st.width : self->row_bytes_ * 8;
+        rp.rows = int(self->rows_.size() / size_t(self->row_bytes_));
+        rp.x_dpi = p.x_dpi;
+        rp.y_dpi = p.y_dpi;
+        rp.bad_rows = p.bad_rows;
+        rp.longest_bad_run = p.longest_bad_run;
+        rp.bits = std::move(self->rows_);
+        self->rows_.clear();
+        self->opt_.page_out(std::move(rp));
+      }
       if (self->opt_.on_page) self->opt_.on_page(done);
     }
     return T30_ERR_OK;
@@ -63,7 +89,10 @@ struct T30Callbacks {
   }
 };
 
-Terminal::~Terminal() = default;
+// The derived terminal has freed spandsp's state by now: its file is closed.
+Terminal::~Terminal() {
+  if (!opt_.transmit && opt_.page_out) std::remove(scratch_file(opt_.file).c_str());
+}
 
 void Terminal::attach(t30_state_t* t30) {
   t30_ = t30;
@@ -81,7 +110,7 @@ void Terminal::attach(t30_state_t* t30) {
   t30_set_supported_modems(t30, modems);
   // A resumed send starts at the first page the far end did not confirm (spandsp counts from 0).
   if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), opt_.first_page > 0 ? opt_.first_page : -1, -1);
-  else t30_set_rx_file(t30, opt_.file.c_str(), -1);
+  else t30_set_rx_file(t30, (opt_.page_out ? scratch_file(opt_.file) : opt_.file).c_str(), -1);
   if (!opt_.trace_tag.empty()) {
     logging_state_t* l = t30_get_logging_state(t30);
     span_log_set_level(l, SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW);
@@ -90,6 +119,15 @@ void Terminal::attach(t30_state_t* t30) {
   t30_set_phase_b_handler(t30, &T30Callbacks::phase_b, this);
   t30_set_phase_d_handler(t30, &T30Callbacks::phase_d, this);
   t30_set_phase_e_handler(t30, &T30Callbacks::phase_e, this);
+}
+
+void Terminal::take_rows() {
+  if (!t30_ || opt_.transmit || !opt_.page_out || result_.finished) return;
+  if (t30_->operation_in_progress != kT4Receiving) return;
+  t4_t6_decode_state_t& d = t30_->t4.rx.t4_t6_rx;
+  if (d.row_write_handler != &T30Callbacks::row || d.row_write_user_data != this) {
+    t4_rx_set_row_write_handler(&t30_->t4.rx, &T30Callbacks::row, this);
+  }
 }
 
 void Terminal::detach() {

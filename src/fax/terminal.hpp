@@ -9,7 +9,13 @@
 // figure covers the last page only), so a page with lost rows is reported as such, never clean.
 // Sending: the file must already be a valid TIFF-F of 1728-pixel pages (the converter made it).
 // Receiving: pages go into exactly `file`; spandsp deletes it when no page arrived, and closes it
-// when the terminal is destroyed (read the file only after that).
+// when the terminal is destroyed (read the file only after that). Or, with `page_out`, each page
+// is handed over as rows once T.30 has it (phase D), and the owner writes it — off the thread
+// that carries the call: spandsp 0.0.6 codes and writes a page inside its T.30 processing, and
+// hundreds of pages ending together held up the MCF answers past the sender's timers. (This uses
+// t4_rx's row-write hook inside spandsp's T.30 state, through spandsp/expose.h: spandsp then
+// writes no image into its own file, scratch_file(file), which the terminal deletes when it is
+// destroyed; one left by a crash is the owner's to delete.)
 // A transfer ends by itself (phase E), or by abort() (the call ended under it, or the media was
 // switched): pages already confirmed stay in the result, and a sender whose every page the far end
 // confirmed has delivered the document even if the far end hung up before phase E.
@@ -26,6 +32,17 @@ struct t30_state_s;
 
 namespace fax {
 
+// A received page, as T.30 completed it.
+struct ReceivedPage {
+  int number = 0;  // 1-based
+  int width = 0;   // pixels
+  int rows = 0;
+  int x_dpi = 0, y_dpi = 0;
+  int bad_rows = 0;
+  int longest_bad_run = 0;
+  std::vector<uint8_t> bits;  // rows of (width + 7) / 8 octets, MSB first, 1 = black
+};
+
 struct Options {
   bool calling = true;          // the party that dialled (sends CNG; T.30 roles follow)
   bool transmit = true;         // send `file`, else receive into it
@@ -41,6 +58,8 @@ struct Options {
   int max_bit_rate = 14400;     // V.17 only at 12000 and above
   // T.30 protocol trace on stderr, each line tagged (spandsp's own log; off by default).
   std::string trace_tag;
+  // Receive: each page to the owner instead of into `file` (see above). On the terminal's thread.
+  std::function<void(ReceivedPage)> page_out;
 };
 
 struct PageResult {
@@ -71,6 +90,9 @@ struct Result {
   int bad_rows() const;
 };
 
+// The file spandsp itself writes while a page_out receiver runs (no image goes into it).
+inline std::string scratch_file(const std::string& file) { return file + ".spandsp"; }
+
 class Terminal {
  public:
   virtual ~Terminal();
@@ -89,6 +111,9 @@ class Terminal {
   void attach(t30_state_s* t30);
   // Before the derived class frees spandsp's state: T.30 ends if it has not (files closed).
   void detach();
+  // Before each step of the line: with page_out, takes the rows of the page being received from
+  // spandsp (installs the hook as soon as spandsp has begun a document).
+  void take_rows();
   bool attached() const { return t30_ != nullptr; }
 
   Options opt_;
@@ -96,6 +121,8 @@ class Terminal {
 
  private:
   t30_state_s* t30_ = nullptr;
+  std::vector<uint8_t> rows_;  // the page being received (page_out)
+  int row_bytes_ = 0;
   friend struct T30Callbacks;
 };
 

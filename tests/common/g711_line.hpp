@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -80,7 +81,9 @@ struct Transfer {
   double seconds = 0;
 };
 
-inline Transfer run(const std::string& tx_file, const std::string& dir, const LineModel& m, bool ecm = true) {
+// `page_out`: the receiver hands over its pages as rows (fax/terminal.hpp) instead of writing them.
+inline Transfer run(const std::string& tx_file, const std::string& dir, const LineModel& m, bool ecm = true,
+                    std::function<void(fax::ReceivedPage)> page_out = {}) {
   Transfer t;
   t.rx_file = dir + "/rx.tif";
   fax::Options o;
@@ -94,6 +97,7 @@ inline Transfer run(const std::string& tx_file, const std::string& dir, const Li
   o.transmit = false;
   o.file = t.rx_file;
   o.station_id = "+15550100";
+  o.page_out = std::move(page_out);
   Side b(o, m.law, 22, m.red);
   Wire ab(m, m.seed), ba(m, m.seed + 100);
   // B ticks every 20 ms of simulated time; A's clock runs at (1 + ppm) of B's.

@@ -110,6 +110,27 @@ TEST_F(AudioFax, WithoutEcmLossShowsAsBadRowsNotAsACleanPage) {
   EXPECT_FALSE(t.rx.success && t.rx.pages == 2 && t.rx.bad_rows() == 0);
 }
 
+// A receiver with page_out hands each page over as rows the moment T.30 has it (the node writes
+// them on its page-writer thread): the rows are the chart's pixels exactly, in page order, with the
+// page's resolution; spandsp's own file gets no image and is gone once the terminal is.
+TEST_F(AudioFax, PagesHandedOverAsRowsAreTheChartsPixels) {
+  std::vector<fax::ReceivedPage> got;
+  auto t = run(tx_, dir_.string(), LineModel{}, true, [&](fax::ReceivedPage p) { got.push_back(std::move(p)); });
+  ASSERT_TRUE(t.rx.success) << t.rx.reason;
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].number, int(i) + 1);
+    EXPECT_EQ(got[i].width, pages_[i].bitmap.width);
+    EXPECT_EQ(got[i].rows, pages_[i].bitmap.rows);
+    EXPECT_EQ(got[i].x_dpi, 204);
+    EXPECT_EQ(got[i].y_dpi, 196);
+    EXPECT_EQ(got[i].bad_rows, 0);
+    EXPECT_TRUE(got[i].bits == pages_[i].bitmap.bits) << "page " << i + 1 << " differs";
+  }
+  EXPECT_FALSE(fs::exists(t.rx_file));
+  EXPECT_FALSE(fs::exists(fax::scratch_file(t.rx_file)));
+}
+
 class ClockSkew : public AudioFax, public testing::WithParamInterface<double> {};
 
 TEST_P(ClockSkew, TenEcmPagesCompleteAndSlipsFallOnlyBetweenPages) {
