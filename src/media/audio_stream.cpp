@@ -69,6 +69,11 @@ void Stream::reconfigure(g711::Law law, uint8_t payload_type, std::optional<uint
 
 void Stream::play(std::span<int16_t> out, std::vector<playout::Gap>* gaps) { playout_.get(out, gaps); }
 
+void Stream::skip(uint32_t samples) {
+  sender_.skip(samples + uint32_t(pending_.size()));
+  pending_.clear();
+}
+
 std::vector<rtp::Bytes> Stream::send(std::span<const int16_t> samples) {
   std::vector<rtp::Bytes> out;
   pending_.insert(pending_.end(), samples.begin(), samples.end());

@@ -61,6 +61,11 @@ class Stream {
   void play(std::span<int16_t> out, std::vector<playout::Gap>* gaps = nullptr);
   // Samples to send: whole packets come out, a partial one waits for the rest.
   std::vector<rtp::Bytes> send(std::span<const int16_t> samples);
+  // Time our side could not produce (its thread stalled longer than it catches up): the next packet
+  // is stamped that much later, so the peer hears a gap in its place instead of a stream that fell
+  // behind for good (RFC 3550 §5.1: the timestamp follows the sampling clock). A partial packet
+  // waiting to be sent is dropped with it.
+  void skip(uint32_t samples);
   // A telephone-event to send, lasting `duration_ms`; its packets go out with the audio's.
   bool send_event(uint8_t event, int duration_ms);
   // An RTCP compound packet (SR/RR + SDES), for the owner to send every rtp::kRtcpIntervalMs.

@@ -18,7 +18,11 @@
 //     never inside a carrier. With the defaults a page may last (delay_ms - jitter) / 0.2 ms a
 //     second = 250-300 s of continuous carrier from a slow peer before the buffer runs dry (and
 //     (capacity_ms - delay_ms) / 0.2 from a fast one), far beyond a page at 2400 bit/s.
-//   - a timestamp that jumps (a new source, a peer restarting its stream) re-anchors at once.
+//   - a timestamp that jumps (a new source, a peer restarting its stream) re-anchors at once;
+//   - a stream that fell behind (its sender stalled and went on with contiguous timestamps: every
+//     packet now comes after its playout time) is placed again at delay_ms once resync_ms of
+//     packets in a row came late. One slip where the audio was already broken, instead of the
+//     rest of the call played as silence. A late packet among punctual ones is only dropped.
 // STANDARDS: RFC 3550 §5.1 (timestamps in samples, wrapping at 2^32), RFC 3551 (8000 Hz),
 // ITU-T T.30 §5.1 (at least 75 ms of silence between signals: where slips go).
 // LIMITS: capacity_ms of audio held; anything further ahead is a jump.
@@ -35,6 +39,7 @@ struct Config {
   int low_ms = 30;       // at or below: insert silence in the next quiet stretch
   int high_ms = 130;     // at or above: skip silence in the next quiet stretch
   int capacity_ms = 1000;
+  int resync_ms = 60;    // late packets in a row covering this much: place the stream again
   int quiet_ms = 30;     // silence heard before a slip may be made
   int quiet_level = 64;  // |sample| at or below it is silence (about -50 dBm0)
 };
@@ -45,6 +50,7 @@ struct Stats {
   uint64_t inserted = 0;   // samples of silence inserted to absorb a slow peer clock
   uint64_t skipped = 0;    // samples of silence skipped to absorb a fast peer clock
   uint64_t jumps = 0;      // re-anchored after a timestamp jump
+  uint64_t resyncs = 0;    // placed again after resync_ms of late packets in a row
 };
 
 // A run of samples get() played as silence because nothing had arrived for them.
@@ -68,6 +74,7 @@ class Buffer {
  private:
   int64_t extend(uint32_t ts);
   bool quiet_ahead(int samples) const;
+  size_t slip(std::span<int16_t> out);
   int16_t& at(int64_t pos) { return ring_[size_t(pos % int64_t(ring_.size()))]; }
   int16_t at(int64_t pos) const { return ring_[size_t(pos % int64_t(ring_.size()))]; }
   void anchor(int64_t ext);
@@ -82,6 +89,7 @@ class Buffer {
   int64_t written_ = 0;      // one past the furthest position written
   int64_t first_ = 0;        // where the stream's first packet was placed
   int quiet_run_ = 0;        // samples of silence just played
+  int64_t late_run_ = 0;     // samples of the late packets since the last punctual one
   Stats stats_;
 };
 

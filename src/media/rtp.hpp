@@ -73,6 +73,8 @@ class Sender {
   // A packet stamped `timestamp` (telephone-events carry their start time), advancing only the
   // sequence number.
   Bytes at(uint8_t pt, uint32_t timestamp, std::span<const uint8_t> payload, bool marker);
+  // Time with no samples sent (the sender could not keep up): the next timestamp is that later.
+  void skip(uint32_t samples) { ts_ += samples; }
   uint32_t ssrc() const { return ssrc_; }
   uint32_t timestamp() const { return ts_; }  // the next packet's
   uint32_t packets() const { return packets_; }

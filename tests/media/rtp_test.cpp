@@ -249,6 +249,75 @@ TEST(Playout, ATimestampJumpReanchors) {
   EXPECT_EQ(out, tone(0, 160));
 }
 
+// The sender stalled 400 ms and went on with contiguous timestamps (it lost that time): every
+// packet after the stall arrives 320 ms after its playout time. Kept on the old anchor, the rest
+// of the call would be silence; after resync_ms of packets that all came late the stream is
+// placed again (one slip, where the audio was already broken) and plays on.
+TEST(Playout, AStreamThatFellBehindIsPlacedAgain) {
+  playout::Buffer b;  // 80 ms, resync after 60 ms of late packets
+  std::vector<int16_t> out(160);
+  uint32_t ts = 0;
+  for (int i = 0; i < 10; ++i, ts += 160) {
+    b.put(ts, tone(ts, 160));
+    b.get(out);
+  }
+  for (int i = 0; i < 20; ++i) b.get(out);  // the stall: nothing arrives
+  const uint64_t late = b.stats().late;
+  int whole = 0;
+  for (int i = 0; i < 50; ++i, ts += 160) {
+    b.put(ts, tone(ts, 160));
+    b.get(out);
+    if (out != std::vector<int16_t>(160, 0)) ++whole;
+  }
+  EXPECT_EQ(b.stats().resyncs, 1u);
+  EXPECT_EQ(b.stats().jumps, 0u);
+  EXPECT_EQ(b.stats().late - late, 3u);  // 60 ms of them, then placed again
+  EXPECT_EQ(whole, 50 - 3 - 4);  // the late ones and the delay, then every packet plays
+  // Placed again at the delay: the samples come out in order from the packet that re-anchored.
+  b.get(out);
+  EXPECT_EQ(out, tone(ts - 4 * 160, 160));
+}
+
+// A single late packet among punctual ones is dropped; the stream is not moved for it.
+TEST(Playout, OneLatePacketDoesNotMoveTheStream) {
+  playout::Buffer b;
+  std::vector<int16_t> out(160);
+  uint32_t ts = 0;
+  for (int i = 0; i < 30; ++i, ts += 160) {
+    if (i != 10) b.put(ts, tone(ts, 160));
+    b.get(out);
+    if (i == 20) b.put(160 * 10, tone(160 * 10, 160));  // packet 10, 200 ms late
+  }
+  EXPECT_EQ(b.stats().late, 1u);
+  EXPECT_EQ(b.stats().resyncs, 0u);
+  b.get(out);
+  EXPECT_EQ(out, tone(ts - 4 * 160, 160));
+}
+
+// Our thread stalled longer than it makes up: the time it lost is skipped in the timestamps, so
+// the peer's buffer hears exactly that gap and then plays on time (no late packet, no resync).
+TEST(AudioStream, TimeTheSenderLostIsAGapNotAShift) {
+  audio::Stream a({g711::Law::ulaw, rtp::pt::pcmu, std::nullopt, std::nullopt, 2, 1}),
+      b({g711::Law::ulaw, rtp::pt::pcmu, std::nullopt, std::nullopt, 2, 2});
+  std::vector<int16_t> out(160);
+  uint32_t ts = 0, now = 0;
+  auto step = [&](bool sending) {
+    if (sending) {
+      for (auto& p : a.send(tone(ts, 160))) b.receive(p, now);
+    }
+    b.play(out);
+    ts += 160;
+    now += 160;
+  };
+  for (int i = 0; i < 10; ++i) step(true);
+  for (int i = 0; i < 10; ++i) step(false);  // 200 ms that a's side lost
+  a.skip(1600);
+  for (int i = 0; i < 20; ++i) step(true);
+  EXPECT_EQ(b.stats().playout.late, 0u);
+  EXPECT_EQ(b.stats().playout.resyncs, 0u);
+  EXPECT_EQ(b.stats().playout.silence, 1600u);
+}
+
 TEST(AudioStream, CarriesSamplesAndEventsAndDropsWhatItDidNotNegotiate) {
   audio::Stream a({g711::Law::alaw, rtp::pt::pcma, 101, std::nullopt, 2, 1}), b({g711::Law::alaw, rtp::pt::pcma, 101, std::nullopt, 2, 2});
   ASSERT_TRUE(a.send_event(rfc4733::event::cng, 500));
