@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <map>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
+#include "fax/terminal.hpp"
 #include "imaging/tiff_f.hpp"
 
 namespace gateway {
@@ -92,6 +94,8 @@ void Dispatcher::start() {
     if (cut) {
       for (const auto& j : *cut) {
         auto info = imaging::inspect_tiff(spool_.received_path(j.id));
+        std::error_code ec;
+        std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
         int pages = info ? int(info->pages.size()) : 0;
         interrupted(j, pages);
         const std::string why = "The node stopped during the reception";

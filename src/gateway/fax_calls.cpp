@@ -215,6 +215,7 @@ void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsF
     endpoint_.ua().register_at(r, sip::Clock::now());
   }
   endpoint_.kick();
+  pages_.start();
   media_.start();
 }
 
@@ -234,6 +235,7 @@ void FaxCalls::stop() {
   }
   endpoint_.stop();
   media_.stop();
+  pages_.stop();
 }
 
 void FaxCalls::release_channel(Call& c) {
@@ -306,7 +308,7 @@ bool FaxCalls::open_media(const std::shared_ptr<Call>& c) {
       if (auto c = weak.lock()) on_detected(c, d);
     });
   };
-  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev));
+  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev), &pages_);
   if (c->media) c->local_port = c->media->port();
   return c->media != nullptr;
 }
@@ -508,6 +510,12 @@ void FaxCalls::start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T
   c.media->start_t38(std::move(st));
 }
 
+// Would a fax sign heard now still change anything: make the call a fax, or ask for T.38?
+bool FaxCalls::wants_signs(const Call& c) const {
+  const T38Policy p = opt_.trunks[c.trunk].t38;
+  return (c.voice_uri && !c.recognised) || (p != T38Policy::off && !c.t38_tried && !c.remembered && !c.t38_scheduled);
+}
+
 void FaxCalls::begin_fax(Call& c) {
   if (!c.fax_began) {
     c.fax_began = true;
@@ -534,7 +542,9 @@ void FaxCalls::start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool wit
   a.stream = stream_config(c, remote);
   if (auto ep = media_endpoint(remote.ip, remote.port)) a.remote = *ep;
   a.send = remote.receives();
-  a.detect = true;
+  // Listening costs two tone detectors a call: until the first fax sign is noted, then only while
+  // one would still change something (on_detected turns them off).
+  a.detect = !c.sign_noted || wants_signs(c);
   a.idle_timeout = opt_.idle_timeout;
   if (with_fax) {
     a.fax = fax_options(c);
@@ -594,6 +604,7 @@ void FaxCalls::on_detected(const std::shared_ptr<Call>& c, const Detection& d) {
     add_note(*c, heard.substr(0, heard.find(" after")) + " heard" + heard.substr(heard.find(" after")));
   }
   c->sign_noted = true;
+  if (!wants_signs(*c)) c->media->set_detect(false);
   const Trunk& t = opt_.trunks[c->trunk];
   if (t.t38 == T38Policy::off || c->t38_tried || c->remembered || c->t38_scheduled) return;
   if (c->outgoing) {
@@ -707,6 +718,7 @@ void FaxCalls::on_reinvite_result(sip::CallId id, const sip::Message& r) {
     }
     add_note(*c, "T.38 refused (" + why + "): the fax went on over G.711");
     if (c->outgoing) memory_.remember(t.name, c->job.number, "T.38 refused (" + why + ")", unix_now());
+    c->media->set_detect(false);  // nothing left for a fax sign to change
     return;
   }
   if (c->audio_back_pending) {
@@ -1157,12 +1169,13 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
   r.job_id = c->job_id;
   if (c->fax_result) {
     const auto& fr = c->fax_result->result;
-    r.success = fr.success;
+    r.success = fr.success && c->fax_result->write_error.empty();
     r.pages = fr.pages;
     r.bad_rows = fr.bad_rows();
     r.remote_ident = fr.remote_ident;
     r.subaddress = fr.remote_subaddress;
     r.reason = fr.success ? "" : fr.reason;
+    if (!c->fax_result->write_error.empty()) r.reason = "The received pages could not be written: " + c->fax_result->write_error;
     r.bit_rate = fr.bit_rate;
     r.ecm = fr.ecm;
   } else {

@@ -64,6 +64,7 @@
 #include "gateway/channel_ledger.hpp"
 #include "gateway/media_session.hpp"
 #include "gateway/media_thread.hpp"
+#include "gateway/page_writer.hpp"
 #include "gateway/t38_memory.hpp"
 #include "media/udptl.hpp"
 #include "queue/job_store.hpp"
@@ -248,6 +249,7 @@ class FaxCalls final : public sip::CallHandler {
   void start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool with_fax, uint16_t port);
   audio::StreamConfig stream_config(const Call& c, const fax_sdp::RemoteAudio& remote) const;
   void begin_fax(Call& c);
+  bool wants_signs(const Call& c) const;
   void on_fax_finished(const std::shared_ptr<Call>& c, const FaxOutcome& out);
   void report_fax_end(const std::shared_ptr<Call>& c, const FaxOutcome& out);
   void end_for_t38(const std::shared_ptr<Call>& c, const std::string& why);
@@ -273,6 +275,7 @@ class FaxCalls final : public sip::CallHandler {
   ChannelLedger ledger_;
   PortRange ports_;
   MediaPool media_;
+  PageWriter pages_;
   T38Memory memory_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
   bool stopped_ = false;

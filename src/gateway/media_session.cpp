@@ -1,10 +1,14 @@
 // media_session.cpp — a fax call's transport and terminal on its media thread (see media_session.hpp).
 #include "gateway/media_session.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "gateway/media_thread.hpp"
+#include "gateway/page_writer.hpp"
 
 namespace gateway {
 
@@ -74,12 +78,13 @@ std::shared_ptr<Sock> new_socket(asio::io_context& io, const asio::ip::address& 
 }  // namespace
 
 std::shared_ptr<MediaSession> MediaSession::open(MediaThread& thread, const std::string& ip, PortRange& ports,
-                                                 MediaEvents events) {
+                                                 MediaEvents events, PageWriter* writer) {
   std::error_code ec;
   auto addr = asio::ip::make_address(ip, ec);
   if (ec) return nullptr;
   std::shared_ptr<MediaSession> s(new MediaSession(thread, ip));
   s->ports_ = &ports;
+  s->writer_ = writer;
   s->socket_ = new_socket<Sock>(thread.io(), addr);
   s->rtcp_ = new_socket<Sock>(thread.io(), addr);
   if (!s->socket_ || !s->rtcp_) return nullptr;
@@ -155,6 +160,10 @@ void MediaSession::new_terminal(fax::Options o, bool t38, const fax::T38Config& 
   o.on_page = [weak, offset](int pages) {
     if (auto s = weak.lock(); s && s->events_.page) s->events_.page(offset + pages);
   };
+  if (!o.transmit && writer_) {
+    rx_path_ = o.file;
+    o.page_out = [w = writer_, path = o.file](fax::ReceivedPage p) { w->add(path, std::move(p)); };
+  }
   if (t38) {
     MediaSession* raw = this;
     auto term = std::make_unique<fax::T38Terminal>(o, cfg, [raw](std::span<const uint8_t> ifp, int copies) {
@@ -196,9 +205,7 @@ void MediaSession::start_audio(AudioStart a) {
       self->end_terminal(true);
     }
     self->last_tick_ = {};
-    self->thread_.add(self);
-    self->read();
-    self->read_rtcp();
+    self->thread_.add(self);  // audio is read by the tick itself (drain)
     self->check_finished();
   });
 }
@@ -237,6 +244,13 @@ void MediaSession::update_audio(udp::endpoint remote, bool send, audio::StreamCo
   });
 }
 
+void MediaSession::set_detect(bool on) {
+  asio::post(thread_.io(), [self = shared_from_this(), on] {
+    if (!on) self->detector_.reset();
+    else if (!self->detector_ && self->kind_ == Kind::audio) self->detector_ = std::make_unique<fax::ToneDetector>();
+  });
+}
+
 void MediaSession::set_remote(udp::endpoint remote) {
   asio::post(thread_.io(), [self = shared_from_this(), remote] { self->remote_ = remote; });
 }
@@ -263,6 +277,7 @@ void MediaSession::close() {
   asio::post(thread_.io(), [self = shared_from_this()] {
     self->closed_ = true;
     self->terminal_.reset();  // no event: the owner has left
+    if (self->writer_ && !self->rx_path_.empty()) self->writer_->forget(self->rx_path_);
     self->audio_terminal_ = nullptr;
     self->t38_terminal_ = nullptr;
     if (self->stream_ && self->kind_ == Kind::audio) {
@@ -290,18 +305,54 @@ void MediaSession::read() {
   });
 }
 
-void MediaSession::read_rtcp() {
-  auto sock = rtcp_;
-  if (sock->reading) return;
-  sock->reading = true;
-  sock->s.async_receive_from(asio::buffer(sock->buf), sock->from, [self = shared_from_this(), sock](std::error_code ec, size_t n) {
-    sock->reading = false;
-    if (ec == asio::error::operation_aborted || self->closed_ || sock != self->rtcp_) return;
-    if (!ec && self->stream_ && sock->from.address() == self->remote_.address()) {
-      self->stream_->receive(std::span<const uint8_t>(sock->buf.data(), n), uint32_t(self->audio_ms_) * 8);
+// Audio: everything that has arrived, read before the samples it carries are played. (Read by the
+// tick rather than as each datagram completes: after a stall of the thread the datagrams queued
+// meanwhile are placed in the playout buffer first, instead of being found late after the tick
+// played their time as silence; and one pass serves many datagrams.)
+void MediaSession::drain() {
+  // RTP: every datagram queued, in batches of one system call each (recvmmsg). The batch
+  // buffers belong to the thread: its sessions use them one after the other.
+  struct Batch {
+    std::array<mmsghdr, kDrainBatch> msgs{};
+    std::array<iovec, kDrainBatch> iov{};
+    std::array<sockaddr_storage, kDrainBatch> from{};
+    std::array<std::array<uint8_t, kMaxDatagram>, kDrainBatch> data{};
+  };
+  thread_local std::unique_ptr<Batch> batch;
+  if (!batch) batch = std::make_unique<Batch>();
+  Batch& b = *batch;
+  const int fd = socket_->s.native_handle();
+  for (int round = 0; round < kMaxDrain / kDrainBatch; ++round) {
+    for (int i = 0; i < kDrainBatch; ++i) {
+      b.iov[size_t(i)] = {b.data[size_t(i)].data(), kMaxDatagram};
+      b.msgs[size_t(i)].msg_hdr = {};
+      b.msgs[size_t(i)].msg_hdr.msg_iov = &b.iov[size_t(i)];
+      b.msgs[size_t(i)].msg_hdr.msg_iovlen = 1;
+      b.msgs[size_t(i)].msg_hdr.msg_name = &b.from[size_t(i)];
+      b.msgs[size_t(i)].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     }
-    self->read_rtcp();
-  });
+    int n = ::recvmmsg(fd, b.msgs.data(), kDrainBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) break;  // would block (or the socket closed): nothing more now
+    for (int i = 0; i < n; ++i) {
+      udp::endpoint from;
+      const socklen_t len = b.msgs[size_t(i)].msg_hdr.msg_namelen;
+      if (len > from.capacity()) continue;
+      std::memcpy(from.data(), &b.from[size_t(i)], len);
+      from.resize(len);
+      if (from.address() != remote_.address()) continue;
+      receive(std::span<const uint8_t>(b.data[size_t(i)].data(), b.msgs[size_t(i)].msg_len));
+    }
+    if (n < kDrainBatch) break;
+  }
+  // RTCP comes every few seconds: looked at on every tenth tick only.
+  if (++rtcp_poll_ % 10 != 0 || !stream_) return;
+  for (int k = 0; k < kMaxDrain; ++k) {
+    std::error_code ec;
+    size_t n = rtcp_->s.receive_from(asio::buffer(rtcp_->buf), rtcp_->from, 0, ec);
+    if (ec) break;
+    if (rtcp_->from.address() != remote_.address()) continue;
+    stream_->receive(std::span<const uint8_t>(rtcp_->buf.data(), n), uint32_t(audio_ms_) * 8);
+  }
 }
 
 void MediaSession::receive(std::span<const uint8_t> d) {
@@ -328,7 +379,13 @@ void MediaSession::tick(Clock::time_point now) {
   int elapsed = int(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_).count());
   if (elapsed <= 0) return;
   last_tick_ += std::chrono::milliseconds(elapsed);
-  elapsed = std::min(elapsed, kMaxTickMs);
+  max_tick_ms_ = std::max(max_tick_ms_, elapsed);
+  if (elapsed > kMaxTickMs) {
+    lost_ms_ += elapsed - kMaxTickMs;
+    // Audio for that time is never sent: the peer is told by the timestamps (a gap, not a shift).
+    if (kind_ == Kind::audio && stream_) stream_->skip(uint32_t(elapsed - kMaxTickMs) * 8);
+    elapsed = kMaxTickMs;
+  }
   if (kind_ == Kind::t38) {
     if (t38_terminal_) t38_terminal_->tick(elapsed);
   } else {
@@ -338,6 +395,7 @@ void MediaSession::tick(Clock::time_point now) {
 }
 
 void MediaSession::tick_audio(int ms) {
+  drain();
   const size_t n = size_t(ms) * 8;
   heard_.resize(n);
   sent_.resize(n);
@@ -378,12 +436,13 @@ std::string MediaSession::stats() const {
   auto s = stream_->stats();
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "audio: %llu packets in, %llu out, %llu late, %llu ms missing, %llu/%llu samples slipped, "
-                "%llu malformed",
+                "audio: %llu packets in, %llu out, %llu late, %llu ms missing, %llu/%llu samples slipped, %llu resyncs, "
+                "%llu malformed, ticks up to %d ms, %d ms lost",
                 (unsigned long long)s.rtp.received, (unsigned long long)s.sent,
                 (unsigned long long)s.playout.late, (unsigned long long)(s.playout.silence / 8),
                 (unsigned long long)s.playout.inserted, (unsigned long long)s.playout.skipped,
-                (unsigned long long)(s.rtp.malformed + s.bad_events + s.bad_red));
+                (unsigned long long)s.playout.resyncs,
+                (unsigned long long)(s.rtp.malformed + s.bad_events + s.bad_red), max_tick_ms_, lost_ms_);
   return buf;
 }
 
@@ -400,9 +459,22 @@ void MediaSession::end_terminal(bool aborted) {
     out.result.page.insert(out.result.page.begin(), carried_.page.begin(), carried_.page.end());
   }
   out.media_stats = stats();
+  const bool receiving = !terminal_->options().transmit;
   terminal_.reset();  // spandsp closes the file (or deletes it when no page came)
   audio_terminal_ = nullptr;
   t38_terminal_ = nullptr;
+  if (receiving && writer_ && !rx_path_.empty()) {
+    // The end is reported once every page is on disk, from this thread.
+    writer_->finish(std::exchange(rx_path_, std::string()),
+                    [self = shared_from_this(), out](int, std::string error) mutable {
+                      asio::post(self->thread_.io(), [self, out = std::move(out), error = std::move(error)]() mutable {
+                        if (self->closed_ || !self->events_.finished) return;
+                        out.write_error = error;
+                        self->events_.finished(out);
+                      });
+                    });
+    return;
+  }
   if (events_.finished) events_.finished(out);
 }
 

@@ -48,8 +48,11 @@
 namespace gateway {
 
 class MediaThread;
+class PageWriter;
 
 inline constexpr size_t kMaxDatagram = 4096;
+inline constexpr int kMaxDrain = 64;  // datagrams read per socket and tick (a G.711 call brings ~1-10)
+inline constexpr int kDrainBatch = 16;  // datagrams per recvmmsg
 
 // Media ports handed out in turn from [min, max], shared by every media thread.
 class PortRange {
@@ -76,6 +79,7 @@ struct Detection {
 
 struct FaxOutcome {
   fax::Result result;      // pages and page counts of the whole call
+  std::string write_error;  // a received page could not be written (page_writer.hpp)
   bool aborted = false;    // ended by abort(), not by itself
   uint64_t generation = 0;  // the start_* whose terminal this was
   std::string media_stats;  // the audio stream's figures, "" for T.38 only
@@ -111,8 +115,9 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
  public:
   // A session with an RTP/RTCP socket pair bound on `ip`; nullptr when no port is free or the
   // address is unusable.
+  // `writer`, when given, writes received pages off this thread (page_writer.hpp).
   static std::shared_ptr<MediaSession> open(MediaThread& thread, const std::string& ip, PortRange& ports,
-                                            MediaEvents events);
+                                            MediaEvents events, PageWriter* writer = nullptr);
   ~MediaSession();
   uint16_t port() const { return port_; }  // the first port (the one open() bound)
   const std::string& ip() const { return ip_; }
@@ -129,6 +134,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   // A re-INVITE moved or held the audio, or renumbered its payload types (the stream goes on).
   void update_audio(asio::ip::udp::endpoint remote, bool send, audio::StreamConfig cfg);
   void set_remote(asio::ip::udp::endpoint remote);                // a re-INVITE moved the T.38 stream
+  void set_detect(bool on);  // listen for fax signs in the audio (or stop: it costs DSP time)
   void abort(std::string reason);
   void close();
 
@@ -139,7 +145,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   // On the media thread:
   void use_prepared(uint16_t port);
   void read();
-  void read_rtcp();
+  void drain();
   void receive(std::span<const uint8_t> d);
   void tick(std::chrono::steady_clock::time_point now);
   void tick_audio(int ms);
@@ -152,6 +158,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   std::string ip_;
   uint16_t port_ = 0;
   PortRange* ports_ = nullptr;
+  PageWriter* writer_ = nullptr;
+  std::string rx_path_;  // a receiving terminal's file, written by writer_
   // A socket with its own receive buffer (a read still completing on a replaced socket must not
   // write into the new one's).
   struct Sock {
@@ -179,6 +187,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   std::chrono::milliseconds since_audio_{0};
   int audio_ms_ = 0;         // since the audio began
   int rtcp_due_ms_ = 0;
+  unsigned rtcp_poll_ = 0;  // ticks, for reading RTCP now and then
   std::vector<int16_t> heard_, sent_;
   std::vector<playout::Gap> gaps_;
   std::vector<fax::AudioTerminal::Missing> missing_;
@@ -191,6 +200,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   uint64_t generation_ = 0;  // of the terminal now
   std::chrono::steady_clock::time_point last_tick_{};  // the T.30 clock's position
   int phase_ = -1;  // its tick group in the thread, -1 when not ticked
+  int max_tick_ms_ = 0;  // the longest gap between two ticks (a thread that fell behind)
+  int lost_ms_ = 0;      // time beyond kMaxTickMs the clock could not make up
   bool closed_ = false;
 };
 

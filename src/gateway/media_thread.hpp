@@ -4,7 +4,10 @@
 // Every session is advanced by the real time since its own last tick (the T.30 clock follows
 // real time even when a tick starts late: the far end's packets and timers do), in kTickPhases
 // interleaved groups, one group every 20/kTickPhases ms, so that hundreds of calls do not all
-// send their packets in the same instant. A late tick advances by at most kMaxTickMs.
+// send their packets in the same instant. A late tick advances by at most kMaxTickMs: a stall up
+// to that long is made up with real samples (the audio sent keeps to the wall clock, so the far
+// end hears a late burst, not a stream shifted for the rest of the call); beyond it the time is
+// lost, and an audio stream's timestamps skip over it.
 // THREADS: add()/remove() and tick() run on the thread's io_context only.
 // MediaPool: [sip] media_threads threads (default: one per core), each with its own io_context
 // and MediaThread; new calls go to them in turn. Each call's transport,
@@ -26,7 +29,7 @@ class MediaSession;
 
 inline constexpr int kTickMs = 20;
 inline constexpr int kTickPhases = 4;
-inline constexpr int kMaxTickMs = 200;
+inline constexpr int kMaxTickMs = 1000;
 
 class MediaThread {
  public:
