@@ -130,6 +130,7 @@ size_t Buffer::slip(std::span<int16_t> out) {
   }
   // Play silence without moving through the stream: everything after comes later.
   int64_t n = std::min<int64_t>(std::max(target - lvl, 0), int64_t(out.size()));
+  if (written_ - read_ + n > cap) return 0;  // no room to move what is buffered
   std::fill(out.begin(), out.begin() + n, int16_t(0));
   offset_ += n;
   // The samples already buffered move with the stream: shift them n later.

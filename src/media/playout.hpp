@@ -38,7 +38,7 @@ struct Config {
   int delay_ms = 80;
   int low_ms = 30;       // at or below: insert silence in the next quiet stretch
   int high_ms = 130;     // at or above: skip silence in the next quiet stretch
-  int capacity_ms = 1000;
+  int capacity_ms = 1500;  // above the media thread's 1 s catch-up (gateway/media_thread.hpp) plus the delay
   int resync_ms = 60;    // late packets in a row covering this much: place the stream again
   int quiet_ms = 30;     // silence heard before a slip may be made
   int quiet_level = 64;  // |sample| at or below it is silence (about -50 dBm0)
