@@ -54,11 +54,13 @@ struct T30Callbacks {
       p.ecm = st.error_correcting_mode != 0;
       self->result_.page.push_back(p);
       self->result_.pages = done;
-      if (self->opt_.page_out && !self->opt_.transmit && self->row_bytes_ > 0) {
+      if (self->opt_.page_out && !self->opt_.transmit) {
+        // Every page T.30 counted is handed over; one whose rows the hook missed comes with none
+        // (and fails the reception by name) rather than vanishing from a fax reported whole.
         ReceivedPage rp;
         rp.number = done;
-        rp.width = self->row_bytes_ * 8 == st.width ? st.width : self->row_bytes_ * 8;
-        rp.rows = int(self->rows_.size() / size_t(self->row_bytes_));
+        rp.width = self->row_bytes_ > 0 ? (self->row_bytes_ * 8 == st.width ? st.width : self->row_bytes_ * 8) : 0;
+        rp.rows = self->row_bytes_ > 0 ? int(self->rows_.size() / size_t(self->row_bytes_)) : 0;
         rp.x_dpi = p.x_dpi;
         rp.y_dpi = p.y_dpi;
         rp.bad_rows = p.bad_rows;

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "fax/terminal.hpp"
+#include "gateway/page_writer.hpp"
 #include "imaging/tiff_f.hpp"
 
 namespace gateway {
@@ -93,6 +94,10 @@ void Dispatcher::start() {
     auto cut = db_.jobs({std::string(queue::state::receiving), queue::Direction::in, std::nullopt, 0});
     if (cut) {
       for (const auto& j : *cut) {
+        // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
+        if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
+          log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
+        }
         auto info = imaging::inspect_tiff(spool_.received_path(j.id));
         std::error_code ec;
         std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it

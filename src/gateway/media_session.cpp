@@ -150,6 +150,9 @@ void MediaSession::new_terminal(fax::Options o, bool t38, const fax::T38Config& 
     terminal_.reset();
     audio_terminal_ = nullptr;
     t38_terminal_ = nullptr;
+    // A receiver starts its file again (fax_calls.cpp refuses a switch once a page arrived; one
+    // that raced with it must not leave the old terminal's pages before the new one's).
+    if (writer_ && !rx_path_.empty()) writer_->forget(std::exchange(rx_path_, std::string()));
   }
   aborted_ = false;
   generation_ = generation;
@@ -162,7 +165,12 @@ void MediaSession::new_terminal(fax::Options o, bool t38, const fax::T38Config& 
   };
   if (!o.transmit && writer_) {
     rx_path_ = o.file;
-    o.page_out = [w = writer_, path = o.file](fax::ReceivedPage p) { w->add(path, std::move(p)); };
+    // Staged at once (before T.30 confirms the page), coded and appended on the writer's thread.
+    // A page that cannot be staged is still appended; a write that fails there fails the fax.
+    o.page_out = [w = writer_, path = o.file](fax::ReceivedPage p) {
+      (void)PageWriter::stage(path, p);
+      w->add(path, std::move(p));
+    };
   }
   if (t38) {
     MediaSession* raw = this;

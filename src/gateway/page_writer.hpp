@@ -10,6 +10,12 @@
 // THREADS: add(), finish() and forget() may be called from any thread; the work is done in order
 // on the writer's own thread, `done` called there.
 // DIAGNOSTICS: a page that cannot be written fails its fax with the reason (finish's `error`).
+// Before T.30 confirms a page (MCF), the media thread stages it: its rows go as they are into
+// `<file>.page-<n>` (one write into the page cache, a fraction of a millisecond), which this
+// thread removes once the page is appended. A crash in between leaves the staged page, and
+// recover() (run for every reception the crash cut) appends it: no confirmed page is lost to a
+// crash of the process. (Not fsynced: a power loss can take the last pages, as it can any write
+// since the last fsync; the fax is synced when it ends, fax_calls.hpp sync_received.)
 #pragma once
 
 #include <functional>
@@ -21,6 +27,7 @@
 #include <asio.hpp>
 
 #include "fax/terminal.hpp"
+#include "core/result.hpp"
 #include "imaging/tiff_f.hpp"
 
 namespace gateway {
@@ -31,11 +38,16 @@ class PageWriter {
   ~PageWriter();
   void start();
   void stop();  // writes what is queued, then the thread ends
+  // On the caller's thread, at once: the page staged beside `path` (see above); "" or the error.
+  static std::string stage(const std::string& path, const fax::ReceivedPage& page);
   void add(const std::string& path, fax::ReceivedPage page);
   // The fax of `path` is complete: its file is finished, then `done(pages, error)`.
   void finish(const std::string& path, std::function<void(int pages, std::string error)> done);
   // The fax of `path` was cut (our own stop): its pages stay as appended.
   void forget(const std::string& path);
+  // After a crash: pages staged for `path` but not appended are appended (the file rewritten
+  // atomically) and their staged files removed. The pages now in the file, or the error.
+  static fb::Result<int, std::string> recover(const std::string& path);
 
  private:
   asio::io_context io_{1};

@@ -94,12 +94,64 @@ TEST_F(PageWriterTest, APageWhoseRowsDoNotFitItsSizeFailsTheFaxByName) {
   EXPECT_NE(error.find("page 2 arrived with"), std::string::npos) << error;
 }
 
+TEST_F(PageWriterTest, APageThatCameWithoutRowsFailsTheFaxByName) {
+  const std::string path = (dir_ / "11.tif").string();
+  w_.add(path, page(1, 100));
+  auto empty = page(2, 100);
+  empty.rows = 0;
+  empty.width = 0;
+  empty.bits.clear();
+  w_.add(path, empty);
+  auto [pages, error] = finish(path);
+  EXPECT_EQ(pages, 1);
+  EXPECT_EQ(error, "page 2 arrived without its rows");
+}
+
 TEST_F(PageWriterTest, AFileThatCannotBeWrittenNamesItsPath) {
   const std::string path = (dir_ / "missing-dir" / "9.tif").string();
   w_.add(path, page(1, 100));
   auto [pages, error] = finish(path);
   EXPECT_NE(error, "");
   EXPECT_NE(error.find(path), std::string::npos) << error;
+}
+
+// What a crash between T.30's MCF and the writer leaves: pages staged but not appended.
+TEST_F(PageWriterTest, PagesACrashLeftStagedAreAppendedAtRecovery) {
+  const std::string path = (dir_ / "12.tif").string();
+  ASSERT_EQ(gateway::PageWriter::stage(path, page(1, 300)), "");
+  w_.add(path, page(1, 300));
+  finish((dir_ / "other.tif").string());  // page 1 appended, its staged copy removed
+  EXPECT_FALSE(fs::exists(path + ".page-1"));
+  ASSERT_EQ(gateway::PageWriter::stage(path, page(2, 400)), "");
+  ASSERT_EQ(gateway::PageWriter::stage(path, page(3, 500)), "");  // the crash: never appended
+  auto r = gateway::PageWriter::recover(path);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, 3);
+  auto got = imaging::read_fax_tiff(path);
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE((*got)[size_t(i)].bitmap.bits == page(i + 1, 300 + 100 * i).bits) << "page " << i + 1 << " differs";
+  }
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().filename().string().find(".page-"), std::string::npos) << e.path();
+  }
+  auto again = gateway::PageWriter::recover(path);  // nothing left to do
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 3);
+}
+
+// A page cut while it was being staged is not taken (nor anything after it); no file, no pages.
+TEST_F(PageWriterTest, APageCutWhileStagedIsNotTaken) {
+  const std::string path = (dir_ / "13.tif").string();
+  ASSERT_EQ(gateway::PageWriter::stage(path, page(1, 300)), "");
+  ASSERT_EQ(gateway::PageWriter::stage(path, page(2, 300)), "");
+  fs::resize_file(path + ".page-1", 1000);
+  auto r = gateway::PageWriter::recover(path);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, 0);
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(path + ".page-2"));
 }
 
 TEST_F(PageWriterTest, AForgottenFaxKeepsThePagesAlreadyAppended) {
