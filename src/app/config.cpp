@@ -76,6 +76,7 @@ t38 = "prefer"                           # prefer: start as audio, switch to T.3
 # codecs = ["pcmu", "pcma"]              # audio offered/accepted, in order of preference
 udptl_ec = "redundancy"                  # none | redundancy | fec
 max_channels = 30
+calls_per_second = 20                    # new calls started a second at most (carriers limit it); 0 = no limit
 # prefixes = ["+"]                       # numbers this trunk serves (longest match;
                                          # trunks in order for failover)
 # accept_from = ["192.0.2.0/24"]         # inbound calls are accepted from the uri's host
@@ -642,6 +643,7 @@ void read_trunk(Table t, std::vector<Trunk>& trunks) {
   t.choice<T38Mode>("t38", k.t38, kT38Modes);
   t.choice<UdptlEc>("udptl_ec", k.udptl_ec, kUdptlEcs);
   t.integer("max_channels", k.max_channels, 1, 10000);
+  t.integer("calls_per_second", k.calls_per_second, 0, 1000);
   t.list("prefixes", k.prefixes, check_e164_prefix_or_plus);
   t.list("accept_from", k.accept_from, check_cidr);
   t.str("caller_id", k.caller_id, check_optional_e164);

@@ -30,7 +30,8 @@
 //              tls_cert and tls_key); media_port_min 20000, media_port_max 29999; media_threads 0
 //              (0..256; 0 = one per core)
 //   [[trunk]]  name (required, unique); uri (required, sip: or sips:); t38 "prefer" (prefer|only|off);
-//              udptl_ec "redundancy" (none|redundancy|fec); max_channels 30 (1..10000); prefixes ["+"];
+//              udptl_ec "redundancy" (none|redundancy|fec); max_channels 30 (1..10000); calls_per_second 20
+//              (0..1000; 0 = no limit); prefixes ["+"];
 //              accept_from []; caller_id "" (none: the SIP layer decides); country_code "" (1-3 digits);
 //              national_prefix "" (0-4 digits); ring_timeout_s 60 (1..600); username, password "" (both or
 //              neither); register false (needs username); codecs ["pcmu", "pcma"] (a non-empty
@@ -143,6 +144,7 @@ struct Trunk {
   T38Mode t38 = T38Mode::prefer;
   UdptlEc udptl_ec = UdptlEc::redundancy;
   int max_channels = 30;
+  int calls_per_second = 20;  // INVITEs started a second at most (0: no limit)
   std::vector<std::string> prefixes = {"+"};
   std::vector<std::string> accept_from;
   std::string caller_id;

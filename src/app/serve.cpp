@@ -196,6 +196,7 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     g.country_code = t.country_code;
     g.national_prefix = t.national_prefix;
     g.ring_timeout_s = t.ring_timeout_s;
+    g.calls_per_second = t.calls_per_second;
     if (!t.username.empty()) g.credentials = sip::Credentials{t.username, t.password};
     g.register_ = t.register_;
     g.codecs.clear();

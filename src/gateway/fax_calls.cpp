@@ -197,7 +197,9 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
       }()),
       ports_(opt_.media_port_min, opt_.media_port_max),
       media_(opt_.media_threads),
-      memory_(opt_.t38_memory_s, opt_.t38_memory_digits) {}
+      memory_(opt_.t38_memory_s, opt_.t38_memory_digits) {
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) pace_.push_back(std::make_unique<Pace>(io_));
+}
 
 FaxCalls::~FaxCalls() { stop(); }
 
@@ -223,6 +225,17 @@ void FaxCalls::stop() {
   if (stopped_) return;
   stopped_ = true;
   endpoint_.ua().unregister_all(sip::Clock::now());
+  for (auto& p : pace_) {
+    // Calls still waiting for their turn were never placed: the store still says sending, and the
+    // next start dials them again (dispatcher.hpp), as for the calls cut below.
+    p->timer.cancel();
+    for (auto& c : p->waiting) {
+      if (c->media) c->media->close();
+      c->media.reset();
+      release_channel(*c);
+    }
+    p->waiting.clear();
+  }
   auto calls = calls_;
   for (auto& [id, c] : calls) {
     // The calls our stop cuts are recovered from the store at the next start (dispatcher.hpp):
@@ -358,6 +371,14 @@ void FaxCalls::next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status
 }
 
 bool FaxCalls::cancel_job(int64_t job_id) {
+  for (auto& p : pace_) {
+    for (auto& c : p->waiting) {
+      if (c->job.job_id != job_id || c->cancelled) continue;
+      c->cancelled = true;
+      drop_waiting(c, "The job was cancelled before its call was placed.");
+      return true;
+    }
+  }
   for (auto& [id, c] : calls_) {
     if (!c->outgoing || c->job.job_id != job_id || c->ended || c->cancelled) continue;
     c->cancelled = true;
@@ -412,6 +433,54 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
                 queue::format_utc(c->remembered->since) + " for " + c->remembered->prefix;
     }
   }
+  if (t.calls_per_second > 0) {
+    pace_[*chosen]->waiting.push_back(c);
+    run_pace(*chosen);
+    return;
+  }
+  invite(c);
+}
+
+// The waiting calls of a trunk go out one by one, 1/calls_per_second apart (measured from the
+// INVITE sent, so a late timer never lets two go closer together).
+void FaxCalls::run_pace(size_t trunk) {
+  Pace& p = *pace_[trunk];
+  const auto spacing = std::chrono::microseconds(1000000 / opt_.trunks[trunk].calls_per_second);
+  while (!p.waiting.empty() && !stopped_) {
+    const auto now = Clock::now();
+    if (now < p.next) {
+      if (p.armed) return;
+      p.armed = true;
+      p.timer.expires_at(p.next);
+      p.timer.async_wait([this, trunk](std::error_code e) {
+        if (e) return;  // our stop (or our end): `this` may be gone
+        pace_[trunk]->armed = false;
+        run_pace(trunk);
+      });
+      return;
+    }
+    auto c = p.waiting.front();
+    p.waiting.pop_front();
+    p.next = now + spacing;
+    invite(c);
+  }
+}
+
+// A call that never left the queue: its channel and media go, and the job hears why.
+void FaxCalls::drop_waiting(const std::shared_ptr<Call>& c, const std::string& why) {
+  auto& w = pace_[c->trunk]->waiting;
+  w.erase(std::remove(w.begin(), w.end(), c), w.end());
+  if (c->media) c->media->close();
+  c->media.reset();
+  release_channel(*c);
+  CallResult r;
+  r.outcome = Outcome::t30_failure;
+  r.reason = why;
+  finish_outbound(c, r);
+}
+
+void FaxCalls::invite(std::shared_ptr<Call> c) {
+  const Trunk& t = opt_.trunks[c->trunk];
   sip::OutgoingCall oc;
   oc.request_uri = "sip:" + c->job.number + "@" + t.host_port;
   oc.next_hop = t.next_hop;

@@ -52,6 +52,7 @@
 
 #include <chrono>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,6 +83,11 @@ struct Trunk {
   T38Policy t38 = T38Policy::prefer;
   udptl::Mode ec = udptl::Mode::redundancy;
   int max_channels = 30;
+  // New calls a second at most (0: no limit). Carriers refuse INVITEs beyond their contracted rate,
+  // and calls that all start together all reach their page ends together (bench/calls): a
+  // trunk's INVITEs go out at least 1/calls_per_second apart, in the order they were dialled,
+  // each waiting call holding its channel.
+  int calls_per_second = 20;
   std::vector<std::string> prefixes = {"+"};
   std::function<bool(const std::string& ip)> accepts;  // accept_from; the uri's host is always accepted
   std::string caller_id;
@@ -239,6 +245,9 @@ class FaxCalls final : public sip::CallHandler {
  private:
   struct Call;
   void dial(std::shared_ptr<Call> c);
+  void invite(std::shared_ptr<Call> c);
+  void run_pace(size_t trunk);
+  void drop_waiting(const std::shared_ptr<Call>& c, const std::string& why);
   void next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status, const std::string& reason);
   void finish_outbound(std::shared_ptr<Call> c, CallResult r);
   void finish_inbound(std::shared_ptr<Call> c);
@@ -278,6 +287,15 @@ class FaxCalls final : public sip::CallHandler {
   PageWriter pages_;
   T38Memory memory_;
   std::map<sip::CallId, std::shared_ptr<Call>> calls_;
+  // Per trunk: calls waiting for their turn under calls_per_second, and when the next may go.
+  struct Pace {
+    explicit Pace(asio::io_context& io) : timer(io) {}
+    std::deque<std::shared_ptr<Call>> waiting;
+    asio::steady_timer timer;
+    std::chrono::steady_clock::time_point next{};
+    bool armed = false;
+  };
+  std::vector<std::unique_ptr<Pace>> pace_;
   bool stopped_ = false;
 };
 

@@ -124,6 +124,7 @@ TEST(EmbeddedDefault, OneLoopbackTrunk) {
   EXPECT_EQ(t.t38, T38Mode::prefer);
   EXPECT_EQ(t.udptl_ec, UdptlEc::redundancy);
   EXPECT_EQ(t.max_channels, 30);
+  EXPECT_EQ(t.calls_per_second, 20);
   EXPECT_EQ(t.prefixes, Strings{"+"});
   EXPECT_TRUE(t.accept_from.empty());
   EXPECT_EQ(t.caller_id, "");
@@ -326,6 +327,7 @@ uri = "sips:sip.carrier.example:5061;transport=tls"
 t38 = "only"
 udptl_ec = "fec"
 max_channels = 4
+calls_per_second = 5
 prefixes = ["+1", "+44"]
 accept_from = ["192.0.2.0/24", "2001:db8::/48"]
 caller_id = "+15550100"
@@ -348,6 +350,7 @@ udptl_ec = "none"
   EXPECT_EQ(t.t38, T38Mode::only);
   EXPECT_EQ(t.udptl_ec, UdptlEc::fec);
   EXPECT_EQ(t.max_channels, 4);
+  EXPECT_EQ(t.calls_per_second, 5);
   EXPECT_EQ(t.prefixes, (Strings{"+1", "+44"}));
   EXPECT_EQ(t.accept_from, (Strings{"192.0.2.0/24", "2001:db8::/48"}));
   EXPECT_EQ(t.caller_id, "+15550100");
@@ -789,6 +792,8 @@ INSTANTIATE_TEST_SUITE_P(
                               kF + "sip.media_port_min must be from 1 to 65535, not 0"},
                     ErrorCase{"MaxChannels", std::string(kTrunk) + "max_channels = 0\n",
                               kF + "trunk[0].max_channels must be from 1 to 10000, not 0"},
+                    ErrorCase{"CallsPerSecond", std::string(kTrunk) + "calls_per_second = 1001\n",
+                              kF + "trunk[0].calls_per_second must be from 0 to 1000, not 1001"},
                     ErrorCase{"RingTimeout", std::string(kTrunk) + "ring_timeout_s = 601\n",
                               kF + "trunk[0].ring_timeout_s must be from 1 to 600, not 601"}),
     CaseName);

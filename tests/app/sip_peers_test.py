@@ -199,6 +199,48 @@ class SipPeersTest(fbtest.TempDirTest):
             if uas.poll() is None:
                 uas.kill()
 
+    def test_a_trunks_calls_per_second_spaces_its_invites(self):
+        """calls_per_second = 2: five faxes dialled at once leave as five INVITEs at least 0.5 s
+        apart (measured here, as the trunk sees them); each is refused 404 and its job fails with
+        it, none lost on the way."""
+        peer = Udp()
+        self.addCleanup(peer.close)
+        n = self.node(trunk="sip:127.0.0.1:%d" % peer.port, trunk_extra="calls_per_second = 2")
+        s = n.smtp()
+        s.sendmail("alice@example.com", ["FAX=+155501%02d@fax.test" % i for i in range(5)],
+                   "From: alice@example.com\r\nSubject: x\r\n\r\nHello.\r\n")
+        s.quit()
+        first = {}
+        deadline = time.time() + 60
+        while len(first) < 5 and time.time() < deadline:
+            try:
+                data, addr = peer.s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            text = data.decode(errors="replace")
+            if not text.startswith("INVITE "):
+                continue  # the ACKs of our 404s
+            call_id = re.search(r"^Call-ID: *(\S+)", text, re.M | re.I).group(1)
+            first.setdefault(call_id, time.monotonic())
+            head = [line for line in text.split("\r\n\r\n")[0].split("\r\n")[1:]
+                    if line.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+            head = [line + ";tag=404" if line.lower().startswith("to:") else line for line in head]
+            peer.s.sendto(("SIP/2.0 404 Not Found\r\n" + "\r\n".join(head) + "\r\nContent-Length: 0\r\n\r\n").encode(),
+                          addr)
+        self.assertEqual(len(first), 5)
+        times = sorted(first.values())
+        gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
+        self.assertGreaterEqual(min(gaps), 0.49, gaps)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            jobs = n.jobs()
+            if len(jobs) == 5 and all(j["state"] == "failed" for j in jobs):
+                break
+            time.sleep(0.2)
+        self.assertEqual([j["state"] for j in jobs], ["failed"] * 5, jobs)
+        for j in jobs:
+            self.assertIn("404", j["error"])
+
     def test_requests_from_a_host_that_is_no_trunk_get_403(self):
         n = self.node(trunk="sip:127.0.0.2:5060")  # our peer below sends from 127.0.0.1
         u = Udp()
