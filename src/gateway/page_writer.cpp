@@ -2,6 +2,8 @@
 #include "gateway/page_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "imaging/tiff_read.hpp"
 
@@ -31,15 +34,15 @@ void remove_staged(const std::string& path) {
   const fs::path p(path);
   const std::string prefix = p.filename().string() + ".page-";
   std::vector<fs::path> gone;
-  for (const auto& e : fs::directory_iterator(p.parent_path(), ec)) {
-    if (e.path().filename().string().starts_with(prefix)) gone.push_back(e.path());
+  for (auto it = fs::directory_iterator(p.parent_path(), ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().filename().string().starts_with(prefix)) gone.push_back(it->path());
   }
   for (const auto& g : gone) fs::remove(g, ec);
 }
 
 // The page's size as its rows need it, or 0 when the sizes do not fit together.
 size_t expected_bytes(int width, int rows) {
-  if (width <= 0 || rows <= 0 || width > 1 << 16 || rows > 1 << 20) return 0;
+  if (width <= 0 || rows <= 0 || width > 8192 || rows > 65536) return 0;  // read_fax_tiff's own limits
   return size_t((width + 7) / 8) * size_t(rows);
 }
 
@@ -89,84 +92,96 @@ std::string PageWriter::stage(const std::string& path, const fax::ReceivedPage& 
   return "";
 }
 
+namespace {
+
+// A staged page read back, or nullopt when it is not a whole one (cut while being written).
+std::optional<fax::ReceivedPage> read_staged(const std::string& file, int number) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<fax::ReceivedPage> out;
+  struct stat st {};
+  const size_t head = sizeof kMagic + kFields * sizeof(int32_t);
+  char h[head];
+  if (::fstat(fd, &st) == 0 && size_t(st.st_size) >= head && ::read(fd, h, head) == ssize_t(head) &&
+      std::memcmp(h, kMagic, sizeof kMagic) == 0) {
+    std::array<int32_t, kFields> f{};
+    std::memcpy(f.data(), h + sizeof kMagic, sizeof f);
+    const size_t want = expected_bytes(f[1], f[2]);
+    if (f[0] == number && want > 0 && size_t(st.st_size) == head + want) {
+      fax::ReceivedPage r;
+      r.number = number;
+      r.width = f[1];
+      r.rows = f[2];
+      r.x_dpi = f[3];
+      r.y_dpi = f[4];
+      r.bad_rows = f[5];
+      r.longest_bad_run = f[6];
+      r.bits.resize(want);
+      if (::read(fd, r.bits.data(), want) == ssize_t(want)) out = std::move(r);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
 fb::Result<int, std::string> PageWriter::recover(const std::string& path) {
-  // The staged pages beside the file, by number.
-  std::vector<std::pair<int, std::string>> staged;
   std::error_code ec;
   const fs::path p(path);
-  const std::string prefix = p.filename().string() + ".page-";
-  for (const auto& e : fs::directory_iterator(p.parent_path(), ec)) {
-    const std::string name = e.path().filename().string();
-    if (!name.starts_with(prefix)) continue;
-    try {
-      size_t used = 0;
-      const int n = std::stoi(name.substr(prefix.size()), &used);
-      if (used == name.size() - prefix.size() && n > 0) staged.push_back({n, e.path().string()});
-    } catch (const std::exception&) {
-    }
-  }
-  int have = 0;
-  imaging::Pages pages;
-  if (fs::exists(path)) {
-    auto got = imaging::read_fax_tiff(path);
-    if (got) pages = std::move(*got);  // an unreadable file (cut mid-write) keeps no page
-    have = int(pages.size());
-  }
-  if (staged.empty()) return have;
-  std::sort(staged.begin(), staged.end());
-  std::unique_ptr<imaging::TiffFaxWriter> writer;
   const std::string tmp = path + ".recover";
-  int n = 0;
-  for (const auto& pg : pages) {
-    fax::ReceivedPage r;
-    r.number = ++n;
-    r.width = pg.bitmap.width;
-    r.rows = pg.bitmap.rows;
-    r.x_dpi = pg.xres;
-    r.y_dpi = pg.yres;
-    r.bits = pg.bitmap.bits;
-    if (auto e = append(writer, tmp, r); !e.empty()) return e;
-  }
-  for (const auto& [number, file] : staged) {
-    if (number <= have) continue;  // appended before the crash
-    std::string bytes;
-    {
-      int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return "cannot read " + file + ": " + std::strerror(errno);
-      char buf[65536];
-      ssize_t k;
-      while ((k = ::read(fd, buf, sizeof buf)) > 0) bytes.append(buf, size_t(k));
-      ::close(fd);
+  fs::remove(tmp, ec);  // a recovery cut before
+  int have = 0;
+  const bool exists = fs::exists(path, ec);
+  if (exists) {
+    auto info = imaging::inspect_tiff(path);
+    if (!info) {
+      // What is there cannot be read: it is kept as it is, and nothing is put in its place.
+      remove_staged(path);
+      return "the received file cannot be read (" + info.error().message + "); staged pages dropped";
     }
-    const size_t head = sizeof kMagic + kFields * sizeof(int32_t);
-    if (bytes.size() < head || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
-      break;  // cut while being staged: the pages after it cannot follow it either
-    }
-    std::array<int32_t, kFields> f{};
-    std::memcpy(f.data(), bytes.data() + sizeof kMagic, sizeof f);
-    fax::ReceivedPage r;
-    r.number = ++n;
-    r.width = f[1];
-    r.rows = f[2];
-    r.x_dpi = f[3];
-    r.y_dpi = f[4];
-    r.bad_rows = f[5];
-    r.longest_bad_run = f[6];
-    const size_t want = expected_bytes(r.width, r.rows);
-    if (want == 0 || bytes.size() - head != want) break;
-    r.bits.assign(bytes.begin() + ptrdiff_t(head), bytes.end());
-    if (auto e = append(writer, tmp, r); !e.empty()) return e;
+    have = int(info->pages.size());
   }
-  if (writer && n > have) {
-    if (auto s = writer->finish(); !s) return s.error().message;
+  // The staged pages that follow the file's, in order, up to the first missing or cut one.
+  std::vector<fax::ReceivedPage> more;
+  for (int n = have + 1;; ++n) {
+    auto page = read_staged(staged_path(path, n), n);
+    if (!page) break;
+    more.push_back(std::move(*page));
+  }
+  if (more.empty()) {
+    remove_staged(path);
+    return have;
+  }
+  std::unique_ptr<imaging::TiffFaxWriter> writer;
+  std::string error;
+  if (exists) {
+    auto pages = imaging::read_fax_tiff(path);
+    if (!pages) error = "the received file cannot be read: " + pages.error().message;
+    int n = 0;
+    for (size_t i = 0; pages && i < pages->size() && error.empty(); ++i) {
+      fax::ReceivedPage r;
+      r.number = ++n;
+      r.width = (*pages)[i].bitmap.width;
+      r.rows = (*pages)[i].bitmap.rows;
+      r.x_dpi = (*pages)[i].xres;
+      r.y_dpi = (*pages)[i].yres;
+      r.bits = std::move((*pages)[i].bitmap.bits);
+      error = append(writer, tmp, r);
+    }
+  }
+  for (size_t i = 0; i < more.size() && error.empty(); ++i) error = append(writer, tmp, more[i]);
+  if (error.empty()) {
+    if (auto s = writer->finish(); !s) error = s.error().message;
+  }
+  if (error.empty()) {
     fs::rename(tmp, path, ec);
-    if (ec) return "cannot rename " + tmp + " to " + path + ": " + ec.message();
-  } else {
-    fs::remove(tmp, ec);
-    n = have;
+    if (ec) error = "cannot rename " + tmp + " to " + path + ": " + ec.message();
   }
-  for (const auto& [number, file] : staged) fs::remove(file, ec);
-  return n;
+  fs::remove(tmp, ec);
+  remove_staged(path);
+  if (!error.empty()) return error;
+  return have + int(more.size());
 }
 
 PageWriter::~PageWriter() { stop(); }
@@ -213,7 +228,10 @@ void PageWriter::finish(const std::string& path, std::function<void(int pages, s
 }
 
 void PageWriter::forget(const std::string& path) {
-  asio::post(io_, [this, path] { files_.erase(path); });
+  asio::post(io_, [this, path] {
+    files_.erase(path);
+    remove_staged(path);  // its pages queued before were appended by now; none may follow it
+  });
 }
 
 }  // namespace gateway

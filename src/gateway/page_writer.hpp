@@ -43,7 +43,8 @@ class PageWriter {
   void add(const std::string& path, fax::ReceivedPage page);
   // The fax of `path` is complete: its file is finished, then `done(pages, error)`.
   void finish(const std::string& path, std::function<void(int pages, std::string error)> done);
-  // The fax of `path` was cut (our own stop): its pages stay as appended.
+  // The fax of `path` was cut (our own stop, or its terminal replaced): its pages stay as
+  // appended, its staged pages go.
   void forget(const std::string& path);
   // After a crash: pages staged for `path` but not appended are appended (the file rewritten
   // atomically) and their staged files removed. The pages now in the file, or the error.
