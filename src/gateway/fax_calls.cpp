@@ -372,8 +372,9 @@ void FaxCalls::next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status
 
 bool FaxCalls::cancel_job(int64_t job_id) {
   for (auto& p : pace_) {
-    for (auto& c : p->waiting) {
-      if (c->job.job_id != job_id || c->cancelled) continue;
+    for (const auto& w : p->waiting) {
+      if (w->job.job_id != job_id || w->cancelled) continue;
+      auto c = w;  // drop_waiting takes it out of the queue `w` lives in
       c->cancelled = true;
       drop_waiting(c, "The job was cancelled before its call was placed.");
       return true;
@@ -416,14 +417,6 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   c->sdp_session = 0;
   c->sdp_version = 0;
   const Trunk& t = opt_.trunks[*chosen];
-  if (!open_media(c)) {
-    release_channel(*c);
-    CallResult r;
-    r.outcome = Outcome::congestion;
-    r.reason = "No free media port in " + std::to_string(opt_.media_port_min) + "-" + std::to_string(opt_.media_port_max) + ".";
-    finish_outbound(c, r);
-    return;
-  }
   c->remembered.reset();
   c->note.clear();
   if (t.t38 == T38Policy::prefer) {
@@ -467,7 +460,7 @@ void FaxCalls::run_pace(size_t trunk) {
 }
 
 // A call that never left the queue: its channel and media go, and the job hears why.
-void FaxCalls::drop_waiting(const std::shared_ptr<Call>& c, const std::string& why) {
+void FaxCalls::drop_waiting(std::shared_ptr<Call> c, const std::string& why) {
   auto& w = pace_[c->trunk]->waiting;
   w.erase(std::remove(w.begin(), w.end(), c), w.end());
   if (c->media) c->media->close();
@@ -481,6 +474,15 @@ void FaxCalls::drop_waiting(const std::shared_ptr<Call>& c, const std::string& w
 
 void FaxCalls::invite(std::shared_ptr<Call> c) {
   const Trunk& t = opt_.trunks[c->trunk];
+  // Media ports are taken only now: a call waiting for its turn holds its channel, not a port.
+  if (!open_media(c)) {
+    release_channel(*c);
+    CallResult r;
+    r.outcome = Outcome::congestion;
+    r.reason = "No free media port in " + std::to_string(opt_.media_port_min) + "-" + std::to_string(opt_.media_port_max) + ".";
+    finish_outbound(c, r);
+    return;
+  }
   sip::OutgoingCall oc;
   oc.request_uri = "sip:" + c->job.number + "@" + t.host_port;
   oc.next_hop = t.next_hop;

@@ -247,7 +247,7 @@ class FaxCalls final : public sip::CallHandler {
   void dial(std::shared_ptr<Call> c);
   void invite(std::shared_ptr<Call> c);
   void run_pace(size_t trunk);
-  void drop_waiting(const std::shared_ptr<Call>& c, const std::string& why);
+  void drop_waiting(std::shared_ptr<Call> c, const std::string& why);
   void next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status, const std::string& reason);
   void finish_outbound(std::shared_ptr<Call> c, CallResult r);
   void finish_inbound(std::shared_ptr<Call> c);

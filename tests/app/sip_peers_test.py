@@ -4,12 +4,14 @@ ring timeout must CANCEL cleanly); raw UDP for what SIPp cannot send — a reque
 that is not a trunk (403), offers the trunk cannot carry (488 saying why), OPTIONS, and a seeded flood of
 malformed messages that must get 400s and leave the node answering."""
 import os
+import json
 import random
 import re
 import socket
 import subprocess
 import time
 import unittest
+import urllib.request
 
 import fbtest
 from offramp_test import Node, free_port
@@ -240,6 +242,46 @@ class SipPeersTest(fbtest.TempDirTest):
         self.assertEqual([j["state"] for j in jobs], ["failed"] * 5, jobs)
         for j in jobs:
             self.assertIn("404", j["error"])
+
+    def test_a_call_cancelled_while_it_waits_for_its_turn_is_never_placed(self):
+        """calls_per_second = 1 and a trunk that never answers: six faxes leave one a second; the
+        sixth, cancelled while it waits (5 s after the first), ends cancelled without an INVITE, and
+        its channel is free again (the trunk shows the five calls ringing)."""
+        peer = Udp()
+        self.addCleanup(peer.close)
+        peer.s.settimeout(0.2)
+        n = self.node(trunk="sip:127.0.0.1:%d" % peer.port, trunk_extra="calls_per_second = 1\nring_timeout_s = 60")
+        s = n.smtp()
+        s.sendmail("alice@example.com", ["FAX=+155502%02d@fax.test" % i for i in range(6)],
+                   "From: alice@example.com\r\nSubject: x\r\n\r\nHello.\r\n")
+        s.quit()
+        calls = {}
+
+        def listen(until, want=None):
+            while time.time() < until and (want is None or len(calls) < want):
+                try:
+                    data, _ = peer.s.recvfrom(65536)
+                except socket.timeout:
+                    continue
+                m = re.search(r"^Call-ID: *(\S+)", data.decode(errors="replace"), re.M | re.I)
+                if data.startswith(b"INVITE ") and m:
+                    calls.setdefault(m.group(1), time.time())
+
+        listen(time.time() + 30, want=1)
+        self.assertEqual(len(calls), 1)
+        last = max(n.jobs(), key=lambda j: j["id"])
+        self.assertEqual(n.cli("cancel", str(last["id"])).returncode, 0)
+        deadline = time.time() + 10
+        state = lambda: next(j["state"] for j in n.jobs() if j["id"] == last["id"])
+        while state() != "cancelled" and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(state(), "cancelled")
+        listen(time.time() + 15, want=5)
+        first = min(calls.values())
+        listen(first + 7.5)  # past the sixth call's turn (5 s after the first)
+        self.assertEqual(len(calls), 5, "the cancelled call was placed, or another was not")
+        [trunk] = json.loads(urllib.request.urlopen(n.server + "/api/trunks", timeout=10).read())
+        self.assertEqual(trunk["channels_in_use"], 5, trunk)
 
     def test_requests_from_a_host_that_is_no_trunk_get_403(self):
         n = self.node(trunk="sip:127.0.0.2:5060")  # our peer below sends from 127.0.0.1
