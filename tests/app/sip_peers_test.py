@@ -65,6 +65,29 @@ class Udp:
             if m and int(m.group(1)) >= 200:
                 return int(m.group(1)), m.group(2), text
 
+    def invites(self, calls, until, want=None, status=None):
+        """Collects the INVITEs that come until `until` (or until `want` calls were seen) into
+        `calls`: Call-ID -> when the first copy came (time.time()). With `status`, each INVITE
+        gets that final response (e.g. "404 Not Found"); else none (the call rings on)."""
+        self.s.settimeout(0.2)
+        while time.time() < until and (want is None or len(calls) < want):
+            try:
+                data, addr = self.s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            text = data.decode(errors="replace")
+            m = re.search(r"^Call-ID: *(\S+)", text, re.M | re.I)
+            if not text.startswith("INVITE ") or not m:
+                continue  # ACKs of our responses, retransmissions' CANCELs
+            calls.setdefault(m.group(1), time.time())
+            if status:
+                head = [line for line in text.split("\r\n\r\n")[0].split("\r\n")[1:]
+                        if line.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+                head = [line + ";tag=peer" if line.lower().startswith("to:") else line for line in head]
+                self.s.sendto(("SIP/2.0 %s\r\n%s\r\nContent-Length: 0\r\n\r\n" % (status, "\r\n".join(head))).encode(),
+                              addr)
+        return calls
+
     def close(self):
         self.s.close()
 
@@ -212,23 +235,7 @@ class SipPeersTest(fbtest.TempDirTest):
         s.sendmail("alice@example.com", ["FAX=+155501%02d@fax.test" % i for i in range(5)],
                    "From: alice@example.com\r\nSubject: x\r\n\r\nHello.\r\n")
         s.quit()
-        first = {}
-        deadline = time.time() + 60
-        while len(first) < 5 and time.time() < deadline:
-            try:
-                data, addr = peer.s.recvfrom(65536)
-            except socket.timeout:
-                continue
-            text = data.decode(errors="replace")
-            if not text.startswith("INVITE "):
-                continue  # the ACKs of our 404s
-            call_id = re.search(r"^Call-ID: *(\S+)", text, re.M | re.I).group(1)
-            first.setdefault(call_id, time.monotonic())
-            head = [line for line in text.split("\r\n\r\n")[0].split("\r\n")[1:]
-                    if line.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
-            head = [line + ";tag=404" if line.lower().startswith("to:") else line for line in head]
-            peer.s.sendto(("SIP/2.0 404 Not Found\r\n" + "\r\n".join(head) + "\r\nContent-Length: 0\r\n\r\n").encode(),
-                          addr)
+        first = peer.invites({}, time.time() + 60, want=5, status="404 Not Found")
         self.assertEqual(len(first), 5)
         times = sorted(first.values())
         gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
@@ -249,25 +256,13 @@ class SipPeersTest(fbtest.TempDirTest):
         its channel is free again (the trunk shows the five calls ringing)."""
         peer = Udp()
         self.addCleanup(peer.close)
-        peer.s.settimeout(0.2)
         n = self.node(trunk="sip:127.0.0.1:%d" % peer.port, trunk_extra="calls_per_second = 1\nring_timeout_s = 60")
         s = n.smtp()
         s.sendmail("alice@example.com", ["FAX=+155502%02d@fax.test" % i for i in range(6)],
                    "From: alice@example.com\r\nSubject: x\r\n\r\nHello.\r\n")
         s.quit()
         calls = {}
-
-        def listen(until, want=None):
-            while time.time() < until and (want is None or len(calls) < want):
-                try:
-                    data, _ = peer.s.recvfrom(65536)
-                except socket.timeout:
-                    continue
-                m = re.search(r"^Call-ID: *(\S+)", data.decode(errors="replace"), re.M | re.I)
-                if data.startswith(b"INVITE ") and m:
-                    calls.setdefault(m.group(1), time.time())
-
-        listen(time.time() + 30, want=1)
+        peer.invites(calls, time.time() + 30, want=1)
         self.assertEqual(len(calls), 1)
         last = max(n.jobs(), key=lambda j: j["id"])
         self.assertEqual(n.cli("cancel", str(last["id"])).returncode, 0)
@@ -276,9 +271,9 @@ class SipPeersTest(fbtest.TempDirTest):
         while state() != "cancelled" and time.time() < deadline:
             time.sleep(0.1)
         self.assertEqual(state(), "cancelled")
-        listen(time.time() + 15, want=5)
+        peer.invites(calls, time.time() + 15, want=5)
         first = min(calls.values())
-        listen(first + 7.5)  # past the sixth call's turn (5 s after the first)
+        peer.invites(calls, first + 7.5)  # past the sixth call's turn (5 s after the first)
         self.assertEqual(len(calls), 5, "the cancelled call was placed, or another was not")
         [trunk] = json.loads(urllib.request.urlopen(n.server + "/api/trunks", timeout=10).read())
         self.assertEqual(trunk["channels_in_use"], 5, trunk)
