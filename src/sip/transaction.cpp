@@ -59,7 +59,21 @@ struct TransactionLayer::Txn {
   Ms interval{0};
   std::optional<Time> retransmit_at;
   std::optional<Time> end_at;
+  std::optional<Time> scheduled;  // its entry in timers_
 };
+
+// The transaction's next deadline goes into deadlines_, so tick() and next_timer() cost a
+// lookup of the earliest, not a scan of every transaction (a flood of them must not make each
+// datagram slower).
+void TransactionLayer::schedule(Txn& t) {
+  if (t.scheduled) deadlines_.erase({*t.scheduled, t.id});
+  t.scheduled.reset();
+  std::optional<Time> due = t.retransmit_at;
+  if (t.end_at && (!due || *t.end_at < *due)) due = t.end_at;
+  if (!due) return;
+  t.scheduled = due;
+  deadlines_.insert({*due, t.id});
+}
 
 TransactionLayer::TransactionLayer(TransactionUser& tu, Send send, Timers timers)
     : tu_(tu), send_(std::move(send)), timers_(timers) {}
@@ -126,6 +140,7 @@ void TransactionLayer::receive(std::string_view bytes, const Address& from, Time
           t.state = State::confirmed;
           t.retransmit_at.reset();
           t.end_at = now + (t.peer.reliable() ? Ms(0) : timers_.t4);
+          schedule(t);
         } else if (t.state == State::accepted) {
           tu_.on_ack(m, from);
         }
@@ -197,6 +212,7 @@ void TransactionLayer::deliver_response(Txn& t, const Message& m, Time now) {
           t.end_at = now + (t.peer.reliable() ? Ms(0) : Ms(32000));
           send_ack_for(t, m);
         }
+        schedule(t);
         tu_.on_response(t.id, m);
         return;
       case State::accepted:
@@ -219,6 +235,7 @@ void TransactionLayer::deliver_response(Txn& t, const Message& m, Time now) {
     t.retransmit_at.reset();
     t.end_at = now + (t.peer.reliable() ? Ms(0) : timers_.t4);
   }
+  schedule(t);
   tu_.on_response(t.id, m);
 }
 
@@ -256,6 +273,7 @@ std::optional<TxnId> TransactionLayer::send_request(const Message& request, cons
   t->end_at = now + 64 * timers_.t1;  // timer B or F
   TxnId id = t->id;
   client_keys_[t->key] = id;
+  schedule(*t);
   txns_[id] = std::move(t);
   return id;
 }
@@ -274,6 +292,7 @@ void TransactionLayer::respond(TxnId id, const Message& response, Time now) {
   if (t.invite && response.status < 300) {
     t.state = State::accepted;  // the UA retransmits the 2xx until the ACK (§13.3.1.4)
     t.end_at = now + 64 * timers_.t1;  // RFC 6026 timer L
+    schedule(t);
     return;
   }
   t.state = State::completed;
@@ -286,6 +305,7 @@ void TransactionLayer::respond(TxnId id, const Message& response, Time now) {
   } else {
     t.end_at = now + (t.peer.reliable() ? Ms(0) : 64 * timers_.t1);  // timer J
   }
+  schedule(t);
 }
 
 void TransactionLayer::fire(Txn& t, Time now) {
@@ -301,13 +321,12 @@ void TransactionLayer::fire(Txn& t, Time now) {
     }
     t.retransmit_at = now + t.interval;
   }
+  schedule(t);
 }
 
 void TransactionLayer::tick(Time now) {
   std::vector<TxnId> due;
-  for (const auto& [id, t] : txns_) {
-    if ((t->retransmit_at && *t->retransmit_at <= now) || (t->end_at && *t->end_at <= now)) due.push_back(id);
-  }
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it) due.push_back(it->second);
   for (TxnId id : due) {
     auto it = txns_.find(id);
     if (it == txns_.end()) continue;
@@ -326,13 +345,8 @@ void TransactionLayer::tick(Time now) {
 }
 
 std::optional<Time> TransactionLayer::next_timer() const {
-  std::optional<Time> next;
-  for (const auto& [id, t] : txns_) {
-    for (const auto& at : {t->retransmit_at, t->end_at}) {
-      if (at && (!next || *at < *next)) next = at;
-    }
-  }
-  return next;
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
 }
 
 void TransactionLayer::transport_error(const Address& to) {
@@ -349,6 +363,7 @@ void TransactionLayer::transport_error(const Address& to) {
 void TransactionLayer::remove(TxnId id) {
   auto it = txns_.find(id);
   if (it == txns_.end()) return;
+  if (it->second->scheduled) deadlines_.erase({*it->second->scheduled, id});
   auto& keys = it->second->server ? server_keys_ : client_keys_;
   if (auto k = keys.find(it->second->key); k != keys.end() && k->second == id) keys.erase(k);
   txns_.erase(it);

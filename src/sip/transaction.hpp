@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -94,6 +95,9 @@ class TransactionLayer {
   // Where the responses to a request from `from` go (§18.2.2, RFC 3581).
   static Address response_address(const Message& request, const Address& from);
 
+  // Forgets a client transaction without a word to the TU (an INVITE given up after our CANCEL
+  // brought no final, RFC 3261 §9.1).
+  void abandon(TxnId txn) { remove(txn); }
   // The connection to `to` failed: every client transaction still waiting on it ends (§17.1.4).
   void transport_error(const Address& to);
   void tick(Time now);
@@ -112,6 +116,7 @@ class TransactionLayer {
   void deliver_response(Txn& t, const Message& m, Time now);
   void send_ack_for(Txn& t, const Message& response);
   void remove(TxnId id);
+  void schedule(Txn& t);
 
   TransactionUser& tu_;
   Send send_;
@@ -119,6 +124,7 @@ class TransactionLayer {
   TxnId next_id_ = 1;
   std::map<TxnId, std::unique_ptr<Txn>> txns_;
   std::map<std::string, TxnId> server_keys_, client_keys_;
+  std::set<std::pair<Time, TxnId>> deadlines_;  // each transaction's next deadline
   TransactionStats stats_;
 };
 
