@@ -1,7 +1,8 @@
 // fuzz_sip_message.cpp — libFuzzer target: SIP bytes from the network (UDP datagrams and TCP
 // streams). A message that parses must serialise to one that parses to the same fields; the 400
 // we would answer to one that does not must have a clean status line; the stream framer must
-// never return more bytes than it was fed.
+// never return more bytes than it was fed; the session description taken out of a (multipart)
+// body must be a part of the body.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -27,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (m) {
     auto again = sip::parse(m->serialize());
     if (!again || !same_fields(*m, *again)) __builtin_trap();
+    if (auto sdp = sip::session_description(*m); sdp && m->body.find(*sdp) == std::string::npos) __builtin_trap();
     auto r = sip::make_response(*m, 200, "", "tag1");
     if (!sip::parse(r.serialize())) __builtin_trap();
     for (const auto& h : m->headers) {

@@ -734,6 +734,97 @@ fb::Result<std::optional<std::string>, std::string> StreamFramer::next() {
   return std::optional<std::string>(std::move(msg));
 }
 
+
+namespace {
+
+std::string media_type(std::string_view content_type) {
+  std::string v(content_type.substr(0, content_type.find(';')));
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+  size_t b = 0;
+  while (b < v.size() && (v[b] == ' ' || v[b] == '\t')) ++b;
+  v = v.substr(b);
+  for (auto& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
+
+std::optional<std::string> boundary_of(std::string_view content_type) {
+  size_t i = 0;
+  while ((i = content_type.find(';', i)) != std::string_view::npos) {
+    ++i;
+    while (i < content_type.size() && content_type[i] == ' ') ++i;
+    if (content_type.size() - i > 9 && iequals(content_type.substr(i, 9), "boundary=")) {
+      std::string_view v = content_type.substr(i + 9);
+      if (!v.empty() && v.front() == '"') {
+        auto q = v.find('"', 1);
+        if (q == std::string_view::npos) return std::nullopt;
+        v = v.substr(1, q - 1);
+      } else {
+        v = v.substr(0, v.find_first_of("; \t"));
+      }
+      if (v.empty() || v.size() > 70) return std::nullopt;  // RFC 2046 §5.1.1
+      return std::string(v);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> sdp_in(std::string_view content_type, std::string_view body, int depth) {
+  const std::string type = content_type.empty() ? "application/sdp" : media_type(content_type);
+  if (type == "application/sdp") return std::string(body);
+  if (!type.starts_with("multipart/") || depth > 3) return std::nullopt;
+  auto boundary = boundary_of(content_type);
+  if (!boundary) return std::nullopt;
+  const std::string delim = "--" + *boundary;
+  // Each part starts after a delimiter line and ends at the CRLF before the next delimiter.
+  size_t pos = body.starts_with(delim) ? 0 : body.find("\n" + delim);
+  if (pos == std::string_view::npos) return std::nullopt;
+  if (pos != 0) ++pos;
+  while (true) {
+    size_t after = pos + delim.size();
+    if (body.substr(after, 2) == "--") return std::nullopt;  // the close: no SDP part
+    size_t line_end = body.find('\n', after);
+    if (line_end == std::string_view::npos) return std::nullopt;
+    size_t next = body.find("\n" + delim, line_end);
+    if (next == std::string_view::npos) return std::nullopt;  // no closing delimiter
+    std::string_view part = body.substr(line_end + 1, next - line_end - 1);
+    if (part.ends_with("\r")) part.remove_suffix(1);
+    // The part's headers end at its first empty line; only Content-Type matters here.
+    size_t hdr_end = part.find("\r\n\r\n");
+    size_t body_at = hdr_end == std::string_view::npos ? std::string_view::npos : hdr_end + 4;
+    if (hdr_end == std::string_view::npos) {
+      hdr_end = part.find("\n\n");
+      body_at = hdr_end == std::string_view::npos ? std::string_view::npos : hdr_end + 2;
+    }
+    if (part.starts_with("\r\n") || part.starts_with("\n")) {
+      hdr_end = 0;
+      body_at = part.starts_with("\r\n") ? 2 : 1;  // no headers: text/plain by RFC 2046, not SDP
+    }
+    if (body_at != std::string_view::npos) {
+      std::string_view headers = part.substr(0, hdr_end);
+      std::string_view ctype;
+      size_t ls = 0;
+      while (ls < headers.size()) {
+        size_t le = headers.find('\n', ls);
+        std::string_view line = headers.substr(ls, le == std::string_view::npos ? std::string_view::npos : le - ls);
+        if (line.ends_with("\r")) line.remove_suffix(1);
+        if (line.size() > 13 && iequals(line.substr(0, 13), "content-type:")) ctype = line.substr(13);
+        if (le == std::string_view::npos) break;
+        ls = le + 1;
+      }
+      if (!ctype.empty()) {
+        if (auto found = sdp_in(ctype, part.substr(body_at), depth + 1)) return found;
+      }
+    }
+    pos = next + 1;
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> session_description(const Message& m) {
+  return sdp_in(m.get("Content-Type").value_or(""), m.body, 0);
+}
+
 Message make_response(const Message& request, int status, std::string reason, std::string to_tag) {
   Message r = Message::response(status, std::move(reason));
   for (const auto& h : request.headers) {

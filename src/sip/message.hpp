@@ -155,6 +155,13 @@ class StreamFramer {
   std::string buffer_;
 };
 
+// The session description a message carries (RFC 3261 §20.15, RFC 5621): the body when it is
+// application/sdp or has no Content-Type (as peers in the field send it); the first
+// application/sdp part of a multipart/mixed or multipart/alternative body (SIP-I/SIP-T carry ISUP
+// beside it, RFC 3204), nested multiparts included; nullopt when there is none or the multipart
+// body cannot be read (no boundary, no closing delimiter).
+std::optional<std::string> session_description(const Message& m);
+
 // A copy of the request's Via, From, To (with tag when given), Call-ID and CSeq in a
 // response (§8.2.6.2).
 Message make_response(const Message& request, int status, std::string reason = "", std::string to_tag = "");

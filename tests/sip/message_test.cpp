@@ -215,3 +215,35 @@ TEST(SipFramer, RefusesAnEndlessHeader) {
 }
 
 }  // namespace
+
+namespace {
+
+sip::Message with_body(const std::string& type, const std::string& body) {
+  auto m = sip::Message::request("INVITE", "sip:a@192.0.2.1");
+  if (!type.empty()) m.add("Content-Type", type);
+  m.body = body;
+  return m;
+}
+
+}  // namespace
+
+TEST(SipSessionDescription, TakesTheSdpPartOfAMultipartBodyAndNothingElse) {
+  EXPECT_EQ(sip::session_description(with_body("application/sdp", "v=0\r\n")), "v=0\r\n");
+  EXPECT_EQ(sip::session_description(with_body("", "v=0\r\n")), "v=0\r\n");  // no type: SDP, as sent in the field
+  EXPECT_EQ(sip::session_description(with_body("Application/SDP ; charset=x", "v=0")), "v=0");
+  const std::string mixed =
+      "preamble\r\n--b\r\nContent-Type: application/isup\r\n\r\n\x01\x02\r\n--b\r\ncontent-type: application/sdp\r\n\r\n"
+      "v=0\r\nm=image 4000 udptl t38\r\n\r\n--b--\r\nepilogue";
+  EXPECT_EQ(sip::session_description(with_body("multipart/mixed; boundary=b", mixed)), "v=0\r\nm=image 4000 udptl t38\r\n");
+  EXPECT_EQ(sip::session_description(with_body("multipart/mixed;boundary=\"b\"", mixed)), "v=0\r\nm=image 4000 udptl t38\r\n");
+  // Nested: multipart/alternative inside multipart/mixed.
+  const std::string nested = "--o\r\nContent-Type: multipart/alternative;boundary=i\r\n\r\n--i\r\nContent-Type: application/sdp\r\n\r\nv=0 inner\r\n--i--\r\n--o--\r\n";
+  EXPECT_EQ(sip::session_description(with_body("multipart/mixed;boundary=o", nested)), "v=0 inner");
+  // No SDP part, no boundary, no closing delimiter, a part without headers, another type.
+  EXPECT_FALSE(sip::session_description(with_body("multipart/mixed;boundary=b", "--b\r\nContent-Type: application/isup\r\n\r\nx\r\n--b--\r\n")));
+  EXPECT_FALSE(sip::session_description(with_body("multipart/mixed", mixed)));
+  EXPECT_FALSE(sip::session_description(with_body("multipart/mixed;boundary=b", "--b\r\nContent-Type: application/sdp\r\n\r\nv=0")));
+  EXPECT_FALSE(sip::session_description(with_body("multipart/mixed;boundary=b", "--b\r\n\r\nv=0\r\n--b--\r\n")));
+  EXPECT_FALSE(sip::session_description(with_body("text/plain", "v=0")));
+  EXPECT_FALSE(sip::session_description(with_body("multipart/mixed;boundary=", mixed)));
+}
