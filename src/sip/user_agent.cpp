@@ -12,13 +12,46 @@ std::string_view to_string(EndCause c) {
     case EndCause::cancelled: return "cancelled by the caller";
     case EndCause::no_ack: return "no ACK for our answer";
     case EndCause::rejected: return "rejected";
+    case EndCause::session_expired: return "session timer expired";
   }
   return "ended";
 }
 
 namespace {
 
-constexpr std::string_view kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REFER, NOTIFY";
+constexpr std::string_view kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REFER, NOTIFY, PRACK";
+constexpr std::string_view kSupported = "timer, 100rel";
+// Methods we know and refuse with 405 (every other unknown one gets 501, §21.5.2).
+constexpr std::string_view kKnownRefused[] = {"REGISTER", "SUBSCRIBE", "MESSAGE", "PUBLISH"};
+
+bool has_option(const Message& m, std::string_view header, std::string_view tag) {
+  for (const auto& v : m.all(header)) {
+    if (iequals(v, tag)) return true;
+  }
+  return false;
+}
+
+// Session-Expires: "<seconds>[;refresher=uac|uas]" (RFC 4028 §4).
+struct SessionExpires {
+  int seconds = 0;
+  std::string refresher;  // "", "uac" or "uas"
+};
+std::optional<SessionExpires> session_expires(const Message& m) {
+  auto v = m.get("Session-Expires");
+  if (!v) return std::nullopt;
+  SessionExpires se;
+  size_t i = 0;
+  while (i < v->size() && std::isdigit(static_cast<unsigned char>((*v)[i]))) ++i;
+  if (i == 0 || i > 9) return std::nullopt;
+  se.seconds = std::atoi(v->substr(0, i).c_str());
+  auto pos = v->find("refresher=");
+  if (pos != std::string::npos) {
+    std::string r = v->substr(pos + 10, 3);
+    if (iequals(r, "uac")) se.refresher = "uac";
+    else if (iequals(r, "uas")) se.refresher = "uas";
+  }
+  return se;
+}
 
 std::optional<Address> default_resolve(const Uri& u) {
   std::string host = u.host;
@@ -51,14 +84,17 @@ std::optional<std::string> contact_uri(const Message& m) {
   return na->uri.to_string();
 }
 
-bool is_sdp(const Message& m) {
-  auto ct = m.get("Content-Type");
-  if (!ct) return true;  // a body without a type: assume SDP, as peers in the field do
-  std::string v = *ct;
-  auto semi = v.find(';');
-  if (semi != std::string::npos) v = v.substr(0, semi);
-  while (!v.empty() && v.back() == ' ') v.pop_back();
-  return iequals(v, "application/sdp");
+// The message with its session description as the body (a multipart body's application/sdp part
+// taken out, SIP-I/SIP-T's ISUP parts left aside); nullopt when the body carries no SDP.
+std::optional<Message> with_sdp_body(const Message& m) {
+  if (m.body.empty()) return m;
+  auto sdp = session_description(m);
+  if (!sdp) return std::nullopt;
+  if (sdp->size() == m.body.size()) return m;
+  Message out = m;
+  out.body = *sdp;
+  out.set("Content-Type", "application/sdp");
+  return out;
 }
 
 }  // namespace
@@ -101,7 +137,40 @@ struct UserAgent::Call {
   TxnId bye_txn = 0;
   TxnId update_txn = 0;
   TxnId refer_txn = 0;
+  TxnId notify_txn = 0;
   std::optional<Time> linger_until;  // ended: erased at this time
+  // RFC 4028.
+  int se_interval = 0;  // seconds; 0: no session timer
+  bool we_refresh = false;
+  bool peer_allows_update = false;
+  std::optional<Time> refresh_at, expire_at;
+  // §9.1: the INVITE is given up this long after our CANCEL if no final came.
+  std::optional<Time> cancel_deadline;
+  std::optional<Time> timer_c;  // UAC: the last provisional plus kTimerC
+  // RFC 3262, UAC: the last RSeq PRACKed, and the SDP a reliable provisional carried.
+  uint32_t last_rseq = 0;
+  std::optional<std::string> early_answer;
+  // RFC 3262, UAS: our reliable 180 until its PRACK.
+  bool reliable = false;
+  uint32_t rseq = 0;
+  std::string rel_bytes;
+  Ms rel_interval{0};
+  std::optional<Time> rel_next, rel_deadline;
+  bool delayed_offer = false;  // UAS: the INVITE had no SDP: our 2xx offers, the ACK answers
+  std::vector<std::string> redirect;  // UAC: a 3xx's Contacts
+  int dialog_auth = 0;  // challenges answered for in-dialog requests
+  std::string merge_key;
+  std::optional<Time> scheduled;  // its entry in call_timers_
+
+  std::optional<Time> due() const {
+    if (st == St::ended) return linger_until;
+    std::optional<Time> d;
+    for (const auto& t : {ok_next, ok_deadline, reinvite_retry_at, linger_until, refresh_at, expire_at,
+                          cancel_deadline, timer_c, rel_next, rel_deadline}) {
+      if (t && (!d || *t < *d)) d = t;
+    }
+    return d;
+  }
 };
 
 struct UserAgent::Reg {
@@ -123,7 +192,42 @@ UserAgent::~UserAgent() = default;
 
 UserAgent::Call* UserAgent::find(CallId id) {
   auto it = calls_.find(id);
-  return it == calls_.end() || it->second->st == Call::St::ended ? nullptr : it->second.get();
+  if (it == calls_.end() || it->second->st == Call::St::ended) return nullptr;
+  touch(id);
+  return it->second.get();
+}
+
+// Every call whose timers an event may have changed gets its place in the ordered set again.
+void UserAgent::flush_timers() const {
+  for (CallId id : touched_) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) continue;
+    Call& c = *it->second;
+    auto d = c.due();
+    if (d == c.scheduled) continue;
+    if (c.scheduled) call_timers_.erase({*c.scheduled, id});
+    c.scheduled = d;
+    if (d) call_timers_.insert({*d, id});
+  }
+  touched_.clear();
+}
+
+void UserAgent::set_credentials(CallId id, Credentials creds) {
+  if (Call* c = find(id)) c->creds = std::move(creds);
+}
+
+std::vector<std::string> UserAgent::redirect_targets(CallId id) const {
+  auto it = calls_.find(id);
+  return it == calls_.end() ? std::vector<std::string>{} : it->second->redirect;
+}
+
+Message UserAgent::dialog_response(const Call& c, const Message& req, int status) {
+  Message r = make_response(req, status, "", c.local_tag);
+  // §12.1.1: a response that can make a dialog carries the request's Record-Route as it came.
+  if (req.method == "INVITE") {
+    for (const auto& rr : req.all("Record-Route")) r.add("Record-Route", rr);
+  }
+  return r;
 }
 
 std::string UserAgent::dialog_key(const std::string& call_id, const std::string& local_tag,
@@ -140,7 +244,9 @@ UserAgent::Call* UserAgent::find_dialog(const Message& m, bool incoming) {
   auto it = dialogs_.find(dialog_key(m.call_id(), local, remote));
   if (it == dialogs_.end()) return nullptr;
   auto c = calls_.find(it->second);
-  return c == calls_.end() ? nullptr : c->second.get();
+  if (c == calls_.end()) return nullptr;
+  touch(c->first);
+  return c->second.get();
 }
 
 std::string UserAgent::via(Transport t, const std::string& branch) const {
@@ -202,7 +308,7 @@ Message UserAgent::build_invite(Call& c, const std::string& uri) {
   m.add("CSeq", std::to_string(c.local_seq) + " INVITE");
   m.add("Contact", contact(c.transport, ""));
   m.add("Allow", std::string(kAllow));
-  m.add("Supported", "timer");
+  m.add("Supported", std::string(kSupported));
   m.add("User-Agent", cfg_.user_agent);
   return m;
 }
@@ -228,16 +334,26 @@ std::optional<CallId> UserAgent::invite(const OutgoingCall& oc, Time now) {
   c->local_seq = 1;
   c->local_sdp = oc.sdp;
   c->creds = oc.credentials;
-  Message m = build_invite(*c, oc.request_uri);
-  for (const auto& h : oc.extra_headers) m.add(h.name, h.value);
-  m.add("Content-Type", "application/sdp");
-  m.body = oc.sdp;
+  auto build = [&] {
+    Message m = build_invite(*c, oc.request_uri);
+    for (const auto& h : oc.extra_headers) m.add(h.name, h.value);
+    m.add("Content-Type", "application/sdp");
+    m.body = oc.sdp;
+    return m;
+  };
+  Message m = build();
+  if (c->transport == Transport::udp && cfg_.local.count(Transport::tcp) && m.serialize().size() > kUdpRequestLimit) {
+    c->transport = Transport::tcp;  // §18.1.1
+    c->first_hop.transport = Transport::tcp;
+    m = build();
+  }
   c->invite = m;
-  auto txn = layer_.send_request(m, oc.next_hop, now);
+  auto txn = layer_.send_request(m, c->first_hop, now);
   if (!txn) return std::nullopt;
   c->invite_txn = *txn;
   client_txns_[*txn] = c->id;
   CallId id = c->id;
+  touch(id);
   calls_[id] = std::move(c);
   return id;
 }
@@ -246,8 +362,19 @@ void UserAgent::ringing(CallId id, Time now) {
   now_ = now;
   Call* c = find(id);
   if (!c || c->outgoing || c->final_sent) return;
-  Message r = make_response(c->invite, 180, "", c->local_tag);
+  Message r = dialog_response(*c, c->invite, 180);
   r.add("Contact", contact(c->transport, ""));
+  if (c->reliable) {
+    if (!c->rel_bytes.empty()) return;  // one reliable provisional at a time (RFC 3262 §3)
+    r.add("Require", "100rel");
+    r.add("RSeq", std::to_string(++c->rseq));
+    c->rel_bytes = r.serialize();
+    c->rel_deadline = now + 64 * cfg_.timers.t1;
+    if (!c->first_hop.reliable()) {
+      c->rel_interval = cfg_.timers.t1;
+      c->rel_next = now + cfg_.timers.t1;
+    }
+  }
   layer_.respond(c->server_txn, r, now);
 }
 
@@ -256,15 +383,14 @@ void UserAgent::answer(CallId id, const std::string& sdp, Time now) {
   Call* c = find(id);
   if (!c || c->outgoing || c->final_sent) return;
   c->local_sdp = sdp;
-  Message r = make_response(c->invite, 200, "", c->local_tag);
+  Message r = dialog_response(*c, c->invite, 200);
   r.add("Contact", contact(c->transport, ""));
   r.add("Allow", std::string(kAllow));
-  if (auto se = c->invite.get("Session-Expires")) {
-    std::string v = *se;
-    if (v.find("refresher") == std::string::npos) v += ";refresher=uac";
-    r.add("Session-Expires", v);
-    r.add("Require", "timer");
-  }
+  r.add("Supported", std::string(kSupported));
+  negotiate_uas_timer(*c, c->invite, r);
+  c->rel_bytes.clear();  // a final ends the reliable provisional's retransmissions
+  c->rel_next.reset();
+  c->rel_deadline.reset();
   r.add("Content-Type", "application/sdp");
   r.body = sdp;
   layer_.respond(c->server_txn, r, now);
@@ -287,6 +413,9 @@ void UserAgent::reject(CallId id, int status, const std::string& reason, Time no
   for (const auto& h : extra) r.add(h.name, h.value);
   layer_.respond(c->server_txn, r, now);
   c->final_sent = true;
+  c->rel_bytes.clear();
+  c->rel_next.reset();
+  c->rel_deadline.reset();
   end(*c, EndCause::rejected);
 }
 
@@ -311,6 +440,8 @@ void UserAgent::hangup(CallId id, Time now) {
     cancel.add("CSeq", std::to_string(inv.cseq().number) + " CANCEL");
     for (const auto& r : inv.all("Route")) cancel.add("Route", r);
     if (auto t = layer_.send_request(cancel, c->first_hop, now)) client_txns_[*t] = c->id;
+    c->cancel_deadline = now + 64 * cfg_.timers.t1;  // §9.1: then the INVITE is given up
+    c->timer_c.reset();
     return;
   }
   if (!c->outgoing && !c->final_sent) {
@@ -335,7 +466,8 @@ bool UserAgent::reinvite(CallId id, const std::string& sdp, Time now) {
   if (!c || c->st != Call::St::established || c->reinvite_txn) return false;
   Message m = in_dialog_request(*c, "INVITE");
   m.add("Allow", std::string(kAllow));
-  m.add("Supported", "timer");
+  m.add("Supported", std::string(kSupported));
+  if (c->se_interval) m.add("Session-Expires", std::to_string(c->se_interval) + ";refresher=" + (c->we_refresh ? "uac" : "uas"));
   m.add("Content-Type", "application/sdp");
   m.body = sdp;
   auto hop = next_hop(*c);
@@ -353,7 +485,7 @@ bool UserAgent::refresh(CallId id, bool use_update, int session_expires, Time no
   Call* c = find(id);
   if (!c || c->st != Call::St::established || c->reinvite_txn) return false;
   Message m = in_dialog_request(*c, use_update ? "UPDATE" : "INVITE");
-  m.add("Supported", "timer");
+  m.add("Supported", std::string(kSupported));
   m.add("Session-Expires", std::to_string(session_expires) + ";refresher=uac");
   if (!use_update) {
     m.add("Allow", std::string(kAllow));
@@ -415,6 +547,7 @@ bool UserAgent::notify_refer(CallId id, const std::string& status_line, bool ter
   auto t = hop ? layer_.send_request(m, *hop, now) : std::nullopt;
   if (!t) return false;
   client_txns_[*t] = c->id;
+  c->notify_txn = *t;
   return true;
 }
 
@@ -435,6 +568,13 @@ void UserAgent::end(Call& c, EndCause cause) {
   c.ok_next.reset();
   c.ok_deadline.reset();
   c.reinvite_retry_at.reset();
+  c.refresh_at.reset();
+  c.expire_at.reset();
+  c.rel_next.reset();
+  c.rel_deadline.reset();
+  c.cancel_deadline.reset();
+  c.timer_c.reset();
+  touch(c.id);
   // Kept a while to absorb retransmissions (a 2xx to re-ACK, a repeated BYE).
   c.linger_until = now_ + 64 * cfg_.timers.t1;
   handler_.on_ended(c.id, cause);
@@ -443,6 +583,11 @@ void UserAgent::end(Call& c, EndCause cause) {
 void UserAgent::fail(Call& c, int status, const std::string& reason) {
   if (c.st == Call::St::ended) return;
   c.st = Call::St::ended;
+  c.cancel_deadline.reset();
+  c.timer_c.reset();
+  c.refresh_at.reset();
+  c.expire_at.reset();
+  touch(c.id);
   c.linger_until = now_ + 64 * cfg_.timers.t1;
   handler_.on_failed(c.id, status, reason);
 }
@@ -537,25 +682,115 @@ void UserAgent::on_response(TxnId txn, const Message& r) {
   auto ci = calls_.find(it->second);
   if (ci == calls_.end()) return;
   Call& c = *ci->second;
+  touch(c.id);
+  const bool final = r.status >= 200;
+  if (final && txn != c.invite_txn && retry_with_auth(c, txn, r)) {
+    client_txns_.erase(txn);
+    return;
+  }
+  if (final && r.status < 300) c.dialog_auth = 0;
   if (txn == c.invite_txn) {
     handle_invite_response(c, r);
   } else if (txn == c.reinvite_txn || (r.cseq().method == "INVITE" && r.status >= 200 && r.status < 300)) {
     handle_reinvite_response(c, r);
-  } else if (txn == c.bye_txn && r.status >= 200) {
+  } else if (txn == c.bye_txn && final) {
     if (c.st != Call::St::ended) end(c, EndCause::local_bye);
-  } else if (txn == c.update_txn && r.status >= 200) {
+  } else if (txn == c.update_txn && final) {
     c.update_txn = 0;
+    if (r.status < 300) take_uac_timer(c, r);
+    else if (r.status == 408 || r.status == 481) session_timer_fired(c);  // RFC 4028 §10: the session is gone
     handler_.on_reinvite_result(c.id, r);
-  } else if (txn == c.refer_txn && r.status >= 200) {
+  } else if (txn == c.refer_txn && final) {
     c.refer_txn = 0;
     handler_.on_refer_result(c.id, r.status);
+  } else if (txn == c.notify_txn && final) {
+    c.notify_txn = 0;
   }
-  if (r.status >= 200 && !(r.cseq().method == "INVITE" && r.status < 300)) client_txns_.erase(txn);
+  if (final && !(r.cseq().method == "INVITE" && r.status < 300)) client_txns_.erase(txn);
 }
 
-void UserAgent::handle_invite_response(Call& c, const Message& r) {
+// §22.2 for a request inside the call (or our CANCEL's INVITE's dialog): a 401/407 is answered
+// once per challenge, up to kMaxDialogAuth times, with a new CSeq; the new transaction takes the
+// old one's role. False when it is not a challenge we can answer.
+bool UserAgent::retry_with_auth(Call& c, TxnId txn, const Message& r) {
+  if ((r.status != 401 && r.status != 407) || !c.creds || c.dialog_auth >= kMaxDialogAuth) return false;
+  if (c.st == Call::St::ended && txn != c.bye_txn) return false;
+  const Message* req = layer_.request_of(txn);
+  if (!req || req->method == "CANCEL" || req->method == "ACK") return false;
+  auto ch = parse_challenge(r.get(r.status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate").value_or(""));
+  if (!ch) return false;
+  ++c.dialog_auth;
+  Message m = *req;
+  m.set("Via", via(c.transport, new_branch()));
+  m.set("CSeq", std::to_string(++c.local_seq) + " " + m.method);
+  DigestRequest dr{c.creds->username, c.creds->password, m.method, m.uri, 1, ""};
+  m.remove("Authorization");
+  m.remove("Proxy-Authorization");
+  m.set(r.status == 401 ? "Authorization" : "Proxy-Authorization", authorization(*ch, dr));
+  auto hop = next_hop(c);
+  auto t = hop ? layer_.send_request(m, *hop, now_) : std::nullopt;
+  if (!t) return false;
+  client_txns_[*t] = c.id;
+  if (txn == c.bye_txn) c.bye_txn = *t;
+  if (txn == c.reinvite_txn) {
+    c.reinvite_txn = *t;
+    c.reinvite_seq = c.local_seq;
+  }
+  if (txn == c.update_txn) c.update_txn = *t;
+  if (txn == c.refer_txn) c.refer_txn = *t;
+  if (txn == c.notify_txn) c.notify_txn = *t;
+  return true;
+}
+
+// RFC 3262 §4: a reliable provisional is PRACKed once (in RSeq order) in its early dialog.
+void UserAgent::prack(Call& c, const Message& p) {
+  auto rseq_v = p.get("RSeq");
+  if (!rseq_v) return;
+  uint32_t rseq = uint32_t(std::strtoul(rseq_v->c_str(), nullptr, 10));
+  if (rseq == 0 || (c.last_rseq && rseq <= c.last_rseq)) return;  // a retransmission: its PRACK retransmits itself
+  c.last_rseq = rseq;
+  Call early = c;  // the early dialog this provisional makes: its tag, target and route set
+  early.remote_tag = p.to() ? p.to()->tag().value_or("") : "";
+  if (auto u = contact_uri(p)) early.remote_target = *u;
+  auto rr = p.all("Record-Route");
+  early.route_set.assign(rr.rbegin(), rr.rend());
+  Message m = in_dialog_request(early, "PRACK");
+  c.local_seq = early.local_seq;
+  m.add("RAck", std::to_string(rseq) + " " + std::to_string(c.invite.cseq().number) + " INVITE");
+  auto hop = next_hop(early);
+  if (hop) layer_.send_request(m, *hop, now_);
+}
+
+// §13.2.2.4: a second 2xx from another branch of a fork makes a dialog we do not want: it is
+// ACKed (the answerer retransmits until then) and ended with BYE at once.
+void UserAgent::end_fork(Call& c, const Message& ok) {
+  Call fork = c;
+  fork.remote_tag = ok.to() ? ok.to()->tag().value_or("") : "";
+  if (auto u = contact_uri(ok)) fork.remote_target = *u;
+  auto rr = ok.all("Record-Route");
+  fork.route_set.assign(rr.rbegin(), rr.rend());
+  fork.remote_uri = without_tag(ok.get("To").value_or(c.remote_uri));
+  fork.local_seq = ok.cseq().number;
+  Message ack = in_dialog_request(fork, "ACK");
+  ack.set("CSeq", std::to_string(ok.cseq().number) + " ACK");
+  ack.remove("Contact");
+  auto hop = next_hop(fork);
+  if (!hop) return;
+  layer_.send_direct(ack, *hop);
+  Message bye = in_dialog_request(fork, "BYE");
+  layer_.send_request(bye, *hop, now_);
+}
+
+void UserAgent::handle_invite_response(Call& c, const Message& r0) {
+  auto parsed = with_sdp_body(r0);
+  const Message& r = parsed ? *parsed : r0;
   if (r.status < 200) {
     c.got_provisional = true;
+    if (!c.cancelled && !c.cancel_pending) c.timer_c = now_ + kTimerC;
+    if (has_option(r, "Require", "100rel") && r.status > 100 && c.st == Call::St::calling) {
+      if (!r.body.empty() && !c.early_answer && parsed) c.early_answer = r.body;  // RFC 3262 §5
+      prack(c, r);
+    }
     if (c.cancel_pending) {
       c.cancel_pending = false;
       c.cancelled = false;
@@ -564,11 +799,14 @@ void UserAgent::handle_invite_response(Call& c, const Message& r) {
     if (!c.cancelled && c.st == Call::St::calling) handler_.on_progress(c.id, r);
     return;
   }
+  c.timer_c.reset();
+  c.cancel_deadline.reset();
   if (r.status < 300) {
     std::string tag = r.to() ? r.to()->tag().value_or("") : "";
     if (c.answered) {
       if (tag == c.remote_tag) layer_.send_direct(Message(*parse(c.ack_bytes)), *next_hop(c));
-      return;  // a retransmission (or a forked answer, left alone)
+      else end_fork(c, r);
+      return;
     }
     c.answered = true;
     c.remote_tag = tag;
@@ -576,6 +814,7 @@ void UserAgent::handle_invite_response(Call& c, const Message& r) {
     auto rr = r.all("Record-Route");
     c.route_set.assign(rr.rbegin(), rr.rend());
     c.remote_uri = without_tag(r.get("To").value_or(c.remote_uri));
+    c.peer_allows_update = has_option(r, "Allow", "UPDATE");
     dialogs_[dialog_key(c.call_id, c.local_tag, c.remote_tag)] = c.id;
     c.dialog_registered = true;
     // §13.2.2.4: the ACK of a 2xx is its own transaction-less request, CSeq of the INVITE.
@@ -596,8 +835,30 @@ void UserAgent::handle_invite_response(Call& c, const Message& r) {
       c.linger_until = now_ + 64 * cfg_.timers.t1;
       return;
     }
+    take_uac_timer(c, r);
+    if (r.body.empty() && c.early_answer) {
+      Message with = r;  // the answer came in a reliable provisional (RFC 3262 §5)
+      with.body = *c.early_answer;
+      with.set("Content-Type", "application/sdp");
+      handler_.on_answered(c.id, with);
+      return;
+    }
     handler_.on_answered(c.id, r);
     return;
+  }
+  if (r.status < 400) {
+    // 3xx: the handler may follow these (RFC 3261 §8.1.3.4), highest q first.
+    std::vector<std::pair<double, std::string>> targets;
+    for (const auto& v : r.all("Contact")) {
+      auto na = parse_name_addr(v);
+      if (!na || (na->uri.scheme != "sip" && na->uri.scheme != "sips")) continue;
+      double q = 1.0;
+      if (auto qv = na->params.get("q")) q = std::atof(qv->c_str());
+      targets.emplace_back(q, na->uri.to_string());
+    }
+    std::stable_sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    c.redirect.clear();
+    for (auto& t : targets) c.redirect.push_back(t.second);
   }
   if ((r.status == 401 || r.status == 407) && c.creds && c.auth_attempts < 2 && !c.cancelled) {
     auto ch = parse_challenge(r.get(r.status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate").value_or(""));
@@ -611,6 +872,8 @@ void UserAgent::handle_invite_response(Call& c, const Message& r) {
       m.set(r.status == 401 ? "Authorization" : "Proxy-Authorization", authorization(*ch, dr));
       c.invite = m;
       c.got_provisional = false;
+      c.last_rseq = 0;
+      c.early_answer.reset();
       if (auto t = layer_.send_request(m, c.first_hop, now_)) {
         c.invite_txn = *t;
         client_txns_[*t] = c.id;
@@ -623,7 +886,9 @@ void UserAgent::handle_invite_response(Call& c, const Message& r) {
   fail(c, r.status, r.reason);
 }
 
-void UserAgent::handle_reinvite_response(Call& c, const Message& r) {
+void UserAgent::handle_reinvite_response(Call& c, const Message& r0) {
+  auto parsed = with_sdp_body(r0);
+  const Message& r = parsed ? *parsed : r0;
   if (r.status < 200) return;
   if (r.status < 300) {
     uint32_t seq = r.cseq().number;
@@ -636,6 +901,7 @@ void UserAgent::handle_reinvite_response(Call& c, const Message& r) {
     if (c.reinvite_sdp) c.local_sdp = *c.reinvite_sdp;
     c.reinvite_txn = 0;
     c.reinvite_sdp.reset();
+    take_uac_timer(c, r);
     handler_.on_reinvite_result(c.id, r);
     return;
   }
@@ -647,7 +913,71 @@ void UserAgent::handle_reinvite_response(Call& c, const Message& r) {
     return;
   }
   c.reinvite_sdp.reset();
+  if ((r.status == 408 || r.status == 481) && c.we_refresh && c.st == Call::St::established) {
+    handler_.on_reinvite_result(c.id, r);
+    session_timer_fired(c);  // RFC 4028 §10: our refresh found no session: it is over
+    return;
+  }
   handler_.on_reinvite_result(c.id, r);
+}
+
+// RFC 4028 §9 as the UAS of a request carrying Session-Expires: the refresher is the one the
+// request names, else the UAC when it supports timers, else us; Require: timer only to a UAC that
+// supports it. Sets the call's timer to match.
+void UserAgent::negotiate_uas_timer(Call& c, const Message& req, Message& response) {
+  auto se = session_expires(req);
+  const bool uac_supports = has_option(req, "Supported", "timer") || has_option(req, "Require", "timer");
+  if (!se || se->seconds <= 0) return;
+  std::string refresher = se->refresher;
+  if (refresher.empty() || (refresher == "uac" && !uac_supports)) refresher = uac_supports ? "uac" : "uas";
+  response.add("Session-Expires", std::to_string(se->seconds) + ";refresher=" + refresher);
+  if (uac_supports) response.add("Require", "timer");
+  c.se_interval = se->seconds;
+  // Roles of this transaction: we are its UAS.
+  c.we_refresh = refresher == "uas";
+  if (c.we_refresh) {
+    c.refresh_at = now_ + std::chrono::seconds(std::max(1, se->seconds / 2));
+    c.expire_at.reset();
+  } else {
+    c.refresh_at.reset();
+    c.expire_at = now_ + std::chrono::seconds(se->seconds - std::min(32, se->seconds / 3));
+  }
+  c.peer_allows_update = c.peer_allows_update || has_option(req, "Allow", "UPDATE");
+}
+
+// RFC 4028 §7.2 as the UAC of a transaction whose 2xx came: the 2xx's Session-Expires rules;
+// without one there is no session timer.
+void UserAgent::take_uac_timer(Call& c, const Message& r) {
+  auto se = session_expires(r);
+  if (!se || se->seconds <= 0) {
+    c.se_interval = 0;
+    c.refresh_at.reset();
+    c.expire_at.reset();
+    return;
+  }
+  c.se_interval = se->seconds;
+  c.we_refresh = se->refresher != "uas";  // "uac" (us), or unsaid: §7.2 makes the UAC refresh
+  if (c.we_refresh) {
+    c.refresh_at = now_ + std::chrono::seconds(std::max(1, se->seconds / 2));
+    c.expire_at.reset();
+  } else {
+    c.refresh_at.reset();
+    c.expire_at = now_ + std::chrono::seconds(se->seconds - std::min(32, se->seconds / 3));
+  }
+  if (has_option(r, "Allow", "UPDATE")) c.peer_allows_update = true;
+}
+
+// The session is over: no refresh came (we are not the refresher), or our refresh found no
+// dialog (408/481). BYE, and the handler hears why.
+void UserAgent::session_timer_fired(Call& c) {
+  c.refresh_at.reset();
+  c.expire_at.reset();
+  if (c.st != Call::St::established) return;
+  Message bye = in_dialog_request(c, "BYE");
+  if (auto hop = next_hop(c)) {
+    if (auto t = layer_.send_request(bye, *hop, now_)) client_txns_[*t] = c.id;
+  }
+  end(c, EndCause::session_expired);
 }
 
 void UserAgent::on_transport_error(TxnId txn) {
@@ -671,21 +1001,23 @@ void UserAgent::on_timeout(TxnId txn) {
   auto ci = calls_.find(id);
   if (ci == calls_.end()) return;
   Call& c = *ci->second;
+  touch(id);
   if (txn == c.invite_txn) {
     if (transport_failed_) fail(c, 503, "the connection to the next hop failed");
     else fail(c, 408, "no response to the INVITE");
   } else if (txn == c.bye_txn) {
     end(c, EndCause::local_bye);
-  } else if (txn == c.reinvite_txn) {
-    c.reinvite_txn = 0;
-    c.reinvite_sdp.reset();
-    handler_.on_reinvite_result(c.id, Message::response(408, "no response to the re-INVITE"));
-  } else if (txn == c.update_txn) {
-    c.update_txn = 0;
-    handler_.on_reinvite_result(c.id, Message::response(408, "no response to the UPDATE"));
+  } else if (txn == c.reinvite_txn || txn == c.update_txn) {
+    const bool update = txn == c.update_txn;
+    (update ? c.update_txn : c.reinvite_txn) = 0;
+    if (!update) c.reinvite_sdp.reset();
+    handler_.on_reinvite_result(c.id, Message::response(408, update ? "no response to the UPDATE" : "no response to the re-INVITE"));
+    if (c.we_refresh && c.se_interval) session_timer_fired(c);  // RFC 4028 §10
   } else if (txn == c.refer_txn) {
     c.refer_txn = 0;
     handler_.on_refer_result(c.id, 408);
+  } else if (txn == c.notify_txn) {
+    c.notify_txn = 0;
   }
 }
 
@@ -697,12 +1029,18 @@ void UserAgent::on_stray_response(const Message& r, const Address&) {
   }
 }
 
-void UserAgent::on_ack(const Message& ack, const Address&) {
-  Call* c = find_dialog(ack, true);
+void UserAgent::on_ack(const Message& ack0, const Address&) {
+  Call* c = find_dialog(ack0, true);
   if (!c || c->ok_bytes.empty()) return;
   c->ok_next.reset();
   c->ok_deadline.reset();
   c->ok_bytes.clear();
+  // §13.2.1: our 2xx carried the offer (the INVITE had none): the ACK carries the answer.
+  if (c->delayed_offer && c->st != Call::St::ended) {
+    c->delayed_offer = false;
+    auto ack = with_sdp_body(ack0);
+    if (ack && !ack->body.empty()) handler_.on_ack_answer(c->id, ack->body);
+  }
   if (!c->initial_acked) {
     c->initial_acked = true;
     if (c->st != Call::St::ended) handler_.on_confirmed(c->id);
@@ -721,12 +1059,18 @@ void UserAgent::answer_refresh(TxnId txn, Call& c, const Message& req, std::opti
   Message r = make_response(req, 200, "", c.local_tag);
   r.add("Contact", contact(c.transport, ""));
   r.add("Allow", std::string(kAllow));
-  if (auto se = req.get("Session-Expires")) {
-    std::string v = *se;
-    if (v.find("refresher") == std::string::npos) v += ";refresher=uac";
-    r.add("Session-Expires", v);
-    r.add("Require", "timer");
+  r.add("Supported", std::string(kSupported));
+  // A refresh (re-INVITE or UPDATE) renews the session timer as it negotiates it again (RFC 4028
+  // §9); one without Session-Expires ends it.
+  if (session_expires(req)) {
+    negotiate_uas_timer(c, req, r);
+  } else {
+    c.se_interval = 0;
+    c.refresh_at.reset();
+    c.expire_at.reset();
   }
+  // A re-INVITE without an offer is a delayed offer: ours goes in the 200, the answer in the ACK.
+  if (req.method == "INVITE" && !offer) c.delayed_offer = true;
   if (req.method == "INVITE" || offer) {
     r.add("Content-Type", "application/sdp");
     r.body = c.local_sdp;  // a refresh without an offer gets our current description again
@@ -756,7 +1100,7 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
   bool has_to_tag = req.to() && req.to()->tag();
   const std::string& method = req.method;
   if (method == "OPTIONS") {
-    reply(200, {{"Allow", std::string(kAllow)}, {"Accept", "application/sdp"}, {"Supported", "timer"}});
+    reply(200, {{"Allow", std::string(kAllow)}, {"Accept", "application/sdp"}, {"Supported", std::string(kSupported)}});
     return;
   }
   if (method == "CANCEL") {
@@ -771,27 +1115,33 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
     if (c && !c->final_sent) {
       layer_.respond(c->server_txn, make_response(c->invite, 487, "", c->local_tag), now_);
       c->final_sent = true;
+      c->rel_bytes.clear();
+      c->rel_next.reset();
+      c->rel_deadline.reset();
       end(*c, EndCause::cancelled);
     }
     return;
   }
+  auto sdp_req = with_sdp_body(req);
   if (method == "INVITE" && !has_to_tag) {
-    if (auto req_hdr = req.get("Require")) {
-      for (const auto& r : req.all("Require")) {
-        if (!iequals(r, "timer")) {
-          reply(420, {{"Unsupported", r}});
-          return;
-        }
-      }
-    }
-    if (!req.body.empty() && !is_sdp(req)) {
-      reply(415, {{"Accept", "application/sdp"}});
+    // §8.2.2.2: the same request reaching us by two paths (a forking proxy) is one call.
+    std::string merge = req.call_id() + "|" + req.from()->tag().value_or("") + "|" + std::to_string(req.cseq().number);
+    if (merge_keys_.count(merge)) {
+      reply(482);
       return;
     }
-    if (auto se = req.get("Session-Expires")) {
-      std::string v = *se;
-      int secs = std::atoi(v.c_str());
-      if (secs > 0 && secs < kMinSessionExpires) {
+    for (const auto& r : req.all("Require")) {
+      if (!iequals(r, "timer") && !iequals(r, "100rel")) {
+        reply(420, {{"Unsupported", r}});
+        return;
+      }
+    }
+    if (!sdp_req) {
+      reply(415, {{"Accept", "application/sdp, multipart/mixed"}});
+      return;
+    }
+    if (auto se = session_expires(req)) {
+      if (se->seconds > 0 && se->seconds < kMinSessionExpires) {
         reply(422, {{"Min-SE", std::to_string(kMinSessionExpires)}});
         return;
       }
@@ -814,18 +1164,23 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
     c->route_set = req.all("Record-Route");
     c->transport = from.transport;
     c->first_hop = from;
-    c->invite = req;
+    c->invite = *sdp_req;
     c->server_txn = txn;
+    c->reliable = has_option(req, "Require", "100rel");
+    c->delayed_offer = sdp_req->body.empty();
+    c->merge_key = merge;
     CallId id = c->id;
+    merge_keys_[merge] = id;
     dialogs_[dialog_key(c->call_id, c->local_tag, c->remote_tag)] = id;
     c->dialog_registered = true;
     server_invites_[txn] = id;
+    touch(id);
     calls_[id] = std::move(c);
-    handler_.on_incoming(id, req, from);
+    handler_.on_incoming(id, *sdp_req, from);
     return;
   }
   if (method == "INVITE" || method == "BYE" || method == "UPDATE" || method == "INFO" || method == "NOTIFY" ||
-      method == "REFER") {
+      method == "REFER" || method == "PRACK") {
     Call* c = has_to_tag ? find_dialog(req, true) : nullptr;
     if (!c || c->st == Call::St::ended) {
       reply(481);
@@ -837,6 +1192,28 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
       return;
     }
     c->remote_seq = seq;
+    if (method == "PRACK") {
+      // RFC 3262 §3: the PRACK of our reliable provisional (RAck: RSeq, CSeq and method of it).
+      auto rack = req.get("RAck").value_or("");
+      const std::string want = std::to_string(c->rseq) + " " + std::to_string(c->invite.cseq().number) + " INVITE";
+      std::string got;
+      for (char ch : rack) {
+        if (ch == ' ' || ch == '\t') {
+          if (!got.empty() && got.back() != ' ') got += ' ';
+        } else {
+          got += ch;
+        }
+      }
+      if (!c->reliable || c->rseq == 0 || !iequals(got, want)) {
+        reply(481, {}, c->local_tag);
+        return;
+      }
+      c->rel_bytes.clear();
+      c->rel_next.reset();
+      c->rel_deadline.reset();
+      reply(200, {}, c->local_tag);
+      return;
+    }
     if (method == "BYE") {
       reply(200, {}, c->local_tag);
       end(*c, EndCause::remote_bye);
@@ -861,8 +1238,8 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
             c->local_tag);
       return;
     }
-    if (!req.body.empty() && !is_sdp(req)) {
-      reply(415, {{"Accept", "application/sdp"}}, c->local_tag);
+    if (!sdp_req) {
+      reply(415, {{"Accept", "application/sdp, multipart/mixed"}}, c->local_tag);
       return;
     }
     if (method == "INVITE") {
@@ -877,43 +1254,93 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
       if (auto u = contact_uri(req)) c->remote_target = *u;
     }
     std::optional<std::string> offer;
-    if (!req.body.empty()) offer = req.body;
+    if (!sdp_req->body.empty()) offer = sdp_req->body;
     answer_refresh(txn, *c, req, offer);
     return;
   }
-  reply(405, {{"Allow", std::string(kAllow)}});
+  for (auto known : kKnownRefused) {
+    if (method == known) {
+      reply(405, {{"Allow", std::string(kAllow)}});
+      return;
+    }
+  }
+  reply(501, {{"Allow", std::string(kAllow)}});  // §21.5.2: a method we do not implement
 }
 
 void UserAgent::tick(Time now) {
   now_ = now;
   layer_.tick(now);
+  flush_timers();
+  std::vector<CallId> due;
+  for (auto it = call_timers_.begin(); it != call_timers_.end() && it->first <= now; ++it) due.push_back(it->second);
   std::vector<CallId> erase;
-  std::vector<CallId> retry;
-  for (auto& [id, cp] : calls_) {
-    Call& c = *cp;
+  for (CallId id : due) {
+    auto ci = calls_.find(id);
+    if (ci == calls_.end()) continue;
+    Call& c = *ci->second;
+    touch(id);
     if (c.st == Call::St::ended) {
       if (c.linger_until && *c.linger_until <= now) erase.push_back(id);
       continue;
     }
-    if (c.ok_deadline && *c.ok_deadline <= now) {
+    auto is_due = [&](std::optional<Time>& t) {
+      if (!t || *t > now) return false;
+      t.reset();
+      return true;
+    };
+    if (is_due(c.ok_deadline)) {
       c.ok_bytes.clear();
       c.ok_next.reset();
-      c.ok_deadline.reset();
-      retry.push_back(id);  // hang up below: §13.3.1.4
+      // §13.3.1.4: no ACK for our 2xx: the call is confirmed by nobody, so it ends with BYE.
+      Message bye = in_dialog_request(c, "BYE");
+      if (auto hop = next_hop(c)) layer_.send_request(bye, *hop, now);
+      end(c, EndCause::no_ack);
       continue;
     }
-    if (c.ok_next && *c.ok_next <= now && !c.ok_bytes.empty()) {
+    if (is_due(c.ok_next) && !c.ok_bytes.empty()) {
       layer_.send_direct(Message(*parse(c.ok_bytes)), c.ok_to);
       c.ok_interval = std::min(c.ok_interval * 2, cfg_.timers.t2);
       c.ok_next = now + c.ok_interval;
     }
-    if (c.reinvite_retry_at && *c.reinvite_retry_at <= now) {
-      c.reinvite_retry_at.reset();
-      if (c.reinvite_sdp) {
-        std::string sdp = *c.reinvite_sdp;
-        c.reinvite_sdp.reset();
-        if (!reinvite(id, sdp, now)) handler_.on_reinvite_result(id, Message::response(500, "the re-INVITE could not be sent"));
+    if (is_due(c.rel_deadline)) {
+      // RFC 3262 §3: no PRACK for our reliable provisional: the INVITE is refused.
+      c.rel_bytes.clear();
+      c.rel_next.reset();
+      if (!c.final_sent) {
+        layer_.respond(c.server_txn, make_response(c.invite, 504, "No PRACK for the reliable provisional", c.local_tag), now);
+        c.final_sent = true;
+        end(c, EndCause::rejected);
+        continue;
       }
+    }
+    if (is_due(c.rel_next) && !c.rel_bytes.empty()) {
+      layer_.send_direct(Message(*parse(c.rel_bytes)), TransactionLayer::response_address(c.invite, c.first_hop));
+      c.rel_interval = c.rel_interval * 2;
+      c.rel_next = now + c.rel_interval;
+    }
+    if (is_due(c.timer_c) && c.st == Call::St::calling) {
+      c.cancelled = false;
+      hangup(id, now);  // CANCEL; the INVITE is given up 64*T1 later if that brings no final
+    }
+    if (is_due(c.cancel_deadline) && c.st == Call::St::calling) {
+      client_txns_.erase(c.invite_txn);
+      layer_.abandon(c.invite_txn);
+      fail(c, 408, "no final response to the INVITE after our CANCEL");
+      continue;
+    }
+    if (is_due(c.reinvite_retry_at) && c.reinvite_sdp) {
+      std::string sdp = *c.reinvite_sdp;
+      c.reinvite_sdp.reset();
+      if (!reinvite(id, sdp, now)) handler_.on_reinvite_result(id, Message::response(500, "the re-INVITE could not be sent"));
+    }
+    if (is_due(c.expire_at)) {
+      session_timer_fired(c);  // RFC 4028 §10: the refresher did not refresh in time
+      continue;
+    }
+    if (is_due(c.refresh_at) && c.st == Call::St::established && c.we_refresh) {
+      // Our refresh: UPDATE when the peer allows it (no media touched), else a re-INVITE
+      // offering our description again; a busy dialog is tried again shortly.
+      if (!refresh(id, c.peer_allows_update, c.se_interval, now)) c.refresh_at = now + std::chrono::seconds(2);
     }
   }
   for (auto& r : regs_) {
@@ -923,35 +1350,27 @@ void UserAgent::tick(Time now) {
       send_register(*r, now, std::nullopt);
     }
   }
-  for (CallId id : retry) {
-    Call* c = find(id);
-    if (!c) continue;
-    Message bye = in_dialog_request(*c, "BYE");
-    if (auto hop = next_hop(*c)) layer_.send_request(bye, *hop, now);
-    end(*c, EndCause::no_ack);
-  }
   for (CallId id : erase) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;
     Call& c = *it->second;
     if (c.dialog_registered) dialogs_.erase(dialog_key(c.call_id, c.local_tag, c.remote_tag));
     if (c.server_txn) server_invites_.erase(c.server_txn);
+    if (!c.merge_key.empty()) merge_keys_.erase(c.merge_key);
+    if (c.scheduled) call_timers_.erase({*c.scheduled, id});
     std::erase_if(client_txns_, [&](const auto& kv) { return kv.second == id; });
     calls_.erase(it);
   }
+  flush_timers();
 }
 
 std::optional<Time> UserAgent::next_timer() const {
+  flush_timers();
   auto next = layer_.next_timer();
   auto consider = [&](const std::optional<Time>& t) {
     if (t && (!next || *t < *next)) next = t;
   };
-  for (const auto& [id, c] : calls_) {
-    consider(c->ok_next);
-    consider(c->ok_deadline);
-    consider(c->reinvite_retry_at);
-    consider(c->linger_until);
-  }
+  if (!call_timers_.empty()) consider(call_timers_.begin()->first);
   for (const auto& r : regs_) consider(r->next);
   return next;
 }

@@ -1,12 +1,25 @@
 // user_agent.hpp — the SIP user agent of a fax endpoint: calls (INVITE sessions and their
 // dialogs), UAC and UAS, over the transaction layer; sans I/O.
 //
-// STANDARDS: RFC 3261 §12 (dialogs: route set, remote target, CSeq), §13 (INVITE: 2xx
+// STANDARDS: RFC 3261 §12 (dialogs: route set, remote target, CSeq; §12.1.1 the INVITE's
+// Record-Route copied into our 1xx/2xx), §13 (INVITE: 2xx
 // retransmitted by the UAS until the ACK, ACK of a 2xx by the UAC, §13.3.1.4), §9 (CANCEL: sent
 // after a provisional, answered 200 then 487), §15 (BYE), §14 (re-INVITE, 491 glare and the retry
 // intervals of §14.1), §22 (401/407 answered once per challenge with digest.hpp), §11 (OPTIONS),
-// §8.2.2 (405, 415, 420 with Unsupported, 481, 483), RFC 3311 (UPDATE, UAS side), RFC 4028
-// (Session-Expires answered with refresher and Require: timer; 422 with Min-SE below 90 s),
+// §8.2.2 (405 for methods we know and refuse, 501 for unknown ones, 415, 420 with Unsupported,
+// 481, 482 for a merged request §8.2.2.2, 483), §9.1 (an INVITE given up 64*T1 after our CANCEL),
+// §13.2.2.4 (a forked second 2xx ACKed, then ended with BYE), §13.2.1 (delayed offer: an INVITE
+// without SDP gets our offer in the 2xx, the ACK's answer goes to the handler), §22 also for our
+// in-dialog requests (BYE, re-INVITE, UPDATE, REFER, NOTIFY) with the call's credentials, §18.1.1
+// (an INVITE over 1300 bytes goes over TCP when we listen on it), RFC 3262 (100rel: Supported;
+// a reliable provisional PRACKed, its SDP kept as the answer when the 2xx has none; a caller's
+// Require: 100rel gets our 180 reliably, retransmitted until its PRACK), RFC 3311 (UPDATE, UAS
+// side), RFC 4028 (Session-Expires: the refresher chosen by §9 (uac when the caller supports
+// timers, else us, and Require: timer only to a caller that supports it); 422 with Min-SE below
+// 90 s; the refresher refreshes at half the interval, with UPDATE when the peer allows it, else a
+// re-INVITE with our current SDP; the other side sends BYE when no refresh came by the interval
+// less min(32 s, interval/3), §10; a 2xx naming us refresher makes us refresh), RFC 5621 (a
+// multipart body's SDP part is the offer or answer; other parts, ISUP, are left aside),
 // RFC 3892 (Referred-By kept with the call: the initial INVITE is available to the handler),
 // RFC 3515 (REFER: as transferor, an in-dialog REFER and its implicit subscription, each NOTIFY
 // answered 200 and its message/sipfrag handed over; as transferee, the handler accepts a REFER
@@ -15,7 +28,9 @@
 // answer. A re-INVITE or UPDATE without a body (a session refresh) is answered with our current
 // SDP without asking the handler — the fax in progress never notices it.
 // THREADS: one thread; the owner feeds receive() and calls tick() when next_timer() is due.
-// LIMITS: kMaxCalls live calls (beyond them new INVITEs get 503 with Retry-After).
+// LIMITS: kMaxCalls live calls (beyond them new INVITEs get 503 with Retry-After); timers kept
+// ordered (no scan of every call per event); kTimerC without a final after a provisional ends an
+// outgoing INVITE (CANCEL); kMaxDialogAuth challenges answered per in-dialog request.
 #pragma once
 
 #include <functional>
@@ -23,6 +38,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +49,12 @@ namespace sip {
 
 inline constexpr size_t kMaxCalls = 20000;
 inline constexpr int kMinSessionExpires = 90;
+// RFC 3261 §16.6 timer C, used by our UAC too: a provisional with no final after it for this long
+// (a peer that answered 100 and died) gives the INVITE up with CANCEL, then 408.
+inline constexpr std::chrono::seconds kTimerC{180};
+inline constexpr int kMaxDialogAuth = 2;
+// §18.1.1: a request this large goes over TCP when we can (a fragmented UDP datagram is lost).
+inline constexpr size_t kUdpRequestLimit = 1300;
 
 using CallId = uint64_t;
 
@@ -58,6 +80,7 @@ enum class EndCause {
   cancelled,       // the caller cancelled before we answered
   no_ack,          // we answered and the ACK never came (64*T1)
   rejected,        // an incoming call we rejected
+  session_expired, // RFC 4028 §10: the peer did not refresh the session in time: we sent BYE
 };
 std::string_view to_string(EndCause c);
 
@@ -75,6 +98,9 @@ class CallHandler {
   virtual void on_failed(CallId call, int status, const std::string& reason) = 0;
   // Incoming: the ACK of our 2xx arrived.
   virtual void on_confirmed(CallId) {}
+  // The SDP answer an ACK carried (RFC 3261 §13.2.1: an INVITE without an offer, a "delayed
+  // offer", gets our offer in the 2xx and the answer in the ACK). Called before on_confirmed.
+  virtual void on_ack_answer(CallId, const std::string& /*sdp*/) {}
   // A re-INVITE or UPDATE with an SDP offer: the SDP answer, or nullopt to refuse it (488).
   virtual std::optional<std::string> on_offer(CallId call, const std::string& offer) = 0;
   // Our own re-INVITE ended: 2xx (its body the answer), 488/606, 408...
@@ -158,6 +184,11 @@ class UserAgent final : public TransactionUser {
   void unregister_all(Time now);
 
   void set_local(std::map<Transport, std::pair<std::string, uint16_t>> local) { cfg_.local = std::move(local); }
+  // The credentials for digest challenges to our requests inside the call (an incoming call's BYE
+  // or re-INVITE challenged by the carrier's SBC): set by the handler from the trunk.
+  void set_credentials(CallId call, Credentials creds);
+  // An outgoing call that failed with 3xx: its Contact URIs in order of q (read in on_failed).
+  std::vector<std::string> redirect_targets(CallId call) const;
   // Our address for a transport (for SDP c= lines and media sockets).
   std::optional<std::pair<std::string, uint16_t>> local(Transport t) const {
     auto it = cfg_.local.find(t);
@@ -181,6 +212,15 @@ class UserAgent final : public TransactionUser {
  private:
   struct Call;
   Call* find(CallId id);
+  void touch(CallId id) const { touched_.push_back(id); }
+  void flush_timers() const;
+  void negotiate_uas_timer(Call& c, const Message& req, Message& response);
+  void take_uac_timer(Call& c, const Message& response);
+  void session_timer_fired(Call& c);
+  bool retry_with_auth(Call& c, TxnId txn, const Message& r);
+  void prack(Call& c, const Message& provisional);
+  void end_fork(Call& c, const Message& ok);
+  Message dialog_response(const Call& c, const Message& req, int status);
   Call* find_dialog(const Message& m, bool incoming);
   std::string dialog_key(const std::string& call_id, const std::string& local_tag, const std::string& remote_tag) const;
   Message in_dialog_request(Call& c, const std::string& method);
@@ -204,6 +244,9 @@ class UserAgent final : public TransactionUser {
   std::map<std::string, CallId> dialogs_;
   std::map<TxnId, CallId> client_txns_;  // our INVITE/CANCEL/BYE/re-INVITE -> call
   std::map<TxnId, CallId> server_invites_;
+  std::map<std::string, CallId> merge_keys_;  // Call-ID|From tag|CSeq of live incoming INVITEs (§8.2.2.2)
+  mutable std::vector<CallId> touched_;  // calls whose timers may have changed
+  mutable std::set<std::pair<Time, CallId>> call_timers_;
   struct Reg;
   void send_register(Reg& r, Time now, std::optional<std::pair<int, Challenge>> auth);
   std::vector<std::unique_ptr<Reg>> regs_;
