@@ -146,6 +146,15 @@ Bytes Encoder::next(std::span<const uint8_t> ifp) {
   return encode(p);
 }
 
+void Decoder::resync(uint16_t first) {
+  ++stats_.resyncs;
+  pending_.clear();
+  recent_.clear();
+  behind_run_ = 0;
+  next_ = first;
+  base_ += 1 << 20;  // keys of the new stream never meet the old one's
+}
+
 void Decoder::store(uint16_t seq, Bytes data, bool recovered) {
   int64_t u = base_ + seq_diff(seq, next_);
   if (u < base_ || pending_.count(u)) return;
@@ -213,8 +222,32 @@ std::vector<Ifp> Decoder::receive(std::span<const uint8_t> datagram) {
     base_ = 0;
   }
   int d = seq_diff(p->seq, next_);
-  if (d < 0 || pending_.count(base_ + d)) {
-    ++stats_.duplicates;  // late or repeated: everything it carries is older still
+  const uint16_t oldest = uint16_t(p->seq - p->secondary.size());  // what this datagram can still deliver
+  if (d > kResyncJump || d < -kResyncJump) {
+    resync(oldest);
+    d = seq_diff(p->seq, next_);
+  } else if (d < 0) {
+    if (behind_run_ > 0 && p->seq == uint16_t(behind_last_ + 1)) {
+      ++behind_run_;
+    } else {
+      behind_run_ = 1;
+      behind_first_ = oldest;
+    }
+    behind_last_ = p->seq;
+    // Late packets lie a few behind and do not continue one another for long; a restarted
+    // stream does. (A run 2 long far behind is one too.)
+    const bool restarted = behind_run_ >= kResyncRun || (behind_run_ >= 2 && -d > 2 * kReorderWindow);
+    if (!restarted) {
+      ++stats_.duplicates;  // late or repeated: everything it carries is older still
+      return out;
+    }
+    resync(behind_first_);
+    d = seq_diff(p->seq, next_);
+  } else {
+    behind_run_ = 0;
+  }
+  if (pending_.count(base_ + d)) {
+    ++stats_.duplicates;
     return out;
   }
   store(p->seq, p->primary, false);

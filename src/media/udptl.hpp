@@ -17,7 +17,11 @@
 // oldest until the datagram fits the peer's T38FaxMaxDatagram (spandsp does not bound this);
 // or sends FEC. Receiver (Decoder): delivers IFPs in sequence order, fills gaps from
 // secondaries or FEC, drops duplicates and late copies, waits up to kReorderWindow later
-// packets for a missing one before declaring it lost (T.30 then sees the gap).
+// packets for a missing one before declaring it lost (T.30 then sees the gap). A stream that
+// starts again elsewhere in sequence space (an SBC failover, a peer restarting at 0 after a
+// re-INVITE moved it) is followed: a jump beyond kResyncJump either way, or kResyncRun datagrams
+// in a row that continue each other but lie behind what was delivered, start the sequence again
+// there (restart() does so at once, for a stream the SDP moved).
 // LIMITS: kMaxEntries secondaries/FEC entries per packet, kMaxIfp octets per IFP; fragmented
 // (>= 16K) lengths are refused.
 #pragma once
@@ -37,6 +41,8 @@ inline constexpr size_t kMaxEntries = 16;
 inline constexpr size_t kMaxIfp = 16383;
 inline constexpr int kReorderWindow = 4;
 inline constexpr int kFecHistory = 64;  // delivered IFPs kept for parity repair
+inline constexpr int kResyncJump = 500;   // a sequence jump this far (either way) is a new stream
+inline constexpr int kResyncRun = 3;      // consecutive datagrams behind the delivered ones: a restart
 
 using Bytes = std::vector<uint8_t>;
 
@@ -87,7 +93,7 @@ struct Ifp {
 };
 
 struct DecoderStats {
-  uint64_t received = 0, delivered = 0, recovered = 0, duplicates = 0, lost = 0, malformed = 0;
+  uint64_t received = 0, delivered = 0, recovered = 0, duplicates = 0, lost = 0, malformed = 0, resyncs = 0;
 };
 
 class Decoder {
@@ -95,8 +101,16 @@ class Decoder {
   // IFPs that became deliverable, in sequence order. Malformed datagrams deliver nothing.
   std::vector<Ifp> receive(std::span<const uint8_t> datagram);
   const DecoderStats& stats() const { return stats_; }
+  // The next datagram starts the sequence anew (the stream moved).
+  void restart() {
+    started_ = false;
+    pending_.clear();
+    recent_.clear();
+    behind_run_ = 0;
+  }
 
  private:
+  void resync(uint16_t first);
   void store(uint16_t seq, Bytes data, bool recovered);
   void try_fec(const Packet& p);
   void release(std::vector<Ifp>& out);
@@ -106,6 +120,8 @@ class Decoder {
   std::map<int64_t, Ifp> pending_;  // held back past a gap, keyed by unwrapped sequence
   std::map<int64_t, Bytes> recent_;  // delivered IFPs still needed as FEC terms
   int64_t base_ = 0;               // unwrapped value of next_
+  int behind_run_ = 0;             // datagrams in a row behind next_, each following the last
+  uint16_t behind_first_ = 0, behind_last_ = 0;
   DecoderStats stats_;
 };
 

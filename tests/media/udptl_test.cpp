@@ -175,5 +175,67 @@ TEST(UdptlDecoder, TenPercentRandomLossWithRedundancyThreeLosesNothing) {
   EXPECT_EQ(l.dec.stats().lost, 0u);
 }
 
+
+
+std::vector<Ifp> feed(Decoder& dec, Encoder& enc, const std::vector<Bytes>& in) {
+  std::vector<Ifp> got;
+  for (const auto& x : in) {
+    auto v = dec.receive(enc.next(x));
+    got.insert(got.end(), v.begin(), v.end());
+  }
+  return got;
+}
+
+
+TEST(UdptlDecoder, AStreamThatRestartsAtZeroMidFaxIsFollowed) {
+  // 50 IFPs, then the peer (moved by a re-INVITE, or an SBC that failed over) numbers from 0 again.
+  for (int redundancy : {0, 3}) {
+    Decoder dec;
+    Encoder first({redundancy ? Mode::redundancy : Mode::none, redundancy, 3, 3, 400});
+    auto before = feed(dec, first, ifps(50));
+    ASSERT_EQ(before.size(), 50u);
+    Encoder second({redundancy ? Mode::redundancy : Mode::none, redundancy, 3, 3, 400});
+    auto in = ifps(40);
+    for (auto& x : in) x.push_back(0x99);  // told apart from the first stream's
+    auto after = feed(dec, second, in);
+    EXPECT_EQ(dec.stats().resyncs, 1u) << redundancy;
+    // Far behind, two datagrams that continue each other prove the restart: without redundancy the
+    // first of them is lost; with it, nothing.
+    const size_t lost = redundancy ? 0 : 1;
+    ASSERT_EQ(after.size(), in.size() - lost) << redundancy;
+    for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].data, in[i + lost]) << redundancy << " " << i;
+  }
+}
+
+TEST(UdptlDecoder, AFarJumpIsANewStreamNotThousandsOfLosses) {
+  Decoder dec;
+  std::vector<Ifp> got;
+  for (int s : {10, 11, 12, 30000, 30001, 30002}) {
+    Packet p;
+    p.seq = uint16_t(s);
+    p.primary = b({s & 0xFF});
+    auto v = dec.receive(encode(p));
+    got.insert(got.end(), v.begin(), v.end());
+  }
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got[3].seq, 30000);
+  EXPECT_EQ(dec.stats().lost, 0u);
+  EXPECT_EQ(dec.stats().resyncs, 1u);
+}
+
+TEST(UdptlDecoder, LatePacketsAloneNeverResync) {
+  Decoder dec;
+  Encoder enc({Mode::none, 0, 3, 3, 400});
+  std::vector<Bytes> d;
+  for (auto& x : ifps(30)) d.push_back(enc.next(x));
+  size_t got = 0;
+  for (int i = 0; i < 20; ++i) got += dec.receive(d[size_t(i)]).size();
+  for (int i : {15, 17, 16, 19}) got += dec.receive(d[size_t(i)]).size();  // late copies, not a run
+  for (int i = 20; i < 30; ++i) got += dec.receive(d[size_t(i)]).size();
+  EXPECT_EQ(got, 30u);
+  EXPECT_EQ(dec.stats().resyncs, 0u);
+  EXPECT_EQ(dec.stats().duplicates, 4u);
+}
+
 }  // namespace
 }  // namespace udptl
