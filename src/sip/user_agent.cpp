@@ -184,8 +184,28 @@ struct UserAgent::Reg {
 };
 
 UserAgent::UserAgent(CallHandler& handler, TransactionLayer::Send send, UaConfig cfg)
-    : handler_(handler), cfg_(std::move(cfg)), layer_(*this, std::move(send), cfg_.timers) {
+    : handler_(handler), cfg_(std::move(cfg)), layer_(*this, std::move(send), cfg_.timers), door_(cfg_.front_door) {
   if (!cfg_.resolve) cfg_.resolve = default_resolve;
+}
+
+void UserAgent::receive(std::string_view bytes, const Address& from, Time now) {
+  switch (door_.admit(bytes, from, now)) {
+    case FrontDoor::Verdict::pass:
+      layer_.receive(bytes, from, now);
+      return;
+    case FrontDoor::Verdict::drop:
+      return;
+    case FrontDoor::Verdict::refuse: {
+      // No transaction, no 100: one stateless 403 to the datagram's own source.
+      auto m = parse(bytes);
+      if (!m || !m->is_request() || m->method == "ACK") return;
+      Message r = make_response(*m, 403, "Forbidden: not a trunk of this node", random_token(10));
+      Address to = from;
+      layer_.send_direct(r, to);
+      door_.note_refused(from, m->method);
+      return;
+    }
+  }
 }
 
 UserAgent::~UserAgent() = default;

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "sip/digest.hpp"
+#include "sip/front_door.hpp"
 #include "sip/transaction.hpp"
 
 namespace sip {
@@ -139,6 +140,8 @@ struct UaConfig {
   // The next hop for an in-dialog request (the route set's first URI or the remote target).
   // Default: numeric hosts only, the transport= parameter, port 5060.
   std::function<std::optional<Address>(const Uri&)> resolve;
+  // Who may make us do work (front_door.hpp); by default everyone.
+  FrontDoorConfig front_door;
 };
 
 class UserAgent final : public TransactionUser {
@@ -146,7 +149,8 @@ class UserAgent final : public TransactionUser {
   UserAgent(CallHandler& handler, TransactionLayer::Send send, UaConfig cfg);
   ~UserAgent() override;
 
-  void receive(std::string_view bytes, const Address& from, Time now) { layer_.receive(bytes, from, now); }
+  // Bytes from the network: through the front door (front_door.hpp) to the transaction layer.
+  void receive(std::string_view bytes, const Address& from, Time now);
   void tick(Time now);
   std::optional<Time> next_timer() const;
 
@@ -199,6 +203,8 @@ class UserAgent final : public TransactionUser {
   std::optional<Address> remote_address(CallId call) const;
   size_t calls() const { return calls_.size(); }
   const TransactionStats& stats() const { return layer_.stats(); }
+  const FrontDoor& front_door() const { return door_; }
+  void set_front_door(FrontDoorConfig cfg) { door_ = FrontDoor(std::move(cfg)); }
   TransactionLayer& layer() { return layer_; }
 
   // TransactionUser
@@ -239,6 +245,7 @@ class UserAgent final : public TransactionUser {
   CallHandler& handler_;
   UaConfig cfg_;
   TransactionLayer layer_;
+  FrontDoor door_;
   CallId next_id_ = 1;
   std::map<CallId, std::unique_ptr<Call>> calls_;
   std::map<std::string, CallId> dialogs_;
