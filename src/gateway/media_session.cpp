@@ -78,11 +78,12 @@ std::shared_ptr<Sock> new_socket(asio::io_context& io, const asio::ip::address& 
 }  // namespace
 
 std::shared_ptr<MediaSession> MediaSession::open(MediaThread& thread, const std::string& ip, PortRange& ports,
-                                                 MediaEvents events, PageWriter* writer) {
+                                                 MediaEvents events, PageWriter* writer, const std::string& sdp_ip) {
   std::error_code ec;
   auto addr = asio::ip::make_address(ip, ec);
   if (ec) return nullptr;
-  std::shared_ptr<MediaSession> s(new MediaSession(thread, ip));
+  std::shared_ptr<MediaSession> s(new MediaSession(thread, sdp_ip.empty() ? ip : sdp_ip));
+  s->bind_ip_ = ip;
   s->ports_ = &ports;
   s->writer_ = writer;
   s->socket_ = new_socket<Sock>(thread.io(), addr);
@@ -98,7 +99,7 @@ std::shared_ptr<MediaSession> MediaSession::open(MediaThread& thread, const std:
 
 uint16_t MediaSession::prepare() {
   std::error_code ec;
-  auto addr = asio::ip::make_address(ip_, ec);
+  auto addr = asio::ip::make_address(bind_ip_, ec);
   if (ec) return 0;
   auto rtp = new_socket<Sock>(thread_.io(), addr), rtcp = new_socket<Sock>(thread_.io(), addr);
   if (!rtp || !rtcp) return 0;
@@ -198,7 +199,10 @@ void MediaSession::start_audio(AudioStart a) {
     self->kind_ = Kind::audio;
     self->enc_.reset();
     self->dec_.reset();
-    self->remote_ = a.remote;
+    self->set_media_remote(a.remote);
+    self->audio_pts_ = {a.stream.payload_type};
+    if (a.stream.event_pt) self->audio_pts_.push_back(*a.stream.event_pt);
+    if (a.stream.red_pt) self->audio_pts_.push_back(*a.stream.red_pt);
     self->stream_.emplace(a.stream);
     self->send_audio_ = a.send;
     self->audio_idle_ = a.idle_timeout;
@@ -225,7 +229,7 @@ void MediaSession::start_t38(T38Start st) {
     self->kind_ = Kind::t38;
     self->stream_.reset();
     self->detector_.reset();
-    self->remote_ = st.remote;
+    self->set_media_remote(st.remote);
     self->enc_.emplace(st.udptl);
     self->dec_.emplace();
     self->new_terminal(std::move(st.fax), true, st.t38, st.generation);
@@ -246,7 +250,10 @@ void MediaSession::start_fax(fax::Options o, uint64_t generation) {
 
 void MediaSession::update_audio(udp::endpoint remote, bool send, audio::StreamConfig cfg) {
   asio::post(thread_.io(), [self = shared_from_this(), remote, send, cfg] {
-    self->remote_ = remote;
+    if (remote != self->sdp_remote_) self->set_media_remote(remote);
+    self->audio_pts_ = {cfg.payload_type};
+    if (cfg.event_pt) self->audio_pts_.push_back(*cfg.event_pt);
+    if (cfg.red_pt) self->audio_pts_.push_back(*cfg.red_pt);
     self->send_audio_ = send;
     if (self->stream_) self->stream_->reconfigure(cfg.law, cfg.payload_type, cfg.event_pt, cfg.red_pt);
   });
@@ -260,7 +267,45 @@ void MediaSession::set_detect(bool on) {
 }
 
 void MediaSession::set_remote(udp::endpoint remote) {
-  asio::post(thread_.io(), [self = shared_from_this(), remote] { self->remote_ = remote; });
+  asio::post(thread_.io(), [self = shared_from_this(), remote] {
+    if (remote == self->sdp_remote_) return;  // a refresh: same stream, same latch
+    self->set_media_remote(remote);
+    if (self->dec_) self->dec_->restart();  // a moved stream may number from 0 again
+  });
+}
+
+// The SDP named a (new) remote: sent to until a packet latches the stream.
+void MediaSession::set_media_remote(const udp::endpoint& remote) {
+  sdp_remote_ = remote;
+  remote_ = remote;
+  latched_ = false;
+  rtcp_remote_.reset();
+}
+
+// Whether a datagram from `from` is heard; the first authentic one latches the stream to its
+// source (symmetric latching: behind NAT the SDP's address is not where packets come from).
+bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t> d) {
+  if (latched_) {
+    // Latched to the SDP's own address: any port of it (peers that send from another port than
+    // they receive on); latched to a NAT's address: that source exactly.
+    const bool ok = remote_ == sdp_remote_ ? from.address() == remote_.address() : from == remote_;
+    if (!ok) return false;
+    receive(d);
+    return true;
+  }
+  if (from.address() != sdp_remote_.address()) {
+    // A stranger is heard only with an authentic packet, checked before anything is fed.
+    if (kind_ == Kind::t38) {
+      if (!udptl::decode(d)) return false;
+    } else {
+      if (d.size() < 12 || (d[0] >> 6) != 2) return false;
+      if (std::find(audio_pts_.begin(), audio_pts_.end(), uint8_t(d[1] & 0x7f)) == audio_pts_.end()) return false;
+    }
+  }
+  if (!receive(d)) return false;
+  latched_ = true;
+  if (from.address() != sdp_remote_.address()) remote_ = from;  // behind NAT: answer where it came from
+  return true;
 }
 
 void MediaSession::abort(std::string reason) {
@@ -291,7 +336,7 @@ void MediaSession::close() {
     if (self->stream_ && self->kind_ == Kind::audio) {
       auto bye = self->stream_->rtcp_bye();
       std::error_code ec;
-      self->rtcp_->s.send_to(asio::buffer(bye), udp::endpoint(self->remote_.address(), uint16_t(self->remote_.port() + 1)), 0, ec);
+      self->rtcp_->s.send_to(asio::buffer(bye), self->rtcp_to(), 0, ec);
     }
     std::error_code ec;
     self->socket_->s.close(ec);
@@ -308,7 +353,7 @@ void MediaSession::read() {
   sock->s.async_receive_from(asio::buffer(sock->buf), sock->from, [self = shared_from_this(), sock](std::error_code ec, size_t n) {
     sock->reading = false;
     if (ec == asio::error::operation_aborted || self->closed_ || sock != self->socket_) return;
-    if (!ec && sock->from.address() == self->remote_.address()) self->receive(std::span<const uint8_t>(sock->buf.data(), n));
+    if (!ec) self->heard_from(sock->from, std::span<const uint8_t>(sock->buf.data(), n));
     self->read();
   });
 }
@@ -347,8 +392,7 @@ void MediaSession::drain() {
       if (len > from.capacity()) continue;
       std::memcpy(from.data(), &b.from[size_t(i)], len);
       from.resize(len);
-      if (from.address() != remote_.address()) continue;
-      receive(std::span<const uint8_t>(b.data[size_t(i)].data(), b.msgs[size_t(i)].msg_len));
+      heard_from(from, std::span<const uint8_t>(b.data[size_t(i)].data(), b.msgs[size_t(i)].msg_len));
     }
     if (n < kDrainBatch) break;
   }
@@ -359,26 +403,32 @@ void MediaSession::drain() {
     size_t n = rtcp_->s.receive_from(asio::buffer(rtcp_->buf), rtcp_->from, 0, ec);
     if (ec) break;
     if (rtcp_->from.address() != remote_.address()) continue;
+    if (rtcp_remote_ && rtcp_->from != *rtcp_remote_) continue;
+    if (latched_ && !rtcp_remote_) rtcp_remote_ = rtcp_->from;  // RTCP's own source behind the NAT
     stream_->receive(std::span<const uint8_t>(rtcp_->buf.data(), n), uint32_t(audio_ms_) * 8);
   }
 }
 
-void MediaSession::receive(std::span<const uint8_t> d) {
+bool MediaSession::receive(std::span<const uint8_t> d) {
   if (kind_ == Kind::t38 && dec_) {
+    const auto malformed = dec_->stats().malformed;
     for (const auto& ifp : dec_->receive(d)) {
       if (!t38_terminal_) break;
       t38_terminal_->receive_ifp(ifp.data, ifp.seq);
     }
     check_finished();
-    return;
+    return dec_ && dec_->stats().malformed == malformed;
   }
   if (kind_ == Kind::audio && stream_) {
+    if (d.size() < 12 || (d[0] >> 6) != 2) return false;
     since_audio_ = {};
     auto heard = stream_->receive(d, uint32_t(audio_ms_) * 8);
     if (heard && rfc4733::is_fax_event(heard->event) && events_.detected) {
       events_.detected(Detection{Detection::By::rfc4733, std::string(rfc4733::name(heard->event)), audio_ms_});
     }
+    return true;
   }
+  return false;
 }
 
 void MediaSession::tick(Clock::time_point now) {
@@ -429,7 +479,7 @@ void MediaSession::tick_audio(int ms) {
   if (rtcp_due_ms_ <= 0) {
     rtcp_due_ms_ = rtp::kRtcpIntervalMs;
     auto r = stream_->rtcp(ntp_now());
-    rtcp_->s.send_to(asio::buffer(r), udp::endpoint(remote_.address(), uint16_t(remote_.port() + 1)), 0, ec);
+    rtcp_->s.send_to(asio::buffer(r), rtcp_to(), 0, ec);
   }
   since_audio_ += std::chrono::milliseconds(ms);
   if (audio_terminal_ && !audio_terminal_->finished() && since_audio_ >= audio_idle_) {

@@ -13,7 +13,14 @@
 // the page counts stay those of the whole call); the result counts each restart after phase B
 // (fax::Result::restarts) so the job can say so. A receiver is never switched once a page arrived
 // (fax_calls.cpp refuses that offer), so its file is never written twice.
-// Media is taken only from the address the SDP names (symmetric latching is issue 13's).
+// Symmetric latching (NAT traversal as rtpproxy and Asterisk's nat=yes do it): until the first
+// authentic packet (RTP version 2 with a negotiated payload type; a UDPTL datagram that decodes)
+// media is taken from the SDP's address or any such packet. When the first one comes from another
+// address than the SDP's (a NAT), the session sends to its source from then on and hears only
+// that source (address and port); from the SDP's address, it keeps the SDP's port and hears any
+// port of that address (peers whose RTP leaves from another port than it arrives on). A re-INVITE that
+// moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
+// from the latched address. A UDPTL stream the SDP moved starts its sequence anew.
 // A far end that sends no RTP for `idle_timeout` while an audio terminal runs ends the fax ("the
 // far end stopped sending audio"); a T.38 terminal has its own idle timeout.
 // THREADS: every public member may be called from any thread; it posts to the session's media
@@ -116,8 +123,11 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   // A session with an RTP/RTCP socket pair bound on `ip`; nullptr when no port is free or the
   // address is unusable.
   // `writer`, when given, writes received pages off this thread (page_writer.hpp).
+  // `sdp_ip` ("" = `ip`) is the address our SDP names (ip()): [sip] advertise, or the address
+  // toward the peer when `ip` is a wildcard.
   static std::shared_ptr<MediaSession> open(MediaThread& thread, const std::string& ip, PortRange& ports,
-                                            MediaEvents events, PageWriter* writer = nullptr);
+                                            MediaEvents events, PageWriter* writer = nullptr,
+                                            const std::string& sdp_ip = "");
   ~MediaSession();
   uint16_t port() const { return port_; }  // the first port (the one open() bound)
   const std::string& ip() const { return ip_; }
@@ -146,7 +156,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   void use_prepared(uint16_t port);
   void read();
   void drain();
-  void receive(std::span<const uint8_t> d);
+  bool receive(std::span<const uint8_t> d);  // true: an authentic packet
+  bool heard_from(const asio::ip::udp::endpoint& from, std::span<const uint8_t> d);  // latching
   void tick(std::chrono::steady_clock::time_point now);
   void tick_audio(int ms);
   void new_terminal(fax::Options o, bool t38, const fax::T38Config& cfg, uint64_t generation);
@@ -155,7 +166,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   std::string stats() const;
 
   MediaThread& thread_;
-  std::string ip_;
+  std::string ip_;       // in our SDP
+  std::string bind_ip_;  // the sockets' address
   uint16_t port_ = 0;
   PortRange* ports_ = nullptr;
   PageWriter* writer_ = nullptr;
@@ -176,6 +188,14 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   MediaEvents events_;
   Kind kind_ = Kind::none;
   asio::ip::udp::endpoint remote_;
+  asio::ip::udp::endpoint sdp_remote_;   // what the SDP said (remote_ until latched)
+  bool latched_ = false;
+  std::optional<asio::ip::udp::endpoint> rtcp_remote_;  // RTCP's own latched source
+  std::vector<uint8_t> audio_pts_;       // payload types that make an RTP packet authentic
+  void set_media_remote(const asio::ip::udp::endpoint& remote);
+  asio::ip::udp::endpoint rtcp_to() const {
+    return rtcp_remote_ ? *rtcp_remote_ : asio::ip::udp::endpoint(remote_.address(), uint16_t(remote_.port() + 1));
+  }
   // T.38
   std::optional<udptl::Encoder> enc_;
   std::optional<udptl::Decoder> dec_;
