@@ -258,8 +258,10 @@ std::optional<RemoteT38> find_t38(const sdp::Session& s) {
     if (m.type != "image" || m.port == 0 || !iequals(m.proto, "udptl")) continue;
     auto ip = sdp::address_of(s, m);
     if (!ip) continue;
-    auto p = sdp::t38_params(m);
-    return RemoteT38{i, *ip, uint16_t(m.port), p ? *p : sdp::T38Params{}};
+    RemoteT38 r{i, *ip, uint16_t(m.port), sdp::t38_params_lenient(m)};
+    r.hold = *ip == "0.0.0.0";
+    r.direction = direction_of(m.attributes).value_or(direction_of(s.attributes).value_or(Direction::sendrecv));
+    return r;
   }
   return std::nullopt;
 }
@@ -281,6 +283,10 @@ T38Answer answer_t38(const sdp::Session& offer, const RemoteT38& stream, const O
       s.media.push_back(t38_media(port, a.ours));
       s.media.back().formats = m.formats;
       s.media.back().proto = m.proto;
+      // RFC 3264 §6.1: a held stream (sendonly, inactive) is answered mirrored.
+      if (stream.direction != Direction::sendrecv) {
+        s.media.back().attributes.push_back({std::string(direction_name(mirrored(stream.direction))), ""});
+      }
       continue;
     }
     sdp::Media refused;  // RFC 3264 §6: port 0, the offer's type, protocol and formats

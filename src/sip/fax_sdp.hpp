@@ -6,7 +6,8 @@
 // (SDP), RFC 3362 (image/t38), ITU-T T.38 Annex D (attributes; negotiation in sdp.hpp
 // answer_t38), ../shared/specs/t38-sip.md.
 // The T.38 stream of a description is its first `m=image <port != 0> udptl t38` section with a
-// connection address. Parameters that do not parse are taken as the defaults.
+// connection address. A parameter that does not parse is taken as its default, the others as
+// written. Its direction and hold are read as for audio and answered mirrored.
 // Audio (RFC 3551, RFC 4733 §2.4.1, RFC 2198 §5): the audio stream is the first `m=audio <port
 // != 0> RTP/AVP` section carrying PCMU or PCMA (static 0/8, or by rtpmap name); its codec is the
 // first of the offerer's list we support. We offer PCMU, PCMA, red (RFC 2198 redundancy: one
@@ -35,12 +36,17 @@ struct Origin {
   uint64_t version = 1;
 };
 
+enum class Direction { sendrecv, sendonly, recvonly, inactive };
+
 // A peer's T.38 stream.
 struct RemoteT38 {
   size_t index = 0;  // its m-line
   std::string ip;
   uint16_t port = 0;
-  sdp::T38Params params;  // as offered or answered (defaults where absent or unreadable)
+  sdp::T38Params params;  // as offered or answered (defaults where absent or unreadable, each on its own)
+  Direction direction = Direction::sendrecv;  // a=sendonly/recvonly/inactive (media over session)
+  bool hold = false;                          // c=0.0.0.0
+  bool receives() const { return !hold && (direction == Direction::sendrecv || direction == Direction::recvonly); }
 };
 std::optional<RemoteT38> find_t38(const sdp::Session& s);
 
@@ -58,7 +64,6 @@ T38Answer answer_t38(const sdp::Session& offer, const RemoteT38& stream, const O
 
 enum class Codec { pcmu, pcma };
 std::string_view name(Codec c);  // "pcmu", "pcma" (INTERFACES.md `media` values)
-enum class Direction { sendrecv, sendonly, recvonly, inactive };
 
 // Our payload type numbers in an offer (an answer keeps the offerer's).
 inline constexpr uint8_t kRedPcmuPt = 96;

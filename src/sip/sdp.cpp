@@ -142,44 +142,64 @@ std::string serialize(const Session& s) {
   return out;
 }
 
+namespace {
+
+// One T.38 attribute into `p`; the problem when its value cannot be read (p is left as it was).
+std::optional<std::string> read_t38_attribute(const Attribute& a, T38Params& p) {
+  const std::string& n = a.name;
+  auto number = [&](std::optional<int>& out) -> bool {
+    auto v = to_int(a.value);
+    if (!v) return false;
+    out = v;
+    return true;
+  };
+  std::optional<int> v;
+  if (iequals(n, "T38FaxVersion")) {
+    if (!number(v) || *v > 255) return "T38FaxVersion is not a number";
+    p.version = *v;
+  } else if (iequals(n, "T38MaxBitRate") || iequals(n, "T38FaxMaxRate")) {
+    if (!number(v)) return "T38MaxBitRate is not a number";
+    p.max_bit_rate = *v;
+  } else if (iequals(n, "T38FaxRateManagement")) {
+    p.rate_management = a.value;
+  } else if (iequals(n, "T38FaxMaxBuffer")) {
+    if (!number(v)) return "T38FaxMaxBuffer is not a number";
+    p.max_buffer = v;
+  } else if (iequals(n, "T38FaxMaxDatagram") || iequals(n, "T38MaxDatagram")) {
+    if (!number(v)) return "T38FaxMaxDatagram is not a number";
+    p.max_datagram = v;
+  } else if (iequals(n, "T38FaxUdpEC")) {
+    if (iequals(a.value, "t38UDPRedundancy")) p.ec = Ec::redundancy;
+    else if (iequals(a.value, "t38UDPFEC")) p.ec = Ec::fec;
+    else if (iequals(a.value, "t38UDPNoEC")) p.ec = Ec::none;
+    else return "unknown T38FaxUdpEC " + a.value;
+  } else if (iequals(n, "T38FaxFillBitRemoval")) {
+    p.fill_bit_removal = a.value.empty() || a.value == "1";  // a flag, or "0"/"1" from some peers
+  } else if (iequals(n, "T38FaxTranscodingMMR")) {
+    p.transcoding_mmr = a.value.empty() || a.value == "1";
+  } else if (iequals(n, "T38FaxTranscodingJBIG")) {
+    p.transcoding_jbig = a.value.empty() || a.value == "1";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 fb::Result<T38Params, Error> t38_params(const Media& m) {
   T38Params p;
   p.ec = Ec::none;  // absent T38FaxUdpEC: no error correction was offered
   for (const auto& a : m.attributes) {
-    const std::string& n = a.name;
-    auto number = [&](std::optional<int>& out) -> bool {
-      auto v = to_int(a.value);
-      if (!v) return false;
-      out = v;
-      return true;
-    };
-    std::optional<int> v;
-    if (iequals(n, "T38FaxVersion")) {
-      if (!number(v) || *v > 255) return Error{"T38FaxVersion is not a number"};
-      p.version = *v;
-    } else if (iequals(n, "T38MaxBitRate") || iequals(n, "T38FaxMaxRate")) {
-      if (!number(v)) return Error{"T38MaxBitRate is not a number"};
-      p.max_bit_rate = *v;
-    } else if (iequals(n, "T38FaxRateManagement")) {
-      p.rate_management = a.value;
-    } else if (iequals(n, "T38FaxMaxBuffer")) {
-      if (!number(v)) return Error{"T38FaxMaxBuffer is not a number"};
-      p.max_buffer = v;
-    } else if (iequals(n, "T38FaxMaxDatagram") || iequals(n, "T38MaxDatagram")) {
-      if (!number(v)) return Error{"T38FaxMaxDatagram is not a number"};
-      p.max_datagram = v;
-    } else if (iequals(n, "T38FaxUdpEC")) {
-      if (iequals(a.value, "t38UDPRedundancy")) p.ec = Ec::redundancy;
-      else if (iequals(a.value, "t38UDPFEC")) p.ec = Ec::fec;
-      else if (iequals(a.value, "t38UDPNoEC")) p.ec = Ec::none;
-      else return Error{"unknown T38FaxUdpEC " + a.value};
-    } else if (iequals(n, "T38FaxFillBitRemoval")) {
-      p.fill_bit_removal = a.value.empty() || a.value == "1";  // a flag, or "0"/"1" from some peers
-    } else if (iequals(n, "T38FaxTranscodingMMR")) {
-      p.transcoding_mmr = a.value.empty() || a.value == "1";
-    } else if (iequals(n, "T38FaxTranscodingJBIG")) {
-      p.transcoding_jbig = a.value.empty() || a.value == "1";
-    }
+    if (auto e = read_t38_attribute(a, p)) return Error{*e};
+  }
+  return p;
+}
+
+T38Params t38_params_lenient(const Media& m, std::vector<std::string>* unreadable) {
+  T38Params p;
+  p.ec = Ec::none;
+  for (const auto& a : m.attributes) {
+    auto e = read_t38_attribute(a, p);
+    if (e && unreadable) unreadable->push_back(*e);
   }
   return p;
 }

@@ -80,6 +80,9 @@ struct T38Params {
 
 // The T.38 parameters of an image/t38 media section (defaults for absent attributes).
 fb::Result<T38Params, Error> t38_params(const Media& m);
+// The same, reading past an attribute it cannot read (that one keeps its default; peers in the
+// field send one odd value among good ones): the problems go to `unreadable`.
+T38Params t38_params_lenient(const Media& m, std::vector<std::string>* unreadable = nullptr);
 // The a= lines for T.38 parameters, in the customary order.
 std::vector<Attribute> t38_attributes(const T38Params& p);
 

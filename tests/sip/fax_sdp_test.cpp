@@ -71,6 +71,38 @@ TEST(FaxSdp, AnswerKeepsEveryOfferedLineInOrderAudioRefused) {
   EXPECT_EQ(*sdp::t38_params(s.media[1]), a.ours);
 }
 
+TEST(FaxSdp, OneUnreadableT38AttributeKeepsTheOthers) {
+  // A Cisco/AudioCodes-style offer: version 3, and one value we cannot read among good ones.
+  auto s = parsed("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+                  "m=image 5000 udptl t38\r\na=T38FaxVersion:3\r\na=T38MaxBitRate:fast\r\n"
+                  "a=T38FaxMaxDatagram:272\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n");
+  auto t = find_t38(s);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->params.version, 3);
+  EXPECT_EQ(t->params.max_bit_rate, 14400);  // unreadable: the default
+  EXPECT_EQ(t->params.max_datagram, 272);
+  EXPECT_EQ(t->params.ec, sdp::Ec::redundancy);
+  // We answer version 0 (all we speak), and the terminal must run with what we answered.
+  auto a = answer_t38(s, *t, {"192.0.2.5", 1, 1}, 20000, sdp::T38Capabilities{});
+  EXPECT_EQ(a.ours.version, 0);
+  EXPECT_NE(a.sdp.find("a=T38FaxVersion:0\r\n"), std::string::npos);
+}
+
+TEST(FaxSdp, AHeldT38StreamIsAnsweredMirrored) {
+  auto s = parsed("v=0\r\no=- 1 2 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+                  "m=image 5000 udptl t38\r\na=sendonly\r\n");
+  auto t = find_t38(s);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->direction, Direction::sendonly);
+  EXPECT_FALSE(t->receives());
+  auto a = answer_t38(s, *t, {"192.0.2.5", 1, 2}, 20000, sdp::T38Capabilities{});
+  EXPECT_NE(a.sdp.find("a=recvonly\r\n"), std::string::npos) << a.sdp;
+  auto held = parsed("v=0\r\no=- 1 3 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=image 5000 udptl t38\r\n");
+  ASSERT_TRUE(find_t38(held));
+  EXPECT_TRUE(find_t38(held)->hold);
+  EXPECT_FALSE(find_t38(held)->receives());
+}
+
 TEST(FaxSdp, AudioOfferIsExactlyThis) {
   EXPECT_EQ(offer_audio({"192.0.2.5", 7, 2}, 20000, AudioOffer{}),
             "v=0\r\n"
