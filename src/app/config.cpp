@@ -67,6 +67,8 @@ detect_s = 8                             # how long an audio call to a shared vo
 listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]   # also tls:HOST:PORT with tls_cert/tls_key
 # media_port_min = 20000  media_port_max = 29999
 # media_threads = 0                      # threads carrying calls' media (0 = one per core)
+# advertise = "203.0.113.5"              # the address written in Via, Contact and SDP (behind NAT)
+# unknown_sources = "reject"             # reject (one stateless 403 a minute) | drop: requests from no trunk's hosts
 
 [[trunk]]
 name = "loopback"
@@ -85,6 +87,8 @@ calls_per_second = 20                    # new calls started a second at most (c
 # country_code = "1"  national_prefix = "1"   # to normalise inbound DIDs to E.164
 # ring_timeout_s = 60
 # username = "...", password = "...", register = false
+# options_interval_s = 30                # OPTIONS health pings (0 = off); a silent trunk is skipped by failover
+# t38_max_datagram = 0                   # override the peer's T38FaxMaxDatagram (0 = trust the peer)
 
 [retry]                                  # outbound faxes
 max_dials = 12                           # busy / no answer / congestion
@@ -144,6 +148,8 @@ constexpr Choice<Attach> kAttachments[] = {{"pdf", Attach::pdf}, {"tiff", Attach
 constexpr Choice<Codec> kCodecs[] = {{"pcmu", Codec::pcmu}, {"pcma", Codec::pcma}};
 constexpr Choice<DeliveryMode> kDeliveryModes[] = {
     {"maildir", DeliveryMode::maildir}, {"smtp", DeliveryMode::smtp}, {"lmtp", DeliveryMode::lmtp}};
+constexpr Choice<UnknownSources> kUnknownSources[] = {
+    {"reject", UnknownSources::reject}, {"drop", UnknownSources::drop}};
 constexpr Choice<SipTransport> kSipTransports[] = {
     {"udp", SipTransport::udp}, {"tcp", SipTransport::tcp}, {"tls", SipTransport::tls}};
 
@@ -269,6 +275,11 @@ std::optional<std::string> check_cidr(std::string_view v) {
   auto c = Cidr::parse(v);
   if (c) return std::nullopt;
   return must_be("a network like 192.0.2.0/24 or 2001:db8::/32", v) + " (" + c.error() + ")";
+}
+
+std::optional<std::string> check_optional_advertise(std::string_view v) {
+  if (v.empty() || is_host_name(v) || is_ipv6(v)) return std::nullopt;
+  return must_be("an IP address or a host name (the address written in Via, Contact and SDP)", v);
 }
 
 std::optional<std::string> check_domain(std::string_view v) {
@@ -633,6 +644,8 @@ void read_sip(Table t, Sip& s) {
   t.integer("media_port_min", s.media_port_min, 1, 65535);
   t.integer("media_port_max", s.media_port_max, 1, 65535);
   t.integer("media_threads", s.media_threads, 0, 256);
+  t.str("advertise", s.advertise, check_optional_advertise);
+  t.choice<UnknownSources>("unknown_sources", s.unknown_sources, kUnknownSources);
   t.finish();
 }
 
@@ -654,6 +667,8 @@ void read_trunk(Table t, std::vector<Trunk>& trunks) {
   t.str("password", k.password, check_one_line);
   t.flag("register", k.register_);
   t.choice_list<Codec>("codecs", k.codecs, kCodecs);
+  t.integer("options_interval_s", k.options_interval_s, 0, 3600);
+  t.integer("t38_max_datagram", k.t38_max_datagram, 0, 65535);
   t.finish();
   trunks.push_back(std::move(k));
 }

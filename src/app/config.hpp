@@ -28,14 +28,19 @@
 //              t38_memory_digits 0 (0..15: the remembered number prefix's digits; 0 = the whole number)
 //   [sip]      listen ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"] (udp|tcp|tls:HOST:PORT; tls needs
 //              tls_cert and tls_key); media_port_min 20000, media_port_max 29999; media_threads 0
-//              (0..256; 0 = one per core)
+//              (0..256; 0 = one per core); advertise "" (an IP address or host name written in Via,
+//              Contact and SDP instead of the bound one: behind NAT); unknown_sources "reject"
+//              (reject|drop: a request from no trunk's host or accept_from gets one stateless 403 a
+//              minute per source, or nothing)
 //   [[trunk]]  name (required, unique); uri (required, sip: or sips:); t38 "prefer" (prefer|only|off);
 //              udptl_ec "redundancy" (none|redundancy|fec); max_channels 30 (1..10000); calls_per_second 20
 //              (0..1000; 0 = no limit); prefixes ["+"];
 //              accept_from []; caller_id "" (none: the SIP layer decides); country_code "" (1-3 digits);
 //              national_prefix "" (0-4 digits); ring_timeout_s 60 (1..600); username, password "" (both or
 //              neither); register false (needs username); codecs ["pcmu", "pcma"] (a non-empty
-//              subset, in order of preference)
+//              subset, in order of preference); options_interval_s 0 (0..3600: OPTIONS pings; a trunk
+//              that stops answering is down and skipped by failover; 0 = off); t38_max_datagram 0
+//              (0..65535: the largest UDPTL datagram we send it, over what its SDP says; 0 = its SDP)
 //   [retry]    max_dials 12 (1..1000); max_tries 3 (1..100); busy_delay_s 120; no_answer_delay_s 300;
 //              failure_delay_s 60 (delays 1..86400); kill_after_s 10800 (1..30 days); calls_per_number 1
 //              (1..100: simultaneous calls to one number)
@@ -125,6 +130,8 @@ struct Fax {
   int t38_memory_digits = 0;
 };
 
+enum class UnknownSources { reject, drop };
+
 struct Sip {
   std::vector<std::string> listen = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
   std::string tls_cert;
@@ -132,6 +139,8 @@ struct Sip {
   int media_port_min = 20000;
   int media_port_max = 29999;
   int media_threads = 0;  // 0: one per core
+  std::string advertise;  // Via, Contact and SDP address ("" = the bound one)
+  UnknownSources unknown_sources = UnknownSources::reject;
 };
 
 enum class T38Mode { prefer, only, off };
@@ -155,6 +164,8 @@ struct Trunk {
   std::string password;
   bool register_ = false;  // TOML key "register"
   std::vector<Codec> codecs = {Codec::pcmu, Codec::pcma};
+  int options_interval_s = 0;  // OPTIONS health pings (0: off)
+  int t38_max_datagram = 0;    // our UDPTL datagrams at most this large (0: as the peer's SDP says)
 };
 
 struct Retry {

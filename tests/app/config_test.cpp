@@ -125,6 +125,10 @@ TEST(EmbeddedDefault, OneLoopbackTrunk) {
   EXPECT_EQ(t.udptl_ec, UdptlEc::redundancy);
   EXPECT_EQ(t.max_channels, 30);
   EXPECT_EQ(t.calls_per_second, 20);
+  EXPECT_EQ(t.options_interval_s, 0);
+  EXPECT_EQ(t.t38_max_datagram, 0);
+  EXPECT_EQ(c.sip.advertise, "");
+  EXPECT_EQ(c.sip.unknown_sources, config::UnknownSources::reject);
   EXPECT_EQ(t.prefixes, Strings{"+"});
   EXPECT_TRUE(t.accept_from.empty());
   EXPECT_EQ(t.caller_id, "");
@@ -306,7 +310,11 @@ tls_cert = "sip.pem"
 tls_key = "sip.key"
 media_port_min = 40000
 media_port_max = 40000
+advertise = "203.0.113.5"
+unknown_sources = "drop"
 )toml");
+  EXPECT_EQ(c.sip.advertise, "203.0.113.5");
+  EXPECT_EQ(c.sip.unknown_sources, config::UnknownSources::drop);
   EXPECT_EQ(c.dialing.allow, (Strings{"+1", "+44"}));
   EXPECT_EQ(c.dialing.deny, Strings{"+1900"});
   EXPECT_EQ(c.fax.station_id, "Example Fax 12345678");
@@ -337,6 +345,8 @@ ring_timeout_s = 45
 username = "u"
 password = "p"
 register = true
+options_interval_s = 30
+t38_max_datagram = 272
 [[trunk]]
 name = "backup"
 uri = "sip:backup.example"
@@ -351,6 +361,8 @@ udptl_ec = "none"
   EXPECT_EQ(t.udptl_ec, UdptlEc::fec);
   EXPECT_EQ(t.max_channels, 4);
   EXPECT_EQ(t.calls_per_second, 5);
+  EXPECT_EQ(t.options_interval_s, 30);
+  EXPECT_EQ(t.t38_max_datagram, 272);
   EXPECT_EQ(t.prefixes, (Strings{"+1", "+44"}));
   EXPECT_EQ(t.accept_from, (Strings{"192.0.2.0/24", "2001:db8::/48"}));
   EXPECT_EQ(t.caller_id, "+15550100");
@@ -665,6 +677,8 @@ INSTANTIATE_TEST_SUITE_P(
                   kF + "trunk[1].t38 must be prefer, only or off, not \"maybe\""},
         ErrorCase{"UdptlEc", std::string(kTrunk) + "udptl_ec = \"FEC\"\n",
                   kF + "trunk[0].udptl_ec must be none, redundancy or fec, not \"FEC\""},
+        ErrorCase{"UnknownSources", "[sip]\nunknown_sources = \"ignore\"\n",
+                  kF + "sip.unknown_sources must be reject or drop, not \"ignore\""},
         ErrorCase{"Paper", "[fax]\npaper = \"legal\"\n",
                   kF + "fax.paper must be a4 or letter, not \"legal\""},
         ErrorCase{"DeliveryMode", "[delivery]\nmode = \"mbox\"\n",
@@ -716,7 +730,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{
             "SipBadPort", "[sip]\nlisten = [\"udp:127.0.0.1:70000\"]\n",
             kF + "sip.listen[0] must be udp:, tcp: or tls: then HOST:PORT with a port from 1 to 65535, not "
-                 "\"udp:127.0.0.1:70000\""}),
+                 "\"udp:127.0.0.1:70000\""},
+        ErrorCase{"Advertise", "[sip]\nadvertise = \"203.0.113.5:5060\"\n",
+                  kF + "sip.advertise must be an IP address or a host name (the address written in Via, Contact and "
+                       "SDP), not \"203.0.113.5:5060\""}),
     CaseName);
 
 const std::string kNet = "must be a network like 192.0.2.0/24 or 2001:db8::/32, not ";
@@ -794,6 +811,10 @@ INSTANTIATE_TEST_SUITE_P(
                               kF + "trunk[0].max_channels must be from 1 to 10000, not 0"},
                     ErrorCase{"CallsPerSecond", std::string(kTrunk) + "calls_per_second = 1001\n",
                               kF + "trunk[0].calls_per_second must be from 0 to 1000, not 1001"},
+                    ErrorCase{"OptionsInterval", std::string(kTrunk) + "options_interval_s = 3601\n",
+                              kF + "trunk[0].options_interval_s must be from 0 to 3600, not 3601"},
+                    ErrorCase{"T38MaxDatagram", std::string(kTrunk) + "t38_max_datagram = -1\n",
+                              kF + "trunk[0].t38_max_datagram must be from 0 to 65535, not -1"},
                     ErrorCase{"RingTimeout", std::string(kTrunk) + "ring_timeout_s = 601\n",
                               kF + "trunk[0].ring_timeout_s must be from 1 to 600, not 601"}),
     CaseName);
