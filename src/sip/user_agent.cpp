@@ -269,17 +269,29 @@ UserAgent::Call* UserAgent::find_dialog(const Message& m, bool incoming) {
   return c->second.get();
 }
 
-std::string UserAgent::via(Transport t, const std::string& branch) const {
+// The host we write in Via, Contact, From and Call-ID toward `peer`: [sip] advertise when set;
+// else the bound address, or, bound on a wildcard, the address the system routes toward the peer.
+std::string UserAgent::host_for(Transport t, const std::string& peer) const {
+  if (!cfg_.advertise.empty()) return cfg_.advertise;
   auto it = cfg_.local.find(t);
   std::string host = it == cfg_.local.end() ? "127.0.0.1" : it->second.first;
+  if ((host == "0.0.0.0" || host == "::") && cfg_.source_for && !peer.empty()) {
+    if (auto s = cfg_.source_for(peer); !s.empty()) host = s;
+  }
+  return host;
+}
+
+std::string UserAgent::via(Transport t, const std::string& branch, const std::string& peer) const {
+  auto it = cfg_.local.find(t);
+  std::string host = host_for(t, peer);
   uint16_t port = it == cfg_.local.end() ? 5060 : it->second.second;
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   return "SIP/2.0/" + std::string(to_string(t)) + " " + host + ":" + std::to_string(port) + ";branch=" + branch + ";rport";
 }
 
-std::string UserAgent::contact(Transport t, const std::string& user) const {
+std::string UserAgent::contact(Transport t, const std::string& user, const std::string& peer) const {
   auto it = cfg_.local.find(t);
-  std::string host = it == cfg_.local.end() ? "127.0.0.1" : it->second.first;
+  std::string host = host_for(t, peer);
   uint16_t port = it == cfg_.local.end() ? 5060 : it->second.second;
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   std::string uri = "sip:" + (user.empty() ? std::string() : user + "@") + host + ":" + std::to_string(port);
@@ -305,7 +317,7 @@ std::optional<Address> UserAgent::next_hop(const Call& c) const {
 
 Message UserAgent::in_dialog_request(Call& c, const std::string& method) {
   Message m = Message::request(method, c.remote_target.empty() ? c.invite.uri : c.remote_target);
-  m.add("Via", via(c.transport, new_branch()));
+  m.add("Via", via(c.transport, new_branch(), c.first_hop.ip));
   m.add("Max-Forwards", "70");
   m.add("From", c.local_uri + ";tag=" + c.local_tag);
   m.add("To", c.remote_uri + (c.remote_tag.empty() ? "" : ";tag=" + c.remote_tag));
@@ -313,20 +325,20 @@ Message UserAgent::in_dialog_request(Call& c, const std::string& method) {
   if (method != "ACK") ++c.local_seq;
   m.add("CSeq", std::to_string(c.local_seq) + " " + method);
   for (const auto& r : c.route_set) m.add("Route", r);
-  if (method == "INVITE" || method == "UPDATE") m.add("Contact", contact(c.transport, ""));
+  if (method == "INVITE" || method == "UPDATE") m.add("Contact", contact(c.transport, "", c.first_hop.ip));
   m.add("User-Agent", cfg_.user_agent);
   return m;
 }
 
 Message UserAgent::build_invite(Call& c, const std::string& uri) {
   Message m = Message::request("INVITE", uri);
-  m.add("Via", via(c.transport, new_branch()));
+  m.add("Via", via(c.transport, new_branch(), c.first_hop.ip));
   m.add("Max-Forwards", "70");
   m.add("From", c.local_uri + ";tag=" + c.local_tag);
   m.add("To", c.remote_uri);
   m.add("Call-ID", c.call_id);
   m.add("CSeq", std::to_string(c.local_seq) + " INVITE");
-  m.add("Contact", contact(c.transport, ""));
+  m.add("Contact", contact(c.transport, "", c.first_hop.ip));
   m.add("Allow", std::string(kAllow));
   m.add("Supported", std::string(kSupported));
   m.add("User-Agent", cfg_.user_agent);
@@ -341,7 +353,7 @@ std::optional<CallId> UserAgent::invite(const OutgoingCall& oc, Time now) {
   c->outgoing = true;
   c->transport = oc.next_hop.transport;
   c->first_hop = oc.next_hop;
-  auto local = cfg_.local.count(c->transport) ? cfg_.local.at(c->transport).first : std::string("127.0.0.1");
+  auto local = host_for(c->transport, oc.next_hop.ip);
   c->call_id = random_token(24) + "@" + local;
   c->local_tag = random_token(12);
   std::string user = oc.from_user.empty() ? "anonymous" : oc.from_user;
@@ -383,7 +395,7 @@ void UserAgent::ringing(CallId id, Time now) {
   Call* c = find(id);
   if (!c || c->outgoing || c->final_sent) return;
   Message r = dialog_response(*c, c->invite, 180);
-  r.add("Contact", contact(c->transport, ""));
+  r.add("Contact", contact(c->transport, "", c->first_hop.ip));
   if (c->reliable) {
     if (!c->rel_bytes.empty()) return;  // one reliable provisional at a time (RFC 3262 §3)
     r.add("Require", "100rel");
@@ -404,7 +416,7 @@ void UserAgent::answer(CallId id, const std::string& sdp, Time now) {
   if (!c || c->outgoing || c->final_sent) return;
   c->local_sdp = sdp;
   Message r = dialog_response(*c, c->invite, 200);
-  r.add("Contact", contact(c->transport, ""));
+  r.add("Contact", contact(c->transport, "", c->first_hop.ip));
   r.add("Allow", std::string(kAllow));
   r.add("Supported", std::string(kSupported));
   negotiate_uas_timer(*c, c->invite, r);
@@ -543,8 +555,8 @@ bool UserAgent::refer(CallId id, const std::string& target, Time now) {
   if (!c || c->st != Call::St::established || c->refer_txn) return false;
   Message m = in_dialog_request(*c, "REFER");
   m.add("Refer-To", "<" + target + ">");
-  m.add("Referred-By", contact(c->transport, ""));
-  m.add("Contact", contact(c->transport, ""));
+  m.add("Referred-By", contact(c->transport, "", c->first_hop.ip));
+  m.add("Contact", contact(c->transport, "", c->first_hop.ip));
   auto hop = next_hop(*c);
   auto t = hop ? layer_.send_request(m, *hop, now) : std::nullopt;
   if (!t) return false;
@@ -560,7 +572,7 @@ bool UserAgent::notify_refer(CallId id, const std::string& status_line, bool ter
   Message m = in_dialog_request(*c, "NOTIFY");
   m.add("Event", "refer");
   m.add("Subscription-State", terminated ? "terminated;reason=noresource" : "active;expires=60");
-  m.add("Contact", contact(c->transport, ""));
+  m.add("Contact", contact(c->transport, "", c->first_hop.ip));
   m.add("Content-Type", "message/sipfrag;version=2.0");
   m.body = status_line + "\r\n";
   auto hop = next_hop(*c);
@@ -612,6 +624,33 @@ void UserAgent::fail(Call& c, int status, const std::string& reason) {
   handler_.on_failed(c.id, status, reason);
 }
 
+bool UserAgent::carries_dialog(const Address& peer) const {
+  return std::any_of(calls_.begin(), calls_.end(), [&](const auto& kv) {
+    return kv.second->st != Call::St::ended && kv.second->first_hop == peer;
+  });
+}
+
+void UserAgent::ping(const std::string& uri, const Address& to, Time now, std::function<void(int)> done) {
+  now_ = now;
+  Message m = Message::request("OPTIONS", uri);
+  m.add("Via", via(to.transport, new_branch(), to.ip));
+  m.add("Max-Forwards", "70");
+  std::string host = host_for(to.transport, to.ip);
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  m.add("From", "<sip:ping@" + host + ">;tag=" + random_token(10));
+  m.add("To", "<" + uri + ">");
+  m.add("Call-ID", random_token(24) + "@" + host);
+  m.add("CSeq", "1 OPTIONS");
+  m.add("Accept", "application/sdp");
+  m.add("User-Agent", cfg_.user_agent);
+  auto t = layer_.send_request(m, to, now);
+  if (!t) {
+    done(503);
+    return;
+  }
+  pings_[*t] = std::move(done);
+}
+
 void UserAgent::register_at(const Registration& r, Time now) {
   now_ = now;
   auto reg = std::make_unique<Reg>();
@@ -634,13 +673,13 @@ void UserAgent::send_register(Reg& r, Time now, std::optional<std::pair<int, Cha
   std::string host = ru ? ru->host : r.cfg.next_hop.ip;
   std::string aor = "<sip:" + r.cfg.aor_user + "@" + host + ">";
   Message m = Message::request("REGISTER", r.cfg.registrar_uri);
-  m.add("Via", via(r.cfg.next_hop.transport, new_branch()));
+  m.add("Via", via(r.cfg.next_hop.transport, new_branch(), r.cfg.next_hop.ip));
   m.add("Max-Forwards", "70");
   m.add("From", aor + ";tag=" + r.from_tag);
   m.add("To", aor);
   m.add("Call-ID", r.call_id);
   m.add("CSeq", std::to_string(++r.cseq) + " REGISTER");
-  m.add("Contact", contact(r.cfg.next_hop.transport, r.cfg.aor_user));
+  m.add("Contact", contact(r.cfg.next_hop.transport, r.cfg.aor_user, r.cfg.next_hop.ip));
   m.add("Expires", std::to_string(r.stopping ? 0 : r.cfg.expires));
   m.add("Allow", std::string(kAllow));
   m.add("User-Agent", cfg_.user_agent);
@@ -657,6 +696,13 @@ void UserAgent::send_register(Reg& r, Time now, std::optional<std::pair<int, Cha
 }
 
 void UserAgent::on_response(TxnId txn, const Message& r) {
+  if (auto p = pings_.find(txn); p != pings_.end()) {
+    if (r.status < 200) return;
+    auto done = std::move(p->second);
+    pings_.erase(p);
+    done(r.status);
+    return;
+  }
   if (auto rt = reg_txns_.find(txn); rt != reg_txns_.end()) {
     if (r.status < 200) return;
     Reg& reg = *rt->second;
@@ -741,7 +787,7 @@ bool UserAgent::retry_with_auth(Call& c, TxnId txn, const Message& r) {
   if (!ch) return false;
   ++c.dialog_auth;
   Message m = *req;
-  m.set("Via", via(c.transport, new_branch()));
+  m.set("Via", via(c.transport, new_branch(), c.first_hop.ip));
   m.set("CSeq", std::to_string(++c.local_seq) + " " + m.method);
   DigestRequest dr{c.creds->username, c.creds->password, m.method, m.uri, 1, ""};
   m.remove("Authorization");
@@ -886,7 +932,7 @@ void UserAgent::handle_invite_response(Call& c, const Message& r0) {
       ++c.auth_attempts;
       ++c.local_seq;
       Message m = c.invite;
-      m.set("Via", via(c.transport, new_branch()));
+      m.set("Via", via(c.transport, new_branch(), c.first_hop.ip));
       m.set("CSeq", std::to_string(c.local_seq) + " INVITE");
       DigestRequest dr{c.creds->username, c.creds->password, "INVITE", m.uri, 1, ""};
       m.set(r.status == 401 ? "Authorization" : "Proxy-Authorization", authorization(*ch, dr));
@@ -1007,6 +1053,12 @@ void UserAgent::on_transport_error(TxnId txn) {
 }
 
 void UserAgent::on_timeout(TxnId txn) {
+  if (auto p = pings_.find(txn); p != pings_.end()) {
+    auto done = std::move(p->second);
+    pings_.erase(p);
+    done(transport_failed_ ? 503 : 408);
+    return;
+  }
   if (auto rt = reg_txns_.find(txn); rt != reg_txns_.end()) {
     Reg& reg = *rt->second;
     reg_txns_.erase(rt);
@@ -1077,7 +1129,7 @@ void UserAgent::answer_refresh(TxnId txn, Call& c, const Message& req, std::opti
     c.local_sdp = *ans;
   }
   Message r = make_response(req, 200, "", c.local_tag);
-  r.add("Contact", contact(c.transport, ""));
+  r.add("Contact", contact(c.transport, "", c.first_hop.ip));
   r.add("Allow", std::string(kAllow));
   r.add("Supported", std::string(kSupported));
   // A refresh (re-INVITE or UPDATE) renews the session timer as it negotiates it again (RFC 4028
@@ -1254,7 +1306,7 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
         return;
       }
       int status = handler_.on_refer(c->id, req);
-      reply(status, status == 202 ? std::vector<Header>{{"Contact", contact(c->transport, "")}} : std::vector<Header>{},
+      reply(status, status == 202 ? std::vector<Header>{{"Contact", contact(c->transport, "", c->first_hop.ip)}} : std::vector<Header>{},
             c->local_tag);
       return;
     }

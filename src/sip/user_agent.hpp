@@ -142,6 +142,10 @@ struct UaConfig {
   std::function<std::optional<Address>(const Uri&)> resolve;
   // Who may make us do work (front_door.hpp); by default everyone.
   FrontDoorConfig front_door;
+  // [sip] advertise: the host written in Via, Contact, From and Call-ID ("" = the bound address).
+  std::string advertise;
+  // Bound on a wildcard (0.0.0.0, ::): the local address the system routes toward a peer's IP.
+  std::function<std::string(const std::string& peer_ip)> source_for;
 };
 
 class UserAgent final : public TransactionUser {
@@ -188,6 +192,14 @@ class UserAgent final : public TransactionUser {
   void unregister_all(Time now);
 
   void set_local(std::map<Transport, std::pair<std::string, uint16_t>> local) { cfg_.local = std::move(local); }
+  void set_advertise(std::string host) { cfg_.advertise = std::move(host); }
+  void set_source_for(std::function<std::string(const std::string&)> f) { cfg_.source_for = std::move(f); }
+  // Whether a live call's dialog runs over a connection to `peer` (a TCP/TLS connection carrying
+  // one is kept open however long it is idle).
+  bool carries_dialog(const Address& peer) const;
+  // An OPTIONS to `uri` via `to` (RFC 3261 §11; a trunk's health ping): `done` gets the final
+  // status, 408 when nothing came, 503 when it could not be sent.
+  void ping(const std::string& uri, const Address& to, Time now, std::function<void(int status)> done);
   // The credentials for digest challenges to our requests inside the call (an incoming call's BYE
   // or re-INVITE challenged by the carrier's SBC): set by the handler from the trunk.
   void set_credentials(CallId call, Credentials creds);
@@ -238,8 +250,9 @@ class UserAgent final : public TransactionUser {
   void handle_invite_response(Call& c, const Message& r);
   void handle_reinvite_response(Call& c, const Message& r);
   std::optional<Address> next_hop(const Call& c) const;
-  std::string via(Transport t, const std::string& branch) const;
-  std::string contact(Transport t, const std::string& user) const;
+  std::string host_for(Transport t, const std::string& peer) const;
+  std::string via(Transport t, const std::string& branch, const std::string& peer = "") const;
+  std::string contact(Transport t, const std::string& user, const std::string& peer = "") const;
   Time now_ = {};
 
   CallHandler& handler_;
@@ -258,6 +271,7 @@ class UserAgent final : public TransactionUser {
   void send_register(Reg& r, Time now, std::optional<std::pair<int, Challenge>> auth);
   std::vector<std::unique_ptr<Reg>> regs_;
   std::map<TxnId, Reg*> reg_txns_;
+  std::map<TxnId, std::function<void(int)>> pings_;
   bool transport_failed_ = false;  // on_timeout is reporting a transport error
   std::mt19937 rng_{std::random_device{}()};
 };

@@ -360,3 +360,52 @@ TEST(SipUserAgentField, AnInviteOver1300BytesGoesOverTcp) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SipUserAgentField, AdvertiseAndTheWildcardsRouteNameOurAddress) {
+  Net n;
+  n.a->set_advertise("203.0.113.5");
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) { n.b->answer(c, "answer", n.now); };
+  n.call();
+  const auto& inv = n.wire.front();
+  EXPECT_EQ(inv.top_via()->host, "203.0.113.5");
+  EXPECT_EQ(*inv.get("Contact"), "<sip:203.0.113.5:5060>");
+  EXPECT_EQ(inv.from()->uri.host, "203.0.113.5");
+  // Bound on 0.0.0.0 without advertise: the address toward the peer.
+  Net w;
+  w.a->set_local({{sip::Transport::udp, {"0.0.0.0", 5060}}});
+  std::vector<std::string> asked;
+  w.a->set_source_for([&](const std::string& peer) {
+    asked.push_back(peer);
+    return std::string("10.0.0.7");
+  });
+  w.call();
+  EXPECT_EQ(w.wire.front().top_via()->host, "10.0.0.7");
+  EXPECT_NE(w.wire.front().get("Contact")->find("10.0.0.7"), std::string::npos);
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked.front(), kB.ip);
+}
+
+TEST(SipUserAgentField, OptionsPingsReportAnyAnswerAndSilence) {
+  Net n;
+  std::vector<int> results;
+  n.a->ping("sip:127.0.0.2:5070", kB, n.now, [&](int s) { results.push_back(s); });
+  n.pump();
+  EXPECT_EQ(results, std::vector<int>{200});
+  n.drop = [](const sip::Message& m) { return is(m, "OPTIONS"); };
+  n.a->ping("sip:127.0.0.2:5070", kB, n.now, [&](int s) { results.push_back(s); });
+  n.advance(33s);
+  EXPECT_EQ(results, (std::vector<int>{200, 408}));
+}
+
+TEST(SipUserAgentField, ALiveDialogIsKnownByItsConnection) {
+  Established n;
+  EXPECT_TRUE(n.a->carries_dialog(kB));
+  EXPECT_FALSE(n.a->carries_dialog({"127.0.0.9", 5060, sip::Transport::udp}));
+  n.a->hangup(n.a_call, n.now);
+  n.pump();
+  EXPECT_FALSE(n.a->carries_dialog(kB));
+}
+
+}  // namespace
