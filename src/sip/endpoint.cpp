@@ -85,6 +85,7 @@ void Endpoint::start(const std::vector<ListenSpec>& listen, const TlsFiles& tls)
     local.emplace(tcp_is_tls_[i] ? Transport::tls : Transport::tcp, std::make_pair(ep.address().to_string(), ep.port()));
   }
   ua_->set_local(local);
+  ua_->set_source_for([this](const std::string& peer) { return source_for(peer); });
   for (size_t i = 0; i < udp_.size(); ++i) read_udp(i);
   for (size_t i = 0; i < tcp_.size(); ++i) accept(i);
 }
@@ -143,7 +144,8 @@ bool Endpoint::send(const std::string& bytes, const Address& to) {
       return;
     }
     if (c->tls) {
-      handshake(c, false, c->peer.ip);
+      auto name = tls_names_.find(c->peer.ip);
+      handshake(c, false, name == tls_names_.end() ? c->peer.ip : name->second);
       return;
     }
     c->connected = true;
@@ -193,8 +195,9 @@ void Endpoint::accept(size_t i) {
 
 void Endpoint::handshake(std::shared_ptr<Conn> c, bool server, const std::string& host) {
   if (!server) {
-    // RFC 5922 §7: the certificate must name the host we meant (an IP address here: trunks are
-    // resolved at start-up, so the name checked is what the trunk's uri resolved to).
+    // RFC 5922 §7: the certificate must name the host we meant: the trunk's host name when its
+    // uri has one (also sent as SNI, RFC 6066: carriers' SBCs choose their certificate by it),
+    // else the IP address.
     SSL* ssl = c->stream.native_handle();
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
@@ -218,11 +221,39 @@ void Endpoint::handshake(std::shared_ptr<Conn> c, bool server, const std::string
                             });
 }
 
-void Endpoint::read_conn(std::shared_ptr<Conn> c) {
+void Endpoint::arm_idle(const std::shared_ptr<Conn>& c) {
   c->idle.expires_after(kIdleConnection);
   c->idle.async_wait([this, c](std::error_code ec) {
-    if (!ec) close_conn(c);
+    if (ec || c->closed) return;
+    // A connection that carries a live call's dialog stays: its BYE (or a refresh) comes over it
+    // however long the fax takes, and a peer behind NAT cannot be reached otherwise.
+    if (ua_->carries_dialog(c->peer)) {
+      arm_idle(c);
+      return;
+    }
+    close_conn(c);
   });
+}
+
+std::string Endpoint::source_for(const std::string& peer_ip) {
+  if (auto it = sources_.find(peer_ip); it != sources_.end()) return it->second;
+  // The address the kernel would send from toward the peer: a connected UDP socket sends nothing.
+  std::error_code ec;
+  auto addr = asio::ip::make_address(peer_ip, ec);
+  if (ec) return "";
+  udp::socket s(io_);
+  s.open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
+  if (!ec) s.connect(udp::endpoint(addr, 5060), ec);
+  if (ec) return "";
+  std::string local = s.local_endpoint(ec).address().to_string();
+  if (ec) return "";
+  if (sources_.size() > 4096) sources_.clear();
+  sources_[peer_ip] = local;
+  return local;
+}
+
+void Endpoint::read_conn(std::shared_ptr<Conn> c) {
+  arm_idle(c);
   auto on_read = [this, c](std::error_code ec, size_t n) {
     if (ec || c->closed || stopped_) {
       close_conn(c);

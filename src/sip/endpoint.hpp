@@ -10,8 +10,9 @@
 // outbound TLS connections verify the peer's certificate against the system's trust store
 // (OpenSSL's default paths; SSL_CERT_FILE overrides) and its name or IP address, TLS 1.2+.
 // LIMITS: kMaxConnections TCP/TLS connections (beyond them new ones are closed at once); a
-// connection that sends unframeable bytes or nothing for kIdleConnection is closed; a TLS
-// handshake must end within kHandshakeTimeout.
+// connection that sends unframeable bytes is closed, and one that sends nothing for
+// kIdleConnection too unless a live call's dialog runs over it; a TLS handshake must end within
+// kHandshakeTimeout.
 #pragma once
 
 #include <chrono>
@@ -54,6 +55,10 @@ class Endpoint {
   // After any call into ua() from outside a callback: re-arms the timer for the UA's next deadline.
   void kick();
   std::vector<ListenSpec> bound() const;  // actual ports
+  // The host name a TLS connection to `ip` must present a certificate for (and sends as SNI).
+  void set_tls_name(const std::string& ip, const std::string& host) { tls_names_[ip] = host; }
+  // The local address the system routes toward `peer_ip` (cached; "" when there is no route).
+  std::string source_for(const std::string& peer_ip);
 
  private:
   struct Conn;
@@ -62,6 +67,7 @@ class Endpoint {
   void accept(size_t i);
   void handshake(std::shared_ptr<Conn> c, bool server, const std::string& host);
   void read_conn(std::shared_ptr<Conn> c);
+  void arm_idle(const std::shared_ptr<Conn>& c);
   void write_conn(std::shared_ptr<Conn> c);
   void close_conn(const std::shared_ptr<Conn>& c);
   void on_timer();
@@ -74,6 +80,8 @@ class Endpoint {
   asio::ssl::context server_ctx_{asio::ssl::context::tls_server};
   asio::ssl::context client_ctx_{asio::ssl::context::tls_client};
   std::map<Address, std::shared_ptr<Conn>> conns_;
+  std::map<std::string, std::string> tls_names_;
+  std::map<std::string, std::string> sources_;
   std::vector<char> udp_buf_;
   asio::steady_timer timer_;
   std::optional<Time> armed_;
