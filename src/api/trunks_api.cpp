@@ -13,7 +13,8 @@ std::string trunks_json(const std::vector<TrunkInfo>& trunks) {
     nlohmann::ordered_json o;
     o["name"] = t.name;
     o["t38"] = t.t38;
-    o["state"] = "up";
+    o["state"] = t.state;
+    if (!t.state_reason.empty()) o["state_reason"] = t.state_reason;
     o["channels_in_use"] = t.channels_in_use;
     o["max_channels"] = t.max_channels;
     auto m = nlohmann::ordered_json::array();

@@ -1,9 +1,10 @@
 // trunks_api.hpp — the trunks of the node as the JSON API shows them:
 //
-//   GET /api/trunks   200 [{"name", "t38", "state", "channels_in_use", "max_channels",
+//   GET /api/trunks   200 [{"name", "t38", "state", ["state_reason",] "channels_in_use", "max_channels",
 //                          "t38_memory": [{"prefix", "reason", "since", "until"}, ...]}, ...]
 //
-// t38 is the trunk's policy (prefer | only | off); state is "up" (health pings are to come);
+// t38 is the trunk's policy (prefer | only | off); state is "up", or "down" with "state_reason"
+// when its OPTIONS pings ([[trunk]] options_interval_s) go unanswered (failover skips it);
 // t38_memory lists the destinations whose T.38 was refused or failed, which start on audio
 // until `until` (gateway/t38_memory.hpp). Times in ISO 8601 UTC.
 // THREADS: `snapshot` is called on the thread the handler runs on (call control's io thread).
@@ -29,6 +30,8 @@ struct TrunkInfo {
     int64_t since = 0, until = 0;
   };
   std::vector<Remembered> t38_memory;
+  std::string state = "up";  // up | down
+  std::string state_reason;  // why it is down
 };
 
 std::string trunks_json(const std::vector<TrunkInfo>& trunks);

@@ -149,6 +149,18 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   o.media_port_min = cfg.sip.media_port_min;
   o.media_port_max = cfg.sip.media_port_max;
   o.media_threads = cfg.sip.media_threads;
+  o.advertise = cfg.sip.advertise;
+  o.unknown_sources = cfg.sip.unknown_sources == config::UnknownSources::drop ? sip::UnknownSources::drop
+                                                                            : sip::UnknownSources::reject;
+  if (!cfg.sip.advertise.empty()) {
+    // SDP wants an address: a name is resolved once, here.
+    asio::io_context tmp;
+    asio::ip::udp::resolver r(tmp);
+    std::error_code ec;
+    auto res = r.resolve(cfg.sip.advertise, "5060", ec);
+    if (ec || res.empty()) throw std::runtime_error("sip.advertise: cannot resolve " + cfg.sip.advertise + ": " + ec.message());
+    o.advertise_ip = res.begin()->endpoint().address().to_string();
+  }
   o.detect = std::chrono::seconds(cfg.fax.detect_s);
   o.t38_memory_s = cfg.fax.t38_memory_s;
   o.t38_memory_digits = cfg.fax.t38_memory_digits;
@@ -177,6 +189,9 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     g.next_hop = resolve_trunk(t);
     auto u = sip::parse_uri(t.uri);
     g.host_port = u->host + (u->port ? ":" + std::to_string(u->port) : "");
+    g.host = u->host;
+    g.options_interval_s = t.options_interval_s;
+    g.t38_max_datagram = t.t38_max_datagram;
     g.t38 = t.t38 == config::T38Mode::only ? gateway::T38Policy::only
             : t.t38 == config::T38Mode::off ? gateway::T38Policy::off
                                             : gateway::T38Policy::prefer;
@@ -429,7 +444,7 @@ int run(const config::Config& cfg) {
     std::vector<api::TrunkInfo> out;
     auto memory = fax_calls.t38_memory();
     for (const auto& t : fax_calls.trunks()) {
-      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}};
+      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}, t.state, t.state_reason};
       for (const auto& m : memory) {
         if (m.trunk == t.name) i.t38_memory.push_back({m.prefix, m.reason, m.since, m.until});
       }

@@ -167,6 +167,11 @@ struct FaxCalls::Call {
   bool ended = false;      // the SIP call is over
   bool cancelled = false;  // outbound: the user cancelled the job: hang up, no failover
   Clock::time_point started = Clock::now();
+  // Redirects (3xx): the targets still to try, how many were tried, the one now.
+  std::vector<std::string> targets;
+  int redirects = 0;
+  std::string target_uri;
+  bool awaiting_answer = false;  // inbound delayed offer: our 200 offered, the ACK answers
   // Inbound.
   int64_t job_id = 0;
   std::string rx_path;
@@ -198,7 +203,41 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
       ports_(opt_.media_port_min, opt_.media_port_max),
       media_(opt_.media_threads),
       memory_(opt_.t38_memory_s, opt_.t38_memory_digits) {
-  for (size_t i = 0; i < opt_.trunks.size(); ++i) pace_.push_back(std::make_unique<Pace>(io_));
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    pace_.push_back(std::make_unique<Pace>(io_));
+    health_.push_back(std::make_unique<Health>(io_));
+  }
+}
+
+bool FaxCalls::trusted(const std::string& ip) const {
+  return std::any_of(opt_.trunks.begin(), opt_.trunks.end(),
+                     [&](const Trunk& t) { return t.next_hop.ip == ip || (t.accepts && t.accepts(ip)); });
+}
+
+// A trunk's OPTIONS ping, every options_interval_s: any answer means up, silence down.
+void FaxCalls::ping(size_t i) {
+  const Trunk& t = opt_.trunks[i];
+  if (stopped_ || t.options_interval_s <= 0) return;
+  endpoint_.ua().ping("sip:" + t.host_port, t.next_hop, sip::Clock::now(), [this, i](int status) {
+    if (stopped_) return;
+    Health& h = *health_[i];
+    const Trunk& t = opt_.trunks[i];
+    const bool silent = status == 408 || status == 503;
+    if (silent && !h.down) {
+      h.down = true;
+      h.reason = status == 408 ? "no answer to OPTIONS" : "OPTIONS could not be sent (connection failed)";
+      std::cerr << "faxbridge: trunk " << t.name << " is down: " << h.reason << std::endl;
+    } else if (!silent && h.down) {
+      h.down = false;
+      h.reason.clear();
+      std::cerr << "faxbridge: trunk " << t.name << " is up again (OPTIONS answered " << status << ")" << std::endl;
+    }
+    h.timer.expires_after(std::chrono::seconds(t.options_interval_s));
+    h.timer.async_wait([this, i](std::error_code e) {
+      if (!e) ping(i);
+    });
+  });
+  endpoint_.kick();
 }
 
 FaxCalls::~FaxCalls() { stop(); }
@@ -206,6 +245,15 @@ FaxCalls::~FaxCalls() { stop(); }
 int64_t FaxCalls::unix_now() const { return int64_t(std::time(nullptr)); }
 
 void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsFiles& tls) {
+  sip::FrontDoorConfig door;
+  door.trusted = [this](const std::string& ip) { return trusted(ip); };
+  door.unknown = opt_.unknown_sources;
+  door.log = [](const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; };
+  endpoint_.ua().set_front_door(std::move(door));
+  if (!opt_.advertise.empty()) endpoint_.ua().set_advertise(opt_.advertise);
+  for (const auto& t : opt_.trunks) {
+    if (!t.host.empty() && t.host != t.next_hop.ip && t.host.front() != '[') endpoint_.set_tls_name(t.next_hop.ip, t.host);
+  }
   endpoint_.start(listen, tls);
   for (const auto& t : opt_.trunks) {
     if (!t.register_) continue;
@@ -219,6 +267,7 @@ void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsF
   endpoint_.kick();
   pages_.start();
   media_.start();
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) ping(i);
 }
 
 void FaxCalls::stop() {
@@ -236,6 +285,7 @@ void FaxCalls::stop() {
     }
     p->waiting.clear();
   }
+  for (auto& h : health_) h->timer.cancel();
   auto calls = calls_;
   for (auto& [id, c] : calls) {
     // The calls our stop cuts are recovered from the store at the next start (dispatcher.hpp):
@@ -271,7 +321,8 @@ std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
   std::vector<TrunkState> out;
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     const Trunk& t = opt_.trunks[i];
-    out.push_back({t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels});
+    out.push_back({t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels,
+                   health_[i]->down ? "down" : "up", health_[i]->reason});
   }
   return out;
 }
@@ -296,11 +347,14 @@ fax_sdp::Origin FaxCalls::origin(Call& c, uint16_t port) {
   return {c.media->ip(), c.sdp_session, ++c.sdp_version};  // RFC 3264 §8: every new description
 }
 
-bool FaxCalls::open_media(const std::shared_ptr<Call>& c) {
+bool FaxCalls::open_media(const std::shared_ptr<Call>& c, const std::string& peer_ip) {
   if (c->media) c->media->close();
   c->media.reset();
   auto local = endpoint_.ua().local(sip::Transport::udp);
   std::string ip = local ? local->first : "127.0.0.1";
+  // The address our SDP names: advertise; else the bound one, or toward the peer on a wildcard.
+  std::string sdp_ip = opt_.advertise_ip;
+  if (sdp_ip.empty() && (ip == "0.0.0.0" || ip == "::")) sdp_ip = endpoint_.source_for(peer_ip);
   std::weak_ptr<Call> weak = c;
   MediaEvents ev;
   ev.page = [this, weak](int pages) {
@@ -321,7 +375,7 @@ bool FaxCalls::open_media(const std::shared_ptr<Call>& c) {
       if (auto c = weak.lock()) on_detected(c, d);
     });
   };
-  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev), &pages_);
+  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev), &pages_, sdp_ip);
   if (c->media) c->local_port = c->media->port();
   return c->media != nullptr;
 }
@@ -395,9 +449,14 @@ bool FaxCalls::cancel_job(int64_t job_id) {
 void FaxCalls::dial(std::shared_ptr<Call> c) {
   // The next candidate trunk with a free channel.
   std::optional<size_t> chosen;
+  std::string down;  // trunks skipped as down
   while (!c->candidates.empty()) {
     size_t t = c->candidates.front();
     c->candidates.erase(c->candidates.begin());
+    if (health_[t]->down) {
+      down += (down.empty() ? "" : ", ") + opt_.trunks[t].name + " (" + health_[t]->reason + ")";
+      continue;
+    }
     if (ledger_.try_acquire(t)) {
       chosen = t;
       break;
@@ -406,10 +465,14 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   if (!chosen) {
     CallResult r;
     r.outcome = Outcome::congestion;
-    r.reason = "No trunk for " + c->job.number + " has a free channel.";
+    r.reason = down.empty() ? "No trunk for " + c->job.number + " has a free channel."
+                            : "No trunk for " + c->job.number + " is up with a free channel; down: " + down + ".";
     finish_outbound(c, r);
     return;
   }
+  c->targets.clear();
+  c->redirects = 0;
+  c->target_uri.clear();
   c->trunk = *chosen;
   c->channel = true;
   c->ended = false;  // a failover starts a new SIP call
@@ -474,8 +537,24 @@ void FaxCalls::drop_waiting(std::shared_ptr<Call> c, const std::string& why) {
 
 void FaxCalls::invite(std::shared_ptr<Call> c) {
   const Trunk& t = opt_.trunks[c->trunk];
+  // The destination: the number at the trunk, or a 3xx's target (reached via the trunk's proxy
+  // unless the target names a numeric address of its own).
+  std::string request_uri = c->target_uri.empty() ? "sip:" + c->job.number + "@" + t.host_port : c->target_uri;
+  sip::Address hop = t.next_hop;
+  if (!c->target_uri.empty()) {
+    if (auto u = sip::parse_uri(c->target_uri)) {
+      std::string h = u->host;
+      if (h.size() > 2 && h.front() == '[') h = h.substr(1, h.size() - 2);
+      std::error_code ec;
+      asio::ip::make_address(h, ec);
+      if (!ec) {
+        hop.ip = h;
+        hop.port = uint16_t(u->port ? u->port : (hop.transport == sip::Transport::tls ? 5061 : 5060));
+      }
+    }
+  }
   // Media ports are taken only now: a call waiting for its turn holds its channel, not a port.
-  if (!open_media(c)) {
+  if (!open_media(c, hop.ip)) {
     release_channel(*c);
     CallResult r;
     r.outcome = Outcome::congestion;
@@ -484,11 +563,16 @@ void FaxCalls::invite(std::shared_ptr<Call> c) {
     return;
   }
   sip::OutgoingCall oc;
-  oc.request_uri = "sip:" + c->job.number + "@" + t.host_port;
-  oc.next_hop = t.next_hop;
+  oc.request_uri = request_uri;
+  oc.to_uri = "sip:" + c->job.number + "@" + t.host_port;
+  oc.next_hop = hop;
   oc.from_user = t.caller_id.empty() ? opt_.station_id : t.caller_id;
   oc.sdp = sdp_offer(*c);
   oc.credentials = t.credentials;
+  if (!t.caller_id.empty()) {
+    // RFC 3325: the caller id the carrier bills and shows, asserted to it (a trusted peer).
+    oc.extra_headers.push_back({"P-Asserted-Identity", "<sip:" + t.caller_id + "@" + t.host_port + ">"});
+  }
   c->local_sdp = oc.sdp;
   auto id = endpoint_.ua().invite(oc, sip::Clock::now());
   if (!id) {
@@ -522,9 +606,18 @@ void FaxCalls::on_registration(const std::string& aor, int status, const std::st
 void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) {
   auto c = find(id);
   if (!c) return;
+  std::vector<std::string> targets;
+  if (status >= 300 && status < 400) targets = endpoint_.ua().redirect_targets(id);
   forget(c);
   c->ended = true;
   if (c->reported || stopped_) return;
+  if (!c->cancelled && !c->ring_timed_out) {
+    // RFC 3261 §8.1.3.4: a redirect's targets are tried in order, on the same trunk.
+    for (auto& tg : targets) {
+      if (std::find(c->targets.begin(), c->targets.end(), tg) == c->targets.end()) c->targets.push_back(tg);
+    }
+    if (!c->targets.empty() && c->redirects < kMaxRedirects && redirect(c)) return;
+  }
   if (c->ring_timed_out) {
     next_trunk_or_fail(c, Outcome::no_answer, 0,
                        "No answer within " + std::to_string(opt_.trunks[c->trunk].ring_timeout_s) + " s.");
@@ -537,6 +630,21 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
     sentence = "The connection to trunk " + opt_.trunks[c->trunk].name + " failed (refused, or its TLS certificate was not accepted).";
   }
   next_trunk_or_fail(c, o, status, sentence);
+}
+
+// The next 3xx target, as a new SIP call of the same job on the same trunk (its channel again).
+bool FaxCalls::redirect(const std::shared_ptr<Call>& c) {
+  if (!ledger_.try_acquire(c->trunk)) return false;
+  c->channel = true;
+  c->ended = false;
+  c->sdp_session = 0;
+  c->sdp_version = 0;
+  c->target_uri = c->targets.front();
+  c->targets.erase(c->targets.begin());
+  ++c->redirects;
+  add_note(*c, "redirected to " + c->target_uri);
+  invite(c);
+  return true;
 }
 
 fax::Options FaxCalls::fax_options(const Call& c) const {
@@ -562,13 +670,15 @@ void FaxCalls::start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T
   st.generation = ++c.fax_gen;
   st.udptl.mode = udptl_mode(agreed.ec);
   st.udptl.redundancy = 3;
-  st.udptl.max_datagram = size_t(remote.params.max_datagram.value_or(400));  // what the peer receives
+  // What the peer receives: its SDP's T38FaxMaxDatagram, unless the trunk knows better.
+  const int trunk_max = opt_.trunks[c.trunk].t38_max_datagram;
+  st.udptl.max_datagram = size_t(trunk_max > 0 ? trunk_max : remote.params.max_datagram.value_or(400));
   if (ep) st.remote = *ep;
   st.fax = fax_options(c);
   // The terminal runs with what was agreed (the answer), not what was offered: T.38 version 0
   // and >= 1 encode some fields differently (../shared/specs/t38-sip.md).
   st.fax.max_bit_rate = std::min(agreed.max_bit_rate, 14400);
-  st.t38.version = agreed.version;
+  st.t38.version = std::min(agreed.version, sdp::T38Capabilities{}.max_version);  // never above what we offered
   st.t38.fill_bit_removal = agreed.fill_bit_removal;
   st.t38.idle_timeout = opt_.idle_timeout;
   c.now = Call::Now::t38;
@@ -984,7 +1094,9 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
     // The fax ends under the call; its result (on_fax_finished) finishes the call.
     if (c->media) {
       c->media->abort(cause == sip::EndCause::remote_bye ? "The far end hung up before the fax was complete."
-                                                         : "The call ended before the fax was complete.");
+                       : cause == sip::EndCause::session_expired
+                           ? "The far end stopped refreshing the SIP session (RFC 4028 session timer) before the fax was complete."
+                           : "The call ended before the fax was complete.");
     }
     return;
   }
@@ -1036,21 +1148,33 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     return;
   }
   const Trunk& t = opt_.trunks[*trunk];
-  std::string caller = e164::normalise(user_of(invite.from()), t.country_code, t.national_prefix)
-                           .value_or(e164::unescape_user(user_of(invite.from())));
+  // RFC 3325: from a trunk (a trusted peer), P-Asserted-Identity names the caller where From may
+  // be "anonymous"; Privacy: id (RFC 3323) keeps the number out of what we record and mail.
+  std::string caller_user = user_of(invite.from());
+  if (auto pai = invite.get("P-Asserted-Identity")) {
+    if (auto na = sip::parse_name_addr(*pai); na && !na->uri.user.empty()) caller_user = na->uri.user;
+  }
+  bool private_id = false;
+  for (const auto& p : invite.all("Privacy")) {
+    if (p.find("id") != std::string::npos) private_id = true;
+  }
+  std::string caller = e164::normalise(caller_user, t.country_code, t.national_prefix)
+                           .value_or(e164::unescape_user(caller_user));
   for (const auto& p : opt_.reject_callers) {
     if (!caller.empty() && caller.starts_with(p)) {
       ua.reject(id, 603, "Decline", now);
       return;
     }
   }
-  auto offer = sdp::parse(invite.body);
+  // A delayed offer (no SDP): we offer in the 200, the ACK answers (checked then).
+  const bool delayed = invite.body.empty();
+  auto offer = delayed ? fb::Result<sdp::Session, sdp::Error>(sdp::Session{}) : sdp::parse(invite.body);
   if (!offer) {
     ua.reject(id, 488, "Not Acceptable Here: malformed SDP: " + offer.error().reason, now);
     return;
   }
-  const bool t38 = t.t38 != T38Policy::off && fax_sdp::find_t38(*offer);
-  const bool audio = fax_sdp::find_audio(*offer, t.codecs).has_value();
+  const bool t38 = delayed ? t.t38 == T38Policy::only : t.t38 != T38Policy::off && fax_sdp::find_t38(*offer);
+  const bool audio = delayed ? t.t38 != T38Policy::only : fax_sdp::find_audio(*offer, t.codecs).has_value();
   if (!t38 && !audio) {
     ua.reject(id, 488,
               t.t38 == T38Policy::off ? "Not Acceptable Here: this trunk takes G.711 (PCMU/PCMA) only, no T.38"
@@ -1076,12 +1200,14 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   c->outgoing = false;
   c->trunk = *trunk;
   c->channel = true;
+  if (private_id) caller.clear();
   c->caller = caller;
+  if (t.credentials) ua.set_credentials(id, *t.credentials);  // an SBC may challenge our BYE
   // A shared voice/fax number: only an audio call can be a voice call.
   if (!t38 && opt_.voice_uri) c->voice_uri = opt_.voice_uri(*did);
   calls_[id] = c;
   std::optional<std::string> caller_name;
-  if (auto f = invite.from(); f && !f->display.empty()) caller_name = f->display;
+  if (auto f = invite.from(); f && !f->display.empty() && !private_id) caller_name = f->display;
   // RFC 3892: an Exchange UM referral names the mailbox here (router.hpp reads it).
   queue::NewInbound in{*did, std::nullopt, caller, caller_name, invite.get("Referred-By")};
   hooks_.create_inbound(in, [this, c, id](std::optional<int64_t> job) {
@@ -1110,47 +1236,105 @@ void FaxCalls::answer_inbound(std::shared_ptr<Call> c, int64_t job) {
   c->rx_path = hooks_.received_path(job);
   const Trunk& t = opt_.trunks[c->trunk];
   const sip::Message* invite = ua.initial_invite(c->sip);
-  auto offer = invite ? sdp::parse(invite->body) : fb::Result<sdp::Session, sdp::Error>(sdp::Error{"gone"});
-  auto image = offer && t.t38 != T38Policy::off ? fax_sdp::find_t38(*offer) : std::nullopt;
-  auto audio = offer ? fax_sdp::find_audio(*offer, t.codecs) : std::nullopt;
-  if ((!image && !audio) || !open_media(c)) {
+  const auto from = ua.remote_address(c->sip);
+  if (!invite || !open_media(c, from ? from->ip : std::string())) {
     c->voice_uri.reset();  // a failure of ours, not a missed voice call
     ua.reject(c->sip, 503, "Service Unavailable: no free media port", now);
     finish_inbound(c);
     return;
   }
-  if (image) {  // T.38 offered: taken, whatever else was (prefer, only)
+  if (invite->body.empty()) {
+    // Delayed offer: our offer now (T.38 alone for a trunk that takes only T.38, else audio), the
+    // media once the ACK brings the answer (on_ack_answer).
+    c->awaiting_answer = true;
+    c->local_sdp = sdp_offer(*c);
+    ua.answer(c->sip, c->local_sdp, now);
+    endpoint_.kick();
+    return;
+  }
+  auto offer = sdp::parse(invite->body);
+  auto image = offer && t.t38 != T38Policy::off ? fax_sdp::find_t38(*offer) : std::nullopt;
+  auto audio = offer ? fax_sdp::find_audio(*offer, t.codecs) : std::nullopt;
+  if (!image && !audio) {
+    c->voice_uri.reset();
+    ua.reject(c->sip, 488, "Not Acceptable Here: no stream we can carry", now);
+    finish_inbound(c);
+    return;
+  }
+  sdp::T38Params ours;
+  if (image) {
     auto answer = fax_sdp::answer_t38(*offer, *image, origin(*c, c->local_port), c->local_port, sdp::T38Capabilities{});
     c->local_sdp = answer.sdp;
-    c->detected_by = "offer";
-    c->t38_tried = true;
-    start_t38(*c, *image, answer.ours, 0);  // with what we answered
+    ours = answer.ours;
   } else {
     c->local_sdp = fax_sdp::answer_audio(*offer, *audio, origin(*c, c->local_port), c->local_port, true, true);
-    // A fax-only number answers as a fax machine does; a shared one listens first; a trunk that
-    // wants T.38 only never faxes on audio and asks for T.38 at once.
-    const bool fax_now = !c->voice_uri && t.t38 != T38Policy::only;
-    if (fax_now) {
-      c->recognised = true;
-      c->detected_by = "answered";
-    }
-    start_audio(*c, *audio, fax_now, 0);
-    // T.38 only: asked for at once; on a shared number only once the call shows it is a fax.
-    if (t.t38 == T38Policy::only && !c->voice_uri) c->t38_after_ack = true;
-    if (c->voice_uri) {
-      std::weak_ptr<Call> weak = c;
-      c->detect_timer.expires_after(opt_.detect);
-      c->detect_timer.async_wait([this, weak](std::error_code e) {
-        if (auto c = weak.lock(); c && !e) voice_timeout(c);
-      });
-    }
   }
+  begin_inbound(c, image, audio, true, ours);
   ua.answer(c->sip, c->local_sdp, now);
   endpoint_.kick();
 }
 
+// The media of an inbound call once the SDP is agreed (the INVITE's offer and our answer, or our
+// offer and the ACK's answer): T.38 whatever else was offered; else audio, answered as a fax
+// machine answers on a fax-only number, listened to on a shared one.
+void FaxCalls::begin_inbound(const std::shared_ptr<Call>& c, const std::optional<fax_sdp::RemoteT38>& image,
+                             const std::optional<fax_sdp::RemoteAudio>& audio, bool we_answered,
+                             const sdp::T38Params& ours) {
+  const Trunk& t = opt_.trunks[c->trunk];
+  if (image) {
+    c->detected_by = "offer";
+    c->t38_tried = true;
+    // With what we answered; when the peer answered our offer, with its answer (never above ours).
+    start_t38(*c, *image, we_answered ? ours : image->params, 0);
+    return;
+  }
+  // A fax-only number answers as a fax machine does; a shared one listens first; a trunk that
+  // wants T.38 only never faxes on audio and asks for T.38 at once.
+  const bool fax_now = !c->voice_uri && t.t38 != T38Policy::only;
+  if (fax_now) {
+    c->recognised = true;
+    c->detected_by = "answered";
+  }
+  start_audio(*c, *audio, fax_now, 0);
+  // T.38 only: asked for at once; on a shared number only once the call shows it is a fax.
+  if (t.t38 == T38Policy::only && !c->voice_uri) c->t38_after_ack = true;
+  if (c->voice_uri) {
+    std::weak_ptr<Call> weak = c;
+    c->detect_timer.expires_after(opt_.detect);
+    c->detect_timer.async_wait([this, weak](std::error_code e) {
+      if (auto c = weak.lock(); c && !e) voice_timeout(c);
+    });
+  }
+}
+
+// The ACK answered our offer of a delayed-offer call.
+void FaxCalls::on_ack_answer(sip::CallId id, const std::string& answer) {
+  auto c = find(id);
+  if (!c || !c->awaiting_answer || c->ended) return;
+  c->awaiting_answer = false;
+  const Trunk& t = opt_.trunks[c->trunk];
+  auto s = sdp::parse(answer);
+  auto image = s && t.t38 == T38Policy::only ? fax_sdp::find_t38(*s) : std::nullopt;
+  auto audio = s && t.t38 != T38Policy::only ? fax_sdp::find_audio(*s, t.codecs) : std::nullopt;
+  if (!image && !audio) {
+    add_note(*c, s ? "the ACK's SDP answer has no stream we offered" : "the ACK's SDP answer is malformed: " + s.error().reason);
+    return;  // on_confirmed ends the call
+  }
+  begin_inbound(c, image, audio, false, {});
+}
+
 void FaxCalls::on_confirmed(sip::CallId id) {
-  if (auto c = find(id)) on_confirmed_call(c);
+  auto c = find(id);
+  if (!c) return;
+  if (c->awaiting_answer || (c->now == Call::Now::none && !c->outgoing)) {
+    // A delayed offer whose ACK brought no usable answer: nothing can carry the fax.
+    c->awaiting_answer = false;
+    if (c->note.empty()) add_note(*c, "the ACK brought no SDP answer to our offer");
+    endpoint_.ua().hangup(id, sip::Clock::now());
+    endpoint_.kick();
+    return;
+  }
+  on_confirmed_call(c);
 }
 
 // An ACK confirmed our answer: an offer of T.38 that had to wait for it goes now.

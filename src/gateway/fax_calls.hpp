@@ -19,13 +19,23 @@
 //           once and a refusal ends it ("T.38 refused"); never a fax on audio.
 //   off     audio only: our offers carry no T.38, a T.38 offer (INVITE or re-INVITE) gets 488.
 // Outbound: the trunks whose `prefixes` match the number, longest prefix first then in config
-// order, each tried in turn on 503, a timeout or no free channel (failover; channel_ledger.hpp);
+// order, each tried in turn on 503, a timeout or no free channel (failover; channel_ledger.hpp),
+// a trunk whose OPTIONS pings go unanswered skipped until it answers again; a 3xx is followed to
+// its Contacts (up to kMaxRedirects, on the same trunk: its credentials, policy and channel);
 // INVITE to sip:<number>@<trunk host>, From the trunk's caller_id, digest credentials for 401/407,
 // the RFC 3192 /T33S= subaddress sent as the T.30 SUB frame. The result names its failure class:
 // busy (486/600), no answer (ring timeout/480/408/487 after our CANCEL), invalid number
 // (404/484/604), congestion (503/5xx/no channel/all trunks failed), T.38 refused (488/606 or an
 // answer without a stream we can carry), T.30 failure or a partial send (with the pages the far
 // end confirmed).
+// SIP toward the Internet: requests from no trunk's host or accept_from are refused before any
+// state (sip/front_door.hpp); [sip] advertise is written in Via, Contact and SDP; media latches
+// to where it really comes from (media_session.hpp). The trunk's credentials also answer
+// challenges to our in-dialog requests (an SBC challenging BYE). Outbound calls assert the caller
+// id (P-Asserted-Identity); inbound, a trunk's P-Asserted-Identity names the caller, and
+// Privacy: id keeps it out of the fax's record.
+// An INVITE without SDP (delayed offer) gets our offer in the 200 (T.38 for a trunk that takes
+// only T.38, else audio) and the fax starts on the ACK's answer.
 // Inbound: an INVITE from a trunk's host or its accept_from (else 403) and not from a [reject]
 // caller (else 603), with a stream the trunk's policy takes (else 488 saying why), gets an inbound
 // job in the store BEFORE it is answered (a fax we accept is never unrecorded), then 200, and is
@@ -97,7 +107,14 @@ struct Trunk {
   std::optional<sip::Credentials> credentials;
   bool register_ = false;  // keep a registration at the uri (aor: username, else caller_id)
   std::vector<fax_sdp::Codec> codecs = {fax_sdp::Codec::pcmu, fax_sdp::Codec::pcma};  // offered/accepted, in order
+  std::string host;            // the uri's host as written (a name: checked in its TLS certificate, sent as SNI)
+  int options_interval_s = 0;  // OPTIONS health pings (0: off)
+  int t38_max_datagram = 0;    // our UDPTL datagrams to it at most this large (0: as its SDP says)
 };
+
+// A trunk's health as its OPTIONS pings tell it: down after one that got no answer at all (any
+// response, 4xx/5xx included, means something is there), up again at the next answer.
+inline constexpr int kMaxRedirects = 5;  // 3xx targets followed per call
 
 struct FaxCallsOptions {
   std::vector<Trunk> trunks;
@@ -111,6 +128,9 @@ struct FaxCallsOptions {
   std::chrono::seconds detect{8};  // [fax] detect_s: how long a call to a shared number may show no fax sign
   int64_t t38_memory_s = 86400;    // how long a destination's T.38 failure is remembered (0: never)
   int t38_memory_digits = 0;       // the remembered prefix's digits (0: the whole number)
+  std::string advertise;     // [sip] advertise: Via, Contact ("" = the bound address)
+  std::string advertise_ip; // the same as an IP address, for SDP ("" = the bound or routed address)
+  sip::UnknownSources unknown_sources = sip::UnknownSources::reject;
   // The voice_uri of the route of an inbound DID (a shared voice/fax number), if any.
   std::function<std::optional<std::string>(const std::string& did)> voice_uri;
 };
@@ -226,8 +246,12 @@ class FaxCalls final : public sip::CallHandler {
     std::string t38;  // prefer | only | off
     int channels_in_use = 0;
     int max_channels = 0;
+    std::string state = "up";  // up | down (OPTIONS unanswered)
+    std::string state_reason;  // why it is down
   };
   std::vector<TrunkState> trunks() const;
+  // Whether `ip` is one of the trunks' hosts or accept_from (the SIP front door lets it in).
+  bool trusted(const std::string& ip) const;
 
   // sip::CallHandler
   void on_incoming(sip::CallId call, const sip::Message& invite, const sip::Address& from) override;
@@ -235,6 +259,7 @@ class FaxCalls final : public sip::CallHandler {
   void on_answered(sip::CallId call, const sip::Message& answer) override;
   void on_failed(sip::CallId call, int status, const std::string& reason) override;
   void on_confirmed(sip::CallId call) override;
+  void on_ack_answer(sip::CallId call, const std::string& sdp) override;
   std::optional<std::string> on_offer(sip::CallId call, const std::string& offer) override;
   void on_reinvite_result(sip::CallId call, const sip::Message& r) override;
   void on_refer_result(sip::CallId call, int status) override;
@@ -252,7 +277,11 @@ class FaxCalls final : public sip::CallHandler {
   void finish_outbound(std::shared_ptr<Call> c, CallResult r);
   void finish_inbound(std::shared_ptr<Call> c);
   void answer_inbound(std::shared_ptr<Call> c, int64_t job);
-  bool open_media(const std::shared_ptr<Call>& c);
+  bool open_media(const std::shared_ptr<Call>& c, const std::string& peer_ip);
+  void begin_inbound(const std::shared_ptr<Call>& c, const std::optional<fax_sdp::RemoteT38>& image,
+                     const std::optional<fax_sdp::RemoteAudio>& audio, bool answered_t38, const sdp::T38Params& ours);
+  bool redirect(const std::shared_ptr<Call>& c);
+  void ping(size_t trunk);
   fax::Options fax_options(const Call& c) const;
   void start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& agreed, uint16_t port);
   void start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool with_fax, uint16_t port);
@@ -296,6 +325,13 @@ class FaxCalls final : public sip::CallHandler {
     bool armed = false;
   };
   std::vector<std::unique_ptr<Pace>> pace_;
+  struct Health {
+    explicit Health(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    bool down = false;
+    std::string reason;
+  };
+  std::vector<std::unique_ptr<Health>> health_;
   bool stopped_ = false;
 };
 

@@ -199,7 +199,7 @@ void UserAgent::receive(std::string_view bytes, const Address& from, Time now) {
       // No transaction, no 100: one stateless 403 to the datagram's own source.
       auto m = parse(bytes);
       if (!m || !m->is_request() || m->method == "ACK") return;
-      Message r = make_response(*m, 403, "Forbidden: not a trunk of this node", random_token(10));
+      Message r = make_response(*m, 403, "Forbidden: " + from.ip + " is not a trunk of this node", random_token(10));
       Address to = from;
       layer_.send_direct(r, to);
       door_.note_refused(from, m->method);

@@ -278,16 +278,40 @@ class SipPeersTest(fbtest.TempDirTest):
         [trunk] = json.loads(urllib.request.urlopen(n.server + "/api/trunks", timeout=10).read())
         self.assertEqual(trunk["channels_in_use"], 5, trunk)
 
-    def test_requests_from_a_host_that_is_no_trunk_get_403(self):
-        n = self.node(trunk="sip:127.0.0.2:5060")  # our peer below sends from 127.0.0.1
-        u = Udp()
-        try:
-            u.send(u.request("INVITE", n.sip_port, body=AUDIO_SDP, extra="Content-Type: application/sdp\r\n"), n.sip_port)
-            code, reason, _ = u.final()
-            self.assertEqual(code, 403)
-            self.assertIn("127.0.0.1 is not a trunk", reason)
-        finally:
-            u.close()
+    def test_requests_from_a_host_that_is_no_trunk_get_one_403_and_no_state(self):
+        """The front door: a flood of INVITEs from a host that is no trunk gets one stateless 403
+        (no 100 Trying, no call, no job) and one log line naming the source; with unknown_sources
+        = "drop", nothing at all."""
+        for policy in ("reject", "drop"):
+            os.makedirs(self.path(policy))
+            n = Node(self.path(policy), trunk="sip:127.0.0.2:5060", sip_extra='unknown_sources = "%s"\n' % policy)
+            self.addCleanup(n.stop)
+            u = Udp()
+            try:
+                for _ in range(200):
+                    u.send(u.request("INVITE", n.sip_port, body=AUDIO_SDP, extra="Content-Type: application/sdp\r\n"),
+                           n.sip_port)
+                got = []
+                u.s.settimeout(2)
+                try:
+                    while True:
+                        got.append(u.s.recvfrom(65536)[0].decode(errors="replace"))
+                except socket.timeout:
+                    pass
+                statuses = [int(t.split(" ")[1]) for t in got if t.startswith("SIP/2.0 ")]
+                if policy == "reject":
+                    self.assertEqual(statuses, [403], got[:3])
+                    self.assertIn("127.0.0.1 is not a trunk", got[0].split("\r\n")[0])
+                else:
+                    self.assertEqual(statuses, [])
+                self.assertEqual(n.jobs(), [])
+                deadline = time.time() + 10
+                while "sip: refused 127.0.0.1" not in open(n.log.name).read() and time.time() < deadline:
+                    time.sleep(0.1)
+                log = open(n.log.name).read()
+                self.assertEqual(log.count("sip: refused 127.0.0.1"), 1, log[-2000:])
+            finally:
+                u.close()
 
     def test_a_junk_fax_caller_gets_603_and_leaves_no_job(self):
         # [reject] callers: declined before anything is received; the offer does not matter.
