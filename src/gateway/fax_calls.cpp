@@ -1195,6 +1195,8 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     ua.reject(id, 404, "Not Found: the called number is not a fax number", now);
     return;
   }
+  // 180 while the job is made (reliably, with PRACK, for a caller that requires 100rel).
+  ua.ringing(id, now);
   auto c = std::make_shared<Call>(io_);
   c->sip = id;
   c->outgoing = false;

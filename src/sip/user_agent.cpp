@@ -157,6 +157,7 @@ struct UserAgent::Call {
   Ms rel_interval{0};
   std::optional<Time> rel_next, rel_deadline;
   bool delayed_offer = false;  // UAS: the INVITE had no SDP: our 2xx offers, the ACK answers
+  std::optional<std::string> held_answer;  // UAS: our 2xx waits for the PRACK of our reliable 180
   std::vector<std::string> redirect;  // UAC: a 3xx's Contacts
   int dialog_auth = 0;  // challenges answered for in-dialog requests
   std::string merge_key;
@@ -414,6 +415,10 @@ void UserAgent::answer(CallId id, const std::string& sdp, Time now) {
   now_ = now;
   Call* c = find(id);
   if (!c || c->outgoing || c->final_sent) return;
+  if (c->reliable && !c->rel_bytes.empty()) {
+    c->held_answer = sdp;  // RFC 3262 §3: sent once the reliable 180 is PRACKed (one thing at a time)
+    return;
+  }
   c->local_sdp = sdp;
   Message r = dialog_response(*c, c->invite, 200);
   r.add("Contact", contact(c->transport, "", c->first_hop.ip));
@@ -1284,6 +1289,11 @@ void UserAgent::on_request(TxnId txn, const Message& req, const Address& from) {
       c->rel_next.reset();
       c->rel_deadline.reset();
       reply(200, {}, c->local_tag);
+      if (c->held_answer) {
+        std::string sdp = std::move(*c->held_answer);
+        c->held_answer.reset();
+        answer(c->id, sdp, now_);
+      }
       return;
     }
     if (method == "BYE") {

@@ -13,7 +13,8 @@
 // in-dialog requests (BYE, re-INVITE, UPDATE, REFER, NOTIFY) with the call's credentials, §18.1.1
 // (an INVITE over 1300 bytes goes over TCP when we listen on it), RFC 3262 (100rel: Supported;
 // a reliable provisional PRACKed, its SDP kept as the answer when the 2xx has none; a caller's
-// Require: 100rel gets our 180 reliably, retransmitted until its PRACK), RFC 3311 (UPDATE, UAS
+// Require: 100rel gets our 180 reliably, retransmitted until its PRACK, which our 2xx waits
+// for), RFC 3311 (UPDATE, UAS
 // side), RFC 4028 (Session-Expires: the refresher chosen by §9 (uac when the caller supports
 // timers, else us, and Require: timer only to a caller that supports it); 422 with Min-SE below
 // 90 s; the refresher refreshes at half the interval, with UPDATE when the peer allows it, else a

@@ -15,6 +15,14 @@
 //           mono WAV, looped, instead of a fax terminal)  --no-red (offer no RFC 2198 redundancy)
 //   faults: --hangup-after-page N  --refresh-at S [--refresh-method invite|update]  --stop-media-at S
 //   REFER:  --refer-result N (answer a REFER with 202, then NOTIFY "SIP/2.0 N ...")
+//   T.38:   --t38-version N (offered, and what a re-offer says)  --move-t38-at S (re-INVITE to a new
+//           UDPTL port mid-fax, and number the datagrams from 0 again there: an SBC moving the stream)
+//   SIP:    --session-expires N [--refresher uac|uas] (on the INVITE, with Supported: timer)
+//
+//   fax_peer media --port-file F [--tiff FILE | --rx FILE] --report R
+//           media without SIP, for a SIPp scenario's SDP to point at: G.711 PCMU (payload type 0)
+//           on 127.0.0.1, sent to where the first RTP packet came from; sends --tiff as the calling
+//           terminal, else answers and receives into --rx.
 //
 // Exit 0 when the call ran (whatever its fax result: the report says), 2 on usage errors.
 #include <CLI/CLI.hpp>
@@ -67,6 +75,11 @@ struct Options {
   std::string play;
   bool no_red = false;
   int refer_result = 0;
+  bool media_only = false;
+  int t38_version = 0;
+  double move_t38_at = -1;
+  int session_expires = 0;
+  std::string refresher;
 };
 
 std::vector<int16_t> read_wav(const std::string& path) {
@@ -96,7 +109,7 @@ class Peer final : public sip::CallHandler {
   void start() {
     auto colon = o_.listen.rfind(':');
     ep_.start({{sip::Transport::udp, o_.listen.substr(0, colon), uint16_t(std::stoi(o_.listen.substr(colon + 1)))}});
-    if (!o_.port_file.empty()) std::ofstream(o_.port_file) << ep_.bound().front().port << "\n";
+    if (!o_.port_file.empty() && !o_.media_only) std::ofstream(o_.port_file) << ep_.bound().front().port << "\n";
     media_ = std::make_unique<udp::socket>(io_, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     t38_sock_ = std::make_unique<udp::socket>(io_, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     if (!o_.play.empty()) {
@@ -104,7 +117,11 @@ class Peer final : public sip::CallHandler {
       if (play_.empty()) throw std::runtime_error("cannot read 8 kHz 16-bit WAV " + o_.play);
     }
     deadline_ = Clock::now() + std::chrono::seconds(o_.timeout_s);
-    if (o_.call) place();
+    if (o_.media_only) {
+      if (!o_.port_file.empty()) std::ofstream(o_.port_file) << media_->local_endpoint().port() << "\n";
+      wait_for_media();
+    }
+    if (o_.call && !o_.media_only) place();
     next_tick_ = Clock::now();
     tick();
   }
@@ -112,8 +129,36 @@ class Peer final : public sip::CallHandler {
  private:
   fax_sdp::Codec codec() const { return o_.codec == "pcma" ? fax_sdp::Codec::pcma : fax_sdp::Codec::pcmu; }
 
-  std::string t38_sdp(const sdp::T38Params& p) {
-    return fax_sdp::offer_t38({"127.0.0.1", 1, ++sdp_version_}, t38_sock_->local_endpoint().port(), p);
+  std::string t38_sdp(sdp::T38Params p, udp::socket* sock = nullptr) {
+    p.version = o_.t38_version;
+    return fax_sdp::offer_t38({"127.0.0.1", 1, ++sdp_version_}, (sock ? sock : t38_sock_.get())->local_endpoint().port(), p);
+  }
+
+  // Media mode: the first RTP packet names the far end; then an audio fax terminal runs.
+  void wait_for_media() {
+    media_->async_receive_from(asio::buffer(abuf_), afrom_, [this](std::error_code ec, size_t) {
+      if (ec) return;
+      fax_sdp::RemoteAudio a;
+      a.ip = afrom_.address().to_string();
+      a.port = afrom_.port();
+      a.codec = fax_sdp::Codec::pcmu;
+      a.payload_type = 0;
+      o_.no_red = true;
+      report_["media_from"] = a.ip + ":" + std::to_string(a.port);
+      start_audio(a);
+    });
+  }
+
+  // An SBC moving the T.38 stream mid-fax: a re-INVITE naming a new port; once it is accepted the
+  // datagrams leave from there, numbered from 0 again.
+  void move_t38() {
+    moving_sock_ = std::make_unique<udp::socket>(io_, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    sdp::T38Params p;
+    p.max_buffer = 2000;
+    p.max_datagram = 400;
+    moving_ = ep_.ua().reinvite(call_, t38_sdp(p, moving_sock_.get()), sip::Clock::now());
+    report_["move_sent"] = moving_;
+    report_["move_sent_at_page"] = fax_ ? fax_->result().pages : 0;
   }
   std::string audio_sdp() {
     fax_sdp::AudioOffer a;
@@ -135,6 +180,10 @@ class Peer final : public sip::CallHandler {
     for (const auto& h : o_.headers) {
       auto c = h.find(':');
       oc.extra_headers.push_back({h.substr(0, c), h.substr(c + 1 + (h[c + 1] == ' '))});
+    }
+    if (o_.session_expires > 0) {
+      oc.extra_headers.push_back({"Session-Expires", std::to_string(o_.session_expires) +
+                                                         (o_.refresher.empty() ? "" : ";refresher=" + o_.refresher)});
     }
     auto id = ep_.ua().invite(oc, sip::Clock::now());
     if (!id) return finish("the INVITE could not be sent");
@@ -159,6 +208,7 @@ class Peer final : public sip::CallHandler {
     ec.mode = m.params.ec == sdp::Ec::fec ? udptl::Mode::fec : m.params.ec == sdp::Ec::none ? udptl::Mode::none : udptl::Mode::redundancy;
     ec.max_datagram = size_t(m.params.max_datagram.value_or(400));
     enc_.emplace(ec);
+    enc_cfg_ = ec;
     dec_ = udptl::Decoder{};
     remote_t38_ = udp::endpoint(asio::ip::make_address(m.ip), m.port);
     if (fax_) report_["restarted_after_page"] = fax_->result().pages;
@@ -299,6 +349,21 @@ class Peer final : public sip::CallHandler {
   }
 
   void on_reinvite_result(sip::CallId, const sip::Message& r) override {
+    if (moving_) {
+      moving_ = false;
+      report_["move_status"] = r.status;
+      if (r.status >= 200 && r.status < 300 && enc_) {
+        t38_sock_->close();
+        t38_sock_ = std::move(moving_sock_);
+        udptl::EncoderConfig ec = enc_cfg_;
+        enc_.emplace(ec);  // sequence numbers from 0 again
+        if (auto s = sdp::parse(r.body); s) {
+          if (auto t = fax_sdp::find_t38(*s)) remote_t38_ = udp::endpoint(asio::ip::make_address(t->ip), t->port);
+        }
+        read_t38();
+      }
+      return;
+    }
     report_["refresh_status"].push_back(r.status);
     if (reinvited_ && !switched_ && r.status >= 200 && r.status < 300) {
       switched_ = true;
@@ -355,6 +420,10 @@ class Peer final : public sip::CallHandler {
         if (!ok) report_["refresh_status"].push_back(0);
       }
       if (o_.stop_media_at >= 0 && t >= o_.stop_media_at) media_stopped_ = true;
+      if (o_.move_t38_at >= 0 && !moved_ && t >= o_.move_t38_at && media_kind_ == "t38") {
+        moved_ = true;
+        move_t38();
+      }
     }
     if (fax_) {
       if (o_.hangup_after_page > 0 && fax_->result().pages >= o_.hangup_after_page && !hung_up_) {
@@ -364,6 +433,7 @@ class Peer final : public sip::CallHandler {
       if (fax_->finished() && !hung_up_) {
         hung_up_ = true;
         if (o_.call) ep_.ua().hangup(call_, sip::Clock::now());
+        if (o_.media_only) finish("");
       }
     }
     if (now > deadline_ && !done_) {
@@ -439,6 +509,9 @@ class Peer final : public sip::CallHandler {
   udp::endpoint remote_t38_, remote_audio_, from_, afrom_;
   std::array<uint8_t, 4096> buf_{}, abuf_{};
   std::optional<udptl::Encoder> enc_;
+  udptl::EncoderConfig enc_cfg_;
+  std::unique_ptr<udp::socket> moving_sock_;
+  bool moving_ = false, moved_ = false;
   udptl::Decoder dec_;
   std::optional<audio::Stream> stream_;
   std::vector<playout::Gap> gaps_;
@@ -466,6 +539,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   auto* answer = app.add_subcommand("answer", "answer one call");
   auto* call = app.add_subcommand("call", "place one call");
+  auto* media = app.add_subcommand("media", "run a fax over G.711 RTP without SIP (for a SIPp scenario's SDP)");
+  media->add_option("--port-file", o.port_file)->required();
+  media->add_option("--tiff", o.tiff);
+  media->add_option("--rx", o.rx);
+  media->add_option("--report", o.report)->required();
+  media->add_option("--timeout", o.timeout_s);
   for (auto* sc : {answer, call}) {
     sc->add_option("--listen", o.listen)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     sc->add_option("--port-file", o.port_file);
@@ -484,6 +563,10 @@ int main(int argc, char** argv) {
     sc->add_option("--play", o.play);
     sc->add_flag("--no-red", o.no_red);
     sc->add_option("--refer-result", o.refer_result);
+    sc->add_option("--t38-version", o.t38_version)->check(CLI::Range(0, 3));
+    sc->add_option("--move-t38-at", o.move_t38_at);
+    sc->add_option("--session-expires", o.session_expires);
+    sc->add_option("--refresher", o.refresher)->check(CLI::IsMember({"uac", "uas"}));
   }
   answer->add_option("--answer-code", o.answer_code);
   answer->add_option("--rx", o.rx);
@@ -493,6 +576,8 @@ int main(int argc, char** argv) {
   call->add_option("--header", o.headers);
   CLI11_PARSE(app, argc, argv);
   o.call = call->parsed();
+  o.media_only = media->parsed();
+  if (o.media_only) o.call = !o.tiff.empty();  // the sender calls (CNG); the receiver answers
   if (o.call && o.tiff.empty() && o.play.empty()) {
     std::cerr << "fax_peer: call needs --tiff or --play" << std::endl;
     return 2;
