@@ -4,9 +4,11 @@ decoded bitmaps can be compared byte for byte with the ITU charts."""
 import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import tempfile
+import time
 import unittest
 
 FAXBRIDGE = os.environ.get("FAXBRIDGE", os.path.join(os.path.dirname(__file__), "../../build/bin/faxbridge"))
@@ -28,6 +30,31 @@ def run(*args, timeout=300, check=None):
     if check is not None and p.returncode != check:
         raise AssertionError("faxbridge %s: exit %d, stderr: %s" % (" ".join(args), p.returncode, p.stderr))
     return p
+
+
+SIPP_DIR = os.path.join(SOURCE, "tests/sip/sipp")
+
+
+def popen_sipp(scenario, port, *args, timeout=200):
+    """A SIPp scenario (a UAS, mostly) on 127.0.0.1:port for one call, started and listening."""
+    tcp = "t1" in args
+    p = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP_DIR, scenario), "-i", "127.0.0.1", "-p", str(port),
+                          "-m", "1", "-nostdin", "-timeout", "%ds" % timeout, "-timeout_error", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline and p.poll() is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return p  # taken: SIPp is listening
+        time.sleep(0.05)
+    raise AssertionError("SIPp %s did not start: %s" % (scenario, p.communicate()[0] if p.poll() is not None else "timeout"))
+
+
+def wait_sipp(p, timeout=300):
+    out, _ = p.communicate(timeout=timeout)
+    return out
 
 
 def inspect(path):

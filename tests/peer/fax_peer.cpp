@@ -325,6 +325,7 @@ class Peer final : public sip::CallHandler {
     answered_at_ = Clock::now();
     auto s = sdp::parse(answer.body);
     report_["sip_status"] = answer.status;
+    report_["answer_sdp"] = answer.body;
     if (!s) return finish("bad answer");
     if (auto t = fax_sdp::find_t38(*s)) return start_t38(*s, *t);
     if (auto a = fax_sdp::find_audio(*s, {codec()})) return start_audio(*a);
@@ -541,6 +542,7 @@ int main(int argc, char** argv) {
   auto* call = app.add_subcommand("call", "place one call");
   auto* media = app.add_subcommand("media", "run a fax over G.711 RTP without SIP (for a SIPp scenario's SDP)");
   media->add_option("--port-file", o.port_file)->required();
+  media->add_option("--listen", o.listen);  // its SIP side is idle; accepted as the other modes take it
   media->add_option("--tiff", o.tiff);
   media->add_option("--rx", o.rx);
   media->add_option("--report", o.report)->required();
