@@ -1096,6 +1096,9 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
       c->media->abort(cause == sip::EndCause::remote_bye ? "The far end hung up before the fax was complete."
                        : cause == sip::EndCause::session_expired
                            ? "The far end stopped refreshing the SIP session (RFC 4028 session timer) before the fax was complete."
+                       : cause == sip::EndCause::no_ack
+                           ? "Our answer was never acknowledged (no ACK): the caller cannot reach our Contact address "
+                             "(behind NAT, set [sip] advertise)."
                            : "The call ended before the fax was complete.");
     }
     return;

@@ -286,10 +286,7 @@ void MediaSession::set_media_remote(const udp::endpoint& remote) {
 // source (symmetric latching: behind NAT the SDP's address is not where packets come from).
 bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t> d) {
   if (latched_) {
-    // Latched to the SDP's own address: any port of it (peers that send from another port than
-    // they receive on); latched to a NAT's address: that source exactly.
-    const bool ok = remote_ == sdp_remote_ ? from.address() == remote_.address() : from == remote_;
-    if (!ok) return false;
+    if (from != remote_) return false;
     receive(d);
     return true;
   }
@@ -303,8 +300,10 @@ bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t
     }
   }
   if (!receive(d)) return false;
+  // Where it really came from, port included: behind a NAT that advertises its public address
+  // the SDP names the right address but a port the NAT never opened (masquerade picks its own).
   latched_ = true;
-  if (from.address() != sdp_remote_.address()) remote_ = from;  // behind NAT: answer where it came from
+  remote_ = from;
   return true;
 }
 

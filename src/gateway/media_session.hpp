@@ -15,10 +15,10 @@
 // (fax_calls.cpp refuses that offer), so its file is never written twice.
 // Symmetric latching (NAT traversal as rtpproxy and Asterisk's nat=yes do it): until the first
 // authentic packet (RTP version 2 with a negotiated payload type; a UDPTL datagram that decodes)
-// media is taken from the SDP's address or any such packet. When the first one comes from another
-// address than the SDP's (a NAT), the session sends to its source from then on and hears only
-// that source (address and port); from the SDP's address, it keeps the SDP's port and hears any
-// port of that address (peers whose RTP leaves from another port than it arrives on). A re-INVITE that
+// media is taken from the SDP's address or any such packet; the session then sends to the first
+// one's source, address and port, and hears only that source (a NAT that advertises its public
+// address still picks its own ports). Peers whose RTP leaves from another port than the one they
+// receive on (asymmetric RTP) are not supported, as with Asterisk's and FreeSWITCH's NAT modes. A re-INVITE that
 // moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
 // from the latched address. A UDPTL stream the SDP moved starts its sequence anew.
 // A far end that sends no RTP for `idle_timeout` while an audio terminal runs ends the fax ("the

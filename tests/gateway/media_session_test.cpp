@@ -107,3 +107,27 @@ TEST(MediaLatching, TheFirstAuthenticPacketFromAnotherAddressLatchesTheStream) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(MediaLatching, TheSdpsAddressFromAnotherPortLatchesThatPort) {
+  // A NAT that advertises its public address: the SDP names it with a port the NAT never opened;
+  // the packets come from the same address, from the port the masquerade chose.
+  Lab lab;
+  ASSERT_TRUE(lab.session);
+  Peer named("127.0.0.2");
+  Peer real("127.0.0.2");  // same address, another port
+  gateway::AudioStart a;
+  a.remote = named.s.local_endpoint();
+  a.stream.payload_type = 0;
+  a.detect = false;
+  lab.session->start_audio(a);
+  EXPECT_GT(named.received(300ms), 5);
+  real.rtp_to(lab.session->port(), 0, 1);
+  (void)real.received(200ms);
+  (void)named.received(100ms);
+  EXPECT_GT(real.received(300ms), 5);
+  EXPECT_EQ(named.received(100ms), 0);
+}
+
+}  // namespace

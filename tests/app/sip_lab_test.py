@@ -1,0 +1,120 @@
+"""SIP across real network paths, in network namespaces this test makes and removes (lab.py):
+
+- NAT: a node behind an nftables masquerade (fully random source ports, only the SIP port
+  forwarded) faxes to and receives from a node on the "public" side, both directions, with
+  [sip] advertise and symmetric latching; without advertise the same call loses its ACK behind
+  the NAT and is cut (shown once).
+- A proxy: two nodes that can reach each other only through Kamailio (record-routing between
+  two interfaces) and rtpengine (relaying the media between them), Kamailio also challenging
+  every in-dialog request with 407 as a carrier's SBC does: a fax completes both ways, the ACK and
+  BYE are seen passing the proxy, and our BYE and re-INVITE answer the challenge."""
+import os
+import threading
+import time
+import unittest
+
+import fbtest
+from fax_loss_test import FINAL_IN, FINAL_OUT
+from lab import Lab, LabNode
+
+
+def can_lab():
+    return os.geteuid() == 0 and os.path.exists("/usr/sbin/nft")
+
+
+class LabBase(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        if not can_lab():
+            self.skipTest("needs root and nftables for network namespaces")
+        self.lab = Lab()
+        self.addCleanup(self.lab.close)
+        self.one = self.path("one.tif")
+        fbtest.run("convert", "-o", self.one, fbtest.itu_chart(1), check=0)
+        self.two = self.path("two.tif")
+        fbtest.run("convert", "-o", self.two, fbtest.itu_chart(1), fbtest.itu_chart(4), check=0)
+
+    def both(self, *fns):
+        """Runs the functions at once; returns their results, raising the first error."""
+        results, errors = {}, {}
+
+        def run(i, fn):
+            try:
+                results[i] = fn()
+            except Exception as e:  # raised below, once both ended
+                errors[i] = e
+
+        threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(fns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise next(iter(errors.values()))
+        return [results[i] for i in range(len(fns))]
+
+
+class NatLabTest(LabBase):
+    def test_a_node_behind_nat_faxes_both_ways_with_advertise_and_latching(self):
+        lab = self.lab
+        pub, rtr, priv = lab.ns("pub"), lab.ns("rtr"), lab.ns("priv")
+        rtr_pub, _ = lab.link(rtr, "198.51.100.254/24", pub, "198.51.100.1/24")
+        lab.link(rtr, "10.77.0.1/24", priv, "10.77.0.2/24")
+        lab.route(priv, "default", "via", "10.77.0.1")
+        lab.forward(rtr)
+        # A home/office router: only SIP forwarded in; everything out masqueraded to random ports
+        # (so the media's source port is never the one the SDP names).
+        lab.nft(rtr, """
+table ip nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "%(pub)s" udp dport 5060 dnat to 10.77.0.2:5060
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "%(pub)s" ip saddr 10.77.0.0/24 masquerade fully-random
+  }
+}
+""" % {"pub": rtr_pub})
+        p = LabNode(lab, pub, self.path("p"), "198.51.100.1:5060", "sip:198.51.100.254:5060")
+        n = LabNode(lab, priv, self.path("n"), "10.77.0.2:5060", "sip:198.51.100.1:5060",
+                    sip_extra='advertise = "198.51.100.254"')
+
+        def n_to_p():
+            n.send_tiff("FAX=+15550100@fax.test", self.one)
+            return n.settle(FINAL_OUT)
+
+        def p_to_n():
+            p.send_tiff("FAX=+15550100@fax.test", self.one)
+            return p.settle(FINAL_OUT)
+
+        self.both(n_to_p, p_to_n)
+        for node in (n, p):
+            jobs = {j["direction"]: j for j in node.settle(FINAL_OUT + FINAL_IN)}
+            out, inn = jobs["out"], jobs["in"]
+            self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 1, 0), (out, node.text()[-3000:]))
+            self.assertEqual((inn["state"], inn["pages"], inn["bad_rows"]), ("done", 1, 0), (inn, node.text()[-3000:]))
+        # Our INVITE from behind the NAT named the public address everywhere.
+        self.assertNotIn("10.77.0.2", p.text())
+
+        # The same node without advertise: its Contact names 10.77.0.2, which the public side
+        # cannot reach, so the ACK of its 200 never arrives and the call is cut (RFC 3261 §13.3.1.4).
+        n.proc.terminate()
+        n.proc.wait(15)
+        bare = LabNode(lab, priv, self.path("bare"), "10.77.0.2:5060", "sip:198.51.100.1:5060")
+        p.send_tiff("FAX=+15550100@fax.test", self.two)
+        deadline = time.time() + 240
+        while True:
+            last = max(p.jobs(), key=lambda j: j["id"])
+            if last["state"] in FINAL_OUT:
+                break
+            self.assertLess(time.time(), deadline, last)
+            time.sleep(0.5)
+        self.assertNotEqual(last["state"], "done", (last, bare.text()[-3000:]))
+        self.assertIn("no ACK", bare.text())
+
+
+if __name__ == "__main__":
+    unittest.main()
