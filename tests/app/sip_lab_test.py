@@ -116,5 +116,122 @@ table ip nat {
         self.assertIn("no ACK", bare.text())
 
 
+KAMAILIO_LAB_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+disable_tcp=yes
+mhomed=1
+listen=udp:10.1.0.1:5060
+listen=udp:10.2.0.1:5060
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "auth.so"
+loadmodule "xlog.so"
+loadmodule "rtpengine.so"
+modparam("rr", "enable_double_rr", 1)
+modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (is_method("ACK|BYE")) { xlog("L_INFO", "relaying $rm from $si\\n"); }
+    if (has_totag()) {
+        # As a carrier's SBC does: every request inside a dialog proves who sends it.
+        if (!is_method("ACK|CANCEL")) {
+            if (!pv_proxy_authenticate("$fd", "secret", "0")) {
+                xlog("L_INFO", "challenging in-dialog $rm from $si\\n");
+                proxy_challenge("$fd", "0");
+                exit;
+            }
+            consume_credentials();
+            xlog("L_INFO", "authenticated in-dialog $rm from $si\\n");
+        }
+        if (loose_route()) {
+            if (is_method("BYE")) { rtpengine_delete(); }
+            else if (has_body("application/sdp")) { rtpengine_manage("replace-origin replace-session-connection"); }
+            t_on_reply("media");
+            t_relay();
+            exit;
+        }
+        if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+    if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
+    if (!is_method("INVITE")) { sl_send_reply("403", "Forbidden"); exit; }
+    record_route();
+    if ($si == "10.1.0.2") {
+        $du = "sip:10.2.0.2:5060";
+        rtpengine_manage("direction=a direction=b replace-origin replace-session-connection");
+    } else {
+        $du = "sip:10.1.0.2:5060";
+        rtpengine_manage("direction=b direction=a replace-origin replace-session-connection");
+    }
+    t_on_reply("media");
+    t_relay();
+}
+
+onreply_route[media] {
+    if (has_body("application/sdp")) { rtpengine_manage("replace-origin replace-session-connection"); }
+}
+"""
+
+
+class ProxyLabTest(LabBase):
+    def test_two_nodes_fax_both_ways_only_through_kamailio_and_rtpengine(self):
+        lab = self.lab
+        a, k, b = lab.ns("a"), lab.ns("k"), lab.ns("b")
+        lab.link(k, "10.1.0.1/24", a, "10.1.0.2/24")
+        lab.link(k, "10.2.0.1/24", b, "10.2.0.2/24")
+        # No forwarding in k: A and B reach each other only through the proxy and the relay.
+        rtp = lab.spawn(k, ["rtpengine", "--interface=a/10.1.0.1", "--interface=b/10.2.0.1", "--listen-ng=127.0.0.1:2223",
+                            "--foreground", "--log-stderr", "--table=-1", "--port-min=30000", "--port-max=30999",
+                            "--pidfile=" + self.path("rtpengine.pid")], self.path("rtpengine.log"))
+        cfg = self.path("kamailio.cfg")
+        with open(cfg, "w") as f:
+            f.write(KAMAILIO_LAB_CFG)
+        kam_log = self.path("kamailio.log")
+        kam = lab.spawn(k, ["kamailio", "-f", cfg, "-DD", "-E", "-Y", self.dir, "-w", self.dir], kam_log)
+        time.sleep(1.0)
+        for proc, log in ((rtp, self.path("rtpengine.log")), (kam, kam_log)):
+            self.assertIsNone(proc.poll(), open(log).read()[-3000:])
+        creds = 'username = "fax"\npassword = "secret"'
+        na = LabNode(lab, a, self.path("na"), "10.1.0.2:5060", "sip:10.1.0.1:5060", trunk_extra=creds)
+        nb = LabNode(lab, b, self.path("nb"), "10.2.0.2:5060", "sip:10.2.0.1:5060", trunk_extra=creds)
+
+        def a_to_b():
+            na.send_tiff("FAX=+15550100@fax.test", self.one)
+            return na.settle(FINAL_OUT)
+
+        def b_to_a():
+            nb.send_tiff("FAX=+15550100@fax.test", self.one)
+            return nb.settle(FINAL_OUT)
+
+        self.both(a_to_b, b_to_a)
+        for node in (na, nb):
+            jobs = {j["direction"]: j for j in node.settle(FINAL_OUT + FINAL_IN)}
+            self.assertEqual(sorted(jobs), ["in", "out"], "%s\n%s\n%s" % (
+                node.text()[-3000:], open(kam_log).read()[-4000:], open(self.path("rtpengine.log")).read()[-2000:]))
+            out, inn = jobs["out"], jobs["in"]
+            self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 1, 0), (out, node.text()[-3000:]))
+            self.assertEqual((inn["state"], inn["pages"], inn["bad_rows"]), ("done", 1, 0), (inn, node.text()[-3000:]))
+        log = open(kam_log).read()
+        for line in ("relaying ACK from 10.1.0.2", "relaying ACK from 10.2.0.2", "relaying BYE from",
+                     "challenging in-dialog BYE", "authenticated in-dialog BYE"):
+            self.assertIn(line, log, log[-3000:])
+        # Our re-INVITEs (the switch to T.38) were challenged too, and answered.
+        self.assertIn("authenticated in-dialog INVITE", log, log[-3000:])
+        # The media went through the relay: neither node ever saw the other's address.
+        self.assertNotIn("10.2.0.2", na.text())
+        self.assertNotIn("10.1.0.2", nb.text())
+
+
 if __name__ == "__main__":
     unittest.main()
