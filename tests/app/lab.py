@@ -81,17 +81,19 @@ class Lab:
 
 
 class LabNode:
-    """A faxbridge node in a namespace: SMTP and HTTP on that namespace's loopback (2525, 8025),
+    """A faxbridge node in a namespace: SMTP and HTTP on that namespace's loopback (2525, 8025
+    unless told),
     SIP where `sip` says (fixed ports are fine: every namespace has its own)."""
 
-    def __init__(self, lab, ns, workdir, sip, trunk, sip_extra="", trunk_extra="", extra=""):
+    def __init__(self, lab, ns, workdir, sip, trunk, sip_extra="", trunk_extra="", extra="", smtp=2525, http=8025):
         self.lab, self.ns, self.dir = lab, ns, workdir
+        self.smtp_port, self.http_port = smtp, http
         os.makedirs(workdir, exist_ok=True)
         cfg = ["[node]", 'data_dir = "%s"' % os.path.join(workdir, "var"), "",
-               "[smtp]", 'listen = ["127.0.0.1:2525"]', 'domains = ["fax.test"]', 'hostname = "fax.test"',
+               "[smtp]", 'listen = ["127.0.0.1:%d"]' % smtp, 'domains = ["fax.test"]', 'hostname = "fax.test"',
                'trusted_networks = ["127.0.0.0/8"]', "", "[[smtp.user]]", 'name = "alice"',
                'password_hash = "%s"' % ALICE_HASH, "",
-               "[http]", 'listen = "127.0.0.1:8025"', "",
+               "[http]", 'listen = "127.0.0.1:%d"' % http, "",
                "[sip]", 'listen = ["udp:%s", "tcp:%s"]' % (sip, sip), sip_extra, "",
                "[[trunk]]", 'name = "t"', 'uri = "%s"' % trunk, trunk_extra, "", extra]
         self.config = os.path.join(workdir, "faxbridge.toml")
@@ -110,7 +112,7 @@ class LabNode:
             return f.read()
 
     def jobs(self):
-        p = self.lab.exec(self.ns, fbtest.FAXBRIDGE, "jobs", "--json", "--server", "http://127.0.0.1:8025", timeout=30)
+        p = self.lab.exec(self.ns, fbtest.FAXBRIDGE, "jobs", "--json", "--server", "http://127.0.0.1:%d" % self.http_port, timeout=30)
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
 
@@ -119,11 +121,35 @@ class LabNode:
                 "m = email.message.EmailMessage()\n"
                 "m['From'], m['To'], m['Subject'] = 'alice@example.com', %r, 'fax'\n"
                 "m.add_attachment(open(%r, 'rb').read(), maintype='image', subtype='tiff', filename='f.tif')\n"
-                "s = smtplib.SMTP('127.0.0.1', 2525, timeout=30)\n"
+                "s = smtplib.SMTP('127.0.0.1', %d, timeout=30)\n"
                 "assert s.send_message(m) == {}\n"
-                "s.quit()\n") % (to, tif)
+                "s.quit()\n") % (to, tif, self.smtp_port)
         p = self.lab.exec(self.ns, "python3", "-c", code, timeout=60)
         assert p.returncode == 0, p.stderr
+
+    def send_many(self, numbers, tif):
+        """One fax of `tif` to each number, in one SMTP session."""
+        code = ("import smtplib, email.message\n"
+                "data = open(%r, 'rb').read()\n"
+                "s = smtplib.SMTP('127.0.0.1', %d, timeout=60)\n"
+                "for n in %r:\n"
+                "    m = email.message.EmailMessage()\n"
+                "    m['From'], m['To'], m['Subject'] = 'alice@example.com', 'FAX=%%s@fax.test' %% n, 'fax'\n"
+                "    m.add_attachment(data, maintype='image', subtype='tiff', filename='f.tif')\n"
+                "    assert s.send_message(m) == {}\n"
+                "s.quit()\n") % (tif, self.smtp_port, list(numbers))
+        p = self.lab.exec(self.ns, "python3", "-c", code, timeout=300)
+        assert p.returncode == 0, p.stderr
+
+    def usage(self):
+        """CPU seconds used so far and resident memory (kB) of the serve process."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return cpu, rss
 
     def settle(self, states, timeout=240):
         deadline = time.time() + timeout

@@ -8,6 +8,7 @@
   two interfaces) and rtpengine (relaying the media between them), Kamailio also challenging
   every in-dialog request with 407 as a carrier's SBC does: a fax completes both ways, the ACK and
   BYE are seen passing the proxy, and our BYE and re-INVITE answer the challenge."""
+import json
 import os
 import threading
 import time
@@ -231,6 +232,81 @@ class ProxyLabTest(LabBase):
         # The media went through the relay: neither node ever saw the other's address.
         self.assertNotIn("10.2.0.2", na.text())
         self.assertNotIn("10.1.0.2", nb.text())
+
+
+class FloodLabTest(LabBase):
+    """The front door under fire: sipvicious (svmap, svwar, svcrack) and a SIPp flood of 2,000
+    INVITEs a second from four untrusted addresses for 60 s, while 50 faxes run between two
+    trusted nodes. Every fax completes whole; the scanners get no 100 and at most one 403 a minute
+    per address, and make no call; the node's CPU and memory during the flood are reported."""
+
+    FLOOD_S = 60
+    RATE = 500  # per scanner address: 4 x 500 = 2,000 INVITEs a second
+
+    def test_scanners_and_a_flood_do_not_touch_fifty_faxes(self):
+        lab = self.lab
+        srv, scan = lab.ns("srv"), lab.ns("scan")
+        srv_dev, scan_dev = lab.link(srv, "10.9.0.1/24", scan, "10.9.0.66/24")
+        lab.exec(srv, "ip", "addr", "add", "10.9.0.2/24", "dev", srv_dev)
+        scanners = ["10.9.0.%d" % i for i in (67, 68, 69, 70)]
+        for ip in scanners:
+            lab.exec(scan, "ip", "addr", "add", ip + "/24", "dev", scan_dev)
+        room = "max_channels = 60\ncalls_per_second = 20"
+        b = LabNode(lab, srv, self.path("b"), "10.9.0.1:5060", "sip:10.9.0.2:5060", trunk_extra=room)
+        a = LabNode(lab, srv, self.path("a"), "10.9.0.2:5060", "sip:10.9.0.1:5060", trunk_extra=room,
+                    smtp=2526, http=8026)
+        counts = self.path("responses.json")
+        sniffer = lab.spawn(scan, ["python3", os.path.join(os.path.dirname(__file__), "lab_sniff.py"), "10.9.0.1", counts],
+                            self.path("sniff.log"))
+        deadline = time.time() + 10
+        while not os.path.exists(counts + ".ready"):
+            self.assertLess(time.time(), deadline, open(self.path("sniff.log")).read())
+            time.sleep(0.05)
+
+        # The real scanner first, as it knocks every day: map, extensions, passwords.
+        for tool in (["svmap", "-t", "0.5", "10.9.0.1"], ["svwar", "-t", "0.5", "-e", "100-150", "10.9.0.1"],
+                     ["svcrack", "-t", "0.5", "-u", "100", "-r", "1-300", "10.9.0.1"]):
+            lab.exec(scan, *tool, timeout=120)
+        cpu0, rss0 = b.usage()
+        floods = [lab.spawn(scan, ["sipp", "-sf", os.path.join(fbtest.SIPP_DIR, "uac_flood.xml"), "-i", ip,
+                                   "-p", "5070", "-r", str(self.RATE), "-m", str(self.RATE * self.FLOOD_S), "-nostdin",
+                                   "-timeout", "%ds" % (self.FLOOD_S + 30), "-nr",
+                                   "10.9.0.1:5060"], self.path("flood-%s.log" % ip)) for ip in scanners]
+        numbers = ["+1555010%04d" % i for i in range(50)]
+        t0 = time.time()
+        a.send_many(numbers, self.one)
+        samples = []
+        while any(f.poll() is None for f in floods):
+            cpu, rss = b.usage()
+            samples.append((time.time() - t0, cpu, rss))
+            time.sleep(1)
+        flood_s = time.time() - t0
+        cpu1, rss1 = b.usage()
+        out = a.settle(FINAL_OUT, timeout=400)
+        inn = b.settle(FINAL_IN, timeout=400)
+        sniffer.terminate()
+        sniffer.wait(10)
+        with open(counts) as f:
+            got = json.load(f)
+
+        peak = max(r for _, _, r in samples)
+        print("flood: %.0f s, node B CPU %.0f%% of one core, RSS %d MB before, %d MB peak, %d MB after" % (
+            flood_s, 100 * (cpu1 - cpu0) / flood_s, rss0 // 1024, peak // 1024, rss1 // 1024))
+        print("responses to the scanners: %s" % json.dumps(got))
+        self.assertEqual(len(out), 50)
+        self.assertEqual([j for j in out if (j["state"], j["pages_done"], j["bad_rows"]) != ("done", 1, 0)], [])
+        self.assertEqual(len(inn), 50, "a scanner made a call")
+        self.assertEqual([j for j in inn if (j["state"], j["pages"], j["bad_rows"]) != ("done", 1, 0)], [])
+        windows = int(flood_s // 60) + 2  # the tools before the flood, and each minute of it
+        for ip in ["10.9.0.66"] + scanners:
+            statuses = got.get(ip, {})
+            self.assertNotIn("100", statuses, (ip, statuses))
+            self.assertLessEqual(sum(statuses.values()), windows, (ip, statuses))
+            self.assertEqual(set(statuses) - {"403"}, set(), (ip, statuses))
+        log = b.text()
+        for ip in scanners:
+            self.assertIn("sip: refused %s: INVITE" % ip, log)
+        self.assertLess(rss1 - rss0, 64 * 1024, "memory grew under the flood: %d kB" % (rss1 - rss0))
 
 
 if __name__ == "__main__":
