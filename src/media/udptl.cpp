@@ -227,6 +227,12 @@ std::vector<Ifp> Decoder::receive(std::span<const uint8_t> datagram) {
     resync(oldest);
     d = seq_diff(p->seq, next_);
   } else if (d < 0) {
+    // A late copy of what was delivered (a duplicated path, a burst reordered) is no restart.
+    if (auto r = recent_.find(base_ + d); r != recent_.end() && r->second == p->primary) {
+      behind_run_ = 0;
+      ++stats_.duplicates;
+      return out;
+    }
     if (behind_run_ > 0 && p->seq == uint16_t(behind_last_ + 1)) {
       ++behind_run_;
     } else {

@@ -20,8 +20,9 @@
 // packets for a missing one before declaring it lost (T.30 then sees the gap). A stream that
 // starts again elsewhere in sequence space (an SBC failover, a peer restarting at 0 after a
 // re-INVITE moved it) is followed: a jump beyond kResyncJump either way, or kResyncRun datagrams
-// in a row that continue each other but lie behind what was delivered, start the sequence again
-// there (restart() does so at once, for a stream the SDP moved).
+// in a row that continue each other but lie behind what was delivered and are not copies of it
+// (late duplicates never count), start the sequence again there (restart() does so at once, for a
+// stream the SDP moved).
 // LIMITS: kMaxEntries secondaries/FEC entries per packet, kMaxIfp octets per IFP; fragmented
 // (>= 16K) lengths are refused.
 #pragma once

@@ -237,5 +237,23 @@ TEST(UdptlDecoder, LatePacketsAloneNeverResync) {
   EXPECT_EQ(dec.stats().duplicates, 4u);
 }
 
+TEST(UdptlDecoder, LateCopiesOfDeliveredPacketsInARowAreNoRestart) {
+  // A duplicated path delivers every datagram twice, the copies far behind: never a resync, never
+  // an IFP twice.
+  Decoder dec;
+  Encoder enc({Mode::none, 0, 3, 3, 400});
+  std::vector<Bytes> d;
+  for (auto& x : ifps(40)) d.push_back(enc.next(x));
+  std::vector<uint16_t> seqs;
+  for (int i = 0; i < 40; ++i) {
+    for (auto& x : dec.receive(d[size_t(i)])) seqs.push_back(x.seq);
+    if (i >= 12) {
+      for (auto& x : dec.receive(d[size_t(i - 12)])) seqs.push_back(x.seq);  // its copy, 12 behind
+    }
+  }
+  EXPECT_EQ(seqs.size(), 40u);
+  EXPECT_EQ(dec.stats().resyncs, 0u);
+}
+
 }  // namespace
 }  // namespace udptl
