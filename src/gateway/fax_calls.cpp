@@ -955,7 +955,10 @@ std::optional<std::string> FaxCalls::answer_reoffer(const std::shared_ptr<Call>&
   const Trunk& t = opt_.trunks[c->trunk];
   auto image = t.t38 != T38Policy::off ? fax_sdp::find_t38(s) : std::nullopt;
   if (image && c->now == Call::Now::t38) {
-    if (auto ep = media_endpoint(image->ip, image->port)) c->media->set_remote(*ep);
+    // A held stream (c=0.0.0.0) keeps where it was: nothing is sent to 0.0.0.0, the latch stays.
+    if (!image->hold) {
+      if (auto ep = media_endpoint(image->ip, image->port)) c->media->set_remote(*ep);
+    }
     c->local_sdp = fax_sdp::answer_t38(s, *image, origin(*c, c->local_port), c->local_port, sdp::T38Capabilities{}).sdp;
     return c->local_sdp;
   }

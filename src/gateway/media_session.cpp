@@ -276,6 +276,7 @@ void MediaSession::set_remote(udp::endpoint remote) {
 
 // The SDP named a (new) remote: sent to until a packet latches the stream.
 void MediaSession::set_media_remote(const udp::endpoint& remote) {
+  if (sdp_remote_ != udp::endpoint{} && sdp_remote_.address() != remote.address()) replaced_ = sdp_remote_.address();
   sdp_remote_ = remote;
   remote_ = remote;
   latched_ = false;
@@ -285,12 +286,17 @@ void MediaSession::set_media_remote(const udp::endpoint& remote) {
 // Whether a datagram from `from` is heard; the first authentic one latches the stream to its
 // source (symmetric latching: behind NAT the SDP's address is not where packets come from).
 bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t> d) {
-  if (latched_) {
-    if (from != remote_) return false;
+  if (latched_ && from == remote_) {
     receive(d);
     return true;
   }
-  if (from.address() != sdp_remote_.address()) {
+  // The SDP's own address always wins (any port: a NAT advertising its public address picks its
+  // own), also over a stranger that latched first.
+  const bool from_sdp = from.address() == sdp_remote_.address();
+  if (!from_sdp) {
+    // A stranger only before anything latched, and never the address a re-INVITE just replaced
+    // (the offerer may go on sending from there until our answer reaches it).
+    if (latched_ || (replaced_ && from.address() == *replaced_)) return false;
     // A stranger is heard only with an authentic packet, checked before anything is fed.
     if (kind_ == Kind::t38) {
       if (!udptl::decode(d)) return false;

@@ -17,7 +17,9 @@
 // authentic packet (RTP version 2 with a negotiated payload type; a UDPTL datagram that decodes)
 // media is taken from the SDP's address or any such packet; the session then sends to the first
 // one's source, address and port, and hears only that source (a NAT that advertises its public
-// address still picks its own ports). Peers whose RTP leaves from another port than the one they
+// address still picks its own ports) — except that a packet from the SDP's own address always
+// wins, and a stranger never latches once something did, nor from the address a re-INVITE just
+// replaced. Peers whose RTP leaves from another port than the one they
 // receive on (asymmetric RTP) are not supported, as with Asterisk's and FreeSWITCH's NAT modes. A re-INVITE that
 // moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
 // from the latched address. A UDPTL stream the SDP moved starts its sequence anew.
@@ -190,6 +192,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   asio::ip::udp::endpoint remote_;
   asio::ip::udp::endpoint sdp_remote_;   // what the SDP said (remote_ until latched)
   bool latched_ = false;
+  std::optional<asio::ip::address> replaced_;  // the remote a re-INVITE moved away from
   std::optional<asio::ip::udp::endpoint> rtcp_remote_;  // RTCP's own latched source
   std::vector<uint8_t> audio_pts_;       // payload types that make an RTP packet authentic
   void set_media_remote(const asio::ip::udp::endpoint& remote);

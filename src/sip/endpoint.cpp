@@ -303,7 +303,7 @@ void Endpoint::close_conn(const std::shared_ptr<Conn>& c) {
   auto it = conns_.find(c->peer);
   if (it != conns_.end() && it->second == c) conns_.erase(it);
   if (undelivered && !stopped_) {
-    ua_->layer().transport_error(c->peer);
+    ua_->transport_error(c->peer, Clock::now());
     kick();
   }
 }

@@ -161,6 +161,10 @@ struct UserAgent::Call {
   std::vector<std::string> redirect;  // UAC: a 3xx's Contacts
   int dialog_auth = 0;  // challenges answered for in-dialog requests
   std::string merge_key;
+  std::vector<std::string> peer_ips;  // counted in dialog_ips_ while the call lives
+  bool auto_refresh = false;          // the refresh in flight is our session timer's, not the handler's
+  TxnId prack_txn = 0;
+  std::map<std::string, uint32_t> last_rseq_by_tag;  // RFC 3262: RSeq per early dialog (forks)
   std::optional<Time> scheduled;  // its entry in call_timers_
 
   std::optional<Time> due() const {
@@ -190,7 +194,12 @@ UserAgent::UserAgent(CallHandler& handler, TransactionLayer::Send send, UaConfig
 }
 
 void UserAgent::receive(std::string_view bytes, const Address& from, Time now) {
-  switch (door_.admit(bytes, from, now)) {
+  now_ = now;
+  auto verdict = door_.admit(bytes, from, now);
+  // The far end of a live dialog is heard wherever it is (a redirect target, a gateway that sends
+  // its BYE from its own address rather than through the trunk's proxy).
+  if (verdict != FrontDoor::Verdict::pass && dialog_ips_.count(from.ip)) verdict = FrontDoor::Verdict::pass;
+  switch (verdict) {
     case FrontDoor::Verdict::pass:
       layer_.receive(bytes, from, now);
       return;
@@ -240,6 +249,12 @@ void UserAgent::set_credentials(CallId id, Credentials creds) {
 std::vector<std::string> UserAgent::redirect_targets(CallId id) const {
   auto it = calls_.find(id);
   return it == calls_.end() ? std::vector<std::string>{} : it->second->redirect;
+}
+
+void UserAgent::add_peer_ip(Call& c, const std::string& ip) {
+  if (ip.empty() || std::find(c.peer_ips.begin(), c.peer_ips.end(), ip) != c.peer_ips.end()) return;
+  c.peer_ips.push_back(ip);
+  ++dialog_ips_[ip];
 }
 
 Message UserAgent::dialog_response(const Call& c, const Message& req, int status) {
@@ -387,6 +402,7 @@ std::optional<CallId> UserAgent::invite(const OutgoingCall& oc, Time now) {
   client_txns_[*txn] = c->id;
   CallId id = c->id;
   touch(id);
+  add_peer_ip(*c, c->first_hop.ip);
   calls_[id] = std::move(c);
   return id;
 }
@@ -395,6 +411,9 @@ void UserAgent::ringing(CallId id, Time now) {
   now_ = now;
   Call* c = find(id);
   if (!c || c->outgoing || c->final_sent) return;
+  // RFC 3262 §5: for an INVITE without an offer, the first reliable provisional would have to carry
+  // ours: we send no provisional at all then (the 2xx offers).
+  if (c->reliable && c->delayed_offer) return;
   Message r = dialog_response(*c, c->invite, 180);
   r.add("Contact", contact(c->transport, "", c->first_hop.ip));
   if (c->reliable) {
@@ -500,7 +519,7 @@ void UserAgent::hangup(CallId id, Time now) {
 bool UserAgent::reinvite(CallId id, const std::string& sdp, Time now) {
   now_ = now;
   Call* c = find(id);
-  if (!c || c->st != Call::St::established || c->reinvite_txn) return false;
+  if (!c || c->st != Call::St::established || c->reinvite_txn || c->update_txn) return false;
   Message m = in_dialog_request(*c, "INVITE");
   m.add("Allow", std::string(kAllow));
   m.add("Supported", std::string(kSupported));
@@ -520,7 +539,8 @@ bool UserAgent::reinvite(CallId id, const std::string& sdp, Time now) {
 bool UserAgent::refresh(CallId id, bool use_update, int session_expires, Time now) {
   now_ = now;
   Call* c = find(id);
-  if (!c || c->st != Call::St::established || c->reinvite_txn) return false;
+  if (!c || c->st != Call::St::established || c->reinvite_txn || c->update_txn) return false;
+  c->auto_refresh = false;
   Message m = in_dialog_request(*c, use_update ? "UPDATE" : "INVITE");
   m.add("Supported", std::string(kSupported));
   m.add("Session-Expires", std::to_string(session_expires) + ";refresher=uac");
@@ -768,14 +788,25 @@ void UserAgent::on_response(TxnId txn, const Message& r) {
     if (c.st != Call::St::ended) end(c, EndCause::local_bye);
   } else if (txn == c.update_txn && final) {
     c.update_txn = 0;
-    if (r.status < 300) take_uac_timer(c, r);
-    else if (r.status == 408 || r.status == 481) session_timer_fired(c);  // RFC 4028 §10: the session is gone
-    handler_.on_reinvite_result(c.id, r);
+    const bool ours = std::exchange(c.auto_refresh, false);
+    if (r.status < 300) {
+      take_uac_timer(c, r);
+    } else if (r.status == 408 || r.status == 481) {
+      if (!ours) handler_.on_reinvite_result(c.id, r);
+      session_timer_fired(c);  // RFC 4028 §10: the session is gone
+      return;
+    } else if (ours) {
+      refresh_failed(c, r.status);
+    }
+    // Our session timer's refreshes are its own business: the handler's offers never see them.
+    if (!ours) handler_.on_reinvite_result(c.id, r);
   } else if (txn == c.refer_txn && final) {
     c.refer_txn = 0;
     handler_.on_refer_result(c.id, r.status);
   } else if (txn == c.notify_txn && final) {
     c.notify_txn = 0;
+  } else if (txn == c.prack_txn && final) {
+    c.prack_txn = 0;
   }
   if (final && !(r.cseq().method == "INVITE" && r.status < 300)) client_txns_.erase(txn);
 }
@@ -810,6 +841,7 @@ bool UserAgent::retry_with_auth(Call& c, TxnId txn, const Message& r) {
   if (txn == c.update_txn) c.update_txn = *t;
   if (txn == c.refer_txn) c.refer_txn = *t;
   if (txn == c.notify_txn) c.notify_txn = *t;
+  if (txn == c.prack_txn) c.prack_txn = *t;
   return true;
 }
 
@@ -818,7 +850,10 @@ void UserAgent::prack(Call& c, const Message& p) {
   auto rseq_v = p.get("RSeq");
   if (!rseq_v) return;
   uint32_t rseq = uint32_t(std::strtoul(rseq_v->c_str(), nullptr, 10));
-  if (rseq == 0 || (c.last_rseq && rseq <= c.last_rseq)) return;  // a retransmission: its PRACK retransmits itself
+  const std::string tag = p.to() ? p.to()->tag().value_or("") : "";
+  uint32_t& last = c.last_rseq_by_tag[tag];  // each fork numbers its own (RFC 3262 §3)
+  if (rseq == 0 || (last && rseq <= last)) return;  // a retransmission: its PRACK retransmits itself
+  last = rseq;
   c.last_rseq = rseq;
   Call early = c;  // the early dialog this provisional makes: its tag, target and route set
   early.remote_tag = p.to() ? p.to()->tag().value_or("") : "";
@@ -829,7 +864,11 @@ void UserAgent::prack(Call& c, const Message& p) {
   c.local_seq = early.local_seq;
   m.add("RAck", std::to_string(rseq) + " " + std::to_string(c.invite.cseq().number) + " INVITE");
   auto hop = next_hop(early);
-  if (hop) layer_.send_request(m, *hop, now_);
+  if (!hop) return;
+  if (auto t = layer_.send_request(m, *hop, now_)) {
+    client_txns_[*t] = c.id;  // a challenge to the PRACK is answered like any other
+    c.prack_txn = *t;
+  }
 }
 
 // §13.2.2.4: a second 2xx from another branch of a fork makes a dialog we do not want: it is
@@ -881,7 +920,12 @@ void UserAgent::handle_invite_response(Call& c, const Message& r0) {
     }
     c.answered = true;
     c.remote_tag = tag;
-    if (auto u = contact_uri(r)) c.remote_target = *u;
+    if (auto u = contact_uri(r)) {
+      c.remote_target = *u;
+      if (auto pu = parse_uri(*u); pu && cfg_.resolve) {
+        if (auto a = cfg_.resolve(*pu)) add_peer_ip(c, a->ip);
+      }
+    }
     auto rr = r.all("Record-Route");
     c.route_set.assign(rr.rbegin(), rr.rend());
     c.remote_uri = without_tag(r.get("To").value_or(c.remote_uri));
@@ -900,7 +944,10 @@ void UserAgent::handle_invite_response(Call& c, const Message& r0) {
       handler_.on_failed(c.id, 487, "Request Terminated");
       Message bye = in_dialog_request(c, "BYE");
       if (auto hop = next_hop(c)) {
-        if (auto t = layer_.send_request(bye, *hop, now_)) client_txns_[*t] = c.id;
+        if (auto t = layer_.send_request(bye, *hop, now_)) {
+          client_txns_[*t] = c.id;
+          c.bye_txn = *t;  // a challenge to it is answered too
+        }
       }
       c.st = Call::St::ended;
       c.linger_until = now_ + 64 * cfg_.timers.t1;
@@ -944,6 +991,7 @@ void UserAgent::handle_invite_response(Call& c, const Message& r0) {
       c.invite = m;
       c.got_provisional = false;
       c.last_rseq = 0;
+      c.last_rseq_by_tag.clear();
       c.early_answer.reset();
       if (auto t = layer_.send_request(m, c.first_hop, now_)) {
         c.invite_txn = *t;
@@ -973,10 +1021,16 @@ void UserAgent::handle_reinvite_response(Call& c, const Message& r0) {
     c.reinvite_txn = 0;
     c.reinvite_sdp.reset();
     take_uac_timer(c, r);
-    handler_.on_reinvite_result(c.id, r);
+    if (!std::exchange(c.auto_refresh, false)) handler_.on_reinvite_result(c.id, r);
     return;
   }
   c.reinvite_txn = 0;
+  if (std::exchange(c.auto_refresh, false)) {
+    c.reinvite_sdp.reset();
+    if ((r.status == 408 || r.status == 481) && c.st == Call::St::established) session_timer_fired(c);
+    else refresh_failed(c, r.status);
+    return;
+  }
   if (r.status == 491 && c.st == Call::St::established) {
     // §14.1: the owner of the Call-ID waits 2.1-4 s, the other side 0-2 s.
     int ms = c.outgoing ? std::uniform_int_distribution<int>(2100, 4000)(rng_) : std::uniform_int_distribution<int>(0, 2000)(rng_);
@@ -1040,13 +1094,24 @@ void UserAgent::take_uac_timer(Call& c, const Message& r) {
 
 // The session is over: no refresh came (we are not the refresher), or our refresh found no
 // dialog (408/481). BYE, and the handler hears why.
+// Our refresh was refused (491, 500, 405...): tried again shortly, by re-INVITE when UPDATE is not
+// allowed after all, while the session has time left.
+void UserAgent::refresh_failed(Call& c, int status) {
+  if (c.st != Call::St::established || !c.se_interval) return;
+  if (status == 405 || status == 501) c.peer_allows_update = false;
+  c.refresh_at = now_ + std::chrono::seconds(status == 491 ? 3 : 2);
+}
+
 void UserAgent::session_timer_fired(Call& c) {
   c.refresh_at.reset();
   c.expire_at.reset();
   if (c.st != Call::St::established) return;
   Message bye = in_dialog_request(c, "BYE");
   if (auto hop = next_hop(c)) {
-    if (auto t = layer_.send_request(bye, *hop, now_)) client_txns_[*t] = c.id;
+    if (auto t = layer_.send_request(bye, *hop, now_)) {
+      client_txns_[*t] = c.id;
+      c.bye_txn = *t;
+    }
   }
   end(c, EndCause::session_expired);
 }
@@ -1088,7 +1153,10 @@ void UserAgent::on_timeout(TxnId txn) {
     const bool update = txn == c.update_txn;
     (update ? c.update_txn : c.reinvite_txn) = 0;
     if (!update) c.reinvite_sdp.reset();
-    handler_.on_reinvite_result(c.id, Message::response(408, update ? "no response to the UPDATE" : "no response to the re-INVITE"));
+    const bool ours = std::exchange(c.auto_refresh, false);
+    if (!ours) {
+      handler_.on_reinvite_result(c.id, Message::response(408, update ? "no response to the UPDATE" : "no response to the re-INVITE"));
+    }
     if (c.we_refresh && c.se_interval) session_timer_fired(c);  // RFC 4028 §10
   } else if (txn == c.refer_txn) {
     c.refer_txn = 0;
@@ -1375,7 +1443,12 @@ void UserAgent::tick(Time now) {
       c.ok_next.reset();
       // §13.3.1.4: no ACK for our 2xx: the call is confirmed by nobody, so it ends with BYE.
       Message bye = in_dialog_request(c, "BYE");
-      if (auto hop = next_hop(c)) layer_.send_request(bye, *hop, now);
+      if (auto hop = next_hop(c)) {
+        if (auto t = layer_.send_request(bye, *hop, now)) {
+          client_txns_[*t] = c.id;
+          c.bye_txn = *t;
+        }
+      }
       end(c, EndCause::no_ack);
       continue;
     }
@@ -1422,7 +1495,8 @@ void UserAgent::tick(Time now) {
     if (is_due(c.refresh_at) && c.st == Call::St::established && c.we_refresh) {
       // Our refresh: UPDATE when the peer allows it (no media touched), else a re-INVITE
       // offering our description again; a busy dialog is tried again shortly.
-      if (!refresh(id, c.peer_allows_update, c.se_interval, now)) c.refresh_at = now + std::chrono::seconds(2);
+      if (refresh(id, c.peer_allows_update, c.se_interval, now)) c.auto_refresh = true;
+      else c.refresh_at = now + std::chrono::seconds(2);
     }
   }
   for (auto& r : regs_) {
@@ -1439,6 +1513,9 @@ void UserAgent::tick(Time now) {
     if (c.dialog_registered) dialogs_.erase(dialog_key(c.call_id, c.local_tag, c.remote_tag));
     if (c.server_txn) server_invites_.erase(c.server_txn);
     if (!c.merge_key.empty()) merge_keys_.erase(c.merge_key);
+    for (const auto& ip : c.peer_ips) {
+      if (auto it = dialog_ips_.find(ip); it != dialog_ips_.end() && --it->second <= 0) dialog_ips_.erase(it);
+    }
     if (c.scheduled) call_timers_.erase({*c.scheduled, id});
     std::erase_if(client_txns_, [&](const auto& kv) { return kv.second == id; });
     calls_.erase(it);

@@ -156,6 +156,11 @@ class UserAgent final : public TransactionUser {
 
   // Bytes from the network: through the front door (front_door.hpp) to the transaction layer.
   void receive(std::string_view bytes, const Address& from, Time now);
+  // The connection to `to` failed (the endpoint's word): its client transactions end.
+  void transport_error(const Address& to, Time now) {
+    now_ = now;
+    layer_.transport_error(to);
+  }
   void tick(Time now);
   std::optional<Time> next_timer() const;
 
@@ -236,6 +241,8 @@ class UserAgent final : public TransactionUser {
   void negotiate_uas_timer(Call& c, const Message& req, Message& response);
   void take_uac_timer(Call& c, const Message& response);
   void session_timer_fired(Call& c);
+  void refresh_failed(Call& c, int status);
+  void add_peer_ip(Call& c, const std::string& ip);
   bool retry_with_auth(Call& c, TxnId txn, const Message& r);
   void prack(Call& c, const Message& provisional);
   void end_fork(Call& c, const Message& ok);
@@ -265,7 +272,8 @@ class UserAgent final : public TransactionUser {
   std::map<std::string, CallId> dialogs_;
   std::map<TxnId, CallId> client_txns_;  // our INVITE/CANCEL/BYE/re-INVITE -> call
   std::map<TxnId, CallId> server_invites_;
-  std::map<std::string, CallId> merge_keys_;  // Call-ID|From tag|CSeq of live incoming INVITEs (§8.2.2.2)
+  std::map<std::string, CallId> merge_keys_;
+  std::map<std::string, int> dialog_ips_;  // far ends of live calls (heard despite the front door)  // Call-ID|From tag|CSeq of live incoming INVITEs (§8.2.2.2)
   mutable std::vector<CallId> touched_;  // calls whose timers may have changed
   mutable std::set<std::pair<Time, CallId>> call_timers_;
   struct Reg;

@@ -64,6 +64,27 @@ TEST(SipFrontDoor, AScannerGetsOne403AMinuteNoTransactionAndNo100) {
   EXPECT_EQ(d.ha.answered.size(), 1u);
 }
 
+TEST(SipFrontDoor, TheFarEndOfOurOwnCallIsHeardThoughNoTrunk) {
+  // A calls B; A's front door trusts nobody at all: B's answer (a response) and then B's BYE
+  // (a request from the far end of A's live dialog, e.g. a redirect target) still get through.
+  Net n;
+  sip::FrontDoorConfig cfg;
+  cfg.trusted = [](const std::string&) { return false; };
+  n.a->set_front_door(cfg);
+  sip::CallId b_call = 0;
+  n.hb.on_invite = [&](sip::CallId c, const sip::Message&) {
+    b_call = c;
+    n.b->answer(c, "answer", n.now);
+  };
+  n.call();
+  ASSERT_EQ(n.ha.answered.size(), 1u);
+  n.b->hangup(b_call, n.now);
+  n.pump();
+  ASSERT_EQ(n.ha.ended.size(), 1u);
+  EXPECT_EQ(n.ha.ended[0].second, sip::EndCause::remote_bye);
+  EXPECT_EQ(n.a->front_door().stats().refused, 0u);
+}
+
 TEST(SipFrontDoor, TheDropPolicySendsNothingAndLogsOnceAMinute) {
   Door d(sip::UnknownSources::drop);
   for (int i = 0; i < 100; ++i) d.inject(scanner_invite(i), kScanner, kB);

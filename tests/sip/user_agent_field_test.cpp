@@ -82,6 +82,30 @@ TEST(SipUserAgentField, ACallerThatSupportsTimersIsTheRefresherAndKeepsTheSessio
   EXPECT_TRUE(t.ha.ended.empty());
   EXPECT_TRUE(t.hb.ended.empty());
   EXPECT_TRUE(t.hb.offers.empty());  // refreshes never reach the handler
+  EXPECT_TRUE(t.ha.reinvite_results.empty());  // nor do our own refreshes' answers (an offer of T.38 is the handler's)
+}
+
+TEST(SipUserAgentField, AReinviteWaitsWhileOurRefreshIsPendingAndAFailedRefreshIsRetried) {
+  Net t;
+  t.hb.on_invite = [&](sip::CallId c, const sip::Message&) { t.b->answer(c, "answer-1", t.now); };
+  bool refuse = true;
+  t.drop = [](const sip::Message&) { return false; };
+  auto id = t.call({{"Session-Expires", "90"}});
+  // The first refresh is refused 491 by an interposed SBC (crafted below); the UA tries again.
+  t.drop = [&](const sip::Message& m) { return refuse && is(m, "UPDATE"); };
+  t.advance(45s + 20ms);
+  auto upd = t.last([](const sip::Message& m) { return is(m, "UPDATE"); });
+  ASSERT_TRUE(upd);
+  EXPECT_FALSE(t.a->reinvite(id, "offer-t38", t.now));  // the dialog is busy with our refresh
+  refuse = false;
+  t.inject(sip::make_response(*upd, 491, "", upd->to()->tag().value_or("")), kB, kA);
+  t.advance(4s);
+  int updates = 0;
+  for (const auto& m : t.wire) updates += is(m, "UPDATE") && m.cseq().number != upd->cseq().number;
+  EXPECT_GE(updates, 1);  // tried again after the 491
+  EXPECT_TRUE(t.ha.reinvite_results.empty());
+  EXPECT_TRUE(t.ha.ended.empty());
+  EXPECT_TRUE(t.a->reinvite(id, "offer-t38", t.now));
 }
 
 TEST(SipUserAgentField, ACallerThatAsksTheAnswererToRefreshIsRefreshed) {
