@@ -4,7 +4,10 @@ available here).
 The relay stands where node A's trunk points. SIP from A is forwarded to B and B's responses
 (B answers the request's source, since our Via carries rport) go back to A's Via sent-by. Every
 SDP body passing through has its media port swapped for a relay media port, so the UDPTL (or the
-RTP of a G.711 call) of both directions flows through the relay too, where it is impaired: loss, delay with jitter
+RTP of a G.711 call) of both directions flows through the relay too. Like an SBC's media relay it
+is symmetric: each side receives the other's media from the very relay port it sends to (the
+offer's and the answer's ports are paired per call and m-line), which symmetric latching
+(media_session.hpp) relies on. There it is impaired: loss, delay with jitter
 (which reorders), duplication, and an optional blackhole from a given moment (a peer that stops
 sending). Loss and duplication are drawn per datagram from random.Random(seed) per direction,
 so a 2% loss test really loses the same 2% of packets on every run.
@@ -39,6 +42,8 @@ class Relay:
         self.sip = _udp()
         self.port = self.sip.getsockname()[1]
         self.media = {}  # relay media socket -> destination (the original media address)
+        self.partner = {}  # relay media socket -> the one standing for the other side of its stream
+        self.pending = {}  # Call-ID -> the relay sockets of an offer, waiting for the answer's
         self.rng = {}    # per-direction random streams
         self.queue = []  # (due, seq, socket, data, dest)
         self.seq = 0
@@ -60,16 +65,27 @@ class Relay:
         if not sep or ("m=image" not in body and "m=audio" not in body):
             return text
         addr = re.search(r"^c=IN IP4 (\S+)", body, re.M).group(1)
+        call = re.search(r"(?im)^(?:Call-ID|i):\s*(\S+)", head)
+        call = call.group(1) if call else ""
+        made = []
 
         def swap_port(m):
             if m.group(2) == "0":
+                made.append(None)
                 return m.group(0)  # a refused stream stays refused
             s = _udp()
             self.media[s] = (addr, int(m.group(2)))
             self.rng[s] = random.Random("%d-%d" % (self.imp.seed, len(self.rng)))
+            made.append(s)
             return "m=%s %d %s" % (m.group(1), s.getsockname()[1], m.group(3))
 
         body = re.sub(r"m=(image|audio) (\d+) (udptl|RTP/AVP)", lambda m: swap_port(m), body)
+        if text.startswith("SIP/2.0"):  # an answer: paired with its offer's ports, m-line by m-line
+            for a, b in zip(self.pending.pop(call, []), made):
+                if a is not None and b is not None:
+                    self.partner[a], self.partner[b] = b, a
+        else:
+            self.pending[call] = made
         head = re.sub(r"(?im)^(Content-Length|l):.*$", "Content-Length: %d" % len(body.encode()), head)
         return head + sep + body
 
@@ -107,7 +123,7 @@ class Relay:
             now = time.monotonic()
             while self.queue and self.queue[0][0] <= now:
                 _, _, s, data, dest = heapq.heappop(self.queue)
-                s.sendto(data, dest)
+                self.partner.get(s, s).sendto(data, dest)
             wait = min(0.05, max(0.0, self.queue[0][0] - now)) if self.queue else 0.05
             ready, _, _ = select.select([self.sip, *self.media.keys()], [], [], wait)
             for s in ready:
