@@ -251,14 +251,15 @@ class SipPeersTest(fbtest.TempDirTest):
             self.assertIn("404", j["error"])
 
     def test_a_call_cancelled_while_it_waits_for_its_turn_is_never_placed(self):
-        """calls_per_second = 1 and a trunk that never answers: six faxes leave one a second; the
-        sixth, cancelled while it waits (5 s after the first), ends cancelled without an INVITE, and
-        its channel is free again (the trunk shows the five calls ringing)."""
+        """calls_per_second = 1 and a trunk that never answers: ten faxes leave one a second; the
+        tenth, cancelled while it waits (its turn 9 s after the first: room for a loaded machine's
+        slow CLI), ends cancelled without an INVITE, and its channel is free again (the trunk shows
+        the nine calls ringing)."""
         peer = Udp()
         self.addCleanup(peer.close)
         n = self.node(trunk="sip:127.0.0.1:%d" % peer.port, trunk_extra="calls_per_second = 1\nring_timeout_s = 60")
         s = n.smtp()
-        s.sendmail("alice@example.com", ["FAX=+155502%02d@fax.test" % i for i in range(6)],
+        s.sendmail("alice@example.com", ["FAX=+155502%02d@fax.test" % i for i in range(10)],
                    "From: alice@example.com\r\nSubject: x\r\n\r\nHello.\r\n")
         s.quit()
         calls = {}
@@ -271,12 +272,12 @@ class SipPeersTest(fbtest.TempDirTest):
         while state() != "cancelled" and time.time() < deadline:
             time.sleep(0.1)
         self.assertEqual(state(), "cancelled")
-        peer.invites(calls, time.time() + 15, want=5)
+        peer.invites(calls, time.time() + 25, want=9)
         first = min(calls.values())
-        peer.invites(calls, first + 7.5)  # past the sixth call's turn (5 s after the first)
-        self.assertEqual(len(calls), 5, "the cancelled call was placed, or another was not")
+        peer.invites(calls, first + 11.5)  # past the tenth call's turn (9 s after the first)
+        self.assertEqual(len(calls), 9, "the cancelled call was placed, or another was not")
         [trunk] = json.loads(urllib.request.urlopen(n.server + "/api/trunks", timeout=10).read())
-        self.assertEqual(trunk["channels_in_use"], 5, trunk)
+        self.assertEqual(trunk["channels_in_use"], 9, trunk)
 
     def test_requests_from_a_host_that_is_no_trunk_get_one_403_and_no_state(self):
         """The front door: a flood of INVITEs from a host that is no trunk gets one stateless 403
