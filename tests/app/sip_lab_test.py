@@ -37,6 +37,18 @@ class LabBase(fbtest.TempDirTest):
         self.two = self.path("two.tif")
         fbtest.run("convert", "-o", self.two, fbtest.itu_chart(1), fbtest.itu_chart(4), check=0)
 
+    def wait_log(self, proc, log, text, timeout=20):
+        """Polls `log` until it shows `text`, failing if `proc` exits or the time runs out."""
+        deadline = time.time() + timeout
+        while True:
+            with open(log, errors="replace") as f:
+                seen = f.read()
+            if text in seen:
+                return
+            self.assertIsNone(proc.poll(), seen[-3000:])
+            self.assertLess(time.time(), deadline, "%r not in %s: %s" % (text, log, seen[-3000:]))
+            time.sleep(0.05)
+
     def both(self, *fns):
         """Runs the functions at once; returns their results, raising the first error."""
         results, errors = {}, {}
@@ -195,14 +207,15 @@ class ProxyLabTest(LabBase):
         rtp = lab.spawn(k, ["rtpengine", "--interface=a/10.1.0.1", "--interface=b/10.2.0.1", "--listen-ng=127.0.0.1:2223",
                             "--foreground", "--log-stderr", "--table=-1", "--port-min=30000", "--port-max=30999",
                             "--pidfile=" + self.path("rtpengine.pid")], self.path("rtpengine.log"))
+        self.wait_log(rtp, self.path("rtpengine.log"), "Startup complete")
         cfg = self.path("kamailio.cfg")
         with open(cfg, "w") as f:
             f.write(KAMAILIO_LAB_CFG)
         kam_log = self.path("kamailio.log")
         kam = lab.spawn(k, ["kamailio", "-f", cfg, "-DD", "-E", "-Y", self.dir, "-w", self.dir], kam_log)
-        time.sleep(1.0)
-        for proc, log in ((rtp, self.path("rtpengine.log")), (kam, kam_log)):
-            self.assertIsNone(proc.poll(), open(log).read()[-3000:])
+        # Kamailio is up once its rtpengine module has pinged the relay (after its children start).
+        self.wait_log(rtp, self.path("rtpengine.log"), "Replying to 'ping'")
+        self.assertIsNone(kam.poll(), open(kam_log).read()[-3000:])
         creds = 'username = "fax"\npassword = "secret"'
         na = LabNode(lab, a, self.path("na"), "10.1.0.2:5060", "sip:10.1.0.1:5060", trunk_extra=creds)
         nb = LabNode(lab, b, self.path("nb"), "10.2.0.2:5060", "sip:10.2.0.1:5060", trunk_extra=creds)
