@@ -43,6 +43,18 @@ class FieldBase(fbtest.TempDirTest):
         os.makedirs(d)
         return d
 
+    def uas(self, scenario, port, *args, timeout=200):
+        """A SIPp scenario listening on `port`, killed at the end of the test whatever happens."""
+        p = fbtest.popen_sipp(scenario, port, *args, timeout=timeout)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate()))
+        return p
+
+    def peer(self, workdir, mode, *args):
+        """The fax test peer, killed at the end of the test whatever happens."""
+        p = Peer(workdir, mode, *args)
+        self.addCleanup(lambda: p.proc.poll() is None and (p.proc.kill(), p.proc.communicate()))
+        return p
+
     def uac(self, scenario, node, media_port, *args, timeout=180):
         p = sipp(scenario, "127.0.0.1:%d" % node.sip_port, "-p", str(free_udp_port()), "-m", "1",
                  "-key", "rtp_port", str(media_port), *args, timeout=timeout)
@@ -61,7 +73,7 @@ class SipFieldInboundTest(FieldBase):
         d = self.sub("delayed")
         node = Node(d, trunk_extra=AUDIO)
         self.addCleanup(node.stop)
-        peer = Peer(d, "media", "--tiff", self.two)
+        peer = self.peer(d, "media", "--tiff", self.two)
         self.uac("uac_delayed_offer.xml", node, peer.port)
         self.assert_received(node, peer.result())
 
@@ -69,7 +81,7 @@ class SipFieldInboundTest(FieldBase):
         d = self.sub("100rel")
         node = Node(d, trunk_extra=AUDIO)
         self.addCleanup(node.stop)
-        peer = Peer(d, "media", "--tiff", self.two)
+        peer = self.peer(d, "media", "--tiff", self.two)
         self.uac("uac_100rel.xml", node, peer.port)
         self.assert_received(node, peer.result())
 
@@ -77,7 +89,7 @@ class SipFieldInboundTest(FieldBase):
         d = self.sub("v3")
         node = Node(d)
         self.addCleanup(node.stop)
-        peer = Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.two,
+        peer = self.peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.two,
                     "--media", "t38", "--t38-version", "3")
         report = peer.result()
         self.assertIn("a=T38FaxVersion:0\r\n", report["answer_sdp"])
@@ -87,7 +99,7 @@ class SipFieldInboundTest(FieldBase):
         d = self.sub("moved")
         node = Node(d)
         self.addCleanup(node.stop)
-        peer = Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.two,
+        peer = self.peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", self.two,
                     "--media", "t38", "--move-t38-at", "8")
         report = peer.result()
         self.assertEqual(report.get("move_status"), 200, report)
@@ -109,9 +121,9 @@ class SipFieldInboundTest(FieldBase):
 class SipFieldOutboundTest(FieldBase):
     def test_an_answer_in_a_reliable_183_carries_the_fax(self):
         d = self.sub("183")
-        peer = Peer(d, "media", "--rx", os.path.join(d, "rx.tif"))
+        peer = self.peer(d, "media", "--rx", os.path.join(d, "rx.tif"))
         port = free_udp_port()
-        uas = fbtest.popen_sipp("uas_reliable_183.xml", port, "-key", "rtp_port", str(peer.port))
+        uas = self.uas("uas_reliable_183.xml", port, "-key", "rtp_port", str(peer.port))
         node = Node(d, trunk="sip:127.0.0.1:%d" % port, extra=SLOW, trunk_extra=AUDIO)
         self.addCleanup(node.stop)
         node.send_tiff("FAX=+15550100@fax.test", self.two)
@@ -127,7 +139,7 @@ class SipFieldOutboundTest(FieldBase):
         b = Node(self.sub("302-b"))
         self.addCleanup(b.stop)
         port = free_udp_port()
-        uas = fbtest.popen_sipp("uas_302.xml", port, "-key", "target", "sip:+15550100@127.0.0.1:%d" % b.sip_port)
+        uas = self.uas("uas_302.xml", port, "-key", "target", "sip:+15550100@127.0.0.1:%d" % b.sip_port)
         a = Node(d, trunk="sip:127.0.0.1:%d" % port, extra=SLOW)
         self.addCleanup(a.stop)
         a.send_tiff("FAX=+15550100@fax.test", self.two)
@@ -143,10 +155,10 @@ class SipFieldOutboundTest(FieldBase):
         INVITE about 1600 bytes: the node sends it over TCP (RFC 3261 §18.1.1)."""
         d = self.sub("tcp")
         tcp_port = free_udp_port()
-        busy = fbtest.popen_sipp("uas_tcp_busy.xml", tcp_port, "-t", "t1")
+        busy = self.uas("uas_tcp_busy.xml", tcp_port, "-t", "t1")
         port = free_udp_port()
         target = "sip:+15550100@127.0.0.1:%d;x-route=%s" % (tcp_port, "r" * 700)
-        redirect = fbtest.popen_sipp("uas_302.xml", port, "-key", "target", target)
+        redirect = self.uas("uas_302.xml", port, "-key", "target", target)
         node = Node(d, trunk="sip:127.0.0.1:%d" % port, extra=SLOW)
         self.addCleanup(node.stop)
         node.send_tiff("FAX=+15550100@fax.test", self.two)
@@ -173,7 +185,7 @@ class SipSessionTimerTest(FieldBase):
             d = self.sub("uas")
             node = Node(d, trunk_extra=AUDIO)
             try:
-                peer = Peer(d, "media", "--tiff", self.long)
+                peer = self.peer(d, "media", "--tiff", self.long)
                 self.uac("uac_session_timer.xml", node, peer.port, timeout=300)
                 report = peer.result()
                 [job] = node.settle(FINAL_IN)
@@ -183,9 +195,9 @@ class SipSessionTimerTest(FieldBase):
 
         def node_refreshes_as_uac():
             d = self.sub("uac")
-            peer = Peer(d, "media", "--rx", os.path.join(d, "rx.tif"))
+            peer = self.peer(d, "media", "--rx", os.path.join(d, "rx.tif"))
             port = free_udp_port()
-            uas = fbtest.popen_sipp("uas_session_timer_uac.xml", port, "-key", "rtp_port", str(peer.port), timeout=300)
+            uas = self.uas("uas_session_timer_uac.xml", port, "-key", "rtp_port", str(peer.port), timeout=300)
             node = Node(d, trunk="sip:127.0.0.1:%d" % port, extra=SLOW, trunk_extra=AUDIO)
             try:
                 node.send_tiff("FAX=+15550100@fax.test", self.long)
