@@ -942,13 +942,7 @@ void UserAgent::handle_invite_response(Call& c, const Message& r0) {
     if (c.cancelled || c.cancel_pending) {
       // The answer crossed our CANCEL: the call was given up, so end it at once.
       handler_.on_failed(c.id, 487, "Request Terminated");
-      Message bye = in_dialog_request(c, "BYE");
-      if (auto hop = next_hop(c)) {
-        if (auto t = layer_.send_request(bye, *hop, now_)) {
-          client_txns_[*t] = c.id;
-          c.bye_txn = *t;  // a challenge to it is answered too
-        }
-      }
+      send_bye(c);
       c.st = Call::St::ended;
       c.linger_until = now_ + 64 * cfg_.timers.t1;
       return;
@@ -1102,17 +1096,22 @@ void UserAgent::refresh_failed(Call& c, int status) {
   c.refresh_at = now_ + std::chrono::seconds(status == 491 ? 3 : 2);
 }
 
+// A BYE the call's transaction map knows, so that a challenge to it is answered (retry_with_auth).
+void UserAgent::send_bye(Call& c) {
+  Message bye = in_dialog_request(c, "BYE");
+  auto hop = next_hop(c);
+  if (!hop) return;
+  if (auto t = layer_.send_request(bye, *hop, now_)) {
+    client_txns_[*t] = c.id;
+    c.bye_txn = *t;
+  }
+}
+
 void UserAgent::session_timer_fired(Call& c) {
   c.refresh_at.reset();
   c.expire_at.reset();
   if (c.st != Call::St::established) return;
-  Message bye = in_dialog_request(c, "BYE");
-  if (auto hop = next_hop(c)) {
-    if (auto t = layer_.send_request(bye, *hop, now_)) {
-      client_txns_[*t] = c.id;
-      c.bye_txn = *t;
-    }
-  }
+  send_bye(c);
   end(c, EndCause::session_expired);
 }
 
@@ -1442,13 +1441,7 @@ void UserAgent::tick(Time now) {
       c.ok_bytes.clear();
       c.ok_next.reset();
       // §13.3.1.4: no ACK for our 2xx: the call is confirmed by nobody, so it ends with BYE.
-      Message bye = in_dialog_request(c, "BYE");
-      if (auto hop = next_hop(c)) {
-        if (auto t = layer_.send_request(bye, *hop, now)) {
-          client_txns_[*t] = c.id;
-          c.bye_txn = *t;
-        }
-      }
+      send_bye(c);
       end(c, EndCause::no_ack);
       continue;
     }

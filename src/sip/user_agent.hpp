@@ -242,6 +242,7 @@ class UserAgent final : public TransactionUser {
   void take_uac_timer(Call& c, const Message& response);
   void session_timer_fired(Call& c);
   void refresh_failed(Call& c, int status);
+  void send_bye(Call& c);
   void add_peer_ip(Call& c, const std::string& ip);
   bool retry_with_auth(Call& c, TxnId txn, const Message& r);
   void prack(Call& c, const Message& provisional);
