@@ -121,24 +121,17 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
   return o;
 }
 
-// A trunk's uri host resolved once at start-up (numeric addresses as they are).
-sip::Address resolve_trunk(const config::Trunk& t) {
-  auto u = sip::parse_uri(t.uri);
-  if (!u) throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": " + u.error().reason);
-  std::string host = u->host;
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  sip::Address a;
-  auto tp = u->params.get("transport");
-  if (u->scheme == "sips" || (tp && sip::iequals(*tp, "tls"))) a.transport = sip::Transport::tls;
-  else if (tp && sip::iequals(*tp, "tcp")) a.transport = sip::Transport::tcp;
-  a.port = uint16_t(u->port ? u->port : (a.transport == sip::Transport::tls ? 5061 : 5060));
-  asio::io_context tmp;
-  asio::ip::udp::resolver r(tmp);
-  std::error_code ec;
-  auto res = r.resolve(host, std::to_string(a.port), ec);
-  if (ec || res.empty()) throw std::runtime_error("trunk " + t.name + ": cannot resolve " + host + ": " + ec.message());
-  a.ip = res.begin()->endpoint().address().to_string();
-  return a;
+// A trunk's uri located (RFC 3263) at start-up; a name that gives no address yet is logged and
+// looked up again while serving (gateway/trunk_addresses.hpp).
+sip::Location locate_trunk(const config::Trunk& t, const sip::Uri& uri) {
+  if (auto tp = uri.params.get("transport"); tp && !sip::iequals(*tp, "udp") && !sip::iequals(*tp, "tcp") && !sip::iequals(*tp, "tls")) {
+    throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": transport " + *tp + " is not one we speak (udp, tcp, tls)");
+  }
+  sip::Location l = gateway::locate_now(uri);
+  if (l.targets.empty()) {
+    log("trunk " + t.name + ": " + t.uri + " has no address yet (" + l.error + "); calls skip it until DNS gives one");
+  }
+  return l;
 }
 
 gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
@@ -186,8 +179,10 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   for (const auto& t : cfg.trunks) {
     gateway::Trunk g;
     g.name = t.name;
-    g.next_hop = resolve_trunk(t);
     auto u = sip::parse_uri(t.uri);
+    if (!u) throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": " + u.error().reason);
+    g.uri = *u;
+    g.location = locate_trunk(t, *u);
     g.host_port = u->host + (u->port ? ":" + std::to_string(u->port) : "");
     g.host = u->host;
     g.options_interval_s = t.options_interval_s;
@@ -444,7 +439,7 @@ int run(const config::Config& cfg) {
     std::vector<api::TrunkInfo> out;
     auto memory = fax_calls.t38_memory();
     for (const auto& t : fax_calls.trunks()) {
-      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}, t.state, t.state_reason};
+      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}, t.state, t.state_reason, t.addresses, t.dns_error};
       for (const auto& m : memory) {
         if (m.trunk == t.name) i.t38_memory.push_back({m.prefix, m.reason, m.since, m.until});
       }

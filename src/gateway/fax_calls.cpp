@@ -171,6 +171,9 @@ struct FaxCalls::Call {
   std::vector<std::string> targets;
   int redirects = 0;
   std::string target_uri;
+  // RFC 3263 §4.3: the trunk's addresses in this call's order, and the one now.
+  std::vector<sip::Address> hops;
+  size_t hop = 0;
   bool awaiting_answer = false;  // inbound delayed offer: our 200 offered, the ACK answers
   // Inbound.
   int64_t job_id = 0;
@@ -202,7 +205,17 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
       }()),
       ports_(opt_.media_port_min, opt_.media_port_max),
       media_(opt_.media_threads),
-      memory_(opt_.t38_memory_s, opt_.t38_memory_digits) {
+      memory_(opt_.t38_memory_s, opt_.t38_memory_digits),
+      addresses_(
+          io_,
+          [&] {
+            std::vector<TrunkAddresses::Entry> e;
+            for (const auto& t : opt_.trunks) e.push_back({t.name, t.uri, t.location});
+            return e;
+          }(),
+          [this](size_t i) { addresses_changed(i); },
+          [](const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }),
+      registered_(opt_.trunks.size(), false) {
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     pace_.push_back(std::make_unique<Pace>(io_));
     health_.push_back(std::make_unique<Health>(io_));
@@ -210,15 +223,49 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
 }
 
 bool FaxCalls::trusted(const std::string& ip) const {
-  return std::any_of(opt_.trunks.begin(), opt_.trunks.end(),
-                     [&](const Trunk& t) { return t.next_hop.ip == ip || (t.accepts && t.accepts(ip)); });
+  return addresses_.contains(ip) ||
+         std::any_of(opt_.trunks.begin(), opt_.trunks.end(), [&](const Trunk& t) { return t.accepts && t.accepts(ip); });
+}
+
+// A trunk's new addresses: TLS to them checks the uri's host (RFC 5922 §4), and a registration
+// that waited for an address starts.
+void FaxCalls::addresses_changed(size_t i) {
+  const Trunk& t = opt_.trunks[i];
+  for (const auto& target : addresses_.targets(i)) {
+    if (!t.host.empty() && t.host != target.address.ip && t.host.front() != '[') endpoint_.set_tls_name(target.address.ip, t.host);
+  }
+  if (!stopped_) register_trunk(i);
+}
+
+void FaxCalls::register_trunk(size_t i) {
+  const Trunk& t = opt_.trunks[i];
+  if (!t.register_ || registered_[i]) return;
+  auto hop = addresses_.first(i);
+  if (!hop) return;  // when the trunk's name resolves (addresses_changed)
+  registered_[i] = true;
+  sip::Registration r;
+  r.registrar_uri = "sip:" + t.host_port;
+  r.next_hop = *hop;
+  r.aor_user = t.credentials ? t.credentials->username : t.caller_id.empty() ? opt_.station_id : t.caller_id;
+  r.credentials = t.credentials;
+  endpoint_.ua().register_at(r, sip::Clock::now());
+  endpoint_.kick();
 }
 
 // A trunk's OPTIONS ping, every options_interval_s: any answer means up, silence down.
 void FaxCalls::ping(size_t i) {
   const Trunk& t = opt_.trunks[i];
   if (stopped_ || t.options_interval_s <= 0) return;
-  endpoint_.ua().ping("sip:" + t.host_port, t.next_hop, sip::Clock::now(), [this, i](int status) {
+  auto hop = addresses_.first(i);
+  if (!hop) {
+    // No address to ping yet: try again at the next interval (dial() skips the trunk meanwhile).
+    health_[i]->timer.expires_after(std::chrono::seconds(t.options_interval_s));
+    health_[i]->timer.async_wait([this, i](std::error_code e) {
+      if (!e) ping(i);
+    });
+    return;
+  }
+  endpoint_.ua().ping("sip:" + t.host_port, *hop, sip::Clock::now(), [this, i](int status) {
     if (stopped_) return;
     Health& h = *health_[i];
     const Trunk& t = opt_.trunks[i];
@@ -251,20 +298,16 @@ void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsF
   door.log = [](const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; };
   endpoint_.ua().set_front_door(std::move(door));
   if (!opt_.advertise.empty()) endpoint_.ua().set_advertise(opt_.advertise);
-  for (const auto& t : opt_.trunks) {
-    if (!t.host.empty() && t.host != t.next_hop.ip && t.host.front() != '[') endpoint_.set_tls_name(t.next_hop.ip, t.host);
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    const Trunk& t = opt_.trunks[i];
+    for (const auto& target : addresses_.targets(i)) {
+      if (!t.host.empty() && t.host != target.address.ip && t.host.front() != '[') endpoint_.set_tls_name(target.address.ip, t.host);
+    }
   }
   endpoint_.start(listen, tls);
-  for (const auto& t : opt_.trunks) {
-    if (!t.register_) continue;
-    sip::Registration r;
-    r.registrar_uri = "sip:" + t.host_port;
-    r.next_hop = t.next_hop;
-    r.aor_user = t.credentials ? t.credentials->username : t.caller_id.empty() ? opt_.station_id : t.caller_id;
-    r.credentials = t.credentials;
-    endpoint_.ua().register_at(r, sip::Clock::now());
-  }
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) register_trunk(i);
   endpoint_.kick();
+  addresses_.start();
   pages_.start();
   media_.start();
   for (size_t i = 0; i < opt_.trunks.size(); ++i) ping(i);
@@ -286,6 +329,7 @@ void FaxCalls::stop() {
     p->waiting.clear();
   }
   for (auto& h : health_) h->timer.cancel();
+  addresses_.stop();
   auto calls = calls_;
   for (auto& [id, c] : calls) {
     // The calls our stop cuts are recovered from the store at the next start (dispatcher.hpp):
@@ -321,8 +365,13 @@ std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
   std::vector<TrunkState> out;
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     const Trunk& t = opt_.trunks[i];
-    out.push_back({t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels,
-                   health_[i]->down ? "down" : "up", health_[i]->reason});
+    TrunkState s{t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels,
+                 health_[i]->down ? "down" : "up", health_[i]->reason, addresses_.describe(i), addresses_.error(i)};
+    if (s.addresses.empty()) {
+      s.state = "down";
+      s.state_reason = "no address: " + addresses_.error(i);
+    }
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -457,6 +506,10 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
       down += (down.empty() ? "" : ", ") + opt_.trunks[t].name + " (" + health_[t]->reason + ")";
       continue;
     }
+    if (addresses_.targets(t).empty()) {
+      down += (down.empty() ? "" : ", ") + opt_.trunks[t].name + " (no address: " + addresses_.error(t) + ")";
+      continue;
+    }
     if (ledger_.try_acquire(t)) {
       chosen = t;
       break;
@@ -474,6 +527,8 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   c->redirects = 0;
   c->target_uri.clear();
   c->trunk = *chosen;
+  c->hops = addresses_.order(*chosen);
+  c->hop = 0;
   c->channel = true;
   c->ended = false;  // a failover starts a new SIP call
   c->ring_timed_out = false;
@@ -540,7 +595,13 @@ void FaxCalls::invite(std::shared_ptr<Call> c) {
   // The destination: the number at the trunk, or a 3xx's target (reached via the trunk's proxy
   // unless the target names a numeric address of its own).
   std::string request_uri = c->target_uri.empty() ? "sip:" + c->job.number + "@" + t.host_port : c->target_uri;
-  sip::Address hop = t.next_hop;
+  if (c->hops.empty()) c->hops = addresses_.order(c->trunk);
+  if (c->hops.empty()) {
+    release_channel(*c);
+    next_trunk_or_fail(c, Outcome::congestion, 503, "Trunk " + t.name + " has no address: " + addresses_.error(c->trunk));
+    return;
+  }
+  sip::Address hop = c->hops[std::min(c->hop, c->hops.size() - 1)];
   if (!c->target_uri.empty()) {
     if (auto u = sip::parse_uri(c->target_uri)) {
       std::string h = u->host;
@@ -576,7 +637,10 @@ void FaxCalls::invite(std::shared_ptr<Call> c) {
   c->local_sdp = oc.sdp;
   auto id = endpoint_.ua().invite(oc, sip::Clock::now());
   if (!id) {
+    if (c->media) c->media->close();
+    c->media.reset();
     release_channel(*c);
+    if (c->target_uri.empty() && next_address(c, "the INVITE could not be sent to " + hop.to_string())) return;
     next_trunk_or_fail(c, Outcome::congestion, 503, "The INVITE could not be sent to trunk " + t.name + ".");
     return;
   }
@@ -617,6 +681,12 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
       if (std::find(c->targets.begin(), c->targets.end(), tg) == c->targets.end()) c->targets.push_back(tg);
     }
     if (!c->targets.empty() && c->redirects < kMaxRedirects && redirect(c)) return;
+    // RFC 3263 §4.3: no response, a failed connection or a 503: the trunk's next address.
+    const bool unreachable = (status == 408 && reason.rfind("no response", 0) == 0) || status == 503;
+    if (unreachable && c->target_uri.empty() && c->hop < c->hops.size() &&
+        next_address(c, c->hops[c->hop].to_string() + " answered " + std::to_string(status) + " " + reason)) {
+      return;
+    }
   }
   if (c->ring_timed_out) {
     next_trunk_or_fail(c, Outcome::no_answer, 0,
@@ -630,6 +700,21 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
     sentence = "The connection to trunk " + opt_.trunks[c->trunk].name + " failed (refused, or its TLS certificate was not accepted).";
   }
   next_trunk_or_fail(c, o, status, sentence);
+}
+
+// The trunk's next address, as a new SIP call of the same job on the same trunk (its channel
+// again); false when there is none.
+bool FaxCalls::next_address(const std::shared_ptr<Call>& c, const std::string& why) {
+  if (c->hop + 1 >= c->hops.size() || c->cancelled || stopped_) return false;
+  if (!ledger_.try_acquire(c->trunk)) return false;
+  c->channel = true;
+  c->ended = false;
+  c->sdp_session = 0;
+  c->sdp_version = 0;
+  ++c->hop;
+  add_note(*c, why + "; next address " + c->hops[c->hop].to_string());
+  invite(c);
+  return true;
 }
 
 // The next 3xx target, as a new SIP call of the same job on the same trunk (its channel again).
@@ -1144,7 +1229,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   std::optional<size_t> trunk;
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     const Trunk& t = opt_.trunks[i];
-    if (t.next_hop.ip == from.ip || (t.accepts && t.accepts(from.ip))) {
+    if (addresses_.contains(from.ip, i) || (t.accepts && t.accepts(from.ip))) {
       trunk = i;
       break;
     }

@@ -77,6 +77,7 @@
 #include "gateway/media_thread.hpp"
 #include "gateway/page_writer.hpp"
 #include "gateway/t38_memory.hpp"
+#include "gateway/trunk_addresses.hpp"
 #include "media/udptl.hpp"
 #include "queue/job_store.hpp"
 #include "sip/endpoint.hpp"
@@ -88,7 +89,8 @@ enum class T38Policy { prefer, only, off };
 
 struct Trunk {
   std::string name;
-  sip::Address next_hop;   // the uri's host, resolved
+  sip::Uri uri;            // where calls go: located by RFC 3263 (trunk_addresses.hpp)
+  sip::Location location;  // as found at start-up (empty, with its error, when DNS gave nothing)
   std::string host_port;   // for Request-URIs: "127.0.0.1:5060"
   T38Policy t38 = T38Policy::prefer;
   udptl::Mode ec = udptl::Mode::redundancy;
@@ -246,8 +248,10 @@ class FaxCalls final : public sip::CallHandler {
     std::string t38;  // prefer | only | off
     int channels_in_use = 0;
     int max_channels = 0;
-    std::string state = "up";  // up | down (OPTIONS unanswered)
+    std::string state = "up";  // up | down (OPTIONS unanswered, or no address)
     std::string state_reason;  // why it is down
+    std::vector<std::string> addresses;  // its uri's RFC 3263 location: "192.0.2.1:5060/UDP"
+    std::string dns_error;               // the last lookup's failure ("" when it worked)
   };
   std::vector<TrunkState> trunks() const;
   // Whether `ip` is one of the trunks' hosts or accept_from (the SIP front door lets it in).
@@ -281,6 +285,9 @@ class FaxCalls final : public sip::CallHandler {
   void begin_inbound(const std::shared_ptr<Call>& c, const std::optional<fax_sdp::RemoteT38>& image,
                      const std::optional<fax_sdp::RemoteAudio>& audio, bool answered_t38, const sdp::T38Params& ours);
   bool redirect(const std::shared_ptr<Call>& c);
+  bool next_address(const std::shared_ptr<Call>& c, const std::string& why);
+  void addresses_changed(size_t trunk);
+  void register_trunk(size_t trunk);
   void ping(size_t trunk);
   fax::Options fax_options(const Call& c) const;
   void start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& agreed, uint16_t port);
@@ -332,6 +339,8 @@ class FaxCalls final : public sip::CallHandler {
     std::string reason;
   };
   std::vector<std::unique_ptr<Health>> health_;
+  TrunkAddresses addresses_;
+  std::vector<bool> registered_;  // per trunk: its registration was started
   bool stopped_ = false;
 };
 

@@ -5,8 +5,10 @@ them with `ip netns exec`."""
 import json
 import os
 import random
+import shutil
 import signal
 import smtplib
+import sqlite3
 import subprocess
 import time
 
@@ -45,6 +47,14 @@ class Lab:
             sh("ip", "-n", ns, "link", "set", dev, "up")
         return ea, eb
 
+    def resolver(self, ns, nameserver):
+        """The DNS server processes in `ns` ask: `ip netns exec` mounts /etc/netns/NS/resolv.conf
+        over /etc/resolv.conf (removed with the lab)."""
+        d = os.path.join("/etc/netns", ns)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "resolv.conf"), "w") as f:
+            f.write("nameserver %s\n" % nameserver)
+
     def route(self, ns, *args):
         sh("ip", "-n", ns, "route", "add", *args)
 
@@ -78,6 +88,9 @@ class Lab:
             log.close()
         for ns in self.namespaces:  # their veths go with them
             sh("ip", "netns", "del", ns, check=False)
+            d = os.path.join("/etc/netns", ns)
+            if os.path.isdir(d):
+                shutil.rmtree(d, ignore_errors=True)
 
 
 class LabNode:
@@ -140,6 +153,11 @@ class LabNode:
                 "s.quit()\n") % (tif, self.smtp_port, list(numbers))
         p = self.lab.exec(self.ns, "python3", "-c", code, timeout=300)
         assert p.returncode == 0, p.stderr
+
+    def events(self, job_id):
+        """The job's event lines, from the node's store."""
+        with sqlite3.connect(os.path.join(self.dir, "var", "faxbridge.db")) as db:
+            return [e for (e,) in db.execute("SELECT text FROM events WHERE job_id = ?", (job_id,))]
 
     def usage(self):
         """CPU seconds used so far and resident memory (kB) of the serve process."""

@@ -7,7 +7,10 @@
 - A proxy: two nodes that can reach each other only through Kamailio (record-routing between
   two interfaces) and rtpengine (relaying the media between them), Kamailio also challenging
   every in-dialog request with 407 as a carrier's SBC does: a fax completes both ways, the ACK and
-  BYE are seen passing the proxy, and our BYE and re-INVITE answer the challenge."""
+  BYE are seen passing the proxy, and our BYE and re-INVITE answer the challenge.
+- DNS (RFC 3263): a trunk named only by its domain, located through dnsmasq's NAPTR, SRV and A
+  records: the first SRV target refuses, the call goes to the next; the records change and the
+  node follows them after their TTL; the DNS server dies and the node keeps what it knew."""
 import json
 import os
 import threading
@@ -127,6 +130,100 @@ table ip nat {
             time.sleep(0.5)
         self.assertNotEqual(last["state"], "done", (last, bare.text()[-3000:]))
         self.assertIn("no ACK", bare.text())
+
+
+class DnsLabTest(LabBase):
+    def dnsmasq(self, ns, b_ip, with_dead=True):
+        args = ["dnsmasq", "--keep-in-foreground", "--no-daemon", "--no-resolv", "--no-hosts", "--user=root",
+                "--pid-file=", "--conf-file=/dev/null", "--listen-address=10.78.0.1", "--bind-interfaces",
+                "--local-ttl=10", "--log-queries",
+                "--naptr-record=carrier.test,10,50,s,SIP+D2T,,_sip._tcp.carrier.test",
+                "--naptr-record=carrier.test,20,50,s,SIP+D2U,,_sip._udp.carrier.test",
+                "--srv-host=_sip._tcp.carrier.test,b.carrier.test,5060,20,0",
+                "--srv-host=_sip._udp.carrier.test,b.carrier.test,5060,10,0",
+                "--host-record=b.carrier.test,%s" % b_ip]
+        if with_dead:
+            args += ["--srv-host=_sip._tcp.carrier.test,dead.carrier.test,5060,10,0",
+                     "--host-record=dead.carrier.test,10.78.0.13"]
+        log = self.path("dnsmasq-%d.log" % len(self.lab.procs))
+        p = self.lab.spawn(ns, args, log)
+        self.wait_log(p, log, "started")
+        return p
+
+    def trunk(self, node):
+        p = self.lab.exec(node.ns, "python3", "-c",
+                          "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:%d/api/trunks', timeout=10).read().decode())"
+                          % node.http_port, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        [t] = json.loads(p.stdout)
+        return t
+
+    def test_a_trunk_named_by_its_domain_follows_naptr_srv_and_a_records(self):
+        lab = self.lab
+        pub, a = lab.ns("pub"), lab.ns("a")
+        _, pub_if = lab.link(a, "10.78.0.2/24", pub, "10.78.0.1/24")
+        for ip in ("10.78.0.11/24", "10.78.0.12/24", "10.78.0.13/24"):  # B, C, and an address where nothing listens
+            lab.exec(pub, "ip", "addr", "add", ip, "dev", pub_if)
+        lab.resolver(a, "10.78.0.1")
+        dns = self.dnsmasq(pub, "10.78.0.11")
+        b = LabNode(lab, pub, self.path("b"), "10.78.0.11:5060", "sip:10.78.0.2:5060")
+        c = LabNode(lab, pub, self.path("c"), "10.78.0.12:5060", "sip:10.78.0.2:5060", smtp=2526, http=8026)
+        n = LabNode(lab, a, self.path("a"), "10.78.0.2:5060", "sip:carrier.test")
+
+        # NAPTR: TCP first (order 10), then UDP; SRV for TCP: dead (priority 10), then B (20).
+        t = self.trunk(n)
+        self.assertEqual(t["addresses"], ["10.78.0.13:5060/TCP", "10.78.0.11:5060/TCP", "10.78.0.11:5060/UDP"], t)
+        self.assertEqual(t["state"], "up", t)
+
+        def a_to_b():
+            n.send_tiff("FAX=+15550100@fax.test", self.one)
+            return n.settle(FINAL_OUT)
+
+        def b_to_a():  # B is trusted by A: one of its trunk's addresses
+            b.send_tiff("FAX=+15550100@fax.test", self.one)
+            return b.settle(FINAL_OUT)
+
+        self.both(a_to_b, b_to_a)
+        jobs = {j["direction"]: j for j in n.settle(FINAL_OUT + FINAL_IN)}
+        out, inn = jobs["out"], jobs["in"]
+        self.assertEqual((out["state"], out["pages_done"], out["bad_rows"]), ("done", 1, 0), (out, n.text()[-3000:]))
+        self.assertEqual((inn["state"], inn["pages"], inn["bad_rows"]), ("done", 1, 0), (inn, n.text()[-3000:]))
+        got = [j for j in b.settle(FINAL_OUT + FINAL_IN) if j["direction"] == "in"]
+        self.assertEqual([(j["state"], j["pages"]) for j in got], [("done", 1)], b.text()[-3000:])
+        # The refused first target is in the job's story; the call went over TCP (NAPTR order).
+        events = n.events(out["id"])
+        self.assertTrue(any("10.78.0.13:5060/TCP" in e and "next address 10.78.0.11:5060/TCP" in e for e in events), events)
+
+        # The records change: B's name now leads to C, the dead target is gone. The node follows
+        # within the 10 s TTL (and the lookup after it).
+        os.killpg(dns.pid, 15)
+        dns.wait(15)
+        dns = self.dnsmasq(pub, "10.78.0.12", with_dead=False)
+        deadline = time.time() + 60
+        while self.trunk(n)["addresses"] != ["10.78.0.12:5060/TCP", "10.78.0.12:5060/UDP"]:
+            self.assertLess(time.time(), deadline, (self.trunk(n), n.text()[-2000:]))
+            time.sleep(0.5)
+        self.assertIn("carrier.test now leads to 10.78.0.12:5060/TCP", n.text())
+
+        # DNS dies: the node keeps the addresses it knew and still faxes to them.
+        os.killpg(dns.pid, 15)
+        dns.wait(15)
+        deadline = time.time() + 60
+        while "keeping its 2 known addresses" not in n.text():
+            self.assertLess(time.time(), deadline, n.text()[-2000:])
+            time.sleep(0.5)
+        n.send_tiff("FAX=+15550101@fax.test", self.one)
+        deadline = time.time() + 240
+        while True:
+            last = max(n.jobs(), key=lambda j: j["id"])
+            if last["state"] in FINAL_OUT:
+                break
+            self.assertLess(time.time(), deadline, last)
+            time.sleep(0.5)
+        self.assertEqual((last["state"], last["pages_done"]), ("done", 1), (last, n.text()[-3000:]))
+        got = [j for j in c.settle(FINAL_OUT + FINAL_IN) if j["direction"] == "in"]
+        self.assertEqual([(j["state"], j["pages"]) for j in got], [("done", 1)], c.text()[-3000:])
+        self.assertEqual(self.trunk(n)["state"], "up")
 
 
 KAMAILIO_LAB_CFG = """#!KAMAILIO
