@@ -169,6 +169,7 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   for (const auto& r : cfg.routes) {
     if (!r.did.empty()) routed.insert(r.did);
   }
+  o.routed = [routed](const std::string& did) { return routed.count(did) > 0; };
   if (!voice.empty() || !default_voice.empty()) {
     o.voice_uri = [voice, default_voice, routed](const std::string& did) -> std::optional<std::string> {
       if (auto it = voice.find(did); it != voice.end()) return it->second;

@@ -1277,6 +1277,26 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   if (auto u = sip::parse_uri(invite.uri)) uri_user = u->user;
   auto did = e164::normalise(uri_user.empty() ? user_of(invite.to()) : uri_user, t.country_code, t.national_prefix);
   if (!did) did = e164::normalise(user_of(invite.to()), t.country_code, t.national_prefix);
+  // RFC 5806: a call a PBX forwarded here (a user's number diverting to the fax number) is
+  // routed as if it reached the number it was first dialled to — the oldest Diversion entry,
+  // the last one written — or the next newer one, when that number has a [[route]] of its own.
+  if (opt_.routed) {
+    auto entries = invite.all("Diversion");
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      auto na = sip::parse_name_addr(*it);
+      if (!na || na->uri.user.empty()) continue;
+      auto number = e164::normalise(na->uri.user, t.country_code, t.national_prefix);
+      if (!number || !opt_.routed(*number)) continue;
+      if (did && *did != *number) {
+        std::cerr << "faxbridge: call from " << (private_id || caller.empty() ? std::string("a withheld number") : caller)
+                  << " to " << *did << " was diverted from " << *number
+                  << (na->params.get("reason") ? " (" + *na->params.get("reason") + ")" : std::string())
+                  << ": routed as " << *number << std::endl;
+      }
+      did = number;
+      break;
+    }
+  }
   if (!ledger_.try_acquire(*trunk)) {
     ua.reject(id, 486, "Busy Here: all channels in use", now);
     return;

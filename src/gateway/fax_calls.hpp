@@ -133,6 +133,9 @@ struct FaxCallsOptions {
   std::string advertise;     // [sip] advertise: Via, Contact ("" = the bound address)
   std::string advertise_ip; // the same as an IP address, for SDP ("" = the bound or routed address)
   sip::UnknownSources unknown_sources = sip::UnknownSources::reject;
+  // Whether an E.164 number has a [[route]] of its own (a diverted call is routed by the number
+  // it was first dialled to when that has one: RFC 5806 Diversion).
+  std::function<bool(const std::string& did)> routed;
   // The voice_uri of the route of an inbound DID (a shared voice/fax number), if any.
   std::function<std::optional<std::string>(const std::string& did)> voice_uri;
 };

@@ -134,7 +134,7 @@ fb::Result<std::pair<std::string, int>, SyntaxError> parse_hostport(std::string_
 struct NameEntry {
   std::string_view lower_long, canonical, compact;
 };
-constexpr std::array<NameEntry, 44> kNames{{
+constexpr std::array<NameEntry, 45> kNames{{
     {"accept", "Accept", ""},
     {"accept-contact", "Accept-Contact", "a"},
     {"allow", "Allow", ""},
@@ -148,6 +148,7 @@ constexpr std::array<NameEntry, 44> kNames{{
     {"content-type", "Content-Type", "c"},
     {"cseq", "CSeq", ""},
     {"date", "Date", ""},
+    {"diversion", "Diversion", ""},
     {"event", "Event", "o"},
     {"expires", "Expires", ""},
     {"from", "From", "f"},
@@ -182,8 +183,9 @@ constexpr std::array<NameEntry, 44> kNames{{
 }};
 
 bool is_list_header(std::string_view canonical) {
-  static constexpr std::array<std::string_view, 9> kLists{"Via", "Contact", "Route", "Record-Route", "Allow",
-                                                          "Supported", "Require", "Proxy-Require", "Unsupported"};
+  static constexpr std::array<std::string_view, 10> kLists{"Via",      "Contact",       "Route",      "Record-Route",
+                                                           "Allow",    "Supported",     "Require",    "Proxy-Require",
+                                                           "Unsupported", "Diversion"};
   return std::find(kLists.begin(), kLists.end(), canonical) != kLists.end();
 }
 

@@ -7,8 +7,8 @@
 // - start line: request (METHOD SP Request-URI SP SIP/2.0) or status (SIP/2.0 SP 3DIGIT SP reason);
 // - header fields unfolded (a line starting with SP/HT continues the previous one), names matched
 //   case-insensitively and compact forms expanded to the long name; the comma lists of Via,
-//   Contact, Route, Record-Route, Allow, Supported, Require, Proxy-Require and Unsupported are
-//   split into one Header per value (commas inside quotes and <> are kept);
+//   Contact, Route, Record-Route, Allow, Supported, Require, Proxy-Require, Unsupported and
+//   Diversion (RFC 5806) are split into one Header per value (commas inside quotes and <> are kept);
 // - the mandatory fields of §8.1.1 (To, From, CSeq, Call-ID, Via; Max-Forwards is not demanded, as
 //   proxies in the field omit it) checked, CSeq's method checked against a request's method;
 // - the body is Content-Length octets (absent: the rest of the datagram); fewer is an error, extra

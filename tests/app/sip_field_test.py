@@ -12,7 +12,8 @@ G.711 RTP that a SIPp scenario's SDP points at, so each of these calls carries a
   INVITE exceeds 1300 bytes: it goes over TCP;
 - a T.38 peer offering T38FaxVersion 3; a T.38 stream moved by re-INVITE mid-fax and numbered
   from 0 again;
-- a merged request (482), an unknown method (501)."""
+- a merged request (482), an unknown method (501);
+- a call a PBX diverted to the fax number (RFC 5806 Diversion): routed by the number first dialled."""
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ import fbtest
 from fax_loss_test import FINAL_IN, FINAL_OUT
 from fax_peer_test import Peer
 from offramp_test import Node
+from onramp_test import wait_mails
 from sip_peers_test import free_udp_port, sipp
 
 SLOW = "[retry]\nfailure_delay_s = 600\nbusy_delay_s = 600\nno_answer_delay_s = 600\n"
@@ -116,6 +118,27 @@ class SipFieldInboundTest(FieldBase):
             self.uac("uac_unknown_method.xml", node, media.getsockname()[1], timeout=30)
         jobs = node.settle(FINAL_IN)
         self.assertEqual(len(jobs), 1, "the merged copy made a second call: %s" % jobs)
+
+
+    def test_a_diverted_call_is_routed_by_the_number_first_dialled(self):
+        d = self.sub("diversion")
+        routes = ('[[route]]\ndid = "+15550100"\nmailbox = "pilot@example.com"\n\n'
+                  '[[route]]\ndid = "+15550123"\nmailbox = "desk@example.com"\n')
+        node = Node(d, extra=routes)
+        self.addCleanup(node.stop)
+        # Newest first: the desk's own forward (a route), under a PBX hop with no E.164 number.
+        one = self.path("one.tif")
+        fbtest.run("convert", "-o", one, fbtest.itu_chart(1), check=0)
+        peer = self.peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", one,
+                         "--header", "Diversion: <sip:2002@pbx.example>;reason=unconditional;counter=1, "
+                                     "\"Desk\" <sip:+15550123@pbx.example>;reason=no-answer;counter=1")
+        self.assert_received(node, peer.result(), pages=1)
+        [job] = node.settle(FINAL_IN)
+        self.assertEqual(job["number"], "+15550123", job)
+        [mail] = wait_mails(os.path.join(d, "var", "mail"), "desk@example.com", 1)
+        self.assertIn("+15550123", mail["Subject"] + str(mail["To"]) + mail.get_body(("plain",)).get_content())
+        with open(node.log.name) as f:
+            self.assertIn("diverted from +15550123 (no-answer): routed as +15550123", f.read())
 
 
 class SipFieldOutboundTest(FieldBase):

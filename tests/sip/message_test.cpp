@@ -71,6 +71,32 @@ TEST(SipMessage, CompactFormsFoldingAndCaseAreNormalised) {
   EXPECT_EQ(m->headers[0].name, "Via");
 }
 
+TEST(SipMessage, DiversionListsSplitNewestFirstAsWritten) {
+  // RFC 5806: each diversion is added on top; two header fields and a comma list are one list.
+  auto m = sip::parse(crlf(
+      "INVITE sip:+15550100@fax.example.com SIP/2.0\n"
+      "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\n"
+      "To: <sip:+15550100@fax.example.com>\n"
+      "From: <sip:+15557777@carrier.example>;tag=1\n"
+      "Call-ID: d1\n"
+      "CSeq: 1 INVITE\n"
+      "diversion: \"Desk, 2\" <sip:+15550199@pbx.example>;reason=no-answer;counter=1, <tel:+15550123>;reason=unconditional\n"
+      "Diversion: <sip:2001@pbx.example;user=phone>;reason=user-busy\n"
+      "Content-Length: 0\n\n"));
+  ASSERT_TRUE(m) << m.error().reason;
+  auto d = m->all("Diversion");
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0], "\"Desk, 2\" <sip:+15550199@pbx.example>;reason=no-answer;counter=1");
+  EXPECT_EQ(d[1], "<tel:+15550123>;reason=unconditional");
+  auto last = sip::parse_name_addr(d[2]);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->uri.user, "2001");
+  EXPECT_EQ(last->params.get("reason"), "user-busy");
+  auto tel = sip::parse_name_addr(d[1]);
+  ASSERT_TRUE(tel);
+  EXPECT_EQ(tel->uri.scheme, "tel");
+}
+
 TEST(SipMessage, ContactListsKeepCommasInsideQuotesAndAngles) {
   auto m = sip::parse(crlf(
       "REGISTER sip:r.example.com SIP/2.0\n"
