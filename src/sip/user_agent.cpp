@@ -113,6 +113,8 @@ struct UserAgent::Call {
   Transport transport = Transport::udp;
   Address first_hop;  // outgoing: the INVITE's next hop; incoming: where it came from
   Message invite;
+  // Outgoing: moved to TCP for its size only (§18.1.1); the UDP form, should TCP fail.
+  std::optional<Message> udp_invite;
   std::string local_sdp;
   bool dialog_registered = false;
   // UAC.
@@ -391,12 +393,21 @@ std::optional<CallId> UserAgent::invite(const OutgoingCall& oc, Time now) {
   };
   Message m = build();
   if (c->transport == Transport::udp && cfg_.local.count(Transport::tcp) && m.serialize().size() > kUdpRequestLimit) {
+    c->udp_invite = m;
     c->transport = Transport::tcp;  // §18.1.1
     c->first_hop.transport = Transport::tcp;
     m = build();
   }
   c->invite = m;
   auto txn = layer_.send_request(m, c->first_hop, now);
+  if (!txn && c->udp_invite) {
+    // §18.1.1: the peer takes no TCP: the request goes over UDP after all.
+    c->transport = Transport::udp;
+    c->first_hop.transport = Transport::udp;
+    c->invite = std::move(*c->udp_invite);
+    c->udp_invite.reset();
+    txn = layer_.send_request(c->invite, c->first_hop, now);
+  }
   if (!txn) return std::nullopt;
   c->invite_txn = *txn;
   client_txns_[*txn] = c->id;
@@ -781,6 +792,7 @@ void UserAgent::on_response(TxnId txn, const Message& r) {
   }
   if (final && r.status < 300) c.dialog_auth = 0;
   if (txn == c.invite_txn) {
+    c.udp_invite.reset();  // the peer spoke over TCP: no UDP retry
     handle_invite_response(c, r);
   } else if (txn == c.reinvite_txn || (r.cseq().method == "INVITE" && r.status >= 200 && r.status < 300)) {
     handle_reinvite_response(c, r);
@@ -1144,6 +1156,19 @@ void UserAgent::on_timeout(TxnId txn) {
   Call& c = *ci->second;
   touch(id);
   if (txn == c.invite_txn) {
+    if (transport_failed_ && c.udp_invite) {
+      // §18.1.1: a request sent over TCP only for its size, whose connection was refused, is
+      // retried over UDP.
+      c.transport = Transport::udp;
+      c.first_hop.transport = Transport::udp;
+      c.invite = std::move(*c.udp_invite);
+      c.udp_invite.reset();
+      if (auto again = layer_.send_request(c.invite, c.first_hop, now_)) {
+        c.invite_txn = *again;
+        client_txns_[*again] = id;
+        return;
+      }
+    }
     if (transport_failed_) fail(c, 503, "the connection to the next hop failed");
     else fail(c, 408, "no response to the INVITE");
   } else if (txn == c.bye_txn) {

@@ -390,6 +390,20 @@ TEST(SipUserAgentField, AnInviteOver1300BytesGoesOverTcp) {
   ASSERT_TRUE(is(n.wire.front(), "INVITE"));
   EXPECT_EQ(n.wire_to.front().transport, sip::Transport::tcp);
   EXPECT_EQ(n.wire.front().top_via()->transport, "TCP");
+  // §18.1.1: the TCP connection is refused — the same INVITE goes over UDP, and the call proceeds.
+  Net refused;
+  refused.a->set_local({{sip::Transport::udp, {kA.ip, kA.port}}, {sip::Transport::tcp, {kA.ip, kA.port}}});
+  refused.drop = [](const sip::Message& m) { return m.is_request() && m.top_via()->transport == "TCP"; };
+  refused.hb.on_invite = [&](sip::CallId c, const sip::Message&) { refused.b->answer(c, "answer-1", refused.now); };
+  auto id = refused.call({{"X-Padding", std::string(1400, 'x')}});
+  ASSERT_EQ(refused.wire_to.back().transport, sip::Transport::tcp);
+  refused.a->transport_error({kB.ip, kB.port, sip::Transport::tcp}, refused.now);
+  refused.pump();
+  ASSERT_EQ(refused.count("INVITE"), 2);
+  EXPECT_EQ(refused.last([](const sip::Message& m) { return is(m, "INVITE"); })->top_via()->transport, "UDP");
+  EXPECT_EQ(refused.hb.invites.size(), 1u);
+  EXPECT_EQ(refused.ha.answered, std::vector<sip::CallId>{id}) << "the UDP INVITE was answered";
+  EXPECT_TRUE(refused.ha.failed.empty());
   Net small;
   small.a->set_local({{sip::Transport::udp, {kA.ip, kA.port}}, {sip::Transport::tcp, {kA.ip, kA.port}}});
   small.call();
