@@ -89,6 +89,8 @@ calls_per_second = 20                    # new calls started a second at most (c
 # username = "...", password = "...", register = false
 # options_interval_s = 30                # OPTIONS health pings (0 = off); a silent trunk is skipped by failover
 # t38_max_datagram = 0                   # override the peer's T38FaxMaxDatagram (0 = trust the peer)
+# latch_media = true                     # send media where the peer's packets come from (NAT); false
+                                         # for a peer with asymmetric RTP: to its SDP's address only
 
 [retry]                                  # outbound faxes
 max_dials = 12                           # busy / no answer / congestion
@@ -669,6 +671,7 @@ void read_trunk(Table t, std::vector<Trunk>& trunks) {
   t.choice_list<Codec>("codecs", k.codecs, kCodecs);
   t.integer("options_interval_s", k.options_interval_s, 0, 3600);
   t.integer("t38_max_datagram", k.t38_max_datagram, 0, 65535);
+  t.flag("latch_media", k.latch_media);
   t.finish();
   trunks.push_back(std::move(k));
 }

@@ -40,7 +40,8 @@
 //              neither); register false (needs username); codecs ["pcmu", "pcma"] (a non-empty
 //              subset, in order of preference); options_interval_s 0 (0..3600: OPTIONS pings; a trunk
 //              that stops answering is down and skipped by failover; 0 = off); t38_max_datagram 0
-//              (0..65535: the largest UDPTL datagram we send it, over what its SDP says; 0 = its SDP)
+//              (0..65535: the largest UDPTL datagram we send it, over what its SDP says; 0 = its SDP);
+//              latch_media true (symmetric latching of RTP/UDPTL; false for asymmetric RTP)
 //   [retry]    max_dials 12 (1..1000); max_tries 3 (1..100); busy_delay_s 120; no_answer_delay_s 300;
 //              failure_delay_s 60 (delays 1..86400); kill_after_s 10800 (1..30 days); calls_per_number 1
 //              (1..100: simultaneous calls to one number)
@@ -166,6 +167,7 @@ struct Trunk {
   std::vector<Codec> codecs = {Codec::pcmu, Codec::pcma};
   int options_interval_s = 0;  // OPTIONS health pings (0: off)
   int t38_max_datagram = 0;    // our UDPTL datagrams at most this large (0: as the peer's SDP says)
+  bool latch_media = true;     // symmetric latching of the media (gateway/media_session.hpp)
 };
 
 struct Retry {

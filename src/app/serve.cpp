@@ -188,6 +188,7 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     g.host = u->host;
     g.options_interval_s = t.options_interval_s;
     g.t38_max_datagram = t.t38_max_datagram;
+    g.latch_media = t.latch_media;
     g.t38 = t.t38 == config::T38Mode::only ? gateway::T38Policy::only
             : t.t38 == config::T38Mode::off ? gateway::T38Policy::off
                                             : gateway::T38Policy::prefer;

@@ -424,7 +424,7 @@ bool FaxCalls::open_media(const std::shared_ptr<Call>& c, const std::string& pee
       if (auto c = weak.lock()) on_detected(c, d);
     });
   };
-  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev), &pages_, sdp_ip);
+  c->media = MediaSession::open(media_.pick(), ip, ports_, std::move(ev), &pages_, sdp_ip, opt_.trunks[c->trunk].latch_media);
   if (c->media) c->local_port = c->media->port();
   return c->media != nullptr;
 }

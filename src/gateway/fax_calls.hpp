@@ -112,6 +112,7 @@ struct Trunk {
   std::string host;            // the uri's host as written (a name: checked in its TLS certificate, sent as SNI)
   int options_interval_s = 0;  // OPTIONS health pings (0: off)
   int t38_max_datagram = 0;    // our UDPTL datagrams to it at most this large (0: as its SDP says)
+  bool latch_media = true;     // symmetric latching (media_session.hpp); false: asymmetric RTP
 };
 
 // A trunk's health as its OPTIONS pings tell it: down after one that got no answer at all (any

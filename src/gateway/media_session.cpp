@@ -78,12 +78,14 @@ std::shared_ptr<Sock> new_socket(asio::io_context& io, const asio::ip::address& 
 }  // namespace
 
 std::shared_ptr<MediaSession> MediaSession::open(MediaThread& thread, const std::string& ip, PortRange& ports,
-                                                 MediaEvents events, PageWriter* writer, const std::string& sdp_ip) {
+                                                 MediaEvents events, PageWriter* writer, const std::string& sdp_ip,
+                                                 bool latch) {
   std::error_code ec;
   auto addr = asio::ip::make_address(ip, ec);
   if (ec) return nullptr;
   std::shared_ptr<MediaSession> s(new MediaSession(thread, sdp_ip.empty() ? ip : sdp_ip));
   s->bind_ip_ = ip;
+  s->latch_ = latch;
   s->ports_ = &ports;
   s->writer_ = writer;
   s->socket_ = new_socket<Sock>(thread.io(), addr);
@@ -286,6 +288,11 @@ void MediaSession::set_media_remote(const udp::endpoint& remote) {
 // Whether a datagram from `from` is heard; the first authentic one latches the stream to its
 // source (symmetric latching: behind NAT the SDP's address is not where packets come from).
 bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t> d) {
+  if (!latch_) {
+    // Asymmetric RTP: the SDP's host, from whatever port it sends; we keep sending to the SDP's.
+    if (from.address() != sdp_remote_.address()) return false;
+    return receive(d);
+  }
   if (latched_ && from == remote_) {
     receive(d);
     return true;

@@ -19,8 +19,8 @@
 // one's source, address and port, and hears only that source (a NAT that advertises its public
 // address still picks its own ports) — except that a packet from the SDP's own address always
 // wins, and a stranger never latches once something did, nor from the address a re-INVITE just
-// replaced. Peers whose RTP leaves from another port than the one they
-// receive on (asymmetric RTP) are not supported, as with Asterisk's and FreeSWITCH's NAT modes. A re-INVITE that
+// replaced. A peer whose RTP leaves from another port than the one it receives on (asymmetric
+// RTP) needs latching off (open(..., latch = false): a trunk's latch_media). A re-INVITE that
 // moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
 // from the latched address. A UDPTL stream the SDP moved starts its sequence anew.
 // A far end that sends no RTP for `idle_timeout` while an audio terminal runs ends the fax ("the
@@ -127,9 +127,11 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   // `writer`, when given, writes received pages off this thread (page_writer.hpp).
   // `sdp_ip` ("" = `ip`) is the address our SDP names (ip()): [sip] advertise, or the address
   // toward the peer when `ip` is a wildcard.
+  // `latch` false ([[trunk]] latch_media = false): media goes to the SDP's address only and is
+  // heard from that host on any port (a peer with asymmetric RTP).
   static std::shared_ptr<MediaSession> open(MediaThread& thread, const std::string& ip, PortRange& ports,
                                             MediaEvents events, PageWriter* writer = nullptr,
-                                            const std::string& sdp_ip = "");
+                                            const std::string& sdp_ip = "", bool latch = true);
   ~MediaSession();
   uint16_t port() const { return port_; }  // the first port (the one open() bound)
   const std::string& ip() const { return ip_; }
@@ -192,6 +194,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   asio::ip::udp::endpoint remote_;
   asio::ip::udp::endpoint sdp_remote_;   // what the SDP said (remote_ until latched)
   bool latched_ = false;
+  bool latch_ = true;  // false: send to the SDP's address, hear its host from any port
   std::optional<asio::ip::address> replaced_;  // the remote a re-INVITE moved away from
   std::optional<asio::ip::udp::endpoint> rtcp_remote_;  // RTCP's own latched source
   std::vector<uint8_t> audio_pts_;       // payload types that make an RTP packet authentic

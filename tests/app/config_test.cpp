@@ -127,6 +127,7 @@ TEST(EmbeddedDefault, OneLoopbackTrunk) {
   EXPECT_EQ(t.calls_per_second, 20);
   EXPECT_EQ(t.options_interval_s, 0);
   EXPECT_EQ(t.t38_max_datagram, 0);
+  EXPECT_TRUE(t.latch_media);
   EXPECT_EQ(c.sip.advertise, "");
   EXPECT_EQ(c.sip.unknown_sources, config::UnknownSources::reject);
   EXPECT_EQ(t.prefixes, Strings{"+"});
@@ -347,6 +348,7 @@ password = "p"
 register = true
 options_interval_s = 30
 t38_max_datagram = 272
+latch_media = false
 [[trunk]]
 name = "backup"
 uri = "sip:backup.example"
@@ -363,6 +365,7 @@ udptl_ec = "none"
   EXPECT_EQ(t.calls_per_second, 5);
   EXPECT_EQ(t.options_interval_s, 30);
   EXPECT_EQ(t.t38_max_datagram, 272);
+  EXPECT_FALSE(t.latch_media);
   EXPECT_EQ(t.prefixes, (Strings{"+1", "+44"}));
   EXPECT_EQ(t.accept_from, (Strings{"192.0.2.0/24", "2001:db8::/48"}));
   EXPECT_EQ(t.caller_id, "+15550100");

@@ -20,11 +20,11 @@ struct Lab {
   std::thread runner;
   gateway::PortRange ports{41000, 41999};
   std::shared_ptr<gateway::MediaSession> session;
-  Lab() {
+  explicit Lab(bool latch = true) {
     auto guard = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(io.get_executor());
     runner = std::thread([this, guard] { io.run(); });
     thread.start();
-    session = gateway::MediaSession::open(thread, "127.0.0.1", ports, {});
+    session = gateway::MediaSession::open(thread, "127.0.0.1", ports, {}, nullptr, "", latch);
   }
   ~Lab() {
     if (session) session->close();
@@ -128,6 +128,30 @@ TEST(MediaLatching, TheSdpsAddressFromAnotherPortLatchesThatPort) {
   (void)named.received(100ms);
   EXPECT_GT(real.received(300ms), 5);
   EXPECT_EQ(named.received(100ms), 0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(MediaLatching, OffForAnAsymmetricPeerTheSdpsPortKeepsTheMedia) {
+  // A peer that sends from one port and receives on the one its SDP names (asymmetric RTP): with
+  // latching off the media stays on the SDP's port whatever the packets' source.
+  Lab lab(false);
+  ASSERT_TRUE(lab.session);
+  Peer named("127.0.0.2");
+  Peer sender("127.0.0.2");  // same host, the port it sends from
+  gateway::AudioStart a;
+  a.remote = named.s.local_endpoint();
+  a.stream.payload_type = 0;
+  a.detect = false;
+  lab.session->start_audio(a);
+  EXPECT_GT(named.received(300ms), 5);
+  sender.rtp_to(lab.session->port(), 0, 1);
+  sender.rtp_to(lab.session->port(), 0, 2);
+  (void)named.received(200ms);
+  EXPECT_GT(named.received(300ms), 5);
+  EXPECT_EQ(sender.received(100ms), 0);
 }
 
 }  // namespace
