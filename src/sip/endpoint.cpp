@@ -138,6 +138,16 @@ bool Endpoint::send(const std::string& bytes, const Address& to) {
   c->peer = to;
   c->out.push_back(bytes);
   conns_[to] = c;
+  // From the address we listen on (when it is not a wildcard): on a host with several addresses
+  // the routed source would not be the one our Via and Contact name, nor one the peer trusts.
+  for (const auto& a : tcp_) {
+    const auto local = a->local_endpoint(ec).address();
+    if (ec || local.is_v4() != addr.is_v4() || local.is_unspecified()) continue;
+    c->socket().open(addr.is_v4() ? tcp::v4() : tcp::v6(), ec);
+    if (!ec) c->socket().bind(tcp::endpoint(local, 0), ec);
+    if (ec) c->socket().close(ec);
+    break;
+  }
   c->socket().async_connect(tcp::endpoint(addr, to.port), [this, c](std::error_code ec) {
     if (ec || c->closed) {
       close_conn(c);

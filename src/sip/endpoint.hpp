@@ -6,6 +6,8 @@
 // RFC 5626 §3.5.1 (CRLF keep-alives on streams are skipped by the framer).
 // THREADS: everything runs on the io_context given (one thread); the UserAgent and its handler
 // are called on it only.
+// Outbound connections leave from the TCP listener's address when it is not a wildcard (the one
+// our Via and Contact name).
 // TLS (RFC 3261 §26.2, RFC 5922 §7): listeners with the certificate and key given to start();
 // outbound TLS connections verify the peer's certificate against the system's trust store
 // (OpenSSL's default paths; SSL_CERT_FILE overrides) and its name or IP address, TLS 1.2+.
