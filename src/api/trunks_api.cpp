@@ -17,6 +17,7 @@ std::string trunks_json(const std::vector<TrunkInfo>& trunks) {
     if (!t.state_reason.empty()) o["state_reason"] = t.state_reason;
     o["addresses"] = t.addresses;
     if (!t.dns_error.empty()) o["dns_error"] = t.dns_error;
+    if (!t.down_addresses.empty()) o["down_addresses"] = t.down_addresses;
     o["channels_in_use"] = t.channels_in_use;
     o["max_channels"] = t.max_channels;
     auto m = nlohmann::ordered_json::array();

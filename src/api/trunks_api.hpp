@@ -34,6 +34,7 @@ struct TrunkInfo {
   std::string state_reason;  // why it is down
   std::vector<std::string> addresses;  // RFC 3263 location of its uri: "192.0.2.1:5060/UDP"
   std::string dns_error;               // the last lookup's failure, "" when it worked
+  std::vector<std::string> down_addresses;  // addresses whose OPTIONS went unanswered
 };
 
 std::string trunks_json(const std::vector<TrunkInfo>& trunks);

@@ -121,17 +121,29 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
   return o;
 }
 
-// A trunk's uri located (RFC 3263) at start-up; a name that gives no address yet is logged and
-// looked up again while serving (gateway/trunk_addresses.hpp).
-sip::Location locate_trunk(const config::Trunk& t, const sip::Uri& uri) {
-  if (auto tp = uri.params.get("transport"); tp && !sip::iequals(*tp, "udp") && !sip::iequals(*tp, "tcp") && !sip::iequals(*tp, "tls")) {
-    throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": transport " + *tp + " is not one we speak (udp, tcp, tls)");
+// The trunks' uris, checked; located (RFC 3263) together at start-up, for kStartupDns at most.
+// A name that gives no address yet is logged and looked up again while serving
+// (gateway/trunk_addresses.hpp).
+std::vector<std::pair<sip::Uri, sip::Location>> locate_trunks(const config::Config& cfg) {
+  std::vector<sip::Uri> uris;
+  for (const auto& t : cfg.trunks) {
+    auto u = sip::parse_uri(t.uri);
+    if (!u) throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": " + u.error().reason);
+    if (auto tp = u->params.get("transport"); tp && !sip::iequals(*tp, "udp") && !sip::iequals(*tp, "tcp") && !sip::iequals(*tp, "tls")) {
+      throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": transport " + *tp + " is not one we speak (udp, tcp, tls)");
+    }
+    uris.push_back(*u);
   }
-  sip::Location l = gateway::locate_now(uri);
-  if (l.targets.empty()) {
-    log("trunk " + t.name + ": " + t.uri + " has no address yet (" + l.error + "); calls skip it until DNS gives one");
+  auto found = gateway::locate_all_now(uris);
+  std::vector<std::pair<sip::Uri, sip::Location>> out;
+  for (size_t i = 0; i < uris.size(); ++i) {
+    if (found[i].targets.empty()) {
+      log("trunk " + cfg.trunks[i].name + ": " + cfg.trunks[i].uri + " has no address yet (" + found[i].error +
+          "); calls skip it until DNS gives one");
+    }
+    out.emplace_back(uris[i], std::move(found[i]));
   }
-  return l;
+  return out;
 }
 
 gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
@@ -177,13 +189,14 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
       return std::nullopt;
     };
   }
-  for (const auto& t : cfg.trunks) {
+  auto located = locate_trunks(cfg);
+  for (size_t ti = 0; ti < cfg.trunks.size(); ++ti) {
+    const config::Trunk& t = cfg.trunks[ti];
     gateway::Trunk g;
     g.name = t.name;
-    auto u = sip::parse_uri(t.uri);
-    if (!u) throw std::runtime_error("trunk " + t.name + ": uri " + t.uri + ": " + u.error().reason);
+    const sip::Uri* u = &located[ti].first;
     g.uri = *u;
-    g.location = locate_trunk(t, *u);
+    g.location = std::move(located[ti].second);
     g.host_port = u->host + (u->port ? ":" + std::to_string(u->port) : "");
     g.host = u->host;
     g.options_interval_s = t.options_interval_s;
@@ -441,7 +454,8 @@ int run(const config::Config& cfg) {
     std::vector<api::TrunkInfo> out;
     auto memory = fax_calls.t38_memory();
     for (const auto& t : fax_calls.trunks()) {
-      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}, t.state, t.state_reason, t.addresses, t.dns_error};
+      api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}, t.state, t.state_reason, t.addresses, t.dns_error,
+                       t.down_addresses};
       for (const auto& m : memory) {
         if (m.trunk == t.name) i.t38_memory.push_back({m.prefix, m.reason, m.since, m.until});
       }

@@ -215,7 +215,8 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
           }(),
           [this](size_t i) { addresses_changed(i); },
           [](const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }),
-      registered_(opt_.trunks.size(), false) {
+      registered_(opt_.trunks.size(), false),
+      reg_hop_(opt_.trunks.size()) {
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     pace_.push_back(std::make_unique<Pace>(io_));
     health_.push_back(std::make_unique<Health>(io_));
@@ -234,7 +235,24 @@ void FaxCalls::addresses_changed(size_t i) {
   for (const auto& target : addresses_.targets(i)) {
     if (!t.host.empty() && t.host != target.address.ip && t.host.front() != '[') endpoint_.set_tls_name(target.address.ip, t.host);
   }
-  if (!stopped_) register_trunk(i);
+  update_health(i);
+  if (stopped_) return;
+  register_trunk(i);
+  // A registration whose registrar address is gone moves to the trunk's first one.
+  if (registered_[i] && reg_hop_[i] && !addresses_.has(i, *reg_hop_[i])) {
+    if (auto hop = addresses_.first(i)) move_registration(i, *hop);
+  }
+}
+
+std::string FaxCalls::aor_user(const Trunk& t) const {
+  return t.credentials ? t.credentials->username : t.caller_id.empty() ? opt_.station_id : t.caller_id;
+}
+
+void FaxCalls::move_registration(size_t i, const sip::Address& hop) {
+  const Trunk& t = opt_.trunks[i];
+  reg_hop_[i] = hop;
+  endpoint_.ua().move_registration("sip:" + t.host_port, aor_user(t), hop);
+  std::cerr << "faxbridge: trunk " << t.name << ": registering at " << hop.to_string() << " from now on" << std::endl;
 }
 
 void FaxCalls::register_trunk(size_t i) {
@@ -243,48 +261,57 @@ void FaxCalls::register_trunk(size_t i) {
   auto hop = addresses_.first(i);
   if (!hop) return;  // when the trunk's name resolves (addresses_changed)
   registered_[i] = true;
+  reg_hop_[i] = *hop;
   sip::Registration r;
   r.registrar_uri = "sip:" + t.host_port;
   r.next_hop = *hop;
-  r.aor_user = t.credentials ? t.credentials->username : t.caller_id.empty() ? opt_.station_id : t.caller_id;
+  r.aor_user = aor_user(t);
   r.credentials = t.credentials;
   endpoint_.ua().register_at(r, sip::Clock::now());
   endpoint_.kick();
 }
 
-// A trunk's OPTIONS ping, every options_interval_s: any answer means up, silence down.
+// A trunk's OPTIONS pings, every options_interval_s, to each of its addresses: any answer means
+// that address is up, silence down; the trunk is down when every address is (RFC 3263 failover
+// meanwhile tries the silent ones last).
 void FaxCalls::ping(size_t i) {
   const Trunk& t = opt_.trunks[i];
   if (stopped_ || t.options_interval_s <= 0) return;
-  auto hop = addresses_.first(i);
-  if (!hop) {
-    // No address to ping yet: try again at the next interval (dial() skips the trunk meanwhile).
-    health_[i]->timer.expires_after(std::chrono::seconds(t.options_interval_s));
-    health_[i]->timer.async_wait([this, i](std::error_code e) {
-      if (!e) ping(i);
+  Health& h = *health_[i];
+  for (const auto& target : addresses_.targets(i)) {
+    const sip::Address hop = target.address;
+    if (!h.pending.insert(hop).second) continue;  // its last ping is still out
+    endpoint_.ua().ping("sip:" + t.host_port, hop, sip::Clock::now(), [this, i, hop](int status) {
+      if (stopped_) return;
+      Health& h = *health_[i];
+      h.pending.erase(hop);
+      const bool silent = status == 408 || status == 503;
+      addresses_.set_down(i, hop, silent);
+      if (silent) h.last_silence = status == 408 ? "no answer to OPTIONS" : "OPTIONS could not be sent (connection failed)";
+      update_health(i);
     });
-    return;
   }
-  endpoint_.ua().ping("sip:" + t.host_port, *hop, sip::Clock::now(), [this, i](int status) {
-    if (stopped_) return;
-    Health& h = *health_[i];
-    const Trunk& t = opt_.trunks[i];
-    const bool silent = status == 408 || status == 503;
-    if (silent && !h.down) {
-      h.down = true;
-      h.reason = status == 408 ? "no answer to OPTIONS" : "OPTIONS could not be sent (connection failed)";
-      std::cerr << "faxbridge: trunk " << t.name << " is down: " << h.reason << std::endl;
-    } else if (!silent && h.down) {
-      h.down = false;
-      h.reason.clear();
-      std::cerr << "faxbridge: trunk " << t.name << " is up again (OPTIONS answered " << status << ")" << std::endl;
-    }
-    h.timer.expires_after(std::chrono::seconds(t.options_interval_s));
-    h.timer.async_wait([this, i](std::error_code e) {
-      if (!e) ping(i);
-    });
-  });
   endpoint_.kick();
+  h.timer.expires_after(std::chrono::seconds(t.options_interval_s));
+  h.timer.async_wait([this, i](std::error_code e) {
+    if (!e) ping(i);
+  });
+}
+
+void FaxCalls::update_health(size_t i) {
+  Health& h = *health_[i];
+  const Trunk& t = opt_.trunks[i];
+  const bool down = addresses_.all_down(i);
+  if (down && !h.down) {
+    h.down = true;
+    const size_t n = addresses_.targets(i).size();
+    h.reason = n > 1 ? h.last_silence + " from any of its " + std::to_string(n) + " addresses" : h.last_silence;
+    std::cerr << "faxbridge: trunk " << t.name << " is down: " << h.reason << std::endl;
+  } else if (!down && h.down) {
+    h.down = false;
+    h.reason.clear();
+    std::cerr << "faxbridge: trunk " << t.name << " is up again (OPTIONS answered)" << std::endl;
+  }
 }
 
 FaxCalls::~FaxCalls() { stop(); }
@@ -366,7 +393,10 @@ std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     const Trunk& t = opt_.trunks[i];
     TrunkState s{t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels,
-                 health_[i]->down ? "down" : "up", health_[i]->reason, addresses_.describe(i), addresses_.error(i)};
+                 health_[i]->down ? "down" : "up", health_[i]->reason, addresses_.describe(i), addresses_.error(i), {}};
+    for (const auto& target : addresses_.targets(i)) {
+      if (addresses_.is_down(i, target.address)) s.down_addresses.push_back(target.address.to_string());
+    }
     if (s.addresses.empty()) {
       s.state = "down";
       s.state_reason = "no address: " + addresses_.error(i);
@@ -664,6 +694,16 @@ void FaxCalls::on_registration(const std::string& aor, int status, const std::st
   } else {
     std::cerr << "faxbridge: registration of " << aor << " failed: " << status << " " << reason
               << " (trying again in " << sip::kRegisterRetry.count() << " s)" << std::endl;
+    // RFC 3263 §4.3: a registrar address that did not answer: the next one, at the next try.
+    if (status == 408 || status == 503) {
+      for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+        const Trunk& t = opt_.trunks[i];
+        if (!t.register_ || !registered_[i] || !reg_hop_[i] || aor_user(t) != aor) continue;
+        auto next = addresses_.after(i, *reg_hop_[i]);
+        if (next && *next != *reg_hop_[i]) move_registration(i, *next);
+        break;
+      }
+    }
   }
 }
 
@@ -703,7 +743,8 @@ void FaxCalls::on_failed(sip::CallId id, int status, const std::string& reason) 
 }
 
 // The trunk's next address, as a new SIP call of the same job on the same trunk (its channel
-// again); false when there is none.
+// again); false when there is none. Like a redirect it is not paced by calls_per_second: the job
+// had its turn, and the address it replaces never took the call.
 bool FaxCalls::next_address(const std::shared_ptr<Call>& c, const std::string& why) {
   if (c->hop + 1 >= c->hops.size() || c->cancelled || stopped_) return false;
   if (!ledger_.try_acquire(c->trunk)) return false;
@@ -1277,6 +1318,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   if (auto u = sip::parse_uri(invite.uri)) uri_user = u->user;
   auto did = e164::normalise(uri_user.empty() ? user_of(invite.to()) : uri_user, t.country_code, t.national_prefix);
   if (!did) did = e164::normalise(user_of(invite.to()), t.country_code, t.national_prefix);
+  const auto dialled = did;  // the number the call reached (a shared voice/fax number's)
   // RFC 5806: a call a PBX forwarded here (a user's number diverting to the fax number) is
   // routed as if it reached the number it was first dialled to — the oldest Diversion entry,
   // the last one written — or the next newer one, when that number has a [[route]] of its own.
@@ -1317,7 +1359,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   c->caller = caller;
   if (t.credentials) ua.set_credentials(id, *t.credentials);  // an SBC may challenge our BYE
   // A shared voice/fax number: only an audio call can be a voice call.
-  if (!t38 && opt_.voice_uri) c->voice_uri = opt_.voice_uri(*did);
+  if (!t38 && opt_.voice_uri) c->voice_uri = opt_.voice_uri(*dialled);
   calls_[id] = c;
   std::optional<std::string> caller_name;
   if (auto f = invite.from(); f && !f->display.empty() && !private_id) caller_name = f->display;

@@ -64,6 +64,7 @@
 #include <functional>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -256,6 +257,7 @@ class FaxCalls final : public sip::CallHandler {
     std::string state_reason;  // why it is down
     std::vector<std::string> addresses;  // its uri's RFC 3263 location: "192.0.2.1:5060/UDP"
     std::string dns_error;               // the last lookup's failure ("" when it worked)
+    std::vector<std::string> down_addresses;  // those whose OPTIONS went unanswered
   };
   std::vector<TrunkState> trunks() const;
   // Whether `ip` is one of the trunks' hosts or accept_from (the SIP front door lets it in).
@@ -292,7 +294,10 @@ class FaxCalls final : public sip::CallHandler {
   bool next_address(const std::shared_ptr<Call>& c, const std::string& why);
   void addresses_changed(size_t trunk);
   void register_trunk(size_t trunk);
+  void move_registration(size_t trunk, const sip::Address& hop);
+  std::string aor_user(const Trunk& t) const;
   void ping(size_t trunk);
+  void update_health(size_t trunk);
   fax::Options fax_options(const Call& c) const;
   void start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& agreed, uint16_t port);
   void start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool with_fax, uint16_t port);
@@ -339,12 +344,15 @@ class FaxCalls final : public sip::CallHandler {
   struct Health {
     explicit Health(asio::io_context& io) : timer(io) {}
     asio::steady_timer timer;
-    bool down = false;
+    bool down = false;  // every address silent
     std::string reason;
+    std::string last_silence;          // why the last silent address was
+    std::set<sip::Address> pending;    // addresses whose OPTIONS is out
   };
   std::vector<std::unique_ptr<Health>> health_;
   TrunkAddresses addresses_;
   std::vector<bool> registered_;  // per trunk: its registration was started
+  std::vector<std::optional<sip::Address>> reg_hop_;  // per trunk: where it registers now
   bool stopped_ = false;
 };
 

@@ -17,7 +17,15 @@ bool numeric_host(const sip::Uri& uri) {
 }
 
 std::chrono::seconds refresh_after(uint32_t ttl) {
-  return std::clamp(std::chrono::seconds(ttl), kMinRelocate, kMaxRelocate);
+  return std::clamp(std::chrono::seconds(ttl ? ttl : kMaxRelocate.count()), kMinRelocate, kMaxRelocate);
+}
+
+// Canonical order: answers a DNS server rotates compare equal.
+void canonical(sip::Location& l) {
+  std::sort(l.targets.begin(), l.targets.end(), [](const sip::Target& a, const sip::Target& b) {
+    return std::tie(a.group, a.priority, a.address, a.weight, a.host) <
+           std::tie(b.group, b.priority, b.address, b.weight, b.host);
+  });
 }
 
 }  // namespace
@@ -28,6 +36,7 @@ TrunkAddresses::TrunkAddresses(asio::io_context& io, std::vector<Entry> trunks, 
   for (auto& e : trunks) {
     auto s = std::make_unique<State>(io_);
     s->location = e.location;
+    canonical(s->location);
     s->error = e.location.targets.empty() ? e.location.error : "";
     s->dynamic = !numeric_host(e.uri) && !e.uri.host.empty();
     s->entry = std::move(e);
@@ -43,7 +52,10 @@ void TrunkAddresses::start() {
     State& s = *trunks_[i];
     if (!s.dynamic) continue;
     if (!dns_) dns_ = std::make_unique<sip::Dns>(io_);
-    schedule(i, s.location.targets.empty() ? kRelocateRetry : refresh_after(s.location.ttl));
+    // No address yet (the start-up lookup failed or ran out of time): ask again at once.
+    if (s.location.targets.empty()) schedule(i, std::chrono::seconds(0));
+    else if (s.location.incomplete) schedule(i, kRelocateRetry);
+    else schedule(i, refresh_after(s.location.ttl));
   }
 }
 
@@ -69,20 +81,28 @@ void TrunkAddresses::relocate(size_t i) {
     State& s = *trunks_[i];
     s.busy = false;
     if (stopped_) return;
-    if (l.targets.empty()) {
-      // Keep what worked: a DNS outage must not take a trunk down.
-      s.error = l.error;
+    const bool had = !s.location.targets.empty();
+    if (l.targets.empty() || (l.incomplete && had)) {
+      // Keep what worked: a failed lookup proves nothing about the records.
+      std::string why = l.targets.empty() ? l.error : "";
+      if (!l.targets.empty()) {
+        for (const auto& f : l.failed) why += (why.empty() ? "" : "; ") + f;
+      }
+      s.error = why;
       if (log_) {
-        log_("trunk " + s.entry.name + ": DNS: " + l.error +
-             (s.location.targets.empty() ? "" : "; keeping its " + std::to_string(s.location.targets.size()) + " known addresses"));
+        log_("trunk " + s.entry.name + ": DNS: " + why +
+             (had ? "; keeping its " + std::to_string(s.location.targets.size()) + " known addresses" : ""));
       }
       schedule(i, kRelocateRetry);
       return;
     }
-    s.error.clear();
+    canonical(l);
+    s.error = l.incomplete ? "a lookup failed; these addresses may be only some" : "";
     const bool differs = l.targets != s.location.targets;
     const uint32_t ttl = l.ttl;
+    const bool incomplete = l.incomplete;
     s.location = std::move(l);
+    std::erase_if(s.down, [&](const sip::Address& a) { return !has(i, a); });
     if (differs) {
       if (log_) {
         std::string list;
@@ -91,20 +111,30 @@ void TrunkAddresses::relocate(size_t i) {
       }
       if (changed_) changed_(i);
     }
-    schedule(i, refresh_after(ttl));
+    schedule(i, incomplete ? kRelocateRetry : refresh_after(ttl));
   });
 }
 
-std::vector<sip::Address> TrunkAddresses::order(size_t trunk) { return sip::order_targets(targets(trunk), rng_); }
+std::vector<sip::Address> TrunkAddresses::order(size_t trunk) {
+  auto out = sip::order_targets(targets(trunk), rng_);
+  const auto& down = trunks_[trunk]->down;
+  std::stable_partition(out.begin(), out.end(), [&](const sip::Address& a) { return !down.count(a); });
+  return out;
+}
 
 std::optional<sip::Address> TrunkAddresses::first(size_t trunk) const {
   const auto& t = targets(trunk);
   if (t.empty()) return std::nullopt;
-  // The best (group, priority) record; among equals the first written.
-  auto best = std::min_element(t.begin(), t.end(), [](const sip::Target& a, const sip::Target& b) {
-    return a.group != b.group ? a.group < b.group : a.priority < b.priority;
-  });
-  return best->address;
+  return t.front().address;  // canonical order: the best record's lowest address
+}
+
+std::optional<sip::Address> TrunkAddresses::after(size_t trunk, const sip::Address& a) const {
+  const auto& t = targets(trunk);
+  if (t.empty()) return std::nullopt;
+  for (size_t k = 0; k < t.size(); ++k) {
+    if (t[k].address == a) return t[(k + 1) % t.size()].address;
+  }
+  return t.front().address;
 }
 
 bool TrunkAddresses::contains(const std::string& ip, size_t trunk) const {
@@ -116,28 +146,55 @@ bool TrunkAddresses::contains(const std::string& ip, size_t trunk) const {
   return false;
 }
 
+bool TrunkAddresses::has(size_t trunk, const sip::Address& a) const {
+  const auto& t = targets(trunk);
+  return std::any_of(t.begin(), t.end(), [&](const sip::Target& x) { return x.address == a; });
+}
+
 std::vector<std::string> TrunkAddresses::describe(size_t trunk) const {
   std::vector<std::string> out;
   for (const auto& t : targets(trunk)) out.push_back(t.address.to_string());
   return out;
 }
 
-sip::Location locate_now(const sip::Uri& uri) {
-  asio::io_context io;
-  std::optional<sip::Location> out;
+void TrunkAddresses::set_down(size_t trunk, const sip::Address& a, bool down) {
+  if (!has(trunk, a)) return;  // an answer from an address DNS has since dropped
+  if (down) trunks_[trunk]->down.insert(a);
+  else trunks_[trunk]->down.erase(a);
+}
+
+bool TrunkAddresses::all_down(size_t trunk) const {
+  const auto& t = targets(trunk);
+  const auto& down = trunks_[trunk]->down;
+  return !t.empty() && std::all_of(t.begin(), t.end(), [&](const sip::Target& x) { return down.count(x.address); });
+}
+
+std::vector<sip::Location> locate_all_now(const std::vector<sip::Uri>& uris, std::chrono::seconds limit) {
+  std::vector<std::optional<sip::Location>> out(uris.size());
   {
+    asio::io_context io;
     sip::Dns dns(io);
-    dns.locate(uri, [&](sip::Location l) { out = std::move(l); });
-    // Bounded: kDnsTimeout x kDnsTries per query, kMaxQueries queries.
-    while (!out && io.run_one() > 0) {
+    for (size_t i = 0; i < uris.size(); ++i) {
+      dns.locate(uris[i], [&out, i](sip::Location l) { out[i] = std::move(l); });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    auto done = [&] { return std::all_of(out.begin(), out.end(), [](const auto& o) { return o.has_value(); }); };
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      if (io.run_one_until(deadline) == 0 && io.stopped()) break;
+    }
+  }  // lookups still running end here, without a callback
+  std::vector<sip::Location> result;
+  for (auto& o : out) {
+    if (o) {
+      result.push_back(std::move(*o));
+    } else {
+      sip::Location l;
+      l.error = "DNS gave no answer within " + std::to_string(limit.count()) + " s of start-up";
+      l.incomplete = true;
+      result.push_back(std::move(l));
     }
   }
-  if (!out) {
-    sip::Location l;
-    l.error = "the lookup did not finish";
-    return l;
-  }
-  return *out;
+  return result;
 }
 
 }  // namespace gateway

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -34,9 +35,13 @@ struct QueryContext {
   asio::io_context* io;
 };
 
+// NXDOMAIN and NODATA say the records do not exist; anything else is a failure to find out.
+bool transient(int status) { return status != ARES_SUCCESS && status != ARES_ENOTFOUND && status != ARES_ENODATA && status != ARES_ENONAME; }
+
 std::string status_text(int status) {
   switch (status) {
-    case ARES_ENOTFOUND: return "NXDOMAIN";
+    case ARES_ENOTFOUND:
+    case ARES_ENONAME: return "NXDOMAIN";
     case ARES_ENODATA: return "no records";
     case ARES_ETIMEOUT: return "no answer from the DNS server";
     case ARES_ESERVFAIL: return "SERVFAIL";
@@ -80,34 +85,14 @@ DnsAnswer parse(RrType type, const unsigned char* abuf, int alen) {
       if (out) ares_free_data(out);
       break;
     }
-    case RrType::a: {
-      ares_addrttl ttls[kMaxAddresses * 4];
-      int n = int(std::size(ttls));
-      rc = ares_parse_a_reply(abuf, alen, nullptr, ttls, &n);
-      for (int i = 0; rc == ARES_SUCCESS && i < n; ++i) {
-        char text[INET_ADDRSTRLEN];
-        if (!inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof text)) continue;
-        a.addresses.push_back(text);
-        const uint32_t ttl = ttls[i].ttl > 0 ? uint32_t(ttls[i].ttl) : 1;
-        a.ttl = a.ttl == 0 ? ttl : std::min(a.ttl, ttl);
-      }
-      break;
-    }
-    case RrType::aaaa: {
-      ares_addr6ttl ttls[kMaxAddresses * 4];
-      int n = int(std::size(ttls));
-      rc = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &n);
-      for (int i = 0; rc == ARES_SUCCESS && i < n; ++i) {
-        char text[INET6_ADDRSTRLEN];
-        if (!inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof text)) continue;
-        a.addresses.push_back(text);
-        const uint32_t ttl = ttls[i].ttl > 0 ? uint32_t(ttls[i].ttl) : 1;
-        a.ttl = a.ttl == 0 ? ttl : std::min(a.ttl, ttl);
-      }
-      break;
-    }
+    case RrType::a:
+    case RrType::aaaa:
+      break;  // ares_getaddrinfo (Dns::query)
   }
-  if (rc != ARES_SUCCESS) a.error = rc == ARES_EBADRESP ? "a malformed answer" : status_text(rc);
+  if (rc != ARES_SUCCESS) {
+    a.error = rc == ARES_EBADRESP ? "a malformed answer" : status_text(rc);
+    a.transient = rc == ARES_EBADRESP || transient(rc);
+  }
   return a;
 }
 
@@ -133,8 +118,12 @@ Dns::Dns(asio::io_context& io, const std::string& servers) : io_(io), timer_(io)
   o.sock_state_cb_data = this;
   o.timeout = int(kDnsTimeout.count());
   o.tries = kDnsTries;
+  // No search list: a trunk's host is written in full, and a name's "no such record" must end
+  // its lookup (after one, c-ares would go on to NAME.<search domain>, and a resolver's REFUSED
+  // for that would turn a plain "no AAAA record" into a failure).
+  o.flags = ARES_FLAG_NOSEARCH;
   ares_channel ch = nullptr;
-  const int rc = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+  const int rc = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
   if (rc != ARES_SUCCESS) throw std::runtime_error(std::string("DNS: c-ares: ") + ares_strerror(rc));
   channel_ = ch;
   if (!servers.empty()) {
@@ -173,10 +162,15 @@ void Dns::sock_state(int fd, bool readable, bool writable) {
     }
     return;
   }
-  if (it == watches_.end()) it = watches_.emplace(fd, std::make_shared<Watch>(io_, fd)).first;
-  it->second->want_read = readable;
-  it->second->want_write = writable;
-  arm(it->second);
+  try {
+    if (it == watches_.end()) it = watches_.emplace(fd, std::make_shared<Watch>(io_, fd)).first;
+    it->second->want_read = readable;
+    it->second->want_write = writable;
+    arm(it->second);
+  } catch (const std::exception&) {
+    // Called from inside c-ares (C frames): nothing may escape. Unwatched, the socket's query
+    // ends by its timeout (the timer drives ares_process_fd regardless).
+  }
 }
 
 void Dns::arm(const std::shared_ptr<Watch>& w) {
@@ -222,8 +216,39 @@ void Dns::on_reply(void* arg, int status, int /*timeouts*/, unsigned char* abuf,
   std::unique_ptr<QueryContext> ctx(static_cast<QueryContext*>(arg));
   if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || !*ctx->alive) return;
   DnsAnswer a;
-  if (status == ARES_SUCCESS) a = parse(ctx->query.type, abuf, alen);
-  else a.error = status_text(status);
+  if (status == ARES_SUCCESS) {
+    a = parse(ctx->query.type, abuf, alen);
+  } else {
+    a.error = status_text(status);
+    a.transient = transient(status);
+  }
+  asio::post(*ctx->io, [done = std::move(ctx->done), a = std::move(a), alive = ctx->alive]() {
+    if (*alive) done(a);
+  });
+}
+
+void Dns::on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* res) {
+  std::unique_ptr<QueryContext> ctx(static_cast<QueryContext*>(arg));
+  std::unique_ptr<ares_addrinfo, void (*)(ares_addrinfo*)> owned(res, &ares_freeaddrinfo);
+  if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || !*ctx->alive) return;
+  DnsAnswer a;
+  if (status != ARES_SUCCESS) {
+    a.error = status_text(status);
+    a.transient = transient(status);
+  }
+  for (auto* n = res ? res->nodes : nullptr; status == ARES_SUCCESS && n; n = n->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* where = nullptr;
+    if (n->ai_family == AF_INET && ctx->query.type == RrType::a) where = &reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr;
+    if (n->ai_family == AF_INET6 && ctx->query.type == RrType::aaaa) where = &reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr;
+    if (!where || !inet_ntop(n->ai_family, where, text, sizeof text)) continue;
+    if (std::find(a.addresses.begin(), a.addresses.end(), text) != a.addresses.end()) continue;
+    a.addresses.push_back(text);
+    // The hosts file's entries carry no TTL: they are taken as lasting (kMaxRelocate's cap).
+    const uint32_t ttl = n->ai_ttl > 0 ? uint32_t(n->ai_ttl) : 0;
+    if (ttl) a.ttl = a.ttl == 0 ? ttl : std::min(a.ttl, ttl);
+  }
+  if (status == ARES_SUCCESS && a.addresses.empty()) a.error = "no records";
   asio::post(*ctx->io, [done = std::move(ctx->done), a = std::move(a), alive = ctx->alive]() {
     if (*alive) done(a);
   });
@@ -231,7 +256,15 @@ void Dns::on_reply(void* arg, int status, int /*timeouts*/, unsigned char* abuf,
 
 void Dns::query(const DnsQuery& q, std::function<void(DnsAnswer)> done) {
   auto* ctx = new QueryContext{q, std::move(done), alive_, &io_};
-  ares_query(chan(channel_), q.name.c_str(), ns_c_in, wire_type(q.type), &Dns::on_reply, ctx);
+  if (q.type == RrType::a || q.type == RrType::aaaa) {
+    // Addresses as the system finds them: the hosts file, then DNS.
+    ares_addrinfo_hints hints{};
+    hints.ai_family = q.type == RrType::a ? AF_INET : AF_INET6;
+    hints.ai_flags = ARES_AI_NOSORT;
+    ares_getaddrinfo(chan(channel_), q.name.c_str(), nullptr, &hints, &Dns::on_addrinfo, ctx);
+  } else {
+    ares_query(chan(channel_), q.name.c_str(), ns_c_in, wire_type(q.type), &Dns::on_reply, ctx);
+  }
   arm_timer();
 }
 

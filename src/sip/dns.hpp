@@ -1,8 +1,10 @@
 // dns.hpp — DNS lookups on asio through c-ares, and RFC 3263 location (sip/locate.hpp) over them.
 //
-// STANDARDS: RFC 1035 (queries, the servers and search options of /etc/resolv.conf, read once
-// when constructed — `ip netns exec` puts /etc/netns/NAME/resolv.conf there), RFC 2915 NAPTR,
-// RFC 2782 SRV, RFC 3596 AAAA; parsing is c-ares's (ares_parse_*_reply).
+// STANDARDS: RFC 1035 (queries to the servers of /etc/resolv.conf, read once when constructed —
+// `ip netns exec` puts /etc/netns/NAME/resolv.conf there; its search list is not applied: names
+// are taken as written in full), RFC 2915 NAPTR, RFC 2782 SRV, RFC 3596 AAAA; addresses through
+// ares_getaddrinfo (the hosts file first, then DNS); parsing is c-ares's. A failure other than
+// NXDOMAIN/NODATA is marked transient (sip/locate.hpp).
 // THREADS: everything runs on the io_context given; callbacks are called on it, never from
 // inside query() or locate().
 // LIMITS: kDnsTimeout per try, kDnsTries tries per server; a query that outlives its Dns gets
@@ -17,6 +19,8 @@
 #include <asio.hpp>
 
 #include "sip/locate.hpp"
+
+struct ares_addrinfo;  // c-ares, kept out of this header
 
 namespace sip {
 
@@ -41,6 +45,7 @@ class Dns {
   struct Watch;
   static void on_sock_state(void* self, int fd, int readable, int writable);
   static void on_reply(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  static void on_addrinfo(void* arg, int status, int timeouts, ::ares_addrinfo* res);
   void sock_state(int fd, bool readable, bool writable);
   void arm(const std::shared_ptr<Watch>& w);
   void process(int read_fd, int write_fd);

@@ -110,7 +110,7 @@ std::optional<DnsQuery> Locator::next() {
   if (stage_ == Stage::done) return std::nullopt;
   if (queue_.empty() && !fallback_done_) {
     fallback_done_ = true;
-    if (!srv_found_) {
+    if (!srv_found_ && !srv_unknown_) {
       // §4.2: no SRV records at all: the URI's host itself, on the default port.
       address_queries(host_, fallback_transport_, default_port(fallback_transport_), 0, {});
     }
@@ -139,6 +139,11 @@ void Locator::answer(const DnsAnswer& a) {
   const std::string what = std::string(rr_name(p.query.type)) + " " + p.query.name;
   if (a.ttl > 0) result_.ttl = result_.ttl == 0 ? a.ttl : std::min(result_.ttl, a.ttl);
   if (!a.error.empty()) failures_.push_back(what + ": " + a.error);
+  if (a.transient) {
+    result_.incomplete = true;
+    result_.failed.push_back(what + ": " + a.error);
+    if (p.query.type == RrType::naptr || p.query.type == RrType::srv) srv_unknown_ = true;
+  }
   switch (p.query.type) {
     case RrType::naptr: {
       std::vector<NaptrRecord> usable;
@@ -152,6 +157,7 @@ void Locator::answer(const DnsAnswer& a) {
       if (usable.size() > kMaxNaptr) usable.resize(kMaxNaptr);
       result_.trace += what + ": " + std::to_string(a.naptr.size()) + " records, " + std::to_string(usable.size()) + " usable\n";
       size_t group = 0;
+      if (!usable.empty()) fallback_transport_ = *naptr_transport(usable.front().service, sips_);  // §4.2
       for (const auto& r : usable) {
         const Transport t = *naptr_transport(r.service, sips_);
         push(strip_dot(r.replacement), RrType::srv, t, 0, group++, {});
@@ -173,14 +179,21 @@ void Locator::answer(const DnsAnswer& a) {
       for (const auto& r : a.srv) {
         if (used == kMaxSrv) break;
         const std::string target = strip_dot(r.target);
-        if (target.empty() || target == ".") continue;  // RFC 2782: "." — the service is not offered here
+        if (target.empty() || target == ".") {
+          srv_found_ = true;  // RFC 2782: "." — the service is decidedly not offered here
+          continue;
+        }
+        if (r.port == 0) continue;
         ++used;
         srv_found_ = true;
         SrvRecord rec = r;
         rec.target = target;
         if (numeric(target)) {
           // Not allowed by RFC 2782, written by some anyway: the address as it is.
-          if (result_.targets.size() < kMaxTargets) {
+          const Address addr{target, r.port, p.transport};
+          const bool seen = std::any_of(result_.targets.begin(), result_.targets.end(),
+                                        [&](const Target& x) { return x.address == addr; });
+          if (!seen && result_.targets.size() < kMaxTargets) {
             Target t;
             t.address = Address{target, r.port, p.transport};
             t.group = p.group;
@@ -208,7 +221,11 @@ void Locator::answer(const DnsAnswer& a) {
         t.priority = p.srv.priority;
         t.weight = p.srv.weight;
         t.host = p.query.name;
-        if (std::find(result_.targets.begin(), result_.targets.end(), t) != result_.targets.end()) continue;
+        // One address once (two SRV records may name it): failover never retries it.
+        if (std::any_of(result_.targets.begin(), result_.targets.end(),
+                        [&](const Target& x) { return x.address == t.address; })) {
+          continue;
+        }
         result_.targets.push_back(t);
         ++used;
       }

@@ -9,7 +9,9 @@
 // RFC 2915 (NAPTR: only flag "s" — the replacement names SRV records — is followed; records with
 // other flags or a regexp are skipped, as RFC 3263 uses none), RFC 2782 (SRV: priority ascending,
 // weighted random within one priority — order_targets(), drawn per request; target "." means no
-// service). §4.3 (the next address after a timeout, a transport error or a 503) is the caller's:
+// service; port 0 is skipped). §4.2: NAPTR chose a transport whose SRV records are missing: the
+// URI's host on that transport's default port. A failed query (not "no records") marks the
+// location incomplete and never leads to the A/AAAA fallback. §4.3 (the next address after a timeout, a transport error or a 503) is the caller's:
 // gateway/fax_calls. RFC 5922 §4: TLS checks the URI's host, not the SRV target (sip/endpoint).
 // LIMITS: kMaxNaptr NAPTR and kMaxSrv SRV records per name and kMaxAddresses addresses per host
 // are used; at most kMaxTargets targets in all, and kMaxQueries queries per location.
@@ -60,13 +62,15 @@ struct SrvRecord {
 };
 
 // One query's answer. "No records" (NXDOMAIN, NODATA) and a failure (timeout, SERVFAIL) both
-// leave the lists empty; error says which, for the log.
+// leave the lists empty; error says which, for the log, and transient marks a failure (the
+// records may well exist: nothing is concluded from their absence).
 struct DnsAnswer {
   std::vector<NaptrRecord> naptr;
   std::vector<SrvRecord> srv;
   std::vector<std::string> addresses;  // numeric, A or AAAA
   uint32_t ttl = 0;                    // 0: not known
   std::string error;                   // "" on success (even an empty one)
+  bool transient = false;              // a failure, not "no such records"
 };
 
 // One address to try, with the SRV record it came from (all zero without SRV).
@@ -84,6 +88,8 @@ struct Location {
   uint32_t ttl = 0;
   std::string error;            // why targets is empty (e.g. "carrier.example: no A record (NXDOMAIN)")
   std::string trace;            // the queries and what they gave, one per line, for the log
+  bool incomplete = false;      // some query failed (not "no records"): targets may lack some
+  std::vector<std::string> failed;  // those queries: "SRV _sip._udp.carrier.example: SERVFAIL"
 };
 
 class Locator {
@@ -113,7 +119,8 @@ class Locator {
   std::vector<Pending> queue_;  // front first
   std::optional<Pending> asked_;
   enum class Stage { naptr, srv, address, done } stage_ = Stage::done;
-  bool srv_found_ = false;     // some SRV name gave records: no A/AAAA fallback on the URI's host
+  bool srv_found_ = false;     // some SRV name gave records (or said "."): no A/AAAA fallback
+  bool srv_unknown_ = false;   // an SRV or NAPTR query failed: no fallback either (records may exist)
   bool fallback_done_ = false;  // the URI's own host was (or needs not be) looked up
   Transport fallback_transport_ = Transport::udp;
   std::vector<std::string> failures_;  // "A carrier.example: NXDOMAIN", for result_.error

@@ -695,6 +695,12 @@ void UserAgent::register_at(const Registration& r, Time now) {
   regs_.push_back(std::move(reg));
 }
 
+void UserAgent::move_registration(const std::string& registrar_uri, const std::string& aor_user, const Address& next_hop) {
+  for (auto& r : regs_) {
+    if (r->cfg.registrar_uri == registrar_uri && r->cfg.aor_user == aor_user) r->cfg.next_hop = next_hop;
+  }
+}
+
 void UserAgent::unregister_all(Time now) {
   now_ = now;
   for (auto& r : regs_) {

@@ -195,6 +195,9 @@ class UserAgent final : public TransactionUser {
   // Registers and keeps the binding fresh (refreshed at half the granted time, retried after a
   // failure); 401/407 answered once per challenge. unregister_all() sends Expires: 0 for each.
   void register_at(const Registration& r, Time now);
+  // The registration of `aor_user` at `registrar_uri` goes to `next_hop` from its next REGISTER
+  // on (its registrar's addresses changed, or the last one stopped answering).
+  void move_registration(const std::string& registrar_uri, const std::string& aor_user, const Address& next_hop);
   void unregister_all(Time now);
 
   void set_local(std::map<Transport, std::pair<std::string, uint16_t>> local) { cfg_.local = std::move(local); }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <optional>
+#include <thread>
 
 extern char** environ;
 
@@ -20,18 +21,41 @@ uint16_t free_udp_port() {
   return s.local_endpoint().port();
 }
 
-// dnsmasq in the foreground on 127.0.0.1:port with the records given; killed at the end.
+// dnsmasq in the foreground on 127.0.0.1:port with the records given; killed at the end. It
+// binds UDP and TCP on its port: a port taken meanwhile makes it exit, and another is tried.
 class Dnsmasq {
  public:
-  explicit Dnsmasq(std::vector<std::string> records) : port_(free_udp_port()) {
-    std::vector<std::string> args{"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-daemon",
-                                  "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + std::to_string(port_),
-                                  "--local-ttl=7", "--user=root", "--pid-file=", "--conf-file=/dev/null"};
-    for (auto& r : records) args.push_back(r);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, "dnsmasq", nullptr, nullptr, argv.data(), environ) != 0) pid_ = 0;
+  explicit Dnsmasq(const std::vector<std::string>& records) {
+    for (int attempt = 0; attempt < 5 && pid_ == 0; ++attempt) {
+      port_ = free_udp_port();
+      std::vector<std::string> args{"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-daemon",
+                                    "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + std::to_string(port_),
+                                    "--local-ttl=7", "--user=root", "--pid-file=", "--conf-file=/dev/null",
+                                    "--local=/carrier.test/"};  // answered from its records only: NODATA, not REFUSED
+      for (const auto& r : records) args.push_back(r);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      if (posix_spawnp(&pid_, "dnsmasq", nullptr, nullptr, argv.data(), environ) != 0) {
+        pid_ = 0;
+        return;  // not installed
+      }
+      // Up when its TCP port accepts; gone (port taken) when it exited.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = 0;
+          break;
+        }
+        asio::io_context io;
+        asio::ip::tcp::socket s(io);
+        std::error_code ec;
+        s.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
+        if (!ec) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
   }
   ~Dnsmasq() {
     if (pid_ > 0) {
@@ -43,7 +67,7 @@ class Dnsmasq {
   std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
-  uint16_t port_;
+  uint16_t port_ = 0;
   pid_t pid_ = 0;
 };
 
@@ -92,6 +116,7 @@ TEST(Dns, NaptrSrvAndAddressRecordsFromARealServer) {
                                              "192.0.2.2:5060/UDP", "[2001:db8::2]:5060/UDP"}))
       << l.trace;
   EXPECT_EQ(l.ttl, 7u);
+  EXPECT_FALSE(l.incomplete) << l.trace;  // b1 has no AAAA record: "no records", not a failure
 }
 
 TEST(Dns, AMissingNameIsNamedAndNoServerIsAnError) {
@@ -122,6 +147,37 @@ TEST(Dns, AQueryThatOutlivesItsResolverGetsNoCallback) {
   io.restart();
   io.run_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(called);
+}
+
+TEST(Dns, AResolverDestroyedByOneAnswerGivesNoOtherAndSurvives) {
+  // Answers already in: the first callback destroys the resolver; the others never come.
+  Dnsmasq server({"--host-record=a.carrier.test,192.0.2.1", "--host-record=b.carrier.test,192.0.2.2"});
+  ASSERT_TRUE(server.started());
+  asio::io_context io;
+  auto dns = std::make_unique<Dns>(io, server.server());
+  (void)locate_when_up(io, *dns, "sip:a.carrier.test:5060", "a.carrier.test");
+  int calls = 0;
+  for (int i = 0; i < 8; ++i) {
+    dns->query({i % 2 ? "a.carrier.test" : "b.carrier.test", RrType::a}, [&](DnsAnswer) {
+      ++calls;
+      dns.reset();
+    });
+  }
+  // Let every answer arrive before any callback can run: one poll reads them all.
+  ASSERT_TRUE(run_until(io, [&] { return calls > 0; }));
+  io.restart();
+  io.run_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(Dns, TheHostsFileAnswersAddressQueries) {
+  // ares_getaddrinfo reads /etc/hosts before DNS: "localhost" needs no server at all.
+  asio::io_context io;
+  Dns dns(io, "127.0.0.1:" + std::to_string(free_udp_port()));  // nothing listens
+  std::optional<DnsAnswer> a;
+  dns.query({"localhost", RrType::a}, [&](DnsAnswer x) { a = x; });
+  ASSERT_TRUE(run_until(io, [&] { return a.has_value(); }));
+  EXPECT_EQ(a->addresses, std::vector<std::string>{"127.0.0.1"}) << a->error;
 }
 
 }  // namespace

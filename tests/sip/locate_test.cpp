@@ -145,10 +145,52 @@ TEST(Locate, NothingButAnARecordUsesTheDefaultPortAndTransport) {
 TEST(Locate, SrvDotMeansNoServiceAndNothingResolvesIsAnError) {
   Zone z;
   z.srv("_sip._udp.gone.example", {{0, 0, 0, "."}});
+  z.a("gone.example", {"192.0.2.80"});  // its web server: never taken for SIP
   auto l = z.locate("sip:gone.example");
   EXPECT_TRUE(l.targets.empty());
   EXPECT_NE(l.error.find("no address for gone.example"), std::string::npos) << l.error;
-  EXPECT_NE(l.error.find("A gone.example: NXDOMAIN"), std::string::npos) << l.error;
+  for (const auto& q : z.asked) EXPECT_NE(q.type, RrType::a) << q.name;
+
+  Zone none;
+  auto n = none.locate("sip:nothing.example");
+  EXPECT_TRUE(n.targets.empty());
+  EXPECT_NE(n.error.find("A nothing.example: NXDOMAIN"), std::string::npos) << n.error;
+  EXPECT_FALSE(n.incomplete);
+}
+
+TEST(Locate, AFailedSrvQueryNeverFallsBackToTheDomainsAddress) {
+  // A resolver that times out on SRV but still holds the domain's A record (a web server): that
+  // address is not the trunk, and the location says it is incomplete.
+  Zone z;
+  z.answers[{"_sip._udp.carrier.example", RrType::srv}].error = "SERVFAIL";
+  z.answers[{"_sip._udp.carrier.example", RrType::srv}].transient = true;
+  z.srv("_sip._tcp.carrier.example", {{10, 0, 5060, "tcp.carrier.example"}});
+  z.a("tcp.carrier.example", {"192.0.2.20"});
+  z.a("carrier.example", {"192.0.2.80"});
+  auto l = z.locate("sip:carrier.example");
+  EXPECT_TRUE(l.incomplete);
+  EXPECT_EQ(addresses(l), (std::vector<std::string>{"192.0.2.20:5060/TCP"}));
+  Zone only;
+  only.answers[{"carrier.example", RrType::naptr}].error = "no answer from the DNS server";
+  only.answers[{"carrier.example", RrType::naptr}].transient = true;
+  only.a("carrier.example", {"192.0.2.80"});
+  auto o = only.locate("sip:carrier.example");
+  EXPECT_TRUE(o.incomplete);
+  EXPECT_TRUE(o.targets.empty()) << addresses(o)[0];
+}
+
+TEST(Locate, NaptrsTransportHoldsWhenItsSrvRecordsAreMissingAndPortZeroAndRepeatsAreSkipped) {
+  Zone z;
+  z.naptr("carrier.example", {{10, 10, "s", "SIP+D2T", "", "_sip._tcp.carrier.example"}});
+  z.a("carrier.example", {"192.0.2.5"});
+  EXPECT_EQ(addresses(z.locate("sip:carrier.example")), (std::vector<std::string>{"192.0.2.5:5060/TCP"}));
+  Zone y;
+  y.srv("_sip._udp.carrier.example", {{10, 0, 0, "zero.carrier.example"}, {10, 0, 5060, "a.carrier.example"},
+                                      {20, 0, 5060, "b.carrier.example"}});
+  y.a("zero.carrier.example", {"192.0.2.9"});
+  y.a("a.carrier.example", {"192.0.2.1"});
+  y.a("b.carrier.example", {"192.0.2.1"});  // the same SBC under two names
+  EXPECT_EQ(addresses(y.locate("sip:carrier.example")), (std::vector<std::string>{"192.0.2.1:5060/UDP"}));
 }
 
 TEST(Locate, UnknownTransportAndEmptyHostAreErrors) {
