@@ -123,14 +123,17 @@ class SipFieldInboundTest(FieldBase):
     def test_a_diverted_call_is_routed_by_the_number_first_dialled(self):
         d = self.sub("diversion")
         routes = ('[[route]]\ndid = "+15550100"\nmailbox = "pilot@example.com"\n\n'
+                  '[[route]]\ndid = "+15550177"\nmailbox = "team@example.com"\n\n'
                   '[[route]]\ndid = "+15550123"\nmailbox = "desk@example.com"\n')
         node = Node(d, extra=routes)
         self.addCleanup(node.stop)
-        # Newest first: the desk's own forward (a route), under a PBX hop with no E.164 number.
+        # Newest first: the team's forward, a PBX hop with no E.164 number, then the desk's own
+        # (the oldest: the number first dialled), each of the two with a route.
         one = self.path("one.tif")
         fbtest.run("convert", "-o", one, fbtest.itu_chart(1), check=0)
         peer = self.peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", one,
-                         "--header", "Diversion: <sip:2002@pbx.example>;reason=unconditional;counter=1, "
+                         "--header", "Diversion: <sip:+15550177@pbx.example>;reason=unconditional;counter=1, "
+                                     "<sip:2002@pbx.example>;reason=unconditional;counter=1, "
                                      "\"Desk\" <sip:+15550123@pbx.example>;reason=no-answer;counter=1")
         self.assert_received(node, peer.result(), pages=1)
         [job] = node.settle(FINAL_IN)

@@ -9,8 +9,9 @@
   every in-dialog request with 407 as a carrier's SBC does: a fax completes both ways, the ACK and
   BYE are seen passing the proxy, and our BYE and re-INVITE answer the challenge.
 - DNS (RFC 3263): a trunk named only by its domain, located through dnsmasq's NAPTR, SRV and A
-  records: the first SRV target refuses, the call goes to the next; the records change and the
-  node follows them after their TTL; the DNS server dies and the node keeps what it knew."""
+  records: the first SRV target refuses, the call goes to the next; OPTIONS find the dead address
+  and, once every address is silent, the trunk down; the records change and the nodes follow
+  them after their TTL; the DNS server dies and the node keeps what it knew."""
 import json
 import os
 import threading
@@ -138,7 +139,7 @@ class DnsLabTest(LabBase):
     def dnsmasq(self, ns, b_ip, with_dead=True):
         args = ["dnsmasq", "--keep-in-foreground", "--no-daemon", "--no-resolv", "--no-hosts", "--user=root",
                 "--pid-file=", "--conf-file=/dev/null", "--listen-address=10.78.0.1", "--bind-interfaces",
-                "--local-ttl=10", "--log-queries",
+                "--local-ttl=10", "--log-queries", "--local=/carrier.test/",
                 "--naptr-record=carrier.test,10,50,s,SIP+D2T,,_sip._tcp.carrier.test",
                 "--naptr-record=carrier.test,20,50,s,SIP+D2U,,_sip._udp.carrier.test",
                 "--srv-host=_sip._tcp.carrier.test,b.carrier.test,5060,20,0",
@@ -195,6 +196,25 @@ class DnsLabTest(LabBase):
         # The refused first target is in the job's story; the call went over TCP (NAPTR order).
         events = n.events(out["id"])
         self.assertTrue(any("10.78.0.13:5060/TCP" in e and "next address 10.78.0.11:5060/TCP" in e for e in events), events)
+        # B's own requests in that call came over TCP from the address it listens on (its host's
+        # first address, 10.78.0.1, is not the trunk's and would have been refused).
+        self.assertNotIn("refused", n.text())
+
+        # OPTIONS to each address: the dead one is down, the trunk up; with B gone too, every
+        # address is silent and the trunk is down.
+        d = LabNode(lab, a, self.path("d"), "10.78.0.2:5062", "sip:carrier.test", trunk_extra="options_interval_s = 1",
+                    smtp=2527, http=8027)
+        deadline = time.time() + 60
+        while (self.trunk(d).get("down_addresses"), self.trunk(d)["state"]) != (["10.78.0.13:5060/TCP"], "up"):
+            self.assertLess(time.time(), deadline, (self.trunk(d), d.text()[-2000:]))
+            time.sleep(0.5)
+        b.proc.terminate()
+        b.proc.wait(15)
+        deadline = time.time() + 90  # the UDP address: a 32 s OPTIONS timeout
+        while self.trunk(d)["state"] != "down":
+            self.assertLess(time.time(), deadline, (self.trunk(d), d.text()[-2000:]))
+            time.sleep(0.5)
+        self.assertIn("from any of its 3 addresses", self.trunk(d)["state_reason"])
 
         # The records change: B's name now leads to C, the dead target is gone. The node follows
         # within the 10 s TTL (and the lookup after it).
@@ -206,6 +226,11 @@ class DnsLabTest(LabBase):
             self.assertLess(time.time(), deadline, (self.trunk(n), n.text()[-2000:]))
             time.sleep(0.5)
         self.assertIn("carrier.test now leads to 10.78.0.12:5060/TCP", n.text())
+        # The other node follows too, and its trunk is up again on C's answers.
+        deadline = time.time() + 60
+        while (self.trunk(d)["addresses"], self.trunk(d)["state"]) != (["10.78.0.12:5060/TCP", "10.78.0.12:5060/UDP"], "up"):
+            self.assertLess(time.time(), deadline, (self.trunk(d), d.text()[-2000:]))
+            time.sleep(0.5)
 
         # DNS dies: the node keeps the addresses it knew and still faxes to them.
         os.killpg(dns.pid, 15)
