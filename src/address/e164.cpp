@@ -59,4 +59,22 @@ std::optional<std::string> normalise(std::string_view user_part, std::string_vie
   return n;
 }
 
+std::optional<std::string> country_code(std::string_view number) {
+  if (number.size() < 5 || number.size() > 16 || number[0] != '+') return std::nullopt;
+  for (char c : number.substr(1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  const std::string_view d = number.substr(1);
+  if (d[0] == '0') return std::nullopt;  // no zone 0
+  if (d[0] == '1' || d[0] == '7') return std::string(d.substr(0, 1));
+  static constexpr std::string_view kTwo[] = {"20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41",
+                                              "43", "44", "45", "46", "47", "48", "49", "51", "52", "53", "54",
+                                              "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66",
+                                              "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
+  for (auto two : kTwo) {
+    if (d.substr(0, 2) == two) return std::string(two);
+  }
+  return std::string(d.substr(0, 3));
+}
+
 }  // namespace e164

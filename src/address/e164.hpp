@@ -26,6 +26,12 @@ bool valid(std::string_view number);
 // %XX escapes of a SIP user part undone ("%2B1555" -> "+1555"); malformed escapes are kept.
 std::string unescape_user(std::string_view user);
 
+// The country calling code of an E.164 number ("+15550100" -> "1", "+4930..." -> "49",
+// "+35312..." -> "353"), by ITU-T E.164's zones: 1 and 7 are one digit; 20, 27, 30-34, 36, 39,
+// 40, 41, 43-49, 51-58, 60-66, 81, 82, 84, 86, 90-95, 98 two; every other code three (the codes
+// are prefix-free). nullopt when `number` is not "+" and 4 to 15 digits.
+std::optional<std::string> country_code(std::string_view number);
+
 // "+33311..." from the national "0311..." with country_code "33" and national_prefix "0".
 // nullopt when `user` cannot be an E.164 number (letters, empty, too long).
 std::optional<std::string> normalise(std::string_view user, std::string_view country_code,

@@ -24,6 +24,7 @@
 
 #include <toml++/toml.h>
 
+#include "address/e164.hpp"
 #include "app/cidr.hpp"
 
 namespace config {
@@ -52,7 +53,7 @@ max_message_bytes = 26214400
 # [[smtp.user]]  name = "alice"  password_hash = "..."   # AUTH PLAIN/LOGIN
 
 [dialing]                                # outbound number policy (E.164 prefixes, "+" included)
-allow = ["+"]
+# allow = ["+1"]                         # default: the country code of [fax] station_id only; ["+"] = all
 deny = ["+1900", "+1976"]                # plus built-in premium-rate defaults, documented
 
 [fax]
@@ -114,6 +115,8 @@ attach = ["pdf", "tiff"]
 # [[window]]  prefixes = ["+1"]  hours = "08:00-21:00"  days = ["mon", "tue", "wed", "thu", "fri"]
 #             timezone = "America/New_York"     # when faxes to these numbers may be sent (default: any time)
 # [reject]  callers = ["+1555..."]       # junk-fax blocking: inbound calls from these get 603
+# [exchange]  servers = ["192.0.2.10"]  recipient_domains = ["example.com"]   # who may refer faxes to us,
+#             and for whom (an Exchange Referred-By from anywhere else is ignored)
 
 [delivery]
 mode = "maildir"                         # maildir | smtp | lmtp
@@ -622,8 +625,14 @@ void read_smtp(Table t, Smtp& s) {
   t.finish();
 }
 
-void read_dialing(Table t, Dialing& d) {
+void read_dialing(Table t, Dialing& d, const Fax& f) {
+  const bool given = t.has("allow");
   t.list("allow", d.allow, check_e164_prefix_or_plus);
+  if (!given) {
+    // Toll fraud's usual target is abroad: only our own country until the operator says more
+    // (a station_id that is no E.164 number names no country: nothing, until dialing.allow).
+    if (auto cc = e164::country_code(f.station_id)) d.allow = {"+" + *cc};
+  }
   t.list("deny", d.deny, check_e164_prefix);
   t.finish();
 }
@@ -754,6 +763,12 @@ void read_reject(Table t, Reject& r) {
   t.finish();
 }
 
+void read_exchange(Table t, Exchange& x) {
+  t.list("servers", x.servers, check_cidr);
+  t.list("recipient_domains", x.recipient_domains, check_domain);
+  t.finish();
+}
+
 void read_delivery(Table t, Delivery& d, const Config& c) {
   t.choice<DeliveryMode>("mode", d.mode, kDeliveryModes);
   if (!t.str("maildir", d.maildir, check_path)) d.maildir = under(c.node.data_dir, "mail");
@@ -793,8 +808,8 @@ Config read_config(const toml::table& doc, Errors& errors) {
   Table root(errors, &doc, "");
   read_node(root.sub("node"), c.node);
   read_smtp(root.sub("smtp"), c.smtp);
-  read_dialing(root.sub("dialing"), c.dialing);
   read_fax(root.sub("fax"), c.fax);
+  read_dialing(root.sub("dialing"), c.dialing, c.fax);
   read_sip(root.sub("sip"), c.sip);
   for (Table& t : root.array("trunk")) read_trunk(std::move(t), c.trunks);
   read_retry(root.sub("retry"), c.retry);
@@ -802,6 +817,7 @@ Config read_config(const toml::table& doc, Errors& errors) {
   for (Table& t : root.array("window")) read_window(std::move(t), c.windows);
   if (root.has("ldap")) read_ldap(root.sub("ldap"), c.ldap.emplace());
   read_reject(root.sub("reject"), c.reject);
+  read_exchange(root.sub("exchange"), c.exchange);
   read_delivery(root.sub("delivery"), c.delivery, c);
   read_dsn(root.sub("dsn"), c.dsn);
   read_http(root.sub("http"), c.http);

@@ -113,7 +113,9 @@ struct Smtp {
 };
 
 struct Dialing {
-  std::vector<std::string> allow = {"+"};
+  // Absent from the file: the country code of [fax] station_id only ("+1" for "+15550100"); none
+  // (every number refused) when station_id is not an E.164 number.
+  std::vector<std::string> allow;
   std::vector<std::string> deny = {"+1900", "+1976"};
 };
 
@@ -211,6 +213,13 @@ struct Reject {
   std::vector<std::string> callers;
 };
 
+// Exchange UM as a fax partner's client (../shared/specs/exchange-um-partner.md): only INVITEs
+// from `servers` may name a recipient by Referred-By, and only in `recipient_domains`.
+struct Exchange {
+  std::vector<std::string> servers;            // CIDRs or addresses
+  std::vector<std::string> recipient_domains;  // "example.com" (its subdomains too)
+};
+
 enum class DeliveryMode { maildir, smtp, lmtp };
 
 struct Delivery {
@@ -252,6 +261,7 @@ struct Config {
   std::vector<gateway::SendingWindow> windows;  // [[window]]: prefixes, hours, days, timezone
   std::optional<Ldap> ldap;
   Reject reject;
+  Exchange exchange;  // empty: no Exchange referral is honoured
   Delivery delivery;
   Dsn dsn;
   Http http;

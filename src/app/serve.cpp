@@ -91,6 +91,7 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
     o.routes.push_back(std::move(rule));
   }
   if (ldap) o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
+  o.partner_domains = cfg.exchange.recipient_domains;
   if (cfg.ldap) o.route_retry_s = cfg.ldap->retry_s;
   const auto& d = cfg.delivery;
   o.from = d.from;
@@ -182,6 +183,13 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     if (!r.did.empty()) routed.insert(r.did);
   }
   o.routed = [routed](const std::string& did) { return routed.count(did) > 0; };
+  std::vector<config::Cidr> exchange;
+  for (const auto& s : cfg.exchange.servers) {
+    if (auto c = config::Cidr::parse(s)) exchange.push_back(*c);
+  }
+  o.exchange_server = [exchange](const std::string& ip) {
+    return std::any_of(exchange.begin(), exchange.end(), [&](const config::Cidr& c) { return c.contains(ip); });
+  };
   if (!voice.empty() || !default_voice.empty()) {
     o.voice_uri = [voice, default_voice, routed](const std::string& did) -> std::optional<std::string> {
       if (auto it = voice.find(did); it != voice.end()) return it->second;
@@ -478,6 +486,7 @@ int run(const config::Config& cfg) {
   rp.partial_delay_s = cfg.retry.partial_delay_s;
   rp.kill_after_s = cfg.retry.kill_after_s;
   rp.calls_per_number = cfg.retry.calls_per_number;
+  rp.dialing = address::DialingPolicy{cfg.dialing.allow, cfg.dialing.deny};
   rp.windows = cfg.windows;
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };

@@ -162,6 +162,17 @@ void Dispatcher::poll() {
       queue::fair_order(*ready, load);
       for (auto& j : *ready) {
         if (int(take.size()) >= free) break;
+        if (policy_.dialing) {
+          if (auto v = address::check_number(*policy_.dialing, j.number); !v.allowed) {
+            if (db_.set_state(j.id, queue::state::sending)) {
+              CallResult r;
+              r.outcome = Outcome::not_allowed;
+              r.reason = "Not dialled: " + v.reason + " (the dialling policy as it is now).";
+              record(j, r);
+            }
+            continue;
+          }
+        }
         if (busy[j.number] >= policy_.calls_per_number) continue;
         if (const SendingWindow* w = window_for(policy_.windows, j.number)) {
           if (auto opens = closed_until(*w, now)) {  // not now: due when the window opens

@@ -28,6 +28,7 @@
 
 #include <asio.hpp>
 
+#include "address/dialing_policy.hpp"
 #include "gateway/fax_calls.hpp"
 #include "gateway/window.hpp"
 #include "queue/job_store.hpp"
@@ -46,6 +47,9 @@ struct RetryPolicy {
   int kill_after_s = 10800;
   int calls_per_number = 1;  // simultaneous calls to one fax number (a fax machine takes one)
   std::vector<SendingWindow> windows;  // [[window]]: when numbers may be dialled (window.hpp)
+  // [dialing], checked again as each job is dialled: a policy tightened since RCPT stops queued
+  // jobs too (failed, 5.7.1). nullopt: not checked here.
+  std::optional<address::DialingPolicy> dialing;
 };
 
 // What happens to a job after a call with this result, given its counts so far (after this

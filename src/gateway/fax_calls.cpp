@@ -14,6 +14,7 @@
 #include <random>
 
 #include "address/e164.hpp"
+#include "gateway/router.hpp"
 #include "sip/fax_sdp.hpp"
 
 namespace gateway {
@@ -32,6 +33,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::t30_failure: return "T.30 failure";
     case Outcome::partial: return "partial send";
     case Outcome::rejected: return "rejected";
+    case Outcome::not_allowed: return "not allowed";
   }
   return "?";
 }
@@ -1363,8 +1365,15 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   calls_[id] = c;
   std::optional<std::string> caller_name;
   if (auto f = invite.from(); f && !f->display.empty() && !private_id) caller_name = f->display;
-  // RFC 3892: an Exchange UM referral names the mailbox here (router.hpp reads it).
-  queue::NewInbound in{*did, std::nullopt, caller, caller_name, invite.get("Referred-By")};
+  // RFC 3892: an Exchange UM referral names the mailbox here (router.hpp reads it) — only from an
+  // [exchange] server: from anyone else it would let a trunk's caller mail a fax anywhere.
+  auto referred_by = invite.get("Referred-By");
+  if (referred_by && parse_partner_referral(*referred_by) && !(opt_.exchange_server && opt_.exchange_server(from.ip))) {
+    std::cerr << "faxbridge: ignored an Exchange UM referral from " << from.ip
+              << ": not one of the [exchange] servers (the fax is routed by its number)" << std::endl;
+    referred_by.reset();
+  }
+  queue::NewInbound in{*did, std::nullopt, caller, caller_name, referred_by};
   hooks_.create_inbound(in, [this, c, id](std::optional<int64_t> job) {
     if (c->ended || !find(id)) {
       // The caller gave up before we could answer: the job ends as a failed reception.

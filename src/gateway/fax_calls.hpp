@@ -135,6 +135,8 @@ struct FaxCallsOptions {
   std::string advertise;     // [sip] advertise: Via, Contact ("" = the bound address)
   std::string advertise_ip; // the same as an IP address, for SDP ("" = the bound or routed address)
   sip::UnknownSources unknown_sources = sip::UnknownSources::reject;
+  // Whether an INVITE from `ip` may carry an Exchange UM referral ([exchange] servers); empty: none may.
+  std::function<bool(const std::string& ip)> exchange_server;
   // Whether an E.164 number has a [[route]] of its own (a diverted call is routed by the number
   // it was first dialled to when that has one: RFC 5806 Diversion).
   std::function<bool(const std::string& did)> routed;
@@ -165,7 +167,8 @@ struct OutboundFax {
   std::function<void(int pages)> on_page;
 };
 
-enum class Outcome { done, busy, no_answer, invalid_number, congestion, t38_refused, t30_failure, partial, rejected };
+// not_allowed: the dialling policy refuses the number (re-checked when a job is dialled).
+enum class Outcome { done, busy, no_answer, invalid_number, congestion, t38_refused, t30_failure, partial, rejected, not_allowed };
 std::string_view to_string(Outcome o);
 
 // What a call carried (INTERFACES.md `media`): "t38", "pcmu", "pcma", "pcmu+t38", "pcma+t38".

@@ -188,7 +188,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
   routing_.insert(job.id);
   asio::post(worker_->pool, [this, job] {
     RouteResult r = route(opt_.routes, InboundFax{job.number, job.subaddress, job.referred_by}, opt_.directory,
-                          opt_.postmaster);
+                          opt_.postmaster, opt_.partner_domains);
     auto done = [this, id = job.id] {
       asio::post(io_, [this, id] {
         routing_.erase(id);

@@ -59,6 +59,7 @@ enum class DeliveryMode { maildir, smtp, lmtp };
 struct OnRampOptions {
   std::vector<RouteRule> routes;
   Directory directory;  // empty: no directory routing
+  std::vector<std::string> partner_domains;  // [exchange] recipient_domains (router.hpp)
   std::string from = "fax@fax.localhost";
   std::string postmaster = "postmaster@localhost";
   DeliveryMode mode = DeliveryMode::maildir;

@@ -122,10 +122,26 @@ std::optional<PartnerReferral> parse_partner_referral(const std::string& referre
   return p;
 }
 
+namespace {
+
+bool in_domains(const std::string& address, const std::vector<std::string>& domains) {
+  const auto at = address.rfind('@');
+  if (at == std::string::npos) return false;
+  std::string d = address.substr(at + 1);
+  for (char& c : d) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string want : domains) {
+    for (char& c : want) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (d == want || (d.size() > want.size() && d.ends_with("." + want))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 RouteResult route(const std::vector<RouteRule>& rules, const InboundFax& fax, const Directory& directory,
-                  const std::string& postmaster) {
+                  const std::string& postmaster, const std::vector<std::string>& partner_domains) {
   if (fax.referred_by) {
-    if (auto p = parse_partner_referral(*fax.referred_by)) {
+    if (auto p = parse_partner_referral(*fax.referred_by); p && in_domains(p->recipient, partner_domains)) {
       RouteResult r;
       r.kind = RouteResult::mailboxes;
       r.to = {p->recipient};

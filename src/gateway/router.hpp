@@ -6,7 +6,9 @@
 // and [ldap].
 // ORDER, first match wins:
 //   1. Exchange UM partner mode: the INVITE's Referred-By carries msExchUMFaxRecipient=smtp:ADDR
-//      → ADDR alone, partner mail, with msExchUMContext echoed;
+//      → ADDR alone, partner mail, with msExchUMContext echoed — only for an ADDR in [exchange]
+//      recipient_domains, and only from an [exchange] server (fax_calls drops the header from
+//      anyone else): otherwise the referral is ignored and the steps below route the fax;
 //   2. a [[route]] for the SUB the caller sent;
 //   3. a [[route]] for the called DID (E.164);
 //   4. the directory (LDAP), asked for the DID, then for the SUB: found and allowed → that
@@ -47,7 +49,8 @@ using Directory = std::function<DirectoryAnswer(const std::string& number)>;
 struct InboundFax {
   std::string did;                         // the called number, E.164
   std::optional<std::string> subaddress;   // T.30 SUB
-  std::optional<std::string> referred_by;  // the INVITE's Referred-By header value
+  std::optional<std::string> referred_by;  // the INVITE's Referred-By header value (kept by the
+                                           // SIP side only when it came from an [exchange] server)
 };
 
 // The Exchange UM referral of a Referred-By, when it names a fax recipient.
@@ -67,8 +70,10 @@ struct RouteResult {
   std::string reason;                       // postmaster: why; later: why not now
 };
 
+// `partner_domains` ([exchange] recipient_domains): an Exchange referral is honoured only for a
+// recipient in one of them or a subdomain; none: never.
 RouteResult route(const std::vector<RouteRule>& rules, const InboundFax& fax, const Directory& directory,
-                  const std::string& postmaster);
+                  const std::string& postmaster, const std::vector<std::string>& partner_domains = {});
 
 // A mail address we are willing to deliver to: local@domain, printable ASCII or UTF-8, no
 // spaces, angle brackets, quotes or control characters, at most 254 bytes.

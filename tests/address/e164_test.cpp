@@ -53,3 +53,27 @@ TEST(E164, UnescapeUser) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(E164, CountryCodeByZone) {
+  EXPECT_EQ(e164::country_code("+15550100"), "1");
+  EXPECT_EQ(e164::country_code("+74951234567"), "7");
+  EXPECT_EQ(e164::country_code("+442079460000"), "44");
+  EXPECT_EQ(e164::country_code("+4930123456"), "49");
+  EXPECT_EQ(e164::country_code("+27211234567"), "27");
+  EXPECT_EQ(e164::country_code("+35312345678"), "353");   // Ireland: zone 3, three digits
+  EXPECT_EQ(e164::country_code("+380441234567"), "380");  // Ukraine
+  EXPECT_EQ(e164::country_code("+85221234567"), "852");   // Hong Kong: 85x is three digits
+  EXPECT_EQ(e164::country_code("+8613812345678"), "86");  // China
+  EXPECT_EQ(e164::country_code("+9714123456"), "971");    // UAE
+  EXPECT_EQ(e164::country_code("+9821123456"), "98");     // Iran
+  EXPECT_EQ(e164::country_code("+882123456"), "882");
+  EXPECT_FALSE(e164::country_code("ACME FAX"));
+  EXPECT_FALSE(e164::country_code("15550100"));
+  EXPECT_FALSE(e164::country_code("+0123456"));
+  EXPECT_FALSE(e164::country_code("+1"));
+  EXPECT_FALSE(e164::country_code("+1234567890123456"));
+}
+
+}  // namespace

@@ -102,7 +102,7 @@ TEST(EmbeddedDefault, Smtp) {
 
 TEST(EmbeddedDefault, DialingFaxSip) {
   Config c = config::embedded_default();
-  EXPECT_EQ(c.dialing.allow, Strings{"+"});
+  EXPECT_EQ(c.dialing.allow, Strings{"+1"});  // station_id +15550100's country only
   EXPECT_EQ(c.dialing.deny, (Strings{"+1900", "+1976"}));
   EXPECT_EQ(c.fax.station_id, "+15550100");
   EXPECT_EQ(c.fax.header, "faxbridge");
@@ -914,6 +914,26 @@ TEST(Limits, StationIdOfTwentyCharactersIsFine) {
   EXPECT_EQ(load("[fax]\nstation_id = \"+1555010012345678901\"\n").fax.station_id.size(), 20u);  // 20 ok
   EXPECT_EQ(load("[fax]\nstation_id = \"+155501001234567890\"\n").fax.station_id.size(), 19u);
   EXPECT_EQ(load("[fax]\nstation_id = \"\"\n").fax.station_id, "");
+}
+
+TEST(Dialing, WithoutAllowOnlyTheStationsCountryIsDialled) {
+  EXPECT_EQ(load("").dialing.allow, Strings{"+1"});  // station_id "+15550100"
+  EXPECT_EQ(load("[fax]\nstation_id = \"+442079460000\"\n").dialing.allow, Strings{"+44"});
+  EXPECT_EQ(load("[fax]\nstation_id = \"+35312345678\"\n").dialing.allow, Strings{"+353"});
+  EXPECT_EQ(load("[fax]\nstation_id = \"+79161234567\"\n").dialing.allow, Strings{"+7"});
+  EXPECT_TRUE(load("[fax]\nstation_id = \"ACME FAX\"\n").dialing.allow.empty());  // no country: nothing
+  EXPECT_EQ(load("[fax]\nstation_id = \"+442079460000\"\n[dialing]\nallow = [\"+\"]\n").dialing.allow, Strings{"+"});
+  EXPECT_TRUE(load("[dialing]\nallow = []\n").dialing.allow.empty());
+}
+
+TEST(Exchange, ServersAndRecipientDomainsAreReadAndChecked) {
+  Config c = load("[exchange]\nservers = [\"192.0.2.10\", \"2001:db8::/64\"]\nrecipient_domains = [\"example.com\"]\n");
+  EXPECT_EQ(c.exchange.servers, (Strings{"192.0.2.10", "2001:db8::/64"}));
+  EXPECT_EQ(c.exchange.recipient_domains, Strings{"example.com"});
+  EXPECT_TRUE(load("").exchange.servers.empty());
+  EXPECT_NE(error_of("[exchange]\nservers = [\"um.example.com\"]\n").find("exchange.servers[0] must be a network"),
+            std::string::npos)
+      << error_of("[exchange]\nservers = [\"um.example.com\"]\n");
 }
 
 TEST(Limits, E164HasOneToFifteenDigits) {

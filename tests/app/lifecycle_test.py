@@ -7,6 +7,7 @@
   cancelled and stays so, and the sender is told (failed, 5.0.0, cancelled);
 - kill -9 three times while a busy number waits for its retries: one delayed and one failed
   report, never a second of either."""
+import datetime
 import email.message
 import os
 import subprocess
@@ -142,6 +143,56 @@ class LifecycleTest(fbtest.TempDirTest):
             for p in (first.proc,):
                 if p.poll() is None:
                     p.kill()
+
+    def test_a_queued_job_the_policy_now_refuses_fails_when_dialled_with_5_7_1(self):
+        """The dialling policy is checked again as each job is dialled: a job accepted under a wider
+        policy and still queued (held by its sending window) when the node restarts with the
+        default — the station's own country only — fails with 5.7.1 instead of being dialled."""
+        d = self.path("node")
+        os.makedirs(d)
+        # The window opens at the start of a minute 1 to 2 minutes from now: the job is due then,
+        # after the restart below.
+        now = datetime.datetime.now(datetime.timezone.utc)
+        opens = (now + datetime.timedelta(minutes=2)).replace(second=0, microsecond=0)
+        closes = opens + datetime.timedelta(hours=1)
+        wide = ('[dialing]\nallow = ["+"]\n\n[[window]]\nprefixes = ["+44"]\nhours = "%s-%s"\ntimezone = "UTC"\n'
+                % (opens.strftime("%H:%M"), closes.strftime("%H:%M")))
+        node = Node(d, extra=wide)
+        try:
+            msg = email.message.EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+442079460000@fax.test", "abroad"
+            msg.set_content("Held until the window opens.")
+            s = node.smtp()
+            s.sendmail("alice@example.com", ["FAX=+442079460000@fax.test"], msg.as_bytes(), rcpt_options=["NOTIFY=FAILURE"])
+            s.quit()
+            deadline = time.time() + 60
+            while True:
+                jobs = node.jobs()
+                if jobs and jobs[0]["state"] == "ready" and jobs[0]["retry_at"]:
+                    break
+                self.assertLess(time.time(), deadline, jobs)
+                time.sleep(0.2)
+        finally:
+            node.stop()
+        node = Node(d)  # the default policy: +1 only, and no window
+        try:
+            deadline = time.time() + 180  # the job is due when the window opened
+            while True:
+                [job] = node.jobs()
+                if job["state"] == "failed":
+                    break
+                self.assertLess(time.time(), deadline, job)
+                time.sleep(0.2)
+            self.assertIn("not an allowed destination", job["error"])
+            with node.db() as db:
+                events = [e for (e,) in db.execute("SELECT text FROM events WHERE job_id = ?", (job["id"],))]
+            self.assertFalse([e for e in events if e.startswith("call via t ")], events)  # never dialled
+            maildir = os.path.join(node.dir, "var", "mail")
+            wait_mails(maildir, "alice@example.com", 1, timeout=60, log=node.log.name)
+            [(action, status, text)] = dsn_lines(maildir)
+            self.assertEqual((action, status), ("failed", "5.7.1"), text)
+        finally:
+            node.stop()
 
     def test_cancel_during_a_call_hangs_it_up(self):
         port = free_udp_port()

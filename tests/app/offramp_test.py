@@ -227,7 +227,7 @@ class OffRampTest(fbtest.TempDirTest):
         import datetime
         now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
         opens, closes = now + datetime.timedelta(hours=2), now + datetime.timedelta(hours=3)
-        n = self.node(extra='[[window]]\nprefixes = ["+1555"]\nhours = "%s-%s"\ntimezone = "UTC"\n'
+        n = self.node(extra='[dialing]\nallow = ["+"]\n\n[[window]]\nprefixes = ["+1555"]\nhours = "%s-%s"\ntimezone = "UTC"\n'
                             % (opens.strftime("%H:%M"), closes.strftime("%H:%M")))
         msg = email.message.EmailMessage()
         msg["From"], msg["Subject"], msg["Priority"] = "alice@example.com", "held", "urgent"
@@ -252,7 +252,7 @@ class OffRampTest(fbtest.TempDirTest):
         self.assertEqual(free["priority"], 0)
 
     def test_smtplib_dsn_parameters_are_kept_with_each_job(self):
-        n = self.node()
+        n = self.node(extra='[dialing]\nallow = ["+"]\n')
         s = n.smtp()
         msg = "From: bob@example.com\r\nSubject: fax\r\n\r\nPlease fax this.\r\n"
         refused = s.sendmail("bob@example.com", ["FAX=+15550100@fax.test", "FAX=+442079460000/T33S=12@fax.test"], msg,
@@ -290,6 +290,18 @@ class OffRampTest(fbtest.TempDirTest):
             ("FAX=+12025550100@elsewhere.example", 550, "5.7.1"),
             ("FAX=+19005550100@fax.test", 550, "5.7.1"),
         ]
+        # Without [dialing] allow: the station's country (+1) only.
+        os.makedirs(self.path("default"))
+        d = Node(self.path("default"))
+        self.addCleanup(d.stop)
+        s = d.smtp()
+        s.mail("alice@example.com")
+        self.assertEqual(s.rcpt("FAX=+12025550100@fax.test")[0], 250)
+        code, text = s.rcpt("FAX=+442079460000@fax.test")
+        self.assertEqual((code, text.decode()[:5]), (550, "5.7.1"), text)
+        self.assertIn("+442079460000", text.decode())
+        s.rset()
+        s.quit()
         s = n.smtp()
         s.mail("alice@example.com")
         for rcpt, code, enhanced in cases:

@@ -419,7 +419,9 @@ allow_attribute = "faxEnabled"
 
 
 class PartnerTest(fbtest.TempDirTest):
-    """Exchange UM partner mode from the Referred-By of the INVITE: three calls at once."""
+    """Exchange UM partner mode from the Referred-By of the INVITE: three calls at once from an
+    [exchange] server, and two referrals that must be ignored (a recipient outside
+    recipient_domains; a caller that is no [exchange] server)."""
 
     def test_partner_mail_for_complete_incomplete_and_missed_faxes(self):
         if not fbtest.have_itu():
@@ -427,13 +429,21 @@ class PartnerTest(fbtest.TempDirTest):
         two, three = self.path("two.tif"), self.path("three.tif")
         fbtest.run("convert", "-o", two, fbtest.itu_chart(1), fbtest.itu_chart(4), check=0)
         fbtest.run("convert", "-o", three, fbtest.itu_chart(1), fbtest.itu_chart(2), fbtest.itu_chart(4), check=0)
-        # A route for the DID exists; the referral must win over it.
-        node = Node(self.dir, extra='[[route]]\ndid = "+15550100"\nmailbox = "wrong@example.com"\n')
+        one = self.path("one.tif")
+        fbtest.run("convert", "-o", one, fbtest.itu_chart(1), check=0)
+        # A route for the DID exists; an honoured referral must win over it, an ignored one not.
+        node = Node(self.dir, trunk_extra='accept_from = ["127.0.0.0/8"]',
+                    extra='[[route]]\ndid = "+15550100"\nmailbox = "wrong@example.com"\n\n'
+                          '[exchange]\nservers = ["127.0.0.1/32"]\nrecipient_domains = ["example.com"]\n')
         try:
             scenarios = {
                 "complete": ("dave@example.com", ["--tiff", two]),
                 "incomplete": ("erin@example.com", ["--tiff", three, "--hangup-after-page", "1"]),
                 "missed": ("frank@example.com", ["--tiff", two, "--stop-media-at", "0"]),
+                # From a server, for a domain that is not ours: routed by the number.
+                "forged": ("mallory@evil.example", ["--tiff", one]),
+                # For one of ours, but from 127.0.0.2: no [exchange] server. Routed by the number.
+                "stranger": ("grace@example.com", ["--tiff", one, "--listen", "127.0.0.2:0"]),
             }
             results = {}
 
@@ -454,6 +464,8 @@ class PartnerTest(fbtest.TempDirTest):
                     "incomplete": ("2.6.0", "1", ["text/plain", "image/tiff"]),
                     "missed": ("2.4.0", "0", ["text/plain"])}
             for name, (rcpt, _) in scenarios.items():
+                if name not in want:
+                    continue
                 with self.subTest(scenario=name):
                     [msg] = wait_mails(maildir, rcpt, 1, timeout=120, log=node.log.name)
                     status, pages, types = want[name]
@@ -471,7 +483,15 @@ class PartnerTest(fbtest.TempDirTest):
                         with open(p, "wb") as f:
                             f.write(tif)
                         self.assertEqual(len(fbtest.decode_with_libtiff(p, self.dir)), int(pages))
-            self.assertFalse(os.path.exists(os.path.join(maildir, "wrong@example.com")))
+            # The two ignored referrals went where the number routes, as ordinary fax mail.
+            routed = wait_mails(maildir, "wrong@example.com", 2, timeout=120, log=node.log.name)
+            self.assertEqual(len(routed), 2)
+            for m in routed:
+                self.assertNotEqual(m["Content-Class"], "MS-Exchange-UM-Partner")
+            for nobody in ("mallory@evil.example", "grace@example.com"):
+                self.assertFalse(os.path.exists(os.path.join(maildir, nobody)), nobody)
+            with open(node.log.name) as f:
+                self.assertIn("ignored an Exchange UM referral from 127.0.0.2", f.read())
             # The raw header: plain base64 on one line, never RFC 2047-encoded.
             raw = open(glob.glob(os.path.join(maildir, "dave@example.com", "new", "*"))[0], "rb").read()
             self.assertIn(b"\nX-MS-Exchange-UM-PartnerContext: " + CONTEXT.encode() + b"\n", raw)

@@ -102,7 +102,7 @@ constexpr const char* kContext =
 TEST(Router, ExchangeReferralRoutesToTheRecipientWhateverTheRoutes) {
   std::string rb = std::string("<sip:um1.example.com;msExchUMFaxRecipient=smtp:Dave@Example.com;msExchUMContext=") +
                    "Q2FsbElkPWFiYyZDYWxsZXJJZD0rMTU1NTEyMzQmRXh0ZW5zaW9uPTEwMCZQaG9uZUNvbnRleHQ9ZHAmQ2FsbGVySWREaXNwbGF5TmFtZT1BbGljZQ%3D%3D>";
-  auto r = route(rules(), {"+15550100", "42", rb}, none, "pm@localhost");
+  auto r = route(rules(), {"+15550100", "42", rb}, none, "pm@localhost", {"example.com"});
   EXPECT_EQ(r.kind, RouteResult::mailboxes);
   EXPECT_EQ(r.to, (std::vector<std::string>{"Dave@Example.com"}));
   ASSERT_TRUE(r.partner);
@@ -110,6 +110,23 @@ TEST(Router, ExchangeReferralRoutesToTheRecipientWhateverTheRoutes) {
   EXPECT_EQ(r.partner->server, "um1.example.com");
   EXPECT_FALSE(r.pdf);
   EXPECT_TRUE(r.tiff);
+  // Domains compare without regard to case.
+  EXPECT_TRUE(route(rules(), {"+15550100", "42", rb}, none, "pm@localhost", {"Example.COM"}).partner);
+}
+
+TEST(Router, AReferralForADomainNotOursIsIgnoredAndTheNumberRoutes) {
+  // [exchange] recipient_domains: a referral naming anyone else (a trunk's caller forging the
+  // header to mail a fax to any address) routes as if it were not there.
+  std::string rb = "<sip:um1.example.com;msExchUMFaxRecipient=smtp:victim@elsewhere.example>";
+  for (const auto& domains : {std::vector<std::string>{}, std::vector<std::string>{"example.com"},
+                              std::vector<std::string>{"where.example"}}) {
+    auto r = route(rules(), {"+15550100", std::nullopt, rb}, none, "pm@localhost", domains);
+    EXPECT_FALSE(r.partner);
+    EXPECT_EQ(r.how, "DID +15550100");
+  }
+  auto sub = route(rules(), {"+15550100", std::nullopt, "<sip:um;msExchUMFaxRecipient=smtp:a@mail.example.com>"},
+                   none, "pm@localhost", {"example.com"});
+  EXPECT_TRUE(sub.partner);
 }
 
 TEST(Router, ReferralParsingRefusesWhatIsNotAnAddress) {
