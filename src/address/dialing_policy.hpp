@@ -58,6 +58,13 @@ inline constexpr std::array<PremiumPrefix, 20> kPremiumRatePrefixes = {{
     {"+979", "International Premium Rate Service"},
 }};
 
+// NANP area codes of countries other than the US and Canada (+1 is shared by 25 countries; these
+// are the Caribbean and Atlantic ones, the usual toll-fraud targets a "+1" allow would open). The
+// default policy of a node whose station_id is in +1 denies them (config: dialing.allow absent).
+inline constexpr std::array<std::string_view, 21> kNanpOutsideUsCanada = {
+    "+1242", "+1246", "+1264", "+1268", "+1284", "+1345", "+1441", "+1473", "+1649", "+1658", "+1664",
+    "+1721", "+1758", "+1767", "+1784", "+1809", "+1829", "+1849", "+1868", "+1869", "+1876"};
+
 struct DialingPolicy {
   std::vector<std::string> allow = {"+"};
   std::vector<std::string> deny;

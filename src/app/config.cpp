@@ -24,6 +24,7 @@
 
 #include <toml++/toml.h>
 
+#include "address/dialing_policy.hpp"
 #include "address/e164.hpp"
 #include "app/cidr.hpp"
 
@@ -628,13 +629,25 @@ void read_smtp(Table t, Smtp& s) {
 void read_dialing(Table t, Dialing& d, const Fax& f) {
   const bool given = t.has("allow");
   t.list("allow", d.allow, check_e164_prefix_or_plus);
-  if (!given) {
-    // Toll fraud's usual target is abroad: only our own country until the operator says more
-    // (a station_id that is no E.164 number names no country: nothing, until dialing.allow).
-    if (auto cc = e164::country_code(f.station_id)) d.allow = {"+" + *cc};
-  }
   t.list("deny", d.deny, check_e164_prefix);
   t.finish();
+  if (given) return;
+  // Toll fraud's usual target is abroad: only our own country until the operator says more (a
+  // station_id that is no E.164 number names no country: nothing, until dialing.allow). The
+  // station_id as fax machines show it: "+49 30 1234567", "+1 (202) 555-0100".
+  std::string digits;
+  for (char ch : f.station_id) {
+    if (ch != ' ' && ch != '-' && ch != '.' && ch != '(' && ch != ')') digits += ch;
+  }
+  auto cc = e164::country_code(digits);
+  if (!cc) return;
+  d.allow = {"+" + *cc};
+  // +1 is 25 countries: the default stays in the US and Canada.
+  if (*cc == "1") {
+    for (auto p : address::kNanpOutsideUsCanada) {
+      if (std::find(d.deny.begin(), d.deny.end(), p) == d.deny.end()) d.deny.emplace_back(p);
+    }
+  }
 }
 
 void read_fax(Table t, Fax& f) {

@@ -322,6 +322,21 @@ int run(const config::Config& cfg) {
   so.make_intake = [&](const asio::ip::address& a) { return offramp.make_intake(a, so.trusted(a)); };
   smtp::Server smtp_server(io, so);
   smtp_server.start();
+  {
+    // What may be dialled, once at start: a default narrower than before must not surprise.
+    std::string allow;
+    for (const auto& a : cfg.dialing.allow) allow += (allow.empty() ? "" : ", ") + a;
+    if (allow.empty()) {
+      log("dialing: no number may be dialled: dialing.allow is empty (fax.station_id \"" + cfg.fax.station_id +
+          "\" names no country to allow by default); set [dialing] allow");
+    } else {
+      log("dialing: numbers under " + allow + " may be dialled (" + std::to_string(cfg.dialing.deny.size()) +
+          " denied prefixes and the built-in premium-rate ranges excepted)");
+    }
+    if (cfg.exchange.servers.empty() != cfg.exchange.recipient_domains.empty()) {
+      log("exchange: no Exchange UM referral will be honoured: [exchange] needs both servers and recipient_domains");
+    }
+  }
   for (const auto& ep : smtp_server.bound()) log("SMTP listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
 
   // A cancelled job's live call is hung up (the FaxCalls object exists by the time a request runs).

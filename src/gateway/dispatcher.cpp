@@ -164,12 +164,7 @@ void Dispatcher::poll() {
         if (int(take.size()) >= free) break;
         if (policy_.dialing) {
           if (auto v = address::check_number(*policy_.dialing, j.number); !v.allowed) {
-            if (db_.set_state(j.id, queue::state::sending)) {
-              CallResult r;
-              r.outcome = Outcome::not_allowed;
-              r.reason = "Not dialled: " + v.reason + " (the dialling policy as it is now).";
-              record(j, r);
-            }
+            refuse(j, v.reason);
             continue;
           }
         }
@@ -212,6 +207,16 @@ void Dispatcher::poll() {
       schedule(std::chrono::seconds(take.empty() ? 1 : 0));
     });
   });
+}
+
+// A job the dialling policy refuses now: failed without a call (no dial, no accounting line),
+// its sender told 5.7.1 (report.hpp "not_allowed"). On the store thread.
+void Dispatcher::refuse(const queue::Job& job, const std::string& why) {
+  const std::string error = "Not dialled: " + why + " (the dialling policy as it is now).";
+  db_.set_outcome(job.id, "not_allowed");
+  if (!db_.set_state(job.id, queue::state::failed, error)) return;
+  log("job " + std::to_string(job.id) + " to " + job.number + ": " + error + " -> failed");
+  if (on_outcome) on_outcome();
 }
 
 void Dispatcher::record(const queue::Job& job, const CallResult& r) {

@@ -83,6 +83,7 @@ class Dispatcher {
   void poll();
   void schedule(std::chrono::milliseconds after);
   void record(const queue::Job& job, const CallResult& r);
+  void refuse(const queue::Job& job, const std::string& why);
 
   asio::io_context& io_;
   asio::any_io_executor store_;

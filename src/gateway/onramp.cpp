@@ -189,6 +189,15 @@ void OnRamp::route_and_compose(const queue::Job& job) {
   asio::post(worker_->pool, [this, job] {
     RouteResult r = route(opt_.routes, InboundFax{job.number, job.subaddress, job.referred_by}, opt_.directory,
                           opt_.postmaster, opt_.partner_domains);
+    if (job.referred_by && !r.partner) {
+      if (auto p = parse_partner_referral(*job.referred_by)) {
+        // A referral we did not honour: said where the operator looks.
+        const std::string why = "ignored an Exchange UM referral for " + p->recipient +
+                                ": not in [exchange] recipient_domains (routed by " + r.how + ")";
+        log("job " + std::to_string(job.id) + ": " + why);
+        asio::post(store_exec_, [this, id = job.id, why] { store_.add_event(id, why); });
+      }
+    }
     auto done = [this, id = job.id] {
       asio::post(io_, [this, id] {
         routing_.erase(id);

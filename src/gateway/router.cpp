@@ -127,6 +127,9 @@ namespace {
 bool in_domains(const std::string& address, const std::vector<std::string>& domains) {
   const auto at = address.rfind('@');
   if (at == std::string::npos) return false;
+  // "a%evil.example@example.com", "evil.example!a@example.com": a relay that still honours the
+  // percent hack or bang paths (Postfix by default) would send it elsewhere.
+  if (address.find_first_of("%!") < at) return false;
   std::string d = address.substr(at + 1);
   for (char& c : d) c = char(std::tolower(static_cast<unsigned char>(c)));
   for (std::string want : domains) {

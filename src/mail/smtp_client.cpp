@@ -55,6 +55,15 @@ class Conn {
   }
 
   asio::awaitable<std::string> start_tls(asio::ssl::context& ctx, const std::string& host, bool verify) {
+    // RFC 3207 §4.2: nothing from before the handshake may count after it. Bytes that came with
+    // the 220 (a man in the middle's "250 ..." for our next command: the STARTTLS command
+    // injection class, CVE-2011-0411) end the session instead.
+    if (!in_.empty()) {
+      const size_t n = in_.size();
+      in_.clear();
+      co_return "the server sent " + std::to_string(n) +
+             " bytes after its 220 to STARTTLS, before TLS began: refused (an injection, or a broken server)";
+    }
     tls_.emplace(sock_, ctx);
     SSL* ssl = tls_->native_handle();
     if (verify) {

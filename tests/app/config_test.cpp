@@ -4,10 +4,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "address/dialing_policy.hpp"
 
 #include <tuple>
 
@@ -103,7 +106,7 @@ TEST(EmbeddedDefault, Smtp) {
 TEST(EmbeddedDefault, DialingFaxSip) {
   Config c = config::embedded_default();
   EXPECT_EQ(c.dialing.allow, Strings{"+1"});  // station_id +15550100's country only
-  EXPECT_EQ(c.dialing.deny, (Strings{"+1900", "+1976"}));
+  EXPECT_EQ(c.dialing.deny.size(), 2 + address::kNanpOutsideUsCanada.size());
   EXPECT_EQ(c.fax.station_id, "+15550100");
   EXPECT_EQ(c.fax.header, "faxbridge");
   EXPECT_EQ(c.fax.paper, Paper::a4);
@@ -918,6 +921,14 @@ TEST(Limits, StationIdOfTwentyCharactersIsFine) {
 
 TEST(Dialing, WithoutAllowOnlyTheStationsCountryIsDialled) {
   EXPECT_EQ(load("").dialing.allow, Strings{"+1"});  // station_id "+15550100"
+  // +1 is 25 countries: the Caribbean and Atlantic ones are denied with the default.
+  const auto deny = load("").dialing.deny;
+  EXPECT_NE(std::find(deny.begin(), deny.end(), "+1876"), deny.end());  // Jamaica
+  EXPECT_NE(std::find(deny.begin(), deny.end(), "+1900"), deny.end());  // and the stock deny stays
+  EXPECT_EQ(load("[dialing]\nallow = [\"+1\"]\n").dialing.deny, (Strings{"+1900", "+1976"}));  // allow given: as written
+  EXPECT_EQ(load("[fax]\nstation_id = \"+49 30 1234567\"\n").dialing.allow, Strings{"+49"});
+  EXPECT_EQ(load("[fax]\nstation_id = \"+1 (202) 555-0100\"\n").dialing.allow, Strings{"+1"});
+  EXPECT_EQ(load("[fax]\nstation_id = \"+442079460000\"\n").dialing.deny, (Strings{"+1900", "+1976"}));
   EXPECT_EQ(load("[fax]\nstation_id = \"+442079460000\"\n").dialing.allow, Strings{"+44"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+35312345678\"\n").dialing.allow, Strings{"+353"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+79161234567\"\n").dialing.allow, Strings{"+7"});

@@ -63,7 +63,7 @@ TEST(Decide, DialsAndTriesRunOut) {
 }
 
 TEST(Decide, PermanentOutcomesFailAtOnce) {
-  for (Outcome o : {Outcome::invalid_number, Outcome::t38_refused, Outcome::rejected}) {
+  for (Outcome o : {Outcome::invalid_number, Outcome::t38_refused, Outcome::rejected, Outcome::not_allowed}) {
     Decision d = decide(call(o), job(), 1, 0, kCreated + 10, policy());
     EXPECT_EQ(d.state, "failed") << to_string(o);
     EXPECT_FALSE(d.retry_at);

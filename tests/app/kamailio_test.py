@@ -101,7 +101,8 @@ class KamailioTest(fbtest.TempDirTest):
         fbtest.run("convert", "--resolution", "fine", "-o", tif, fbtest.itu_chart(2), fbtest.itu_chart(5), check=0)
         for d in ("a", "bad", "b"):
             os.makedirs(self.path(d))
-        b = Node(self.path("b"))
+        # Kamailio, on loopback, stands for the gateway that follows Exchange UM's REFER.
+        b = Node(self.path("b"), extra='[exchange]\nservers = ["127.0.0.1/32"]\nrecipient_domains = ["example.com"]\n')
         k = Kamailio(self.dir, b.sip_port)
         slow = "[retry]\nfailure_delay_s = 600\nbusy_delay_s = 600\nno_answer_delay_s = 600\n"
         a = Node(self.path("a"), trunk="sip:127.0.0.1:%d" % k.port,

@@ -14,6 +14,7 @@ import imaplib
 import os
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -290,6 +291,10 @@ username = "fax@example.com"
 password = "%s"
 from = "fax@example.com"
 postmaster = "postmaster@example.com"
+
+[exchange]
+servers = ["127.0.0.1/32"]
+recipient_domains = ["example.com"]
 """
         env = dict(os.environ, SSL_CERT_FILE=cert)  # trust the smarthost's self-signed certificate
         os.makedirs(self.path("good"))
@@ -303,6 +308,10 @@ tls_client_cert = "%s"
 tls_client_key = "%s"
 from = "fax@example.com"
 postmaster = "postmaster@example.com"
+
+[exchange]
+servers = ["127.0.0.1/32"]
+recipient_domains = ["example.com"]
 """ % (postfix.port, ccert, ckey))
         good = Node(self.path("good"), extra=delivery % (postfix.port, "secret"), env=env)
         bad = Node(self.path("bad"), extra=delivery % (postfix.port, "wrong"), env=env)
@@ -350,3 +359,60 @@ postmaster = "postmaster@example.com"
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StartTlsInjectionTest(fbtest.TempDirTest):
+    """RFC 3207 §4.2 (the STARTTLS command injection class, CVE-2011-0411): a smarthost (or a man
+    in the middle) that sends "250 ..." together with its 220 to STARTTLS gets the session ended
+    before TLS, and the fax's mail is not taken as delivered: it waits to be sent again."""
+
+    def test_bytes_sent_with_the_220_to_starttls_end_the_session(self):
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        tif = self.path("one.tif")
+        fbtest.run("convert", "-o", tif, fbtest.itu_chart(1), check=0)
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        self.addCleanup(srv.close)
+        seen, sessions = [], []
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                sessions.append(1)
+                f = c.makefile("rb")
+                c.sendall(b"220 evil.test ESMTP\r\n")
+                for line in f:
+                    seen.append(line)
+                    if line.upper().startswith((b"EHLO", b"LHLO")):
+                        c.sendall(b"250-evil.test\r\n250 STARTTLS\r\n")
+                    elif line.upper().startswith(b"STARTTLS"):
+                        # The injection: a reply for the command the client will send next.
+                        c.sendall(b"220 go ahead\r\n250 2.0.0 injected\r\n")
+                    else:
+                        c.sendall(b"250 ok\r\n")
+                c.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), extra="""
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+from = "fax@example.com"
+postmaster = "postmaster@example.com"
+""" % srv.getsockname()[1])
+        self.addCleanup(node.stop)
+        self.assertEqual(fax_in(node, tif).result()["pages"], 1)
+        deadline = time.time() + 60
+        while "after its 220 to STARTTLS" not in open(node.log.name).read():
+            self.assertLess(time.time(), deadline, open(node.log.name).read()[-3000:])
+            time.sleep(0.2)
+        # Nothing after STARTTLS went out in clear, and the fax was not taken as delivered.
+        self.assertEqual([l for l in seen if not l.upper().startswith((b"EHLO", b"STARTTLS"))], [], seen)
+        [job] = node.jobs()
+        self.assertNotEqual(job["state"], "done", job)

@@ -127,6 +127,14 @@ TEST(Router, AReferralForADomainNotOursIsIgnoredAndTheNumberRoutes) {
   auto sub = route(rules(), {"+15550100", std::nullopt, "<sip:um;msExchUMFaxRecipient=smtp:a@mail.example.com>"},
                    none, "pm@localhost", {"example.com"});
   EXPECT_TRUE(sub.partner);
+  for (const char* forged : {"a@example.com.evil.net", "a@evil-example.com", "a%evil.net@example.com",
+                             "a%25evil.net@example.com", "evil.net!a@example.com", "a@b@example.com",
+                             "a%40evil.net@example.com"}) {
+    auto r = route(rules(), {"+15550100", std::nullopt, std::string("<sip:um;msExchUMFaxRecipient=smtp:") + forged + ">"},
+                   none, "pm@localhost", {"example.com"});
+    EXPECT_FALSE(r.partner) << forged;
+    EXPECT_EQ(r.how, "DID +15550100") << forged;
+  }
 }
 
 TEST(Router, ReferralParsingRefusesWhatIsNotAnAddress) {
