@@ -40,6 +40,7 @@ constexpr std::string_view kEmbeddedDefault = R"toml(# faxbridge — the embedde
 
 [node]
 data_dir = "var"
+# min_free_mb = 200                      # below it MAIL gets 452 4.3.1 and inbound INVITEs 503
 # spool_dir = "var/spool"                # default <data_dir>/spool
 
 [smtp]
@@ -597,6 +598,7 @@ std::string detect_hostname() {
 void read_node(Table t, Node& n) {
   t.str("data_dir", n.data_dir, check_path);
   if (!t.str("spool_dir", n.spool_dir, check_path)) n.spool_dir = under(n.data_dir, "spool");
+  t.integer("min_free_mb", n.min_free_mb, 0, 1000000);
   t.finish();
 }
 

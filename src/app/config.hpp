@@ -89,6 +89,7 @@ struct ConfigError {
 struct Node {
   std::string data_dir = "var";
   std::string spool_dir = "var/spool";
+  int min_free_mb = 200;  // below it MAIL gets 452 4.3.1 and inbound INVITEs 503 (0: no check)
 };
 
 struct SmtpUser {

@@ -61,6 +61,8 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   o.dialing.allow = cfg.dialing.allow;
   o.dialing.deny = cfg.dialing.deny;
   o.station_id = cfg.fax.station_id;
+  o.spool_dir = cfg.node.spool_dir;
+  o.min_free_mb = cfg.node.min_free_mb;
   o.sender_messages_per_hour = cfg.smtp.sender_messages_per_hour;
   o.sender_recipients_per_hour = cfg.smtp.sender_recipients_per_hour;
   o.office = imaging::office_available();
@@ -183,6 +185,13 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     if (!r.did.empty()) routed.insert(r.did);
   }
   o.routed = [routed](const std::string& did) { return routed.count(did) > 0; };
+  if (cfg.node.min_free_mb > 0) {
+    o.storage_low = [dir = cfg.node.spool_dir, min = uint64_t(cfg.node.min_free_mb)]() -> std::optional<std::string> {
+      auto mb = queue::free_mb(dir);
+      if (mb && *mb < min) return std::to_string(*mb) + " MB free under " + dir + ", below [node] min_free_mb " + std::to_string(min);
+      return std::nullopt;
+    };
+  }
   std::vector<config::Cidr> exchange;
   for (const auto& s : cfg.exchange.servers) {
     if (auto c = config::Cidr::parse(s)) exchange.push_back(*c);

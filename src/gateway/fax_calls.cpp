@@ -1341,6 +1341,15 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
       break;
     }
   }
+  if (opt_.storage_low) {
+    if (auto why = opt_.storage_low()) {
+      // Refused before anything is written: the caller's network tries again or elsewhere.
+      std::cerr << "faxbridge: refused a call from " << (caller.empty() ? std::string("a withheld number") : caller)
+                << " with 503: low on disk space (" << *why << ")" << std::endl;
+      ua.reject(id, 503, "Service Unavailable: low on disk space", now);
+      return;
+    }
+  }
   if (!ledger_.try_acquire(*trunk)) {
     ua.reject(id, 486, "Busy Here: all channels in use", now);
     return;

@@ -135,6 +135,8 @@ struct FaxCallsOptions {
   std::string advertise;     // [sip] advertise: Via, Contact ("" = the bound address)
   std::string advertise_ip; // the same as an IP address, for SDP ("" = the bound or routed address)
   sip::UnknownSources unknown_sources = sip::UnknownSources::reject;
+  // Why received faxes cannot be stored now ([node] min_free_mb), if so: inbound calls get 503.
+  std::function<std::optional<std::string>()> storage_low;
   // Whether an INVITE from `ip` may carry an Exchange UM referral ([exchange] servers); empty: none may.
   std::function<bool(const std::string& ip)> exchange_server;
   // Whether an E.164 number has a [[route]] of its own (a diverted call is routed by the number

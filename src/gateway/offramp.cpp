@@ -43,6 +43,12 @@ class Intake : public smtp::Intake {
 
   std::optional<Reply> check_mail(const smtp::Envelope& env) override {
     if (!trusted_ && !env.auth_user) return Reply{530, "5.7.0", "Authentication required to send faxes"};
+    if (const auto& o = ramp_.options(); o.min_free_mb > 0 && !o.spool_dir.empty()) {
+      // RFC 3463 4.3.1: not now, and before the client sends its whole DATA.
+      if (auto mb = queue::free_mb(o.spool_dir); mb && *mb < uint64_t(o.min_free_mb)) {
+        return Reply{452, "4.3.1", "Insufficient system storage: " + std::to_string(*mb) + " MB free, try again later"};
+      }
+    }
     if (!ramp_.messages().allow(sender_key(env), ramp_.options().sender_messages_per_hour, 1, now())) {
       return Reply{450, "4.7.1", "Too many fax messages from this sender in the last hour, try again later"};
     }

@@ -50,6 +50,9 @@ struct OffRampOptions {
   std::string station_id;  // our TSI, recorded as each job's caller
   int sender_messages_per_hour = 100;
   int sender_recipients_per_hour = 500;
+  // [node] min_free_mb on the spool's file system: below it, MAIL is refused with 452 4.3.1.
+  std::string spool_dir;
+  int min_free_mb = 0;
   bool office = true;  // Office attachments are renderable (LibreOffice installed)
   // user -> crypt(3) hash ("$6$...", "$y$..."): SMTP AUTH accounts.
   std::map<std::string, std::string> users;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -326,6 +327,12 @@ SpoolStatus Spool::remove_message(std::string_view id) {
   std::string path = message_path(id);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("remove", path, errno);
   return fb::Unit{};
+}
+
+std::optional<uint64_t> free_mb(const std::string& dir) {
+  struct statvfs v{};
+  if (statvfs(dir.c_str(), &v) != 0) return std::nullopt;
+  return uint64_t(v.f_bavail) * uint64_t(v.f_frsize) / (1024 * 1024);
 }
 
 }  // namespace queue

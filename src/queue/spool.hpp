@@ -18,12 +18,16 @@
 // Small appends are gathered in a kWriteBufferBytes buffer so that a body arriving line by
 // line is not one write(2) per line.
 // PARAMETERS: the spool directory (default <node.data_dir>/spool).
+// FREE SPACE: free_mb() says what an unprivileged writer may still use on a directory's file
+// system; the SMTP server refuses MAIL below [node] min_free_mb (452 4.3.1), and inbound calls
+// get 503, so a message is never taken in only to fail after its whole DATA.
 // THREADS: a Spool holds no mutable state and may be shared; a SpoolWriter belongs to one
 // SMTP session.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +52,10 @@ fb::Result<std::string, SpoolError> new_message_id();
 bool is_message_id(std::string_view id);
 
 // One incoming message body. Not committed when destroyed: aborted, leaving nothing behind.
+// Megabytes an unprivileged writer may still use on the file system of `dir` (statvfs f_bavail);
+// nullopt when it cannot be asked.
+[[nodiscard]] std::optional<uint64_t> free_mb(const std::string& dir);
+
 class SpoolWriter {
  public:
   SpoolWriter(SpoolWriter&& o) noexcept;

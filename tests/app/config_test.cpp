@@ -937,6 +937,12 @@ TEST(Dialing, WithoutAllowOnlyTheStationsCountryIsDialled) {
   EXPECT_TRUE(load("[dialing]\nallow = []\n").dialing.allow.empty());
 }
 
+TEST(Node, MinFreeMb) {
+  EXPECT_EQ(load("").node.min_free_mb, 200);
+  EXPECT_EQ(load("[node]\nmin_free_mb = 0\n").node.min_free_mb, 0);
+  EXPECT_EQ(error_of("[node]\nmin_free_mb = -1\n"), "faxbridge.toml: node.min_free_mb must be from 0 to 1000000, not -1");
+}
+
 TEST(Exchange, ServersAndRecipientDomainsAreReadAndChecked) {
   Config c = load("[exchange]\nservers = [\"192.0.2.10\", \"2001:db8::/64\"]\nrecipient_domains = [\"example.com\"]\n");
   EXPECT_EQ(c.exchange.servers, (Strings{"192.0.2.10", "2001:db8::/64"}));

@@ -9,6 +9,7 @@
   report, never a second of either."""
 import datetime
 import email.message
+import json
 import os
 import subprocess
 import time
@@ -16,7 +17,7 @@ import unittest
 
 import fbtest
 from fax_loop_test import normalised_rows
-from fax_peer_test import FAX_PEER
+from fax_peer_test import FAX_PEER, Peer
 from offramp_test import Node
 from onramp_test import mails, wait_mails
 from sip_peers_test import free_udp_port
@@ -332,3 +333,50 @@ class LifecycleTest(fbtest.TempDirTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DiskSpaceTest(fbtest.TempDirTest):
+    """[node] min_free_mb on a data directory that is a small tmpfs: below it MAIL gets 452 4.3.1
+    (before any DATA is sent) and an inbound call 503; what was taken before stays; with room
+    again, mail is taken again."""
+
+    def test_below_min_free_mb_mail_gets_452_and_calls_503_and_nothing_is_lost(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        d = self.path("node")
+        var = os.path.join(d, "var")
+        os.makedirs(var)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", var], check=True)
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", var], check=False))
+        node = Node(d, node_extra="min_free_mb = 40")
+        self.addCleanup(node.stop)
+        msg = email.message.EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550123@fax.test", "before"
+        msg.set_content("Taken while there is room.")
+        s = node.smtp()
+        self.assertEqual(s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes()), {})
+        s.quit()
+        ballast = os.path.join(var, "ballast")
+        with open(ballast, "wb") as f:
+            f.write(b"\xa5" * (30 << 20))  # 64 MB - 30 MB < 40 MB
+        s = node.smtp()
+        code, text = s.mail("alice@example.com")
+        self.assertEqual((code, text.decode()[:5]), (452, "4.3.1"), text)
+        s.quit()
+        peer_dir = self.path("peer")
+        os.makedirs(peer_dir)
+        tif = self.path("one.tif")
+        fbtest.run("convert", "-o", tif, *pbm_pages(self.dir, 1), check=0)
+        peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
+        peer.proc.communicate(timeout=60)
+        with open(peer.report) as f:
+            self.assertEqual(json.load(f).get("sip_status"), 503)
+        with open(node.log.name) as f:
+            self.assertIn("503: low on disk space", f.read())
+        # Nothing taken before is lost; no inbound job was made.
+        jobs = node.jobs()
+        self.assertEqual([j["direction"] for j in jobs], ["out"], jobs)
+        os.remove(ballast)
+        s = node.smtp()
+        self.assertEqual(s.mail("alice@example.com")[0], 250)
+        s.quit()

@@ -53,7 +53,7 @@ class Node:
     """A faxbridge serve process on free ports in a temporary data directory."""
 
     def __init__(self, workdir, trusted=True, tls=False, extra="", smtp_extra="", trunk="nowhere", trunk_extra="",
-                 sip_tls=False, env=None, sip_extra=""):
+                 sip_tls=False, env=None, sip_extra="", node_extra=""):
         """trunk: "nowhere" (a trunk to a loopback port nobody answers: jobs render, then wait in
         sending/retry), "self" (the node's own SIP port: the loopback of the embedded default), or
         a sip: URI."""
@@ -67,7 +67,7 @@ class Node:
             self.blackhole.bind(("127.0.0.1", 0))
         self.smtp_port, self.http_port, self.sip_port = free_port(), free_port(), free_sip_port()
         self.server = "http://127.0.0.1:%d" % self.http_port
-        cfg = ["[node]", 'data_dir = "%s"' % os.path.join(workdir, "var"), "",
+        cfg = ["[node]", 'data_dir = "%s"' % os.path.join(workdir, "var"), node_extra, "",
                "[smtp]", 'listen = ["127.0.0.1:%d"]' % self.smtp_port, 'domains = ["fax.test"]',
                'hostname = "fax.test"',
                "trusted_networks = %s" % ('["127.0.0.0/8"]' if trusted else "[]"), smtp_extra]
