@@ -94,4 +94,15 @@ PolicyVerdict check_number(const DialingPolicy& policy, std::string_view e164) {
   return {false, number + " is not an allowed destination"};
 }
 
+std::vector<std::string> nanp_country(std::string_view prefix) {
+  static const std::vector<std::vector<std::string>> kOverlays = {{"+1809", "+1829", "+1849"}, {"+1876", "+1658"}};
+  for (const auto& group : kOverlays) {
+    if (std::find(group.begin(), group.end(), prefix) != group.end()) return group;
+  }
+  if (std::find(kNanpOutsideUsCanada.begin(), kNanpOutsideUsCanada.end(), prefix) != kNanpOutsideUsCanada.end()) {
+    return {std::string(prefix)};
+  }
+  return {};
+}
+
 }  // namespace address

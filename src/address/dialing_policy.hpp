@@ -65,6 +65,11 @@ inline constexpr std::array<std::string_view, 21> kNanpOutsideUsCanada = {
     "+1242", "+1246", "+1264", "+1268", "+1284", "+1345", "+1441", "+1473", "+1649", "+1658", "+1664",
     "+1721", "+1758", "+1767", "+1784", "+1809", "+1829", "+1849", "+1868", "+1869", "+1876"};
 
+// The NANP prefixes of the country that `prefix` (one of kNanpOutsideUsCanada) belongs to, its
+// overlays included (the Dominican Republic +1809/+1829/+1849, Jamaica +1876/+1658); empty when
+// `prefix` is none of them. A node in Jamaica defaults to Jamaica, not to the US and Canada.
+std::vector<std::string> nanp_country(std::string_view prefix);
+
 struct DialingPolicy {
   std::vector<std::string> allow = {"+"};
   std::vector<std::string> deny;

@@ -644,7 +644,11 @@ void read_dialing(Table t, Dialing& d, const Fax& f) {
   auto cc = e164::country_code(digits);
   if (!cc) return;
   d.allow = {"+" + *cc};
-  // +1 is 25 countries: the default stays in the US and Canada.
+  // +1 is 20 countries: a Caribbean station stays in its own; others in the US and Canada.
+  if (auto own = address::nanp_country(digits.substr(0, std::min<size_t>(digits.size(), 5))); *cc == "1" && !own.empty()) {
+    d.allow = own;
+    return;
+  }
   if (*cc == "1") {
     for (auto p : address::kNanpOutsideUsCanada) {
       if (std::find(d.deny.begin(), d.deny.end(), p) == d.deny.end()) d.deny.emplace_back(p);

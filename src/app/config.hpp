@@ -12,7 +12,7 @@
 // Relative paths stay relative: they are relative to the working directory of `serve`.
 //
 // PARAMETERS (key, default; a key absent from the file takes its default, and so does a missing section):
-//   [node]     data_dir "var"; spool_dir <data_dir>/spool
+//   [node]     data_dir "var"; spool_dir <data_dir>/spool; min_free_mb 200 (0..1000000; 0 = no check)
 //   [smtp]     listen ["127.0.0.1:2525"]; domains ["fax.localhost"];
 //              trusted_networks ["127.0.0.0/8", "::1/128"] (CIDR, or one address);
 //              max_message_bytes 26214400 (1..4 GiB); max_recipients 100 (1..100000);
@@ -20,7 +20,10 @@
 //              sender_messages_per_hour 100, sender_recipients_per_hour 500 (0 = no limit);
 //              hostname "" = the machine's name (gethostname) at load time; tls_cert, tls_key "" (both or
 //              neither; both enable STARTTLS); [[smtp.user]] name, password_hash (AUTH PLAIN/LOGIN)
-//   [dialing]  allow ["+"]; deny ["+1900", "+1976"] (E.164 prefixes; "+" alone only in allow)
+//   [dialing]  allow: the country code of station_id (its own NANP codes for a Caribbean +1
+//              station; none when station_id is not E.164); deny ["+1900", "+1976"], plus the
+//              Caribbean and Atlantic NANP codes when allow defaulted to "+1" (E.164 prefixes;
+//              "+" alone only in allow)
 //   [fax]      station_id "+15550100" (printable ASCII, at most 20); header "faxbridge" ("" none);
 //              paper "a4" (a4 | letter); detect_s 8 (1..120: how long an audio call to a shared
 //              voice/fax number may show no fax sign); t38_memory_s 86400 (0..30 days: how long a
@@ -55,6 +58,7 @@
 //              (when set: the entry may receive faxes only if it is TRUE); bind_dn, bind_password ""
 //              (both or neither; none: anonymous); timeout_s 5 (1..60); cache_s 60 (0..86400); retry_s 60 (1..3600)
 //   [reject]   callers [] (E.164 prefixes)
+//   [exchange] servers [] (CIDRs), recipient_domains [] (domains): both needed for any referral
 //   [delivery] mode "maildir" (maildir|smtp|lmtp); maildir <data_dir>/mail; smarthost "" (HOST:PORT, required
 //              for smtp); lmtp "" (HOST:PORT, required for lmtp); username, password "" (both or neither);
 //              tls_client_cert, tls_client_key "" (both or neither); from "fax@<first smtp domain>";

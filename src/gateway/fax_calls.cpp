@@ -1344,9 +1344,10 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   if (opt_.storage_low) {
     if (auto why = opt_.storage_low()) {
       // Refused before anything is written: the caller's network tries again or elsewhere.
-      std::cerr << "faxbridge: refused a call from " << (caller.empty() ? std::string("a withheld number") : caller)
+      std::cerr << "faxbridge: refused a call from "
+                << (private_id || caller.empty() ? std::string("a withheld number") : caller)
                 << " with 503: low on disk space (" << *why << ")" << std::endl;
-      ua.reject(id, 503, "Service Unavailable: low on disk space", now);
+      ua.reject(id, 503, "Service Unavailable: low on disk space", now, {{"Retry-After", "300"}});
       return;
     }
   }

@@ -2,6 +2,7 @@
 #include "gateway/offramp.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
 #include <fstream>
 #include <iterator>
@@ -45,7 +46,9 @@ class Intake : public smtp::Intake {
     if (!trusted_ && !env.auth_user) return Reply{530, "5.7.0", "Authentication required to send faxes"};
     if (const auto& o = ramp_.options(); o.min_free_mb > 0 && !o.spool_dir.empty()) {
       // RFC 3463 4.3.1: not now, and before the client sends its whole DATA.
-      if (auto mb = queue::free_mb(o.spool_dir); mb && *mb < uint64_t(o.min_free_mb)) {
+      // RFC 1870: a declared SIZE must fit above the minimum too.
+      const uint64_t need = uint64_t(o.min_free_mb) + (env.declared_size ? *env.declared_size >> 20 : 0);
+      if (auto mb = queue::free_mb(o.spool_dir); mb && *mb < need) {
         return Reply{452, "4.3.1", "Insufficient system storage: " + std::to_string(*mb) + " MB free, try again later"};
       }
     }
@@ -91,6 +94,7 @@ class Intake : public smtp::Intake {
     auto w = ramp_.spool().begin_message();
     if (!w) {
       spool_error_ = w.error().message;
+      spool_errnum_ = w.error().errnum;
       return;
     }
     writer_.emplace(std::move(w.value()));
@@ -104,7 +108,10 @@ class Intake : public smtp::Intake {
 
   void write(std::string_view bytes) override {
     if (writer_ && spool_error_.empty()) {
-      if (auto s = writer_->append(bytes); !s) spool_error_ = s.error().message;
+      if (auto s = writer_->append(bytes); !s) {
+        spool_error_ = s.error().message;
+        spool_errnum_ = s.error().errnum;
+      }
     }
   }
 
@@ -112,6 +119,7 @@ class Intake : public smtp::Intake {
     if (writer_) writer_->abort();
     writer_.reset();
     spool_error_.clear();
+    spool_errnum_ = 0;
   }
 
   asio::awaitable<Reply> commit(const smtp::Envelope& env) override {
@@ -143,15 +151,20 @@ class Intake : public smtp::Intake {
   std::optional<PreparedMessage> prepare(const smtp::Envelope& env, Reply& reply) {
     if (!writer_ || !spool_error_.empty()) {
       std::string why = spool_error_.empty() ? "the spool is unavailable" : spool_error_;
+      const bool full = spool_errnum_ == ENOSPC || spool_errnum_ == EDQUOT;
       abort();
-      reply = Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"};
+      reply = full ? Reply{452, "4.3.1", "Insufficient system storage, try again later (" + why + ")"}
+                   : Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"};
       return std::nullopt;
     }
     std::string id = writer_->id();
     auto committed = writer_->commit_unsynced();
     writer_.reset();
     if (!committed) {
-      reply = Reply{451, "4.3.0", "Local error in processing, try again later (" + committed.error().message + ")"};
+      const int e = committed.error().errnum;
+      reply = e == ENOSPC || e == EDQUOT
+                  ? Reply{452, "4.3.1", "Insufficient system storage, try again later (" + committed.error().message + ")"}
+                  : Reply{451, "4.3.0", "Local error in processing, try again later (" + committed.error().message + ")"};
       return std::nullopt;
     }
     // What can be faxed is known now: refuse at DATA rather than fail the job later. (Until
@@ -202,6 +215,7 @@ class Intake : public smtp::Intake {
   bool trusted_;
   std::optional<queue::SpoolWriter> writer_;
   std::string spool_error_;
+  int spool_errnum_ = 0;  // ENOSPC/EDQUOT: 452 4.3.1
   std::map<std::string, address::FaxAddress> parsed_;
 };
 

@@ -189,11 +189,16 @@ void OnRamp::route_and_compose(const queue::Job& job) {
   asio::post(worker_->pool, [this, job] {
     RouteResult r = route(opt_.routes, InboundFax{job.number, job.subaddress, job.referred_by}, opt_.directory,
                           opt_.postmaster, opt_.partner_domains);
-    if (job.referred_by && !r.partner) {
+    if (job.referred_by && !r.partner && r.kind != RouteResult::later) {
       if (auto p = parse_partner_referral(*job.referred_by)) {
         // A referral we did not honour: said where the operator looks.
-        const std::string why = "ignored an Exchange UM referral for " + p->recipient +
-                                ": not in [exchange] recipient_domains (routed by " + r.how + ")";
+        const auto at = p->recipient.rfind('@');
+        const std::string cause = opt_.partner_domains.empty() ? "no [exchange] recipient_domains are set"
+                                  : p->recipient.find_first_of("%!") < at
+                                      ? "its local part has % or ! (a relay could send it elsewhere)"
+                                      : "not in [exchange] recipient_domains";
+        const std::string why = "ignored an Exchange UM referral for " + p->recipient + ": " + cause +
+                                " (routed by " + (r.how.empty() ? std::string("the postmaster rule") : r.how) + ")";
         log("job " + std::to_string(job.id) + ": " + why);
         asio::post(store_exec_, [this, id = job.id, why] { store_.add_event(id, why); });
       }

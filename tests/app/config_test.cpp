@@ -929,6 +929,10 @@ TEST(Dialing, WithoutAllowOnlyTheStationsCountryIsDialled) {
   EXPECT_EQ(load("[fax]\nstation_id = \"+49 30 1234567\"\n").dialing.allow, Strings{"+49"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+1 (202) 555-0100\"\n").dialing.allow, Strings{"+1"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+442079460000\"\n").dialing.deny, (Strings{"+1900", "+1976"}));
+  // A Caribbean station: its own country (with its overlay codes), not the US and Canada.
+  EXPECT_EQ(load("[fax]\nstation_id = \"+1 876 555 0100\"\n").dialing.allow, (Strings{"+1876", "+1658"}));
+  EXPECT_EQ(load("[fax]\nstation_id = \"+18295550100\"\n").dialing.allow, (Strings{"+1809", "+1829", "+1849"}));
+  EXPECT_EQ(load("[fax]\nstation_id = \"+12465550100\"\n").dialing.allow, Strings{"+1246"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+442079460000\"\n").dialing.allow, Strings{"+44"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+35312345678\"\n").dialing.allow, Strings{"+353"});
   EXPECT_EQ(load("[fax]\nstation_id = \"+79161234567\"\n").dialing.allow, Strings{"+7"});
