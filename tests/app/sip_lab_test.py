@@ -53,6 +53,22 @@ class LabBase(fbtest.TempDirTest):
             self.assertLess(time.time(), deadline, "%r not in %s: %s" % (text, log, seen[-3000:]))
             time.sleep(0.05)
 
+    def poll(self, probe, done, timeout, context):
+        """Calls `probe` until `done(value)` holds, failing with `context()` after `timeout`
+        seconds; returns the value that satisfied it. The exact condition asserted, never a sleep."""
+        deadline = time.time() + timeout
+        while True:
+            value = probe()
+            if done(value):
+                return value
+            self.assertLess(time.time(), deadline, (value, context()))
+            time.sleep(0.5)
+
+    def last_job(self, node, timeout=240):
+        """The node's newest job once it is final (FINAL_OUT)."""
+        return self.poll(lambda: max(node.jobs(), key=lambda j: j["id"]), lambda j: j["state"] in FINAL_OUT, timeout,
+                         lambda: node.text()[-3000:])
+
     def both(self, *fns):
         """Runs the functions at once; returns their results, raising the first error."""
         results, errors = {}, {}
@@ -122,13 +138,7 @@ table ip nat {
         n.proc.wait(15)
         bare = LabNode(lab, priv, self.path("bare"), "10.77.0.2:5060", "sip:198.51.100.1:5060")
         p.send_tiff("FAX=+15550100@fax.test", self.two)
-        deadline = time.time() + 240
-        while True:
-            last = max(p.jobs(), key=lambda j: j["id"])
-            if last["state"] in FINAL_OUT:
-                break
-            self.assertLess(time.time(), deadline, last)
-            time.sleep(0.5)
+        last = self.last_job(p)
         self.assertNotEqual(last["state"], "done", (last, bare.text()[-3000:]))
         # The node that gave up on the ACK logs it as its call ends, which may be just after the
         # caller saw its BYE: waited for, not read once.
@@ -204,49 +214,32 @@ class DnsLabTest(LabBase):
         # address is silent and the trunk is down.
         d = LabNode(lab, a, self.path("d"), "10.78.0.2:5062", "sip:carrier.test", trunk_extra="options_interval_s = 1",
                     smtp=2527, http=8027)
-        deadline = time.time() + 60
-        while (self.trunk(d).get("down_addresses"), self.trunk(d)["state"]) != (["10.78.0.13:5060/TCP"], "up"):
-            self.assertLess(time.time(), deadline, (self.trunk(d), d.text()[-2000:]))
-            time.sleep(0.5)
+        self.poll(lambda: self.trunk(d), lambda t: (t.get("down_addresses"), t["state"]) == (["10.78.0.13:5060/TCP"], "up"),
+                  60, lambda: d.text()[-2000:])
         b.proc.terminate()
         b.proc.wait(15)
-        deadline = time.time() + 90  # the UDP address: a 32 s OPTIONS timeout
-        while self.trunk(d)["state"] != "down":
-            self.assertLess(time.time(), deadline, (self.trunk(d), d.text()[-2000:]))
-            time.sleep(0.5)
-        self.assertIn("from any of its 3 addresses", self.trunk(d)["state_reason"])
+        # 90 s: the UDP address takes a 32 s OPTIONS timeout.
+        down = self.poll(lambda: self.trunk(d), lambda t: t["state"] == "down", 90, lambda: d.text()[-2000:])
+        self.assertIn("from any of its 3 addresses", down["state_reason"])
 
         # The records change: B's name now leads to C, the dead target is gone. The node follows
         # within the 10 s TTL (and the lookup after it).
         os.killpg(dns.pid, 15)
         dns.wait(15)
         dns = self.dnsmasq(pub, "10.78.0.12", with_dead=False)
-        deadline = time.time() + 60
-        while self.trunk(n)["addresses"] != ["10.78.0.12:5060/TCP", "10.78.0.12:5060/UDP"]:
-            self.assertLess(time.time(), deadline, (self.trunk(n), n.text()[-2000:]))
-            time.sleep(0.5)
+        c_addresses = ["10.78.0.12:5060/TCP", "10.78.0.12:5060/UDP"]
+        self.poll(lambda: self.trunk(n), lambda t: t["addresses"] == c_addresses, 60, lambda: n.text()[-2000:])
         self.assertIn("carrier.test now leads to 10.78.0.12:5060/TCP", n.text())
         # The other node follows too, and its trunk is up again on C's answers.
-        deadline = time.time() + 60
-        while (self.trunk(d)["addresses"], self.trunk(d)["state"]) != (["10.78.0.12:5060/TCP", "10.78.0.12:5060/UDP"], "up"):
-            self.assertLess(time.time(), deadline, (self.trunk(d), d.text()[-2000:]))
-            time.sleep(0.5)
+        self.poll(lambda: self.trunk(d), lambda t: (t["addresses"], t["state"]) == (c_addresses, "up"), 60,
+                  lambda: d.text()[-2000:])
 
         # DNS dies: the node keeps the addresses it knew and still faxes to them.
         os.killpg(dns.pid, 15)
         dns.wait(15)
-        deadline = time.time() + 60
-        while "keeping its 2 known addresses" not in n.text():
-            self.assertLess(time.time(), deadline, n.text()[-2000:])
-            time.sleep(0.5)
+        self.wait_log(n.proc, n.log, "keeping its 2 known addresses", timeout=60)
         n.send_tiff("FAX=+15550101@fax.test", self.one)
-        deadline = time.time() + 240
-        while True:
-            last = max(n.jobs(), key=lambda j: j["id"])
-            if last["state"] in FINAL_OUT:
-                break
-            self.assertLess(time.time(), deadline, last)
-            time.sleep(0.5)
+        last = self.last_job(n)
         self.assertEqual((last["state"], last["pages_done"]), ("done", 1), (last, n.text()[-3000:]))
         got = [j for j in c.settle(FINAL_OUT + FINAL_IN) if j["direction"] == "in"]
         self.assertEqual([(j["state"], j["pages"]) for j in got], [("done", 1)], c.text()[-3000:])
