@@ -2,6 +2,7 @@
 #include "api/http_message.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <string>
 
 namespace api {
@@ -17,6 +18,8 @@ const char* reason(int status) {
   switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -32,9 +35,22 @@ const char* reason(int status) {
 
 }  // namespace
 
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
 Response error_response(int status, const std::string& why) {
   std::string escaped;
   for (char c : why) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char u[8];
+      std::snprintf(u, sizeof u, "\\u%04x", unsigned(static_cast<unsigned char>(c)));
+      escaped += u;
+      continue;
+    }
     if (c == '"' || c == '\\') escaped += '\\';
     escaped += c;
   }
@@ -80,9 +96,22 @@ ParseOutcome parse_request(std::string_view data) {
       return out;
     }
     std::string name = lower(h.substr(0, colon));
+    if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
+      out.error = error_response(400, "malformed header field name");  // RFC 9112 §5.1: no space before the colon
+      return out;
+    }
     std::string_view value = h.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (req.headers.size() == kMaxHeaders) {
+      out.error = error_response(431, "too many header fields");
+      return out;
+    }
+    if ((name == "host" || name == "authorization" || name == "origin") && req.header(name)) {
+      out.error = error_response(400, "more than one " + name + " field");  // RFC 9112 §3.2
+      return out;
+    }
+    req.headers.emplace_back(name, std::string(value));
     if (name == "transfer-encoding") {
       out.error = error_response(411, "chunked requests are not supported: send Content-Length");
       return out;
@@ -110,8 +139,10 @@ ParseOutcome parse_request(std::string_view data) {
 }
 
 std::string serialize(const Response& r) {
-  return "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\nContent-Type: " + r.content_type +
-         "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\nContent-Type: " +
+                    r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
+  for (const auto& [n, v] : r.headers) out += n + ": " + v + "\r\n";
+  return out + "Connection: close\r\n\r\n" + r.body;
 }
 
 }  // namespace api

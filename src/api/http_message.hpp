@@ -2,7 +2,8 @@
 //
 // STANDARDS: RFC 9112 (HTTP/1.1 message syntax), the subset a JSON API needs: Content-Length
 // bodies, no chunked requests (411), one request per connection.
-// LIMITS: kMaxHeaderBytes request head (431 past it), kMaxBodyBytes body (413).
+// LIMITS: kMaxHeaderBytes request head (431 past it), kMaxBodyBytes body (413), kMaxHeaders
+// header fields (431 past it).
 #pragma once
 
 #include <cstddef>
@@ -10,22 +11,33 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace api {
 
 inline constexpr size_t kMaxHeaderBytes = 16 * 1024;
 inline constexpr size_t kMaxBodyBytes = 1024 * 1024;
+inline constexpr size_t kMaxHeaders = 100;
+
+using Headers = std::vector<std::pair<std::string, std::string>>;  // names lower-cased, values trimmed
 
 struct Request {
   std::string method;
   std::string target;  // path and query, e.g. "/api/jobs?state=ready"
   std::string body;
+  Headers headers;
+  std::string peer;  // the client's address, set by the server (for audit lines)
+  // The first field of that (lower-case) name; nullopt when absent. A repeated Host or
+  // Authorization is refused by parse_request, so for those "the first" is "the one".
+  std::optional<std::string_view> header(std::string_view name) const;
 };
 
 struct Response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  Headers headers;  // extra fields, e.g. WWW-Authenticate
 };
 
 // Parses one request head and body from `data`; nullopt while incomplete, or a Response

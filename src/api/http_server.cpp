@@ -70,6 +70,9 @@ asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
       resp = *p.error;
       break;
     }
+    std::error_code pec;
+    auto remote = sock.remote_endpoint(pec);
+    if (!pec) p.request->peer = remote.address().to_string();
     try {
       resp = co_await handler_(std::move(*p.request));
     } catch (const std::exception& e) {

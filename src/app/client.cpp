@@ -1,11 +1,15 @@
 // client.cpp — HTTP requests to a running node and their rendering for a terminal.
 #include "app/client.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
 #include <asio.hpp>
 #include <nlohmann/json.hpp>
+
+#include "app/config.hpp"
+#include "app/tokens.hpp"
 
 namespace app {
 namespace {
@@ -40,8 +44,9 @@ std::optional<Url> parse_url(const std::string& url) {
 }
 
 // One request; nullopt (with `why`) when the server cannot be reached.
-std::optional<HttpResult> request(const std::string& server, const std::string& method, const std::string& target,
+std::optional<HttpResult> request(const Remote& remote, const std::string& method, const std::string& target,
                                   std::string& why) {
+  const std::string& server = remote.server;
   auto url = parse_url(server);
   if (!url) {
     why = "--server must be http://HOST:PORT, not " + server;
@@ -52,7 +57,10 @@ std::optional<HttpResult> request(const std::string& server, const std::string& 
     asio::ip::tcp::socket sock(io);
     asio::ip::tcp::resolver resolver(io);
     asio::connect(sock, resolver.resolve(url->host, url->port));
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + url->host + "\r\nContent-Length: 0\r\n" +
+    const bool v6 = url->host.find(':') != std::string::npos;
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + (v6 ? "[" + url->host + "]" : url->host) + ":" +
+                      url->port + "\r\nContent-Length: 0\r\n" +
+                      (remote.token.empty() ? "" : "Authorization: Bearer " + remote.token + "\r\n") +
                       "Connection: close\r\n\r\n";
     asio::write(sock, asio::buffer(req));
     std::string resp;
@@ -104,16 +112,35 @@ int fail(const std::string& cmd, const std::string& msg, int code) {
   return code;
 }
 
+// 401/403: the node refused us (exit 7), with its reason and, for 401, what to do.
+std::optional<int> refused(const std::string& cmd, const HttpResult& r) {
+  if (r.status != 401 && r.status != 403) return std::nullopt;
+  std::string hint = r.status == 401 ? " (give --token, set $FAXBRIDGE_TOKEN, or run where the node's admin.token is readable)" : "";
+  return fail(cmd, error_of(r.body) + hint, 7);
+}
+
 bool valid_id(const std::string& id) {
   return !id.empty() && id.size() < 19 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
 
-int cmd_jobs(const std::string& server, bool json) {
+std::string find_token(const std::optional<std::string>& flag, const std::optional<std::string>& config_path) {
+  if (flag) return *flag;
+  if (const char* env = std::getenv("FAXBRIDGE_TOKEN"); env && *env) return env;
+  std::string data_dir = config::embedded_default().node.data_dir;
+  if (config_path) {
+    auto cfg = config::load_file(*config_path);
+    if (cfg) data_dir = cfg->node.data_dir;
+  }
+  return read_admin_token(data_dir).value_or("");
+}
+
+int cmd_jobs(const Remote& remote, bool json) {
   std::string why;
-  auto r = request(server, "GET", "/api/jobs", why);
+  auto r = request(remote, "GET", "/api/jobs", why);
   if (!r) return fail("jobs", why, 6);
+  if (auto code = refused("jobs", *r)) return *code;
   if (r->status != 200) return fail("jobs", error_of(r->body), 6);
   if (json) {
     std::cout << r->body;
@@ -123,11 +150,12 @@ int cmd_jobs(const std::string& server, bool json) {
   return 0;
 }
 
-int cmd_job(const std::string& server, const std::string& id, bool json) {
+int cmd_job(const Remote& remote, const std::string& id, bool json) {
   if (!valid_id(id)) return fail("job", "no job " + id, 1);
   std::string why;
-  auto r = request(server, "GET", "/api/jobs/" + id, why);
+  auto r = request(remote, "GET", "/api/jobs/" + id, why);
   if (!r) return fail("job", why, 6);
+  if (auto code = refused("job", *r)) return *code;
   if (r->status == 404) return fail("job", "no job " + id, 1);
   if (r->status != 200) return fail("job", error_of(r->body), 6);
   if (json) {
@@ -139,11 +167,12 @@ int cmd_job(const std::string& server, const std::string& id, bool json) {
   return 0;
 }
 
-int cmd_cancel(const std::string& server, const std::string& id) {
+int cmd_cancel(const Remote& remote, const std::string& id) {
   if (!valid_id(id)) return fail("cancel", "no job " + id, 1);
   std::string why;
-  auto r = request(server, "POST", "/api/jobs/" + id + "/cancel", why);
+  auto r = request(remote, "POST", "/api/jobs/" + id + "/cancel", why);
   if (!r) return fail("cancel", why, 6);
+  if (auto code = refused("cancel", *r)) return *code;
   if (r->status == 404) return fail("cancel", "no job " + id, 1);
   if (r->status == 409) return fail("cancel", error_of(r->body), 1);
   if (r->status != 200) return fail("cancel", error_of(r->body), 6);

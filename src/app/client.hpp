@@ -1,17 +1,28 @@
 // client.hpp — the CLI side of the JSON API: `faxbridge jobs`, `job ID`, `cancel ID`.
 //
-// Talks HTTP/1.1 to --server URL (default http://127.0.0.1:8025). Exit codes (INTERFACES.md):
-// 0 done; 1 unknown job id (or a job that cannot be cancelled); 2 usage; 6 server unreachable.
+// Talks HTTP/1.1 to --server URL (default http://127.0.0.1:8025) with Authorization: Bearer and
+// the token of --token, else $FAXBRIDGE_TOKEN, else the node-local admin token
+// (<data_dir>/admin.token of --config, or of the embedded default: ./var). Exit codes
+// (INTERFACES.md): 0 done; 1 unknown job id (or a job that cannot be cancelled); 2 usage;
+// 6 server unreachable; 7 refused (no token, a bad one, or one without the right).
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace app {
 
 inline constexpr const char* kDefaultServer = "http://127.0.0.1:8025";
 
-int cmd_jobs(const std::string& server, bool json);
-int cmd_job(const std::string& server, const std::string& id, bool json);
-int cmd_cancel(const std::string& server, const std::string& id);
+struct Remote {
+  std::string server = kDefaultServer;
+  std::string token;  // "" sends no Authorization
+};
+// The token as above ("" when none is found).
+std::string find_token(const std::optional<std::string>& flag, const std::optional<std::string>& config_path);
+
+int cmd_jobs(const Remote& remote, bool json);
+int cmd_job(const Remote& remote, const std::string& id, bool json);
+int cmd_cancel(const Remote& remote, const std::string& id);
 
 }  // namespace app

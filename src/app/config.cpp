@@ -133,6 +133,8 @@ delay = true                             # report delays when NOTIFY was not giv
 
 [http]
 listen = "127.0.0.1:8025"                # a string or a list
+# tokens = true                          # every API request needs Authorization: Bearer <token>
+# hosts = ["fax.example.com"]            # names the API is reached by, besides IP addresses and localhost
 
 [store]
 # url = "sqlite:var/faxbridge.db"        # default sqlite:<data_dir>/faxbridge.db; postgresql://... (later)
@@ -813,6 +815,8 @@ void read_dsn(Table t, Dsn& d) {
 
 void read_http(Table t, Http& h) {
   t.list("listen", h.listen, check_host_port, Shape::string_or_list);
+  t.flag("tokens", h.tokens);
+  t.list("hosts", h.hosts, check_domain);
   t.finish();
 }
 
@@ -945,7 +949,22 @@ void validate_delivery(const Delivery& d, Errors& e) {
   together(e, "delivery.tls_client_cert", d.tls_client_cert, "delivery.tls_client_key", d.tls_client_key);
 }
 
+// Without tokens, the API (every number and caller, cancelling jobs) is only for this host.
+void validate_http(const Http& h, Errors& e) {
+  if (h.tokens) return;
+  for (const auto& l : h.listen) {
+    auto hp = parse_host_port(l);
+    if (!hp) continue;
+    bool loopback = hp->host == "localhost" || hp->host == "::1" || hp->host.rfind("127.", 0) == 0;
+    if (!loopback) {
+      e.fail("http.listen " + l + " is not a loopback address, and http.tokens is false: the API would be open to "
+             "the network without authentication (set http.tokens = true, or listen on 127.0.0.1)");
+    }
+  }
+}
+
 void validate(const Config& c, Errors& e) {
+  validate_http(c.http, e);
   validate_smtp(c.smtp, e);
   validate_sip(c.sip, e);
   validate_trunks(c.trunks, e);

@@ -65,7 +65,9 @@
 //              postmaster "postmaster@localhost"; archive_days 30 (0..3650: how long received
 //              faxes and their records are kept once delivered; 0 = removed at once)
 //   [dsn]      success false; delay true
-//   [http]     listen ["127.0.0.1:8025"] (a string or a list)
+//   [http]     listen ["127.0.0.1:8025"] (a string or a list); tokens [true]: every API request
+//              needs Authorization: Bearer (false is refused unless every listen address is
+//              loopback); hosts []: host names the API may be reached by (DNS rebinding defence)
 //   [store]    url "sqlite:<data_dir>/faxbridge.db"
 // An empty listen list turns that listener off. A file with no [[trunk]] has no trunks and one with no
 // [[route]] no routes (those faxes go to the postmaster); only the embedded default has one of each.
@@ -248,6 +250,10 @@ struct Dsn {
 
 struct Http {
   std::vector<std::string> listen = {"127.0.0.1:8025"};
+  // Every /api request needs a bearer token (api/access.hpp). false only with loopback listen
+  // addresses: a start-up error otherwise.
+  bool tokens = true;
+  std::vector<std::string> hosts;  // names the API is reached by, besides IP literals and localhost
 };
 
 struct Store {

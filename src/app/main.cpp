@@ -7,7 +7,8 @@
 //           -o OUT INPUT...                      documents to one TIFF-F or PDF
 //   inspect FILE                                 describe a TIFF as JSON
 //   address STRING                               an RFC 3191/3192 fax address as JSON
-//   jobs [--json], job ID [--json], cancel ID    the queue, through the HTTP API (--server URL)
+//   jobs [--json], job ID [--json], cancel ID    the queue, through the HTTP API (--server URL, --token T)
+//   token add NAME [--admin] [--mailbox ADDR]..., token list, token revoke NAME    API users (--config FILE)
 // convert exit codes: 0 done; 2 usage; 3 unsupported input type; 4 corrupt input; 5 over a
 // limit. Usage errors and every failure are one line on stderr naming the input.
 #include <cstdio>
@@ -21,6 +22,7 @@
 
 #include "address/fax_address.hpp"
 #include "app/client.hpp"
+#include "app/tokens.hpp"
 #include "app/config.hpp"
 #include "app/convert.hpp"
 #include "app/serve.hpp"
@@ -121,18 +123,41 @@ int main(int argc, char** argv) {
   auto* addr = cli.add_subcommand("address", "parse an e-mail address as a fax address (RFC 3191/3192)");
   addr->add_option("STRING", address_text, "the address")->required();
 
-  std::string server = app::kDefaultServer, job_id;
+  app::Remote remote;
+  std::optional<std::string> token_flag;
+  std::string job_id;
   bool json = false;
+  auto remote_options = [&](CLI::App* c) {
+    c->add_option("--server", remote.server, "the node's HTTP API");
+    c->add_option("--token", token_flag, "API token (else $FAXBRIDGE_TOKEN, else the node's admin.token)");
+    c->add_option("--config", config_path, "the node's config: where its admin.token is");
+  };
   auto* jobs = cli.add_subcommand("jobs", "list the jobs of a running node");
   jobs->add_flag("--json", json, "JSON array");
-  jobs->add_option("--server", server, "the node's HTTP API");
+  remote_options(jobs);
   auto* job = cli.add_subcommand("job", "show one job");
   job->add_option("ID", job_id, "job id")->required();
   job->add_flag("--json", json, "JSON object");
-  job->add_option("--server", server, "the node's HTTP API");
+  remote_options(job);
   auto* cancel = cli.add_subcommand("cancel", "cancel a job");
   cancel->add_option("ID", job_id, "job id")->required();
-  cancel->add_option("--server", server, "the node's HTTP API");
+  remote_options(cancel);
+
+  std::string token_name;
+  bool token_admin = false;
+  std::vector<std::string> token_mailboxes;
+  auto* token = cli.add_subcommand("token", "API users and their tokens, in the store");
+  token->require_subcommand(1);
+  auto* token_add = token->add_subcommand("add", "create a token (and its user); prints it once");
+  token_add->add_option("NAME", token_name, "user name")->required();
+  token_add->add_flag("--admin", token_admin, "the user sees and may change every job");
+  token_add->add_option("--mailbox", token_mailboxes, "a mailbox whose received faxes the user sees");
+  token_add->add_option("--config", config_path, "TOML configuration file (where the store is)");
+  auto* token_list = token->add_subcommand("list", "list the users and how many tokens each has");
+  token_list->add_option("--config", config_path, "TOML configuration file (where the store is)");
+  auto* token_revoke = token->add_subcommand("revoke", "revoke every token of a user (and the user)");
+  token_revoke->add_option("NAME", token_name, "user name")->required();
+  token_revoke->add_option("--config", config_path, "TOML configuration file (where the store is)");
 
   try {
     cli.parse(argc, argv);
@@ -153,9 +178,13 @@ int main(int argc, char** argv) {
     return app::serve(config_path);
   }
   if (addr->parsed()) return cmd_address(address_text);
-  if (jobs->parsed()) return app::cmd_jobs(server, json);
-  if (job->parsed()) return app::cmd_job(server, job_id, json);
-  if (cancel->parsed()) return app::cmd_cancel(server, job_id);
+  if (jobs->parsed() || job->parsed() || cancel->parsed()) remote.token = app::find_token(token_flag, config_path);
+  if (jobs->parsed()) return app::cmd_jobs(remote, json);
+  if (job->parsed()) return app::cmd_job(remote, job_id, json);
+  if (cancel->parsed()) return app::cmd_cancel(remote, job_id);
+  if (token_add->parsed()) return app::cmd_token_add(config_path, token_name, token_admin, token_mailboxes);
+  if (token_list->parsed()) return app::cmd_token_list(config_path);
+  if (token_revoke->parsed()) return app::cmd_token_revoke(config_path, token_name);
   if (convert->parsed()) return cmd_convert(req, res, comp, paper, cover);
   if (inspect->parsed()) return cmd_inspect(inspect_file);
   return 2;

@@ -15,10 +15,13 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include "api/access.hpp"
+#include "api/guard.hpp"
 #include "api/jobs_api.hpp"
 #include "api/trunks_api.hpp"
 #include "app/cidr.hpp"
 #include "app/config.hpp"
+#include "app/tokens.hpp"
 #include "gateway/converter.hpp"
 #include "gateway/dispatcher.hpp"
 #include "gateway/fax_calls.hpp"
@@ -29,6 +32,7 @@
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
 #include "queue/spool.hpp"
+#include "queue/user_store.hpp"
 
 namespace app {
 namespace {
@@ -287,6 +291,9 @@ int run(const config::Config& cfg) {
   auto store = queue::JobStore::open(db);
   if (!store) throw std::runtime_error(store.error().message);
   reconcile(spool, *store);
+  auto users = queue::UserStore::open(db);
+  if (!users) throw std::runtime_error(users.error().message);
+  const std::string admin_hash = api::token_hash(ensure_admin_token(cfg.node.data_dir));
 
   asio::io_context io;
   // SIGINT/SIGTERM go to the io thread only (asio's signal_set): the store and converter
@@ -360,12 +367,19 @@ int run(const config::Config& cfg) {
   api::Handler trunks_api = api::trunks_handler([&] {
     return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{};
   });
-  api::HttpServer http(io, endpoints(cfg.http.listen), [jobs_api, trunks_api](api::Request req) {
+  api::Handler routes = [jobs_api, trunks_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
     return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
-  });
+  };
+  api::GuardOptions guard{cfg.http.tokens, cfg.http.hosts, admin_hash, [](const std::string& l) { log(l); }};
+  api::HttpServer http(io, endpoints(cfg.http.listen), api::guarded(routes, guard, &*users, store_pool.get_executor()));
   http.start();
-  for (const auto& ep : http.bound()) log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()));
+  for (const auto& ep : http.bound()) {
+    log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+        (cfg.http.tokens ? " (bearer tokens; the admin token is in " +
+                               (fs::path(cfg.node.data_dir) / kAdminTokenFile).string() + ")"
+                         : " (no tokens: loopback only)"));
+  }
 
   // Fax calls: SIP, T.38 and the dispatcher of outbound jobs.
   gateway::Hooks hooks;

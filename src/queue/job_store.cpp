@@ -340,21 +340,6 @@ fb::Result<int64_t, StoreError> query_int(sqlite3* db, const char* sql, const st
   return s->int64(0);
 }
 
-// WAL lets readers (the API, the CLI) proceed while the store thread writes; synchronous=FULL
-// makes every COMMIT durable on its own, which is what SMTP's 250 relies on.
-StoreStatus configure(sqlite3* db, int busy_timeout_ms) {
-  sqlite3_busy_timeout(db, busy_timeout_ms);
-  auto mode = Stmt::prepare(db, "PRAGMA journal_mode = WAL", "open: journal_mode");
-  if (!mode) return mode.error();
-  auto row = mode->step();
-  if (!row) return row.error();
-  if (!*row || mode->text(0) != "wal") {
-    return StoreError{StoreErrc::db, "open: journal_mode: the database cannot use WAL"};
-  }
-  if (auto r = sqlite::exec(db, "PRAGMA synchronous = FULL", "open: synchronous"); !r) return r;
-  return sqlite::exec(db, "PRAGMA foreign_keys = ON", "open: foreign_keys");
-}
-
 // Under one write transaction, so two processes opening a new file do not both create it.
 StoreStatus migrate(sqlite3* db) {
   const std::string op = "open: migrate";
@@ -392,7 +377,7 @@ bool is_final_state(std::string_view s) {
 fb::Result<JobStore, StoreError> JobStore::open(const std::string& path, StoreOptions options) {
   auto db = sqlite::open(path);
   if (!db) return db.error();
-  if (auto r = configure(db->get(), options.busy_timeout_ms); !r) return r.error();
+  if (auto r = sqlite::configure(db->get(), options.busy_timeout_ms); !r) return r.error();
   if (auto r = migrate(db->get()); !r) return r.error();
   return JobStore(std::move(*db), std::move(options));
 }

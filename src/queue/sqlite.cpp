@@ -140,4 +140,19 @@ Tx::~Tx() {
   if (db_ && !sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+// WAL lets readers (the API, the CLI) proceed while the store thread writes; synchronous=FULL
+// makes every COMMIT durable on its own, which is what SMTP's 250 relies on.
+StoreStatus configure(sqlite3* db, int busy_timeout_ms) {
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  auto mode = Stmt::prepare(db, "PRAGMA journal_mode = WAL", "open: journal_mode");
+  if (!mode) return mode.error();
+  auto row = mode->step();
+  if (!row) return row.error();
+  if (!*row || mode->text(0) != "wal") {
+    return StoreError{StoreErrc::db, "open: journal_mode: the database cannot use WAL"};
+  }
+  if (auto r = exec(db, "PRAGMA synchronous = FULL", "open: synchronous"); !r) return r;
+  return exec(db, "PRAGMA foreign_keys = ON", "open: foreign_keys");
+}
+
 }  // namespace queue::sqlite

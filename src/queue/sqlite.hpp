@@ -34,6 +34,10 @@ fb::Result<Db, StoreError> open(const std::string& path);
 // SQLITE_CONSTRAINT -> conflict, anything else -> db).
 StoreError last_error(sqlite3* db, std::string_view op);
 
+// The store's pragmas: busy timeout, WAL (readers go on while one connection writes),
+// synchronous=FULL (a COMMIT is on disk when it returns: what SMTP's 250 relies on), foreign keys.
+StoreStatus configure(sqlite3* db, int busy_timeout_ms);
+
 // Runs SQL that returns no rows we need (pragmas, DDL, BEGIN/COMMIT).
 StoreStatus exec(sqlite3* db, const char* sql, std::string_view op);
 

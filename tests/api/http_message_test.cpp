@@ -32,6 +32,22 @@ TEST(HttpMessage, MalformedAndOversizedRequestsGetTheirStatus) {
   EXPECT_EQ(parse_request(std::string(kMaxHeaderBytes + 1, 'a')).error->status, 431);
 }
 
+TEST(HttpMessage, HeadersAreKeptLowerCasedAndRepeatsOfHostOrAuthorizationRefused) {
+  auto g = parse_request("GET / HTTP/1.1\r\nHost: a:1\r\nX-Thing:  v  \r\nAuthorization: Bearer t\r\n\r\n");
+  ASSERT_TRUE(g.request);
+  EXPECT_EQ(g.request->header("host"), "a:1");
+  EXPECT_EQ(g.request->header("x-thing"), "v");
+  EXPECT_EQ(g.request->header("authorization"), "Bearer t");
+  EXPECT_FALSE(g.request->header("origin"));
+  // Two Hosts or two tokens: which one a proxy and we would read could differ (RFC 9112 §3.2).
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").error->status, 400);
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n").error->status, 400);
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nHost : a\r\n\r\n").error->status, 400);
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (size_t i = 0; i <= kMaxHeaders; ++i) many += "X: y\r\n";
+  EXPECT_EQ(parse_request(many + "\r\n").error->status, 431);
+}
+
 TEST(HttpMessage, SerializesWithLengthAndClose) {
   EXPECT_EQ(serialize({404, "{}", "application/json"}),
             "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");

@@ -496,6 +496,20 @@ TEST(Override, DsnHttpStore) {
   EXPECT_TRUE(load("[http]\nlisten = []\n").http.listen.empty());  // API off
 }
 
+TEST(Override, HttpTokensOnlyOffOnLoopback) {
+  EXPECT_TRUE(load("").http.tokens);
+  EXPECT_TRUE(load("").http.hosts.empty());
+  Config c = load("[http]\nlisten = [\"127.0.0.1:8080\", \"[::1]:8080\"]\ntokens = false\nhosts = [\"fax.example.com\"]\n");
+  EXPECT_FALSE(c.http.tokens);
+  EXPECT_EQ(c.http.hosts, Strings{"fax.example.com"});
+  EXPECT_NE(error_of("[http]\nlisten = \"0.0.0.0:8025\"\ntokens = false\n")
+                .find("http.listen 0.0.0.0:8025 is not a loopback address, and http.tokens is false"),
+            std::string::npos);
+  EXPECT_NE(error_of("[http]\nlisten = [\"127.0.0.1:1\", \"[::]:8025\"]\ntokens = false\n").find("[::]:8025"),
+            std::string::npos);
+  EXPECT_NE(error_of("[http]\nhosts = [\"not a name\"]\n").find("http.hosts"), std::string::npos);
+}
+
 // The block of INTERFACES.md with every commented key uncommented.
 TEST(FullExample, Loads) {
   Config c = load(R"toml(

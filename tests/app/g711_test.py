@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 import unittest
-import urllib.request
 
 import fbtest
 from fax_loop_test import normalised_rows
@@ -321,7 +320,7 @@ class T38RefusedTest(G711Case):
                 first_report = peer.result()
                 [first] = node.settle(FINAL_OUT)
                 first_events = events(node, first["id"])
-                trunks = json.loads(urllib.request.urlopen(node.server + "/api/trunks", timeout=10).read())
+                trunks = node.api("/api/trunks")
                 d2 = self.sub("peer2")
                 peer2 = Peer(d2, "answer", "--listen", "127.0.0.1:%d" % port, "--media", "audio", "--refuse-t38",
                              "--rx", os.path.join(d2, "rx.tif"))

@@ -124,8 +124,13 @@ class LabNode:
         with open(self.log) as f:
             return f.read()
 
+    def token(self):
+        with open(os.path.join(self.dir, "var", "admin.token")) as f:
+            return f.read().strip()
+
     def jobs(self):
-        p = self.lab.exec(self.ns, fbtest.FAXBRIDGE, "jobs", "--json", "--server", "http://127.0.0.1:%d" % self.http_port, timeout=30)
+        p = self.lab.exec(self.ns, fbtest.FAXBRIDGE, "jobs", "--json", "--server", "http://127.0.0.1:%d" % self.http_port,
+                          "--config", self.config, timeout=30)
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
 

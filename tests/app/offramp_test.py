@@ -4,6 +4,7 @@ store: every RCPT case of addressing.md with its exact reply, DSN parameters kep
 jobs, STARTTLS + AUTH, content refused at DATA, and an orderly SIGTERM."""
 import email.message
 import json
+import urllib.request
 import os
 import signal
 import smtplib
@@ -53,7 +54,7 @@ class Node:
     """A faxbridge serve process on free ports in a temporary data directory."""
 
     def __init__(self, workdir, trusted=True, tls=False, extra="", smtp_extra="", trunk="nowhere", trunk_extra="",
-                 sip_tls=False, env=None, sip_extra="", node_extra=""):
+                 sip_tls=False, env=None, sip_extra="", node_extra="", http_extra=""):
         """trunk: "nowhere" (a trunk to a loopback port nobody answers: jobs render, then wait in
         sending/retry), "self" (the node's own SIP port: the loopback of the embedded default), or
         a sip: URI."""
@@ -78,7 +79,7 @@ class Node:
                            check=True, capture_output=True)
             cfg += ['tls_cert = "%s"' % cert, 'tls_key = "%s"' % key]
         cfg += ["[[smtp.user]]", 'name = "alice"', 'password_hash = "%s"' % ALICE_HASH, "",
-                "[http]", 'listen = "127.0.0.1:%d"' % self.http_port, "",
+                "[http]", 'listen = "127.0.0.1:%d"' % self.http_port, http_extra, "",
                 "[sip]", 'listen = ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"%s]' % (
                     self.sip_port, self.sip_port, "" if not sip_tls else ', "tls:127.0.0.1:%d"' % self._tls_port()),
                 sip_extra]
@@ -133,7 +134,19 @@ class Node:
             self.blackhole.close()
 
     def cli(self, *args):
-        return subprocess.run([FAXBRIDGE, *args, "--server", self.server], capture_output=True, text=True, timeout=30)
+        # --config: the CLI finds the node's admin token in its data directory.
+        return subprocess.run([FAXBRIDGE, *args, "--server", self.server, "--config", self.config],
+                              capture_output=True, text=True, timeout=30)
+
+    def token(self):
+        with open(os.path.join(self.dir, "var", "admin.token")) as f:
+            return f.read().strip()
+
+    def api(self, path, method="GET", headers=None):
+        """GET (or another method on) an API path with the node's admin token: the JSON body."""
+        req = urllib.request.Request(self.server + path, method=method,
+                                     headers={"Authorization": "Bearer " + self.token(), **(headers or {})})
+        return json.loads(urllib.request.urlopen(req, timeout=10).read())
 
     def jobs(self):
         p = self.cli("jobs", "--json")
@@ -391,6 +404,134 @@ class OffRampTest(fbtest.TempDirTest):
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 6)
         self.assertIn("cannot reach", p.stderr)
+
+
+class ApiAccessTest(fbtest.TempDirTest):
+    """The HTTP API's front door (api/access.hpp, api/guard.hpp): bearer tokens, Host and Origin."""
+
+    def request(self, n, path, method="GET", headers=None, host=None):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", n.http_port, timeout=10)
+        c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        c.putheader("Host", host or "127.0.0.1:%d" % n.http_port)
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        c.putheader("Content-Length", "0")
+        c.endheaders()
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), json.loads(body) if body else None
+
+    def test_tokens_hosts_and_origins(self):
+        n = Node(self.dir, http_extra='hosts = ["fax.test"]')
+        self.addCleanup(n.stop)
+        token_file = os.path.join(self.dir, "var", "admin.token")
+        self.assertEqual(os.stat(token_file).st_mode & 0o777, 0o600)
+        admin = {"Authorization": "Bearer " + n.token()}
+        self.assertRegex(n.token(), r"^fbt_[0-9a-f]{64}$")
+
+        # A job to act on: it waits for a trunk nobody answers.
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % n.smtp_port, "--to", "FAX=+15550100@fax.test",
+                            "--from", "alice@example.com", "--body", "one page"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        [job] = n.wait_jobs(1)
+        cancel = "/api/jobs/%d/cancel" % job["id"]
+
+        # No token, a malformed one, an unknown one: 401, and nothing about the jobs.
+        status, headers, body = self.request(n, "/api/jobs")
+        self.assertEqual(status, 401)
+        self.assertEqual(headers["WWW-Authenticate"], 'Bearer realm="faxbridge"')
+        self.assertIn("needs a token", body["error"])
+        status, headers, _ = self.request(n, "/api/jobs", headers={"Authorization": "Bearer fbt_" + "0" * 64})
+        self.assertEqual((status, headers["WWW-Authenticate"]), (401, 'Bearer realm="faxbridge", error="invalid_token"'))
+        self.assertEqual(self.request(n, "/api/jobs", headers={"Authorization": "Basic YWxpY2U6eA=="})[0], 401)
+        self.assertEqual(self.request(n, cancel, "POST")[0], 401)
+
+        # The admin token: a cross-origin or cross-site POST is refused (CSRF), and so is a name
+        # that is not this node's (DNS rebinding); the job is untouched.
+        status, _, body = self.request(n, cancel, "POST", {**admin, "Origin": "http://evil.example"})
+        self.assertEqual(status, 403)
+        self.assertIn("another origin", body["error"])
+        status, _, body = self.request(n, cancel, "POST", {**admin, "Origin": "null"})
+        self.assertEqual(status, 403)
+        status, _, body = self.request(n, cancel, "POST", {**admin, "Sec-Fetch-Site": "cross-site"})
+        self.assertEqual(status, 403)
+        status, _, body = self.request(n, "/api/jobs", headers=admin, host="rebind.attacker.example:%d" % n.http_port)
+        self.assertEqual(status, 403)
+        self.assertIn("rebind.attacker.example", body["error"])
+        self.assertNotIn(job["state"], ("cancelled",))
+        self.assertNotEqual(n.api("/api/jobs/%d" % job["id"])["state"], "cancelled")
+        # The names it is reached by: IP literals, localhost, and [http] hosts.
+        self.assertEqual(self.request(n, "/api/jobs", headers=admin, host="localhost:%d" % n.http_port)[0], 200)
+        self.assertEqual(self.request(n, "/api/jobs", headers=admin, host="FAX.test")[0], 200)
+        status, _, body = self.request(n, cancel, "POST", {**admin, "Origin": "http://127.0.0.1:%d" % n.http_port})
+        self.assertEqual((status, body["state"]), (200, "cancelled"))
+
+        # Issued tokens: shown once, kept hashed; a user token is not an admin one; revoked, gone.
+        def token_cmd(*args):
+            return subprocess.run([FAXBRIDGE, "token", *args, "--config", n.config], capture_output=True, text=True,
+                                  timeout=30)
+        add = token_cmd("add", "ops", "--admin")
+        self.assertEqual(add.returncode, 0, add.stderr)
+        lines = add.stdout.splitlines()
+        self.assertEqual(len(lines), 2, add.stdout)
+        self.assertRegex(lines[0], r"^token: fbt_[0-9a-f]{64}$")
+        self.assertRegex(lines[1], r"^webhook_secret: [0-9a-f]{64}$")
+        ops = lines[0].split(" ", 1)[1]
+        user = token_cmd("add", "carol", "--mailbox", "carol@example.com").stdout.splitlines()[0].split(" ", 1)[1]
+        self.assertEqual(self.request(n, "/api/jobs", headers={"Authorization": "Bearer " + ops})[0], 200)
+        status, _, body = self.request(n, "/api/jobs", headers={"Authorization": "Bearer " + user})
+        self.assertEqual(status, 403)
+        self.assertIn("carol", body["error"])
+        listed = token_cmd("list")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertRegex(listed.stdout, r"(?m)^carol user tokens=1 created=\S+ mailboxes=carol@example.com$")
+        self.assertRegex(listed.stdout, r"(?m)^ops admin tokens=1 ")
+        db = sqlite3.connect(os.path.join(self.dir, "var", "faxbridge.db"))
+        hashes = [r[0] for r in db.execute("SELECT hash FROM api_tokens")]
+        db.close()
+        self.assertEqual(len(hashes), 2)
+        for f in os.listdir(os.path.join(self.dir, "var")):
+            if f.startswith("faxbridge.db"):
+                with open(os.path.join(self.dir, "var", f), "rb") as fh:
+                    self.assertNotIn(ops.encode(), fh.read(), f)
+        self.assertEqual(token_cmd("revoke", "ops").returncode, 0)
+        self.assertEqual(self.request(n, "/api/jobs", headers={"Authorization": "Bearer " + ops})[0], 401)
+        self.assertEqual(token_cmd("revoke", "ops").returncode, 1)
+        self.assertEqual(token_cmd("add", "bad name").returncode, 2)
+
+        # The CLI: the admin token from the data directory; a given bad token is exit 7.
+        self.assertEqual(n.cli("jobs", "--json").returncode, 0)
+        p = subprocess.run([FAXBRIDGE, "jobs", "--server", n.server, "--token", "fbt_x"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("not valid", p.stderr)
+        p = subprocess.run([FAXBRIDGE, "jobs", "--server", n.server], capture_output=True, text=True, timeout=30,
+                           env={**os.environ, "FAXBRIDGE_TOKEN": user})
+        self.assertEqual(p.returncode, 7, p.stderr)
+
+        # One audit line per refusal, with the client's address.
+        with open(n.log.name) as f:
+            log = f.read()
+        self.assertIn("http: refused 127.0.0.1: 401 no token", log)
+        self.assertIn("http: refused 127.0.0.1: 403 host/origin", log)
+
+    def test_no_tokens_only_on_loopback(self):
+        n = Node(self.dir, http_extra="tokens = false")
+        self.addCleanup(n.stop)
+        status, _, body = self.request(n, "/api/jobs")
+        self.assertEqual((status, body), (200, []))
+        self.assertEqual(self.request(n, "/api/jobs", host="evil.example")[0], 403)
+        n.stop()
+        with open(n.config) as f:
+            cfg = f.read().replace('listen = "127.0.0.1:%d"' % n.http_port, 'listen = "0.0.0.0:%d"' % n.http_port)
+        with open(n.config, "w") as f:
+            f.write(cfg)
+        p = subprocess.run([FAXBRIDGE, "serve", "--config", n.config], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("http.listen 0.0.0.0:%d is not a loopback address" % n.http_port, p.stderr)
 
 
 if __name__ == "__main__":

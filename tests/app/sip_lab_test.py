@@ -165,8 +165,9 @@ class DnsLabTest(LabBase):
 
     def trunk(self, node):
         p = self.lab.exec(node.ns, "python3", "-c",
-                          "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:%d/api/trunks', timeout=10).read().decode())"
-                          % node.http_port, timeout=30)
+                          "import urllib.request; print(urllib.request.urlopen(urllib.request.Request("
+                          "'http://127.0.0.1:%d/api/trunks', headers={'Authorization': 'Bearer %s'}), timeout=10).read().decode())"
+                          % (node.http_port, node.token()), timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         [t] = json.loads(p.stdout)
         return t

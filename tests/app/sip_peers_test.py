@@ -11,7 +11,6 @@ import socket
 import subprocess
 import time
 import unittest
-import urllib.request
 
 import fbtest
 from offramp_test import Node, free_port
@@ -276,7 +275,7 @@ class SipPeersTest(fbtest.TempDirTest):
         first = min(calls.values())
         peer.invites(calls, first + 11.5)  # past the tenth call's turn (9 s after the first)
         self.assertEqual(len(calls), 9, "the cancelled call was placed, or another was not")
-        [trunk] = json.loads(urllib.request.urlopen(n.server + "/api/trunks", timeout=10).read())
+        [trunk] = n.api("/api/trunks")
         self.assertEqual(trunk["channels_in_use"], 9, trunk)
 
     def test_requests_from_a_host_that_is_no_trunk_get_one_403_and_no_state(self):

@@ -1,0 +1,71 @@
+// guard.cpp — origin checks and bearer tokens before any API route (see guard.hpp).
+#include "api/guard.hpp"
+
+#include <memory>
+#include <optional>
+
+#include "api/access.hpp"
+
+namespace api {
+namespace {
+
+struct Guard {
+  Handler next;
+  GuardOptions options;
+  queue::UserStore* users;
+  asio::any_io_executor store_exec;
+
+  Response refuse(const Request& req, Response r, const std::string& reason) const {
+    if (options.log) options.log("http: refused " + req.peer + ": " + std::to_string(r.status) + " " + reason);
+    return r;
+  }
+};
+
+// Which user a token hash names, on the store thread; a store failure is nullopt and logged.
+asio::awaitable<std::optional<queue::ApiUser>> lookup(queue::UserStore* users, std::string hash,
+                                                       std::function<void(const std::string&)> log) {
+  auto u = users->find(hash);
+  if (!u) {
+    if (log) log("http: token lookup failed: " + u.error().message);
+    co_return std::nullopt;
+  }
+  co_return *u;
+}
+
+asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
+  if (auto refused = check_origin(req, g->options.hosts)) {
+    co_return g->refuse(req, *refused, "host/origin: " + refused->body.substr(0, 200));
+  }
+  if (!g->options.tokens_required) co_return co_await g->next(std::move(req));
+  auto token = bearer_token(req);
+  if (!token) {
+    bool given = req.header("authorization").has_value();
+    co_return g->refuse(req, unauthorized(given ? "a malformed Authorization field: send Authorization: Bearer <token>"
+                                                : "this API needs a token: send Authorization: Bearer <token>",
+                                          given),
+                        given ? "malformed Authorization" : "no token");
+  }
+  const std::string hash = token_hash(*token);
+  bool admin = !g->options.admin_hash.empty() && same_hash(hash, g->options.admin_hash);
+  std::string who = admin ? "the node admin token" : "";
+  if (!admin && g->users) {
+    auto user = co_await asio::co_spawn(g->store_exec, lookup(g->users, hash, g->options.log), asio::use_awaitable);
+    if (!user) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
+    if (!user->admin) {
+      co_return g->refuse(req, error_response(403, "user " + user->name + " may not use this route (it needs an admin token)"),
+                          "user " + user->name + " not admin");
+    }
+    admin = true;
+  }
+  if (!admin) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
+  co_return co_await g->next(std::move(req));
+}
+
+}  // namespace
+
+Handler guarded(Handler next, GuardOptions options, queue::UserStore* users, asio::any_io_executor store_exec) {
+  auto g = std::make_shared<const Guard>(Guard{std::move(next), std::move(options), users, std::move(store_exec)});
+  return [g](Request req) { return handle(g, std::move(req)); };
+}
+
+}  // namespace api

@@ -1,0 +1,34 @@
+// guard.hpp — the HTTP API's front door: every request passes check_origin (access.hpp), then
+// needs a bearer token, before a route sees it.
+//
+// A token is the node's own admin token (admin_hash: the hash of <data_dir>/admin.token, which
+// `serve` writes and the CLI reads) or one issued by `faxbridge token add` (UserStore, looked up
+// on the store executor). Routes under /api need an admin token until per-user views exist
+// (issue 16): a user token gets 403 there, no data.
+// Each refusal is logged once as an audit line: "http: refused <peer>: <status> <reason>".
+// PARAMETERS: [http] tokens (false: no token needed; config allows it only on loopback),
+// [http] hosts.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "api/http_server.hpp"
+#include "queue/user_store.hpp"
+
+namespace api {
+
+struct GuardOptions {
+  bool tokens_required = true;
+  std::vector<std::string> hosts;
+  std::string admin_hash;  // token_hash of the node's admin token ("" for none)
+  std::function<void(const std::string&)> log;
+};
+
+// `users` lives on `store_exec` (may be null: only the admin token is known).
+Handler guarded(Handler next, GuardOptions options, queue::UserStore* users, asio::any_io_executor store_exec);
+
+}  // namespace api

@@ -1,0 +1,169 @@
+// user_store.cpp — API users and token hashes in SQLite (see user_store.hpp).
+#include "queue/user_store.hpp"
+
+#include <cctype>
+#include <ctime>
+
+#include <sqlite3.h>
+
+namespace queue {
+namespace {
+
+using sqlite::Stmt;
+using sqlite::Tx;
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS api_users (
+  name TEXT PRIMARY KEY,
+  admin INTEGER NOT NULL,
+  mailboxes TEXT NOT NULL,          -- one per line
+  webhook_secret TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  hash TEXT PRIMARY KEY,            -- hex SHA-256 of the token
+  user TEXT NOT NULL REFERENCES api_users(name) ON DELETE CASCADE,
+  created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens(user);
+)";
+
+constexpr size_t kMaxMailboxes = 16;
+
+StoreError invalid(const std::string& op, const std::string& why) { return {StoreErrc::invalid, op + ": " + why}; }
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : "\n") + s;
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    auto nl = s.find('\n', start);
+    if (nl == std::string::npos) nl = s.size();
+    out.push_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+// An address-like mailbox: printable ASCII, one '@', no spaces; at most 254 characters.
+bool valid_mailbox(const std::string& m) {
+  if (m.empty() || m.size() > 254 || m.find('@') == std::string::npos || m.find('@') != m.rfind('@')) return false;
+  for (unsigned char c : m) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+ApiUser read_user(const Stmt& s) {
+  return ApiUser{s.text(0), s.int64(1) != 0, split(s.text(2)), s.text(3), s.int64(4), 0};
+}
+
+}  // namespace
+
+std::optional<std::string> UserStore::check_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return "a user name has 1 to 64 characters";
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '@' && c != '-') {
+      return "a user name has only letters, digits and . _ @ -";
+    }
+  }
+  return std::nullopt;
+}
+
+fb::Result<UserStore, StoreError> UserStore::open(const std::string& path, int busy_timeout_ms) {
+  auto db = sqlite::open(path);
+  if (!db) return db.error();
+  if (auto r = sqlite::configure(db->get(), busy_timeout_ms); !r) return r.error();
+  {
+    auto tx = Tx::begin(db->get(), "open users");
+    if (!tx) return tx.error();
+    if (auto r = sqlite::exec(db->get(), kSchema, "open users: schema"); !r) return r.error();
+    if (auto r = tx->commit(); !r) return r.error();
+  }
+  return UserStore(std::move(*db));
+}
+
+fb::Result<std::string, StoreError> UserStore::add_token(const std::string& name, bool admin,
+                                                         const std::vector<std::string>& mailboxes,
+                                                         const std::string& token_hash,
+                                                         const std::string& new_secret) {
+  const std::string op = "token add " + name;
+  if (auto why = check_name(name)) return invalid(op, *why);
+  if (mailboxes.size() > kMaxMailboxes) return invalid(op, "at most 16 mailboxes per user");
+  for (const auto& m : mailboxes) {
+    if (!valid_mailbox(m)) return invalid(op, "not a mailbox address: " + m);
+  }
+  if (token_hash.size() != 64 || new_secret.empty()) return invalid(op, "no token hash or secret");
+  const int64_t now = std::time(nullptr);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto up = Stmt::prepare(db_.get(),
+                          "INSERT INTO api_users(name, admin, mailboxes, webhook_secret, created) VALUES(?,?,?,?,?) "
+                          "ON CONFLICT(name) DO UPDATE SET admin = excluded.admin, mailboxes = excluded.mailboxes",
+                          op);
+  if (!up) return up.error();
+  up->bind_text(1, name).bind_int(2, admin ? 1 : 0).bind_text(3, join(mailboxes)).bind_text(4, new_secret).bind_int(5, now);
+  if (auto r = up->run(); !r) return r.error();
+  auto tok = Stmt::prepare(db_.get(), "INSERT INTO api_tokens(hash, user, created) VALUES(?,?,?)", op);
+  if (!tok) return tok.error();
+  tok->bind_text(1, token_hash).bind_text(2, name).bind_int(3, now);
+  if (auto r = tok->run(); !r) return r.error();
+  auto sec = Stmt::prepare(db_.get(), "SELECT webhook_secret FROM api_users WHERE name = ?", op);
+  if (!sec) return sec.error();
+  sec->bind_text(1, name);
+  auto row = sec->step();
+  if (!row) return row.error();
+  std::string secret = *row ? sec->text(0) : new_secret;
+  if (auto r = tx->commit(); !r) return r.error();
+  return secret;
+}
+
+fb::Result<std::vector<ApiUser>, StoreError> UserStore::list() {
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT u.name, u.admin, u.mailboxes, u.webhook_secret, u.created, "
+                         "(SELECT count(*) FROM api_tokens t WHERE t.user = u.name) FROM api_users u ORDER BY u.name",
+                         "token list");
+  if (!s) return s.error();
+  std::vector<ApiUser> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ApiUser u = read_user(*s);
+    u.tokens = int(s->int64(5));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+StoreStatus UserStore::revoke(const std::string& name) {
+  const std::string op = "token revoke " + name;
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(db_.get(), "DELETE FROM api_users WHERE name = ?", op);
+  if (!s) return s.error();
+  s->bind_text(1, name);
+  if (auto r = s->run(); !r) return r.error();
+  if (sqlite3_changes(db_.get()) == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
+  return tx->commit();
+}
+
+fb::Result<std::optional<ApiUser>, StoreError> UserStore::find(const std::string& token_hash) {
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT u.name, u.admin, u.mailboxes, u.webhook_secret, u.created FROM api_tokens t "
+                         "JOIN api_users u ON u.name = t.user WHERE t.hash = ?",
+                         "token find");
+  if (!s) return s.error();
+  s->bind_text(1, token_hash);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<ApiUser>{};
+  return std::optional<ApiUser>(read_user(*s));
+}
+
+}  // namespace queue

@@ -1,0 +1,55 @@
+// user_store.hpp — the API's users and their tokens (INTERFACES.md: `token add|list|revoke`).
+//
+// A user has a name, an admin flag, the mailboxes whose received faxes it may see, and a
+// webhook secret (the key that signs its webhooks, issue 16). A token belongs to one user; the
+// store keeps only its hash (api::token_hash), so the file gives no token away.
+// STORAGE: tables api_users and api_tokens in the job store's SQLite file, created when absent
+// (their own tables: the job store's schema and migrations are not touched), on a connection of
+// their own with the job store's pragmas (WAL, synchronous=FULL, foreign keys).
+// THREADS: one thread at a time, like JobStore (the daemon's store thread, or the CLI).
+// LIMITS: a name is 1–64 characters of [A-Za-z0-9._@-]; at most 16 mailboxes per user.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "queue/sqlite.hpp"
+#include "queue/store_error.hpp"
+
+namespace queue {
+
+struct ApiUser {
+  std::string name;
+  bool admin = false;
+  std::vector<std::string> mailboxes;
+  std::string webhook_secret;
+  int64_t created = 0;
+  int tokens = 0;  // live tokens (list())
+};
+
+class UserStore {
+ public:
+  static fb::Result<UserStore, StoreError> open(const std::string& path, int busy_timeout_ms = 5000);
+
+  // Creates the user if needed (with `new_secret` as its webhook secret; an existing user's admin
+  // flag and mailboxes are updated) and records a token by its hash, in one transaction. Returns
+  // the user's webhook secret. invalid for a bad name or mailbox; conflict for a hash known.
+  fb::Result<std::string, StoreError> add_token(const std::string& name, bool admin,
+                                                const std::vector<std::string>& mailboxes,
+                                                const std::string& token_hash, const std::string& new_secret);
+  fb::Result<std::vector<ApiUser>, StoreError> list();
+  // Removes the user's tokens (and the user); not_found for an unknown name.
+  StoreStatus revoke(const std::string& name);
+  // The user a token hash belongs to; nullopt for none.
+  fb::Result<std::optional<ApiUser>, StoreError> find(const std::string& token_hash);
+
+  static std::optional<std::string> check_name(const std::string& name);  // why it is not a valid name
+
+ private:
+  explicit UserStore(sqlite::Db db) : db_(std::move(db)) {}
+  sqlite::Db db_;
+};
+
+}  // namespace queue

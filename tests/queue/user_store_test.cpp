@@ -1,0 +1,81 @@
+// user_store_test.cpp — API users and token hashes: created with their first token, found by
+// hash only, updated, listed, revoked with every token; bad names and mailboxes refused.
+#include "queue/user_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "queue/job_store.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using queue::StoreErrc;
+using queue::UserStore;
+using queue_test::TempDir;
+
+const std::string kHashA(64, 'a'), kHashB(64, 'b'), kHashC(64, 'c');
+
+TEST(UserStore, ATokenFindsItsUserAndOnlyItsHashIsKept) {
+  TempDir dir;
+  auto jobs = queue::JobStore::open(dir / "fb.db");  // beside the job store, in its file
+  ASSERT_TRUE(jobs);
+  auto s = UserStore::open(dir / "fb.db");
+  ASSERT_TRUE(s) << s.error().message;
+  auto secret = s->add_token("carol", false, {"carol@example.com"}, kHashA, "s1");
+  ASSERT_TRUE(secret) << secret.error().message;
+  EXPECT_EQ(*secret, "s1");
+  auto u = s->find(kHashA);
+  ASSERT_TRUE(u && *u);
+  EXPECT_EQ((*u)->name, "carol");
+  EXPECT_FALSE((*u)->admin);
+  EXPECT_EQ((*u)->mailboxes, std::vector<std::string>{"carol@example.com"});
+  EXPECT_FALSE(*s->find(kHashB));
+
+  // A second token: the same user and secret, now an admin with two mailboxes.
+  secret = s->add_token("carol", true, {"carol@example.com", "sales@example.com"}, kHashB, "s2");
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(*secret, "s1");
+  EXPECT_TRUE((*s->find(kHashA))->admin);
+  EXPECT_EQ((*s->find(kHashB))->mailboxes.size(), 2u);
+  EXPECT_EQ(s->add_token("dave", false, {}, kHashB, "s3").error().code, StoreErrc::conflict);  // a known hash
+  ASSERT_TRUE(s->add_token("dave", false, {}, kHashC, "s3"));
+
+  auto list = s->list();
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ(((*list)[0].name), "carol");
+  EXPECT_EQ((*list)[0].tokens, 2);
+  EXPECT_EQ((*list)[1].tokens, 1);
+  EXPECT_TRUE((*list)[1].mailboxes.empty());
+
+  ASSERT_TRUE(s->revoke("carol"));
+  EXPECT_FALSE(*s->find(kHashA));
+  EXPECT_FALSE(*s->find(kHashB));
+  EXPECT_TRUE(*s->find(kHashC));
+  EXPECT_EQ(s->revoke("carol").error().code, StoreErrc::not_found);
+
+  // Reopened (a restart): still there.
+  auto again = UserStore::open(dir / "fb.db");
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again->find(kHashC))->name, "dave");
+}
+
+TEST(UserStore, BadNamesMailboxesAndHashesAreRefused) {
+  TempDir dir;
+  auto s = UserStore::open(dir / "fb.db");
+  ASSERT_TRUE(s);
+  for (const std::string& name : std::vector<std::string>{"", "a b", "x\n", std::string(65, 'n'), "semi;colon"}) {
+    auto r = s->add_token(name, false, {}, kHashA, "s");
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().code, StoreErrc::invalid);
+  }
+  EXPECT_TRUE(s->add_token(std::string(64, 'n'), false, {}, kHashA, "s"));
+  EXPECT_FALSE(s->add_token("u", false, {"no-at-sign"}, kHashB, "s"));
+  EXPECT_FALSE(s->add_token("u", false, {"a@b@c"}, kHashB, "s"));
+  EXPECT_FALSE(s->add_token("u", false, {"a b@c"}, kHashB, "s"));
+  EXPECT_FALSE(s->add_token("u", false, std::vector<std::string>(17, "a@b"), kHashB, "s"));
+  EXPECT_FALSE(s->add_token("u", false, {}, "short", "s"));
+  EXPECT_TRUE(s->add_token("u", false, std::vector<std::string>(16, "a@b"), kHashB, "s"));
+}
+
+}  // namespace
