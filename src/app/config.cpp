@@ -634,6 +634,10 @@ void read_dialing(Table t, Dialing& d, const Fax& f) {
   const bool given = t.has("allow");
   t.list("allow", d.allow, check_e164_prefix_or_plus);
   t.list("deny", d.deny, check_e164_prefix);
+  t.integer("calls_per_day", d.calls_per_day, 0, 10000000);
+  t.integer("pages_per_day", d.pages_per_day, 0, 100000000);
+  t.integer("sender_calls_per_day", d.sender_calls_per_day, 0, 10000000);
+  t.integer("sender_pages_per_day", d.sender_pages_per_day, 0, 100000000);
   t.finish();
   if (given) return;
   // Toll fraud's usual target is abroad: only our own country until the operator says more (a

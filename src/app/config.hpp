@@ -23,7 +23,8 @@
 //   [dialing]  allow: the country code of station_id (its own NANP codes for a Caribbean +1
 //              station; none when station_id is not E.164); deny ["+1900", "+1976"], plus the
 //              Caribbean and Atlantic NANP codes when allow defaulted to "+1" (E.164 prefixes;
-//              "+" alone only in allow)
+//              "+" alone only in allow); calls_per_day, pages_per_day, sender_calls_per_day,
+//              sender_pages_per_day 0 (0 = no cap; over the last 24 hours, gateway/call_budget.hpp)
 //   [fax]      station_id "+15550100" (printable ASCII, at most 20); header "faxbridge" ("" none);
 //              paper "a4" (a4 | letter); detect_s 8 (1..120: how long an audio call to a shared
 //              voice/fax number may show no fax sign); t38_memory_s 86400 (0..30 days: how long a
@@ -124,6 +125,11 @@ struct Dialing {
   // (every number refused) when station_id is not an E.164 number.
   std::vector<std::string> allow;
   std::vector<std::string> deny = {"+1900", "+1976"};
+  // Caps over the last 24 hours (gateway/call_budget.hpp); 0: none.
+  int calls_per_day = 0;
+  int pages_per_day = 0;
+  int sender_calls_per_day = 0;
+  int sender_pages_per_day = 0;
 };
 
 enum class Paper { a4, letter };

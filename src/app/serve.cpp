@@ -315,7 +315,28 @@ int run(const config::Config& cfg) {
   gateway::Converter converter(copt, spool);
   converter.start();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  gateway::OffRamp offramp(offramp_options(cfg), spool, *store, store_pool.get_executor(),
+  // Daily caps: seeded with the outbound calls of the last 24 hours, so a restart resets nothing.
+  std::shared_ptr<gateway::CallBudget> budget;
+  if (gateway::DailyCaps caps{cfg.dialing.calls_per_day, cfg.dialing.pages_per_day, cfg.dialing.sender_calls_per_day,
+                              cfg.dialing.sender_pages_per_day};
+      caps.any()) {
+    budget = std::make_shared<gateway::CallBudget>(caps);
+    auto calls = store->outbound_calls_since(int64_t(std::time(nullptr)) - gateway::CallBudget::kDay);
+    if (!calls) throw std::runtime_error(calls.error().message);
+    for (const auto& a : *calls) {
+      std::string sender = a.sender;
+      for (auto& c : sender) c = char(std::tolower(static_cast<unsigned char>(c)));
+      budget->take(a.time, sender, a.pages);
+    }
+    auto used = budget->used(int64_t(std::time(nullptr)));
+    log("dialing: daily caps: " + std::to_string(caps.calls) + " calls, " + std::to_string(caps.pages) + " pages, " +
+        std::to_string(caps.sender_calls) + " calls and " + std::to_string(caps.sender_pages) +
+        " pages per sender (0: none); used in the last 24 hours: " + std::to_string(used.calls) + " calls, " +
+        std::to_string(used.pages) + " pages");
+  }
+  auto oo = offramp_options(cfg);
+  oo.budget = budget;
+  gateway::OffRamp offramp(oo, spool, *store, store_pool.get_executor(),
                            [&](const std::string& id) { converter.notify(id); });
 
   std::vector<config::Cidr> trusted;
@@ -526,6 +547,7 @@ int run(const config::Config& cfg) {
   rp.calls_per_number = cfg.retry.calls_per_number;
   rp.dialing = address::DialingPolicy{cfg.dialing.allow, cfg.dialing.deny};
   rp.windows = cfg.windows;
+  rp.budget = budget;
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
   poke_dispatcher = [&] { dispatcher.poke(); };
 

@@ -15,6 +15,14 @@ namespace gateway {
 
 namespace {
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
+
+// The sender a job's calls count against in the daily caps: its envelope sender, lower-cased
+// (as the SMTP intake counts it at RCPT).
+std::string sender_of(const queue::Job& j) {
+  std::string s = j.sender.value_or("");
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 void log(const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }
 }  // namespace
 
@@ -169,6 +177,13 @@ void Dispatcher::poll() {
           }
         }
         if (busy[j.number] >= policy_.calls_per_number) continue;
+        if (policy_.budget) {
+          const int pages = j.pages > 0 && j.pages_done < j.pages ? j.pages - j.pages_done : j.pages;
+          if (auto why = policy_.budget->check(sender_of(j), pages, now)) {
+            refuse(j, *why, "over_cap");
+            continue;
+          }
+        }
         if (const SendingWindow* w = window_for(policy_.windows, j.number)) {
           if (auto opens = closed_until(*w, now)) {  // not now: due when the window opens
             db_.set_retry(j.id, *opens);
@@ -183,6 +198,7 @@ void Dispatcher::poll() {
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
         if (!trunks.empty() && t == trunks.end()) continue;
         if (db_.set_state(j.id, queue::state::sending)) {
+          if (policy_.budget) policy_.budget->take(now, sender_of(j));
           if (t != trunks.end()) --room[*t].free;
           ++busy[j.number];
           take.push_back(j);
@@ -211,9 +227,10 @@ void Dispatcher::poll() {
 
 // A job the dialling policy refuses now: failed without a call (no dial, no accounting line),
 // its sender told 5.7.1 (report.hpp "not_allowed"). On the store thread.
-void Dispatcher::refuse(const queue::Job& job, const std::string& why) {
-  const std::string error = "Not dialled: " + why + " (the dialling policy as it is now).";
-  db_.set_outcome(job.id, "not_allowed");
+void Dispatcher::refuse(const queue::Job& job, const std::string& why, const std::string& outcome) {
+  const std::string error = "Not dialled: " + why +
+                            (outcome == "not_allowed" ? " (the dialling policy as it is now)." : ".");
+  db_.set_outcome(job.id, outcome);
   if (!db_.set_state(job.id, queue::state::failed, error)) return;
   log("job " + std::to_string(job.id) + " to " + job.number + ": " + error + " -> failed");
   if (on_outcome) on_outcome();
@@ -228,6 +245,7 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
     if (auto d = db_.add_dial(id)) dials = *d;
   }
+  if (policy_.budget) policy_.budget->add_pages(unix_now(), sender_of(job), r.pages_sent);
   // This call's pages count from where it started: confirmed pages add to the earlier ones.
   const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
   if (r.pages_total > 0 || r.pages_sent > 0) {

@@ -29,6 +29,7 @@
 #include <asio.hpp>
 
 #include "address/dialing_policy.hpp"
+#include "gateway/call_budget.hpp"
 #include "gateway/fax_calls.hpp"
 #include "gateway/window.hpp"
 #include "queue/job_store.hpp"
@@ -50,6 +51,9 @@ struct RetryPolicy {
   // [dialing], checked again as each job is dialled: a policy tightened since RCPT stops queued
   // jobs too (failed, 5.7.1). nullopt: not checked here.
   std::optional<address::DialingPolicy> dialing;
+  // [dialing] daily caps, checked as each job is dialled (failed, 5.7.1 "over_cap") and counted
+  // as calls are placed and end. Null: no caps. Shared with the SMTP intake (RCPT).
+  std::shared_ptr<CallBudget> budget;
 };
 
 // What happens to a job after a call with this result, given its counts so far (after this
@@ -83,7 +87,7 @@ class Dispatcher {
   void poll();
   void schedule(std::chrono::milliseconds after);
   void record(const queue::Job& job, const CallResult& r);
-  void refuse(const queue::Job& job, const std::string& why);
+  void refuse(const queue::Job& job, const std::string& why, const std::string& outcome = "not_allowed");
 
   asio::io_context& io_;
   asio::any_io_executor store_;

@@ -70,6 +70,11 @@ class Intake : public smtp::Intake {
     if (!fax) return Reply{553, "5.1.3", "<" + r.address + ">: not a valid fax address: " + fax.error().reason};
     auto verdict = address::check_number(opt.dialing, fax->number);
     if (!verdict.allowed) return Reply{550, "5.7.1", "<" + r.address + ">: " + verdict.reason};
+    if (opt.budget) {
+      if (auto why = opt.budget->check(lower(env.mail_from), 0, int64_t(std::time(nullptr)))) {
+        return Reply{450, "4.7.1", "<" + r.address + ">: " + *why + ", try again later"};
+      }
+    }
     if (!ramp_.recipients().allow(sender_key(env), opt.sender_recipients_per_hour, 1, now())) {
       return Reply{450, "4.7.1", "Too many fax recipients from this sender in the last hour, try again later"};
     }

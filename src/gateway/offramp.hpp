@@ -35,6 +35,7 @@
 #include <asio.hpp>
 
 #include "address/dialing_policy.hpp"
+#include "gateway/call_budget.hpp"
 #include "address/fax_address.hpp"
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
@@ -50,6 +51,9 @@ struct OffRampOptions {
   std::string station_id;  // our TSI, recorded as each job's caller
   int sender_messages_per_hour = 100;
   int sender_recipients_per_hour = 500;
+  // [dialing] daily caps (shared with the dispatcher): a cap already reached refuses RCPT with
+  // 450 4.7.1. Null: none.
+  std::shared_ptr<CallBudget> budget;
   // [node] min_free_mb on the spool's file system: below it, MAIL is refused with 452 4.3.1.
   std::string spool_dir;
   int min_free_mb = 0;

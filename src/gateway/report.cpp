@@ -20,6 +20,7 @@ ReportLine report_line(const queue::Job& j) {
   if (o == "t38_refused") return {"failed", "5.6.3", "T.38 refused"};
   if (o == "rejected") return {"failed", "5.4.0", "rejected by the trunk"};
   if (o == "not_allowed") return {"failed", "5.7.1", "not allowed by the dialling policy"};
+  if (o == "over_cap") return {"failed", "5.7.1", "over the daily cap on fax calls or pages"};
   if (o.empty() && j.dials == 0 && j.tries == 0) return two("4.6.1", "5.6.1", "the document could not be rendered");
   return two("4.4.0", "5.4.0", o.empty() ? "failed" : o.c_str());
 }

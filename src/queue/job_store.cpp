@@ -972,6 +972,28 @@ fb::Result<int64_t, StoreError> JobStore::add_accounting(const AccountingRecord&
   return id;
 }
 
+fb::Result<std::vector<AccountingRecord>, StoreError> JobStore::outbound_calls_since(int64_t since) {
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT time, sender, pages, job_id FROM accounting WHERE direction = 'out' AND time >= ?1 "
+                         "ORDER BY time, id",
+                         "outbound_calls_since");
+  if (!s) return s.error();
+  s->bind_int(1, since);
+  std::vector<AccountingRecord> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    AccountingRecord a;
+    a.time = s->int64(0);
+    a.sender = s->text(1);
+    a.pages = int(s->int64(2));
+    a.job_id = s->int64(3);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 std::string to_json(const AccountingRecord& a) {
   nlohmann::ordered_json o;
   o["time"] = format_utc(a.time);

@@ -120,7 +120,8 @@ struct Job {
   bool ecm = false;
   int duration = 0;  // seconds the last call lasted
   // outbound: the class of the last call's outcome (done, busy, no_answer, congestion,
-  // t30_failure, partial, invalid_number, t38_refused, rejected, expired); what the sender has
+  // t30_failure, partial, invalid_number, t38_refused, rejected, expired, not_allowed: the dialling
+  // policy, over_cap: a daily cap, both at dial time); what the sender has
   // been told: nullopt, "delayed" (the first retry was reported) or "final".
   std::optional<std::string> outcome;
   std::optional<std::string> reported;
@@ -260,6 +261,9 @@ class JobStore {
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
   StoreStatus set_outcome(int64_t id, std::string_view outcome);
   fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a);
+  // Outbound calls that started at `since` or later (time, sender, pages): what the daily caps
+  // count after a restart. Oldest first.
+  fb::Result<std::vector<AccountingRecord>, StoreError> outbound_calls_since(int64_t since);
   // Outbound jobs whose news the sender has not had: final and not reported final, once every
   // job of their message is final (one report per message and state), or waiting for a retry
   // and not reported at all. Grouped by message (ordered by message_id, id).

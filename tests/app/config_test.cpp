@@ -107,6 +107,9 @@ TEST(EmbeddedDefault, DialingFaxSip) {
   Config c = config::embedded_default();
   EXPECT_EQ(c.dialing.allow, Strings{"+1"});  // station_id +15550100's country only
   EXPECT_EQ(c.dialing.deny.size(), 2 + address::kNanpOutsideUsCanada.size());
+  EXPECT_EQ(c.dialing.calls_per_day + c.dialing.pages_per_day + c.dialing.sender_calls_per_day +
+                c.dialing.sender_pages_per_day,
+            0);  // no caps unless set
   EXPECT_EQ(c.fax.station_id, "+15550100");
   EXPECT_EQ(c.fax.header, "faxbridge");
   EXPECT_EQ(c.fax.paper, Paper::a4);
@@ -304,6 +307,10 @@ TEST(Override, DialingFaxSip) {
 [dialing]
 allow = ["+1", "+44"]
 deny = ["+1900"]
+calls_per_day = 500
+pages_per_day = 5000
+sender_calls_per_day = 50
+sender_pages_per_day = 400
 [fax]
 station_id = "Example Fax 12345678"
 header = ""
@@ -321,7 +328,12 @@ unknown_sources = "drop"
   EXPECT_EQ(c.sip.unknown_sources, config::UnknownSources::drop);
   EXPECT_EQ(c.dialing.allow, (Strings{"+1", "+44"}));
   EXPECT_EQ(c.dialing.deny, Strings{"+1900"});
-  EXPECT_EQ(c.fax.station_id, "Example Fax 12345678");
+  EXPECT_EQ((std::vector<int>{c.dialing.calls_per_day, c.dialing.pages_per_day, c.dialing.sender_calls_per_day,
+                              c.dialing.sender_pages_per_day}),
+            (std::vector<int>{500, 5000, 50, 400}));
+  EXPECT_NE(error_of("[dialing]\ncalls_per_day = -1\n").find("dialing.calls_per_day"), std::string::npos);
+  EXPECT_NE(error_of("[dialing]\nsender_pages_per_day = \"10\"\n").find("dialing.sender_pages_per_day"),
+            std::string::npos);
   EXPECT_EQ(c.fax.header, "");
   EXPECT_EQ(c.fax.paper, Paper::letter);
   EXPECT_EQ(c.sip.listen, Strings{"tls:[2001:db8::1]:5061"});

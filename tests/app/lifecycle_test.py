@@ -331,6 +331,79 @@ class LifecycleTest(fbtest.TempDirTest):
             uas.wait()
 
 
+class DailyCapTest(fbtest.TempDirTest):
+    """[dialing] daily caps over the last 24 hours: seeded from the store's accounting after a
+    restart, refused at RCPT (450 4.7.1) once reached, and checked again as each job is dialled
+    (failed with 5.7.1, never dialled, when its pages would pass the cap)."""
+
+    def fax(self, node, sender, tif, name):
+        msg = email.message.EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, "FAX=+15550123@fax.test", name
+        with open(tif, "rb") as f:
+            msg.add_attachment(f.read(), maintype="image", subtype="tiff", filename=name + ".tif")
+        s = node.smtp()
+        s.sendmail(sender, ["FAX=+15550123@fax.test"], msg.as_bytes(), rcpt_options=["NOTIFY=FAILURE"])
+        s.quit()
+
+    def test_caps_refuse_at_rcpt_and_when_dialled(self):
+        d = self.path("node")
+        os.makedirs(d)
+        caps = "[dialing]\nsender_calls_per_day = 1\npages_per_day = 4\n"
+        node = Node(d, extra=caps)
+        node.stop()
+        now = int(time.time())
+        with node.db() as db:  # earlier calls: carol's 2 h ago (3 pages), dave's 25 h ago (too old to count)
+            for t, sender, pages in ((now - 7200, "Carol@Example.com", 3), (now - 25 * 3600, "dave@example.com", 50)):
+                db.execute("INSERT INTO accounting (time, direction, job_id, number, caller, trunk, media, pages, "
+                           "pages_total, bit_rate, duration, outcome, sender) VALUES "
+                           "(?, 'out', 0, '+15550123', '+15550100', 't', 't38', ?, ?, 9600, 60, 'done', ?)",
+                           (t, pages, pages, sender))
+        node = Node(d, extra=caps)
+        self.addCleanup(node.stop)
+        with open(node.log.name) as f:
+            self.assertIn("used in the last 24 hours: 1 calls, 3 pages", f.read())
+
+        # carol has had her one call today: refused at RCPT, before any DATA.
+        s = node.smtp()
+        s.mail("carol@example.com")
+        code, text = s.rcpt("FAX=+15550123@fax.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn(b"4.7.1 <FAX=+15550123@fax.test>: the daily cap of 1 fax calls for this sender is reached", text)
+        s.quit()
+
+        os.makedirs(self.path("pages"))
+        pages = pbm_pages(self.path("pages"), 2)
+        one = self.path("one.tif")
+        fbtest.run("convert", "-o", one, pages[0], check=0)
+        two = self.path("two.tif")
+        fbtest.run("convert", "-o", two, *pages, check=0)
+        # alice's page fits (3 + 1 = 4) and is dialled; bob's two would make 6: failed, not dialled.
+        self.fax(node, "alice@example.com", one, "one")
+        self.fax(node, "bob@example.com", two, "two")
+        deadline = time.time() + 60  # polled: the exact end states, with a deadline
+        while sorted(j["state"] for j in node.jobs()) not in (["failed", "sending"], ["failed", "retry"]):
+            self.assertLess(time.time(), deadline, node.jobs())
+            time.sleep(0.2)
+        failed = next(j for j in node.jobs() if j["state"] == "failed")
+        dialled = next(j for j in node.jobs() if j["state"] != "failed")
+        self.assertEqual((failed["pages"], dialled["pages"]), (2, 1))
+        self.assertIn("Not dialled: the daily cap of 4 fax pages would be passed (3 sent in the last 24 hours)",
+                      failed["error"])
+        self.assertIsNone(failed["media"])  # no call was made for it
+        maildir = os.path.join(node.dir, "var", "mail")
+        wait_mails(maildir, "bob@example.com", 1, timeout=60, log=node.log.name)
+        [report] = mails(maildir, "bob@example.com")
+        human, status, _ = list(report.iter_parts())
+        rcpt = status.get_payload()[1]
+        self.assertEqual((rcpt["Action"], rcpt["Status"]), ("failed", "5.7.1"))
+        self.assertIn("Not dialled: the daily cap of 4 fax pages would be passed", human.get_content())
+        # alice has had her call now: her next message waits for tomorrow.
+        s = node.smtp()
+        s.mail("alice@example.com")
+        self.assertEqual(s.rcpt("FAX=+15550123@fax.test")[0], 450)
+        s.quit()
+
+
 class DiskSpaceTest(fbtest.TempDirTest):
     """[node] min_free_mb on a data directory that is a small tmpfs: below it MAIL gets 452 4.3.1
     (before any DATA is sent) and an inbound call 503; what was taken before stays; with room

@@ -37,6 +37,7 @@ TEST(ReportLine, EveryOutcomeOfTheTable) {
       {"failed", "expired", "failed", "5.4.7"},     {"failed", "invalid_number", "failed", "5.1.1"},
       {"failed", "t38_refused", "failed", "5.6.3"}, {"cancelled", std::nullopt, "failed", "5.0.0"},
       {"failed", "not_allowed", "failed", "5.7.1"},
+      {"failed", "over_cap", "failed", "5.7.1"},
   };
   for (const auto& r : rows) {
     auto l = report_line(job(r.state, r.outcome));
