@@ -74,6 +74,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         s.tls_started();
         continue;
       }
+      if (ev == smtp::Event::authenticate) {
+        const smtp::Credentials* c = s.pending_auth();
+        if (!c) __builtin_trap();
+        if (data[0] & 0x80) {
+          s.auth_refused({421, "4.7.0", "fuzz Error: too many failed authentications from your address"});
+        } else {
+          s.auth_result(policy.authenticate(c->user, c->password));
+        }
+        continue;
+      }
       break;
     }
     check_output(s.take_output());

@@ -622,6 +622,11 @@ void read_smtp(Table t, Smtp& s) {
   t.integer("idle_timeout_s", s.idle_timeout_s, 1, 86400);
   t.integer("sender_messages_per_hour", s.sender_messages_per_hour, 0, 10000000);
   t.integer("sender_recipients_per_hour", s.sender_recipients_per_hour, 0, 10000000);
+  t.integer("client_connections", s.client_connections, 0, 100000);
+  t.integer("client_connections_per_minute", s.client_connections_per_minute, 0, 10000000);
+  t.integer("client_messages_per_minute", s.client_messages_per_minute, 0, 10000000);
+  t.integer("client_recipients_per_minute", s.client_recipients_per_minute, 0, 10000000);
+  t.integer("client_auth_failures_per_hour", s.client_auth_failures_per_hour, 0, 10000000);
   t.str("hostname", s.hostname, check_optional_domain);
   if (s.hostname.empty()) s.hostname = detect_hostname();
   t.str("tls_cert", s.tls_cert, check_one_line);

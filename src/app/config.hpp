@@ -18,6 +18,9 @@
 //              max_message_bytes 26214400 (1..4 GiB); max_recipients 100 (1..100000);
 //              max_sessions 200 (1..100000); idle_timeout_s 300 (1..86400);
 //              sender_messages_per_hour 100, sender_recipients_per_hour 500 (0 = no limit);
+//              per client address (trusted networks exempt but for AUTH; 0 = no limit):
+//              client_connections 20, client_connections_per_minute 60, client_messages_per_minute 60,
+//              client_recipients_per_minute 300, client_auth_failures_per_hour 10;
 //              hostname "" = the machine's name (gethostname) at load time; tls_cert, tls_key "" (both or
 //              neither; both enable STARTTLS); [[smtp.user]] name, password_hash (AUTH PLAIN/LOGIN)
 //   [dialing]  allow: the country code of station_id (its own NANP codes for a Caribbean +1
@@ -114,6 +117,12 @@ struct Smtp {
   int idle_timeout_s = 300;
   int sender_messages_per_hour = 100;
   int sender_recipients_per_hour = 500;
+  // Per client address (mail/client_limits.hpp; trusted networks exempt but for AUTH); 0: none.
+  int client_connections = 20;
+  int client_connections_per_minute = 60;
+  int client_messages_per_minute = 60;
+  int client_recipients_per_minute = 300;
+  int client_auth_failures_per_hour = 10;
   std::string hostname;  // filled in by the loader when empty
   std::string tls_cert;
   std::string tls_key;

@@ -351,6 +351,10 @@ int run(const config::Config& cfg) {
   so.session.auth_available = !cfg.smtp.users.empty();
   so.max_sessions = size_t(cfg.smtp.max_sessions);
   so.idle_timeout = std::chrono::seconds(cfg.smtp.idle_timeout_s);
+  so.client_limits = smtp::ClientLimitOptions{cfg.smtp.client_connections, cfg.smtp.client_connections_per_minute,
+                                              cfg.smtp.client_messages_per_minute, cfg.smtp.client_recipients_per_minute,
+                                              cfg.smtp.client_auth_failures_per_hour};
+  so.log = [](const std::string& line) { log(line); };
   so.tls = tls_context(cfg);
   so.trusted = [&](const asio::ip::address& a) {
     std::string ip = a.to_string();

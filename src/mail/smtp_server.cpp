@@ -2,6 +2,7 @@
 #include "mail/smtp_server.hpp"
 
 #include "core/listen.hpp"
+#include "core/printable.hpp"
 
 #include <optional>
 
@@ -33,9 +34,65 @@ struct Stream {
   }
 };
 
+// The Intake's decisions, with the client's MAIL and RCPT rates checked first and every refusal
+// written to the audit log.
+class LimitedPolicy : public Policy {
+ public:
+  LimitedPolicy(Policy& inner, ClientLimits& limits, std::string key, std::string ip, bool exempt,
+                const std::function<void(const std::string&)>& log)
+      : inner_(inner), limits_(limits), key_(std::move(key)), ip_(std::move(ip)), exempt_(exempt), log_(log) {}
+
+  std::optional<Reply> check_mail(const Envelope& env) override {
+    if (!exempt_ && !limits_.message(key_, ClientLimits::Clock::now())) {
+      return refused("MAIL", env.mail_from, Reply{450, "4.7.1", "Error: too many messages from " + ip_ + ", try again later"});
+    }
+    auto r = inner_.check_mail(env);
+    return r ? refused("MAIL", env.mail_from, *r) : r;
+  }
+  std::optional<Reply> check_rcpt(const Envelope& env, const Recipient& rcpt) override {
+    if (!exempt_ && !limits_.recipient(key_, ClientLimits::Clock::now())) {
+      return refused("RCPT", rcpt.address,
+                     Reply{450, "4.7.1", "Error: too many recipients from " + ip_ + ", try again later"});
+    }
+    auto r = inner_.check_rcpt(env, rcpt);
+    return r ? refused("RCPT", rcpt.address, *r) : r;
+  }
+  bool authenticate(std::string_view user, std::string_view password) override {
+    return inner_.authenticate(user, password);
+  }
+
+ private:
+  std::optional<Reply> refused(const char* verb, const std::string& address, Reply r) const {
+    if (log_) {
+      log_("smtp: refused " + ip_ + ": " + verb + " <" + fb::printable(address) + ">: " + std::to_string(r.code) + " " +
+           r.enhanced + " " + fb::printable(r.text));
+    }
+    return r;
+  }
+
+  Policy& inner_;
+  ClientLimits& limits_;
+  std::string key_, ip_;
+  bool exempt_;
+  const std::function<void(const std::string&)>& log_;
+};
+
+// A plain coroutine (no lambda captures: GCC 12), run on the AUTH thread.
+asio::awaitable<bool> check_password(Policy* policy, Credentials creds) {
+  co_return policy->authenticate(creds.user, creds.password);
+}
+
+asio::awaitable<void> pause(const asio::any_io_executor& ex, std::chrono::milliseconds d) {
+  if (d.count() <= 0) co_return;
+  asio::steady_timer t(ex);
+  t.expires_after(d);
+  co_await t.async_wait(kNoThrow);
+}
+
 }  // namespace
 
-Server::Server(asio::io_context& io, ServerOptions opt) : io_(io), opt_(std::move(opt)) {}
+Server::Server(asio::io_context& io, ServerOptions opt)
+    : io_(io), opt_(std::move(opt)), limits_(opt_.client_limits) {}
 
 void Server::start() {
   for (const auto& ep : opt_.listen) acceptors_.push_back(fb::listen_on(io_, ep, "SMTP"));
@@ -87,8 +144,25 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
   Config cfg = opt_.session;
   cfg.trusted_client = opt_.trusted && opt_.trusted(remote);
   cfg.tls_available = opt_.tls != nullptr;
+  const std::string ip = remote.to_string();
+  const std::string key = ClientLimits::key_of(ip);
+  // Trusted networks (the relay in front of us) are not held to the per-client counts.
+  if (!cfg.trusted_client && !limits_.connect(key, ClientLimits::Clock::now())) {
+    audit("smtp: refused " + ip + ": too many connections from this client");
+    co_await io.write("421 4.7.0 " + cfg.hostname + " Error: too many connections from " + ip + ", try again later\r\n");
+    co_return;
+  }
+  struct Disconnect {
+    ClientLimits* limits;
+    std::string key;
+    ~Disconnect() {
+      if (limits) limits->disconnect(key);
+    }
+  } disconnect{cfg.trusted_client ? nullptr : &limits_, key};
   std::unique_ptr<Intake> intake = opt_.make_intake(remote);
-  Session s(cfg, *intake, *intake, remote.to_string());
+  LimitedPolicy policy(*intake, limits_, key, ip, cfg.trusted_client, opt_.log);
+  Session s(cfg, policy, *intake, ip);
+  int errors_seen = 0;
   auto timer = std::make_shared<asio::steady_timer>(sock.get_executor());
   std::erase_if(live_, [](const auto& w) { return w.expired(); });
   live_.push_back(timer);
@@ -135,11 +209,34 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
           s.tls_started();
           break;
         }
+        case Event::authenticate: {
+          const auto now = ClientLimits::Clock::now();
+          if (!limits_.begin_auth(key, now)) {
+            audit("smtp: refused " + ip + ": AUTH: " + std::to_string(limits_.auth_failures(key, now)) +
+                  " failed authentications in the last hour");
+            s.auth_refused({421, "4.7.0",
+                            cfg.hostname + " Error: too many failed authentications from " + ip + ", try again later"});
+            break;
+          }
+          const Credentials creds = *s.pending_auth();
+          bool ok = co_await asio::co_spawn(auth_pool_, check_password(&policy, creds), asio::use_awaitable);
+          if (ok) limits_.auth_succeeded(key);
+          if (!ok) {
+            audit("smtp: AUTH failed from " + ip + " for user \"" + fb::printable(creds.user, 64) + "\" (" +
+                  std::to_string(limits_.auth_failures(key, ClientLimits::Clock::now())) + " in the last hour)");
+            co_await pause(sock.get_executor(), opt_.tarpit);  // the tarpit: guesses cost time
+          }
+          s.auth_result(ok);
+          break;
+        }
         case Event::close:
           co_await io.write(s.take_output());
           co_return;
       }
     }
+    // Past the soft error limit, each further error's reply waits (Postfix's error sleep).
+    if (s.errors() > errors_seen && s.errors() >= opt_.soft_error_limit) co_await pause(sock.get_executor(), opt_.tarpit);
+    errors_seen = s.errors();
     if (!co_await io.write(s.take_output())) break;
     if (stopping_ && !s.in_data()) {
       s.shutdown({421, "4.3.2", cfg.hostname + " Service shutting down"});

@@ -8,6 +8,14 @@
 // Overload: past max_sessions a new connection gets "421 4.7.0 too many connections" and is
 // closed; shutdown stops accepting at once and says 421 4.3.2 to idle sessions, while a
 // session in DATA or committing finishes its message first (never a dropped transaction).
+// Per client (client_limits.hpp): connections at once and per minute, MAILs and RCPTs per minute,
+// AUTH failures per hour; past them 421 4.7.0 (connections, AUTH) or 450 4.7.1 (MAIL, RCPT).
+// AUTH: passwords are checked (crypt, slow on purpose) on a thread of their own, never on the
+// io thread that carries every other connection; a failure's 535 waits `tarpit` first, and so
+// does every reply once a session has made soft_error_limit protocol errors (Postfix's
+// smtpd_error_sleep_time).
+// AUDIT: one log line per refusal and per failed AUTH, with the client's address (the reason;
+// bytes from the client escaped): "smtp: refused <ip>: <reply>", "smtp: AUTH failed from <ip>".
 // LIMITS: max_sessions (default 200), idle_timeout (default 300 s: RFC 5321 asks for at
 // least 5 minutes), session_timeout (default 3600 s: a connection, however busy, is told 421
 // 4.4.2 between messages after it), read buffer 16 KiB per connection.
@@ -22,6 +30,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include "mail/client_limits.hpp"
 #include "mail/smtp_session.hpp"
 
 namespace smtp {
@@ -43,6 +52,10 @@ struct ServerOptions {
   // Per connection: is this client on a trusted network, and a fresh Intake for it.
   std::function<bool(const asio::ip::address&)> trusted;
   std::function<std::unique_ptr<Intake>(const asio::ip::address&)> make_intake;
+  ClientLimitOptions client_limits;
+  std::chrono::milliseconds tarpit{1000};
+  int soft_error_limit = 10;
+  std::function<void(const std::string&)> log;  // audit lines; empty: none
 };
 
 class Server {
@@ -58,8 +71,14 @@ class Server {
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acc);
   asio::awaitable<void> run_session(asio::ip::tcp::socket sock);
 
+  void audit(const std::string& line) const {
+    if (opt_.log) opt_.log(line);
+  }
+
   asio::io_context& io_;
   ServerOptions opt_;
+  ClientLimits limits_;
+  asio::thread_pool auth_pool_{1};  // crypt(3): off the io thread
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   size_t sessions_ = 0;
   bool stopping_ = false;

@@ -197,6 +197,7 @@ bool Session::auth_allowed() const { return cfg_.auth_available && (env_.tls || 
 
 Event Session::step() {
   while (state_ != State::closed) {
+    if (state_ == State::auth_check) return Event::authenticate;
     size_t eol = in_.find("\r\n");
     if (state_ == State::data) {
       if (eol == std::string::npos) {
@@ -593,20 +594,38 @@ std::optional<Event> Session::auth_response(std::string_view line) {
 }
 
 std::optional<Event> Session::finish_auth(std::string_view user_view, std::string_view password) {
-  std::string user(user_view);  // may view login_user_, cleared next
+  // The owner checks them (Event::authenticate), even an empty user: every failure costs the
+  // same time, and counts against the client.
+  pending_auth_ = Credentials{std::string(user_view), std::string(password)};  // may view login_user_
   login_user_.clear();
-  if (!user.empty() && policy_.authenticate(user, password)) {
+  state_ = State::auth_check;
+  return Event::authenticate;
+}
+
+void Session::auth_result(bool ok) {
+  if (state_ != State::auth_check || !pending_auth_) return;
+  std::string user = std::move(pending_auth_->user);
+  pending_auth_.reset();
+  state_ = State::ready;
+  if (ok && !user.empty()) {
     env_.auth_user = user;
     reply(235, "2.7.0", "Authentication successful");
-    return std::nullopt;
+    return;
   }
   if (++auth_failures_ >= cfg_.limits.max_auth_failures) {
     reply(535, "5.7.8", "Error: authentication credentials invalid");
     reply(421, "4.7.0", cfg_.hostname + " Error: too many failed authentications, closing connection");
     state_ = State::closed;
-    return Event::close;
+    return;
   }
-  return error(535, "5.7.8", "Error: authentication credentials invalid");
+  (void)error(535, "5.7.8", "Error: authentication credentials invalid");
+}
+
+void Session::auth_refused(const Reply& r) {
+  if (state_ != State::auth_check) return;
+  pending_auth_.reset();
+  reply(r.code, r.enhanced, r.text);
+  state_ = State::closed;
 }
 
 void Session::shutdown(const Reply& r) {

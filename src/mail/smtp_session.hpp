@@ -96,6 +96,16 @@ enum class Event {
   message,     // DATA ended: commit envelope() + the sink's body, then call message_done()
   starttls,    // flush output, run the TLS handshake, then call tls_started()
   close,       // flush output and close the connection
+  // AUTH gave credentials (pending_auth()): check them with Policy::authenticate — slow on
+  // purpose (crypt), so off the thread that carries other connections — then call
+  // auth_result(), or auth_refused() for a client that may not try now. Input that came after
+  // waits until then.
+  authenticate,
+};
+
+struct Credentials {
+  std::string user;
+  std::string password;
 };
 
 class Session {
@@ -110,6 +120,10 @@ class Session {
   const Envelope& envelope() const { return env_; }
   void message_done(const Reply& reply);  // the commit's outcome (250 queued, 451, 554 ...)
   void tls_started();
+  const Credentials* pending_auth() const { return pending_auth_ ? &*pending_auth_ : nullptr; }
+  void auth_result(bool ok);          // 235, or 535 (and 421 after max_auth_failures)
+  void auth_refused(const Reply& r);  // says r and closes (a client over its failure limit)
+  int errors() const { return errors_; }  // protocol errors so far (the owner's tarpit)
   // The owner is stopping or the client went idle: say 421 and close (never mid-DATA: the
   // owner waits for the message to finish first).
   void shutdown(const Reply& reply);
@@ -117,7 +131,7 @@ class Session {
   bool closed() const { return state_ == State::closed; }
 
  private:
-  enum class State { fresh, ready, mail, rcpt, data, commit, auth_plain, auth_login_user, auth_login_pass, closed };
+  enum class State { fresh, ready, mail, rcpt, data, commit, auth_plain, auth_login_user, auth_login_pass, auth_check, closed };
 
   std::optional<Event> handle_line(std::string_view line);
   std::optional<Event> handle_data_line(std::string_view line, bool complete);
@@ -148,6 +162,7 @@ class Session {
   int auth_failures_ = 0;
   bool extended_ = false;
   std::string login_user_;
+  std::optional<Credentials> pending_auth_;
   // DATA
   size_t body_bytes_ = 0;
   bool body_too_big_ = false;

@@ -38,6 +38,7 @@ struct Harness {
   StringSink sink;
   Config cfg;
   std::unique_ptr<Session> s;
+  int auth_checks = 0;
   explicit Harness(Config c = {}) : cfg(c) {
     cfg.hostname = "fax.test";
     s = std::make_unique<Session>(cfg, policy, sink, "127.0.0.1");
@@ -46,6 +47,12 @@ struct Harness {
   std::string send(std::string_view bytes, Event* ev = nullptr) {
     s->receive(bytes);
     Event e = s->step();
+    while (e == Event::authenticate) {  // the owner's check, done at once here
+      ++auth_checks;
+      const Credentials* c = s->pending_auth();
+      s->auth_result(c && policy.authenticate(c->user, c->password));
+      e = s->step();
+    }
     if (ev) *ev = e;
     return s->take_output();
   }
@@ -334,6 +341,39 @@ TEST(SmtpSession, ThreeFailedAuthsClose) {
             "535 5.7.8 Error: authentication credentials invalid\r\n"
             "421 4.7.0 fax.test Error: too many failed authentications, closing connection\r\n");
   EXPECT_EQ(ev, Event::close);
+}
+
+TEST(SmtpSession, CredentialsWaitForTheOwnersCheckAndPipelinedCommandsForIt) {
+  Harness h = tls_auth_session();
+  Session& s = *h.s;
+  s.receive("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@example.com>\r\n");
+  EXPECT_EQ(s.step(), Event::authenticate);
+  ASSERT_TRUE(s.pending_auth());
+  EXPECT_EQ(s.pending_auth()->user, "alice");
+  EXPECT_EQ(s.pending_auth()->password, "secret");
+  EXPECT_EQ(s.step(), Event::authenticate);  // asked again until answered; MAIL not yet read
+  EXPECT_EQ(s.take_output(), "");
+  s.auth_result(true);
+  EXPECT_FALSE(s.pending_auth());
+  EXPECT_EQ(s.step(), Event::need_input);
+  EXPECT_EQ(s.take_output(), "235 2.7.0 Authentication successful\r\n250 2.1.0 Sender <a@example.com> OK\r\n");
+  EXPECT_EQ(s.envelope().auth_user, "alice");
+  // An empty user name is checked too (no shortcut that times differently), and fails.
+  Harness e = tls_auth_session();
+  e.send("AUTH PLAIN AAB4\r\n");
+  EXPECT_EQ(e.auth_checks, 1);
+}
+
+TEST(SmtpSession, AClientOverItsFailureLimitIsToldAndClosed) {
+  Harness h = tls_auth_session();
+  Session& s = *h.s;
+  s.receive("AUTH PLAIN AGFsaWNlAHg=\r\nNOOP\r\n");
+  EXPECT_EQ(s.step(), Event::authenticate);
+  s.auth_refused({421, "4.7.0", "fax.test Error: too many failed authentications from 192.0.2.1"});
+  EXPECT_EQ(s.step(), Event::close);
+  EXPECT_EQ(s.take_output(), "421 4.7.0 fax.test Error: too many failed authentications from 192.0.2.1\r\n");
+  EXPECT_TRUE(s.closed());
+  EXPECT_FALSE(s.envelope().auth_user);
 }
 
 TEST(SmtpSession, AuthNeedsTlsUnlessTrusted) {
