@@ -1,6 +1,8 @@
 // serve.cpp — the gateway daemon's wiring (see serve.hpp).
 #include "app/serve.hpp"
 
+#include "core/log.hpp"
+
 #include <csignal>
 #include <ctime>
 #include <cstdlib>
@@ -40,7 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 using asio::ip::tcp;
 
-void log(const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }
+void log(const std::string& line) { fb::log(line); }
 
 std::vector<tcp::endpoint> endpoints(const std::vector<std::string>& listen) {
   std::vector<tcp::endpoint> out;

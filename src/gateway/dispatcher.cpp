@@ -1,6 +1,8 @@
 // dispatcher.cpp — outbound jobs to calls and back (see dispatcher.hpp).
 #include "gateway/dispatcher.hpp"
 
+#include "core/log.hpp"
+
 #include <algorithm>
 #include <map>
 #include <ctime>
@@ -23,7 +25,7 @@ std::string sender_of(const queue::Job& j) {
   for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-void log(const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }
+void log(const std::string& line) { fb::log(line); }
 }  // namespace
 
 Outcome effective_outcome(const CallResult& r, const queue::Job& job) {

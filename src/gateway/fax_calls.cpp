@@ -2,6 +2,8 @@
 // with fax detection, the switch to T.38 and the fallback to audio (see fax_calls.hpp).
 #include "gateway/fax_calls.hpp"
 
+#include "core/log.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -216,7 +218,7 @@ FaxCalls::FaxCalls(asio::io_context& io, FaxCallsOptions opt, Hooks hooks)
             return e;
           }(),
           [this](size_t i) { addresses_changed(i); },
-          [](const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; }),
+          [](const std::string& line) { fb::log(line); }),
       registered_(opt_.trunks.size(), false),
       reg_hop_(opt_.trunks.size()) {
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
@@ -254,7 +256,7 @@ void FaxCalls::move_registration(size_t i, const sip::Address& hop) {
   const Trunk& t = opt_.trunks[i];
   reg_hop_[i] = hop;
   endpoint_.ua().move_registration("sip:" + t.host_port, aor_user(t), hop);
-  std::cerr << "faxbridge: trunk " << t.name << ": registering at " << hop.to_string() << " from now on" << std::endl;
+  fb::log("trunk " + t.name + ": registering at " + hop.to_string() + " from now on");
 }
 
 void FaxCalls::register_trunk(size_t i) {
@@ -308,11 +310,11 @@ void FaxCalls::update_health(size_t i) {
     h.down = true;
     const size_t n = addresses_.targets(i).size();
     h.reason = n > 1 ? h.last_silence + " from any of its " + std::to_string(n) + " addresses" : h.last_silence;
-    std::cerr << "faxbridge: trunk " << t.name << " is down: " << h.reason << std::endl;
+    fb::log("trunk " + t.name + " is down: " + h.reason);
   } else if (!down && h.down) {
     h.down = false;
     h.reason.clear();
-    std::cerr << "faxbridge: trunk " << t.name << " is up again (OPTIONS answered)" << std::endl;
+    fb::log("trunk " + t.name + " is up again (OPTIONS answered)");
   }
 }
 
@@ -324,7 +326,7 @@ void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsF
   sip::FrontDoorConfig door;
   door.trusted = [this](const std::string& ip) { return trusted(ip); };
   door.unknown = opt_.unknown_sources;
-  door.log = [](const std::string& line) { std::cerr << "faxbridge: " << line << std::endl; };
+  door.log = [](const std::string& line) { fb::log(line); };
   endpoint_.ua().set_front_door(std::move(door));
   if (!opt_.advertise.empty()) endpoint_.ua().set_advertise(opt_.advertise);
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
@@ -692,10 +694,10 @@ void FaxCalls::invite(std::shared_ptr<Call> c) {
 
 void FaxCalls::on_registration(const std::string& aor, int status, const std::string& reason, int expires) {
   if (status >= 200 && status < 300) {
-    std::cerr << "faxbridge: registered " << aor << " for " << expires << " s" << std::endl;
+    fb::log("registered " + aor + " for " + std::to_string(expires) + " s");
   } else {
-    std::cerr << "faxbridge: registration of " << aor << " failed: " << status << " " << reason
-              << " (trying again in " << sip::kRegisterRetry.count() << " s)" << std::endl;
+    fb::log("registration of " + aor + " failed: " + std::to_string(status) + " " + reason + " (trying again in " +
+            std::to_string(sip::kRegisterRetry.count()) + " s)");
     // RFC 3263 §4.3: a registrar address that did not answer: the next one, at the next try.
     if (status == 408 || status == 503) {
       for (size_t i = 0; i < opt_.trunks.size(); ++i) {
@@ -1332,10 +1334,10 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
       auto number = e164::normalise(na->uri.user, t.country_code, t.national_prefix);
       if (!number || !opt_.routed(*number)) continue;
       if (did && *did != *number) {
-        std::cerr << "faxbridge: call from " << (private_id || caller.empty() ? std::string("a withheld number") : caller)
-                  << " to " << *did << " was diverted from " << *number
-                  << (na->params.get("reason") ? " (" + *na->params.get("reason") + ")" : std::string())
-                  << ": routed as " << *number << std::endl;
+        fb::log("call from " + (private_id || caller.empty() ? std::string("a withheld number") : caller) + " to " +
+                *did + " was diverted from " + *number +
+                (na->params.get("reason") ? " (" + *na->params.get("reason") + ")" : std::string()) + ": routed as " +
+                *number);
       }
       did = number;
       break;
@@ -1344,9 +1346,8 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   if (opt_.storage_low) {
     if (auto why = opt_.storage_low()) {
       // Refused before anything is written: the caller's network tries again or elsewhere.
-      std::cerr << "faxbridge: refused a call from "
-                << (private_id || caller.empty() ? std::string("a withheld number") : caller)
-                << " with 503: low on disk space (" << *why << ")" << std::endl;
+      fb::log("refused a call from " + (private_id || caller.empty() ? std::string("a withheld number") : caller) +
+              " with 503: low on disk space (" + *why + ")");
       ua.reject(id, 503, "Service Unavailable: low on disk space", now, {{"Retry-After", "300"}});
       return;
     }
@@ -1379,8 +1380,8 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   // [exchange] server: from anyone else it would let a trunk's caller mail a fax anywhere.
   auto referred_by = invite.get("Referred-By");
   if (referred_by && parse_partner_referral(*referred_by) && !(opt_.exchange_server && opt_.exchange_server(from.ip))) {
-    std::cerr << "faxbridge: ignored an Exchange UM referral from " << from.ip
-              << ": not one of the [exchange] servers (the fax is routed by its number)" << std::endl;
+    fb::log("ignored an Exchange UM referral from " + from.ip +
+            ": not one of the [exchange] servers (the fax is routed by its number)");
     referred_by.reset();
   }
   queue::NewInbound in{*did, std::nullopt, caller, caller_name, referred_by};
