@@ -25,6 +25,10 @@ compatibility_level = 3.6
 myhostname = relay.test
 mynetworks = 127.0.0.0/8
 relay_domains = fax.test
+# Fax recipients only for clients on mynetworks or SASL-authenticated ones: relay_domains alone
+# would let any Internet client fax anywhere (faxbridge trusts this relay).
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
+    check_recipient_access regexp:{dir}/etc/fax_access.regexp, defer_unauth_destination
 transport_maps = regexp:{dir}/etc/transport.regexp
 # Empty on purpose: with Debian's "+", FAX=+15550100 is user "FAX=" with extension "15550100"
 # (docs/postfix.md, "recipient_delimiter").
@@ -59,6 +63,10 @@ TRANSPORT = """\
 /@sender\\.test$/ discard:test senders read no notifications
 """
 
+FAX_ACCESS = """\
+/@fax\\.test$/ REJECT fax recipients need an authenticated sender
+"""
+
 # Only the services this relay uses, all with chroot "n" (Debian's own master.cf chroots most).
 MASTER_CF = """\
 127.0.0.1:{port} inet n - n - - smtpd
@@ -86,8 +94,10 @@ postlog   unix-dgram n - n - 1 postlogd
 class Postfix:
     """A Postfix instance in its own config directory, relaying FAX= addresses to fb_port."""
 
-    def __init__(self, workdir, fb_port, main_cf=MAIN_CF, master_cf=MASTER_CF, extra_files=()):
-        """main_cf/master_cf: templates with {dir} and {port}; extra_files: (name, text) in etc/."""
+    def __init__(self, workdir, fb_port, main_cf=MAIN_CF, master_cf=MASTER_CF, extra_files=(), netns=None):
+        """main_cf/master_cf: templates with {dir} and {port}; extra_files: (name, text) in etc/;
+        netns: the network namespace Postfix runs in (its loopback, not the host's)."""
+        self.prefix = ["ip", "netns", "exec", netns] if netns else []
         # DIR/etc is the config directory (root's, like /etc/postfix); the queue, data directory
         # and maillog sit beside it, not in it, or "postfix check" warns about postfix-owned files
         # in a root-owned tree. The postfix user must be able to reach all of them.
@@ -99,7 +109,8 @@ class Postfix:
         self.maillog = os.path.join(workdir, "maillog")
         for name, text in (("main.cf", main_cf.format(dir=workdir)),
                            ("master.cf", master_cf.format(port=self.port)),
-                           ("transport.regexp", TRANSPORT.format(fb_port=fb_port)), *extra_files):
+                           ("transport.regexp", TRANSPORT.format(fb_port=fb_port)),
+                           ("fax_access.regexp", FAX_ACCESS), *extra_files):
             with open(os.path.join(self.config, name), "w") as f:
                 f.write(text)
         # queue_directory itself is root's, as /var/spool/postfix is; "start" makes what is inside.
@@ -118,8 +129,14 @@ class Postfix:
         deadline = time.time() + 20
         while True:
             try:
-                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
-                    s.noop()
+                if self.prefix:
+                    p = subprocess.run(self.prefix + ["python3", "-c", "import smtplib; smtplib.SMTP('127.0.0.1', %d, "
+                                                      "timeout=5).noop()" % self.port], capture_output=True)
+                    if p.returncode != 0:
+                        raise OSError("not yet")
+                else:
+                    with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
+                        s.noop()
                 return
             except OSError:
                 if time.time() > deadline:
@@ -128,7 +145,8 @@ class Postfix:
                 time.sleep(0.1)
 
     def postfix(self, *args):
-        return subprocess.run([POSTFIX, "-c", self.config, *args], capture_output=True, text=True, timeout=60)
+        return subprocess.run(self.prefix + [POSTFIX, "-c", self.config, *args], capture_output=True, text=True,
+                              timeout=60)
 
     def stop(self):
         if self.master_pid is None:
@@ -259,6 +277,81 @@ class PostfixRelayTest(unittest.TestCase):
         self.assertEqual(len(messages), 1)  # one relayed message, two jobs
         m = self.relay.wait_log(r"^.* ([0-9A-F]+): to=<fax=\+44-20-7946-0000@fax\.test>.*status=sent.*$")
         self.assertRegex(self.relay.log(), r" %s: to=<FAX=\+15550111@fax\.test>.*status=sent" % m.group(1))
+
+
+@unittest.skipUnless(os.path.exists(POSTFIX), "Postfix is not installed (/usr/sbin/postfix): apt-get install postfix")
+class PostfixOutsideClientTest(unittest.TestCase):
+    """The recipe seen from a client on another network (a network namespace joined by a veth
+    pair; Postfix and faxbridge in the relay's namespace). Without smtpd_relay_restrictions, the
+    relay_domains recipe let that client fax any number through faxbridge, which trusts its relay:
+    shown first, on the old recipe. The recipe now refuses fax recipients to clients that are
+    neither on mynetworks nor SASL-authenticated, and still takes them from mynetworks."""
+
+    def setUp(self):
+        import lab
+        self.tmp = tempfile.mkdtemp(prefix="fbtest-postfix-lab-")
+        os.chmod(self.tmp, 0o755)  # the postfix user reaches its queue under it
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.lab = lab.Lab()
+        self.addCleanup(self.lab.close)
+        self.relay_ns, self.out_ns = self.lab.ns("relay"), self.lab.ns("out")
+        self.lab.link(self.relay_ns, "10.77.0.1/24", self.out_ns, "10.77.0.2/24")
+        self.node = lab.LabNode(self.lab, self.relay_ns, os.path.join(self.tmp, "fb"), "127.0.0.1:5060",
+                                "sip:127.0.0.1:5999")
+
+    def relay(self, name, main_cf):
+        d = os.path.join(self.tmp, name)
+        os.mkdir(d)
+        main_cf = main_cf.replace("inet_interfaces = 127.0.0.1", "inet_interfaces = 127.0.0.1, 10.77.0.1")
+        r = Postfix(d, self.node.smtp_port, main_cf=main_cf, master_cf="10.77.0.1:25 inet n - n - - smtpd\n" + MASTER_CF,
+                    netns=self.relay_ns)
+        self.addCleanup(r.stop)
+        return r
+
+    def send_from(self, ns, host, port, data=True):
+        """MAIL, RCPT FAX=+15550100@fax.test (and DATA when accepted) from a client in `ns`: the
+        RCPT reply as "code text"."""
+        code = ("import smtplib\n"
+                "s = smtplib.SMTP(%r, %d, timeout=30)\n"
+                "s.ehlo('client.test')\n"
+                "s.mail('mallory@evil.test')\n"
+                "c, t = s.rcpt('FAX=+15550100@fax.test')\n"
+                "if c == 250 and %r:\n"
+                "    s.data(b'From: mallory@evil.test\\r\\nSubject: fax\\r\\n\\r\\nPay this invoice.\\r\\n')\n"
+                "s.quit()\n"
+                "print(c, t.decode())\n") % (host, port, data)
+        p = self.lab.exec(ns, "python3", "-c", code, timeout=90)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def test_fax_recipients_only_from_mynetworks_or_authenticated_clients(self):
+        old_recipe = re.sub(r"smtpd_relay_restrictions = .*\n    .*\n", "", MAIN_CF)
+        self.assertNotIn("smtpd_relay_restrictions", old_recipe)
+        old = self.relay("old", old_recipe)
+        # The hole: a stranger's mail is relayed, and faxbridge queues the fax.
+        self.assertTrue(self.send_from(self.out_ns, "10.77.0.1", 25).startswith("250 "))
+        deadline = time.time() + 60
+        while not self.node.jobs():
+            self.assertLess(time.time(), deadline, old.log())
+            time.sleep(0.2)
+        [job] = self.node.jobs()
+        self.assertEqual(job["number"], "+15550100")
+        old.stop()
+
+        new = self.relay("new", MAIN_CF)
+        self.assertEqual(self.send_from(self.out_ns, "10.77.0.1", 25),
+                         "554 5.7.1 <FAX=+15550100@fax.test>: Recipient address rejected: "
+                         "fax recipients need an authenticated sender")
+        # From mynetworks (the relay host itself): taken, relayed, queued.
+        self.assertTrue(self.send_from(self.relay_ns, "127.0.0.1", new.port).startswith("250 "))
+        deadline = time.time() + 60
+        while len(self.node.jobs()) < 2:
+            self.assertLess(time.time(), deadline, new.log())
+            time.sleep(0.2)
+        new.wait_log(r"to=<FAX=\+15550100@fax\.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*status=sent"
+                     % self.node.smtp_port)
+        self.assertIn("reject: RCPT from unknown[10.77.0.2]", new.log())
+        self.assertEqual(len(self.node.jobs()), 2)  # the stranger's second try made none
 
 
 if __name__ == "__main__":
