@@ -3,7 +3,8 @@
 addresses to a real `faxbridge serve` by a regexp transport_maps entry. Checked: the DSN
 parameters survive the relay (Postfix adds ORCPT itself, xtext-encoded, and faxbridge decodes
 it), an invalid fax address is refused by faxbridge with 553 5.1.3 and Postfix bounces it, and
-one message to two fax recipients becomes two jobs."""
+one message to two fax recipients becomes two jobs; from another network, the recipe refuses fax
+recipients to clients neither on mynetworks nor authenticated (the old recipe relayed them)."""
 import os
 import re
 import shutil
