@@ -226,19 +226,6 @@ class Intake : public smtp::Intake {
 
 }  // namespace
 
-bool SenderLimits::allow(const std::string& sender, int limit, int amount, std::chrono::steady_clock::time_point now) {
-  if (limit <= 0) return true;
-  std::lock_guard lock(mu_);
-  auto& v = seen_[sender];
-  auto hour_ago = now - std::chrono::hours(1);
-  std::erase_if(v, [&](const auto& e) { return e.first < hour_ago; });
-  int used = 0;
-  for (const auto& e : v) used += e.second;
-  if (used + amount > limit) return false;
-  v.emplace_back(now, amount);
-  return true;
-}
-
 OffRamp::OffRamp(OffRampOptions opt, queue::Spool& spool, queue::JobStore& store, asio::any_io_executor store_exec,
                  std::function<void(const std::string&)> on_queued)
     : opt_(std::move(opt)), spool_(spool), store_(store), store_exec_(std::move(store_exec)),

@@ -36,6 +36,7 @@
 
 #include "address/dialing_policy.hpp"
 #include "gateway/call_budget.hpp"
+#include "gateway/hourly_counts.hpp"
 #include "address/fax_address.hpp"
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
@@ -62,16 +63,6 @@ struct OffRampOptions {
   std::map<std::string, std::string> users;
 };
 
-// Counts per sender over a sliding hour (a sender is the authenticated user, else the envelope
-// sender and the client address).
-class SenderLimits {
- public:
-  bool allow(const std::string& sender, int limit, int amount, std::chrono::steady_clock::time_point now);
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::vector<std::pair<std::chrono::steady_clock::time_point, int>>> seen_;
-};
 
 // A message ready to be committed: its spool file written and renamed (not yet durable) and
 // the rows for the job store.
@@ -94,8 +85,8 @@ class OffRamp {
   queue::Spool& spool() { return spool_; }
   queue::JobStore& store() { return store_; }
   asio::any_io_executor store_executor() const { return store_exec_; }
-  SenderLimits& messages() { return messages_; }
-  SenderLimits& recipients() { return recipients_; }
+  HourlyCounts& messages() { return messages_; }
+  HourlyCounts& recipients() { return recipients_; }
   void queued(const std::string& id) {
     if (on_queued_) on_queued_(id);
   }
@@ -113,7 +104,8 @@ class OffRamp {
   queue::JobStore& store_;
   asio::any_io_executor store_exec_;
   std::function<void(const std::string&)> on_queued_;
-  SenderLimits messages_, recipients_;
+  // A sender is the authenticated user, else the envelope sender and the client address.
+  HourlyCounts messages_, recipients_;
 };
 
 // crypt(3) check of a password against a stored hash.
