@@ -65,6 +65,8 @@ paper = "a4"                             # a4 | letter: the page size for text
 cover_senders = []                       # addresses, "@domain" or "*": always a cover page (else X-Fax-Cover: yes)
 detect_s = 8                             # how long an audio call to a shared voice/fax number may show no fax sign
 # t38_memory_s = 86400  t38_memory_digits = 0   # destinations whose T.38 failed start on audio this long
+# max_inbound_pages = 200  max_inbound_call_s = 3600   # an inbound call is hung up past these (0: no cap)
+# missed_notices_per_caller_per_hour = 2                # missed-call notices mailed per caller
 
 [sip]
 listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]   # also tls:HOST:PORT with tls_cert/tls_key
@@ -675,6 +677,9 @@ void read_fax(Table t, Fax& f) {
   t.integer("detect_s", f.detect_s, 1, 120);
   t.integer("t38_memory_s", f.t38_memory_s, 0, 30 * 86400);
   t.integer("t38_memory_digits", f.t38_memory_digits, 0, 15);
+  t.integer("max_inbound_pages", f.max_inbound_pages, 0, 100000);
+  t.integer("max_inbound_call_s", f.max_inbound_call_s, 0, 86400);
+  t.integer("missed_notices_per_caller_per_hour", f.missed_notices_per_caller_per_hour, 0, 1000000);
   t.finish();
 }
 

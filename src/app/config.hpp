@@ -32,7 +32,9 @@
 //              paper "a4" (a4 | letter); detect_s 8 (1..120: how long an audio call to a shared
 //              voice/fax number may show no fax sign); t38_memory_s 86400 (0..30 days: how long a
 //              destination whose T.38 failed starts on audio; 0 = never remembered);
-//              t38_memory_digits 0 (0..15: the remembered number prefix's digits; 0 = the whole number)
+//              t38_memory_digits 0 (0..15: the remembered number prefix's digits; 0 = the whole number);
+//              max_inbound_pages 200, max_inbound_call_s 3600 (an inbound call is hung up past
+//              them, its pages kept; 0 = no cap); missed_notices_per_caller_per_hour 2 (0 = no limit)
 //   [sip]      listen ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"] (udp|tcp|tls:HOST:PORT; tls needs
 //              tls_cert and tls_key); media_port_min 20000, media_port_max 29999; media_threads 0
 //              (0..256; 0 = one per core); advertise "" (an IP address or host name written in Via,
@@ -153,6 +155,11 @@ struct Fax {
   int detect_s = 8;
   int t38_memory_s = 86400;
   int t38_memory_digits = 0;
+  // Inbound: a call is hung up after this many pages, or this long; 0: no cap.
+  int max_inbound_pages = 200;
+  int max_inbound_call_s = 3600;
+  // Missed-call notices (no page came) mailed per caller number per hour; the withheld share one.
+  int missed_notices_per_caller_per_hour = 2;
 };
 
 enum class UnknownSources { reject, drop };

@@ -101,6 +101,7 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
   if (ldap) o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
   o.partner_domains = cfg.exchange.recipient_domains;
   if (cfg.ldap) o.route_retry_s = cfg.ldap->retry_s;
+  o.missed_notices_per_caller_per_hour = cfg.fax.missed_notices_per_caller_per_hour;
   const auto& d = cfg.delivery;
   o.from = d.from;
   o.postmaster = d.postmaster;
@@ -176,6 +177,8 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
     o.advertise_ip = res.begin()->endpoint().address().to_string();
   }
   o.detect = std::chrono::seconds(cfg.fax.detect_s);
+  o.max_inbound_pages = cfg.fax.max_inbound_pages;
+  o.max_inbound_call = std::chrono::seconds(cfg.fax.max_inbound_call_s);
   o.t38_memory_s = cfg.fax.t38_memory_s;
   o.t38_memory_digits = cfg.fax.t38_memory_digits;
   // A shared voice/fax number: the voice_uri of the DID's route, else of the default route.

@@ -116,7 +116,7 @@ void sync_received(const std::string& path) {
 }
 
 struct FaxCalls::Call {
-  explicit Call(asio::io_context& io) : timer(io), detect_timer(io), t38_timer(io) {}
+  explicit Call(asio::io_context& io) : timer(io), detect_timer(io), t38_timer(io), limit_timer(io) {}
   sip::CallId sip = 0;
   bool outgoing = true;
   size_t trunk = 0;
@@ -166,6 +166,8 @@ struct FaxCalls::Call {
   asio::steady_timer timer;         // outbound ring timeout; inbound hang-up grace; REFER wait
   asio::steady_timer detect_timer;  // detect_s on a shared number
   asio::steady_timer t38_timer;     // the caller's T.38 offer delay; an offer that must wait
+  asio::steady_timer limit_timer;   // inbound: max_inbound_call
+  bool cut = false;                 // inbound: hung up by us at a cap
   bool ring_timed_out = false;
   bool reported = false;   // outbound result given / inbound reception handed over
   bool ended = false;      // the SIP call is over
@@ -441,10 +443,13 @@ bool FaxCalls::open_media(const std::shared_ptr<Call>& c, const std::string& pee
   std::weak_ptr<Call> weak = c;
   MediaEvents ev;
   ev.page = [this, weak](int pages) {
-    asio::post(io_, [weak, pages] {
+    asio::post(io_, [this, weak, pages] {
       auto c = weak.lock();
       if (!c) return;
       if (!c->outgoing) c->pages_in = pages;
+      if (!c->outgoing && opt_.max_inbound_pages > 0 && pages >= opt_.max_inbound_pages) {
+        cut_inbound(c, "The call was cut after " + std::to_string(pages) + " pages ([fax] max_inbound_pages).");
+      }
       if (c->outgoing && c->job.on_page) c->job.on_page(pages);
     });
   };
@@ -1404,10 +1409,32 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   });
 }
 
+// An inbound call past a cap: the fax is aborted (its pages so far are kept and reported as an
+// incomplete fax with `why`), the call hung up.
+void FaxCalls::cut_inbound(const std::shared_ptr<Call>& c, const std::string& why) {
+  if (c->outgoing || c->ended || c->cut) return;
+  c->cut = true;
+  c->note = why;
+  fb::log("job " + std::to_string(c->job_id) + ": " + why + " Hanging up.");
+  if (c->fax_running && c->media) c->media->abort(why);
+  endpoint_.ua().hangup(c->sip, sip::Clock::now());
+  endpoint_.kick();
+}
+
 void FaxCalls::answer_inbound(std::shared_ptr<Call> c, int64_t job) {
   auto& ua = endpoint_.ua();
   auto now = sip::Clock::now();
   c->job_id = job;
+  if (opt_.max_inbound_call.count() > 0) {
+    std::weak_ptr<Call> weak = c;
+    c->limit_timer.expires_after(opt_.max_inbound_call);
+    c->limit_timer.async_wait([this, weak](std::error_code e) {
+      auto c = weak.lock();
+      if (e || !c) return;
+      cut_inbound(c, "The call was cut after " + std::to_string(opt_.max_inbound_call.count()) +
+                         " s ([fax] max_inbound_call_s).");
+    });
+  }
   c->rx_path = hooks_.received_path(job);
   const Trunk& t = opt_.trunks[c->trunk];
   const sip::Message* invite = ua.initial_invite(c->sip);
@@ -1610,6 +1637,10 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
     r.ecm = fr.ecm;
   } else {
     r.reason = c->note.empty() ? "The call ended before the fax started." : "The call ended before the fax started (" + c->note + ").";
+  }
+  if (c->cut) {  // hung up by us at a cap: never a complete fax, whatever T.30 made of the end
+    r.success = false;
+    r.reason = c->note;
   }
   r.media = c->call_media();
   r.seconds = int(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c->started).count());

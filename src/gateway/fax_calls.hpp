@@ -137,6 +137,11 @@ struct FaxCallsOptions {
   sip::UnknownSources unknown_sources = sip::UnknownSources::reject;
   // Why received faxes cannot be stored now ([node] min_free_mb), if so: inbound calls get 503.
   std::function<std::optional<std::string>()> storage_low;
+  // [fax] max_inbound_pages, max_inbound_call_s: an inbound call past either is cut (the fax
+  // aborted, the call hung up), the pages received so far kept and delivered as incomplete with
+  // the cap as the reason. 0: no cap.
+  int max_inbound_pages = 0;
+  std::chrono::seconds max_inbound_call{0};
   // Whether an INVITE from `ip` may carry an Exchange UM referral ([exchange] servers); empty: none may.
   std::function<bool(const std::string& ip)> exchange_server;
   // Whether an E.164 number has a [[route]] of its own (a diverted call is routed by the number
@@ -291,6 +296,7 @@ class FaxCalls final : public sip::CallHandler {
   void next_trunk_or_fail(std::shared_ptr<Call> c, Outcome o, int status, const std::string& reason);
   void finish_outbound(std::shared_ptr<Call> c, CallResult r);
   void finish_inbound(std::shared_ptr<Call> c);
+  void cut_inbound(const std::shared_ptr<Call>& c, const std::string& why);
   void answer_inbound(std::shared_ptr<Call> c, int64_t job);
   bool open_media(const std::shared_ptr<Call>& c, const std::string& peer_ip);
   void begin_inbound(const std::shared_ptr<Call>& c, const std::optional<fax_sdp::RemoteT38>& image,

@@ -218,6 +218,26 @@ void OnRamp::route_and_compose(const queue::Job& job) {
       });
       return;
     }
+    if (job.pages == 0) {
+      // Junk calls (a dialler, a wrong number calling again and again) mail a notice each: only
+      // so many per caller an hour.
+      const std::string who = job.caller.empty() ? "withheld numbers" : job.caller;
+      if (!missed_.allow(job.caller.empty() ? "withheld" : job.caller, opt_.missed_notices_per_caller_per_hour, 1,
+                         HourlyCounts::Clock::now())) {
+        const std::string why = "no notice mailed: " + std::to_string(opt_.missed_notices_per_caller_per_hour) +
+                                " already sent for calls from " + who +
+                                " in the last hour ([fax] missed_notices_per_caller_per_hour)";
+        asio::post(store_exec_, [this, job, why, done] {
+          store_.add_event(job.id, why);
+          const bool voice = job.outcome && *job.outcome == "voice";
+          store_.set_state(job.id, voice ? queue::state::done : queue::state::failed,
+                           job.error.value_or("No page was received."));
+          log("job " + std::to_string(job.id) + ": " + why);
+          done();
+        });
+        return;
+      }
+    }
     mail::ReceivedFaxInfo info = info_of(job);
     const std::string tiff = spool_.received_path(job.id);
     const bool has_pages = job.pages > 0 && fs::exists(tiff);

@@ -40,6 +40,7 @@
 
 #include <asio.hpp>
 
+#include "gateway/hourly_counts.hpp"
 #include "gateway/report.hpp"
 #include "gateway/router.hpp"
 #include "mail/smtp_client.hpp"
@@ -72,6 +73,10 @@ struct OnRampOptions {
   NotifyDefaults notify;
   int kill_after_s = 10800;
   int route_retry_s = 60;  // a directory that was down is asked again after this long ([ldap] retry_s)
+  // [fax] missed_notices_per_caller_per_hour: a call that brought no page mails a notice only
+  // this often per caller number (withheld callers share one count); past it the job ends
+  // without mail, its event saying why. 0: no limit.
+  int missed_notices_per_caller_per_hour = 0;
   std::function<void(const std::string&)> log;
 };
 
@@ -107,6 +112,7 @@ class OnRamp {
   std::unique_ptr<smtp::SmtpClient> client_;
   asio::steady_timer timer_;
   std::set<int64_t> routing_, delivering_;  // io thread only
+  HourlyCounts missed_;  // missed-call notices per caller (worker threads)
   std::set<int64_t> reporting_;             // store thread only: jobs whose report is being composed
   bool scanning_ = false, rescan_ = false, stopped_ = false;
   std::chrono::steady_clock::time_point next_purge_{};

@@ -508,6 +508,16 @@ TEST(Override, DsnHttpStore) {
   EXPECT_TRUE(load("[http]\nlisten = []\n").http.listen.empty());  // API off
 }
 
+TEST(Override, InboundCaps) {
+  Config d = load("");
+  EXPECT_EQ((std::vector<int>{d.fax.max_inbound_pages, d.fax.max_inbound_call_s, d.fax.missed_notices_per_caller_per_hour}),
+            (std::vector<int>{200, 3600, 2}));
+  Config c = load("[fax]\nmax_inbound_pages = 0\nmax_inbound_call_s = 600\nmissed_notices_per_caller_per_hour = 5\n");
+  EXPECT_EQ((std::vector<int>{c.fax.max_inbound_pages, c.fax.max_inbound_call_s, c.fax.missed_notices_per_caller_per_hour}),
+            (std::vector<int>{0, 600, 5}));
+  EXPECT_NE(error_of("[fax]\nmax_inbound_call_s = 90000\n").find("fax.max_inbound_call_s"), std::string::npos);
+}
+
 TEST(Override, HttpTokensOnlyOffOnLoopback) {
   EXPECT_TRUE(load("").http.tokens);
   EXPECT_TRUE(load("").http.hosts.empty());

@@ -156,5 +156,56 @@ class FaxPeerTest(fbtest.TempDirTest):
             self.assertLess(seconds, 10 + 30 + 15, "ended within 30 s of the silence (10 s in, plus set-up)")
 
 
+class InboundCapTest(fbtest.TempDirTest):
+    """Inbound caps: a call past [fax] max_inbound_pages is cut, its pages kept and mailed as an
+    incomplete fax naming the cap; missed-call notices are mailed only so often per caller."""
+
+    def test_a_call_past_the_page_cap_is_cut_and_its_pages_kept(self):
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        three = self.path("three.tif")
+        fbtest.run("convert", "-o", three, fbtest.itu_chart(1), fbtest.itu_chart(2), fbtest.itu_chart(4), check=0)
+        node = Node(self.dir, extra="[fax]\nmax_inbound_pages = 1\n")
+        self.addCleanup(node.stop)
+        peer = Peer(self.dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", three)
+        report = peer.result()
+        self.assertLess(report["pages"], 3, report)
+        [job] = node.settle(FINAL_IN)
+        self.assertEqual((job["state"], job["pages"]), ("done", 1), job)
+        maildir = os.path.join(node.dir, "var", "mail")
+        from onramp_test import wait_mails
+        [msg] = wait_mails(maildir, "postmaster@localhost", 1, timeout=120, log=node.log.name)
+        self.assertEqual(msg["Subject"], "Undelivered: [incomplete] Fax from +15550199, 1 page")  # no route: the postmaster
+        self.assertIn("The call was cut after 1 pages ([fax] max_inbound_pages).", msg.get_body(("plain",)).get_content())
+        with open(node.log.name) as f:
+            self.assertIn("The call was cut after 1 pages ([fax] max_inbound_pages). Hanging up.", f.read())
+
+    def test_missed_call_notices_are_rate_limited_per_caller(self):
+        node = Node(self.dir, extra="[fax]\nmissed_notices_per_caller_per_hour = 1\n")
+        self.addCleanup(node.stop)
+        one = self.path("one.tif")
+        fbtest.run("convert", "-o", one, os.path.join(fbtest.DATA, "text.pdf"), check=0)
+        for n in range(2):
+            d = self.path("call%d" % n)
+            os.makedirs(d)
+            Peer(d, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", one,
+                 "--stop-media-at", "0").result()
+            deadline = time.time() + 60
+            while not (len(node.jobs()) == n + 1 and all(j["state"] in FINAL_IN for j in node.jobs())):
+                self.assertLess(time.time(), deadline, node.jobs())
+                time.sleep(0.2)
+        jobs = sorted(node.jobs(), key=lambda j: j["id"])
+        self.assertEqual([(j["state"], j["pages"]) for j in jobs], [("failed", 0), ("failed", 0)])
+        from onramp_test import mails
+        maildir = os.path.join(node.dir, "var", "mail")
+        notices = mails(maildir, "postmaster@localhost")
+        self.assertEqual(len(notices), 1, [m["Subject"] for m in notices])
+        self.assertEqual(notices[0]["Subject"], "Undelivered: Missed fax from +15550199")
+        with node.db() as db:
+            texts = [r[0] for r in db.execute("SELECT text FROM events WHERE job_id = ?", (jobs[1]["id"],))]
+        self.assertTrue(any("no notice mailed: 1 already sent for calls from" in t and
+                            "missed_notices_per_caller_per_hour" in t for t in texts), texts)
+
+
 if __name__ == "__main__":
     unittest.main()
