@@ -151,6 +151,55 @@ imaging::Result<bool> add_cover(imaging::Pages& pages, RenderedMail* mail, size_
 
 }  // namespace
 
+SandboxOutcome convert_in_jail(const ConvertRequest& req) {
+  SandboxJail jail;
+  try {
+    jail = make_jail();
+  } catch (const std::exception& e) {
+    return {5, e.what()};
+  }
+  struct Cleanup {
+    const SandboxJail& j;
+    ~Cleanup() { remove_jail(j); }
+  } cleanup{jail};
+  ConvertRequest inside = req;
+  std::vector<std::pair<std::string, std::string>> names;  // jail path -> the caller's
+  for (size_t i = 0; i < req.inputs.size(); ++i) {
+    const fs::path dir = fs::path(jail.dir) / "in" / std::to_string(i);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path copy = dir / fs::path(req.inputs[i]).filename();
+    if (!ec) fs::copy_file(req.inputs[i], copy, ec);
+    if (ec) return {2, req.inputs[i] + ": cannot be read (" + ec.message() + ")"};
+    if (::geteuid() == 0) {
+      (void)::chown(dir.parent_path().c_str(), jail.uid, jail.gid);
+      (void)::chown(dir.c_str(), jail.uid, jail.gid);
+      (void)::chown(copy.c_str(), jail.uid, jail.gid);
+    }
+    inside.inputs[i] = copy.string();
+    names.emplace_back(copy.string(), req.inputs[i]);
+  }
+  inside.output = (fs::path(jail.dir) / ("out" + ext_of(req.output))).string();
+  names.emplace_back(inside.output, req.output);
+  SandboxOutcome out = run_sandboxed([&] { return run_convert(inside); }, req.limits, jail);
+  for (const auto& [from, to] : names) {
+    for (size_t at = out.message.find(from); at != std::string::npos; at = out.message.find(from, at + to.size())) {
+      out.message.replace(at, from.size(), to);
+    }
+  }
+  if (out.code != 0) return out;
+  // Into place atomically: a temporary beside the output, then a rename.
+  const std::string tmp = req.output + ".jail-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::copy_file(inside.output, tmp, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(tmp, req.output, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return {2, req.output + ": cannot be written (" + ec.message() + ")"};
+  }
+  return out;
+}
+
 SandboxOutcome check_convert(const ConvertRequest& req) {
   std::string oe = ext_of(req.output);
   if (oe != ".tif" && oe != ".tiff" && oe != ".pdf") {

@@ -39,4 +39,9 @@ SandboxOutcome check_convert(const ConvertRequest& req);
 // Renders and writes; call inside the sandbox.
 SandboxOutcome run_convert(const ConvertRequest& req);
 
+// The whole command: run_convert in the sandbox's jail (sandbox.hpp). The inputs are copied into
+// the jail's private directory (the jail user reads nothing else of ours), the output is written
+// there and moved to req.output once the jail has ended; messages name the caller's paths.
+SandboxOutcome convert_in_jail(const ConvertRequest& req);
+
 }  // namespace app

@@ -55,7 +55,7 @@ int cmd_convert(app::ConvertRequest& req, const std::string& res, const std::str
   }
   app::SandboxOutcome pre = app::check_convert(req);
   if (pre.code != 0) return error_line("convert", pre.message, pre.code);
-  app::SandboxOutcome out = app::run_sandboxed([&] { return app::run_convert(req); }, req.limits);
+  app::SandboxOutcome out = app::convert_in_jail(req);
   if (out.code != 0) {
     // Limits reported by the sandbox name no input: name them all.
     std::string msg = out.message;

@@ -9,9 +9,19 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <filesystem>
+#include <stdexcept>
+
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,14 +38,63 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
-[[noreturn]] void child(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim) {
-  ::setpgid(0, 0);
+[[noreturn]] void report_and_exit(int fd, const SandboxOutcome& out) {
+  write_all(fd, std::to_string(out.code) + "\n" + out.message);
+  ::close(fd);
+  ::_exit(out.code);
+}
+
+void set_limit(int resource, rlim_t v) {
+  rlimit r{v, v};
+  ::setrlimit(resource, &r);
+}
+
+// What the work may not do, whatever it is tricked into (sandbox.hpp).
+bool load_seccomp() {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (!ctx) return false;
+  bool ok = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) == 0;
+  for (int sys : {SCMP_SYS(ptrace), SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root), SCMP_SYS(chroot),
+                  SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(kexec_load), SCMP_SYS(init_module),
+                  SCMP_SYS(finit_module), SCMP_SYS(delete_module), SCMP_SYS(bpf), SCMP_SYS(perf_event_open),
+                  SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(userfaultfd),
+                  SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(io_uring_setup),
+                  SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at), SCMP_SYS(reboot), SCMP_SYS(swapon),
+                  SCMP_SYS(swapoff), SCMP_SYS(acct), SCMP_SYS(quotactl)}) {
+    ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), sys, 0) == 0;
+  }
+  ok = ok && seccomp_load(ctx) == 0;
+  seccomp_release(ctx);
+  return ok;
+}
+
+// The work, in the jail when there is one: its directory, its user, no new privileges, seccomp.
+[[noreturn]] void worker(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
+                         const SandboxJail& jail) {
   rlimit as{lim.memory_bytes, lim.memory_bytes};
   ::setrlimit(RLIMIT_AS, &as);
   rlimit cpu{rlim_t(lim.cpu_seconds), rlim_t(lim.cpu_seconds + 5)};
   ::setrlimit(RLIMIT_CPU, &cpu);
   rlimit core{0, 0};
   ::setrlimit(RLIMIT_CORE, &core);
+  if (jail.enabled) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    set_limit(RLIMIT_NOFILE, 1024);
+    set_limit(RLIMIT_NPROC, 512);
+    set_limit(RLIMIT_FSIZE, rlim_t(1) << 30);
+    if (::chdir(jail.dir.c_str()) != 0) report_and_exit(fd, {5, "cannot enter the converter's jail directory"});
+    ::setenv("HOME", jail.dir.c_str(), 1);
+    ::setenv("TMPDIR", (jail.dir + "/tmp").c_str(), 1);
+    if (::geteuid() == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(jail.gid)) != 0 || ::setuid(uid_t(jail.uid)) != 0 ||
+          ::setuid(0) == 0) {
+        report_and_exit(fd, {5, "cannot become the converter's jail user"});
+      }
+    }
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !load_seccomp()) {
+      report_and_exit(fd, {5, "cannot load the converter's seccomp filter"});
+    }
+  }
   SandboxOutcome out;
   try {
     out = work();
@@ -44,9 +103,53 @@ void write_all(int fd, const std::string& s) {
   } catch (const std::exception& e) {
     out = {4, std::string("internal error: ") + e.what()};
   }
-  write_all(fd, std::to_string(out.code) + "\n" + out.message);
+  report_and_exit(fd, out);
+}
+
+// Waits for `pid`; its end as an exit code, a signal as 128 + its number.
+int wait_status(pid_t pid) {
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : 4;
+}
+
+// The forked child. Without a jail it is the worker. With one it enters new namespaces and forks
+// their init (PID 1), which forks the worker (PID 2) and reaps; when the worker ends, init ends
+// and the kernel kills whatever is left in the namespace. This process (outside the namespace)
+// ends as the worker did, a signal included, for run_sandboxed to read.
+[[noreturn]] void child(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
+                        const SandboxJail& jail) {
+  ::setpgid(0, 0);
+  if (!jail.enabled) worker(fd, work, lim, jail);
+  int flags = CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC;
+  if (::geteuid() != 0) flags |= CLONE_NEWUSER;  // namespaces without root
+  if (::unshare(flags) != 0) {
+    report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
+  }
+  pid_t init = ::fork();
+  if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});
+  if (init == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pid_t w = ::fork();
+    if (w < 0) report_and_exit(fd, {5, "cannot start the converter in its jail"});
+    if (w == 0) worker(fd, work, lim, jail);
+    ::close(fd);
+    for (;;) {  // reap every orphan; end with the worker
+      int st = 0;
+      pid_t p = ::waitpid(-1, &st, 0);
+      if (p < 0 && errno == EINTR) continue;
+      if (p < 0) ::_exit(4);
+      if (p == w) ::_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : 4);
+    }
+  }
   ::close(fd);
-  ::_exit(out.code);
+  int code = wait_status(init);
+  if (code > 128) {  // the worker died of a signal: die of it too (init itself cannot: PID 1)
+    ::signal(code - 128, SIG_DFL);
+    ::raise(code - 128);
+  }
+  ::_exit(code);
 }
 
 double now_s() {
@@ -57,7 +160,36 @@ double now_s() {
 
 }  // namespace
 
-SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim) {
+SandboxJail make_jail() {
+  SandboxJail j;
+  j.enabled = true;
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/faxbridge-jail-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create the converter's jail directory in " + tmpl);
+  j.dir = tmpl;
+  std::filesystem::create_directories(j.dir + "/tmp");
+  if (::geteuid() == 0) {
+    const passwd* pw = ::getpwnam("faxbridge-convert");
+    if (!pw) pw = ::getpwnam("nobody");
+    if (!pw || pw->pw_uid == 0) throw std::runtime_error("no unprivileged user for the converter's jail (faxbridge-convert)");
+    j.uid = pw->pw_uid;
+    j.gid = pw->pw_gid;
+    if (::chown(j.dir.c_str(), j.uid, j.gid) != 0 || ::chown((j.dir + "/tmp").c_str(), j.uid, j.gid) != 0) {
+      throw std::runtime_error("cannot give " + j.dir + " to the converter's jail user");
+    }
+  }
+  ::chmod(j.dir.c_str(), 0700);
+  return j;
+}
+
+void remove_jail(const SandboxJail& jail) {
+  if (jail.dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(jail.dir, ec);
+}
+
+SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
+                             const SandboxJail& jail) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {5, std::string("cannot create a pipe: ") + std::strerror(errno)};
   pid_t pid = ::fork();
@@ -68,7 +200,7 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
   }
   if (pid == 0) {
     ::close(fds[0]);
-    child(fds[1], work, lim);
+    child(fds[1], work, lim, jail);
   }
   ::setpgid(pid, pid);
   ::close(fds[1]);

@@ -6,6 +6,17 @@
 // included) when it is exceeded. A renderer that crashes or hangs fails that one document
 // with a clear message; the caller never notices anything else.
 // The child reports its result (an exit code and one sentence) through a pipe.
+// THE JAIL (SandboxJail, issue 14; docs/security.md "The converter"): the work runs
+// - in new network, PID and IPC namespaces: no interface but a loopback that is down, so no
+//   document can make a renderer fetch http://169.254.169.254/ or reach any port; the work is
+//   PID 2 under a small init, and when either ends the kernel kills everything left in the
+//   namespace (LibreOffice's helpers included, whatever process group they made);
+// - as the unprivileged user of the jail (faxbridge-convert, else nobody) when started as root,
+//   with no supplementary groups, PR_SET_NO_NEW_PRIVS; as another user, in a user namespace;
+// - in its private directory (HOME and TMPDIR too), which holds copies of the inputs;
+// - under a seccomp filter (libseccomp): no socket but AF_UNIX, no ptrace, mount, unshare,
+//   setns, bpf, kernel modules, keyrings, io_uring, userfaultfd, process_vm_*;
+// - with rlimits: AS, CPU, NOFILE 1024, NPROC 512, FSIZE 1 GiB, no core.
 // LIMITS (defaults): 4 GiB address space, 120 s CPU, 300 s wall clock.
 #pragma once
 
@@ -21,12 +32,24 @@ struct SandboxLimits {
   int wall_seconds = 300;
 };
 
+struct SandboxJail {
+  bool enabled = false;
+  std::string dir;  // private and empty but for the inputs: the work's cwd, HOME and TMPDIR
+  unsigned uid = 0, gid = 0;  // the jail user, switched to when running as root
+};
+
+// A jail under $TMPDIR: a fresh 0700 directory owned by the jail user, with tmp/ in it.
+// Throws std::runtime_error naming what failed.
+SandboxJail make_jail();
+void remove_jail(const SandboxJail& jail);
+
 struct SandboxOutcome {
   int code = 0;         // 0 success, else a convert exit code (2..5)
   std::string message;  // one sentence when code != 0
 };
 
 // `work` runs in the child; it returns the outcome to report.
-SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& limits);
+SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& limits,
+                             const SandboxJail& jail = {});
 
 }  // namespace app

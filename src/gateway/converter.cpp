@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/log.hpp"
 #include "imaging/tiff_f.hpp"
 
 extern char** environ;
@@ -190,13 +191,21 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
     if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
   }
   int pages = 0;
+  std::string invalid;  // what is wrong with the converter's output, which is not trusted
   if (r.code == 0) {
     auto info = imaging::inspect_tiff(rendered);
-    pages = info ? int(info->pages.size()) : 0;
+    auto why = info ? imaging::check_fax_pages(*info, kMaxRenderedPages) : std::optional<std::string>(info.error().message);
+    if (why) {
+      invalid = "the converter's output is not fax pages (" + *why + ")";
+      fb::log("message " + message_id + ": " + invalid);
+    } else {
+      pages = int(info->pages.size());
+    }
   }
   for (const auto& j : todo) {
     if (r.code != 0 || pages == 0) {
-      store.set_state(j.id, "failed", "the message cannot be faxed: " + first_line(r.stderr_text));
+      store.set_state(j.id, "failed",
+                      "the message cannot be faxed: " + (invalid.empty() ? first_line(r.stderr_text) : invalid));
       continue;
     }
     std::error_code ec;

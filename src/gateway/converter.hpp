@@ -33,6 +33,9 @@
 namespace gateway {
 
 inline constexpr int kConverterNice = 10;
+// The most pages a rendering may have (the converter's own limit, imaging::RenderLimits): more
+// is output not to be trusted.
+inline constexpr int kMaxRenderedPages = 1000;
 
 struct ConverterOptions {
   std::string executable = "/proc/self/exe";  // the faxbridge binary

@@ -1,6 +1,8 @@
 // tiff_f.cpp — TIFF-F writer and TIFF inspector (RFC 3949 Profiles S and F) over libtiff.
 #include "imaging/tiff_f.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -288,6 +290,28 @@ std::string to_json(const TiffInfo& info) {
   }
   nlohmann::json j = {{"pages", info.pages.size()}, {"profile", info.profile}, {"page", pages}};
   return j.dump();
+}
+
+std::optional<std::string> check_fax_pages(const TiffInfo& info, int max_pages) {
+  if (info.pages.empty()) return "it has no page";
+  if (int(info.pages.size()) > max_pages) {
+    return "it has " + std::to_string(info.pages.size()) + " pages, more than " + std::to_string(max_pages);
+  }
+  auto one_of = [](int v, std::initializer_list<int> ok) { return std::find(ok.begin(), ok.end(), v) != ok.end(); };
+  for (size_t i = 0; i < info.pages.size(); ++i) {
+    const TiffPageInfo& p = info.pages[i];
+    const std::string page = "page " + std::to_string(i + 1) + " ";
+    if (p.bits_per_sample != 1 || p.samples_per_pixel != 1) return page + "is not black and white";
+    if (p.compression == "other") return page + "is not MH, MR or MMR coded";
+    if (!one_of(p.width, {1728, 2048, 2432, 3456, 4096, 4864})) {
+      return page + "is " + std::to_string(p.width) + " dots wide, not a fax width";
+    }
+    if (!one_of(p.xres, {204, 408, 200, 300, 400}) || !one_of(p.yres, {98, 196, 391, 100, 200, 300, 400})) {
+      return page + "has a resolution of " + std::to_string(p.xres) + "x" + std::to_string(p.yres) + ", not a fax one";
+    }
+    if (p.rows < 1 || p.rows > kMaxFaxRows) return page + "has " + std::to_string(p.rows) + " rows";
+  }
+  return std::nullopt;
 }
 
 }  // namespace imaging

@@ -82,4 +82,12 @@ struct TiffInfo {
 Result<TiffInfo> inspect_tiff(const std::string& path);
 std::string to_json(const TiffInfo& info);
 
+// Whether a TIFF is fax pages the transmitter can send, as the daemon checks what the (jailed)
+// converter hands back before trusting it: 1..max_pages pages, each black and white, MH, MR or
+// MMR, a T.4 width (1728, 2048, 2432, 3456, 4096 or 4864 dots), a fax resolution (204/408/200/300/
+// 400 across, 98/196/391/100/200/300/400 down, as whole dpi) and 1..kMaxFaxRows rows.
+// nullopt when it is; else the first problem, as a sentence.
+inline constexpr int kMaxFaxRows = 65536;
+std::optional<std::string> check_fax_pages(const TiffInfo& info, int max_pages);
+
 }  // namespace imaging

@@ -2,6 +2,7 @@
 with independent tools: libtiff's tiffcp decodes what we code, tesseract reads what we
 render, poppler's pdfimages tells how a PDF stores its images."""
 import os
+import time
 import struct
 import subprocess
 import unittest
@@ -34,6 +35,43 @@ def docx(paragraphs):
         "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
         "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
         "word/document.xml": '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>%s</w:body></w:document>' % body,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def docx_with_external_refs(url):
+    """A .docx whose two images are external links (to `url` and to file:///etc/passwd) and
+    which has an INCLUDETEXT field for /etc/passwd: what a document sent to steal from the
+    converter's host looks like (the LibreOffice SSRF / local-file class)."""
+    import io
+    ns = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+          'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+          'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+          'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+          'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"')
+
+    def image(rid, n):
+        return ('<w:p><w:r><w:drawing><wp:inline><wp:extent cx="3000000" cy="1000000"/><wp:docPr id="%d" name="p%d"/>'
+                '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic>'
+                '<pic:nvPicPr><pic:cNvPr id="%d" name="p%d"/><pic:cNvPicPr/></pic:nvPicPr>'
+                '<pic:blipFill><a:blip r:link="%s"/></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/>'
+                '<a:ext cx="3000000" cy="1000000"/></a:xfrm><a:prstGeom prst="rect"/></pic:spPr></pic:pic>'
+                '</a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p>') % (n, n, n, n, rid)
+    body = ('<w:p><w:r><w:rPr><w:sz w:val="36"/></w:rPr><w:t>Invoice 4471</w:t></w:r></w:p>' + image("rId10", 1) +
+            image("rId11", 2) + '<w:p><w:fldSimple w:instr="INCLUDETEXT &quot;/etc/passwd&quot;"><w:r><w:t>x</w:t>'
+            '</w:r></w:fldSimple></w:p>')
+    rel = ('<Relationship Id="%s" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '
+           'Target="%s" TargetMode="External"/>')
+    files = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        "word/_rels/document.xml.rels": ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' +
+                                         rel % ("rId10", url) + rel % ("rId11", "file:///etc/passwd") + '</Relationships>'),
+        "word/document.xml": '<?xml version="1.0" encoding="UTF-8"?><w:document %s><w:body>%s</w:body></w:document>' % (ns, body),
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -311,6 +349,43 @@ class Documents(fbtest.TempDirTest):
         text = fbtest.ocr(out, self.dir)
         self.assertIn("Dear customer", text)
         self.assertIn("Your order number 4471 has shipped", text)
+
+
+    def test_a_docx_that_reaches_out_reaches_nothing_from_the_jail(self):
+        """LibreOffice run as-is fetches the external image from our listener (five connections,
+        checked by hand); in the converter's jail (no network namespace interface, seccomp) the
+        listener sees none, and the fax shows the text and nothing of /etc/passwd."""
+        import socket
+        import threading
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.settimeout(0.2)
+        seen, done = [], threading.Event()
+
+        def accept():
+            while not done.is_set():
+                try:
+                    c, addr = listener.accept()
+                    seen.append(addr)
+                    c.close()
+                except socket.timeout:
+                    pass
+        t = threading.Thread(target=accept)
+        t.start()
+        try:
+            src = self.write("invoice.docx", docx_with_external_refs("http://127.0.0.1:%d/logo.png" % listener.getsockname()[1]))
+            out = self.path("invoice.tif")
+            run("convert", "-o", out, src, check=0, timeout=240)
+        finally:
+            done.set()
+            t.join()
+            listener.close()
+        self.assertEqual(seen, [])
+        text = fbtest.ocr(out, self.dir)
+        self.assertIn("Invoice 4471", text)
+        self.assertNotIn("root:", text)
+        self.assertNotIn("/bin/", text)
 
 
 class HostileAndBadInput(fbtest.TempDirTest):

@@ -8,6 +8,14 @@
 #include <thread>
 #include <vector>
 
+#include <filesystem>
+
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 namespace {
@@ -101,6 +109,79 @@ TEST(Sandbox, ChildrenOfTheChildDieWithIt) {
   };
   for (int i = 0; i < 50 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_FALSE(alive()) << "helper " << helper << " survived";
+}
+
+// ---- the jail (sandbox.hpp) ----
+
+struct Jail {
+  app::SandboxJail j = app::make_jail();
+  ~Jail() { app::remove_jail(j); }
+};
+
+TEST(SandboxJail, NoNetworkNoRootNoPtraceInItsOwnDirectory) {
+  Jail jail;
+  auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s >= 0 || errno != EACCES) return {4, "an AF_INET socket was allowed"};
+    if (socket(AF_INET6, SOCK_DGRAM, 0) >= 0) return {4, "an AF_INET6 socket was allowed"};
+    int u = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (u < 0) return {4, "AF_UNIX was refused"};
+    close(u);
+    // The namespace has no interface but lo, whatever seccomp allows.
+    std::ifstream dev("/proc/self/net/dev");
+    std::string line, ifaces;
+    for (int n = 0; std::getline(dev, line); ++n) {
+      if (n >= 2) ifaces += line.substr(0, line.find(':')) + ",";
+    }
+    if (ifaces.find("lo") == std::string::npos || ifaces.find_first_not_of(" lo,") != std::string::npos) {
+      return {4, "interfaces: " + ifaces};
+    }
+    if (geteuid() == 0 || getegid() == 0) return {4, "still root"};
+    if (ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0) return {4, "ptrace was allowed"};
+    if (unshare(CLONE_NEWNET) == 0) return {4, "unshare was allowed"};
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd) || std::string(cwd) != jail.j.dir) return {4, std::string("cwd ") + cwd};
+    if (std::string(getenv("HOME")) != jail.j.dir) return {4, "HOME"};
+    if (getpid() != 2) return {4, "not PID 2 of its own namespace: " + std::to_string(getpid())};
+    return {0, ""};
+  }, tight(), jail.j);
+  EXPECT_EQ(r.code, 0) << r.message;
+}
+
+TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
+  Jail jail;
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    if (fork() == 0) {  // a helper in a session of its own, as a LibreOffice helper may be
+      setsid();
+      prctl(PR_SET_NAME, "fbjail-orphan");
+      for (;;) pause();
+    }
+    return {0, ""};
+  }, tight(), jail.j);
+  EXPECT_EQ(r.code, 0) << r.message;
+  auto orphans = [] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream comm(e.path() / "comm");
+      std::string name;
+      std::ifstream stat(e.path() / "stat");
+      std::string pid, c, state;
+      if (std::getline(comm, name) && name == "fbjail-orphan" && (stat >> pid >> c >> state) && state != "Z") ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 100 && orphans() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(orphans(), 0);
+}
+
+TEST(SandboxJail, ACrashInTheJailIsStillCorruptInput) {
+  Jail jail;
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    std::raise(SIGSEGV);
+    return {0, ""};
+  }, tight(), jail.j);
+  EXPECT_EQ(r.code, 4);
+  EXPECT_NE(r.message.find("crashed"), std::string::npos) << r.message;
 }
 
 }  // namespace

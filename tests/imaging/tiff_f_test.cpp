@@ -188,4 +188,30 @@ TEST(TiffF, InspectConvertsCentimetreResolution) {
   fs::remove(path);
 }
 
+TEST(CheckFaxPages, OnlyFaxGeometryPasses) {
+  imaging::TiffInfo info;
+  EXPECT_EQ(imaging::check_fax_pages(info, 10), "it has no page");
+  imaging::TiffPageInfo ok;
+  ok.width = 1728;
+  ok.rows = 2200;
+  ok.xres = 204;
+  ok.yres = 196;
+  ok.compression = "mh";
+  info.pages = {ok, ok};
+  EXPECT_FALSE(imaging::check_fax_pages(info, 10));
+  EXPECT_EQ(imaging::check_fax_pages(info, 1), "it has 2 pages, more than 1");
+  auto with = [&](auto change) {
+    imaging::TiffInfo i = info;
+    change(i.pages[1]);
+    return imaging::check_fax_pages(i, 10).value_or("");
+  };
+  EXPECT_EQ(with([](auto& p) { p.width = 1700; }), "page 2 is 1700 dots wide, not a fax width");
+  EXPECT_EQ(with([](auto& p) { p.compression = "other"; }), "page 2 is not MH, MR or MMR coded");
+  EXPECT_EQ(with([](auto& p) { p.bits_per_sample = 8; }), "page 2 is not black and white");
+  EXPECT_EQ(with([](auto& p) { p.yres = 72; }), "page 2 has a resolution of 204x72, not a fax one");
+  EXPECT_EQ(with([](auto& p) { p.rows = 0; }), "page 2 has 0 rows");
+  EXPECT_EQ(with([](auto& p) { p.rows = imaging::kMaxFaxRows + 1; }), "page 2 has 65537 rows");
+  EXPECT_EQ(with([](auto& p) { p.width = 2432; p.xres = 408; p.yres = 391; p.compression = "mmr"; }), "");
+}
+
 }  // namespace
