@@ -18,20 +18,16 @@ MaildirError sys(const std::string& what, const std::string& path, int err) {
   return MaildirError{false, what + " " + path + ": " + std::strerror(err)};
 }
 
-fb::Result<fb::Unit, MaildirError> fsync_dir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return sys("open", path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return sys("fsync", path, err);
-  return fb::Unit{};
-}
-
-fb::Result<fb::Unit, MaildirError> make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return sys("create", path, errno);
-  return fb::Unit{};
-}
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 }  // namespace
 
@@ -58,13 +54,26 @@ fb::Result<std::string, MaildirError> deliver_maildir(const std::string& root, s
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) return sys("create", root, ec.value());
-  bool fresh = !fs::exists(*folder);
-  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
-    if (auto r = make_dir(*folder + sub); !r) return r.error();
+  // Below the root, nothing is followed: every directory and file is opened relative to its
+  // parent with O_NOFOLLOW, so a symlink planted in a Maildir (to /etc, to another user's
+  // files) makes the delivery fail instead of writing through it.
+  Fd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root_fd.fd < 0) return sys("open", root, errno);
+  const std::string box = folder->substr(root.size() + 1);
+  const bool fresh = ::mkdirat(root_fd.fd, box.c_str(), 0700) == 0;
+  if (!fresh && errno != EEXIST) return sys("create", *folder, errno);
+  Fd box_fd(::openat(root_fd.fd, box.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (box_fd.fd < 0) return sys("open", *folder, errno);
+  Fd sub[3];
+  const char* names[3] = {"tmp", "new", "cur"};
+  for (int i = 0; i < 3; ++i) {
+    if (::mkdirat(box_fd.fd, names[i], 0700) != 0 && errno != EEXIST) return sys("create", *folder + "/" + names[i], errno);
+    sub[i].fd = ::openat(box_fd.fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub[i].fd < 0) return sys("open", *folder + "/" + names[i], errno);
   }
   if (fresh) {
-    if (auto r = fsync_dir(*folder); !r) return r.error();
-    if (auto r = fsync_dir(root); !r) return r.error();
+    if (::fsync(box_fd.fd) != 0) return sys("fsync", *folder, errno);
+    if (::fsync(root_fd.fd) != 0) return sys("fsync", root, errno);
   }
   char host[256] = "localhost";
   ::gethostname(host, sizeof host - 1);
@@ -72,7 +81,10 @@ fb::Result<std::string, MaildirError> deliver_maildir(const std::string& root, s
   for (char c : std::string(host)) h += c == '/' ? std::string("\\057") : c == ':' ? std::string("\\072") : std::string(1, c);
   const std::string name = key + "." + h + ",S=" + std::to_string(message.size());
   const std::string tmp = *folder + "/tmp/" + name, dst = *folder + "/new/" + name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A fresh file: whatever had the name (a leftover of a crash, a planted link) is removed first,
+  // so O_EXCL never writes through a hard link to someone else's file.
+  ::unlinkat(sub[0].fd, name.c_str(), 0);
+  int fd = ::openat(sub[0].fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return sys("create", tmp, errno);
   for (size_t off = 0; off < message.size();) {
     ssize_t n = ::write(fd, message.data() + off, message.size() - off);
@@ -80,7 +92,7 @@ fb::Result<std::string, MaildirError> deliver_maildir(const std::string& root, s
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
+      ::unlinkat(sub[0].fd, name.c_str(), 0);
       return sys("write", tmp, err);
     }
     off += size_t(n);
@@ -88,15 +100,16 @@ fb::Result<std::string, MaildirError> deliver_maildir(const std::string& root, s
   int rc = ::fsync(fd), err = errno;
   if (::close(fd) != 0 && rc == 0) rc = -1, err = errno;
   if (rc != 0) {
-    ::unlink(tmp.c_str());
+    ::unlinkat(sub[0].fd, name.c_str(), 0);
     return sys("fsync", tmp, err);
   }
-  if (::rename(tmp.c_str(), dst.c_str()) != 0) {
+  // renameat replaces a name in new/ (a link there included) without following it.
+  if (::renameat(sub[0].fd, name.c_str(), sub[1].fd, name.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
+    ::unlinkat(sub[0].fd, name.c_str(), 0);
     return sys("rename to", dst, err);
   }
-  if (auto r = fsync_dir(*folder + "/new"); !r) return r.error();
+  if (::fsync(sub[1].fd) != 0) return sys("fsync", *folder + "/new", errno);
   return dst;
 }
 

@@ -346,5 +346,41 @@ TEST(Maildir, DeliversIntoNewOnceAndRefusesBadAddresses) {
   fs::remove_all(root);
 }
 
+TEST(Maildir, APlantedSymlinkIsNotFollowed) {
+  fs::path root = fs::temp_directory_path() / ("maildir_link_test." + std::to_string(::getpid()));
+  fs::path elsewhere = fs::temp_directory_path() / ("maildir_victim." + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::remove_all(elsewhere);
+  fs::create_directories(root);
+  fs::create_directories(elsewhere / "new");
+  fs::create_directories(elsewhere / "tmp");
+  // The mailbox itself a link (to a directory of someone else's), then its new/, then tmp/.
+  fs::create_directory_symlink(elsewhere, root / "victim@x");
+  auto r = deliver_maildir(root.string(), "victim@x", "k1", "Subject: x\n\nbody\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("victim@x"), std::string::npos) << r.error().message;
+  fs::create_directories(root / "bob@x" / "tmp");
+  fs::create_directories(root / "bob@x" / "cur");
+  fs::create_directory_symlink(elsewhere / "new", root / "bob@x" / "new");
+  EXPECT_FALSE(deliver_maildir(root.string(), "bob@x", "k2", "x"));
+  fs::create_directories(root / "carol@x" / "new");
+  fs::create_directories(root / "carol@x" / "cur");
+  fs::create_directory_symlink(elsewhere / "tmp", root / "carol@x" / "tmp");
+  EXPECT_FALSE(deliver_maildir(root.string(), "carol@x", "k3", "x"));
+  EXPECT_TRUE(fs::is_empty(elsewhere / "new"));
+  EXPECT_TRUE(fs::is_empty(elsewhere / "tmp"));
+  // A file planted under the message's own name in tmp/ (a link to a file of someone else's) is
+  // replaced, never written through.
+  auto ok = deliver_maildir(root.string(), "dave@x", "k4", "first");
+  ASSERT_TRUE(ok);
+  { std::ofstream(elsewhere / "secret") << "keep me"; }
+  const fs::path planted = root / "dave@x" / "tmp" / fs::path(*ok).filename();
+  fs::create_symlink(elsewhere / "secret", planted);
+  ASSERT_TRUE(deliver_maildir(root.string(), "dave@x", "k4", "first"));
+  EXPECT_EQ(slurp((elsewhere / "secret").string()), "keep me");
+  fs::remove_all(root);
+  fs::remove_all(elsewhere);
+}
+
 }  // namespace
 }  // namespace mail
