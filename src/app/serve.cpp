@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -287,7 +288,12 @@ void reconcile(queue::Spool& spool, queue::JobStore& store) {
 }
 
 int run(const config::Config& cfg) {
+  // Nothing the node writes is for other users: faxes, numbers, mail, tokens (issue 14). The
+  // data directory loses any access for others, so files an older version made 0644 inside it
+  // are out of reach too.
+  ::umask(027);
   fs::create_directories(cfg.node.data_dir);
+  fs::permissions(cfg.node.data_dir, fs::perms::others_all, fs::perm_options::remove);
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial message(s)");

@@ -216,6 +216,10 @@ class OffRampTest(fbtest.TempDirTest):
         tif = os.path.join(self.dir, "var", "spool", "fax", "%d.tif" % job["id"])
         info = json.loads(subprocess.run([FAXBRIDGE, "inspect", tif], capture_output=True, text=True).stdout)
         self.assertEqual((info["pages"], info["profile"]), (3, "S"))
+        # Nothing of it for other users: the data directory, the store, the spool (umask 027).
+        var = os.path.join(self.dir, "var")
+        for path in (var, os.path.join(var, "faxbridge.db"), os.path.join(var, "spool"), tif):
+            self.assertEqual(os.stat(path).st_mode & 0o007, 0, path)
 
     def test_cover_page_for_configured_senders_names_the_number(self):
         n = self.node(extra='[fax]\ncover_senders = ["@example.com"]\n')
