@@ -834,6 +834,12 @@ void read_http(Table t, Http& h) {
   t.finish();
 }
 
+void read_converter(Table t, ConverterConfig& c) {
+  t.integer("workers", c.workers, 1, 64);
+  t.integer("time_limit_s", c.time_limit_s, 1, 3600);
+  t.finish();
+}
+
 void read_store(Table t, Store& s, const Node& n) {
   if (!t.str("url", s.url, check_store_url)) s.url = "sqlite:" + under(n.data_dir, "faxbridge.db");
   t.finish();
@@ -858,6 +864,7 @@ Config read_config(const toml::table& doc, Errors& errors) {
   read_delivery(root.sub("delivery"), c.delivery, c);
   read_dsn(root.sub("dsn"), c.dsn);
   read_http(root.sub("http"), c.http);
+  read_converter(root.sub("converter"), c.converter);
   read_store(root.sub("store"), c.store, c.node);
   root.finish();
   return c;

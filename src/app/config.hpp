@@ -71,6 +71,8 @@
 //              postmaster "postmaster@localhost"; archive_days 30 (0..3650: how long received
 //              faxes and their records are kept once delivered; 0 = removed at once)
 //   [dsn]      success false; delay true
+//   [converter] workers 2 (1..64: documents rendered at once, each in its own jailed process);
+//              time_limit_s 300 (1..3600: one message's rendering, wall clock)
 //   [http]     listen ["127.0.0.1:8025"] (a string or a list); tokens [true]: every API request
 //              needs Authorization: Bearer (false is refused unless every listen address is
 //              loopback); hosts []: host names the API may be reached by (DNS rebinding defence)
@@ -278,6 +280,11 @@ struct Http {
   std::vector<std::string> hosts;  // names the API is reached by, besides IP literals and localhost
 };
 
+struct ConverterConfig {
+  int workers = 2;  // documents rendered at once, each in its own jailed process
+  int time_limit_s = 300;  // wall clock for one message's rendering (convert --time-limit)
+};
+
 struct Store {
   std::string url = "sqlite:var/faxbridge.db";
 };
@@ -298,6 +305,7 @@ struct Config {
   Delivery delivery;
   Dsn dsn;
   Http http;
+  ConverterConfig converter;
   Store store;
 };
 

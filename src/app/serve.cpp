@@ -319,6 +319,8 @@ int run(const config::Config& cfg) {
   copt.store_path = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
   copt.cover_senders = cfg.fax.cover_senders;
+  copt.workers = cfg.converter.workers;
+  copt.time_limit_s = cfg.converter.time_limit_s;
   std::function<void()> poke_dispatcher;
   copt.on_ready = [&] {
     if (poke_dispatcher) poke_dispatcher();

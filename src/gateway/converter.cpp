@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <functional>
 #include <cctype>
 #include <filesystem>
 #include <set>
@@ -34,7 +35,8 @@ struct RunResult {
 // Runs argv, collecting stderr (bounded), and waits for it. The child gets stdin, stdout,
 // stderr and nothing else: no daemon socket (SMTP listener, clients, API) may reach code that
 // parses hostile documents. `child` holds its pid while it runs, so stop() can end it.
-RunResult run_process(const std::vector<std::string>& argv, std::atomic<pid_t>& child) {
+RunResult run_process(const std::vector<std::string>& argv, const std::function<bool(pid_t)>& started,
+                      const std::function<void(pid_t)>& ended) {
   RunResult r;
   int err[2];
   if (::pipe2(err, O_CLOEXEC) != 0) return r;
@@ -56,7 +58,7 @@ RunResult run_process(const std::vector<std::string>& argv, std::atomic<pid_t>& 
     r.stderr_text = "cannot start the converter";
     return r;
   }
-  child = pid;
+  if (!started(pid)) ::kill(pid, SIGKILL);  // stopping: end it at once
   // Rendering waits behind call timing: the converter (and the renderers it forks) run niced.
   ::setpriority(PRIO_PROCESS, id_t(pid), kConverterNice);
   char buf[4096];
@@ -72,7 +74,7 @@ RunResult run_process(const std::vector<std::string>& argv, std::atomic<pid_t>& 
   do {
     w = ::waitpid(pid, &status, 0);
   } while (w < 0 && errno == EINTR);
-  child = 0;
+  ended(pid);
   if (w != pid) return r;  // code -1: a failure, never mistaken for success
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
@@ -113,17 +115,23 @@ Converter::Converter(ConverterOptions opt, queue::Spool& spool) : opt_(std::move
 
 Converter::~Converter() { stop(); }
 
-void Converter::start() { thread_ = std::thread([this] { run(); }); }
+void Converter::start() {
+  const int n = std::max(1, opt_.workers);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i == 0); });
+}
 
 void Converter::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    // A conversion may take minutes; rendering is repeatable, so end it rather than wait.
+    for (pid_t c : children_) ::kill(c, SIGKILL);
   }
-  // A conversion may take minutes; rendering is repeatable, so end it rather than wait.
-  if (pid_t c = child_.load(); c > 0) ::kill(c, SIGKILL);
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
 }
 
 void Converter::notify(const std::string& message_id) {
@@ -134,12 +142,13 @@ void Converter::notify(const std::string& message_id) {
   cv_.notify_one();
 }
 
-void Converter::run() {
+void Converter::run(bool resume_left_work) {
   auto store = queue::JobStore::open(opt_.store_path);
   if (!store) return;
-  // Jobs a crash left waiting or half rendered: render their messages again.
+  // Jobs a crash left waiting or half rendered: render their messages again (one worker looks).
   std::set<std::string> resume;
   for (const char* st : {"queued", "rendering"}) {
+    if (!resume_left_work) break;
     queue::JobFilter f;
     f.state = st;
     f.direction = queue::Direction::out;
@@ -154,13 +163,42 @@ void Converter::run() {
     std::string id;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      // The first message no other worker is rendering (one being rendered is done by that
+      // worker: it takes every job of the message still queued when it looks).
+      cv_.wait(lock, [&] {
+        return stopping_ || std::any_of(pending_.begin(), pending_.end(), [&](const std::string& m) {
+                 return !in_progress_.count(m);
+               });
+      });
       if (stopping_) return;
-      id = pending_.front();
-      pending_.pop_front();
+      auto it = std::find_if(pending_.begin(), pending_.end(), [&](const std::string& m) { return !in_progress_.count(m); });
+      id = *it;
+      pending_.erase(it);
+      in_progress_.insert(id);
     }
     render(*store, id);
+    {
+      std::lock_guard lock(mu_);
+      in_progress_.erase(id);
+    }
+    cv_.notify_all();
   }
+}
+
+RunResultCode Converter::convert(const std::vector<std::string>& argv, std::string& stderr_text) {
+  RunResult r = run_process(
+      argv,
+      [this](pid_t pid) {
+        std::lock_guard lock(mu_);
+        children_.insert(pid);
+        return !stopping_;
+      },
+      [this](pid_t pid) {
+        std::lock_guard lock(mu_);
+        children_.erase(pid);
+      });
+  stderr_text = std::move(r.stderr_text);
+  return r.code;
 }
 
 void Converter::render(queue::JobStore& store, const std::string& message_id) {
@@ -182,10 +220,11 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   const std::string numbers = seen.size() == 1 ? *seen.begin() : "";
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
-  RunResult r = run_process({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
-                             "--cover", always ? "always" : "ask", "--cover-to", numbers, "-o", rendered,
-                             spool_.message_path(message_id)},
-                            child_);
+  RunResult r;
+  r.code = convert({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper, "--cover",
+                    always ? "always" : "ask", "--cover-to", numbers, "--time-limit", std::to_string(opt_.time_limit_s),
+                    "-o", rendered, spool_.message_path(message_id)},
+                   r.stderr_text);
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start

@@ -12,8 +12,11 @@
 // On start it picks up jobs left in queued or rendering by a crash: rendering is repeatable.
 // The converter process runs at nice kConverterNice (its renderers with it): rendering waits behind
 // the calls' media threads (media_thread.hpp), never the other way round.
-// THREADS: one converter thread with its own JobStore connection; notify() is thread-safe.
-// LIMITS: the convert command's own (time, memory), one message at a time.
+// THREADS: `workers` converter threads, each with its own JobStore connection and one convert
+// process at a time, so a document that spins or crashes holds one worker while the others go
+// on; a message is rendered by one worker at a time. notify() is thread-safe.
+// PARAMETERS: [converter] workers (2).
+// LIMITS: the convert command's own (time, memory).
 #pragma once
 
 #include <atomic>
@@ -21,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +37,7 @@
 namespace gateway {
 
 inline constexpr int kConverterNice = 10;
+using RunResultCode = int;  // the convert command's exit code; -1 when it could not be run
 // The most pages a rendering may have (the converter's own limit, imaging::RenderLimits): more
 // is output not to be trusted.
 inline constexpr int kMaxRenderedPages = 1000;
@@ -43,7 +48,9 @@ struct ConverterOptions {
   std::string resolution = "fine";
   std::string paper = "auto";
   std::vector<std::string> cover_senders;  // [fax] cover_senders: address, "@domain" or "*"
-  std::function<void()> on_ready;  // jobs became ready (called on the converter thread)
+  std::function<void()> on_ready;  // jobs became ready (called on a converter thread)
+  int workers = 2;
+  int time_limit_s = 300;  // convert --time-limit
 };
 
 class Converter {
@@ -55,8 +62,9 @@ class Converter {
   void notify(const std::string& message_id);
 
  private:
-  void run();
+  void run(bool resume);
   void render(queue::JobStore& store, const std::string& message_id);
+  RunResultCode convert(const std::vector<std::string>& argv, std::string& stderr_text);
 
   ConverterOptions opt_;
   queue::Spool& spool_;
@@ -64,8 +72,9 @@ class Converter {
   std::condition_variable cv_;
   std::deque<std::string> pending_;
   bool stopping_ = false;
-  std::atomic<pid_t> child_{0};  // the convert process running, 0 when none
-  std::thread thread_;
+  std::set<pid_t> children_;            // convert processes running (mu_)
+  std::set<std::string> in_progress_;   // messages a worker is rendering (mu_)
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace gateway

@@ -508,6 +508,13 @@ TEST(Override, DsnHttpStore) {
   EXPECT_TRUE(load("[http]\nlisten = []\n").http.listen.empty());  // API off
 }
 
+TEST(Override, ConverterWorkers) {
+  EXPECT_EQ(load("").converter.workers, 2);
+  EXPECT_EQ(load("[converter]\nworkers = 8\n").converter.workers, 8);
+  EXPECT_NE(error_of("[converter]\nworkers = 0\n").find("converter.workers"), std::string::npos);
+  EXPECT_NE(error_of("[converter]\nthreads = 2\n").find("converter.threads"), std::string::npos);
+}
+
 TEST(Override, InboundCaps) {
   Config d = load("");
   EXPECT_EQ((std::vector<int>{d.fax.max_inbound_pages, d.fax.max_inbound_call_s, d.fax.missed_notices_per_caller_per_hour}),

@@ -350,7 +350,6 @@ class Documents(fbtest.TempDirTest):
         self.assertIn("Dear customer", text)
         self.assertIn("Your order number 4471 has shipped", text)
 
-
     def test_a_docx_that_reaches_out_reaches_nothing_from_the_jail(self):
         """LibreOffice run as-is fetches the external image from our listener (five connections,
         checked by hand); in the converter's jail (no network namespace interface, seccomp) the

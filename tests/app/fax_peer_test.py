@@ -207,5 +207,70 @@ class InboundCapTest(fbtest.TempDirTest):
                             "missed_notices_per_caller_per_hour" in t for t in texts), texts)
 
 
+class ConverterPoolTest(fbtest.TempDirTest):
+    """[converter] workers: a document that holds its renderer to the time limit fails alone
+    (5.6.x to its sender) while 20 other messages are rendered beside it and a fax is received
+    whole meanwhile."""
+
+    def test_a_stuck_document_fails_alone(self):
+        from lifecycle_test import dsn_lines
+        node = Node(self.dir, extra="[converter]\nworkers = 2\ntime_limit_s = 3\n")
+        self.addCleanup(node.stop)
+        one = self.path("one.tif")
+        fbtest.run("convert", "-o", one, os.path.join(fbtest.DATA, "text.pdf"), check=0)
+        peer_dir = self.path("peer")
+        os.makedirs(peer_dir)
+        peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", one)
+
+        import email.message
+        s = node.smtp()
+        # 830 pages of text take about 5 s to render here, unloaded: this one is stopped at 3 s.
+        m = email.message.EmailMessage()
+        m["From"], m["To"], m["Subject"] = "alice@example.com", "FAX=+15550123@fax.test", "stuck"
+        m.set_content("\n".join("line %d of a letter that goes on and on" % i for i in range(55000)))
+        s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], m.as_bytes())
+        for n in range(20):
+            m = email.message.EmailMessage()
+            m["From"], m["To"], m["Subject"] = "bob@example.com", "FAX=+15550124@fax.test", "note %d" % n
+            m.set_content("Note number %d." % n)
+            s.sendmail("bob@example.com", ["FAX=+15550124@fax.test"], m.as_bytes())
+        s.quit()
+
+        jobs = node.wait_jobs(21, timeout=300)
+        outs = [j for j in jobs if j["direction"] == "out"]
+        stuck = [j for j in outs if j["number"] == "+15550123"]
+        notes = [j for j in outs if j["number"] == "+15550124"]
+        self.assertEqual(len(notes), 20)
+        self.assertEqual([j["state"] for j in stuck], ["failed"], stuck)
+        self.assertIn("took longer than the limit of 3 s", stuck[0]["error"])
+        for j in notes:
+            self.assertIn(j["state"], ("ready", "sending", "retry"), j)
+            self.assertEqual(j["pages"], 1, j)
+        # Beside it, not after it: the first note was rendered while the stuck one still ran (with
+        # one worker every note would wait for it to be stopped). Whole seconds: 3 s apart at least.
+        with node.db() as db:
+            ready = db.execute("SELECT MIN(time) FROM events WHERE text = 'state ready' AND job_id IN (%s)"
+                               % ",".join(str(n["id"]) for n in notes)).fetchone()[0]
+            failed = db.execute("SELECT MIN(time) FROM events WHERE text LIKE 'state failed%%' AND job_id = ?",
+                                (stuck[0]["id"],)).fetchone()[0]
+        self.assertLess(ready, failed)
+        report = peer.result()
+        self.assertTrue(report["success"], report)
+        deadline = time.time() + 60
+        while True:
+            inbound = [j for j in node.jobs() if j["direction"] == "in"]
+            if inbound and inbound[0]["state"] in FINAL_IN:
+                break
+            self.assertLess(time.time(), deadline, inbound)
+            time.sleep(0.2)
+        self.assertEqual((inbound[0]["state"], inbound[0]["pages"], inbound[0]["bad_rows"]), ("done", 2, 0), inbound[0])  # text.pdf: 2 pages
+        maildir = os.path.join(node.dir, "var", "mail")
+        from onramp_test import wait_mails
+        wait_mails(maildir, "alice@example.com", 1, timeout=60, log=node.log.name)
+        [(action, status, _)] = dsn_lines(maildir)
+        self.assertEqual(action, "failed")
+        self.assertTrue(status.startswith("5.6."), status)
+
+
 if __name__ == "__main__":
     unittest.main()
