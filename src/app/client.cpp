@@ -125,9 +125,13 @@ bool valid_id(const std::string& id) {
 
 }  // namespace
 
-std::string find_token(const std::optional<std::string>& flag, const std::optional<std::string>& config_path) {
+std::string find_token(const std::optional<std::string>& flag, const std::optional<std::string>& config_path,
+                       const std::string& server) {
   if (flag) return *flag;
   if (const char* env = std::getenv("FAXBRIDGE_TOKEN"); env && *env) return env;
+  // The node-local admin token goes only to a node on this host.
+  auto url = parse_url(server);
+  if (!url || !(url->host == "localhost" || url->host == "::1" || url->host.rfind("127.", 0) == 0)) return "";
   std::string data_dir = config::embedded_default().node.data_dir;
   if (config_path) {
     auto cfg = config::load_file(*config_path);

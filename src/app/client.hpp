@@ -19,7 +19,9 @@ struct Remote {
   std::string token;  // "" sends no Authorization
 };
 // The token as above ("" when none is found).
-std::string find_token(const std::optional<std::string>& flag, const std::optional<std::string>& config_path);
+// The admin token file is read only for a --server on this host (localhost, 127.x, ::1).
+std::string find_token(const std::optional<std::string>& flag, const std::optional<std::string>& config_path,
+                       const std::string& server);
 
 int cmd_jobs(const Remote& remote, bool json);
 int cmd_job(const Remote& remote, const std::string& id, bool json);

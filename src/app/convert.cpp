@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "imaging/cover.hpp"
@@ -188,14 +190,36 @@ SandboxOutcome convert_in_jail(const ConvertRequest& req) {
     }
   }
   if (out.code != 0) return out;
+  // What the jail left is not trusted: a link in its place would have us (root) copy any file
+  // we can read. Only a regular file of the jail user's, with no other name, is taken.
+  int in = ::open(inside.output.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  struct stat st {};
+  if (in < 0 || ::fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+      (::geteuid() == 0 && st.st_uid != jail.uid)) {
+    if (in >= 0) ::close(in);
+    return {4, req.output + ": the renderer left no regular output file"};
+  }
   // Into place atomically: a temporary beside the output, then a rename.
   const std::string tmp = req.output + ".jail-" + std::to_string(::getpid());
+  int outfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+  bool ok = outfd >= 0;
+  char buf[65536];
+  while (ok) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    ok = ::write(outfd, buf, size_t(n)) == n;
+  }
+  ::close(in);
+  if (outfd >= 0 && ::close(outfd) != 0) ok = false;
   std::error_code ec;
-  fs::copy_file(inside.output, tmp, fs::copy_options::overwrite_existing, ec);
-  if (!ec) fs::rename(tmp, req.output, ec);
-  if (ec) {
+  if (ok) fs::rename(tmp, req.output, ec);
+  if (!ok || ec) {
     fs::remove(tmp, ec);
-    return {2, req.output + ": cannot be written (" + ec.message() + ")"};
+    return {2, req.output + ": cannot be written"};
   }
   return out;
 }

@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
     return app::serve(config_path);
   }
   if (addr->parsed()) return cmd_address(address_text);
-  if (jobs->parsed() || job->parsed() || cancel->parsed()) remote.token = app::find_token(token_flag, config_path);
+  if (jobs->parsed() || job->parsed() || cancel->parsed()) remote.token = app::find_token(token_flag, config_path, remote.server);
   if (jobs->parsed()) return app::cmd_jobs(remote, json);
   if (job->parsed()) return app::cmd_job(remote, job_id, json);
   if (cancel->parsed()) return app::cmd_cancel(remote, job_id);

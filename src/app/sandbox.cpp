@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
 
@@ -60,9 +61,19 @@ bool load_seccomp() {
                   SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(userfaultfd),
                   SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(io_uring_setup),
                   SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at), SCMP_SYS(reboot), SCMP_SYS(swapon),
-                  SCMP_SYS(swapoff), SCMP_SYS(acct), SCMP_SYS(quotactl)}) {
+                  SCMP_SYS(swapoff), SCMP_SYS(acct), SCMP_SYS(quotactl), SCMP_SYS(fsopen),
+                  SCMP_SYS(fsconfig), SCMP_SYS(fsmount), SCMP_SYS(fspick), SCMP_SYS(move_mount),
+                  SCMP_SYS(open_tree), SCMP_SYS(mount_setattr)}) {
     ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), sys, 0) == 0;
   }
+  // New namespaces by clone too (threads and fork pass); clone3's flags sit in memory seccomp
+  // cannot read: ENOSYS makes glibc fall back to clone.
+  for (scmp_datum_t flag : {scmp_datum_t(CLONE_NEWUSER), scmp_datum_t(CLONE_NEWNS), scmp_datum_t(CLONE_NEWNET),
+                            scmp_datum_t(CLONE_NEWPID), scmp_datum_t(CLONE_NEWIPC), scmp_datum_t(CLONE_NEWUTS),
+                            scmp_datum_t(CLONE_NEWCGROUP)}) {
+    ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) == 0;
+  }
+  ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
   ok = ok && seccomp_load(ctx) == 0;
   seccomp_release(ctx);
   return ok;
@@ -119,9 +130,13 @@ int wait_status(pid_t pid) {
 // and the kernel kills whatever is left in the namespace. This process (outside the namespace)
 // ends as the worker did, a signal included, for run_sandboxed to read.
 [[noreturn]] void child(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
-                        const SandboxJail& jail) {
+                        const SandboxJail& jail, pid_t parent) {
   ::setpgid(0, 0);
   if (!jail.enabled) worker(fd, work, lim, jail);
+  set_limit(RLIMIT_CORE, 0);  // a signal re-raised here dumps nothing
+  // The convert process killed (the daemon stopping it): the jail goes with it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(5);
   int flags = CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC;
   if (::geteuid() != 0) flags |= CLONE_NEWUSER;  // namespaces without root
   if (::unshare(flags) != 0) {
@@ -130,7 +145,7 @@ int wait_status(pid_t pid) {
   pid_t init = ::fork();
   if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});
   if (init == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // (its parent is alive: it waits for this init)
     pid_t w = ::fork();
     if (w < 0) report_and_exit(fd, {5, "cannot start the converter in its jail"});
     if (w == 0) worker(fd, work, lim, jail);
@@ -160,12 +175,25 @@ double now_s() {
 
 }  // namespace
 
+std::string jails_dir() {
+  const char* base = std::getenv("TMPDIR");
+  return std::string(base && *base ? base : "/tmp") + "/faxbridge-jails";
+}
+
 SandboxJail make_jail() {
   SandboxJail j;
   j.enabled = true;
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/faxbridge-jail-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create the converter's jail directory in " + tmpl);
+  // The jails live in one directory of ours that others may pass but not list (0711): a jail's
+  // name is random, so a renderer in one jail cannot find another's (they share the jail user).
+  const std::string parent = jails_dir();
+  if (::mkdir(parent.c_str(), 0711) != 0 && errno != EEXIST) throw std::runtime_error("cannot create " + parent);
+  struct stat st {};
+  if (::lstat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    throw std::runtime_error(parent + " is not a directory of this user's (a link, or someone else's)");
+  }
+  ::chmod(parent.c_str(), 0711);
+  std::string tmpl = parent + "/XXXXXXXXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create the converter's jail directory in " + parent);
   j.dir = tmpl;
   std::filesystem::create_directories(j.dir + "/tmp");
   if (::geteuid() == 0) {
@@ -182,6 +210,15 @@ SandboxJail make_jail() {
   return j;
 }
 
+void sweep_jails(int older_than_s) {
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& e : std::filesystem::directory_iterator(jails_dir(), ec)) {
+    auto t = e.last_write_time(ec);
+    if (!ec && now - t > std::chrono::seconds(older_than_s)) std::filesystem::remove_all(e.path(), ec);
+  }
+}
+
 void remove_jail(const SandboxJail& jail) {
   if (jail.dir.empty()) return;
   std::error_code ec;
@@ -192,6 +229,7 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
                              const SandboxJail& jail) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {5, std::string("cannot create a pipe: ") + std::strerror(errno)};
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -200,7 +238,7 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
   }
   if (pid == 0) {
     ::close(fds[0]);
-    child(fds[1], work, lim, jail);
+    child(fds[1], work, lim, jail, parent);
   }
   ::setpgid(pid, pid);
   ::close(fds[1]);

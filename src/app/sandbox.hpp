@@ -38,10 +38,12 @@ struct SandboxJail {
   unsigned uid = 0, gid = 0;  // the jail user, switched to when running as root
 };
 
-// A jail under $TMPDIR: a fresh 0700 directory owned by the jail user, with tmp/ in it.
-// Throws std::runtime_error naming what failed.
+// A jail: a fresh 0700 directory with a random name, owned by the jail user, with tmp/ in it,
+// inside $TMPDIR/faxbridge-jails (0711, ours). Throws std::runtime_error naming what failed.
 SandboxJail make_jail();
 void remove_jail(const SandboxJail& jail);
+// Removes jails left by conversions that were killed (older than `older_than_s`).
+void sweep_jails(int older_than_s);
 
 struct SandboxOutcome {
   int code = 0;         // 0 success, else a convert exit code (2..5)

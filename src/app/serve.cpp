@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include "api/trunks_api.hpp"
 #include "app/cidr.hpp"
 #include "app/config.hpp"
+#include "app/sandbox.hpp"
 #include "app/tokens.hpp"
 #include "gateway/converter.hpp"
 #include "gateway/dispatcher.hpp"
@@ -292,6 +294,9 @@ int run(const config::Config& cfg) {
   // data directory loses any access for others, so files an older version made 0644 inside it
   // are out of reach too.
   ::umask(027);
+  // Not dumpable: a process of the same user (a converter run by a non-root daemon) cannot open
+  // /proc/<pid>/mem or ptrace the daemon, and no core file carries its secrets.
+  ::prctl(PR_SET_DUMPABLE, 0);
   fs::create_directories(cfg.node.data_dir);
   fs::permissions(cfg.node.data_dir, fs::perms::others_all, fs::perm_options::remove);
   queue::Spool spool(cfg.node.spool_dir);
@@ -325,6 +330,7 @@ int run(const config::Config& cfg) {
   copt.on_ready = [&] {
     if (poke_dispatcher) poke_dispatcher();
   };
+  app::sweep_jails(3600 + 300);  // jails of conversions killed with an earlier run
   gateway::Converter converter(copt, spool);
   converter.start();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -336,10 +342,14 @@ int run(const config::Config& cfg) {
     budget = std::make_shared<gateway::CallBudget>(caps);
     auto calls = store->outbound_calls_since(int64_t(std::time(nullptr)) - gateway::CallBudget::kDay);
     if (!calls) throw std::runtime_error(calls.error().message);
+    // A record's pages are the job's confirmed pages so far: each call counts what it added.
+    std::map<int64_t, int> before;
     for (const auto& a : *calls) {
       std::string sender = a.sender;
       for (auto& c : sender) c = char(std::tolower(static_cast<unsigned char>(c)));
-      budget->take(a.time, sender, a.pages);
+      int& had = before[a.job_id];
+      budget->take(a.time, sender, std::max(0, a.pages - had));
+      had = std::max(had, a.pages);
     }
     auto used = budget->used(int64_t(std::time(nullptr)));
     log("dialing: daily caps: " + std::to_string(caps.calls) + " calls, " + std::to_string(caps.pages) + " pages, " +

@@ -32,7 +32,7 @@ void CallBudget::take(int64_t time, const std::string& sender, int pages) {
 }
 
 void CallBudget::add_pages(int64_t time, const std::string& sender, int pages) {
-  if (pages <= 0) return;
+  if (pages == 0) return;
   std::lock_guard lock(mu_);
   entries_.push_back(Entry{time, sender, 0, pages});
   total_.pages += pages;

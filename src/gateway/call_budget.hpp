@@ -3,9 +3,10 @@
 // DEFENDS (docs/security.md): toll fraud through a stolen SMTP account, a trusted network that
 // is wider than meant, or a hole in the dialling policy — what a day of it can cost is capped.
 // A "day" is the last 24 hours, rolling (no time zone decides when the count resets).
-// COUNTS: a call is counted when it is dialled (take()), whatever its outcome, so calls in
-// progress count at once; its pages when it ends (pages the far end confirmed). At start the
-// budget is seeded from the store's accounting records of the last 24 hours (seed()).
+// COUNTS: a call is counted when it is dialled (take()), whatever its outcome, with the pages it
+// is to send reserved, so calls in progress count at once; when it ends the reservation becomes
+// the pages the far end confirmed (add_pages() with the difference). At start the budget is
+// seeded from the store's accounting records of the last 24 hours.
 // CHECKED: at RCPT (check(sender, 0): a cap already reached gets 450 4.7.1) and as each job is
 // dialled (check(sender, pages to send): the job fails with 5.7.1, report.hpp "over_cap").
 // PARAMETERS: [dialing] calls_per_day, pages_per_day, sender_calls_per_day,
@@ -39,9 +40,9 @@ class CallBudget {
   explicit CallBudget(DailyCaps caps) : caps_(caps) {}
   const DailyCaps& caps() const { return caps_; }
 
-  // A call placed at `time` by `sender` (its pages, when known at once: seeding).
+  // A call placed at `time` by `sender`, with the pages it is to send (or, seeding, sent).
   void take(int64_t time, const std::string& sender, int pages = 0);
-  // Pages confirmed by a call that ended (added to the newest counts).
+  // A correction of the pages counted (negative: fewer were sent than reserved).
   void add_pages(int64_t time, const std::string& sender, int pages);
   // Why one more call of `pages` pages by `sender` at `now` would pass a cap; nullopt when it
   // would not. The sentence names the cap ("the daily cap of 200 fax calls for this sender").

@@ -18,6 +18,9 @@ namespace gateway {
 namespace {
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
 
+// The pages a call of this job is to send: from the first one not confirmed.
+int pages_to_send(const queue::Job& j) { return j.pages > 0 && j.pages_done < j.pages ? j.pages - j.pages_done : j.pages; }
+
 // The sender a job's calls count against in the daily caps: its envelope sender, lower-cased
 // (as the SMTP intake counts it at RCPT).
 std::string sender_of(const queue::Job& j) {
@@ -180,8 +183,7 @@ void Dispatcher::poll() {
         }
         if (busy[j.number] >= policy_.calls_per_number) continue;
         if (policy_.budget) {
-          const int pages = j.pages > 0 && j.pages_done < j.pages ? j.pages - j.pages_done : j.pages;
-          if (auto why = policy_.budget->check(sender_of(j), pages, now)) {
+          if (auto why = policy_.budget->check(sender_of(j), pages_to_send(j), now)) {
             refuse(j, *why, "over_cap");
             continue;
           }
@@ -200,7 +202,9 @@ void Dispatcher::poll() {
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
         if (!trunks.empty() && t == trunks.end()) continue;
         if (db_.set_state(j.id, queue::state::sending)) {
-          if (policy_.budget) policy_.budget->take(now, sender_of(j));
+          // The job's pages are reserved as it is dialled (jobs dialled while others are in
+          // progress must not all fit into the same room); corrected when the call ends.
+          if (policy_.budget) policy_.budget->take(now, sender_of(j), pages_to_send(j));
           if (t != trunks.end()) --room[*t].free;
           ++busy[j.number];
           take.push_back(j);
@@ -247,7 +251,7 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
     if (auto d = db_.add_dial(id)) dials = *d;
   }
-  if (policy_.budget) policy_.budget->add_pages(unix_now(), sender_of(job), r.pages_sent);
+  if (policy_.budget) policy_.budget->add_pages(unix_now(), sender_of(job), r.pages_sent - pages_to_send(job));
   // This call's pages count from where it started: confirmed pages add to the earlier ones.
   const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
   if (r.pages_total > 0 || r.pages_sent > 0) {

@@ -447,8 +447,10 @@ bool FaxCalls::open_media(const std::shared_ptr<Call>& c, const std::string& pee
       auto c = weak.lock();
       if (!c) return;
       if (!c->outgoing) c->pages_in = pages;
-      if (!c->outgoing && opt_.max_inbound_pages > 0 && pages >= opt_.max_inbound_pages) {
-        cut_inbound(c, "The call was cut after " + std::to_string(pages) + " pages ([fax] max_inbound_pages).");
+      // Past the cap, not at it: a fax of exactly max_inbound_pages pages is whole.
+      if (!c->outgoing && opt_.max_inbound_pages > 0 && pages > opt_.max_inbound_pages) {
+        cut_inbound(c, "The call was cut after " + std::to_string(pages) + " pages, more than [fax] max_inbound_pages (" +
+                           std::to_string(opt_.max_inbound_pages) + ").");
       }
       if (c->outgoing && c->job.on_page) c->job.on_page(pages);
     });

@@ -85,9 +85,11 @@ bool ClientLimits::begin_auth(const std::string& key, Clock::time_point now) {
   return true;
 }
 
-void ClientLimits::auth_succeeded(const std::string& key) {
+void ClientLimits::auth_succeeded(const std::string& key, Clock::time_point begun) {
   auto it = clients_.find(key);
-  if (it != clients_.end() && !it->second.failures.empty()) it->second.failures.pop_back();
+  if (it == clients_.end()) return;
+  auto& f = it->second.failures;
+  if (auto e = std::find(f.begin(), f.end(), begun); e != f.end()) f.erase(e);
 }
 
 int ClientLimits::auth_failures(const std::string& key, Clock::time_point now) {

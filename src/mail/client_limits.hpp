@@ -50,10 +50,11 @@ class ClientLimits {
   bool message(const std::string& key, Clock::time_point now);    // one more MAIL
   bool recipient(const std::string& key, Clock::time_point now);  // one more RCPT
   // May this client try a password now (fewer than auth_failures_per_hour in the last hour)?
-  // true counts the attempt as a failure at once, so that guesses checked in parallel
-  // connections cannot pass the limit together; auth_succeeded() takes it back.
+  // true counts the attempt as a failure at once (at `now`), so that guesses checked in parallel
+  // connections cannot pass the limit together; auth_succeeded(key, now) takes back that one
+  // attempt (never another's: a good login must not erase a guess in flight beside it).
   bool begin_auth(const std::string& key, Clock::time_point now);
-  void auth_succeeded(const std::string& key);
+  void auth_succeeded(const std::string& key, Clock::time_point begun);
   int auth_failures(const std::string& key, Clock::time_point now);
 
   const ClientLimitOptions& options() const { return o_; }

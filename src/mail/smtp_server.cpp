@@ -2,7 +2,6 @@
 #include "mail/smtp_server.hpp"
 
 #include "core/listen.hpp"
-#include "core/printable.hpp"
 
 #include <optional>
 
@@ -64,8 +63,8 @@ class LimitedPolicy : public Policy {
  private:
   std::optional<Reply> refused(const char* verb, const std::string& address, Reply r) const {
     if (log_) {
-      log_("smtp: refused " + ip_ + ": " + verb + " <" + fb::printable(address) + ">: " + std::to_string(r.code) + " " +
-           r.enhanced + " " + fb::printable(r.text));
+      log_("smtp: refused " + ip_ + ": " + verb + " <" + address.substr(0, 200) + ">: " + std::to_string(r.code) + " " +
+           r.enhanced + " " + r.text);
     }
     return r;
   }
@@ -211,6 +210,7 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
         }
         case Event::authenticate: {
           const auto now = ClientLimits::Clock::now();
+          const auto begun = now;
           if (!limits_.begin_auth(key, now)) {
             audit("smtp: refused " + ip + ": AUTH: " + std::to_string(limits_.auth_failures(key, now)) +
                   " failed authentications in the last hour");
@@ -220,9 +220,9 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
           }
           const Credentials creds = *s.pending_auth();
           bool ok = co_await asio::co_spawn(auth_pool_, check_password(&policy, creds), asio::use_awaitable);
-          if (ok) limits_.auth_succeeded(key);
+          if (ok) limits_.auth_succeeded(key, begun);
           if (!ok) {
-            audit("smtp: AUTH failed from " + ip + " for user \"" + fb::printable(creds.user, 64) + "\" (" +
+            audit("smtp: AUTH failed from " + ip + " for user \"" + creds.user.substr(0, 64) + "\" (" +
                   std::to_string(limits_.auth_failures(key, ClientLimits::Clock::now())) + " in the last hour)");
             co_await pause(sock.get_executor(), opt_.tarpit);  // the tarpit: guesses cost time
           }
@@ -235,7 +235,7 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
       }
     }
     // Past the soft error limit, each further error's reply waits (Postfix's error sleep).
-    if (s.errors() > errors_seen && s.errors() >= opt_.soft_error_limit) co_await pause(sock.get_executor(), opt_.tarpit);
+    if (s.errors() > errors_seen && s.errors() > opt_.soft_error_limit) co_await pause(sock.get_executor(), opt_.tarpit);
     errors_seen = s.errors();
     if (!co_await io.write(s.take_output())) break;
     if (stopping_ && !s.in_data()) {

@@ -11,11 +11,12 @@
 // Per client (client_limits.hpp): connections at once and per minute, MAILs and RCPTs per minute,
 // AUTH failures per hour; past them 421 4.7.0 (connections, AUTH) or 450 4.7.1 (MAIL, RCPT).
 // AUTH: passwords are checked (crypt, slow on purpose) on a thread of their own, never on the
-// io thread that carries every other connection; a failure's 535 waits `tarpit` first, and so
-// does every reply once a session has made soft_error_limit protocol errors (Postfix's
-// smtpd_error_sleep_time).
-// AUDIT: one log line per refusal and per failed AUTH, with the client's address (the reason;
-// bytes from the client escaped): "smtp: refused <ip>: <reply>", "smtp: AUTH failed from <ip>".
+// io thread that carries every other connection; a failed AUTH's 535 waits `tarpit` first, and so
+// does the reply to every error past the first soft_error_limit of a session (Postfix's
+// smtpd_soft_error_limit and smtpd_error_sleep_time).
+// AUDIT: one log line per refusal and per failed AUTH, with the client's address and the
+// reason: "smtp: refused <ip>: <reply>", "smtp: AUTH failed from <ip>" (the log escapes the
+// client's bytes: core/log.hpp).
 // LIMITS: max_sessions (default 200), idle_timeout (default 300 s: RFC 5321 asks for at
 // least 5 minutes), session_timeout (default 3600 s: a connection, however busy, is told 421
 // 4.4.2 between messages after it), read buffer 16 KiB per connection.

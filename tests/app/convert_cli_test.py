@@ -351,9 +351,9 @@ class Documents(fbtest.TempDirTest):
         self.assertIn("Your order number 4471 has shipped", text)
 
     def test_a_docx_that_reaches_out_reaches_nothing_from_the_jail(self):
-        """LibreOffice run as-is fetches the external image from our listener (five connections,
-        checked by hand); in the converter's jail (no network namespace interface, seccomp) the
-        listener sees none, and the fax shows the text and nothing of /etc/passwd."""
+        """LibreOffice run as-is (the control, first) fetches the external image from our listener;
+        in the converter's jail (no network namespace interface, seccomp) the listener sees no
+        connection, and the fax shows the text and nothing of /etc/passwd."""
         import socket
         import threading
         listener = socket.socket()
@@ -374,6 +374,17 @@ class Documents(fbtest.TempDirTest):
         t.start()
         try:
             src = self.write("invoice.docx", docx_with_external_refs("http://127.0.0.1:%d/logo.png" % listener.getsockname()[1]))
+            # The control: the same document through LibreOffice outside the jail reaches out, so
+            # this test would see a jail that lets it.
+            control = subprocess.run(["soffice", "-env:UserInstallation=file://" + self.path("profile"), "--headless",
+                                      "--convert-to", "pdf", "--outdir", self.path("control"), src],
+                                     capture_output=True, text=True, timeout=240)
+            self.assertTrue(os.path.exists(self.path("control/invoice.pdf")), control.stderr)
+            deadline = time.time() + 10
+            while not seen and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertGreater(len(seen), 0, "LibreOffice no longer fetches external images: the test lost its control")
+            seen.clear()
             out = self.path("invoice.tif")
             run("convert", "-o", out, src, check=0, timeout=240)
         finally:

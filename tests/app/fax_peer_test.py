@@ -171,14 +171,15 @@ class InboundCapTest(fbtest.TempDirTest):
         report = peer.result()
         self.assertLess(report["pages"], 3, report)
         [job] = node.settle(FINAL_IN)
-        self.assertEqual((job["state"], job["pages"]), ("done", 1), job)
+        self.assertEqual((job["state"], job["pages"]), ("done", 2), job)  # page 2 passed the cap of 1
         maildir = os.path.join(node.dir, "var", "mail")
         from onramp_test import wait_mails
         [msg] = wait_mails(maildir, "postmaster@localhost", 1, timeout=120, log=node.log.name)
-        self.assertEqual(msg["Subject"], "Undelivered: [incomplete] Fax from +15550199, 1 page")  # no route: the postmaster
-        self.assertIn("The call was cut after 1 pages ([fax] max_inbound_pages).", msg.get_body(("plain",)).get_content())
+        self.assertEqual(msg["Subject"], "Undelivered: [incomplete] Fax from +15550199, 2 pages")  # no route: the postmaster
+        self.assertIn("The call was cut after 2 pages, more than [fax] max_inbound_pages (1).",
+                      msg.get_body(("plain",)).get_content())
         with open(node.log.name) as f:
-            self.assertIn("The call was cut after 1 pages ([fax] max_inbound_pages). Hanging up.", f.read())
+            self.assertIn("The call was cut after 2 pages, more than [fax] max_inbound_pages (1). Hanging up.", f.read())
 
     def test_missed_call_notices_are_rate_limited_per_caller(self):
         node = Node(self.dir, extra="[fax]\nmissed_notices_per_caller_per_hour = 1\n")

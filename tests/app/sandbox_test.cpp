@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -139,6 +140,10 @@ TEST(SandboxJail, NoNetworkNoRootNoPtraceInItsOwnDirectory) {
     if (geteuid() == 0 || getegid() == 0) return {4, "still root"};
     if (ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0) return {4, "ptrace was allowed"};
     if (unshare(CLONE_NEWNET) == 0) return {4, "unshare was allowed"};
+    // clone() asking for a namespace (a user namespace is the usual way up) is refused too.
+    if (syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0) >= 0 || errno != EPERM) {
+      return {4, "clone(CLONE_NEWUSER) was allowed"};
+    }
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd) || std::string(cwd) != jail.j.dir) return {4, std::string("cwd ") + cwd};
     if (std::string(getenv("HOME")) != jail.j.dir) return {4, "HOME"};
@@ -150,23 +155,24 @@ TEST(SandboxJail, NoNetworkNoRootNoPtraceInItsOwnDirectory) {
 
 TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
   Jail jail;
-  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+  const std::string name = "fbj-" + std::to_string(getpid());  // ours, not another test run's
+  auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
     if (fork() == 0) {  // a helper in a session of its own, as a LibreOffice helper may be
       setsid();
-      prctl(PR_SET_NAME, "fbjail-orphan");
+      prctl(PR_SET_NAME, name.c_str());
       for (;;) pause();
     }
     return {0, ""};
   }, tight(), jail.j);
   EXPECT_EQ(r.code, 0) << r.message;
-  auto orphans = [] {
+  auto orphans = [&] {
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator("/proc")) {
       std::ifstream comm(e.path() / "comm");
-      std::string name;
       std::ifstream stat(e.path() / "stat");
       std::string pid, c, state;
-      if (std::getline(comm, name) && name == "fbjail-orphan" && (stat >> pid >> c >> state) && state != "Z") ++n;
+      std::string comm_name;
+      if (std::getline(comm, comm_name) && comm_name == name && (stat >> pid >> c >> state) && state != "Z") ++n;
     }
     return n;
   };

@@ -101,11 +101,13 @@ class ClientLimitsTest(fbtest.TempDirTest):
         self.assertEqual(replies[2], b"450 4.7.1 Error: too many messages from 127.0.0.1, try again later\r\n")
 
         # Past the soft error limit (10 errors) each error reply waits a second (the tarpit).
-        for _ in range(9):  # errors 1 to 9: answered at once
+        for n in range(10):  # errors 1 to 10: answered at once
+            start = time.monotonic()
             c.sendall(b"BOGUS\r\n")
             self.assertTrue(f.readline().startswith(b"500 5.5.2"))
+            self.assertLess(time.monotonic() - start, 0.9, "error %d was tarpitted" % (n + 1))
         start = time.monotonic()
-        c.sendall(b"BOGUS\r\n")  # the tenth
+        c.sendall(b"BOGUS\r\n")  # the eleventh
         self.assertTrue(f.readline().startswith(b"500 5.5.2"))
         self.assertGreaterEqual(time.monotonic() - start, 0.9)
         f.close()

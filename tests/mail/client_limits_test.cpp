@@ -39,7 +39,7 @@ TEST(ClientLimits, MessagesAndRecipientsPerMinute) {
 TEST(ClientLimits, AuthFailuresPerHourAcrossConnections) {
   ClientLimits l({0, 0, 0, 0, 3});
   EXPECT_TRUE(l.begin_auth("c", t0));
-  l.auth_succeeded("c");  // a right password counts nothing
+  l.auth_succeeded("c", t0);  // a right password counts nothing
   EXPECT_EQ(l.auth_failures("c", t0), 0);
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(l.begin_auth("c", t0 + std::chrono::minutes(i)));  // in flight at once
   EXPECT_FALSE(l.begin_auth("c", t0 + 10min));
@@ -49,6 +49,30 @@ TEST(ClientLimits, AuthFailuresPerHourAcrossConnections) {
   EXPECT_EQ(l.auth_failures("c", t0 + 59min), 3);  // a refused attempt is not counted
   EXPECT_TRUE(l.begin_auth("c", t0 + 60min));      // the first failure is an hour old
   EXPECT_EQ(l.auth_failures("c", t0 + 63min), 1);  // only that last one
+}
+
+TEST(ClientLimits, AGoodLoginTakesBackOnlyItsOwnAttempt) {
+  // A valid login of the attacker's own, begun first, ends after a guess has begun: the guess
+  // must still count.
+  ClientLimits l({0, 0, 0, 0, 2});
+  ASSERT_TRUE(l.begin_auth("c", t0));           // the good login
+  ASSERT_TRUE(l.begin_auth("c", t0 + 1ms));     // a guess, in flight beside it
+  l.auth_succeeded("c", t0);
+  EXPECT_EQ(l.auth_failures("c", t0 + 2ms), 1);  // the guess
+  int guesses = 1;
+  for (int i = 0; i < 5; ++i) {  // the pairing again: no more guesses are checked than the limit
+    const auto at = t0 + std::chrono::milliseconds(10 * (i + 1));
+    if (l.begin_auth("c", at)) {
+      if (l.begin_auth("c", at + 1ms)) ++guesses;
+      l.auth_succeeded("c", at);
+    }
+  }
+  EXPECT_EQ(guesses, 1);  // a login in flight holds a place: the guesses beside it wait
+  EXPECT_EQ(l.auth_failures("c", t0 + 1s), 1);
+  EXPECT_TRUE(l.begin_auth("c", t0 + 1s));  // the second and last guess
+  EXPECT_FALSE(l.begin_auth("c", t0 + 2s));
+  l.auth_succeeded("c", t0 + 3s);  // a login that never began takes nothing back
+  EXPECT_EQ(l.auth_failures("c", t0 + 3s), 2);
 }
 
 TEST(ClientLimits, ClientKeys) {

@@ -53,6 +53,24 @@ TEST(CallBudget, PageCapsRefuseAJobThatWouldPassThem) {
   EXPECT_EQ(b.used_by("a@x", kT + 60 + CallBudget::kDay).pages, 1);
 }
 
+TEST(CallBudget, PagesReservedAtDialTimeAreCorrectedWhenTheCallEnds) {
+  // Four 30-page jobs dialled together under a 100-page cap with 60 used: only one fits.
+  CallBudget b(DailyCaps{0, 100, 0, 0});
+  b.take(kT, "a@x", 60);
+  int dialled = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (!b.check("b@x", 30, kT + 1)) {
+      b.take(kT + 1, "b@x", 30);
+      ++dialled;
+    }
+  }
+  EXPECT_EQ(dialled, 1);
+  b.add_pages(kT + 100, "b@x", 12 - 30);  // the call ended with 12 pages confirmed
+  EXPECT_EQ(b.used(kT + 101).pages, 72);
+  EXPECT_FALSE(b.check("b@x", 28, kT + 101));
+  EXPECT_TRUE(b.check("b@x", 29, kT + 101));
+}
+
 TEST(CallBudget, SeededRecordsOutOfOrderExpireInTimeOrder) {
   CallBudget b(DailyCaps{2, 0, 0, 0});
   b.take(kT + 100, "a@x", 1);
