@@ -1,5 +1,6 @@
 // office.cpp — LibreOffice headless conversion to PDF (see office.hpp).
 #include "imaging/office.hpp"
+#include "imaging/office_links.hpp"
 
 #include <chrono>
 #include <csignal>
@@ -86,12 +87,16 @@ Result<std::string> office_to_pdf(std::string_view bytes, const std::string& ext
   if (soffice.empty()) {
     return make_error(Errc::unsupported, label + ": Office documents need LibreOffice, which is not installed");
   }
+  // Links out of the document (images, frames, templates on a server or in a file) go before
+  // LibreOffice sees it (office_links.hpp).
+  auto unlinked = strip_external_links(bytes, ext, label);
+  if (!unlinked) return unlinked.error();
   TempDir dir;
   if (dir.path.empty()) return make_error(Errc::usage, label + ": cannot create a temporary directory");
   fs::path in = dir.path / ("document." + ext);
   {
     std::ofstream f(in, std::ios::binary);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
+    f.write(unlinked->bytes.data(), std::streamsize(unlinked->bytes.size()));
     if (!f) return make_error(Errc::usage, label + ": cannot write a temporary file");
   }
   fs::create_directories(dir.path / "out");

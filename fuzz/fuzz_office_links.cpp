@@ -1,0 +1,34 @@
+// fuzz_office_links.cpp — libFuzzer target: taking external links out of Office packages on
+// arbitrary bytes. The first byte picks the path: a .rels part, an ODF XML part, or a whole
+// package (.docx / .odt) through libzip. Never a crash; a rels part keeps no External
+// relationship; a package result is the input or a readable package.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "imaging/office_links.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string input(reinterpret_cast<const char*>(data + 1), size - 1);
+  int removed = 0;
+  switch (data[0] % 4) {
+    case 0: {
+      std::string out = imaging::strip_external_relationships(input, removed);
+      if (out.size() > input.size()) __builtin_trap();
+      if (removed == 0 && out != input) __builtin_trap();
+      break;
+    }
+    case 1: {
+      std::string out = imaging::strip_external_hrefs(input, removed);
+      if (out.size() > input.size()) __builtin_trap();
+      break;
+    }
+    case 2:
+      (void)imaging::strip_external_links(input, "docx", "fuzz.docx");
+      break;
+    default:
+      (void)imaging::strip_external_links(input, "odt", "fuzz.odt");
+  }
+  return 0;
+}
