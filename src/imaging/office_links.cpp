@@ -105,8 +105,10 @@ std::string strip_external_hrefs(std::string_view xml, int& removed) {
   std::string out;
   size_t pos = 0;
   const std::string_view key = "xlink:href";
-  for (size_t at = xml.find(key); at != std::string_view::npos; at = xml.find(key, at + key.size())) {
-    size_t p = at + key.size();
+  size_t next = 0;  // where to look for the next attribute: never inside a value already read
+  for (size_t at = xml.find(key); at != std::string_view::npos; at = xml.find(key, next)) {
+    next = at + key.size();
+    size_t p = next;
     while (p < xml.size() && std::isspace(static_cast<unsigned char>(xml[p]))) ++p;
     if (p >= xml.size() || xml[p] != '=') continue;
     ++p;
@@ -115,6 +117,7 @@ std::string strip_external_hrefs(std::string_view xml, int& removed) {
     const char q = xml[p];
     const size_t end = xml.find(q, p + 1);
     if (end == std::string_view::npos) break;
+    next = end + 1;
     if (external_href(xml.substr(p + 1, end - p - 1))) {
       out.append(xml.substr(pos, p + 1 - pos));  // up to and with the opening quote
       pos = end;                                 // the value goes; the closing quote stays

@@ -97,6 +97,16 @@ TEST(OfficeLinks, OdfHrefsThatLeaveThePackageAreEmptied) {
             "<draw:object xlink:href=\"./Object 1\"/><draw:image xlink:href=\"\"/><x xlink:href=\"#mark\"/>");
 }
 
+TEST(OfficeLinks, AnHrefInsideAnotherValueIsNotReadTwice) {
+  // Found by fuzz_office_links: a value that runs on over a second xlink:href.
+  int removed = 0;
+  const std::string xml = "<a xlink:href='file:///x <b xlink:href=\"http://y\"/>'/>";
+  std::string out = strip_external_hrefs(xml, removed);
+  EXPECT_EQ(removed, 1);
+  EXPECT_EQ(out, "<a xlink:href=''/>");
+  EXPECT_LE(out.size(), xml.size());
+}
+
 TEST(OfficeLinks, APackageIsRewrittenOnlyWhenALinkWent) {
   const std::string doc = "<w:document>Invoice</w:document>";
   std::string docx = make_zip({{"[Content_Types].xml", "<Types/>"}, {"word/document.xml", doc},
