@@ -164,6 +164,9 @@ SandboxOutcome convert_in_jail(const ConvertRequest& req) {
     const SandboxJail& j;
     ~Cleanup() { remove_jail(j); }
   } cleanup{jail};
+  for (const auto& h : req.jail_hide) {
+    if (!h.empty() && h[0] == '/') jail.hide.push_back(h);
+  }
   ConvertRequest inside = req;
   std::vector<std::pair<std::string, std::string>> names;  // jail path -> the caller's
   for (size_t i = 0; i < req.inputs.size(); ++i) {

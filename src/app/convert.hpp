@@ -31,6 +31,7 @@ struct ConvertRequest {
   enum class Cover { ask, always, never } cover = Cover::ask;
   std::string cover_to;  // --cover-to: the fax numbers the cover names
   SandboxLimits limits;
+  std::vector<std::string> jail_hide;  // --jail-hide: absolute directories the jail covers
 };
 
 // Checks that need no rendering: output kind, inputs readable, output directory writable.

@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   convert->add_option("--time-limit", req.limits.wall_seconds, "wall-clock seconds for the conversion");
   convert->add_option("--memory-limit-mb", req.limits.memory_bytes, "address space of the converter, MiB")
       ->transform([](std::string s) { return std::to_string(std::stoull(s) << 20); });
+  convert->add_option("--jail-hide", req.jail_hide, "a directory the renderer must not see (the daemon's data)")
+      ->group("");  // internal: what the daemon passes
   convert->add_option("INPUT", req.inputs, "documents, in order")->required();
 
   std::string inspect_file;

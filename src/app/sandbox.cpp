@@ -19,6 +19,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -117,6 +118,13 @@ bool load_seccomp() {
   report_and_exit(fd, out);
 }
 
+void write_file(const char* path, const std::string& text) {
+  int f = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (f < 0) return;
+  (void)!::write(f, text.data(), text.size());
+  ::close(f);
+}
+
 // Waits for `pid`; its end as an exit code, a signal as 128 + its number.
 int wait_status(pid_t pid) {
   int st = 0;
@@ -137,15 +145,39 @@ int wait_status(pid_t pid) {
   // The convert process killed (the daemon stopping it): the jail goes with it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(5);
-  int flags = CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC;
-  if (::geteuid() != 0) flags |= CLONE_NEWUSER;  // namespaces without root
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  int flags = CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS;
+  if (uid != 0) flags |= CLONE_NEWUSER;  // namespaces without root
   if (::unshare(flags) != 0) {
     report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
+  }
+  if (uid != 0) {  // ourselves inside the user namespace too (mounts need a mapped user)
+    write_file("/proc/self/setgroups", "deny");
+    write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
+    write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    report_and_exit(fd, {5, std::string("cannot enter the converter's jail (mount: ") + std::strerror(errno) + ")"});
+  }
+  std::vector<std::string> hide(std::begin(kHidden), std::end(kHidden));
+  hide.insert(hide.end(), jail.hide.begin(), jail.hide.end());
+  for (const auto& d : hide) {
+    struct stat st {};
+    if (d.empty() || d[0] != '/' || ::lstat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (jail.dir.rfind(d + "/", 0) == 0) continue;  // never the jail's own directory
+    if (::mount("tmpfs", d.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755") != 0) {
+      report_and_exit(fd, {5, "cannot cover " + d + " in the converter's jail: " + std::strerror(errno)});
+    }
   }
   pid_t init = ::fork();
   if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});
   if (init == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // (its parent is alive: it waits for this init)
+    // A /proc of this PID namespace: the host's processes out of sight.
+    if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+      report_and_exit(fd, {5, std::string("cannot mount the converter's /proc: ") + std::strerror(errno)});
+    }
     pid_t w = ::fork();
     if (w < 0) report_and_exit(fd, {5, "cannot start the converter in its jail"});
     if (w == 0) worker(fd, work, lim, jail);

@@ -7,6 +7,8 @@
 // with a clear message; the caller never notices anything else.
 // The child reports its result (an exit code and one sentence) through a pipe.
 // THE JAIL (SandboxJail, issue 14; docs/security.md "The converter"): the work runs
+// - in a mount namespace of its own: an empty tmpfs over kHidden and jail.hide (no D-Bus or syslog
+//   socket, no homes, no service state, not the daemon's data), and a /proc of its PID namespace;
 // - in new network, PID and IPC namespaces: no interface but a loopback that is down, so no
 //   document can make a renderer fetch http://169.254.169.254/ or reach any port; the work is
 //   PID 2 under a small init, and when either ends the kernel kills everything left in the
@@ -23,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace app {
 
@@ -36,7 +39,14 @@ struct SandboxJail {
   bool enabled = false;
   std::string dir;  // private and empty but for the inputs: the work's cwd, HOME and TMPDIR
   unsigned uid = 0, gid = 0;  // the jail user, switched to when running as root
+  std::vector<std::string> hide;  // absolute directories to cover (the daemon's data directory)
 };
+
+// Directories every jail covers with an empty tmpfs (kHidden; those that exist and are not
+// links): sockets of system services (/run), homes, service state, logs, spools.
+inline constexpr const char* kHidden[] = {"/run", "/home", "/root", "/var/lib", "/var/spool", "/var/mail", "/var/log",
+                                          "/var/tmp", "/var/backups", "/srv", "/mnt", "/media", "/boot",
+                                          "/etc/ssl/private"};
 
 // A jail: a fresh 0700 directory with a random name, owned by the jail user, with tmp/ in it,
 // inside $TMPDIR/faxbridge-jails (0711, ours). Throws std::runtime_error naming what failed.

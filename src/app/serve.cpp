@@ -326,6 +326,9 @@ int run(const config::Config& cfg) {
   copt.cover_senders = cfg.fax.cover_senders;
   copt.workers = cfg.converter.workers;
   copt.time_limit_s = cfg.converter.time_limit_s;
+  for (const auto& d : {cfg.node.data_dir, cfg.node.spool_dir, cfg.delivery.maildir}) {
+    if (!d.empty()) copt.hide.push_back(fs::absolute(d).lexically_normal().string());
+  }
   std::function<void()> poke_dispatcher;
   copt.on_ready = [&] {
     if (poke_dispatcher) poke_dispatcher();

@@ -221,10 +221,12 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   RunResult r;
-  r.code = convert({opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper, "--cover",
-                    always ? "always" : "ask", "--cover-to", numbers, "--time-limit", std::to_string(opt_.time_limit_s),
-                    "-o", rendered, spool_.message_path(message_id)},
-                   r.stderr_text);
+  std::vector<std::string> argv = {opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
+                                   "--cover", always ? "always" : "ask", "--cover-to", numbers, "--time-limit",
+                                   std::to_string(opt_.time_limit_s)};
+  for (const auto& h : opt_.hide) argv.insert(argv.end(), {"--jail-hide", h});
+  argv.insert(argv.end(), {"-o", rendered, spool_.message_path(message_id)});
+  r.code = convert(argv, r.stderr_text);
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start

@@ -51,6 +51,7 @@ struct ConverterOptions {
   std::function<void()> on_ready;  // jobs became ready (called on a converter thread)
   int workers = 2;
   int time_limit_s = 300;  // convert --time-limit
+  std::vector<std::string> hide;  // convert --jail-hide: the data directory and the like
 };
 
 class Converter {

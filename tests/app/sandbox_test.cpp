@@ -2,6 +2,7 @@
 // document with a clear code and sentence; the caller carries on.
 #include "app/sandbox.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -151,6 +152,31 @@ TEST(SandboxJail, NoNetworkNoRootNoPtraceInItsOwnDirectory) {
     return {0, ""};
   }, tight(), jail.j);
   EXPECT_EQ(r.code, 0) << r.message;
+}
+
+TEST(SandboxJail, SystemSocketsHomesTheDaemonsDataAndOtherProcessesAreOutOfSight) {
+  Jail jail;
+  const std::string data = jail.j.dir + "-data";  // stands for the daemon's data directory
+  std::filesystem::create_directories(data);
+  { std::ofstream(data + "/admin.token") << "fbt_secret"; }
+  jail.j.hide = {data};
+  auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
+    for (const char* d : {"/run", "/home", "/root", "/var/lib"}) {
+      if (std::filesystem::exists(d) && !std::filesystem::is_empty(d)) return {4, std::string(d) + " is not empty"};
+    }
+    if (std::filesystem::exists(data + "/admin.token")) return {4, "the daemon's data directory is visible"};
+    int pids = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const auto name = e.path().filename().string();
+      pids += !name.empty() && std::all_of(name.begin(), name.end(), ::isdigit);
+    }
+    if (pids > 2) return {4, std::to_string(pids) + " processes in /proc"};  // init and the work
+    if (!std::filesystem::exists("/usr/share/fonts")) return {4, "the fonts are gone"};
+    return {0, ""};
+  }, tight(), jail.j);
+  std::filesystem::remove_all(data);
+  EXPECT_EQ(r.code, 0) << r.message;
+  EXPECT_TRUE(std::filesystem::exists("/run") && !std::filesystem::is_empty("/run"));  // ours untouched
 }
 
 TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
