@@ -1,7 +1,8 @@
 // fuzz_office_links.cpp — libFuzzer target: taking external links out of Office packages on
 // arbitrary bytes. The first byte picks the path: a .rels part, an ODF XML part, or a whole
-// package (.docx / .odt) through libzip. Never a crash; a rels part keeps no External
-// relationship; a package result is the input or a readable package.
+// package (.docx / .odt) through libzip. Never a crash, never an output longer than its input.
+// (Running it again on its own output is not asserted to find nothing: on XML that is not
+// well-formed, emptying a value can change how what follows is read.)
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -118,11 +118,14 @@ bool load_seccomp() {
   report_and_exit(fd, out);
 }
 
-void write_file(const char* path, const std::string& text) {
+bool write_file(const char* path, const std::string& text) {
   int f = ::open(path, O_WRONLY | O_CLOEXEC);
-  if (f < 0) return;
-  (void)!::write(f, text.data(), text.size());
+  if (f < 0) return false;
+  const bool ok = ::write(f, text.data(), text.size()) == ssize_t(text.size());
+  const int err = errno;
   ::close(f);
+  errno = err;
+  return ok;
 }
 
 // Waits for `pid`; its end as an exit code, a signal as 128 + its number.
@@ -153,20 +156,32 @@ int wait_status(pid_t pid) {
     report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
   }
   if (uid != 0) {  // ourselves inside the user namespace too (mounts need a mapped user)
-    write_file("/proc/self/setgroups", "deny");
-    write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
-    write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
+    if (!write_file("/proc/self/setgroups", "deny") ||
+        !write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") ||
+        !write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")) {
+      report_and_exit(fd, {5, std::string("cannot map the converter's user namespace: ") + std::strerror(errno)});
+    }
   }
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     report_and_exit(fd, {5, std::string("cannot enter the converter's jail (mount: ") + std::strerror(errno) + ")"});
   }
-  std::vector<std::string> hide(std::begin(kHidden), std::end(kHidden));
-  hide.insert(hide.end(), jail.hide.begin(), jail.hide.end());
-  for (const auto& d : hide) {
+  // What must stay in sight: the jail itself and what renderers run on. A directory to cover
+  // that holds one of them (a data_dir of "." run from /, a TMPDIR under /var/tmp) is left
+  // alone rather than taking the system away.
+  const std::vector<std::string> keep = {jail.dir, "/usr", "/etc", "/lib", "/lib64", "/bin", "/sbin", "/dev",
+                                         "/var/cache", "/opt", "/proc"};
+  auto covers_kept = [&](const std::string& d) {
+    return std::any_of(keep.begin(), keep.end(), [&](const std::string& k) { return d == "/" || k == d || k.rfind(d + "/", 0) == 0; });
+  };
+  std::vector<std::pair<std::string, bool>> hide;  // (directory, must it be covered)
+  for (const char* d : kHidden) hide.emplace_back(d, false);
+  for (const auto& d : jail.hide) hide.emplace_back(d, true);
+  for (auto& [dir, must] : hide) {
+    std::string d = std::filesystem::path(dir).lexically_normal().string();
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
     struct stat st {};
-    if (d.empty() || d[0] != '/' || ::lstat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    if (jail.dir.rfind(d + "/", 0) == 0) continue;  // never the jail's own directory
-    if (::mount("tmpfs", d.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755") != 0) {
+    if (d.empty() || d[0] != '/' || covers_kept(d) || ::lstat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (::mount("tmpfs", d.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755") != 0 && must) {
       report_and_exit(fd, {5, "cannot cover " + d + " in the converter's jail: " + std::strerror(errno)});
     }
   }
@@ -174,10 +189,9 @@ int wait_status(pid_t pid) {
   if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});
   if (init == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // (its parent is alive: it waits for this init)
-    // A /proc of this PID namespace: the host's processes out of sight.
-    if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-      report_and_exit(fd, {5, std::string("cannot mount the converter's /proc: ") + std::strerror(errno)});
-    }
+    // A /proc of this PID namespace: the host's processes out of sight. A container that
+    // forbids it (lxcfs over /proc) keeps the host's: the other walls stand.
+    (void)::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
     pid_t w = ::fork();
     if (w < 0) report_and_exit(fd, {5, "cannot start the converter in its jail"});
     if (w == 0) worker(fd, work, lim, jail);

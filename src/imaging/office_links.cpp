@@ -22,39 +22,101 @@ std::string lower(std::string_view s) {
   return r;
 }
 
-// The value of attribute `name` inside one start tag (`tag` = "<...>"), quotes either kind;
-// nullopt when absent. The name must stand alone (preceded by a space), so TargetMode does not
-// match Target.
-std::optional<std::string_view> attribute(std::string_view tag, std::string_view name) {
-  for (size_t at = tag.find(name); at != std::string_view::npos; at = tag.find(name, at + 1)) {
-    if (at == 0 || !std::isspace(static_cast<unsigned char>(tag[at - 1]))) continue;
-    size_t p = at + name.size();
-    while (p < tag.size() && std::isspace(static_cast<unsigned char>(tag[p]))) ++p;
-    if (p >= tag.size() || tag[p] != '=') continue;
-    ++p;
-    while (p < tag.size() && std::isspace(static_cast<unsigned char>(tag[p]))) ++p;
-    if (p >= tag.size() || (tag[p] != '"' && tag[p] != '\'')) continue;
-    const char q = tag[p];
-    const size_t end = tag.find(q, p + 1);
-    if (end == std::string_view::npos) return std::nullopt;
-    return tag.substr(p + 1, end - p - 1);
+bool space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// One attribute of a start tag: where its value lies in the document.
+struct Attr {
+  std::string_view name;
+  size_t value_begin = 0, value_end = 0;  // the value, without its quotes
+};
+
+// A start or empty tag at `lt` ('<'): its name, attributes and end ('>' past every quoted
+// value, which may hold '>'). Comments, CDATA, processing instructions and end tags are skipped
+// whole (`skip` set). nullopt at a tag that does not end.
+struct Tag {
+  std::string_view name;
+  std::vector<Attr> attrs;
+  size_t end = 0;  // one past '>'
+  bool empty = false;
+  bool skip = false;
+};
+
+std::optional<Tag> read_tag(std::string_view x, size_t lt) {
+  Tag t;
+  auto past = [&](std::string_view close) -> std::optional<Tag> {
+    size_t e = x.find(close, lt);
+    if (e == std::string_view::npos) return std::nullopt;
+    t.end = e + close.size();
+    t.skip = true;
+    return t;
+  };
+  if (x.substr(lt, 4) == "<!--") return past("-->");
+  if (x.substr(lt, 9) == "<![CDATA[") return past("]]>");
+  if (x.substr(lt, 2) == "<?") return past("?>");
+  size_t p = lt + 1;
+  const bool closing = p < x.size() && (x[p] == '/' || x[p] == '!');
+  size_t n = p;
+  while (n < x.size() && !space(x[n]) && x[n] != '>' && x[n] != '/') ++n;
+  t.name = x.substr(p, n - p);
+  p = n;
+  for (;;) {
+    while (p < x.size() && space(x[p])) ++p;
+    if (p >= x.size()) return std::nullopt;
+    if (x[p] == '>') {
+      t.end = p + 1;
+      break;
+    }
+    if (x[p] == '/' && p + 1 < x.size() && x[p + 1] == '>') {
+      t.end = p + 2;
+      t.empty = true;
+      break;
+    }
+    size_t a = p;
+    while (p < x.size() && !space(x[p]) && x[p] != '=' && x[p] != '>' && x[p] != '/') ++p;
+    Attr attr{x.substr(a, p - a)};
+    while (p < x.size() && space(x[p])) ++p;
+    if (p < x.size() && x[p] == '=') {
+      ++p;
+      while (p < x.size() && space(x[p])) ++p;
+      if (p >= x.size()) return std::nullopt;
+      if (x[p] == '"' || x[p] == '\'') {
+        const char q = x[p];
+        const size_t e = x.find(q, p + 1);
+        if (e == std::string_view::npos) return std::nullopt;
+        attr.value_begin = p + 1;
+        attr.value_end = e;
+        p = e + 1;
+      } else {  // unquoted (not XML, but read as a parser might): to the next space or '>'
+        attr.value_begin = p;
+        while (p < x.size() && !space(x[p]) && x[p] != '>') ++p;
+        attr.value_end = p;
+      }
+    } else if (p < x.size() && x[p] == '/' && !(p + 1 < x.size() && x[p + 1] == '>')) {
+      ++p;  // a stray '/': move on
+    }
+    if (!attr.name.empty()) t.attrs.push_back(attr);
+    else if (p == a) ++p;  // nothing read: never stand still
   }
-  return std::nullopt;
+  t.skip = closing;
+  return t;
 }
 
-// An href that leaves the package: a scheme ("http:", "file:", "smb:"), an absolute or UNC path,
-// or a path up out of it. Package parts are relative ("Pictures/x.png", "./Object 1").
-bool external_href(std::string_view v) {
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+// A reference that may leave the package, failing closed: an entity or character reference
+// (a parser would decode "&#104;ttp:" to "http:"), a scheme, an absolute, UNC or drive path, or
+// any ".." segment. Package parts are plain relative names ("Pictures/1.png", "./Object 1").
+bool external_ref(std::string_view v) {
+  while (!v.empty() && space(v.front())) v.remove_prefix(1);
   if (v.empty() || v.front() == '#') return false;
-  if (v.front() == '/' || v.front() == '\\' || v.substr(0, 3) == "../" || v.substr(0, 3) == "..\\") return true;
-  const size_t colon = v.find(':');
-  if (colon == std::string_view::npos) return false;
-  // "&#58;"-style escapes are not undone here: a scheme must be letters, so such a value stays
-  // relative to LibreOffice too.
-  return std::all_of(v.begin(), v.begin() + std::ptrdiff_t(colon), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-  }) && colon > 0;
+  if (v.find('&') != std::string_view::npos || v.find(':') != std::string_view::npos) return true;
+  if (v.front() == '/' || v.front() == '\\') return true;
+  std::string path(v);
+  std::replace(path.begin(), path.end(), '\\', '/');
+  return path == ".." || path.rfind("../", 0) == 0 || path.find("/../") != std::string::npos || ends_with(path, "/..");
+}
+
+std::string_view local_name(std::string_view n) {
+  const size_t colon = n.rfind(':');
+  return colon == std::string_view::npos ? n : n.substr(colon + 1);
 }
 
 struct ZipCloser {
@@ -65,37 +127,39 @@ struct ZipCloser {
 
 std::string strip_external_relationships(std::string_view rels, int& removed) {
   std::string out;
-  size_t pos = 0;
-  for (;;) {
-    size_t lt = rels.find('<', pos);
-    if (lt == std::string_view::npos) break;
-    size_t gt = rels.find('>', lt);
-    if (gt == std::string_view::npos) break;
-    std::string_view tag = rels.substr(lt, gt - lt + 1);
-    // <Relationship .../> or <pfx:Relationship ...>...</pfx:Relationship>
-    size_t name_end = 1;
-    while (name_end < tag.size() && !std::isspace(static_cast<unsigned char>(tag[name_end])) && tag[name_end] != '/' &&
-           tag[name_end] != '>') {
-      ++name_end;
-    }
-    std::string_view name = tag.substr(1, name_end - 1);
-    const bool is_rel = name == "Relationship" || ends_with(name, ":Relationship");
-    auto mode = is_rel ? attribute(tag, "TargetMode") : std::nullopt;
-    if (is_rel && mode && lower(*mode) == "external") {
-      out.append(rels.substr(pos, lt - pos));
-      size_t end = gt + 1;
-      if (!ends_with(tag, "/>")) {  // its end tag goes too
-        const std::string close = "</" + std::string(name);
-        size_t c = rels.find(close, gt);
-        size_t c_end = c == std::string_view::npos ? std::string_view::npos : rels.find('>', c);
-        end = c_end == std::string_view::npos ? rels.size() : c_end + 1;
-      }
-      ++removed;
-      pos = end;
+  size_t pos = 0, at = 0;
+  while ((at = rels.find('<', at)) != std::string_view::npos) {
+    auto tag = read_tag(rels, at);
+    if (!tag) break;
+    if (tag->skip || local_name(tag->name) != "Relationship") {
+      at = tag->end;
       continue;
     }
-    out.append(rels.substr(pos, gt + 1 - pos));
-    pos = gt + 1;
+    // Kept only when plainly internal: TargetMode absent or exactly "Internal", and a Target
+    // that names a part of the package. Anything else (External, an encoded value, a scheme)
+    // goes: a broken relationship costs a picture, a kept one could cost a file.
+    bool drop = false;
+    for (const auto& a : tag->attrs) {
+      const std::string_view v = rels.substr(a.value_begin, a.value_end - a.value_begin);
+      if (local_name(a.name) == "TargetMode" && v != "Internal") drop = true;
+      if (local_name(a.name) == "Target" && (v.find(':') != std::string_view::npos || v.find('&') != std::string_view::npos ||
+                                              v.substr(0, 2) == "//" || v.substr(0, 2) == "\\\\")) {
+        drop = true;
+      }
+    }
+    size_t end = tag->end;
+    if (drop && !tag->empty) {  // its end tag goes too
+      const std::string close = "</" + std::string(tag->name);
+      const size_t c = rels.find(close, end);
+      const size_t c_end = c == std::string_view::npos ? std::string_view::npos : rels.find('>', c);
+      end = c_end == std::string_view::npos ? rels.size() : c_end + 1;
+    }
+    if (drop) {
+      out.append(rels.substr(pos, at - pos));
+      pos = end;
+      ++removed;
+    }
+    at = end;
   }
   out.append(rels.substr(std::min(pos, rels.size())));
   return out;
@@ -103,28 +167,23 @@ std::string strip_external_relationships(std::string_view rels, int& removed) {
 
 std::string strip_external_hrefs(std::string_view xml, int& removed) {
   std::string out;
-  size_t pos = 0;
-  const std::string_view key = "xlink:href";
-  size_t next = 0;  // where to look for the next attribute: never inside a value already read
-  for (size_t at = xml.find(key); at != std::string_view::npos; at = xml.find(key, next)) {
-    next = at + key.size();
-    size_t p = next;
-    while (p < xml.size() && std::isspace(static_cast<unsigned char>(xml[p]))) ++p;
-    if (p >= xml.size() || xml[p] != '=') continue;
-    ++p;
-    while (p < xml.size() && std::isspace(static_cast<unsigned char>(xml[p]))) ++p;
-    if (p >= xml.size() || (xml[p] != '"' && xml[p] != '\'')) continue;
-    const char q = xml[p];
-    const size_t end = xml.find(q, p + 1);
-    if (end == std::string_view::npos) break;
-    next = end + 1;
-    if (external_href(xml.substr(p + 1, end - p - 1))) {
-      out.append(xml.substr(pos, p + 1 - pos));  // up to and with the opening quote
-      pos = end;                                 // the value goes; the closing quote stays
-      ++removed;
+  size_t pos = 0, at = 0;
+  while ((at = xml.find('<', at)) != std::string_view::npos) {
+    auto tag = read_tag(xml, at);
+    if (!tag) break;
+    if (!tag->skip) {
+      for (const auto& a : tag->attrs) {
+        // Any prefix bound to XLink (xlink:href, x:href, a default namespace's href).
+        if (local_name(a.name) != "href" && local_name(a.name) != "template") continue;
+        if (!external_ref(xml.substr(a.value_begin, a.value_end - a.value_begin))) continue;
+        out.append(xml.substr(pos, a.value_begin - pos));  // up to the value; the value goes
+        pos = a.value_end;
+        ++removed;
+      }
     }
+    at = tag->end;
   }
-  out.append(xml.substr(pos));
+  out.append(xml.substr(std::min(pos, xml.size())));
   return out;
 }
 
@@ -172,28 +231,31 @@ Result<Unlinked> strip_external_links(std::string_view bytes, const std::string&
     if (!f) return make_error(Errc::corrupt, label + ": a part of the package cannot be read (" + st.name + ")");
     Part p{st.name, std::string(size_t(st.size), '\0'), st.comp_method == ZIP_CM_STORE};
     zip_int64_t got = p.data.empty() ? 0 : zip_fread(f.get(), p.data.data(), p.data.size());
-    if (got != zip_int64_t(p.data.size())) {
+    char more = 0;
+    // Reading on to the end makes libzip check the CRC and the declared size: a part longer than
+    // it says would otherwise be seen cut short here and whole by LibreOffice.
+    if (got != zip_int64_t(p.data.size()) || zip_fread(f.get(), &more, 1) != 0) {
       return make_error(Errc::corrupt, label + ": a part of the package is damaged (" + st.name + ")");
     }
-    const std::string_view name = p.name;
-    if (ooxml && ends_with(lower(name), ".rels")) {
-      p.data = strip_external_relationships(p.data, out.removed);
-    } else if (odf && (name == "content.xml" || name == "styles.xml")) {
-      p.data = strip_external_hrefs(p.data, out.removed);
-    }
+    // Whatever the name says the package is, both kinds of link are looked for in every part
+    // that can hold them (LibreOffice tells the format by the content, not the name).
+    const std::string name = lower(p.name);
+    if (ends_with(name, ".rels")) p.data = strip_external_relationships(p.data, out.removed);
+    else if (ends_with(name, ".xml")) p.data = strip_external_hrefs(p.data, out.removed);
     parts.push_back(std::move(p));
   }
-  if (out.removed == 0) {
-    out.bytes = std::string(bytes);
-    return out;
-  }
-  // A new package with the same parts, in the same order (ODF wants "mimetype" first, stored).
+  // Always a new package with the same parts, in the same order (ODF wants "mimetype" first,
+  // stored): LibreOffice then reads exactly what was inspected, nothing a second zip reader
+  // might find differently in the original.
   zip_source_t* dst = zip_source_buffer_create(nullptr, 0, 0, &err);
   if (!dst) return make_error(Errc::limit, label + ": out of memory writing the document");
-  zip_source_keep(dst);
+  zip_source_keep(dst);  // ours after zip_close, as zip_open_from_source takes one reference
   std::unique_ptr<zip_source_t, void (*)(zip_source_t*)> dst_ref(dst, zip_source_free);
   zip_t* w = zip_open_from_source(dst, ZIP_TRUNCATE, &err);
-  if (!w) return make_error(Errc::limit, label + ": cannot write the document again");
+  if (!w) {
+    zip_source_free(dst);  // the reference the failed open did not take
+    return make_error(Errc::limit, label + ": cannot write the document again");
+  }
   for (auto& p : parts) {
     zip_source_t* s = zip_source_buffer(w, p.data.data(), p.data.size(), 0);
     zip_int64_t idx = s ? zip_file_add(w, p.name.c_str(), s, ZIP_FL_ENC_UTF_8) : -1;

@@ -3,14 +3,15 @@
 //
 // DEFENDS: a document that makes the renderer fetch (http://169.254.169.254/..., an intranet
 // host) or read a local file (file:///etc/passwd) and put what it got on the fax page, the
-// LibreOffice SSRF / local-file class. The jail already has no network; this takes the links
-// away before they are seen at all, so nothing depends on what LibreOffice would do with them.
-// WHAT: OOXML (.docx .docm .dotx .xlsx .xlsm .pptx .ppsx .pptm): every relationship with
-// TargetMode="External" is removed from every *.rels part (linked images, frames, templates,
-// OLE links, hyperlinks' targets; the document keeps its own embedded parts). ODF (.odt .ods
-// .odp .odg): every xlink:href in content.xml and styles.xml that names a scheme or an absolute
-// path (not a part of the package) is emptied. Other formats (.doc .rtf .xls .ppt) pass as they
-// are: the jail is their defence.
+// LibreOffice SSRF / local-file class. A second wall, best effort: the jail having no network is
+// the defence that does not depend on how LibreOffice's own parser reads the package.
+// WHAT, failing closed, in any zip package named as OOXML or ODF (whatever it really is):
+// every relationship of every *.rels part that is not plainly internal (TargetMode other than
+// "Internal", a Target with a scheme or an entity) is removed; every href (any prefix) or
+// template attribute of every *.xml part that could leave the package (a scheme, an absolute,
+// UNC or ".." path, an entity) is emptied. The package is always written again, so LibreOffice
+// reads exactly what was inspected. Field codes (INCLUDEPICTURE) and other formats (.doc .rtf
+// .xls .ppt) are not touched: the jail is their defence.
 // STANDARDS: ECMA-376 Part 2 (Open Packaging Conventions: relationships); OASIS ODF 1.2 (xlink).
 // LIMITS: kMaxEntries parts, kMaxPartBytes per part uncompressed, kMaxTotalBytes in all
 // (zip bombs are a corrupt document, not a long wait).

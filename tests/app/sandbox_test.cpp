@@ -159,7 +159,9 @@ TEST(SandboxJail, SystemSocketsHomesTheDaemonsDataAndOtherProcessesAreOutOfSight
   const std::string data = jail.j.dir + "-data";  // stands for the daemon's data directory
   std::filesystem::create_directories(data);
   { std::ofstream(data + "/admin.token") << "fbt_secret"; }
-  jail.j.hide = {data};
+  // A data directory that would take the system or the jail with it ("." run from /, "var" run
+  // from /) is left alone; the rest is covered.
+  jail.j.hide = {data, "/", "/var", std::filesystem::path(jail.j.dir).parent_path().string() + "/"};
   auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
     for (const char* d : {"/run", "/home", "/root", "/var/lib"}) {
       if (std::filesystem::exists(d) && !std::filesystem::is_empty(d)) return {4, std::string(d) + " is not empty"};
@@ -172,6 +174,8 @@ TEST(SandboxJail, SystemSocketsHomesTheDaemonsDataAndOtherProcessesAreOutOfSight
     }
     if (pids > 2) return {4, std::to_string(pids) + " processes in /proc"};  // init and the work
     if (!std::filesystem::exists("/usr/share/fonts")) return {4, "the fonts are gone"};
+    if (!std::filesystem::exists("/var/cache")) return {4, "/var/cache is gone"};
+    if (!std::filesystem::exists(jail.j.dir + "/tmp")) return {4, "the jail is gone"};
     return {0, ""};
   }, tight(), jail.j);
   std::filesystem::remove_all(data);

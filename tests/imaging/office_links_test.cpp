@@ -64,11 +64,11 @@ const std::string kRels =
 TEST(OfficeLinks, ExternalRelationshipsGoTheDocumentsOwnPartsStay) {
   int removed = 0;
   std::string out = strip_external_relationships(kRels, removed);
-  EXPECT_EQ(removed, 2);
+  EXPECT_EQ(removed, 3);  // rId4's Target has a scheme: it goes too, whatever TargetModeX says
   EXPECT_EQ(out.find("169.254.169.254"), std::string::npos);
   EXPECT_EQ(out.find("/etc/passwd"), std::string::npos);
+  EXPECT_EQ(out.find("rId4"), std::string::npos);
   EXPECT_NE(out.find("Target=\"media/logo.png\""), std::string::npos);
-  EXPECT_NE(out.find("rId4"), std::string::npos);  // TargetModeX is not TargetMode
   EXPECT_NE(out.find("</Relationships>"), std::string::npos);
   // Nothing to take: the part is unchanged, byte for byte.
   removed = 0;
@@ -81,6 +81,35 @@ TEST(OfficeLinks, ExternalRelationshipsGoTheDocumentsOwnPartsStay) {
     removed = 0;
     (void)strip_external_relationships(bad, removed);
   }
+}
+
+TEST(OfficeLinks, TricksThatHideALinkFromASimpleScanDoNotWork) {
+  int removed = 0;
+  const std::string rels =
+      "<Relationships>"
+      "<Relationship Id=\"x>\" TargetMode=\"External\" Target=\"http://a/\"/>"                // '>' in a value
+      "<Relationship Id=\"a TargetMode='x'\" TargetMode=\"External\" Target=\"media/b\"/>"  // a decoy inside a value
+      "<Relationship Id=\"c\" TargetMode=\"&#69;xternal\" Target=\"../../etc/passwd\"/>"     // an encoded mode
+      "<Relationship Id=\"d\" Target=\"&#104;ttp://e/\"/>"                                   // an encoded scheme
+      "<!-- <Relationship Id=\"e\" TargetMode=\"External\"/> -->"
+      "<Relationship Id=\"keep\" Target=\"../customXml/item1.xml\"/></Relationships>";
+  std::string out = strip_external_relationships(rels, removed);
+  EXPECT_EQ(removed, 4);
+  EXPECT_EQ(out.find("http"), std::string::npos);
+  EXPECT_EQ(out.find("passwd"), std::string::npos);
+  EXPECT_NE(out.find("Id=\"keep\""), std::string::npos);
+  removed = 0;
+  out = strip_external_hrefs(
+      "<text:p>xlink:href=\"</text:p><draw:image xlink:href=\"http://evil/\"/>"  // text that looks like an attribute
+      "<draw:image x:href=\"file:///etc/passwd\"/><draw:image xlink:href=\"&#104;ttp://e/\"/>"
+      "<draw:image xlink:href=\"Pictures/../../x\"/><draw:image xlink:href=\"Pictures/1.png\"/>"
+      "<meta:template xlink:href=\"smb://host/t.ott\"/>",
+      removed);
+  EXPECT_EQ(removed, 5);
+  EXPECT_EQ(out.find("evil"), std::string::npos);
+  EXPECT_EQ(out.find("passwd"), std::string::npos);
+  EXPECT_EQ(out.find("smb:"), std::string::npos);
+  EXPECT_NE(out.find("Pictures/1.png"), std::string::npos);
 }
 
 TEST(OfficeLinks, OdfHrefsThatLeaveThePackageAreEmptied) {
@@ -107,13 +136,13 @@ TEST(OfficeLinks, AnHrefInsideAnotherValueIsNotReadTwice) {
   EXPECT_LE(out.size(), xml.size());
 }
 
-TEST(OfficeLinks, APackageIsRewrittenOnlyWhenALinkWent) {
+TEST(OfficeLinks, APackageIsRewrittenWithEveryPartAndNoLink) {
   const std::string doc = "<w:document>Invoice</w:document>";
   std::string docx = make_zip({{"[Content_Types].xml", "<Types/>"}, {"word/document.xml", doc},
                                {"word/_rels/document.xml.rels", kRels}});
   auto r = strip_external_links(docx, "docx", "invoice.docx");
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->removed, 2);
+  EXPECT_EQ(r->removed, 3);  // kRels: two External, one Target with a scheme
   auto parts = read_zip(r->bytes);
   ASSERT_EQ(parts.size(), 3u);
   EXPECT_EQ(parts["word/document.xml"], doc);
@@ -123,7 +152,14 @@ TEST(OfficeLinks, APackageIsRewrittenOnlyWhenALinkWent) {
   auto same = strip_external_links(clean, "docx", "clean.docx");
   ASSERT_TRUE(same);
   EXPECT_EQ(same->removed, 0);
-  EXPECT_EQ(same->bytes, clean);
+  EXPECT_EQ(read_zip(same->bytes), read_zip(clean));  // rewritten, with the same parts
+
+  // An ODF package named .docx (LibreOffice goes by the content): its hrefs go all the same.
+  std::string disguised = make_zip({{"mimetype", "application/vnd.oasis.opendocument.text"},
+                                    {"content.xml", "<draw:image xlink:href=\"http://example.com/x.png\"/>"}});
+  auto d = strip_external_links(disguised, "docx", "disguised.docx");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->removed, 1);
 
   std::string odt = make_zip({{"mimetype", "application/vnd.oasis.opendocument.text"},
                               {"content.xml", "<draw:image xlink:href=\"http://example.com/x.png\"/>"}});
