@@ -15,12 +15,6 @@
 namespace api {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
 std::string hex(const unsigned char* p, size_t n) {
   static const char* digits = "0123456789abcdef";
   std::string out;
@@ -44,10 +38,10 @@ std::string host_part(std::string_view v) {
     if (close == std::string_view::npos) return "";
     std::string_view rest = v.substr(close + 1);
     if (!rest.empty() && rest.front() != ':') return "";
-    return lower(v.substr(1, close - 1));
+    return lower_ascii(v.substr(1, close - 1));
   }
   auto colon = v.find(':');
-  return lower(v.substr(0, colon));
+  return lower_ascii(v.substr(0, colon));
 }
 
 bool ip_literal(const std::string& h) {
@@ -65,17 +59,17 @@ std::optional<Response> check_origin(const Request& req, const std::vector<std::
   std::string name = host_part(*host);
   if (name.empty()) return error_response(400, "malformed Host field");
   bool ours = ip_literal(name) || name == "localhost" ||
-              std::any_of(hosts.begin(), hosts.end(), [&](const std::string& h) { return lower(h) == name; });
+              std::any_of(hosts.begin(), hosts.end(), [&](const std::string& h) { return lower_ascii(h) == name; });
   if (!ours) {
     return forbidden("this node is not reached by the name " + name + " (add it to [http] hosts if it is)");
   }
-  if (auto site = req.header("sec-fetch-site"); site && lower(*site) == "cross-site") {
+  if (auto site = req.header("sec-fetch-site"); site && lower_ascii(*site) == "cross-site") {
     return forbidden("a cross-site request (Sec-Fetch-Site) is refused");
   }
   if (auto origin = req.header("origin")) {
     // The page's origin must be the node itself: scheme, host and port as the Host field says.
-    std::string o = lower(*origin);
-    if (o != "http://" + lower(*host) && o != "https://" + lower(*host)) {
+    std::string o = lower_ascii(*origin);
+    if (o != "http://" + lower_ascii(*host) && o != "https://" + lower_ascii(*host)) {
       return forbidden("a request from another origin (" + std::string(o.substr(0, 100)) + ") is refused");
     }
   }
@@ -86,7 +80,7 @@ std::optional<std::string> bearer_token(const Request& req) {
   auto v = req.header("authorization");
   if (!v) return std::nullopt;
   std::string_view s = *v;
-  if (s.size() < 7 || lower(s.substr(0, 7)) != "bearer ") return std::nullopt;
+  if (s.size() < 7 || lower_ascii(s.substr(0, 7)) != "bearer ") return std::nullopt;
   s.remove_prefix(7);
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   if (s.empty() || s.size() > 200) return std::nullopt;

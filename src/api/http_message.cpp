@@ -8,12 +8,6 @@
 namespace api {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
 const char* reason(int status) {
   switch (status) {
     case 200: return "OK";
@@ -34,6 +28,12 @@ const char* reason(int status) {
 }
 
 }  // namespace
+
+std::string lower_ascii(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
@@ -95,7 +95,7 @@ ParseOutcome parse_request(std::string_view data) {
       out.error = error_response(400, "malformed header line");
       return out;
     }
-    std::string name = lower(h.substr(0, colon));
+    std::string name = lower_ascii(h.substr(0, colon));
     if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
       out.error = error_response(400, "malformed header field name");  // RFC 9112 §5.1: no space before the colon
       return out;

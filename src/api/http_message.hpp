@@ -49,6 +49,9 @@ struct ParseOutcome {
 };
 ParseOutcome parse_request(std::string_view data);
 std::string serialize(const Response& r);
+// ASCII lower case (header names, schemes, host names).
+std::string lower_ascii(std::string_view s);
+
 // {"error": why} with `status`.
 Response error_response(int status, const std::string& why);
 
