@@ -301,7 +301,7 @@ int run(const config::Config& cfg) {
   fs::permissions(cfg.node.data_dir, fs::perms::others_all, fs::perm_options::remove);
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
-  if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial message(s)");
+  if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");
   const std::string db = sqlite_path(cfg);
   if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
   auto store = queue::JobStore::open(db);

@@ -292,17 +292,36 @@ fb::Result<SpoolWriter, SpoolError> Spool::begin_message() {
   return SpoolError{EEXIST, "begin message in " + dir_ + ": no free message id"};
 }
 
+namespace {
+
+// A temporary a writer leaves beside its target until the rename: "<name>.tmp" (spool
+// writes) or "<name>.tmp-<pid>" (imaging's TIFF and PDF writers).
+bool is_temporary(std::string_view name) {
+  if (has_suffix(name, ".tmp")) return true;
+  const size_t at = name.rfind(".tmp-");
+  if (at == std::string_view::npos || at + 5 == name.size()) return false;
+  return std::all_of(name.begin() + long(at + 5), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
 fb::Result<int, SpoolError> Spool::recover() {
-  const std::string incoming = dir_ + "/incoming";
-  std::error_code ec;
   int removed = 0;
-  for (fs::directory_iterator it(incoming, ec), end; !ec && it != end; it.increment(ec)) {
-    const fs::path& p = it->path();
-    if (!has_suffix(p.filename().string(), ".tmp") || !it->is_regular_file()) continue;
-    if (::unlink(p.c_str()) != 0) return sys_error("remove", p.string(), errno);
-    ++removed;
+  for (const char* sub : {"/incoming", "/fax", "/in", "/out", "/archive"}) {
+    const std::string dir = dir_ + sub;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec), end;
+    // Only incoming/ is required: the others came with later versions and are made by
+    // create_dirs() when missing.
+    if (ec == std::errc::no_such_file_or_directory && std::string_view(sub) != "/incoming") continue;
+    for (; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      if (!is_temporary(p.filename().string()) || !it->is_regular_file()) continue;
+      if (::unlink(p.c_str()) != 0) return sys_error("remove", p.string(), errno);
+      ++removed;
+    }
+    if (ec) return sys_error("list", dir, ec.value());
   }
-  if (ec) return sys_error("list", incoming, ec.value());
   return removed;
 }
 

@@ -6,7 +6,8 @@
 // renames it to <dir>/msg/<id>.eml and fsyncs msg/, so once commit() returns the message
 // survives a crash or power loss. Then its jobs are committed (job_store.hpp), then SMTP
 // says 250. A .tmp left by a crash was never acknowledged (the client will retry):
-// recover() deletes them at start-up.
+// recover() deletes them at start-up, with the half-written temporaries of the other
+// directories.
 //
 // LAYOUT:  <dir>/incoming/<id>.tmp  bodies being received
 //          <dir>/msg/<id>.eml       committed messages, removed once every job is reported
@@ -98,8 +99,10 @@ class Spool {
   SpoolStatus create_dirs();
   // Starts a message under a fresh id: <dir>/incoming/<id>.tmp, mode 0640.
   fb::Result<SpoolWriter, SpoolError> begin_message();
-  // Deletes incoming/*.tmp (never acknowledged); returns how many. Call once at start-up,
-  // before any session can be writing.
+  // Deletes the temporaries a crash left: incoming/*.tmp (never acknowledged) and the
+  // "*.tmp" / "*.tmp-<pid>" files of fax/, in/, out/ and archive/ (a TIFF, PDF or mail cut
+  // off before its rename; the job that wanted it redoes it). Returns how many. Call once at
+  // start-up, before anything can be writing.
   fb::Result<int, SpoolError> recover();
   // Ids of the committed messages, sorted; lets start-up find files with no job store row
   // (committed to the spool, then a crash before the jobs were: never acknowledged).

@@ -203,6 +203,37 @@ TEST_F(SpoolTest, RecoverRemovesOnlyLeftoverTmpFiles) {
   EXPECT_EQ(*spool.recover(), 0);
 }
 
+TEST_F(SpoolTest, RecoverRemovesWhatACrashCutOffBeforeItsRename) {
+  // A kill -9 while a received fax, a rendered fax or an outgoing mail was being written.
+  const std::string sp = tmp / "spool";
+  std::ofstream(sp + "/in/2.tif.tmp-17535") << "II*";
+  std::ofstream(sp + "/fax/7.tif.tmp-4") << "II*";
+  std::ofstream(sp + "/out/3.eml.tmp") << "From:";
+  std::ofstream(sp + "/archive/9.pdf.tmp-123") << "%PDF";
+  // Finished files, and names that only look alike, stay.
+  std::ofstream(sp + "/in/2.tif") << "II*";
+  std::ofstream(sp + "/in/5.tif.tmp-") << "x";
+  std::ofstream(sp + "/in/5.tif.tmp-12a") << "x";
+  std::ofstream(sp + "/out/3.eml") << "From:";
+  auto n = spool.recover();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 4);
+  EXPECT_FALSE(fs::exists(sp + "/in/2.tif.tmp-17535"));
+  EXPECT_FALSE(fs::exists(sp + "/fax/7.tif.tmp-4"));
+  EXPECT_FALSE(fs::exists(sp + "/out/3.eml.tmp"));
+  EXPECT_FALSE(fs::exists(sp + "/archive/9.pdf.tmp-123"));
+  for (const char* kept : {"/in/2.tif", "/in/5.tif.tmp-", "/in/5.tif.tmp-12a", "/out/3.eml"})
+    EXPECT_TRUE(fs::exists(sp + kept)) << kept;
+}
+
+TEST_F(SpoolTest, RecoverOfASpoolFromBeforeTheReceivedDirectoriesWorks) {
+  for (const char* sub : {"fax", "in", "out", "archive"}) fs::remove(tmp / (std::string("spool/") + sub));
+  std::ofstream(incoming() + "/0123456789abcdef.tmp");
+  auto n = spool.recover();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1);
+}
+
 TEST_F(SpoolTest, RecoverOfAMissingSpoolIsAnError) {
   auto n = Spool(tmp / "nowhere").recover();
   ASSERT_FALSE(n);
