@@ -3,11 +3,15 @@
 
 #include "core/log.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <ctime>
 #include <cstdlib>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -289,6 +293,22 @@ void reconcile(queue::Spool& spool, queue::JobStore& store) {
   if (removed) log("removed " + std::to_string(removed) + " unacknowledged message(s) from the spool");
 }
 
+// One serve per data directory: a second one would sweep the first one's half-written files
+// as a crash's leftovers and deliver its jobs twice. The lock is an flock(2) on
+// <data_dir>/serve.lock, held for the life of the process, so a kill -9 releases it.
+void hold_data_dir_lock(const std::string& data_dir) {
+  const std::string path = (fs::path(data_dir) / "serve.lock").string();
+  static int fd = -1;  // never closed: closing would release the lock
+  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err == EWOULDBLOCK)
+      throw std::runtime_error("another faxbridge serve is running on " + data_dir + " (it holds " + path + ")");
+    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
+  }
+}
+
 int run(const config::Config& cfg) {
   // Nothing the node writes is for other users: faxes, numbers, mail, tokens (issue 14). The
   // data directory loses any access for others, so files an older version made 0644 inside it
@@ -299,6 +319,7 @@ int run(const config::Config& cfg) {
   ::prctl(PR_SET_DUMPABLE, 0);
   fs::create_directories(cfg.node.data_dir);
   fs::permissions(cfg.node.data_dir, fs::perms::others_all, fs::perm_options::remove);
+  hold_data_dir_lock(cfg.node.data_dir);
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");

@@ -9,6 +9,7 @@ import re
 import signal
 import smtplib
 import sqlite3
+import subprocess
 import threading
 import time
 import unittest
@@ -107,6 +108,27 @@ class CrashTest(fbtest.TempDirTest):
                 self.assertEqual(on_disk, ids, "spool files without jobs, or jobs without files")
                 node.wait_jobs(len(ids), timeout=120)  # every job is rendered after the restart
                 node.stop()
+
+    def test_a_second_serve_on_the_same_data_directory_is_refused(self):
+        """A second serve would take the first one's half-written files for a crash's leftovers."""
+        workdir = self.path("node")
+        os.makedirs(workdir)
+        node = Node(workdir)
+        self.addCleanup(node.stop)
+        second = subprocess.run([fbtest.FAXBRIDGE, "serve", "--config", node.config], cwd=workdir,
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(second.returncode, 1, second.stderr)
+        self.assertIn("another faxbridge serve is running on %s" % os.path.join(workdir, "var"), second.stderr)
+        self.assertIsNone(node.proc.poll(), "the first serve must go on")
+        # After a kill -9 the lock is free again: the restart of the crash tests depends on it.
+        node.proc.send_signal(signal.SIGKILL)
+        node.proc.wait()
+        node.log.close()
+        if node.blackhole:
+            node.blackhole.close()
+        again = Node(workdir)
+        self.addCleanup(again.stop)
+        self.assertIsNone(again.proc.poll())
 
 
 if __name__ == "__main__":
