@@ -94,6 +94,7 @@ bool load_seccomp() {
     set_limit(RLIMIT_NOFILE, 1024);
     set_limit(RLIMIT_NPROC, 512);
     set_limit(RLIMIT_FSIZE, rlim_t(1) << 30);
+    set_limit(RLIMIT_NICE, 0);  // the daemon's allowance to raise its media threads is not the jail's
     if (::chdir(jail.dir.c_str()) != 0) report_and_exit(fd, {5, "cannot enter the converter's jail directory"});
     ::setenv("HOME", jail.dir.c_str(), 1);
     ::setenv("TMPDIR", (jail.dir + "/tmp").c_str(), 1);
@@ -185,6 +186,22 @@ int wait_status(pid_t pid) {
       report_and_exit(fd, {5, "cannot cover " + d + " in the converter's jail: " + std::strerror(errno)});
     }
   }
+  // The other jails out of sight: an empty tmpfs over the jails' directory with this jail bound
+  // back in. They belong to the same user (a non-root daemon's own uid), so without this a
+  // document could list and read another sender's while it is being rendered.
+  {
+    const std::filesystem::path self = std::filesystem::path(jail.dir).lexically_normal();
+    const std::string base = self.parent_path().string();
+    const int keep_fd = ::open(jail.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const std::string keep_path = "/proc/self/fd/" + std::to_string(keep_fd);
+    if (keep_fd < 0 ||
+        ::mount("tmpfs", base.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=711") != 0 ||
+        ::mkdir(jail.dir.c_str(), 0700) != 0 ||
+        ::mount(keep_path.c_str(), jail.dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      report_and_exit(fd, {5, "cannot hide the other jails from the converter's jail: " + std::string(std::strerror(errno))});
+    }
+    ::close(keep_fd);
+  }
   pid_t init = ::fork();
   if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});
   if (init == 0) {
@@ -223,7 +240,10 @@ double now_s() {
 
 std::string jails_dir() {
   const char* base = std::getenv("TMPDIR");
-  return std::string(base && *base ? base : "/tmp") + "/faxbridge-jails";
+  // Per user: root's (the convert CLI run as root) and a daemon's under its own user each keep
+  // theirs, neither able to take over the other's.
+  const uid_t uid = ::geteuid();
+  return std::string(base && *base ? base : "/tmp") + "/faxbridge-jails" + (uid == 0 ? "" : "-" + std::to_string(uid));
 }
 
 SandboxJail make_jail() {

@@ -8,7 +8,8 @@
 // The child reports its result (an exit code and one sentence) through a pipe.
 // THE JAIL (SandboxJail, issue 14; docs/security.md "The converter"): the work runs
 // - in a mount namespace of its own: an empty tmpfs over kHidden and jail.hide (no D-Bus or syslog
-//   socket, no homes, no service state, not the daemon's data), and a /proc of its PID namespace;
+//   socket, no homes, no service state, not the daemon's data, no other jail: the jails'
+//   directory is an empty tmpfs with only this jail bound in), and a /proc of its PID namespace;
 // - in new network, PID and IPC namespaces: no interface but a loopback that is down, so no
 //   document can make a renderer fetch http://169.254.169.254/ or reach any port; the work is
 //   PID 2 under a small init, and when either ends the kernel kills everything left in the
@@ -18,7 +19,7 @@
 // - in its private directory (HOME and TMPDIR too), which holds copies of the inputs;
 // - under a seccomp filter (libseccomp): no socket but AF_UNIX, no ptrace, mount, unshare,
 //   setns, bpf, kernel modules, keyrings, io_uring, userfaultfd, process_vm_*;
-// - with rlimits: AS, CPU, NOFILE 1024, NPROC 512, FSIZE 1 GiB, no core.
+// - with rlimits: AS, CPU, NOFILE 1024, NPROC 512, FSIZE 1 GiB, NICE 0 (no raised priority), no core.
 // LIMITS (defaults): 4 GiB address space, 120 s CPU, 300 s wall clock.
 #pragma once
 
@@ -49,7 +50,8 @@ inline constexpr const char* kHidden[] = {"/run", "/home", "/root", "/var/lib", 
                                           "/etc/ssl/private"};
 
 // A jail: a fresh 0700 directory with a random name, owned by the jail user, with tmp/ in it,
-// inside $TMPDIR/faxbridge-jails (0711, ours). Throws std::runtime_error naming what failed.
+// inside $TMPDIR/faxbridge-jails (root's) or $TMPDIR/faxbridge-jails-<uid> (0711, ours).
+// Throws std::runtime_error naming what failed.
 SandboxJail make_jail();
 void remove_jail(const SandboxJail& jail);
 // Removes jails left by conversions that were killed (older than `older_than_s`).

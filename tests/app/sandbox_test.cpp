@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -181,6 +182,39 @@ TEST(SandboxJail, SystemSocketsHomesTheDaemonsDataAndOtherProcessesAreOutOfSight
   std::filesystem::remove_all(data);
   EXPECT_EQ(r.code, 0) << r.message;
   EXPECT_TRUE(std::filesystem::exists("/run") && !std::filesystem::is_empty("/run"));  // ours untouched
+}
+
+TEST(SandboxJail, AnotherJailIsOutOfSight) {
+  // Two documents rendered at once: each jail sees its own directory and nothing of the other's,
+  // though both belong to the same user.
+  Jail mine, other;
+  { std::ofstream(other.j.dir + "/tmp/their.pdf") << "%PDF-1.4 someone else's document"; }
+  { std::ofstream(mine.j.dir + "/mine.txt") << "ours"; }
+  const std::string base = std::filesystem::path(mine.j.dir).parent_path().string();
+  auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
+    struct stat st {};
+    if (::stat(other.j.dir.c_str(), &st) == 0 || errno != ENOENT) return {4, "the other jail is visible"};
+    // Root's jails' directory cannot be listed by the jail user at all (0711); a non-root
+    // user's own can, and must show this jail alone.
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec))
+      names.push_back(it->path().filename().string());
+    if (ec && ec != std::errc::permission_denied) return {4, "listing the jails' directory: " + ec.message()};
+    if (!ec && names != std::vector<std::string>{std::filesystem::path(mine.j.dir).filename().string()}) {
+      std::string all;
+      for (const auto& n : names) all += n + " ";
+      return {4, "the jails' directory shows: " + all};
+    }
+    std::ifstream f(mine.j.dir + "/mine.txt");
+    std::string text;
+    if (!(f >> text) || text != "ours") return {4, "its own files are gone"};
+    std::ofstream(mine.j.dir + "/out.tif") << "II*";  // and it can still leave its result
+    return {0, ""};
+  }, tight(), mine.j);
+  EXPECT_EQ(r.code, 0) << r.message;
+  EXPECT_TRUE(std::filesystem::exists(mine.j.dir + "/out.tif"));
+  EXPECT_TRUE(std::filesystem::exists(other.j.dir + "/tmp/their.pdf"));  // untouched outside
 }
 
 TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
