@@ -295,12 +295,17 @@ fb::Result<SpoolWriter, SpoolError> Spool::begin_message() {
 namespace {
 
 // A temporary a writer leaves beside its target until the rename: "<name>.tmp" (spool
-// writes) or "<name>.tmp-<pid>" (imaging's TIFF and PDF writers).
+// writes), "<name>.tmp-<pid>" (imaging's TIFF and PDF writers) or "<name>.jail-<pid>" (the
+// converter taking its jail's output).
 bool is_temporary(std::string_view name) {
   if (has_suffix(name, ".tmp")) return true;
-  const size_t at = name.rfind(".tmp-");
-  if (at == std::string_view::npos || at + 5 == name.size()) return false;
-  return std::all_of(name.begin() + long(at + 5), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  for (std::string_view mark : {".tmp-", ".jail-"}) {
+    const size_t at = name.rfind(mark);
+    if (at == std::string_view::npos || at + mark.size() == name.size()) continue;
+    if (std::all_of(name.begin() + long(at + mark.size()), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return true;
+  }
+  return false;
 }
 
 }  // namespace

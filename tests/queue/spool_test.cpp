@@ -210,19 +210,22 @@ TEST_F(SpoolTest, RecoverRemovesWhatACrashCutOffBeforeItsRename) {
   std::ofstream(sp + "/fax/7.tif.tmp-4") << "II*";
   std::ofstream(sp + "/out/3.eml.tmp") << "From:";
   std::ofstream(sp + "/archive/9.pdf.tmp-123") << "%PDF";
+  std::ofstream(sp + "/fax/8.tif.jail-99") << "II*";
   // Finished files, and names that only look alike, stay.
   std::ofstream(sp + "/in/2.tif") << "II*";
   std::ofstream(sp + "/in/5.tif.tmp-") << "x";
   std::ofstream(sp + "/in/5.tif.tmp-12a") << "x";
   std::ofstream(sp + "/out/3.eml") << "From:";
+  std::ofstream(sp + "/fax/8.tif.jail-") << "x";
   auto n = spool.recover();
   ASSERT_TRUE(n) << n.error().message;
-  EXPECT_EQ(*n, 4);
+  EXPECT_EQ(*n, 5);
   EXPECT_FALSE(fs::exists(sp + "/in/2.tif.tmp-17535"));
+  EXPECT_FALSE(fs::exists(sp + "/fax/8.tif.jail-99"));
   EXPECT_FALSE(fs::exists(sp + "/fax/7.tif.tmp-4"));
   EXPECT_FALSE(fs::exists(sp + "/out/3.eml.tmp"));
   EXPECT_FALSE(fs::exists(sp + "/archive/9.pdf.tmp-123"));
-  for (const char* kept : {"/in/2.tif", "/in/5.tif.tmp-", "/in/5.tif.tmp-12a", "/out/3.eml"})
+  for (const char* kept : {"/in/2.tif", "/in/5.tif.tmp-", "/in/5.tif.tmp-12a", "/out/3.eml", "/fax/8.tif.jail-"})
     EXPECT_TRUE(fs::exists(sp + kept)) << kept;
 }
 
