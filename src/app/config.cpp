@@ -42,6 +42,7 @@ constexpr std::string_view kEmbeddedDefault = R"toml(# faxbridge — the embedde
 data_dir = "var"
 # min_free_mb = 200                      # below it MAIL gets 452 4.3.1 and inbound INVITEs 503
 # spool_dir = "var/spool"                # default <data_dir>/spool
+# user = "faxbridge"                     # serve drops root after binding its ports
 
 [smtp]
 listen = ["127.0.0.1:2525"]
@@ -339,6 +340,15 @@ std::optional<std::string> check_cover_sender(std::string_view v) {
   return must_be("an address, \"@domain\" or \"*\"", v);
 }
 
+// A user name as useradd takes it: [a-z_][a-z0-9_-]*, at most 32, an optional final '$'.
+std::optional<std::string> check_user_name(std::string_view v) {
+  auto ok_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; };
+  bool ok = !v.empty() && v.size() <= 32 && ((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_');
+  for (size_t i = 1; ok && i < v.size(); ++i) ok = ok_char(v[i]) || (v[i] == '$' && i + 1 == v.size());
+  if (ok) return std::nullopt;
+  return must_be("a user name (lowercase letters, digits, '_' and '-', at most 32)", v);
+}
+
 std::optional<std::string> check_path(std::string_view v) {
   if (!v.empty() && !has_control(v)) return std::nullopt;
   return must_be("a path", v);
@@ -602,6 +612,7 @@ std::string detect_hostname() {
 void read_node(Table t, Node& n) {
   t.str("data_dir", n.data_dir, check_path);
   if (!t.str("spool_dir", n.spool_dir, check_path)) n.spool_dir = under(n.data_dir, "spool");
+  t.str("user", n.user, check_user_name);
   t.integer("min_free_mb", n.min_free_mb, 0, 1000000);
   t.finish();
 }

@@ -12,7 +12,8 @@
 // Relative paths stay relative: they are relative to the working directory of `serve`.
 //
 // PARAMETERS (key, default; a key absent from the file takes its default, and so does a missing section):
-//   [node]     data_dir "var"; spool_dir <data_dir>/spool; min_free_mb 200 (0..1000000; 0 = no check)
+//   [node]     data_dir "var"; spool_dir <data_dir>/spool; min_free_mb 200 (0..1000000; 0 = no check);
+//              user "faxbridge" (a user name: the account serve runs as when started as root)
 //   [smtp]     listen ["127.0.0.1:2525"]; domains ["fax.localhost"];
 //              trusted_networks ["127.0.0.0/8", "::1/128"] (CIDR, or one address);
 //              max_message_bytes 26214400 (1..4 GiB); max_recipients 100 (1..100000);
@@ -103,6 +104,8 @@ struct ConfigError {
 struct Node {
   std::string data_dir = "var";
   std::string spool_dir = "var/spool";
+  // The account serve runs as once started as root (app/privileges.hpp); "root" keeps root.
+  std::string user = "faxbridge";
   int min_free_mb = 200;  // below it MAIL gets 452 4.3.1 and inbound INVITEs 503 (0: no check)
 };
 

@@ -1,6 +1,8 @@
 // serve.cpp — the gateway daemon's wiring (see serve.hpp).
 #include "app/serve.hpp"
 
+#include "app/privileges.hpp"
+
 #include "core/log.hpp"
 
 #include <cerrno>
@@ -297,19 +299,102 @@ void reconcile(queue::Spool& spool, queue::JobStore& store) {
 // as a crash's leftovers and deliver its jobs twice. The lock is an flock(2) on
 // <data_dir>/serve.lock, held for the life of the process, so a kill -9 releases it.
 void hold_data_dir_lock(const std::string& data_dir) {
-  const std::string path = (fs::path(data_dir) / "serve.lock").string();
+  const std::string path = "serve.lock";  // in the working directory, which is the data directory
   static int fd = -1;  // never closed: closing would release the lock
   fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw std::runtime_error("cannot open " + data_dir + "/" + path + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     if (err == EWOULDBLOCK)
-      throw std::runtime_error("another faxbridge serve is running on " + data_dir + " (it holds " + path + ")");
-    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
+      throw std::runtime_error("another faxbridge serve is running on " + data_dir + " (it holds " + data_dir +
+                               "/" + path + ")");
+    throw std::runtime_error("cannot lock " + data_dir + "/" + path + ": " + std::strerror(err));
   }
 }
 
-int run(const config::Config& cfg) {
+// Prepares the data directory, moves into it, rewrites the configuration's paths relative to
+// it and, started as root, becomes [node] user (privileges.hpp). Returns the data directory's
+// absolute path, for messages.
+std::string enter_data_dir(config::Config& cfg) {
+  fs::path data = fs::absolute(cfg.node.data_dir).lexically_normal();
+  if (!data.has_filename() && data != data.root_path()) data = data.parent_path();
+  std::optional<Account> as;
+  if (::geteuid() == 0 && cfg.node.user != "root") {
+    as = find_account(cfg.node.user);
+    if (!as) {
+      throw std::runtime_error("[node] user " + cfg.node.user +
+                               ": no such user (scripts/install-deps creates faxbridge; or set [node] user to "
+                               "another, or to \"root\")");
+    }
+    if (as->uid == 0) as.reset();  // another name of root
+  }
+  auto check = [&](const fs::path& d, const char* key) {
+    if (as && is_system_directory(d)) {
+      throw std::runtime_error(std::string(key) + " " + d.string() +
+                               " is a system directory: give faxbridge a directory of its own (it takes ownership "
+                               "of it)");
+    }
+  };
+  check(data, "data_dir");
+  fs::create_directories(data);
+  fs::permissions(data, fs::perms::others_all, fs::perm_options::remove);
+  // The directories the daemon writes: the data directory, and the spool and Maildir when they
+  // lie elsewhere.
+  std::vector<std::pair<fs::path, const char*>> own = {{data, "data_dir"}};
+  auto outside = [&](const std::string& p, const char* key) {
+    const std::string r = relative_to(p, data);
+    if (!r.empty() && r[0] == '/') {
+      check(r, key);
+      fs::create_directories(r);
+      own.emplace_back(r, key);
+    }
+  };
+  outside(cfg.node.spool_dir, "spool_dir");
+  if (cfg.delivery.mode == config::DeliveryMode::maildir) outside(cfg.delivery.maildir, "maildir");
+  std::string db = sqlite_path(cfg);
+  if (as) {
+    for (const auto& [dir, key] : own) {
+      if (int n = take_ownership(dir.string(), as->uid, as->gid); n > 0) {
+        log("took ownership of " + std::to_string(n) + " file(s) in " + dir.string() + " for " + as->name);
+      }
+    }
+    // A store outside those directories: its own files (its directory must let the user write).
+    if (const std::string r = relative_to(db, data); r[0] == '/') {
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        struct stat st {};
+        const std::string f = r + suffix;
+        if (::lstat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+          if (::lchown(f.c_str(), as->uid, as->gid) != 0) {
+            throw std::runtime_error("cannot give the store " + f + " to " + as->name + ": " + std::strerror(errno));
+          }
+        }
+      }
+    }
+  }
+  // From the data directory on, every path is read relative to it (or is absolute): rewrite
+  // them while the old working directory still gives relative ones their meaning.
+  auto rebase = [&](std::string& p) {
+    if (!p.empty()) p = relative_to(p, data);
+  };
+  cfg.node.data_dir = ".";
+  rebase(cfg.node.spool_dir);
+  rebase(cfg.delivery.maildir);
+  cfg.store.url = "sqlite:" + relative_to(db, data);
+  for (std::string* f : {&cfg.smtp.tls_cert, &cfg.smtp.tls_key, &cfg.sip.tls_cert, &cfg.sip.tls_key,
+                         &cfg.delivery.tls_client_cert, &cfg.delivery.tls_client_key}) {
+    rebase(*f);
+  }
+  if (::chdir(data.c_str()) != 0) {
+    throw std::runtime_error("cannot enter the data directory " + data.string() + ": " + std::strerror(errno));
+  }
+  if (as) {
+    become(*as);
+    log("running as " + as->name + " (uid " + std::to_string(as->uid) + ")");
+  }
+  return data.string();
+}
+
+int run(config::Config cfg) {
   // Nothing the node writes is for other users: faxes, numbers, mail, tokens (issue 14). The
   // data directory loses any access for others, so files an older version made 0644 inside it
   // are out of reach too.
@@ -317,9 +402,8 @@ int run(const config::Config& cfg) {
   // Not dumpable: a process of the same user (a converter run by a non-root daemon) cannot open
   // /proc/<pid>/mem or ptrace the daemon, and no core file carries its secrets.
   ::prctl(PR_SET_DUMPABLE, 0);
-  fs::create_directories(cfg.node.data_dir);
-  fs::permissions(cfg.node.data_dir, fs::perms::others_all, fs::perm_options::remove);
-  hold_data_dir_lock(cfg.node.data_dir);
+  const std::string data_dir = enter_data_dir(cfg);
+  hold_data_dir_lock(data_dir);
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");
@@ -449,7 +533,7 @@ int run(const config::Config& cfg) {
   for (const auto& ep : http.bound()) {
     log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
         (cfg.http.tokens ? " (bearer tokens; the admin token is in " +
-                               (fs::path(cfg.node.data_dir) / kAdminTokenFile).string() + ")"
+                               (fs::path(data_dir) / kAdminTokenFile).string() + ")"
                          : " (no tokens: loopback only)"));
   }
 
@@ -655,6 +739,7 @@ int run(const config::Config& cfg) {
       std::_Exit(0);
     });
   });
+  drop_startup_capabilities();  // every port is bound and every key read
   log("ready");
   io.run();
   poke_dispatcher = nullptr;

@@ -990,6 +990,19 @@ TEST(Node, MinFreeMb) {
   EXPECT_EQ(error_of("[node]\nmin_free_mb = -1\n"), "faxbridge.toml: node.min_free_mb must be from 0 to 1000000, not -1");
 }
 
+TEST(Node, User) {
+  EXPECT_EQ(load("").node.user, "faxbridge");
+  EXPECT_EQ(config::embedded_default().node.user, "faxbridge");
+  EXPECT_EQ(load("[node]\nuser = \"fax_1-gw\"\n").node.user, "fax_1-gw");
+  EXPECT_EQ(load("[node]\nuser = \"root\"\n").node.user, "root");
+  EXPECT_EQ(error_of("[node]\nuser = \"\"\n"),
+            "faxbridge.toml: node.user must be a user name (lowercase letters, digits, '_' and '-', at most 32), not \"\"");
+  EXPECT_EQ(error_of("[node]\nuser = \"../x\"\n"),
+            "faxbridge.toml: node.user must be a user name (lowercase letters, digits, '_' and '-', at most 32), not \"../x\"");
+  EXPECT_NE(error_of("[node]\nuser = \"Fax\"\n"), "");
+  EXPECT_NE(error_of("[node]\nuser = \"1fax\"\n"), "");
+}
+
 TEST(Exchange, ServersAndRecipientDomainsAreReadAndChecked) {
   Config c = load("[exchange]\nservers = [\"192.0.2.10\", \"2001:db8::/64\"]\nrecipient_domains = [\"example.com\"]\n");
   EXPECT_EQ(c.exchange.servers, (Strings{"192.0.2.10", "2001:db8::/64"}));

@@ -63,7 +63,8 @@ class CrashTest(fbtest.TempDirTest):
         seen = {}
         for mid, path, jobs in rows:
             self.assertEqual(jobs, 1, "message %s has %d jobs" % (mid, jobs))
-            with open(path, "rb") as f:
+            # Stored relative to the data directory, which serve works in.
+            with open(os.path.join(node.dir, "var", path), "rb") as f:
                 m = re.search(rb"Subject: crash-(\d+)", f.read())
             self.assertIsNotNone(m, path)
             seen[int(m.group(1))] = seen.get(int(m.group(1)), 0) + 1

@@ -1,0 +1,183 @@
+// privileges.cpp — see privileges.hpp.
+#include "app/privileges.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <ftw.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+
+namespace fs = std::filesystem;
+
+namespace app {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
+
+// capset(2) without libcap: version 3, two 32-bit words per set.
+bool set_capabilities(std::initializer_list<int> keep) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  for (int cap : keep) {
+    data[cap / 32].effective |= 1u << (cap % 32);
+    data[cap / 32].permitted |= 1u << (cap % 32);
+  }
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+// The state of one take_ownership walk (nftw's callback takes no user data).
+struct Walk {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  int changed = 0;
+  int skipped = 0;
+};
+Walk* g_walk = nullptr;
+
+int own_one(const char* path, const struct stat* st, int type, FTW*) {
+  Walk& w = *g_walk;
+  if (type == FTW_NS || type == FTW_DNR) return 0;  // gone, or unreadable: the open later names it
+  if (st->st_uid == w.uid && st->st_gid == w.gid) return 0;
+  // A foreign file with a second name elsewhere: perhaps a hard link to a system file that was
+  // planted here. Never hand it over.
+  if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && st->st_uid != w.uid) {
+    ++w.skipped;
+    fb::log("not taking ownership of " + std::string(path) + ": it has " + std::to_string(st->st_nlink) + " names");
+    return 0;
+  }
+  if (::lchown(path, w.uid, w.gid) == 0) ++w.changed;
+  return 0;
+}
+
+}  // namespace
+
+std::optional<Account> find_account(const std::string& name) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
+  return Account{name, found->pw_uid, found->pw_gid};
+}
+
+std::string relative_to(const std::string& path, const fs::path& data_dir) {
+  const fs::path abs = fs::absolute(path).lexically_normal();
+  fs::path a = abs, d = data_dir;
+  // "var/" and "var" are the same directory.
+  if (!a.has_filename()) a = a.parent_path();
+  if (!d.has_filename()) d = d.parent_path();
+  if (a == d) return ".";
+  const fs::path rel = a.lexically_relative(d);
+  if (!rel.empty() && *rel.begin() != "..") return rel.string();
+  return a.string();
+}
+
+bool is_system_directory(const fs::path& dir) {
+  fs::path d = dir;
+  if (!d.has_filename() && d.has_parent_path() && d != d.root_path()) d = d.parent_path();
+  static const char* const kSystem[] = {"/",     "/bin",  "/boot", "/dev",  "/etc",  "/home",    "/lib",
+                                        "/lib32", "/lib64", "/media", "/mnt",  "/opt",  "/proc",    "/root",
+                                        "/run",  "/sbin", "/srv",  "/sys",  "/tmp",  "/usr",     "/var",
+                                        "/var/lib", "/var/spool", "/var/tmp", "/var/log", "/var/mail", "/usr/local"};
+  for (const char* s : kSystem) {
+    if (d == fs::path(s)) return true;
+  }
+  return false;
+}
+
+int take_ownership(const std::string& dir, uid_t uid, gid_t gid) {
+  Walk w{uid, gid, 0, 0};
+  g_walk = &w;
+  const int rc = ::nftw(dir.c_str(), own_one, 64, FTW_PHYS | FTW_MOUNT);
+  g_walk = nullptr;
+  if (rc != 0) fail("cannot take ownership of " + dir);
+  return w.changed;
+}
+
+void become(const Account& a) {
+  // Media threads ask for nice -10: this limit allows it without a capability where the
+  // system lets us raise it (a container without CAP_SYS_RESOURCE does not: then the
+  // start-up capability below serves the threads started before ready).
+  rlimit nice{30, 30};
+  (void)::setrlimit(RLIMIT_NICE, &nice);
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail("cannot keep capabilities across the change of user");
+  if (::setgroups(0, nullptr) != 0) fail("cannot drop the supplementary groups");
+  if (::setresgid(a.gid, a.gid, a.gid) != 0) fail("cannot become group " + std::to_string(a.gid) + " of user " + a.name);
+  // The saved uid stays 0 until drop_startup_capabilities(): its setresuid (which glibc makes
+  // every thread do) then takes the last 0 away, and with it every thread's capabilities.
+  if (::setresuid(a.uid, a.uid, 0) != 0) fail("cannot become user " + a.name);
+  if (!set_capabilities({CAP_NET_BIND_SERVICE, CAP_DAC_READ_SEARCH, CAP_SYS_NICE})) {
+    fail("cannot keep the start-up capabilities");
+  }
+  // Off before any thread is made: threads inherit it, and with it set their capabilities
+  // would survive the last change of user.
+  ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  // A change of user resets the dumpable flag to the system's default: not dumpable, again.
+  ::prctl(PR_SET_DUMPABLE, 0);
+}
+
+namespace {
+
+// Every thread of this process: its uids, and whether any capability is left.
+struct ThreadCreds {
+  std::string tid;
+  bool any_root_uid = false;
+  bool any_capability = false;
+};
+
+std::vector<ThreadCreds> thread_creds() {
+  std::vector<ThreadCreds> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/self/task", ec)) {
+    ThreadCreds t;
+    t.tid = e.path().filename().string();
+    FILE* f = std::fopen((e.path() / "status").c_str(), "r");
+    if (!f) continue;  // the thread ended
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      std::string l(line);
+      if (l.rfind("Uid:", 0) == 0) {
+        unsigned r = 1, e1 = 1, sv = 1, fsu = 1;
+        if (std::sscanf(l.c_str() + 4, "%u %u %u %u", &r, &e1, &sv, &fsu) == 4) {
+          t.any_root_uid = r == 0 || e1 == 0 || sv == 0 || fsu == 0;
+        }
+      } else if (l.rfind("CapPrm:", 0) == 0 || l.rfind("CapEff:", 0) == 0) {
+        t.any_capability |= std::strtoull(l.c_str() + 7, nullptr, 16) != 0;
+      }
+    }
+    std::fclose(f);
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+void drop_startup_capabilities() {
+  uid_t r = 0, e = 0, sv = 0;
+  if (::getresuid(&r, &e, &sv) != 0) fail("cannot read the user ids");
+  if (e == 0) return;  // root by choice ([node] user = "root"), or never root
+  if (sv == 0 && ::setresuid(e, e, e) != 0) fail("cannot drop the saved root user id");
+  if (!set_capabilities({})) fail("cannot drop the start-up capabilities");  // started without root, with some
+  for (const auto& t : thread_creds()) {
+    if (t.any_root_uid || t.any_capability) {
+      throw std::runtime_error("thread " + t.tid + " still has a root id or a capability after dropping them");
+    }
+  }
+  if (::setuid(0) == 0 || ::seteuid(0) == 0) throw std::runtime_error("root could be taken back");
+}
+
+}  // namespace app

@@ -1,0 +1,60 @@
+// privileges.hpp — `serve` gives up root (issue 14; docs/security.md "No root").
+//
+// Started as root, serve:
+// 1. finds [node] user (default faxbridge, made by scripts/install-deps; "root" keeps root);
+// 2. creates its data directory, and its spool and Maildir directories when they lie outside it,
+//    and takes ownership of what is in them (files an earlier run as root made): lchown, never
+//    following a link or leaving the file system, skipping a foreign file with a second name
+//    (a hard link planted to a system file);
+// 3. moves into the data directory and from then on names its files relative to it, so a data
+//    directory under a private (0700) home, such as a checkout's var/, still works;
+// 4. becomes the user: its primary group, no supplementary groups. Until it is ready it keeps
+//    three capabilities: CAP_NET_BIND_SERVICE (ports below 1024), CAP_DAC_READ_SEARCH
+//    (certificates and keys readable by root alone) and CAP_SYS_NICE (its media threads' nice
+//    -10), and a saved user id of 0. drop_startup_capabilities() then sets all three user ids to
+//    the user's, which glibc has every thread do, and the kernel takes every thread's
+//    capabilities with the last 0 (capset alone would change only the calling thread); it
+//    checks each thread in /proc/self/task and that root cannot be taken back.
+// Started as another user, serve stays that user; steps 2 (without the change of owner) and 3
+// are the same.
+// A data directory that is / or a system directory (/usr, /etc, /var, /home, ...) is refused:
+// taking ownership of it would give the system away.
+// Errors are std::runtime_error naming the user or path and what failed.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <sys/types.h>
+
+namespace app {
+
+struct Account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// The account `name`, or nullopt when there is none.
+[[nodiscard]] std::optional<Account> find_account(const std::string& name);
+
+// `path` for a process whose working directory is `data_dir` (absolute, normal): "." for the
+// directory itself, a relative path for what lies under it, else the absolute path (resolved
+// against the current working directory).
+[[nodiscard]] std::string relative_to(const std::string& path, const std::filesystem::path& data_dir);
+
+// True when `dir` (absolute, normal) is / or a directory of the system that no daemon may own.
+[[nodiscard]] bool is_system_directory(const std::filesystem::path& dir);
+
+// Gives everything under `dir` (itself included) to uid:gid, as step 2 says. Returns how many
+// entries changed owner; throws when `dir` cannot be walked.
+int take_ownership(const std::string& dir, uid_t uid, gid_t gid);
+
+// Step 4. Throws when any id cannot be set or root could be taken back.
+void become(const Account& account);
+
+// Drops the capabilities become() kept for start-up. A no-op for a process that has none.
+void drop_startup_capabilities();
+
+}  // namespace app
