@@ -137,34 +137,23 @@ int wait_status(pid_t pid) {
   return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : 4;
 }
 
-// The forked child. Without a jail it is the worker. With one it enters new namespaces and forks
-// their init (PID 1), which forks the worker (PID 2) and reaps; when the worker ends, init ends
-// and the kernel kills whatever is left in the namespace. This process (outside the namespace)
-// ends as the worker did, a signal included, for run_sandboxed to read.
-[[noreturn]] void child(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
-                        const SandboxJail& jail, pid_t parent) {
-  ::setpgid(0, 0);
-  if (!jail.enabled) worker(fd, work, lim, jail);
-  set_limit(RLIMIT_CORE, 0);  // a signal re-raised here dumps nothing
-  // The convert process killed (the daemon stopping it): the jail goes with it.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(5);
+}  // namespace
+
+std::string enter_jail(const SandboxJail& jail) {
   const uid_t uid = ::geteuid();
   const gid_t gid = ::getegid();
   int flags = CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS;
   if (uid != 0) flags |= CLONE_NEWUSER;  // namespaces without root
-  if (::unshare(flags) != 0) {
-    report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
-  }
+  if (::unshare(flags) != 0) return std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")";
   if (uid != 0) {  // ourselves inside the user namespace too (mounts need a mapped user)
     if (!write_file("/proc/self/setgroups", "deny") ||
         !write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") ||
         !write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")) {
-      report_and_exit(fd, {5, std::string("cannot map the converter's user namespace: ") + std::strerror(errno)});
+      return std::string("cannot map the converter's user namespace: ") + std::strerror(errno);
     }
   }
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    report_and_exit(fd, {5, std::string("cannot enter the converter's jail (mount: ") + std::strerror(errno) + ")"});
+    return std::string("cannot enter the converter's jail (mount: ") + std::strerror(errno) + ")";
   }
   // What must stay in sight: the jail itself and what renderers run on. A directory to cover
   // that holds one of them (a data_dir of "." run from /, a TMPDIR under /var/tmp) is left
@@ -183,7 +172,7 @@ int wait_status(pid_t pid) {
     struct stat st {};
     if (d.empty() || d[0] != '/' || covers_kept(d) || ::lstat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     if (::mount("tmpfs", d.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755") != 0 && must) {
-      report_and_exit(fd, {5, "cannot cover " + d + " in the converter's jail: " + std::strerror(errno)});
+      return "cannot cover " + d + " in the converter's jail: " + std::strerror(errno);
     }
   }
   // The other jails out of sight: an empty tmpfs over the jails' directory with this jail bound
@@ -198,9 +187,36 @@ int wait_status(pid_t pid) {
         ::mount("tmpfs", base.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=711") != 0 ||
         ::mkdir(jail.dir.c_str(), 0700) != 0 ||
         ::mount(keep_path.c_str(), jail.dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-      report_and_exit(fd, {5, "cannot hide the other jails from the converter's jail: " + std::string(std::strerror(errno))});
+      return "cannot hide the other jails from the converter's jail: " + std::string(std::strerror(errno));
     }
     ::close(keep_fd);
+  }
+  return "";
+}
+
+namespace {
+
+// The forked child. Without a jail it is the worker. With one it enters new namespaces and forks
+// their init (PID 1), which forks the worker (PID 2) and reaps; when the worker ends, init ends
+// and the kernel kills whatever is left in the namespace. This process (outside the namespace)
+// ends as the worker did, a signal included, for run_sandboxed to read.
+[[noreturn]] void child(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
+                        const SandboxJail& jail, pid_t parent) {
+  ::setpgid(0, 0);
+  for (int c : jail.close_fds) ::close(c);  // the server's socket: never in reach of a document
+  if (!jail.enabled) worker(fd, work, lim, jail);
+  set_limit(RLIMIT_CORE, 0);  // a signal re-raised here dumps nothing
+  // The convert process killed (the daemon stopping it): the jail goes with it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(5);
+  if (jail.inside) {
+    // Already in the jail's namespaces (the warm render server): a PID namespace of its own, so
+    // that nothing this document starts outlives it, and a mount namespace for its /proc.
+    if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
+    }
+  } else if (std::string why = enter_jail(jail); !why.empty()) {
+    report_and_exit(fd, {5, why});
   }
   pid_t init = ::fork();
   if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});

@@ -41,7 +41,17 @@ struct SandboxJail {
   std::string dir;  // private and empty but for the inputs: the work's cwd, HOME and TMPDIR
   unsigned uid = 0, gid = 0;  // the jail user, switched to when running as root
   std::vector<std::string> hide;  // absolute directories to cover (the daemon's data directory)
+  // The calling process is already in this jail's namespaces (enter_jail: the warm render
+  // server): the work only gets a PID namespace (and a mount namespace for its /proc) of its own.
+  bool inside = false;
+  std::vector<int> close_fds;  // closed in the child before anything else runs
 };
+
+// The namespaces and covers of `jail` for the calling process (what run_sandboxed gives each
+// jailed child), for a process that will run many documents in them, each with inside = true.
+// The next process the caller forks is the jail's PID 1 (the namespace ends with it): that is
+// where the documents are run from. Returns "" or what failed. Call before any thread starts.
+[[nodiscard]] std::string enter_jail(const SandboxJail& jail);
 
 // Directories every jail covers with an empty tmpfs (kHidden; those that exist and are not
 // links): sockets of system services (/run), homes, service state, logs, spools.

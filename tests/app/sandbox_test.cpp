@@ -11,6 +11,9 @@
 
 #include <filesystem>
 
+#include <poll.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -215,6 +218,61 @@ TEST(SandboxJail, AnotherJailIsOutOfSight) {
   EXPECT_EQ(r.code, 0) << r.message;
   EXPECT_TRUE(std::filesystem::exists(mine.j.dir + "/out.tif"));
   EXPECT_TRUE(std::filesystem::exists(other.j.dir + "/tmp/their.pdf"));  // untouched outside
+}
+
+TEST(SandboxJail, InAWarmJailEachRunIsWalledAndEndsWithWhatItStarted) {
+  // A process that entered the jail once (the warm render server) runs document after
+  // document in it: each has no network, no root, seccomp, and whatever it started dies with it.
+  Jail jail;
+  int result[2];
+  ASSERT_EQ(pipe(result), 0);
+  pid_t server = fork();
+  ASSERT_GE(server, 0);
+  if (server == 0) {
+    close(result[0]);
+    auto say = [&](const std::string& s) {
+      (void)!write(result[1], s.data(), s.size());
+      _exit(0);
+    };
+    if (std::string why = app::enter_jail(jail.j); !why.empty()) say("enter_jail: " + why);
+    // The next process is the jail's PID 1: the warm server's loop runs there.
+    if (pid_t warm = fork(); warm != 0) {
+      int ws = 0;
+      waitpid(warm, &ws, 0);
+      _exit(0);
+    }
+    app::SandboxJail inside = jail.j;
+    inside.inside = true;
+    int held[2];
+    if (pipe(held) != 0) say("pipe");
+    inside.close_fds = {result[1]};  // what a document must not reach
+    auto first = app::run_sandboxed([&]() -> app::SandboxOutcome {
+      if (fcntl(result[1], F_GETFD) != -1) return {4, "the server's descriptor is open in the work"};
+      if (socket(AF_INET, SOCK_DGRAM, 0) >= 0) return {4, "an AF_INET socket"};
+      if (geteuid() == 0) return {4, "root"};
+      if (unshare(CLONE_NEWNS) == 0) return {4, "unshare was allowed"};
+      if (fork() == 0) {  // a helper that would outlive its document, holding `held`
+        setsid();
+        for (;;) pause();
+      }
+      return {0, ""};
+    }, tight(), inside);
+    if (first.code != 0) say("first: " + first.message);
+    close(held[1]);
+    pollfd p{held[0], POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) say("the first document's helper outlived it");
+    auto second = app::run_sandboxed([] { return app::SandboxOutcome{0, ""}; }, tight(), inside);
+    if (second.code != 0) say("second: " + second.message);
+    say("ok");
+  }
+  close(result[1]);
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = read(result[0], buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
+  close(result[0]);
+  int st = 0;
+  waitpid(server, &st, 0);
+  EXPECT_EQ(got, "ok");
 }
 
 TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
