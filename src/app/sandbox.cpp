@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 #include <fcntl.h>
 #include <grp.h>
@@ -19,6 +20,8 @@
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -51,8 +54,11 @@ void set_limit(int resource, rlim_t v) {
   ::setrlimit(resource, &r);
 }
 
-// What the work may not do, whatever it is tricked into (sandbox.hpp).
-bool load_seccomp() {
+// What the work may not do, whatever it is tricked into (sandbox.hpp), as a BPF program: built
+// once per process (before the fork, so a warm server's documents only load it).
+std::vector<sock_filter>* g_seccomp_program = nullptr;
+
+bool build_seccomp(std::vector<sock_filter>& program) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (!ctx) return false;
   bool ok = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) == 0;
@@ -75,9 +81,43 @@ bool load_seccomp() {
     ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)) == 0;
   }
   ok = ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) == 0;
-  ok = ok && seccomp_load(ctx) == 0;
+  // Exported through a pipe (libseccomp writes the program to a descriptor); it is a few
+  // hundred bytes, far below a pipe's buffer.
+  int p[2];
+  if (ok && ::pipe2(p, O_CLOEXEC) == 0) {
+    ok = seccomp_export_bpf(ctx, p[1]) == 0;
+    ::close(p[1]);
+    std::string bytes;
+    char buf[4096];
+    for (ssize_t n; ok && (n = ::read(p[0], buf, sizeof buf)) > 0;) bytes.append(buf, size_t(n));
+    ::close(p[0]);
+    ok = ok && !bytes.empty() && bytes.size() % sizeof(sock_filter) == 0;
+    if (ok) {
+      program.resize(bytes.size() / sizeof(sock_filter));
+      std::memcpy(program.data(), bytes.data(), bytes.size());
+    }
+  } else {
+    ok = false;
+  }
   seccomp_release(ctx);
   return ok;
+}
+
+bool prepare_seccomp() {
+  if (g_seccomp_program) return true;
+  auto* program = new std::vector<sock_filter>();
+  if (!build_seccomp(*program)) {
+    delete program;
+    return false;
+  }
+  g_seccomp_program = program;
+  return true;
+}
+
+bool load_seccomp() {
+  if (!prepare_seccomp()) return false;
+  sock_fprog prog{static_cast<unsigned short>(g_seccomp_program->size()), g_seccomp_program->data()};
+  return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
 // The work, in the jail when there is one: its directory, its user, no new privileges, seccomp.
@@ -307,8 +347,11 @@ void remove_jail(const SandboxJail& jail) {
   std::filesystem::remove_all(jail.dir, ec);
 }
 
-SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
-                             const SandboxJail& jail) {
+namespace {
+
+SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim, const SandboxJail& jail,
+                         pid_t& child_pid) {
+  if (jail.enabled && !prepare_seccomp()) return {5, "cannot build the converter's seccomp filter"};
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {5, std::string("cannot create a pipe: ") + std::strerror(errno)};
   const pid_t parent = ::getpid();
@@ -322,6 +365,7 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
     ::close(fds[0]);
     child(fds[1], work, lim, jail, parent);
   }
+  child_pid = pid;
   ::setpgid(pid, pid);
   ::close(fds[1]);
   std::string report;
@@ -373,6 +417,16 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
   SandboxOutcome out;
   out.code = std::atoi(report.substr(0, nl).c_str());
   out.message = report.substr(nl + 1);
+  return out;
+}
+
+}  // namespace
+
+SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
+                             const SandboxJail& jail) {
+  pid_t pid = 0;
+  SandboxOutcome out = run_child(work, lim, jail, pid);
+  out.pid = long(pid);
   return out;
 }
 

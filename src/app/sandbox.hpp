@@ -70,6 +70,7 @@ void sweep_jails(int older_than_s);
 struct SandboxOutcome {
   int code = 0;         // 0 success, else a convert exit code (2..5)
   std::string message;  // one sentence when code != 0
+  long pid = 0;         // the process run_sandboxed forked for the work (0: none)
 };
 
 // `work` runs in the child; it returns the outcome to report.
