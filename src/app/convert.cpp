@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,6 +155,9 @@ imaging::Result<bool> add_cover(imaging::Pages& pages, RenderedMail* mail, size_
 }  // namespace
 
 SandboxOutcome convert_in_jail(const ConvertRequest& req) {
+  // Not dumpable: run by a non-root daemon, this process shares the jail's user, and its
+  // working directory (the daemon's data) must not be reachable through /proc/<pid>/cwd.
+  ::prctl(PR_SET_DUMPABLE, 0);
   SandboxJail jail;
   try {
     jail = make_jail();

@@ -20,6 +20,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mount.h>
@@ -27,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +49,13 @@ void write_all(int fd, const std::string& s) {
   write_all(fd, std::to_string(out.code) + "\n" + out.message);
   ::close(fd);
   ::_exit(out.code);
+}
+
+// capset(2) to nothing for this (single-threaded) process: version 3, two words per set.
+bool drop_all_capabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  return ::syscall(SYS_capset, &header, data) == 0;
 }
 
 void set_limit(int resource, rlim_t v) {
@@ -143,6 +152,10 @@ bool load_seccomp() {
           ::setuid(0) == 0) {
         report_and_exit(fd, {5, "cannot become the converter's jail user"});
       }
+    } else if (!drop_all_capabilities()) {
+      // Not root: the jail is a user namespace whose capabilities this process holds. None go
+      // with the work.
+      report_and_exit(fd, {5, "cannot drop the converter's capabilities"});
     }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !load_seccomp()) {
       report_and_exit(fd, {5, "cannot load the converter's seccomp filter"});
@@ -186,6 +199,9 @@ std::string enter_jail(const SandboxJail& jail) {
   if (uid != 0) flags |= CLONE_NEWUSER;  // namespaces without root
   if (::unshare(flags) != 0) return std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")";
   if (uid != 0) {  // ourselves inside the user namespace too (mounts need a mapped user)
+    // Only a dumpable process may write its own maps (a non-root daemon, and the convert
+    // process, are not dumpable); the caller makes it undumpable again at once.
+    ::prctl(PR_SET_DUMPABLE, 1);
     if (!write_file("/proc/self/setgroups", "deny") ||
         !write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") ||
         !write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")) {
@@ -249,6 +265,11 @@ namespace {
   // The convert process killed (the daemon stopping it): the jail goes with it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(5);
+  // Neither this process nor the jail's init may lead the work back out: their working
+  // directory (inherited: the daemon's data directory) would be open to the work through
+  // /proc/<pid>/cwd, and a dumpable process of the same user to /proc/<pid>/mem.
+  // (Not dumpable once the user namespace is mapped: writing its own uid_map needs it.)
+  if (::chdir(jail.dir.c_str()) != 0) report_and_exit(fd, {5, "cannot enter the converter's jail directory"});
   if (jail.inside) {
     // Already in the jail's namespaces (the warm render server): a PID namespace of its own, so
     // that nothing this document starts outlives it, and a mount namespace for its /proc.
@@ -258,6 +279,7 @@ namespace {
   } else if (std::string why = enter_jail(jail); !why.empty()) {
     report_and_exit(fd, {5, why});
   }
+  ::prctl(PR_SET_DUMPABLE, 0);
   pid_t init = ::fork();
   if (init < 0) report_and_exit(fd, {5, "cannot start the converter's jail"});
   if (init == 0) {

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -185,6 +187,61 @@ TEST(SandboxJail, SystemSocketsHomesTheDaemonsDataAndOtherProcessesAreOutOfSight
   std::filesystem::remove_all(data);
   EXPECT_EQ(r.code, 0) << r.message;
   EXPECT_TRUE(std::filesystem::exists("/run") && !std::filesystem::is_empty("/run"));  // ours untouched
+}
+
+// The outcome of `body` run in a child process as `nobody` (the daemon's case: not root, the
+// jail a user namespace of its own user), or as this process's user when that is not root.
+std::string as_unprivileged(const std::function<std::string()>& body) {
+  int p[2];
+  if (pipe(p) != 0) return "pipe";
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    std::string out;
+    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+      out = "cannot become nobody";
+    } else {
+      out = body();
+    }
+    (void)!write(p[1], out.data(), out.size());
+    _exit(0);
+  }
+  close(p[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = read(p[0], buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
+  close(p[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return got;
+}
+
+TEST(SandboxJail, TheWorkingDirectoryItCameFromIsOutOfReach) {
+  // serve works in its data directory, so the convert process and the jail start there: the
+  // work must not find it again through /proc/<pid>/cwd of the jail's init or of its parent.
+  // Run as root (the jail user differs) and as a user whose jail is its own user namespace.
+  auto body = []() -> std::string {
+    Jail jail;
+    const std::string data = jail.j.dir + "-cwd";
+    std::filesystem::create_directories(data);
+    { std::ofstream(data + "/admin.token") << "fbt_secret"; }
+    const auto before = std::filesystem::current_path();
+    std::filesystem::current_path(data);
+    jail.j.hide = {data};
+    auto r = app::run_sandboxed([&]() -> app::SandboxOutcome {
+      for (const char* p : {"/proc/1/cwd/admin.token", "/proc/self/cwd/admin.token"}) {
+        std::ifstream f(p);
+        std::string text;
+        if (f >> text) return {4, std::string("read through ") + p + ": " + text};
+      }
+      return {0, ""};
+    }, tight(), jail.j);
+    std::filesystem::current_path(before);
+    std::filesystem::remove_all(data);
+    return r.code == 0 ? "ok" : r.message;
+  };
+  EXPECT_EQ(body(), "ok");
+  EXPECT_EQ(as_unprivileged(body), "ok");
 }
 
 TEST(SandboxJail, AnotherJailIsOutOfSight) {
