@@ -43,6 +43,7 @@
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
 #include "queue/spool.hpp"
+#include "queue/store_paths.hpp"
 #include "queue/user_store.hpp"
 
 namespace app {
@@ -312,10 +313,15 @@ void hold_data_dir_lock(const std::string& data_dir) {
   }
 }
 
+struct DataDir {
+  std::string path;     // absolute, for messages
+  fs::path old_cwd;     // serve's working directory before it moved into the data directory
+};
+
 // Prepares the data directory, moves into it, rewrites the configuration's paths relative to
-// it and, started as root, becomes [node] user (privileges.hpp). Returns the data directory's
-// absolute path, for messages.
-std::string enter_data_dir(config::Config& cfg) {
+// it and, started as root, becomes [node] user (privileges.hpp).
+DataDir enter_data_dir(config::Config& cfg) {
+  const fs::path old_cwd = fs::current_path();
   fs::path data = fs::absolute(cfg.node.data_dir).lexically_normal();
   if (!data.has_filename() && data != data.root_path()) data = data.parent_path();
   std::optional<Account> as;
@@ -391,7 +397,7 @@ std::string enter_data_dir(config::Config& cfg) {
     become(*as);
     log("running as " + as->name + " (uid " + std::to_string(as->uid) + ")");
   }
-  return data.string();
+  return {data.string(), old_cwd};
 }
 
 int run(config::Config cfg) {
@@ -402,7 +408,8 @@ int run(config::Config cfg) {
   // Not dumpable: a process of the same user (a converter run by a non-root daemon) cannot open
   // /proc/<pid>/mem or ptrace the daemon, and no core file carries its secrets.
   ::prctl(PR_SET_DUMPABLE, 0);
-  const std::string data_dir = enter_data_dir(cfg);
+  const DataDir where = enter_data_dir(cfg);
+  const std::string& data_dir = where.path;
   hold_data_dir_lock(data_dir);
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
@@ -411,6 +418,14 @@ int run(config::Config cfg) {
   if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
   auto store = queue::JobStore::open(db);
   if (!store) throw std::runtime_error(store.error().message);
+  // Paths an older version stored relative to its working directory (store_paths.hpp).
+  auto rebased = queue::rebase_stored_paths(db, [&](const std::string& p) {
+    if (p.empty()) return p;
+    const fs::path abs = p[0] == '/' ? fs::path(p) : where.old_cwd / p;
+    return relative_to(abs.string(), fs::path(data_dir));
+  });
+  if (!rebased) throw std::runtime_error(rebased.error().message);
+  if (*rebased > 0) log("the store's " + std::to_string(*rebased) + " file path(s) now name files in " + data_dir);
   reconcile(spool, *store);
   auto users = queue::UserStore::open(db);
   if (!users) throw std::runtime_error(users.error().message);
