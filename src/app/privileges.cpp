@@ -4,11 +4,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <utility>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
 
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -39,28 +42,70 @@ bool set_capabilities(std::initializer_list<int> keep) {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
-// The state of one take_ownership walk (nftw's callback takes no user data).
+// One take_ownership walk. Every step works on descriptors: each entry is opened with
+// O_PATH|O_NOFOLLOW under its parent's descriptor, checked with fstat and changed through that
+// same descriptor (fchownat AT_EMPTY_PATH), so a name swapped for a link to elsewhere while the
+// walk runs changes nothing outside. Directories are entered with O_NOFOLLOW|O_DIRECTORY and
+// must be the inode just checked; other file systems are not entered.
 struct Walk {
   uid_t uid = 0;
   gid_t gid = 0;
+  dev_t dev = 0;
+  bool counting = true;  // the first pass counts the names of multiply linked files in the tree
+  std::map<std::pair<dev_t, ino_t>, nlink_t> names;
   int changed = 0;
-  int skipped = 0;
 };
-Walk* g_walk = nullptr;
 
-int own_one(const char* path, const struct stat* st, int type, FTW*) {
-  Walk& w = *g_walk;
-  if (type == FTW_NS || type == FTW_DNR) return 0;  // gone, or unreadable: the open later names it
-  if (st->st_uid == w.uid && st->st_gid == w.gid) return 0;
-  // A foreign file with a second name elsewhere: perhaps a hard link to a system file that was
-  // planted here. Never hand it over.
-  if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 && st->st_uid != w.uid) {
-    ++w.skipped;
-    fb::log("not taking ownership of " + std::string(path) + ": it has " + std::to_string(st->st_nlink) + " names");
-    return 0;
+constexpr int kMaxDepth = 64;
+
+void visit(Walk& w, int parent, const char* name, const std::string& path, int depth);
+
+void walk_dir(Walk& w, int dir, const std::string& path, int depth) {
+  if (depth > kMaxDepth) return;
+  int dup = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return;
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return;
   }
-  if (::lchown(path, w.uid, w.gid) == 0) ++w.changed;
-  return 0;
+  ::rewinddir(d);  // the duplicate shares its offset: a second pass would start at the end
+  std::vector<std::string> entries;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) entries.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const auto& e : entries) visit(w, dir, e.c_str(), path + "/" + e, depth + 1);
+}
+
+void visit(Walk& w, int parent, const char* name, const std::string& path, int depth) {
+  const int fd = ::openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;  // gone
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_dev != w.dev) {
+    ::close(fd);
+    return;
+  }
+  if (w.counting) {
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) ++w.names[{st.st_dev, st.st_ino}];
+  } else if (st.st_uid != w.uid || st.st_gid != w.gid) {
+    // A file with a name outside the tree (a hard link planted to a system file) is not ours.
+    const bool foreign = !S_ISDIR(st.st_mode) && st.st_nlink > 1 && w.names[{st.st_dev, st.st_ino}] < st.st_nlink;
+    if (foreign) {
+      fb::log("not taking ownership of " + path + ": it has " + std::to_string(st.st_nlink) + " names, not all here");
+    } else if (::fchownat(fd, "", w.uid, w.gid, AT_EMPTY_PATH) == 0) {
+      ++w.changed;
+    }
+  }
+  if (S_ISDIR(st.st_mode)) {
+    const int dir = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat again {};
+    if (dir >= 0 && ::fstat(dir, &again) == 0 && again.st_ino == st.st_ino && again.st_dev == st.st_dev) {
+      walk_dir(w, dir, path, depth);
+    }
+    if (dir >= 0) ::close(dir);
+  }
+  ::close(fd);
 }
 
 }  // namespace
@@ -71,6 +116,14 @@ std::optional<Account> find_account(const std::string& name) {
   passwd* found = nullptr;
   if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
   return Account{name, found->pw_uid, found->pw_gid};
+}
+
+std::optional<Account> find_account_by_uid(uid_t uid) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
+  return Account{found->pw_name, found->pw_uid, found->pw_gid};
 }
 
 std::string relative_to(const std::string& path, const fs::path& data_dir) {
@@ -86,24 +139,48 @@ std::string relative_to(const std::string& path, const fs::path& data_dir) {
 }
 
 bool is_system_directory(const fs::path& dir) {
-  fs::path d = dir;
-  if (!d.has_filename() && d.has_parent_path() && d != d.root_path()) d = d.parent_path();
-  static const char* const kSystem[] = {"/",     "/bin",  "/boot", "/dev",  "/etc",  "/home",    "/lib",
-                                        "/lib32", "/lib64", "/media", "/mnt",  "/opt",  "/proc",    "/root",
-                                        "/run",  "/sbin", "/srv",  "/sys",  "/tmp",  "/usr",     "/var",
-                                        "/var/lib", "/var/spool", "/var/tmp", "/var/log", "/var/mail", "/usr/local"};
-  for (const char* s : kSystem) {
+  std::error_code ec;
+  fs::path d = fs::weakly_canonical(dir, ec);  // a link to /etc is /etc
+  if (ec) d = dir.lexically_normal();
+  if (!d.has_filename() && d != d.root_path()) d = d.parent_path();
+  // The system's own trees, whole.
+  static const char* const kTrees[] = {"/usr", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib32",
+                                       "/lib64", "/libx32", "/proc", "/sys", "/dev"};
+  for (const char* t : kTrees) {
+    const fs::path tree(t);
+    const fs::path rel = d.lexically_relative(tree);
+    if (!rel.empty() && *rel.begin() != "..") return true;
+  }
+  // Directories that hold others' data: not themselves (a directory of one's own inside is fine).
+  static const char* const kShared[] = {"/",        "/home",     "/root",       "/tmp",     "/var",
+                                        "/var/lib", "/var/spool", "/var/tmp",   "/var/log", "/var/mail",
+                                        "/var/cache", "/var/backups", "/srv",   "/opt",     "/mnt",
+                                        "/media",   "/run",      "/usr/local"};
+  for (const char* s : kShared) {
     if (d == fs::path(s)) return true;
   }
   return false;
 }
 
 int take_ownership(const std::string& dir, uid_t uid, gid_t gid) {
-  Walk w{uid, gid, 0, 0};
-  g_walk = &w;
-  const int rc = ::nftw(dir.c_str(), own_one, 64, FTW_PHYS | FTW_MOUNT);
-  g_walk = nullptr;
-  if (rc != 0) fail("cannot take ownership of " + dir);
+  const int top = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (top < 0) fail("cannot take ownership of " + dir);
+  struct stat st {};
+  if (::fstat(top, &st) != 0) {
+    ::close(top);
+    fail("cannot take ownership of " + dir);
+  }
+  Walk w;
+  w.uid = uid;
+  w.gid = gid;
+  w.dev = st.st_dev;
+  walk_dir(w, top, dir, 0);  // count the names
+  w.counting = false;
+  if (st.st_uid != uid || st.st_gid != gid) {
+    if (::fchown(top, uid, gid) == 0) ++w.changed;
+  }
+  walk_dir(w, top, dir, 0);
+  ::close(top);
   return w.changed;
 }
 

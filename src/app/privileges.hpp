@@ -2,10 +2,12 @@
 //
 // Started as root, serve:
 // 1. finds [node] user (default faxbridge, made by scripts/install-deps; "root" keeps root);
-// 2. creates its data directory, and its spool and Maildir directories when they lie outside it,
-//    and takes ownership of what is in them (files an earlier run as root made): lchown, never
-//    following a link or leaving the file system, skipping a foreign file with a second name
-//    (a hard link planted to a system file);
+// 2. locks the data directory (one serve each), creates it, and its spool and Maildir
+//    directories when they lie outside it, and takes ownership of what is in them (files an
+//    earlier run as root made). The walk works on descriptors (a name swapped for a link while
+//    it runs changes nothing elsewhere), never follows a link or leaves the file system, and
+//    skips a file with a name outside the tree (a hard link planted to a system file). A
+//    directory that belongs to a third user (a home) is refused, not taken;
 // 3. moves into the data directory and from then on names its files relative to it, so a data
 //    directory under a private (0700) home, such as a checkout's var/, still works;
 // 4. becomes the user: its primary group, no supplementary groups. Until it is ready it keeps
@@ -38,13 +40,16 @@ struct Account {
 
 // The account `name`, or nullopt when there is none.
 [[nodiscard]] std::optional<Account> find_account(const std::string& name);
+[[nodiscard]] std::optional<Account> find_account_by_uid(uid_t uid);
 
 // `path` for a process whose working directory is `data_dir` (absolute, normal): "." for the
 // directory itself, a relative path for what lies under it, else the absolute path (resolved
 // against the current working directory).
 [[nodiscard]] std::string relative_to(const std::string& path, const std::filesystem::path& data_dir);
 
-// True when `dir` (absolute, normal) is / or a directory of the system that no daemon may own.
+// True when `dir` (absolute; links resolved) is / or lies in a system tree (/usr, /etc, /boot,
+// /lib..., /bin, /sbin, /proc, /sys, /dev) or is a directory shared by others (/var, /home,
+// /tmp, /var/lib, ...): none may become a daemon's.
 [[nodiscard]] bool is_system_directory(const std::filesystem::path& dir);
 
 // Gives everything under `dir` (itself included) to uid:gid, as step 2 says. Returns how many

@@ -300,16 +300,20 @@ void reconcile(queue::Spool& spool, queue::JobStore& store) {
 // as a crash's leftovers and deliver its jobs twice. The lock is an flock(2) on
 // <data_dir>/serve.lock, held for the life of the process, so a kill -9 releases it.
 void hold_data_dir_lock(const std::string& data_dir) {
-  const std::string path = "serve.lock";  // in the working directory, which is the data directory
+  const std::string path = data_dir + "/serve.lock";
   static int fd = -1;  // never closed: closing would release the lock
-  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (fd < 0) throw std::runtime_error("cannot open " + data_dir + "/" + path + ": " + std::strerror(errno));
+  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
+  struct stat st {};
+  if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    ::close(fd);
+    throw std::runtime_error(path + " is not a regular file");
+  }
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     if (err == EWOULDBLOCK)
-      throw std::runtime_error("another faxbridge serve is running on " + data_dir + " (it holds " + data_dir +
-                               "/" + path + ")");
-    throw std::runtime_error("cannot lock " + data_dir + "/" + path + ": " + std::strerror(err));
+      throw std::runtime_error("another faxbridge serve is running on " + data_dir + " (it holds " + path + ")");
+    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
   }
 }
 
@@ -341,9 +345,23 @@ DataDir enter_data_dir(config::Config& cfg) {
                                "of it)");
     }
   };
+  // Root's (made by root, or by an older version) or already the user's: a directory of a
+  // third user (a home, another service's) is not to be taken.
+  auto check_owner = [&](const fs::path& dir, const char* key) {
+    struct stat st {};
+    if (as && ::stat(dir.c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != as->uid) {
+      const auto owner = find_account_by_uid(st.st_uid);
+      throw std::runtime_error(std::string(key) + " " + dir.string() + " belongs to " +
+                               (owner ? owner->name : "uid " + std::to_string(st.st_uid)) +
+                               ": faxbridge takes ownership only of a directory of root's or of " + as->name + "'s");
+    }
+  };
   check(data, "data_dir");
+  check_owner(data, "data_dir");
   fs::create_directories(data);
   fs::permissions(data, fs::perms::others_all, fs::perm_options::remove);
+  // Before anything in it is touched: a serve still running there would race the walk below.
+  hold_data_dir_lock(data.string());
   // The directories the daemon writes: the data directory, and the spool and Maildir when they
   // lie elsewhere.
   std::vector<std::pair<fs::path, const char*>> own = {{data, "data_dir"}};
@@ -360,6 +378,7 @@ DataDir enter_data_dir(config::Config& cfg) {
   std::string db = sqlite_path(cfg);
   if (as) {
     for (const auto& [dir, key] : own) {
+      check_owner(dir, key);
       if (int n = take_ownership(dir.string(), as->uid, as->gid); n > 0) {
         log("took ownership of " + std::to_string(n) + " file(s) in " + dir.string() + " for " + as->name);
       }
@@ -410,7 +429,6 @@ int run(config::Config cfg) {
   ::prctl(PR_SET_DUMPABLE, 0);
   const DataDir where = enter_data_dir(cfg);
   const std::string& data_dir = where.path;
-  hold_data_dir_lock(data_dir);
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");

@@ -28,18 +28,26 @@ def creds(pid):
     return uids, caps
 
 
-def children(pid):
-    """Pids of the processes whose parent is `pid`."""
-    out = []
+def descendants(pid):
+    """{pid: has children} for every process below `pid`."""
+    parent = {}
     for stat in glob.glob("/proc/[0-9]*/stat"):
         try:
             with open(stat) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.split("/")[2]))
-    return out
+        parent[int(stat.split("/")[2])] = int(fields[1])
+    below, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        for c, pp in parent.items():
+            if pp == p and c not in below:
+                below[c] = False
+                todo.append(c)
+    for c in below:
+        below[c] = any(pp == c for pp in parent.values())
+    return below
 
 
 @unittest.skipUnless(os.geteuid() == 0, "serve drops root only when started as root")
@@ -66,17 +74,21 @@ class NoRootTest(fbtest.TempDirTest):
         self.assertFalse(caps, "a thread kept a capability")
         # The converter: catch it at work on a long text and look at who it runs as.
         self.send_text(node, pages=600)
-        seen = set()
+        seen, leaf_caps, looks = set(), False, 0
         deadline = time.time() + 60
+        # The converter and its jail: every process below serve, and the leaves (the process
+        # that reads the document) without a capability even in their user namespace.
         while not seen and time.time() < deadline:
-            for c in children(node.proc.pid):
-                u, _ = creds(c)
+            for c, has_children in descendants(node.proc.pid).items():
+                u, caps = creds(c)
                 seen |= u
-            with node.db() as db:
-                if db.execute("SELECT COUNT(*) FROM jobs WHERE state NOT IN ('queued', 'rendering')").fetchone()[0]:
-                    break  # rendered before a look at its converter: the assertion below says so
-        self.assertTrue(seen, "no converter process was seen")
+                leaf_caps |= caps and not has_children
+            looks += 1
+            if not seen:
+                time.sleep(0.01)
+        self.assertTrue(seen, "no converter process was seen in %d looks" % looks)
         self.assertEqual(seen, {self.fb.pw_uid})
+        self.assertFalse(leaf_caps, "the process rendering the document holds a capability")
         [job] = node.wait_jobs(1, timeout=120)
         self.assertNotEqual(job["state"], "failed", job)
         self.assertGreater(job["pages"], 1)
@@ -92,7 +104,7 @@ class NoRootTest(fbtest.TempDirTest):
         os.makedirs(workdir)
         first = Node(workdir, node_extra='user = "root"')
         self.send_text(first)
-        first.wait_jobs(1, timeout=60)
+        first.wait_jobs(1, states=("ready", "sending", "retry"), timeout=60)
         first.stop()
         var = os.path.join(workdir, "var")
         self.assertEqual(os.stat(os.path.join(var, "faxbridge.db")).st_uid, 0)
@@ -103,7 +115,7 @@ class NoRootTest(fbtest.TempDirTest):
             self.assertRegex(f.read(), r"took ownership of \d+ file\(s\) in %s for faxbridge" % var)
         # It goes on with what the root run queued, and takes new mail.
         self.send_text(node)
-        jobs = node.wait_jobs(2, timeout=60)
+        jobs = node.wait_jobs(2, states=("ready", "sending", "retry"), timeout=60)
         self.assertEqual(len(jobs), 2)
         for path in glob.glob(os.path.join(var, "**"), recursive=True):
             with self.subTest(path=path):
@@ -112,7 +124,11 @@ class NoRootTest(fbtest.TempDirTest):
     def test_an_unknown_user_or_a_system_directory_is_a_start_up_error(self):
         cases = [('[node]\ndata_dir = "%s"\nuser = "no-such-fax-user"\n' % self.path("var"),
                   "[node] user no-such-fax-user: no such user"),
-                 ('[node]\ndata_dir = "/var"\n', "data_dir /var is a system directory")]
+                 ('[node]\ndata_dir = "/var"\n', "data_dir /var is a system directory"),
+                 ('[node]\ndata_dir = "/etc/faxbridge-test"\n', "data_dir /etc/faxbridge-test is a system directory"),
+                 ('[node]\ndata_dir = "%s"\n' % self.path("alices"), "data_dir %s belongs to nobody" % self.path("alices"))]
+        os.makedirs(self.path("alices"))
+        os.chown(self.path("alices"), 65534, 65534)  # a directory of another user's (a home)
         for toml, message in cases:
             with self.subTest(message=message):
                 cfg = self.path("bad.toml")
@@ -123,6 +139,8 @@ class NoRootTest(fbtest.TempDirTest):
                 self.assertEqual(p.returncode, 1, p.stderr)
                 self.assertIn(message, p.stderr)
         self.assertEqual(os.stat("/var").st_uid, 0)
+        self.assertFalse(os.path.exists("/etc/faxbridge-test"))
+        self.assertEqual(os.stat(self.path("alices")).st_uid, 65534)
 
 
 if __name__ == "__main__":

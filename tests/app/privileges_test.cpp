@@ -53,8 +53,13 @@ TEST(Privileges, PathsUnderTheDataDirectoryBecomeRelative) {
 }
 
 TEST(Privileges, SystemDirectoriesAreNeverADataDirectory) {
-  for (const char* d : {"/", "/var", "/var/", "/etc", "/usr", "/home", "/root", "/tmp", "/var/lib", "/usr/local"})
+  for (const char* d : {"/", "/var", "/var/", "/etc", "/usr", "/home", "/root", "/tmp", "/var/lib", "/usr/local",
+                        "/usr/lib", "/etc/ssl", "/usr/share/fax", "/boot/x", "/proc/1"})
     EXPECT_TRUE(app::is_system_directory(d)) << d;
+  TempTree t;
+  fs::create_directory_symlink("/etc", t.dir / "etc-link");
+  EXPECT_TRUE(app::is_system_directory(t.dir / "etc-link")) << "a link to /etc is /etc";
+  EXPECT_TRUE(app::is_system_directory(t.dir / "etc-link/faxbridge"));
   for (const char* d : {"/var/lib/faxbridge", "/srv/fax", "/home/alice/faxbridge/var", "/tmp/x"})
     EXPECT_FALSE(app::is_system_directory(d)) << d;
 }
@@ -72,12 +77,17 @@ TEST(Privileges, TakingOwnershipChangesOwnersButFollowsNoLinkAndTakesNoSecondNam
   { std::ofstream(outside.dir / "system.conf") << "secret"; }
   fs::create_symlink(outside.dir / "system.conf", data.dir / "link");
   fs::create_hard_link(outside.dir / "system.conf", data.dir / "hard");
+  fs::create_directory_symlink(outside.dir, data.dir / "dirlink");
+  // One rendering hard-linked as several jobs' pages: every name is here, so it is ours.
+  fs::create_hard_link(data.dir / "spool/fax/1.tif", data.dir / "spool/fax/2.tif");
   const int changed = app::take_ownership(data.dir.string(), nobody->uid, nobody->gid);
-  EXPECT_EQ(changed, 6);  // the directory, spool, spool/fax, the two files, the link itself
-  for (const char* p : {"", "spool", "spool/fax", "spool/fax/1.tif", "faxbridge.db", "link"}) {
+  EXPECT_EQ(changed, 7);  // the directory, spool, spool/fax, the rendering, the store, both links
+  for (const char* p : {"", "spool", "spool/fax", "spool/fax/1.tif", "spool/fax/2.tif", "faxbridge.db", "link",
+                        "dirlink"}) {
     EXPECT_EQ(stat_of(data.dir / p).st_uid, nobody->uid) << p;
   }
   EXPECT_EQ(stat_of(outside.dir / "system.conf").st_uid, 0u) << "a link was followed or a second name taken";
+  EXPECT_EQ(stat_of(outside.dir).st_uid, 0u) << "a directory link was followed";
   EXPECT_EQ(stat_of(data.dir / "hard").st_uid, 0u);
   EXPECT_EQ(app::take_ownership(data.dir.string(), nobody->uid, nobody->gid), 0);  // nothing left to do
 }
