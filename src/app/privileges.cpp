@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <utility>
 #include <cstring>
@@ -32,7 +33,7 @@ namespace {
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
 // capset(2) without libcap: version 3, two 32-bit words per set.
-bool set_capabilities(std::initializer_list<int> keep) {
+bool set_capabilities(const std::vector<int>& keep) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   for (int cap : keep) {
@@ -184,77 +185,32 @@ int take_ownership(const std::string& dir, uid_t uid, gid_t gid) {
   return w.changed;
 }
 
-void become(const Account& a) {
-  // Media threads ask for nice -10: this limit allows it without a capability where the
-  // system lets us raise it (a container without CAP_SYS_RESOURCE does not: then the
-  // start-up capability below serves the threads started before ready).
-  rlimit nice{30, 30};
-  (void)::setrlimit(RLIMIT_NICE, &nice);
+void become(const Account& a, bool keep_bind) {
+  // What is kept, if it is held at all (a container may have taken it already): nice -10 for
+  // the media threads, and the binding of ports below 1024 when a listener wants one.
+  std::vector<int> keep = {CAP_SYS_NICE};
+  if (keep_bind) keep.push_back(CAP_NET_BIND_SERVICE);
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct held[2] = {};
+  if (::syscall(SYS_capget, &header, held) != 0) fail("cannot read the capabilities");
+  std::vector<int> kept;
+  for (int cap : keep) {
+    if (held[cap / 32].permitted & (1u << (cap % 32))) kept.push_back(cap);
+  }
+  // Nothing else can come back by executing a program with file capabilities.
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (std::find(kept.begin(), kept.end(), cap) == kept.end()) (void)::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  }
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail("cannot keep capabilities across the change of user");
   if (::setgroups(0, nullptr) != 0) fail("cannot drop the supplementary groups");
   if (::setresgid(a.gid, a.gid, a.gid) != 0) fail("cannot become group " + std::to_string(a.gid) + " of user " + a.name);
-  // The saved uid stays 0 until drop_startup_capabilities(): its setresuid (which glibc makes
-  // every thread do) then takes the last 0 away, and with it every thread's capabilities.
-  if (::setresuid(a.uid, a.uid, 0) != 0) fail("cannot become user " + a.name);
-  if (!set_capabilities({CAP_NET_BIND_SERVICE, CAP_DAC_READ_SEARCH, CAP_SYS_NICE})) {
-    fail("cannot keep the start-up capabilities");
-  }
-  // Off before any thread is made: threads inherit it, and with it set their capabilities
-  // would survive the last change of user.
+  if (::setresuid(a.uid, a.uid, a.uid) != 0) fail("cannot become user " + a.name);
+  if (!set_capabilities(kept)) fail("cannot keep the capabilities it needs");
+  // Off again, before any thread is made (threads inherit it).
   ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   // A change of user resets the dumpable flag to the system's default: not dumpable, again.
   ::prctl(PR_SET_DUMPABLE, 0);
-}
-
-namespace {
-
-// Every thread of this process: its uids, and whether any capability is left.
-struct ThreadCreds {
-  std::string tid;
-  bool any_root_uid = false;
-  bool any_capability = false;
-};
-
-std::vector<ThreadCreds> thread_creds() {
-  std::vector<ThreadCreds> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc/self/task", ec)) {
-    ThreadCreds t;
-    t.tid = e.path().filename().string();
-    FILE* f = std::fopen((e.path() / "status").c_str(), "r");
-    if (!f) continue;  // the thread ended
-    char line[256];
-    while (std::fgets(line, sizeof line, f)) {
-      std::string l(line);
-      if (l.rfind("Uid:", 0) == 0) {
-        unsigned r = 1, e1 = 1, sv = 1, fsu = 1;
-        if (std::sscanf(l.c_str() + 4, "%u %u %u %u", &r, &e1, &sv, &fsu) == 4) {
-          t.any_root_uid = r == 0 || e1 == 0 || sv == 0 || fsu == 0;
-        }
-      } else if (l.rfind("CapPrm:", 0) == 0 || l.rfind("CapEff:", 0) == 0) {
-        t.any_capability |= std::strtoull(l.c_str() + 7, nullptr, 16) != 0;
-      }
-    }
-    std::fclose(f);
-    out.push_back(t);
-  }
-  return out;
-}
-
-}  // namespace
-
-void drop_startup_capabilities() {
-  uid_t r = 0, e = 0, sv = 0;
-  if (::getresuid(&r, &e, &sv) != 0) fail("cannot read the user ids");
-  if (e == 0) return;  // root by choice ([node] user = "root"), or never root
-  if (sv == 0 && ::setresuid(e, e, e) != 0) fail("cannot drop the saved root user id");
-  if (!set_capabilities({})) fail("cannot drop the start-up capabilities");  // started without root, with some
-  for (const auto& t : thread_creds()) {
-    if (t.any_root_uid || t.any_capability) {
-      throw std::runtime_error("thread " + t.tid + " still has a root id or a capability after dropping them");
-    }
-  }
-  if (::setuid(0) == 0 || ::seteuid(0) == 0) throw std::runtime_error("root could be taken back");
+  if (a.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) throw std::runtime_error("root could be taken back");
 }
 
 }  // namespace app

@@ -10,13 +10,11 @@
 //    directory that belongs to a third user (a home) is refused, not taken;
 // 3. moves into the data directory and from then on names its files relative to it, so a data
 //    directory under a private (0700) home, such as a checkout's var/, still works;
-// 4. becomes the user: its primary group, no supplementary groups. Until it is ready it keeps
-//    three capabilities: CAP_NET_BIND_SERVICE (ports below 1024), CAP_DAC_READ_SEARCH
-//    (certificates and keys readable by root alone) and CAP_SYS_NICE (its media threads' nice
-//    -10), and a saved user id of 0. drop_startup_capabilities() then sets all three user ids to
-//    the user's, which glibc has every thread do, and the kernel takes every thread's
-//    capabilities with the last 0 (capset alone would change only the calling thread); it
-//    checks each thread in /proc/self/task and that root cannot be taken back.
+// 4. reads the certificates and keys it will need (serve.cpp: only root may read them, often),
+//    then becomes the user: its primary group, no supplementary groups, real, effective and
+//    saved ids all the user's, so root cannot be taken back. It keeps CAP_SYS_NICE (its media
+//    threads run at nice -10) and, only when a listener wants a port below 1024,
+//    CAP_NET_BIND_SERVICE, each only if it was held; the bounding set loses the rest.
 // Started as another user, serve stays that user; steps 2 (without the change of owner) and 3
 // are the same.
 // A data directory that is / or a system directory (/usr, /etc, /var, /home, ...) is refused:
@@ -56,10 +54,7 @@ struct Account {
 // entries changed owner; throws when `dir` cannot be walked.
 int take_ownership(const std::string& dir, uid_t uid, gid_t gid);
 
-// Step 4. Throws when any id cannot be set or root could be taken back.
-void become(const Account& account);
-
-// Drops the capabilities become() kept for start-up. A no-op for a process that has none.
-void drop_startup_capabilities();
+// Step 4, before any thread starts. Throws when an id cannot be set or root could be taken back.
+void become(const Account& account, bool keep_bind);
 
 }  // namespace app

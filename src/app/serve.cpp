@@ -86,17 +86,60 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   return o;
 }
 
-std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg) {
+// Certificates and keys, read at start while serve may still be root (a key only root may read
+// is the usual case): nothing is read from them later.
+struct Secrets {
+  std::string smtp_cert, smtp_key, sip_cert, sip_key, client_cert, client_key;
+};
+
+std::string read_secret(const std::string& path) {
+  if (path.empty()) return "";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+  std::string out;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
+    out.append(buf, size_t(n));
+    if (out.size() > (1u << 20)) {
+      ::close(fd);
+      throw std::runtime_error(path + ": over 1 MiB, not a certificate or key");
+    }
+  }
+  ::close(fd);
+  if (out.empty()) throw std::runtime_error(path + " is empty");
+  return out;
+}
+
+Secrets read_secrets(const config::Config& cfg) {
+  auto key_of = [](const std::string& cert, const std::string& key) { return key.empty() ? cert : key; };
+  Secrets s;
+  s.smtp_cert = read_secret(cfg.smtp.tls_cert);
+  s.smtp_key = read_secret(cfg.smtp.tls_cert.empty() ? "" : key_of(cfg.smtp.tls_cert, cfg.smtp.tls_key));
+  s.sip_cert = read_secret(cfg.sip.tls_cert);
+  s.sip_key = read_secret(cfg.sip.tls_cert.empty() ? "" : key_of(cfg.sip.tls_cert, cfg.sip.tls_key));
+  s.client_cert = read_secret(cfg.delivery.tls_client_cert);
+  s.client_key = read_secret(cfg.delivery.tls_client_cert.empty()
+                                 ? ""
+                                 : key_of(cfg.delivery.tls_client_cert, cfg.delivery.tls_client_key));
+  return s;
+}
+
+std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg, const Secrets& secrets) {
   if (cfg.smtp.tls_cert.empty()) return nullptr;
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-  ctx->use_certificate_chain_file(cfg.smtp.tls_cert);
-  ctx->use_private_key_file(cfg.smtp.tls_key.empty() ? cfg.smtp.tls_cert : cfg.smtp.tls_key, asio::ssl::context::pem);
+  std::error_code ec;
+  ctx->use_certificate_chain(asio::buffer(secrets.smtp_cert), ec);
+  if (ec) throw std::runtime_error("SMTP TLS certificate " + cfg.smtp.tls_cert + ": " + ec.message());
+  ctx->use_private_key(asio::buffer(secrets.smtp_key), asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("SMTP TLS key " + (cfg.smtp.tls_key.empty() ? cfg.smtp.tls_cert : cfg.smtp.tls_key) +
+                                   ": " + ec.message());
   return ctx;
 }
 
-gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr<gateway::LdapDirectory> ldap) {
+gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr<gateway::LdapDirectory> ldap,
+                                      const Secrets& secrets) {
   gateway::OnRampOptions o;
   for (const auto& r : cfg.routes) {
     gateway::RouteRule rule;
@@ -136,6 +179,8 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
     o.smtp.password = d.password;
     o.smtp.tls_client_cert = d.tls_client_cert;
     o.smtp.tls_client_key = d.tls_client_key;
+    o.smtp.tls_client_cert_pem = secrets.client_cert;
+    o.smtp.tls_client_key_pem = secrets.client_key;
   }
   o.log = [](const std::string& s) { log(s); };
   return o;
@@ -320,12 +365,49 @@ void hold_data_dir_lock(const std::string& data_dir) {
 struct DataDir {
   std::string path;     // absolute, for messages
   fs::path old_cwd;     // serve's working directory before it moved into the data directory
+  Secrets secrets;      // read before root was given up
 };
+
+// Every document is rendered in a jail (sandbox.hpp): one that cannot be made fails every fax.
+// Made once at start, so that a host that forbids it (no unprivileged user namespaces for a
+// non-root serve) is a clear start-up error rather than a failed job per message.
+void check_jail() {
+  SandboxJail jail;
+  try {
+    jail = make_jail();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("the converter's jail cannot be made: ") + e.what());
+  }
+  SandboxLimits lim;
+  lim.wall_seconds = 30;
+  SandboxOutcome out = run_sandboxed([] { return SandboxOutcome{0, ""}; }, lim, jail);
+  remove_jail(jail);
+  if (out.code != 0) {
+    throw std::runtime_error("the converter's jail cannot be made (" + out.message +
+                             "): allow unprivileged user namespaces (kernel.unprivileged_userns_clone, "
+                             "user.max_user_namespaces, or AppArmor's restriction of them), or set [node] user = \"root\"");
+  }
+}
+
+// Does any listener want a port below 1024 (which only CAP_NET_BIND_SERVICE may bind)?
+bool needs_low_port(const config::Config& cfg) {
+  for (const auto& ep : endpoints(cfg.smtp.listen)) {
+    if (ep.port() < 1024) return true;
+  }
+  for (const auto& ep : endpoints(cfg.http.listen)) {
+    if (ep.port() < 1024) return true;
+  }
+  for (const auto& l : sip_listen(cfg)) {
+    if (l.port < 1024) return true;
+  }
+  return false;
+}
 
 // Prepares the data directory, moves into it, rewrites the configuration's paths relative to
 // it and, started as root, becomes [node] user (privileges.hpp).
 DataDir enter_data_dir(config::Config& cfg) {
   const fs::path old_cwd = fs::current_path();
+  Secrets secrets = read_secrets(cfg);
   fs::path data = fs::absolute(cfg.node.data_dir).lexically_normal();
   if (!data.has_filename() && data != data.root_path()) data = data.parent_path();
   std::optional<Account> as;
@@ -413,10 +495,10 @@ DataDir enter_data_dir(config::Config& cfg) {
     throw std::runtime_error("cannot enter the data directory " + data.string() + ": " + std::strerror(errno));
   }
   if (as) {
-    become(*as);
+    become(*as, needs_low_port(cfg));
     log("running as " + as->name + " (uid " + std::to_string(as->uid) + ")");
   }
-  return {data.string(), old_cwd};
+  return {data.string(), old_cwd, std::move(secrets)};
 }
 
 int run(config::Config cfg) {
@@ -472,6 +554,7 @@ int run(config::Config cfg) {
     if (poke_dispatcher) poke_dispatcher();
   };
   app::sweep_jails(3600 + 300);  // jails of conversions killed with an earlier run
+  check_jail();
   gateway::Converter converter(copt, spool);
   converter.start();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -519,7 +602,7 @@ int run(config::Config cfg) {
                                               cfg.smtp.client_messages_per_minute, cfg.smtp.client_recipients_per_minute,
                                               cfg.smtp.client_auth_failures_per_hour};
   so.log = [](const std::string& line) { log(line); };
-  so.tls = tls_context(cfg);
+  so.tls = tls_context(cfg, where.secrets);
   so.trusted = [&](const asio::ip::address& a) {
     std::string ip = a.to_string();
     return std::any_of(trusted.begin(), trusted.end(), [&](const config::Cidr& c) { return c.contains(ip); });
@@ -698,7 +781,8 @@ int run(config::Config cfg) {
     }
     return out;
   };
-  fax_calls.start(sip_listen(cfg), sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key});
+  fax_calls.start(sip_listen(cfg),
+                  sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key, where.secrets.sip_cert, where.secrets.sip_key});
   for (const auto& b : fax_calls.endpoint().bound()) {
     const char* t = b.transport == sip::Transport::tcp ? "tcp:" : b.transport == sip::Transport::tls ? "tls:" : "udp:";
     log(std::string("SIP listening on ") + t + b.host + ":" + std::to_string(b.port));
@@ -734,7 +818,7 @@ int run(config::Config cfg) {
     lo.cache_s = cfg.ldap->cache_s;
     ldap = std::make_shared<gateway::LdapDirectory>(lo);
   }
-  gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap));
+  gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap, where.secrets));
   poke_onramp = [&] { onramp.poke(); };
   dispatcher.on_outcome = [&] { onramp.poke(); };
   dispatcher.on_call = account;
@@ -772,7 +856,6 @@ int run(config::Config cfg) {
       std::_Exit(0);
     });
   });
-  drop_startup_capabilities();  // every port is bound and every key read
   log("ready");
   io.run();
   poke_dispatcher = nullptr;

@@ -176,10 +176,18 @@ SmtpClient::SmtpClient(asio::any_io_executor ex, SmtpClientOptions opt) : ex_(st
     std::error_code ec;
     if (verify) ctx->set_default_verify_paths(ec);
     if (!opt_.tls_client_cert.empty()) {
-      ctx->use_certificate_chain_file(opt_.tls_client_cert, ec);
+      if (!opt_.tls_client_cert_pem.empty()) {
+        ctx->use_certificate_chain(asio::buffer(opt_.tls_client_cert_pem), ec);
+      } else {
+        ctx->use_certificate_chain_file(opt_.tls_client_cert, ec);
+      }
       if (ec) setup_error_ = "cannot load the TLS client certificate " + opt_.tls_client_cert + ": " + ec.message();
-      ctx->use_private_key_file(opt_.tls_client_key.empty() ? opt_.tls_client_cert : opt_.tls_client_key,
-                                asio::ssl::context::pem, ec);
+      if (!opt_.tls_client_key_pem.empty()) {
+        ctx->use_private_key(asio::buffer(opt_.tls_client_key_pem), asio::ssl::context::pem, ec);
+      } else {
+        ctx->use_private_key_file(opt_.tls_client_key.empty() ? opt_.tls_client_cert : opt_.tls_client_key,
+                                  asio::ssl::context::pem, ec);
+      }
       if (ec && setup_error_.empty())
         setup_error_ = "cannot load the TLS client key " + opt_.tls_client_key + ": " + ec.message();
     }

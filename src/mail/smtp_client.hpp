@@ -33,6 +33,7 @@ struct SmtpClientOptions {
   std::string helo_name = "localhost";
   std::string username, password;               // AUTH when set
   std::string tls_client_cert, tls_client_key;  // PEM files, presented when set
+  std::string tls_client_cert_pem, tls_client_key_pem;  // their contents, read already: used instead
   std::chrono::seconds timeout{60};
 };
 

@@ -265,16 +265,20 @@ SpoolStatus Spool::move_durably(const std::string& from, const std::string& to) 
 }
 
 SpoolStatus Spool::create_dirs() {
-  fs::path root = fs::absolute(dir_);
-  if (!root.has_filename()) root = root.parent_path();  // "var/spool/"
+  // As given (serve names it relative to its data directory, whose parents it may not search).
+  fs::path root = fs::path(dir_).lexically_normal();
+  if (!root.has_filename() && root.has_parent_path()) root = root.parent_path();  // "var/spool/"
+  const fs::path parent = root.has_parent_path() ? root.parent_path() : fs::path(".");
   std::error_code ec;
-  fs::create_directories(root.parent_path(), ec);
-  if (ec) return sys_error("create directory", root.parent_path().string(), ec.value());
+  if (!fs::is_directory(parent, ec)) {
+    fs::create_directories(parent, ec);
+    if (ec) return sys_error("create directory", parent.string(), ec.value());
+  }
   for (const char* sub : {"", "/incoming", "/msg", "/fax", "/in", "/out", "/archive"}) {
     if (auto r = make_dir(root.string() + sub); !r) return r;
   }
   if (auto r = fsync_dir(root.string()); !r) return r;
-  return fsync_dir(root.parent_path().string());
+  return fsync_dir(parent.string());
 }
 
 fb::Result<SpoolWriter, SpoolError> Spool::begin_message() {

@@ -1,6 +1,9 @@
 // sqlite.cpp — RAII over the SQLite C API (see sqlite.hpp).
 #include "queue/sqlite.hpp"
 
+#include <cstring>
+#include <mutex>
+
 #include <sqlite3.h>
 
 namespace queue::sqlite {
@@ -28,10 +31,44 @@ StoreErrc code_of(int rc) {
 
 }  // namespace
 
+namespace {
+
+// SQLite's unix VFS turns a relative file name into an absolute one (getcwd + name) before it
+// opens it. serve works inside its data directory and may not search that directory's parents
+// (a checkout in /root: app/privileges.hpp), so the absolute name fails where the relative one
+// works. This VFS is the unix one but keeps a relative name as it is: the process never changes
+// its working directory once it has opened a store, and the unix VFS locks by inode, not name.
+sqlite3_vfs* g_unix = nullptr;
+sqlite3_vfs g_relative{};
+
+int keep_relative(sqlite3_vfs*, const char* in, int out_size, char* out) {
+  if (in[0] == '/') return g_unix->xFullPathname(g_unix, in, out_size, out);
+  const size_t n = std::strlen(in);
+  if (n + 1 > size_t(out_size)) return SQLITE_CANTOPEN;
+  std::memcpy(out, in, n + 1);
+  return SQLITE_OK;
+}
+
+const char* relative_vfs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_unix = sqlite3_vfs_find("unix");
+    if (!g_unix) return;
+    g_relative = *g_unix;
+    g_relative.zName = "faxbridge-relative";
+    g_relative.pNext = nullptr;
+    g_relative.xFullPathname = keep_relative;
+    if (sqlite3_vfs_register(&g_relative, 0) != SQLITE_OK) g_unix = nullptr;
+  });
+  return g_unix ? "faxbridge-relative" : nullptr;
+}
+
+}  // namespace
+
 fb::Result<Db, StoreError> open(const std::string& path) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, relative_vfs());
   Db db(raw);  // a handle comes back even on failure, and must be closed
   if (rc != SQLITE_OK) {
     return StoreError{code_of(rc), "open " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};

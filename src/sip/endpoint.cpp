@@ -41,8 +41,13 @@ void Endpoint::start(const std::vector<ListenSpec>& listen, const TlsFiles& tls)
   if (!tls.cert.empty()) {
     server_ctx_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-    server_ctx_.use_certificate_chain_file(tls.cert, ec);
-    if (!ec) server_ctx_.use_private_key_file(tls.key.empty() ? tls.cert : tls.key, asio::ssl::context::pem, ec);
+    if (!tls.cert_pem.empty()) {
+      server_ctx_.use_certificate_chain(asio::buffer(tls.cert_pem), ec);
+      if (!ec) server_ctx_.use_private_key(asio::buffer(tls.key_pem), asio::ssl::context::pem, ec);
+    } else {
+      server_ctx_.use_certificate_chain_file(tls.cert, ec);
+      if (!ec) server_ctx_.use_private_key_file(tls.key.empty() ? tls.cert : tls.key, asio::ssl::context::pem, ec);
+    }
     if (ec) throw std::runtime_error("SIP TLS certificate " + tls.cert + ": " + ec.message());
   }
   for (const auto& l : listen) {

@@ -38,6 +38,9 @@ inline constexpr std::chrono::seconds kHandshakeTimeout{10};
 struct TlsFiles {
   std::string cert;  // PEM chain; "" when no TLS listener
   std::string key;
+  // Their contents when read already (serve reads keys before it gives up root): used instead
+  // of the files, which are then only named in messages.
+  std::string cert_pem, key_pem;
 };
 
 struct ListenSpec {
