@@ -298,16 +298,27 @@ fb::Result<SpoolWriter, SpoolError> Spool::begin_message() {
 
 namespace {
 
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 // A temporary a writer leaves beside its target until the rename: "<name>.tmp" (spool
-// writes), "<name>.tmp-<pid>" (imaging's TIFF and PDF writers) or "<name>.jail-<pid>" (the
-// converter taking its jail's output).
+// writes), "<name>.tmp-<pid>" (imaging's TIFF and PDF writers), "<name>.jail-<pid>" (the
+// converter taking its jail's output), "<name>.mmr-<pid>.tif" and "<name>.pages-<pid>.tif"
+// (the PDF writers' staging TIFF), or "<message>.render.tif" (a message's rendering before its
+// jobs link it: a job left without it renders again).
 bool is_temporary(std::string_view name) {
-  if (has_suffix(name, ".tmp")) return true;
+  if (has_suffix(name, ".tmp") || has_suffix(name, ".render.tif")) return true;
   for (std::string_view mark : {".tmp-", ".jail-"}) {
     const size_t at = name.rfind(mark);
-    if (at == std::string_view::npos || at + mark.size() == name.size()) continue;
-    if (std::all_of(name.begin() + long(at + mark.size()), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return true;
+    if (at != std::string_view::npos && all_digits(name.substr(at + mark.size()))) return true;
+  }
+  if (has_suffix(name, ".tif")) {
+    const std::string_view stem = name.substr(0, name.size() - 4);
+    for (std::string_view mark : {".mmr-", ".pages-"}) {
+      const size_t at = stem.rfind(mark);
+      if (at != std::string_view::npos && all_digits(stem.substr(at + mark.size()))) return true;
+    }
   }
   return false;
 }

@@ -211,21 +211,30 @@ TEST_F(SpoolTest, RecoverRemovesWhatACrashCutOffBeforeItsRename) {
   std::ofstream(sp + "/out/3.eml.tmp") << "From:";
   std::ofstream(sp + "/archive/9.pdf.tmp-123") << "%PDF";
   std::ofstream(sp + "/fax/8.tif.jail-99") << "II*";
+  std::ofstream(sp + "/fax/0123456789abcdef.render.tif") << "II*";
+  std::ofstream(sp + "/archive/4.pdf.mmr-77.tif") << "II*";
+  std::ofstream(sp + "/out/4.pdf.pages-78.tif") << "II*";
   // Finished files, and names that only look alike, stay.
   std::ofstream(sp + "/in/2.tif") << "II*";
   std::ofstream(sp + "/in/5.tif.tmp-") << "x";
   std::ofstream(sp + "/in/5.tif.tmp-12a") << "x";
   std::ofstream(sp + "/out/3.eml") << "From:";
   std::ofstream(sp + "/fax/8.tif.jail-") << "x";
+  std::ofstream(sp + "/archive/4.pdf.mmr-.tif") << "x";
+  std::ofstream(sp + "/fax/8.tif") << "x";
   auto n = spool.recover();
   ASSERT_TRUE(n) << n.error().message;
-  EXPECT_EQ(*n, 5);
+  EXPECT_EQ(*n, 8);
   EXPECT_FALSE(fs::exists(sp + "/in/2.tif.tmp-17535"));
   EXPECT_FALSE(fs::exists(sp + "/fax/8.tif.jail-99"));
   EXPECT_FALSE(fs::exists(sp + "/fax/7.tif.tmp-4"));
   EXPECT_FALSE(fs::exists(sp + "/out/3.eml.tmp"));
   EXPECT_FALSE(fs::exists(sp + "/archive/9.pdf.tmp-123"));
-  for (const char* kept : {"/in/2.tif", "/in/5.tif.tmp-", "/in/5.tif.tmp-12a", "/out/3.eml", "/fax/8.tif.jail-"})
+  EXPECT_FALSE(fs::exists(sp + "/fax/0123456789abcdef.render.tif"));
+  EXPECT_FALSE(fs::exists(sp + "/archive/4.pdf.mmr-77.tif"));
+  EXPECT_FALSE(fs::exists(sp + "/out/4.pdf.pages-78.tif"));
+  for (const char* kept : {"/in/2.tif", "/in/5.tif.tmp-", "/in/5.tif.tmp-12a", "/out/3.eml", "/fax/8.tif.jail-",
+                           "/archive/4.pdf.mmr-.tif", "/fax/8.tif"})
     EXPECT_TRUE(fs::exists(sp + kept)) << kept;
 }
 
