@@ -1,6 +1,7 @@
 // convert.cpp — the `faxbridge convert` pipeline (see convert.hpp).
 #include "app/convert.hpp"
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -158,6 +159,9 @@ SandboxOutcome convert_in_jail(const ConvertRequest& req) {
   // Not dumpable: run by a non-root daemon, this process shares the jail's user, and its
   // working directory (the daemon's data) must not be reachable through /proc/<pid>/cwd.
   ::prctl(PR_SET_DUMPABLE, 0);
+  // Run by the daemon (it names directories to hide): gone with it, so a serve killed and
+  // started again never finds an old conversion still writing into its spool.
+  if (!req.jail_hide.empty()) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   SandboxJail jail;
   try {
     jail = make_jail();

@@ -90,6 +90,7 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
 // is the usual case): nothing is read from them later.
 struct Secrets {
   std::string smtp_cert, smtp_key, sip_cert, sip_key, client_cert, client_key;
+  std::string trust;  // $SSL_CERT_FILE: certificates to trust besides the system's
 };
 
 std::string read_secret(const std::string& path) {
@@ -121,6 +122,8 @@ Secrets read_secrets(const config::Config& cfg) {
   s.client_key = read_secret(cfg.delivery.tls_client_cert.empty()
                                  ? ""
                                  : key_of(cfg.delivery.tls_client_cert, cfg.delivery.tls_client_key));
+  // OpenSSL reads it when a client context is made, after root is given up: read it now.
+  if (const char* f = std::getenv("SSL_CERT_FILE"); f && *f) s.trust = read_secret(f);
   return s;
 }
 
@@ -181,6 +184,7 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
     o.smtp.tls_client_key = d.tls_client_key;
     o.smtp.tls_client_cert_pem = secrets.client_cert;
     o.smtp.tls_client_key_pem = secrets.client_key;
+    o.smtp.trust_pem = secrets.trust;
   }
   o.log = [](const std::string& s) { log(s); };
   return o;
@@ -497,6 +501,11 @@ DataDir enter_data_dir(config::Config& cfg) {
   if (as) {
     become(*as, needs_low_port(cfg));
     log("running as " + as->name + " (uid " + std::to_string(as->uid) + ")");
+    // root's TMPDIR (/root/tmp) is no place for the user's converter jails.
+    if (const char* t = std::getenv("TMPDIR"); t && *t && ::access(t, W_OK | X_OK) != 0) {
+      log(std::string("TMPDIR ") + t + " is not writable by " + as->name + ": the converters use /tmp");
+      ::unsetenv("TMPDIR");
+    }
   }
   return {data.string(), old_cwd, std::move(secrets)};
 }
@@ -549,6 +558,9 @@ int run(config::Config cfg) {
   for (const auto& d : {cfg.node.data_dir, cfg.node.spool_dir, cfg.delivery.maildir}) {
     if (!d.empty()) copt.hide.push_back(fs::absolute(d).lexically_normal().string());
   }
+  // A store placed outside the data directory: its directory too (the converters share the
+  // node's user, which owns it).
+  if (fs::path(db).is_absolute() && fs::path(db).has_parent_path()) copt.hide.push_back(fs::path(db).parent_path().string());
   std::function<void()> poke_dispatcher;
   copt.on_ready = [&] {
     if (poke_dispatcher) poke_dispatcher();
@@ -782,7 +794,8 @@ int run(config::Config cfg) {
     return out;
   };
   fax_calls.start(sip_listen(cfg),
-                  sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key, where.secrets.sip_cert, where.secrets.sip_key});
+                  sip::TlsFiles{cfg.sip.tls_cert, cfg.sip.tls_key, where.secrets.sip_cert, where.secrets.sip_key,
+                                where.secrets.trust});
   for (const auto& b : fax_calls.endpoint().bound()) {
     const char* t = b.transport == sip::Transport::tcp ? "tcp:" : b.transport == sip::Transport::tls ? "tls:" : "udp:";
     log(std::string("SIP listening on ") + t + b.host + ":" + std::to_string(b.port));

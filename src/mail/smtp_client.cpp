@@ -175,6 +175,10 @@ SmtpClient::SmtpClient(asio::any_io_executor ex, SmtpClientOptions opt) : ex_(st
                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
     std::error_code ec;
     if (verify) ctx->set_default_verify_paths(ec);
+    if (verify && !opt_.trust_pem.empty()) {
+      ctx->add_certificate_authority(asio::buffer(opt_.trust_pem), ec);
+      if (ec) setup_error_ = "cannot load the certificates to trust (SSL_CERT_FILE): " + ec.message();
+    }
     if (!opt_.tls_client_cert.empty()) {
       if (!opt_.tls_client_cert_pem.empty()) {
         ctx->use_certificate_chain(asio::buffer(opt_.tls_client_cert_pem), ec);

@@ -34,6 +34,7 @@ struct SmtpClientOptions {
   std::string username, password;               // AUTH when set
   std::string tls_client_cert, tls_client_key;  // PEM files, presented when set
   std::string tls_client_cert_pem, tls_client_key_pem;  // their contents, read already: used instead
+  std::string trust_pem;  // certificates to trust besides the system's (SSL_CERT_FILE, read at start)
   std::chrono::seconds timeout{60};
 };
 

@@ -37,6 +37,10 @@ void Endpoint::start(const std::vector<ListenSpec>& listen, const TlsFiles& tls)
   client_ctx_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
   client_ctx_.set_default_verify_paths(ec);
+  if (!tls.trust_pem.empty()) {
+    client_ctx_.add_certificate_authority(asio::buffer(tls.trust_pem), ec);
+    if (ec) throw std::runtime_error("the certificates to trust (SSL_CERT_FILE): " + ec.message());
+  }
   client_ctx_.set_verify_mode(asio::ssl::verify_peer);
   if (!tls.cert.empty()) {
     server_ctx_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |

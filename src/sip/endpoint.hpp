@@ -41,6 +41,8 @@ struct TlsFiles {
   // Their contents when read already (serve reads keys before it gives up root): used instead
   // of the files, which are then only named in messages.
   std::string cert_pem, key_pem;
+  // Certificates to trust besides the system's (the SSL_CERT_FILE serve read at start).
+  std::string trust_pem;
 };
 
 struct ListenSpec {
