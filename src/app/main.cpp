@@ -25,6 +25,7 @@
 #include "app/tokens.hpp"
 #include "app/config.hpp"
 #include "app/convert.hpp"
+#include "app/render_server.hpp"
 #include "app/serve.hpp"
 #include "imaging/tiff_f.hpp"
 
@@ -111,6 +112,11 @@ int main(int argc, char** argv) {
       ->group("");  // internal: what the daemon passes
   convert->add_option("INPUT", req.inputs, "documents, in order")->required();
 
+  std::vector<std::string> server_hide;
+  auto* render_srv = cli.add_subcommand("render-server", "the converter's warm render server (started by serve)");
+  render_srv->group("");  // internal: serve starts it with its socket at descriptor 3
+  render_srv->add_option("--jail-hide", server_hide, "a directory the renderer must not see");
+
   std::string inspect_file;
   auto* inspect = cli.add_subcommand("inspect", "describe a TIFF file as JSON");
   inspect->add_option("FILE", inspect_file, "the TIFF")->required();
@@ -189,5 +195,6 @@ int main(int argc, char** argv) {
   if (token_revoke->parsed()) return app::cmd_token_revoke(config_path, token_name);
   if (convert->parsed()) return cmd_convert(req, res, comp, paper, cover);
   if (inspect->parsed()) return cmd_inspect(inspect_file);
+  if (render_srv->parsed()) return app::render_server(app::kRenderServerFd, server_hide);
   return 2;
 }

@@ -10,14 +10,17 @@
 #include <set>
 
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.hpp"
+#include "gateway/render_protocol.hpp"
 #include "imaging/tiff_f.hpp"
 
 extern char** environ;
@@ -26,6 +29,8 @@ namespace gateway {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr int kServerStartMs = 60000;  // jail and warm-up; seconds even on a loaded machine
 
 struct RunResult {
   int code = -1;
@@ -142,9 +147,137 @@ void Converter::notify(const std::string& message_id) {
   cv_.notify_one();
 }
 
+bool Converter::start_server(Server& s, std::string& why) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    why = std::string("socketpair: ") + std::strerror(errno);
+    return false;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 3);  // the server's socket (dup2 clears CLOEXEC)
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);  // stderr stays: the server's own lines go to the log
+  std::vector<std::string> argv = {opt_.executable, "render-server"};
+  for (const auto& h : opt_.hide) argv.insert(argv.end(), {"--jail-hide", h});
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  // Every symbol bound before the first fork (no lazy binding in each document's process), and
+  // page buffers on huge pages (a few faults, not a thousand).
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    if (!v.starts_with("LD_BIND_NOW=") && !v.starts_with("GLIBC_TUNABLES=")) env.emplace_back(v);
+  }
+  env.emplace_back("LD_BIND_NOW=1");
+  env.emplace_back("GLIBC_TUNABLES=glibc.malloc.hugetlb=1");
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(sv[1]);
+  if (rc != 0) {
+    ::close(sv[0]);
+    why = std::string("cannot start the render server: ") + std::strerror(rc);
+    return false;
+  }
+  ::setpriority(PRIO_PROCESS, id_t(pid), kConverterNice);
+  s.pid = pid;
+  s.sock = sv[0];
+  {
+    std::lock_guard lock(mu_);
+    children_.insert(pid);
+    if (stopping_) ::kill(pid, SIGKILL);
+  }
+  ProtocolMessage hello;
+  auto st = receive_message(s.sock, kServerStartMs, hello);
+  for (int fd : hello.fds) ::close(fd);
+  auto dir = st == ReceiveStatus::ok ? decode_hello(hello.bytes) : std::nullopt;
+  if (!dir) {
+    why = st == ReceiveStatus::timeout ? "the render server did not start within " + std::to_string(kServerStartMs / 1000) + " s"
+                                       : "the render server stopped before it was ready";
+    stop_server(s);
+    return false;
+  }
+  s.jail_dir = *dir;
+  return true;
+}
+
+void Converter::stop_server(Server& s) {
+  if (s.pid > 0) {
+    ::kill(s.pid, SIGKILL);  // its jail's processes die with it (PR_SET_PDEATHSIG, then the PID namespace)
+    while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    std::lock_guard lock(mu_);
+    children_.erase(s.pid);
+  }
+  if (s.sock >= 0) ::close(s.sock);
+  if (!s.jail_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(s.jail_dir, ec);
+  }
+  s = Server{};
+}
+
+RunResultCode Converter::render_with_server(Server& s, const std::string& input, const std::string& output,
+                                            bool always_cover, const std::string& cover_to, std::string& message) {
+  RenderRequest rq;
+  rq.resolution = opt_.resolution;
+  rq.paper = opt_.paper;
+  rq.cover = always_cover ? "always" : "ask";
+  rq.cover_to = cover_to;
+  rq.time_limit_s = opt_.time_limit_s;
+  rq.input_name = input;
+  const int in = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    message = input + ": cannot be read (" + std::strerror(errno) + ")";
+    return 2;
+  }
+  const int out = ::open(output.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+  if (out < 0) {
+    ::close(in);
+    message = output + ": cannot be written (" + std::strerror(errno) + ")";
+    return 2;
+  }
+  const bool sent = send_message(s.sock, encode(rq), {in, out});
+  ::close(in);
+  ProtocolMessage m;
+  // The server enforces the time limit itself; this is for a server that hangs.
+  auto st = sent ? receive_message(s.sock, (opt_.time_limit_s + 60) * 1000, m) : ReceiveStatus::closed;
+  for (int fd : m.fds) ::close(fd);
+  auto reply = st == ReceiveStatus::ok ? decode_reply(m.bytes) : std::nullopt;
+  if (!reply) {
+    ::close(out);
+    stop_server(s);
+    message = st == ReceiveStatus::timeout ? "the render server stopped answering" : "the render server stopped";
+    return -1;
+  }
+  // Durable before any job says ready (the server wrote through its copy of the descriptor).
+  const bool synced = reply->code != 0 || ::fsync(out) == 0;
+  ::close(out);
+  fb::log("message " + fs::path(input).stem().string() + ": rendered by process " + std::to_string(reply->worker_pid) +
+          " of render server " + std::to_string(s.pid));
+  if (!synced) {
+    message = output + ": cannot be written (" + std::strerror(errno) + ")";
+    return 2;
+  }
+  message = reply->message;
+  return reply->code;
+}
+
 void Converter::run(bool resume_left_work) {
   auto store = queue::JobStore::open(opt_.store_path);
   if (!store) return;
+  Server server;
+  struct StopServer {
+    Converter& c;
+    Server& s;
+    ~StopServer() { c.stop_server(s); }
+  } stop_server_at_end{*this, server};
   // Jobs a crash left waiting or half rendered: render their messages again (one worker looks).
   std::set<std::string> resume;
   for (const char* st : {"queued", "rendering"}) {
@@ -176,7 +309,7 @@ void Converter::run(bool resume_left_work) {
       pending_.erase(it);
       in_progress_.insert(id);
     }
-    render(*store, id);
+    render(*store, id, server);
     {
       std::lock_guard lock(mu_);
       in_progress_.erase(id);
@@ -201,7 +334,7 @@ RunResultCode Converter::convert(const std::vector<std::string>& argv, std::stri
   return r.code;
 }
 
-void Converter::render(queue::JobStore& store, const std::string& message_id) {
+void Converter::render(queue::JobStore& store, const std::string& message_id, Server& server) {
   queue::JobFilter f;
   f.message_id = message_id;
   auto jobs = store.jobs(f);
@@ -221,12 +354,30 @@ void Converter::render(queue::JobStore& store, const std::string& message_id) {
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   RunResult r;
-  std::vector<std::string> argv = {opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
-                                   "--cover", always ? "always" : "ask", "--cover-to", numbers, "--time-limit",
-                                   std::to_string(opt_.time_limit_s)};
-  for (const auto& h : opt_.hide) argv.insert(argv.end(), {"--jail-hide", h});
-  argv.insert(argv.end(), {"-o", rendered, spool_.message_path(message_id)});
-  r.code = convert(argv, r.stderr_text);
+  r.code = -1;
+  // The warm server; a second one if the first stops mid-way; the cold way if none will start.
+  for (int attempt = 0; attempt < 2 && r.code < 0; ++attempt) {
+    std::string why;
+    if (server.pid < 0 && !start_server(server, why)) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;  // stopped while it started: the jobs resume at start
+      }
+      fb::log("converter: " + why + "; rendering message " + message_id + " the cold way");
+      break;
+    }
+    r.code = render_with_server(server, spool_.message_path(message_id), rendered, always, numbers, r.stderr_text);
+    std::lock_guard lock(mu_);
+    if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
+  }
+  if (r.code < 0) {
+    std::vector<std::string> argv = {opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
+                                     "--cover", always ? "always" : "ask", "--cover-to", numbers, "--time-limit",
+                                     std::to_string(opt_.time_limit_s)};
+    for (const auto& h : opt_.hide) argv.insert(argv.end(), {"--jail-hide", h});
+    argv.insert(argv.end(), {"-o", rendered, spool_.message_path(message_id)});
+    r.code = convert(argv, r.stderr_text);
+  }
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start

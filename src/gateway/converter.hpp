@@ -1,9 +1,13 @@
 // converter.hpp — renders each accepted message into its jobs' fax pages, outside the daemon.
 //
-// ARCHITECTURE.md: untrusted documents are converted in separate processes with limits. For
-// each queued message the converter runs `faxbridge convert -o <tif> <message.eml>` (this same
-// binary, a fresh process: the daemon's threads and state are not forked into it), which
-// sandboxes itself (app/sandbox.hpp). The pages go to every job of the message (hard links to
+// ARCHITECTURE.md: untrusted documents are converted in separate processes with limits. Each
+// worker keeps a warm render server (`faxbridge render-server`, app/render_server.hpp: this same
+// binary, a fresh process, jailed once, its renderers loaded) and hands it each message over a
+// socket (render_protocol.hpp): the message's descriptor in, an output file's descriptor out.
+// The server renders every message in a fresh process of its own (forked from the warm one, in
+// the jail, with the limits), so no document shares a process with another. A server that
+// cannot start, or stops answering, is replaced; when none can start, the worker falls back to
+// running `faxbridge convert -o <tif> <message.eml>` (which jails itself) per message. The pages go to every job of the message (hard links to
 // one rendering), the jobs move queued -> rendering -> ready with their page count, or to
 // failed with the converter's one-line reason (reported to the sender by the DSN).
 // A cover page: `--cover always` for the senders of [fax] cover_senders, `ask` (the mail's
@@ -63,9 +67,22 @@ class Converter {
   void notify(const std::string& message_id);
 
  private:
+  // One worker's warm render server.
+  struct Server {
+    pid_t pid = -1;
+    int sock = -1;
+    std::string jail_dir;  // removed when the server is stopped
+  };
+
   void run(bool resume);
-  void render(queue::JobStore& store, const std::string& message_id);
+  void render(queue::JobStore& store, const std::string& message_id, Server& server);
   RunResultCode convert(const std::vector<std::string>& argv, std::string& stderr_text);
+  bool start_server(Server& s, std::string& why);
+  void stop_server(Server& s);
+  // Renders `input` into `output` with the worker's server; -1 when the server failed (it is
+  // stopped then), else the convert exit code with `message`.
+  RunResultCode render_with_server(Server& s, const std::string& input, const std::string& output, bool always_cover,
+                                   const std::string& cover_to, std::string& message);
 
   ConverterOptions opt_;
   queue::Spool& spool_;

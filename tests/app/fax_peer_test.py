@@ -5,6 +5,8 @@ receives it; a caller that hangs up after page 1 of 3 leaves an inbound job with
 marked incomplete; a called peer that stops sending mid-fax ends our call with a clear result."""
 import json
 import os
+import re
+import signal
 import subprocess
 import threading
 import time
@@ -206,6 +208,50 @@ class InboundCapTest(fbtest.TempDirTest):
             texts = [r[0] for r in db.execute("SELECT text FROM events WHERE job_id = ?", (jobs[1]["id"],))]
         self.assertTrue(any("no notice mailed: 1 already sent for calls from" in t and
                             "missed_notices_per_caller_per_hour" in t for t in texts), texts)
+
+
+class WarmServerTest(fbtest.TempDirTest):
+    """The converter's warm render server (app/render_server.hpp): one server per worker renders
+    message after message, each in a fresh process of its own; a server that dies is replaced."""
+
+    RENDERED = re.compile(r"message (\w+): rendered by process (\d+) of render server (\d+)")
+
+    def renders(self, node):
+        with open(node.log.name) as f:
+            return [(m.group(1), int(m.group(2)), int(m.group(3))) for m in self.RENDERED.finditer(f.read())]
+
+    def send(self, node, n):
+        import email.message
+        with node.smtp() as s:
+            m = email.message.EmailMessage()
+            m["From"], m["To"], m["Subject"] = "sender%d@example.com" % n, "FAX=+15550124@fax.test", "note %d" % n
+            m.set_content("Note number %d, from its own sender." % n)
+            s.sendmail(m["From"], ["FAX=+15550124@fax.test"], m.as_bytes())
+
+    def wait_renders(self, node, count):
+        deadline = time.time() + 120
+        while len(self.renders(node)) < count:
+            self.assertLess(time.time(), deadline, open(node.log.name).read()[-3000:])
+            time.sleep(0.05)
+        return self.renders(node)
+
+    def test_one_warm_server_a_fresh_process_per_document_and_a_new_server_after_a_crash(self):
+        node = Node(self.dir, extra="[converter]\nworkers = 1\n")
+        self.addCleanup(node.stop)
+        for n in range(3):
+            self.send(node, n)
+        first = self.wait_renders(node, 3)
+        self.assertEqual(len({server for _, _, server in first}), 1, first)
+        self.assertEqual(len({worker for _, worker, _ in first}), 3, "a document shared a process: %s" % first)
+        jobs = node.wait_jobs(3, states=("ready", "sending", "retry"), timeout=60)
+        self.assertTrue(all(j["pages"] == 1 for j in jobs), jobs)
+        # The server killed (a crash of its own): the next message gets a new one.
+        server = first[0][2]
+        os.kill(server, signal.SIGKILL)
+        self.send(node, 3)
+        after = self.wait_renders(node, 4)
+        self.assertNotEqual(after[3][2], server, after)
+        node.wait_jobs(4, states=("ready", "sending", "retry"), timeout=60)
 
 
 class ConverterPoolTest(fbtest.TempDirTest):

@@ -1,0 +1,282 @@
+// render_server.cpp — the warm render server (see render_server.hpp).
+#include "app/render_server.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <vector>
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "app/convert.hpp"
+#include "app/sandbox.hpp"
+#include "gateway/render_protocol.hpp"
+#include "imaging/page.hpp"
+#include "imaging/paper.hpp"
+
+namespace app {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Big buffers (a page is megabytes) come from mmap, fresh for each document, rather than from a
+// heap the document's process would share copy-on-write with the warm parent.
+constexpr int kMmapThreshold = 512 * 1024;
+
+void say(const std::string& line) { std::cerr << "faxbridge render-server: " << line << std::endl; }
+
+bool copy_fd_to_file(int from, const std::string& path) {
+  int to = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (to < 0) return false;
+  char buf[65536];
+  bool ok = true;
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(from, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ok = false;
+    if (n <= 0) break;
+    at += n;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(to, buf + off, size_t(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        ok = false;
+        break;
+      }
+      off += w;
+    }
+    if (!ok) break;
+  }
+  if (::close(to) != 0) ok = false;
+  return ok;
+}
+
+bool copy_file_to_fd(const std::string& path, int to) {
+  int from = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (from < 0) return false;
+  char buf[65536];
+  bool ok = ::ftruncate(to, 0) == 0 && ::lseek(to, 0, SEEK_SET) == 0;
+  while (ok) {
+    ssize_t n = ::read(from, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ok = false;
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(to, buf + off, size_t(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        ok = false;
+        break;
+      }
+      off += w;
+    }
+  }
+  ::close(from);
+  return ok;
+}
+
+// A short mail of the server's own (text, and a PDF page) through the whole pipeline.
+void warm_up(const SandboxJail& jail) {
+  const std::string dir = jail.dir + "/warm";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  // A one-page PDF with Helvetica and Times text and line art, its cross-reference table exact.
+  const std::string content =
+      "BT /F1 20 Tf 60 780 Td (Warm up 0123456789) Tj ET BT /F2 10 Tf 60 750 Td (The quick brown fox) Tj ET "
+      "0.6 g 400 40 120 60 re f 0 G 60 100 m 535 100 l S";
+  const std::string objects[] = {
+      "<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>",
+      "<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Resources<</Font<</F1 4 0 R/F2 5 0 R>>>>/Contents 6 0 R>>",
+      "<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>", "<</Type/Font/Subtype/Type1/BaseFont/Times-Roman>>",
+      "<</Length " + std::to_string(content.size()) + ">>\nstream\n" + content + "\nendstream"};
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < std::size(objects); ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
+  }
+  const size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(offsets.size() + 1) + "\n0000000000 65535 f \n";
+  for (size_t o : offsets) {
+    char line[32];
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", o);
+    pdf += line;
+  }
+  pdf += "trailer\n<</Size " + std::to_string(offsets.size() + 1) + "/Root 1 0 R>>\nstartxref\n" +
+         std::to_string(xref) + "\n%%EOF\n";
+  std::string mail =
+      "From: warm@localhost\r\nTo: FAX=+15550100@localhost\r\nSubject: warm up\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+      "The quick brown fox jumps over the lazy dog 0123456789.\r\n--b\r\nContent-Type: application/pdf\r\n"
+      "Content-Disposition: attachment; filename=w.pdf\r\n\r\n" +
+      pdf + "\r\n--b--\r\n";
+  { std::ofstream(dir + "/warm.eml", std::ios::binary) << mail; }
+  ConvertRequest req;
+  req.inputs = {dir + "/warm.eml"};
+  req.output = dir + "/warm.tif";
+  req.cover = ConvertRequest::Cover::always;
+  req.cover_to = "+15550100";
+  SandboxOutcome out = run_convert(req);
+  if (out.code != 0) say("warming up: " + out.message + " (documents are rendered all the same)");
+  fs::remove_all(dir, ec);
+}
+
+// One request: its own directory, a fresh process, the pages into `output`.
+gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int output, const SandboxJail& jail,
+                                int sock) {
+  gateway::RenderReply reply;
+  const std::string dir = jail.dir + "/doc";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::path name = fs::path(rq.input_name).filename();
+  if (name.empty() || name == "." || name == "..") name = "input";
+  const std::string in_dir = dir + "/in";
+  const std::string in_path = in_dir + "/" + name.string();
+  if (::mkdir(dir.c_str(), 0700) != 0 || ::mkdir(in_dir.c_str(), 0700) != 0 || ::mkdir((dir + "/tmp").c_str(), 0700) != 0 ||
+      !copy_fd_to_file(input, in_path)) {
+    return {2, rq.input_name + ": cannot be read (" + std::strerror(errno) + ")", 0};
+  }
+  if (::geteuid() == 0) {
+    for (const std::string& p : {dir, in_dir, dir + "/tmp", in_path}) (void)::chown(p.c_str(), jail.uid, jail.gid);
+  }
+  ConvertRequest req;
+  req.inputs = {in_path};
+  req.output = dir + "/out.tif";
+  req.cover = rq.cover == "always" ? ConvertRequest::Cover::always
+              : rq.cover == "never" ? ConvertRequest::Cover::never
+                                    : ConvertRequest::Cover::ask;
+  req.cover_to = rq.cover_to;
+  req.limits.wall_seconds = rq.time_limit_s;
+  if (!imaging::parse_resolution(rq.resolution, req.render.resolution) || !imaging::parse_paper(rq.paper, req.render.paper)) {
+    return {2, "the converter was asked for resolution " + rq.resolution + " and paper " + rq.paper, 0};
+  }
+  SandboxJail doc = jail;
+  doc.dir = dir;
+  doc.inside = true;
+  doc.close_fds = {sock};
+  SandboxOutcome out = run_sandboxed(
+      [&]() -> SandboxOutcome {
+        // Nothing of the document's reaches the daemon's log: its output and error go nowhere.
+        if (int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null >= 0) {
+          ::dup2(null, 1);
+          ::dup2(null, 2);
+          ::close(null);
+        }
+        SandboxOutcome r = run_convert(req);
+        if (r.code == 0 && !copy_file_to_fd(req.output, output)) return {2, "the pages cannot be written out"};
+        return r;
+      },
+      req.limits, doc);
+  // The caller's names in messages, and an input named when the message names none (as the
+  // convert command does).
+  for (const auto& [from, to] : {std::pair{in_path, rq.input_name}, std::pair{req.output, std::string("the output")}}) {
+    for (size_t at = out.message.find(from); at != std::string::npos; at = out.message.find(from, at + to.size())) {
+      out.message.replace(at, from.size(), to);
+    }
+  }
+  if (out.code != 0 && out.message.find(rq.input_name) == std::string::npos) out.message = rq.input_name + ": " + out.message;
+  reply.code = out.code;
+  reply.message = out.message;
+  reply.worker_pid = out.pid;
+  fs::remove_all(dir, ec);
+  return reply;
+}
+
+// The jail's PID 1: warm up, then serve until the daemon goes.
+[[noreturn]] void serve_in_jail(int sock, const SandboxJail& jail) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // A /proc of this PID namespace (a container that forbids it keeps the host's).
+  (void)::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  ::setenv("HOME", (jail.dir + "/tmp").c_str(), 1);
+  ::setenv("TMPDIR", (jail.dir + "/tmp").c_str(), 1);
+  warm_up(jail);
+  ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  ::malloc_trim(0);  // a small heap forks fast: each document's process copies its page tables
+  if (!gateway::send_message(sock, gateway::encode_hello(jail.dir))) ::_exit(0);
+  for (;;) {
+    gateway::ProtocolMessage m;
+    auto st = gateway::receive_message(sock, -1, m);
+    if (st == gateway::ReceiveStatus::closed) ::_exit(0);
+    if (st != gateway::ReceiveStatus::ok) ::_exit(1);
+    auto rq = gateway::decode_request(m.bytes);
+    if (!rq || m.fds.size() != 2) {
+      for (int fd : m.fds) ::close(fd);
+      say("a request that does not parse: stopping");
+      ::_exit(1);
+    }
+    gateway::RenderReply reply = render_one(*rq, m.fds[0], m.fds[1], jail, sock);
+    for (int fd : m.fds) ::close(fd);
+    if (!gateway::send_message(sock, gateway::encode(reply))) ::_exit(0);
+  }
+}
+
+}  // namespace
+
+int render_server(int sock, const std::vector<std::string>& hide) {
+  struct stat st {};
+  if (::fstat(sock, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    say("descriptor " + std::to_string(sock) + " is not the converter's socket");
+    return 2;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the daemon's converter thread gone: so are we
+  // Started in the daemon's data directory, as the daemon's user: neither the directory nor
+  // this process may be reachable from a jail (/proc/<pid>/cwd).
+  ::prctl(PR_SET_DUMPABLE, 0);
+  if (::chdir("/") != 0) return 1;
+  SandboxJail jail;
+  try {
+    jail = make_jail();
+  } catch (const std::exception& e) {
+    say(e.what());
+    return 1;
+  }
+  for (const auto& h : hide) {
+    if (!h.empty() && h[0] == '/') jail.hide.push_back(h);
+  }
+  // This process stays outside, to remove the jail when the server ends; a child enters the
+  // jail, and its child is the jail's PID 1.
+  pid_t holder = ::fork();
+  if (holder < 0) {
+    say(std::string("cannot fork: ") + std::strerror(errno));
+    remove_jail(jail);
+    return 1;
+  }
+  if (holder == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (std::string why = enter_jail(jail); !why.empty()) {
+      say(why);
+      ::_exit(1);
+    }
+    // As every jail's: not dumpable, and working in the jail, not in the daemon's data.
+    ::prctl(PR_SET_DUMPABLE, 0);
+    if (::chdir(jail.dir.c_str()) != 0) ::_exit(1);
+    pid_t init = ::fork();
+    if (init < 0) ::_exit(1);
+    if (init == 0) serve_in_jail(sock, jail);
+    ::close(sock);  // the daemon sees the end of the server when PID 1 ends
+    int s = 0;
+    while (::waitpid(init, &s, 0) < 0 && errno == EINTR) {
+    }
+    ::_exit(WIFEXITED(s) ? WEXITSTATUS(s) : 1);
+  }
+  ::close(sock);
+  int s = 0;
+  while (::waitpid(holder, &s, 0) < 0 && errno == EINTR) {
+  }
+  remove_jail(jail);
+  return WIFEXITED(s) ? WEXITSTATUS(s) : 1;
+}
+
+}  // namespace app
