@@ -45,6 +45,8 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
+constexpr size_t kMaxReport = 64 * 1024;
+
 [[noreturn]] void report_and_exit(int fd, const SandboxOutcome& out) {
   write_all(fd, std::to_string(out.code) + "\n" + out.message);
   ::close(fd);
@@ -252,6 +254,46 @@ std::string enter_jail(const SandboxJail& jail) {
 
 namespace {
 
+// For a document run inside a warm jail: empty /tmp and /dev/shm of its own, and the server's
+// directory (its other files, the warm-up's HOME) covered, only the document's own directory
+// (jail.dir) bound back in its place.
+std::string fresh_scratch(const SandboxJail& jail) {
+  const int keep = ::open(jail.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (keep < 0) return "cannot open the document's directory: " + std::string(std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    const int err = errno;
+    ::close(keep);
+    return "cannot " + what + " in the converter's jail: " + std::strerror(err);
+  };
+  struct stat st {};
+  if (::lstat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+      ::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777") != 0) {
+    return fail("cover /dev/shm");
+  }
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1g,mode=1777") != 0) return fail("cover /tmp");
+  const std::filesystem::path server_dir = std::filesystem::path(jail.dir).lexically_normal().parent_path();
+  std::error_code ec;
+  if (std::filesystem::is_directory(server_dir, ec)) {  // not under /tmp: cover it where it is
+    if (::mount("tmpfs", server_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=711") != 0) {
+      return fail("cover the server's directory");
+    }
+  } else {
+    // Under /tmp, now empty: the way down to the document's directory, searchable by its user.
+    std::filesystem::path at = "/";
+    for (const auto& part : server_dir.relative_path()) {
+      at /= part;
+      if (::mkdir(at.c_str(), 0711) != 0 && errno != EEXIST) return fail("make " + at.string());
+      if (::chmod(at.c_str(), 0711) != 0) return fail("open " + at.string());  // whatever the umask (027 in serve)
+    }
+  }
+  const std::string keep_path = "/proc/self/fd/" + std::to_string(keep);
+  if (::mkdir(jail.dir.c_str(), 0700) != 0 || ::mount(keep_path.c_str(), jail.dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return fail("bind the document's directory");
+  }
+  ::close(keep);
+  return "";
+}
+
 // The forked child. Without a jail it is the worker. With one it enters new namespaces and forks
 // their init (PID 1), which forks the worker (PID 2) and reaps; when the worker ends, init ends
 // and the kernel kills whatever is left in the namespace. This process (outside the namespace)
@@ -271,11 +313,14 @@ namespace {
   // (Not dumpable once the user namespace is mapped: writing its own uid_map needs it.)
   if (::chdir(jail.dir.c_str()) != 0) report_and_exit(fd, {5, "cannot enter the converter's jail directory"});
   if (jail.inside) {
-    // Already in the jail's namespaces (the warm render server): a PID namespace of its own, so
-    // that nothing this document starts outlives it, and a mount namespace for its /proc.
-    if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    // Already in the jail's namespaces (the warm render server): PID, IPC and mount namespaces
+    // of its own, so that nothing this document starts or leaves (a process, a SysV segment, a
+    // file in a scratch directory) reaches the next one.
+    if (::unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
     }
+    if (std::string why = fresh_scratch(jail); !why.empty()) report_and_exit(fd, {5, why});
   } else if (std::string why = enter_jail(jail); !why.empty()) {
     report_and_exit(fd, {5, why});
   }
@@ -409,7 +454,7 @@ SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const Sand
     char buf[4096];
     ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n > 0) {
-      report.append(buf, size_t(n));
+      if (report.size() < kMaxReport) report.append(buf, size_t(n));  // a hostile worker may say more
       continue;
     }
     if (n == 0 || errno != EINTR) break;  // EOF: the child is done (or died)
@@ -439,6 +484,7 @@ SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const Sand
   SandboxOutcome out;
   out.code = std::atoi(report.substr(0, nl).c_str());
   out.message = report.substr(nl + 1);
+  ::explicit_bzero(report.data(), report.size());  // a warm server forks the next document from here
   return out;
 }
 

@@ -19,7 +19,10 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -318,7 +321,30 @@ TEST(SandboxJail, InAWarmJailEachRunIsWalledAndEndsWithWhatItStarted) {
     close(held[1]);
     pollfd p{held[0], POLLIN, 0};
     if (poll(&p, 1, 10000) != 1) say("the first document's helper outlived it");
-    auto second = app::run_sandboxed([] { return app::SandboxOutcome{0, ""}; }, tight(), inside);
+    // What a document leaves for the next: a file in /tmp, in /dev/shm and in the server's own
+    // directory, a SysV segment.
+    const std::string server_dir = std::filesystem::path(jail.j.dir).string();
+    auto leave = app::run_sandboxed([&]() -> app::SandboxOutcome {
+      std::ofstream("/tmp/left-by-a") << "a's bytes";
+      std::ofstream("/dev/shm/left-by-a") << "a's bytes";
+      std::ofstream(jail.j.dir + "/../left-by-a") << "a's bytes";
+      int id = shmget(0x4661784a, 4096, IPC_CREAT | 0600);
+      if (id < 0) return {4, "shmget"};
+      return {0, ""};
+    }, tight(), inside);
+    if (leave.code != 0) say("leave: " + leave.message);
+    auto second = app::run_sandboxed([&]() -> app::SandboxOutcome {
+      for (const std::string& p : std::vector<std::string>{"/tmp/left-by-a", "/dev/shm/left-by-a", jail.j.dir + "/../left-by-a"}) {
+        if (std::filesystem::exists(p)) return {4, p + " is still there"};
+      }
+      if (shmget(0x4661784a, 0, 0) >= 0) return {4, "the SysV segment is still there"};
+      __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct d[2] = {};
+      if (syscall(SYS_capget, &h, d) != 0 || d[0].effective || d[0].permitted || d[1].effective || d[1].permitted) {
+        return {4, "the work holds a capability"};
+      }
+      return {0, ""};
+    }, tight(), inside);
     if (second.code != 0) say("second: " + second.message);
     say("ok");
   }
