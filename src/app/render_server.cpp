@@ -16,6 +16,7 @@
 #include <malloc.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,54 +38,55 @@ constexpr int kMmapThreshold = 512 * 1024;
 
 void say(const std::string& line) { std::cerr << "faxbridge render-server: " << line << std::endl; }
 
+// Copies between descriptors in the kernel (sendfile): no byte of a sender's document passes
+// through a buffer of the warm parent, which every later document's process is forked from.
+bool copy_all(int from, int to) {
+  struct stat st {};
+  if (::fstat(from, &st) != 0) return false;
+  off_t at = 0;
+  while (at < st.st_size) {
+    ssize_t n = ::sendfile(to, from, &at, size_t(st.st_size - at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+  }
+  return true;
+}
+
 bool copy_fd_to_file(int from, const std::string& path) {
   int to = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (to < 0) return false;
-  char buf[65536];
-  bool ok = true;
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(from, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ok = false;
-    if (n <= 0) break;
-    at += n;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(to, buf + off, size_t(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        ok = false;
-        break;
-      }
-      off += w;
-    }
-    if (!ok) break;
-  }
+  bool ok = copy_all(from, to);
   if (::close(to) != 0) ok = false;
   return ok;
 }
 
-bool copy_file_to_fd(const std::string& path, int to) {
-  int from = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (from < 0) return false;
-  char buf[65536];
-  bool ok = ::ftruncate(to, 0) == 0 && ::lseek(to, 0, SEEK_SET) == 0;
-  while (ok) {
-    ssize_t n = ::read(from, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ok = false;
-    if (n <= 0) break;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(to, buf + off, size_t(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        ok = false;
-        break;
-      }
-      off += w;
-    }
-  }
-  ::close(from);
+// The pages a document's process left, taken only as a regular file of the jail user's with one
+// name (a link there would have us copy any file we can read), into the daemon's descriptor.
+bool take_output(const std::string& path, const SandboxJail& jail, int to) {
+  int from = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  struct stat st {};
+  bool ok = from >= 0 && ::fstat(from, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+            (::geteuid() != 0 || st.st_uid == jail.uid);
+  ok = ok && ::ftruncate(to, 0) == 0 && ::lseek(to, 0, SEEK_SET) == 0 && copy_all(from, to);
+  if (from >= 0) ::close(from);
   return ok;
+}
+
+void wipe(std::string& s) {
+  ::explicit_bzero(s.data(), s.size());
+  s.clear();
+}
+
+// A worker's outcome as the daemon may carry it: a convert exit code, one line of at most
+// kMaxMessage bytes (a hostile worker writes its own report).
+constexpr size_t kMaxMessage = 1000;
+
+void tidy(SandboxOutcome& out) {
+  if (out.code != 0 && (out.code < 2 || out.code > 5)) out.code = 4;
+  for (char& c : out.message) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  if (out.message.size() > kMaxMessage) out.message.resize(kMaxMessage);
 }
 
 // A short mail of the server's own (text, and a PDF page) through the whole pipeline.
@@ -133,20 +135,28 @@ void warm_up(const SandboxJail& jail) {
   fs::remove_all(dir, ec);
 }
 
-// One request: its own directory, a fresh process, the pages into `output`.
+// One request: a directory of its own, a fresh process, the pages into `output`. Exits 3 when
+// the server's own jail is gone (the daemon starts a new server and sends the message again).
 gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int output, const SandboxJail& jail,
                                 int sock) {
-  gateway::RenderReply reply;
-  const std::string dir = jail.dir + "/doc";
+  std::string dir = jail.dir + "/doc-XXXXXX";
+  if (!::mkdtemp(dir.data())) {
+    if (errno == ENOENT) {
+      say("the jail " + jail.dir + " is gone: stopping");
+      ::_exit(3);
+    }
+    return {2, rq.input_name + ": cannot be read (" + std::strerror(errno) + ")", 0};
+  }
   std::error_code ec;
-  fs::remove_all(dir, ec);
   fs::path name = fs::path(rq.input_name).filename();
   if (name.empty() || name == "." || name == "..") name = "input";
   const std::string in_dir = dir + "/in";
   const std::string in_path = in_dir + "/" + name.string();
-  if (::mkdir(dir.c_str(), 0700) != 0 || ::mkdir(in_dir.c_str(), 0700) != 0 || ::mkdir((dir + "/tmp").c_str(), 0700) != 0 ||
+  if (::mkdir(in_dir.c_str(), 0700) != 0 || ::mkdir((dir + "/tmp").c_str(), 0700) != 0 ||
       !copy_fd_to_file(input, in_path)) {
-    return {2, rq.input_name + ": cannot be read (" + std::strerror(errno) + ")", 0};
+    const std::string why = std::strerror(errno);
+    fs::remove_all(dir, ec);
+    return {2, rq.input_name + ": cannot be read (" + why + ")", 0};
   }
   if (::geteuid() == 0) {
     for (const std::string& p : {dir, in_dir, dir + "/tmp", in_path}) (void)::chown(p.c_str(), jail.uid, jail.gid);
@@ -160,12 +170,14 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   req.cover_to = rq.cover_to;
   req.limits.wall_seconds = rq.time_limit_s;
   if (!imaging::parse_resolution(rq.resolution, req.render.resolution) || !imaging::parse_paper(rq.paper, req.render.paper)) {
+    fs::remove_all(dir, ec);
     return {2, "the converter was asked for resolution " + rq.resolution + " and paper " + rq.paper, 0};
   }
   SandboxJail doc = jail;
   doc.dir = dir;
   doc.inside = true;
-  doc.close_fds = {sock};
+  // Neither the server's socket nor the daemon's own descriptors reach the document.
+  doc.close_fds = {sock, input, output};
   SandboxOutcome out = run_sandboxed(
       [&]() -> SandboxOutcome {
         // Nothing of the document's reaches the daemon's log: its output and error go nowhere.
@@ -174,22 +186,25 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
           ::dup2(null, 2);
           ::close(null);
         }
-        SandboxOutcome r = run_convert(req);
-        if (r.code == 0 && !copy_file_to_fd(req.output, output)) return {2, "the pages cannot be written out"};
-        return r;
+        return run_convert(req);
       },
       req.limits, doc);
+  // Every process of the document is gone (its init, killed on a timeout, is ours to reap and
+  // ends only when its namespace is empty): only then are its pages taken and its files removed.
+  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
+  if (out.code == 0 && !take_output(req.output, jail, output)) {
+    out = {4, "the renderer left no regular output file", out.pid};
+  }
+  tidy(out);
   // The caller's names in messages, and an input named when the message names none (as the
   // convert command does).
-  for (const auto& [from, to] : {std::pair{in_path, rq.input_name}, std::pair{req.output, std::string("the output")}}) {
-    for (size_t at = out.message.find(from); at != std::string::npos; at = out.message.find(from, at + to.size())) {
-      out.message.replace(at, from.size(), to);
-    }
+  for (size_t at = out.message.find(in_path); at != std::string::npos; at = out.message.find(in_path, at + rq.input_name.size())) {
+    out.message.replace(at, in_path.size(), rq.input_name);
   }
   if (out.code != 0 && out.message.find(rq.input_name) == std::string::npos) out.message = rq.input_name + ": " + out.message;
-  reply.code = out.code;
-  reply.message = out.message;
-  reply.worker_pid = out.pid;
+  gateway::RenderReply reply{out.code, out.message, out.pid};
+  wipe(out.message);
   fs::remove_all(dir, ec);
   return reply;
 }
@@ -218,7 +233,11 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
     }
     gateway::RenderReply reply = render_one(*rq, m.fds[0], m.fds[1], jail, sock);
     for (int fd : m.fds) ::close(fd);
-    if (!gateway::send_message(sock, gateway::encode(reply))) ::_exit(0);
+    std::string bytes = gateway::encode(reply);
+    const bool sent = gateway::send_message(sock, bytes);
+    // The next document's process is forked from this one: nothing of this request stays.
+    for (std::string* sp : {&bytes, &reply.message, &m.bytes, &rq->cover_to, &rq->input_name}) wipe(*sp);
+    if (!sent) ::_exit(0);
   }
 }
 
@@ -231,6 +250,7 @@ int render_server(int sock, const std::vector<std::string>& hide) {
     return 2;
   }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the daemon's converter thread gone: so are we
+  ::unsetenv("LD_BIND_NOW");  // for this binary's start only; LibreOffice starts faster without
   // Started in the daemon's data directory, as the daemon's user: neither the directory nor
   // this process may be reachable from a jail (/proc/<pid>/cwd).
   ::prctl(PR_SET_DUMPABLE, 0);

@@ -8,6 +8,8 @@
 #include <cctype>
 #include <filesystem>
 #include <set>
+#include <thread>
+#include <chrono>
 
 #include <cerrno>
 #include <cstring>
@@ -15,6 +17,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -200,17 +203,28 @@ bool Converter::start_server(Server& s, std::string& why) {
   if (!dir) {
     why = st == ReceiveStatus::timeout ? "the render server did not start within " + std::to_string(kServerStartMs / 1000) + " s"
                                        : "the render server stopped before it was ready";
-    stop_server(s);
+    stop_server(s, false);
     return false;
   }
   s.jail_dir = *dir;
   return true;
 }
 
-void Converter::stop_server(Server& s) {
+int Converter::stop_server(Server& s, bool wait_first) {
+  int status = -1;
   if (s.pid > 0) {
-    ::kill(s.pid, SIGKILL);  // its jail's processes die with it (PR_SET_PDEATHSIG, then the PID namespace)
-    while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
+    // A server whose socket closed is on its way out by itself (its own exit code says why):
+    // give it a moment. Otherwise, or then, SIGKILL: its jail's processes die with it
+    // (PR_SET_PDEATHSIG, then the PID namespace).
+    pid_t done = 0;
+    for (int i = 0; wait_first && i < 500 && done == 0; ++i) {
+      done = ::waitpid(s.pid, &status, WNOHANG);
+      if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (done != s.pid) {
+      ::kill(s.pid, SIGKILL);
+      while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+      }
     }
     std::lock_guard lock(mu_);
     children_.erase(s.pid);
@@ -221,6 +235,23 @@ void Converter::stop_server(Server& s) {
     fs::remove_all(s.jail_dir, ec);
   }
   s = Server{};
+  return status;
+}
+
+bool Converter::server_alive(Server& s) {
+  if (s.pid < 0) return false;
+  int status = 0;
+  pollfd p{s.sock, POLLIN, 0};
+  // Exited, or its socket closed or readable when no request is out (only EOF can be there).
+  if (::waitpid(s.pid, &status, WNOHANG) == s.pid) {
+    std::lock_guard lock(mu_);
+    children_.erase(s.pid);
+    s.pid = -1;
+  } else if (::poll(&p, 1, 0) == 0) {
+    return true;
+  }
+  stop_server(s, false);
+  return false;
 }
 
 RunResultCode Converter::render_with_server(Server& s, const std::string& input, const std::string& output,
@@ -252,9 +283,16 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
   auto reply = st == ReceiveStatus::ok ? decode_reply(m.bytes) : std::nullopt;
   if (!reply) {
     ::close(out);
-    stop_server(s);
-    message = st == ReceiveStatus::timeout ? "the render server stopped answering" : "the render server stopped";
-    return -1;
+    const int status = stop_server(s, st == ReceiveStatus::closed);
+    // Exit 3: its own jail went (render_server.hpp); anything else happened while it had this
+    // document, which is not rendered again (a hostile one would take a server down each time).
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+      message = "the render server's jail was gone";
+      return -1;
+    }
+    message = st == ReceiveStatus::timeout ? "the renderer stopped answering: the document is corrupt or hostile"
+                                           : "the renderer stopped: the document is corrupt or hostile";
+    return 4;
   }
   // Durable before any job says ready (the server wrote through its copy of the descriptor).
   const bool synced = reply->code != 0 || ::fsync(out) == 0;
@@ -276,7 +314,7 @@ void Converter::run(bool resume_left_work) {
   struct StopServer {
     Converter& c;
     Server& s;
-    ~StopServer() { c.stop_server(s); }
+    ~StopServer() { c.stop_server(s, false); }
   } stop_server_at_end{*this, server};
   // Jobs a crash left waiting or half rendered: render their messages again (one worker looks).
   std::set<std::string> resume;
@@ -355,10 +393,11 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   RunResult r;
   r.code = -1;
-  // The warm server; a second one if the first stops mid-way; the cold way if none will start.
+  // The warm server (a new one when it has gone since the last message, or lost its jail); the
+  // cold way if none will start.
   for (int attempt = 0; attempt < 2 && r.code < 0; ++attempt) {
     std::string why;
-    if (server.pid < 0 && !start_server(server, why)) {
+    if (!server_alive(server) && !start_server(server, why)) {
       {
         std::lock_guard lock(mu_);
         if (stopping_) return;  // stopped while it started: the jobs resume at start

@@ -78,9 +78,13 @@ class Converter {
   void render(queue::JobStore& store, const std::string& message_id, Server& server);
   RunResultCode convert(const std::vector<std::string>& argv, std::string& stderr_text);
   bool start_server(Server& s, std::string& why);
-  void stop_server(Server& s);
-  // Renders `input` into `output` with the worker's server; -1 when the server failed (it is
-  // stopped then), else the convert exit code with `message`.
+  // Ends the server (waiting first up to 5 s for one that is exiting by itself); its wait status.
+  int stop_server(Server& s, bool wait_first);
+  // Whether the server is there and idle; stops one that has gone.
+  bool server_alive(Server& s);
+  // Renders `input` into `output` with the worker's server: the convert exit code with
+  // `message` (4 when the server died with the document in hand), or -1 when the server lost its
+  // jail (it is stopped: try again with a new one).
   RunResultCode render_with_server(Server& s, const std::string& input, const std::string& output, bool always_cover,
                                    const std::string& cover_to, std::string& message);
 

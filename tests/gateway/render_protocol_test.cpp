@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -76,8 +77,31 @@ TEST(RenderProtocol, DescriptorsTravelAndTooManyAreAnError) {
   for (int fd : m.fds) close(fd);
   // Nothing waiting: a timeout, not a block.
   EXPECT_EQ(receive_message(sv[1], 10, m), ReceiveStatus::timeout);
-  // Three descriptors where two are the most: refused, and the receiver keeps none of them.
+  // Three descriptors where two are the most: the sender refuses, and a peer that sends them
+  // anyway gets an error with none of them kept.
   EXPECT_FALSE(send_message(sv[0], "x", {pipe1[0], pipe1[1], pipe1[0]}));
+  {
+    int fds[3] = {pipe1[0], pipe1[0], pipe1[0]};
+    char byte = 'x';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    ASSERT_EQ(sendmsg(sv[0], &mh, 0), 1);
+    EXPECT_EQ(receive_message(sv[1], 1000, m), ReceiveStatus::error);
+    EXPECT_TRUE(m.fds.empty());
+  }
+  // A reply with a NUL in its message, or a code out of range, does not decode.
+  EXPECT_FALSE(decode_reply("done\0" "4\0a\0b\0" "1\0"s));
+  EXPECT_FALSE(decode_reply(encode(RenderReply{256, "x", 1})));
   // An oversized message is refused by the sender.
   EXPECT_FALSE(send_message(sv[0], std::string(kMaxProtocolMessage + 1, 'a')));
   close(sv[0]);
