@@ -163,6 +163,22 @@ bool is_system_directory(const fs::path& dir) {
   return false;
 }
 
+namespace {
+
+// fs.protected_hardlinks: without it, the node's user could link any file into the tree (and
+// move names between the two passes), so a file with several names is never taken.
+bool hardlinks_protected() {
+  FILE* f = std::fopen("/proc/sys/fs/protected_hardlinks", "r");
+  int v = 0;
+  if (f) {
+    if (std::fscanf(f, "%d", &v) != 1) v = 0;
+    std::fclose(f);
+  }
+  return v == 1;
+}
+
+}  // namespace
+
 int take_ownership(const std::string& dir, uid_t uid, gid_t gid) {
   const int top = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (top < 0) fail("cannot take ownership of " + dir);
@@ -175,7 +191,7 @@ int take_ownership(const std::string& dir, uid_t uid, gid_t gid) {
   w.uid = uid;
   w.gid = gid;
   w.dev = st.st_dev;
-  walk_dir(w, top, dir, 0);  // count the names
+  if (hardlinks_protected()) walk_dir(w, top, dir, 0);  // count the names (else none count)
   w.counting = false;
   if (st.st_uid != uid || st.st_gid != gid) {
     if (::fchown(top, uid, gid) == 0) ++w.changed;
@@ -210,6 +226,9 @@ void become(const Account& a, bool keep_bind) {
   ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   // A change of user resets the dumpable flag to the system's default: not dumpable, again.
   ::prctl(PR_SET_DUMPABLE, 0);
+  // No set-user-ID program gives anything back to this process or its children (user
+  // namespaces, the converters' jails, still work under it).
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("cannot set no_new_privs");
   if (a.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) throw std::runtime_error("root could be taken back");
 }
 

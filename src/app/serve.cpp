@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -111,20 +112,23 @@ std::string read_secret(const std::string& path) {
   return out;
 }
 
-Secrets read_secrets(const config::Config& cfg) {
+// Reads the files `take` accepts into `s` (called as root for those outside the data directory,
+// then as the node's user for those inside it: a name there may have been swapped for a link to
+// a file only root should read).
+void read_secrets(const config::Config& cfg, Secrets& s, const std::function<bool(const std::string&)>& take) {
   auto key_of = [](const std::string& cert, const std::string& key) { return key.empty() ? cert : key; };
-  Secrets s;
-  s.smtp_cert = read_secret(cfg.smtp.tls_cert);
-  s.smtp_key = read_secret(cfg.smtp.tls_cert.empty() ? "" : key_of(cfg.smtp.tls_cert, cfg.smtp.tls_key));
-  s.sip_cert = read_secret(cfg.sip.tls_cert);
-  s.sip_key = read_secret(cfg.sip.tls_cert.empty() ? "" : key_of(cfg.sip.tls_cert, cfg.sip.tls_key));
-  s.client_cert = read_secret(cfg.delivery.tls_client_cert);
-  s.client_key = read_secret(cfg.delivery.tls_client_cert.empty()
-                                 ? ""
-                                 : key_of(cfg.delivery.tls_client_cert, cfg.delivery.tls_client_key));
+  auto read = [&](std::string& into, const std::string& path) {
+    if (!path.empty() && take(path)) into = read_secret(path);
+  };
+  read(s.smtp_cert, cfg.smtp.tls_cert);
+  read(s.smtp_key, cfg.smtp.tls_cert.empty() ? "" : key_of(cfg.smtp.tls_cert, cfg.smtp.tls_key));
+  read(s.sip_cert, cfg.sip.tls_cert);
+  read(s.sip_key, cfg.sip.tls_cert.empty() ? "" : key_of(cfg.sip.tls_cert, cfg.sip.tls_key));
+  read(s.client_cert, cfg.delivery.tls_client_cert);
+  read(s.client_key, cfg.delivery.tls_client_cert.empty() ? ""
+                                                          : key_of(cfg.delivery.tls_client_cert, cfg.delivery.tls_client_key));
   // OpenSSL reads it when a client context is made, after root is given up: read it now.
-  if (const char* f = std::getenv("SSL_CERT_FILE"); f && *f) s.trust = read_secret(f);
-  return s;
+  if (const char* f = std::getenv("SSL_CERT_FILE"); f && *f) read(s.trust, f);
 }
 
 std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg, const Secrets& secrets) {
@@ -351,11 +355,13 @@ void reconcile(queue::Spool& spool, queue::JobStore& store) {
 void hold_data_dir_lock(const std::string& data_dir) {
   const std::string path = data_dir + "/serve.lock";
   static int fd = -1;  // never closed: closing would release the lock
-  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
+  // Read-only (flock needs no more), and only a plain file of root's or the node's with one name:
+  // the daemon keeps this descriptor, and the directory may be written by the node's user.
+  fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
   struct stat st {};
-  if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+  if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
     ::close(fd);
-    throw std::runtime_error(path + " is not a regular file");
+    throw std::runtime_error(path + " is not a plain file with one name");
   }
   if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -411,7 +417,6 @@ bool needs_low_port(const config::Config& cfg) {
 // it and, started as root, becomes [node] user (privileges.hpp).
 DataDir enter_data_dir(config::Config& cfg) {
   const fs::path old_cwd = fs::current_path();
-  Secrets secrets = read_secrets(cfg);
   fs::path data = fs::absolute(cfg.node.data_dir).lexically_normal();
   if (!data.has_filename() && data != data.root_path()) data = data.parent_path();
   std::optional<Account> as;
@@ -442,6 +447,8 @@ DataDir enter_data_dir(config::Config& cfg) {
                                ": faxbridge takes ownership only of a directory of root's or of " + as->name + "'s");
     }
   };
+  Secrets secrets;
+  read_secrets(cfg, secrets, [&](const std::string& p) { return relative_to(p, data)[0] == '/'; });
   check(data, "data_dir");
   check_owner(data, "data_dir");
   fs::create_directories(data);
@@ -472,13 +479,18 @@ DataDir enter_data_dir(config::Config& cfg) {
     // A store outside those directories: its own files (its directory must let the user write).
     if (const std::string r = relative_to(db, data); r[0] == '/') {
       for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-        struct stat st {};
+        // Changed through the descriptor of the very file checked (a name swapped meanwhile
+        // changes nothing else).
         const std::string f = r + suffix;
-        if (::lstat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
-          if (::lchown(f.c_str(), as->uid, as->gid) != 0) {
-            throw std::runtime_error("cannot give the store " + f + " to " + as->name + ": " + std::strerror(errno));
-          }
+        const int fd = ::open(f.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st {};
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+            ::fchownat(fd, "", as->uid, as->gid, AT_EMPTY_PATH) != 0) {
+          const int err = errno;
+          ::close(fd);
+          throw std::runtime_error("cannot give the store " + f + " to " + as->name + ": " + std::strerror(err));
         }
+        if (fd >= 0) ::close(fd);
       }
     }
   }
@@ -507,6 +519,8 @@ DataDir enter_data_dir(config::Config& cfg) {
       ::unsetenv("TMPDIR");
     }
   }
+  // Those in the data directory, as the node's user (rebased: relative names).
+  read_secrets(cfg, secrets, [](const std::string& p) { return p[0] != '/'; });
   return {data.string(), old_cwd, std::move(secrets)};
 }
 

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 namespace queue::sqlite {
 
@@ -43,6 +44,10 @@ sqlite3_vfs g_relative{};
 
 int keep_relative(sqlite3_vfs*, const char* in, int out_size, char* out) {
   if (in[0] == '/') return g_unix->xFullPathname(g_unix, in, out_size, out);
+  // A store that is a link: its -wal and -shm would go beside the link here, beside the file
+  // for a tool that opens the other name. Two logs of one database lose commits: refuse.
+  struct stat st {};
+  if (::lstat(in, &st) == 0 && S_ISLNK(st.st_mode)) return SQLITE_CANTOPEN;
   const size_t n = std::strlen(in);
   if (n + 1 > size_t(out_size)) return SQLITE_CANTOPEN;
   std::memcpy(out, in, n + 1);
