@@ -512,7 +512,8 @@ class DeliveryCrashTest(fbtest.TempDirTest):
         os.makedirs(self.path("b"))
         boxes = ["r%d@example.com" % i for i in range(20)]  # a wide distribution list: many deliveries
         route = '[[route]]\ndid = "+15550100"\nmailbox = [%s]\n' % ", ".join('"%s"' % b for b in boxes)
-        b = Node(self.path("b"), extra=route)
+        # Every reception must be mailed, a missed call's notice too: no hourly notice limit here.
+        b = Node(self.path("b"), extra=route + "[fax]\nmissed_notices_per_caller_per_hour = 0\n")
         os.makedirs(self.path("a"))
         a = Node(self.path("a"), trunk="sip:127.0.0.1:%d" % b.sip_port,
                  extra="[retry]\nfailure_delay_s = 3\nbusy_delay_s = 3\nno_answer_delay_s = 3\ncalls_per_number = 10\n")
@@ -552,7 +553,10 @@ class DeliveryCrashTest(fbtest.TempDirTest):
                 for m in mails(maildir, box):
                     ids.append(int(m["X-Fax-Job"]))
                 with self.subTest(box=box):
-                    self.assertEqual(sorted(ids), sorted(j["id"] for j in received), "exactly one mail per reception")
+                    with open(b.log.name) as f:
+                        tail = f.read()[-4000:]
+                    self.assertEqual(sorted(ids), sorted(j["id"] for j in received),
+                                     "exactly one mail per reception\n%s\n%s" % (received, tail))
             self.assertEqual(os.listdir(os.path.join(b.dir, "var", "spool", "in")), [])
             for box in boxes:
                 self.assertEqual(os.listdir(os.path.join(maildir, box, "tmp")), [])
