@@ -192,6 +192,17 @@ TEST(SandboxJail, SystemSocketsHomesTheDaemonsDataAndOtherProcessesAreOutOfSight
   EXPECT_TRUE(std::filesystem::exists("/run") && !std::filesystem::is_empty("/run"));  // ours untouched
 }
 
+// Everything a forked child wrote to `fd` until it closed it; the child reaped.
+std::string text_of(pid_t child, int fd) {
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
+  close(fd);
+  int st = 0;
+  waitpid(child, &st, 0);
+  return got;
+}
+
 // The outcome of `body` run in a child process as `nobody` (the daemon's case: not root, the
 // jail a user namespace of its own user), or as this process's user when that is not root.
 std::string as_unprivileged(const std::function<std::string()>& body) {
@@ -210,13 +221,7 @@ std::string as_unprivileged(const std::function<std::string()>& body) {
     _exit(0);
   }
   close(p[1]);
-  std::string got;
-  char buf[512];
-  for (ssize_t n; (n = read(p[0], buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
-  close(p[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return got;
+  return text_of(pid, p[0]);
 }
 
 TEST(SandboxJail, TheWorkingDirectoryItCameFromIsOutOfReach) {
@@ -349,13 +354,7 @@ TEST(SandboxJail, InAWarmJailEachRunIsWalledAndEndsWithWhatItStarted) {
     say("ok");
   }
   close(result[1]);
-  std::string got;
-  char buf[256];
-  for (ssize_t n; (n = read(result[0], buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
-  close(result[0]);
-  int st = 0;
-  waitpid(server, &st, 0);
-  EXPECT_EQ(got, "ok");
+  EXPECT_EQ(text_of(server, result[0]), "ok");
 }
 
 TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
