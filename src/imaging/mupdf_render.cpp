@@ -17,6 +17,7 @@ extern "C" {
 }
 
 #include "imaging/binarize.hpp"
+#include "imaging/raster_buffer.hpp"
 #include "imaging/parallel.hpp"
 
 namespace imaging {
@@ -25,9 +26,20 @@ namespace {
 void quiet(void*, const char*) {}
 
 // One MuPDF context per document: MuPDF contexts are not shared across threads.
+// keep_warm_context(): the first shared context is kept, and every later shared one is it.
+bool g_keep_warm = false;
+fz_context* g_warm = nullptr;
+
 class Ctx {
  public:
-  Ctx() {
+  // shared: may be the process's warm context (keep_warm_context); only for the thread that
+  // renders documents one at a time, never for a page worker's thread.
+  explicit Ctx(bool shared = false) {
+    if (shared && g_warm) {
+      ctx_ = g_warm;
+      kept_ = true;
+      return;
+    }
     ctx_ = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
     if (!ctx_) return;
     fz_set_warning_callback(ctx_, quiet, nullptr);
@@ -35,14 +47,21 @@ class Ctx {
     fz_try(ctx_) { fz_register_document_handlers(ctx_); }
     fz_catch(ctx_) {}
     fz_set_aa_level(ctx_, 0);  // sharp text and line art; images keep their greys
+    if (shared && g_keep_warm) {
+      g_warm = ctx_;
+      kept_ = true;
+    }
   }
-  ~Ctx() { fz_drop_context(ctx_); }
+  ~Ctx() {
+    if (!kept_) fz_drop_context(ctx_);
+  }
   Ctx(const Ctx&) = delete;
   Ctx& operator=(const Ctx&) = delete;
   fz_context* get() const { return ctx_; }
 
  private:
   fz_context* ctx_ = nullptr;
+  bool kept_ = false;
 };
 
 std::string caught(fz_context* ctx) {
@@ -108,9 +127,18 @@ Frame frame_for(fz_rect b, const RenderOptions& opt, Paper paper, bool fill) {
   return f;
 }
 
-// Runs `page` through a draw device onto a white grey pixmap and binarizes it. `pix` is
-// reused from page to page when the size matches (no fresh pages to fault in and zero).
-bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, fz_pixmap*& pix, Bitmap& out, std::string& err) {
+// A grey pixmap of `width` x `rows` whose samples are `mem` (raster_buffer.hpp: a fresh page
+// raster on huge pages, not a thousand page faults); from MuPDF's allocator if it cannot be mapped.
+fz_pixmap* new_page_pixmap(fz_context* ctx, int width, int rows, RasterBuffer& mem) {
+  mem = RasterBuffer(size_t(width) * size_t(rows));
+  if (!mem.data()) return fz_new_pixmap(ctx, fz_device_gray(ctx), width, rows, nullptr, 0);
+  return fz_new_pixmap_with_data(ctx, fz_device_gray(ctx), width, rows, nullptr, 0, width, mem.data());
+}
+
+// Runs `page` through a draw device onto a white grey pixmap and binarizes it. `pix` (on `mem`)
+// is reused from page to page when the size matches (no fresh pages to fault in and zero).
+bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, fz_pixmap*& pix, RasterBuffer& mem, Bitmap& out,
+               std::string& err) {
   fz_device* dev = nullptr;
   bool ok = true;
   fz_var(dev);
@@ -120,7 +148,7 @@ bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, fz_pixmap*& pix,
       fz_drop_pixmap(ctx, pix);
       pix = nullptr;
     }
-    if (!pix) pix = fz_new_pixmap(ctx, fz_device_gray(ctx), fr.width, fr.rows, nullptr, 0);
+    if (!pix) pix = new_page_pixmap(ctx, fr.width, fr.rows, mem);
     fz_clear_pixmap_with_value(ctx, pix, 255);
     dev = fz_new_draw_device(ctx, fz_identity, pix);
     fz_run_page(ctx, page, dev, fr.ctm, nullptr);
@@ -175,6 +203,7 @@ int count_pages(fz_context* ctx, fz_document* doc, std::string& err) {
 // failure). `paper`: the page size to fit into.
 void render_some(fz_context* ctx, fz_document* doc, const RenderOptions& opt, Paper paper, int first, int step,
                  Pages& pages, std::vector<std::string>& errors) {
+  RasterBuffer mem;  // outlives pix, whose samples it holds
   fz_pixmap* pix = nullptr;
   for (int i = first; i < int(pages.size()); i += step) {
     fz_page* page = nullptr;
@@ -188,7 +217,7 @@ void render_some(fz_context* ctx, fz_document* doc, const RenderOptions& opt, Pa
     Frame fr = frame_for(b, opt, paper, paper != Paper::automatic);
     Page& p = pages[size_t(i)];
     p.yres = opt.ydpi();
-    bool ok = draw_page(ctx, page, fr, pix, p.bitmap, err);
+    bool ok = draw_page(ctx, page, fr, pix, mem, p.bitmap, err);
     fz_drop_page(ctx, page);
     if (!ok) {
       errors[size_t(i)] = "page " + std::to_string(i + 1) + ": " + err;
@@ -230,8 +259,10 @@ fz_document* open_pdf(fz_context* ctx, std::string_view bytes, std::string& err,
 
 }  // namespace
 
+void keep_warm_context() { g_keep_warm = true; }
+
 Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
-  Ctx c;
+  Ctx c(true);
   fz_context* ctx = c.get();
   if (!ctx) return make_error(Errc::limit, label + ": out of memory");
   std::string err;
@@ -342,7 +373,7 @@ bool layout(fz_context* ctx, fz_document* doc, Paper paper, std::string& err) {
 }  // namespace
 
 Result<Pages> render_html(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
-  Ctx c;
+  Ctx c(true);
   fz_context* ctx = c.get();
   if (!ctx) return make_error(Errc::limit, label + ": out of memory");
   std::string html = neutralize_html_resources(bytes);
@@ -407,6 +438,7 @@ Result<Page> draw_image(fz_context* ctx, fz_image* img, int w, int h, double xre
   double dw = w_in * pl.scale * 204.0, dh = h_in * pl.scale * ydpi;
   double ox = (kFaxWidth - dw) / 2.0;
   fz_matrix ctm = fz_make_matrix(float(dw), 0, 0, float(dh), float(ox), 0);
+  RasterBuffer mem;  // outlives pix, whose samples it holds
   fz_pixmap* pix = nullptr;
   fz_device* dev = nullptr;
   std::string err;
@@ -415,7 +447,7 @@ Result<Page> draw_image(fz_context* ctx, fz_image* img, int w, int h, double xre
   fz_var(dev);
   fz_var(ok);
   fz_try(ctx) {
-    pix = fz_new_pixmap(ctx, fz_device_gray(ctx), kFaxWidth, pl.rows, nullptr, 0);
+    pix = new_page_pixmap(ctx, kFaxWidth, pl.rows, mem);
     fz_clear_pixmap_with_value(ctx, pix, 255);
     dev = fz_new_draw_device(ctx, fz_identity, pix);
     fz_fill_image(ctx, dev, img, ctm, 1.0f, fz_default_color_params);
@@ -480,7 +512,7 @@ Result<Page> keep_pixels(fz_context* ctx, fz_image* img, const RenderOptions& op
 }  // namespace
 
 Result<Pages> render_image(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
-  Ctx c;
+  Ctx c(true);
   fz_context* ctx = c.get();
   if (!ctx) return make_error(Errc::limit, label + ": out of memory");
   fz_buffer* buf = nullptr;
@@ -519,7 +551,7 @@ Result<Pages> render_image(std::string_view bytes, const RenderOptions& opt, con
 }
 
 Result<Page> place_grey(const GreyImage& g, const RenderOptions& opt, const std::string& label) {
-  Ctx c;
+  Ctx c(true);
   fz_context* ctx = c.get();
   if (!ctx) return make_error(Errc::limit, label + ": out of memory");
   fz_pixmap* pix = nullptr;

@@ -24,6 +24,12 @@
 namespace imaging {
 
 // `label` names the input in error messages ("report.pdf").
+// For a warm render server (app/render_server.hpp): the MuPDF context of the next render is kept,
+// and every later render in this process (one at a time) uses it, with the fonts it loaded and
+// the glyphs it drew. Each document is rendered in a process forked from the server, on its own
+// copy, so nothing one document leaves in it reaches another; call it before the warm-up.
+void keep_warm_context();
+
 Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const std::string& label);
 Result<Pages> render_html(std::string_view bytes, const RenderOptions& opt, const std::string& label);
 Result<Pages> render_image(std::string_view bytes, const RenderOptions& opt, const std::string& label);

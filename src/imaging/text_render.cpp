@@ -2,6 +2,7 @@
 #include "imaging/text_render.hpp"
 
 #include "imaging/binarize.hpp"
+#include "imaging/raster_buffer.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -53,6 +54,7 @@ void setup_transform(cairo_t* cr) {
 
 // One page being drawn: an A8 (coverage) surface on the fine grid covering the fax page.
 struct Canvas {
+  RasterBuffer mem;  // the surface's pixels (raster_buffer.hpp), freed after it
   SurfacePtr surface;
   CairoPtr cr;
   int rows;       // rows of the fax page at its resolution
@@ -60,7 +62,10 @@ struct Canvas {
   int fine_rows;  // rows of the surface
   Canvas(int rows_, int ydpi_) : rows(rows_), ydpi(ydpi_) {
     fine_rows = int(std::ceil(rows * kLayoutYdpi / ydpi));
-    surface.reset(cairo_image_surface_create(CAIRO_FORMAT_A8, kFaxWidth, fine_rows));
+    const int stride = cairo_format_stride_for_width(CAIRO_FORMAT_A8, kFaxWidth);
+    mem = RasterBuffer(size_t(stride) * size_t(fine_rows));  // zero: no coverage
+    surface.reset(mem.data() ? cairo_image_surface_create_for_data(mem.data(), CAIRO_FORMAT_A8, kFaxWidth, fine_rows, stride)
+                             : cairo_image_surface_create(CAIRO_FORMAT_A8, kFaxWidth, fine_rows));
     cr.reset(cairo_create(surface.get()));
     setup_transform(cr.get());
     cairo_set_source_rgba(cr.get(), 0, 0, 0, 1);
