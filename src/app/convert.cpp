@@ -297,6 +297,7 @@ SandboxOutcome run_convert(const ConvertRequest& req) {
   }
   imaging::TiffWriteOptions o;
   o.coding = req.coding;
+  o.durable = req.sync_output;
   if (auto s = imaging::write_tiff_f(req.output, pages, o); !s) return fail(s.error());
   return {0, ""};
 }

@@ -32,6 +32,9 @@ struct ConvertRequest {
   std::string cover_to;  // --cover-to: the fax numbers the cover names
   SandboxLimits limits;
   std::vector<std::string> jail_hide;  // --jail-hide: absolute directories the jail covers
+  // fsync the output; off in the warm render server, whose output is a scratch file the daemon
+  // copies and syncs itself.
+  bool sync_output = true;
 };
 
 // Checks that need no rendering: output kind, inputs readable, output directory writable.

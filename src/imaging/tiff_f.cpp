@@ -131,13 +131,16 @@ Status write_coded(const std::string& path, const Pages& shapes, std::vector<std
       return make_error(Errc::usage, "cannot write " + path + ": " + h.error());
     }
   }
-  if (auto s = fsync_path(tmp.string(), false); !s) return s;
+  if (opt.durable) {
+    if (auto s = fsync_path(tmp.string(), false); !s) return s;
+  }
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {
     fs::remove(tmp, ec);
     return make_error(Errc::usage, "cannot write " + path + ": " + ec.message());
   }
+  if (!opt.durable) return fb::Unit{};
   std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
   return fsync_path(dir, true);
 }

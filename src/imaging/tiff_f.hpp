@@ -37,6 +37,9 @@ struct TiffWriteOptions {
   std::string software = "faxbridge";
   std::string description;  // ImageDescription (e.g. remote CSID and caller on received faxes)
   std::vector<PageQuality> quality;  // per page, optional
+  // fsync the file and its directory before and after the rename; off only where a caller makes
+  // its own copy durable (the warm render server's scratch output, which the daemon copies).
+  bool durable = true;
 };
 
 // Writes pages to `path` atomically (a temporary beside it, fsync, rename).
