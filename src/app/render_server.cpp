@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "app/convert.hpp"
 #include "app/sandbox.hpp"
 #include "gateway/render_protocol.hpp"
+#include "imaging/mupdf_render.hpp"
 #include "imaging/page.hpp"
 #include "imaging/paper.hpp"
 
@@ -94,15 +96,20 @@ void warm_up(const SandboxJail& jail) {
   const std::string dir = jail.dir + "/warm";
   std::error_code ec;
   fs::create_directories(dir, ec);
-  // A one-page PDF with Helvetica and Times text and line art, its cross-reference table exact.
+  // A one-page PDF with line art and text in the standard fonts PDF writers most often leave
+  // unembedded (Helvetica, Helvetica-Bold, Times, Courier: loaded once, in the kept MuPDF
+  // context), its cross-reference table exact.
   const std::string content =
       "BT /F1 20 Tf 60 780 Td (Warm up 0123456789) Tj ET BT /F2 10 Tf 60 750 Td (The quick brown fox) Tj ET "
+      "BT /F3 12 Tf 60 730 Td (Jumps over the lazy dog) Tj ET BT /F4 10 Tf 60 710 Td (0123456789) Tj ET "
       "0.6 g 400 40 120 60 re f 0 G 60 100 m 535 100 l S";
   const std::string objects[] = {
       "<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>",
-      "<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Resources<</Font<</F1 4 0 R/F2 5 0 R>>>>/Contents 6 0 R>>",
+      "<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Resources<</Font<</F1 4 0 R/F2 5 0 R/F3 7 0 R/F4 8 0 R>>>>"
+      "/Contents 6 0 R>>",
       "<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>", "<</Type/Font/Subtype/Type1/BaseFont/Times-Roman>>",
-      "<</Length " + std::to_string(content.size()) + ">>\nstream\n" + content + "\nendstream"};
+      "<</Length " + std::to_string(content.size()) + ">>\nstream\n" + content + "\nendstream",
+      "<</Type/Font/Subtype/Type1/BaseFont/Helvetica-Bold>>", "<</Type/Font/Subtype/Type1/BaseFont/Courier>>"};
   std::string pdf = "%PDF-1.4\n";
   std::vector<size_t> offsets;
   for (size_t i = 0; i < std::size(objects); ++i) {
@@ -135,62 +142,119 @@ void warm_up(const SandboxJail& jail) {
   fs::remove_all(dir, ec);
 }
 
-// One request: a directory of its own, a fresh process, the pages into `output`. Exits 3 when
-// the server's own jail is gone (the daemon starts a new server and sends the message again).
-gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int output, const SandboxJail& jail,
-                                int sock) {
-  std::string dir = jail.dir + "/doc-XXXXXX";
-  if (!::mkdtemp(dir.data())) {
-    if (errno == ENOENT) {
-      say("the jail " + jail.dir + " is gone: stopping");
-      ::_exit(3);
-    }
-    return {2, rq.input_name + ": cannot be read (" + std::strerror(errno) + ")", 0};
-  }
-  std::error_code ec;
+// The name of the document's input in its directory's in/: the caller's file name, or "input".
+std::string input_file_name(const gateway::RenderRequest& rq) {
   fs::path name = fs::path(rq.input_name).filename();
   if (name.empty() || name == "." || name == "..") name = "input";
-  const std::string in_dir = dir + "/in";
-  const std::string in_path = in_dir + "/" + name.string();
-  if (::mkdir(in_dir.c_str(), 0700) != 0 || ::mkdir((dir + "/tmp").c_str(), 0700) != 0 ||
-      !copy_fd_to_file(input, in_path)) {
-    const std::string why = std::strerror(errno);
-    fs::remove_all(dir, ec);
-    return {2, rq.input_name + ": cannot be read (" + why + ")", 0};
-  }
-  if (::geteuid() == 0) {
-    for (const std::string& p : {dir, in_dir, dir + "/tmp", in_path}) (void)::chown(p.c_str(), jail.uid, jail.gid);
-  }
-  ConvertRequest req;
-  req.inputs = {in_path};
+  return name.string();
+}
+
+// What the document's process is asked to do, in its directory `dir`.
+bool convert_request_for(const gateway::RenderRequest& rq, const std::string& dir, ConvertRequest& req) {
+  req.inputs = {dir + "/in/" + input_file_name(rq)};
   req.output = dir + "/out.tif";
   req.cover = rq.cover == "always" ? ConvertRequest::Cover::always
               : rq.cover == "never" ? ConvertRequest::Cover::never
                                     : ConvertRequest::Cover::ask;
   req.cover_to = rq.cover_to;
   req.limits.wall_seconds = rq.time_limit_s;
-  if (!imaging::parse_resolution(rq.resolution, req.render.resolution) || !imaging::parse_paper(rq.paper, req.render.paper)) {
+  req.sync_output = false;  // a scratch file: the daemon syncs the copy it is given
+  return imaging::parse_resolution(rq.resolution, req.render.resolution) &&
+         imaging::parse_paper(rq.paper, req.render.paper);
+}
+
+// The next document's directory and process, made before its request comes (SandboxStart: the
+// fork, namespaces, limits and seccomp filter are off the sender's wait). The process is forked
+// from this server with nothing of any request in it, and holds none of the descriptors of the
+// request it will get; it reads its request (render_protocol's encoding) and renders.
+struct NextDoc {
+  std::string dir;
+  SandboxStart proc;
+};
+
+// Makes the next document's directory and starts its process; nullopt with errno set when the
+// directory cannot be made (ENOENT: the server's jail is gone), or with `why` when the process
+// cannot start.
+std::optional<NextDoc> prepare_doc(const SandboxJail& jail, int sock, std::string& why) {
+  std::string dir = jail.dir + "/doc-XXXXXX";
+  if (!::mkdtemp(dir.data())) return std::nullopt;
+  std::error_code ec;
+  if (::mkdir((dir + "/in").c_str(), 0700) != 0 || ::mkdir((dir + "/tmp").c_str(), 0700) != 0) {
+    const int err = errno;
     fs::remove_all(dir, ec);
-    return {2, "the converter was asked for resolution " + rq.resolution + " and paper " + rq.paper, 0};
+    errno = err;
+    return std::nullopt;
+  }
+  if (::geteuid() == 0) {
+    for (const std::string& p : {dir, dir + "/in", dir + "/tmp"}) (void)::chown(p.c_str(), jail.uid, jail.gid);
   }
   SandboxJail doc = jail;
   doc.dir = dir;
   doc.inside = true;
-  // Neither the server's socket nor the daemon's own descriptors reach the document.
-  doc.close_fds = {sock, input, output};
-  SandboxOutcome out = run_sandboxed(
-      [&]() -> SandboxOutcome {
-        // Nothing of the document's reaches the daemon's log: its output and error go nowhere.
-        if (int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null >= 0) {
-          ::dup2(null, 1);
-          ::dup2(null, 2);
-          ::close(null);
-        }
-        return run_convert(req);
-      },
-      req.limits, doc);
-  // Every process of the document is gone (its init, killed on a timeout, is ours to reap and
-  // ends only when its namespace is empty): only then are its pages taken and its files removed.
+  doc.close_fds = {sock};  // the server's socket never reaches a document
+  NextDoc next{dir, SandboxStart(
+                        [dir](const std::string& bytes) -> SandboxOutcome {
+                          // Nothing of the document's reaches the daemon's log: its output and
+                          // error go nowhere.
+                          if (int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null >= 0) {
+                            ::dup2(null, 1);
+                            ::dup2(null, 2);
+                            ::close(null);
+                          }
+                          auto rq = gateway::decode_request(bytes);
+                          ConvertRequest req;
+                          if (!rq || !convert_request_for(*rq, dir, req)) return {4, "the converter's request does not parse"};
+                          return run_convert(req);
+                        },
+                        SandboxLimits{}, doc)};
+  if (!next.proc.error().empty()) {
+    why = next.proc.error();
+    fs::remove_all(dir, ec);
+    return std::nullopt;
+  }
+  return next;
+}
+
+// One request: a directory of its own, a fresh process, the pages into `output`. `next`: the
+// document made ready ahead, used when it is still waiting (else one is made now). Exits 3 when
+// the server's own jail is gone (the daemon starts a new server and sends the message again).
+// `scratch`: the document's directory, for the caller to remove once it has replied.
+gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int output, const SandboxJail& jail,
+                                int sock, std::optional<NextDoc>& next, std::string& scratch) {
+  ConvertRequest req;
+  if (!convert_request_for(rq, "", req)) {
+    return {2, "the converter was asked for resolution " + rq.resolution + " and paper " + rq.paper, 0};
+  }
+  if (!next || !next->proc.waiting()) {
+    if (next) {
+      std::error_code ec;
+      fs::remove_all(next->dir, ec);
+    }
+    std::string why;
+    next = prepare_doc(jail, sock, why);
+    if (!next) {
+      if (why.empty() && errno == ENOENT) {
+        say("the jail " + jail.dir + " is gone: stopping");
+        ::_exit(3);
+      }
+      return {5, rq.input_name + ": " + (why.empty() ? std::string("cannot be read (") + std::strerror(errno) + ")" : why), 0};
+    }
+  }
+  NextDoc doc = std::move(*next);
+  next.reset();
+  const std::string& dir = doc.dir;
+  const std::string in_path = dir + "/in/" + input_file_name(rq);
+  if (!copy_fd_to_file(input, in_path)) {
+    const std::string why = std::strerror(errno);
+    scratch = dir;
+    return {2, rq.input_name + ": cannot be read (" + why + ")", 0};
+  }
+  if (::geteuid() == 0) (void)::chown(in_path.c_str(), jail.uid, jail.gid);
+  req.output = dir + "/out.tif";
+  SandboxOutcome out = doc.proc.go(gateway::encode(rq), rq.time_limit_s);
+  // Every process of the document is gone (the document's PID 1 has ended, or was killed on a
+  // timeout, and its namespace with it; anything else is reaped here): only then are its pages
+  // taken and its files removed.
   while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }
   if (out.code == 0 && !take_output(req.output, jail, output)) {
@@ -205,7 +269,7 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   if (out.code != 0 && out.message.find(rq.input_name) == std::string::npos) out.message = rq.input_name + ": " + out.message;
   gateway::RenderReply reply{out.code, out.message, out.pid};
   wipe(out.message);
-  fs::remove_all(dir, ec);
+  scratch = dir;  // removed once the reply is on its way
   return reply;
 }
 
@@ -216,9 +280,12 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   (void)::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   ::setenv("HOME", (jail.dir + "/tmp").c_str(), 1);
   ::setenv("TMPDIR", (jail.dir + "/tmp").c_str(), 1);
+  imaging::keep_warm_context();  // the warm-up's fonts and glyphs stay loaded for every document
   warm_up(jail);
   ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   ::malloc_trim(0);  // a small heap forks fast: each document's process copies its page tables
+  std::string why;
+  std::optional<NextDoc> next = prepare_doc(jail, sock, why);  // the first document's process
   if (!gateway::send_message(sock, gateway::encode_hello(jail.dir))) ::_exit(0);
   for (;;) {
     gateway::ProtocolMessage m;
@@ -231,13 +298,19 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
       say("a request that does not parse: stopping");
       ::_exit(1);
     }
-    gateway::RenderReply reply = render_one(*rq, m.fds[0], m.fds[1], jail, sock);
+    std::string scratch;  // the document's directory, left to remove
+    gateway::RenderReply reply = render_one(*rq, m.fds[0], m.fds[1], jail, sock, next, scratch);
     for (int fd : m.fds) ::close(fd);
     std::string bytes = gateway::encode(reply);
     const bool sent = gateway::send_message(sock, bytes);
-    // The next document's process is forked from this one: nothing of this request stays.
-    for (std::string* sp : {&bytes, &reply.message, &m.bytes, &rq->cover_to, &rq->input_name}) wipe(*sp);
+    // The next document's process is forked from this one: nothing of this request stays (its
+    // directory is removed after the reply, off the sender's wait).
+    std::error_code ec;
+    if (!scratch.empty()) fs::remove_all(scratch, ec);
+    for (std::string* sp : {&bytes, &reply.message, &m.bytes, &rq->cover_to, &rq->input_name, &scratch}) wipe(*sp);
     if (!sent) ::_exit(0);
+    // The next document's process, forked now that nothing of this one is left here.
+    next = prepare_doc(jail, sock, why);
   }
 }
 

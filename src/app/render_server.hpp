@@ -7,17 +7,25 @@
 // 1. makes its jail (sandbox.hpp) and enters it once: the namespaces, the covered directories,
 //    the other jails hidden. That is the costly part of a jail, no longer paid per document;
 // 2. forks the jail's PID 1, the warm parent, which renders a short mail with a text part and a
-//    PDF page (trusted bytes of its own) so that the libraries, fontconfig, Pango's font map
-//    and the code are loaded and faulted in; big allocations are then taken fresh from mmap
-//    (M_MMAP_THRESHOLD), so a document's page buffers are not copies of the parent's heap;
-// 3. says hello, then for each request: copies the input into a fresh directory of the jail
-//    user's, and renders it with run_sandboxed(inside): a process forked from the warm parent,
-//    in a PID namespace of its own, under the limits, user and seccomp of every jailed
-//    conversion. It writes the pages into the output descriptor the daemon passed; the reply
-//    names its outcome in convert's words and exit codes.
+//    PDF page (trusted bytes of its own) so that the libraries, fontconfig, Pango's font map,
+//    MuPDF's context with the common standard fonts (imaging::keep_warm_context) and the code
+//    are loaded and faulted in; big allocations are then taken fresh from mmap
+//    (M_MMAP_THRESHOLD) and page rasters from huge pages (imaging/raster_buffer.hpp), so a
+//    document's page buffers are not copies of the parent's heap;
+// 3. starts the next document's process ahead (SandboxStart, inside the jail): forked from the
+//    warm parent as PID 1 of a PID namespace of its own, with its own mount and IPC namespaces,
+//    an empty /tmp and /dev/shm, its directory, and the limits, user and seccomp of every jailed
+//    conversion, all before any request; it then waits for its request;
+// 4. says hello, then for each request: copies the input into that document's directory and
+//    hands the process the request; it writes the pages into its directory, and once it has
+//    ended (and its namespace with it) they are copied into the output descriptor the daemon
+//    passed; the reply names the outcome in convert's words and exit codes. After the reply
+//    the directory is removed and the next document's process started.
 // Isolation: one document at a time per server, each in a fresh process that never held
-// another's bytes, ended with everything it started, its directory removed before the next.
-// No document reaches the socket (closed in the work before anything runs).
+// another's bytes (forked after the previous request was wiped), ended with everything it
+// started, its directory removed before the next request is read. No document reaches the
+// socket (closed in the work before anything runs) nor the daemon's descriptors (received
+// after it was forked).
 // Exit: 0 when the daemon closes the socket; 1 when the jail cannot be made, the socket is not
 // one, or a request does not parse (the daemon then starts a new server).
 #pragma once

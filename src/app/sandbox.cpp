@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -136,7 +137,9 @@ bool load_seccomp() {
                          const SandboxJail& jail) {
   rlimit as{lim.memory_bytes, lim.memory_bytes};
   ::setrlimit(RLIMIT_AS, &as);
-  rlimit cpu{rlim_t(lim.cpu_seconds), rlim_t(lim.cpu_seconds + 5)};
+  // SIGXCPU at the soft limit; PID 1 of a namespace (the warm server's document) ignores it, so
+  // there the hard limit is the same and its SIGKILL ends the work on time.
+  rlimit cpu{rlim_t(lim.cpu_seconds), rlim_t(lim.cpu_seconds + (jail.inside ? 0 : 5))};
   ::setrlimit(RLIMIT_CPU, &cpu);
   rlimit core{0, 0};
   ::setrlimit(RLIMIT_CORE, &core);
@@ -294,10 +297,11 @@ std::string fresh_scratch(const SandboxJail& jail) {
   return "";
 }
 
-// The forked child. Without a jail it is the worker. With one it enters new namespaces and forks
-// their init (PID 1), which forks the worker (PID 2) and reaps; when the worker ends, init ends
-// and the kernel kills whatever is left in the namespace. This process (outside the namespace)
-// ends as the worker did, a signal included, for run_sandboxed to read.
+// The forked child. Without a jail it is the worker. Inside the warm server's jail it is the
+// worker, as PID 1 of its own namespace. With a jail of its own it enters new namespaces and
+// forks their init (PID 1), which forks the worker (PID 2) and reaps; when the worker ends, init
+// ends and the kernel kills whatever is left in the namespace. This process (outside the
+// namespace) ends as the worker did, a signal included, for run_sandboxed to read.
 [[noreturn]] void child(int fd, const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
                         const SandboxJail& jail, pid_t parent) {
   ::setpgid(0, 0);
@@ -306,21 +310,29 @@ std::string fresh_scratch(const SandboxJail& jail) {
   set_limit(RLIMIT_CORE, 0);  // a signal re-raised here dumps nothing
   // The convert process killed (the daemon stopping it): the jail goes with it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(5);
+  // (Its parent is out of sight of a document's PID namespace, whose parent PID reads 0; the
+  // warm server is its jail's PID 1, which takes the whole jail with it when it dies.)
+  if (::getppid() != (jail.inside ? 0 : parent)) ::_exit(5);
   // Neither this process nor the jail's init may lead the work back out: their working
   // directory (inherited: the daemon's data directory) would be open to the work through
   // /proc/<pid>/cwd, and a dumpable process of the same user to /proc/<pid>/mem.
   // (Not dumpable once the user namespace is mapped: writing its own uid_map needs it.)
   if (::chdir(jail.dir.c_str()) != 0) report_and_exit(fd, {5, "cannot enter the converter's jail directory"});
   if (jail.inside) {
-    // Already in the jail's namespaces (the warm render server): PID, IPC and mount namespaces
-    // of its own, so that nothing this document starts or leaves (a process, a SysV segment, a
-    // file in a scratch directory) reaches the next one.
-    if (::unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) != 0 ||
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    // Already in the jail's namespaces (the warm render server), and forked as PID 1 of a PID
+    // namespace of its own (run_child): IPC and mount namespaces of its own too, so that nothing
+    // this document starts or leaves (a process, a SysV segment, a file in a scratch directory)
+    // reaches the next one. This process is the worker: when it ends, the kernel kills whatever
+    // is left in its namespace. (One process, not three: each fork and exit of the warm server's
+    // image costs a millisecond or more.)
+    if (::getpid() != 1) report_and_exit(fd, {5, "the converter's document is not alone in its PID namespace"});
+    if (::unshare(CLONE_NEWNS | CLONE_NEWIPC) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       report_and_exit(fd, {5, std::string("cannot enter the converter's jail (unshare: ") + std::strerror(errno) + ")"});
     }
     if (std::string why = fresh_scratch(jail); !why.empty()) report_and_exit(fd, {5, why});
+    (void)::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    ::prctl(PR_SET_DUMPABLE, 0);
+    worker(fd, work, lim, jail);
   } else if (std::string why = enter_jail(jail); !why.empty()) {
     report_and_exit(fd, {5, why});
   }
@@ -416,17 +428,47 @@ void remove_jail(const SandboxJail& jail) {
 
 namespace {
 
-SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim, const SandboxJail& jail,
-                         pid_t& child_pid) {
+// The first half of running work sandboxed: forks the child (child()). On success `child_pid` is
+// set, with `report`, the end of the pipe its outcome comes through.
+SandboxOutcome start_child(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
+                           const SandboxJail& jail, pid_t& child_pid, int& report) {
   if (jail.enabled && !prepare_seccomp()) return {5, "cannot build the converter's seccomp filter"};
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {5, std::string("cannot create a pipe: ") + std::strerror(errno)};
   const pid_t parent = ::getpid();
+  // Inside the warm server's jail the document's process is forked straight into a PID
+  // namespace of its own, as its PID 1; this process then forks into its own namespace again.
+  int own_pid_ns = -1;
+  if (jail.enabled && jail.inside) {
+    own_pid_ns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (own_pid_ns < 0 || ::unshare(CLONE_NEWPID) != 0) {
+      const std::string why = std::strerror(errno);
+      if (own_pid_ns >= 0) ::close(own_pid_ns);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return {5, "cannot make the converter's PID namespace: " + why};
+    }
+  }
   pid_t pid = ::fork();
+  const int fork_errno = errno;
+  if (own_pid_ns >= 0) {
+    if (pid == 0) {
+      ::close(own_pid_ns);
+    } else {
+      // Back to forking into this process's own namespace. Should that fail, the next document
+      // could not get a namespace of its own: a server that cannot isolate documents stops.
+      const bool back = ::setns(own_pid_ns, CLONE_NEWPID) == 0;
+      ::close(own_pid_ns);
+      if (!back) {
+        if (pid > 0) ::kill(pid, SIGKILL);
+        ::_exit(3);
+      }
+    }
+  }
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    return {5, std::string("cannot start the converter: ") + std::strerror(errno)};
+    return {5, std::string("cannot start the converter: ") + std::strerror(fork_errno)};
   }
   if (pid == 0) {
     ::close(fds[0]);
@@ -435,6 +477,13 @@ SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const Sand
   child_pid = pid;
   ::setpgid(pid, pid);
   ::close(fds[1]);
+  report = fds[0];
+  return {0, ""};
+}
+
+// The second half: reads the child's outcome and waits for its end, within lim.wall_seconds
+// from now; kills its process group on the way out. Closes `report_fd`.
+SandboxOutcome finish_child(pid_t pid, int report_fd, const SandboxLimits& lim) {
   std::string report;
   const double deadline = now_s() + lim.wall_seconds;
   bool timed_out = false;
@@ -444,7 +493,7 @@ SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const Sand
       timed_out = true;
       break;
     }
-    pollfd p{fds[0], POLLIN, 0};
+    pollfd p{report_fd, POLLIN, 0};
     int r = ::poll(&p, 1, int(std::min(left, 1.0) * 1000) + 1);
     if (r < 0 && errno != EINTR) {  // cannot watch the child any more: stop it, never wait blind
       timed_out = true;
@@ -452,14 +501,14 @@ SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const Sand
     }
     if (r <= 0) continue;
     char buf[4096];
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    ssize_t n = ::read(report_fd, buf, sizeof buf);
     if (n > 0) {
       if (report.size() < kMaxReport) report.append(buf, size_t(n));  // a hostile worker may say more
       continue;
     }
     if (n == 0 || errno != EINTR) break;  // EOF: the child is done (or died)
   }
-  ::close(fds[0]);
+  ::close(report_fd);
   int status = 0;
   if (timed_out) {
     ::kill(-pid, SIGKILL);
@@ -493,7 +542,110 @@ SandboxOutcome run_child(const std::function<SandboxOutcome()>& work, const Sand
 SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& lim,
                              const SandboxJail& jail) {
   pid_t pid = 0;
-  SandboxOutcome out = run_child(work, lim, jail, pid);
+  int report = -1;
+  SandboxOutcome out = start_child(work, lim, jail, pid, report);
+  if (out.code != 0) return out;
+  out = finish_child(pid, report, lim);
+  out.pid = long(pid);
+  return out;
+}
+
+SandboxStart::SandboxStart(const Work& work, const SandboxLimits& limits, const SandboxJail& jail) : limits_(limits) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    error_ = std::string("cannot create a socket pair: ") + std::strerror(errno);
+    return;
+  }
+  SandboxJail j = jail;
+  j.close_fds.push_back(sv[0]);  // the caller's end
+  const int in = sv[1];
+  // In the child, once it is walled in: the request, then the work.
+  auto wait_then_work = [in, work]() -> SandboxOutcome {
+    std::string request;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(in, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (request.size() + size_t(n) > kMaxRequest) return {5, "the converter's request is too long"};
+      request.append(buf, size_t(n));
+    }
+    ::close(in);
+    if (request.empty()) ::_exit(0);  // never given work: the caller stopped it
+    SandboxOutcome out = work(request);
+    ::explicit_bzero(request.data(), request.size());
+    return out;
+  };
+  pid_t pid = -1;
+  SandboxOutcome started = start_child(wait_then_work, limits, j, pid, report_);
+  ::close(sv[1]);
+  if (started.code != 0) {
+    ::close(sv[0]);
+    error_ = started.message;
+    return;
+  }
+  pid_ = long(pid);
+  go_ = sv[0];
+}
+
+SandboxStart::~SandboxStart() { stop(); }
+
+SandboxStart::SandboxStart(SandboxStart&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), report_(std::exchange(o.report_, -1)), go_(std::exchange(o.go_, -1)),
+      limits_(o.limits_), error_(std::move(o.error_)) {}
+
+SandboxStart& SandboxStart::operator=(SandboxStart&& o) noexcept {
+  if (this != &o) {
+    stop();
+    pid_ = std::exchange(o.pid_, -1);
+    report_ = std::exchange(o.report_, -1);
+    go_ = std::exchange(o.go_, -1);
+    limits_ = o.limits_;
+    error_ = std::move(o.error_);
+  }
+  return *this;
+}
+
+void SandboxStart::stop() {
+  if (go_ >= 0) ::close(go_);
+  if (report_ >= 0) ::close(report_);
+  if (pid_ > 0) {
+    ::kill(-pid_t(pid_), SIGKILL);
+    ::kill(pid_t(pid_), SIGKILL);
+    while (::waitpid(pid_t(pid_), nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_ = -1;
+  go_ = report_ = -1;
+}
+
+bool SandboxStart::waiting() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_t(pid_), &status, WNOHANG) == 0) return true;
+  pid_ = -1;  // ended (or not ours to wait for): nothing left to kill
+  stop();
+  return false;
+}
+
+SandboxOutcome SandboxStart::go(const std::string& request, int wall_seconds) {
+  if (pid_ <= 0 || go_ < 0) return {5, error_.empty() ? "the converter's process is not waiting" : error_};
+  if (request.empty()) return {5, "the converter was given no request"};
+  size_t at = 0;
+  while (at < request.size()) {
+    ssize_t n = ::send(go_, request.data() + at, request.size() - at, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // it died: its end says so
+    at += size_t(n);
+  }
+  ::close(go_);
+  go_ = -1;
+  SandboxLimits lim = limits_;
+  lim.wall_seconds = wall_seconds;
+  const pid_t pid = pid_t(pid_);
+  SandboxOutcome out = finish_child(pid, report_, lim);
+  pid_ = -1;
+  report_ = -1;
   out.pid = long(pid);
   return out;
 }

@@ -12,8 +12,9 @@
 //   directory is an empty tmpfs with only this jail bound in), and a /proc of its PID namespace;
 // - in new network, PID and IPC namespaces: no interface but a loopback that is down, so no
 //   document can make a renderer fetch http://169.254.169.254/ or reach any port; the work is
-//   PID 2 under a small init, and when either ends the kernel kills everything left in the
-//   namespace (LibreOffice's helpers included, whatever process group they made);
+//   PID 2 under a small init (in the warm render server's jail, PID 1 of a namespace of its own),
+//   and when either ends the kernel kills everything left in the namespace (LibreOffice's
+//   helpers included, whatever process group they made);
 // - as the unprivileged user of the jail (faxbridge-convert, else nobody) when started as root,
 //   with no supplementary groups, PR_SET_NO_NEW_PRIVS; as another user, in a user namespace;
 // - in its private directory (HOME and TMPDIR too), which holds copies of the inputs;
@@ -76,5 +77,39 @@ struct SandboxOutcome {
 // `work` runs in the child; it returns the outcome to report.
 SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const SandboxLimits& limits,
                              const SandboxJail& jail = {});
+
+// A sandboxed process started before its work is known (the warm render server's next
+// document): the fork, namespaces, limits, change of user and seccomp filter are done ahead, off
+// the sender's wait, and the work then waits for the request go() hands it (at most
+// kMaxRequest bytes). It never holds a descriptor the caller opens after the start.
+class SandboxStart {
+ public:
+  using Work = std::function<SandboxOutcome(const std::string& request)>;
+  static constexpr size_t kMaxRequest = 64 * 1024;
+
+  SandboxStart() = default;
+  SandboxStart(const Work& work, const SandboxLimits& limits, const SandboxJail& jail);
+  ~SandboxStart();  // a process never given its work is killed and reaped
+  SandboxStart(SandboxStart&& o) noexcept;
+  SandboxStart& operator=(SandboxStart&& o) noexcept;
+  SandboxStart(const SandboxStart&) = delete;
+  SandboxStart& operator=(const SandboxStart&) = delete;
+
+  // Started, and still waiting for its work (not ended meanwhile).
+  [[nodiscard]] bool waiting();
+  // Why it did not start ("" when it did).
+  [[nodiscard]] const std::string& error() const { return error_; }
+  // Hands the work its request and waits for the outcome as run_sandboxed does, the wall clock
+  // limit `wall_seconds` counted from now. Once; an outcome with code 5 when not waiting.
+  SandboxOutcome go(const std::string& request, int wall_seconds);
+
+ private:
+  void stop();
+  long pid_ = -1;
+  int report_ = -1;
+  int go_ = -1;
+  SandboxLimits limits_;
+  std::string error_;
+};
 
 }  // namespace app

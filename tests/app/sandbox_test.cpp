@@ -357,6 +357,96 @@ TEST(SandboxJail, InAWarmJailEachRunIsWalledAndEndsWithWhatItStarted) {
   EXPECT_EQ(text_of(server, result[0]), "ok");
 }
 
+// Runs `body` where the warm render server runs its documents: in a process that entered the
+// jail, as the jail's PID 1. `body` returns "ok" or what went wrong.
+std::string in_warm_jail(const app::SandboxJail& jail, const std::function<std::string(const app::SandboxJail&)>& body) {
+  int result[2];
+  if (pipe(result) != 0) return "pipe";
+  pid_t server = fork();
+  if (server < 0) return "fork";
+  if (server == 0) {
+    close(result[0]);
+    auto say = [&](const std::string& s) {
+      (void)!write(result[1], s.data(), s.size());
+      _exit(0);
+    };
+    if (std::string why = app::enter_jail(jail); !why.empty()) say("enter_jail: " + why);
+    if (pid_t warm = fork(); warm != 0) {
+      int ws = 0;
+      waitpid(warm, &ws, 0);
+      _exit(0);
+    }
+    app::SandboxJail inside = jail;
+    inside.inside = true;
+    inside.close_fds = {result[1]};
+    say(body(inside));
+  }
+  close(result[1]);
+  return text_of(server, result[0]);
+}
+
+TEST(SandboxJail, InAWarmJailACrashAnAbortAndSpinningFailOnlyTheirDocument) {
+  // The document's process is PID 1 of its namespace, which ignores signals it has no handler
+  // for unless the kernel forces them: a crash, an abort and the CPU limit must still end it.
+  Jail jail;
+  EXPECT_EQ(in_warm_jail(jail.j, [](const app::SandboxJail& inside) -> std::string {
+    auto pid1 = app::run_sandboxed([]() -> app::SandboxOutcome {
+      return {getpid() == 1 ? 0 : 4, "pid " + std::to_string(getpid())};
+    }, tight(), inside);
+    if (pid1.code != 0) return "not PID 1 of its own namespace: " + pid1.message;
+    auto crash = app::run_sandboxed([]() -> app::SandboxOutcome {
+      volatile int* nowhere = nullptr;
+      *nowhere = 1;
+      return {0, ""};
+    }, tight(), inside);
+    if (crash.code != 4 || crash.message.find("crashed") == std::string::npos) return "crash: " + crash.message;
+    auto aborted = app::run_sandboxed([]() -> app::SandboxOutcome {
+      std::abort();
+    }, tight(), inside);
+    if (aborted.code != 4 && aborted.code != 127) return "abort: " + std::to_string(aborted.code) + " " + aborted.message;
+    auto l = tight();
+    l.cpu_seconds = 1;
+    l.wall_seconds = 20;
+    auto spin = app::run_sandboxed([]() -> app::SandboxOutcome {
+      volatile uint64_t x = 0;
+      for (;;) x = x + 1;
+    }, l, inside);
+    if (spin.code != 5 || spin.message.find("CPU time") == std::string::npos) return "spin: " + spin.message;
+    auto after = app::run_sandboxed([]() -> app::SandboxOutcome { return {0, ""}; }, tight(), inside);
+    return after.code == 0 ? "ok" : "the next document: " + after.message;
+  }), "ok");
+}
+
+TEST(SandboxJail, AProcessStartedAheadGetsItsRequestAndNoLaterDescriptor) {
+  // The warm server starts the next document's process before its request comes: the request
+  // reaches the work, a descriptor opened after the start does not, and a process never given
+  // work is killed and reaped.
+  Jail jail;
+  EXPECT_EQ(in_warm_jail(jail.j, [](const app::SandboxJail& inside) -> std::string {
+    app::SandboxStart ahead([](const std::string& request) -> app::SandboxOutcome {
+      const int fd = std::atoi(request.c_str());
+      if (fcntl(fd, F_GETFD) != -1) return {4, "descriptor " + request + " is open in the work"};
+      if (getpid() != 1) return {4, "not PID 1"};
+      return {0, ""};
+    }, tight(), inside);
+    if (!ahead.error().empty()) return "start: " + ahead.error();
+    if (!ahead.waiting()) return "not waiting";
+    const int later = open("/dev/null", O_RDONLY);  // the daemon's input and output, say
+    auto out = ahead.go(std::to_string(later), 3);
+    close(later);
+    if (out.code != 0) return "go: " + out.message;
+    if (ahead.waiting()) return "still waiting after its work";
+    if (ahead.go("again", 3).code != 5) return "a second go was run";
+    {
+      app::SandboxStart unused([](const std::string&) -> app::SandboxOutcome { return {0, ""}; }, tight(), inside);
+      if (!unused.waiting()) return "the unused one is not waiting";
+    }
+    // Destroyed: killed and reaped, no child left.
+    if (waitpid(-1, nullptr, WNOHANG) != -1 || errno != ECHILD) return "a child was left behind";
+    return "ok";
+  }), "ok");
+}
+
 TEST(SandboxJail, WhatTheWorkLeftBehindDiesWithIt) {
   Jail jail;
   const std::string name = "fbj-" + std::to_string(getpid());  // ours, not another test run's
