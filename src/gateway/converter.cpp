@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 #include <cctype>
 #include <filesystem>
 #include <set>
@@ -255,7 +256,8 @@ bool Converter::server_alive(Server& s) {
 }
 
 RunResultCode Converter::render_with_server(Server& s, const std::string& input, const std::string& output,
-                                            bool always_cover, const std::string& cover_to, std::string& message) {
+                                            bool always_cover, const std::string& cover_to, std::string& message,
+                                            const std::function<void()>& while_rendering) {
   RenderRequest rq;
   rq.resolution = opt_.resolution;
   rq.paper = opt_.paper;
@@ -276,6 +278,7 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
   }
   const bool sent = send_message(s.sock, encode(rq), {in, out});
   ::close(in);
+  if (sent) while_rendering();
   ProtocolMessage m;
   // The server enforces the time limit itself; this is for a server that hangs.
   auto st = sent ? receive_message(s.sock, (opt_.time_limit_s + 60) * 1000, m) : ReceiveStatus::closed;
@@ -382,7 +385,11 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
     if (j.direction == queue::Direction::out && (j.state == "queued" || j.state == "rendering")) todo.push_back(j);
   }
   if (todo.empty()) return;
-  for (const auto& j : todo) store.set_state(j.id, "rendering");
+  bool marked = false;
+  auto mark_rendering = [&] {  // once: while the server renders, or before the cold way
+    if (std::exchange(marked, true)) return;
+    for (const auto& j : todo) store.set_state(j.id, "rendering");
+  };
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
   // The cover names the fax number when the message has one; one rendering serves every job, so
   // with several numbers it names none (a Bcc'd number must not appear on the others' covers).
@@ -405,7 +412,8 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
       fb::log("converter: " + why + "; rendering message " + message_id + " the cold way");
       break;
     }
-    r.code = render_with_server(server, spool_.message_path(message_id), rendered, always, numbers, r.stderr_text);
+    r.code = render_with_server(server, spool_.message_path(message_id), rendered, always, numbers, r.stderr_text,
+                                mark_rendering);
     std::lock_guard lock(mu_);
     if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
   }
@@ -415,12 +423,14 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
                                      std::to_string(opt_.time_limit_s)};
     for (const auto& h : opt_.hide) argv.insert(argv.end(), {"--jail-hide", h});
     argv.insert(argv.end(), {"-o", rendered, spool_.message_path(message_id)});
+    mark_rendering();
     r.code = convert(argv, r.stderr_text);
   }
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
   }
+  mark_rendering();  // (when no request went out: every job passes through rendering)
   int pages = 0;
   std::string invalid;  // what is wrong with the converter's output, which is not trusted
   if (r.code == 0) {
