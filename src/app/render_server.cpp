@@ -218,9 +218,10 @@ std::optional<NextDoc> prepare_doc(const SandboxJail& jail, int sock, std::strin
 // One request: a directory of its own, a fresh process, the pages into `output`. `next`: the
 // document made ready ahead, used when it is still waiting (else one is made now). Exits 3 when
 // the server's own jail is gone (the daemon starts a new server and sends the message again).
-// `scratch`: the document's directory, for the caller to remove once it has replied.
+// `done`: the document, whose process may still be ending, for the caller to end and reap and
+// whose directory to remove once it has replied.
 gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int output, const SandboxJail& jail,
-                                int sock, std::optional<NextDoc>& next, std::string& scratch) {
+                                int sock, std::optional<NextDoc>& next, std::optional<NextDoc>& done) {
   ConvertRequest req;
   if (!convert_request_for(rq, "", req)) {
     return {2, "the converter was asked for resolution " + rq.resolution + " and paper " + rq.paper, 0};
@@ -240,23 +241,20 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
       return {5, rq.input_name + ": " + (why.empty() ? std::string("cannot be read (") + std::strerror(errno) + ")" : why), 0};
     }
   }
-  NextDoc doc = std::move(*next);
+  done = std::move(next);
   next.reset();
-  const std::string& dir = doc.dir;
+  const std::string& dir = done->dir;
   const std::string in_path = dir + "/in/" + input_file_name(rq);
   if (!copy_fd_to_file(input, in_path)) {
     const std::string why = std::strerror(errno);
-    scratch = dir;
     return {2, rq.input_name + ": cannot be read (" + why + ")", 0};
   }
   if (::geteuid() == 0) (void)::chown(in_path.c_str(), jail.uid, jail.gid);
   req.output = dir + "/out.tif";
-  SandboxOutcome out = doc.proc.go(gateway::encode(rq), rq.time_limit_s);
-  // Every process of the document is gone (the document's PID 1 has ended, or was killed on a
-  // timeout, and its namespace with it; anything else is reaped here): only then are its pages
-  // taken and its files removed.
-  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-  }
+  // The outcome as soon as the document's process has reported (its end and its namespace's
+  // teardown follow, and are waited for after the reply). Its pages are taken from the regular
+  // file it left, checked on the descriptor opened; the daemon checks they are fax pages.
+  SandboxOutcome out = done->proc.go(gateway::encode(rq), rq.time_limit_s);
   if (out.code == 0 && !take_output(req.output, jail, output)) {
     out = {4, "the renderer left no regular output file", out.pid};
   }
@@ -269,7 +267,6 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   if (out.code != 0 && out.message.find(rq.input_name) == std::string::npos) out.message = rq.input_name + ": " + out.message;
   gateway::RenderReply reply{out.code, out.message, out.pid};
   wipe(out.message);
-  scratch = dir;  // removed once the reply is on its way
   return reply;
 }
 
@@ -298,13 +295,23 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
       say("a request that does not parse: stopping");
       ::_exit(1);
     }
-    std::string scratch;  // the document's directory, left to remove
-    gateway::RenderReply reply = render_one(*rq, m.fds[0], m.fds[1], jail, sock, next, scratch);
+    std::optional<NextDoc> done;  // the document rendered: to end, reap and remove
+    gateway::RenderReply reply = render_one(*rq, m.fds[0], m.fds[1], jail, sock, next, done);
     for (int fd : m.fds) ::close(fd);
     std::string bytes = gateway::encode(reply);
     const bool sent = gateway::send_message(sock, bytes);
-    // The next document's process is forked from this one: nothing of this request stays (its
-    // directory is removed after the reply, off the sender's wait).
+    // The next document's process is forked from this one: nothing of this request stays. Off
+    // the sender's wait, after the reply: the document's process is ended and reaped with
+    // whatever it started (its namespace ends with it; any other child is reaped here), then
+    // its directory removed.
+    std::string scratch;
+    if (done) {
+      done->proc.finish();
+      scratch = std::move(done->dir);
+      done.reset();
+    }
+    while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+    }
     std::error_code ec;
     if (!scratch.empty()) fs::remove_all(scratch, ec);
     for (std::string* sp : {&bytes, &reply.message, &m.bytes, &rq->cover_to, &rq->input_name, &scratch}) wipe(*sp);

@@ -49,7 +49,9 @@ void write_all(int fd, const std::string& s) {
 constexpr size_t kMaxReport = 64 * 1024;
 
 [[noreturn]] void report_and_exit(int fd, const SandboxOutcome& out) {
-  write_all(fd, std::to_string(out.code) + "\n" + out.message);
+  // The code, the sentence and a NUL: a report read to its NUL is whole (SandboxStart::go
+  // need not wait for the process's end to know its outcome).
+  write_all(fd, std::to_string(out.code) + "\n" + out.message + std::string(1, '\0'));
   ::close(fd);
   ::_exit(out.code);
 }
@@ -482,8 +484,12 @@ SandboxOutcome start_child(const std::function<SandboxOutcome()>& work, const Sa
 }
 
 // The second half: reads the child's outcome and waits for its end, within lim.wall_seconds
-// from now; kills its process group on the way out. Closes `report_fd`.
-SandboxOutcome finish_child(pid_t pid, int report_fd, const SandboxLimits& lim) {
+// from now; kills its process group on the way out. Closes `report_fd`. With `early`, a whole
+// report (read to its NUL) is returned at once with `running` set: the child may still be
+// ending, and the caller kills and reaps it.
+SandboxOutcome finish_child(pid_t pid, int report_fd, const SandboxLimits& lim, bool early, bool& running) {
+  running = false;
+  bool whole = false;
   std::string report;
   const double deadline = now_s() + lim.wall_seconds;
   bool timed_out = false;
@@ -504,21 +510,28 @@ SandboxOutcome finish_child(pid_t pid, int report_fd, const SandboxLimits& lim) 
     ssize_t n = ::read(report_fd, buf, sizeof buf);
     if (n > 0) {
       if (report.size() < kMaxReport) report.append(buf, size_t(n));  // a hostile worker may say more
+      if (early && report.find('\0') != std::string::npos) {
+        whole = true;
+        break;
+      }
       continue;
     }
     if (n == 0 || errno != EINTR) break;  // EOF: the child is done (or died)
   }
   ::close(report_fd);
   int status = 0;
-  if (timed_out) {
+  if (whole) running = true;
+  if (!whole && timed_out) {
     ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     return {5, "took longer than the limit of " + std::to_string(lim.wall_seconds) + " s"};
   }
-  ::waitpid(pid, &status, 0);
-  ::kill(-pid, SIGKILL);  // anything the child left behind in its group
-  if (WIFSIGNALED(status)) {
+  if (!whole) {
+    ::waitpid(pid, &status, 0);
+    ::kill(-pid, SIGKILL);  // anything the child left behind in its group
+  }
+  if (!whole && WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     if (sig == SIGXCPU || sig == SIGKILL) {
       return {5, "used more than the CPU time limit of " + std::to_string(lim.cpu_seconds) + " s"};
@@ -533,6 +546,7 @@ SandboxOutcome finish_child(pid_t pid, int report_fd, const SandboxLimits& lim) 
   SandboxOutcome out;
   out.code = std::atoi(report.substr(0, nl).c_str());
   out.message = report.substr(nl + 1);
+  if (auto nul = out.message.find('\0'); nul != std::string::npos) out.message.resize(nul);
   ::explicit_bzero(report.data(), report.size());  // a warm server forks the next document from here
   return out;
 }
@@ -545,7 +559,8 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
   int report = -1;
   SandboxOutcome out = start_child(work, lim, jail, pid, report);
   if (out.code != 0) return out;
-  out = finish_child(pid, report, lim);
+  bool running = false;
+  out = finish_child(pid, report, lim, false, running);
   out.pid = long(pid);
   return out;
 }
@@ -620,7 +635,7 @@ void SandboxStart::stop() {
 }
 
 bool SandboxStart::waiting() {
-  if (pid_ <= 0) return false;
+  if (pid_ <= 0 || go_ < 0) return false;  // (go_ is closed once it was given its work)
   int status = 0;
   if (::waitpid(pid_t(pid_), &status, WNOHANG) == 0) return true;
   pid_ = -1;  // ended (or not ours to wait for): nothing left to kill
@@ -643,9 +658,10 @@ SandboxOutcome SandboxStart::go(const std::string& request, int wall_seconds) {
   SandboxLimits lim = limits_;
   lim.wall_seconds = wall_seconds;
   const pid_t pid = pid_t(pid_);
-  SandboxOutcome out = finish_child(pid, report_, lim);
-  pid_ = -1;
+  bool running = false;
+  SandboxOutcome out = finish_child(pid, report_, lim, true, running);
   report_ = -1;
+  if (!running) pid_ = -1;  // else it may still be ending: stop() kills and reaps it
   out.pid = long(pid);
   return out;
 }

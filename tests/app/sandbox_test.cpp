@@ -437,6 +437,7 @@ TEST(SandboxJail, AProcessStartedAheadGetsItsRequestAndNoLaterDescriptor) {
     if (out.code != 0) return "go: " + out.message;
     if (ahead.waiting()) return "still waiting after its work";
     if (ahead.go("again", 3).code != 5) return "a second go was run";
+    ahead.finish();  // what is left of it ended and reaped
     {
       app::SandboxStart unused([](const std::string&) -> app::SandboxOutcome { return {0, ""}; }, tight(), inside);
       if (!unused.waiting()) return "the unused one is not waiting";
