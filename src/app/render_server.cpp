@@ -174,8 +174,9 @@ struct NextDoc {
 
 // Makes the next document's directory and starts its process; nullopt with errno set when the
 // directory cannot be made (ENOENT: the server's jail is gone), or with `why` when the process
-// cannot start.
-std::optional<NextDoc> prepare_doc(const SandboxJail& jail, int sock, std::string& why) {
+// cannot start. `keep_out`: every descriptor of the server's that is not for a document (the
+// socket; the daemon's input and output when it is made while a request is in hand).
+std::optional<NextDoc> prepare_doc(const SandboxJail& jail, const std::vector<int>& keep_out, std::string& why) {
   std::string dir = jail.dir + "/doc-XXXXXX";
   if (!::mkdtemp(dir.data())) return std::nullopt;
   std::error_code ec;
@@ -191,7 +192,7 @@ std::optional<NextDoc> prepare_doc(const SandboxJail& jail, int sock, std::strin
   SandboxJail doc = jail;
   doc.dir = dir;
   doc.inside = true;
-  doc.close_fds = {sock};  // the server's socket never reaches a document
+  doc.close_fds = keep_out;  // (closed in the child before anything else: it never execs)
   NextDoc next{dir, SandboxStart(
                         [dir](const std::string& bytes) -> SandboxOutcome {
                           // Nothing of the document's reaches the daemon's log: its output and
@@ -232,7 +233,7 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
       fs::remove_all(next->dir, ec);
     }
     std::string why;
-    next = prepare_doc(jail, sock, why);
+    next = prepare_doc(jail, {sock, input, output}, why);
     if (!next) {
       if (why.empty() && errno == ENOENT) {
         say("the jail " + jail.dir + " is gone: stopping");
@@ -244,7 +245,7 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   done = std::move(next);
   next.reset();
   const std::string& dir = done->dir;
-  const std::string in_path = dir + "/in/" + input_file_name(rq);
+  std::string in_path = dir + "/in/" + input_file_name(rq);
   if (!copy_fd_to_file(input, in_path)) {
     const std::string why = std::strerror(errno);
     return {2, rq.input_name + ": cannot be read (" + why + ")", 0};
@@ -254,7 +255,9 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   // The outcome as soon as the document's process has reported (its end and its namespace's
   // teardown follow, and are waited for after the reply). Its pages are taken from the regular
   // file it left, checked on the descriptor opened; the daemon checks they are fax pages.
-  SandboxOutcome out = done->proc.go(gateway::encode(rq), rq.time_limit_s);
+  std::string request = gateway::encode(rq);
+  SandboxOutcome out = done->proc.go(request, rq.time_limit_s);
+  wipe(request);  // the next document's process is forked from this one
   if (out.code == 0 && !take_output(req.output, jail, output)) {
     out = {4, "the renderer left no regular output file", out.pid};
   }
@@ -266,7 +269,7 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   }
   if (out.code != 0 && out.message.find(rq.input_name) == std::string::npos) out.message = rq.input_name + ": " + out.message;
   gateway::RenderReply reply{out.code, out.message, out.pid};
-  wipe(out.message);
+  for (std::string* sp : {&out.message, &req.cover_to, &in_path}) wipe(*sp);
   return reply;
 }
 
@@ -282,7 +285,8 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   ::malloc_trim(0);  // a small heap forks fast: each document's process copies its page tables
   std::string why;
-  std::optional<NextDoc> next = prepare_doc(jail, sock, why);  // the first document's process
+  std::optional<NextDoc> next = prepare_doc(jail, {sock}, why);  // the first document's process
+  if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
   if (!gateway::send_message(sock, gateway::encode_hello(jail.dir))) ::_exit(0);
   for (;;) {
     gateway::ProtocolMessage m;
@@ -310,14 +314,20 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
       scratch = std::move(done->dir);
       done.reset();
     }
-    while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+    // (Nothing else is this server's child but the next document's process, which may still be
+    // waiting for its request when this one was refused: never wait for it.)
+    for (;;) {
+      const pid_t p = ::waitpid(-1, nullptr, WNOHANG);
+      if (p > 0 || (p < 0 && errno == EINTR)) continue;
+      break;
     }
     std::error_code ec;
     if (!scratch.empty()) fs::remove_all(scratch, ec);
     for (std::string* sp : {&bytes, &reply.message, &m.bytes, &rq->cover_to, &rq->input_name, &scratch}) wipe(*sp);
     if (!sent) ::_exit(0);
     // The next document's process, forked now that nothing of this one is left here.
-    next = prepare_doc(jail, sock, why);
+    next = prepare_doc(jail, {sock}, why);
+    if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
   }
 }
 

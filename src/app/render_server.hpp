@@ -17,10 +17,13 @@
 //    an empty /tmp and /dev/shm, its directory, and the limits, user and seccomp of every jailed
 //    conversion, all before any request; it then waits for its request;
 // 4. says hello, then for each request: copies the input into that document's directory and
-//    hands the process the request; it writes the pages into its directory, and once it has
-//    ended (and its namespace with it) they are copied into the output descriptor the daemon
-//    passed; the reply names the outcome in convert's words and exit codes. After the reply
-//    the directory is removed and the next document's process started.
+//    hands the process the request; it writes the pages into its directory and reports, and
+//    they are copied into the output descriptor the daemon passed, from the regular file it
+//    left (checked on the descriptor opened; the daemon checks they are fax pages) while its
+//    process may still be ending; the reply names the outcome in convert's words and exit
+//    codes. After the reply the process is killed and reaped with its namespace, the directory
+//    removed, and the next document's process started. (A process started once the request
+//    is in hand, the one made ahead having died, closes the daemon's descriptors first.)
 // Isolation: one document at a time per server, each in a fresh process that never held
 // another's bytes (forked after the previous request was wiped), ended with everything it
 // started, its directory removed before the next request is read. No document reaches the

@@ -140,7 +140,8 @@ bool load_seccomp() {
   rlimit as{lim.memory_bytes, lim.memory_bytes};
   ::setrlimit(RLIMIT_AS, &as);
   // SIGXCPU at the soft limit; PID 1 of a namespace (the warm server's document) ignores it, so
-  // there the hard limit is the same and its SIGKILL ends the work on time.
+  // there the hard limit is the same and its SIGKILL ends the work on time (the kernel's own
+  // SIGKILL reaches a namespace's init since Linux 4.20; Debian 12 has 6.1).
   rlimit cpu{rlim_t(lim.cpu_seconds), rlim_t(lim.cpu_seconds + (jail.inside ? 0 : 5))};
   ::setrlimit(RLIMIT_CPU, &cpu);
   rlimit core{0, 0};
@@ -322,7 +323,7 @@ std::string fresh_scratch(const SandboxJail& jail) {
   if (::chdir(jail.dir.c_str()) != 0) report_and_exit(fd, {5, "cannot enter the converter's jail directory"});
   if (jail.inside) {
     // Already in the jail's namespaces (the warm render server), and forked as PID 1 of a PID
-    // namespace of its own (run_child): IPC and mount namespaces of its own too, so that nothing
+    // namespace of its own (start_child): IPC and mount namespaces of its own too, so that nothing
     // this document starts or leaves (a process, a SysV segment, a file in a scratch directory)
     // reaches the next one. This process is the worker: when it ends, the kernel kills whatever
     // is left in its namespace. (One process, not three: each fork and exit of the warm server's

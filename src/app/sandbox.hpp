@@ -99,11 +99,11 @@ class SandboxStart {
   [[nodiscard]] bool waiting();
   // Why it did not start ("" when it did).
   [[nodiscard]] const std::string& error() const { return error_; }
-  // Hands the work its request and waits for the outcome as run_sandboxed does, the wall clock
-  // limit `wall_seconds` counted from now. Once; an outcome with code 5 when not waiting. It
-  // returns as soon as the work has reported, while its process may still be ending (its exit
-  // and its namespace's teardown take milliseconds): the process is killed and reaped by
-  // finish() or the destructor.
+  // Hands the work its request and waits for its outcome (limits, crash and timeout reported as
+  // run_sandboxed does), the wall clock limit `wall_seconds` counted from now. Once; an outcome
+  // with code 5 when not waiting. Unlike run_sandboxed it returns as soon as the work has
+  // reported, while its process may still be ending (its exit and its namespace's teardown take
+  // milliseconds): the process is killed and reaped by finish() or the destructor.
   SandboxOutcome go(const std::string& request, int wall_seconds);
   // Kills what is left of the process and reaps it.
   void finish() { stop(); }

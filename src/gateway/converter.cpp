@@ -89,6 +89,16 @@ RunResult run_process(const std::vector<std::string>& argv, const std::function<
   return r;
 }
 
+bool sync_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return ok;
+}
+
 void sync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return;
@@ -415,7 +425,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
     r.code = render_with_server(server, spool_.message_path(message_id), rendered, always, numbers, r.stderr_text,
                                 mark_rendering);
     std::lock_guard lock(mu_);
-    if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
+    if (stopping_) return;  // killed by stop(): the jobs stay queued or rendering and resume at start
   }
   if (r.code < 0) {
     std::vector<std::string> argv = {opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
@@ -428,7 +438,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   }
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;  // killed by stop(): the jobs stay in rendering and resume at start
+    if (stopping_) return;  // killed by stop(): the jobs stay queued or rendering and resume at start
   }
   mark_rendering();  // (when no request went out: every job passes through rendering)
   int pages = 0;
@@ -453,7 +463,11 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
     fs::path target = spool_.fax_path(j.id);
     fs::remove(target, ec);
     fs::create_hard_link(rendered, target, ec);
-    if (ec) fs::copy_file(rendered, target, fs::copy_options::overwrite_existing, ec);
+    if (ec) {  // (a file system without hard links) a copy, as durable as the rendering
+      ec.clear();
+      fs::copy_file(rendered, target, fs::copy_options::overwrite_existing, ec);
+      if (!ec && !sync_file(target.string())) ec = std::error_code(errno, std::generic_category());
+    }
     if (ec) {
       store.set_state(j.id, "failed", "cannot store the fax pages: " + ec.message());
       continue;
