@@ -269,7 +269,7 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   }
   if (out.code != 0 && out.message.find(rq.input_name) == std::string::npos) out.message = rq.input_name + ": " + out.message;
   gateway::RenderReply reply{out.code, out.message, out.pid};
-  for (std::string* sp : {&out.message, &req.cover_to, &in_path}) wipe(*sp);
+  for (std::string* sp : {&out.message, &req.cover_to, &in_path, &req.inputs[0]}) wipe(*sp);
   return reply;
 }
 
@@ -325,9 +325,16 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
     if (!scratch.empty()) fs::remove_all(scratch, ec);
     for (std::string* sp : {&bytes, &reply.message, &m.bytes, &rq->cover_to, &rq->input_name, &scratch}) wipe(*sp);
     if (!sent) ::_exit(0);
-    // The next document's process, forked now that nothing of this one is left here.
-    next = prepare_doc(jail, {sock}, why);
-    if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
+    // The next document's process, forked now that nothing of this one is left here (unless the
+    // one made ahead is still waiting: a request refused before it was used).
+    if (next && !next->proc.waiting()) {
+      fs::remove_all(next->dir, ec);
+      next.reset();
+    }
+    if (!next) {
+      next = prepare_doc(jail, {sock}, why);
+      if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
+    }
   }
 }
 

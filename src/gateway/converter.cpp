@@ -267,7 +267,7 @@ bool Converter::server_alive(Server& s) {
 
 RunResultCode Converter::render_with_server(Server& s, const std::string& input, const std::string& output,
                                             bool always_cover, const std::string& cover_to, std::string& message,
-                                            const std::function<void()>& while_rendering) {
+                                            const std::function<void()>& while_rendering, bool may_retry) {
   RenderRequest rq;
   rq.resolution = opt_.resolution;
   rq.paper = opt_.paper;
@@ -297,10 +297,18 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
   if (!reply) {
     ::close(out);
     const int status = stop_server(s, st == ReceiveStatus::closed);
-    // Exit 3: its own jail went (render_server.hpp); anything else happened while it had this
-    // document, which is not rendered again (a hostile one would take a server down each time).
+    // Exit 3: its own jail went (render_server.hpp). A server that ended otherwise with this
+    // document in hand may have been killed from outside just before (the OOM killer, an
+    // operator) and gets one more try with a new server; ended twice, or hung, the document is
+    // not rendered again (a hostile one would take a server down each time).
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
       message = "the render server's jail was gone";
+      return -1;
+    }
+    if (st == ReceiveStatus::closed && may_retry) {
+      fb::log("converter: the render server ended with message " + fs::path(input).stem().string() +
+              " in hand; trying a new one");
+      message = "the render server ended";
       return -1;
     }
     message = st == ReceiveStatus::timeout ? "the renderer stopped answering: the document is corrupt or hostile"
@@ -423,7 +431,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
       break;
     }
     r.code = render_with_server(server, spool_.message_path(message_id), rendered, always, numbers, r.stderr_text,
-                                mark_rendering);
+                                mark_rendering, attempt == 0);
     std::lock_guard lock(mu_);
     if (stopping_) return;  // killed by stop(): the jobs stay queued or rendering and resume at start
   }

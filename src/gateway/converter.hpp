@@ -83,12 +83,13 @@ class Converter {
   // Whether the server is there and idle; stops one that has gone.
   bool server_alive(Server& s);
   // Renders `input` into `output` with the worker's server: the convert exit code with
-  // `message` (4 when the server died with the document in hand), or -1 when the server lost its
-  // jail (it is stopped: try again with a new one). `while_rendering` runs once the request is
-  // on its way (the store's bookkeeping, off the sender's wait).
+  // `message` (4 when the server hung, or died with the document in hand and !may_retry), or -1
+  // when the server lost its jail or died with it and may_retry (it is stopped: try again with
+  // a new one). `while_rendering` runs once the request is on its way (the store's
+  // bookkeeping, off the sender's wait).
   RunResultCode render_with_server(Server& s, const std::string& input, const std::string& output, bool always_cover,
                                    const std::string& cover_to, std::string& message,
-                                   const std::function<void()>& while_rendering);
+                                   const std::function<void()>& while_rendering, bool may_retry);
 
   ConverterOptions opt_;
   queue::Spool& spool_;

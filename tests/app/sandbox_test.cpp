@@ -69,6 +69,19 @@ TEST(Sandbox, AHangIsKilledAtTheWallClockLimit) {
   EXPECT_LT(took, std::chrono::seconds(3));
 }
 
+TEST(Sandbox, AWorkThatClosesItsReportIsStillHeldToTheWallClock) {
+  // A hostile worker closes the pipe its report goes through and lives on: its end is waited
+  // for only until the wall clock limit.
+  auto l = tight();
+  l.wall_seconds = 1;
+  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+    for (;;) pause();
+  }, l);
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.message.find("longer than the limit of 1 s"), std::string::npos) << r.message;
+}
+
 TEST(Sandbox, SpinningIsStoppedByTheCpuLimit) {
   auto l = tight();
   l.cpu_seconds = 1;
