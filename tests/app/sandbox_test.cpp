@@ -82,14 +82,20 @@ TEST(Sandbox, AWorkThatClosesItsReportIsStillHeldToTheWallClock) {
   EXPECT_NE(r.message.find("longer than the limit of 1 s"), std::string::npos) << r.message;
 }
 
-TEST(Sandbox, SpinningIsStoppedByTheCpuLimit) {
+// Work that spins under a CPU limit of 1 s and a wall clock of 4 s: the CPU limit must end it
+// (a hard limit 5 s above the soft one would meet the wall clock first).
+app::SandboxOutcome spin_for_the_cpu_limit(const app::SandboxJail& jail = {}) {
   auto l = tight();
   l.cpu_seconds = 1;
-  l.wall_seconds = 20;
-  auto r = app::run_sandboxed([]() -> app::SandboxOutcome {
+  l.wall_seconds = 4;
+  return app::run_sandboxed([]() -> app::SandboxOutcome {
     volatile uint64_t x = 0;
     for (;;) x = x + 1;
-  }, l);
+  }, l, jail);
+}
+
+TEST(Sandbox, SpinningIsStoppedByTheCpuLimit) {
+  auto r = spin_for_the_cpu_limit();
   EXPECT_EQ(r.code, 5);
   EXPECT_NE(r.message.find("CPU time"), std::string::npos) << r.message;
 }
@@ -417,15 +423,8 @@ TEST(SandboxJail, InAWarmJailACrashAnAbortAndSpinningFailOnlyTheirDocument) {
       std::abort();
     }, tight(), inside);
     if (aborted.code != 4) return "abort: " + std::to_string(aborted.code) + " " + aborted.message;
-    // The CPU limit, not the wall clock, must end it: a hard limit 5 s above the soft one (what
-    // SIGXCPU-ignoring PID 1 would otherwise get) would meet the wall clock first.
-    auto l = tight();
-    l.cpu_seconds = 1;
-    l.wall_seconds = 4;
-    auto spin = app::run_sandboxed([]() -> app::SandboxOutcome {
-      volatile uint64_t x = 0;
-      for (;;) x = x + 1;
-    }, l, inside);
+    // (PID 1 ignores SIGXCPU: only a hard limit at the soft one ends it in time.)
+    auto spin = spin_for_the_cpu_limit(inside);
     if (spin.code != 5 || spin.message.find("CPU time") == std::string::npos) return "spin: " + spin.message;
     auto after = app::run_sandboxed([]() -> app::SandboxOutcome { return {0, ""}; }, tight(), inside);
     return after.code == 0 ? "ok" : "the next document: " + after.message;
