@@ -216,6 +216,24 @@ std::optional<NextDoc> prepare_doc(const SandboxJail& jail, const std::vector<in
   return next;
 }
 
+// Forgets the document made ahead when its process is no longer waiting (it died), with its
+// directory.
+void drop_if_gone(std::optional<NextDoc>& next) {
+  if (!next || next->proc.waiting()) return;
+  std::error_code ec;
+  fs::remove_all(next->dir, ec);
+  next.reset();
+}
+
+// Makes sure a document's process waits ahead (one is started when none does), saying why not.
+void keep_one_ahead(std::optional<NextDoc>& next, const SandboxJail& jail, int sock) {
+  drop_if_gone(next);
+  if (next) return;
+  std::string why;
+  next = prepare_doc(jail, {sock}, why);
+  if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
+}
+
 // One request: a directory of its own, a fresh process, the pages into `output`. `next`: the
 // document made ready ahead, used when it is still waiting (else one is made now). Exits 3 when
 // the server's own jail is gone (the daemon starts a new server and sends the message again).
@@ -227,11 +245,8 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   if (!convert_request_for(rq, "", req)) {
     return {2, "the converter was asked for resolution " + rq.resolution + " and paper " + rq.paper, 0};
   }
-  if (!next || !next->proc.waiting()) {
-    if (next) {
-      std::error_code ec;
-      fs::remove_all(next->dir, ec);
-    }
+  drop_if_gone(next);
+  if (!next) {
     std::string why;
     next = prepare_doc(jail, {sock, input, output}, why);
     if (!next) {
@@ -284,9 +299,8 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
   warm_up(jail);
   ::mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   ::malloc_trim(0);  // a small heap forks fast: each document's process copies its page tables
-  std::string why;
-  std::optional<NextDoc> next = prepare_doc(jail, {sock}, why);  // the first document's process
-  if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
+  std::optional<NextDoc> next;
+  keep_one_ahead(next, jail, sock);  // the first document's process
   if (!gateway::send_message(sock, gateway::encode_hello(jail.dir))) ::_exit(0);
   for (;;) {
     gateway::ProtocolMessage m;
@@ -327,14 +341,7 @@ gateway::RenderReply render_one(const gateway::RenderRequest& rq, int input, int
     if (!sent) ::_exit(0);
     // The next document's process, forked now that nothing of this one is left here (unless the
     // one made ahead is still waiting: a request refused before it was used).
-    if (next && !next->proc.waiting()) {
-      fs::remove_all(next->dir, ec);
-      next.reset();
-    }
-    if (!next) {
-      next = prepare_doc(jail, {sock}, why);
-      if (!next && !why.empty()) say("cannot start a document's process ahead: " + why);
-    }
+    keep_one_ahead(next, jail, sock);
   }
 }
 
