@@ -56,45 +56,81 @@ constexpr Code kExtendedMakeup[13] = {
 constexpr Code kPass = {0x1, 4}, kHorizontal = {0x1, 3}, kEol = {0x1, 12};
 constexpr Code kVertical[7] = {{0x03, 7}, {0x03, 6}, {0x03, 3}, {0x1, 1}, {0x02, 3}, {0x02, 6}, {0x02, 7}};
 
+// Bits appended MSB first into a 64-bit accumulator, written out 32 at a time into `out`
+// (grown as needed, cut to length by flush()).
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<uint8_t>& out) : out_(out) {}
-  void put(uint32_t bits, int len) {
-    acc_ = (acc_ << len) | (bits & ((1u << len) - 1));
+  explicit BitWriter(std::vector<uint8_t>& out) : out_(out) {
+    if (out_.size() < 64) out_.resize(64);
+  }
+  void put(uint32_t bits, int len) {  // len 1..32
+    acc_ = (acc_ << len) | (bits & (0xFFFFFFFFu >> (32 - len)));
     n_ += len;
-    while (n_ >= 8) {
-      n_ -= 8;
-      out_.push_back(uint8_t(acc_ >> n_));
+    if (n_ >= 32) {
+      n_ -= 32;
+      const uint32_t word = uint32_t(acc_ >> n_);
+      if (pos_ + 4 > out_.size()) out_.resize(out_.size() * 2);
+      uint8_t* p = out_.data() + pos_;
+      p[0] = uint8_t(word >> 24);
+      p[1] = uint8_t(word >> 16);
+      p[2] = uint8_t(word >> 8);
+      p[3] = uint8_t(word);
+      pos_ += 4;
     }
   }
   void put(Code c) { put(c.bits, c.len); }
-  int free_bits() const { return 8 - n_; }  // libtiff's "bit": free bits in the current byte
+  int free_bits() const { return 8 - (n_ & 7); }  // libtiff's "bit": free bits in the current byte
+  // Pads the last byte with zeros, writes what is pending and cuts `out` to length.
   void flush() {
-    if (n_ > 0) put(0, 8 - n_);
+    if (n_ & 7) put(0, 8 - (n_ & 7));
+    if (pos_ + 4 > out_.size()) out_.resize(out_.size() * 2);
+    for (; n_ > 0; n_ -= 8) out_[pos_++] = uint8_t(acc_ >> (n_ - 8));
+    out_.resize(pos_);
   }
 
  private:
   std::vector<uint8_t>& out_;
+  size_t pos_ = 0;    // bytes written
   uint64_t acc_ = 0;
-  int n_ = 0;  // bits pending in acc_ (< 8 between calls)
+  int n_ = 0;  // bits pending in acc_ (< 32 between calls)
 };
 
+// A run's whole code (T.4 §4.1.1: the makeup code for its multiple of 64, if any, then the
+// terminating code), for runs below kDirectRuns, per colour: one lookup and one write.
+constexpr int kDirectRuns = 2560 + 64;
+struct RunCode {
+  uint32_t bits;
+  uint8_t len;  // at most 13 + 12
+};
+struct RunCodes {
+  RunCode white[kDirectRuns], black[kDirectRuns];
+  RunCodes() {
+    for (int black_run = 0; black_run < 2; ++black_run) {
+      const Code* term = black_run ? kBlackTerm : kWhiteTerm;
+      const Code* makeup = black_run ? kBlackMakeup : kWhiteMakeup;
+      RunCode* table = black_run ? black : white;
+      for (int run = 0; run < kDirectRuns; ++run) {
+        RunCode c{0, 0};
+        if (run >= 64) {
+          const int n = run / 64;
+          const Code m = n <= 27 ? makeup[n - 1] : kExtendedMakeup[n - 28];
+          c = {m.bits, m.len};
+        }
+        const Code t = term[run % 64];
+        table[run] = {(c.bits << t.len) | t.bits, uint8_t(c.len + t.len)};
+      }
+    }
+  }
+};
+const RunCodes kRunCodes;
+
 void put_span(BitWriter& w, int span, bool black) {
-  const Code* term = black ? kBlackTerm : kWhiteTerm;
-  const Code* makeup = black ? kBlackMakeup : kWhiteMakeup;
-  auto put_makeup = [&](int run) {  // run is a multiple of 64 in 64..2560
-    int n = run / 64;
-    w.put(n <= 27 ? makeup[n - 1] : kExtendedMakeup[n - 28]);
-  };
-  while (span >= 2560 + 64) {
-    put_makeup(2560);
+  while (span >= kDirectRuns) {  // (wider than any fax page: repeated 2560 makeups)
+    w.put(kExtendedMakeup[2560 / 64 - 28]);
     span -= 2560;
   }
-  if (span >= 64) {
-    put_makeup(span / 64 * 64);
-    span %= 64;
-  }
-  w.put(term[span]);
+  const RunCode c = (black ? kRunCodes.black : kRunCodes.white)[span];
+  w.put(c.bits, c.len);
 }
 
 // The changing elements of a row (T.4 §4.2.1.3.1): positions whose pixel differs from the
