@@ -61,14 +61,15 @@ inline void pack16(const uint8_t* src, const uint8_t* level, uint8_t* out) {
   out[1] = kReverse.at[m >> 8];
 }
 
-// Mid-grey pixels among 16 (kMidLo <= v <= kMidHi), counted per 8-pixel half.
+// Mid-grey pixels among 16 (kMidLo <= v <= kMidHi), counted per 8-pixel half (SAD of the 0/1
+// bytes sums each half: no popcount instruction in the x86-64 baseline).
 inline void count_mid16(const uint8_t* src, uint16_t* tiles) {
   __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
   __m128i in = _mm_and_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(char(kMidLo))), v),
                              _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(char(kMidHi))), v));
-  unsigned m = unsigned(_mm_movemask_epi8(in));
-  tiles[0] = uint16_t(tiles[0] + __builtin_popcount(m & 0xFF));
-  tiles[1] = uint16_t(tiles[1] + __builtin_popcount(m >> 8));
+  __m128i sums = _mm_sad_epu8(_mm_and_si128(in, _mm_set1_epi8(1)), _mm_setzero_si128());
+  tiles[0] = uint16_t(tiles[0] + _mm_cvtsi128_si32(sums));
+  tiles[1] = uint16_t(tiles[1] + _mm_extract_epi16(sums, 4));
 }
 
 bool all_white16(const uint8_t* p) {
@@ -76,6 +77,13 @@ bool all_white16(const uint8_t* p) {
   return _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(char(0xFF)))) == 0xFFFF;
 }
 
+// 64 pixels of paper (most of a page): one test instead of four.
+bool all_white64(const uint8_t* p) {
+  const __m128i* q = reinterpret_cast<const __m128i*>(p);
+  __m128i v = _mm_and_si128(_mm_and_si128(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)),
+                            _mm_and_si128(_mm_loadu_si128(q + 2), _mm_loadu_si128(q + 3)));
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(char(0xFF)))) == 0xFFFF;
+}
 
 // Up to 8 pixels into one output byte (MSB first), ink where grey < level[i].
 uint8_t pack(const uint8_t* src, const uint8_t* level, int n) {
@@ -130,23 +138,45 @@ Bitmap binarize(const uint8_t* grey, int width, int rows, int stride) {
   static_assert(kTile == 8, "one tile is one output byte");
   const int tw = (width + kTile - 1) / kTile, th = (rows + kTile - 1) / kTile;
   std::vector<uint16_t> mid(size_t(tw) * th, 0);
-  for (int y = 0; y < rows; ++y) {
-    const uint8_t* src = grey + size_t(y) * stride;
-    uint16_t* trow = mid.data() + size_t(y / kTile) * tw;
-    int x = 0;
-    for (; x + 16 <= width; x += 16) {
-      if (!all_white16(src + x)) count_mid16(src + x, trow + (x >> 3));
+  std::vector<uint8_t> photo(size_t(tw), 0);  // of the tile row being binarized
+  Bitmap bm(width, rows);
+  uint8_t text_level[16];
+  std::memset(text_level, kTextThreshold, sizeof text_level);
+  // Mid-grey pixels per tile of tile row `ty`.
+  auto count = [&](int ty) {
+    uint16_t* trow = mid.data() + size_t(ty) * tw;
+    for (int y = ty * kTile; y < std::min(rows, (ty + 1) * kTile); ++y) {
+      const uint8_t* src = grey + size_t(y) * stride;
+      int x = 0;
+      for (; x + 64 <= width; x += 64) {
+        if (all_white64(src + x)) continue;
+        for (int k = x; k < x + 64; k += 16) {
+          if (!all_white16(src + k)) count_mid16(src + k, trow + (k >> 3));
+        }
+      }
+      for (; x + 16 <= width; x += 16) {
+        if (!all_white16(src + x)) count_mid16(src + x, trow + (x >> 3));
+      }
+      for (; x < width; x += 8) {
+        int n = std::min(8, width - x);
+        unsigned m = 0;
+        for (int i = 0; i < n; ++i) m += unsigned(src[x + i] - kMidLo) <= unsigned(kMidHi - kMidLo);
+        trow[x >> 3] = uint16_t(trow[x >> 3] + m);
+      }
     }
-    for (; x < width; x += 8) {
-      int n = std::min(8, width - x);
-      unsigned m = 0;
-      for (int i = 0; i < n; ++i) m += unsigned(src[x + i] - kMidLo) <= unsigned(kMidHi - kMidLo);
-      trow[x >> 3] = uint16_t(trow[x >> 3] + m);
+  };
+  // A tile is photo-like when its 3x3 neighbourhood is at least kPhotoShare percent mid-grey;
+  // false for all of tile row `ty` when none of it is (the common case: text).
+  auto classify = [&](int ty) {
+    bool any = false;
+    for (int y = std::max(0, ty - 1); y <= std::min(th - 1, ty + 1) && !any; ++y) {
+      const uint16_t* r = mid.data() + size_t(y) * tw;
+      any = std::any_of(r, r + tw, [](uint16_t m) { return m != 0; });
     }
-  }
-  // A tile is photo-like when its 3x3 neighbourhood is at least kPhotoShare percent mid-grey.
-  std::vector<uint8_t> photo(size_t(tw) * th, 0);
-  for (int ty = 0; ty < th; ++ty) {
+    if (!any) {
+      std::fill(photo.begin(), photo.end(), uint8_t(0));
+      return false;
+    }
     for (int tx = 0; tx < tw; ++tx) {
       unsigned m = 0, c = 0;
       for (int y = std::max(0, ty - 1); y <= std::min(th - 1, ty + 1); ++y) {
@@ -156,36 +186,50 @@ Bitmap binarize(const uint8_t* grey, int width, int rows, int stride) {
           c += unsigned(rows_in * std::min(kTile, width - x * kTile));
         }
       }
-      photo[size_t(ty) * tw + tx] = c && m * 100 >= c * kPhotoShare;
+      photo[size_t(tx)] = c && m * 100 >= c * kPhotoShare;
     }
-  }
-  Bitmap bm(width, rows);
-  uint8_t text_level[16];
-  std::memset(text_level, kTextThreshold, sizeof text_level);
-  for (int y = 0; y < rows; ++y) {
-    const uint8_t* src = grey + size_t(y) * stride;
-    uint8_t* dst = bm.row(y);
-    const uint8_t* prow = photo.data() + size_t(y / kTile) * tw;
-    // Per-pixel levels of this row: the text threshold, or the screen where a tile is photo.
-    uint8_t screen[16];
-    for (int i = 0; i < 16; ++i) screen[i] = kLevels.at[y & 7][i & 7];
-    int x = 0;
-    for (; x + 16 <= width; x += 16) {
-      if (all_white16(src + x)) continue;
-      const uint8_t p0 = prow[x >> 3], p1 = prow[(x >> 3) + 1];
-      if (p0 == p1) {
-        pack16(src + x, p0 ? screen : text_level, dst + (x >> 3));
-      } else {
-        uint8_t mixed[16];
-        std::memcpy(mixed, p0 ? screen : text_level, 8);
-        std::memcpy(mixed + 8, p1 ? screen : text_level, 8);
-        pack16(src + x, mixed, dst + (x >> 3));
+    return true;
+  };
+  // The rows of tile row `ty`: the text threshold, or the screen where a tile is photo.
+  auto levels = [&](int ty, bool photos) {
+    for (int y = ty * kTile; y < std::min(rows, (ty + 1) * kTile); ++y) {
+      const uint8_t* src = grey + size_t(y) * stride;
+      uint8_t* dst = bm.row(y);
+      uint8_t screen[16];
+      for (int i = 0; i < 16; ++i) screen[i] = kLevels.at[y & 7][i & 7];
+      int x = 0;
+      for (; x + 16 <= width; x += 16) {
+        if ((x & 63) == 0 && x + 64 <= width && all_white64(src + x)) {
+          x += 48;  // (and 16 by the loop)
+          continue;
+        }
+        if (all_white16(src + x)) continue;
+        if (!photos) {
+          pack16(src + x, text_level, dst + (x >> 3));
+          continue;
+        }
+        const uint8_t p0 = photo[size_t(x >> 3)], p1 = photo[size_t(x >> 3) + 1];
+        if (p0 == p1) {
+          pack16(src + x, p0 ? screen : text_level, dst + (x >> 3));
+        } else {
+          uint8_t mixed[16];
+          std::memcpy(mixed, p0 ? screen : text_level, 8);
+          std::memcpy(mixed + 8, p1 ? screen : text_level, 8);
+          pack16(src + x, mixed, dst + (x >> 3));
+        }
+      }
+      for (; x < width; x += 8) {
+        int n = std::min(8, width - x);
+        dst[x >> 3] = pack(src + x, photo[size_t(x >> 3)] ? screen : text_level, n);
       }
     }
-    for (; x < width; x += 8) {
-      int n = std::min(8, width - x);
-      dst[x >> 3] = pack(src + x, prow[x >> 3] ? screen : text_level, n);
-    }
+  };
+  // One pass over the page, a band at a time (its pixels still in cache when binarized): the
+  // counts of tile row ty + 1 are taken before tile row ty is classified and binarized.
+  if (th > 0) count(0);
+  for (int ty = 0; ty < th; ++ty) {
+    if (ty + 1 < th) count(ty + 1);
+    levels(ty, classify(ty));
   }
   return bm;
 }

@@ -66,4 +66,33 @@ TEST(Binarize, StrideAndOddWidthsAreRespected) {
   for (uint8_t b : bm.bits) EXPECT_EQ(b, 0);
 }
 
+// A fax-width page, its rows not a whole number of tiles: the page is binarized a band of tile
+// rows at a time, and a grey area near a band's edge or in the last partial band is halftoned
+// while text beside it stays sharp.
+TEST(Binarize, GreyAreasAtBandEdgesAreHalftonedAndTextBesideThemIsSharp) {
+  const int w = 1728, h = 301;
+  std::vector<uint8_t> g(size_t(w) * h, 255);
+  auto box = [&](int x0, int y0, int x1, int y1, uint8_t v) {
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x) g[size_t(y) * w + x] = v;
+  };
+  box(0, 50, w, 51, 0);          // a black rule across the page
+  box(703, 101, 905, 181, 128);  // a grey box starting and ending off the tiles
+  box(1100, 101, 1300, 102, 0);  // a thin rule level with it, far to its side
+  box(0, 250, 600, 251, 153);    // light grey text, far from any fill
+  box(64, 291, 400, 301, 100);   // a grey fill in the last, partial band
+  Bitmap bm = binarize(g.data(), w, h, w);
+  EXPECT_EQ(testdata::black_pixels(bm, 0, 50, w, 51), w);
+  EXPECT_EQ(testdata::black_pixels(bm, 1100, 101, 1300, 102), 200);
+  EXPECT_EQ(testdata::black_pixels(bm, 0, 250, 600, 251), 600);
+  const double inside = double(testdata::black_pixels(bm, 712, 112, 896, 176)) / (184 * 64);
+  EXPECT_GT(inside, 0.35);
+  EXPECT_LT(inside, 0.65);
+  const double last = double(testdata::black_pixels(bm, 72, 291, 392, 301)) / (320 * 10);
+  EXPECT_GT(last, 0.45);
+  EXPECT_LT(last, 0.85);
+  EXPECT_EQ(testdata::black_pixels(bm, 0, 190, w, 240), 0);  // paper stays paper
+  EXPECT_EQ(testdata::black_pixels(bm, 0, 0, w, 50), 0);
+}
+
 }  // namespace
