@@ -127,12 +127,15 @@ Frame frame_for(fz_rect b, const RenderOptions& opt, Paper paper, bool fill) {
   return f;
 }
 
-// A grey pixmap of `width` x `rows` whose samples are `mem` (raster_buffer.hpp: a fresh page
-// raster on huge pages, not a thousand page faults); from MuPDF's allocator if it cannot be mapped.
+// A white grey pixmap of `width` x `rows` whose samples are `mem` (raster_buffer.hpp: a page
+// raster on huge pages, not a thousand page faults, often the spare already white); from
+// MuPDF's allocator, cleared, if it cannot be mapped.
 fz_pixmap* new_page_pixmap(fz_context* ctx, int width, int rows, RasterBuffer& mem) {
-  mem = RasterBuffer(size_t(width) * size_t(rows));
-  if (!mem.data()) return fz_new_pixmap(ctx, fz_device_gray(ctx), width, rows, nullptr, 0);
-  return fz_new_pixmap_with_data(ctx, fz_device_gray(ctx), width, rows, nullptr, 0, width, mem.data());
+  mem = RasterBuffer(size_t(width) * size_t(rows), 255);
+  if (mem.data()) return fz_new_pixmap_with_data(ctx, fz_device_gray(ctx), width, rows, nullptr, 0, width, mem.data());
+  fz_pixmap* pix = fz_new_pixmap(ctx, fz_device_gray(ctx), width, rows, nullptr, 0);
+  fz_clear_pixmap_with_value(ctx, pix, 255);
+  return pix;
 }
 
 // Runs `page` through a draw device onto a white grey pixmap and binarizes it. `pix` (on `mem`)
@@ -148,8 +151,11 @@ bool draw_page(fz_context* ctx, fz_page* page, const Frame& fr, fz_pixmap*& pix,
       fz_drop_pixmap(ctx, pix);
       pix = nullptr;
     }
-    if (!pix) pix = new_page_pixmap(ctx, fr.width, fr.rows, mem);
-    fz_clear_pixmap_with_value(ctx, pix, 255);
+    if (pix) {
+      fz_clear_pixmap_with_value(ctx, pix, 255);  // the previous page's
+    } else {
+      pix = new_page_pixmap(ctx, fr.width, fr.rows, mem);
+    }
     dev = fz_new_draw_device(ctx, fz_identity, pix);
     fz_run_page(ctx, page, dev, fr.ctm, nullptr);
     fz_close_device(ctx, dev);
@@ -448,7 +454,6 @@ Result<Page> draw_image(fz_context* ctx, fz_image* img, int w, int h, double xre
   fz_var(ok);
   fz_try(ctx) {
     pix = new_page_pixmap(ctx, kFaxWidth, pl.rows, mem);
-    fz_clear_pixmap_with_value(ctx, pix, 255);
     dev = fz_new_draw_device(ctx, fz_identity, pix);
     fz_fill_image(ctx, dev, img, ctm, 1.0f, fz_default_color_params);
     fz_close_device(ctx, dev);
