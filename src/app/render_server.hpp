@@ -9,13 +9,15 @@
 // 2. forks the jail's PID 1, the warm parent, which renders a short mail with a text part and a
 //    PDF page (trusted bytes of its own) so that the libraries, fontconfig, Pango's font map,
 //    MuPDF's context with the common standard fonts (imaging::keep_warm_context) and the code
-//    are loaded and faulted in; big allocations are then taken fresh from mmap
-//    (M_MMAP_THRESHOLD) and page rasters from huge pages (imaging/raster_buffer.hpp), so a
-//    document's page buffers are not copies of the parent's heap;
+//    are loaded and faulted in; its big allocations are then taken from mmap (M_MMAP_THRESHOLD)
+//    so that its heap stays small;
 // 3. starts the next document's process ahead (SandboxStart, inside the jail): forked from the
 //    warm parent as PID 1 of a PID namespace of its own, with its own mount and IPC namespaces,
 //    an empty /tmp and /dev/shm, its directory, and the limits, user and seccomp of every jailed
-//    conversion, all before any request; it then waits for its request;
+//    conversion, all before any request; it then faults in the memory rendering will write (its
+//    copy of the heap, room for a page's buffers, a white page raster on huge pages:
+//    imaging/raster_buffer.hpp), which was ~1,000 page faults on the sender's wait, and waits
+//    for its request;
 // 4. says hello, then for each request: copies the input into that document's directory and
 //    hands the process the request; it writes the pages into its directory and reports, and
 //    they are copied into the output descriptor the daemon passed, from the regular file it

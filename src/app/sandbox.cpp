@@ -588,7 +588,9 @@ SandboxOutcome run_sandboxed(const std::function<SandboxOutcome()>& work, const 
   return out;
 }
 
-SandboxStart::SandboxStart(const Work& work, const SandboxLimits& limits, const SandboxJail& jail) : limits_(limits) {
+SandboxStart::SandboxStart(const Work& work, const SandboxLimits& limits, const SandboxJail& jail,
+                           const std::function<void()>& ahead)
+    : limits_(limits) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     error_ = std::string("cannot create a socket pair: ") + std::strerror(errno);
@@ -598,7 +600,8 @@ SandboxStart::SandboxStart(const Work& work, const SandboxLimits& limits, const 
   j.close_fds.push_back(sv[0]);  // the caller's end
   const int in = sv[1];
   // In the child, once it is walled in: the request, then the work.
-  auto wait_then_work = [in, work]() -> SandboxOutcome {
+  auto wait_then_work = [in, work, ahead]() -> SandboxOutcome {
+    if (ahead) ahead();
     std::string request;
     char buf[4096];
     for (;;) {

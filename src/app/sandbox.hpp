@@ -88,7 +88,10 @@ class SandboxStart {
   static constexpr size_t kMaxRequest = 64 * 1024;
 
   SandboxStart() = default;
-  SandboxStart(const Work& work, const SandboxLimits& limits, const SandboxJail& jail);
+  // `ahead`: run in the process once it is walled in, before it waits for its request: work
+  // that would otherwise be on the caller's wait (faulting in the memory the work will write).
+  SandboxStart(const Work& work, const SandboxLimits& limits, const SandboxJail& jail,
+               const std::function<void()>& ahead = {});
   ~SandboxStart();  // a process never given its work is killed and reaped
   SandboxStart(SandboxStart&& o) noexcept;
   SandboxStart& operator=(SandboxStart&& o) noexcept;
