@@ -595,8 +595,12 @@ int run(config::Config cfg) {
     // A record's pages are the job's confirmed pages so far: each call counts what it added.
     std::map<int64_t, int> before;
     for (const auto& a : *calls) {
-      std::string sender = a.sender;
-      for (auto& c : sender) c = char(std::tolower(static_cast<unsigned char>(c)));
+      // Counted under the message's AUTH user when it had one (its job and message still kept).
+      std::optional<std::string> auth;
+      if (auto j = store->job(a.job_id); j && j->message_id) {
+        if (auto m = store->message(*j->message_id)) auth = m->auth_user;
+      }
+      const std::string sender = gateway::budget_sender(a.sender, auth);
       int& had = before[a.job_id];
       budget->take(a.time, sender, std::max(0, a.pages - had));
       had = std::max(had, a.pages);

@@ -1,7 +1,16 @@
 // call_budget.cpp — rolling 24-hour counts of outbound calls and pages (see call_budget.hpp).
 #include "gateway/call_budget.hpp"
 
+#include <cctype>
+
 namespace gateway {
+
+std::string budget_sender(std::string_view mail_from, const std::optional<std::string>& auth_user) {
+  if (auth_user) return "auth " + *auth_user;
+  std::string s(mail_from);
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 void CallBudget::expire(int64_t now) {
   while (!entries_.empty() && entries_.front().time <= now - kDay) {

@@ -9,6 +9,8 @@
 // seeded from the store's accounting records of the last 24 hours.
 // CHECKED: at RCPT (check(sender, 0): a cap already reached gets 450 4.7.1) and as each job is
 // dialled (check(sender, pages to send): the job fails with 5.7.1, report.hpp "over_cap").
+// SENDER: what a sender's caps count under (budget_sender): the SMTP AUTH user when the message
+// came authenticated (one account, whatever envelope senders it uses), else the envelope sender.
 // PARAMETERS: [dialing] calls_per_day, pages_per_day, sender_calls_per_day,
 // sender_pages_per_day (0: no cap).
 // THREADS: every member is safe to call from any thread (the SMTP io thread reads, the store
@@ -22,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace gateway {
 
@@ -32,6 +35,10 @@ struct DailyCaps {
   int sender_pages = 0;
   bool any() const { return calls > 0 || pages > 0 || sender_calls > 0 || sender_pages > 0; }
 };
+
+// The key a sender's caps count under: "auth <user>" for a message sent with SMTP AUTH (no
+// envelope sender begins so), else the envelope sender, lower-cased.
+std::string budget_sender(std::string_view mail_from, const std::optional<std::string>& auth_user);
 
 class CallBudget {
  public:

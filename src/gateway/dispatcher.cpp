@@ -23,11 +23,6 @@ int pages_to_send(const queue::Job& j) { return j.pages > 0 && j.pages_done < j.
 
 // The sender a job's calls count against in the daily caps: its envelope sender, lower-cased
 // (as the SMTP intake counts it at RCPT).
-std::string sender_of(const queue::Job& j) {
-  std::string s = j.sender.value_or("");
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 void log(const std::string& line) { fb::log(line); }
 }  // namespace
 
@@ -183,7 +178,7 @@ void Dispatcher::poll() {
         }
         if (busy[j.number] >= policy_.calls_per_number) continue;
         if (policy_.budget) {
-          if (auto why = policy_.budget->check(sender_of(j), pages_to_send(j), now)) {
+          if (auto why = policy_.budget->check(budget_sender_of(j), pages_to_send(j), now)) {
             refuse(j, *why, "over_cap");
             continue;
           }
@@ -204,7 +199,7 @@ void Dispatcher::poll() {
         if (db_.set_state(j.id, queue::state::sending)) {
           // The job's pages are reserved as it is dialled (jobs dialled while others are in
           // progress must not all fit into the same room); corrected when the call ends.
-          if (policy_.budget) policy_.budget->take(now, sender_of(j), pages_to_send(j));
+          if (policy_.budget) policy_.budget->take(now, budget_sender_of(j), pages_to_send(j));
           if (t != trunks.end()) --room[*t].free;
           ++busy[j.number];
           take.push_back(j);
@@ -242,6 +237,14 @@ void Dispatcher::refuse(const queue::Job& job, const std::string& why, const std
   if (on_outcome) on_outcome();
 }
 
+std::string Dispatcher::budget_sender_of(const queue::Job& j) {
+  std::optional<std::string> auth;
+  if (j.message_id) {
+    if (auto m = db_.message(*j.message_id)) auth = m->auth_user;
+  }
+  return budget_sender(j.sender.value_or(""), auth);
+}
+
 void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   const int64_t id = job.id;
   int dials = job.dials, tries = job.tries;
@@ -251,7 +254,7 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
     if (auto d = db_.add_dial(id)) dials = *d;
   }
-  if (policy_.budget) policy_.budget->add_pages(unix_now(), sender_of(job), r.pages_sent - pages_to_send(job));
+  if (policy_.budget) policy_.budget->add_pages(unix_now(), budget_sender_of(job), r.pages_sent - pages_to_send(job));
   // This call's pages count from where it started: confirmed pages add to the earlier ones.
   const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
   if (r.pages_total > 0 || r.pages_sent > 0) {

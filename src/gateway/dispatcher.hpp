@@ -87,6 +87,8 @@ class Dispatcher {
   void poll();
   void schedule(std::chrono::milliseconds after);
   void record(const queue::Job& job, const CallResult& r);
+  // The key the job's sender's daily caps count under (call_budget.hpp budget_sender).
+  std::string budget_sender_of(const queue::Job& j);
   void refuse(const queue::Job& job, const std::string& why, const std::string& outcome = "not_allowed");
 
   asio::io_context& io_;

@@ -71,7 +71,7 @@ class Intake : public smtp::Intake {
     auto verdict = address::check_number(opt.dialing, fax->number);
     if (!verdict.allowed) return Reply{550, "5.7.1", "<" + r.address + ">: " + verdict.reason};
     if (opt.budget) {
-      if (auto why = opt.budget->check(lower(env.mail_from), 0, int64_t(std::time(nullptr)))) {
+      if (auto why = opt.budget->check(budget_sender(env.mail_from, env.auth_user), 0, int64_t(std::time(nullptr)))) {
         return Reply{450, "4.7.1", "<" + r.address + ">: " + *why + ", try again later"};
       }
     }

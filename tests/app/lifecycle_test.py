@@ -404,6 +404,37 @@ class DailyCapTest(fbtest.TempDirTest):
         s.quit()
 
 
+    def test_an_authenticated_user_is_one_sender_whatever_its_envelope_senders(self):
+        """The per-sender caps count the SMTP AUTH user, so a stolen account cannot pass its cap by
+        changing MAIL FROM."""
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), trusted=False, tls=True, extra="[dialing]\nsender_calls_per_day = 1\n")
+        self.addCleanup(node.stop)
+
+        def as_alice(mail_from):
+            s = node.smtp()
+            s.starttls()
+            s.ehlo("client.test")
+            s.login("alice", "secret")
+            s.mail(mail_from)
+            return s
+
+        s = as_alice("alice@example.com")
+        self.assertEqual(s.rcpt("FAX=+15550123@fax.test")[0], 250)
+        code, text = s.data(b"Subject: one\r\n\r\nOne page of text.\r\n")
+        self.assertEqual(code, 250, text)
+        s.quit()
+        deadline = time.time() + 60  # polled until the job was dialled, which takes alice's one call
+        while not [j for j in node.jobs() if j["state"] in ("sending", "retry")]:
+            self.assertLess(time.time(), deadline, node.jobs())
+            time.sleep(0.2)
+        s = as_alice("someone-else@example.net")
+        code, text = s.rcpt("FAX=+15550123@fax.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn(b"4.7.1 <FAX=+15550123@fax.test>: the daily cap of 1 fax calls for this sender is reached", text)
+        s.quit()
+
+
 class DiskSpaceTest(fbtest.TempDirTest):
     """[node] min_free_mb on a data directory that is a small tmpfs: below it MAIL gets 452 4.3.1
     (before any DATA is sent) and an inbound call 503; what was taken before stays; with room

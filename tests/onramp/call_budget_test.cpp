@@ -81,5 +81,17 @@ TEST(CallBudget, SeededRecordsOutOfOrderExpireInTimeOrder) {
   EXPECT_EQ(b.used_by("a@x", kT + CallBudget::kDay).calls, 1);
 }
 
+TEST(CallBudget, AnAuthenticatedUserIsOneSenderWhateverItsEnvelopeSenders) {
+  EXPECT_EQ(budget_sender("Bob@Example.COM", std::nullopt), "bob@example.com");
+  EXPECT_EQ(budget_sender("", std::nullopt), "");  // the null sender <> is one sender too
+  EXPECT_EQ(budget_sender("a@x", std::string("alice")), budget_sender("b@y", std::string("alice")));
+  EXPECT_NE(budget_sender("a@x", std::string("alice")), budget_sender("a@x", std::string("Alice")));
+  EXPECT_NE(budget_sender("alice", std::nullopt), budget_sender("x@y", std::string("alice")));
+  CallBudget b(DailyCaps{0, 0, 1, 0});
+  b.take(kT, budget_sender("a@x", std::string("alice")), 1);
+  EXPECT_TRUE(b.check(budget_sender("other@z", std::string("alice")), 0, kT + 1));
+  EXPECT_FALSE(b.check(budget_sender("a@x", std::nullopt), 0, kT + 1));
+}
+
 }  // namespace
 }  // namespace gateway
