@@ -6,7 +6,7 @@
 namespace gateway {
 
 std::string budget_sender(std::string_view mail_from, const std::optional<std::string>& auth_user) {
-  if (auth_user) return "auth " + *auth_user;
+  if (auth_user) return "AUTH:" + *auth_user;
   std::string s(mail_from);
   for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;

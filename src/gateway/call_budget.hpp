@@ -36,8 +36,8 @@ struct DailyCaps {
   bool any() const { return calls > 0 || pages > 0 || sender_calls > 0 || sender_pages > 0; }
 };
 
-// The key a sender's caps count under: "auth <user>" for a message sent with SMTP AUTH (no
-// envelope sender begins so), else the envelope sender, lower-cased.
+// The key a sender's caps count under: "AUTH:<user>" for a message sent with SMTP AUTH (an
+// envelope sender, lower-cased, never begins so), else the envelope sender, lower-cased.
 std::string budget_sender(std::string_view mail_from, const std::optional<std::string>& auth_user);
 
 class CallBudget {

@@ -21,8 +21,6 @@ int64_t unix_now() { return int64_t(std::time(nullptr)); }
 // The pages a call of this job is to send: from the first one not confirmed.
 int pages_to_send(const queue::Job& j) { return j.pages > 0 && j.pages_done < j.pages ? j.pages - j.pages_done : j.pages; }
 
-// The sender a job's calls count against in the daily caps: its envelope sender, lower-cased
-// (as the SMTP intake counts it at RCPT).
 void log(const std::string& line) { fb::log(line); }
 }  // namespace
 
@@ -177,8 +175,12 @@ void Dispatcher::poll() {
           }
         }
         if (busy[j.number] >= policy_.calls_per_number) continue;
+        std::string budget_key;
         if (policy_.budget) {
-          if (auto why = policy_.budget->check(budget_sender_of(j), pages_to_send(j), now)) {
+          auto key = budget_sender_of(j);
+          if (!key) continue;  // its message cannot be read now: next round
+          budget_key = std::move(*key);
+          if (auto why = policy_.budget->check(budget_key, pages_to_send(j), now)) {
             refuse(j, *why, "over_cap");
             continue;
           }
@@ -199,7 +201,10 @@ void Dispatcher::poll() {
         if (db_.set_state(j.id, queue::state::sending)) {
           // The job's pages are reserved as it is dialled (jobs dialled while others are in
           // progress must not all fit into the same room); corrected when the call ends.
-          if (policy_.budget) policy_.budget->take(now, budget_sender_of(j), pages_to_send(j));
+          if (policy_.budget) {
+            policy_.budget->take(now, budget_key, pages_to_send(j));
+            budget_keys_[j.id] = budget_key;  // the call's pages are corrected under the same key
+          }
           if (t != trunks.end()) --room[*t].free;
           ++busy[j.number];
           take.push_back(j);
@@ -237,10 +242,13 @@ void Dispatcher::refuse(const queue::Job& job, const std::string& why, const std
   if (on_outcome) on_outcome();
 }
 
-std::string Dispatcher::budget_sender_of(const queue::Job& j) {
+std::optional<std::string> Dispatcher::budget_sender_of(const queue::Job& j) {
+  const DailyCaps& caps = policy_.budget->caps();
   std::optional<std::string> auth;
-  if (j.message_id) {
-    if (auto m = db_.message(*j.message_id)) auth = m->auth_user;
+  if (j.message_id && (caps.sender_calls > 0 || caps.sender_pages > 0)) {  // (else the key is not looked at)
+    auto m = db_.message(*j.message_id);
+    if (!m) return std::nullopt;
+    auth = m->auth_user;
   }
   return budget_sender(j.sender.value_or(""), auth);
 }
@@ -254,7 +262,13 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
     if (auto d = db_.add_dial(id)) dials = *d;
   }
-  if (policy_.budget) policy_.budget->add_pages(unix_now(), budget_sender_of(job), r.pages_sent - pages_to_send(job));
+  if (policy_.budget) {
+    auto key = budget_keys_.find(job.id);
+    if (key != budget_keys_.end()) {
+      policy_.budget->add_pages(unix_now(), key->second, r.pages_sent - pages_to_send(job));
+      budget_keys_.erase(key);
+    }
+  }
   // This call's pages count from where it started: confirmed pages add to the earlier ones.
   const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
   if (r.pages_total > 0 || r.pages_sent > 0) {

@@ -87,8 +87,9 @@ class Dispatcher {
   void poll();
   void schedule(std::chrono::milliseconds after);
   void record(const queue::Job& job, const CallResult& r);
-  // The key the job's sender's daily caps count under (call_budget.hpp budget_sender).
-  std::string budget_sender_of(const queue::Job& j);
+  // The key the job's sender's daily caps count under (call_budget.hpp budget_sender); nullopt
+  // when the job's message cannot be read (the job waits for the next round).
+  std::optional<std::string> budget_sender_of(const queue::Job& j);
   void refuse(const queue::Job& job, const std::string& why, const std::string& outcome = "not_allowed");
 
   asio::io_context& io_;
@@ -101,6 +102,8 @@ class Dispatcher {
   bool polling_ = false;
   bool stopped_ = false;
   int taking_ = 0;  // jobs taken from the store whose call has not started yet
+  // Job id -> the daily-caps key its call was counted under (store thread only).
+  std::map<int64_t, std::string> budget_keys_;
 };
 
 }  // namespace gateway

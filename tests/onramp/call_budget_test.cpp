@@ -87,6 +87,10 @@ TEST(CallBudget, AnAuthenticatedUserIsOneSenderWhateverItsEnvelopeSenders) {
   EXPECT_EQ(budget_sender("a@x", std::string("alice")), budget_sender("b@y", std::string("alice")));
   EXPECT_NE(budget_sender("a@x", std::string("alice")), budget_sender("a@x", std::string("Alice")));
   EXPECT_NE(budget_sender("alice", std::nullopt), budget_sender("x@y", std::string("alice")));
+  // No envelope sender takes an account's key, however it is written.
+  for (const char* from : {"AUTH:alice", "auth:alice", "auth alice", "AUTH alice"}) {
+    EXPECT_NE(budget_sender(from, std::nullopt), budget_sender("x@y", std::string("alice"))) << from;
+  }
   CallBudget b(DailyCaps{0, 0, 1, 0});
   b.take(kT, budget_sender("a@x", std::string("alice")), 1);
   EXPECT_TRUE(b.check(budget_sender("other@z", std::string("alice")), 0, kT + 1));
