@@ -9,8 +9,9 @@
 // (transparent_hugepage=never) it is an ordinary anonymous mapping, filled all the same.
 // A process made ahead of its document (the render server's) faults a spare in while it waits
 // (keep_spare): the first page then costs no fault and, when the fill matches, no fill either.
-// A buffer released while no spare is held becomes the spare (refilled before it is handed out
-// again), so the pages of one document reuse their memory.
+// A buffer released becomes the spare when none is held or the one held is smaller (which is
+// then unmapped); it is refilled before it is handed out again, so the pages of one document
+// reuse their memory.
 // LIMITS: at most kMaxBytes (a page of kMaxRows at the widest fax width, in grey, with room).
 #pragma once
 
