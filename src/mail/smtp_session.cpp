@@ -54,7 +54,18 @@ bool parse_path_arg(std::string_view args, std::string_view keyword, std::string
                     std::vector<std::string_view>& params) {
   if (args.size() < keyword.size() || !iequals(args.substr(0, keyword.size()), keyword)) return false;
   args = trim(args.substr(keyword.size()));
-  if (args.empty() || args.front() != '<') return false;
+  if (args.empty()) return false;
+  if (args.front() != '<') {
+    // A bare path ("MAIL FROM: user@host"): RFC 5321 wants the brackets, but scanners and
+    // copiers leave them out and Postfix takes it (strict_rfc821_envelopes = no). It ends at the
+    // first space; parameters may follow.
+    const size_t sp = args.find(' ');
+    std::string_view bare = args.substr(0, sp);
+    if (bare.find_first_of("<>\"") != std::string_view::npos) return false;
+    path.assign(bare);
+    params = split_spaces(sp == std::string_view::npos ? std::string_view{} : args.substr(sp));
+    return true;
+  }
   // The path ends at the '>' that is not inside a quoted local part.
   bool quoted = false;
   size_t end = std::string_view::npos;

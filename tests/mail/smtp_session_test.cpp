@@ -122,6 +122,18 @@ TEST(SmtpSession, PipelinedCommandsAnswerInOrderAndWaitForTheCommit) {
   EXPECT_EQ(h.s->take_output(), "250 2.0.0 Ok\r\n221 2.0.0 fax.test closing connection\r\n");
 }
 
+// Scanners and copiers leave out the angle brackets; Postfix takes such a path (it ends at the
+// first space), and so do we, with or without a space after the colon, parameters after it.
+TEST(SmtpSession, BarePathsAreTakenAsPostfixTakesThem) {
+  Harness h;
+  h.send("EHLO c\r\n");
+  EXPECT_EQ(h.send("MAIL FROM: scanner@copier.example SIZE=100\r\n"), "250 2.1.0 Sender <scanner@copier.example> OK\r\n");
+  EXPECT_EQ(h.send("RCPT TO:FAX=+15550100@fax.test\r\n"), "250 2.1.5 Recipient <FAX=+15550100@fax.test> OK\r\n");
+  EXPECT_EQ(h.send("RCPT TO: FAX=+15550101@fax.test NOTIFY=NEVER\r\n"), "250 2.1.5 Recipient <FAX=+15550101@fax.test> OK\r\n");
+  EXPECT_EQ(h.send("RSET\r\n"), "250 2.0.0 Ok\r\n");
+  EXPECT_EQ(h.send("MAIL FROM:a@b\r\n"), "250 2.1.0 Sender <a@b> OK\r\n");
+}
+
 struct ErrorCase {
   const char* setup;
   const char* line;
@@ -132,7 +144,11 @@ TEST(SmtpSession, EveryProtocolErrorHasItsCode) {
   const ErrorCase cases[] = {
       {"", "MAIL FROM:<a@b>", "503 5.5.1 Error: send HELO/EHLO first"},
       {"", "EHLO", "501 5.5.4 Syntax: EHLO hostname"},
-      {"EHLO c", "MAIL FROM:a@b", "501 5.5.2 Syntax: MAIL FROM:<address> [parameters]"},
+      {"EHLO c", "MAIL FROM:", "501 5.5.2 Syntax: MAIL FROM:<address> [parameters]"},
+      {"EHLO c", "MAIL FROM:<a@b", "501 5.5.2 Syntax: MAIL FROM:<address> [parameters]"},
+      {"EHLO c", "MAIL FROM:a@b>", "501 5.5.2 Syntax: MAIL FROM:<address> [parameters]"},
+      {"EHLO c", "MAIL FROM:\"a b\"@c", "501 5.5.2 Syntax: MAIL FROM:<address> [parameters]"},
+      {"EHLO c", "MAIL FROM: a@b FOO=1", "555 5.5.4 Error: unsupported parameter FOO"},
       {"EHLO c", "MAIL FROM:<a@b> SIZE=26214401", "552 5.3.4 Error: message size exceeds fixed maximum message size (26214400 bytes)"},
       {"EHLO c", "MAIL FROM:<a@b> SIZE=12x", "501 5.5.4 Error: bad SIZE parameter"},
       {"EHLO c", "MAIL FROM:<a@b> BODY=9BIT", "501 5.5.4 Error: BODY must be 7BIT or 8BITMIME"},
