@@ -1,4 +1,4 @@
-// fuzz_fax_parts.cpp — libFuzzer target for mail::select_fax_parts and mail::mdn_request (with the
+// fuzz_fax_parts.cpp — libFuzzer target for mail::select_fax_parts, mail::trace_facts and mail::mdn_request (with the
 // MDN composed from it): any bytes, as a mail, must give parts or an error, an MDN request or none,
 // never a crash, an undefined behaviour or a leak (ASan + UBSan + LeakSanitizer).
 //
@@ -54,6 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } else if (result.error().message.empty()) {
     abort();
+  }
+  // Loop protection's reading of the header: counts and lower-cased one-line words.
+  if (auto t = mail::trace_facts(mail)) {
+    if (t->received < 0 || t->from_address.find_first_of("\r\n") != std::string::npos) abort();
   }
   // The MDN: asked only by the envelope sender; its fields never break a line.
   if (auto req = mail::mdn_request(mail, "alice@example.com")) {

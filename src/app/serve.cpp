@@ -84,6 +84,9 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   o.sender_recipients_per_hour = cfg.smtp.sender_recipients_per_hour;
   o.office = imaging::office_available();
   for (const auto& u : cfg.smtp.users) o.users[u.name] = u.password_hash;
+  std::string own = cfg.delivery.from;
+  for (auto& c : own) c = char(std::tolower(static_cast<unsigned char>(c)));
+  o.own_from = {own};
   return o;
 }
 

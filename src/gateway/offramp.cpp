@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include <crypt.h>
 
@@ -34,6 +35,13 @@ std::string rfc5322_date(std::time_t t) {
   char buf[64];
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   return buf;
+}
+
+// Bytes from the message made safe for an SMTP reply line: printable ASCII, the rest as '?'.
+std::string ascii(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
 }
 
 class Intake : public smtp::Intake {
@@ -179,6 +187,11 @@ class Intake : public smtp::Intake {
       std::ifstream f(*committed, std::ios::binary);
       body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     }
+    if (auto why = loop_refusal(body)) {
+      ramp_.spool().remove_message(id);
+      reply = *why;
+      return std::nullopt;
+    }
     mail::SelectOptions so;
     so.office = ramp_.options().office;
     so.max_bytes = body.size() + 1;
@@ -202,8 +215,12 @@ class Intake : public smtp::Intake {
     m.size = int64_t(body.size());
     m.client = client_.to_string();
     m.auth_user = env.auth_user;
+    // One job per number: the same number (and subaddress) written two ways got its 250 but is
+    // dialled, and charged, once.
+    std::set<std::pair<std::string, std::string>> numbers;
     for (const auto& r : env.recipients) {
       const auto& fax = parsed_.at(r.address);
+      if (!numbers.emplace(fax.number, fax.subaddress.value_or("")).second) continue;
       p.recipients.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt,
                               parts->header.priority});
     }
@@ -213,6 +230,28 @@ class Intake : public smtp::Intake {
       return std::nullopt;
     }
     return p;
+  }
+
+  // Why the message must not be faxed to avoid a mail loop (OffRampOptions::max_hops, own_from);
+  // nullopt when it may be.
+  std::optional<Reply> loop_refusal(std::string_view message) const {
+    auto t = mail::trace_facts(message);
+    if (!t) return std::nullopt;  // (what cannot be parsed is refused by the part selection)
+    const auto& o = ramp_.options();
+    // (The first Received: field is the one this server added.)
+    if (const int hops = t->received - 1; hops > o.max_hops) {
+      return Reply{554, "5.4.6", "Message refused: too many hops (it came with " + std::to_string(hops) +
+                                     " Received: fields, at most " + std::to_string(o.max_hops) + "): a mail loop?"};
+    }
+    if (!t->auto_submitted.empty() && t->auto_submitted != "no") {
+      return Reply{554, "5.7.1", "Message refused: an automatic message (Auto-Submitted: " +
+                                     ascii(t->auto_submitted) + ") is not faxed (RFC 3834)"};
+    }
+    if (std::find(o.own_from.begin(), o.own_from.end(), t->from_address) != o.own_from.end()) {
+      return Reply{554, "5.7.1", "Message refused: it comes from this fax server itself (From: " +
+                                     ascii(t->from_address) + "), and is not faxed back"};
+    }
+    return std::nullopt;
   }
 
   OffRamp& ramp_;

@@ -567,6 +567,39 @@ MailHeader header_of(GMimeMessage* msg) {
 
 }  // namespace
 
+std::optional<TraceFacts> trace_facts(std::string_view message) {
+  init_gmime();
+  GPtr<GMimeMessage> msg = parse(message);
+  if (!msg) return std::nullopt;
+  TraceFacts t;
+  GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(msg.get()));
+  const int n = headers ? g_mime_header_list_get_count(headers) : 0;
+  for (int i = 0; i < n; ++i) {
+    GMimeHeader* h = g_mime_header_list_get_header_at(headers, i);
+    const char* name = h ? g_mime_header_get_name(h) : nullptr;
+    if (!name) continue;
+    if (g_ascii_strcasecmp(name, "Received") == 0) {
+      ++t.received;
+    } else if (g_ascii_strcasecmp(name, "Auto-Submitted") == 0 && t.auto_submitted.empty()) {
+      // RFC 3834 §5: a keyword, perhaps with parameters ("auto-replied; owner-email=...").
+      const char* v = g_mime_header_get_value(h);
+      for (const char* c = v ? v : ""; *c && *c != ';' && *c != '('; ++c) {
+        if (!std::isspace(static_cast<unsigned char>(*c))) t.auto_submitted.push_back(char(std::tolower(static_cast<unsigned char>(*c))));
+      }
+    }
+  }
+  if (InternetAddressList* from = g_mime_message_get_from(msg.get())) {
+    for (int i = 0; i < internet_address_list_length(from) && t.from_address.empty(); ++i) {
+      InternetAddress* a = internet_address_list_get_address(from, i);
+      if (!INTERNET_ADDRESS_IS_MAILBOX(a)) continue;
+      if (const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))) {
+        for (const char* c = addr; *c; ++c) t.from_address.push_back(char(std::tolower(static_cast<unsigned char>(*c))));
+      }
+    }
+  }
+  return t;
+}
+
 fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, const SelectOptions& opt) {
   if (message.size() > opt.max_bytes)
     return PartsError{PartsErrc::limit,

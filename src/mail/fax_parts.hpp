@@ -83,4 +83,14 @@ struct SelectOptions {
 
 fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, const SelectOptions& opt = {});
 
+// What a mail's top-level header says about where it comes from, for loop protection
+// (RFC 5321 §6.3, RFC 3834): read by GMime whether or not any part can be faxed.
+struct TraceFacts {
+  int received = 0;               // Received: fields (hops so far)
+  std::string auto_submitted;     // the Auto-Submitted: value's keyword, lower-cased ("" when absent)
+  std::string from_address;       // the first From: mailbox's address, lower-cased ("" when none)
+};
+// nullopt when the message cannot be parsed at all.
+std::optional<TraceFacts> trace_facts(std::string_view message);
+
 }  // namespace mail

@@ -538,5 +538,22 @@ TEST(FaxParts, PriorityFromPriorityThenXPriorityThenImportance) {
   EXPECT_EQ(ok("Importance: low\n\nHi.\n").header.priority, -1);
 }
 
+// Loop protection reads the top-level header whether or not any part can be faxed.
+TEST(FaxParts, TraceFactsCountHopsAndReadAutoSubmittedAndFrom) {
+  auto t = trace_facts(
+      "Received: from a by b; Thu, 3 Dec 2026 10:00:00 +0000\nreceived: from c\n by d; Thu, 3 Dec 2026 10:00:01 +0000\n"
+      "From: Fax Server <FAX@Fax.Test>, other@example.com\nAuto-Submitted: Auto-Replied (vacation); x=y\n"
+      "Content-Type: application/x-msdownload\n\nMZ\n");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->received, 2);
+  EXPECT_EQ(t->auto_submitted, "auto-replied");
+  EXPECT_EQ(t->from_address, "fax@fax.test");
+  auto none = trace_facts("Subject: x\n\nbody\n");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->received, 0);
+  EXPECT_EQ(none->auto_submitted, "");
+  EXPECT_EQ(none->from_address, "");
+}
+
 }  // namespace
 }  // namespace mail
