@@ -89,6 +89,22 @@ std::string printable(std::string_view s, size_t max) {
   return out + "...";
 }
 
+// A text part's charset as iconv knows it: the label through GMime's aliases ("latin1",
+// "cp1252", "x-user-defined" and the like), lower-cased; a label iconv cannot open
+// ("unknown-8bit", a misspelling) becomes windows-1252, which takes every byte mail clients
+// send under such labels (the few it leaves undefined become U+FFFD when the text is decoded).
+// "" stays "" (US-ASCII, RFC 2045 §5.2; decoded as UTF-8 where it is not).
+std::string usable_charset(const std::string& label) {
+  if (label.empty()) return "";
+  const char* name = g_mime_charset_iconv_name(label.c_str());
+  std::string cs = lower(name ? name : label);
+  if (cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii") return cs;
+  GIConv probe = g_iconv_open("UTF-8", cs.c_str());
+  if (probe == reinterpret_cast<GIConv>(-1)) return "windows-1252";
+  g_iconv_close(probe);
+  return cs;
+}
+
 std::string percent_decode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -376,6 +392,14 @@ struct Place {
   bool top = false;
 };
 
+std::string addresses(InternetAddressList* list) {
+  if (!list || internet_address_list_length(list) == 0) return "";
+  char* text = internet_address_list_to_string(list, nullptr, FALSE);
+  std::string out = text ? text : "";
+  g_free(text);
+  return out;
+}
+
 class Walker {
  public:
   explicit Walker(const SelectOptions& opt) : opt_(opt) {}
@@ -383,8 +407,17 @@ class Walker {
   // False once a part is refused (error() says which).
   bool walk(GMimeObject* obj, Place at) {
     if (GMIME_IS_MESSAGE_PART(obj)) {
-      GMimeObject* inner = embedded_part(GMIME_MESSAGE_PART(obj));
-      return !inner || walk(inner, {at.unchosen, true});
+      GMimeMessage* msg = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+      GMimeObject* inner = msg ? g_mime_message_get_mime_part(msg) : nullptr;
+      if (!msg || at.unchosen) return !inner || walk(inner, {at.unchosen, true});
+      // A forwarded message: its From, Date, Subject and To above its body (a page of their own
+      // when its body is not plain text).
+      const size_t at_part = out_.parts.size();
+      out_.parts.push_back({FaxPartKind::text_plain, "message/rfc822", "utf-8", "",
+                            "forwarded message " + std::to_string(++forwards_) + " (its header)", forwarded_header(msg)});
+      if (inner && !walk(inner, {false, true})) return false;
+      merge_header_into_body(at_part);
+      return true;
     }
     if (GMIME_IS_MULTIPART(obj)) return walk_multipart(GMIME_MULTIPART(obj), {at.unchosen, false});
     if (GMIME_IS_PART(obj)) return visit(next_leaf(GMIME_PART(obj), at.top), at);
@@ -493,10 +526,63 @@ class Walker {
     return true;
   }
 
+  // The header block of a forwarded message, as mail clients show one: UTF-8, a line per field.
+  static std::string forwarded_header(GMimeMessage* msg) {
+    auto one_line = [](std::string s) {  // folding and control characters become spaces
+      std::string out;
+      for (char c : s) {
+        const bool space = static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        if (space && (out.empty() || out.back() == ' ')) continue;
+        out.push_back(space ? ' ' : c);
+      }
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      return out;
+    };
+    std::string text = "---------- Forwarded message ----------\n";
+    auto field = [&](const char* name, std::string value) {
+      value = one_line(std::move(value));
+      if (!value.empty()) text += std::string(name) + ": " + value + "\n";
+    };
+    field("From", addresses(g_mime_message_get_from(msg)));
+    if (const char* d = g_mime_object_get_header(GMIME_OBJECT(msg), "Date")) field("Date", d);
+    if (const char* s = g_mime_message_get_subject(msg)) field("Subject", s);
+    field("To", addresses(g_mime_message_get_to(msg)));
+    field("Cc", addresses(g_mime_message_get_cc(msg)));
+    gchar* valid = g_utf8_make_valid(text.data(), gssize(text.size()));  // (headers may carry raw 8-bit)
+    std::string out(valid);
+    g_free(valid);
+    return out;
+  }
+
+  // The forwarded header at parts[at] goes on top of the body that follows it when that body is
+  // plain text (turned into UTF-8 to be joined), so the two share a page.
+  void merge_header_into_body(size_t at) {
+    if (at + 1 >= out_.parts.size()) return;
+    FaxPart& body = out_.parts[at + 1];
+    if (body.kind != FaxPartKind::text_plain || !body.filename.empty()) return;
+    std::string utf8;
+    if (body.charset.empty() || body.charset == "utf-8" || body.charset == "utf8" || body.charset == "us-ascii" ||
+        body.charset == "ascii") {
+      gchar* valid = g_utf8_make_valid(body.data.data(), gssize(body.data.size()));
+      utf8 = valid;
+      g_free(valid);
+    } else {
+      gsize written = 0;
+      gchar* out = g_convert_with_fallback(body.data.data(), gssize(body.data.size()), "UTF-8", body.charset.c_str(),
+                                           "\xEF\xBF\xBD", nullptr, &written, nullptr);
+      if (!out) return;  // (kept apart: the renderer decodes it byte by byte)
+      utf8.assign(out, written);
+      g_free(out);
+    }
+    body.data = out_.parts[at].data + "\n" + utf8;
+    body.charset = "utf-8";
+    out_.parts.erase(out_.parts.begin() + std::ptrdiff_t(at));
+  }
+
   void add(const Leaf& leaf, FaxPartKind kind, std::string data) {
     bool text =
         kind == FaxPartKind::text_plain || kind == FaxPartKind::text_enriched || kind == FaxPartKind::html;
-    std::string charset = text ? lower(type_param(GMIME_OBJECT(leaf.part), "charset")) : "";
+    std::string charset = text ? usable_charset(type_param(GMIME_OBJECT(leaf.part), "charset")) : "";
     out_.parts.push_back({kind, leaf.type, std::move(charset), leaf.filename, leaf.label, std::move(data)});
   }
 
@@ -509,21 +595,51 @@ class Walker {
   FaxParts out_;
   PartsError error_{PartsErrc::unrenderable, ""};
   size_t leaves_ = 0;
+  int forwards_ = 0;  // forwarded messages met
 };
 
+// Where the header block ends when it runs into the body without the blank line RFC 5322 §2.1
+// asks for: before the first line that is neither a header field ("name:" with printable
+// characters other than ':' before it) nor the folded continuation of one, as Postfix and
+// Python's email package read it. A message whose first line is not a header field (body only)
+// has an empty header block: its body is text/plain (RFC 2045 §5.2). npos: the block ends as it
+// should (a blank line, or the end).
+size_t missing_blank_line(std::string_view m) {
+  size_t at = 0;
+  bool in_field = false;  // a continuation line belongs to a field before it
+  while (at < m.size()) {
+    size_t eol = m.find('\n', at);
+    std::string_view line = m.substr(at, eol == std::string_view::npos ? std::string_view::npos : eol - at);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return std::string_view::npos;  // the blank line
+    if ((line[0] == ' ' || line[0] == '\t') && in_field) {
+      // folded: part of the field above
+    } else {
+      size_t i = 0;  // the field name: printable, no ':'; white space may precede the colon
+      while (i < line.size() && line[i] > ' ' && line[i] < 0x7f && line[i] != ':') ++i;
+      size_t colon = i;
+      while (colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')) ++colon;
+      if (i == 0 || colon >= line.size() || line[colon] != ':') return at;
+      in_field = true;
+    }
+    if (eol == std::string_view::npos) return std::string_view::npos;
+    at = eol + 1;
+  }
+  return std::string_view::npos;
+}
+
 GPtr<GMimeMessage> parse(std::string_view message) {
+  std::string fixed;  // the message with the blank line its header block lacks
+  if (const size_t at = missing_blank_line(message); at != std::string_view::npos) {
+    fixed.reserve(message.size() + 2);
+    fixed.append(message.substr(0, at)).append("\r\n").append(message.substr(at));
+    message = fixed;
+  }
   GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(message.data(), message.size()));
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), nullptr));
 }
 
-std::string addresses(InternetAddressList* list) {
-  if (!list || internet_address_list_length(list) == 0) return "";
-  char* text = internet_address_list_to_string(list, nullptr, FALSE);
-  std::string out = text ? text : "";
-  g_free(text);
-  return out;
-}
 
 MailHeader header_of(GMimeMessage* msg) {
   MailHeader h;

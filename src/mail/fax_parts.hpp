@@ -35,7 +35,8 @@ enum class FaxPartKind { text_plain, text_enriched, html, pdf, image, tiff, offi
 struct FaxPart {
   FaxPartKind kind;
   std::string content_type;  // as declared, lower-cased type/subtype ("application/pdf")
-  std::string charset;       // text parts: the MIME charset ("" when none was given)
+  std::string charset;       // text parts: the MIME charset as iconv names it ("" when none was given;
+                             // windows-1252 for a label iconv does not know: never a failure later)
   std::string filename;      // from Content-Disposition/Content-Type name ("" when none)
   std::string label;         // how a report names it: "part 2 (report.pdf, application/pdf)"
   std::string data;          // decoded body bytes (transfer encoding undone; charset untouched)

@@ -4,7 +4,10 @@
   one number written two ways in one message makes one job;
 - loop protection: more than 50 Received: fields (554 5.4.6, Postfix's hopcount_limit), an
   Auto-Submitted message (RFC 3834) and a message From: the node's own address (554 5.7.1) are
-  refused before anything is queued.
+  refused before anything is queued;
+- content: a body with no header block, a header block that runs into the body, an unknown
+  charset label, a message forwarded as an attachment and one that is itself a forwarded
+  message: each rendered (never failed after the 250), its pages counted and read back (OCR).
 """
 import os
 import smtplib
@@ -81,3 +84,65 @@ class SmtpFieldTest(fbtest.TempDirTest):
         s.quit()
         self.assertEqual(len(n.wait_jobs(2)), 2)
 
+
+class MessyMailTest(fbtest.TempDirTest):
+    """Messages as clients and copiers really send them, faxed as their senders meant: each one's
+    job is rendered (never failed after the 250) and its pages are read back with OCR."""
+
+    def fax(self, raw):
+        """Sends `raw` to one number on a fresh node; returns the job and the OCR of its pages."""
+        d = self.path("node")
+        os.makedirs(d)
+        n = Node(d)
+        self.addCleanup(n.stop)
+        s = n.smtp()
+        self.assertEqual(s.sendmail("bob@example.com", ["FAX=+15550100@fax.test"], raw), {})
+        s.quit()
+        [job] = n.wait_jobs(1)
+        self.assertNotEqual(job["state"], "failed", job)
+        tif = os.path.join(n.dir, "var", "spool", "fax", "%d.tif" % job["id"])
+        text = " ".join(fbtest.ocr(tif, self.dir, page=p) for p in range(1, job["pages"] + 1))
+        return job, " ".join(text.split())
+
+    def test_a_body_without_a_header_block(self):
+        job, text = self.fax(b"Please fax the signed contract today.\r\nThanks: Bob\r\n")
+        self.assertEqual(job["pages"], 1)
+        self.assertIn("signed contract", text)
+
+    def test_a_header_block_that_runs_into_the_body(self):
+        job, text = self.fax(b"From: Bob <bob@example.com>\r\nSubject: Invoice\r\n"
+                             b"The invoice total is forty euros.\r\n")
+        self.assertEqual(job["pages"], 1)
+        self.assertIn("invoice total is forty euros", text)
+
+    def test_an_unknown_charset_label(self):
+        job, text = self.fax(b"From: bob@example.com\r\nSubject: menu\r\nMIME-Version: 1.0\r\n"
+                             b"Content-Type: text/plain; charset=unknown-8bit\r\n"
+                             b"Content-Transfer-Encoding: 8bit\r\n\r\nCaf\xe9 lunch menu for Tuesday\r\n")
+        self.assertEqual(job["pages"], 1)
+        self.assertIn("lunch menu for Tuesday", text)
+
+    FORWARDED = (b"From: Carol Jones <carol@example.org>\r\nTo: Bob <bob@example.com>\r\n"
+                 b"Date: Tue, 1 Dec 2026 09:30:00 +0100\r\nSubject: Quarterly figures\r\n"
+                 b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nRevenue grew by nine percent.\r\n")
+
+    def assert_forwarded(self, text):
+        for words in ("Forwarded message", "Carol Jones", "2026", "Quarterly figures", "Revenue grew by nine percent"):
+            self.assertIn(words, text)
+
+    def test_a_message_forwarded_as_an_attachment(self):
+        raw = (b"From: bob@example.com\r\nSubject: Fwd: Quarterly figures\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+               b"Please fax this on.\r\n--b1\r\nContent-Type: message/rfc822\r\n"
+               b"Content-Disposition: attachment; filename=figures.eml\r\n\r\n" + self.FORWARDED + b"\r\n--b1--\r\n")
+        job, text = self.fax(raw)
+        self.assertEqual(job["pages"], 2)  # the note, then the forwarded message with its header
+        self.assertIn("Please fax this on", text)
+        self.assert_forwarded(text)
+
+    def test_a_message_that_is_itself_a_forwarded_message(self):
+        raw = (b"From: bob@example.com\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
+               + self.FORWARDED)
+        job, text = self.fax(raw)
+        self.assertEqual(job["pages"], 1)
+        self.assert_forwarded(text)

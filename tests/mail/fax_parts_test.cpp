@@ -137,6 +137,25 @@ TEST(FaxParts, NoMimeHeadersIsPlainTextWithoutCharset) {
   EXPECT_EQ(p.parts[0].data, "Just text.\n");
 }
 
+// A body with no header block at all, and a header block that runs into the body without the
+// blank line: read as Postfix and Python's email package read them.
+TEST(FaxParts, HeaderlessMailAndAHeaderBlockWithoutItsBlankLine) {
+  FaxParts body_only = ok("Please fax this to the office.\r\nThank you: Bob\r\n");
+  ASSERT_EQ(body_only.parts.size(), 1u);
+  EXPECT_EQ(body_only.parts[0].kind, K::text_plain);
+  EXPECT_EQ(body_only.parts[0].data, "Please fax this to the office.\r\nThank you: Bob\r\n");
+  FaxParts runs_on = ok("From: Bob <bob@example.com>\nSubject: a long\n  subject\nDear all,\nsee you.\n");
+  ASSERT_EQ(runs_on.parts.size(), 1u);
+  EXPECT_EQ(runs_on.parts[0].data, "Dear all,\nsee you.\n");
+  EXPECT_EQ(runs_on.header.from, "Bob <bob@example.com>");
+  EXPECT_EQ(runs_on.header.subject, "a long subject");
+  // A field name may have white space before its colon; a line starting with white space
+  // continues the field above; the first other line is the body.
+  FaxParts spaced = ok("Subject : spaced\nX-Note: one\n\ttwo\n Not a field\nBody line\n");
+  ASSERT_EQ(spaced.parts.size(), 1u);
+  EXPECT_EQ(spaced.parts[0].data, "Body line\n");
+}
+
 TEST(FaxParts, TextEnrichedBody) {
   FaxParts p = ok(message("Content-Type: text/enriched\n\n<bold>Now</bold> is the time\n"));
   ASSERT_EQ(p.parts.size(), 1u);
@@ -177,6 +196,26 @@ TEST(FaxParts, QuotedPrintableLatin1KeepsCharsetBytes) {
   EXPECT_EQ(p.parts[0].data,
             "Caf\xE9 cr\xE8me br\xFBl\xE9"
             "e\n");
+}
+
+// Whatever the label, a text part leaves with a charset iconv opens: GMime's aliases first, then
+// windows-1252 for a label no one knows (the message was accepted: it must not fail later).
+TEST(FaxParts, CharsetLabelsAreMadeUsable) {
+  auto charset_of = [](const std::string& label) {
+    FaxParts p = ok(message("Content-Type: text/plain; charset=\"" + label + "\"\n\nCaf\xE9\n"));
+    return p.parts.empty() ? std::string("(none)") : p.parts[0].charset;
+  };
+  EXPECT_EQ(charset_of("UTF-8"), "utf-8");
+  EXPECT_EQ(charset_of("latin1"), "latin1");
+  EXPECT_EQ(charset_of("ks_c_5601-1987"), "euc-kr");  // GMime's aliases: Outlook's Korean label
+  EXPECT_EQ(charset_of("iso-8859-8-i"), "iso-8859-8");
+  EXPECT_EQ(charset_of("gb2312"), "gbk");
+  EXPECT_EQ(charset_of("unknown-8bit"), "windows-1252");
+  EXPECT_EQ(charset_of("windoes-1252"), "windows-1252");
+  EXPECT_EQ(charset_of("x-no-such-charset"), "windows-1252");
+  FaxParts none = ok(message("Content-Type: text/plain\n\nHello\n"));
+  ASSERT_EQ(none.parts.size(), 1u);
+  EXPECT_EQ(none.parts[0].charset, "");
 }
 
 TEST(FaxParts, Rfc2231FileName) {
@@ -318,7 +357,9 @@ TEST(FaxParts, VcardCalendarAndKeySkipped) {
                      "part 4 (application/pgp-keys): key"}));
 }
 
-TEST(FaxParts, EmbeddedMessageIsRecursedInto) {
+// A forwarded message is recursed into, its From, Date, Subject and To on top of its text body
+// (turned into UTF-8), or on a part of their own when its body is not plain text.
+TEST(FaxParts, EmbeddedMessageIsRecursedIntoUnderItsHeader) {
   std::string inner =
       "From: bob@example.com\nSubject: original\nMIME-Version: 1.0\n" +
       multipart("mixed", "m2", {plain("Inner text.\n"), attachment("application/pdf", "in.pdf", kPdf)});
@@ -326,16 +367,30 @@ TEST(FaxParts, EmbeddedMessageIsRecursedInto) {
   FaxParts p = ok(message(multipart("mixed", "m1", {plain("Forwarding.\n"), fwd})));
   EXPECT_EQ(labels(p),
             (Strings{"part 1 (text/plain)", "part 2 (text/plain)", "part 3 (in.pdf, application/pdf)"}));
-  EXPECT_EQ(p.parts[1].data, "Inner text.\n");
+  EXPECT_EQ(p.parts[1].data, "---------- Forwarded message ----------\nFrom: bob@example.com\nSubject: original\n\nInner text.\n");
+  EXPECT_EQ(p.parts[1].charset, "utf-8");
   EXPECT_EQ(p.parts[2].data, kPdf);
+  std::string latin = "From: =?utf-8?q?Zo=C3=A9?= <zoe@example.com>\nDate: Tue, 1 Dec 2026 09:30:00 +0100\n"
+                      "Subject: caf\xC3\xA9\nTo: bob@example.com\nContent-Type: text/plain; charset=iso-8859-1\n\n"
+                      "Cr\xE8me br\xFBl\xE9" "e\n";
+  FaxParts top = ok(kHead + std::string("Content-Type: message/rfc822\n\n") + latin);
+  ASSERT_EQ(top.parts.size(), 1u);
+  EXPECT_EQ(top.parts[0].data, "---------- Forwarded message ----------\nFrom: Zo\xC3\xA9 <zoe@example.com>\n"
+                               "Date: Tue, 1 Dec 2026 09:30:00 +0100\nSubject: caf\xC3\xA9\nTo: bob@example.com\n\n"
+                               "Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9" "e\n");
+  std::string pdf_only = "Subject: the scan\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n" +
+                         base64(kPdf);
+  FaxParts own = ok(kHead + std::string("Content-Type: message/rfc822\n\n") + pdf_only);
+  EXPECT_EQ(labels(own), (Strings{"forwarded message 1 (its header)", "part 1 (application/pdf)"}));
+  EXPECT_EQ(own.parts[0].data, "---------- Forwarded message ----------\nSubject: the scan\n");
 }
 
 TEST(FaxParts, DigestChildrenDefaultToMessages) {
   FaxParts p =
       ok(message(multipart("digest", "d1", {"\nSubject: one\n\nFirst.\n", "\nSubject: two\n\nSecond.\n"})));
   EXPECT_EQ(labels(p), (Strings{"part 1 (text/plain)", "part 2 (text/plain)"}));
-  EXPECT_EQ(p.parts[0].data, "First.\n");
-  EXPECT_EQ(p.parts[1].data, "Second.\n");
+  EXPECT_EQ(p.parts[0].data, "---------- Forwarded message ----------\nSubject: one\n\nFirst.\n");
+  EXPECT_EQ(p.parts[1].data, "---------- Forwarded message ----------\nSubject: two\n\nSecond.\n");
 }
 
 TEST(FaxParts, ReportFaxesItsTextAndSkipsTheStatus) {
