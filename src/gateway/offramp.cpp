@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -41,6 +42,33 @@ std::string rfc5322_date(std::time_t t) {
 std::string ascii(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
+// NOTIFY for one job asked by two RCPTs (RFC 3461 §4.1): none given is the default (FAILURE
+// and DELAY); NEVER only when both say so; else the union, in SUCCESS, FAILURE, DELAY order.
+std::optional<std::string> merged_notify(const std::optional<std::string>& a, const std::optional<std::string>& b) {
+  if (!a && !b) return std::nullopt;
+  auto flags = [](const std::optional<std::string>& n) {
+    std::set<std::string> f;
+    if (!n) return std::set<std::string>{"FAILURE", "DELAY"};
+    if (*n == "NEVER") return f;
+    for (size_t at = 0; at <= n->size();) {
+      size_t comma = n->find(',', at);
+      if (comma == std::string::npos) comma = n->size();
+      f.insert(n->substr(at, comma - at));
+      at = comma + 1;
+    }
+    return f;
+  };
+  std::set<std::string> u = flags(a);
+  for (auto& f : flags(b)) u.insert(f);
+  if (u.empty()) return std::string("NEVER");
+  if ((!a || !b) && u == std::set<std::string>{"FAILURE", "DELAY"}) return std::nullopt;
+  std::string out;
+  for (const char* f : {"SUCCESS", "FAILURE", "DELAY"}) {
+    if (u.count(f)) out += (out.empty() ? "" : ",") + std::string(f);
+  }
   return out;
 }
 
@@ -116,6 +144,7 @@ class Intake : public smtp::Intake {
                        client_.to_string() + "])\r\n\tby " + ramp_.options().hostname + " (faxbridge) with " +
                        (env.tls ? "ESMTPS" : "ESMTP") + (env.auth_user ? "A" : "") + " id " + writer_->id() +
                        ";\r\n\t" + rfc5322_date(std::time(nullptr)) + "\r\n";
+    recv_len_ = recv.size();
     write(recv);
   }
 
@@ -187,6 +216,27 @@ class Intake : public smtp::Intake {
       std::ifstream f(*committed, std::ios::binary);
       body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     }
+    // A header block with no blank line after it (or none at all) gets one here, after our
+    // Received: field, so that the spool holds the message as it is read (a DSN's headers, an
+    // MDN request, the converter): the file is rewritten before it is synced.
+    if (const size_t gap = mail::missing_blank_line_at(std::string_view(body).substr(std::min(recv_len_, body.size())));
+        gap != std::string::npos && recv_len_ <= body.size()) {
+      body.insert(recv_len_ + gap, "\r\n");
+      const std::string fixed = *committed + ".tmp";  // (a crash leaves a temporary start-up sweeps)
+      std::error_code ec;
+      {
+        std::ofstream f(fixed, std::ios::binary | std::ios::trunc);
+        f.write(body.data(), std::streamsize(body.size()));
+        if (!f.flush()) ec = std::make_error_code(std::errc::io_error);
+      }
+      if (!ec) std::filesystem::rename(fixed, *committed, ec);
+      if (ec) {
+        std::filesystem::remove(fixed, ec);
+        ramp_.spool().remove_message(id);
+        reply = Reply{451, "4.3.0", "Local error in processing, try again later (cannot write the spool file)"};
+        return std::nullopt;
+      }
+    }
     if (auto why = loop_refusal(body)) {
       ramp_.spool().remove_message(id);
       reply = *why;
@@ -216,11 +266,16 @@ class Intake : public smtp::Intake {
     m.client = client_.to_string();
     m.auth_user = env.auth_user;
     // One job per number: the same number (and subaddress) written two ways got its 250 but is
-    // dialled, and charged, once.
-    std::set<std::pair<std::string, std::string>> numbers;
+    // dialled, and charged, once; the job reports as every spelling asked (NOTIFY merged).
+    std::map<std::pair<std::string, std::string>, size_t> numbers;
     for (const auto& r : env.recipients) {
       const auto& fax = parsed_.at(r.address);
-      if (!numbers.emplace(fax.number, fax.subaddress.value_or("")).second) continue;
+      auto [it, fresh] = numbers.emplace(std::make_pair(fax.number, fax.subaddress.value_or("")), p.recipients.size());
+      if (!fresh) {
+        auto& first = p.recipients[it->second].notify;
+        first = merged_notify(first, r.notify);
+        continue;
+      }
       p.recipients.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt,
                               parts->header.priority});
     }
@@ -243,13 +298,17 @@ class Intake : public smtp::Intake {
       return Reply{554, "5.4.6", "Message refused: too many hops (it came with " + std::to_string(hops) +
                                      " Received: fields, at most " + std::to_string(o.max_hops) + "): a mail loop?"};
     }
-    if (!t->auto_submitted.empty() && t->auto_submitted != "no") {
-      return Reply{554, "5.7.1", "Message refused: an automatic message (Auto-Submitted: " +
-                                     ascii(t->auto_submitted) + ") is not faxed (RFC 3834)"};
-    }
+    if (t->auto_submitted.empty() || t->auto_submitted == "no") return std::nullopt;
+    // Our own mail (received faxes: auto-generated; reports: auto-replied) is never faxed back;
+    // nor is anyone's automatic reply. Other systems' auto-generated mail (an ERP's invoices, a
+    // monitor's alerts) is what a fax gateway is for.
     if (std::find(o.own_from.begin(), o.own_from.end(), t->from_address) != o.own_from.end()) {
       return Reply{554, "5.7.1", "Message refused: it comes from this fax server itself (From: " +
-                                     ascii(t->from_address) + "), and is not faxed back"};
+                                     ascii(t->from_address) + ", Auto-Submitted), and is not faxed back"};
+    }
+    if (t->auto_submitted != "auto-generated") {
+      return Reply{554, "5.7.1", "Message refused: an automatic reply (Auto-Submitted: " + ascii(t->auto_submitted) +
+                                     ") is not faxed (RFC 3834)"};
     }
     return std::nullopt;
   }
@@ -261,6 +320,7 @@ class Intake : public smtp::Intake {
   std::string spool_error_;
   int spool_errnum_ = 0;  // ENOSPC/EDQUOT: 452 4.3.1
   std::map<std::string, address::FaxAddress> parsed_;
+  size_t recv_len_ = 0;  // bytes of the Received: field begin() wrote first
 };
 
 }  // namespace

@@ -61,10 +61,12 @@ struct OffRampOptions {
   bool office = true;  // Office attachments are renderable (LibreOffice installed)
   // user -> crypt(3) hash ("$6$...", "$y$..."): SMTP AUTH accounts.
   std::map<std::string, std::string> users;
-  // Loop protection (RFC 5321 §6.3, RFC 3834): a message with more Received: fields than this is
-  // refused (554 5.4.6, Postfix's hopcount_limit), and so is one marked Auto-Submitted (other
-  // than "no") or whose From: is one of `own_from` (the address our received-fax mail and reports
-  // are sent from), 554 5.7.1.
+  // Loop protection (RFC 5321 §6.3, RFC 3834): a message that came with more Received: fields
+  // than this is refused (554 5.4.6, as Postfix's hopcount_limit of 50); so are an automatic
+  // reply (Auto-Submitted other than "no" or "auto-generated") and a message from one of
+  // `own_from` (the address our received-fax mail and reports are sent from) that is marked
+  // Auto-Submitted at all: our own mail (554 5.7.1). A person writing from that address, and
+  // other systems' auto-generated mail, are faxed.
   int max_hops = 50;
   std::vector<std::string> own_from;  // lower-cased
 };

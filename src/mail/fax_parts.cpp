@@ -89,18 +89,25 @@ std::string printable(std::string_view s, size_t max) {
   return out + "...";
 }
 
-// A text part's charset as iconv knows it: the label through GMime's aliases ("latin1",
-// "cp1252", "x-user-defined" and the like), lower-cased; a label iconv cannot open
-// ("unknown-8bit", a misspelling) becomes windows-1252, which takes every byte mail clients
-// send under such labels (the few it leaves undefined become U+FFFD when the text is decoded).
-// "" stays "" (US-ASCII, RFC 2045 §5.2; decoded as UTF-8 where it is not).
-std::string usable_charset(const std::string& label) {
+// A text part's charset as iconv knows it: the label through GMime's aliases
+// (ks_c_5601-1987, gb2312, iso-8859-8-i and the like), lower-cased; for a label iconv cannot
+// open ("unknown-8bit", a misspelling, one over 40 bytes or not a token: GMime caches every
+// label it is asked about), utf-8 when the text is valid UTF-8, else windows-1252, which takes
+// every byte mail clients send under such labels (the few it leaves undefined become U+FFFD
+// when the text is decoded). "" stays "" (US-ASCII, RFC 2045 §5.2; decoded as UTF-8 where it
+// is not).
+std::string usable_charset(const std::string& label, std::string_view data) {
   if (label.empty()) return "";
+  auto unknown = [&] { return g_utf8_validate(data.data(), gssize(data.size()), nullptr) ? "utf-8" : "windows-1252"; };
+  const bool token = label.size() <= 40 && std::all_of(label.begin(), label.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+                     });
+  if (!token) return unknown();
   const char* name = g_mime_charset_iconv_name(label.c_str());
   std::string cs = lower(name ? name : label);
   if (cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii") return cs;
   GIConv probe = g_iconv_open("UTF-8", cs.c_str());
-  if (probe == reinterpret_cast<GIConv>(-1)) return "windows-1252";
+  if (probe == reinterpret_cast<GIConv>(-1)) return unknown();  // ("unknown-8bit" is as often UTF-8)
   g_iconv_close(probe);
   return cs;
 }
@@ -416,6 +423,10 @@ class Walker {
       out_.parts.push_back({FaxPartKind::text_plain, "message/rfc822", "utf-8", "",
                             "forwarded message " + std::to_string(++forwards_) + " (its header)", forwarded_header(msg)});
       if (inner && !walk(inner, {false, true})) return false;
+      if (out_.parts.size() == at_part + 1) {  // nothing of it is faxed: nor is its header alone
+        out_.parts.pop_back();
+        return true;
+      }
       merge_header_into_body(at_part);
       return true;
     }
@@ -570,9 +581,20 @@ class Walker {
       gsize written = 0;
       gchar* out = g_convert_with_fallback(body.data.data(), gssize(body.data.size()), "UTF-8", body.charset.c_str(),
                                            "\xEF\xBF\xBD", nullptr, &written, nullptr);
-      if (!out) return;  // (kept apart: the renderer decodes it byte by byte)
-      utf8.assign(out, written);
-      g_free(out);
+      if (out) {
+        utf8.assign(out, written);
+        g_free(out);
+      } else {  // bytes the charset leaves undefined: each decoded alone, U+FFFD where it cannot be
+        for (char c : body.data) {
+          gchar* one = g_convert(&c, 1, "UTF-8", body.charset.c_str(), nullptr, &written, nullptr);
+          if (one) {
+            utf8.append(one, written);
+            g_free(one);
+          } else {
+            utf8 += "\xEF\xBF\xBD";
+          }
+        }
+      }
     }
     body.data = out_.parts[at].data + "\n" + utf8;
     body.charset = "utf-8";
@@ -582,7 +604,7 @@ class Walker {
   void add(const Leaf& leaf, FaxPartKind kind, std::string data) {
     bool text =
         kind == FaxPartKind::text_plain || kind == FaxPartKind::text_enriched || kind == FaxPartKind::html;
-    std::string charset = text ? usable_charset(type_param(GMIME_OBJECT(leaf.part), "charset")) : "";
+    std::string charset = text ? usable_charset(type_param(GMIME_OBJECT(leaf.part), "charset"), data) : "";
     out_.parts.push_back({kind, leaf.type, std::move(charset), leaf.filename, leaf.label, std::move(data)});
   }
 
@@ -683,6 +705,8 @@ MailHeader header_of(GMimeMessage* msg) {
 
 }  // namespace
 
+size_t missing_blank_line_at(std::string_view message) { return missing_blank_line(message); }
+
 std::optional<TraceFacts> trace_facts(std::string_view message) {
   init_gmime();
   GPtr<GMimeMessage> msg = parse(message);
@@ -709,7 +733,9 @@ std::optional<TraceFacts> trace_facts(std::string_view message) {
       InternetAddress* a = internet_address_list_get_address(from, i);
       if (!INTERNET_ADDRESS_IS_MAILBOX(a)) continue;
       if (const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))) {
-        for (const char* c = addr; *c; ++c) t.from_address.push_back(char(std::tolower(static_cast<unsigned char>(*c))));
+        for (const char* c = addr; *c; ++c) {  // (a quoted local part may hold a folded line break)
+          if (static_cast<unsigned char>(*c) >= 0x20 && *c != 0x7f) t.from_address.push_back(char(std::tolower(static_cast<unsigned char>(*c))));
+        }
       }
     }
   }

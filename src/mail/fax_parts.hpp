@@ -36,7 +36,7 @@ struct FaxPart {
   FaxPartKind kind;
   std::string content_type;  // as declared, lower-cased type/subtype ("application/pdf")
   std::string charset;       // text parts: the MIME charset as iconv names it ("" when none was given;
-                             // windows-1252 for a label iconv does not know: never a failure later)
+                             // utf-8 or windows-1252 for a label iconv does not know: never a failure later)
   std::string filename;      // from Content-Disposition/Content-Type name ("" when none)
   std::string label;         // how a report names it: "part 2 (report.pdf, application/pdf)"
   std::string data;          // decoded body bytes (transfer encoding undone; charset untouched)
@@ -93,5 +93,12 @@ struct TraceFacts {
 };
 // nullopt when the message cannot be parsed at all.
 std::optional<TraceFacts> trace_facts(std::string_view message);
+
+// Where a message's header block runs into its body without the blank line RFC 5322 §2.1 asks
+// for: the offset of the first line that is neither a header field nor the folded continuation
+// of one (0 for a message that is all body); npos when the block ends as it should. Read as
+// Postfix and Python's email package read it; select_fax_parts reads mail so, and the intake
+// writes the blank line into the spool so that every later reader (DSN, MDN) agrees.
+size_t missing_blank_line_at(std::string_view message);
 
 }  // namespace mail

@@ -46,14 +46,19 @@ class SmtpFieldTest(fbtest.TempDirTest):
     def test_one_number_written_two_ways_is_one_job(self):
         n = self.node()
         s = n.smtp()
-        refused = s.sendmail("bob@example.com", ["FAX=+15550100@fax.test", "FAX=+1-555-0100@FAX.TEST",
-                                                 "FAX=+1.555.0100@fax.test", "FAX=+15550100/T33S=7@fax.test"],
-                             note())
-        self.assertEqual(refused, {})  # every recipient got its 250
+        s.mail("bob@example.com")
+        for rcpt, options in (("FAX=+15550100@fax.test", ["NOTIFY=NEVER"]), ("FAX=+1-555-0100@FAX.TEST", ["NOTIFY=SUCCESS"]),
+                              ("FAX=+1.555.0100@fax.test", []), ("FAX=+15550100/T33S=7@fax.test", ["NOTIFY=NEVER"])):
+            self.assertEqual(s.rcpt(rcpt, options)[0], 250, rcpt)  # every recipient gets its 250
+        self.assertEqual(s.data(note())[0], 250)
         s.quit()
         jobs = n.wait_jobs(2)  # (a message's jobs are committed together: none can come later)
         self.assertEqual(sorted((j["number"], j.get("subaddress") or "") for j in jobs),
                          [("+15550100", ""), ("+15550100", "7")])
+        # The job reports as every spelling asked: SUCCESS, and the default's FAILURE and DELAY.
+        with n.db() as db:
+            self.assertEqual(db.execute("SELECT subaddress, notify FROM jobs ORDER BY subaddress").fetchall(),
+                             [(None, "SUCCESS,FAILURE,DELAY"), ("7", "NEVER")])
 
     def refused_at_data(self, n, msg, code, enhanced, words):
         s = n.smtp()
@@ -71,18 +76,22 @@ class SmtpFieldTest(fbtest.TempDirTest):
                        % (i, i + 1) for i in range(51))
         self.refused_at_data(n, hops + note(), 554, "5.4.6", "too many hops (it came with 51 Received: fields, at most 50)")
         self.refused_at_data(n, note(extra_headers="Auto-Submitted: auto-replied; owner-email=\"x@y\"\r\n"), 554,
-                             "5.7.1", "an automatic message (Auto-Submitted: auto-replied) is not faxed")
-        self.refused_at_data(n, note(sender="Fax <FAX@fax.test>"), 554, "5.7.1",
-                             "it comes from this fax server itself (From: fax@fax.test)")
+                             "5.7.1", "an automatic reply (Auto-Submitted: auto-replied) is not faxed")
+        self.refused_at_data(n, note(sender="Fax <FAX@fax.test>", extra_headers="Auto-Submitted: auto-generated\r\n"),
+                             554, "5.7.1", "it comes from this fax server itself (From: fax@fax.test, Auto-Submitted)")
         self.assertEqual(n.jobs(), [])
         self.assertEqual(os.listdir(os.path.join(self.dir, "var", "spool", "msg")), [])
-        # The limit itself, and Auto-Submitted: no, are faxed.
+        # The limit itself, Auto-Submitted: no, another system's auto-generated mail and a person
+        # writing from our own address are faxed.
         s = n.smtp()
         self.assertEqual(s.sendmail("bob@example.com", ["FAX=+15550100@fax.test"], hops[hops.index("\r\n") + 2:] + note()), {})
         self.assertEqual(s.sendmail("bob@example.com", ["FAX=+15550101@fax.test"],
                                     note(extra_headers="Auto-Submitted: no\r\n")), {})
+        self.assertEqual(s.sendmail("erp@example.com", ["FAX=+15550102@fax.test"],
+                                    note(sender="erp@example.com", extra_headers="Auto-Submitted: auto-generated\r\n")), {})
+        self.assertEqual(s.sendmail("fax@fax.test", ["FAX=+15550103@fax.test"], note(sender="fax@fax.test")), {})
         s.quit()
-        self.assertEqual(len(n.wait_jobs(2)), 2)
+        self.assertEqual(len(n.wait_jobs(4)), 4)
 
 
 class MessyMailTest(fbtest.TempDirTest):
@@ -108,6 +117,11 @@ class MessyMailTest(fbtest.TempDirTest):
         job, text = self.fax(b"Please fax the signed contract today.\r\nThanks: Bob\r\n")
         self.assertEqual(job["pages"], 1)
         self.assertIn("signed contract", text)
+
+    def test_a_body_whose_first_line_is_indented(self):
+        job, text = self.fax(b"    Dear Sir, the indented letter begins here.\r\nRegards\r\n")
+        self.assertEqual(job["pages"], 1)
+        self.assertIn("indented letter begins here", text)
 
     def test_a_header_block_that_runs_into_the_body(self):
         job, text = self.fax(b"From: Bob <bob@example.com>\r\nSubject: Invoice\r\n"

@@ -213,6 +213,10 @@ TEST(FaxParts, CharsetLabelsAreMadeUsable) {
   EXPECT_EQ(charset_of("unknown-8bit"), "windows-1252");
   EXPECT_EQ(charset_of("windoes-1252"), "windows-1252");
   EXPECT_EQ(charset_of("x-no-such-charset"), "windows-1252");
+  EXPECT_EQ(charset_of(std::string(60, 'x')), "windows-1252");  // not asked of GMime (it caches labels)
+  FaxParts utf8 = ok(message("Content-Type: text/plain; charset=unknown-8bit\n\nCaf\xC3\xA9\n"));
+  ASSERT_EQ(utf8.parts.size(), 1u);
+  EXPECT_EQ(utf8.parts[0].charset, "utf-8");  // "unknown-8bit" text that is valid UTF-8
   FaxParts none = ok(message("Content-Type: text/plain\n\nHello\n"));
   ASSERT_EQ(none.parts.size(), 1u);
   EXPECT_EQ(none.parts[0].charset, "");
@@ -383,6 +387,13 @@ TEST(FaxParts, EmbeddedMessageIsRecursedIntoUnderItsHeader) {
   FaxParts own = ok(kHead + std::string("Content-Type: message/rfc822\n\n") + pdf_only);
   EXPECT_EQ(labels(own), (Strings{"forwarded message 1 (its header)", "part 1 (application/pdf)"}));
   EXPECT_EQ(own.parts[0].data, "---------- Forwarded message ----------\nSubject: the scan\n");
+  // A forward with nothing to fax leaves no header page alone.
+  EXPECT_EQ(err(kHead + std::string("Content-Type: message/rfc822\n\nSubject: empty\n\n  \n")).code, PartsErrc::nothing);
+  // Bytes windows-1252 leaves undefined still join the header, as U+FFFD.
+  FaxParts odd = ok(kHead + std::string("Content-Type: message/rfc822\n\nSubject: odd\nContent-Type: text/plain; "
+                                         "charset=windows-1252\n\nA\x81" "B\x80\n"));
+  ASSERT_EQ(odd.parts.size(), 1u);
+  EXPECT_EQ(odd.parts[0].data, "---------- Forwarded message ----------\nSubject: odd\n\nA\xEF\xBF\xBD" "B\xE2\x82\xAC\n");
 }
 
 TEST(FaxParts, DigestChildrenDefaultToMessages) {
