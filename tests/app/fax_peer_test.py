@@ -248,6 +248,19 @@ class WarmServerTest(fbtest.TempDirTest):
         # The server killed (a crash of its own): the next message gets a new one.
         server = first[0][2]
         os.kill(server, signal.SIGKILL)
+        # Polled until it has exited (a zombie, or reaped): a message sent while it is still
+        # ending may be rendered by its jail, which lives on for a moment (and renders a page
+        # in ~15 ms now), and the test would then be about that race, not about a new server.
+        deadline = time.time() + 30
+        while True:
+            try:
+                with open("/proc/%d/stat" % server) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+            except FileNotFoundError:
+                break
+            self.assertLess(time.time(), deadline, "the killed render server did not exit")
+            time.sleep(0.01)
         self.send(node, 3)
         after = self.wait_renders(node, 4)
         self.assertNotEqual(after[3][2], server, after)
