@@ -321,7 +321,9 @@ void OnRamp::deliver(const queue::Delivery& d) {
     }
     if (opt_.mode == DeliveryMode::maildir) {
       std::string key = std::to_string(d.job_id) + ".faxbridge-" + std::to_string(d.id);
-      auto r = mail::deliver_maildir(opt_.maildir, d.recipient, key, message);
+      // As an MTA would deliver it: Return-Path the envelope sender (reports: <>).
+      const std::string sender = d.kind == queue::DeliveryKind::report ? "" : opt_.from;
+      auto r = mail::deliver_maildir(opt_.maildir, d.recipient, key, message, sender);
       smtp::SendOutcome o;
       if (r) o = {smtp::SendOutcome::delivered, "in " + *r};
       else o = {r.error().permanent ? smtp::SendOutcome::permanent : smtp::SendOutcome::temporary, r.error().message};

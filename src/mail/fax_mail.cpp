@@ -25,7 +25,11 @@ void init_gmime() {
   gmime::init();
 }
 
-constexpr const char* kThumbnailCid = "page1.thumbnail@faxbridge";
+// The thumbnail's Content-ID: unique per mail (RFC 2392: a Content-ID names one body part
+// world-wide; clients that cache parts by it showed one fax's thumbnail in another's mail).
+std::string thumbnail_cid(const FaxMailOptions& o) {
+  return o.message_id.empty() ? std::string("page1.thumbnail@faxbridge") : "page1." + o.message_id;
+}
 
 fb::Result<std::string, ComposeError> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -144,7 +148,7 @@ std::string html_body(const ReceivedFaxInfo& i, const FaxMailOptions& o, bool wi
     s += "<tr><th style=\"text-align:left; padding-right:1em\">" + html_escape(k) + "</th><td>" + html_escape(v) + "</td></tr>\n";
   s += "</table>\n";
   if (with_thumbnail)
-    s += std::string("<p><img src=\"cid:") + kThumbnailCid + "\" alt=\"page 1\" style=\"border:1px solid #888\"></p>\n";
+    s += "<p><img src=\"cid:" + thumbnail_cid(o) + "\" alt=\"page 1\" style=\"border:1px solid #888\"></p>\n";
   s += "</body></html>\n";
   return s;
 }
@@ -200,10 +204,27 @@ std::string partner_status(const ReceivedFaxInfo& i) {
   return i.complete && i.bad_rows == 0 ? "2.0.0" : "2.6.0";
 }
 
+bool usable_partner_context(const std::string& context) {
+  // Base64 of a query string with a non-empty CallId (the contract): anything else makes
+  // Exchange refuse the partner mail, so the fax goes as an ordinary mail instead.
+  gsize n = 0;
+  guchar* raw = g_base64_decode(context.c_str(), &n);
+  std::string q(reinterpret_cast<const char*>(raw), n);
+  g_free(raw);
+  for (size_t at = 0; at < q.size();) {
+    size_t amp = q.find('&', at);
+    if (amp == std::string::npos) amp = q.size();
+    if (q.compare(at, 7, "CallId=") == 0 && amp > at + 7) return true;
+    at = amp + 1;
+  }
+  return false;
+}
+
 fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& raw_info, const FaxMailOptions& opt) {
   init_gmime();
   const ReceivedFaxInfo info = cleaned(raw_info);
-  const bool partner = opt.partner_context.has_value() && !opt.postmaster_reason;
+  const bool partner = opt.partner_context.has_value() && !opt.postmaster_reason &&
+                       usable_partner_context(clean(*opt.partner_context, 4096));
   const bool has_pages = info.pages > 0 && !opt.tiff_path.empty();
   std::string tiff, pdf, png;
   if (has_pages && (opt.attach_tiff || partner)) {
@@ -248,7 +269,10 @@ fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& ra
   if (partner) {
     g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerContent", "fax", nullptr);
     set_raw_header(mo, "X-MS-Exchange-UM-PartnerContext", clean(*opt.partner_context, 4096));
-    g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerStatus", partner_status(info).c_str(), nullptr);
+    // Pages that came but cannot be attached (their TIFF is gone) are a server error, not 2.0.0
+    // with no pages: the contract allows X-FaxNumberOfPages: 0 only with a missed-call status.
+    const std::string status = has_pages || info.pages == 0 ? partner_status(info) : "5.0.0";
+    g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerStatus", status.c_str(), nullptr);
     g_mime_object_set_header(mo, "X-FaxNumberOfPages", std::to_string(has_pages ? info.pages : 0).c_str(), nullptr);
     g_mime_object_set_header(mo, "X-MS-Exchange-UM-PartnerAssignedID", std::to_string(info.job_id).c_str(), nullptr);
     if (!info.caller.empty()) g_mime_object_set_header(mo, "X-CallingTelephoneNumber", info.caller.c_str(), nullptr);
@@ -281,9 +305,11 @@ fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& ra
     add(alt, text_part("plain", text_body(info, opt)));
     if (!png.empty()) {
       GMimeMultipart* related = g_mime_multipart_new_with_subtype("related");
+      // RFC 2387 §3.1: the type of the root, a required parameter.
+      g_mime_object_set_content_type_parameter(GMIME_OBJECT(related), "type", "text/html");
       add(related, text_part("html", html_body(info, opt, true)));
       GMimeObject* img = binary_part("image", "png", png, "page1.png", true);
-      g_mime_object_set_content_id(img, kThumbnailCid);
+      g_mime_object_set_content_id(img, thumbnail_cid(opt).c_str());
       add(related, img);
       add(alt, GMIME_OBJECT(related));
     } else {

@@ -78,5 +78,8 @@ fb::Result<std::string, ComposeError> compose_fax_mail(const ReceivedFaxInfo& in
 std::string fax_file_stem(const ReceivedFaxInfo& info);
 // The partner status of ../shared/specs/exchange-um-partner.md for this reception.
 std::string partner_status(const ReceivedFaxInfo& info);
+// Whether an echoed msExchUMContext is what the contract needs (base64 of a query string with a
+// non-empty CallId); without one the fax is mailed as an ordinary fax mail.
+bool usable_partner_context(const std::string& context);
 
 }  // namespace mail

@@ -44,9 +44,26 @@ fb::Result<std::string, MaildirError> maildir_folder(const std::string& root, st
 }
 
 fb::Result<std::string, MaildirError> deliver_maildir(const std::string& root, std::string_view address,
-                                                      const std::string& key, std::string_view message) {
+                                                      const std::string& key, std::string_view body,
+                                                      std::optional<std::string_view> return_path) {
   auto folder = maildir_folder(root, address);
   if (!folder) return folder.error();
+  std::string traced;
+  std::string_view message = body;
+  if (return_path) {
+    auto line_safe = [](std::string_view s) {
+      std::string out;
+      for (char c : s) {
+        if (c != '\r' && c != '\n' && c != '<' && c != '>') out.push_back(c);
+      }
+      return out;
+    };
+    const size_t eol = body.find('\n');
+    const char* nl = eol != std::string_view::npos && eol > 0 && body[eol - 1] == '\r' ? "\r\n" : "\n";
+    traced = "Return-Path: <" + line_safe(*return_path) + ">" + nl + "Delivered-To: " + line_safe(address) + nl;
+    traced.append(body);
+    message = traced;
+  }
   if (key.empty() || !std::all_of(key.begin(), key.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '-' || c == '_' || c == '.';
       }))

@@ -10,6 +10,7 @@
 // LIMITS: addresses of at most 254 bytes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,8 +28,11 @@ fb::Result<std::string, MaildirError> maildir_folder(const std::string& root, st
 
 // Writes `message` into the folder of `address`; returns the path in new/. `key` names the
 // file (letters, digits, '-', '_', '.': e.g. "1763840467.faxbridge-17-3"); `host` is added as
-// Maildir names do.
+// Maildir names do. With `return_path` (the envelope sender, "" for <>), the trace fields a
+// delivering MTA adds go on top (RFC 5321 §4.4): "Return-Path: <...>" and "Delivered-To: ...",
+// in the message's own line endings.
 fb::Result<std::string, MaildirError> deliver_maildir(const std::string& root, std::string_view address,
-                                                      const std::string& key, std::string_view message);
+                                                      const std::string& key, std::string_view message,
+                                                      std::optional<std::string_view> return_path = std::nullopt);
 
 }  // namespace mail

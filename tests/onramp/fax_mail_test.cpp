@@ -161,6 +161,9 @@ TEST_F(FaxMailTest, NormalMailHasTextHtmlThumbnailPdfAndTiff) {
   EXPECT_EQ(img.substr(1, 3), "PNG");
   std::string html = decoded(find_part(g_mime_message_get_mime_part(p.msg), "text/html"));
   EXPECT_NE(html.find(std::string("cid:") + g_mime_object_get_content_id(GMIME_OBJECT(png))), std::string::npos);
+  // Its Content-ID is this mail's own (RFC 2392), and the related part names its root's type.
+  EXPECT_STREQ(g_mime_object_get_content_id(GMIME_OBJECT(png)), "page1.fax-17.1795380067@fax.localhost");
+  EXPECT_NE(m->find("type=\"text/html\""), std::string::npos) << *m;
   std::string text = decoded(find_part(g_mime_message_get_mime_part(p.msg), "text/plain"));
   for (const char* want : {"A fax arrived from Zoë Müller (+1 (555) 123-4567).", "Sending station:  +1 555 1234567",
                            "Called number:    +15550100", "Pages received:   2 pages, complete",
@@ -275,6 +278,30 @@ TEST_F(FaxMailTest, PartnerStatusFollowsTheRealOutcome) {
   EXPECT_EQ(p.header("X-MS-Exchange-UM-PartnerStatus"), "2.4.0");
   info.server_error = true;
   EXPECT_EQ(partner_status(info), "5.0.0");
+  // Pages that came but whose TIFF is gone: a server error with 0 pages, never 2.0.0 with 0.
+  info.server_error = false;
+  info.pages = 2;
+  auto lost = compose_fax_mail(info, opt);
+  ASSERT_TRUE(lost);
+  Parsed q;
+  parse(*lost, q);
+  EXPECT_EQ(q.header("X-MS-Exchange-UM-PartnerStatus"), "5.0.0");
+  EXPECT_EQ(q.header("X-FaxNumberOfPages"), "0");
+}
+
+TEST_F(FaxMailTest, APartnerContextWithoutACallIdMakesAnOrdinaryFaxMail) {
+  EXPECT_TRUE(usable_partner_context(kContext));
+  for (const char* bad : {"", "QUJD", "Q2FsbElkPSZDYWxsZXJJZD0x" /* CallId=&CallerId=1 */}) {
+    EXPECT_FALSE(usable_partner_context(bad)) << bad;
+    opt.partner_context = bad;
+    auto m = compose_fax_mail(info, opt);
+    ASSERT_TRUE(m);
+    Parsed p;
+    parse(*m, p);
+    EXPECT_EQ(p.header("X-MS-Exchange-UM-PartnerContent"), "") << bad;
+    EXPECT_EQ(p.header("Content-Class"), "") << bad;
+    EXPECT_NE(p.header("X-Fax-Pages"), "") << bad;
+  }
 }
 
 TEST_F(FaxMailTest, WhatTheCallerSendsCannotAddHeaderFields) {
@@ -282,7 +309,7 @@ TEST_F(FaxMailTest, WhatTheCallerSendsCannotAddHeaderFields) {
   info.caller = "+1555\r\nBcc: evil@example.com";
   info.caller_name = "Eve\nX-Injected: 1";
   info.remote_ident = "TSI\r\nReply-To: x@y";
-  opt.partner_context = "QUJD\r\nX-Evil: 1";
+  opt.partner_context = std::string(kContext) + "\r\nX-Evil: 1";
   for (bool partner : {false, true}) {
     FaxMailOptions o = opt;
     if (!partner) o.partner_context.reset();
@@ -323,6 +350,21 @@ TEST(Thumbnail, ShrinksAPageKeepingItsLookAndAspect) {
   EXPECT_EQ(be(16), 240u);
   EXPECT_EQ(be(20), 318u);  // 1100 rows x 204/98 = 2290 square pixels, x 240/1728
   EXPECT_FALSE(imaging::thumbnail_png(p, 8));
+}
+
+TEST(Maildir, TheTraceFieldsOfADeliveringMtaGoOnTop) {
+  fs::path root = fs::temp_directory_path() / ("maildir_trace." + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto lf = deliver_maildir(root.string(), "Boss@Example.com", "k1", "Subject: x\n\nbody\n", "fax@fax.test");
+  ASSERT_TRUE(lf) << lf.error().message;
+  EXPECT_EQ(slurp(*lf), "Return-Path: <fax@fax.test>\nDelivered-To: Boss@Example.com\nSubject: x\n\nbody\n");
+  auto crlf = deliver_maildir(root.string(), "boss@example.com", "k2", "Subject: y\r\n\r\nbody\r\n", "");
+  ASSERT_TRUE(crlf) << crlf.error().message;
+  EXPECT_EQ(slurp(*crlf), "Return-Path: <>\r\nDelivered-To: boss@example.com\r\nSubject: y\r\n\r\nbody\r\n");
+  auto odd = deliver_maildir(root.string(), "boss@example.com", "k3", "x\n", "a>\r\nX-Injected: 1<b@c");
+  ASSERT_TRUE(odd) << odd.error().message;
+  EXPECT_EQ(slurp(*odd), "Return-Path: <aX-Injected: 1b@c>\nDelivered-To: boss@example.com\nx\n");
+  fs::remove_all(root);
 }
 
 TEST(Maildir, DeliversIntoNewOnceAndRefusesBadAddresses) {
