@@ -87,6 +87,8 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   std::string own = cfg.delivery.from;
   for (auto& c : own) c = char(std::tolower(static_cast<unsigned char>(c)));
   o.own_from = {own};
+  o.dsn_success = cfg.dsn.success;
+  o.dsn_delay = cfg.dsn.delay;
   return o;
 }
 

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
-#include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
 
 #include <crypt.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "mail/fax_parts.hpp"
 
@@ -45,13 +47,33 @@ std::string ascii(std::string_view s) {
   return out;
 }
 
-// NOTIFY for one job asked by two RCPTs (RFC 3461 §4.1): none given is the default (FAILURE
-// and DELAY); NEVER only when both say so; else the union, in SUCCESS, FAILURE, DELAY order.
-std::optional<std::string> merged_notify(const std::optional<std::string>& a, const std::optional<std::string>& b) {
+// Writes `data` to the file at `path` (created or emptied); 0 or the errno that stopped it.
+int write_file(const std::string& path, std::string_view data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+  if (fd < 0) return errno;
+  for (size_t at = 0; at < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + at, data.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return err;
+    }
+    at += size_t(n);
+  }
+  return ::close(fd) == 0 ? 0 : errno;
+}
+
+// NOTIFY for one job asked by two RCPTs (RFC 3461 §4.1): none given is the node's default
+// (`[dsn]`: FAILURE, DELAY when delay is on, SUCCESS when success is on), kept as none when the
+// other asks nothing beyond it; NEVER only when both say so; else the union, in SUCCESS,
+// FAILURE, DELAY order.
+std::optional<std::string> merged_notify(const std::optional<std::string>& a, const std::optional<std::string>& b,
+                                         const std::set<std::string>& by_default) {
   if (!a && !b) return std::nullopt;
-  auto flags = [](const std::optional<std::string>& n) {
+  auto flags = [&](const std::optional<std::string>& n) {
     std::set<std::string> f;
-    if (!n) return std::set<std::string>{"FAILURE", "DELAY"};
+    if (!n) return by_default;
     if (*n == "NEVER") return f;
     for (size_t at = 0; at <= n->size();) {
       size_t comma = n->find(',', at);
@@ -64,7 +86,7 @@ std::optional<std::string> merged_notify(const std::optional<std::string>& a, co
   std::set<std::string> u = flags(a);
   for (auto& f : flags(b)) u.insert(f);
   if (u.empty()) return std::string("NEVER");
-  if ((!a || !b) && u == std::set<std::string>{"FAILURE", "DELAY"}) return std::nullopt;
+  if ((!a || !b) && u == by_default) return std::nullopt;
   std::string out;
   for (const char* f : {"SUCCESS", "FAILURE", "DELAY"}) {
     if (u.count(f)) out += (out.empty() ? "" : ",") + std::string(f);
@@ -212,9 +234,16 @@ class Intake : public smtp::Intake {
     // What can be faxed is known now: refuse at DATA rather than fail the job later. (Until
     // the jobs are committed the file is not acknowledged; start-up removes such orphans.)
     std::string body;
+    bool read_ok = false;
     {
       std::ifstream f(*committed, std::ios::binary);
       body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+      read_ok = f.good() || f.eof();
+    }
+    if (!read_ok) {
+      ramp_.spool().remove_message(id);
+      reply = Reply{451, "4.3.0", "Local error in processing, try again later (cannot read the spool file)"};
+      return std::nullopt;
     }
     // A header block with no blank line after it (or none at all) gets one here, after our
     // Received: field, so that the spool holds the message as it is read (a DSN's headers, an
@@ -222,18 +251,17 @@ class Intake : public smtp::Intake {
     if (const size_t gap = mail::missing_blank_line_at(std::string_view(body).substr(std::min(recv_len_, body.size())));
         gap != std::string::npos && recv_len_ <= body.size()) {
       body.insert(recv_len_ + gap, "\r\n");
-      const std::string fixed = *committed + ".tmp";  // (a crash leaves a temporary start-up sweeps)
-      std::error_code ec;
-      {
-        std::ofstream f(fixed, std::ios::binary | std::ios::trunc);
-        f.write(body.data(), std::streamsize(body.size()));
-        if (!f.flush()) ec = std::make_error_code(std::errc::io_error);
-      }
-      if (!ec) std::filesystem::rename(fixed, *committed, ec);
-      if (ec) {
-        std::filesystem::remove(fixed, ec);
+      // Written beside the spool's incoming messages (a crash leaves a temporary start-up
+      // sweeps there), then renamed over the file.
+      const std::string fixed = ramp_.spool().dir() + "/incoming/" + id + ".fixed.tmp";
+      int err = write_file(fixed, body);
+      if (!err && ::rename(fixed.c_str(), committed->c_str()) != 0) err = errno;
+      if (err) {
+        ::unlink(fixed.c_str());
         ramp_.spool().remove_message(id);
-        reply = Reply{451, "4.3.0", "Local error in processing, try again later (cannot write the spool file)"};
+        const std::string why = std::string("cannot rewrite the spool file: ") + std::strerror(err);
+        reply = err == ENOSPC || err == EDQUOT ? Reply{452, "4.3.1", "Insufficient system storage, try again later (" + why + ")"}
+                                               : Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"};
         return std::nullopt;
       }
     }
@@ -273,7 +301,10 @@ class Intake : public smtp::Intake {
       auto [it, fresh] = numbers.emplace(std::make_pair(fax.number, fax.subaddress.value_or("")), p.recipients.size());
       if (!fresh) {
         auto& first = p.recipients[it->second].notify;
-        first = merged_notify(first, r.notify);
+        std::set<std::string> by_default{"FAILURE"};
+        if (ramp_.options().dsn_delay) by_default.insert("DELAY");
+        if (ramp_.options().dsn_success) by_default.insert("SUCCESS");
+        first = merged_notify(first, r.notify, by_default);
         continue;
       }
       p.recipients.push_back({r.address, fax.number, fax.subaddress, ramp_.options().station_id, r.notify, r.orcpt,
@@ -302,7 +333,7 @@ class Intake : public smtp::Intake {
     // Our own mail (received faxes: auto-generated; reports: auto-replied) is never faxed back;
     // nor is anyone's automatic reply. Other systems' auto-generated mail (an ERP's invoices, a
     // monitor's alerts) is what a fax gateway is for.
-    if (std::find(o.own_from.begin(), o.own_from.end(), t->from_address) != o.own_from.end()) {
+    if (std::find(o.own_from.begin(), o.own_from.end(), t->from_address) != o.own_from.end() || t->fax_mail) {
       return Reply{554, "5.7.1", "Message refused: it comes from this fax server itself (From: " +
                                      ascii(t->from_address) + ", Auto-Submitted), and is not faxed back"};
     }

@@ -64,10 +64,15 @@ struct OffRampOptions {
   // Loop protection (RFC 5321 §6.3, RFC 3834): a message that came with more Received: fields
   // than this is refused (554 5.4.6, as Postfix's hopcount_limit of 50); so are an automatic
   // reply (Auto-Submitted other than "no" or "auto-generated") and a message from one of
-  // `own_from` (the address our received-fax mail and reports are sent from) that is marked
-  // Auto-Submitted at all: our own mail (554 5.7.1). A person writing from that address, and
+  // `own_from` (the address our received-fax mail and reports are sent from), or carrying our
+  // received-fax mail's X-Fax-Job field (forwarded on by a mailbox rule), that is marked
+  // Auto-Submitted at all: our own mail, which would loop through a fax call (554 5.7.1). A person writing from that address, and
   // other systems' auto-generated mail, are faxed.
   int max_hops = 50;
+  // [dsn] success, delay: what a recipient without NOTIFY is reported on (report.hpp); two
+  // spellings of one number merge their NOTIFY against it.
+  bool dsn_success = false;
+  bool dsn_delay = true;
   std::vector<std::string> own_from;  // lower-cased
 };
 

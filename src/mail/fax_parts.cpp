@@ -720,6 +720,8 @@ std::optional<TraceFacts> trace_facts(std::string_view message) {
     if (!name) continue;
     if (g_ascii_strcasecmp(name, "Received") == 0) {
       ++t.received;
+    } else if (g_ascii_strcasecmp(name, "X-Fax-Job") == 0) {
+      t.fax_mail = true;
     } else if (g_ascii_strcasecmp(name, "Auto-Submitted") == 0 && t.auto_submitted.empty()) {
       // RFC 3834 §5: a keyword, perhaps with parameters ("auto-replied; owner-email=...").
       const char* v = g_mime_header_get_value(h);

@@ -90,6 +90,7 @@ struct TraceFacts {
   int received = 0;               // Received: fields (hops so far)
   std::string auto_submitted;     // the Auto-Submitted: value's keyword, lower-cased ("" when absent)
   std::string from_address;       // the first From: mailbox's address, lower-cased ("" when none)
+  bool fax_mail = false;          // an X-Fax-Job: field (our received-fax mail carries one)
 };
 // nullopt when the message cannot be parsed at all.
 std::optional<TraceFacts> trace_facts(std::string_view message);

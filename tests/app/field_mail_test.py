@@ -60,6 +60,23 @@ class SmtpFieldTest(fbtest.TempDirTest):
             self.assertEqual(db.execute("SELECT subaddress, notify FROM jobs ORDER BY subaddress").fetchall(),
                              [(None, "SUCCESS,FAILURE,DELAY"), ("7", "NEVER")])
 
+    def test_merged_notify_follows_the_nodes_dsn_defaults(self):
+        os.makedirs(self.path("quiet"))
+        n = Node(self.path("quiet"), extra="[dsn]\ndelay = false\n")  # no DELAY unless asked
+        self.addCleanup(n.stop)
+        s = n.smtp()
+        s.mail("bob@example.com")
+        for number, options in (("+15550100", []), ("+1-555-0100", ["NOTIFY=DELAY"]),
+                                ("+15550101", []), ("+1-555-0101", ["NOTIFY=SUCCESS"]),
+                                ("+15550102", []), ("+1-555-0102", ["NOTIFY=FAILURE"])):
+            self.assertEqual(s.rcpt("FAX=%s@fax.test" % number, options)[0], 250)
+        self.assertEqual(s.data(note())[0], 250)
+        s.quit()
+        n.wait_jobs(3)
+        with n.db() as db:
+            self.assertEqual(db.execute("SELECT number, notify FROM jobs ORDER BY number").fetchall(),
+                             [("+15550100", "FAILURE,DELAY"), ("+15550101", "SUCCESS,FAILURE"), ("+15550102", None)])
+
     def refused_at_data(self, n, msg, code, enhanced, words):
         s = n.smtp()
         with self.assertRaises(smtplib.SMTPDataError) as e:
@@ -79,6 +96,10 @@ class SmtpFieldTest(fbtest.TempDirTest):
                              "5.7.1", "an automatic reply (Auto-Submitted: auto-replied) is not faxed")
         self.refused_at_data(n, note(sender="Fax <FAX@fax.test>", extra_headers="Auto-Submitted: auto-generated\r\n"),
                              554, "5.7.1", "it comes from this fax server itself (From: fax@fax.test, Auto-Submitted)")
+        # A received fax a mailbox rule sends on, with a new From: still ours by its X-Fax-Job.
+        self.refused_at_data(n, note(sender="boss@example.com",
+                                     extra_headers="Auto-Submitted: auto-generated\r\nX-Fax-Job: 17\r\n"),
+                             554, "5.7.1", "it comes from this fax server itself (From: boss@example.com, Auto-Submitted)")
         self.assertEqual(n.jobs(), [])
         self.assertEqual(os.listdir(os.path.join(self.dir, "var", "spool", "msg")), [])
         # The limit itself, Auto-Submitted: no, another system's auto-generated mail and a person
