@@ -172,7 +172,9 @@ void Session::reply(int code, std::string_view enhanced, std::string_view text) 
     out_ += enhanced;
     out_ += ' ';
   }
-  out_ += text;
+  // A reply line is ASCII whatever it quotes (a part's UTF-8 file name, an address): a byte
+  // outside printable ASCII becomes '?', so no client's reply parser meets 8-bit or a line break.
+  for (char c : text) out_ += c >= 0x20 && c < 0x7f ? c : '?';
   out_ += "\r\n";
 }
 

@@ -134,6 +134,14 @@ TEST(SmtpSession, BarePathsAreTakenAsPostfixTakesThem) {
   EXPECT_EQ(h.send("MAIL FROM:a@b\r\n"), "250 2.1.0 Sender <a@b> OK\r\n");
 }
 
+// Reply lines are printable ASCII whatever they quote: an address (here under SMTPUTF8) or,
+// through the intake, a part's UTF-8 file name.
+TEST(SmtpSession, RepliesAreAsciiWhateverTheyQuote) {
+  Harness h;
+  h.send("EHLO c\r\n");
+  EXPECT_EQ(h.send("MAIL FROM:<j\xC3\xBCrgen@example.com> SMTPUTF8\r\n"), "250 2.1.0 Sender <j??rgen@example.com> OK\r\n");
+}
+
 struct ErrorCase {
   const char* setup;
   const char* line;
