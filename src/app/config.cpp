@@ -127,6 +127,7 @@ attach = ["pdf", "tiff"]
 mode = "maildir"                         # maildir | smtp | lmtp
 # maildir = "var/mail"                   # default <data_dir>/mail; <maildir>/<address>/{tmp,new,cur}
 # smarthost = "127.0.0.1:25"  lmtp = "127.0.0.1:24"  (+ username, password, tls_client_cert, tls_client_key)
+# tls = "may"                            # may | encrypt | verify; default verify with credentials, else may
 from = "fax@fax.localhost"               # default fax@<first smtp domain>
 postmaster = "postmaster@localhost"      # unroutable faxes, permanent delivery failures
 
@@ -160,6 +161,8 @@ constexpr Choice<Attach> kAttachments[] = {{"pdf", Attach::pdf}, {"tiff", Attach
 constexpr Choice<Codec> kCodecs[] = {{"pcmu", Codec::pcmu}, {"pcma", Codec::pcma}};
 constexpr Choice<DeliveryMode> kDeliveryModes[] = {
     {"maildir", DeliveryMode::maildir}, {"smtp", DeliveryMode::smtp}, {"lmtp", DeliveryMode::lmtp}};
+constexpr Choice<DeliveryTls> kDeliveryTls[] = {
+    {"may", DeliveryTls::may}, {"encrypt", DeliveryTls::encrypt}, {"verify", DeliveryTls::verify}};
 constexpr Choice<UnknownSources> kUnknownSources[] = {
     {"reject", UnknownSources::reject}, {"drop", UnknownSources::drop}};
 constexpr Choice<SipTransport> kSipTransports[] = {
@@ -824,6 +827,7 @@ void read_delivery(Table t, Delivery& d, const Config& c) {
   t.str("password", d.password, check_one_line);
   t.str("tls_client_cert", d.tls_client_cert, check_one_line);
   t.str("tls_client_key", d.tls_client_key, check_one_line);
+  t.choice<DeliveryTls>("tls", d.tls, kDeliveryTls);
   // Mail from the gateway comes from its own domain unless the admin says otherwise.
   if (!t.str("from", d.from, check_mail_address))
     d.from = "fax@" + (c.smtp.domains.empty() ? std::string("localhost") : c.smtp.domains[0]);

@@ -255,6 +255,9 @@ struct Exchange {
 };
 
 enum class DeliveryMode { maildir, smtp, lmtp };
+// [delivery] tls: auto — verify when credentials or a client certificate are sent, else may
+// (the levels: mail/smtp_client.hpp).
+enum class DeliveryTls { automatic, may, encrypt, verify };
 
 struct Delivery {
   DeliveryMode mode = DeliveryMode::maildir;
@@ -265,6 +268,7 @@ struct Delivery {
   std::string password;
   std::string tls_client_cert;
   std::string tls_client_key;
+  DeliveryTls tls = DeliveryTls::automatic;
   std::string from = "fax@fax.localhost";
   std::string postmaster = "postmaster@localhost";
   int archive_days = 30;  // received faxes and their records are kept this long after delivery

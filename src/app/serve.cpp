@@ -194,6 +194,12 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
     o.smtp.tls_client_cert_pem = secrets.client_cert;
     o.smtp.tls_client_key_pem = secrets.client_key;
     o.smtp.trust_pem = secrets.trust;
+    switch (d.tls) {
+      case config::DeliveryTls::automatic: break;
+      case config::DeliveryTls::may: o.smtp.tls = smtp::TlsPolicy::may; break;
+      case config::DeliveryTls::encrypt: o.smtp.tls = smtp::TlsPolicy::encrypt; break;
+      case config::DeliveryTls::verify: o.smtp.tls = smtp::TlsPolicy::verify; break;
+    }
   }
   o.log = [](const std::string& s) { log(s); };
   return o;

@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -38,15 +39,15 @@ using mail::kReplyLineMax;
 using mail::SmtpReplyParser;
 
 // The connection: the socket, then TLS over it after STARTTLS; a watchdog closes it when an
-// operation takes longer than the timeout.
+// operation takes longer than the time its step is given.
 class Conn {
  public:
-  Conn(asio::any_io_executor ex, std::chrono::seconds timeout) : sock_(ex), timer_(ex), timeout_(timeout) {}
+  Conn(asio::any_io_executor ex, const SmtpTimeouts& t) : sock_(ex), timer_(ex), t_(t) {}
   ~Conn() { timer_.cancel(); }
 
   asio::awaitable<std::string> connect(const std::string& host, uint16_t port) {
     tcp::resolver resolver(sock_.get_executor());
-    arm();
+    arm(t_.connect);
     auto [rec, eps] = co_await resolver.async_resolve(host, std::to_string(port), kNoThrow);
     if (rec) co_return "cannot resolve " + host + ": " + rec.message();
     auto [cec, ep] = co_await asio::async_connect(sock_, eps, kNoThrow);
@@ -61,6 +62,7 @@ class Conn {
     if (!in_.empty()) {
       const size_t n = in_.size();
       in_.clear();
+      injected_ = true;
       co_return "the server sent " + std::to_string(n) +
              " bytes after its 220 to STARTTLS, before TLS began: refused (an injection, or a broken server)";
     }
@@ -76,24 +78,24 @@ class Conn {
     std::error_code not_ip;
     asio::ip::make_address(host, not_ip);
     if (not_ip) SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI names hosts, never addresses
-    arm();
+    arm(t_.command);
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kNoThrow);
     if (ec) co_return "TLS handshake failed: " + (expired_ ? std::string("timed out") : ec.message());
     co_return "";
   }
 
-  asio::awaitable<bool> write(const std::string& data) {
-    arm();
+  asio::awaitable<bool> write(const std::string& data, std::chrono::seconds limit) {
+    arm(limit);
     std::error_code ec;
     if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), kNoThrow);
     else std::tie(ec, std::ignore) = co_await asio::async_write(sock_, asio::buffer(data), kNoThrow);
     co_return !ec;
   }
 
-  asio::awaitable<Reply> read_reply() {
+  asio::awaitable<Reply> read_reply(std::chrono::seconds limit) {
     SmtpReplyParser parser;
     for (;;) {
-      arm();
+      arm(limit);
       std::error_code ec;
       size_t len = 0;
       auto buf = asio::dynamic_buffer(in_, kReplyLineMax + 2);
@@ -103,7 +105,7 @@ class Conn {
         Reply r;
         r.text = ec == asio::error::not_found
                      ? "the server sent a reply line longer than " + std::to_string(kReplyLineMax) + " bytes"
-                 : expired_ ? "the server did not answer within " + std::to_string(timeout_.count()) + " s"
+                 : expired_ ? "the server did not answer within " + std::to_string(limit.count()) + " s"
                             : "the connection failed: " + ec.message();
         co_return r;
       }
@@ -113,14 +115,31 @@ class Conn {
     }
   }
 
+  // The server sent bytes with its 220 to STARTTLS (start_tls refused them).
+  bool injected() const { return injected_; }
+
+  // The message in blocks, each given `limit` (RFC 5321 §4.5.3.2.5: per TCP SEND).
+  asio::awaitable<bool> write_blocks(const std::string& data, std::chrono::seconds limit) {
+    constexpr size_t kBlock = 64 * 1024;
+    for (size_t at = 0; at < data.size(); at += kBlock) {
+      arm(limit);
+      std::error_code ec;
+      auto b = asio::buffer(data.data() + at, std::min(kBlock, data.size() - at));
+      if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, b, kNoThrow);
+      else std::tie(ec, std::ignore) = co_await asio::async_write(sock_, b, kNoThrow);
+      if (ec) co_return false;
+    }
+    co_return true;
+  }
+
   void close() {
     std::error_code ec;
     sock_.close(ec);
   }
 
  private:
-  void arm() {
-    timer_.expires_after(timeout_);
+  void arm(std::chrono::seconds limit) {
+    timer_.expires_after(limit);
     timer_.async_wait([this](std::error_code ec) {
       if (ec) return;
       expired_ = true;
@@ -132,9 +151,10 @@ class Conn {
   tcp::socket sock_;
   std::optional<asio::ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer timer_;
-  std::chrono::seconds timeout_;
+  SmtpTimeouts t_;
   std::string in_;
   bool expired_ = false;
+  bool injected_ = false;
 };
 
 SendOutcome from_reply(const Reply& r, const std::string& during) {
@@ -201,29 +221,59 @@ SmtpClient::SmtpClient(asio::any_io_executor ex, SmtpClientOptions opt) : ex_(st
   opportunistic_ = make(false);
 }
 
+TlsPolicy SmtpClient::policy() const {
+  if (opt_.tls) return *opt_.tls;
+  return !opt_.username.empty() || !opt_.tls_client_cert.empty() ? TlsPolicy::verify : TlsPolicy::may;
+}
+
 asio::awaitable<SendOutcome> SmtpClient::send(std::string from, std::string to, std::string message) {
   if (!setup_error_.empty()) co_return temporary(setup_error_);
-  const bool secrets = !opt_.username.empty() || !opt_.tls_client_cert.empty();
+  bool handshake_failed = false;
+  SendOutcome o = co_await attempt(from, to, message, true, &handshake_failed);
+  if (handshake_failed && policy() == TlsPolicy::may) {
+    // As Postfix at level may: the server's TLS is broken, the mail goes in clear.
+    SendOutcome clear = co_await attempt(from, to, message, false, nullptr);
+    clear.detail += " (in clear: " + o.detail + ")";
+    co_return clear;
+  }
+  co_return o;
+}
+
+asio::awaitable<SendOutcome> SmtpClient::attempt(const std::string& from, const std::string& to,
+                                                 const std::string& message, bool starttls, bool* handshake_failed) {
+  const TlsPolicy level = policy();
+  const auto& t = opt_.timeouts;
   const std::string server = opt_.host + ":" + std::to_string(opt_.port);
-  Conn c(ex_, opt_.timeout);
+  Conn c(ex_, t);
   if (auto e = co_await c.connect(opt_.host, opt_.port); !e.empty()) co_return temporary(e);
-  Reply r = co_await c.read_reply();
+  Reply r = co_await c.read_reply(t.command);
   if (r.code != 220) co_return from_reply(r, server + " greeting");
   const std::string hello = std::string(opt_.lmtp ? "LHLO " : "EHLO ") + opt_.helo_name + "\r\n";
-  if (!co_await c.write(hello)) co_return temporary("the connection to " + server + " failed");
-  r = co_await c.read_reply();
+  if (!co_await c.write(hello, t.command)) co_return temporary("the connection to " + server + " failed");
+  r = co_await c.read_reply(t.command);
   if (r.code != 250) co_return from_reply(r, opt_.lmtp ? "LHLO" : "EHLO");
   bool tls = false;
-  if (has_extension(r, "STARTTLS")) {
-    if (!co_await c.write("STARTTLS\r\n")) co_return temporary("the connection to " + server + " failed");
-    Reply s = co_await c.read_reply();
-    if (s.code != 220) co_return from_reply(s, "STARTTLS");
-    auto e = co_await c.start_tls(secrets ? *verified_ : *opportunistic_, opt_.host, secrets);
-    if (!e.empty()) co_return temporary(server + ": " + e);
-    tls = true;
-    if (!co_await c.write(hello)) co_return temporary("the connection to " + server + " failed");
-    r = co_await c.read_reply();
-    if (r.code != 250) co_return from_reply(r, opt_.lmtp ? "LHLO" : "EHLO");
+  const char* level_name = level == TlsPolicy::verify ? "verify" : "encrypt";
+  if (starttls && has_extension(r, "STARTTLS")) {
+    if (!co_await c.write("STARTTLS\r\n", t.command)) co_return temporary("the connection to " + server + " failed");
+    Reply s = co_await c.read_reply(t.command);
+    if (s.code != 220 && (level != TlsPolicy::may || s.code == 0)) co_return from_reply(s, "STARTTLS");
+    if (s.code == 220) {  // (else, at level may: on in clear, RFC 3207 §4)
+      const bool verify = level == TlsPolicy::verify;
+      auto e = co_await c.start_tls(verify ? *verified_ : *opportunistic_, opt_.host, verify);
+      if (!e.empty()) {
+        if (handshake_failed && !c.injected()) *handshake_failed = true;
+        co_return temporary(server + ": " + e);
+      }
+      tls = true;
+      if (!co_await c.write(hello, t.command)) co_return temporary("the connection to " + server + " failed");
+      r = co_await c.read_reply(t.command);
+      if (r.code != 250) co_return from_reply(r, opt_.lmtp ? "LHLO" : "EHLO");
+    }
+  }
+  if (!tls && level != TlsPolicy::may) {
+    co_return temporary(server + " does not offer STARTTLS, and [delivery] tls = " + level_name +
+                        " requires it: the mail is not sent in clear");
   }
   if (!opt_.username.empty()) {
     if (!tls && !is_loopback(opt_.host))
@@ -232,18 +282,18 @@ asio::awaitable<SendOutcome> SmtpClient::send(std::string from, std::string to, 
     if (!has_extension(r, "AUTH", &mechs)) co_return temporary(server + " does not offer AUTH");
     if (mechs.find("PLAIN") != std::string::npos) {
       std::string token = std::string(1, '\0') + opt_.username + std::string(1, '\0') + opt_.password;
-      if (!co_await c.write("AUTH PLAIN " + base64(token) + "\r\n")) co_return temporary("the connection failed");
-      r = co_await c.read_reply();
+      if (!co_await c.write("AUTH PLAIN " + base64(token) + "\r\n", t.command)) co_return temporary("the connection failed");
+      r = co_await c.read_reply(t.command);
     } else if (mechs.find("LOGIN") != std::string::npos) {
-      if (!co_await c.write("AUTH LOGIN\r\n")) co_return temporary("the connection failed");
-      r = co_await c.read_reply();
+      if (!co_await c.write("AUTH LOGIN\r\n", t.command)) co_return temporary("the connection failed");
+      r = co_await c.read_reply(t.command);
       if (r.code == 334) {
-        co_await c.write(base64(opt_.username) + "\r\n");
-        r = co_await c.read_reply();
+        co_await c.write(base64(opt_.username) + "\r\n", t.command);
+        r = co_await c.read_reply(t.command);
       }
       if (r.code == 334) {
-        co_await c.write(base64(opt_.password) + "\r\n");
-        r = co_await c.read_reply();
+        co_await c.write(base64(opt_.password) + "\r\n", t.command);
+        r = co_await c.read_reply(t.command);
       }
     } else {
       co_return temporary(server + " offers no AUTH mechanism we use (PLAIN, LOGIN): " + mechs);
@@ -252,19 +302,20 @@ asio::awaitable<SendOutcome> SmtpClient::send(std::string from, std::string to, 
     // temporary, never a bounce of the fax.
     if (r.code != 235) co_return temporary("AUTH: " + r.text);
   }
-  if (!co_await c.write("MAIL FROM:<" + from + ">\r\n")) co_return temporary("the connection failed");
-  r = co_await c.read_reply();
+  if (!co_await c.write("MAIL FROM:<" + from + ">\r\n", t.command)) co_return temporary("the connection failed");
+  r = co_await c.read_reply(t.command);
   if (r.code != 250) co_return from_reply(r, "MAIL FROM");
-  if (!co_await c.write("RCPT TO:<" + to + ">\r\n")) co_return temporary("the connection failed");
-  r = co_await c.read_reply();
+  if (!co_await c.write("RCPT TO:<" + to + ">\r\n", t.command)) co_return temporary("the connection failed");
+  r = co_await c.read_reply(t.command);
   if (r.code != 250 && r.code != 251) co_return from_reply(r, "RCPT TO");
-  if (!co_await c.write("DATA\r\n")) co_return temporary("the connection failed");
-  r = co_await c.read_reply();
+  if (!co_await c.write("DATA\r\n", t.command)) co_return temporary("the connection failed");
+  r = co_await c.read_reply(t.data_init);
   if (r.code != 354) co_return from_reply(r, "DATA");
-  if (!co_await c.write(dot_stuff(message))) co_return temporary("the connection failed while sending the message");
-  r = co_await c.read_reply();  // LMTP: one reply per recipient, and we send one recipient
+  if (!co_await c.write_blocks(dot_stuff(message), t.data_block))
+    co_return temporary("the connection failed while sending the message");
+  r = co_await c.read_reply(t.data_end);  // LMTP: one reply per recipient, and we send one recipient
   if (r.code < 200 || r.code >= 300) co_return from_reply(r, "end of data");
-  co_await c.write("QUIT\r\n");
+  co_await c.write("QUIT\r\n", t.command);
   c.close();
   co_return SendOutcome{SendOutcome::delivered, r.text};
 }

@@ -19,6 +19,7 @@ namespace {
 using config::Attach;
 using config::Config;
 using config::DeliveryMode;
+using config::DeliveryTls;
 using config::Paper;
 using config::T38Mode;
 using config::UdptlEc;
@@ -494,6 +495,11 @@ postmaster = "admin@example.com"
   EXPECT_EQ(c.delivery.archive_days, 30);
   EXPECT_EQ(load("[delivery]\narchive_days = 0\n").delivery.archive_days, 0);
   EXPECT_NE(error_of("[delivery]\narchive_days = -1\n"), "(loaded)");
+  EXPECT_EQ(c.delivery.tls, DeliveryTls::automatic);
+  EXPECT_EQ(load("[delivery]\ntls = \"may\"\n").delivery.tls, DeliveryTls::may);
+  EXPECT_EQ(load("[delivery]\ntls = \"encrypt\"\n").delivery.tls, DeliveryTls::encrypt);
+  EXPECT_EQ(load("[delivery]\ntls = \"verify\"\n").delivery.tls, DeliveryTls::verify);
+  EXPECT_NE(error_of("[delivery]\ntls = \"yes\"\n").find("delivery.tls"), std::string::npos);
 }
 
 TEST(Override, DsnHttpStore) {

@@ -416,3 +416,140 @@ postmaster = "postmaster@example.com"
         self.assertEqual([l for l in seen if not l.upper().startswith((b"EHLO", b"STARTTLS"))], [], seen)
         [job] = node.jobs()
         self.assertNotEqual(job["state"], "done", job)
+
+
+class FakeSmarthost:
+    """A scripted SMTP server on a loopback port, one thread per session, recording each session's
+    lines. starttls: offer STARTTLS and, when asked, answer 220 and then break the handshake (the
+    ClientHello gets plain text back); slow_dot_s: seconds to wait after the final dot before 250."""
+
+    def __init__(self, test, starttls=False, slow_dot_s=0):
+        self.sessions = []  # one list of lines per session
+        self.delivered = []  # one entry per message answered 250 after its final dot
+        self.starttls, self.slow_dot_s = starttls, slow_dot_s
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        test.addCleanup(self.srv.close)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def session(self, c):
+        lines = []
+        self.sessions.append(lines)
+        f = c.makefile("rb")
+        try:
+            c.sendall(b"220 fake.test ESMTP\r\n")
+            in_data = False
+            for line in f:
+                lines.append(line)
+                if in_data:
+                    if line == b".\r\n":
+                        in_data = False
+                        time.sleep(self.slow_dot_s)
+                        c.sendall(b"250 2.0.0 queued\r\n")
+                        self.delivered.append(time.time())
+                    continue
+                cmd = line.upper()
+                if cmd.startswith(b"EHLO"):
+                    c.sendall(b"250-fake.test\r\n" + (b"250-STARTTLS\r\n" if self.starttls else b"") + b"250 8BITMIME\r\n")
+                elif cmd.startswith(b"STARTTLS"):
+                    c.sendall(b"220 2.0.0 go ahead\r\n")
+                    c.recv(4096)  # the ClientHello
+                    c.sendall(b"this is not TLS\r\n")
+                    break
+                elif cmd.startswith(b"DATA"):
+                    in_data = True
+                    c.sendall(b"354 go on\r\n")
+                elif cmd.startswith(b"QUIT"):
+                    c.sendall(b"221 bye\r\n")
+                    break
+                else:
+                    c.sendall(b"250 ok\r\n")
+        except OSError:
+            pass
+        c.close()
+
+
+class SmarthostBase(fbtest.TempDirTest):
+    """A node delivering received faxes to a FakeSmarthost (no tests of its own)."""
+
+    def setUp(self):
+        super().setUp()
+        if not fbtest.have_itu():
+            self.skipTest("no ITU corpus")
+        self.tif = self.path("one.tif")
+        fbtest.run("convert", "-o", self.tif, fbtest.itu_chart(1), check=0)
+
+    def node(self, host, tls=""):
+        os.makedirs(self.path("node"))
+        node = Node(self.path("node"), extra="""
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+from = "fax@example.com"
+postmaster = "postmaster@example.com"
+%s
+""" % (host.port, tls))
+        self.addCleanup(node.stop)
+        return node
+
+    def wait_job(self, node, state, timeout):
+        deadline = time.time() + timeout
+        while True:
+            jobs = node.jobs()
+            if jobs and jobs[0]["state"] == state:
+                return jobs[0]
+            self.assertLess(time.time(), deadline, (jobs, open(node.log.name).read()[-3000:]))
+            time.sleep(0.5)
+
+
+class SmarthostPolicyTest(SmarthostBase):
+    """[delivery] tls levels, against a scripted smarthost."""
+
+    def test_a_broken_tls_handshake_at_level_may_sends_in_clear(self):
+        host = FakeSmarthost(self, starttls=True)
+        node = self.node(host)  # no credentials: the default level is may
+        self.assertEqual(fax_in(node, self.tif).result()["pages"], 1)
+        self.wait_job(node, "done", 120)
+        # The first session asked for TLS and got garbage; the second went in clear, at once.
+        self.assertEqual(len(host.delivered), 1)
+        first, second = host.sessions[0], host.sessions[1]
+        self.assertTrue(any(l.upper().startswith(b"STARTTLS") for l in first), first)
+        self.assertFalse(any(l.upper().startswith(b"STARTTLS") for l in second), second)
+        self.assertTrue(any(l.upper().startswith(b"MAIL FROM:<FAX@EXAMPLE.COM>") for l in second), second)
+        self.assertIn(b"Content-Type: multipart/mixed", b"".join(second))
+
+    def test_level_encrypt_never_sends_in_clear(self):
+        host = FakeSmarthost(self, starttls=False)
+        node = self.node(host, 'tls = "encrypt"')
+        self.assertEqual(fax_in(node, self.tif).result()["pages"], 1)
+        deadline = time.time() + 60
+        while "does not offer STARTTLS, and [delivery] tls = encrypt" not in open(node.log.name).read():
+            self.assertLess(time.time(), deadline, open(node.log.name).read()[-3000:])
+            time.sleep(0.2)
+        self.assertEqual(host.delivered, [])
+        self.assertFalse(any(l.upper().startswith(b"MAIL") for s in host.sessions for l in s), host.sessions)
+        [job] = node.jobs()
+        self.assertEqual(job["state"], "delivering", job)
+
+
+class SlowSmarthostTest(SmarthostBase):
+    """RFC 5321 §4.5.3.2.6: a smarthost that takes 90 s to answer the final dot (a virus scan) has
+    the mail already: the client waits for it (10 minutes allowed) and delivers once, not twice."""
+
+    def test_ninety_seconds_after_the_dot_is_one_delivery(self):
+        host = FakeSmarthost(self, slow_dot_s=90)
+        node = self.node(host)
+        self.assertEqual(fax_in(node, self.tif).result()["pages"], 1)
+        self.wait_job(node, "done", 300)
+        self.assertEqual(len(host.delivered), 1, host.sessions)
+        self.assertEqual(sum(1 for s in host.sessions for l in s if l.upper().startswith(b"DATA")), 1)
