@@ -34,10 +34,13 @@
 #include <gmime/gmime.h>
 
 #include "mail/gmime_util.hpp"
+#include "mail/smime.hpp"
+#include "mail/tnef.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -303,7 +306,14 @@ int body_rank(GMimeObject* obj) {
 
 // RFC 2046 §5.1.4: the last alternative is the best; text is preferred over HTML, which a fax can only
 // approximate; when no alternative is text or HTML the last one is taken and judged like any part.
+bool has_pictures(GMimeObject* obj);
+
 int chosen_alternative(Children kids) {
+  // ... except that HTML showing pictures (cid: images of a multipart/related) the text
+  // alternative cannot show is faxed instead: the sender pasted them to be seen.
+  for (int i = kids.size() - 1; i >= 0; --i) {
+    if (body_rank(kids[i]) == 1 && has_pictures(kids[i])) return i;
+  }
   for (int rank : {2, 1}) {
     for (int i = kids.size() - 1; i >= 0; --i) {
       if (body_rank(kids[i]) == rank) return i;
@@ -318,10 +328,15 @@ class HtmlReferences {
   explicit HtmlReferences(GMimeObject* root) { collect(root); }
 
   bool references(GMimeObject* obj) const {
-    std::string id = lower(content_id(obj));
-    if (!id.empty() && cids_.count(id)) return true;
+    if (by_cid(obj)) return true;
     const char* loc = GMIME_IS_PART(obj) ? g_mime_part_get_content_location(GMIME_PART(obj)) : nullptr;
     return loc && *loc && html_.find(lower(loc)) != std::string::npos;
+  }
+
+  // By a cid: URL naming its Content-ID (those are shown in place; Content-Location ones are not).
+  bool by_cid(GMimeObject* obj) const {
+    const std::string id = lower(content_id(obj));
+    return !id.empty() && cids_.count(id) > 0;
   }
 
  private:
@@ -347,6 +362,83 @@ class HtmlReferences {
   std::string html_;
   std::set<std::string> cids_;
 };
+
+bool is_picture(GMimeObject* obj) {
+  if (!GMIME_IS_PART(obj)) return false;
+  const auto kind = kind_by_type(mime_type(obj));
+  return kind == FaxPartKind::image || kind == FaxPartKind::tiff;
+}
+
+// Whether HTML in this subtree shows images of its multipart/related by cid: (RFC 2392).
+bool has_pictures(GMimeObject* obj) {
+  if (!GMIME_IS_MULTIPART(obj)) return false;
+  Children kids{GMIME_MULTIPART(obj)};
+  if (mime_type(obj) == "multipart/related" && kids.size() > 0) {
+    const int root = related_root(kids.mp);
+    HtmlReferences refs(kids[root]);
+    for (int i = 0; i < kids.size(); ++i) {
+      if (i != root && is_picture(kids[i]) && refs.by_cid(kids[i])) return true;
+    }
+    return false;
+  }
+  for (int i = 0; i < kids.size(); ++i) {
+    if (has_pictures(kids[i])) return true;
+  }
+  return false;
+}
+
+// `html` with each cid: URL that names one of `images` (lower-cased Content-IDs) replaced by that
+// image as a data: URI, so the renderer, which loads nothing else, shows it in place. Every
+// inlined copy is paid from `budget` (the caller's, for the whole message): the first use of each
+// picture first, then the repeats in order; what the budget cannot pay for stays a cid: reference,
+// shown as nothing. So the HTML cannot grow without bound, however often a picture is used.
+std::string with_inline_images(std::string_view html, const std::map<std::string, std::string>& images,
+                               size_t& budget) {
+  struct Use {
+    size_t at, end;
+    const std::string* uri;  // nullptr: not one of `images`
+    bool first;
+  };
+  std::vector<Use> uses;
+  std::set<const std::string*> seen;
+  for (size_t i = 0; i + 4 <= html.size(); ++i) {
+    if ((html[i] | 0x20) != 'c' || (html[i + 1] | 0x20) != 'i' || (html[i + 2] | 0x20) != 'd' || html[i + 3] != ':') {
+      continue;
+    }
+    size_t end = html.find_first_of("\"'<>() \t\r\n", i + 4);
+    if (end == std::string_view::npos) end = html.size();
+    auto it = images.find(lower(percent_decode(html.substr(i + 4, end - i - 4))));
+    const std::string* uri = it == images.end() ? nullptr : &it->second;
+    uses.push_back({i, end, uri, uri && seen.insert(uri).second});
+    i = end - 1;
+  }
+  std::vector<bool> inlined(uses.size(), false);
+  for (bool firsts : {true, false}) {
+    for (size_t k = 0; k < uses.size(); ++k) {
+      if (!uses[k].uri || uses[k].first != firsts || uses[k].uri->size() > budget) continue;
+      budget -= uses[k].uri->size();
+      inlined[k] = true;
+    }
+  }
+  std::string out;
+  out.reserve(html.size());
+  size_t at = 0;
+  for (size_t k = 0; k < uses.size(); ++k) {
+    if (!inlined[k]) continue;
+    out.append(html.substr(at, uses[k].at - at));
+    out.append(*uses[k].uri);
+    at = uses[k].end;
+  }
+  out.append(html.substr(at));
+  return out;
+}
+
+std::string base64(std::string_view data) {
+  gchar* b = g_base64_encode(reinterpret_cast<const guchar*>(data.data()), data.size());
+  std::string out(b ? b : "");
+  g_free(b);
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The limits, checked over the whole tree before anything is decoded.
@@ -436,6 +528,7 @@ class Walker {
   }
 
   FaxParts& result() { return out_; }
+  std::optional<PartsError> check_limits(GMimeObject* top) { return limits_.check(top, 0); }
   const PartsError& error() const { return error_; }
 
  private:
@@ -455,6 +548,15 @@ class Walker {
 
   bool walk_alternative(Children kids, Place at) {
     int chosen = chosen_alternative(kids);
+    if (prefer_html_) {  // the HTML beside its pictures (walk_related)
+      for (int i = kids.size() - 1; i >= 0; --i) {
+        if (body_rank(kids[i]) == 1) {
+          chosen = i;
+          break;
+        }
+      }
+      prefer_html_ = false;  // (only this alternative: not those nested in it)
+    }
     for (int i = 0; i < kids.size(); ++i) {
       if (i == chosen) {
         if (!walk(kids[i], at)) return false;
@@ -472,13 +574,35 @@ class Walker {
     int root = related_root(kids.mp);
     HtmlReferences refs(kids[root]);
     bool html_faxed = !at.unchosen && body_rank(kids[root]) == 1;
+    // Outlook's shape: the root is a multipart/alternative of text and HTML, and the HTML shows
+    // the pictures beside it; it is faxed instead of the text (prefer_html_), pictures in place.
+    const bool alternative_root = !at.unchosen && GMIME_IS_MULTIPART(kids[root]) &&
+                                  mime_type(kids[root]) == "multipart/alternative";
+    // The pictures the HTML shows by cid: go into it, in place (with_inline_images).
+    std::map<std::string, std::string> images;
+    for (int i = 0; (html_faxed || alternative_root) && i < kids.size(); ++i) {
+      if (i == root || !is_picture(kids[i]) || !refs.by_cid(kids[i])) continue;
+      std::string& uri = images[lower(content_id(kids[i]))];
+      uri = "data:" + mime_type(kids[i]) + ";base64," + base64(decoded(GMIME_PART(kids[i])));
+      inline_budget_ += 4 * uri.size();  // each picture shown up to four times, for the message
+    }
+    if (alternative_root && !images.empty()) html_faxed = true;
+    auto* outer = inline_images_;
+    inline_images_ = images.empty() ? nullptr : &images;
+    const bool outer_prefer = prefer_html_;
+    prefer_html_ = alternative_root && !images.empty();
     for (int i = 0; i < kids.size(); ++i) {
       if (i != root && GMIME_IS_PART(kids[i]) && refs.references(kids[i])) {
-        skip_resource(next_leaf(GMIME_PART(kids[i]), false), html_faxed);
+        Leaf leaf = next_leaf(GMIME_PART(kids[i]), false);
+        if (!images.count(lower(content_id(kids[i])))) skip_resource(leaf, html_faxed);  // else shown in place
       } else if (!walk(kids[i], at)) {
+        inline_images_ = outer;
+        prefer_html_ = outer_prefer;
         return false;
       }
     }
+    inline_images_ = outer;
+    prefer_html_ = outer_prefer;
     return true;
   }
 
@@ -518,6 +642,19 @@ class Walker {
 
   bool visit(const Leaf& leaf, Place at) {
     if (at.unchosen && leaf.body) return true;  // the same text in a form we do not fax
+    const std::string ext = extension(leaf.filename);
+    if (one_of(leaf.type, {"application/pkcs7-mime", "application/x-pkcs7-mime"}) ||
+        (leaf.type == "application/octet-stream" && one_of(ext, {"p7m"}))) {
+      return visit_smime(leaf, at);
+    }
+    if (leaf.type == "application/octet-stream" && one_of(ext, {"p7s"})) {
+      out_.skipped.push_back({leaf.label, "signature"});
+      return true;
+    }
+    if (one_of(leaf.type, {"application/ms-tnef", "application/vnd.ms-tnef"}) ||
+        (leaf.type == "application/octet-stream" && lower(leaf.filename) == "winmail.dat")) {
+      return visit_tnef(leaf, decoded(leaf.part));
+    }
     Rule rule = rule_by_type(leaf.type, !leaf.filename.empty());
     if (rule.verdict == Verdict::skip) {
       out_.skipped.push_back({leaf.label, rule.reason});
@@ -527,13 +664,146 @@ class Walker {
     std::string data = decoded(leaf.part);
     std::optional<FaxPartKind> kind = rule.kind;
     if (rule.verdict == Verdict::identify) {
-      std::string ext = extension(leaf.filename);
+      if (is_tnef(data)) return visit_tnef(leaf, std::move(data));
       kind = kind_by_magic(data, ext);
       if (!kind) kind = kind_by_extension(ext);
     }
     if (!kind || (*kind == FaxPartKind::office && !opt_.office)) return refuse(leaf);
     if (leaf.body && only_whitespace(data)) return true;
+    if (leaf.body) ++bodies_;
     add(leaf, *kind, std::move(data));
+    return true;
+  }
+
+  // S/MIME (smime.hpp): opaque-signed content is walked as the part it stands for, the signature
+  // noted; encrypted or unreadable blobs are refused naming why.
+  bool visit_smime(const Leaf& leaf, Place at) {
+    auto opened = open_smime(decoded(leaf.part));
+    if (!opened) {
+      error_ = {PartsErrc::unrenderable, leaf.label + " " + opened.error()};
+      return false;
+    }
+    out_.skipped.push_back({leaf.label, "S/MIME signature (the signed content is faxed; the signature is not checked)"});
+    // A signed file rather than signed mail (CAdES, "contract.pdf.p7m"): the file itself, named
+    // without ".p7m", when it is one we know by its first bytes and not a MIME entity.
+    std::string inner_name = leaf.filename;
+    if (lower(extension(inner_name)) == "p7m") inner_name.resize(inner_name.size() - 4);
+    if (auto kind = kind_by_magic(opened->content, extension(inner_name)); kind && !starts_with_header(opened->content)) {
+      if (*kind == FaxPartKind::office && !opt_.office) {
+        error_ = {PartsErrc::unrenderable, leaf.label + " holds a signed document that cannot be faxed"};
+        return false;
+      }
+      out_.parts.push_back({*kind, "application/octet-stream", "", inner_name, leaf.label + ", the signed file",
+                            std::move(opened->content)});  // (by its first bytes: never text)
+      return true;
+    }
+    return walk_unwrapped(opened->content, at, leaf.label);
+  }
+
+  // Whether the bytes begin with a header field ("Name: value", RFC 5322 §2.2): a MIME entity.
+  static bool starts_with_header(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size() && s[i] > ' ' && s[i] < 127 && s[i] != ':') ++i;
+    return i > 0 && i < s.size() && s[i] == ':';
+  }
+
+  // A MIME entity found inside a wrapper (S/MIME), parsed and walked in place, within the same
+  // limits as the rest of the message.
+  bool walk_unwrapped(const std::string& entity, Place at, const std::string& label) {
+    if (++unwrapped_ > kMaxUnwrapped) {
+      error_ = {PartsErrc::limit, "the message wraps more than " + std::to_string(kMaxUnwrapped) +
+                                      " signed or TNEF parts inside one another"};
+      return false;
+    }
+    GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(entity.data(), entity.size()));
+    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+    GPtr<GMimeObject> inner(g_mime_parser_construct_part(parser.get(), nullptr));
+    if (!inner) {
+      error_ = {PartsErrc::unrenderable, label + " holds content that cannot be parsed as MIME"};
+      return false;
+    }
+    if (auto err = limits_.check(inner.get(), 1)) {
+      error_ = *err;
+      return false;
+    }
+    return walk(inner.get(), {at.unchosen, at.top});
+  }
+
+  // Outlook's TNEF (tnef.hpp): its body, then its attachments, each judged like a MIME part.
+  bool visit_tnef(const Leaf& leaf, std::string data) {
+    auto items = unpack_tnef(data);
+    if (!items) {
+      error_ = {PartsErrc::unrenderable, leaf.label + " cannot be faxed: " + items.error()};
+      return false;
+    }
+    if (++unwrapped_ > kMaxUnwrapped) {
+      error_ = {PartsErrc::limit, "the message wraps more than " + std::to_string(kMaxUnwrapped) +
+                                      " signed or TNEF parts inside one another"};
+      return false;
+    }
+    int n = 0;
+    for (auto& item : *items) {
+      if (leaves_ + size_t(++n) > opt_.max_parts) {
+        error_ = {PartsErrc::limit, "the message has more than " + std::to_string(opt_.max_parts) + " parts"};
+        return false;
+      }
+      const std::string where = leaf.label + ", item " + std::to_string(n);
+      // Exchange sends the text body beside winmail.dat too: then the stream's own body (its
+      // first item) is a copy. The bodies of attached Outlook items are faxed whatever.
+      if (item.body && n == 1 && bodies_ > 0) {
+        out_.skipped.push_back({where + " (the rich-text copy of the body)", "the body is faxed from the message's text"});
+        continue;
+      }
+      if (item.body) {
+        ++bodies_;
+        TnefBody& b = *item.body;
+        const bool rtf = b.rtf && b.rtf->starts_with("{\\rtf");
+        const bool plain = b.plain && !only_whitespace(*b.plain);
+        const bool html = b.html && !only_whitespace(*b.html);
+        // RTF that Outlook made from HTML (\fromhtml) is faxed from the HTML when the stream has it.
+        const bool html_in_rtf = rtf && b.rtf->find("\\fromhtml") != std::string::npos;
+        if (html && (html_in_rtf || (!plain && !(rtf && opt_.office)))) {
+          out_.parts.push_back({FaxPartKind::html, "text/html", usable_charset(b.html_charset, *b.html), "",
+                                where + " (the HTML body)", std::move(*b.html)});
+        } else if (rtf && opt_.office && !(html_in_rtf && plain)) {
+          out_.parts.push_back({FaxPartKind::office, "application/rtf", "", "", where + " (the rich-text body)",
+                                std::move(*b.rtf)});
+        } else if (plain) {
+          out_.parts.push_back({FaxPartKind::text_plain, "text/plain", usable_charset(b.plain_charset, *b.plain), "",
+                                where + " (the body)", std::move(*b.plain)});
+        } else {
+          out_.skipped.push_back({where + " (the body)", rtf ? "rich text that cannot be faxed here, without a plain copy"
+                                                             : "the body is empty or damaged"});
+        }
+        continue;
+      }
+      TnefFile& f = item.file;
+      const std::string what = printable(f.name.empty() ? "unnamed" : f.name, kMaxLabelName) +
+                               (f.mime_type.empty() ? "" : ", " + printable(f.mime_type, kMaxLabelName));
+      const std::string label = where + " (" + what + ")";
+      const std::string type = f.mime_type.empty() ? "application/octet-stream" : f.mime_type;
+      Rule rule = rule_by_type(type, !f.name.empty());
+      if (rule.verdict == Verdict::skip) {
+        out_.skipped.push_back({label, rule.reason});
+        continue;
+      }
+      std::optional<FaxPartKind> kind;
+      if (rule.verdict == Verdict::fax) kind = rule.kind;
+      if (rule.verdict == Verdict::identify || (rule.verdict == Verdict::refuse && !f.name.empty())) {
+        const std::string ext = extension(f.name);
+        kind = kind_by_magic(f.data, ext);
+        if (!kind) kind = kind_by_extension(ext);
+      }
+      if (!kind || (*kind == FaxPartKind::office && !opt_.office)) {
+        error_ = {PartsErrc::unrenderable, label + " cannot be faxed"};
+        return false;
+      }
+      const bool text = *kind == FaxPartKind::text_plain || *kind == FaxPartKind::text_enriched || *kind == FaxPartKind::html;
+      // (A TNEF attachment has no charset label: UTF-8 when it is valid UTF-8, else Outlook's default.)
+      const bool utf8 = g_utf8_validate(f.data.data(), gssize(f.data.size()), nullptr);
+      std::string charset = text ? std::string(utf8 ? "utf-8" : "windows-1252") : "";
+      out_.parts.push_back({*kind, type, std::move(charset), f.name, label, std::move(f.data)});
+    }
     return true;
   }
 
@@ -605,6 +875,7 @@ class Walker {
     bool text =
         kind == FaxPartKind::text_plain || kind == FaxPartKind::text_enriched || kind == FaxPartKind::html;
     std::string charset = text ? usable_charset(type_param(GMIME_OBJECT(leaf.part), "charset"), data) : "";
+    if (kind == FaxPartKind::html && inline_images_) data = with_inline_images(data, *inline_images_, inline_budget_);
     out_.parts.push_back({kind, leaf.type, std::move(charset), leaf.filename, leaf.label, std::move(data)});
   }
 
@@ -613,11 +884,19 @@ class Walker {
     return false;
   }
 
+  static constexpr int kMaxUnwrapped = 8;  // S/MIME and TNEF wrappers in one message
+
   const SelectOptions& opt_;
+  LimitCheck limits_{opt_};  // shared by the whole message, the unwrapped parts included
   FaxParts out_;
   PartsError error_{PartsErrc::unrenderable, ""};
   size_t leaves_ = 0;
   int forwards_ = 0;  // forwarded messages met
+  int unwrapped_ = 0;
+  const std::map<std::string, std::string>* inline_images_ = nullptr;  // walking the root of a multipart/related
+  size_t inline_budget_ = 0;  // bytes of data: URIs still to be spent (with_inline_images)
+  bool prefer_html_ = false;  // the next multipart/alternative faxes its HTML (walk_related)
+  int bodies_ = 0;            // text or HTML bodies faxed so far
 };
 
 // Where the header block ends when it runs into the body without the blank line RFC 5322 §2.1
@@ -753,8 +1032,8 @@ fb::Result<FaxParts, PartsError> select_fax_parts(std::string_view message, cons
   if (!msg) return PartsError{PartsErrc::malformed, "the message cannot be parsed as MIME"};
   GMimeObject* top = g_mime_message_get_mime_part(msg.get());
   if (top) {
-    if (auto err = LimitCheck(opt).check(top, 0)) return *err;
     Walker walker(opt);
+    if (auto err = walker.check_limits(top)) return *err;
     if (!walker.walk(top, {false, true})) return walker.error();
     if (!walker.result().parts.empty()) {
       FaxParts out = std::move(walker.result());

@@ -5,8 +5,22 @@
 // Walks a whole MIME message (GMime) and returns its renderable parts in order, decoded:
 //   - text/plain and text/enriched bodies (empty or whitespace-only bodies are skipped);
 //   - multipart/alternative: its best renderable alternative — plain or enriched text over
-//     HTML; HTML only when it is the sole body; inline images referenced (cid:) only from an
-//     HTML alternative that was not chosen are skipped;
+//     HTML; HTML when it is the sole body, or when it shows pictures (cid: images of its
+//     multipart/related, RFC 2387/2392) the text cannot — pasted pictures are meant to be seen;
+//     images referenced only from an HTML alternative that was not chosen are skipped;
+//   - HTML faxed (a body or an attachment) carries the pictures it references by cid: in place, as
+//     data: URIs for the renderer; they are not also faxed as pages of their own. Each picture is
+//     copied at most four times its size over the whole message (first uses first); a picture
+//     named only by Content-Location cannot be put in place and is listed as skipped;
+//   - S/MIME (smime.hpp): opaque-signed content (application/pkcs7-mime, smime.p7m) is walked as the
+//     part it stands for, the signature listed as skipped (not checked); encrypted or unreadable
+//     S/MIME is refused naming why; a detached .p7s is a signature; a signed file (CAdES,
+//     "contract.pdf.p7m") whose content is a document, not a MIME entity, is faxed as that file;
+//   - TNEF (tnef.hpp: application/ms-tnef, winmail.dat, or the TNEF signature): its body (RTF
+//     through the Office renderer when allowed, else its plain text, else its HTML — its HTML first
+//     when the RTF was made from HTML; skipped when the message has faxed a text body already,
+//     which Exchange sends beside it), then its attachments, each judged like a MIME part
+//     (an attached Outlook item's body is faxed in its place);
 //   - message/rfc822: recursed into;
 //   - attachments: PDF, images, TIFF, Office documents (when allowed); any other text/*
 //     subtype as text/plain (RFC 2046 §4.1.4: CSV, logs);
@@ -16,7 +30,8 @@
 // (application/pkcs7-signature, application/pgp-signature), vCards, calendars.
 // Refused: any other part that cannot be rendered (an executable, an archive): an error
 // naming the part.
-// LIMITS: SelectOptions::max_depth (MIME nesting), max_parts (leaves), max_bytes (input).
+// LIMITS: SelectOptions::max_depth (MIME nesting), max_parts (leaves, those unwrapped from S/MIME
+// and TNEF included), max_bytes (input); 8 S/MIME or TNEF wrappers in one message.
 #pragma once
 
 #include <cstddef>

@@ -284,12 +284,23 @@ std::string logo_png() {
       base64(kPng));
 }
 
-TEST(FaxParts, RelatedImageSkippedWhenPlainChosen) {
+TEST(FaxParts, HtmlWithPicturesChosenOverThePlainAlternative) {
   std::string related =
       multipart("related", "r1", {html("<img src=\"cid:logo@example.com\">\n"), logo_png()});
   FaxParts p = ok(message(multipart("alternative", "a1", {plain("Hello.\n"), related})));
+  EXPECT_EQ(labels(p), (Strings{"part 2 (text/html)"}));
+  EXPECT_EQ(p.parts[0].data, "<img src=\"data:image/png;base64," + base64(kPng).substr(0, base64(kPng).size() - 1) + "\">\n");
+  EXPECT_EQ(skipped(p), Strings{});
+}
+
+TEST(FaxParts, RelatedImageSkippedWhenPlainChosenAndTheHtmlShowsNoPicture) {
+  // The HTML names the image only by Content-Location: not a picture it shows by cid:.
+  std::string img = part("Content-Type: image/png\nContent-Location: http://x/logo.png\nContent-Transfer-Encoding: base64\n",
+                         base64(kPng));
+  std::string related = multipart("related", "r1", {html("<img src=\"http://x/logo.png\">\n"), img});
+  FaxParts p = ok(message(multipart("alternative", "a1", {plain("Hello.\n"), related})));
   EXPECT_EQ(labels(p), (Strings{"part 1 (text/plain)"}));
-  EXPECT_EQ(skipped(p), (Strings{"part 3 (logo.png, image/png): image used only by the HTML alternative"}));
+  EXPECT_EQ(skipped(p), (Strings{"part 3 (image/png): image used only by the HTML alternative"}));
 }
 
 TEST(FaxParts, HtmlChosenItsInlineImageSkippedUnreferencedImageFaxed) {
@@ -300,7 +311,8 @@ TEST(FaxParts, HtmlChosenItsInlineImageSkippedUnreferencedImageFaxed) {
   EXPECT_EQ(labels(p), (Strings{"part 1 (text/html)", "part 3 (photo.png, image/png)"}));
   EXPECT_EQ(p.parts[1].kind, K::image);
   EXPECT_EQ(p.parts[1].data, kPng);
-  EXPECT_EQ(skipped(p), (Strings{"part 2 (logo.png, image/png): inline image of the HTML body"}));
+  EXPECT_TRUE(p.parts[0].data.starts_with("<IMG SRC='data:image/png;base64,")) << p.parts[0].data;
+  EXPECT_EQ(skipped(p), Strings{});  // shown in place
 }
 
 TEST(FaxParts, RelatedRootNamedByStart) {
@@ -308,7 +320,8 @@ TEST(FaxParts, RelatedRootNamedByStart) {
       part("Content-Type: text/html\nContent-ID: <root@x>\n", "<img src=\"cid:logo@example.com\">\n");
   FaxParts p = ok(message(multipart("related", "r1", {logo_png(), root}, "; start=\"<root@x>\"")));
   EXPECT_EQ(labels(p), (Strings{"part 2 (text/html)"}));
-  EXPECT_EQ(skipped(p), (Strings{"part 1 (logo.png, image/png): inline image of the HTML body"}));
+  EXPECT_NE(p.parts[0].data.find("data:image/png;base64,"), std::string::npos);
+  EXPECT_EQ(skipped(p), Strings{});
 }
 
 TEST(FaxParts, StyleSheetAndContentLocationResourcesSkipped) {
