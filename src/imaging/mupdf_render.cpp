@@ -10,6 +10,9 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
 
 extern "C" {
 #include <mupdf/fitz.h>
@@ -190,9 +193,6 @@ bool was_repaired(fz_context* ctx, fz_document* doc) {
   return pdf && pdf_was_repaired(ctx, pdf);
 }
 
-Error damaged(const std::string& label) {
-  return make_error(Errc::corrupt, label + ": the PDF is damaged or truncated (its cross-reference table is broken)");
-}
 
 int count_pages(fz_context* ctx, fz_document* doc, std::string& err) {
   int n = 0;
@@ -250,6 +250,79 @@ Result<Pages> collect(Pages pages, const std::vector<std::string>& errors, const
   return pages;
 }
 
+// What MuPDF says (warnings, and errors it recovers from) while it draws a repaired document.
+struct Complaints {
+  std::vector<std::string> lines;
+  static void add(void* self, const char* m) {
+    auto* c = static_cast<Complaints*>(self);
+    if (c->lines.size() < 64) c->lines.emplace_back(m && *m ? m : "unknown problem");
+  }
+  // The first that is about the document's content: a repair's own messages ("trying to repair
+  // broken xref", after the error that set it off, and "repairing PDF document") are not.
+  std::optional<std::string> first_problem() const {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const bool trigger = i + 1 < lines.size() && lines[i + 1] == "trying to repair broken xref";
+      if (trigger || lines[i] == "trying to repair broken xref" || lines[i] == "repairing PDF document") continue;
+      return lines[i];
+    }
+    return std::nullopt;
+  }
+};
+
+// A repaired document's page tree, walked: leaves found, kids that are not in the file, and
+// the first page whose /Contents is not in the file.
+struct Tree {
+  int pages = 0, missing = 0, no_content = 0, too_deep = 0;
+};
+
+void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
+  if (depth > 64 || pdf_mark_obj(ctx, node)) {  // (marked: a loop back to an ancestor)
+    t.too_deep = 1;
+    return;
+  }
+  pdf_obj* kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
+  const int count = pdf_array_len(ctx, kids);
+  for (int i = 0; i < count; ++i) {
+    pdf_obj* kid = pdf_array_get(ctx, kids, i);
+    if (!pdf_is_dict(ctx, kid)) {
+      ++t.missing;
+    } else if (pdf_is_array(ctx, pdf_dict_get(ctx, kid, PDF_NAME(Kids)))) {
+      walk_tree(ctx, kid, depth + 1, t);
+    } else {
+      ++t.pages;
+      pdf_obj* contents = pdf_dict_get(ctx, kid, PDF_NAME(Contents));
+      int streams = 0, parts = 1;
+      if (pdf_is_array(ctx, contents)) {
+        parts = pdf_array_len(ctx, contents);
+        for (int k = 0; k < parts; ++k) streams += pdf_is_stream(ctx, pdf_array_get(ctx, contents, k)) ? 1 : 0;
+      } else {
+        streams = pdf_is_stream(ctx, contents) ? 1 : 0;
+      }
+      if (contents && streams != parts && t.no_content == 0) t.no_content = t.pages;
+    }
+  }
+  pdf_unmark_obj(ctx, node);
+}
+
+// Whether the repaired document is whole: its page tree names as many pages as its /Count says,
+// each one in the file with its content. "" when it is; else why not.
+std::string incomplete(fz_context* ctx, fz_document* doc, int n) {
+  pdf_document* pdf = pdf_specifics(ctx, doc);
+  if (!pdf) return "it is not read as a PDF";
+  Tree t;
+  std::string err;
+  fz_try(ctx) { walk_tree(ctx, pdf_dict_getp(ctx, pdf_trailer(ctx, pdf), "Root/Pages"), 0, t); }
+  fz_catch(ctx) { err = caught(ctx); }
+  if (!err.empty()) return "its page tree cannot be read (" + err + ")";
+  if (t.too_deep) return "its page tree loops or is nested too deep";
+  if (t.missing > 0) return "its page tree names " + std::to_string(t.missing) + " page(s) that are not in the file";
+  if (t.pages != n) {
+    return "its page tree says " + std::to_string(n) + " page(s) but " + std::to_string(t.pages) + " were found";
+  }
+  if (t.no_content > 0) return "the content of page " + std::to_string(t.no_content) + " is not in the file";
+  return "";
+}
+
 // Opens the PDF, authenticating with the empty password when it is only owner-protected.
 fz_document* open_pdf(fz_context* ctx, std::string_view bytes, std::string& err, bool& needs_password) {
   fz_document* doc = open_doc(ctx, bytes, "application/pdf", err);
@@ -261,6 +334,46 @@ fz_document* open_pdf(fz_context* ctx, std::string_view bytes, std::string& err,
   }
   needs_password = locked;
   return doc;
+}
+
+// A PDF MuPDF could only read by rebuilding its cross-reference table (offsets shifted by a mail
+// gateway, a table missing or cut off): faxed when the repaired document is whole (incomplete())
+// and every page draws without MuPDF complaining; refused naming why otherwise. Drawn again here,
+// on one thread with a fresh context, so that whatever MuPDF says about the pages is heard.
+Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
+  const std::string damaged = label + ": the PDF is damaged (its cross-reference table is broken) and ";
+  Complaints heard;  // (outlives the context, which hands over its last warnings as it goes)
+  Ctx c;
+  fz_context* ctx = c.get();
+  if (!ctx) return make_error(Errc::limit, label + ": out of memory");
+  fz_set_warning_callback(ctx, Complaints::add, &heard);
+  fz_set_error_callback(ctx, Complaints::add, &heard);
+  std::string err;
+  bool locked = false;
+  DocHolder d{ctx, open_pdf(ctx, bytes, err, locked)};
+  if (!d.doc) return make_error(Errc::corrupt, damaged + "cannot be repaired: " + err);
+  if (locked) return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
+  const int n = count_pages(ctx, d.doc, err);
+  if (n < 0) return make_error(Errc::corrupt, damaged + "cannot be repaired: " + err);
+  if (auto s = check_count(n, err, opt, label); !s) return s.error();
+  if (auto why = incomplete(ctx, d.doc, n); !why.empty()) {
+    return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + why);
+  }
+  fz_flush_warnings(ctx);  // (MuPDF holds a warning back to count its repeats)
+  heard.lines.clear();
+  Pages pages(static_cast<size_t>(n));
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  render_some(ctx, d.doc, opt, opt.paper, 0, 1, pages, errors);
+  fz_flush_warnings(ctx);
+  for (const auto& e : errors) {
+    if (!e.empty()) return make_error(Errc::corrupt, damaged + "after its repair, " + e);
+  }
+  if (auto problem = heard.first_problem()) {
+    return make_error(Errc::corrupt, damaged + "after its repair, its pages do not draw cleanly (" + *problem + ")");
+  }
+  pages.front().note = "the PDF was damaged (its cross-reference table was broken); it was repaired and all " +
+                       std::to_string(n) + " page(s) drew without error";
+  return pages;
 }
 
 }  // namespace
@@ -277,7 +390,7 @@ Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const
   if (!d.doc) return make_error(Errc::corrupt, label + ": not a readable PDF: " + err);
   if (locked) return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
   int n = count_pages(ctx, d.doc, err);
-  if (n >= 0 && was_repaired(ctx, d.doc)) return damaged(label);
+  if (n >= 0 && was_repaired(ctx, d.doc)) return render_repaired(bytes, opt, label);
   if (auto s = check_count(n, err, opt, label); !s) return s.error();
   Pages pages(static_cast<size_t>(n));
   std::vector<std::string> errors(static_cast<size_t>(n));
@@ -300,7 +413,7 @@ Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const
     render_some(wc.get(), wd.doc, opt, opt.paper, int(w), int(workers), pages, errors);
     if (was_repaired(wc.get(), wd.doc)) repaired = true;
   });
-  if (repaired || was_repaired(ctx, d.doc)) return damaged(label);
+  if (repaired || was_repaired(ctx, d.doc)) return render_repaired(bytes, opt, label);
   return collect(std::move(pages), errors, label);
 }
 std::string neutralize_html_resources(std::string_view in) {

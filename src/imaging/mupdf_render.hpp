@@ -3,9 +3,12 @@
 // PDF: every page, rendered at the fax resolution (204 x 98/196/391 dpi, anisotropic) without
 // anti-aliasing so text and line art come out sharp, landscape pages turned to portrait,
 // scaled to fit the page with their aspect kept, then binarized (binarize.hpp: photos and
-// grey fills halftoned). Encrypted PDFs that need a password, and PDFs MuPDF could only open
-// by repairing a broken cross-reference table (truncated or damaged files), are refused as
-// corrupt: a fax with silently missing content is worse than a clear error to the sender.
+// grey fills halftoned). Encrypted PDFs that need a password are refused. A PDF MuPDF can only
+// read by rebuilding its cross-reference table (offsets shifted in transit, a table missing or
+// cut off) is faxed when the repaired document is whole — its page tree names as many pages as
+// its /Count, each in the file with its content — and every page draws without MuPDF reporting
+// a problem; the first page's note says it was repaired. Otherwise it is refused as corrupt,
+// naming why: a fax with silently missing content is worse than a clear error to the sender.
 // HTML: laid out by MuPDF's HTML engine on the text paper. Nothing is ever fetched: img/link
 // references other than data: URIs are neutralised before parsing, so neither the network
 // nor the local file system can leak into a fax.

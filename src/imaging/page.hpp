@@ -46,6 +46,10 @@ struct Page {
   Bitmap bitmap;
   int xres = 204;
   int yres = 196;
+  // On a document's first page: what the renderer did that the sender should be told (a damaged
+  // PDF repaired: mupdf_render.hpp), without the document's name, which the caller puts in front
+  // ("part 2 (report.pdf, application/pdf): ..."); "" almost always.
+  std::string note;
 };
 
 using Pages = std::vector<Page>;

@@ -92,16 +92,118 @@ TEST(RenderPdf, OwnerPasswordOnlyOpens) {
   EXPECT_EQ(r->size(), 2u);
 }
 
-TEST(RenderPdf, TruncatedAndGarbageAreCorrupt) {
+TEST(RenderPdf, GarbageIsCorruptAndACutTailIsRepaired) {
+  // text.pdf cut at 3,000 bytes, inside its metadata: both pages are there; repaired.
   auto t = render_pdf(testdata::slurp(testdata::data("truncated.pdf")), at(Resolution::fine), "cut.pdf");
-  ASSERT_FALSE(t.ok());
-  EXPECT_EQ(t.error().code, Errc::corrupt);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  auto whole = render_pdf(testdata::slurp(testdata::data("text.pdf")), at(Resolution::fine), "text.pdf");
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(t->size(), 2u);
+  EXPECT_EQ((*t)[0].bitmap.bits, (*whole)[0].bitmap.bits);
+  EXPECT_NE((*t)[0].note.find("it was repaired"), std::string::npos);
   auto g = render_pdf("this is not a PDF at all, just text with a .pdf name", at(Resolution::fine), "g.pdf");
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.error().code, Errc::corrupt);
   auto e = render_pdf("", at(Resolution::fine), "empty.pdf");
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().code, Errc::corrupt);
+}
+
+// Damaged PDFs as they arrive: three pages, "PAGE 1".."PAGE 3", objects in the order writers that
+// put the page tree first use (catalog, pages, font, then each page and its content).
+struct ThreePages {
+  std::string bytes;
+  std::vector<size_t> offsets;  // of objects 1..9
+  size_t xref = 0;
+};
+
+ThreePages three_pages(int count = 3, bool third_kid = true) {
+  ThreePages p;
+  p.bytes = "%PDF-1.4\n";
+  auto obj = [&](const std::string& s) {
+    p.offsets.push_back(p.bytes.size());
+    p.bytes += std::to_string(p.offsets.size()) + " 0 obj\n" + s + "\nendobj\n";
+  };
+  obj("<< /Type /Catalog /Pages 2 0 R >>");
+  obj("<< /Type /Pages /Kids [4 0 R 6 0 R" + std::string(third_kid ? " 8 0 R" : "") + "] /Count " +
+      std::to_string(count) + " >>");
+  obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  for (int i = 1; i <= 3; ++i) {
+    const std::string content = "BT /F1 72 Tf 72 600 Td (PAGE " + std::to_string(i) + ") Tj ET";
+    obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents " +
+        std::to_string(4 + 2 * i - 1) + " 0 R >>");
+    obj("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream");
+  }
+  p.xref = p.bytes.size();
+  p.bytes += "xref\n0 10\n0000000000 65535 f \n";
+  for (size_t o : p.offsets) {
+    char line[32];
+    snprintf(line, sizeof line, "%010zu 00000 n \n", o);
+    p.bytes += line;
+  }
+  p.bytes += "trailer\n<< /Size 10 /Root 1 0 R >>\nstartxref\n" + std::to_string(p.xref) + "\n%%EOF\n";
+  return p;
+}
+
+bool same_pixels(const Pages& a, const Pages& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].bitmap.width != b[i].bitmap.width || a[i].bitmap.rows != b[i].bitmap.rows ||
+        a[i].bitmap.bits != b[i].bitmap.bits) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(RepairedPdf, ShiftedOffsetsOrAMissingTableAreRepairedAndFaxedSaidSo) {
+  const ThreePages p = three_pages();
+  auto good = render_pdf(p.bytes, at(Resolution::fine), "a.pdf");
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  ASSERT_EQ(good->size(), 3u);
+  EXPECT_EQ((*good)[0].note, "");
+  // A gateway that added a line after the header: every offset is 24 bytes out.
+  std::string shifted = p.bytes;
+  shifted.insert(9, "%inserted by a gateway\n");
+  // A writer that never finished its table: no xref, no trailer.
+  const std::string no_table = p.bytes.substr(0, p.xref) + "%%EOF\n";
+  for (const auto& [name, bytes] : {std::pair{"shifted.pdf", shifted}, std::pair{"no-table.pdf", no_table}}) {
+    auto r = render_pdf(bytes, at(Resolution::fine), name);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error().message;
+    EXPECT_TRUE(same_pixels(*good, *r)) << name;
+    EXPECT_EQ((*r)[0].note,
+              "the PDF was damaged (its cross-reference table was broken); it was repaired and all 3 page(s) drew "
+              "without error");
+    EXPECT_EQ((*r)[1].note, "");
+  }
+}
+
+TEST(RepairedPdf, WhatTheRepairCannotMakeWholeIsRefusedNamingWhy) {
+  const ThreePages p = three_pages();
+  const std::string prefix = "x.pdf: the PDF is damaged (its cross-reference table is broken) and ";
+  auto refused = [&](const std::string& bytes) {
+    auto r = render_pdf(bytes, at(Resolution::fine), "x.pdf");
+    EXPECT_FALSE(r.ok());
+    if (r.ok()) return std::string("(faxed)");
+    EXPECT_EQ(r.error().code, Errc::corrupt);
+    return r.error().message;
+  };
+  // Cut off before page 3 (object 8): the tree names a page the file no longer has.
+  EXPECT_EQ(refused(p.bytes.substr(0, p.offsets[7])),
+            prefix + "its repair is incomplete: its page tree names 1 page(s) that are not in the file");
+  // Page 2's content (object 7) lost, the table with it.
+  const std::string no_content = p.bytes.substr(0, p.offsets[6]) + p.bytes.substr(p.offsets[7], p.xref - p.offsets[7]);
+  EXPECT_EQ(refused(no_content), prefix + "its repair is incomplete: the content of page 2 is not in the file");
+  // A tree whose /Count says three pages but that has two.
+  const ThreePages two = three_pages(3, false);
+  EXPECT_EQ(refused(two.bytes.substr(0, two.xref)),
+            prefix + "its repair is incomplete: its page tree says 3 page(s) but 2 were found");
+  // A content stream damaged in place (text-mode transfer: its length no longer matches).
+  std::string mangled = p.bytes.substr(0, p.xref);
+  const size_t at3 = mangled.find("(PAGE 3)");
+  mangled.replace(at3, 8, "(PAGE 3");
+  const std::string why = refused(mangled);
+  EXPECT_TRUE(why.starts_with(prefix + "after its repair, its pages do not draw cleanly (")) << why;
 }
 
 // A syntactically valid PDF whose page tree claims 100,000 pages.
