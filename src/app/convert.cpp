@@ -102,6 +102,7 @@ imaging::Result<RenderedMail> render_mail(const std::string& bytes, const imagin
     auto pages = imaging::render_document(part.data, doc_type_of(part.kind), po, label + " " + part.label,
                                           part.filename);
     if (!pages) return pages.error();
+    if (!pages->empty() && !pages->front().note.empty()) pages->front().note = part.label + ": " + pages->front().note;
     auto& into = out.comment && i == 0 ? out.comment_pages : out.pages;
     for (auto& p : *pages) into.push_back(std::move(p));
   }
@@ -114,7 +115,13 @@ imaging::Result<imaging::Pages> render_input(const std::string& path, const Conv
   if (!bytes) return bytes.error();
   auto type = req.type.empty() ? imaging::detect_type(path, *bytes, path) : imaging::type_from_mime(req.type, path);
   if (!type) return type.error();
-  if (*type != DocType::eml) return imaging::render_document(*bytes, *type, req.render, path, path);
+  if (*type != DocType::eml) {
+    auto pages = imaging::render_document(*bytes, *type, req.render, path, path);
+    if (pages && !pages->empty() && !pages->front().note.empty()) {
+      pages->front().note = fs::path(path).filename().string() + ": " + pages->front().note;
+    }
+    return pages;
+  }
   auto m = render_mail(*bytes, req.render, path, first_mail ? ConvertRequest::Cover::never : req.cover);
   if (!m) return m.error();
   imaging::Pages pages = std::move(m->pages);

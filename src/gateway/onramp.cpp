@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "imaging/pdf_writer.hpp"
+#include "imaging/tiff_f.hpp"
 #include "mail/dsn.hpp"
 #include "mail/fax_mail.hpp"
 #include "mail/maildir.hpp"
@@ -77,6 +78,23 @@ std::string read_all(const std::string& path, std::string& error) {
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The notes rendering left on the pages of a message's faxes (imaging::TiffPageInfo::note: a
+// damaged PDF repaired, ...), for the sender's DSN. One rendering serves every job of a message:
+// the first job whose pages are still there is read.
+std::vector<std::string> render_notes(const queue::Spool& spool, const std::vector<queue::Job>& jobs) {
+  std::vector<std::string> notes;
+  for (const auto& j : jobs) {
+    if (j.direction != queue::Direction::out) continue;
+    auto info = imaging::inspect_tiff(spool.fax_path(j.id));
+    if (!info) continue;
+    for (const auto& p : info->pages) {
+      if (!p.note.empty() && notes.size() < 20) notes.push_back(p.note);
+    }
+    break;
+  }
+  return notes;
 }
 
 }  // namespace
@@ -525,6 +543,7 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
       in.original_path = g.msg.spool_path;
       in.full = g.msg.ret == queue::Ret::full;
       in.now = now;
+      in.notes = render_notes(spool_, g.jobs);
       for (size_t i = 0; i < g.jobs.size(); ++i) {
         const queue::Job& j = g.jobs[i];
         ids.push_back(j.id);

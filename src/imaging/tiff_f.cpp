@@ -70,7 +70,8 @@ bool set_page_fields(TIFF* t, const Page& p, int index, int total, const TiffWri
   ok &= TIFFSetField(t, TIFFTAG_PAGENUMBER, uint16_t(index), uint16_t(total)) == 1;
   ok &= TIFFSetField(t, TIFFTAG_SOFTWARE, opt.software.c_str()) == 1;
   ok &= TIFFSetField(t, TIFFTAG_DATETIME, when.c_str()) == 1;
-  if (!opt.description.empty()) ok &= TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, opt.description.c_str()) == 1;
+  const std::string description = p.note.empty() ? opt.description : std::string(kNotePrefix) + p.note;
+  if (!description.empty()) ok &= TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, description.c_str()) == 1;
   if (size_t(index) < opt.quality.size()) {
     const PageQuality& q = opt.quality[index];
     uint16_t clean = q.bad_rows == 0 ? CLEANFAXDATA_CLEAN
@@ -153,6 +154,7 @@ Page shape_of(const Page& p) {
   s.bitmap.stride = p.bitmap.stride;
   s.xres = p.xres;
   s.yres = p.yres;
+  s.note = p.note;
   return s;
 }
 
@@ -270,6 +272,12 @@ Result<TiffInfo> inspect_tiff(const std::string& path) {
     if (comp == COMPRESSION_CCITTFAX3 || comp == COMPRESSION_CCITTFAX4) {
       if (TIFFGetField(t, TIFFTAG_BADFAXLINES, &bad) == 1) p.bad_rows = int(bad);
     }
+    if (char* d = nullptr; TIFFGetField(t, TIFFTAG_IMAGEDESCRIPTION, &d) == 1 && d) {
+      const std::string_view desc(d);
+      if (desc.starts_with(kNotePrefix)) {  // written by the converter, which is not trusted: printable ASCII, bounded
+        for (char c : desc.substr(kNotePrefix.size(), kMaxNoteBytes)) p.note += (c >= 0x20 && c < 0x7f) ? c : '?';
+      }
+    }
     info.pages.push_back(p);
   } while (TIFFReadDirectory(t) == 1);
   if (!h.error().empty() && info.pages.empty()) return make_error(Errc::corrupt, path + ": " + h.error());
@@ -290,6 +298,7 @@ std::string to_json(const TiffInfo& info) {
                      {"xres", p.xres},
                      {"yres", p.yres},
                      {"compression", p.compression}});
+    if (!p.note.empty()) pages.back()["note"] = p.note;
   }
   nlohmann::json j = {{"pages", info.pages.size()}, {"profile", info.profile}, {"page", pages}};
   return j.dump();

@@ -75,7 +75,13 @@ struct TiffPageInfo {
   int strips = 1;
   int photometric = 0;
   int bad_rows = -1;  // BadFaxLines when present
+  std::string note;   // Page::note as written here (ImageDescription after kNotePrefix), printable, bounded
 };
+
+// A page's note (page.hpp) travels in its ImageDescription after this prefix, from the jailed
+// converter to the daemon, which reads it back for the sender's report.
+inline constexpr std::string_view kNotePrefix = "faxbridge note: ";
+inline constexpr size_t kMaxNoteBytes = 512;
 
 struct TiffInfo {
   std::vector<TiffPageInfo> pages;

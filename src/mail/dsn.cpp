@@ -64,6 +64,10 @@ std::string human(const DsnInput& in, const std::vector<std::string>& skipped) {
     s += "\nThese parts of your message were not faxed:\n";
     for (const auto& line : skipped) s += "  - " + field(line) + "\n";
   }
+  if (!in.notes.empty()) {
+    s += "\nNotes on the documents faxed:\n";
+    for (const auto& line : in.notes) s += "  - " + field(line) + "\n";
+  }
   s += "\nThe technical details follow, for your mail system.\n";
   return s;
 }

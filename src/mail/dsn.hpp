@@ -48,6 +48,9 @@ struct DsnInput {
   bool full = false;            // RET=FULL
   std::vector<DsnRecipient> recipients;
   int64_t now = 0;
+  // What rendering had to do that the sender should know, a line per document ("part 2
+  // (report.pdf, application/pdf): the PDF was damaged ...; it was repaired ..."): imaging's page notes.
+  std::vector<std::string> notes;
 };
 
 fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in);

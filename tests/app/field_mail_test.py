@@ -7,14 +7,19 @@
   refused before anything is queued;
 - content: a body with no header block, a header block that runs into the body, an unknown
   charset label, a message forwarded as an attachment and one that is itself a forwarded
-  message: each rendered (never failed after the 250), its pages counted and read back (OCR).
+  message: each rendered (never failed after the 250), its pages counted and read back (OCR);
+- damaged PDFs: one whose cross-reference table is broken but whose pages are all there is faxed
+  and the sender's DSN says it was repaired; one that lost a page is refused in the DSN, saying so.
 """
+import email
+import email.policy
 import json
 import os
 import smtplib
 import time
 
 import fbtest
+from mailstore_test import FakeSmarthost
 from offramp_test import Node
 
 
@@ -229,3 +234,100 @@ class MailCorpusTest(fbtest.TempDirTest):
             text = " ".join(" ".join(fbtest.ocr(tif, self.dir, page=p).split()) for p in range(1, job["pages"] + 1))
             for w in want["words"]:
                 self.assertIn(w, text, (name, text))
+
+
+def pdf_with_pages(texts, pages_listed=None):
+    """A PDF whose page tree comes first (catalog, pages, font, then each page and its content),
+    with a correct cross-reference table; returns (bytes, offsets of objects 1.., xref offset)."""
+    body, offsets = b"%PDF-1.4\n", []
+
+    def obj(s):
+        nonlocal body
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (len(offsets), s)
+    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(texts)))
+    obj(b"<< /Type /Catalog /Pages 2 0 R >>")
+    obj(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(texts) if pages_listed is None else pages_listed))
+    obj(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for i, t in enumerate(texts):
+        content = b"BT /F1 48 Tf 72 600 Td (%s) Tj ET" % t.encode()
+        obj(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents %d 0 R >>" % (5 + 2 * i))
+        obj(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref)
+    return body, offsets, xref
+
+
+def mail_with_pdf(name, pdf):
+    import base64
+    return (b"From: bob@example.com\r\nTo: fax\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/pdf; name=%s\r\nContent-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=%s\r\n\r\n" % (name.encode(), name.encode(), name.encode())
+            + base64.encodebytes(pdf).replace(b"\n", b"\r\n"))
+
+
+class DamagedPdfTest(fbtest.TempDirTest):
+    """PDFs as they arrive after a careless gateway or an interrupted upload, through a node that
+    faxes itself (the loopback trunk) and sends its reports to a smarthost."""
+
+    def reports(self, host, count, timeout):
+        """The delivery-status reports the smarthost has received, once there are `count`."""
+        deadline = time.time() + timeout
+        while True:
+            found = []
+            for lines in list(host.sessions):
+                data, inside = [], False
+                for line in list(lines):
+                    if inside:
+                        if line == b".\r\n":
+                            m = email.message_from_bytes(b"".join(data), policy=email.policy.default)
+                            if m.get_param("report-type") == "delivery-status":
+                                found.append(m)
+                            data, inside = [], False
+                        else:
+                            data.append(line[1:] if line.startswith(b"..") else line)
+                    elif line.upper().startswith(b"DATA"):
+                        inside = True
+            if len(found) >= count:
+                return found
+            self.assertLess(time.time(), deadline, ([j["state"] for j in self.n.jobs()], found))
+            time.sleep(0.5)
+
+    def test_a_repaired_pdf_is_faxed_and_said_so_and_an_incomplete_one_refused(self):
+        host = FakeSmarthost(self)
+        self.n = Node(self.dir, trunk="self", extra="""
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+from = "fax@fax.test"
+postmaster = "postmaster@example.com"
+""" % host.port)
+        self.addCleanup(self.n.stop)
+        good, offsets, _ = pdf_with_pages(["REPAIRED PAGE"])
+        shifted = good[:9] + b"%inserted by a mail gateway\n" + good[9:]  # every offset 28 bytes out
+        two, offsets2, _ = pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
+        cut = two[:offsets2[5]]  # the file ends before the second page (object 6)
+        s = self.n.smtp()
+        for name, pdf in (("shifted.pdf", shifted), ("cut.pdf", cut)):
+            self.assertEqual(s.mail("bob@example.com")[0], 250)
+            self.assertEqual(s.rcpt("FAX=+15550100@fax.test", ["NOTIFY=SUCCESS,FAILURE"])[0], 250)
+            self.assertEqual(s.data(mail_with_pdf(name, pdf))[0], 250)
+        s.quit()
+        dsns = self.reports(host, 2, 240)
+        by_subject = {}
+        for m in dsns:
+            human = next(iter(m.iter_parts())).get_content().replace("\r\n", "\n")
+            by_subject["shifted" if "shifted.pdf" in human else "cut"] = (m, human)
+        m, human = by_subject["shifted"]
+        self.assertIn("Sent to +15550100: 1 of 1 page confirmed", human)
+        self.assertIn("Notes on the documents faxed:\n  - part 1 (shifted.pdf, application/pdf): the PDF was "
+                      "damaged (its cross-reference table was broken); it was repaired and all 1 page(s) drew "
+                      "without error", human)
+        m, human = by_subject["cut"]
+        self.assertIn("Could NOT be sent to +15550100", human)
+        self.assertIn("cut.pdf", human)
+        self.assertIn("its repair is incomplete: its page tree names 1 page(s) that are not in the file", human)
+        self.assertNotIn("Notes on the documents faxed", human)

@@ -140,6 +140,23 @@ TEST(TiffF, QualityFieldsRecordBadRows) {
   fs::remove(path);
 }
 
+// A page's note goes into its ImageDescription and comes back through inspect_tiff, printable
+// and bounded (the converter that writes it is not trusted); other descriptions are not notes.
+TEST(TiffF, PageNotesTravelInTheImageDescription) {
+  std::string path = tmp_path("n.tif");
+  Pages pages = two_pages(196);
+  pages[0].note = "a.pdf: repaired\n\x01 r\xc3\xa9sum\xc3\xa9 " + std::string(1000, 'x');
+  TiffWriteOptions o;
+  o.description = "CSID +15550100";
+  ASSERT_TRUE(write_tiff_f(path, pages, o).ok());
+  auto info = inspect_tiff(path);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->pages[0].note, "a.pdf: repaired?? r??sum?? " + std::string(kMaxNoteBytes - 27, 'x'));
+  EXPECT_EQ(info->pages[1].note, "");  // "CSID +15550100": a description, not a note
+  EXPECT_NE(to_json(*info).find("\"note\":\"a.pdf: repaired"), std::string::npos);
+  fs::remove(path);
+}
+
 TEST(TiffF, UnwritableTargetIsAnErrorAndLeavesNothing) {
   auto s = write_tiff_f("/nonexistent-dir/x.tif", two_pages(196));
   ASSERT_FALSE(s.ok());
