@@ -1,6 +1,8 @@
 // tiff_f.cpp — TIFF-F writer and TIFF inspector (RFC 3949 Profiles S and F) over libtiff.
 #include "imaging/tiff_f.hpp"
 
+#include "core/printable.hpp"
+
 #include <algorithm>
 
 #include <cmath>
@@ -274,8 +276,8 @@ Result<TiffInfo> inspect_tiff(const std::string& path) {
     }
     if (char* d = nullptr; TIFFGetField(t, TIFFTAG_IMAGEDESCRIPTION, &d) == 1 && d) {
       const std::string_view desc(d);
-      if (desc.starts_with(kNotePrefix)) {  // written by the converter, which is not trusted: printable ASCII, bounded
-        for (char c : desc.substr(kNotePrefix.size(), kMaxNoteBytes)) p.note += (c >= 0x20 && c < 0x7f) ? c : '?';
+      if (desc.starts_with(kNotePrefix)) {  // written by the converter, which is not trusted
+        p.note = fb::text_line(desc.substr(kNotePrefix.size()), kMaxNoteBytes);
       }
     }
     info.pages.push_back(p);

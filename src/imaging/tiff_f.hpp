@@ -75,7 +75,7 @@ struct TiffPageInfo {
   int strips = 1;
   int photometric = 0;
   int bad_rows = -1;  // BadFaxLines when present
-  std::string note;   // Page::note as written here (ImageDescription after kNotePrefix), printable, bounded
+  std::string note;   // Page::note as written here (ImageDescription after kNotePrefix): fb::text_line, bounded
 };
 
 // A page's note (page.hpp) travels in its ImageDescription after this prefix, from the jailed

@@ -3,6 +3,7 @@
 
 #include <gmime/gmime.h>
 
+#include "core/printable.hpp"
 #include "mail/fax_parts.hpp"
 #include "mail/gmime_util.hpp"
 
@@ -45,7 +46,7 @@ std::string human(const DsnInput& in, const std::vector<std::string>& skipped) {
     if (r.action == "delivered") {
       s += "Sent to " + r.number + ": " + pages_text(r) + " confirmed by the receiving fax machine" + when + ".\n";
     } else if (r.action == "delayed") {
-      s += "Not yet sent to " + r.number + when + ": " + (r.why.empty() ? r.diagnostic : r.why) + "\n";
+      s += "Not yet sent to " + r.number + when + ": " + fb::text_line(r.why.empty() ? r.diagnostic : r.why) + "\n";
       if (r.pages_sent > 0)
         s += "  " + pages_text(r) + " went through so far; the next call resumes at page " +
              std::to_string(r.pages_sent + 1) + ".\n";
@@ -53,7 +54,7 @@ std::string human(const DsnInput& in, const std::vector<std::string>& skipped) {
         s += "  The gateway keeps trying until " + utc(*r.will_retry_until, "%Y-%m-%d %H:%M UTC") +
              "; you will hear again only if it fails or if you asked to be told of success.\n";
     } else {
-      s += "Could NOT be sent to " + r.number + when + ": " + (r.why.empty() ? r.diagnostic : r.why) + "\n";
+      s += "Could NOT be sent to " + r.number + when + ": " + fb::text_line(r.why.empty() ? r.diagnostic : r.why) + "\n";
       if (r.pages_sent > 0)
         s += "  " + pages_text(r) + " went through (pages 1 to " + std::to_string(r.pages_sent) +
              "); the rest did not.\n";
@@ -62,11 +63,11 @@ std::string human(const DsnInput& in, const std::vector<std::string>& skipped) {
   }
   if (!skipped.empty()) {
     s += "\nThese parts of your message were not faxed:\n";
-    for (const auto& line : skipped) s += "  - " + field(line) + "\n";
+    for (const auto& line : skipped) s += "  - " + fb::text_line(line) + "\n";
   }
   if (!in.notes.empty()) {
     s += "\nNotes on the documents faxed:\n";
-    for (const auto& line : in.notes) s += "  - " + field(line) + "\n";
+    for (const auto& line : in.notes) s += "  - " + fb::text_line(line) + "\n";
   }
   s += "\nThe technical details follow, for your mail system.\n";
   return s;
@@ -118,18 +119,21 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
                                       : "Fax NOT sent to " + numbers;
   auto report = gmime::new_report(in.from, in.to, subject, in.now, in.message_id, "delivery-status");
   GMimeMultipart* body = report.body.get();
-  GMimeObject* text = raw_part("text", "plain", human(in, skipped_parts(original)));
-  g_mime_object_set_content_type_parameter(text, "charset", "us-ascii");
-  gmime::add_part(body, text);
+  gmime::add_part(body, gmime::text_part(human(in, skipped_parts(original))));
   gmime::add_part(body, raw_part("message", "delivery-status", delivery_status(in)));
   if (!original.empty()) {
     GPtr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(original.data(), original.size()));
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(st.get()));
     GPtr<GMimeMessage> orig(g_mime_parser_construct_message(parser.get(), nullptr));
-    if (in.full && orig) {
+    if (in.full && orig && !gmime::has_8bit(original)) {
       gmime::add_part(body, GMIME_OBJECT(g_mime_message_part_new_with_message("rfc822", orig.get())));
+    } else if (in.full && orig) {
+      // 8-bit or UTF-8 (BODY=8BITMIME, SMTPUTF8) content cannot ride in a 7-bit report as
+      // message/rfc822: message/global (RFC 6532 §3.7, RFC 6533) may be encoded, so it is, and
+      // the report needs neither extension from the server it goes to.
+      gmime::add_part(body, raw_part("message", "global", original));
     } else {
-      gmime::add_part(body, raw_part("text", "rfc822-headers", gmime::header_section(original)));
+      gmime::add_part(body, gmime::headers_part(gmime::header_section(original)));
     }
   }
   auto out = gmime::to_text(GMIME_OBJECT(report.message.get()));

@@ -50,6 +50,28 @@ inline GMimeObject* raw_part(const char* type, const char* subtype, const std::s
   return GMIME_OBJECT(p);
 }
 
+inline bool has_8bit(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return true;
+  }
+  return false;
+}
+
+// A report's human part: text/plain, us-ascii or, when a name in it is not ASCII, utf-8 (in
+// quoted-printable or base64, as raw_part chooses: the report itself stays 7-bit).
+inline GMimeObject* text_part(const std::string& text) {
+  GMimeObject* p = raw_part("text", "plain", text);
+  g_mime_object_set_content_type_parameter(p, "charset", has_8bit(text) ? "utf-8" : "us-ascii");
+  return p;
+}
+
+// A report's copy of the original's header section: text/rfc822-headers, or, when the headers
+// are not ASCII (an SMTPUTF8 message), message/global-headers (RFC 6533 §6.3), encoded.
+inline GMimeObject* headers_part(const std::string& headers) {
+  return raw_part(has_8bit(headers) ? "message" : "text", has_8bit(headers) ? "global-headers" : "rfc822-headers",
+                  headers);
+}
+
 // A report to a mail's sender (RFC 6522: a DSN or an MDN): From the gateway, To, Subject, Date,
 // Message-ID, Auto-Submitted: auto-replied (RFC 3834), and a multipart/report body of
 // `report_type`, for the caller to fill with add_part() and write with to_text(message).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/printable.hpp"
 #include "mail/gmime_util.hpp"
 
 namespace mail {
@@ -29,7 +30,7 @@ std::string human(const MdnInput& in) {
     s += "It was faxed to " + field(in.number) + ": " + pages + " confirmed by the receiving fax machine.\n";
   } else {
     s += "It could NOT be faxed completely to " + field(in.number) + ": " + pages + " went through.\n";
-    s += "What failed: " + field(in.error) + "\n";
+    s += "What failed: " + fb::text_line(in.error) + "\n";
   }
   return s;
 }
@@ -76,13 +77,10 @@ fb::Result<std::string, ComposeError> compose_mdn(const MdnInput& in) {
   std::string subject = (in.complete ? "Fax processed: sent to " : "Fax processed with errors: NOT sent to ") +
                         field(in.number);
   auto report = gmime::new_report(in.from, in.request.to, subject, in.now, in.message_id, "disposition-notification");
-  for (auto [type, subtype, text] :
-       {std::tuple{"text", "plain", human(in)}, std::tuple{"message", "disposition-notification", disposition(in)},
-        std::tuple{"text", "rfc822-headers", gmime::header_section(in.original)}}) {
-    if (text.empty()) continue;
-    GMimeObject* p = raw_part(type, subtype, text);
-    if (std::string_view(subtype) == "plain") g_mime_object_set_content_type_parameter(p, "charset", "us-ascii");
-    gmime::add_part(report.body.get(), p);
+  gmime::add_part(report.body.get(), gmime::text_part(human(in)));
+  gmime::add_part(report.body.get(), raw_part("message", "disposition-notification", disposition(in)));
+  if (const std::string headers = gmime::header_section(in.original); !headers.empty()) {
+    gmime::add_part(report.body.get(), gmime::headers_part(headers));
   }
   auto out = gmime::to_text(GMIME_OBJECT(report.message.get()));
   if (!out) return ComposeError{"GMime could not write the MDN"};

@@ -17,4 +17,14 @@ TEST(Printable, LongInputIsCut) {
   EXPECT_EQ(fb::printable(std::string(10, 'a'), 10), std::string(10, 'a'));
 }
 
+TEST(TextLine, Utf8KeptControlsSpacedInvalidBytesReplacedAndCutOnABoundary) {
+  EXPECT_EQ(fb::text_line("r\xc3\xa9sum\xc3\xa9.pdf \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80"),
+            "r\xc3\xa9sum\xc3\xa9.pdf \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(fb::text_line("a\r\nb\tc\x7f\xc2\x85" "d"), "a  b c  d");  // C0, DEL, C1 (NEL)
+  EXPECT_EQ(fb::text_line("caf\xe9 \xc0\xaf \xed\xa0\x80"),  // Latin-1, overlong '/', a surrogate
+            "caf\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(fb::text_line("ab\xc3\xa9", 3), "ab");  // not half a character
+  EXPECT_EQ(fb::text_line("\xe6\x9d"), "\xef\xbf\xbd\xef\xbf\xbd");  // cut short
+}
+
 }  // namespace

@@ -151,7 +151,7 @@ TEST(TiffF, PageNotesTravelInTheImageDescription) {
   ASSERT_TRUE(write_tiff_f(path, pages, o).ok());
   auto info = inspect_tiff(path);
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->pages[0].note, "a.pdf: repaired?? r??sum?? " + std::string(kMaxNoteBytes - 27, 'x'));
+  EXPECT_EQ(info->pages[0].note, "a.pdf: repaired   r\xc3\xa9sum\xc3\xa9 " + std::string(kMaxNoteBytes - 27, 'x'));
   EXPECT_EQ(info->pages[1].note, "");  // "CSID +15550100": a description, not a note
   EXPECT_NE(to_json(*info).find("\"note\":\"a.pdf: repaired"), std::string::npos);
   fs::remove(path);

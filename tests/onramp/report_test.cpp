@@ -3,6 +3,8 @@
 #include <gmime/gmime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -128,6 +130,76 @@ TEST(Dsn, ReportHasTheThreePartsAndTheFields) {
   ASSERT_TRUE(full);
   EXPECT_NE(full->find("Content-Type: message/rfc822"), std::string::npos);
   EXPECT_NE(full->find("SECRET BODY"), std::string::npos);
+  fs::remove(orig);
+}
+
+// An 8-bit (BODY=8BITMIME) or UTF-8 (SMTPUTF8) original in a report that stays 7-bit: the human
+// part in utf-8 with the names as written, the original as encoded message/global (RET=FULL) or
+// message/global-headers (RFC 6533); not one byte over 0x7f in the report itself.
+TEST(Dsn, EightBitOriginalsAndUtf8NamesKeepTheReportSevenBit) {
+  namespace fs = std::filesystem;
+  fs::path orig = fs::temp_directory_path() / ("dsn_8bit." + std::to_string(::getpid()) + ".eml");
+  {
+    std::ofstream f(orig);
+    f << "From: J\xc3\xbcrgen <j\xc3\xbcrgen@example.de>\r\nSubject: Gr\xc3\xbc\xc3\x9f\x65\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+         "--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nS\xc3\xbc\xc3\x9f.\r\n"
+         "--b\r\nContent-Type: text/vcard; name=\"J\xc3\xbcrgen.vcf\"\r\n\r\nBEGIN:VCARD\r\nEND:VCARD\r\n--b--\r\n";
+  }
+  mail::DsnInput in;
+  in.reporting_mta = "fax.test";
+  in.from = "fax@fax.test";
+  in.to = "juergen@example.de";  // (a UTF-8 address would be UTF-8 in To:, sent with SMTPUTF8)
+  in.message_id = "dsn-8@fax.test";
+  in.arrival = in.now = 1795380067;
+  in.original_path = orig.string();
+  mail::DsnRecipient a;
+  a.final_recipient = "FAX=+12025550100@fax.test";
+  a.action = "failed";
+  a.status = "5.3.0";
+  a.number = "+12025550100";
+  a.why = "part 3 (\xc3\xa9t\xc3\xa9.pdf, application/pdf) cannot be faxed";
+  in.recipients = {a};
+  auto seven_bit = [](const std::string& m) {
+    return std::none_of(m.begin(), m.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  };
+  for (bool full : {false, true}) {
+    in.full = full;
+    auto m = mail::compose_dsn(in);
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_TRUE(seven_bit(*m)) << *m;
+    GMimeStream* st = g_mime_stream_mem_new_with_buffer(m->data(), m->size());
+    GMimeParser* parser = g_mime_parser_new_with_stream(st);
+    GMimeMessage* msg = g_mime_parser_construct_message(parser, nullptr);
+    ASSERT_NE(msg, nullptr);
+    GMimeMultipart* body = GMIME_MULTIPART(g_mime_message_get_mime_part(msg));
+    ASSERT_EQ(g_mime_multipart_get_count(body), 3);
+    auto decoded = [](GMimeObject* o) {
+      GMimeStream* out = g_mime_stream_mem_new();
+      g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(o)), out);
+      GByteArray* a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+      std::string s(reinterpret_cast<const char*>(a->data), a->len);
+      g_object_unref(out);
+      return s;
+    };
+    GMimeObject* human = g_mime_multipart_get_part(body, 0);
+    EXPECT_STREQ(g_mime_object_get_content_type_parameter(human, "charset"), "utf-8");
+    const std::string text = decoded(human);
+    EXPECT_NE(text.find("Could NOT be sent to +12025550100: part 3 (\xc3\xa9t\xc3\xa9.pdf, application/pdf) cannot"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("  - part 2 (J\xc3\xbcrgen.vcf, text/vcard): vCard"), std::string::npos) << text;
+    GMimeObject* third = g_mime_multipart_get_part(body, 2);
+    GMimeContentType* ct = g_mime_object_get_content_type(third);
+    EXPECT_STREQ(g_mime_content_type_get_media_type(ct), "message");
+    EXPECT_STREQ(g_mime_content_type_get_media_subtype(ct), full ? "global" : "global-headers");
+    const std::string copy = decoded(third);
+    EXPECT_NE(copy.find("Subject: Gr\xc3\xbc\xc3\x9f\x65"), std::string::npos);
+    EXPECT_EQ(copy.find("S\xc3\xbc\xc3\x9f."), full ? copy.find("S\xc3\xbc\xc3\x9f.") : std::string::npos);
+    if (full) EXPECT_NE(copy.find("S\xc3\xbc\xc3\x9f."), std::string::npos);
+    g_object_unref(msg);
+    g_object_unref(parser);
+    g_object_unref(st);
+  }
   fs::remove(orig);
 }
 
