@@ -128,6 +128,22 @@ std::string first_line(std::string s) {
   return s.empty() ? "the converter failed" : s;
 }
 
+// The converter names its input by its path ("spool/msg/<id>.eml part 2 (a.pdf, ...): ..."): the
+// sender who reads this in a report knows no path, and the node's layout is not theirs to see.
+std::string without_input_path(std::string s, const std::string& message_id) {
+  const std::string name = message_id + ".eml";
+  const size_t at = s.find(name);
+  if (at == std::string::npos || s.find(' ') < at) return s;  // (only a leading path)
+  size_t from = at + name.size();
+  if (s.compare(from, 2, ": ") == 0) {
+    from += 2;
+  } else if (from < s.size() && s[from] == ' ') {
+    from += 1;
+  }
+  s.erase(0, from);
+  return s;
+}
+
 }  // namespace
 
 Converter::Converter(ConverterOptions opt, queue::Spool& spool) : opt_(std::move(opt)), spool_(spool) {}
@@ -464,7 +480,8 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   for (const auto& j : todo) {
     if (r.code != 0 || pages == 0) {
       store.set_state(j.id, "failed",
-                      "the message cannot be faxed: " + (invalid.empty() ? first_line(r.stderr_text) : invalid));
+                      "the message cannot be faxed: " +
+                          (invalid.empty() ? without_input_path(first_line(r.stderr_text), message_id) : invalid));
       continue;
     }
     std::error_code ec;
