@@ -168,6 +168,12 @@ SendOutcome temporary(std::string why) {
   return SendOutcome{SendOutcome::temporary, std::move(why)};
 }
 
+// Where a message's header section ends (after its blank line; the whole message when none).
+size_t header_end(std::string_view m) {
+  const size_t crlf = m.find("\r\n\r\n"), lf = m.find("\n\n");
+  return std::min(crlf == std::string_view::npos ? m.size() : crlf + 4, lf == std::string_view::npos ? m.size() : lf + 2);
+}
+
 }  // namespace
 
 std::string dot_stuff(std::string_view m) {
@@ -302,7 +308,31 @@ asio::awaitable<SendOutcome> SmtpClient::attempt(const std::string& from, const 
     // temporary, never a bounce of the fax.
     if (r.code != 235) co_return temporary("AUTH: " + r.text);
   }
-  if (!co_await c.write("MAIL FROM:<" + from + ">\r\n", t.command)) co_return temporary("the connection failed");
+  // RFC 6531/6152: a UTF-8 address or header needs SMTPUTF8, 8-bit content BODY=8BITMIME; a
+  // server without them cannot take this mail, now or later (RFC 6531 §3.2): permanent.
+  auto eight_bit = [](std::string_view v) {
+    return std::any_of(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
+  };
+  const bool utf8 = eight_bit(from) || eight_bit(to) || eight_bit(std::string_view(message).substr(0, header_end(message)));
+  const bool body8 = eight_bit(std::string_view(message).substr(header_end(message)));
+  std::string params;
+  if (utf8) {
+    if (!has_extension(r, "SMTPUTF8")) {
+      co_return SendOutcome{SendOutcome::permanent, server + " does not offer SMTPUTF8, which this mail's " +
+                                                        std::string(eight_bit(from) || eight_bit(to) ? "address" : "header") +
+                                                        " needs (RFC 6531)"};
+    }
+    params += " SMTPUTF8";
+  }
+  if (body8) {
+    if (!has_extension(r, "8BITMIME")) {
+      co_return SendOutcome{SendOutcome::permanent, server + " does not offer 8BITMIME, which this mail's content needs"};
+    }
+    params += " BODY=8BITMIME";
+  }
+  if (!co_await c.write("MAIL FROM:<" + from + ">" + params + "\r\n", t.command)) {
+    co_return temporary("the connection failed");
+  }
   r = co_await c.read_reply(t.command);
   if (r.code != 250) co_return from_reply(r, "MAIL FROM");
   if (!co_await c.write("RCPT TO:<" + to + ">\r\n", t.command)) co_return temporary("the connection failed");

@@ -2,8 +2,11 @@
 // such as Dovecot): how the OnRamp delivers received faxes when [delivery] mode is smtp or lmtp.
 //
 // STANDARDS: RFC 5321 (SMTP), RFC 2033 (LMTP: LHLO, a reply per recipient after DATA), RFC 3207
-// (STARTTLS), RFC 4954 + RFC 4616 (AUTH PLAIN; AUTH LOGIN when PLAIN is not offered), RFC 6152
-// (8BITMIME is not needed: our mail is 7-bit), RFC 7435 (opportunistic TLS).
+// (STARTTLS), RFC 4954 + RFC 4616 (AUTH PLAIN; AUTH LOGIN when PLAIN is not offered), RFC 6531
+// (SMTPUTF8) and RFC 6152 (8BITMIME), RFC 7435 (opportunistic TLS).
+// 8-BIT: our own mail is 7-bit; a report to a UTF-8 address (or with UTF-8 headers) goes with
+// MAIL FROM ... SMTPUTF8, 8-bit content with BODY=8BITMIME; a server that does not offer what the
+// mail needs gets nothing, and the outcome is permanent (RFC 6531 §3.2).
 // TLS POLICY (SmtpClientOptions::tls, the levels of Postfix's smtp_tls_security_level):
 //   may     — STARTTLS whenever the server offers it, the certificate used only to encrypt
 //             (RFC 7435); when the server does not offer it, or refuses it, or the handshake

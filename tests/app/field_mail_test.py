@@ -296,6 +296,17 @@ class DamagedPdfTest(fbtest.TempDirTest):
             self.assertLess(time.time(), deadline, ([j["state"] for j in self.n.jobs()], found))
             time.sleep(0.5)
 
+    def node(self, host, trunk):
+        self.n = Node(self.dir, trunk=trunk, extra="""
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+from = "fax@fax.test"
+postmaster = "postmaster@example.com"
+""" % host.port)
+        self.addCleanup(self.n.stop)
+        return self.n
+
     def test_a_repaired_pdf_is_faxed_and_said_so_and_an_incomplete_one_refused(self):
         host = FakeSmarthost(self)
         self.n = Node(self.dir, trunk="self", extra="""
@@ -331,3 +342,27 @@ postmaster = "postmaster@example.com"
         self.assertIn("cut.pdf", human)
         self.assertIn("its repair is incomplete: its page tree names 1 page(s) that are not in the file", human)
         self.assertNotIn("Notes on the documents faxed", human)
+
+    def test_a_utf8_sender_gets_its_report_over_smtputf8_with_names_as_written(self):
+        """RFC 6531/6533: the report to a UTF-8 address goes with SMTPUTF8, its human part in utf-8."""
+        host = FakeSmarthost(self, extensions=(b"SMTPUTF8",))
+        n = self.node(host, "nowhere")
+        two, offsets, _ = pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
+        s = n.smtp()
+        s.command_encoding = "utf-8"
+        s.ehlo("client.example")
+        self.assertEqual(s.docmd("MAIL", "FROM:<j\u00fcrgen@example.de> SMTPUTF8")[0], 250)
+        self.assertEqual(s.rcpt("FAX=+15550100@fax.test")[0], 250)
+        self.assertEqual(s.data(mail_with_pdf("vertr\u00e4ge.pdf", two[:offsets[5]])
+                                .replace(b"From: bob@example.com", "From: J\u00fcrgen <j\u00fcrgen@example.de>".encode()))[0],
+                         250)
+        s.quit()
+        [dsn] = self.reports(host, 1, 120)
+        session = next(lines for lines in host.sessions if any(l.startswith(b"DATA") for l in lines))
+        self.assertIn(b"MAIL FROM:<> SMTPUTF8\r\n", session)  # (a report's null sender; no 8-bit body)
+        self.assertIn("RCPT TO:<j\u00fcrgen@example.de>\r\n".encode(), session)
+        human = next(iter(dsn.iter_parts()))
+        self.assertEqual(human.get_content_charset(), "utf-8")
+        self.assertIn("Could NOT be sent to +15550100: the message cannot be faxed: part 1 (vertr\u00e4ge.pdf, "
+                      "application/pdf): the PDF is damaged", human.get_content().replace("\r\n", "\n"))
+        self.assertEqual(list(dsn.iter_parts())[2].get_content_type(), "message/global-headers")

@@ -421,12 +421,13 @@ postmaster = "postmaster@example.com"
 class FakeSmarthost:
     """A scripted SMTP server on a loopback port, one thread per session, recording each session's
     lines. starttls: offer STARTTLS and, when asked, answer 220 and then break the handshake (the
-    ClientHello gets plain text back); slow_dot_s: seconds to wait after the final dot before 250."""
+    ClientHello gets plain text back); slow_dot_s: seconds to wait after the final dot before 250;
+    extensions: more EHLO keywords to offer (b"SMTPUTF8")."""
 
-    def __init__(self, test, starttls=False, slow_dot_s=0):
+    def __init__(self, test, starttls=False, slow_dot_s=0, extensions=()):
         self.sessions = []  # one list of lines per session
         self.delivered = []  # one entry per message answered 250 after its final dot
-        self.starttls, self.slow_dot_s = starttls, slow_dot_s
+        self.starttls, self.slow_dot_s, self.extensions = starttls, slow_dot_s, extensions
         self.srv = socket.socket()
         self.srv.bind(("127.0.0.1", 0))
         self.srv.listen(8)
@@ -460,7 +461,8 @@ class FakeSmarthost:
                     continue
                 cmd = line.upper()
                 if cmd.startswith(b"EHLO"):
-                    c.sendall(b"250-fake.test\r\n" + (b"250-STARTTLS\r\n" if self.starttls else b"") + b"250 8BITMIME\r\n")
+                    c.sendall(b"250-fake.test\r\n" + (b"250-STARTTLS\r\n" if self.starttls else b"") +
+                              b"".join(b"250-%s\r\n" % e for e in self.extensions) + b"250 8BITMIME\r\n")
                 elif cmd.startswith(b"STARTTLS"):
                     c.sendall(b"220 2.0.0 go ahead\r\n")
                     c.recv(4096)  # the ClientHello
