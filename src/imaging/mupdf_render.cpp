@@ -258,11 +258,14 @@ struct Complaints {
     if (c->lines.size() < 64) c->lines.emplace_back(m && *m ? m : "unknown problem");
   }
   // The first that is about the document's content: a repair's own messages ("trying to repair
-  // broken xref", after the error that set it off, and "repairing PDF document") are not.
+  // broken xref", "repairing PDF document", and the error that set it off just before, such as
+  // "expected object number" when an object is not at its offset) are not.
   std::optional<std::string> first_problem() const {
+    auto repair = [&](size_t i) {
+      return i < lines.size() && (lines[i] == "trying to repair broken xref" || lines[i] == "repairing PDF document");
+    };
     for (size_t i = 0; i < lines.size(); ++i) {
-      const bool trigger = i + 1 < lines.size() && lines[i + 1] == "trying to repair broken xref";
-      if (trigger || lines[i] == "trying to repair broken xref" || lines[i] == "repairing PDF document") continue;
+      if (repair(i) || repair(i + 1)) continue;
       return lines[i];
     }
     return std::nullopt;
