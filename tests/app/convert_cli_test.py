@@ -407,8 +407,21 @@ class HostileAndBadInput(fbtest.TempDirTest):
         self.assertIn(mentions, lines[0])
         return lines[0]
 
-    def test_truncated_pdf_is_corrupt(self):
-        self.expect(4, ["-o", self.path("x.tif"), os.path.join(fbtest.DATA, "truncated.pdf")], "truncated.pdf")
+    def test_a_pdf_cut_before_a_page_is_corrupt_and_one_cut_after_its_pages_repaired(self):
+        two, offsets, _ = fbtest.pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
+        src = self.write("cut.pdf", two[:offsets[5]])  # ends before the second page's object
+        line = self.expect(4, ["-o", self.path("x.tif"), src], "cut.pdf")
+        self.assertIn("its page tree names 1 page(s) that are not in the file", line)
+        # text.pdf cut at 3,000 bytes, inside its metadata after both pages: repaired and faxed,
+        # and the TIFF says so.
+        out = self.path("t.tif")
+        p = run("convert", "-o", out, os.path.join(fbtest.DATA, "truncated.pdf"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        info = inspect(out)
+        self.assertEqual(info["pages"], 2)
+        self.assertEqual(info["page"][0]["note"], "truncated.pdf: the PDF was damaged (its cross-reference table was "
+                         "broken); it was repaired and all 2 page(s) drew without error")
+        self.assertNotIn("note", info["page"][1])
 
     def test_encrypted_pdf_is_corrupt(self):
         line = self.expect(4, ["-o", self.path("x.tif"), os.path.join(fbtest.DATA, "encrypted.pdf")], "encrypted")

@@ -135,6 +135,31 @@ def ocr(path, workdir, lang="eng", page=1, dpi=200):
     return p.stdout
 
 
+def pdf_with_pages(texts, pages_listed=None):
+    """A PDF whose page tree comes first (catalog, pages, font, then each page and its content),
+    with a correct cross-reference table; returns (bytes, offsets of objects 1.., xref offset)."""
+    body, offsets = b"%PDF-1.4\n", []
+
+    def obj(s):
+        nonlocal body
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (len(offsets), s)
+    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(texts)))
+    obj(b"<< /Type /Catalog /Pages 2 0 R >>")
+    obj(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(texts) if pages_listed is None else pages_listed))
+    obj(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for i, t in enumerate(texts):
+        content = b"BT /F1 48 Tf 72 600 Td (%s) Tj ET" % t.encode()
+        obj(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents %d 0 R >>" % (5 + 2 * i))
+        obj(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref)
+    return body, offsets, xref
+
+
 class TempDirTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fbtest-")

@@ -236,31 +236,6 @@ class MailCorpusTest(fbtest.TempDirTest):
                 self.assertIn(w, text, (name, text))
 
 
-def pdf_with_pages(texts, pages_listed=None):
-    """A PDF whose page tree comes first (catalog, pages, font, then each page and its content),
-    with a correct cross-reference table; returns (bytes, offsets of objects 1.., xref offset)."""
-    body, offsets = b"%PDF-1.4\n", []
-
-    def obj(s):
-        nonlocal body
-        offsets.append(len(body))
-        body += b"%d 0 obj\n%s\nendobj\n" % (len(offsets), s)
-    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(texts)))
-    obj(b"<< /Type /Catalog /Pages 2 0 R >>")
-    obj(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(texts) if pages_listed is None else pages_listed))
-    obj(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    for i, t in enumerate(texts):
-        content = b"BT /F1 48 Tf 72 600 Td (%s) Tj ET" % t.encode()
-        obj(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
-            b"/Contents %d 0 R >>" % (5 + 2 * i))
-        obj(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
-    xref = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
-    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref)
-    return body, offsets, xref
-
-
 def mail_with_pdf(name, pdf):
     import base64
     return (b"From: bob@example.com\r\nTo: fax\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
@@ -317,9 +292,9 @@ from = "fax@fax.test"
 postmaster = "postmaster@example.com"
 """ % host.port)
         self.addCleanup(self.n.stop)
-        good, offsets, _ = pdf_with_pages(["REPAIRED PAGE"])
+        good, offsets, _ = fbtest.pdf_with_pages(["REPAIRED PAGE"])
         shifted = good[:9] + b"%inserted by a mail gateway\n" + good[9:]  # every offset 28 bytes out
-        two, offsets2, _ = pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
+        two, offsets2, _ = fbtest.pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
         cut = two[:offsets2[5]]  # the file ends before the second page (object 6)
         s = self.n.smtp()
         for name, pdf in (("shifted.pdf", shifted), ("cut.pdf", cut)):
@@ -347,7 +322,7 @@ postmaster = "postmaster@example.com"
         """RFC 6531/6533: the report to a UTF-8 address goes with SMTPUTF8, its human part in utf-8."""
         host = FakeSmarthost(self, extensions=(b"SMTPUTF8",))
         n = self.node(host, "nowhere")
-        two, offsets, _ = pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
+        two, offsets, _ = fbtest.pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
         s = n.smtp()
         s.command_encoding = "utf-8"
         s.ehlo("client.example")
