@@ -168,8 +168,10 @@ SendOutcome temporary(std::string why) {
   return SendOutcome{SendOutcome::temporary, std::move(why)};
 }
 
-// Where a message's header section ends (after its blank line; the whole message when none).
+// Where a message's header section ends (after its blank line; the whole message when none;
+// 0 when the message starts with its blank line).
 size_t header_end(std::string_view m) {
+  if (m.starts_with("\r\n") || m.starts_with("\n")) return 0;
   const size_t crlf = m.find("\r\n\r\n"), lf = m.find("\n\n");
   return std::min(crlf == std::string_view::npos ? m.size() : crlf + 4, lf == std::string_view::npos ? m.size() : lf + 2);
 }
@@ -281,6 +283,7 @@ asio::awaitable<SendOutcome> SmtpClient::attempt(const std::string& from, const 
     co_return temporary(server + " does not offer STARTTLS, and [delivery] tls = " + level_name +
                         " requires it: the mail is not sent in clear");
   }
+  const Reply ehlo = r;  // what the server offers (after STARTTLS, what it offers then)
   if (!opt_.username.empty()) {
     if (!tls && !is_loopback(opt_.host))
       co_return temporary(server + " does not offer STARTTLS: the password is not sent in clear");
@@ -317,7 +320,7 @@ asio::awaitable<SendOutcome> SmtpClient::attempt(const std::string& from, const 
   const bool body8 = eight_bit(std::string_view(message).substr(header_end(message)));
   std::string params;
   if (utf8) {
-    if (!has_extension(r, "SMTPUTF8")) {
+    if (!has_extension(ehlo, "SMTPUTF8")) {
       co_return SendOutcome{SendOutcome::permanent, server + " does not offer SMTPUTF8, which this mail's " +
                                                         std::string(eight_bit(from) || eight_bit(to) ? "address" : "header") +
                                                         " needs (RFC 6531)"};
@@ -325,7 +328,7 @@ asio::awaitable<SendOutcome> SmtpClient::attempt(const std::string& from, const 
     params += " SMTPUTF8";
   }
   if (body8) {
-    if (!has_extension(r, "8BITMIME")) {
+    if (!has_extension(ehlo, "8BITMIME")) {
       co_return SendOutcome{SendOutcome::permanent, server + " does not offer 8BITMIME, which this mail's content needs"};
     }
     params += " BODY=8BITMIME";

@@ -271,14 +271,15 @@ class DamagedPdfTest(fbtest.TempDirTest):
             self.assertLess(time.time(), deadline, ([j["state"] for j in self.n.jobs()], found))
             time.sleep(0.5)
 
-    def node(self, host, trunk):
+    def node(self, host, trunk, delivery_extra=""):
         self.n = Node(self.dir, trunk=trunk, extra="""
 [delivery]
 mode = "smtp"
 smarthost = "127.0.0.1:%d"
 from = "fax@fax.test"
 postmaster = "postmaster@example.com"
-""" % host.port)
+%s
+""" % (host.port, delivery_extra))
         self.addCleanup(self.n.stop)
         return self.n
 
@@ -319,9 +320,10 @@ postmaster = "postmaster@example.com"
         self.assertNotIn("Notes on the documents faxed", human)
 
     def test_a_utf8_sender_gets_its_report_over_smtputf8_with_names_as_written(self):
-        """RFC 6531/6533: the report to a UTF-8 address goes with SMTPUTF8, its human part in utf-8."""
-        host = FakeSmarthost(self, extensions=(b"SMTPUTF8",))
-        n = self.node(host, "nowhere")
+        """RFC 6531/6533: the report to a UTF-8 address goes with SMTPUTF8, its human part in utf-8;
+        the smarthost asks for AUTH, after which SMTPUTF8 is still what its EHLO offered."""
+        host = FakeSmarthost(self, extensions=(b"AUTH PLAIN", b"SMTPUTF8"))
+        n = self.node(host, "nowhere", 'username = "fax"\npassword = "secret"\ntls = "may"')
         two, offsets, _ = fbtest.pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
         s = n.smtp()
         s.command_encoding = "utf-8"
@@ -334,6 +336,7 @@ postmaster = "postmaster@example.com"
         s.quit()
         [dsn] = self.reports(host, 1, 120)
         session = next(lines for lines in host.sessions if any(l.startswith(b"DATA") for l in lines))
+        self.assertTrue(any(l.startswith(b"AUTH PLAIN ") for l in session), session)
         self.assertIn(b"MAIL FROM:<> SMTPUTF8\r\n", session)  # (a report's null sender; no 8-bit body)
         self.assertIn("RCPT TO:<j\u00fcrgen@example.de>\r\n".encode(), session)
         human = next(iter(dsn.iter_parts()))

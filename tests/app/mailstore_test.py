@@ -422,7 +422,7 @@ class FakeSmarthost:
     """A scripted SMTP server on a loopback port, one thread per session, recording each session's
     lines. starttls: offer STARTTLS and, when asked, answer 220 and then break the handshake (the
     ClientHello gets plain text back); slow_dot_s: seconds to wait after the final dot before 250;
-    extensions: more EHLO keywords to offer (b"SMTPUTF8")."""
+    extensions: more EHLO keywords to offer (b"SMTPUTF8", b"AUTH PLAIN": any AUTH gets 235)."""
 
     def __init__(self, test, starttls=False, slow_dot_s=0, extensions=()):
         self.sessions = []  # one list of lines per session
@@ -468,6 +468,8 @@ class FakeSmarthost:
                     c.recv(4096)  # the ClientHello
                     c.sendall(b"this is not TLS\r\n")
                     break
+                elif cmd.startswith(b"AUTH"):
+                    c.sendall(b"235 2.7.0 authenticated\r\n")
                 elif cmd.startswith(b"DATA"):
                     in_data = True
                     c.sendall(b"354 go on\r\n")
