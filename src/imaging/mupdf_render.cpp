@@ -253,39 +253,44 @@ Result<Pages> collect(Pages pages, const std::vector<std::string>& errors, const
 // What MuPDF says (warnings, and errors it recovers from) while it draws a repaired document.
 struct Complaints {
   std::vector<std::string> lines;
-  static void add(void* self, const char* m) {
+  static void add(void* self, const char* m) {  // (called from MuPDF's C: nothing may be thrown)
     auto* c = static_cast<Complaints*>(self);
-    if (c->lines.size() < 64) c->lines.emplace_back(m && *m ? m : "unknown problem");
-  }
-  // The first that is about the document's content: a repair's own messages ("trying to repair
-  // broken xref", "repairing PDF document", and the error that set it off just before, such as
-  // "expected object number" when an object is not at its offset) are not.
-  std::optional<std::string> first_problem() const {
-    auto repair = [&](size_t i) {
-      return i < lines.size() && (lines[i] == "trying to repair broken xref" || lines[i] == "repairing PDF document");
-    };
-    for (size_t i = 0; i < lines.size(); ++i) {
-      if (repair(i) || repair(i + 1)) continue;
-      return lines[i];
+    try {
+      if (c->lines.size() < 64) c->lines.emplace_back(m && *m ? m : "unknown problem");
+    } catch (...) {
+      c->lost = true;
     }
+  }
+  bool lost = false;  // a message that could not be kept (out of memory): a problem all the same
+  // The first, if any. (Heard only while the pages of an already repaired document are drawn,
+  // in a round where MuPDF did not repair: render_repaired.)
+  std::optional<std::string> first_problem() const {
+    if (!lines.empty()) return lines.front();
+    if (lost) return "MuPDF reported problems that could not be kept";
     return std::nullopt;
   }
 };
 
 // A repaired document's page tree, walked: leaves found, kids that are not in the file, and
-// the first page whose /Contents is not in the file.
+// the first page whose /Contents is not in the file. Each Pages node is visited once: it stays
+// marked until the walk ends (`marked`, reserved before it), so a node met again — a loop, or a
+// node shared by two parents, which a page tree never has — ends the walk as malformed, and a
+// small file cannot make the walk take exponential time.
+constexpr size_t kMaxTreeNodes = 100000;
 struct Tree {
-  int pages = 0, missing = 0, no_content = 0, too_deep = 0;
+  int pages = 0, missing = 0, no_content = 0, malformed = 0;
+  std::vector<pdf_obj*> marked;  // reserved to kMaxTreeNodes: never reallocated inside fz_try
 };
 
 void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
-  if (depth > 64 || pdf_mark_obj(ctx, node)) {  // (marked: a loop back to an ancestor)
-    t.too_deep = 1;
+  if (depth > 64 || t.marked.size() >= kMaxTreeNodes || pdf_mark_obj(ctx, node)) {
+    t.malformed = 1;
     return;
   }
+  t.marked.push_back(node);
   pdf_obj* kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
   const int count = pdf_array_len(ctx, kids);
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; i < count && !t.malformed; ++i) {
     pdf_obj* kid = pdf_array_get(ctx, kids, i);
     if (!pdf_is_dict(ctx, kid)) {
       ++t.missing;
@@ -304,7 +309,6 @@ void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
       if (contents && streams != parts && t.no_content == 0) t.no_content = t.pages;
     }
   }
-  pdf_unmark_obj(ctx, node);
 }
 
 // Whether the repaired document is whole: its page tree names as many pages as its /Count says,
@@ -313,11 +317,13 @@ std::string incomplete(fz_context* ctx, fz_document* doc, int n) {
   pdf_document* pdf = pdf_specifics(ctx, doc);
   if (!pdf) return "it is not read as a PDF";
   Tree t;
+  t.marked.reserve(kMaxTreeNodes);
   std::string err;
   fz_try(ctx) { walk_tree(ctx, pdf_dict_getp(ctx, pdf_trailer(ctx, pdf), "Root/Pages"), 0, t); }
   fz_catch(ctx) { err = caught(ctx); }
+  for (pdf_obj* o : t.marked) pdf_unmark_obj(ctx, o);
   if (!err.empty()) return "its page tree cannot be read (" + err + ")";
-  if (t.too_deep) return "its page tree loops or is nested too deep";
+  if (t.malformed) return "its page tree loops, is shared or is nested too deep";
   if (t.missing > 0) return "its page tree names " + std::to_string(t.missing) + " page(s) that are not in the file";
   if (t.pages != n) {
     return "its page tree says " + std::to_string(n) + " page(s) but " + std::to_string(t.pages) + " were found";
@@ -356,27 +362,38 @@ Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, 
   DocHolder d{ctx, open_pdf(ctx, bytes, err, locked)};
   if (!d.doc) return make_error(Errc::corrupt, damaged + "cannot be repaired: " + err);
   if (locked) return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
-  const int n = count_pages(ctx, d.doc, err);
-  if (n < 0) return make_error(Errc::corrupt, damaged + "cannot be repaired: " + err);
-  if (auto s = check_count(n, err, opt, label); !s) return s.error();
-  if (auto why = incomplete(ctx, d.doc, n); !why.empty()) {
-    return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + why);
+  // MuPDF may repair when it opens the file, or later, when it first needs an object that is not
+  // at its offset: while the tree is walked or a page drawn. Whatever was counted, walked or drawn
+  // before that described the old table: it is all done again on the repaired one (MuPDF repairs
+  // a document once, so a second round is the last).
+  for (int round = 0; round < 3; ++round) {
+    const bool before = was_repaired(ctx, d.doc);
+    const int n = count_pages(ctx, d.doc, err);
+    if (n < 0) return make_error(Errc::corrupt, damaged + "cannot be repaired: " + err);
+    if (auto s = check_count(n, err, opt, label); !s) return s.error();
+    const std::string why = incomplete(ctx, d.doc, n);
+    if (was_repaired(ctx, d.doc) != before) continue;
+    if (!why.empty()) return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + why);
+    fz_flush_warnings(ctx);  // (MuPDF holds a warning back to count its repeats)
+    heard.lines.clear();
+    Pages pages(static_cast<size_t>(n));
+    std::vector<std::string> errors(static_cast<size_t>(n));
+    render_some(ctx, d.doc, opt, opt.paper, 0, 1, pages, errors);
+    fz_flush_warnings(ctx);
+    if (was_repaired(ctx, d.doc) != before) continue;
+    for (const auto& e : errors) {
+      if (!e.empty()) return make_error(Errc::corrupt, damaged + "after its repair, " + e);
+    }
+    if (auto problem = heard.first_problem()) {
+      return make_error(Errc::corrupt, damaged + "after its repair, its pages do not draw cleanly (" + *problem + ")");
+    }
+    if (was_repaired(ctx, d.doc)) {  // (else this context read it whole: nothing to tell)
+      pages.front().note = "the PDF was damaged (its cross-reference table was broken); it was repaired and all " +
+                           std::to_string(n) + " page(s) drew without error";
+    }
+    return pages;
   }
-  fz_flush_warnings(ctx);  // (MuPDF holds a warning back to count its repeats)
-  heard.lines.clear();
-  Pages pages(static_cast<size_t>(n));
-  std::vector<std::string> errors(static_cast<size_t>(n));
-  render_some(ctx, d.doc, opt, opt.paper, 0, 1, pages, errors);
-  fz_flush_warnings(ctx);
-  for (const auto& e : errors) {
-    if (!e.empty()) return make_error(Errc::corrupt, damaged + "after its repair, " + e);
-  }
-  if (auto problem = heard.first_problem()) {
-    return make_error(Errc::corrupt, damaged + "after its repair, its pages do not draw cleanly (" + *problem + ")");
-  }
-  pages.front().note = "the PDF was damaged (its cross-reference table was broken); it was repaired and all " +
-                       std::to_string(n) + " page(s) drew without error";
-  return pages;
+  return make_error(Errc::corrupt, damaged + "its repair does not settle");
 }
 
 }  // namespace

@@ -206,6 +206,15 @@ TEST(RepairedPdf, WhatTheRepairCannotMakeWholeIsRefusedNamingWhy) {
   const ThreePages two = three_pages(3, false);
   EXPECT_EQ(refused(two.bytes.substr(0, two.xref)),
             prefix + "its repair is incomplete: its page tree says 3 page(s) but 2 were found");
+  // A page tree where every node names the next twice, 40 deep, and no table: 2^40 paths, one
+  // page. Each node is walked once, and one met twice is malformed (never minutes of CPU).
+  std::string dag = "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n";
+  for (int i = 2; i < 42; ++i) {
+    dag += std::to_string(i) + " 0 obj\n<< /Type /Pages /Kids [" + std::to_string(i + 1) + " 0 R " +
+           std::to_string(i + 1) + " 0 R] /Count 1 >>\nendobj\n";
+  }
+  dag += "42 0 obj\n<< /Type /Page /MediaBox [0 0 612 792] >>\nendobj\n%%EOF\n";
+  EXPECT_EQ(refused(dag), prefix + "its repair is incomplete: its page tree loops, is shared or is nested too deep");
   // A content stream damaged in place (text-mode transfer: its length no longer matches).
   std::string mangled = p.bytes.substr(0, p.xref);
   const size_t at3 = mangled.find("(PAGE 3)");
