@@ -163,9 +163,10 @@ def pdf_with_pages(texts, pages_listed=None):
 class TempDirTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fbtest-")
-
-    def tearDown(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+        # A cleanup, not tearDown: cleanups run last-in first-out after tearDown, so this one runs
+        # after every node the test started has stopped (a node still running when the directory
+        # went wrote its files back), and also when setUp skips or fails (tearDown is not called).
+        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def path(self, name):
         return os.path.join(self.dir, name)
