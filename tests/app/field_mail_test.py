@@ -269,7 +269,7 @@ class DamagedPdfTest(fbtest.TempDirTest):
             if len(found) >= count:
                 return found
             self.assertLess(time.time(), deadline, ([j["state"] for j in self.n.jobs()], found))
-            time.sleep(0.5)
+            time.sleep(0.5)  # (a poll: the loop ends on the reports themselves, or the deadline)
 
     def node(self, host, trunk, delivery_extra=""):
         self.n = Node(self.dir, trunk=trunk, extra="""
@@ -285,14 +285,7 @@ postmaster = "postmaster@example.com"
 
     def test_a_repaired_pdf_is_faxed_and_said_so_and_an_incomplete_one_refused(self):
         host = FakeSmarthost(self)
-        self.n = Node(self.dir, trunk="self", extra="""
-[delivery]
-mode = "smtp"
-smarthost = "127.0.0.1:%d"
-from = "fax@fax.test"
-postmaster = "postmaster@example.com"
-""" % host.port)
-        self.addCleanup(self.n.stop)
+        self.node(host, "self")
         good, offsets, _ = fbtest.pdf_with_pages(["REPAIRED PAGE"])
         shifted = good[:9] + b"%inserted by a mail gateway\n" + good[9:]  # every offset 28 bytes out
         two, offsets2, _ = fbtest.pdf_with_pages(["FIRST PAGE", "LOST PAGE"])
