@@ -550,8 +550,9 @@ int run(config::Config cfg) {
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");
   const std::string db = sqlite_path(cfg);
   if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
-  auto store = queue::JobStore::open(db);
-  if (!store) throw std::runtime_error(store.error().message);
+  auto opened = queue::open_job_store(db);
+  if (!opened) throw std::runtime_error(opened.error().message);
+  std::unique_ptr<queue::JobStore> store = std::move(*opened);
   // Paths an older version stored relative to its working directory (store_paths.hpp).
   auto rebased = queue::rebase_stored_paths(db, [&](const std::string& p) {
     if (p.empty()) return p;

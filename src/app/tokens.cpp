@@ -55,7 +55,7 @@ std::optional<queue::UserStore> users(const config::Config& cfg, const std::stri
     fs::create_directories(fs::path(path).parent_path(), ec);
   }
   // The job store's schema first: the users' tables live beside it in the same file.
-  if (auto js = queue::JobStore::open(path); !js) {
+  if (auto js = queue::open_job_store(path); !js) {
     fail(cmd, js.error().message, 3);
     return std::nullopt;
   }

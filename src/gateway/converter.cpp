@@ -345,8 +345,9 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
 }
 
 void Converter::run(bool resume_left_work) {
-  auto store = queue::JobStore::open(opt_.store_path);
-  if (!store) return;
+  auto opened = queue::open_job_store(opt_.store_path);
+  if (!opened) return;
+  std::unique_ptr<queue::JobStore> store = std::move(*opened);
   Server server;
   struct StopServer {
     Converter& c;

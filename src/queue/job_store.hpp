@@ -1,6 +1,11 @@
 // job_store.hpp — the durable record of every fax job: accepted messages, their outbound jobs
 // (one per fax recipient), inbound receptions, and each job's history.
 //
+// JobStore is the interface every flow uses; each operation is one transaction. The embedded
+// default is SqliteJobStore (sqlite_job_store.hpp); open_job_store() opens the one a [store]
+// url names. One conformance suite (tests/queue/job_store_test.cpp) holds for every
+// implementation.
+//
 // ARCHITECTURE.md (Durability): SMTP says 250 only after the spool file is committed
 // (spool.hpp) and enqueue_message() has returned; that call commits the message and all its
 // jobs in ONE transaction, so after a crash a message has all its jobs or none. A restart
@@ -8,17 +13,12 @@
 // STANDARDS: RFC 3461 (SMTP DSN extension): NOTIFY and ORCPT are kept per job, RET and ENVID
 // per message, decoded from xtext, for the report of dsn-and-status.md. INTERFACES.md: the
 // `jobs`/`job` JSON fields and states (to_json).
-// STORAGE: SQLite in WAL mode with synchronous=FULL (a COMMIT is on disk when it returns),
-// foreign keys on, a busy timeout for other connections (CLI, a second process). The schema
-// is created and migrated by open() under PRAGMA user_version (kSchemaVersion).
 // STATES: out: queued, rendering, ready, sending, retry, done, failed, cancelled;
 // in: receiving, delivering, done, failed. done, failed and cancelled are final: a final job
 // never changes state again (its outcome has been or is being reported), but may gain events.
 // THREADS: all calls are synchronous and a JobStore is used by one thread at a time (the
-// daemon's store thread). Several JobStore instances, in one process or several, may share
-// one file.
-// PARAMETERS: the file comes from [store] url (default sqlite:<node.data_dir>/faxbridge.db);
-// StoreOptions::busy_timeout_ms (default 5000).
+// daemon's store thread). Several instances, in one process or several, may share one store.
+// PARAMETERS: [store] url (default sqlite:<node.data_dir>/faxbridge.db); StoreOptions.
 // LIMITS: JobFilter::limit (0 = no limit); no limit on recipients per message here: the SMTP
 // server bounds them.
 #pragma once
@@ -26,17 +26,16 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "queue/sqlite.hpp"
+#include "core/result.hpp"
 #include "queue/store_error.hpp"
 
 namespace queue {
-
-inline constexpr int kSchemaVersion = 6;
 
 enum class Direction { out, in };
 std::string_view to_string(Direction d);
@@ -194,90 +193,95 @@ struct StoreOptions {
   std::function<int64_t()> clock;  // unix seconds for created/updated/events; empty: the system clock
 };
 
+// The store: what the flows ask of it. Each call is one transaction. Implementations:
+// SqliteJobStore (sqlite_job_store.hpp), the embedded default.
 class JobStore {
  public:
-  static fb::Result<JobStore, StoreError> open(const std::string& path, StoreOptions options = {});
+  virtual ~JobStore() = default;
+  JobStore() = default;
+  JobStore(const JobStore&) = delete;
+  JobStore& operator=(const JobStore&) = delete;
 
   // Inserts the message and one job per recipient (state queued), committed before it
   // returns. Returns the job ids in recipient order.
-  fb::Result<std::vector<int64_t>, StoreError> enqueue_message(const NewMessage& msg,
-                                                               const std::vector<NewRecipient>& rcpts);
+  [[nodiscard]] virtual fb::Result<std::vector<int64_t>, StoreError> enqueue_message(const NewMessage& msg,
+                                                               const std::vector<NewRecipient>& rcpts) = 0;
   // Group commit: several messages and their jobs in ONE transaction (one sync for all).
   // All or nothing; validate each with check() first, since one invalid message fails the lot.
-  StoreStatus enqueue_messages(const std::vector<std::pair<NewMessage, std::vector<NewRecipient>>>& batch);
-  static std::optional<std::string> check(const NewMessage& msg, const std::vector<NewRecipient>& rcpts);
-  fb::Result<int64_t, StoreError> create_inbound(const NewInbound& in);
+  [[nodiscard]] virtual StoreStatus enqueue_messages(const std::vector<std::pair<NewMessage, std::vector<NewRecipient>>>& batch) = 0;
+  [[nodiscard]] static std::optional<std::string> check(const NewMessage& msg, const std::vector<NewRecipient>& rcpts);
+  [[nodiscard]] virtual fb::Result<int64_t, StoreError> create_inbound(const NewInbound& in) = 0;
 
-  fb::Result<Job, StoreError> job(int64_t id);
-  fb::Result<std::vector<Job>, StoreError> jobs(const JobFilter& filter = {});  // newest first
+  [[nodiscard]] virtual fb::Result<Job, StoreError> job(int64_t id) = 0;
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> jobs(const JobFilter& filter = {}) = 0;  // newest first
   // Outbound jobs in ready or retry whose retry_at is unset or <= now: by priority, then in
   // turns between senders (each sender's longest waiting job, then each one's second, ...), then
   // longest waiting first; at most `limit`, none when limit <= 0 (no free channel: nothing to start).
-  fb::Result<std::vector<Job>, StoreError> next_ready(int64_t now, int limit);
-  fb::Result<std::vector<Event>, StoreError> events(int64_t id);  // oldest first
-  fb::Result<Message, StoreError> message(const std::string& id);
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> next_ready(int64_t now, int limit) = 0;
+  [[nodiscard]] virtual fb::Result<std::vector<Event>, StoreError> events(int64_t id) = 0;  // oldest first
+  [[nodiscard]] virtual fb::Result<Message, StoreError> message(const std::string& id) = 0;
 
   // Moves a job to `state` and records an event. `error` replaces the job's error (nullopt
   // clears it). retry_at is kept only in queued and retry. Unknown ids: not_found; a state
   // not of the job's direction: invalid; a final job: conflict.
-  StoreStatus set_state(int64_t id, std::string_view state, std::optional<std::string> error = std::nullopt);
-  StoreStatus set_pages(int64_t id, int pages, int pages_done);
-  StoreStatus set_retry(int64_t id, std::optional<int64_t> retry_at);
+  [[nodiscard]] virtual StoreStatus set_state(int64_t id, std::string_view state, std::optional<std::string> error = std::nullopt) = 0;
+  [[nodiscard]] virtual StoreStatus set_pages(int64_t id, int pages, int pages_done) = 0;
+  [[nodiscard]] virtual StoreStatus set_retry(int64_t id, std::optional<int64_t> retry_at) = 0;
   // The T.30 subaddress (SUB frame) of an inbound fax, known only once the call is under way.
-  StoreStatus set_subaddress(int64_t id, std::optional<std::string> subaddress);
+  [[nodiscard]] virtual StoreStatus set_subaddress(int64_t id, std::optional<std::string> subaddress) = 0;
   // What a call transferred: pages (of the document or received), pages confirmed, bad rows,
   // the far end's station id.
-  StoreStatus set_transfer(int64_t id, int pages, int pages_done, int bad_rows, std::optional<std::string> remote_ident);
-  fb::Result<int, StoreError> add_dial(int64_t id);  // returns the new count
-  fb::Result<int, StoreError> add_try(int64_t id);
-  StoreStatus add_event(int64_t id, std::string_view text);
+  [[nodiscard]] virtual StoreStatus set_transfer(int64_t id, int pages, int pages_done, int bad_rows, std::optional<std::string> remote_ident) = 0;
+  [[nodiscard]] virtual fb::Result<int, StoreError> add_dial(int64_t id) = 0;  // returns the new count
+  [[nodiscard]] virtual fb::Result<int, StoreError> add_try(int64_t id) = 0;
+  [[nodiscard]] virtual StoreStatus add_event(int64_t id, std::string_view text) = 0;
   // How the last call went: T.30 rate, ECM, seconds.
-  StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration);
+  [[nodiscard]] virtual StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration) = 0;
   // What the last call carried and what made it a fax ("" leaves a field null).
-  StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by);
+  [[nodiscard]] virtual StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by) = 0;
   // An inbound job made for a call that turned out to be a voice call and was transferred: it was
   // never a fax, and goes with its events. Only a job still receiving (else conflict).
-  StoreStatus discard_inbound(int64_t id);
+  [[nodiscard]] virtual StoreStatus discard_inbound(int64_t id) = 0;
 
   // OnRamp. Inbound jobs in delivering that have no delivery yet and whose retry_at is unset or
   // <= now: to be routed and composed. Oldest first, at most limit.
-  fb::Result<std::vector<Job>, StoreError> to_route(int64_t now, int limit);
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_route(int64_t now, int limit) = 0;
   // Adds the deliveries of a job and an event, in one transaction. `first`: the job's routing
   // result, added once — a second such call is a conflict (a restart that recomposes never
   // duplicates); later additions (the postmaster after a permanent failure) pass first = false.
-  StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first = true);
-  fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job);  // in id order
+  [[nodiscard]] virtual StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first = true) = 0;
+  [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) = 0;  // in id order
   // Pending deliveries due at now (next_at <= now), earliest first, at most limit.
-  fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit);
+  [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit) = 0;
   // The earliest next_at of a pending delivery, if any: when to look again.
-  fb::Result<std::optional<int64_t>, StoreError> next_delivery_at();
+  [[nodiscard]] virtual fb::Result<std::optional<int64_t>, StoreError> next_delivery_at() = 0;
   // A delivery attempt ended: done or failed (final, with the reason), or deferred to next_at
   // with the reason (attempts + 1 either way). Records an event on the job.
-  StoreStatus delivery_done(int64_t delivery, std::string_view event);
+  [[nodiscard]] virtual StoreStatus delivery_done(int64_t delivery, std::string_view event) = 0;
   // `then`: a delivery that replaces it (the postmaster's copy), added in the same transaction,
   // so a crash cannot leave the failure recorded and the replacement not.
-  StoreStatus delivery_failed(int64_t delivery, const std::string& error,
-                              const std::optional<NewDelivery>& then = std::nullopt);
-  StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error);
-  StoreStatus set_outcome(int64_t id, std::string_view outcome);
-  fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a);
+  [[nodiscard]] virtual StoreStatus delivery_failed(int64_t delivery, const std::string& error,
+                              const std::optional<NewDelivery>& then = std::nullopt) = 0;
+  [[nodiscard]] virtual StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error) = 0;
+  [[nodiscard]] virtual StoreStatus set_outcome(int64_t id, std::string_view outcome) = 0;
+  [[nodiscard]] virtual fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a) = 0;
   // Outbound calls that started at `since` or later (time, sender, pages): what the daily caps
   // count after a restart. Oldest first.
-  fb::Result<std::vector<AccountingRecord>, StoreError> outbound_calls_since(int64_t since);
+  [[nodiscard]] virtual fb::Result<std::vector<AccountingRecord>, StoreError> outbound_calls_since(int64_t since) = 0;
   // Outbound jobs whose news the sender has not had: final and not reported final, once every
   // job of their message is final (one report per message and state), or waiting for a retry
   // and not reported at all. Grouped by message (ordered by message_id, id).
-  fb::Result<std::vector<Job>, StoreError> to_report(int limit);
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_report(int limit) = 0;
   // Records that these jobs' state was reported ("delayed" or "final"), with the reports'
   // deliveries (kind report: the DSN, MDNs) in the same transaction; none when nothing is sent
   // (NOTIFY=NEVER, a null sender).
-  StoreStatus mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
-                            const std::vector<JobDelivery>& reports, std::string_view event);
+  [[nodiscard]] virtual StoreStatus mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
+                            const std::vector<JobDelivery>& reports, std::string_view event) = 0;
   // Inbound jobs in delivering whose deliveries are all final: to be finished (archived, done).
-  fb::Result<std::vector<Job>, StoreError> to_finish(int limit);
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_finish(int limit) = 0;
   // Active messages whose every job is final and reported final: done, so the spool file of the
   // original may go (the reports were composed from it already). Ids, at most `limit`.
-  fb::Result<std::vector<std::string>, StoreError> to_complete(int limit);
+  [[nodiscard]] virtual fb::Result<std::vector<std::string>, StoreError> to_complete(int limit) = 0;
   // Retention: deletes jobs finished before `before` with their events and deliveries —
   // inbound ones final with no delivery pending, outbound ones final and reported final — and
   // messages left with no job; returns the jobs (so their spool files can go).
@@ -286,28 +290,18 @@ class JobStore {
     Direction direction = Direction::in;
     std::vector<std::string> mails;  // its deliveries' composed mails, to remove if still there
   };
-  fb::Result<std::vector<Purged>, StoreError> purge(int64_t before);
+  [[nodiscard]] virtual fb::Result<std::vector<Purged>, StoreError> purge(int64_t before) = 0;
 
   // Outbound, non-final job -> cancelled. not_found for an unknown id, conflict for a final
   // job, invalid for an inbound one.
-  StoreStatus cancel(int64_t id);
-  StoreStatus set_message_state(const std::string& id, std::string_view state);
-
- private:
-  JobStore(sqlite::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
-  int64_t now() const;
-  fb::Result<std::vector<int64_t>, StoreError> insert_message(const NewMessage& m, const std::vector<NewRecipient>& rcpts,
-                                                              const std::string& op);
-  fb::Result<int, StoreError> bump(int64_t id, const char* column, const char* op);
-  StoreStatus finish_delivery(int64_t id, std::string_view state, std::optional<int64_t> next_at,
-                              const std::optional<std::string>& error, std::string_view event,
-                              const std::optional<NewDelivery>& then = std::nullopt);
-  template <class Change>
-  StoreStatus change_job(int64_t id, const std::string& op, Change&& change);
-
-  sqlite::Db db_;
-  StoreOptions options_;
+  [[nodiscard]] virtual StoreStatus cancel(int64_t id) = 0;
+  [[nodiscard]] virtual StoreStatus set_message_state(const std::string& id, std::string_view state) = 0;
 };
+
+// Opens the store a [store] url names (its SQLite file; "sqlite:" already taken off): created or
+// migrated as needed.
+[[nodiscard]] fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& path,
+                                                                               StoreOptions options = {});
 
 // "2026-11-22T16:40:00Z"
 std::string format_utc(int64_t unix_seconds);

@@ -44,7 +44,7 @@ TEST(StorePaths, AnOlderStoresRelativePathsAreRewrittenOnce) {
   TempDir dir;
   const std::string db = dir / "faxbridge.db";
   {
-    auto s = queue::JobStore::open(db);
+    auto s = queue::open_job_store(db);
     ASSERT_TRUE(s) << s.error().message;
     queue::NewMessage m;
     m.id = "0123456789abcdef";
@@ -53,7 +53,7 @@ TEST(StorePaths, AnOlderStoresRelativePathsAreRewrittenOnce) {
     queue::NewRecipient r;
     r.recipient = "FAX=+15550100@fax.example.com";
     r.number = "+15550100";
-    auto ids = s->enqueue_message(m, {r});
+    auto ids = (*s)->enqueue_message(m, {r});
     ASSERT_TRUE(ids) << ids.error().message;
     exec(db, "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, updated) "
              "VALUES (" + std::to_string(ids->front()) + ", 'a@example.com', 'report', 'pending', "
@@ -75,11 +75,11 @@ TEST(StorePaths, AnOlderStoresRelativePathsAreRewrittenOnce) {
 TEST(StorePaths, ANewStoreIsOnlyMarked) {
   TempDir dir;
   const std::string db = dir / "faxbridge.db";
-  ASSERT_TRUE(queue::JobStore::open(db));
+  ASSERT_TRUE(queue::open_job_store(db));
   auto n = queue::rebase_stored_paths(db, [](const std::string& p) { return p; });
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 0);
   EXPECT_EQ(one(db, "SELECT value FROM store_meta WHERE key = 'paths'"), "data_dir");
   // And the job store still opens it (the table is no part of its schema).
-  EXPECT_TRUE(queue::JobStore::open(db));
+  EXPECT_TRUE(queue::open_job_store(db));
 }

@@ -17,7 +17,7 @@ const std::string kHashA(64, 'a'), kHashB(64, 'b'), kHashC(64, 'c');
 
 TEST(UserStore, ATokenFindsItsUserAndOnlyItsHashIsKept) {
   TempDir dir;
-  auto jobs = queue::JobStore::open(dir / "fb.db");  // beside the job store, in its file
+  auto jobs = queue::open_job_store(dir / "fb.db");  // beside the job store, in its file
   ASSERT_TRUE(jobs);
   auto s = UserStore::open(dir / "fb.db");
   ASSERT_TRUE(s) << s.error().message;

@@ -1,0 +1,1025 @@
+// sqlite_job_store.cpp — the job store in one SQLite file (see sqlite_job_store.hpp).
+#include "queue/sqlite_job_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <ctime>
+#include <iterator>
+
+#include <sqlite3.h>
+
+namespace queue {
+
+using sqlite::Stmt;
+using sqlite::Tx;
+
+namespace {
+
+// Version 1. AUTOINCREMENT so that a job id, once shown to a user or written in a DSN, never
+// names another job later. STRICT so that a wrong type is an error rather than a silent
+// conversion. The CHECKs repeat the C++ validation as a last line of defence for rows
+// written by other tools.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY NOT NULL,
+  spool_path TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+  envid TEXT,
+  arrived INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  client TEXT NOT NULL,
+  auth_user TEXT,
+  state TEXT NOT NULL CHECK (state IN ('active', 'done'))
+) STRICT;
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT REFERENCES messages(id),
+  direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+  state TEXT NOT NULL CHECK (state IN ('queued', 'rendering', 'ready', 'sending', 'retry', 'done', 'failed',
+                                       'cancelled', 'receiving', 'delivering')),
+  number TEXT NOT NULL,
+  subaddress TEXT,
+  caller TEXT NOT NULL,
+  pages INTEGER NOT NULL DEFAULT 0,
+  pages_done INTEGER NOT NULL DEFAULT 0,
+  retry_at INTEGER,
+  error TEXT,
+  notify TEXT,
+  orcpt TEXT,
+  recipient TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  tries INTEGER NOT NULL DEFAULT 0,
+  dials INTEGER NOT NULL DEFAULT 0,
+  CHECK (direction = 'in' OR message_id IS NOT NULL)
+) STRICT;
+CREATE INDEX jobs_by_message ON jobs(message_id);
+CREATE INDEX jobs_by_state ON jobs(state, retry_at);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  time INTEGER NOT NULL,
+  text TEXT NOT NULL
+) STRICT;
+CREATE INDEX events_by_job ON events(job_id, id);
+)sql";
+
+// Version 2: what a fax call learned — the far end's station id (TSI/CSID) and the rows T.30
+// reported lost, summed over the pages.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE jobs ADD COLUMN remote_ident TEXT;
+ALTER TABLE jobs ADD COLUMN bad_rows INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Version 3: the OnRamp. What an inbound call said of itself (the caller's display name, an
+// RFC 3892 Referred-By for Exchange UM partner mode) and how it went (rate, ECM, duration), and
+// the deliveries of received faxes as mail: one row per mailbox, each with its own retry timer,
+// so a fax is delivered to every mailbox exactly once and never forgotten.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN caller_name TEXT;
+ALTER TABLE jobs ADD COLUMN referred_by TEXT;
+ALTER TABLE jobs ADD COLUMN bit_rate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN ecm INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN duration INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  recipient TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('mailbox', 'postmaster')),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  mail_path TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+) STRICT;
+CREATE INDEX deliveries_due ON deliveries(state, next_at);
+CREATE INDEX deliveries_by_job ON deliveries(job_id);
+)sql";
+
+// Version 4: reporting to the sender. The outcome class of an outbound job's last call (for the
+// DSN status code) and what has been reported of it (NULL, 'delayed', 'final'); deliveries may
+// now be reports (DSN/MDN) to a mail sender, so the table is rebuilt with the wider CHECK.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE jobs ADD COLUMN outcome TEXT;
+ALTER TABLE jobs ADD COLUMN reported TEXT CHECK (reported IN ('delayed', 'final'));
+CREATE TABLE deliveries_v4 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  recipient TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('mailbox', 'postmaster', 'report')),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  mail_path TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+) STRICT;
+INSERT INTO deliveries_v4 SELECT * FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v4 RENAME TO deliveries;
+CREATE INDEX deliveries_due ON deliveries(state, next_at);
+CREATE INDEX deliveries_by_job ON deliveries(job_id);
+CREATE TABLE accounting (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+  job_id INTEGER NOT NULL,
+  number TEXT NOT NULL,
+  caller TEXT NOT NULL,
+  trunk TEXT NOT NULL,
+  media TEXT NOT NULL,
+  pages INTEGER NOT NULL,
+  pages_total INTEGER NOT NULL,
+  bit_rate INTEGER NOT NULL,
+  duration INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  remote_ident TEXT
+) STRICT;
+)sql";
+
+// v5: scheduling. Each outbound job's priority (from the mail) and its message's sender (fair
+// share between senders), kept with the job so the dispatcher's query needs no join.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN sender TEXT;
+UPDATE jobs SET sender = (SELECT sender FROM messages WHERE messages.id = jobs.message_id)
+  WHERE message_id IS NOT NULL;
+)sql";
+
+// v6: calls on G.711 as well as T.38: what each job's last call carried and what made it a fax,
+// in the job and in each accounting record.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE jobs ADD COLUMN media TEXT;
+ALTER TABLE jobs ADD COLUMN detected_by TEXT;
+ALTER TABLE accounting ADD COLUMN detected_by TEXT;
+)sql";
+
+// kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                                 kSchemaV5, kSchemaV6};
+
+
+constexpr const char* kJobColumns =
+    "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
+    "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
+    "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by";
+
+
+StoreError invalid(const std::string& op, const std::string& why) {
+  return {StoreErrc::invalid, op + ": " + why};
+}
+StoreError not_found(const std::string& op, const std::string& what) {
+  return {StoreErrc::not_found, op + ": no " + what};
+}
+
+std::string call(const char* fn, int64_t id) {
+  return std::string(fn) + "(" + std::to_string(id) + ")";
+}
+
+Direction parse_direction(std::string_view s) {
+  return s == "in" ? Direction::in : Direction::out;
+}
+
+std::optional<std::string> ret_text(Ret r) {
+  if (r == Ret::full) return "FULL";
+  if (r == Ret::hdrs) return "HDRS";
+  return std::nullopt;
+}
+
+Ret parse_ret(const std::optional<std::string>& s) {
+  if (s == "FULL") return Ret::full;
+  if (s == "HDRS") return Ret::hdrs;
+  return Ret::unset;
+}
+
+
+Job read_job(const Stmt& s) {
+  Job j;
+  j.id = s.int64(0);
+  j.message_id = s.opt_text(1);
+  j.direction = parse_direction(s.text(2));
+  j.state = s.text(3);
+  j.number = s.text(4);
+  j.subaddress = s.opt_text(5);
+  j.caller = s.text(6);
+  j.pages = int(s.int64(7));
+  j.pages_done = int(s.int64(8));
+  j.retry_at = s.opt_int64(9);
+  j.error = s.opt_text(10);
+  j.notify = s.opt_text(11);
+  j.orcpt = s.opt_text(12);
+  j.recipient = s.text(13);
+  j.created = s.int64(14);
+  j.updated = s.int64(15);
+  j.tries = int(s.int64(16));
+  j.dials = int(s.int64(17));
+  j.remote_ident = s.opt_text(18);
+  j.bad_rows = int(s.int64(19));
+  j.caller_name = s.opt_text(20);
+  j.referred_by = s.opt_text(21);
+  j.bit_rate = int(s.int64(22));
+  j.ecm = s.int64(23) != 0;
+  j.duration = int(s.int64(24));
+  j.outcome = s.opt_text(25);
+  j.reported = s.opt_text(26);
+  j.priority = int(s.int64(27));
+  j.sender = s.opt_text(28);
+  j.media = s.opt_text(29);
+  j.detected_by = s.opt_text(30);
+  return j;
+}
+
+template <class T>
+fb::Result<std::vector<T>, StoreError> read_rows(Stmt& s, T (*read)(const Stmt&)) {
+  std::vector<T> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(read(s));
+  }
+}
+
+fb::Result<std::vector<Job>, StoreError> read_jobs(Stmt& s) {
+  return read_rows<Job>(s, read_job);
+}
+
+fb::Result<Stmt, StoreError> select_jobs(sqlite3* db, const char* where, const std::string& op) {
+  return Stmt::prepare(db, std::string("SELECT ") + kJobColumns + " FROM jobs " + where, op);
+}
+
+struct JobHead {
+  Direction direction;
+  std::string state;
+};
+
+fb::Result<JobHead, StoreError> load_head(sqlite3* db, int64_t id, const std::string& op) {
+  auto s = Stmt::prepare(db, "SELECT direction, state FROM jobs WHERE id = ?1", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  return JobHead{parse_direction(s->text(0)), s->text(1)};
+}
+
+StoreStatus insert_event(sqlite3* db, int64_t job, int64_t time, std::string_view text,
+                         const std::string& op) {
+  auto s = Stmt::prepare(db, "INSERT INTO events (job_id, time, text) VALUES (?1, ?2, ?3)", op);
+  if (!s) return s.error();
+  return s->bind_int(1, job).bind_int(2, time).bind_text(3, text).run();
+}
+
+fb::Result<int64_t, StoreError> query_int(sqlite3* db, const char* sql, const std::string& op) {
+  auto s = Stmt::prepare(db, sql, op);
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return StoreError{StoreErrc::db, op + ": no result"};
+  return s->int64(0);
+}
+
+// Under one write transaction, so two processes opening a new file do not both create it.
+StoreStatus migrate(sqlite3* db) {
+  const std::string op = "open: migrate";
+  auto tx = Tx::begin(db, op);
+  if (!tx) return tx.error();
+  auto version = query_int(db, "PRAGMA user_version", op);
+  if (!version) return version.error();
+  if (*version > kSchemaVersion) {
+    return StoreError{StoreErrc::db, op + ": the database has schema version " + std::to_string(*version) +
+                                         ", newer than this faxbridge's " + std::to_string(kSchemaVersion)};
+  }
+  if (*version == kSchemaVersion) return fb::Unit{};
+  for (int64_t v = *version; v < kSchemaVersion; ++v) {
+    if (auto r = sqlite::exec(db, kMigrations[size_t(v)], op + " to " + std::to_string(v + 1)); !r) return r;
+  }
+  std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+  if (auto r = sqlite::exec(db, set_version.c_str(), op); !r) return r;
+  return tx->commit();
+}
+
+}  // namespace
+
+
+fb::Result<std::unique_ptr<SqliteJobStore>, StoreError> SqliteJobStore::open(const std::string& path, StoreOptions options) {
+  auto db = sqlite::open(path);
+  if (!db) return db.error();
+  if (auto r = sqlite::configure(db->get(), options.busy_timeout_ms); !r) return r.error();
+  if (auto r = migrate(db->get()); !r) return r.error();
+  return std::unique_ptr<SqliteJobStore>(new SqliteJobStore(std::move(*db), std::move(options)));
+}
+
+int64_t SqliteJobStore::now() const {
+  return options_.clock ? options_.clock() : int64_t(std::time(nullptr));
+}
+
+fb::Result<std::vector<int64_t>, StoreError> SqliteJobStore::enqueue_message(
+    const NewMessage& m, const std::vector<NewRecipient>& rcpts) {
+  const std::string op = "enqueue_message(" + m.id + ")";
+  if (auto why = JobStore::check(m, rcpts)) return invalid(op, *why);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto ids = insert_message(m, rcpts, op);
+  if (!ids) return ids.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return ids;
+}
+
+
+StoreStatus SqliteJobStore::enqueue_messages(
+    const std::vector<std::pair<NewMessage, std::vector<NewRecipient>>>& batch) {
+  const std::string op = "enqueue_messages(" + std::to_string(batch.size()) + ")";
+  for (const auto& [m, rcpts] : batch) {
+    if (auto why = JobStore::check(m, rcpts)) return invalid(op + " " + m.id, *why);
+  }
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  for (const auto& [m, rcpts] : batch) {
+    auto ids = insert_message(m, rcpts, op + " " + m.id);
+    if (!ids) return ids.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return fb::Unit{};
+}
+
+fb::Result<std::vector<int64_t>, StoreError> SqliteJobStore::insert_message(const NewMessage& m,
+                                                                     const std::vector<NewRecipient>& rcpts,
+                                                                     const std::string& op) {
+  auto msg = Stmt::prepare(db_.get(),
+                           "INSERT INTO messages (id, spool_path, sender, ret, envid, arrived, size, client, "
+                           "auth_user, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active')",
+                           op + ": message");
+  if (!msg) return msg.error();
+  msg->bind_text(1, m.id).bind_text(2, m.spool_path).bind_text(3, m.sender).bind_opt_text(4, ret_text(m.ret));
+  msg->bind_opt_text(5, m.envid).bind_int(6, m.arrived).bind_int(7, m.size).bind_text(8, m.client);
+  if (auto r = msg->bind_opt_text(9, m.auth_user).run(); !r) return r.error();
+
+  auto job =
+      Stmt::prepare(db_.get(),
+                    "INSERT INTO jobs (message_id, direction, state, number, subaddress, caller, notify, "
+                    "orcpt, recipient, created, updated, priority, sender) "
+                    "VALUES (?1, 'out', 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) RETURNING id",
+                    op + ": job");
+  if (!job) return job.error();
+  const int64_t t = now();
+  std::vector<int64_t> ids;
+  for (const auto& r : rcpts) {
+    job->reset();
+    job->bind_text(1, m.id).bind_text(2, r.number).bind_opt_text(3, r.subaddress).bind_text(4, r.caller);
+    job->bind_opt_text(5, r.notify).bind_opt_text(6, r.orcpt).bind_text(7, r.recipient).bind_int(8, t);
+    job->bind_int(9, std::clamp(r.priority, -1, 1)).bind_text(10, m.sender);
+    auto row = job->step();
+    if (!row) return row.error();
+    ids.push_back(job->int64(0));
+    if (auto done = job->run(); !done) return done.error();
+    if (auto e = insert_event(db_.get(), ids.back(), t, "queued for " + r.recipient, op); !e)
+      return e.error();
+  }
+  return ids;
+}
+
+fb::Result<int64_t, StoreError> SqliteJobStore::create_inbound(const NewInbound& in) {
+  const std::string op = "create_inbound(" + in.number + ")";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s =
+      Stmt::prepare(db_.get(),
+                    "INSERT INTO jobs (direction, state, number, subaddress, caller, recipient, created, "
+                    "updated, caller_name, referred_by) VALUES ('in', 'receiving', ?1, ?2, ?3, '', ?4, ?4, ?5, ?6) "
+                    "RETURNING id",
+                    op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  s->bind_text(1, in.number)
+      .bind_opt_text(2, in.subaddress)
+      .bind_text(3, in.caller)
+      .bind_int(4, t)
+      .bind_opt_text(5, in.caller_name)
+      .bind_opt_text(6, in.referred_by);
+  auto row = s->step();
+  if (!row) return row.error();
+  const int64_t id = s->int64(0);
+  if (auto r = s->run(); !r) return r.error();
+  if (auto e = insert_event(db_.get(), id, t, "receiving from " + in.caller, op); !e) return e.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return id;
+}
+
+fb::Result<Job, StoreError> SqliteJobStore::job(int64_t id) {
+  const std::string op = call("job", id);
+  auto s = select_jobs(db_.get(), "WHERE id = ?1", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  return read_job(*s);
+}
+
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::jobs(const JobFilter& f) {
+  const std::string op = "jobs";
+  if (f.state && !is_state(Direction::out, *f.state) && !is_state(Direction::in, *f.state)) {
+    return invalid(op, "unknown state '" + *f.state + "'");
+  }
+  if (f.limit < 0) return invalid(op, "the limit must not be negative");
+  auto s = select_jobs(db_.get(),
+                       "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR direction = ?2) "
+                       "AND (?3 IS NULL OR message_id = ?3) ORDER BY id DESC LIMIT ?4",
+                       op);
+  if (!s) return s.error();
+  std::optional<std::string> dir;
+  if (f.direction) dir = std::string(to_string(*f.direction));
+  s->bind_opt_text(1, f.state).bind_opt_text(2, dir).bind_opt_text(3, f.message_id);
+  s->bind_int(4, f.limit == 0 ? -1 : f.limit);  // SQLite: a negative LIMIT is no limit
+  return read_jobs(*s);
+}
+
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::next_ready(int64_t now, int limit) {
+  if (limit <= 0) return std::vector<Job>{};  // no free channel: nothing to start
+  auto s = select_jobs(
+      db_.get(),
+      "JOIN (SELECT id AS pick, priority AS prio, COALESCE(retry_at, created) AS due, ROW_NUMBER() OVER "
+      "(PARTITION BY COALESCE(sender, ''), priority ORDER BY COALESCE(retry_at, created), id) AS turn "
+      "FROM jobs WHERE direction = 'out' AND state IN ('ready', 'retry') AND (retry_at IS NULL OR retry_at <= ?1)) "
+      "ON pick = jobs.id ORDER BY prio DESC, turn, due, pick LIMIT ?2",
+      "next_ready");
+  if (!s) return s.error();
+  s->bind_int(1, now).bind_int(2, limit);
+  return read_jobs(*s);
+}
+
+fb::Result<std::vector<Event>, StoreError> SqliteJobStore::events(int64_t id) {
+  const std::string op = call("events", id);
+  if (auto head = load_head(db_.get(), id, op); !head) return head.error();
+  auto s = Stmt::prepare(db_.get(), "SELECT time, text FROM events WHERE job_id = ?1 ORDER BY id", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  std::vector<Event> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(Event{s->int64(0), s->text(1)});
+  }
+}
+
+fb::Result<Message, StoreError> SqliteJobStore::message(const std::string& id) {
+  const std::string op = "message(" + id + ")";
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT id, spool_path, sender, ret, envid, arrived, size, client, auth_user, state "
+                         "FROM messages WHERE id = ?1",
+                         op);
+  if (!s) return s.error();
+  s->bind_text(1, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "message " + id);
+  Message m;
+  m.id = s->text(0);
+  m.spool_path = s->text(1);
+  m.sender = s->text(2);
+  m.ret = parse_ret(s->opt_text(3));
+  m.envid = s->opt_text(4);
+  m.arrived = s->int64(5);
+  m.size = s->int64(6);
+  m.client = s->text(7);
+  m.auth_user = s->opt_text(8);
+  m.state = s->text(9);
+  return m;
+}
+
+// One write transaction: the job must exist and not be final, then `change` runs.
+template <class Change>
+StoreStatus SqliteJobStore::change_job(int64_t id, const std::string& op, Change&& change) {
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto head = load_head(db_.get(), id, op);
+  if (!head) return head.error();
+  if (is_final_state(head->state)) {
+    return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(id) + " is already " + head->state};
+  }
+  if (auto r = change(*head); !r) return r;
+  return tx->commit();
+}
+
+StoreStatus SqliteJobStore::set_state(int64_t id, std::string_view st, std::optional<std::string> error) {
+  const std::string op = "set_state(" + std::to_string(id) + ", " + std::string(st) + ")";
+  if (!is_state(Direction::out, st) && !is_state(Direction::in, st)) return invalid(op, "unknown state");
+  return change_job(id, op, [&](const JobHead& head) -> StoreStatus {
+    if (!is_state(head.direction, st)) {
+      return invalid(op, "not a state of an " +
+                             std::string(head.direction == Direction::in ? "inbound" : "outbound") + " job");
+    }
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET state = ?1, error = ?2, updated = ?3, "
+                           "retry_at = CASE WHEN ?1 IN ('queued', 'retry', 'delivering') THEN retry_at END WHERE id = ?4",
+                           op);
+    if (!s) return s.error();
+    const int64_t t = now();
+    if (auto r = s->bind_text(1, st).bind_opt_text(2, error).bind_int(3, t).bind_int(4, id).run(); !r)
+      return r;
+    std::string text = "state " + std::string(st) + (error ? ": " + *error : "");
+    return insert_event(db_.get(), id, t, text, op);
+  });
+}
+
+StoreStatus SqliteJobStore::cancel(int64_t id) {
+  const std::string op = call("cancel", id);
+  return change_job(id, op, [&](const JobHead& head) -> StoreStatus {
+    if (head.direction == Direction::in) return invalid(op, "only outbound faxes can be cancelled");
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET state = 'cancelled', error = NULL, retry_at = NULL, updated = ?1 "
+                           "WHERE id = ?2",
+                           op);
+    if (!s) return s.error();
+    const int64_t t = now();
+    if (auto r = s->bind_int(1, t).bind_int(2, id).run(); !r) return r;
+    return insert_event(db_.get(), id, t, "cancelled (was " + head.state + ")", op);
+  });
+}
+
+StoreStatus SqliteJobStore::set_pages(int64_t id, int pages, int pages_done) {
+  const std::string op = call("set_pages", id);
+  if (pages < 0 || pages_done < 0 || pages_done > pages) {
+    return invalid(op,
+                   "pages_done " + std::to_string(pages_done) + " is not within 0.." + std::to_string(pages));
+  }
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET pages = ?1, pages_done = ?2, updated = ?3 WHERE id = ?4", op);
+    if (!s) return s.error();
+    return s->bind_int(1, pages).bind_int(2, pages_done).bind_int(3, now()).bind_int(4, id).run();
+  });
+}
+
+StoreStatus SqliteJobStore::set_transfer(int64_t id, int pages, int pages_done, int bad_rows,
+                                  std::optional<std::string> remote_ident) {
+  const std::string op = call("set_transfer", id);
+  if (pages < 0 || pages_done < 0 || pages_done > pages || bad_rows < 0) {
+    return invalid(op, "pages_done " + std::to_string(pages_done) + " is not within 0.." + std::to_string(pages));
+  }
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(),
+                           "UPDATE jobs SET pages = ?1, pages_done = ?2, bad_rows = ?3, remote_ident = ?4, "
+                           "updated = ?5 WHERE id = ?6",
+                           op);
+    if (!s) return s.error();
+    return s->bind_int(1, pages)
+        .bind_int(2, pages_done)
+        .bind_int(3, bad_rows)
+        .bind_opt_text(4, remote_ident)
+        .bind_int(5, now())
+        .bind_int(6, id)
+        .run();
+  });
+}
+
+StoreStatus SqliteJobStore::set_subaddress(int64_t id, std::optional<std::string> subaddress) {
+  const std::string op = call("set_subaddress", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET subaddress = ?1, updated = ?2 WHERE id = ?3", op);
+    if (!s) return s.error();
+    return s->bind_opt_text(1, subaddress).bind_int(2, now()).bind_int(3, id).run();
+  });
+}
+
+StoreStatus SqliteJobStore::set_retry(int64_t id, std::optional<int64_t> retry_at) {
+  const std::string op = call("set_retry", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET retry_at = ?1, updated = ?2 WHERE id = ?3", op);
+    if (!s) return s.error();
+    return s->bind_opt_int(1, retry_at).bind_int(2, now()).bind_int(3, id).run();
+  });
+}
+
+// `column` is one of our two literals, never caller input.
+fb::Result<int, StoreError> SqliteJobStore::bump(int64_t id, const char* column, const char* fn) {
+  const std::string op = call(fn, id);
+  int count = 0;
+  auto r = change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    std::string sql = std::string("UPDATE jobs SET ") + column + " = " + column +
+                      " + 1, updated = ?1 WHERE id = ?2 "
+                      "RETURNING " +
+                      column;
+    auto s = Stmt::prepare(db_.get(), sql, op);
+    if (!s) return s.error();
+    auto row = s->bind_int(1, now()).bind_int(2, id).step();
+    if (!row) return row.error();
+    count = int(s->int64(0));
+    return s->run();
+  });
+  if (!r) return r.error();
+  return count;
+}
+
+fb::Result<int, StoreError> SqliteJobStore::add_dial(int64_t id) {
+  return bump(id, "dials", "add_dial");
+}
+fb::Result<int, StoreError> SqliteJobStore::add_try(int64_t id) {
+  return bump(id, "tries", "add_try");
+}
+
+StoreStatus SqliteJobStore::add_event(int64_t id, std::string_view text) {
+  const std::string op = call("add_event", id);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  if (auto head = load_head(db_.get(), id, op); !head) return head.error();
+  if (auto r = insert_event(db_.get(), id, now(), text, op); !r) return r;
+  return tx->commit();
+}
+
+StoreStatus SqliteJobStore::set_message_state(const std::string& id, std::string_view st) {
+  const std::string op = "set_message_state(" + id + ", " + std::string(st) + ")";
+  if (st != "active" && st != "done") return invalid(op, "unknown message state");
+  auto s = Stmt::prepare(db_.get(), "UPDATE messages SET state = ?1 WHERE id = ?2", op);
+  if (!s) return s.error();
+  if (auto r = s->bind_text(1, st).bind_text(2, id).run(); !r) return r;
+  if (sqlite3_changes(db_.get()) == 0) return not_found(op, "message " + id);
+  return fb::Unit{};
+}
+
+StoreStatus SqliteJobStore::set_reception(int64_t id, int bit_rate, bool ecm, int duration) {
+  const std::string op = call("set_reception", id);
+  if (bit_rate < 0 || duration < 0) return invalid(op, "rate and duration must not be negative");
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET bit_rate = ?1, ecm = ?2, duration = ?3, updated = ?4 WHERE id = ?5",
+                           op);
+    if (!s) return s.error();
+    return s->bind_int(1, bit_rate).bind_int(2, ecm ? 1 : 0).bind_int(3, duration).bind_int(4, now()).bind_int(5, id).run();
+  });
+}
+
+StoreStatus SqliteJobStore::set_media(int64_t id, std::string_view media, std::string_view detected_by) {
+  const std::string op = call("set_media", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET media = ?1, detected_by = ?2, updated = ?3 WHERE id = ?4", op);
+    if (!s) return s.error();
+    auto opt = [](std::string_view v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+    return s->bind_opt_text(1, opt(media)).bind_opt_text(2, opt(detected_by)).bind_int(3, now()).bind_int(4, id).run();
+  });
+}
+
+StoreStatus SqliteJobStore::discard_inbound(int64_t id) {
+  const std::string op = call("discard_inbound", id);
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto head = Stmt::prepare(db_.get(), "SELECT direction, state FROM jobs WHERE id = ?1", op);
+  if (!head) return head.error();
+  auto row = head->bind_int(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  if (head->text(0) != "in" || head->text(1) != state::receiving) {
+    return StoreError{StoreErrc::conflict, op + ": only an inbound job still receiving can be discarded"};
+  }
+  if (auto r = head->run(); !r) return r.error();
+  for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM jobs WHERE id = ?1"}) {
+    auto s = Stmt::prepare(db_.get(), sql, op);
+    if (!s) return s.error();
+    if (auto r = s->bind_int(1, id).run(); !r) return r.error();
+  }
+  return tx->commit();
+}
+
+namespace {
+
+constexpr const char* kDeliveryColumns =
+    "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error, created";
+
+const char* kind_text(DeliveryKind k) {
+  return k == DeliveryKind::postmaster ? "postmaster" : k == DeliveryKind::report ? "report" : "mailbox";
+}
+
+Delivery read_delivery(const Stmt& s) {
+  Delivery d;
+  d.id = s.int64(0);
+  d.job_id = s.int64(1);
+  d.recipient = s.text(2);
+  d.kind = s.text(3) == "postmaster" ? DeliveryKind::postmaster
+           : s.text(3) == "report"   ? DeliveryKind::report
+                                     : DeliveryKind::mailbox;
+  d.state = s.text(4);
+  d.mail_path = s.text(5);
+  d.message_id = s.text(6);
+  d.attempts = int(s.int64(7));
+  d.next_at = s.int64(8);
+  d.error = s.opt_text(9);
+  d.created = s.int64(10);
+  return d;
+}
+
+fb::Result<std::vector<Delivery>, StoreError> read_deliveries(Stmt& s) {
+  return read_rows<Delivery>(s, read_delivery);
+}
+
+// One pending delivery of `job`; the caller holds the transaction.
+StoreStatus insert_delivery(sqlite3* db, int64_t job, const NewDelivery& d, int64_t t, const std::string& op) {
+  auto s = Stmt::prepare(db,
+                         "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
+                         "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                         op);
+  if (!s) return s.error();
+  return s->bind_int(1, job)
+      .bind_text(2, d.recipient)
+      .bind_text(3, kind_text(d.kind))
+      .bind_text(4, d.mail_path)
+      .bind_text(5, d.message_id)
+      .bind_int(6, t)
+      .run();
+}
+
+}  // namespace
+
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_route(int64_t t, int limit) {
+  const std::string op = "to_route";
+  if (limit <= 0) return std::vector<Job>{};
+  auto s = select_jobs(db_.get(),
+                       "WHERE direction = 'in' AND state = 'delivering' AND (retry_at IS NULL OR retry_at <= ?1) "
+                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id) ORDER BY id LIMIT ?2",
+                       op);
+  if (!s) return s.error();
+  s->bind_int(1, t).bind_int(2, limit);
+  return read_jobs(*s);
+}
+
+StoreStatus SqliteJobStore::add_deliveries(int64_t job, const std::vector<NewDelivery>& ds, std::string_view event,
+                                     bool first) {
+  const std::string op = call("add_deliveries", job);
+  if (ds.empty()) return invalid(op, "no delivery");
+  for (const auto& d : ds) {
+    if (d.recipient.empty() || d.mail_path.empty() || d.message_id.empty())
+      return invalid(op, "a delivery needs a recipient, a mail file and a Message-ID");
+  }
+  return change_job(job, op, [&](const JobHead& head) -> StoreStatus {
+    if (head.direction != Direction::in) return invalid(op, "only inbound faxes are delivered as mail");
+    auto n = Stmt::prepare(db_.get(), "SELECT COUNT(*) FROM deliveries WHERE job_id = ?1", op);
+    if (!n) return n.error();
+    n->bind_int(1, job);
+    if (auto row = n->step(); !row) return row.error();
+    if (first && n->int64(0) > 0) return StoreError{StoreErrc::conflict, op + ": the job already has its deliveries"};
+    const int64_t t = now();
+    for (const auto& d : ds) {
+      if (auto r = insert_delivery(db_.get(), job, d, t, op); !r) return r;
+    }
+    auto u = Stmt::prepare(db_.get(), "UPDATE jobs SET retry_at = NULL, updated = ?1 WHERE id = ?2", op);
+    if (!u) return u.error();
+    if (auto r = u->bind_int(1, t).bind_int(2, job).run(); !r) return r;
+    return insert_event(db_.get(), job, t, event, op);
+  });
+}
+
+fb::Result<std::vector<Delivery>, StoreError> SqliteJobStore::deliveries(int64_t job) {
+  const std::string op = call("deliveries", job);
+  auto s = Stmt::prepare(db_.get(), std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE job_id = ?1 ORDER BY id", op);
+  if (!s) return s.error();
+  s->bind_int(1, job);
+  return read_deliveries(*s);
+}
+
+fb::Result<std::vector<Delivery>, StoreError> SqliteJobStore::due_deliveries(int64_t t, int limit) {
+  const std::string op = "due_deliveries";
+  if (limit <= 0) return std::vector<Delivery>{};
+  auto s = Stmt::prepare(db_.get(),
+                         std::string("SELECT ") + kDeliveryColumns +
+                             " FROM deliveries WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
+                         op);
+  if (!s) return s.error();
+  s->bind_int(1, t).bind_int(2, limit);
+  return read_deliveries(*s);
+}
+
+fb::Result<std::optional<int64_t>, StoreError> SqliteJobStore::next_delivery_at() {
+  const std::string op = "next_delivery_at";
+  auto s = Stmt::prepare(db_.get(), "SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'", op);
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  return s->opt_int64(0);
+}
+
+StoreStatus SqliteJobStore::finish_delivery(int64_t id, std::string_view st, std::optional<int64_t> next_at,
+                                      const std::optional<std::string>& error, std::string_view event,
+                                      const std::optional<NewDelivery>& then) {
+  const std::string op = "delivery(" + std::to_string(id) + ", " + std::string(st) + ")";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(db_.get(),
+                         "UPDATE deliveries SET state = ?1, next_at = COALESCE(?2, next_at), error = ?3, "
+                         "attempts = attempts + 1, updated = ?4 WHERE id = ?5 AND state = 'pending' RETURNING job_id",
+                         op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  auto row = s->bind_text(1, st).bind_opt_int(2, next_at).bind_opt_text(3, error).bind_int(4, t).bind_int(5, id).step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "pending delivery " + std::to_string(id));
+  const int64_t job = s->int64(0);
+  if (auto r = s->run(); !r) return r;
+  if (auto r = insert_event(db_.get(), job, t, event, op); !r) return r;
+  if (then) {
+    if (auto r = insert_delivery(db_.get(), job, *then, t, op); !r) return r;
+    if (auto r = insert_event(db_.get(), job, t, "to " + then->recipient + " instead", op); !r) return r;
+  }
+  return tx->commit();
+}
+
+StoreStatus SqliteJobStore::set_outcome(int64_t id, std::string_view outcome) {
+  const std::string op = call("set_outcome", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET outcome = ?1 WHERE id = ?2", op);
+    if (!s) return s.error();
+    return s->bind_text(1, outcome).bind_int(2, id).run();
+  });
+}
+
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_report(int limit) {
+  const std::string op = "to_report";
+  if (limit <= 0) return std::vector<Job>{};
+  auto s = select_jobs(db_.get(),
+                       "WHERE direction = 'out' AND ((state IN ('done', 'failed', 'cancelled') AND "
+                       "(reported IS NULL OR reported = 'delayed') AND NOT EXISTS (SELECT 1 FROM jobs s "
+                       "WHERE s.message_id = jobs.message_id AND s.state NOT IN ('done', 'failed', 'cancelled'))) "
+                       "OR (state = 'retry' AND reported IS NULL)) "
+                       "ORDER BY message_id, id LIMIT ?1",
+                       op);
+  if (!s) return s.error();
+  s->bind_int(1, limit);
+  return read_jobs(*s);
+}
+
+StoreStatus SqliteJobStore::mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
+                                    const std::vector<JobDelivery>& reports, std::string_view event) {
+  const std::string op = "mark_reported";
+  if (jobs.empty()) return invalid(op, "no job");
+  if (reported != "delayed" && reported != "final") return invalid(op, "reported is delayed or final");
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  const int64_t t = now();
+  auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET reported = ?1 WHERE id = ?2", op);
+  if (!s) return s.error();
+  for (int64_t id : jobs) {
+    s->reset();
+    if (auto r = s->bind_text(1, reported).bind_int(2, id).run(); !r) return r;
+    if (auto r = insert_event(db_.get(), id, t, event, op); !r) return r;
+  }
+  for (const auto& rep : reports) {
+    if (auto r = insert_delivery(db_.get(), rep.job, rep.delivery, t, op); !r) return r;
+  }
+  return tx->commit();
+}
+
+fb::Result<int64_t, StoreError> SqliteJobStore::add_accounting(const AccountingRecord& a) {
+  const std::string op = "add_accounting(" + std::to_string(a.job_id) + ")";
+  auto s = Stmt::prepare(db_.get(),
+                         "INSERT INTO accounting (time, direction, job_id, number, caller, trunk, media, pages, "
+                         "pages_total, bit_rate, duration, outcome, sender, remote_ident, detected_by) VALUES "
+                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
+                         op);
+  if (!s) return s.error();
+  auto row = s->bind_int(1, a.time)
+                 .bind_text(2, to_string(a.direction))
+                 .bind_int(3, a.job_id)
+                 .bind_text(4, a.number)
+                 .bind_text(5, a.caller)
+                 .bind_text(6, a.trunk)
+                 .bind_text(7, a.media)
+                 .bind_int(8, a.pages)
+                 .bind_int(9, a.pages_total)
+                 .bind_int(10, a.bit_rate)
+                 .bind_int(11, a.duration)
+                 .bind_text(12, a.outcome)
+                 .bind_text(13, a.sender)
+                 .bind_opt_text(14, a.remote_ident)
+                 .bind_opt_text(15, a.detected_by)
+                 .step();
+  if (!row) return row.error();
+  const int64_t id = s->int64(0);
+  if (auto r = s->run(); !r) return r.error();
+  return id;
+}
+
+fb::Result<std::vector<AccountingRecord>, StoreError> SqliteJobStore::outbound_calls_since(int64_t since) {
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT time, sender, pages, job_id FROM accounting WHERE direction = 'out' AND time >= ?1 "
+                         "ORDER BY time, id",
+                         "outbound_calls_since");
+  if (!s) return s.error();
+  s->bind_int(1, since);
+  std::vector<AccountingRecord> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    AccountingRecord a;
+    a.time = s->int64(0);
+    a.sender = s->text(1);
+    a.pages = int(s->int64(2));
+    a.job_id = s->int64(3);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_finish(int limit) {
+  const std::string op = "to_finish";
+  if (limit <= 0) return std::vector<Job>{};
+  auto s = select_jobs(db_.get(),
+                       "WHERE direction = 'in' AND state = 'delivering' "
+                       "AND EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id) "
+                       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending') "
+                       "ORDER BY id LIMIT ?1",
+                       op);
+  if (!s) return s.error();
+  s->bind_int(1, limit);
+  return read_jobs(*s);
+}
+
+StoreStatus SqliteJobStore::delivery_done(int64_t id, std::string_view event) {
+  return finish_delivery(id, "done", std::nullopt, std::nullopt, event);
+}
+
+StoreStatus SqliteJobStore::delivery_failed(int64_t id, const std::string& error, const std::optional<NewDelivery>& then) {
+  return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error, then);
+}
+
+StoreStatus SqliteJobStore::delivery_deferred(int64_t id, int64_t next_at, const std::string& error) {
+  return finish_delivery(id, "pending", next_at, error, "delivery deferred to " + format_utc(next_at) + ": " + error);
+}
+
+fb::Result<std::vector<std::string>, StoreError> SqliteJobStore::to_complete(int limit) {
+  const std::string op = "to_complete";
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT id FROM messages WHERE state = 'active' AND NOT EXISTS (SELECT 1 FROM jobs j "
+                         "WHERE j.message_id = messages.id AND NOT (j.state IN ('done', 'failed', 'cancelled') "
+                         "AND COALESCE(j.reported, '') = 'final')) LIMIT ?1",
+                         op);
+  if (!s) return s.error();
+  s->bind_int(1, limit);
+  std::vector<std::string> ids;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return ids;
+    ids.push_back(s->text(0));
+  }
+}
+
+fb::Result<std::vector<JobStore::Purged>, StoreError> SqliteJobStore::purge(int64_t before) {
+  const std::string op = "purge";
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(
+      db_.get(),
+      "SELECT id, direction FROM jobs WHERE updated < ?1 AND ((direction = 'in' AND state IN ('done', 'failed')) "
+      "OR (direction = 'out' AND state IN ('done', 'failed', 'cancelled') AND reported = 'final')) "
+      "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')",
+      op);
+  if (!s) return s.error();
+  s->bind_int(1, before);
+  std::vector<Purged> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back({s->int64(0), s->text(1) == "out" ? Direction::out : Direction::in, {}});
+  }
+  auto files = Stmt::prepare(db_.get(), "SELECT mail_path FROM deliveries WHERE job_id = ?1", op);
+  if (!files) return files.error();
+  for (auto& p : out) {
+    files->reset();
+    files->bind_int(1, p.id);
+    for (;;) {
+      auto row = files->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      p.mails.push_back(files->text(0));
+    }
+  }
+  for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM deliveries WHERE job_id = ?1",
+                          "DELETE FROM jobs WHERE id = ?1"}) {
+    auto d = Stmt::prepare(db_.get(), sql, op);
+    if (!d) return d.error();
+    for (const auto& p : out) {
+      d->reset();
+      if (auto r = d->bind_int(1, p.id).run(); !r) return r.error();
+    }
+  }
+  auto m = Stmt::prepare(db_.get(),
+                         "DELETE FROM messages WHERE state = 'done' AND NOT EXISTS "
+                         "(SELECT 1 FROM jobs WHERE jobs.message_id = messages.id)",
+                         op);
+  if (!m) return m.error();
+  if (auto r = m->run(); !r) return r.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return out;
+}
+
+
+}  // namespace queue
