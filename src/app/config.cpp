@@ -43,6 +43,8 @@ data_dir = "var"
 # min_free_mb = 200                      # below it MAIL gets 452 4.3.1 and inbound INVITEs 503
 # spool_dir = "var/spool"                # default <data_dir>/spool
 # user = "faxbridge"                     # serve drops root after binding its ports
+# name = "node1"                         # this node's name in a cluster (default: the host name)
+# lease_s = 30                           # a dead node's jobs are taken over after this
 
 [smtp]
 listen = ["127.0.0.1:2525"]
@@ -352,6 +354,17 @@ std::optional<std::string> check_user_name(std::string_view v) {
   return must_be("a user name (lowercase letters, digits, '_' and '-', at most 32)", v);
 }
 
+// A node name: what the store records as a job's owner, and logs show.
+std::optional<std::string> check_node_name(std::string_view v) {
+  auto ok_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  };
+  bool ok = !v.empty() && v.size() <= 64;
+  for (char c : v) ok = ok && ok_char(c);
+  if (ok) return std::nullopt;
+  return must_be("a node name (letters, digits, '.', '_' and '-', at most 64)", v);
+}
+
 std::optional<std::string> check_path(std::string_view v) {
   if (!v.empty() && !has_control(v)) return std::nullopt;
   return must_be("a path", v);
@@ -617,6 +630,11 @@ void read_node(Table t, Node& n) {
   if (!t.str("spool_dir", n.spool_dir, check_path)) n.spool_dir = under(n.data_dir, "spool");
   t.str("user", n.user, check_user_name);
   t.integer("min_free_mb", n.min_free_mb, 0, 1000000);
+  if (!t.str("name", n.name, check_node_name)) {
+    n.name = detect_hostname();
+    if (check_node_name(n.name)) n.name = "localhost";
+  }
+  t.integer("lease_s", n.lease_s, 5, 3600);
   t.finish();
 }
 

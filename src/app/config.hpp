@@ -13,7 +13,8 @@
 //
 // PARAMETERS (key, default; a key absent from the file takes its default, and so does a missing section):
 //   [node]     data_dir "var"; spool_dir <data_dir>/spool; min_free_mb 200 (0..1000000; 0 = no check);
-//              user "faxbridge" (a user name: the account serve runs as when started as root)
+//              user "faxbridge" (a user name: the account serve runs as when started as root);
+//              name <host name> (the owner of the jobs this node works on); lease_s 30 (5..3600)
 //   [smtp]     listen ["127.0.0.1:2525"]; domains ["fax.localhost"];
 //              trusted_networks ["127.0.0.0/8", "::1/128"] (CIDR, or one address);
 //              max_message_bytes 26214400 (1..4 GiB); max_recipients 100 (1..100000);
@@ -107,6 +108,10 @@ struct Node {
   // The account serve runs as once started as root (app/privileges.hpp); "root" keeps root.
   std::string user = "faxbridge";
   int min_free_mb = 200;  // below it MAIL gets 452 4.3.1 and inbound INVITEs 503 (0: no check)
+  // This node's name in the store: the owner of the jobs it works on (default: the host name).
+  std::string name;
+  // How long a claim on a job holds without renewal: a dead node's jobs are taken over after it.
+  int lease_s = 30;
 };
 
 struct SmtpUser {

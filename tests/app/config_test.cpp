@@ -996,6 +996,20 @@ TEST(Node, MinFreeMb) {
   EXPECT_EQ(error_of("[node]\nmin_free_mb = -1\n"), "faxbridge.toml: node.min_free_mb must be from 0 to 1000000, not -1");
 }
 
+// [node] name: the owner of the jobs a node claims in a shared store (issue 17).
+TEST(Node, NameAndLease) {
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(load("").node.name, host);
+  EXPECT_EQ(load("[node]\nname = \"node-1.dc2\"\n").node.name, "node-1.dc2");
+  EXPECT_EQ(error_of("[node]\nname = \"a b\"\n"),
+            "faxbridge.toml: node.name must be a node name (letters, digits, '.', '_' and '-', at most 64), not \"a b\"");
+  EXPECT_NE(error_of("[node]\nname = \"\"\n"), "");
+  EXPECT_EQ(load("").node.lease_s, 30);
+  EXPECT_EQ(load("[node]\nlease_s = 10\n").node.lease_s, 10);
+  EXPECT_EQ(error_of("[node]\nlease_s = 1\n"), "faxbridge.toml: node.lease_s must be from 5 to 3600, not 1");
+}
+
 TEST(Node, User) {
   EXPECT_EQ(load("").node.user, "faxbridge");
   EXPECT_EQ(config::embedded_default().node.user, "faxbridge");
