@@ -90,6 +90,8 @@ struct NewInbound {
   std::string caller;  // the caller id ("" when withheld)
   std::optional<std::string> caller_name;  // the From display name
   std::optional<std::string> referred_by;  // RFC 3892 Referred-By of the INVITE, as received
+  std::string node;                        // the node receiving it: the job's owner ("" none)
+  std::optional<int64_t> lease_until;      // until when that node's claim holds (renew_leases)
 };
 
 struct Job {
@@ -130,6 +132,12 @@ struct Job {
   // ("offer", "reinvite", "rfc4733", "tone", "answered"); nullopt before any call.
   std::optional<std::string> media;
   std::optional<std::string> detected_by;
+  // Who works on it (issue 17): the node that claimed it last (kept after the call, as who
+  // handled it), until when its claim holds while in progress, and the attempt number of its
+  // last claim (the fencing token of CallRecord).
+  std::optional<std::string> owner;
+  std::optional<int64_t> lease_until;
+  int64_t attempt = 0;
 };
 
 // One call attempt, either direction: what a fax service bills from (issue 6). Kept in the store
@@ -152,6 +160,39 @@ struct AccountingRecord {
   std::optional<std::string> remote_ident;
 };
 std::string to_json(const AccountingRecord& a);  // one line, no newline
+
+// What one call did to its job, recorded in ONE transaction by record_call(): a crash leaves
+// all of it or none (before, seven separate writes could leave a call counted and its outcome
+// lost). Also what a start records of a call its stop cut short.
+struct CallRecord {
+  int64_t job = 0;
+  // Outbound: the attempt claim() returned (its fencing token). The record is refused
+  // (conflict) unless the job is still sending under this attempt, so a node that lost its
+  // claim cannot overwrite the result of the node that took the job over. Inbound: not checked.
+  int64_t attempt = 0;
+  bool add_dial = false;  // a call that did not reach a fax machine (busy, no answer, congestion)
+  bool add_try = false;   // a call that did
+  struct Transfer {
+    int pages = 0, pages_done = 0, bad_rows = 0;
+    std::optional<std::string> remote_ident;
+  };
+  std::optional<Transfer> transfer;       // what the call transferred (absent: unchanged)
+  std::optional<std::string> subaddress;  // inbound: the T.30 SUB frame (absent: unchanged)
+  struct Reception {
+    int bit_rate = 0;
+    bool ecm = false;
+    int duration = 0;
+  };
+  std::optional<Reception> reception;  // the last call's rate, ECM and seconds (absent: unchanged)
+  std::string media, detected_by;      // what it carried and what made it a fax ("" media: unchanged)
+  std::optional<std::string> outcome;  // the outcome class (absent: unchanged)
+  std::vector<std::string> events;     // recorded in order, before the state's own event
+  std::string state;                   // the job's next state (its event: "state S[: error]")
+  std::optional<std::string> error;    // replaces the job's error
+  std::optional<int64_t> retry_at;     // replaces the job's retry time
+  // The call's accounting record; job_id, number and caller are the job's when left empty.
+  std::optional<AccountingRecord> accounting;
+};
 
 // A received fax (or missed-fax notice) to be mailed to one mailbox. The composed mail is a
 // spool file, durable before the row is committed; the row's retry timer drives delivery.
@@ -218,6 +259,23 @@ class JobStore {
   // turns between senders (each sender's longest waiting job, then each one's second, ...), then
   // longest waiting first; at most `limit`, none when limit <= 0 (no free channel: nothing to start).
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> next_ready(int64_t now, int limit) = 0;
+  // Claims a ready or retry outbound job for `node`, as a compare-and-set: nullopt when the job
+  // is no longer ready or retry (another node took it, or it was cancelled). Else the job is
+  // sending, owned by node until lease_until, and the new attempt number is returned: the
+  // fencing token its CallRecord and confirm_pages() must carry.
+  [[nodiscard]] virtual fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node,
+                                                                           int64_t lease_until) = 0;
+  // Pages the far end confirmed during a call, each committed as it comes; conflict when the
+  // job is no longer sending under `attempt`.
+  [[nodiscard]] virtual StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) = 0;
+  // Extends the claims of every job `node` works on (sending or receiving); returns how many.
+  [[nodiscard]] virtual fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t lease_until) = 0;
+  // The calls a start must close: jobs sending or receiving owned by `node`, by no node, or by a
+  // node whose lease ran out before `now`. Oldest first.
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) = 0;
+  // Records a call's outcome in one transaction (CallRecord). Unknown job: not_found; a final
+  // job or a stale attempt: conflict; a state not of its direction or bad counts: invalid.
+  [[nodiscard]] virtual StoreStatus record_call(const CallRecord& call) = 0;
   [[nodiscard]] virtual fb::Result<std::vector<Event>, StoreError> events(int64_t id) = 0;  // oldest first
   [[nodiscard]] virtual fb::Result<Message, StoreError> message(const std::string& id) = 0;
 

@@ -161,15 +161,23 @@ ALTER TABLE jobs ADD COLUMN detected_by TEXT;
 ALTER TABLE accounting ADD COLUMN detected_by TEXT;
 )sql";
 
+// v7: several nodes (issue 17). Who works on a job (owner), until when its claim holds
+// (lease_until) and the number of its last claim (attempt: the fencing token of a call's record).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE jobs ADD COLUMN owner TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
+ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                                 kSchemaV5, kSchemaV6};
+                                                                 kSchemaV5, kSchemaV6, kSchemaV7};
 
 
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
     "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
-    "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by";
+    "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by, owner, lease_until, attempt";
 
 
 StoreError invalid(const std::string& op, const std::string& why) {
@@ -233,6 +241,9 @@ Job read_job(const Stmt& s) {
   j.sender = s.opt_text(28);
   j.media = s.opt_text(29);
   j.detected_by = s.opt_text(30);
+  j.owner = s.opt_text(31);
+  j.lease_until = s.opt_int64(32);
+  j.attempt = s.int64(33);
   return j;
 }
 
@@ -393,8 +404,8 @@ fb::Result<int64_t, StoreError> SqliteJobStore::create_inbound(const NewInbound&
   auto s =
       Stmt::prepare(db_.get(),
                     "INSERT INTO jobs (direction, state, number, subaddress, caller, recipient, created, "
-                    "updated, caller_name, referred_by) VALUES ('in', 'receiving', ?1, ?2, ?3, '', ?4, ?4, ?5, ?6) "
-                    "RETURNING id",
+                    "updated, caller_name, referred_by, owner, lease_until) "
+                    "VALUES ('in', 'receiving', ?1, ?2, ?3, '', ?4, ?4, ?5, ?6, ?7, ?8) RETURNING id",
                     op);
   if (!s) return s.error();
   const int64_t t = now();
@@ -403,7 +414,9 @@ fb::Result<int64_t, StoreError> SqliteJobStore::create_inbound(const NewInbound&
       .bind_text(3, in.caller)
       .bind_int(4, t)
       .bind_opt_text(5, in.caller_name)
-      .bind_opt_text(6, in.referred_by);
+      .bind_opt_text(6, in.referred_by)
+      .bind_opt_text(7, in.node.empty() ? std::nullopt : std::optional<std::string>(in.node))
+      .bind_opt_int(8, in.lease_until);
   auto row = s->step();
   if (!row) return row.error();
   const int64_t id = s->int64(0);
@@ -874,9 +887,10 @@ StoreStatus SqliteJobStore::mark_reported(const std::vector<int64_t>& jobs, std:
   return tx->commit();
 }
 
-fb::Result<int64_t, StoreError> SqliteJobStore::add_accounting(const AccountingRecord& a) {
-  const std::string op = "add_accounting(" + std::to_string(a.job_id) + ")";
-  auto s = Stmt::prepare(db_.get(),
+namespace {
+
+fb::Result<int64_t, StoreError> insert_accounting(sqlite3* db, const AccountingRecord& a, const std::string& op) {
+  auto s = Stmt::prepare(db,
                          "INSERT INTO accounting (time, direction, job_id, number, caller, trunk, media, pages, "
                          "pages_total, bit_rate, duration, outcome, sender, remote_ident, detected_by) VALUES "
                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
@@ -902,6 +916,12 @@ fb::Result<int64_t, StoreError> SqliteJobStore::add_accounting(const AccountingR
   const int64_t id = s->int64(0);
   if (auto r = s->run(); !r) return r.error();
   return id;
+}
+
+}  // namespace
+
+fb::Result<int64_t, StoreError> SqliteJobStore::add_accounting(const AccountingRecord& a) {
+  return insert_accounting(db_.get(), a, "add_accounting(" + std::to_string(a.job_id) + ")");
 }
 
 fb::Result<std::vector<AccountingRecord>, StoreError> SqliteJobStore::outbound_calls_since(int64_t since) {
@@ -1021,5 +1041,145 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> SqliteJobStore::purge(int6
   return out;
 }
 
+
+fb::Result<std::optional<int64_t>, StoreError> SqliteJobStore::claim(int64_t id, const std::string& node,
+                                                                       int64_t lease_until) {
+  const std::string op = call("claim", id);
+  if (node.empty()) return invalid(op, "a claim needs a node name");
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(db_.get(),
+                         "UPDATE jobs SET state = 'sending', owner = ?1, lease_until = ?2, attempt = attempt + 1, "
+                         "error = NULL, retry_at = NULL, updated = ?3 "
+                         "WHERE id = ?4 AND direction = 'out' AND state IN ('ready', 'retry') RETURNING attempt",
+                         op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  auto row = s->bind_text(1, node).bind_int(2, lease_until).bind_int(3, t).bind_int(4, id).step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<int64_t>{};  // not claimable: nothing written
+  const int64_t attempt = s->int64(0);
+  if (auto r = s->run(); !r) return r.error();
+  if (auto e = insert_event(db_.get(), id, t, "state sending (attempt " + std::to_string(attempt) + " by " + node + ")", op);
+      !e)
+    return e.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return std::optional<int64_t>(attempt);
+}
+
+namespace {
+
+// The fencing check: the job is sending under `attempt`, else why not.
+StoreStatus check_attempt(sqlite3* db, int64_t id, int64_t attempt, const std::string& op) {
+  auto s = Stmt::prepare(db, "SELECT state, attempt, owner FROM jobs WHERE id = ?1", op);
+  if (!s) return s.error();
+  auto row = s->bind_int(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "job " + std::to_string(id));
+  if (s->text(0) == state::sending && s->int64(1) == attempt) return fb::Unit{};
+  return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(id) + " is no longer sending under attempt " +
+                                             std::to_string(attempt) + " (it is " + s->text(0) + ", attempt " +
+                                             std::to_string(s->int64(1)) + " by " +
+                                             s->opt_text(2).value_or("no node") + ")"};
+}
+
+}  // namespace
+
+StoreStatus SqliteJobStore::confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) {
+  const std::string op = call("confirm_pages", id);
+  if (pages < 0 || pages_done < 0 || pages_done > pages) {
+    return invalid(op, "pages_done " + std::to_string(pages_done) + " is not within 0.." + std::to_string(pages));
+  }
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  if (auto r = check_attempt(db_.get(), id, attempt, op); !r) return r;
+  auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET pages = ?1, pages_done = ?2, updated = ?3 WHERE id = ?4", op);
+  if (!s) return s.error();
+  if (auto r = s->bind_int(1, pages).bind_int(2, pages_done).bind_int(3, now()).bind_int(4, id).run(); !r) return r;
+  return tx->commit();
+}
+
+fb::Result<int, StoreError> SqliteJobStore::renew_leases(const std::string& node, int64_t lease_until) {
+  const std::string op = "renew_leases(" + node + ")";
+  auto s = Stmt::prepare(db_.get(),
+                         "UPDATE jobs SET lease_until = ?1 WHERE owner = ?2 AND state IN ('sending', 'receiving')", op);
+  if (!s) return s.error();
+  if (auto r = s->bind_int(1, lease_until).bind_text(2, node).run(); !r) return r.error();
+  return int(sqlite3_changes(db_.get()));
+}
+
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_recover(const std::string& node, int64_t t) {
+  auto s = select_jobs(db_.get(),
+                       "WHERE state IN ('sending', 'receiving') AND (owner IS NULL OR owner = ?1 OR "
+                       "lease_until IS NULL OR lease_until < ?2) ORDER BY id",
+                       "to_recover(" + node + ")");
+  if (!s) return s.error();
+  s->bind_text(1, node).bind_int(2, t);
+  return read_jobs(*s);
+}
+
+StoreStatus SqliteJobStore::record_call(const CallRecord& c) {
+  const std::string op = call("record_call", c.job);
+  if (!is_state(Direction::out, c.state) && !is_state(Direction::in, c.state)) {
+    return invalid(op, "unknown state '" + c.state + "'");
+  }
+  if (c.transfer && (c.transfer->pages < 0 || c.transfer->pages_done < 0 || c.transfer->pages_done > c.transfer->pages ||
+                     c.transfer->bad_rows < 0)) {
+    return invalid(op, "pages_done " + std::to_string(c.transfer->pages_done) + " is not within 0.." +
+                           std::to_string(c.transfer->pages));
+  }
+  if (c.reception && (c.reception->bit_rate < 0 || c.reception->duration < 0)) {
+    return invalid(op, "rate and duration must not be negative");
+  }
+  return change_job(c.job, op, [&](const JobHead& head) -> StoreStatus {
+    if (!is_state(head.direction, c.state)) {
+      return invalid(op, "'" + c.state + "' is not a state of an " +
+                             std::string(head.direction == Direction::in ? "inbound" : "outbound") + " job");
+    }
+    if (head.direction == Direction::out) {
+      if (auto r = check_attempt(db_.get(), c.job, c.attempt, op); !r) return r;
+    }
+    auto s = Stmt::prepare(
+        db_.get(),
+        "UPDATE jobs SET dials = dials + ?1, tries = tries + ?2, "
+        "pages = CASE WHEN ?3 THEN ?4 ELSE pages END, pages_done = CASE WHEN ?3 THEN ?5 ELSE pages_done END, "
+        "bad_rows = CASE WHEN ?3 THEN ?6 ELSE bad_rows END, remote_ident = CASE WHEN ?3 THEN ?7 ELSE remote_ident END, "
+        "subaddress = COALESCE(?8, subaddress), bit_rate = CASE WHEN ?9 THEN ?10 ELSE bit_rate END, "
+        "ecm = CASE WHEN ?9 THEN ?11 ELSE ecm END, duration = CASE WHEN ?9 THEN ?12 ELSE duration END, "
+        "media = CASE WHEN ?13 IS NULL THEN media ELSE ?13 END, "
+        "detected_by = CASE WHEN ?13 IS NULL THEN detected_by ELSE ?14 END, outcome = COALESCE(?15, outcome), "
+        "state = ?16, error = ?17, retry_at = ?18, lease_until = NULL, updated = ?19 WHERE id = ?20 "
+        "RETURNING number, caller",
+        op);
+    if (!s) return s.error();
+    const int64_t t = now();
+    const CallRecord::Transfer tr = c.transfer.value_or(CallRecord::Transfer{});
+    const CallRecord::Reception rc = c.reception.value_or(CallRecord::Reception{});
+    auto opt = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+    s->bind_int(1, c.add_dial ? 1 : 0).bind_int(2, c.add_try ? 1 : 0).bind_int(3, c.transfer ? 1 : 0);
+    s->bind_int(4, tr.pages).bind_int(5, tr.pages_done).bind_int(6, tr.bad_rows).bind_opt_text(7, tr.remote_ident);
+    s->bind_opt_text(8, c.subaddress).bind_int(9, c.reception ? 1 : 0).bind_int(10, rc.bit_rate);
+    s->bind_int(11, rc.ecm ? 1 : 0).bind_int(12, rc.duration).bind_opt_text(13, opt(c.media));
+    s->bind_opt_text(14, opt(c.detected_by)).bind_opt_text(15, c.outcome).bind_text(16, c.state);
+    s->bind_opt_text(17, c.error).bind_opt_int(18, c.retry_at).bind_int(19, t).bind_int(20, c.job);
+    auto row = s->step();
+    if (!row) return row.error();
+    const std::string number = s->text(0), caller = s->text(1);
+    if (auto r = s->run(); !r) return r;
+    for (const auto& e : c.events) {
+      if (auto r = insert_event(db_.get(), c.job, t, e, op); !r) return r;
+    }
+    if (auto r = insert_event(db_.get(), c.job, t, "state " + c.state + (c.error ? ": " + *c.error : ""), op); !r)
+      return r;
+    if (c.accounting) {
+      AccountingRecord a = *c.accounting;
+      if (a.job_id == 0) a.job_id = c.job;
+      if (a.number.empty()) a.number = number;
+      if (a.caller.empty()) a.caller = caller;
+      if (auto r = insert_accounting(db_.get(), a, op); !r) return r.error();
+    }
+    return fb::Unit{};
+  });
+}
 
 }  // namespace queue

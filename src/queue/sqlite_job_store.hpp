@@ -17,7 +17,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 class SqliteJobStore final : public JobStore {
  public:
@@ -61,6 +61,11 @@ class SqliteJobStore final : public JobStore {
   fb::Result<std::vector<JobStore::Purged>, StoreError> purge(int64_t before) override;
   StoreStatus cancel(int64_t id) override;
   StoreStatus set_message_state(const std::string& id, std::string_view state) override;
+  fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node, int64_t lease_until) override;
+  StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) override;
+  fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t lease_until) override;
+  fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) override;
+  StoreStatus record_call(const CallRecord& call) override;
 
  private:
   SqliteJobStore(sqlite::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}

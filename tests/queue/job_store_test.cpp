@@ -8,6 +8,10 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <sstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -776,6 +780,265 @@ TEST_P(JobStoreTest, AccountingRecordsEveryCallAsAJsonLine) {
             R"("outcome":"partial","sender":"alice@example.com","remote_ident":null})");
 }
 
+
+// Claims (issue 17): a compare-and-set from ready or retry to sending, for one node, with a
+// lease and an attempt number; anything else is not claimable and nothing is written.
+TEST_P(JobStoreTest, AClaimIsACompareAndSetWithAnAttemptNumber) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "0123456789abcdef", 4);
+  ASSERT_TRUE(s->set_state(ids[0], "ready"));
+  ASSERT_TRUE(s->set_state(ids[1], "retry"));
+  ASSERT_TRUE(s->set_retry(ids[1], clock + 60));
+  ASSERT_TRUE(s->cancel(ids[2]));  // ids[3] stays queued
+
+  auto a = s->claim(ids[0], "node1", clock + 30);
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE(*a);
+  EXPECT_EQ(**a, 1);
+  auto j = *s->job(ids[0]);
+  EXPECT_EQ(j.state, "sending");
+  EXPECT_EQ(j.owner, "node1");
+  EXPECT_EQ(j.lease_until, clock + 30);
+  EXPECT_EQ(j.attempt, 1);
+  EXPECT_EQ(s->events(ids[0])->back().text, "state sending (attempt 1 by node1)");
+
+  auto again = s->claim(ids[0], "node2", clock + 30);  // already sending: another node cannot have it
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(s->job(ids[0])->owner, "node1");
+  EXPECT_EQ(s->job(ids[0])->attempt, 1);
+
+  auto retry = s->claim(ids[1], "node2", clock + 30);
+  ASSERT_TRUE(retry && *retry);
+  EXPECT_EQ(s->job(ids[1])->retry_at, std::nullopt);  // due no more: it is being sent
+  for (int64_t id : {ids[2], ids[3]}) {
+    const size_t events = s->events(id)->size();
+    auto none = s->claim(id, "node1", clock + 30);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none) << "job " << id;
+    EXPECT_EQ(s->events(id)->size(), events);
+  }
+  auto in = *s->create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  EXPECT_FALSE(*s->claim(in, "node1", clock + 30));
+  EXPECT_FALSE(*s->claim(999, "node1", clock + 30));
+  EXPECT_EQ(s->claim(ids[0], "", clock + 30).error().code, StoreErrc::invalid);
+}
+
+TEST_P(JobStoreTest, RecordCallWritesTheWholeOutcomeInOneTransaction) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "0123456789abcdef", 1);
+  ASSERT_TRUE(s->set_pages(ids[0], 3, 0));
+  ASSERT_TRUE(s->set_state(ids[0], "ready"));
+  auto attempt = **s->claim(ids[0], "node1", clock + 30);
+  ASSERT_TRUE(s->confirm_pages(ids[0], attempt, 3, 1));
+
+  queue::CallRecord c;
+  c.job = ids[0];
+  c.attempt = attempt;
+  c.add_try = true;
+  c.transfer = queue::CallRecord::Transfer{3, 2, 7, std::string("+44 20 7183 8750")};
+  c.reception = queue::CallRecord::Reception{14400, true, 95};
+  c.media = "t38";
+  c.detected_by = "offer";
+  c.outcome = "partial";
+  c.events = {"call via carrier over t38: partial, 2 of 3 pages"};
+  c.state = "retry";
+  c.error = "The far end hung up after page 2.";
+  c.retry_at = clock + 60;
+  queue::AccountingRecord a;
+  a.time = clock - 95;
+  a.direction = Direction::out;
+  a.trunk = "carrier";
+  a.media = "t38";
+  a.pages = 2;
+  a.pages_total = 3;
+  a.outcome = "partial";
+  a.sender = "alice@example.com";
+  c.accounting = a;
+
+  // A record that cannot hold changes nothing: not a state of an outbound job.
+  queue::CallRecord bad = c;
+  bad.state = "receiving";
+  EXPECT_EQ(s->record_call(bad).error().code, StoreErrc::invalid);
+  bad = c;
+  bad.transfer->pages_done = 4;
+  EXPECT_EQ(s->record_call(bad).error().code, StoreErrc::invalid);
+  EXPECT_EQ(s->job(ids[0])->tries, 0);
+  EXPECT_TRUE(s->outbound_calls_since(0)->empty());
+
+  ASSERT_TRUE(s->record_call(c));
+  auto j = *s->job(ids[0]);
+  EXPECT_EQ(j.state, "retry");
+  EXPECT_EQ(j.tries, 1);
+  EXPECT_EQ(j.dials, 0);
+  EXPECT_EQ(j.pages, 3);
+  EXPECT_EQ(j.pages_done, 2);
+  EXPECT_EQ(j.bad_rows, 7);
+  EXPECT_EQ(j.remote_ident, "+44 20 7183 8750");
+  EXPECT_EQ(j.bit_rate, 14400);
+  EXPECT_TRUE(j.ecm);
+  EXPECT_EQ(j.duration, 95);
+  EXPECT_EQ(j.media, "t38");
+  EXPECT_EQ(j.detected_by, "offer");
+  EXPECT_EQ(j.outcome, "partial");
+  EXPECT_EQ(j.error, "The far end hung up after page 2.");
+  EXPECT_EQ(j.retry_at, clock + 60);
+  EXPECT_EQ(j.owner, "node1");  // who handled the last attempt
+  EXPECT_EQ(j.lease_until, std::nullopt);
+  auto ev = *s->events(ids[0]);
+  ASSERT_GE(ev.size(), 2u);
+  EXPECT_EQ(ev[ev.size() - 2].text, "call via carrier over t38: partial, 2 of 3 pages");
+  EXPECT_EQ(ev.back().text, "state retry: The far end hung up after page 2.");
+  auto calls = *s->outbound_calls_since(0);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].job_id, ids[0]);  // filled from the job
+  EXPECT_EQ(calls[0].pages, 2);
+  EXPECT_EQ(scalar("SELECT number || ',' || caller || ',' || trunk FROM accounting"), "+12025550100,+15550100,carrier");
+
+  // The same attempt cannot be recorded twice: the job is no longer sending.
+  EXPECT_EQ(s->record_call(c).error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->job(ids[0])->tries, 1);
+}
+
+// A node that lost its claim (its lease ran out and another node took the job over) comes back
+// late: neither its confirmed pages nor its call's result overwrite the new attempt's.
+TEST_P(JobStoreTest, AStaleAttemptCannotOverwriteTheNewOne) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "0123456789abcdef", 1);
+  ASSERT_TRUE(s->set_pages(ids[0], 2, 0));
+  ASSERT_TRUE(s->set_state(ids[0], "ready"));
+  const int64_t first = **s->claim(ids[0], "node1", clock + 30);
+
+  clock += 31;  // node1 stopped renewing
+  auto open = *s->to_recover("node2", clock);
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].owner, "node1");
+  queue::CallRecord back;
+  back.job = ids[0];
+  back.attempt = open[0].attempt;
+  back.state = "ready";
+  back.retry_at = clock;
+  back.events = {"taken over from node1, whose claim ran out"};
+  ASSERT_TRUE(s->record_call(back));
+  const int64_t second = **s->claim(ids[0], "node2", clock + 30);
+  EXPECT_EQ(second, first + 1);
+
+  EXPECT_EQ(s->confirm_pages(ids[0], first, 2, 2).error().code, StoreErrc::conflict);
+  queue::CallRecord late;
+  late.job = ids[0];
+  late.attempt = first;
+  late.add_try = true;
+  late.transfer = queue::CallRecord::Transfer{2, 2, 0, std::nullopt};
+  late.outcome = "done";
+  late.state = "done";
+  auto r = s->record_call(late);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::conflict);
+  EXPECT_NE(r.error().message.find("attempt 2 by node2"), std::string::npos) << r.error().message;
+  auto j = *s->job(ids[0]);
+  EXPECT_EQ(j.state, "sending");
+  EXPECT_EQ(j.pages_done, 0);
+  EXPECT_EQ(j.tries, 0);
+
+  ASSERT_TRUE(s->confirm_pages(ids[0], second, 2, 2));
+  late.attempt = second;
+  ASSERT_TRUE(s->record_call(late));
+  EXPECT_EQ(s->job(ids[0])->state, "done");
+  EXPECT_EQ(s->job(ids[0])->tries, 1);
+}
+
+TEST_P(JobStoreTest, ToRecoverTakesOwnUnownedAndExpiredCallsOnly) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "0123456789abcdef", 4);
+  for (auto id : ids) ASSERT_TRUE(s->set_state(id, "ready"));
+  ASSERT_TRUE(*s->claim(ids[0], "node1", clock + 30));
+  ASSERT_TRUE(*s->claim(ids[1], "node2", clock + 30));
+  ASSERT_TRUE(*s->claim(ids[2], "node3", clock - 1));  // node3's lease has run out
+  queue::NewInbound mine{"+15550100", std::nullopt, "+33140000000"};
+  mine.node = "node1";
+  mine.lease_until = clock + 30;
+  auto in1 = *s->create_inbound(mine);
+  queue::NewInbound theirs = mine;
+  theirs.node = "node2";
+  auto in2 = *s->create_inbound(theirs);
+  EXPECT_EQ(s->job(in2)->owner, "node2");
+  auto legacy = *s->create_inbound({"+15550100", std::nullopt, "+33140000001"});  // no owner
+
+  std::set<int64_t> got;
+  auto open = s->to_recover("node1", clock);
+  ASSERT_TRUE(open) << open.error().message;
+  for (const auto& j : *open) got.insert(j.id);
+  EXPECT_EQ(got, (std::set<int64_t>{ids[0], ids[2], in1, legacy}));  // never node2's live calls, nor ready ids[3]
+
+  auto renewed = s->renew_leases("node2", clock + 60);
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(*renewed, 2);
+  EXPECT_EQ(s->job(ids[1])->lease_until, clock + 60);
+  clock += 45;  // node1's and node3's leases are out, node2's renewed one holds
+  got.clear();
+  open = s->to_recover("node4", clock);
+  ASSERT_TRUE(open) << open.error().message;
+  for (const auto& j : *open) got.insert(j.id);
+  EXPECT_EQ(got, (std::set<int64_t>{ids[0], ids[2], in1, legacy}));
+}
+
+// Several processes claim from one store at once, as several nodes do: every job is claimed,
+// none twice.
+TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesNeverTakeAJobTwice) {
+  std::vector<int64_t> all;
+  {
+    auto s = open_store();
+    for (int m = 0; m < 4; ++m) {
+      auto ids = enqueue(*s, "00000000000000a" + std::to_string(m), 40);
+      for (auto id : ids) ASSERT_TRUE(s->set_state(id, "ready"));
+      all.insert(all.end(), ids.begin(), ids.end());
+    }
+  }
+  constexpr int kNodes = 4;
+  std::vector<std::pair<pid_t, int>> children;
+  for (int n = 0; n < kNodes; ++n) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      auto store = GetParam().open(tmp, {});
+      if (!store) _exit(2);
+      const std::string node = "node" + std::to_string(n);
+      for (;;) {
+        auto ready = (*store)->next_ready(int64_t(1) << 40, 8);
+        if (!ready) _exit(3);
+        if (ready->empty()) _exit(0);
+        for (const auto& j : *ready) {
+          auto c = (*store)->claim(j.id, node, int64_t(1) << 40);
+          if (!c) _exit(4);
+          if (!*c) continue;  // another node was first
+          std::string line = std::to_string(j.id) + "\n";
+          if (write(fds[1], line.data(), line.size()) != ssize_t(line.size())) _exit(5);
+        }
+      }
+    }
+    close(fds[1]);
+    children.emplace_back(pid, fds[0]);
+  }
+  std::multiset<int64_t> claimed;
+  for (auto [pid, fd] : children) {
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+    close(fd);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a claiming process failed: " << status;
+    std::istringstream lines(out);
+    for (std::string id; std::getline(lines, id);) claimed.insert(std::stoll(id));
+  }
+  for (auto id : all) EXPECT_EQ(claimed.count(id), 1u) << "job " << id;
+  EXPECT_EQ(claimed.size(), all.size());
+  auto s = open_store();
+  for (auto id : all) EXPECT_EQ(s->job(id)->attempt, 1) << "job " << id;
+}
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });

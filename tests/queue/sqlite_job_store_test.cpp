@@ -153,13 +153,15 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
     enqueue(*s, "000000000000000a", 1);
   }
   for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration",
-                          "outcome", "reported", "priority", "sender", "media", "detected_by"})
+                          "outcome", "reported", "priority", "sender", "media", "detected_by", "owner", "lease_until",
+                          "attempt"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
-  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), "6");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(sql_scalar(db_path(), "PRAGMA user_version"), std::to_string(queue::kSchemaVersion));
   auto j = s->job(1);
   ASSERT_TRUE(j);
   EXPECT_EQ(j->bad_rows, 0);
@@ -167,6 +169,8 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
   EXPECT_EQ(s->job(2)->sender, "alice@example.com");  // v5 takes it from the message
   EXPECT_EQ(s->job(2)->priority, 0);
   EXPECT_FALSE(s->job(2)->media);  // v6
+  EXPECT_FALSE(s->job(2)->owner);  // v7
+  EXPECT_EQ(s->job(2)->attempt, 0);
 }
 
 
