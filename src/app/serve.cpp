@@ -700,13 +700,19 @@ int run(config::Config cfg) {
   auto store_exec = store_pool.get_executor();
   // Accounting (store thread): the store's table and <data_dir>/accounting.jsonl.
   const std::string accounting_log = (fs::path(cfg.node.data_dir) / "accounting.jsonl").string();
-  auto account = [&, accounting_log](const queue::AccountingRecord& a) {
-    if (auto r = store->add_accounting(a); !r) log("accounting: " + r.error().message);
+  // account_line: a record the store has committed already (with its call's outcome).
+  auto account_line = [accounting_log](const queue::AccountingRecord& a) {
     if (auto r = queue::Spool::append_line(accounting_log, queue::to_json(a)); !r) log("accounting: " + r.error().message);
+  };
+  auto account = [&, account_line](const queue::AccountingRecord& a) {
+    if (auto r = store->add_accounting(a); !r) log("accounting: " + r.error().message);
+    account_line(a);
   };
   std::function<void()> poke_onramp;
   hooks.create_inbound = [&, store_exec](const queue::NewInbound& in, std::function<void(std::optional<int64_t>)> cb) {
-    asio::post(store_exec, [&, in, cb] {
+    asio::post(store_exec, [&, in = queue::NewInbound(in), cb]() mutable {
+      in.node = cfg.node.name;  // the owner of the reception, its claim renewed with the others'
+      in.lease_until = int64_t(std::time(nullptr)) + cfg.node.lease_s;
       auto id = store->create_inbound(in);
       if (!id) log("cannot record an inbound fax call: " + id.error().message);
       std::optional<int64_t> job = id ? std::optional<int64_t>(*id) : std::nullopt;
@@ -717,65 +723,62 @@ int run(config::Config cfg) {
   hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
     asio::post(store_exec, [&, r] {
       if (!r.path.empty()) gateway::sync_received(r.path);  // durable before the job says so
-      store->set_media(r.job_id, r.media.media, r.media.detected_by);
+      // What the call did, in one transaction: its pages, how it went, its accounting record
+      // and the job's move to delivering (the route's mailbox hears of it either way: the fax,
+      // a missed-fax or a missed-call notice).
+      queue::CallRecord c;
+      c.job = r.job_id;
+      c.media = r.media.media;
+      c.detected_by = r.media.detected_by;
+      c.state = queue::state::delivering;
+      queue::AccountingRecord a;
+      a.time = int64_t(std::time(nullptr)) - r.seconds;
+      a.direction = queue::Direction::in;
+      a.job_id = r.job_id;
+      a.trunk = r.trunk;
+      a.media = r.media.media;
+      a.duration = r.seconds;
+      std::string event;
       if (r.voice) {
         // A voice call to a shared number that could not be transferred: the route's mailbox
         // gets a missed-call notice; never a failed fax.
-        store->set_outcome(r.job_id, "voice");
-        store->add_event(r.job_id, "a voice call, not transferred: " + r.reason);
-        if (auto j = store->job(r.job_id)) {
-          queue::AccountingRecord a;
-          a.time = int64_t(std::time(nullptr)) - r.seconds;
-          a.direction = queue::Direction::in;
-          a.job_id = r.job_id;
-          a.number = j->number;
-          a.caller = j->caller;
-          a.trunk = r.trunk;
-          a.media = r.media.media;
-          a.duration = r.seconds;
-          a.outcome = "voice";
-          account(a);
-        }
-        store->set_state(r.job_id, queue::state::delivering, r.reason);
-        log("job " + std::to_string(r.job_id) + ": a voice call, not transferred: " + r.reason);
-        if (poke_onramp) poke_onramp();
-        return;
-      }
-      store->set_transfer(r.job_id, r.pages, r.pages, r.bad_rows,
-                          r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
-      if (!r.subaddress.empty()) store->set_subaddress(r.job_id, r.subaddress);
-      std::string event = "received " + std::to_string(r.pages) + " page(s)";
-      if (!r.remote_ident.empty()) event += " from " + r.remote_ident;
-      if (!r.media.media.empty()) event += " over " + r.media.media;
-      if (!r.media.detected_by.empty()) event += " (fax recognised: " + r.media.detected_by + ")";
-      if (r.bit_rate) event += " at " + std::to_string(r.bit_rate) + " bit/s" + (r.ecm ? " with ECM" : "");
-      if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
-      if (r.media.restarts) event += ", T.30 restarted " + std::to_string(r.media.restarts) + " time(s) by a change of media";
-      if (!r.reason.empty()) event += " (" + r.reason + ")";
-      if (!r.media.note.empty()) event += "; " + r.media.note;
-      store->add_event(r.job_id, event);
-      store->set_reception(r.job_id, r.bit_rate, r.ecm, r.seconds);
-      if (auto j = store->job(r.job_id)) {
-        queue::AccountingRecord a;
-        a.time = int64_t(std::time(nullptr)) - r.seconds;
-        a.direction = queue::Direction::in;
-        a.job_id = r.job_id;
-        a.number = j->number;
-        a.caller = j->caller;
-        a.trunk = r.trunk;
-        a.media = r.media.media;
+        c.outcome = "voice";
+        event = "a voice call, not transferred: " + r.reason;
+        c.error = r.reason;
+        a.outcome = "voice";
+      } else {
+        c.transfer = queue::CallRecord::Transfer{
+            r.pages, r.pages, r.bad_rows,
+            r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident)};
+        if (!r.subaddress.empty()) c.subaddress = r.subaddress;
+        event = "received " + std::to_string(r.pages) + " page(s)";
+        if (!r.remote_ident.empty()) event += " from " + r.remote_ident;
+        if (!r.media.media.empty()) event += " over " + r.media.media;
+        if (!r.media.detected_by.empty()) event += " (fax recognised: " + r.media.detected_by + ")";
+        if (r.bit_rate) event += " at " + std::to_string(r.bit_rate) + " bit/s" + (r.ecm ? " with ECM" : "");
+        if (r.bad_rows) event += ", " + std::to_string(r.bad_rows) + " bad rows";
+        if (r.media.restarts) event += ", T.30 restarted " + std::to_string(r.media.restarts) + " time(s) by a change of media";
+        if (!r.reason.empty()) event += " (" + r.reason + ")";
+        if (!r.media.note.empty()) event += "; " + r.media.note;
+        c.reception = queue::CallRecord::Reception{r.bit_rate, r.ecm, r.seconds};
+        if (!r.success) c.error = r.reason.empty() ? (r.pages > 0 ? "The fax is incomplete." : "No page was received.") : r.reason;
         if (!r.media.detected_by.empty()) a.detected_by = r.media.detected_by;
         a.pages = a.pages_total = r.pages;
         a.bit_rate = r.bit_rate;
-        a.duration = r.seconds;
         a.outcome = r.pages == 0 ? "missed" : r.success ? "received" : "incomplete";
         if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
-        account(a);
       }
-      // Pages or not, the route's mailbox hears of the call: the fax, or a missed-fax notice.
-      std::optional<std::string> why;
-      if (!r.success) why = r.reason.empty() ? (r.pages > 0 ? "The fax is incomplete." : "No page was received.") : r.reason;
-      store->set_state(r.job_id, queue::state::delivering, why);
+      c.events.push_back(event);
+      c.accounting = a;
+      if (auto st = store->record_call(c); !st) {
+        log("job " + std::to_string(r.job_id) + ": " + event + "; not recorded: " + st.error().message);
+        return;
+      }
+      if (auto j = store->job(r.job_id)) {
+        a.number = j->number;
+        a.caller = j->caller;
+      }
+      account_line(a);
       log("job " + std::to_string(r.job_id) + ": " + event + (r.media.stats.empty() ? "" : "; " + r.media.stats));
       if (poke_onramp) poke_onramp();
     });
@@ -840,6 +843,8 @@ int run(config::Config cfg) {
   rp.partial_delay_s = cfg.retry.partial_delay_s;
   rp.kill_after_s = cfg.retry.kill_after_s;
   rp.calls_per_number = cfg.retry.calls_per_number;
+  rp.node = cfg.node.name;
+  rp.lease_s = cfg.node.lease_s;
   rp.dialing = address::DialingPolicy{cfg.dialing.allow, cfg.dialing.deny};
   rp.windows = cfg.windows;
   rp.budget = budget;
@@ -864,7 +869,7 @@ int run(config::Config cfg) {
   gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap, where.secrets));
   poke_onramp = [&] { onramp.poke(); };
   dispatcher.on_outcome = [&] { onramp.poke(); };
-  dispatcher.on_call = account;
+  dispatcher.on_call = account_line;
   dispatcher.start();  // after its hooks are set: start-up recovery already accounts
   onramp.start();
 

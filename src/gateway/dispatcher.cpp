@@ -57,14 +57,21 @@ Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries
 
 Dispatcher::Dispatcher(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store,
                        queue::Spool& spool, FaxCalls& calls, RetryPolicy policy)
-    : io_(io), store_(std::move(store_exec)), db_(store), spool_(spool), calls_(calls), policy_(policy), timer_(io) {}
+    : io_(io),
+      store_(std::move(store_exec)),
+      db_(store),
+      spool_(spool),
+      calls_(calls),
+      policy_(policy),
+      timer_(io),
+      lease_timer_(io) {}
 
 void Dispatcher::start() {
   asio::post(store_, [this] {
-    // The calls our stop cut are call attempts too: one accounting record each, "interrupted"
-    // (when the call began is not known: the time is the job's last change).
-    auto interrupted = [this](const queue::Job& j, int pages) {
-      if (!on_call) return;
+    // The calls our stop cut (or a dead node's, its lease run out) are call attempts too: one
+    // accounting record each, "interrupted" (when the call began is not known: the time is the
+    // job's last change), committed with the job's new state.
+    auto interrupted = [](const queue::Job& j, int pages) {
       queue::AccountingRecord a;
       a.time = j.updated;
       a.direction = j.direction;
@@ -76,55 +83,91 @@ void Dispatcher::start() {
       a.outcome = "interrupted";
       a.sender = j.sender.value_or("");
       a.remote_ident = j.remote_ident;
-      on_call(a);
+      return a;
     };
-    auto stuck = db_.jobs({std::string(queue::state::sending), queue::Direction::out, std::nullopt, 0});
-    if (stuck) {
-      for (const auto& j : *stuck) {
-        interrupted(j, j.pages_done);
+    auto close = [this](const queue::CallRecord& c) {
+      if (auto r = db_.record_call(c); !r) {
+        log("job " + std::to_string(c.job) + ": the interrupted call cannot be closed: " + r.error().message);
+        return;
+      }
+      if (on_call && c.accounting) on_call(*c.accounting);
+    };
+    auto open = db_.to_recover(policy_.node, unix_now());
+    if (!open) log("the calls a stop cut cannot be read: " + open.error().message);
+    int resumed = 0, closed = 0;
+    for (const auto& j : open ? *open : std::vector<queue::Job>{}) {
+      queue::CallRecord c;
+      c.job = j.id;
+      c.attempt = j.attempt;
+      if (j.owner && *j.owner != policy_.node) {
+        c.events.push_back("taken over from " + *j.owner + ", whose claim ran out");
+      }
+      if (j.direction == queue::Direction::out) {
+        c.accounting = interrupted(j, j.pages_done);
         if (j.pages > 0 && j.pages_done >= j.pages) {
           // Every page was confirmed before the stop: the fax went; sending it again would
           // deliver it twice.
-          db_.set_outcome(j.id, "done");
-          db_.set_state(j.id, queue::state::done);
-          continue;
+          c.outcome = "done";
+          c.state = queue::state::done;
+        } else {
+          // Back to ready, not retry: the sender hears nothing of our own stop (a delayed report
+          // is for the far end's failures); the pages confirmed so far are kept and not resent.
+          c.state = queue::state::ready;
+          c.error = "The node stopped during the call; it will be tried again.";
+          c.retry_at = unix_now();
         }
-        // Back to ready, not retry: the sender hears nothing of our own stop (a delayed report
-        // is for the far end's failures); the pages confirmed so far are kept and not resent.
-        db_.set_state(j.id, queue::state::ready, std::string("The node stopped during the call; it will be tried again."));
-        db_.set_retry(j.id, unix_now());
+        close(c);
+        ++resumed;
+        continue;
       }
-      if (!stuck->empty()) log("resuming " + std::to_string(stuck->size()) + " job(s) interrupted while sending");
-    }
-    // Receptions cut short by the stop: the call is gone; keep what pages reached the spool.
-    auto cut = db_.jobs({std::string(queue::state::receiving), queue::Direction::in, std::nullopt, 0});
-    if (cut) {
-      for (const auto& j : *cut) {
-        // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
-        if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
-          log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
-        }
-        auto info = imaging::inspect_tiff(spool_.received_path(j.id));
-        std::error_code ec;
-        std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
-        int pages = info ? int(info->pages.size()) : 0;
-        interrupted(j, pages);
-        const std::string why = "The node stopped during the reception";
-        // Pages or not, the route's mailbox hears of the call (the fax, or a missed-fax notice),
-        // as after any other call; with no page the job then ends failed.
-        if (pages > 0) db_.set_transfer(j.id, pages, pages, 0, j.remote_ident);
-        db_.set_state(j.id, queue::state::delivering,
-                      why + (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept." : "; no page had arrived."));
+      // A reception cut short by the stop: the call is gone; keep what pages reached the spool.
+      // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
+      if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
+        log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
       }
-      if (!cut->empty()) log("closed " + std::to_string(cut->size()) + " reception(s) interrupted by the stop");
+      auto info = imaging::inspect_tiff(spool_.received_path(j.id));
+      std::error_code ec;
+      std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
+      int pages = info ? int(info->pages.size()) : 0;
+      c.accounting = interrupted(j, pages);
+      // Pages or not, the route's mailbox hears of the call (the fax, or a missed-fax notice),
+      // as after any other call; with no page the job then ends failed.
+      if (pages > 0) c.transfer = queue::CallRecord::Transfer{pages, pages, 0, j.remote_ident};
+      c.state = queue::state::delivering;
+      c.error = "The node stopped during the reception" +
+                (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept." : std::string("; no page had arrived."));
+      close(c);
+      ++closed;
     }
-    asio::post(io_, [this] { schedule(std::chrono::milliseconds(0)); });
+    if (resumed) log("resuming " + std::to_string(resumed) + " job(s) interrupted while sending");
+    if (closed) log("closed " + std::to_string(closed) + " reception(s) interrupted by the stop");
+    asio::post(io_, [this] {
+      schedule(std::chrono::milliseconds(0));
+      renew_leases();
+    });
+  });
+}
+
+// Every lease_s / 3: this node is alive, its claims hold (a node that stops renewing has its
+// calls taken over once lease_s has passed).
+void Dispatcher::renew_leases() {
+  if (stopped_) return;
+  lease_timer_.expires_after(std::chrono::seconds(std::max(1, policy_.lease_s / 3)));
+  lease_timer_.async_wait([this](std::error_code ec) {
+    if (ec || stopped_) return;
+    asio::post(store_, [this] {
+      if (auto r = db_.renew_leases(policy_.node, unix_now() + policy_.lease_s); !r) {
+        log("the claims of " + policy_.node + " cannot be renewed: " + r.error().message);
+      }
+    });
+    renew_leases();
   });
 }
 
 void Dispatcher::stop() {
   stopped_ = true;
   timer_.cancel();
+  lease_timer_.cancel();
 }
 
 void Dispatcher::poke() {
@@ -198,7 +241,11 @@ void Dispatcher::poll() {
         auto trunks = serving(room, j.number);
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
         if (!trunks.empty() && t == trunks.end()) continue;
-        if (db_.set_state(j.id, queue::state::sending)) {
+        auto claimed = db_.claim(j.id, policy_.node, now + policy_.lease_s);
+        if (!claimed) log("job " + std::to_string(j.id) + ": cannot be claimed: " + claimed.error().message);
+        if (claimed && *claimed) {
+          j.attempt = **claimed;
+          j.state = queue::state::sending;
           // The job's pages are reserved as it is dialled (jobs dialled while others are in
           // progress must not all fit into the same room); corrected when the call ends.
           if (policy_.budget) {
@@ -220,8 +267,13 @@ void Dispatcher::poll() {
         OutboundFax f{j.id, j.number, j.subaddress, spool_.fax_path(j.id), first, {}};
         // Each confirmed page is committed as it comes: after a crash mid-call the job resumes
         // after it (at most the page in flight is sent again).
-        f.on_page = [this, id = j.id, total = j.pages, first](int n) {
-          asio::post(store_, [this, id, total, done = first + n] { db_.set_pages(id, total, done); });
+        f.on_page = [this, id = j.id, attempt = j.attempt, total = j.pages, first](int n) {
+          asio::post(store_, [this, id, attempt, total, done = first + n] {
+            if (auto r = db_.confirm_pages(id, attempt, total, done); !r) {
+              log("job " + std::to_string(id) + ": page " + std::to_string(done) + " confirmed but not recorded: " +
+                  r.error().message);
+            }
+          });
         };
         if (first > 0) log("job " + std::to_string(j.id) + ": resuming at page " + std::to_string(first + 1));
         calls_.send(f, [this, j](CallResult r) { asio::post(store_, [this, j, r] { record(j, r); }); });
@@ -255,12 +307,17 @@ std::optional<std::string> Dispatcher::budget_sender_of(const queue::Job& j) {
 
 void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   const int64_t id = job.id;
-  int dials = job.dials, tries = job.tries;
+  queue::CallRecord c;
+  c.job = id;
+  c.attempt = job.attempt;
+  int dials = job.dials, tries = job.tries;  // as they will be with this call (decide())
   bool reached = r.outcome == Outcome::done || r.outcome == Outcome::t30_failure || r.outcome == Outcome::partial;
   if (reached) {
-    if (auto t = db_.add_try(id)) tries = *t;
+    c.add_try = true;
+    ++tries;
   } else if (r.outcome == Outcome::busy || r.outcome == Outcome::no_answer || r.outcome == Outcome::congestion) {
-    if (auto d = db_.add_dial(id)) dials = *d;
+    c.add_dial = true;
+    ++dials;
   }
   if (policy_.budget) {
     auto key = budget_keys_.find(job.id);
@@ -272,8 +329,10 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   // This call's pages count from where it started: confirmed pages add to the earlier ones.
   const int before = job.pages > 0 && job.pages_done < job.pages ? job.pages_done : 0;
   if (r.pages_total > 0 || r.pages_sent > 0) {
-    db_.set_transfer(id, std::max(before + r.pages_total, before + r.pages_sent), before + r.pages_sent, r.bad_rows,
-                     r.remote_ident.empty() ? std::nullopt : std::optional<std::string>(r.remote_ident));
+    c.transfer = queue::CallRecord::Transfer{std::max(before + r.pages_total, before + r.pages_sent),
+                                             before + r.pages_sent, r.bad_rows,
+                                             r.remote_ident.empty() ? std::nullopt
+                                                                    : std::optional<std::string>(r.remote_ident)};
   }
   std::string event = "call via " + (r.trunk.empty() ? std::string("no trunk") : r.trunk) +
                       (r.media.media.empty() ? "" : " over " + r.media.media) + ": " + std::string(to_string(r.outcome));
@@ -283,42 +342,54 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   if (!r.media.detected_by.empty()) event += "; fax recognised: " + r.media.detected_by;
   if (r.media.restarts) event += "; T.30 restarted " + std::to_string(r.media.restarts) + " time(s) by a change of media";
   if (!r.media.note.empty()) event += "; " + r.media.note;
-  db_.add_event(id, event);
-  if (!r.media.media.empty()) db_.set_media(id, r.media.media, r.media.detected_by);
+  c.events.push_back(event);
+  c.media = r.media.media;
+  c.detected_by = r.media.detected_by;
   CallResult final = r;
   final.outcome = effective_outcome(r, job);
   Decision d = decide(final, job, dials, tries, unix_now(), policy_);
   // The outcome class, for the sender's report (report.hpp): "no answer" → "no_answer".
   std::string outcome = d.expired ? "expired" : std::string(to_string(final.outcome));
-  for (char& c : outcome) c = c == ' ' ? '_' : char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& ch : outcome) ch = ch == ' ' ? '_' : char(std::tolower(static_cast<unsigned char>(ch)));
   if (final.outcome == Outcome::t30_failure) outcome = "t30_failure";
   if (final.outcome == Outcome::partial) outcome = "partial";
   if (final.outcome == Outcome::t38_refused && !d.expired) outcome = "t38_refused";
-  db_.set_outcome(id, outcome);
-  auto st = db_.set_state(id, d.state, d.error.empty() ? std::nullopt : std::optional<std::string>(d.error));
-  if (st && d.retry_at) db_.set_retry(id, d.retry_at);
-  log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state +
-      (r.media.stats.empty() ? "" : "; " + r.media.stats));
-  if (on_call) {
-    queue::AccountingRecord a;
-    a.time = unix_now() - r.seconds;
-    a.direction = queue::Direction::out;
-    a.job_id = id;
-    a.number = job.number;
-    a.caller = job.caller;
-    a.trunk = r.trunk;
-    a.media = r.media.media;
-    if (!r.media.detected_by.empty()) a.detected_by = r.media.detected_by;
-    a.pages = before + r.pages_sent;
-    a.pages_total = std::max(job.pages, before + r.pages_total);
-    a.bit_rate = r.bit_rate;
-    a.duration = r.seconds;
-    a.outcome = outcome;
-    if (job.message_id) {
-      if (auto m = db_.message(*job.message_id)) a.sender = m->sender;
+  c.outcome = outcome;
+  c.state = d.state;
+  if (!d.error.empty()) c.error = d.error;
+  c.retry_at = d.retry_at;
+  queue::AccountingRecord a;
+  a.time = unix_now() - r.seconds;
+  a.direction = queue::Direction::out;
+  a.job_id = id;
+  a.number = job.number;
+  a.caller = job.caller;
+  a.trunk = r.trunk;
+  a.media = r.media.media;
+  if (!r.media.detected_by.empty()) a.detected_by = r.media.detected_by;
+  a.pages = before + r.pages_sent;
+  a.pages_total = std::max(job.pages, before + r.pages_total);
+  a.bit_rate = r.bit_rate;
+  a.duration = r.seconds;
+  a.outcome = outcome;
+  a.sender = job.sender.value_or("");
+  if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
+  c.accounting = a;
+  if (auto st = db_.record_call(c); !st) {
+    // Cancelled during the call (a final job keeps its state), or taken over by another node
+    // (a stale attempt): the outcome stays an event; nothing else of the job changes.
+    log("job " + std::to_string(id) + " to " + job.number + ": " + event + "; not recorded: " + st.error().message);
+    if (auto e = db_.add_event(id, event + " (not recorded: " + st.error().message + ")"); !e) {
+      log("job " + std::to_string(id) + ": " + e.error().message);
     }
-    if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
-    on_call(a);
+    if (st.error().code == queue::StoreErrc::conflict) {
+      if (auto ac = db_.add_accounting(a); !ac) log("accounting: " + ac.error().message);
+      else if (on_call) on_call(a);
+    }
+  } else {
+    log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state +
+        (r.media.stats.empty() ? "" : "; " + r.media.stats));
+    if (on_call) on_call(a);
   }
   if (on_outcome) on_outcome();
   poke();

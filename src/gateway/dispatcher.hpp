@@ -10,12 +10,15 @@
 // their turn, oldest first. Between senders: urgent mail first (the mail's Priority), then fair
 // share (queue::fair_order), so one sender's thousand faxes do not hold every channel. A number whose
 // sending window (window.hpp) is closed is not dialled: its job waits, retry_at set to the opening.
-// A job is never left without an owner: `sending` belongs to a live call; at start-up jobs still
-// in `sending` (a crash mid-call) go back to `ready`, due at once (or `done` when every page had
-// been confirmed), and inbound jobs still in
-// `receiving` end `delivering` with the pages that reached the spool (a missed-fax notice when
-// none did); each cut call gets an "interrupted" accounting record. Jobs cancelled during a call
-// stay cancelled (the outcome is recorded as an event only).
+// A job is never left without an owner: `sending` belongs to a live call, claimed by this node
+// (JobStore::claim, a compare-and-set with a lease renewed while the node runs and an attempt
+// number as fencing token); at start-up the calls to close (JobStore::to_recover: this node's,
+// or a node's whose lease ran out) are closed: outbound jobs go back to `ready`, due at once (or
+// `done` when every page had been confirmed), and inbound jobs still in `receiving` end
+// `delivering` with the pages that reached the spool (a missed-fax notice when none did); each
+// cut call gets an "interrupted" accounting record. A call's outcome is recorded in one
+// transaction (JobStore::record_call). Jobs cancelled during a call stay cancelled (the outcome
+// is recorded as an event only).
 // THREADS: polls on the io thread; every store call runs on the store executor.
 #pragma once
 
@@ -54,6 +57,10 @@ struct RetryPolicy {
   // [dialing] daily caps, checked as each job is dialled (failed, 5.7.1 "over_cap") and counted
   // as calls are placed and end. Null: no caps. Shared with the SMTP intake (RCPT).
   std::shared_ptr<CallBudget> budget;
+  // [node] name and lease_s: the owner of the jobs this node claims, and how long a claim holds
+  // without renewal (renewed every lease_s / 3 while the node runs).
+  std::string node = "localhost";
+  int lease_s = 30;
 };
 
 // What happens to a job after a call with this result, given its counts so far (after this
@@ -80,12 +87,14 @@ class Dispatcher {
   void poke();  // a job may have become ready: poll now (any thread)
   // Called on the store thread after each call's outcome is recorded (the reporter looks then).
   std::function<void()> on_outcome;
-  // Called on the store thread with each call attempt's accounting record.
+  // Called on the store thread with each call attempt's accounting record, once the store has
+  // committed it (with the call's outcome).
   std::function<void(const queue::AccountingRecord&)> on_call;
 
  private:
   void poll();
   void schedule(std::chrono::milliseconds after);
+  void renew_leases();
   void record(const queue::Job& job, const CallResult& r);
   // The key the job's sender's daily caps count under (call_budget.hpp budget_sender); nullopt
   // when the job's message cannot be read (the job waits for the next round).
@@ -99,6 +108,7 @@ class Dispatcher {
   FaxCalls& calls_;
   RetryPolicy policy_;
   asio::steady_timer timer_;
+  asio::steady_timer lease_timer_;
   bool polling_ = false;
   bool stopped_ = false;
   int taking_ = 0;  // jobs taken from the store whose call has not started yet
