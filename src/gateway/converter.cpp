@@ -423,7 +423,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   bool marked = false;
   auto mark_rendering = [&] {  // once: while the server renders, or before the cold way
     if (std::exchange(marked, true)) return;
-    for (const auto& j : todo) store.set_state(j.id, "rendering");
+    for (const auto& j : todo) queue::logged(store.set_state(j.id, "rendering"));
   };
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
   // The cover names the fax number when the message has one; one rendering serves every job, so
@@ -480,9 +480,9 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   }
   for (const auto& j : todo) {
     if (r.code != 0 || pages == 0) {
-      store.set_state(j.id, "failed",
+      queue::logged(store.set_state(j.id, "failed",
                       "the message cannot be faxed: " +
-                          (invalid.empty() ? without_input_path(first_line(r.stderr_text), message_id) : invalid));
+                          (invalid.empty() ? without_input_path(first_line(r.stderr_text), message_id) : invalid)));
       continue;
     }
     std::error_code ec;
@@ -495,12 +495,11 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
       if (!ec && !sync_file(target.string())) ec = std::error_code(errno, std::generic_category());
     }
     if (ec) {
-      store.set_state(j.id, "failed", "cannot store the fax pages: " + ec.message());
+      queue::logged(store.set_state(j.id, "failed", "cannot store the fax pages: " + ec.message()));
       continue;
     }
     sync_dir(target.parent_path().string());  // the link must survive a crash before "ready" says so
-    store.set_pages(j.id, pages, 0);
-    store.set_state(j.id, "ready");
+    if (queue::logged(store.set_pages(j.id, pages, 0))) queue::logged(store.set_state(j.id, "ready"));
   }
   std::error_code ec;
   fs::remove(rendered, ec);

@@ -230,8 +230,8 @@ void Dispatcher::poll() {
         }
         if (const SendingWindow* w = window_for(policy_.windows, j.number)) {
           if (auto opens = closed_until(*w, now)) {  // not now: due when the window opens
-            db_.set_retry(j.id, *opens);
-            db_.add_event(j.id, "waiting for the sending window, which opens at " + queue::format_utc(*opens));
+            queue::logged(db_.set_retry(j.id, *opens));
+            queue::logged(db_.add_event(j.id, "waiting for the sending window, which opens at " + queue::format_utc(*opens)));
             continue;
           }
         }
@@ -288,7 +288,7 @@ void Dispatcher::poll() {
 void Dispatcher::refuse(const queue::Job& job, const std::string& why, const std::string& outcome) {
   const std::string error = "Not dialled: " + why +
                             (outcome == "not_allowed" ? " (the dialling policy as it is now)." : ".");
-  db_.set_outcome(job.id, outcome);
+  queue::logged(db_.set_outcome(job.id, outcome));
   if (!db_.set_state(job.id, queue::state::failed, error)) return;
   log("job " + std::to_string(job.id) + " to " + job.number + ": " + error + " -> failed");
   if (on_outcome) on_outcome();

@@ -218,7 +218,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
         const std::string why = "ignored an Exchange UM referral for " + p->recipient + ": " + cause +
                                 " (routed by " + (r.how.empty() ? std::string("the postmaster rule") : r.how) + ")";
         log("job " + std::to_string(job.id) + ": " + why);
-        asio::post(store_exec_, [this, id = job.id, why] { store_.add_event(id, why); });
+        asio::post(store_exec_, [this, id = job.id, why] { queue::logged(store_.add_event(id, why)); });
       }
     }
     auto done = [this, id = job.id] {
@@ -229,8 +229,8 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     };
     if (r.kind == RouteResult::later) {
       asio::post(store_exec_, [this, job, r, done] {
-        store_.set_retry(job.id, unix_now() + opt_.route_retry_s);
-        store_.add_event(job.id, "not routed yet: " + r.reason);
+        queue::logged(store_.set_retry(job.id, unix_now() + opt_.route_retry_s));
+        queue::logged(store_.add_event(job.id, "not routed yet: " + r.reason));
         log("job " + std::to_string(job.id) + ": not routed yet: " + r.reason);
         done();
       });
@@ -246,10 +246,10 @@ void OnRamp::route_and_compose(const queue::Job& job) {
                                 " already sent for calls from " + who +
                                 " in the last hour ([fax] missed_notices_per_caller_per_hour)";
         asio::post(store_exec_, [this, job, why, done] {
-          store_.add_event(job.id, why);
+          queue::logged(store_.add_event(job.id, why));
           const bool voice = job.outcome && *job.outcome == "voice";
-          store_.set_state(job.id, voice ? queue::state::done : queue::state::failed,
-                           job.error.value_or("No page was received."));
+          queue::logged(store_.set_state(job.id, voice ? queue::state::done : queue::state::failed,
+                           job.error.value_or("No page was received.")));
           log("job " + std::to_string(job.id) + ": " + why);
           done();
         });
@@ -299,7 +299,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (!mail) {
       log("job " + std::to_string(job.id) + ": cannot compose its mail: " + mail.error().message);
       asio::post(store_exec_, [this, job, done] {
-        store_.set_retry(job.id, unix_now() + opt_.route_retry_s);
+        queue::logged(store_.set_retry(job.id, unix_now() + opt_.route_retry_s));
         done();
       });
       return;
@@ -307,7 +307,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (auto w = queue::Spool::write_durably(path, *mail); !w) {
       log("job " + std::to_string(job.id) + ": cannot write its mail: " + w.error().message);
       asio::post(store_exec_, [this, job, done] {
-        store_.set_retry(job.id, unix_now() + opt_.route_retry_s);
+        queue::logged(store_.set_retry(job.id, unix_now() + opt_.route_retry_s));
         done();
       });
       return;
@@ -459,15 +459,19 @@ void OnRamp::maybe_finish(int64_t job_id) {
   }
   if (!any_done) {
     // Nobody, not even the postmaster, could take it: the fax stays in the spool and says so.
-    store_.set_state(job_id, queue::state::failed,
-                     "The fax could not be delivered to anyone; it is kept as " + tiff + ".");
+    queue::logged(store_.set_state(job_id, queue::state::failed,
+                                   "The fax could not be delivered to anyone; it is kept as " + tiff + "."));
     log("job " + std::to_string(job_id) + ": undeliverable, kept in " + tiff);
     return;
   }
   // A voice call that could not be transferred was never a fax: it is done once its notice went.
-  if (job->outcome == "voice") store_.set_state(job_id, queue::state::done, job->error);
-  else if (job->pages == 0) store_.set_state(job_id, queue::state::failed, job->error.value_or("No page was received."));
-  else store_.set_state(job_id, queue::state::done, job->error);
+  if (job->outcome == "voice") {
+    queue::logged(store_.set_state(job_id, queue::state::done, job->error));
+  } else if (job->pages == 0) {
+    queue::logged(store_.set_state(job_id, queue::state::failed, job->error.value_or("No page was received.")));
+  } else {
+    queue::logged(store_.set_state(job_id, queue::state::done, job->error));
+  }
 }
 
 // Store thread. Groups the jobs by message and action. Whether a final job also owes an MDN is
@@ -493,7 +497,7 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
     if (!dsn && !mdn_possible) {
       std::string why = msg->sender.empty() ? "no report: the message came from the null sender"
                                             : "no report of " + line.action + ": NOTIFY=" + j.notify.value_or("(default)");
-      store_.mark_reported({j.id}, reported, {}, why);
+      queue::logged(store_.mark_reported({j.id}, reported, {}, why));
       ++handled;
       continue;
     }

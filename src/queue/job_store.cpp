@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/log.hpp"
 #include "queue/sqlite_job_store.hpp"
 
 namespace queue {
@@ -85,6 +86,11 @@ bool is_final_state(std::string_view s) {
 
 std::optional<std::string> JobStore::check(const NewMessage& m, const std::vector<NewRecipient>& rcpts) {
   return check_message(m, rcpts);
+}
+
+bool logged(const StoreStatus& status) {
+  if (!status) fb::log("store: " + status.error().message);
+  return bool(status);
 }
 
 fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& path, StoreOptions options) {

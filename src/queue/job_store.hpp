@@ -361,6 +361,10 @@ class JobStore {
 [[nodiscard]] fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& path,
                                                                                StoreOptions options = {});
 
+// For a write whose failure its caller can only make known: logs the store's sentence (which
+// names the operation and the job) and says whether the write held.
+bool logged(const StoreStatus& status);
+
 // "2026-11-22T16:40:00Z"
 std::string format_utc(int64_t unix_seconds);
 
