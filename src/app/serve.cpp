@@ -770,17 +770,33 @@ int run(config::Config cfg) {
       }
       c.events.push_back(event);
       c.accounting = a;
-      if (auto st = store->record_call(c); !st) {
-        log("job " + std::to_string(r.job_id) + ": " + event + "; not recorded: " + st.error().message);
-        return;
-      }
-      if (auto j = store->job(r.job_id)) {
-        a.number = j->number;
-        a.caller = j->caller;
-      }
-      account_line(a);
-      log("job " + std::to_string(r.job_id) + ": " + event + (r.media.stats.empty() ? "" : "; " + r.media.stats));
-      if (poke_onramp) poke_onramp();
+      const std::string line = "job " + std::to_string(r.job_id) + ": " + event + (r.media.stats.empty() ? "" : "; " + r.media.stats);
+      // Kept trying while the store is busy or away (every 2 s): a received fax is never left
+      // unrecorded; a conflict (already recorded by a start) is final.
+      auto record = [&, store_exec](auto self, queue::CallRecord c, queue::AccountingRecord a, std::string line) -> void {
+        auto st = store->record_call(c);
+        if (!st && st.error().code != queue::StoreErrc::conflict && st.error().code != queue::StoreErrc::invalid &&
+            st.error().code != queue::StoreErrc::not_found) {
+          log(line + "; not recorded yet (" + st.error().message + "); trying again");
+          auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
+          timer->async_wait([store_exec, timer, self, c, a, line](std::error_code) {
+            asio::post(store_exec, [self, c, a, line] { self(self, c, a, line); });
+          });
+          return;
+        }
+        if (!st) {
+          log(line + "; not recorded: " + st.error().message);
+          return;
+        }
+        if (auto j = store->job(c.job)) {
+          a.number = j->number;
+          a.caller = j->caller;
+        }
+        account_line(a);
+        log(line);
+        if (poke_onramp) poke_onramp();
+      };
+      record(record, c, a, line);
     });
   };
   hooks.discard_inbound = [&, store_exec](int64_t job, const std::string& trunk, const std::string& uri,

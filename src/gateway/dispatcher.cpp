@@ -375,24 +375,46 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   a.sender = job.sender.value_or("");
   if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
   c.accounting = a;
-  if (auto st = db_.record_call(c); !st) {
-    // Cancelled during the call (a final job keeps its state), or taken over by another node
-    // (a stale attempt): the outcome stays an event; nothing else of the job changes.
-    log("job " + std::to_string(id) + " to " + job.number + ": " + event + "; not recorded: " + st.error().message);
-    if (auto e = db_.add_event(id, event + " (not recorded: " + st.error().message + ")"); !e) {
-      log("job " + std::to_string(id) + ": " + e.error().message);
+  const std::string done_line = "job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state +
+                                (r.media.stats.empty() ? "" : "; " + r.media.stats);
+  persist(std::move(c), [this, job, event, a, done_line](const queue::StoreStatus& st) {
+    if (st) {
+      log(done_line);
+      if (on_call) on_call(a);
+    } else {
+      // Cancelled during the call (a final job keeps its state: the outcome stays an event and
+      // the call is accounted), or taken over by another node (a stale attempt: that node has
+      // accounted the call as interrupted): nothing else of the job changes.
+      auto now = db_.job(job.id);
+      const bool cancelled = now && queue::is_final_state(now->state) && now->attempt == job.attempt;
+      log("job " + std::to_string(job.id) + " to " + job.number + ": " + event + "; not recorded: " + st.error().message);
+      queue::logged(db_.add_event(job.id, cancelled ? event : event + " (not recorded: " + st.error().message + ")"));
+      if (cancelled) {
+        if (auto ac = db_.add_accounting(a); !ac) log("accounting: " + ac.error().message);
+        else if (on_call) on_call(a);
+      }
     }
-    if (st.error().code == queue::StoreErrc::conflict) {
-      if (auto ac = db_.add_accounting(a); !ac) log("accounting: " + ac.error().message);
-      else if (on_call) on_call(a);
-    }
-  } else {
-    log("job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state +
-        (r.media.stats.empty() ? "" : "; " + r.media.stats));
-    if (on_call) on_call(a);
+    if (on_outcome) on_outcome();
+    poke();
+  });
+}
+
+// A call's record must not be lost while the store is busy or away: tried again every 2 s
+// until it holds or is refused for good (a conflict: the job is final or was taken over).
+// On the store thread; `then` runs there with the final status.
+void Dispatcher::persist(queue::CallRecord c, std::function<void(const queue::StoreStatus&)> then) {
+  auto st = db_.record_call(c);
+  if (st || st.error().code == queue::StoreErrc::conflict || st.error().code == queue::StoreErrc::invalid ||
+      st.error().code == queue::StoreErrc::not_found) {
+    then(st);
+    return;
   }
-  if (on_outcome) on_outcome();
-  poke();
+  log("job " + std::to_string(c.job) + ": the call's outcome cannot be recorded yet (" + st.error().message +
+      "); trying again");
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
+  timer->async_wait([this, timer, c = std::move(c), then = std::move(then)](std::error_code) mutable {
+    asio::post(store_, [this, c = std::move(c), then = std::move(then)]() mutable { persist(std::move(c), std::move(then)); });
+  });
 }
 
 }  // namespace gateway

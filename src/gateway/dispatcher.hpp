@@ -96,6 +96,7 @@ class Dispatcher {
   void schedule(std::chrono::milliseconds after);
   void renew_leases();
   void record(const queue::Job& job, const CallResult& r);
+  void persist(queue::CallRecord c, std::function<void(const queue::StoreStatus&)> then);
   // The key the job's sender's daily caps count under (call_budget.hpp budget_sender); nullopt
   // when the job's message cannot be read (the job waits for the next round).
   std::optional<std::string> budget_sender_of(const queue::Job& j);

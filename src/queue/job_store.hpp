@@ -168,7 +168,8 @@ struct CallRecord {
   int64_t job = 0;
   // Outbound: the attempt claim() returned (its fencing token). The record is refused
   // (conflict) unless the job is still sending under this attempt, so a node that lost its
-  // claim cannot overwrite the result of the node that took the job over. Inbound: not checked.
+  // claim cannot overwrite the result of the node that took the job over. Inbound: the job
+  // must still be receiving (a reception is recorded once), else conflict.
   int64_t attempt = 0;
   bool add_dial = false;  // a call that did not reach a fax machine (busy, no answer, congestion)
   bool add_try = false;   // a call that did

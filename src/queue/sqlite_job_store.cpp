@@ -1138,6 +1138,11 @@ StoreStatus SqliteJobStore::record_call(const CallRecord& c) {
     }
     if (head.direction == Direction::out) {
       if (auto r = check_attempt(db_.get(), c.job, c.attempt, op); !r) return r;
+    } else if (head.state != state::receiving) {
+      // A reception is recorded once: by its call, or by the start that closed it (a late
+      // result from a node whose claim ran out finds it closed).
+      return StoreError{StoreErrc::conflict, op + ": the reception of job " + std::to_string(c.job) +
+                                                 " was already recorded (it is " + head.state + ")"};
     }
     auto s = Stmt::prepare(
         db_.get(),

@@ -1000,11 +1000,14 @@ TEST(Node, MinFreeMb) {
 TEST(Node, NameAndLease) {
   char host[256] = {};
   ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
-  EXPECT_EQ(load("").node.name, host);
+  const std::string name = std::string(host).size() <= 64 && std::string(host).find_first_of(" /:@") == std::string::npos
+                               ? std::string(host)
+                               : std::string("localhost");
+  EXPECT_EQ(load("").node.name, name);
   EXPECT_EQ(load("[node]\nname = \"node-1.dc2\"\n").node.name, "node-1.dc2");
   EXPECT_EQ(error_of("[node]\nname = \"a b\"\n"),
             "faxbridge.toml: node.name must be a node name (letters, digits, '.', '_' and '-', at most 64), not \"a b\"");
-  EXPECT_NE(error_of("[node]\nname = \"\"\n"), "");
+  EXPECT_NE(error_of("[node]\nname = \"\"\n").find("node.name must be a node name"), std::string::npos);
   EXPECT_EQ(load("").node.lease_s, 30);
   EXPECT_EQ(load("[node]\nlease_s = 10\n").node.lease_s, 10);
   EXPECT_EQ(error_of("[node]\nlease_s = 1\n"), "faxbridge.toml: node.lease_s must be from 5 to 3600, not 1");

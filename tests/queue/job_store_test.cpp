@@ -1040,6 +1040,45 @@ TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesNeverTakeAJobTwice) {
   for (auto id : all) EXPECT_EQ(s->job(id)->attempt, 1) << "job " << id;
 }
 
+// A reception is recorded once: by its call, or by the start that closed it; a late result (a
+// node whose claim ran out) is refused and changes nothing. A cancelled outbound job keeps its
+// state whatever its call's record says.
+TEST_P(JobStoreTest, AReceptionIsRecordedOnceAndAFinalJobNotAtAll) {
+  auto s = open_store();
+  auto in = *s->create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  queue::CallRecord closed;
+  closed.job = in;
+  closed.state = "delivering";
+  closed.error = "The node stopped during the reception; no page had arrived.";
+  ASSERT_TRUE(s->record_call(closed));
+  queue::CallRecord late;
+  late.job = in;
+  late.transfer = queue::CallRecord::Transfer{2, 2, 0, std::nullopt};
+  late.state = "delivering";
+  queue::AccountingRecord a;
+  a.direction = Direction::in;
+  a.outcome = "received";
+  late.accounting = a;
+  auto r = s->record_call(late);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->job(in)->pages, 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM accounting"), "0");
+
+  auto ids = enqueue(*s, "0123456789abcdef", 1);
+  ASSERT_TRUE(s->set_state(ids[0], "ready"));
+  const int64_t attempt = **s->claim(ids[0], "node1", clock + 30);
+  ASSERT_TRUE(s->cancel(ids[0]));
+  queue::CallRecord done;
+  done.job = ids[0];
+  done.attempt = attempt;
+  done.add_try = true;
+  done.state = "done";
+  EXPECT_EQ(s->record_call(done).error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->job(ids[0])->state, "cancelled");
+  EXPECT_EQ(s->job(ids[0])->tries, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
