@@ -274,6 +274,16 @@ class JobStore {
   // The calls a start must close: jobs sending or receiving owned by `node`, by no node, or by a
   // node whose lease ran out before `now`. Oldest first.
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) = 0;
+  // Calls of other nodes whose claim ran out before `now` (sending or receiving, owned by a node
+  // other than `node`): a live node takes them over without waiting for a start. Oldest first.
+  [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) = 0;
+  // A waiting outbound job (ready or retry, claimed by no call) failed without a call: the
+  // dialling policy or a daily cap refused it at dial time. Compare-and-set: conflict when the job
+  // is no longer waiting (another node has claimed it), and nothing is written.
+  [[nodiscard]] virtual StoreStatus refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) = 0;
+  // A waiting outbound job not due before `retry_at` (its sending window is closed), with an
+  // event; conflict, nothing written, when it is no longer waiting.
+  [[nodiscard]] virtual StoreStatus postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) = 0;
   // Records a call's outcome in one transaction (CallRecord). Unknown job: not_found; a final
   // job or a stale attempt: conflict; a state not of its direction or bad counts: invalid.
   [[nodiscard]] virtual StoreStatus record_call(const CallRecord& call) = 0;

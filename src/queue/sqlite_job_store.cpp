@@ -1187,4 +1187,47 @@ StoreStatus SqliteJobStore::record_call(const CallRecord& c) {
   });
 }
 
+fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_take_over(const std::string& node, int64_t t) {
+  auto s = select_jobs(db_.get(),
+                       "WHERE state IN ('sending', 'receiving') AND owner IS NOT NULL AND owner != ?1 AND "
+                       "lease_until IS NOT NULL AND lease_until < ?2 ORDER BY id",
+                       "to_take_over(" + node + ")");
+  if (!s) return s.error();
+  s->bind_text(1, node).bind_int(2, t);
+  return read_jobs(*s);
+}
+
+StoreStatus SqliteJobStore::change_waiting(int64_t id, const std::string& op, const std::string& set_sql,
+                                           const std::function<void(Stmt&)>& bind, const std::string& event) {
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto head = load_head(db_.get(), id, op);
+  if (!head) return head.error();
+  if (head->direction != Direction::out) return invalid(op, "job " + std::to_string(id) + " is inbound");
+  if (head->state != state::ready && head->state != state::retry) {
+    return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(id) + " is no longer waiting (it is " +
+                                               head->state + ")"};
+  }
+  auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET " + set_sql + ", updated = ?1 WHERE id = ?2", op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  s->bind_int(1, t).bind_int(2, id);
+  bind(*s);
+  if (auto r = s->run(); !r) return r;
+  if (auto r = insert_event(db_.get(), id, t, event, op); !r) return r;
+  return tx->commit();
+}
+
+StoreStatus SqliteJobStore::refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) {
+  const std::string o(outcome);
+  return change_waiting(
+      id, call("refuse_waiting", id), "state = 'failed', outcome = ?3, error = ?4, retry_at = NULL",
+      [&](Stmt& s) { s.bind_text(3, o).bind_text(4, error); }, "state failed: " + error);
+}
+
+StoreStatus SqliteJobStore::postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) {
+  return change_waiting(
+      id, call("postpone_waiting", id), "retry_at = ?3", [&](Stmt& s) { s.bind_int(3, retry_at); }, std::string(event));
+}
+
 }  // namespace queue

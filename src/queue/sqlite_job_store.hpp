@@ -10,6 +10,7 @@
 // PARAMETERS: StoreOptions::busy_timeout_ms (default 5000).
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "queue/job_store.hpp"
@@ -66,6 +67,9 @@ class SqliteJobStore final : public JobStore {
   fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t lease_until) override;
   fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) override;
   StoreStatus record_call(const CallRecord& call) override;
+  fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) override;
+  StoreStatus refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) override;
+  StoreStatus postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) override;
 
  private:
   SqliteJobStore(sqlite::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
@@ -76,6 +80,9 @@ class SqliteJobStore final : public JobStore {
   StoreStatus finish_delivery(int64_t id, std::string_view state, std::optional<int64_t> next_at,
                               const std::optional<std::string>& error, std::string_view event,
                               const std::optional<NewDelivery>& then = std::nullopt);
+  // Changes an outbound job only while it waits (ready or retry): conflict otherwise.
+  StoreStatus change_waiting(int64_t id, const std::string& op, const std::string& set_sql,
+                             const std::function<void(sqlite::Stmt&)>& bind, const std::string& event);
   template <class Change>
   StoreStatus change_job(int64_t id, const std::string& op, Change&& change);
 

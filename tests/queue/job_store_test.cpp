@@ -1079,6 +1079,60 @@ TEST_P(JobStoreTest, AReceptionIsRecordedOnceAndAFinalJobNotAtAll) {
   EXPECT_EQ(s->job(ids[0])->tries, 0);
 }
 
+// What a live node takes over without a restart: only other nodes' calls whose claim ran out.
+TEST_P(JobStoreTest, ToTakeOverNamesOnlyOtherNodesExpiredCalls) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "0123456789abcdef", 3);
+  for (auto id : ids) ASSERT_TRUE(s->set_state(id, "ready"));
+  ASSERT_TRUE(*s->claim(ids[0], "node1", clock - 1));  // ours, even expired: a start closes it
+  ASSERT_TRUE(*s->claim(ids[1], "node2", clock - 1));  // node2 is gone
+  ASSERT_TRUE(*s->claim(ids[2], "node3", clock + 30));  // node3 is alive
+  queue::NewInbound in{"+15550100", std::nullopt, "+33140000000"};
+  in.node = "node2";
+  in.lease_until = clock - 1;
+  auto rx = *s->create_inbound(in);
+  auto legacy = *s->create_inbound({"+15550100", std::nullopt, "+33140000001"});  // no owner: a start's
+  auto dead = s->to_take_over("node1", clock);
+  ASSERT_TRUE(dead) << dead.error().message;
+  std::set<int64_t> got;
+  for (const auto& j : *dead) got.insert(j.id);
+  EXPECT_EQ(got, (std::set<int64_t>{ids[1], rx}));
+  (void)legacy;
+}
+
+// Refusing or postponing a job at dial time is a compare-and-set too: once another node has
+// claimed the job, neither touches it.
+TEST_P(JobStoreTest, RefusingOrPostponingAWaitingJobNeverTouchesAClaimedOne) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "0123456789abcdef", 4);
+  for (auto id : ids) ASSERT_TRUE(s->set_state(id, "ready"));
+  ASSERT_TRUE(s->refuse_waiting(ids[0], "not_allowed", "Not dialled: +1900 is not allowed."));
+  auto j = *s->job(ids[0]);
+  EXPECT_EQ(j.state, "failed");
+  EXPECT_EQ(j.outcome, "not_allowed");
+  EXPECT_EQ(j.error, "Not dialled: +1900 is not allowed.");
+  EXPECT_EQ(s->events(ids[0])->back().text, "state failed: Not dialled: +1900 is not allowed.");
+
+  ASSERT_TRUE(s->postpone_waiting(ids[1], clock + 3600, "waiting for the sending window"));
+  EXPECT_EQ(s->job(ids[1])->retry_at, clock + 3600);
+  EXPECT_EQ(s->job(ids[1])->state, "ready");
+  EXPECT_EQ(s->events(ids[1])->back().text, "waiting for the sending window");
+
+  ASSERT_TRUE(*s->claim(ids[2], "node2", clock + 30));
+  EXPECT_EQ(s->refuse_waiting(ids[2], "over_cap", "Not dialled: over the cap.").error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->postpone_waiting(ids[2], clock + 60, "x").error().code, StoreErrc::conflict);
+  j = *s->job(ids[2]);
+  EXPECT_EQ(j.state, "sending");
+  EXPECT_EQ(j.retry_at, std::nullopt);
+  EXPECT_EQ(j.outcome, std::nullopt);
+  EXPECT_EQ(s->events(ids[2])->back().text, "state sending (attempt 1 by node2)");
+  ASSERT_TRUE(s->cancel(ids[3]));
+  EXPECT_EQ(s->refuse_waiting(ids[3], "over_cap", "x").error().code, StoreErrc::conflict);
+  auto in = *s->create_inbound({"+15550100", std::nullopt, "+33140000000"});
+  EXPECT_EQ(s->refuse_waiting(in, "over_cap", "x").error().code, StoreErrc::invalid);
+  EXPECT_EQ(s->postpone_waiting(999, clock, "x").error().code, StoreErrc::not_found);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
