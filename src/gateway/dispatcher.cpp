@@ -68,84 +68,89 @@ Dispatcher::Dispatcher(asio::io_context& io, asio::any_io_executor store_exec, q
 
 void Dispatcher::start() {
   asio::post(store_, [this] {
-    // The calls our stop cut (or a dead node's, its lease run out) are call attempts too: one
-    // accounting record each, "interrupted" (when the call began is not known: the time is the
-    // job's last change), committed with the job's new state.
-    auto interrupted = [](const queue::Job& j, int pages) {
-      queue::AccountingRecord a;
-      a.time = j.updated;
-      a.direction = j.direction;
-      a.job_id = j.id;
-      a.number = j.number;
-      a.caller = j.caller;
-      a.pages = pages;
-      a.pages_total = j.direction == queue::Direction::out ? j.pages : pages;
-      a.outcome = "interrupted";
-      a.sender = j.sender.value_or("");
-      a.remote_ident = j.remote_ident;
-      return a;
-    };
-    auto close = [this](const queue::CallRecord& c) {
-      if (auto r = db_.record_call(c); !r) {
-        log("job " + std::to_string(c.job) + ": the interrupted call cannot be closed: " + r.error().message);
-        return;
-      }
-      if (on_call && c.accounting) on_call(*c.accounting);
-    };
     auto open = db_.to_recover(policy_.node, unix_now());
     if (!open) log("the calls a stop cut cannot be read: " + open.error().message);
-    int resumed = 0, closed = 0;
-    for (const auto& j : open ? *open : std::vector<queue::Job>{}) {
-      queue::CallRecord c;
-      c.job = j.id;
-      c.attempt = j.attempt;
-      if (j.owner && *j.owner != policy_.node) {
-        c.events.push_back("taken over from " + *j.owner + ", whose claim ran out");
-      }
-      if (j.direction == queue::Direction::out) {
-        c.accounting = interrupted(j, j.pages_done);
-        if (j.pages > 0 && j.pages_done >= j.pages) {
-          // Every page was confirmed before the stop: the fax went; sending it again would
-          // deliver it twice.
-          c.outcome = "done";
-          c.state = queue::state::done;
-        } else {
-          // Back to ready, not retry: the sender hears nothing of our own stop (a delayed report
-          // is for the far end's failures); the pages confirmed so far are kept and not resent.
-          c.state = queue::state::ready;
-          c.error = "The node stopped during the call; it will be tried again.";
-          c.retry_at = unix_now();
-        }
-        close(c);
-        ++resumed;
-        continue;
-      }
-      // A reception cut short by the stop: the call is gone; keep what pages reached the spool.
-      // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
-      if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
-        log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
-      }
-      auto info = imaging::inspect_tiff(spool_.received_path(j.id));
-      std::error_code ec;
-      std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
-      int pages = info ? int(info->pages.size()) : 0;
-      c.accounting = interrupted(j, pages);
-      // Pages or not, the route's mailbox hears of the call (the fax, or a missed-fax notice),
-      // as after any other call; with no page the job then ends failed.
-      if (pages > 0) c.transfer = queue::CallRecord::Transfer{pages, pages, 0, j.remote_ident};
-      c.state = queue::state::delivering;
-      c.error = "The node stopped during the reception" +
-                (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept." : std::string("; no page had arrived."));
-      close(c);
-      ++closed;
-    }
-    if (resumed) log("resuming " + std::to_string(resumed) + " job(s) interrupted while sending");
-    if (closed) log("closed " + std::to_string(closed) + " reception(s) interrupted by the stop");
+    else close_calls(*open);
     asio::post(io_, [this] {
       schedule(std::chrono::milliseconds(0));
       renew_leases();
     });
   });
+}
+
+// Store thread. Calls no live node works on any more — this node's own, cut by its stop, or a
+// dead node's, its claim run out — are closed: each is an accounting record "interrupted" (when
+// the call began is not known: the time is the job's last change), committed with the job's
+// new state.
+void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
+  auto interrupted = [](const queue::Job& j, int pages) {
+    queue::AccountingRecord a;
+    a.time = j.updated;
+    a.direction = j.direction;
+    a.job_id = j.id;
+    a.number = j.number;
+    a.caller = j.caller;
+    a.pages = pages;
+    a.pages_total = j.direction == queue::Direction::out ? j.pages : pages;
+    a.outcome = "interrupted";
+    a.sender = j.sender.value_or("");
+    a.remote_ident = j.remote_ident;
+    return a;
+  };
+  auto close = [this](const queue::CallRecord& c) {
+    if (auto r = db_.record_call(c); !r) {
+      log("job " + std::to_string(c.job) + ": the interrupted call cannot be closed: " + r.error().message);
+      return false;
+    }
+    if (on_call && c.accounting) on_call(*c.accounting);
+    return true;
+  };
+  int resumed = 0, closed = 0;
+  for (const auto& j : jobs) {
+    queue::CallRecord c;
+    c.job = j.id;
+    c.attempt = j.attempt;
+    const bool theirs = j.owner && *j.owner != policy_.node;
+    if (theirs) c.events.push_back("taken over from " + *j.owner + ", whose claim ran out");
+    if (j.direction == queue::Direction::out) {
+      c.accounting = interrupted(j, j.pages_done);
+      if (j.pages > 0 && j.pages_done >= j.pages) {
+        // Every page was confirmed before the stop: the fax went; sending it again would
+        // deliver it twice.
+        c.outcome = "done";
+        c.state = queue::state::done;
+      } else {
+        // Back to ready, not retry: the sender hears nothing of a node's stop (a delayed report
+        // is for the far end's failures); the pages confirmed so far are kept and not resent.
+        c.state = queue::state::ready;
+        c.error = theirs ? "The node " + *j.owner + " stopped during the call; it will be tried again."
+                         : std::string("The node stopped during the call; it will be tried again.");
+        c.retry_at = unix_now();
+      }
+      if (close(c)) ++resumed;
+      continue;
+    }
+    // A reception cut short: the call is gone; keep what pages reached the spool.
+    // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
+    if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
+      log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
+    }
+    auto info = imaging::inspect_tiff(spool_.received_path(j.id));
+    std::error_code ec;
+    std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
+    int pages = info ? int(info->pages.size()) : 0;
+    c.accounting = interrupted(j, pages);
+    // Pages or not, the route's mailbox hears of the call (the fax, or a missed-fax notice),
+    // as after any other call; with no page the job then ends failed.
+    if (pages > 0) c.transfer = queue::CallRecord::Transfer{pages, pages, 0, j.remote_ident};
+    c.state = queue::state::delivering;
+    c.error = "The node stopped during the reception" +
+              (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept." : std::string("; no page had arrived."));
+    if (close(c)) ++closed;
+  }
+  if (resumed) log("resuming " + std::to_string(resumed) + " job(s) interrupted while sending");
+  if (closed) log("closed " + std::to_string(closed) + " reception(s) interrupted by a stop");
+  if ((resumed || closed) && on_outcome) on_outcome();
 }
 
 // Every lease_s / 3: this node is alive, its claims hold (a node that stops renewing has its
@@ -158,6 +163,13 @@ void Dispatcher::renew_leases() {
     asio::post(store_, [this] {
       if (auto r = db_.renew_leases(policy_.node, unix_now() + policy_.lease_s); !r) {
         log("the claims of " + policy_.node + " cannot be renewed: " + r.error().message);
+      }
+      // Another node's calls whose claim ran out: that node is gone; its jobs go on here.
+      if (auto dead = db_.to_take_over(policy_.node, unix_now()); !dead) {
+        log("other nodes' calls cannot be read: " + dead.error().message);
+      } else if (!dead->empty()) {
+        close_calls(*dead);
+        poke();
       }
     });
     renew_leases();
@@ -230,8 +242,8 @@ void Dispatcher::poll() {
         }
         if (const SendingWindow* w = window_for(policy_.windows, j.number)) {
           if (auto opens = closed_until(*w, now)) {  // not now: due when the window opens
-            queue::logged(db_.set_retry(j.id, *opens));
-            queue::logged(db_.add_event(j.id, "waiting for the sending window, which opens at " + queue::format_utc(*opens)));
+            queue::logged(db_.postpone_waiting(
+                j.id, *opens, "waiting for the sending window, which opens at " + queue::format_utc(*opens)));
             continue;
           }
         }
@@ -288,8 +300,8 @@ void Dispatcher::poll() {
 void Dispatcher::refuse(const queue::Job& job, const std::string& why, const std::string& outcome) {
   const std::string error = "Not dialled: " + why +
                             (outcome == "not_allowed" ? " (the dialling policy as it is now)." : ".");
-  queue::logged(db_.set_outcome(job.id, outcome));
-  if (!db_.set_state(job.id, queue::state::failed, error)) return;
+  // Only while it waits: a job another node has claimed meanwhile is that node's call.
+  if (!queue::logged(db_.refuse_waiting(job.id, outcome, error))) return;
   log("job " + std::to_string(job.id) + " to " + job.number + ": " + error + " -> failed");
   if (on_outcome) on_outcome();
 }

@@ -13,7 +13,8 @@
 // A job is never left without an owner: `sending` belongs to a live call, claimed by this node
 // (JobStore::claim, a compare-and-set with a lease renewed while the node runs and an attempt
 // number as fencing token); at start-up the calls to close (JobStore::to_recover: this node's,
-// or a node's whose lease ran out) are closed: outbound jobs go back to `ready`, due at once (or
+// or a node's whose lease ran out; and, every lease_s / 3, other nodes' calls whose claim ran
+// out: JobStore::to_take_over) are closed: outbound jobs go back to `ready`, due at once (or
 // `done` when every page had been confirmed), and inbound jobs still in `receiving` end
 // `delivering` with the pages that reached the spool (a missed-fax notice when none did); each
 // cut call gets an "interrupted" accounting record. A call's outcome is recorded in one
@@ -95,6 +96,7 @@ class Dispatcher {
   void poll();
   void schedule(std::chrono::milliseconds after);
   void renew_leases();
+  void close_calls(const std::vector<queue::Job>& jobs);
   void record(const queue::Job& job, const CallResult& r);
   void persist(queue::CallRecord c, std::function<void(const queue::StoreStatus&)> then);
   // The key the job's sender's daily caps count under (call_budget.hpp budget_sender); nullopt

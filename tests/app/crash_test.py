@@ -132,5 +132,57 @@ class CrashTest(fbtest.TempDirTest):
         self.assertIsNone(again.proc.poll())
 
 
+class TakeoverTest(fbtest.TempDirTest):
+    def test_a_dead_nodes_call_is_taken_over_once_its_claim_runs_out(self):
+        """A call claimed by another node (issue 17) that stops renewing its claim: this node, running,
+        takes the job over once the claim has run out (never before), puts it back to ready with its
+        confirmed pages kept, and accounts the dead node's call as interrupted."""
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+        opens, closes = now + datetime.timedelta(hours=2), now + datetime.timedelta(hours=3)
+        # A closed sending window holds the job in ready, so the test can hand it to a "ghost".
+        node = Node(self.dir, node_extra='name = "alpha"\nlease_s = 6',
+                    extra='[[window]]\nprefixes = ["+1555"]\nhours = "%s-%s"\ntimezone = "UTC"\n'
+                          % (opens.strftime("%H:%M"), closes.strftime("%H:%M")))
+        try:
+            with node.smtp() as s:
+                s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"],
+                           b"Subject: held\r\n\r\nTaken over.\r\n")
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                jobs = node.jobs()
+                if jobs and jobs[0]["state"] == "ready" and jobs[0]["retry_at"]:
+                    break
+                time.sleep(0.2)
+            job = jobs[0]
+            self.assertEqual(job["state"], "ready")
+            lease_until = int(time.time()) + 4
+            with node.db() as db:
+                db.execute("UPDATE jobs SET state = 'sending', owner = 'ghost', lease_until = ?, attempt = 1, "
+                           "pages_done = 0, retry_at = NULL WHERE id = ?", (lease_until, job["id"]))
+            # Still the ghost's while its claim holds.
+            self.assertEqual(node.jobs()[0]["state"], "sending")
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                with node.db() as db:
+                    row = db.execute("SELECT state, owner, error FROM jobs WHERE id = ?", (job["id"],)).fetchone()
+                if row[0] != "sending":
+                    break
+                time.sleep(0.2)
+            self.assertEqual(row[0], "ready", row)
+            self.assertEqual(row[2], "The node ghost stopped during the call; it will be tried again.")
+            with node.db() as db:
+                events = db.execute("SELECT time, text FROM events WHERE job_id = ? ORDER BY id", (job["id"],)).fetchall()
+                accounting = db.execute("SELECT outcome, job_id FROM accounting").fetchall()
+            taken = [t for t, text in events if text == "taken over from ghost, whose claim ran out"]
+            self.assertEqual(len(taken), 1, events)
+            self.assertGreaterEqual(taken[0], lease_until, "taken over before the ghost's claim ran out")
+            self.assertEqual(accounting, [("interrupted", job["id"])])
+            with open(os.path.join(self.dir, "var", "accounting.jsonl")) as f:
+                self.assertIn('"outcome":"interrupted"', f.read())
+        finally:
+            node.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
