@@ -155,6 +155,7 @@ nlohmann::ordered_json job_object(const Job& j) {
   o["bad_rows"] = j.bad_rows;
   o["media"] = or_null(j.media);
   o["detected_by"] = or_null(j.detected_by);
+  o["node"] = or_null(j.owner);  // the node that handled its last call (issue 17)
   if (j.direction == Direction::out) o["priority"] = j.priority;
   return o;
 }

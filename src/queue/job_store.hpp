@@ -385,7 +385,8 @@ void fair_order(std::vector<Job>& jobs, const std::map<std::string, int>& load);
 
 // The INTERFACES.md job object: id, direction, state, number, caller, pages, pages_done,
 // retry_at, error, message_id, subaddress, created, updated, remote_ident, bad_rows, media,
-// detected_by (then priority for outbound jobs), in that order; times as
+// detected_by, node (the node that handled its last call; then priority for outbound jobs), in
+// that order; times as
 // format_utc(), absent values as null. One line, no trailing newline.
 std::string to_json(const Job& job);
 std::string to_json(const std::vector<Job>& jobs);  // a JSON array of the above

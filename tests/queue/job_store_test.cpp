@@ -526,7 +526,11 @@ TEST_P(JobStoreTest, JsonIsTheInterfaceObject) {
             R"("pages":3,"pages_done":1,"retry_at":"2026-11-22T16:40:00Z","error":"The line was busy.",)"
             R"("message_id":"0123456789abcdef","subaddress":"42","created":"2026-11-22T16:30:00Z",)"
             R"("updated":"2026-11-22T16:31:00Z","remote_ident":null,"bad_rows":0,"media":null,"detected_by":null,)"
-            R"("priority":1})");
+            R"("node":null,"priority":1})");
+  ASSERT_TRUE(s->set_state(id, "ready"));
+  ASSERT_TRUE(*s->claim(id, "node-1.dc2", k1630 + 90));
+  EXPECT_NE(queue::to_json(*s->job(id)).find(R"("detected_by":null,"node":"node-1.dc2","priority":1})"), std::string::npos)
+      << queue::to_json(*s->job(id));
 }
 
 TEST_P(JobStoreTest, JsonOfAnInboundJobHasNulls) {
@@ -536,7 +540,7 @@ TEST_P(JobStoreTest, JsonOfAnInboundJobHasNulls) {
             R"({"id":1,"direction":"in","state":"receiving","number":"+15550100","caller":"+33140000000",)"
             R"("pages":0,"pages_done":0,"retry_at":null,"error":null,"message_id":null,"subaddress":null,)"
             R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z","remote_ident":null,"bad_rows":0,)"
-            R"("media":null,"detected_by":null})");
+            R"("media":null,"detected_by":null,"node":null})");
   EXPECT_EQ(queue::to_json(std::vector<queue::Job>{}), "[]");
   auto list = queue::to_json(*s->jobs());
   EXPECT_EQ(list.front(), '[');
