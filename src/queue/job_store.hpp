@@ -197,7 +197,9 @@ struct CallRecord {
 
 // A received fax (or missed-fax notice) to be mailed to one mailbox. The composed mail is a
 // spool file, durable before the row is committed; the row's retry timer drives delivery.
-enum class DeliveryKind { mailbox, postmaster, report };
+// forward: a mail sent to the postmaster address (RCPT TO:<postmaster>, RFC 5321 §4.5.1),
+// passed on to [delivery] postmaster; it belongs to no job (job_id 0).
+enum class DeliveryKind { mailbox, postmaster, report, forward };
 struct NewDelivery {
   std::string recipient;   // the mail address
   DeliveryKind kind = DeliveryKind::mailbox;
@@ -320,6 +322,11 @@ class JobStore {
   // duplicates); later additions (the postmaster after a permanent failure) pass first = false.
   [[nodiscard]] virtual StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first = true) = 0;
   [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) = 0;  // in id order
+  // A mail for the postmaster (DeliveryKind::forward, no job), durable in its spool file before
+  // this commits it; the SMTP 250 follows. Returns the delivery id. Its attempts are recorded
+  // like any delivery's (delivery_done/_failed/_deferred), without events; purge() removes it
+  // once final and older than its `before`.
+  [[nodiscard]] virtual fb::Result<int64_t, StoreError> add_forward(const NewDelivery& d) = 0;
   // Pending deliveries due at now (next_at <= now), earliest first, at most limit.
   [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit) = 0;
   // The earliest next_at of a pending delivery, if any: when to look again.
@@ -353,7 +360,8 @@ class JobStore {
   [[nodiscard]] virtual fb::Result<std::vector<std::string>, StoreError> to_complete(int limit) = 0;
   // Retention: deletes jobs finished before `before` with their events and deliveries —
   // inbound ones final with no delivery pending, outbound ones final and reported final — and
-  // messages left with no job; returns the jobs (so their spool files can go).
+  // messages left with no job, and final forwards (one Purged with id 0 carries their mails);
+  // returns the jobs (so their spool files can go).
   struct Purged {
     int64_t id = 0;
     Direction direction = Direction::in;

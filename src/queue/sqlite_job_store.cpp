@@ -169,9 +169,34 @@ ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
 ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// v8: mail for the postmaster (RFC 5321 §4.5.1) passed on as a delivery of no job: job_id may
+// be NULL and kind 'forward'; the table is rebuilt for the wider CHECK.
+constexpr const char* kSchemaV8 = R"sql(
+CREATE TABLE deliveries_v8 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER REFERENCES jobs(id),
+  recipient TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('mailbox', 'postmaster', 'report', 'forward')),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  mail_path TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  CHECK ((kind = 'forward') = (job_id IS NULL))
+) STRICT;
+INSERT INTO deliveries_v8 SELECT * FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v8 RENAME TO deliveries;
+CREATE INDEX deliveries_due ON deliveries(state, next_at);
+CREATE INDEX deliveries_by_job ON deliveries(job_id);
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                                 kSchemaV5, kSchemaV6, kSchemaV7};
+                                                                 kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
 
 
 constexpr const char* kJobColumns =
@@ -707,16 +732,20 @@ constexpr const char* kDeliveryColumns =
     "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error, created";
 
 const char* kind_text(DeliveryKind k) {
-  return k == DeliveryKind::postmaster ? "postmaster" : k == DeliveryKind::report ? "report" : "mailbox";
+  return k == DeliveryKind::postmaster ? "postmaster"
+         : k == DeliveryKind::report   ? "report"
+         : k == DeliveryKind::forward  ? "forward"
+                                       : "mailbox";
 }
 
 Delivery read_delivery(const Stmt& s) {
   Delivery d;
   d.id = s.int64(0);
-  d.job_id = s.int64(1);
+  d.job_id = s.opt_int64(1).value_or(0);  // 0: a forward, of no job
   d.recipient = s.text(2);
   d.kind = s.text(3) == "postmaster" ? DeliveryKind::postmaster
            : s.text(3) == "report"   ? DeliveryKind::report
+           : s.text(3) == "forward"  ? DeliveryKind::forward
                                      : DeliveryKind::mailbox;
   d.state = s.text(4);
   d.mail_path = s.text(5);
@@ -739,7 +768,7 @@ StoreStatus insert_delivery(sqlite3* db, int64_t job, const NewDelivery& d, int6
                          "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
                          op);
   if (!s) return s.error();
-  return s->bind_int(1, job)
+  return s->bind_opt_int(1, job == 0 ? std::nullopt : std::optional<int64_t>(job))
       .bind_text(2, d.recipient)
       .bind_text(3, kind_text(d.kind))
       .bind_text(4, d.mail_path)
@@ -832,12 +861,13 @@ StoreStatus SqliteJobStore::finish_delivery(int64_t id, std::string_view st, std
   auto row = s->bind_text(1, st).bind_opt_int(2, next_at).bind_opt_text(3, error).bind_int(4, t).bind_int(5, id).step();
   if (!row) return row.error();
   if (!*row) return not_found(op, "pending delivery " + std::to_string(id));
-  const int64_t job = s->int64(0);
+  const std::optional<int64_t> job = s->opt_int64(0);  // none: a forward
   if (auto r = s->run(); !r) return r;
-  if (auto r = insert_event(db_.get(), job, t, event, op); !r) return r;
+  if (!job) return tx->commit();
+  if (auto r = insert_event(db_.get(), *job, t, event, op); !r) return r;
   if (then) {
-    if (auto r = insert_delivery(db_.get(), job, *then, t, op); !r) return r;
-    if (auto r = insert_event(db_.get(), job, t, "to " + then->recipient + " instead", op); !r) return r;
+    if (auto r = insert_delivery(db_.get(), *job, *then, t, op); !r) return r;
+    if (auto r = insert_event(db_.get(), *job, t, "to " + then->recipient + " instead", op); !r) return r;
   }
   return tx->commit();
 }
@@ -1031,6 +1061,20 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> SqliteJobStore::purge(int6
       if (auto r = d->bind_int(1, p.id).run(); !r) return r.error();
     }
   }
+  auto fwd = Stmt::prepare(db_.get(),
+                           "DELETE FROM deliveries WHERE job_id IS NULL AND state != 'pending' AND updated < ?1 "
+                           "RETURNING mail_path",
+                           op);
+  if (!fwd) return fwd.error();
+  Purged forwards{0, Direction::in, {}};
+  fwd->bind_int(1, before);
+  for (;;) {
+    auto row = fwd->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    forwards.mails.push_back(fwd->text(0));
+  }
+  if (!forwards.mails.empty()) out.push_back(std::move(forwards));
   auto m = Stmt::prepare(db_.get(),
                          "DELETE FROM messages WHERE state = 'done' AND NOT EXISTS "
                          "(SELECT 1 FROM jobs WHERE jobs.message_id = messages.id)",
@@ -1228,6 +1272,22 @@ StoreStatus SqliteJobStore::refuse_waiting(int64_t id, std::string_view outcome,
 StoreStatus SqliteJobStore::postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) {
   return change_waiting(
       id, call("postpone_waiting", id), "retry_at = ?3", [&](Stmt& s) { s.bind_int(3, retry_at); }, std::string(event));
+}
+
+fb::Result<int64_t, StoreError> SqliteJobStore::add_forward(const NewDelivery& d) {
+  const std::string op = "add_forward(" + d.recipient + ")";
+  if (d.kind != DeliveryKind::forward) return invalid(op, "not a forward");
+  if (d.recipient.empty() || d.mail_path.empty()) return invalid(op, "a forward needs a recipient and a mail");
+  auto s = Stmt::prepare(db_.get(),
+                         "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
+                         "updated) VALUES (NULL, ?1, 'forward', 'pending', ?2, ?3, ?4, ?4) RETURNING id",
+                         op);
+  if (!s) return s.error();
+  auto row = s->bind_text(1, d.recipient).bind_text(2, d.mail_path).bind_text(3, d.message_id).bind_int(4, now()).step();
+  if (!row) return row.error();
+  const int64_t id = s->int64(0);
+  if (auto r = s->run(); !r) return r.error();
+  return id;
 }
 
 }  // namespace queue

@@ -18,7 +18,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 class SqliteJobStore final : public JobStore {
  public:
@@ -67,6 +67,7 @@ class SqliteJobStore final : public JobStore {
   fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t lease_until) override;
   fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) override;
   StoreStatus record_call(const CallRecord& call) override;
+  fb::Result<int64_t, StoreError> add_forward(const NewDelivery& d) override;
   fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) override;
   StoreStatus refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) override;
   StoreStatus postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) override;

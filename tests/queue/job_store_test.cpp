@@ -1137,6 +1137,37 @@ TEST_P(JobStoreTest, RefusingOrPostponingAWaitingJobNeverTouchesAClaimedOne) {
   EXPECT_EQ(s->postpone_waiting(999, clock, "x").error().code, StoreErrc::not_found);
 }
 
+// Mail for the postmaster (RFC 5321 §4.5.1) is a delivery of no job: due, attempted and
+// finished like any other, without events, and purged once final and old.
+TEST_P(JobStoreTest, AForwardToThePostmasterIsADeliveryOfNoJob) {
+  auto s = open_store();
+  EXPECT_EQ(s->add_forward({"postmaster@example.com", queue::DeliveryKind::mailbox, "/x", "m@x"}).error().code,
+            StoreErrc::invalid);
+  auto id = s->add_forward({"postmaster@example.com", queue::DeliveryKind::forward, "/spool/out/fwd-1.eml", "abc@client"});
+  ASSERT_TRUE(id) << id.error().message;
+  auto due = *s->due_deliveries(clock, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, *id);
+  EXPECT_EQ(due[0].job_id, 0);
+  EXPECT_EQ(due[0].kind, queue::DeliveryKind::forward);
+  EXPECT_EQ(due[0].recipient, "postmaster@example.com");
+  ASSERT_TRUE(s->delivery_deferred(*id, clock + 60, "451 try later"));
+  EXPECT_TRUE(s->due_deliveries(clock, 10)->empty());
+  EXPECT_EQ(*s->next_delivery_at(), clock + 60);
+  clock += 60;
+  ASSERT_TRUE(s->delivery_done(*id, "delivered"));
+  EXPECT_TRUE(s->due_deliveries(clock, 10)->empty());
+  EXPECT_EQ(scalar("SELECT count(*) FROM events"), "0");
+  auto kept = *s->purge(clock);  // not older than `before` yet
+  EXPECT_TRUE(kept.empty());
+  clock += 10;
+  auto purged = *s->purge(clock);
+  ASSERT_EQ(purged.size(), 1u);
+  EXPECT_EQ(purged[0].id, 0);
+  EXPECT_EQ(purged[0].mails, std::vector<std::string>{"/spool/out/fwd-1.eml"});
+  EXPECT_EQ(scalar("SELECT count(*) FROM deliveries"), "0");
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
