@@ -89,6 +89,7 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   o.own_from = {own};
   o.dsn_success = cfg.dsn.success;
   o.dsn_delay = cfg.dsn.delay;
+  o.postmaster = cfg.delivery.postmaster;
   return o;
 }
 
@@ -884,6 +885,7 @@ int run(config::Config cfg) {
   }
   gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap, where.secrets));
   poke_onramp = [&] { onramp.poke(); };
+  offramp.on_forward = [&] { onramp.poke(); };  // mail for the postmaster: pass it on
   dispatcher.on_outcome = [&] { onramp.poke(); };
   dispatcher.on_call = account_line;
   dispatcher.start();  // after its hooks are set: start-up recovery already accounts

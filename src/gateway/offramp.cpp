@@ -100,8 +100,11 @@ class Intake : public smtp::Intake {
       : ramp_(ramp), client_(std::move(client)), trusted_(trusted) {}
   ~Intake() override { abort(); }
 
+  // An untrusted client without AUTH may begin a transaction: its mail may be for the
+  // postmaster (RFC 5321 §4.5.1); a fax recipient gets 530 at RCPT, as Postfix defers its
+  // refusals to RCPT (smtpd_delay_reject).
   std::optional<Reply> check_mail(const smtp::Envelope& env) override {
-    if (!trusted_ && !env.auth_user) return Reply{530, "5.7.0", "Authentication required to send faxes"};
+    forward_.clear();  // a new transaction
     if (const auto& o = ramp_.options(); o.min_free_mb > 0 && !o.spool_dir.empty()) {
       // RFC 3463 4.3.1: not now, and before the client sends its whole DATA.
       // RFC 1870: a declared SIZE must fit above the minimum too.
@@ -122,6 +125,13 @@ class Intake : public smtp::Intake {
     bool ours = std::any_of(opt.domains.begin(), opt.domains.end(), [&](const std::string& d) { return lower(d) == domain; }) ||
                 std::any_of(opt.address.number_domains.begin(), opt.address.number_domains.end(),
                             [&](const std::string& d) { return lower(d) == domain; });
+    // RFC 5321 §4.5.1: <postmaster> (and postmaster at our domains) is accepted from anyone,
+    // without authentication, and passed on to [delivery] postmaster.
+    const std::string local = lower(r.address.substr(0, r.address.rfind('@')));
+    if (local == "postmaster" && (r.address.find('@') == std::string::npos || ours)) {
+      forward_.insert(r.address);
+      return std::nullopt;
+    }
     if (!ours) return Reply{550, "5.7.1", "<" + r.address + ">: relay access denied (not a fax domain of ours)"};
     if (!trusted_ && !env.auth_user) return Reply{530, "5.7.0", "Authentication required to send faxes"};
     auto fax = address::parse_fax_address(r.address, opt.address);
@@ -265,6 +275,14 @@ class Intake : public smtp::Intake {
         return std::nullopt;
       }
     }
+    const bool to_fax = std::any_of(env.recipients.begin(), env.recipients.end(),
+                                    [&](const smtp::Recipient& r) { return !forward_.count(r.address); });
+    if (!to_fax) {  // for the postmaster only: passed on, whatever it contains
+      std::optional<Reply> why = forward(id, body);
+      ramp_.spool().remove_message(id);
+      reply = why ? *why : Reply{250, "2.0.0", "Ok: queued as " + id + " for the postmaster"};
+      return std::nullopt;
+    }
     if (auto why = loop_refusal(body)) {
       ramp_.spool().remove_message(id);
       reply = *why;
@@ -297,6 +315,7 @@ class Intake : public smtp::Intake {
     // dialled, and charged, once; the job reports as every spelling asked (NOTIFY merged).
     std::map<std::pair<std::string, std::string>, size_t> numbers;
     for (const auto& r : env.recipients) {
+      if (forward_.count(r.address)) continue;  // the postmaster's, below
       const auto& fax = parsed_.at(r.address);
       auto [it, fresh] = numbers.emplace(std::make_pair(fax.number, fax.subaddress.value_or("")), p.recipients.size());
       if (!fresh) {
@@ -315,7 +334,41 @@ class Intake : public smtp::Intake {
       reply = Reply{554, "5.5.4", "Message refused: " + *why};
       return std::nullopt;
     }
+    // Also for the postmaster: committed before the jobs (if their commit then fails, the client's
+    // retry passes it on again: a duplicate, never a loss).
+    if (!forward_.empty()) {
+      if (auto why = forward(id, body)) {
+        ramp_.spool().remove_message(id);
+        reply = *why;
+        return std::nullopt;
+      }
+    }
     return p;
+  }
+
+  // Store executor. The message as received, for [delivery] postmaster: its own durable file
+  // in the spool's out/ directory and a delivery of no job (JobStore::add_forward). Only the
+  // hop limit applies (a loop between postmasters); nothing else of the content is judged.
+  // nullopt when committed, else the reply.
+  std::optional<Reply> forward(const std::string& id, std::string_view body) {
+    const auto& o = ramp_.options();
+    if (auto t = mail::trace_facts(body); t && t->received - 1 > o.max_hops) {
+      return Reply{554, "5.4.6", "Message refused: too many hops (it came with " + std::to_string(t->received - 1) +
+                                     " Received: fields, at most " + std::to_string(o.max_hops) + "): a mail loop?"};
+    }
+    const std::string path = ramp_.spool().dir() + "/out/postmaster-" + id + ".eml";
+    if (auto w = queue::Spool::write_durably(path, body); !w) {
+      const bool full = w.error().errnum == ENOSPC || w.error().errnum == EDQUOT;
+      return full ? Reply{452, "4.3.1", "Insufficient system storage, try again later (" + w.error().message + ")"}
+                  : Reply{451, "4.3.0", "Local error in processing, try again later (" + w.error().message + ")"};
+    }
+    auto d = ramp_.store().add_forward({o.postmaster, queue::DeliveryKind::forward, path, id});
+    if (!d) {
+      ::unlink(path.c_str());
+      return Reply{451, "4.3.0", "Local error in processing, try again later (" + d.error().message + ")"};
+    }
+    if (ramp_.on_forward) ramp_.on_forward();
+    return std::nullopt;
   }
 
   // Why the message must not be faxed to avoid a mail loop (OffRampOptions::max_hops, own_from);
@@ -351,6 +404,7 @@ class Intake : public smtp::Intake {
   std::string spool_error_;
   int spool_errnum_ = 0;  // ENOSPC/EDQUOT: 452 4.3.1
   std::map<std::string, address::FaxAddress> parsed_;
+  std::set<std::string> forward_;  // this transaction's recipients that are the postmaster
   size_t recv_len_ = 0;  // bytes of the Received: field begin() wrote first
 };
 

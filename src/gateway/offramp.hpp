@@ -74,6 +74,9 @@ struct OffRampOptions {
   bool dsn_success = false;
   bool dsn_delay = true;
   std::vector<std::string> own_from;  // lower-cased
+  // [delivery] postmaster: where mail to RCPT TO:<postmaster> (or postmaster@ one of our
+  // domains) is passed on, from anyone (RFC 5321 §4.5.1: it MUST be accepted).
+  std::string postmaster = "postmaster@localhost";
 };
 
 
@@ -103,6 +106,8 @@ class OffRamp {
   void queued(const std::string& id) {
     if (on_queued_) on_queued_(id);
   }
+  // Told (on the store executor) when mail for the postmaster was committed: deliver it.
+  std::function<void()> on_forward;
 
   // Store executor only: add a prepared message to the next group commit; `done` gets its reply.
   void enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done);

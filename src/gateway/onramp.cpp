@@ -23,6 +23,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Reports (DSN, MDN) and mail passed on to the postmaster go from the null reverse path.
+bool null_sender(queue::DeliveryKind k) {
+  return k == queue::DeliveryKind::report || k == queue::DeliveryKind::forward;
+}
+
 int64_t unix_now() {
   return int64_t(std::time(nullptr));
 }
@@ -339,8 +344,8 @@ void OnRamp::deliver(const queue::Delivery& d) {
     }
     if (opt_.mode == DeliveryMode::maildir) {
       std::string key = std::to_string(d.job_id) + ".faxbridge-" + std::to_string(d.id);
-      // As an MTA would deliver it: Return-Path the envelope sender (reports: <>).
-      const std::string sender = d.kind == queue::DeliveryKind::report ? "" : opt_.from;
+      // As an MTA would deliver it: Return-Path the envelope sender (reports and forwards: <>).
+      const std::string sender = null_sender(d.kind) ? "" : opt_.from;
       auto r = mail::deliver_maildir(opt_.maildir, d.recipient, key, message, sender);
       smtp::SendOutcome o;
       if (r) o = {smtp::SendOutcome::delivered, "in " + *r};
@@ -350,7 +355,8 @@ void OnRamp::deliver(const queue::Delivery& d) {
     }
     asio::post(io_, [this, d, message = std::move(message)]() mutable {
       // Reports go from the null reverse path (RFC 3464 §2): a bounce of one is never reported on.
-      std::string sender = d.kind == queue::DeliveryKind::report ? "" : opt_.from;
+      // So does mail passed on to the postmaster: its bounce must not come back to us in a loop.
+      std::string sender = null_sender(d.kind) ? "" : opt_.from;
       asio::co_spawn(io_, client_->send(sender, d.recipient, std::move(message)),
                      [this, d](std::exception_ptr e, smtp::SendOutcome o) {
                        if (e) o = {smtp::SendOutcome::temporary, "the SMTP client failed"};
@@ -418,13 +424,16 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
     } else {
       r = store_.delivery_failed(d.id, o.detail);
       log("job " + std::to_string(d.job_id) + ": delivery of the " +
-          (d.kind == queue::DeliveryKind::report ? "report to " : "postmaster's copy to ") + d.recipient +
+          (d.kind == queue::DeliveryKind::report    ? "report to "
+           : d.kind == queue::DeliveryKind::forward ? "mail for the postmaster to "
+                                                    : "postmaster's copy to ") +
+          d.recipient +
           " failed: " + o.detail);
     }
     if (!r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
-    // A report's mail is ours alone: once it is delivered or refused for good, it goes (after
-    // the commit; a crash in between leaves a file that retention removes).
-    if (r && d.kind == queue::DeliveryKind::report && o.kind != smtp::SendOutcome::temporary) {
+    // A report's (or a forward's) mail is ours alone: once it is delivered or refused for good,
+    // it goes (after the commit; a crash in between leaves a file that retention removes).
+    if (r && null_sender(d.kind) && o.kind != smtp::SendOutcome::temporary) {
       std::error_code ec;
       fs::remove(d.mail_path, ec);
     }
@@ -646,8 +655,8 @@ void OnRamp::purge() {
     fs::remove(j.direction == queue::Direction::in ? spool_.archive_path(j.id) : spool_.fax_path(j.id), ec);
     for (const auto& f : j.mails) fs::remove(f, ec);
   }
-  if (!jobs->empty()) log("purged " + std::to_string(jobs->size()) + " fax(es) older than " +
-                          std::to_string(opt_.archive_days) + " days");
+  const auto faxes = std::count_if(jobs->begin(), jobs->end(), [](const auto& j) { return j.id != 0; });
+  if (faxes) log("purged " + std::to_string(faxes) + " fax(es) older than " + std::to_string(opt_.archive_days) + " days");
 }
 
 }  // namespace gateway

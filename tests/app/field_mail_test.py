@@ -337,3 +337,76 @@ postmaster = "postmaster@example.com"
         self.assertIn("Could NOT be sent to +15550100: the message cannot be faxed: part 1 (vertr\u00e4ge.pdf, "
                       "application/pdf): the PDF is damaged", human.get_content().replace("\r\n", "\n"))
         self.assertEqual(list(dsn.iter_parts())[2].get_content_type(), "message/global-headers")
+
+
+class PostmasterTest(fbtest.TempDirTest):
+    """RFC 5321 §4.5.1: mail to <postmaster> (and postmaster at our domains) is accepted from anyone
+    and passed on to [delivery] postmaster, from the null reverse path, whatever it contains."""
+
+    def node(self, host, trusted):
+        n = Node(self.dir, trusted=trusted, extra="""
+[delivery]
+mode = "smtp"
+smarthost = "127.0.0.1:%d"
+from = "fax@fax.test"
+postmaster = "hostmaster@example.com"
+""" % host.port)
+        self.addCleanup(n.stop)
+        return n
+
+    def passed_on(self, host, subject, timeout=60):
+        """The smarthost session that carried `subject` to the postmaster mailbox: its lines."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for lines in list(host.sessions):
+                text = b"".join(lines)
+                if subject.encode() in text and b"RCPT TO:<hostmaster@example.com>" in text:
+                    return text
+            time.sleep(0.2)
+        raise AssertionError("nothing reached the postmaster: %s" % host.sessions)
+
+    def test_anyone_reaches_the_postmaster_and_faxes_still_need_authentication(self):
+        host = FakeSmarthost(self)
+        n = self.node(host, trusted=False)
+        s = n.smtp()
+        self.assertEqual(s.mail("someone@remote.example")[0], 250)
+        self.assertEqual(s.rcpt("postmaster")[0], 250)
+        self.assertEqual(s.rcpt("PostMaster@fax.test")[0], 250)
+        code, text = s.rcpt("FAX=+15550100@fax.test")
+        self.assertEqual((code, text[:5]), (530, b"5.7.0"))
+        self.assertNotEqual(s.rcpt("postmaster@elsewhere.example")[0], 250)  # not a relay
+        # Nothing here could be faxed; for the postmaster that does not matter.
+        body = ("Subject: your fax server bounced my mail\r\nContent-Type: application/octet-stream\r\n\r\n"
+                "\x01\x02 not a document\r\n")
+        code, text = s.data(body.encode())
+        s.quit()
+        self.assertEqual(code, 250, text)
+        self.assertIn(b"for the postmaster", text)
+        got = self.passed_on(host, "your fax server bounced my mail")
+        self.assertIn(b"MAIL FROM:<>", got)
+        self.assertIn(b"not a document", got)
+        self.assertEqual(got.count(b"RCPT TO:"), 1, "one copy for two spellings of the postmaster")
+        self.assertEqual(n.jobs(), [])
+        # Delivered: the store has no pending delivery left, and the copy in the spool went.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with n.db() as db:
+                state = db.execute("SELECT state FROM deliveries WHERE kind = 'forward'").fetchall()
+            if state == [("done",)]:
+                break
+            time.sleep(0.2)
+        self.assertEqual(state, [("done",)])
+        out = os.path.join(self.dir, "var", "spool", "out")
+        self.assertEqual([f for f in os.listdir(out) if f.startswith("postmaster-")], [])
+
+    def test_a_fax_with_the_postmaster_in_copy_is_both(self):
+        host = FakeSmarthost(self)
+        n = self.node(host, trusted=True)
+        s = n.smtp()
+        refused = s.sendmail("alice@example.com", ["FAX=+15550100@fax.test", "postmaster"],
+                             b"Subject: fax and a copy\r\n\r\nPlease fax this.\r\n")
+        s.quit()
+        self.assertEqual(refused, {})
+        self.passed_on(host, "fax and a copy")
+        jobs = n.wait_jobs(1)
+        self.assertEqual([j["number"] for j in jobs], ["+15550100"])

@@ -106,8 +106,14 @@ class ClientLimitsTest(fbtest.TempDirTest):
         for _ in range(3):
             c.sendall(b"MAIL FROM:<a@example.com>\r\n")
             replies.append(f.readline())
-        self.assertEqual(replies[:2], [b"530 5.7.0 Authentication required to send faxes\r\n"] * 2)
-        self.assertEqual(replies[2], b"450 4.7.1 Error: too many messages from 127.0.0.1, try again later\r\n")
+            if replies[-1].startswith(b"250 "):
+                c.sendall(b"RCPT TO:<FAX=+15550100@fax.test>\r\n")  # untrusted, no AUTH: 530 here
+                replies.append(f.readline())
+                c.sendall(b"RSET\r\n")
+                self.assertTrue(f.readline().startswith(b"250 "))
+        self.assertEqual(replies[:4], [b"250 2.1.0 Sender <a@example.com> OK\r\n",
+                                       b"530 5.7.0 Authentication required to send faxes\r\n"] * 2)
+        self.assertEqual(replies[4], b"450 4.7.1 Error: too many messages from 127.0.0.1, try again later\r\n")
 
         # Past the soft error limit (10 errors) each error reply waits a second (the tarpit).
         for n in range(10):  # errors 1 to 10: answered at once
@@ -125,8 +131,8 @@ class ClientLimitsTest(fbtest.TempDirTest):
         with open(node.log.name) as fh:
             log = fh.read()
         self.assertIn("smtp: refused 127.0.0.1: too many connections from this client", log)
-        self.assertIn("smtp: refused 127.0.0.1: MAIL <a@example.com>: 530 5.7.0 Authentication required to send faxes",
-                      log)
+        self.assertIn("smtp: refused 127.0.0.1: RCPT <FAX=+15550100@fax.test>: 530 5.7.0 Authentication required to "
+                      "send faxes", log)
         self.assertIn("smtp: refused 127.0.0.1: MAIL <a@example.com>: 450 4.7.1 Error: too many messages from "
                       "127.0.0.1", log)
 
