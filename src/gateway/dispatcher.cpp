@@ -111,7 +111,10 @@ void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
     c.job = j.id;
     c.attempt = j.attempt;
     const bool theirs = j.owner && *j.owner != policy_.node;
-    if (theirs) c.events.push_back("taken over from " + *j.owner + ", whose claim ran out");
+    if (theirs) {
+      c.events.push_back("taken over from " + *j.owner + ", whose claim ran out");
+      c.expired_before = unix_now();
+    }
     if (j.direction == queue::Direction::out) {
       c.accounting = interrupted(j, j.pages_done);
       if (j.pages > 0 && j.pages_done >= j.pages) {
@@ -161,7 +164,7 @@ void Dispatcher::renew_leases() {
   lease_timer_.async_wait([this](std::error_code ec) {
     if (ec || stopped_) return;
     asio::post(store_, [this] {
-      if (auto r = db_.renew_leases(policy_.node, unix_now() + policy_.lease_s); !r) {
+      if (auto r = db_.renew_leases(policy_.node, unix_now(), unix_now() + policy_.lease_s); !r) {
         log("the claims of " + policy_.node + " cannot be renewed: " + r.error().message);
       }
       // Another node's calls whose claim ran out: that node is gone; its jobs go on here.
@@ -243,7 +246,7 @@ void Dispatcher::poll() {
         if (const SendingWindow* w = window_for(policy_.windows, j.number)) {
           if (auto opens = closed_until(*w, now)) {  // not now: due when the window opens
             queue::logged(db_.postpone_waiting(
-                j.id, *opens, "waiting for the sending window, which opens at " + queue::format_utc(*opens)));
+                j.id, j.attempt, *opens, "waiting for the sending window, which opens at " + queue::format_utc(*opens)));
             continue;
           }
         }
@@ -301,7 +304,7 @@ void Dispatcher::refuse(const queue::Job& job, const std::string& why, const std
   const std::string error = "Not dialled: " + why +
                             (outcome == "not_allowed" ? " (the dialling policy as it is now)." : ".");
   // Only while it waits: a job another node has claimed meanwhile is that node's call.
-  if (!queue::logged(db_.refuse_waiting(job.id, outcome, error))) return;
+  if (!queue::logged(db_.refuse_waiting(job.id, job.attempt, outcome, error))) return;
   log("job " + std::to_string(job.id) + " to " + job.number + ": " + error + " -> failed");
   if (on_outcome) on_outcome();
 }

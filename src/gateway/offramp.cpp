@@ -94,6 +94,9 @@ std::optional<std::string> merged_notify(const std::optional<std::string>& a, co
   return out;
 }
 
+// Mail for the postmaster from a client neither trusted nor authenticated: at most this.
+constexpr size_t kPostmasterMaxBytes = size_t(1) << 20;
+
 class Intake : public smtp::Intake {
  public:
   Intake(OffRamp& ramp, asio::ip::address client, bool trusted)
@@ -278,7 +281,15 @@ class Intake : public smtp::Intake {
     const bool to_fax = std::any_of(env.recipients.begin(), env.recipients.end(),
                                     [&](const smtp::Recipient& r) { return !forward_.count(r.address); });
     if (!to_fax) {  // for the postmaster only: passed on, whatever it contains
-      std::optional<Reply> why = forward(id, body);
+      // Anyone may write to the postmaster, but not fill the spool doing so: a client neither
+      // trusted nor authenticated has a small limit (what a bounce or a complaint needs).
+      std::optional<Reply> why;
+      if (!trusted_ && !env.auth_user && body.size() > kPostmasterMaxBytes) {
+        why = Reply{552, "5.3.4", "Message too big for the postmaster: at most " +
+                                      std::to_string(kPostmasterMaxBytes >> 10) + " KiB without authentication"};
+      } else {
+        why = forward(id, body);
+      }
       ramp_.spool().remove_message(id);
       reply = why ? *why : Reply{250, "2.0.0", "Ok: queued as " + id + " for the postmaster"};
       return std::nullopt;

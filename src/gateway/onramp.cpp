@@ -437,7 +437,7 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       std::error_code ec;
       fs::remove(d.mail_path, ec);
     }
-    maybe_finish(d.job_id);
+    if (d.job_id != 0) maybe_finish(d.job_id);
     asio::post(io_, [this, d] {
       delivering_.erase(d.id);
       scan();
@@ -652,7 +652,9 @@ void OnRamp::purge() {
   }
   std::error_code ec;
   for (const auto& j : *jobs) {
-    fs::remove(j.direction == queue::Direction::in ? spool_.archive_path(j.id) : spool_.fax_path(j.id), ec);
+    if (j.id != 0) {  // (0: forwards to the postmaster, their mails only)
+      fs::remove(j.direction == queue::Direction::in ? spool_.archive_path(j.id) : spool_.fax_path(j.id), ec);
+    }
     for (const auto& f : j.mails) fs::remove(f, ec);
   }
   const auto faxes = std::count_if(jobs->begin(), jobs->end(), [](const auto& j) { return j.id != 0; });

@@ -171,6 +171,9 @@ struct CallRecord {
   // claim cannot overwrite the result of the node that took the job over. Inbound: the job
   // must still be receiving (a reception is recorded once), else conflict.
   int64_t attempt = 0;
+  // A takeover of another node's call: refused (conflict) unless that node's claim ran out
+  // before this time (a node that only stalled and renewed it keeps its call).
+  std::optional<int64_t> expired_before;
   bool add_dial = false;  // a call that did not reach a fax machine (busy, no answer, congestion)
   bool add_try = false;   // a call that did
   struct Transfer {
@@ -271,21 +274,27 @@ class JobStore {
   // Pages the far end confirmed during a call, each committed as it comes; conflict when the
   // job is no longer sending under `attempt`.
   [[nodiscard]] virtual StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) = 0;
-  // Extends the claims of every job `node` works on (sending or receiving); returns how many.
-  [[nodiscard]] virtual fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t lease_until) = 0;
-  // The calls a start must close: jobs sending or receiving owned by `node`, by no node, or by a
-  // node whose lease ran out before `now`. Oldest first.
+  // Extends to lease_until the claims of every job `node` works on (sending or receiving) that
+  // have not run out at `now` (one that has may be another node's to take over); returns how many.
+  [[nodiscard]] virtual fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t now,
+                                                               int64_t lease_until) = 0;
+  // The calls a start must close: jobs sending or receiving owned by `node` or by no node, and
+  // outbound ones of a node whose lease ran out before `now` (another node's reception is closed
+  // by that node, whose spool holds its pages). Oldest first.
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) = 0;
-  // Calls of other nodes whose claim ran out before `now` (sending or receiving, owned by a node
-  // other than `node`): a live node takes them over without waiting for a start. Oldest first.
+  // Outbound calls of other nodes whose claim ran out before `now`: a live node takes them over
+  // without waiting for a start (CallRecord::expired_before). Oldest first.
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) = 0;
   // A waiting outbound job (ready or retry, claimed by no call) failed without a call: the
-  // dialling policy or a daily cap refused it at dial time. Compare-and-set: conflict when the job
-  // is no longer waiting (another node has claimed it), and nothing is written.
-  [[nodiscard]] virtual StoreStatus refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) = 0;
+  // dialling policy or a daily cap refused it at dial time. Compare-and-set on the job as it was
+  // read (`attempt`): conflict when it is no longer waiting or was claimed since, and nothing is
+  // written.
+  [[nodiscard]] virtual StoreStatus refuse_waiting(int64_t id, int64_t attempt, std::string_view outcome,
+                                                   const std::string& error) = 0;
   // A waiting outbound job not due before `retry_at` (its sending window is closed), with an
-  // event; conflict, nothing written, when it is no longer waiting.
-  [[nodiscard]] virtual StoreStatus postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) = 0;
+  // event; conflict, nothing written, when it is no longer waiting or was claimed since.
+  [[nodiscard]] virtual StoreStatus postpone_waiting(int64_t id, int64_t attempt, int64_t retry_at,
+                                                     std::string_view event) = 0;
   // Records a call's outcome in one transaction (CallRecord). Unknown job: not_found; a final
   // job or a stale attempt: conflict; a state not of its direction or bad counts: invalid.
   [[nodiscard]] virtual StoreStatus record_call(const CallRecord& call) = 0;

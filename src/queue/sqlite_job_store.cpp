@@ -1143,19 +1143,21 @@ StoreStatus SqliteJobStore::confirm_pages(int64_t id, int64_t attempt, int pages
   return tx->commit();
 }
 
-fb::Result<int, StoreError> SqliteJobStore::renew_leases(const std::string& node, int64_t lease_until) {
+fb::Result<int, StoreError> SqliteJobStore::renew_leases(const std::string& node, int64_t t, int64_t lease_until) {
   const std::string op = "renew_leases(" + node + ")";
   auto s = Stmt::prepare(db_.get(),
-                         "UPDATE jobs SET lease_until = ?1 WHERE owner = ?2 AND state IN ('sending', 'receiving')", op);
+                         "UPDATE jobs SET lease_until = ?1 WHERE owner = ?2 AND state IN ('sending', 'receiving') "
+                         "AND (lease_until IS NULL OR lease_until >= ?3)",
+                         op);
   if (!s) return s.error();
-  if (auto r = s->bind_int(1, lease_until).bind_text(2, node).run(); !r) return r.error();
+  if (auto r = s->bind_int(1, lease_until).bind_text(2, node).bind_int(3, t).run(); !r) return r.error();
   return int(sqlite3_changes(db_.get()));
 }
 
 fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_recover(const std::string& node, int64_t t) {
   auto s = select_jobs(db_.get(),
                        "WHERE state IN ('sending', 'receiving') AND (owner IS NULL OR owner = ?1 OR "
-                       "lease_until IS NULL OR lease_until < ?2) ORDER BY id",
+                       "(direction = 'out' AND (lease_until IS NULL OR lease_until < ?2))) ORDER BY id",
                        "to_recover(" + node + ")");
   if (!s) return s.error();
   s->bind_text(1, node).bind_int(2, t);
@@ -1179,6 +1181,17 @@ StoreStatus SqliteJobStore::record_call(const CallRecord& c) {
     if (!is_state(head.direction, c.state)) {
       return invalid(op, "'" + c.state + "' is not a state of an " +
                              std::string(head.direction == Direction::in ? "inbound" : "outbound") + " job");
+    }
+    if (c.expired_before) {  // a takeover: only of a claim that ran out
+      auto l = Stmt::prepare(db_.get(), "SELECT lease_until FROM jobs WHERE id = ?1", op);
+      if (!l) return l.error();
+      if (auto row = l->bind_int(1, c.job).step(); !row) return row.error();
+      const auto until = l->opt_int64(0);
+      if (until && *until >= *c.expired_before) {
+        return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(c.job) +
+                                                   "'s claim was renewed; its node is alive"};
+      }
+      if (auto r = l->run(); !r) return r;
     }
     if (head.direction == Direction::out) {
       if (auto r = check_attempt(db_.get(), c.job, c.attempt, op); !r) return r;
@@ -1233,7 +1246,7 @@ StoreStatus SqliteJobStore::record_call(const CallRecord& c) {
 
 fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_take_over(const std::string& node, int64_t t) {
   auto s = select_jobs(db_.get(),
-                       "WHERE state IN ('sending', 'receiving') AND owner IS NOT NULL AND owner != ?1 AND "
+                       "WHERE direction = 'out' AND state = 'sending' AND owner IS NOT NULL AND owner != ?1 AND "
                        "lease_until IS NOT NULL AND lease_until < ?2 ORDER BY id",
                        "to_take_over(" + node + ")");
   if (!s) return s.error();
@@ -1241,7 +1254,7 @@ fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_take_over(const std:
   return read_jobs(*s);
 }
 
-StoreStatus SqliteJobStore::change_waiting(int64_t id, const std::string& op, const std::string& set_sql,
+StoreStatus SqliteJobStore::change_waiting(int64_t id, int64_t attempt, const std::string& op, const std::string& set_sql,
                                            const std::function<void(Stmt&)>& bind, const std::string& event) {
   auto tx = Tx::begin(db_.get(), op);
   if (!tx) return tx.error();
@@ -1252,6 +1265,14 @@ StoreStatus SqliteJobStore::change_waiting(int64_t id, const std::string& op, co
     return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(id) + " is no longer waiting (it is " +
                                                head->state + ")"};
   }
+  auto a = Stmt::prepare(db_.get(), "SELECT attempt FROM jobs WHERE id = ?1", op);
+  if (!a) return a.error();
+  if (auto row = a->bind_int(1, id).step(); !row) return row.error();
+  if (a->int64(0) != attempt) {
+    return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(id) + " was claimed since (attempt " +
+                                               std::to_string(a->int64(0)) + ")"};
+  }
+  if (auto r = a->run(); !r) return r;
   auto s = Stmt::prepare(db_.get(), "UPDATE jobs SET " + set_sql + ", updated = ?1 WHERE id = ?2", op);
   if (!s) return s.error();
   const int64_t t = now();
@@ -1262,16 +1283,17 @@ StoreStatus SqliteJobStore::change_waiting(int64_t id, const std::string& op, co
   return tx->commit();
 }
 
-StoreStatus SqliteJobStore::refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) {
+StoreStatus SqliteJobStore::refuse_waiting(int64_t id, int64_t attempt, std::string_view outcome,
+                                           const std::string& error) {
   const std::string o(outcome);
   return change_waiting(
-      id, call("refuse_waiting", id), "state = 'failed', outcome = ?3, error = ?4, retry_at = NULL",
+      id, attempt, call("refuse_waiting", id), "state = 'failed', outcome = ?3, error = ?4, retry_at = NULL",
       [&](Stmt& s) { s.bind_text(3, o).bind_text(4, error); }, "state failed: " + error);
 }
 
-StoreStatus SqliteJobStore::postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) {
+StoreStatus SqliteJobStore::postpone_waiting(int64_t id, int64_t attempt, int64_t retry_at, std::string_view event) {
   return change_waiting(
-      id, call("postpone_waiting", id), "retry_at = ?3", [&](Stmt& s) { s.bind_int(3, retry_at); }, std::string(event));
+      id, attempt, call("postpone_waiting", id), "retry_at = ?3", [&](Stmt& s) { s.bind_int(3, retry_at); }, std::string(event));
 }
 
 fb::Result<int64_t, StoreError> SqliteJobStore::add_forward(const NewDelivery& d) {

@@ -64,13 +64,13 @@ class SqliteJobStore final : public JobStore {
   StoreStatus set_message_state(const std::string& id, std::string_view state) override;
   fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node, int64_t lease_until) override;
   StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) override;
-  fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t lease_until) override;
+  fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t now, int64_t lease_until) override;
   fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) override;
   StoreStatus record_call(const CallRecord& call) override;
   fb::Result<int64_t, StoreError> add_forward(const NewDelivery& d) override;
   fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) override;
-  StoreStatus refuse_waiting(int64_t id, std::string_view outcome, const std::string& error) override;
-  StoreStatus postpone_waiting(int64_t id, int64_t retry_at, std::string_view event) override;
+  StoreStatus refuse_waiting(int64_t id, int64_t attempt, std::string_view outcome, const std::string& error) override;
+  StoreStatus postpone_waiting(int64_t id, int64_t attempt, int64_t retry_at, std::string_view event) override;
 
  private:
   SqliteJobStore(sqlite::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
@@ -82,7 +82,7 @@ class SqliteJobStore final : public JobStore {
                               const std::optional<std::string>& error, std::string_view event,
                               const std::optional<NewDelivery>& then = std::nullopt);
   // Changes an outbound job only while it waits (ready or retry): conflict otherwise.
-  StoreStatus change_waiting(int64_t id, const std::string& op, const std::string& set_sql,
+  StoreStatus change_waiting(int64_t id, int64_t attempt, const std::string& op, const std::string& set_sql,
                              const std::function<void(sqlite::Stmt&)>& bind, const std::string& event);
   template <class Change>
   StoreStatus change_job(int64_t id, const std::string& op, Change&& change);

@@ -80,7 +80,12 @@ class CrashTest(fbtest.TempDirTest):
                 node = Node(workdir, smtp_extra=unlimited)
                 streamer = Streamer(node.smtp_port)
                 streamer.start()
-                time.sleep(0.2 + rng.random() * 0.4)
+                # Kill at a random moment once a few messages have their 250 (waited for, not
+                # slept for: under load the first ones may take a while).
+                deadline = time.time() + 60
+                while len(streamer.acked) < 4 and streamer.is_alive() and time.time() < deadline:
+                    time.sleep(0.02)
+                time.sleep(rng.random() * 0.4)
                 node.proc.send_signal(signal.SIGKILL)
                 node.proc.wait()
                 streamer.join(timeout=20)
@@ -149,14 +154,16 @@ class TakeoverTest(fbtest.TempDirTest):
                 s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"],
                            b"Subject: held\r\n\r\nTaken over.\r\n")
             deadline = time.time() + 60
+            jobs = []
             while time.time() < deadline:
                 jobs = node.jobs()
                 if jobs and jobs[0]["state"] == "ready" and jobs[0]["retry_at"]:
                     break
                 time.sleep(0.2)
+            self.assertTrue(jobs, "the mail did not become a job")
             job = jobs[0]
             self.assertEqual(job["state"], "ready")
-            lease_until = int(time.time()) + 4
+            lease_until = int(time.time()) + 10  # room for a slow CLI call under load
             with node.db() as db:
                 db.execute("UPDATE jobs SET state = 'sending', owner = 'ghost', lease_until = ?, attempt = 1, "
                            "pages_done = 0, retry_at = NULL WHERE id = ?", (lease_until, job["id"]))

@@ -974,16 +974,18 @@ TEST_P(JobStoreTest, ToRecoverTakesOwnUnownedAndExpiredCallsOnly) {
   for (const auto& j : *open) got.insert(j.id);
   EXPECT_EQ(got, (std::set<int64_t>{ids[0], ids[2], in1, legacy}));  // never node2's live calls, nor ready ids[3]
 
-  auto renewed = s->renew_leases("node2", clock + 60);
+  auto renewed = s->renew_leases("node2", clock, clock + 60);
   ASSERT_TRUE(renewed);
   EXPECT_EQ(*renewed, 2);
+  EXPECT_EQ(*s->renew_leases("node3", clock, clock + 60), 0);  // node3's ran out: it may be taken over
   EXPECT_EQ(s->job(ids[1])->lease_until, clock + 60);
   clock += 45;  // node1's and node3's leases are out, node2's renewed one holds
   got.clear();
   open = s->to_recover("node4", clock);
   ASSERT_TRUE(open) << open.error().message;
   for (const auto& j : *open) got.insert(j.id);
-  EXPECT_EQ(got, (std::set<int64_t>{ids[0], ids[2], in1, legacy}));
+  // node1's reception is node1's to close (its spool holds the pages); its call is anyone's.
+  EXPECT_EQ(got, (std::set<int64_t>{ids[0], ids[2], legacy}));
 }
 
 // Several processes claim from one store at once, as several nodes do: every job is claimed,
@@ -1100,8 +1102,25 @@ TEST_P(JobStoreTest, ToTakeOverNamesOnlyOtherNodesExpiredCalls) {
   ASSERT_TRUE(dead) << dead.error().message;
   std::set<int64_t> got;
   for (const auto& j : *dead) got.insert(j.id);
-  EXPECT_EQ(got, (std::set<int64_t>{ids[1], rx}));
+  EXPECT_EQ(got, (std::set<int64_t>{ids[1]}));  // never a reception: its pages are in node2's spool
   (void)legacy;
+  (void)rx;
+
+  // A takeover holds only for a claim that has run out by its time: at clock - 10, node2's
+  // claim (until clock - 1) still held, and its call stays its own.
+  const auto j = *s->job(ids[1]);
+  queue::CallRecord take;
+  take.job = ids[1];
+  take.attempt = j.attempt;
+  take.expired_before = clock - 10;
+  take.state = "ready";
+  auto r = s->record_call(take);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->job(ids[1])->state, "sending");
+  take.expired_before = clock;
+  ASSERT_TRUE(s->record_call(take));
+  EXPECT_EQ(s->job(ids[1])->state, "ready");
 }
 
 // Refusing or postponing a job at dial time is a compare-and-set too: once another node has
@@ -1110,31 +1129,43 @@ TEST_P(JobStoreTest, RefusingOrPostponingAWaitingJobNeverTouchesAClaimedOne) {
   auto s = open_store();
   auto ids = enqueue(*s, "0123456789abcdef", 4);
   for (auto id : ids) ASSERT_TRUE(s->set_state(id, "ready"));
-  ASSERT_TRUE(s->refuse_waiting(ids[0], "not_allowed", "Not dialled: +1900 is not allowed."));
+  ASSERT_TRUE(s->refuse_waiting(ids[0], 0, "not_allowed", "Not dialled: +1900 is not allowed."));
   auto j = *s->job(ids[0]);
   EXPECT_EQ(j.state, "failed");
   EXPECT_EQ(j.outcome, "not_allowed");
   EXPECT_EQ(j.error, "Not dialled: +1900 is not allowed.");
   EXPECT_EQ(s->events(ids[0])->back().text, "state failed: Not dialled: +1900 is not allowed.");
 
-  ASSERT_TRUE(s->postpone_waiting(ids[1], clock + 3600, "waiting for the sending window"));
+  ASSERT_TRUE(s->postpone_waiting(ids[1], 0, clock + 3600, "waiting for the sending window"));
   EXPECT_EQ(s->job(ids[1])->retry_at, clock + 3600);
   EXPECT_EQ(s->job(ids[1])->state, "ready");
   EXPECT_EQ(s->events(ids[1])->back().text, "waiting for the sending window");
 
   ASSERT_TRUE(*s->claim(ids[2], "node2", clock + 30));
-  EXPECT_EQ(s->refuse_waiting(ids[2], "over_cap", "Not dialled: over the cap.").error().code, StoreErrc::conflict);
-  EXPECT_EQ(s->postpone_waiting(ids[2], clock + 60, "x").error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->refuse_waiting(ids[2], 0, "over_cap", "Not dialled: over the cap.").error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->postpone_waiting(ids[2], 0, clock + 60, "x").error().code, StoreErrc::conflict);
   j = *s->job(ids[2]);
   EXPECT_EQ(j.state, "sending");
   EXPECT_EQ(j.retry_at, std::nullopt);
   EXPECT_EQ(j.outcome, std::nullopt);
   EXPECT_EQ(s->events(ids[2])->back().text, "state sending (attempt 1 by node2)");
+  // Claimed and back to retry since it was read (attempt 0 then, 1 now): not the job it was.
+  queue::CallRecord busy;
+  busy.job = ids[2];
+  busy.attempt = 1;
+  busy.add_dial = true;
+  busy.state = "retry";
+  busy.retry_at = clock + 120;
+  ASSERT_TRUE(s->record_call(busy));
+  EXPECT_EQ(s->refuse_waiting(ids[2], 0, "over_cap", "x").error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->postpone_waiting(ids[2], 0, clock + 60, "x").error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->job(ids[2])->retry_at, clock + 120);
+  ASSERT_TRUE(s->postpone_waiting(ids[2], 1, clock + 60, "x"));
   ASSERT_TRUE(s->cancel(ids[3]));
-  EXPECT_EQ(s->refuse_waiting(ids[3], "over_cap", "x").error().code, StoreErrc::conflict);
+  EXPECT_EQ(s->refuse_waiting(ids[3], 0, "over_cap", "x").error().code, StoreErrc::conflict);
   auto in = *s->create_inbound({"+15550100", std::nullopt, "+33140000000"});
-  EXPECT_EQ(s->refuse_waiting(in, "over_cap", "x").error().code, StoreErrc::invalid);
-  EXPECT_EQ(s->postpone_waiting(999, clock, "x").error().code, StoreErrc::not_found);
+  EXPECT_EQ(s->refuse_waiting(in, 0, "over_cap", "x").error().code, StoreErrc::invalid);
+  EXPECT_EQ(s->postpone_waiting(999, 0, clock, "x").error().code, StoreErrc::not_found);
 }
 
 // Mail for the postmaster (RFC 5321 §4.5.1) is a delivery of no job: due, attempted and
