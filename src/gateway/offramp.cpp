@@ -167,6 +167,13 @@ class Intake : public smtp::Intake {
 
   void begin(const smtp::Envelope& env) override {
     abort();
+    // Anyone may write to the postmaster, but not fill the spool doing so: for a client neither
+    // trusted nor authenticated writing only to the postmaster, what passes the cap is not
+    // written at all (refused in prepare(), before anything is committed).
+    const bool only_postmaster = std::all_of(env.recipients.begin(), env.recipients.end(),
+                                             [&](const smtp::Recipient& r) { return forward_.count(r.address) > 0; });
+    cap_ = !trusted_ && !env.auth_user && only_postmaster ? kPostmasterMaxBytes : 0;
+    written_ = 0;
     auto w = ramp_.spool().begin_message();
     if (!w) {
       spool_error_ = w.error().message;
@@ -184,6 +191,8 @@ class Intake : public smtp::Intake {
   }
 
   void write(std::string_view bytes) override {
+    written_ += bytes.size();
+    if (cap_ && written_ > cap_ + recv_len_) return;  // over the cap: refused at the end
     if (writer_ && spool_error_.empty()) {
       if (auto s = writer_->append(bytes); !s) {
         spool_error_ = s.error().message;
@@ -226,6 +235,12 @@ class Intake : public smtp::Intake {
   // Store executor: the spool file written and renamed (durable only at the group commit),
   // what can be faxed checked, the job rows built. nullopt with `reply` set when refused.
   std::optional<PreparedMessage> prepare(const smtp::Envelope& env, Reply& reply) {
+    if (cap_ && written_ > cap_ + recv_len_) {
+      abort();
+      reply = Reply{552, "5.3.4", "Message too big for the postmaster: at most " + std::to_string(cap_ >> 10) +
+                                      " KiB without authentication"};
+      return std::nullopt;
+    }
     if (!writer_ || !spool_error_.empty()) {
       std::string why = spool_error_.empty() ? "the spool is unavailable" : spool_error_;
       const bool full = spool_errnum_ == ENOSPC || spool_errnum_ == EDQUOT;
@@ -281,15 +296,7 @@ class Intake : public smtp::Intake {
     const bool to_fax = std::any_of(env.recipients.begin(), env.recipients.end(),
                                     [&](const smtp::Recipient& r) { return !forward_.count(r.address); });
     if (!to_fax) {  // for the postmaster only: passed on, whatever it contains
-      // Anyone may write to the postmaster, but not fill the spool doing so: a client neither
-      // trusted nor authenticated has a small limit (what a bounce or a complaint needs).
-      std::optional<Reply> why;
-      if (!trusted_ && !env.auth_user && body.size() > kPostmasterMaxBytes) {
-        why = Reply{552, "5.3.4", "Message too big for the postmaster: at most " +
-                                      std::to_string(kPostmasterMaxBytes >> 10) + " KiB without authentication"};
-      } else {
-        why = forward(id, body);
-      }
+      std::optional<Reply> why = forward(id, body);
       ramp_.spool().remove_message(id);
       reply = why ? *why : Reply{250, "2.0.0", "Ok: queued as " + id + " for the postmaster"};
       return std::nullopt;
@@ -416,6 +423,8 @@ class Intake : public smtp::Intake {
   int spool_errnum_ = 0;  // ENOSPC/EDQUOT: 452 4.3.1
   std::map<std::string, address::FaxAddress> parsed_;
   std::set<std::string> forward_;  // this transaction's recipients that are the postmaster
+  size_t cap_ = 0;                 // bytes this transaction may write (0: no cap here; begin())
+  size_t written_ = 0;             // bytes it has written, our Received: field included
   size_t recv_len_ = 0;  // bytes of the Received: field begin() wrote first
 };
 

@@ -406,6 +406,12 @@ postmaster = "hostmaster@example.com"
         code, text = s.data(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1100)  # 1.1 MB
         s.quit()
         self.assertEqual((code, text[:5]), (552, b"5.3.4"), text)
+        spool = os.path.join(self.dir, "var", "spool")
+        for d in ("incoming", "msg"):
+            self.assertEqual(os.listdir(os.path.join(spool, d)), [], d)
+        self.assertEqual([f for f in os.listdir(out) if f.startswith("postmaster-")], [])
+        with n.db() as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM deliveries").fetchone(), (1,))
 
     def test_a_fax_with_the_postmaster_in_copy_is_both(self):
         host = FakeSmarthost(self)
@@ -418,3 +424,10 @@ postmaster = "hostmaster@example.com"
         self.passed_on(host, "fax and a copy")
         jobs = n.wait_jobs(1)
         self.assertEqual([j["number"] for j in jobs], ["+15550100"])
+        # A trusted client is held to the message size limit only, not to the postmaster's cap.
+        s = n.smtp()
+        refused = s.sendmail("alice@example.com", ["postmaster"],
+                             b"Subject: a big one\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1100)
+        s.quit()
+        self.assertEqual(refused, {})
+        self.assertIn(b"x" * 998, self.passed_on(host, "a big one"))

@@ -1161,6 +1161,7 @@ TEST_P(JobStoreTest, RefusingOrPostponingAWaitingJobNeverTouchesAClaimedOne) {
   EXPECT_EQ(s->postpone_waiting(ids[2], 0, clock + 60, "x").error().code, StoreErrc::conflict);
   EXPECT_EQ(s->job(ids[2])->retry_at, clock + 120);
   ASSERT_TRUE(s->postpone_waiting(ids[2], 1, clock + 60, "x"));
+  EXPECT_EQ(s->job(ids[2])->retry_at, clock + 60);
   ASSERT_TRUE(s->cancel(ids[3]));
   EXPECT_EQ(s->refuse_waiting(ids[3], 0, "over_cap", "x").error().code, StoreErrc::conflict);
   auto in = *s->create_inbound({"+15550100", std::nullopt, "+33140000000"});
