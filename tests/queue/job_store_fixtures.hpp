@@ -3,8 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include "queue/job_store.hpp"
 
@@ -55,6 +59,22 @@ inline NewRecipient recipient(const std::string& number) {
   r.number = number;
   r.caller = "+15550100";
   return r;
+}
+
+// One message with `n` recipients (+12025550100, +12025550101, ...); returns the job ids.
+inline std::vector<int64_t> enqueue(queue::JobStore& s, const std::string& msg_id, int n) {
+  std::vector<NewRecipient> rcpts;
+  for (int i = 0; i < n; ++i) rcpts.push_back(recipient("+1202555010" + std::to_string(i)));
+  auto ids = s.enqueue_message(message(msg_id), rcpts);
+  if (!ids) ADD_FAILURE() << ids.error().message;
+  return ids ? *ids : std::vector<int64_t>{};
+}
+
+// Reads `fd` until end of file (`stop_at_line`: until the first whole line) and appends to `out`.
+inline void read_from(int fd, std::string& out, bool stop_at_line = false) {
+  char buf[4096];
+  for (ssize_t n; (!stop_at_line || out.find('\n') == std::string::npos) && (n = read(fd, buf, sizeof buf)) > 0;)
+    out.append(buf, size_t(n));
 }
 
 }  // namespace queue_test

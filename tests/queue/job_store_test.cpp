@@ -27,6 +27,7 @@ using queue::JobStore;
 using queue::NewMessage;
 using queue::NewRecipient;
 using queue::StoreErrc;
+using queue_test::enqueue;
 using queue_test::k1630;
 using queue_test::message;
 using queue_test::recipient;
@@ -63,15 +64,6 @@ class JobStoreTest : public ::testing::TestWithParam<Backend> {
     return s ? std::move(*s) : nullptr;
   }
   std::string scalar(const std::string& sql) const { return GetParam().scalar(tmp, sql); }
-
-  // One message with `n` recipients; returns the job ids.
-  std::vector<int64_t> enqueue(JobStore& s, const std::string& msg_id, int n) {
-    std::vector<NewRecipient> rcpts;
-    for (int i = 0; i < n; ++i) rcpts.push_back(recipient("+1202555010" + std::to_string(i)));
-    auto ids = s.enqueue_message(message(msg_id), rcpts);
-    if (!ids) ADD_FAILURE() << ids.error().message;
-    return ids ? *ids : std::vector<int64_t>{};
-  }
 
   TempDir tmp;
   int64_t clock = k1630;
@@ -1031,8 +1023,7 @@ TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesNeverTakeAJobTwice) {
   std::multiset<int64_t> claimed;
   for (auto [pid, fd] : children) {
     std::string out;
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+    queue_test::read_from(fd, out);
     close(fd);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);

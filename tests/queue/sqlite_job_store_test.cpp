@@ -26,6 +26,7 @@ using queue::NewMessage;
 using queue::NewRecipient;
 using queue::SqliteJobStore;
 using queue::StoreErrc;
+using queue_test::enqueue;
 using queue_test::k1630;
 using queue_test::message;
 using queue_test::recipient;
@@ -42,14 +43,6 @@ class SqliteJobStoreTest : public ::testing::Test {
     return s ? std::move(*s) : nullptr;
   }
   std::string db_path() const { return tmp / "faxbridge.db"; }
-
-  std::vector<int64_t> enqueue(JobStore& s, const std::string& msg_id, int n) {
-    std::vector<NewRecipient> rcpts;
-    for (int i = 0; i < n; ++i) rcpts.push_back(recipient("+1202555010" + std::to_string(i)));
-    auto ids = s.enqueue_message(message(msg_id), rcpts);
-    if (!ids) ADD_FAILURE() << ids.error().message;
-    return ids ? *ids : std::vector<int64_t>{};
-  }
 
   TempDir tmp;
   int64_t clock = k1630;
@@ -116,14 +109,16 @@ TEST_F(SqliteJobStoreTest, AKilledWriterLeavesWholeMessagesOnly) {
       enqueue_until_killed(db_path(), round, fds[1]);
     }
     close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 200));
+    // Killed at a random moment once it has committed something (waited for, not slept for:
+    // under load its first commit may take a while).
+    std::string reported;
+    queue_test::read_from(fds[0], reported, true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
     kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << WEXITSTATUS(status);
-    std::string reported;
-    char buf[4096];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) reported.append(buf, size_t(n));
+    queue_test::read_from(fds[0], reported);
     close(fds[0]);
     std::istringstream lines(reported);
     for (std::string id; std::getline(lines, id);) acknowledged.insert(id);
