@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -86,6 +87,16 @@ bool is_final_state(std::string_view s) {
 
 std::optional<std::string> JobStore::check(const NewMessage& m, const std::vector<NewRecipient>& rcpts) {
   return check_message(m, rcpts);
+}
+
+std::string new_delivery_tag() {
+  // std::random_device is the system's random source (getrandom) on Linux.
+  std::random_device rd;
+  const uint64_t v = (uint64_t(rd()) << 32) | rd();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string tag(16, '0');
+  for (int i = 0; i < 16; ++i) tag[size_t(i)] = kHex[(v >> (4 * (15 - i))) & 0xf];
+  return tag;
 }
 
 bool logged(const StoreStatus& status) {

@@ -221,7 +221,14 @@ struct Delivery : NewDelivery {
   int64_t next_at = 0;
   std::optional<std::string> error;
   int64_t created = 0;
+  // The mail's bounce tag: set by the store for mailbox and postmaster deliveries (16 random hex
+  // digits), the secret part of the VERP envelope sender a late bounce comes back to
+  // (gateway/bounces.hpp); "" for reports and forwards, which go from <>.
+  std::string tag;
 };
+
+// 16 lowercase hex digits from the system's random source: a new delivery's tag.
+std::string new_delivery_tag();
 
 struct Event {
   int64_t time = 0;
@@ -348,6 +355,15 @@ class JobStore {
   [[nodiscard]] virtual StoreStatus delivery_failed(int64_t delivery, const std::string& error,
                               const std::optional<NewDelivery>& then = std::nullopt) = 0;
   [[nodiscard]] virtual StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error) = 0;
+  [[nodiscard]] virtual fb::Result<Delivery, StoreError> delivery(int64_t id) = 0;  // not_found when unknown
+  // A late bounce (RFC 3464, to the delivery's VERP sender): a delivery the next MTA accepted
+  // (done) that failed after all. In one transaction: failed with `error`, an event on its job,
+  // and `then` (the postmaster's copy) added. The job's state is kept: a final job stays final.
+  // false, nothing written, when it has failed already (the same bounce again: exactly once);
+  // conflict while it is pending (an attempt may be under way: the bounce is to come again);
+  // invalid for a delivery with no tag (a report, a forward).
+  [[nodiscard]] virtual fb::Result<bool, StoreError> delivery_bounced(int64_t delivery, const std::string& error,
+                                                                    const std::optional<NewDelivery>& then) = 0;
   [[nodiscard]] virtual StoreStatus set_outcome(int64_t id, std::string_view outcome) = 0;
   [[nodiscard]] virtual fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a) = 0;
   // Outbound calls that started at `since` or later (time, sender, pages): what the daily caps

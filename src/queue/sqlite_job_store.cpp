@@ -194,9 +194,17 @@ CREATE INDEX deliveries_due ON deliveries(state, next_at);
 CREATE INDEX deliveries_by_job ON deliveries(job_id);
 )sql";
 
+// v9: late bounces (issue 15). A mail delivery's tag: the secret part of its VERP envelope
+// sender (bounce_address()), so a bounce arriving after the delivery names it and no one can
+// forge one for another.
+constexpr const char* kSchemaV9 = R"sql(
+ALTER TABLE deliveries ADD COLUMN tag TEXT;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                                 kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
+                                                                 kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
+                                                                 kSchemaV9};
 
 
 constexpr const char* kJobColumns =
@@ -729,7 +737,7 @@ StoreStatus SqliteJobStore::discard_inbound(int64_t id) {
 namespace {
 
 constexpr const char* kDeliveryColumns =
-    "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error, created";
+    "id, job_id, recipient, kind, state, mail_path, message_id, attempts, next_at, error, created, tag";
 
 const char* kind_text(DeliveryKind k) {
   return k == DeliveryKind::postmaster ? "postmaster"
@@ -754,6 +762,7 @@ Delivery read_delivery(const Stmt& s) {
   d.next_at = s.int64(8);
   d.error = s.opt_text(9);
   d.created = s.int64(10);
+  d.tag = s.opt_text(11).value_or("");
   return d;
 }
 
@@ -765,15 +774,18 @@ fb::Result<std::vector<Delivery>, StoreError> read_deliveries(Stmt& s) {
 StoreStatus insert_delivery(sqlite3* db, int64_t job, const NewDelivery& d, int64_t t, const std::string& op) {
   auto s = Stmt::prepare(db,
                          "INSERT INTO deliveries (job_id, recipient, kind, state, mail_path, message_id, created, "
-                         "updated) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                         "updated, tag) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7)",
                          op);
   if (!s) return s.error();
+  // A received fax's mail goes from a VERP sender (bounce_address) a late bounce comes back to.
+  const bool bounces = d.kind == DeliveryKind::mailbox || d.kind == DeliveryKind::postmaster;
   return s->bind_opt_int(1, job == 0 ? std::nullopt : std::optional<int64_t>(job))
       .bind_text(2, d.recipient)
       .bind_text(3, kind_text(d.kind))
       .bind_text(4, d.mail_path)
       .bind_text(5, d.message_id)
       .bind_int(6, t)
+      .bind_opt_text(7, bounces ? std::optional<std::string>(new_delivery_tag()) : std::nullopt)
       .run();
 }
 
@@ -870,6 +882,48 @@ StoreStatus SqliteJobStore::finish_delivery(int64_t id, std::string_view st, std
     if (auto r = insert_event(db_.get(), *job, t, "to " + then->recipient + " instead", op); !r) return r;
   }
   return tx->commit();
+}
+
+fb::Result<Delivery, StoreError> SqliteJobStore::delivery(int64_t id) {
+  const std::string op = "delivery(" + std::to_string(id) + ")";
+  auto s = Stmt::prepare(db_.get(), std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE id = ?1", op);
+  if (!s) return s.error();
+  s->bind_int(1, id);
+  auto rows = read_deliveries(*s);
+  if (!rows) return rows.error();
+  if (rows->empty()) return not_found(op, "delivery " + std::to_string(id));
+  return rows->front();
+}
+
+fb::Result<bool, StoreError> SqliteJobStore::delivery_bounced(int64_t id, const std::string& error,
+                                                              const std::optional<NewDelivery>& then) {
+  const std::string op = "delivery_bounced(" + std::to_string(id) + ")";
+  if (error.empty()) return invalid(op, "a bounce needs its reason");
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(db_.get(), "SELECT state, job_id, recipient, tag FROM deliveries WHERE id = ?1", op);
+  if (!s) return s.error();
+  auto row = s->bind_int(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "delivery " + std::to_string(id));
+  const std::string st = s->text(0), recipient = s->text(2);
+  const std::optional<int64_t> job = s->opt_int64(1);
+  if (!s->opt_text(3) || !job) return invalid(op, "only a received fax's mail has a bounce address");
+  if (st == "failed") return false;
+  if (st == "pending") {
+    return StoreError{StoreErrc::conflict, op + ": the delivery is still pending; its bounce must come again"};
+  }
+  const int64_t t = now();
+  auto u = Stmt::prepare(db_.get(), "UPDATE deliveries SET state = 'failed', error = ?1, updated = ?2 WHERE id = ?3", op);
+  if (!u) return u.error();
+  if (auto r = u->bind_text(1, error).bind_int(2, t).bind_int(3, id).run(); !r) return r.error();
+  if (auto r = insert_event(db_.get(), *job, t, "the mail to " + recipient + " bounced: " + error, op); !r) return r.error();
+  if (then) {
+    if (auto r = insert_delivery(db_.get(), *job, *then, t, op); !r) return r.error();
+    if (auto r = insert_event(db_.get(), *job, t, "to " + then->recipient + " instead", op); !r) return r.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return true;
 }
 
 StoreStatus SqliteJobStore::set_outcome(int64_t id, std::string_view outcome) {

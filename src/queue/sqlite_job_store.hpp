@@ -18,7 +18,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 class SqliteJobStore final : public JobStore {
  public:
@@ -52,6 +52,9 @@ class SqliteJobStore final : public JobStore {
   StoreStatus delivery_done(int64_t delivery, std::string_view event) override;
   StoreStatus delivery_failed(int64_t delivery, const std::string& error, const std::optional<NewDelivery>& then) override;
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error) override;
+  fb::Result<Delivery, StoreError> delivery(int64_t id) override;
+  fb::Result<bool, StoreError> delivery_bounced(int64_t delivery, const std::string& error,
+                                                const std::optional<NewDelivery>& then) override;
   StoreStatus set_outcome(int64_t id, std::string_view outcome) override;
   fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a) override;
   fb::Result<std::vector<AccountingRecord>, StoreError> outbound_calls_since(int64_t since) override;

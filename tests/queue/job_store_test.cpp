@@ -1191,6 +1191,58 @@ TEST_P(JobStoreTest, AForwardToThePostmasterIsADeliveryOfNoJob) {
   EXPECT_EQ(scalar("SELECT count(*) FROM deliveries"), "0");
 }
 
+TEST_P(JobStoreTest, ALateBounceFailsADoneDeliveryOnceWithItsReplacement) {
+  auto s = open_store();
+  auto id = *s->create_inbound({"+15550100", std::nullopt, "+15551234"});
+  ASSERT_TRUE(s->set_state(id, "delivering"));
+  ASSERT_TRUE(s->add_deliveries(id, {{"a@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"},
+                                     {"b@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"}},
+                               "routed"));
+  auto due = *s->due_deliveries(clock, 10);
+  ASSERT_EQ(due.size(), 2u);
+  // Each mail has its own secret tag, for its bounce address.
+  EXPECT_EQ(due[0].tag.size(), 16u);
+  EXPECT_EQ(due[0].tag.find_first_not_of("0123456789abcdef"), std::string::npos) << due[0].tag;
+  EXPECT_NE(due[0].tag, due[1].tag);
+  EXPECT_EQ(s->delivery(due[1].id)->tag, due[1].tag);
+  EXPECT_EQ(s->delivery(999).error().code, StoreErrc::not_found);
+  const queue::NewDelivery pm{"pm@example.com", queue::DeliveryKind::postmaster, "/s/out/1-1.eml", "fax-1-1@x"};
+  // Still pending: an attempt may be under way, so the bounce must come again.
+  EXPECT_EQ(s->delivery_bounced(due[0].id, "5.2.2 mailbox full", pm).error().code, StoreErrc::conflict);
+  ASSERT_TRUE(s->delivery_done(due[0].id, "delivered to a@example.com"));
+  ASSERT_TRUE(s->delivery_done(due[1].id, "delivered to b@example.com"));
+  ASSERT_TRUE(s->set_state(id, "done"));
+  auto first = s->delivery_bounced(due[0].id, "5.2.2 mailbox full", pm);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto d = *s->delivery(due[0].id);
+  EXPECT_EQ(d.state, "failed");
+  EXPECT_EQ(d.error, "5.2.2 mailbox full");
+  auto all = *s->deliveries(id);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].recipient, "pm@example.com");
+  EXPECT_EQ(all[2].state, "pending");
+  EXPECT_EQ(all[2].tag.size(), 16u);
+  // The job stays final; its history says what happened.
+  EXPECT_EQ(s->job(id)->state, "done");
+  auto ev = *s->events(id);
+  ASSERT_GE(ev.size(), 2u);
+  EXPECT_EQ(ev[ev.size() - 2].text, "the mail to a@example.com bounced: 5.2.2 mailbox full");
+  EXPECT_EQ(ev.back().text, "to pm@example.com instead");
+  // The same bounce again changes nothing: one postmaster copy.
+  auto again = s->delivery_bounced(due[0].id, "5.2.2 mailbox full", pm);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(s->deliveries(id)->size(), 3u);
+  EXPECT_EQ(s->events(id)->size(), ev.size());
+  // Reports and forwards have no bounce address.
+  auto fwd = *s->add_forward({"pm@example.com", queue::DeliveryKind::forward, "/s/out/f.eml", "f@x"});
+  EXPECT_EQ(s->delivery(fwd)->tag, "");
+  ASSERT_TRUE(s->delivery_done(fwd, "delivered"));
+  EXPECT_EQ(s->delivery_bounced(fwd, "x", std::nullopt).error().code, StoreErrc::invalid);
+  EXPECT_EQ(s->delivery_bounced(999, "x", std::nullopt).error().code, StoreErrc::not_found);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
