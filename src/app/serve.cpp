@@ -71,6 +71,29 @@ std::string sqlite_path(const config::Config& cfg) {
   return url.substr(7);
 }
 
+// Received-fax mail over SMTP goes from a bounce address at one of our SMTP domains (so that a
+// late bounce comes back to our intake): [delivery] from's own domain when it is one, else the
+// first. None in the other modes: LMTP and Maildir say at once what became of a mail.
+std::string bounce_domain(const config::Config& cfg) {
+  if (cfg.delivery.mode != config::DeliveryMode::smtp || cfg.smtp.domains.empty()) return "";
+  const auto& from = cfg.delivery.from;
+  const auto at = from.rfind('@');
+  std::string d = at == std::string::npos ? "" : from.substr(at + 1);
+  for (auto& c : d) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& x : cfg.smtp.domains) {
+    std::string l = x;
+    for (auto& c : l) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (l == d) return x;
+  }
+  return cfg.smtp.domains.front();
+}
+
+// The local part of [delivery] from: the bounce addresses' ("fax" of fax+42.<tag>@...).
+std::string bounce_local(const config::Config& cfg) {
+  const auto& from = cfg.delivery.from;
+  return from.substr(0, from.rfind('@'));
+}
+
 gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   gateway::OffRampOptions o;
   o.hostname = cfg.smtp.hostname;
@@ -90,6 +113,8 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   o.dsn_success = cfg.dsn.success;
   o.dsn_delay = cfg.dsn.delay;
   o.postmaster = cfg.delivery.postmaster;
+  // Recognised whatever the delivery mode (an address we never gave out is then just unknown).
+  o.bounce_local = bounce_local(cfg);
   return o;
 }
 
@@ -171,6 +196,7 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
   const auto& d = cfg.delivery;
   o.from = d.from;
   o.postmaster = d.postmaster;
+  o.bounce_domain = bounce_domain(cfg);
   o.maildir = d.maildir;
   o.archive_days = d.archive_days;
   o.reporting_mta = cfg.smtp.hostname.empty() ? "localhost" : cfg.smtp.hostname;
@@ -886,6 +912,9 @@ int run(config::Config cfg) {
   gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap, where.secrets));
   poke_onramp = [&] { onramp.poke(); };
   offramp.on_forward = [&] { onramp.poke(); };  // mail for the postmaster: pass it on
+  offramp.on_bounce = [&](const mail::BounceAddress& b, const std::string& address, std::string_view message) {
+    return onramp.bounce(b, address, message);  // both on the store executor
+  };
   dispatcher.on_outcome = [&] { onramp.poke(); };
   dispatcher.on_call = account_line;
   dispatcher.start();  // after its hooks are set: start-up recovery already accounts

@@ -96,6 +96,9 @@ std::optional<std::string> merged_notify(const std::optional<std::string>& a, co
 
 // Mail for the postmaster from a client neither trusted nor authenticated: at most this.
 constexpr size_t kPostmasterMaxBytes = size_t(1) << 20;
+// Of a bounce, only this much is kept: the delivery report comes before the returned message
+// (RFC 6522), which we sent and need not read back.
+constexpr size_t kBounceKeptBytes = size_t(1) << 20;
 
 class Intake : public smtp::Intake {
  public:
@@ -108,6 +111,7 @@ class Intake : public smtp::Intake {
   // refusals to RCPT (smtpd_delay_reject).
   std::optional<Reply> check_mail(const smtp::Envelope& env) override {
     forward_.clear();  // a new transaction
+    bounce_.reset();
     if (const auto& o = ramp_.options(); o.min_free_mb > 0 && !o.spool_dir.empty()) {
       // RFC 3463 4.3.1: not now, and before the client sends its whole DATA.
       // RFC 1870: a declared SIZE must fit above the minimum too.
@@ -132,9 +136,20 @@ class Intake : public smtp::Intake {
     // without authentication, and passed on to [delivery] postmaster.
     const std::string local = lower(r.address.substr(0, r.address.rfind('@')));
     if (local == "postmaster" && (r.address.find('@') == std::string::npos || ours)) {
+      if (bounce_) return Reply{452, "4.5.3", "Too many recipients: a bounce address takes a transaction of its own"};
       forward_.insert(r.address);
       return std::nullopt;
     }
+    // A bounce of our received-fax mail (RFC 3464), to its VERP address: from anyone (the
+    // recipient's MTA), alone in its transaction (one reply tells the bounce's fate).
+    if (auto b = ours ? mail::parse_bounce_address(r.address, opt.bounce_local) : std::nullopt) {
+      if (!env.recipients.empty()) {
+        return Reply{452, "4.5.3", "Too many recipients: a bounce address takes a transaction of its own"};
+      }
+      bounce_ = std::make_pair(r.address, *b);
+      return std::nullopt;
+    }
+    if (bounce_) return Reply{452, "4.5.3", "Too many recipients: a bounce address takes a transaction of its own"};
     if (!ours) return Reply{550, "5.7.1", "<" + r.address + ">: relay access denied (not a fax domain of ours)"};
     if (!trusted_ && !env.auth_user) return Reply{530, "5.7.0", "Authentication required to send faxes"};
     auto fax = address::parse_fax_address(r.address, opt.address);
@@ -173,6 +188,7 @@ class Intake : public smtp::Intake {
     const bool only_postmaster = std::all_of(env.recipients.begin(), env.recipients.end(),
                                              [&](const smtp::Recipient& r) { return forward_.count(r.address) > 0; });
     cap_ = !trusted_ && !env.auth_user && only_postmaster ? kPostmasterMaxBytes : 0;
+    if (bounce_) cap_ = kBounceKeptBytes;  // kept, the rest dropped (not refused)
     written_ = 0;
     auto w = ramp_.spool().begin_message();
     if (!w) {
@@ -235,7 +251,7 @@ class Intake : public smtp::Intake {
   // Store executor: the spool file written and renamed (durable only at the group commit),
   // what can be faxed checked, the job rows built. nullopt with `reply` set when refused.
   std::optional<PreparedMessage> prepare(const smtp::Envelope& env, Reply& reply) {
-    if (cap_ && written_ > cap_ + recv_len_) {
+    if (cap_ && written_ > cap_ + recv_len_ && !bounce_) {
       abort();
       reply = Reply{552, "5.3.4", "Message too big for the postmaster: at most " + std::to_string(cap_ >> 10) +
                                       " KiB without authentication"};
@@ -292,6 +308,19 @@ class Intake : public smtp::Intake {
                                                : Reply{451, "4.3.0", "Local error in processing, try again later (" + why + ")"};
         return std::nullopt;
       }
+    }
+    if (bounce_) {
+      const auto& [address, b] = *bounce_;
+      std::optional<Reply> r =
+          ramp_.on_bounce ? ramp_.on_bounce(b, address, body)
+                          : std::optional<Reply>(Reply{550, "5.1.1", "<" + ascii(address) + ">: no such bounce address"});
+      if (!r) {  // not a delivery report: a person's (or a program's) mail, for the postmaster
+        r = forward(id, body);
+        if (!r) r = Reply{250, "2.0.0", "Ok: queued as " + id + " for the postmaster (not a delivery report)"};
+      }
+      ramp_.spool().remove_message(id);
+      reply = *r;
+      return std::nullopt;
     }
     const bool to_fax = std::any_of(env.recipients.begin(), env.recipients.end(),
                                     [&](const smtp::Recipient& r) { return !forward_.count(r.address); });
@@ -423,6 +452,7 @@ class Intake : public smtp::Intake {
   int spool_errnum_ = 0;  // ENOSPC/EDQUOT: 452 4.3.1
   std::map<std::string, address::FaxAddress> parsed_;
   std::set<std::string> forward_;  // this transaction's recipients that are the postmaster
+  std::optional<std::pair<std::string, mail::BounceAddress>> bounce_;  // its bounce address, if that
   size_t cap_ = 0;                 // bytes this transaction may write (0: no cap here; begin())
   size_t written_ = 0;             // bytes it has written, our Received: field included
   size_t recv_len_ = 0;  // bytes of the Received: field begin() wrote first

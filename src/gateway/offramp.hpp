@@ -38,6 +38,7 @@
 #include "gateway/call_budget.hpp"
 #include "gateway/hourly_counts.hpp"
 #include "address/fax_address.hpp"
+#include "mail/delivery_report.hpp"
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
 #include "queue/spool.hpp"
@@ -77,6 +78,10 @@ struct OffRampOptions {
   // [delivery] postmaster: where mail to RCPT TO:<postmaster> (or postmaster@ one of our
   // domains) is passed on, from anyone (RFC 5321 §4.5.1: it MUST be accepted).
   std::string postmaster = "postmaster@localhost";
+  // The local part of our received-fax mail's bounce addresses (mail/delivery_report.hpp:
+  // "<bounce_local>+<delivery>.<tag>@" one of `domains`): accepted from anyone, as the only
+  // recipient of its transaction, and handed to on_bounce. "": none.
+  std::string bounce_local;
 };
 
 
@@ -108,6 +113,12 @@ class OffRamp {
   }
   // Told (on the store executor) when mail for the postmaster was committed: deliver it.
   std::function<void()> on_forward;
+  // Runs on the store executor for a message to a bounce address (OffRampOptions::bounce_local),
+  // which `address` names; returns the reply, or nullopt when the message is no delivery report:
+  // it is then passed on to the postmaster. Unset: every bounce address is unknown (550).
+  std::function<std::optional<smtp::Reply>(const mail::BounceAddress& bounce, const std::string& address,
+                                           std::string_view message)>
+      on_bounce;
 
   // Store executor only: add a prepared message to the next group commit; `done` gets its reply.
   void enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done);

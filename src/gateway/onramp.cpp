@@ -354,9 +354,7 @@ void OnRamp::deliver(const queue::Delivery& d) {
       return;
     }
     asio::post(io_, [this, d, message = std::move(message)]() mutable {
-      // Reports go from the null reverse path (RFC 3464 §2): a bounce of one is never reported on.
-      // So does mail passed on to the postmaster: its bounce must not come back to us in a loop.
-      std::string sender = null_sender(d.kind) ? "" : opt_.from;
+      std::string sender = sender_of(d);
       asio::co_spawn(io_, client_->send(sender, d.recipient, std::move(message)),
                      [this, d](std::exception_ptr e, smtp::SendOutcome o) {
                        if (e) o = {smtp::SendOutcome::temporary, "the SMTP client failed"};
@@ -386,21 +384,7 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       });
       // Bounded: at shutdown the store thread may be gone, and the worker must still end.
       if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
-      if (*job) {
-        mail::FaxMailOptions mo;
-        mo.from = opt_.from;
-        mo.to = {opt_.postmaster};
-        mo.message_id = "fax-" + std::to_string(d.job_id) + "-" + std::to_string(d.id) + "." +
-                        std::to_string((*job)->created) + "@" + domain_of(opt_.from);
-        const std::string tiff = spool_.received_path(d.job_id);
-        mo.tiff_path = (*job)->pages > 0 && fs::exists(tiff) ? tiff : "";
-        mo.attach_pdf = false;
-        mo.postmaster_reason = "delivery to " + d.recipient + " failed: " + o.detail;
-        auto mail = mail::compose_fax_mail(info_of(**job), mo);
-        const std::string path = spool_.mail_path(d.job_id, int(d.id));
-        if (mail && queue::Spool::write_durably(path, *mail))
-          then = queue::NewDelivery{opt_.postmaster, queue::DeliveryKind::postmaster, path, mo.message_id};
-      }
+      if (*job) then = postmaster_copy(**job, d, "delivery to " + d.recipient + " failed: " + o.detail);
       asio::post(store_exec_, [this, d, o, then] {
         if (auto r = store_.delivery_failed(d.id, o.detail, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
         log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " failed: " + o.detail);
@@ -443,6 +427,92 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       scan();
     });
   });
+}
+
+std::string OnRamp::sender_of(const queue::Delivery& d) const {
+  // Reports go from the null reverse path (RFC 3464 §2): a bounce of one is never reported on.
+  // So does mail passed on to the postmaster: its bounce must not come back to us in a loop.
+  if (null_sender(d.kind)) return "";
+  // A received fax's mail: from its bounce address, so that a late bounce is heard (bounce()).
+  if (d.tag.empty() || opt_.bounce_domain.empty()) return opt_.from;
+  const auto at = opt_.from.rfind('@');
+  return mail::bounce_address(at == std::string::npos ? opt_.from : opt_.from.substr(0, at), opt_.bounce_domain, d.id,
+                              d.tag);
+}
+
+std::optional<queue::NewDelivery> OnRamp::postmaster_copy(const queue::Job& job, const queue::Delivery& d,
+                                                          const std::string& why) const {
+  mail::FaxMailOptions mo;
+  mo.from = opt_.from;
+  mo.to = {opt_.postmaster};
+  mo.message_id = "fax-" + std::to_string(d.job_id) + "-" + std::to_string(d.id) + "." + std::to_string(job.created) +
+                  "@" + domain_of(opt_.from);
+  // Still in the spool, or archived already (a late bounce).
+  std::error_code ec;
+  std::string tiff = spool_.received_path(d.job_id);
+  if (!fs::exists(tiff, ec)) tiff = spool_.archive_path(d.job_id);
+  mo.tiff_path = job.pages > 0 && fs::exists(tiff, ec) ? tiff : "";
+  mo.attach_pdf = false;
+  mo.postmaster_reason = why;
+  auto mail = mail::compose_fax_mail(info_of(job), mo);
+  const std::string path = spool_.mail_path(d.job_id, int(d.id));
+  if (!mail || !queue::Spool::write_durably(path, *mail)) return std::nullopt;
+  return queue::NewDelivery{opt_.postmaster, queue::DeliveryKind::postmaster, path, mo.message_id};
+}
+
+std::optional<smtp::Reply> OnRamp::bounce(const mail::BounceAddress& b, const std::string& address,
+                                          std::string_view message) {
+  const std::string who = "<" + address + ">";
+  auto d = store_.delivery(b.delivery);
+  if (!d && d.error().code != queue::StoreErrc::not_found) {
+    return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (the store: " + d.error().message + ")"};
+  }
+  // An unknown delivery and a wrong tag read the same: nothing to learn by trying.
+  if (!d || d->tag.empty() || d->tag != b.tag || d->job_id == 0) {
+    log("a bounce to " + address + " named no mail of ours: refused");
+    return smtp::Reply{550, "5.1.1", who + ": no such bounce address"};
+  }
+  const std::string job = "job " + std::to_string(d->job_id);
+  auto report = mail::read_delivery_report(message);
+  if (!report) {
+    const std::string why = "a mail that is not a delivery report came back to the bounce address of the mail to " +
+                            d->recipient + ": passed on to the postmaster";
+    queue::logged(store_.add_event(d->job_id, why));
+    log(job + ": " + why);
+    return std::nullopt;
+  }
+  const auto& r = mail::recipient_about(*report, d->recipient);
+  const std::string why = mail::describe(*report, r);
+  if (r.action != "failed") {
+    // A delay warning, or a success notice (NOTIFY is not sent; some MTAs report relays anyway).
+    queue::logged(store_.add_event(d->job_id, "the mail to " + d->recipient + ": " +
+                                                  (r.action.empty() ? std::string("reported") : r.action) + ", " + why));
+    return smtp::Reply{250, "2.0.0", "Ok: report noted"};
+  }
+  if (d->state == "failed") return smtp::Reply{250, "2.0.0", "Ok: that bounce was recorded already"};
+  if (d->state == "pending") {
+    return smtp::Reply{451, "4.3.0", "The mail is being delivered again; try this bounce later"};
+  }
+  auto j = store_.job(d->job_id);
+  if (!j) return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (" + j.error().message + ")"};
+  std::optional<queue::NewDelivery> then;
+  if (d->kind == queue::DeliveryKind::mailbox) {
+    // The fax goes to the postmaster with the reason; composed before the commit that records both.
+    then = postmaster_copy(*j, *d, "the mail to " + d->recipient + " bounced after it was sent: " + why);
+    if (!then) return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (cannot write the postmaster's copy)"};
+  }
+  auto done = store_.delivery_bounced(d->id, "bounced: " + why, then);
+  if (!done) {
+    if (done.error().code == queue::StoreErrc::conflict) {
+      return smtp::Reply{451, "4.3.0", "The mail is being delivered again; try this bounce later"};
+    }
+    return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (" + done.error().message + ")"};
+  }
+  if (!*done) return smtp::Reply{250, "2.0.0", "Ok: that bounce was recorded already"};
+  log(job + ": the mail to " + d->recipient + " bounced: " + why +
+      (then ? "; the postmaster gets the fax" : "; it was the postmaster's copy: the fax stays in the archive"));
+  poke();
+  return smtp::Reply{250, "2.0.0", then ? "Ok: bounce recorded; the fax goes to the postmaster" : "Ok: bounce recorded"};
 }
 
 // Store thread.

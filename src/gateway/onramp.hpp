@@ -19,7 +19,11 @@
 //      mail's sender as an RFC 3464 DSN (report.hpp decides what and whether; dsn.hpp composes),
 //      one per message and action, delivered like a fax mail but from the null sender; a report
 //      that cannot be delivered is logged, never reported on;
-//   6. retention: inbound jobs final for more than [delivery] archive_days are purged, records
+//   6. late bounces: over SMTP a received fax's mail goes from a VERP sender naming its delivery
+//      (mail/delivery_report.hpp, with the delivery's secret tag), at `bounce_domain`; the
+//      OffRamp hands a bounce to that address to bounce(), which marks the delivery failed and
+//      sends the postmaster the fax with the bounce's reason, once (JobStore::delivery_bounced);
+//   7. retention: inbound jobs final for more than [delivery] archive_days are purged, records
 //      and archived TIFF alike (checked at start and hourly).
 // CRASH SAFETY: every step is re-entrant from the store: a job without deliveries is routed and
 // composed again; a pending delivery is attempted again (Maildir file names derive from the
@@ -43,7 +47,9 @@
 #include "gateway/hourly_counts.hpp"
 #include "gateway/report.hpp"
 #include "gateway/router.hpp"
+#include "mail/delivery_report.hpp"
 #include "mail/smtp_client.hpp"
+#include "mail/smtp_session.hpp"
 #include "queue/job_store.hpp"
 #include "queue/spool.hpp"
 
@@ -77,6 +83,9 @@ struct OnRampOptions {
   // this often per caller number (withheld callers share one count); past it the job ends
   // without mail, its event saying why. 0: no limit.
   int missed_notices_per_caller_per_hour = 0;
+  // Where bounces of received-fax mail come back to: "<local part of from>+<delivery>.<tag>@"
+  // this domain, one of the OffRamp's (serve.cpp picks it). "": mail goes from `from` itself.
+  std::string bounce_domain;
   std::function<void(const std::string&)> log;
 };
 
@@ -89,6 +98,13 @@ class OnRamp {
   void stop();
   // Something changed (a fax was received): look for work now rather than at the next timer.
   void poke();
+  // Store thread. A message to the bounce address of delivery `b` (`address` as written): a
+  // delivery report that it failed marks it failed and queues the postmaster's copy of the fax
+  // with the reason (250 once committed; the same bounce again: 250, nothing more); a report of
+  // delay or success is noted on the job; an unknown delivery or a wrong tag is 550 5.1.1; a
+  // delivery still pending, or a store that fails, 451 (the bounce comes again). nullopt: the
+  // message is no delivery report (the caller passes it to the postmaster; noted on the job).
+  std::optional<smtp::Reply> bounce(const mail::BounceAddress& b, const std::string& address, std::string_view message);
 
  private:
   struct Worker;
@@ -97,6 +113,11 @@ class OnRamp {
   void deliver(const queue::Delivery& d);
   void delivered(const queue::Delivery& d, smtp::SendOutcome outcome);
   void maybe_finish(int64_t job_id);
+  // The postmaster's copy of a received fax whose mail to d.recipient failed (`why`), written
+  // durably to the spool; nullopt when it could not be composed or written.
+  std::optional<queue::NewDelivery> postmaster_copy(const queue::Job& job, const queue::Delivery& d,
+                                                    const std::string& why) const;
+  std::string sender_of(const queue::Delivery& d) const;  // the envelope sender of its mail
   // Store thread: how many jobs it marked or began reporting.
   size_t report(std::vector<queue::Job> jobs);
   void purge();

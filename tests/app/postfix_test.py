@@ -60,11 +60,13 @@ biff = no
 
 TRANSPORT = """\
 /^FAX=\\+?[0-9]+.*@fax\\.test$/ smtp:[127.0.0.1]:{fb_port}
+/^fax\\+[0-9]+\\.[0-9a-f]{{16}}@fax\\.test$/ smtp:[127.0.0.1]:{fb_port}
 /@fax\\.test$/ error:5.1.1 not a fax address
 /@sender\\.test$/ discard:test senders read no notifications
 """
 
 FAX_ACCESS = """\
+/^fax\\+[0-9]+\\.[0-9a-f]{16}@fax\\.test$/ OK
 /@fax\\.test$/ REJECT fax recipients need an authenticated sender
 """
 
@@ -309,18 +311,18 @@ class PostfixOutsideClientTest(unittest.TestCase):
         self.addCleanup(r.stop)
         return r
 
-    def send_from(self, ns, host, port, data=True):
-        """MAIL, RCPT FAX=+15550100@fax.test (and DATA when accepted) from a client in `ns`: the
-        RCPT reply as "code text"."""
+    def send_from(self, ns, host, port, data=True, rcpt="FAX=+15550100@fax.test", sender="mallory@evil.test"):
+        """MAIL, RCPT `rcpt` (and DATA when accepted) from a client in `ns`: the RCPT reply as
+        "code text"."""
         code = ("import smtplib\n"
                 "s = smtplib.SMTP(%r, %d, timeout=30)\n"
                 "s.ehlo('client.test')\n"
-                "s.mail('mallory@evil.test')\n"
-                "c, t = s.rcpt('FAX=+15550100@fax.test')\n"
+                "s.mail(%r)\n"
+                "c, t = s.rcpt(%r)\n"
                 "if c == 250 and %r:\n"
                 "    s.data(b'From: mallory@evil.test\\r\\nSubject: fax\\r\\n\\r\\nPay this invoice.\\r\\n')\n"
                 "s.quit()\n"
-                "print(c, t.decode())\n") % (host, port, data)
+                "print(c, t.decode())\n") % (host, port, sender, rcpt, data)
         p = self.lab.exec(ns, "python3", "-c", code, timeout=90)
         self.assertEqual(p.returncode, 0, p.stderr)
         return p.stdout.strip()
@@ -353,6 +355,13 @@ class PostfixOutsideClientTest(unittest.TestCase):
                      % self.node.smtp_port)
         self.assertIn("reject: RCPT from unknown[10.77.0.2]", new.log())
         self.assertEqual(len(self.node.jobs()), 2)  # the stranger's second try made none
+        # A bounce address (a late bounce of received-fax mail, from anyone's MTA) is relayed to
+        # faxbridge, which judges it: this one names no mail of ours.
+        bounce = "fax+7.0123456789abcdef@fax.test"
+        self.assertTrue(self.send_from(self.out_ns, "10.77.0.1", 25, rcpt=bounce, sender="").startswith("250 "))
+        new.wait_log(r"to=<fax\+7\.0123456789abcdef@fax\.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*"
+                     r"status=bounced.*550 5\.1\.1 <fax\+7\.0123456789abcdef@fax\.test>: no such bounce address"
+                     % self.node.smtp_port)
 
 
 if __name__ == "__main__":
