@@ -358,6 +358,8 @@ class Intake : public smtp::Intake {
     m.size = int64_t(body.size());
     m.client = client_.to_string();
     m.auth_user = env.auth_user;
+    m.body_8bit = env.body_8bit;
+    m.smtputf8 = env.smtputf8;
     // One job per number: the same number (and subaddress) written two ways got its 250 but is
     // dialled, and charged, once; the job reports as every spelling asked (NOTIFY merged).
     std::map<std::pair<std::string, std::string>, size_t> numbers;

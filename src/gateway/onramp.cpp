@@ -625,6 +625,8 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
       in.arrival = g.msg.arrived;
       in.original_path = g.msg.spool_path;
       in.full = g.msg.ret == queue::Ret::full;
+      in.original_8bit = g.msg.body_8bit;
+      in.original_smtputf8 = g.msg.smtputf8;
       in.now = now;
       in.notes = render_notes(spool_, g.jobs);
       for (size_t i = 0; i < g.jobs.size(); ++i) {

@@ -117,15 +117,17 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
   std::string subject = all_delivered ? "Fax sent to " + numbers
                         : any_delayed ? "Fax delayed: not yet sent to " + numbers
                                       : "Fax NOT sent to " + numbers;
-  auto report = gmime::new_report(in.from, in.to, subject, in.now, in.message_id, "delivery-status");
+  const char* status_type = in.original_smtputf8 ? "global-delivery-status" : "delivery-status";
+  auto report = gmime::new_report(in.from, in.to, subject, in.now, in.message_id, status_type);
   GMimeMultipart* body = report.body.get();
   gmime::add_part(body, gmime::text_part(human(in, skipped_parts(original))));
-  gmime::add_part(body, raw_part("message", "delivery-status", delivery_status(in)));
+  gmime::add_part(body, raw_part("message", status_type, delivery_status(in)));
   if (!original.empty()) {
     GPtr<GMimeStream> st(g_mime_stream_mem_new_with_buffer(original.data(), original.size()));
     GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(st.get()));
     GPtr<GMimeMessage> orig(g_mime_parser_construct_message(parser.get(), nullptr));
-    if (in.full && orig && !gmime::has_8bit(original)) {
+    const bool eight_bit = in.original_8bit || in.original_smtputf8 || gmime::has_8bit(original);
+    if (in.full && orig && !eight_bit) {
       gmime::add_part(body, GMIME_OBJECT(g_mime_message_part_new_with_message("rfc822", orig.get())));
     } else if (in.full && orig) {
       // 8-bit or UTF-8 (BODY=8BITMIME, SMTPUTF8) content cannot ride in a 7-bit report as
@@ -133,7 +135,9 @@ fb::Result<std::string, ComposeError> compose_dsn(const DsnInput& in) {
       // the report needs neither extension from the server it goes to.
       gmime::add_part(body, raw_part("message", "global", original));
     } else {
-      gmime::add_part(body, gmime::headers_part(gmime::header_section(original)));
+      const std::string headers = gmime::header_section(original);
+      gmime::add_part(body, in.original_smtputf8 ? raw_part("message", "global-headers", headers)
+                                                 : gmime::headers_part(headers));
     }
   }
   auto out = gmime::to_text(GMIME_OBJECT(report.message.get()));

@@ -46,6 +46,12 @@ struct DsnInput {
   int64_t arrival = 0;          // when we accepted the original
   std::string original_path;    // the spooled original ("" when gone: no third part)
   bool full = false;            // RET=FULL
+  // What the original's MAIL FROM declared (queue::NewMessage): an SMTPUTF8 original is reported
+  // in message/global-delivery-status (RFC 6533 §6.1, report-type to match); an 8BITMIME or
+  // SMTPUTF8 one (or any with 8-bit bytes, declared or not) is returned as encoded message/global
+  // or message/global-headers, so the report itself needs neither extension.
+  bool original_8bit = false;
+  bool original_smtputf8 = false;
   std::vector<DsnRecipient> recipients;
   int64_t now = 0;
   // What rendering had to do that the sender should know, a line per document ("part 2

@@ -64,6 +64,10 @@ struct NewMessage {
   int64_t size = 0;                  // bytes of the spool file
   std::string client;                // the SMTP client's address, e.g. "192.0.2.7"
   std::optional<std::string> auth_user;
+  // What MAIL FROM declared (RFC 6152 BODY=8BITMIME, RFC 6531 SMTPUTF8): a report that carries
+  // the original (or its headers) must carry it in a form that needs neither (RFC 6533).
+  bool body_8bit = false;
+  bool smtputf8 = false;
 };
 
 // Message states: active while any job is in progress; done when every job is final and

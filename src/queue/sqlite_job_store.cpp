@@ -194,11 +194,13 @@ CREATE INDEX deliveries_due ON deliveries(state, next_at);
 CREATE INDEX deliveries_by_job ON deliveries(job_id);
 )sql";
 
-// v9: late bounces (issue 15). A mail delivery's tag: the secret part of its VERP envelope
-// sender (bounce_address()), so a bounce arriving after the delivery names it and no one can
-// forge one for another.
+// v9 (issue 15): a mail delivery's tag, the secret part of its VERP envelope sender, so a
+// bounce arriving after the delivery names it and no one can forge one for another; and what a
+// message's MAIL FROM declared of its content (BODY=8BITMIME, SMTPUTF8), for its reports.
 constexpr const char* kSchemaV9 = R"sql(
 ALTER TABLE deliveries ADD COLUMN tag TEXT;
+ALTER TABLE messages ADD COLUMN body_8bit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
@@ -399,11 +401,13 @@ fb::Result<std::vector<int64_t>, StoreError> SqliteJobStore::insert_message(cons
                                                                      const std::string& op) {
   auto msg = Stmt::prepare(db_.get(),
                            "INSERT INTO messages (id, spool_path, sender, ret, envid, arrived, size, client, "
-                           "auth_user, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active')",
+                           "auth_user, state, body_8bit, smtputf8) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                           "'active', ?10, ?11)",
                            op + ": message");
   if (!msg) return msg.error();
   msg->bind_text(1, m.id).bind_text(2, m.spool_path).bind_text(3, m.sender).bind_opt_text(4, ret_text(m.ret));
   msg->bind_opt_text(5, m.envid).bind_int(6, m.arrived).bind_int(7, m.size).bind_text(8, m.client);
+  msg->bind_int(10, m.body_8bit ? 1 : 0).bind_int(11, m.smtputf8 ? 1 : 0);
   if (auto r = msg->bind_opt_text(9, m.auth_user).run(); !r) return r.error();
 
   auto job =
@@ -520,8 +524,8 @@ fb::Result<std::vector<Event>, StoreError> SqliteJobStore::events(int64_t id) {
 fb::Result<Message, StoreError> SqliteJobStore::message(const std::string& id) {
   const std::string op = "message(" + id + ")";
   auto s = Stmt::prepare(db_.get(),
-                         "SELECT id, spool_path, sender, ret, envid, arrived, size, client, auth_user, state "
-                         "FROM messages WHERE id = ?1",
+                         "SELECT id, spool_path, sender, ret, envid, arrived, size, client, auth_user, state, "
+                         "body_8bit, smtputf8 FROM messages WHERE id = ?1",
                          op);
   if (!s) return s.error();
   s->bind_text(1, id);
@@ -539,6 +543,8 @@ fb::Result<Message, StoreError> SqliteJobStore::message(const std::string& id) {
   m.client = s->text(7);
   m.auth_user = s->opt_text(8);
   m.state = s->text(9);
+  m.body_8bit = s->int64(10) != 0;
+  m.smtputf8 = s->int64(11) != 0;
   return m;
 }
 

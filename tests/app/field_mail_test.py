@@ -259,7 +259,7 @@ class DamagedPdfTest(fbtest.TempDirTest):
                     if inside:
                         if line == b".\r\n":
                             m = email.message_from_bytes(b"".join(data), policy=email.policy.default)
-                            if m.get_param("report-type") == "delivery-status":
+                            if m.get_param("report-type") in ("delivery-status", "global-delivery-status"):
                                 found.append(m)
                             data, inside = [], False
                         else:
@@ -337,6 +337,9 @@ postmaster = "postmaster@example.com"
         self.assertIn("Could NOT be sent to +15550100: the message cannot be faxed: part 1 (vertr\u00e4ge.pdf, "
                       "application/pdf): the PDF is damaged", human.get_content().replace("\r\n", "\n"))
         self.assertEqual(list(dsn.iter_parts())[2].get_content_type(), "message/global-headers")
+        # The SMTPUTF8 that MAIL FROM declared is kept with the message and honoured (RFC 6533 §6.1).
+        self.assertEqual(dsn.get_param("report-type"), "global-delivery-status")
+        self.assertEqual(list(dsn.iter_parts())[1].get_content_type(), "message/global-delivery-status")
 
 
 class PostmasterTest(fbtest.TempDirTest):

@@ -202,6 +202,53 @@ TEST(Dsn, EightBitOriginalsAndUtf8NamesKeepTheReportSevenBit) {
   fs::remove(orig);
 }
 
+// What MAIL FROM declared is honoured even when the original's bytes are all ASCII: SMTPUTF8
+// (UTF-8 was in the envelope) makes the status part message/global-delivery-status with the
+// report-type to match (RFC 6533 §6.1, RFC 6522 §3); BODY=8BITMIME or SMTPUTF8 returns the
+// original as message/global, SMTPUTF8 its headers as message/global-headers.
+TEST(Dsn, TheDeclaredBodyAndSmtputf8AreHonoured) {
+  namespace fs = std::filesystem;
+  fs::path orig = fs::temp_directory_path() / ("dsn_flags." + std::to_string(::getpid()) + ".eml");
+  {
+    std::ofstream f(orig);
+    f << "From: a@example.com\r\nSubject: plain\r\n\r\nASCII BODY\r\n";
+  }
+  mail::DsnInput in;
+  in.reporting_mta = "fax.test";
+  in.from = "fax@fax.test";
+  in.to = "a@example.com";
+  in.message_id = "dsn-f@fax.test";
+  in.arrival = in.now = 1795380067;
+  in.original_path = orig.string();
+  mail::DsnRecipient a;
+  a.final_recipient = "FAX=+12025550100@fax.test";
+  a.action = "failed";
+  a.status = "5.4.1";
+  a.number = "+12025550100";
+  in.recipients = {a};
+  struct Case {
+    bool eight, utf8, full;
+    const char* report_type;
+    const char* returned;
+  };
+  for (const Case& c : {Case{false, false, true, "delivery-status", "Content-Type: message/rfc822"},
+                        Case{true, false, true, "delivery-status", "Content-Type: message/global"},
+                        Case{true, false, false, "delivery-status", "Content-Type: text/rfc822-headers"},
+                        Case{false, true, true, "global-delivery-status", "Content-Type: message/global\n"},
+                        Case{false, true, false, "global-delivery-status", "Content-Type: message/global-headers"}}) {
+    in.original_8bit = c.eight;
+    in.original_smtputf8 = c.utf8;
+    in.full = c.full;
+    auto m = mail::compose_dsn(in);
+    ASSERT_TRUE(m) << m.error().message;
+    const std::string head = m->substr(0, m->find("\n\n"));
+    EXPECT_NE(head.find(std::string("report-type=") + c.report_type), std::string::npos) << head;
+    EXPECT_NE(m->find(std::string("Content-Type: message/") + c.report_type + "\n"), std::string::npos) << *m;
+    EXPECT_NE(m->find(c.returned), std::string::npos) << c.eight << c.utf8 << c.full << "\n" << *m;
+  }
+  fs::remove(orig);
+}
+
 TEST(Dsn, DelayedSaysUntilWhen) {
   mail::DsnInput in;
   in.reporting_mta = "fax.test";

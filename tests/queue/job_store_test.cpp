@@ -112,10 +112,13 @@ TEST_P(JobStoreTest, EnqueueKeepsTheMessageEnvelope) {
   m.sender = "";  // the null reverse path <>
   m.ret = queue::Ret::full;
   m.auth_user = std::nullopt;
+  m.body_8bit = true;
   ASSERT_TRUE(s->enqueue_message(m, {recipient("+12025550100")}));
   auto got = s->message("00000000000000aa");
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(got->sender, "");
+  EXPECT_TRUE(got->body_8bit);
+  EXPECT_FALSE(got->smtputf8);
   EXPECT_EQ(got->ret, queue::Ret::full);
   EXPECT_EQ(got->envid, "QQ314159+env");
   EXPECT_EQ(got->spool_path, "/var/spool/msg/00000000000000aa.eml");
@@ -135,6 +138,11 @@ TEST_P(JobStoreTest, EnqueueKeepsTheMessageEnvelope) {
   EXPECT_EQ(got->envid, std::nullopt);
   EXPECT_EQ(got->auth_user, "alice");
   EXPECT_EQ(scalar("SELECT count(*) FROM messages WHERE id = '00000000000000bb' AND ret IS NULL"), "1");
+  EXPECT_FALSE(got->body_8bit);
+  m = message("00000000000000cc");
+  m.smtputf8 = true;
+  ASSERT_TRUE(s->enqueue_message(m, {recipient("+12025550100")}));
+  EXPECT_TRUE(s->message("00000000000000cc")->smtputf8);
 }
 
 TEST_P(JobStoreTest, EnqueueRefusesBadInputAndWritesNothing) {

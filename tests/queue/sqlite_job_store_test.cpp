@@ -151,6 +151,8 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
                           "outcome", "reported", "priority", "sender", "media", "detected_by", "owner", "lease_until",
                           "attempt"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
+  for (const char* col : {"body_8bit", "smtputf8"})
+    sql_scalar(db_path(), std::string("ALTER TABLE messages DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
@@ -163,6 +165,7 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
   EXPECT_FALSE(j->remote_ident);
   EXPECT_EQ(s->job(2)->sender, "alice@example.com");  // v5 takes it from the message
   EXPECT_EQ(s->job(2)->priority, 0);
+  EXPECT_FALSE(s->message("000000000000000a")->body_8bit);  // v9: nothing was declared
   EXPECT_FALSE(s->job(2)->media);  // v6
   EXPECT_FALSE(s->job(2)->owner);  // v7
   EXPECT_EQ(s->job(2)->attempt, 0);
