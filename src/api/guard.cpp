@@ -56,8 +56,10 @@ asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
                           "user " + user->name + " not admin");
     }
     admin = true;
+    req.user = user->name;
   }
   if (!admin) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
+  if (req.user.empty()) req.user = "admin";
   co_return co_await g->next(std::move(req));
 }
 

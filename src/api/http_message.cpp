@@ -122,7 +122,10 @@ ParseOutcome parse_request(std::string_view data) {
         out.error = error_response(400, "bad Content-Length");
         return out;
       }
-      if (length > kMaxBodyBytes) {
+      // A fax's documents may be larger than any other request: the upload route takes more.
+      const bool upload = req.method == "POST" && req.target.rfind("/api/v1/faxes", 0) == 0 &&
+                          req.target.find('/', 14) == std::string::npos;
+      if (length > (upload ? kMaxUploadBytes : kMaxBodyBytes)) {
         out.error = error_response(413, "request body too large");
         return out;
       }

@@ -2,7 +2,8 @@
 //
 // STANDARDS: RFC 9112 (HTTP/1.1 message syntax), the subset a JSON API needs: Content-Length
 // bodies, no chunked requests (411), one request per connection.
-// LIMITS: kMaxHeaderBytes request head (431 past it), kMaxBodyBytes body (413), kMaxHeaders
+// LIMITS: kMaxHeaderBytes request head (431 past it), kMaxBodyBytes body (kMaxUploadBytes for
+// POST /api/v1/faxes; 413 past it), kMaxHeaders
 // header fields (431 past it).
 #pragma once
 
@@ -18,6 +19,7 @@ namespace api {
 
 inline constexpr size_t kMaxHeaderBytes = 16 * 1024;
 inline constexpr size_t kMaxBodyBytes = 1024 * 1024;
+inline constexpr size_t kMaxUploadBytes = 32 * 1024 * 1024;  // POST /api/v1/faxes (documents)
 inline constexpr size_t kMaxHeaders = 100;
 
 using Headers = std::vector<std::pair<std::string, std::string>>;  // names lower-cased, values trimmed
@@ -28,6 +30,7 @@ struct Request {
   std::string body;
   Headers headers;
   std::string peer;  // the client's address, set by the server (for audit lines)
+  std::string user;  // who the token names, set by the guard ("admin": the node's own token)
   // The first field of that (lower-case) name; nullopt when absent. A repeated Host or
   // Authorization is refused by parse_request, so for those "the first" is "the one".
   std::optional<std::string_view> header(std::string_view name) const;

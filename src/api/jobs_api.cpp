@@ -1,10 +1,12 @@
 // jobs_api.cpp — /api/jobs routes over the job store (see jobs_api.hpp).
 #include "api/jobs_api.hpp"
 
+#include <cctype>
 #include <charconv>
 
+#include "api/query.hpp"
+
 namespace api {
-namespace {
 
 std::optional<int64_t> parse_id(std::string_view s) {
   int64_t id = 0;
@@ -13,6 +15,34 @@ std::optional<int64_t> parse_id(std::string_view s) {
   return id;
 }
 
+std::string query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    auto eq = kv.find('=');
+    if (kv.substr(0, eq) == key && eq != std::string_view::npos) {
+      std::string out;
+      std::string_view v = kv.substr(eq + 1);
+      for (size_t i = 0; i < v.size(); ++i) {
+        int hi = 0, lo = 0;
+        auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) ? (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10) : -1; };
+        if (v[i] == '%' && i + 2 < v.size() && (hi = hex(v[i + 1])) >= 0 && (lo = hex(v[i + 2])) >= 0) {
+          out.push_back(char(hi * 16 + lo));
+          i += 2;
+        } else {
+          out.push_back(v[i]);
+        }
+      }
+      return out;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+namespace {
+
 std::string json_error(const std::string& why) {
   std::string e;
   for (char c : why) {
@@ -20,18 +50,6 @@ std::string json_error(const std::string& why) {
     if (static_cast<unsigned char>(c) >= 0x20) e += c;
   }
   return "{\"error\":\"" + e + "\"}\n";
-}
-
-std::string query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    auto eq = kv.find('=');
-    if (kv.substr(0, eq) == key && eq != std::string_view::npos) return std::string(kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
 }
 
 Response list(queue::JobStore& store, std::string_view query) {

@@ -28,6 +28,7 @@
 
 #include "api/access.hpp"
 #include "api/guard.hpp"
+#include "api/faxes_api.hpp"
 #include "api/jobs_api.hpp"
 #include "api/trunks_api.hpp"
 #include "app/cidr.hpp"
@@ -708,8 +709,26 @@ int run(config::Config cfg) {
   api::Handler trunks_api = api::trunks_handler([&] {
     return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{};
   });
-  api::Handler routes = [jobs_api, trunks_api](api::Request req) {
+  // POST /api/v1/faxes: a submission goes through the OffRamp's checks and group commit.
+  api::Submitter submit = [&](api::FaxRequest fr, std::function<void(api::FaxAccepted)> done) {
+    gateway::Submission sub;
+    sub.user = std::move(fr.user);
+    sub.to = std::move(fr.to);
+    for (auto& d : fr.documents) sub.documents.push_back({std::move(d.filename), std::move(d.content_type), std::move(d.data)});
+    sub.priority = fr.priority;
+    offramp.submit(std::move(sub), [done](gateway::SubmitResult r) {
+      if (r.status == 201) log("api: queued " + r.message_id + " (" + std::to_string(r.jobs.size()) + " fax job(s))");
+      done(api::FaxAccepted{r.status, r.error, r.jobs});
+    });
+  };
+  api::Handler faxes_api = api::faxes_handler(*store, store_pool.get_executor(), submit, [&](int64_t id) {
+    asio::post(io, [&, id] {
+      if (hang_up_job) hang_up_job(id);
+    });
+  });
+  api::Handler routes = [jobs_api, trunks_api, faxes_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+    if (path.rfind("/api/v1/faxes", 0) == 0) return faxes_api(std::move(req));
     return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
   };
   api::GuardOptions guard{cfg.http.tokens, cfg.http.hosts, admin_hash, [](const std::string& l) { log(l); }};

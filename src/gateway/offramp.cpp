@@ -10,6 +10,7 @@
 #include <set>
 
 #include <crypt.h>
+#include <glib.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -44,6 +45,20 @@ std::string rfc5322_date(std::time_t t) {
 std::string ascii(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
+// RFC 2045 §6.8 base64 (GLib's encoder) in lines of 76 characters, each ended by CRLF.
+std::string base64_lines(std::string_view data) {
+  gchar* b64 = g_base64_encode(reinterpret_cast<const guchar*>(data.data()), data.size());
+  const std::string_view all(b64);
+  std::string out;
+  out.reserve(all.size() + all.size() / 76 * 2 + 2);
+  for (size_t at = 0; at < all.size(); at += 76) {
+    out.append(all.substr(at, 76));
+    out += "\r\n";
+  }
+  g_free(b64);
   return out;
 }
 
@@ -493,6 +508,97 @@ void OffRamp::drain() {
     size_t n = m.recipients.size();
     done(Reply{250, "2.0.0", "Ok: queued as " + m.id + " (" + std::to_string(n) + " fax job" + (n == 1 ? "" : "s") + ")"});
   }
+}
+
+void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
+  auto refuse = [&](int status, std::string why) {
+    SubmitResult r;
+    r.status = status;
+    r.error = std::move(why);
+    done(r);
+  };
+  if (sub.to.empty()) return refuse(400, "no number to send to (give one or more `to`)");
+  if (sub.documents.empty()) return refuse(400, "no document to send (give one or more `document` files)");
+  if (opt_.domains.empty()) return refuse(503, "this node has no [smtp] domains to address faxes with");
+  // Each number as the mail intake would take it: parsed, then the dialling policy and the caps.
+  PreparedMessage p;
+  std::map<std::pair<std::string, std::string>, bool> seen;
+  for (const auto& to : sub.to) {
+    const std::string address = "FAX=" + to + "@" + opt_.domains.front();
+    auto fax = address::parse_fax_address(address, opt_.address);
+    if (!fax) return refuse(400, "\"" + ascii(to) + "\" is not a fax number: " + fax.error().reason);
+    auto verdict = address::check_number(opt_.dialing, fax->number);
+    if (!verdict.allowed) return refuse(403, fax->number + ": " + verdict.reason);
+    if (opt_.budget) {
+      if (auto why = opt_.budget->check(budget_sender("", sub.user), 0, int64_t(std::time(nullptr)))) {
+        return refuse(429, fax->number + ": " + *why + ", try again later");
+      }
+    }
+    if (!seen.emplace(std::make_pair(fax->number, fax->subaddress.value_or("")), true).second) continue;
+    // NOTIFY=NEVER: an API user follows the fax through the API, not by mail.
+    p.recipients.push_back({address::to_rfc3192(*fax), fax->number, fax->subaddress, opt_.station_id,
+                            std::string("NEVER"), std::nullopt, sub.priority});
+  }
+  // The message: From the user, one attachment per document, in order.
+  const std::string boundary = "faxbridge-api-" + std::to_string(std::time(nullptr));
+  std::string text = "From: " + ascii(sub.user) + " <api@" + opt_.domains.front() + ">\r\nTo: ";
+  for (size_t i = 0; i < p.recipients.size(); ++i) text += (i ? ", " : "") + p.recipients[i].recipient;
+  text += "\r\nSubject: Fax submitted through the API by " + ascii(sub.user) + "\r\nDate: " +
+          rfc5322_date(std::time(nullptr)) + "\r\n" +
+          (sub.priority > 0 ? "Priority: urgent\r\n" : sub.priority < 0 ? "Priority: non-urgent\r\n" : "") +
+          "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
+  for (const auto& d : sub.documents) {
+    std::string name;
+    for (char c : d.filename) name.push_back(c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 ? '_' : c);
+    const std::string type = d.content_type.empty() ? "application/octet-stream" : ascii(d.content_type);
+    text += "--" + boundary + "\r\nContent-Type: " + type + "\r\nContent-Disposition: attachment; filename=\"" +
+            name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64_lines(d.data) + "--" + boundary + "\r\n";
+  }
+  text.resize(text.size() - 2);
+  text += "--\r\n";
+  mail::SelectOptions so;
+  so.office = opt_.office;
+  so.max_bytes = text.size() + 1;
+  auto parts = mail::select_fax_parts(text, so);
+  if (!parts) return refuse(422, parts.error().message);
+  auto w = spool_.begin_message();
+  if (!w) return refuse(503, "the spool: " + w.error().message);
+  auto writer = std::move(w.value());
+  p.id = writer.id();
+  if (auto a = writer.append(text); !a) {
+    writer.abort();
+    return refuse(503, "the spool: " + a.error().message);
+  }
+  auto committed = writer.commit_unsynced();
+  if (!committed) return refuse(503, "the spool: " + committed.error().message);
+  queue::NewMessage& m = p.message;
+  m.id = p.id;
+  m.spool_path = *committed;
+  m.sender = "";  // reports go nowhere: the API tells
+  m.arrived = std::time(nullptr);
+  m.size = int64_t(text.size());
+  m.client = "api";
+  m.auth_user = sub.user;
+  if (auto why = queue::JobStore::check(m, p.recipients)) {
+    spool_.remove_message(p.id);
+    return refuse(400, *why);
+  }
+  const std::string id = p.id;
+  enqueue_commit(std::move(p), [this, id, done](smtp::Reply reply) {
+    SubmitResult r;
+    if (reply.code != 250) {
+      r.status = 503;
+      r.error = reply.text;
+      return done(r);
+    }
+    r.message_id = id;
+    queue::JobFilter f;
+    f.message_id = id;
+    if (auto jobs = store_.jobs(f)) {
+      for (auto it = jobs->rbegin(); it != jobs->rend(); ++it) r.jobs.push_back(it->id);  // oldest first
+    }
+    done(r);
+  });
 }
 
 std::unique_ptr<smtp::Intake> OffRamp::make_intake(const asio::ip::address& client, bool trusted) {

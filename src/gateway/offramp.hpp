@@ -85,6 +85,27 @@ struct OffRampOptions {
 };
 
 
+// A fax submitted through the HTTP API (POST /api/v1/faxes): documents of any type the mail
+// intake faxes, and numbers as `faxbridge address` takes them ("+12025550100", with an optional
+// "/T33S=123"). It becomes a message in the spool like a mail (From the user, one attachment per
+// document) and goes through the same checks and the same group commit.
+struct Submission {
+  std::string user;  // the token's user ("admin" for the node's own token)
+  std::vector<std::string> to;
+  struct Document {
+    std::string filename, content_type, data;
+  };
+  std::vector<Document> documents;
+  int priority = 0;  // +1 urgent, 0 normal, -1 non-urgent
+};
+struct SubmitResult {
+  int status = 201;   // 201, or the HTTP status of the refusal: 400 bad input, 403 policy,
+                      // 422 nothing to fax, 429 a cap, 503 the spool or store failed
+  std::string error;  // the refusal's sentence
+  std::string message_id;
+  std::vector<int64_t> jobs;  // one per distinct number, in the order given
+};
+
 // A message ready to be committed: its spool file written and renamed (not yet durable) and
 // the rows for the job store.
 struct PreparedMessage {
@@ -119,6 +140,10 @@ class OffRamp {
   std::function<std::optional<smtp::Reply>(const mail::BounceAddress& bounce, const std::string& address,
                                            std::string_view message)>
       on_bounce;
+
+  // Store executor only: a submission checked, spooled and committed like a mail; `done` gets
+  // the jobs once they are durable, or the refusal (nothing queued).
+  void submit(Submission s, std::function<void(SubmitResult)> done);
 
   // Store executor only: add a prepared message to the next group commit; `done` gets its reply.
   void enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done);

@@ -1,0 +1,196 @@
+// faxes_api.cpp — /api/v1/faxes (see faxes_api.hpp).
+#include "api/faxes_api.hpp"
+
+#include <cctype>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "api/query.hpp"
+#include "mail/form_data.hpp"
+
+namespace api {
+namespace {
+
+const char* code_of(int status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 403: return "refused";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 415: return "unsupported_media_type";
+    case 422: return "unprocessable";
+    case 429: return "over_cap";
+    case 501: return "not_implemented";
+    default: return status >= 500 ? "unavailable" : "error";
+  }
+}
+
+Response fail(int status, const std::string& message) {
+  return v1_error(status, code_of(status), message);
+}
+
+std::string items(const std::vector<queue::Job>& jobs) {
+  std::string body = "[";
+  for (size_t i = 0; i < jobs.size(); ++i) body += (i ? "," : "") + queue::to_json(jobs[i]);
+  return body + "]";
+}
+
+Response list(queue::JobStore& store, std::string_view query) {
+  queue::JobFilter f;
+  if (auto s = query_value(query, "state"); !s.empty()) {
+    if (!queue::is_state(queue::Direction::out, s) && !queue::is_state(queue::Direction::in, s)) {
+      return fail(400, "no state \"" + s + "\"");
+    }
+    f.state = s;
+  }
+  if (auto d = query_value(query, "direction"); !d.empty()) {
+    if (d != "out" && d != "in") return fail(400, "direction is out or in");
+    f.direction = d == "out" ? queue::Direction::out : queue::Direction::in;
+  }
+  int limit = 50;
+  if (auto l = query_value(query, "limit"); !l.empty()) {
+    auto n = parse_id(l);
+    if (!n || *n > 500) return fail(400, "limit is 1 to 500");
+    limit = int(*n);
+  }
+  std::optional<int64_t> cursor;
+  if (auto c = query_value(query, "cursor"); !c.empty()) {
+    cursor = parse_id(c);
+    if (!cursor) return fail(400, "not a cursor: " + c);
+  }
+  const std::string number = query_value(query, "number");
+  auto jobs = store.jobs(f);  // newest first
+  if (!jobs) return fail(503, jobs.error().message);
+  std::vector<queue::Job> page;
+  bool more = false;
+  for (const auto& j : *jobs) {
+    if (cursor && j.id >= *cursor) continue;
+    if (!number.empty() && j.number != number) continue;
+    if (int(page.size()) == limit) {
+      more = true;
+      break;
+    }
+    page.push_back(j);
+  }
+  std::string next = more ? "\"" + std::to_string(page.back().id) + "\"" : "null";
+  return {200, "{\"items\":" + items(page) + ",\"next_cursor\":" + next + "}\n"};
+}
+
+// The form's fields as a request, or the refusal.
+std::variant<FaxRequest, Response> read_form(const Request& req) {
+  auto ct = req.header("content-type");
+  if (!ct) return fail(415, "send multipart/form-data (RFC 7578) with `to` and `document` fields");
+  auto fields = mail::parse_form_data(*ct, req.body);
+  if (!fields) return fail(fields.error().find("not multipart/form-data") != std::string::npos ? 415 : 400, fields.error());
+  FaxRequest fr;
+  for (auto& f : *fields) {
+    if (f.name == "to") {
+      // One number per field; a comma list is taken too.
+      for (size_t at = 0; at <= f.data.size();) {
+        size_t comma = f.data.find(',', at);
+        if (comma == std::string::npos) comma = f.data.size();
+        std::string n = f.data.substr(at, comma - at);
+        while (!n.empty() && std::isspace(static_cast<unsigned char>(n.back()))) n.pop_back();
+        while (!n.empty() && std::isspace(static_cast<unsigned char>(n.front()))) n.erase(0, 1);
+        if (!n.empty()) fr.to.push_back(n);
+        at = comma + 1;
+      }
+    } else if (f.name == "document") {
+      if (!f.filename) return fail(400, "the `document` field is a file (Content-Disposition with a filename)");
+      if (f.data.empty()) return fail(400, "document " + *f.filename + " is empty");
+      fr.documents.push_back({*f.filename, f.content_type, std::move(f.data)});
+    } else if (f.name == "priority") {
+      if (f.data == "urgent") fr.priority = 1;
+      else if (f.data == "non-urgent") fr.priority = -1;
+      else if (f.data != "normal") return fail(400, "priority is urgent, normal or non-urgent");
+    } else if (f.name == "cover" || f.name == "send_after" || f.name == "webhook_url") {
+      return fail(501, "the `" + f.name + "` field is not supported yet; nothing was queued");
+    } else {
+      return fail(400, "unknown field `" + f.name + "`");
+    }
+  }
+  return fr;
+}
+
+asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, Request req) {
+  auto form = read_form(req);
+  if (auto* r = std::get_if<Response>(&form)) co_return *r;
+  FaxRequest fr = std::move(std::get<FaxRequest>(form));
+  fr.user = req.user.empty() ? "admin" : req.user;
+  // The commit is a group commit on this executor: wait for its answer without blocking it.
+  FaxAccepted a = co_await asio::async_initiate<decltype(asio::use_awaitable), void(FaxAccepted)>(
+      [&](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        submit(std::move(fr), [h](FaxAccepted a) {
+          auto ex = asio::get_associated_executor(*h);
+          asio::post(ex, [h, a]() mutable { std::move(*h)(a); });
+        });
+      },
+      asio::use_awaitable);
+  if (a.status != 201) co_return fail(a.status, a.error);
+  std::vector<queue::Job> jobs;
+  for (int64_t id : a.jobs) {
+    if (auto j = store->job(id)) jobs.push_back(*j);
+  }
+  co_return Response{201, "{\"items\":" + items(jobs) + "}\n"};
+}
+
+asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::function<void(int64_t)> on_cancelled,
+                                Request req) {
+  std::string_view target = req.target;
+  std::string_view query;
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    query = target.substr(q + 1);
+    target = target.substr(0, q);
+  }
+  if (target == "/api/v1/faxes" || target == "/api/v1/faxes/") {
+    if (req.method == "POST") co_return co_await submit_fax(store, submit, std::move(req));
+    if (req.method != "GET") co_return fail(405, "use GET or POST");
+    co_return list(*store, query);
+  }
+  const std::string_view prefix = "/api/v1/faxes/";
+  if (target.substr(0, prefix.size()) != prefix) co_return fail(404, "no such resource");
+  std::string_view rest = target.substr(prefix.size());
+  bool cancel = false;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (rest.substr(slash) != "/cancel") co_return fail(404, "no such resource");
+    cancel = true;
+    rest = rest.substr(0, slash);
+  }
+  auto id = parse_id(rest);
+  if (!id) co_return fail(404, "no fax " + std::string(rest));
+  if (cancel) {
+    if (req.method != "POST") co_return fail(405, "use POST");
+    if (auto s = store->cancel(*id); !s) {
+      co_return fail(s.error().code == queue::StoreErrc::not_found ? 404 : 409, s.error().message);
+    }
+    if (on_cancelled) on_cancelled(*id);
+  } else if (req.method != "GET") {
+    co_return fail(405, "use GET");
+  }
+  auto job = store->job(*id);
+  if (!job) {
+    const bool missing = job.error().code == queue::StoreErrc::not_found;
+    co_return fail(missing ? 404 : 503, missing ? "no fax " + std::to_string(*id) : job.error().message);
+  }
+  co_return Response{200, queue::to_json(*job) + "\n"};
+}
+
+}  // namespace
+
+Response v1_error(int status, const std::string& code, const std::string& message) {
+  nlohmann::json j;
+  j["error"] = {{"code", code}, {"message", message}};
+  return {status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+}
+
+Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, Submitter submit,
+                      std::function<void(int64_t)> on_cancelled) {
+  return [&store, store_exec, submit, on_cancelled](Request req) {
+    return asio::co_spawn(store_exec, route(&store, submit, on_cancelled, std::move(req)), asio::use_awaitable);
+  };
+}
+
+}  // namespace api

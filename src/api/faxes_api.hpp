@@ -1,0 +1,56 @@
+// faxes_api.hpp — the /api/v1 fax routes (INTERFACES.md, HTTP API): what `faxbridge send`, and
+// any program, uses to send faxes and follow them.
+//
+//   POST /api/v1/faxes               multipart/form-data (RFC 7578): one or more `document` files
+//                                    (any type the mail intake faxes), one or more `to` numbers
+//                                    ("+12025550100", optional "/T33S=123"), optional `priority`
+//                                    (urgent | normal | non-urgent) -> 201 {"items": [job, ...]}
+//                                    once committed (one job per distinct number)
+//   GET  /api/v1/faxes               ?direction=&state=&number=&cursor=&limit= (newest first;
+//                                    limit 50 by default, at most 500) -> {"items": [...],
+//                                    "next_cursor": "<id>" | null}
+//   GET  /api/v1/faxes/{id}          the job object (queue::to_json)
+//   POST /api/v1/faxes/{id}/cancel   the job, cancelled; 409 when already final
+// Errors: {"error": {"code": "...", "message": "..."}} with 400 bad_request, 403 refused (the
+// dialling policy), 404 not_found, 405 method_not_allowed, 409 conflict, 413 (the server),
+// 415 unsupported_media_type, 422 unprocessable (nothing that can be faxed), 429 over_cap,
+// 501 not_implemented (cover, send_after and webhook_url are not built yet), 503 unavailable.
+// Who: the guard lets only admin tokens through for now (guard.hpp); per-user views are issue 16.
+// THREADS: handlers run on the store executor; `submit` is called there and answers there.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "api/http_server.hpp"
+#include "queue/job_store.hpp"
+
+namespace api {
+
+struct FaxRequest {
+  std::string user;
+  std::vector<std::string> to;
+  struct Document {
+    std::string filename, content_type, data;
+  };
+  std::vector<Document> documents;
+  int priority = 0;
+};
+struct FaxAccepted {
+  int status = 201;  // else the refusal's HTTP status
+  std::string error;
+  std::vector<int64_t> jobs;
+};
+// Checks, spools and commits a request; calls `done` (on the store executor) when durable or refused.
+using Submitter = std::function<void(FaxRequest, std::function<void(FaxAccepted)>)>;
+
+Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, Submitter submit,
+                      std::function<void(int64_t)> on_cancelled = nullptr);
+
+// {"error": {"code": code, "message": message}}
+Response v1_error(int status, const std::string& code, const std::string& message);
+
+}  // namespace api
