@@ -1,9 +1,19 @@
 // client.cpp — HTTP requests to a running node and their rendering for a terminal.
 #include "app/client.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
 
 #include <asio.hpp>
 #include <nlohmann/json.hpp>
@@ -45,7 +55,7 @@ std::optional<Url> parse_url(const std::string& url) {
 
 // One request; nullopt (with `why`) when the server cannot be reached.
 std::optional<HttpResult> request(const Remote& remote, const std::string& method, const std::string& target,
-                                  std::string& why) {
+                                  std::string& why, const std::string& body = "", const std::string& content_type = "") {
   const std::string& server = remote.server;
   auto url = parse_url(server);
   if (!url) {
@@ -59,10 +69,12 @@ std::optional<HttpResult> request(const Remote& remote, const std::string& metho
     asio::connect(sock, resolver.resolve(url->host, url->port));
     const bool v6 = url->host.find(':') != std::string::npos;
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + (v6 ? "[" + url->host + "]" : url->host) + ":" +
-                      url->port + "\r\nContent-Length: 0\r\n" +
+                      url->port + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+                      (content_type.empty() ? "" : "Content-Type: " + content_type + "\r\n") +
                       (remote.token.empty() ? "" : "Authorization: Bearer " + remote.token + "\r\n") +
                       "Connection: close\r\n\r\n";
     asio::write(sock, asio::buffer(req));
+    if (!body.empty()) asio::write(sock, asio::buffer(body));
     std::string resp;
     std::error_code ec;
     std::array<char, 8192> buf;
@@ -182,6 +194,159 @@ int cmd_cancel(const Remote& remote, const std::string& id) {
   if (r->status != 200) return fail("cancel", error_of(r->body), 6);
   std::cout << "job " << id << " cancelled\n";
   return 0;
+}
+
+namespace {
+
+// A document's type from its name, for the form (the server also looks at the bytes).
+std::string type_of(const std::string& path) {
+  static const std::map<std::string, std::string> kTypes = {
+      {"pdf", "application/pdf"},  {"tif", "image/tiff"},  {"tiff", "image/tiff"}, {"png", "image/png"},
+      {"jpg", "image/jpeg"},       {"jpeg", "image/jpeg"}, {"gif", "image/gif"},   {"txt", "text/plain"},
+      {"html", "text/html"},       {"htm", "text/html"},
+      {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+      {"doc", "application/msword"}, {"odt", "application/vnd.oasis.opendocument.text"},
+      {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+      {"rtf", "application/rtf"}};
+  const auto dot = path.rfind('.');
+  if (dot == std::string::npos) return "application/octet-stream";
+  std::string ext = path.substr(dot + 1);
+  for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  auto it = kTypes.find(ext);
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+// What a person reads of a job while it goes.
+std::string progress_line(const nlohmann::json& j) {
+  const std::string state = cell(j, "state");
+  const std::string error = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
+  const int pages = j.value("pages", 0), done = j.value("pages_done", 0);
+  if (state == "queued" || state == "rendering") return "rendering";
+  if (state == "ready") return pages ? "waiting for a line (" + std::to_string(pages) + " page(s))" : "waiting for a line";
+  if (state == "sending") {
+    return done == 0 ? "dialling, " + std::to_string(pages) + " page(s) to send"
+                     : "sending: page " + std::to_string(std::min(done + 1, pages)) + " of " + std::to_string(pages) +
+                           " (" + std::to_string(done) + " confirmed)";
+  }
+  if (state == "retry") return "will retry at " + cell(j, "retry_at") + (error.empty() ? "" : ": " + error);
+  if (state == "done") return "done: " + std::to_string(done) + " of " + std::to_string(pages) + " page(s) sent";
+  if (state == "failed") return "failed: " + (error.empty() ? std::string("no reason given") : error);
+  return state;
+}
+
+bool final_state(const std::string& s) {
+  return s == "done" || s == "failed" || s == "cancelled";
+}
+
+// Exit code of a refused submission: the input (2), the policy or a token (7), the node (6).
+int submit_refused(const HttpResult& r) {
+  std::string message = r.body;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("error")) {
+    const auto& e = j["error"];
+    if (e.is_object() && e.contains("message") && e["message"].is_string()) message = e["message"].get<std::string>();
+    else if (e.is_string()) message = e.get<std::string>();
+  }
+  const int code = r.status == 401 || r.status == 403 || r.status == 429 ? 7 : r.status >= 500 ? 6 : 2;
+  std::string hint = r.status == 401 ? " (give --token, set $FAXBRIDGE_TOKEN, or run where the node's admin.token is readable)" : "";
+  return fail("send", message + hint, code);
+}
+
+}  // namespace
+
+int cmd_send(const Remote& remote, const std::vector<std::string>& to, const std::vector<std::string>& files,
+             bool no_wait) {
+  if (to.empty()) return fail("send", "give at least one --to NUMBER", 2);
+  if (files.empty()) return fail("send", "give at least one FILE to send", 2);
+  // The form (RFC 7578): a boundary that does not occur in the documents.
+  std::mt19937_64 rng(std::random_device{}());
+  std::string boundary;
+  std::string parts;
+  std::vector<std::string> datas;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) return fail("send", f + ": cannot be read: " + std::strerror(errno), 2);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return fail("send", f + ": cannot be read", 2);
+    if (ss.str().empty()) return fail("send", f + ": the file is empty", 2);
+    datas.push_back(ss.str());
+  }
+  for (;;) {
+    boundary = "faxbridge-" + std::to_string(rng());
+    bool clash = false;
+    for (const auto& d : datas) clash = clash || d.find(boundary) != std::string::npos;
+    if (!clash) break;
+  }
+  std::string body;
+  for (const auto& n : to) {
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n" + n + "\r\n";
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string name = files[i].substr(files[i].rfind('/') == std::string::npos ? 0 : files[i].rfind('/') + 1);
+    for (auto& c : name) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+    }
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"document\"; filename=\"" + name +
+            "\"\r\nContent-Type: " + type_of(files[i]) + "\r\nContent-Transfer-Encoding: binary\r\n\r\n" + datas[i] + "\r\n";
+  }
+  body += "--" + boundary + "--\r\n";
+  std::string why;
+  auto r = request(remote, "POST", "/api/v1/faxes", why, body, "multipart/form-data; boundary=" + boundary);
+  if (!r) return fail("send", why, 6);
+  if (r->status != 201) return submit_refused(*r);
+  auto accepted = nlohmann::json::parse(r->body, nullptr, false);
+  if (!accepted.is_object() || !accepted.contains("items") || !accepted["items"].is_array()) {
+    return fail("send", "the node's answer cannot be read", 6);
+  }
+  std::vector<nlohmann::json> jobs(accepted["items"].begin(), accepted["items"].end());
+  if (no_wait) {
+    for (const auto& j : jobs) std::cout << cell(j, "id") << "\n";
+    return 0;
+  }
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  std::vector<std::string> shown(jobs.size());
+  auto label = [&](const nlohmann::json& j) { return "job " + cell(j, "id") + " to " + cell(j, "number") + ": "; };
+  bool first = true;
+  for (;;) {
+    bool all_final = true;
+    std::vector<std::string> lines;
+    for (const auto& j : jobs) {
+      lines.push_back(label(j) + progress_line(j));
+      all_final = all_final && final_state(cell(j, "state"));
+    }
+    if (tty) {
+      // One live line per recipient, redrawn in place.
+      if (!first && lines != shown) std::cout << "\x1b[" << lines.size() << "A";
+      if (first || lines != shown) {
+        for (const auto& l : lines) std::cout << "\r\x1b[2K" << l << "\n";
+      }
+    } else {
+      for (size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i] != shown[i]) std::cout << lines[i] << "\n";
+      }
+    }
+    std::cout.flush();
+    shown = lines;
+    first = false;
+    if (all_final) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // (polling the node, not waiting on a guess)
+    for (auto& j : jobs) {
+      if (final_state(cell(j, "state"))) continue;
+      auto g = request(remote, "GET", "/api/v1/faxes/" + cell(j, "id"), why);
+      if (!g) return fail("send", why, 6);
+      if (g->status == 401 || g->status == 403) return submit_refused(*g);
+      if (g->status != 200) return fail("send", "job " + cell(j, "id") + ": " + error_of(g->body), 6);
+      auto now = nlohmann::json::parse(g->body, nullptr, false);
+      if (now.is_object()) j = now;
+    }
+  }
+  bool all_sent = true;
+  for (const auto& j : jobs) {
+    all_sent = all_sent && cell(j, "state") == "done" && j.value("pages", 0) > 0 &&
+               j.value("pages_done", 0) == j.value("pages", 0);
+  }
+  return all_sent ? 0 : 1;
 }
 
 }  // namespace app

@@ -1,4 +1,4 @@
-// client.hpp — the CLI side of the JSON API: `faxbridge jobs`, `job ID`, `cancel ID`.
+// client.hpp — the CLI side of the JSON API: `faxbridge send`, `jobs`, `job ID`, `cancel ID`.
 //
 // Talks HTTP/1.1 to --server URL (default http://127.0.0.1:8025) with Authorization: Bearer and
 // the token of --token, else $FAXBRIDGE_TOKEN, else the node-local admin token
@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace app {
 
@@ -26,5 +27,13 @@ std::string find_token(const std::optional<std::string>& flag, const std::option
 int cmd_jobs(const Remote& remote, bool json);
 int cmd_job(const Remote& remote, const std::string& id, bool json);
 int cmd_cancel(const Remote& remote, const std::string& id);
+// `faxbridge send --to NUMBER... FILE...` (POST /api/v1/faxes), then the progress of each job
+// until all are final: on a terminal one live line per recipient, redrawn in place; otherwise a
+// plain line whenever a recipient's line changes. --no-wait prints the job ids. Exit 0 when every
+// recipient got every page; 1 when any did not; 2 usage (a file that cannot be read, a bad
+// number, nothing that can be faxed); 6 the node unreachable or failing; 7 refused (a token, the
+// dialling policy, a cap).
+int cmd_send(const Remote& remote, const std::vector<std::string>& to, const std::vector<std::string>& files,
+             bool no_wait);
 
 }  // namespace app

@@ -150,6 +150,15 @@ int main(int argc, char** argv) {
   auto* cancel = cli.add_subcommand("cancel", "cancel a job");
   cancel->add_option("ID", job_id, "job id")->required();
   remote_options(cancel);
+  std::vector<std::string> send_to, send_files;
+  bool no_wait = false;
+  auto* send = cli.add_subcommand("send", "send documents as a fax through a running node, and follow it");
+  send->add_option("--to", send_to, "a fax number (E.164, optional /T33S=subaddress); repeat for more")
+      ->required()
+      ->allow_extra_args(false);
+  send->add_option("FILE", send_files, "documents: PDF, images, TIFF, text, Office, HTML")->required();
+  send->add_flag("--no-wait", no_wait, "print the job ids and return");
+  remote_options(send);
 
   std::string token_name;
   bool token_admin = false;
@@ -186,7 +195,10 @@ int main(int argc, char** argv) {
     return app::serve(config_path);
   }
   if (addr->parsed()) return cmd_address(address_text);
-  if (jobs->parsed() || job->parsed() || cancel->parsed()) remote.token = app::find_token(token_flag, config_path, remote.server);
+  if (jobs->parsed() || job->parsed() || cancel->parsed() || send->parsed()) {
+    remote.token = app::find_token(token_flag, config_path, remote.server);
+  }
+  if (send->parsed()) return app::cmd_send(remote, send_to, send_files, no_wait);
   if (jobs->parsed()) return app::cmd_jobs(remote, json);
   if (job->parsed()) return app::cmd_job(remote, job_id, json);
   if (cancel->parsed()) return app::cmd_cancel(remote, job_id);

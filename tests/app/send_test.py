@@ -1,0 +1,198 @@
+"""`faxbridge send` and POST /api/v1/faxes (issue 16, INTERFACES.md): documents submitted through
+the HTTP API become fax jobs like a mail's, sent over a real T.38 call (the node's trunk is its own
+SIP port), and followed to the end.
+
+- SendTest: the plain view line by line, exit 0 once every page went, the job done with its pages
+  and the node's own reception of them; the terminal view through a pseudo-terminal, one live line
+  per recipient redrawn in place; --no-wait; each refusal's exit code and sentence.
+- FaxesApiTest: the v1 routes' JSON (errors as {"error": {"code", "message"}}, the list with its
+  cursor) without a call."""
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import fbtest
+from offramp_test import Node, free_port
+
+
+def send(node, *args, token=None):
+    cmd = [fbtest.FAXBRIDGE, "send", *args, "--server", node.server]
+    cmd += ["--token", token] if token is not None else ["--config", node.config]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+class SendTest(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.pdf = self.path("letter.pdf")
+        with open(self.pdf, "wb") as f:
+            f.write(fbtest.pdf_with_pages(["A LETTER BY FAX"])[0])
+        self.node = Node(self.dir, trunk="self", extra='[dialing]\ndeny = ["+1900"]\n')
+        self.addCleanup(self.node.stop)
+
+    def test_plain_lines_then_done_and_exit_0(self):
+        p = send(self.node, "--to", "+15550100", self.pdf)
+        self.assertEqual(p.returncode, 0, (p.stdout, p.stderr))
+        lines = p.stdout.splitlines()
+        m = re.match(r"job (\d+) to \+15550100: rendering$", lines[0])
+        self.assertTrue(m, lines)
+        job = int(m.group(1))
+        # A line each time the recipient's state changed, ending with every page sent.
+        self.assertEqual(lines[-1], "job %d to +15550100: done: 1 of 1 page(s) sent" % job)
+        self.assertEqual(len(lines), len(set(lines)), lines)  # no line repeated
+        self.assertTrue(any("dialling" in l or "sending" in l for l in lines), lines)
+        out = self.node.api("/api/v1/faxes/%d" % job)
+        self.assertEqual((out["state"], out["pages"], out["pages_done"], out["number"]), ("done", 1, 1, "+15550100"))
+        # The call was real: the node received the page on its own DID.
+        inbound = [j for j in self.node.jobs() if j["direction"] == "in"]
+        self.assertEqual([j["pages"] for j in inbound], [1])
+
+    def test_the_terminal_view_redraws_one_line_per_recipient(self):
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: faxbridge send on the pseudo-terminal
+            os.execv(fbtest.FAXBRIDGE, [fbtest.FAXBRIDGE, "send", "--to", "+15550100", "--to", "+15550101", self.pdf,
+                                        "--server", self.node.server, "--config", self.node.config])
+        out = b""
+        deadline = time.time() + 300
+        while True:
+            self.assertLess(time.time(), deadline, out[-2000:])
+            r, _, _ = select.select([fd], [], [], 1)
+            if not r:
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child has gone
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        text = out.decode(errors="replace")
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, text)
+        # Two lines, redrawn in place: the cursor goes up two lines and each line is cleared.
+        self.assertIn("\x1b[2A", text)
+        self.assertIn("\r\x1b[2K", text)
+        screen = screen_of(text)
+        self.assertEqual(len(screen), 2, screen)
+        self.assertRegex(screen[0], r"^job \d+ to \+15550100: done: 1 of 1 page\(s\) sent$")
+        self.assertRegex(screen[1], r"^job \d+ to \+15550101: done: 1 of 1 page\(s\) sent$")
+
+    def test_no_wait_and_each_refusal(self):
+        p = send(self.node, "--to", "+15550100", "--no-wait", self.pdf)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        [job] = p.stdout.split()
+        self.assertEqual(self.node.api("/api/v1/faxes/%s" % job)["number"], "+15550100")
+        # 2: a file that cannot be read, named; a number that is none; nothing that can be faxed.
+        p = send(self.node, "--to", "+15550100", self.path("missing.pdf"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("missing.pdf: cannot be read: No such file or directory", p.stderr)
+        p = send(self.node, "--to", "twelve", self.pdf)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('"twelve" is not a fax number', p.stderr)
+        exe = self.path("tool.exe")
+        with open(exe, "wb") as f:
+            f.write(b"MZ\x90\x00" + bytes(200))
+        p = send(self.node, "--to", "+15550100", exe)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("tool.exe", p.stderr)
+        # 7: the dialling policy; a token the node does not know.
+        p = send(self.node, "--to", "+19005550100", self.pdf)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("+19005550100", p.stderr)
+        p = send(self.node, "--to", "+15550100", self.pdf, token="fbt_" + "0" * 64)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("not valid", p.stderr)
+        # 6: no node there.
+        p = subprocess.run([fbtest.FAXBRIDGE, "send", "--to", "+15550100", self.pdf, "--server",
+                            "http://127.0.0.1:%d" % free_port(), "--token", "x"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        # None of the refused ones made a job: only the --no-wait one is there.
+        self.assertEqual([j["id"] for j in self.node.jobs() if j["direction"] == "out"], [int(job)])
+
+
+def screen_of(text):
+    """The lines a terminal shows after `text` (cursor-up, carriage return and clear-line obeyed)."""
+    lines, row = [""], 0
+    i = 0
+    while i < len(text):
+        m = re.match(r"\x1b\[(\d*)([AK])", text[i:])
+        if m:
+            if m.group(2) == "A":
+                row = max(0, row - int(m.group(1) or 1))
+            else:
+                lines[row] = ""
+            i += m.end()
+            continue
+        c = text[i]
+        if c == "\r":
+            pass
+        elif c == "\n":
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        else:
+            lines[row] += c
+        i += 1
+    return [l for l in lines if l]
+
+
+class FaxesApiTest(fbtest.TempDirTest):
+    def request(self, node, path, method="GET", body=None, ctype=None):
+        headers = {"Authorization": "Bearer " + node.token()}
+        if ctype:
+            headers["Content-Type"] = ctype
+        req = urllib.request.Request(node.server + path, method=method, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_errors_and_the_list(self):
+        node = Node(self.dir)  # its trunk goes nowhere: jobs wait
+        self.addCleanup(node.stop)
+        status, body = self.request(node, "/api/v1/faxes", "POST", b"to=+15550100", "application/x-www-form-urlencoded")
+        self.assertEqual(status, 415)
+        self.assertEqual(body["error"]["code"], "unsupported_media_type")
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"webhook_url\"\r\n\r\nhttp://x\r\n--b--\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+        self.assertEqual((status, body["error"]["code"]), (501, "not_implemented"))
+        self.assertIn("webhook_url", body["error"]["message"])
+        ids = []
+        for n in ("+15550100", "+15550101", "+15550102"):
+            form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n" + n.encode() + b"\r\n"
+                    b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                    b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+            status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+            self.assertEqual(status, 201, body)
+            [job] = body["items"]
+            self.assertEqual(job["number"], n)
+            ids.append(job["id"])
+        status, page = self.request(node, "/api/v1/faxes?direction=out&limit=2")
+        self.assertEqual(status, 200)
+        self.assertEqual([j["id"] for j in page["items"]], [ids[2], ids[1]])  # newest first
+        self.assertEqual(page["next_cursor"], str(ids[1]))
+        status, rest = self.request(node, "/api/v1/faxes?direction=out&limit=2&cursor=" + page["next_cursor"])
+        self.assertEqual([j["id"] for j in rest["items"]], [ids[0]])
+        self.assertIsNone(rest["next_cursor"])
+        status, one = self.request(node, "/api/v1/faxes?number=%2B15550101")
+        self.assertEqual([j["id"] for j in one["items"]], [ids[1]])
+        status, body = self.request(node, "/api/v1/faxes/999999")
+        self.assertEqual((status, body["error"]["code"]), (404, "not_found"))
+        status, body = self.request(node, "/api/v1/faxes/%d/cancel" % ids[0], "POST")
+        self.assertEqual((status, body["state"]), (200, "cancelled"))
+        status, body = self.request(node, "/api/v1/faxes/%d/cancel" % ids[0], "POST")
+        self.assertEqual((status, body["error"]["code"]), (409, "conflict"))
+
+
+if __name__ == "__main__":
+    unittest.main()
