@@ -851,6 +851,7 @@ void read_delivery(Table t, Delivery& d, const Config& c) {
     d.from = "fax@" + (c.smtp.domains.empty() ? std::string("localhost") : c.smtp.domains[0]);
   t.str("postmaster", d.postmaster, check_mail_address);
   t.integer("archive_days", d.archive_days, 0, 3650);
+  t.flag("bounce_address", d.bounce_address);
   t.finish();
 }
 

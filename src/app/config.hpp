@@ -71,7 +71,9 @@
 //              for smtp); lmtp "" (HOST:PORT, required for lmtp); username, password "" (both or neither);
 //              tls_client_cert, tls_client_key "" (both or neither); from "fax@<first smtp domain>";
 //              postmaster "postmaster@localhost"; archive_days 30 (0..3650: how long received
-//              faxes and their records are kept once delivered; 0 = removed at once)
+//              faxes and their records are kept once delivered; 0 = removed at once);
+//              bounce_address true (smtp mode, `from` at one of [smtp] domains: each mail from
+//              <from's local part>+<delivery>.<tag>@<from's domain>, so late bounces come back)
 //   [dsn]      success false; delay true
 //   [converter] workers 2 (1..64: documents rendered at once, each in its own jailed process);
 //              time_limit_s 300 (1..3600: one message's rendering, wall clock)
@@ -277,6 +279,9 @@ struct Delivery {
   std::string from = "fax@fax.localhost";
   std::string postmaster = "postmaster@localhost";
   int archive_days = 30;  // received faxes and their records are kept this long after delivery
+  // smtp mode: each mail leaves from its own bounce address (VERP, gateway/onramp.hpp), when
+  // `from` is at one of [smtp] domains; off for a smarthost that ties the sender to its login.
+  bool bounce_address = true;
 };
 
 struct Dsn {

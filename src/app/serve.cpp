@@ -72,21 +72,23 @@ std::string sqlite_path(const config::Config& cfg) {
   return url.substr(7);
 }
 
-// Received-fax mail over SMTP goes from a bounce address at one of our SMTP domains (so that a
-// late bounce comes back to our intake): [delivery] from's own domain when it is one, else the
-// first. None in the other modes: LMTP and Maildir say at once what became of a mail.
+// Received-fax mail over SMTP goes from a bounce address at [delivery] from's own domain (so
+// that a late bounce comes back to our intake) when that domain is one of our SMTP domains, the
+// intake listens, [delivery] bounce_address is on and the address fits RFC 5321's 64-octet local
+// part. None in the other modes: LMTP and Maildir say at once what became of a mail.
 std::string bounce_domain(const config::Config& cfg) {
-  if (cfg.delivery.mode != config::DeliveryMode::smtp || cfg.smtp.domains.empty()) return "";
-  const auto& from = cfg.delivery.from;
-  const auto at = from.rfind('@');
-  std::string d = at == std::string::npos ? "" : from.substr(at + 1);
-  for (auto& c : d) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const auto& d = cfg.delivery;
+  if (d.mode != config::DeliveryMode::smtp || !d.bounce_address || cfg.smtp.listen.empty()) return "";
+  const auto at = d.from.rfind('@');
+  if (at == std::string::npos || at + 1 + 19 + 1 + 16 > 64) return "";  // "+<id>.<tag>" must fit
+  std::string domain = d.from.substr(at + 1);
+  for (auto& c : domain) c = char(std::tolower(static_cast<unsigned char>(c)));
   for (const auto& x : cfg.smtp.domains) {
     std::string l = x;
     for (auto& c : l) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (l == d) return x;
+    if (l == domain) return x;
   }
-  return cfg.smtp.domains.front();
+  return "";
 }
 
 // The local part of [delivery] from: the bounce addresses' ("fax" of fax+42.<tag>@...).

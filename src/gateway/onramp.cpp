@@ -14,6 +14,7 @@
 #include "imaging/pdf_writer.hpp"
 #include "imaging/tiff_f.hpp"
 #include "mail/dsn.hpp"
+#include "mail/fax_parts.hpp"
 #include "mail/fax_mail.hpp"
 #include "mail/maildir.hpp"
 #include "mail/mdn.hpp"
@@ -475,6 +476,12 @@ std::optional<smtp::Reply> OnRamp::bounce(const mail::BounceAddress& b, const st
   const std::string job = "job " + std::to_string(d->job_id);
   auto report = mail::read_delivery_report(message);
   if (!report) {
+    // An automatic reply (an out-of-office to the Return-Path; RFC 3834) is noted, not passed on.
+    if (auto t = mail::trace_facts(message); t && !t->auto_submitted.empty() && t->auto_submitted != "no") {
+      queue::logged(store_.add_event(d->job_id, "an automatic reply (Auto-Submitted: " + t->auto_submitted +
+                                                    ") came back to the bounce address of the mail to " + d->recipient));
+      return smtp::Reply{250, "2.0.0", "Ok: automatic reply noted"};
+    }
     const std::string why = "a mail that is not a delivery report came back to the bounce address of the mail to " +
                             d->recipient + ": passed on to the postmaster";
     queue::logged(store_.add_event(d->job_id, why));

@@ -227,7 +227,7 @@ struct Delivery : NewDelivery {
   int64_t created = 0;
   // The mail's bounce tag: set by the store for mailbox and postmaster deliveries (16 random hex
   // digits), the secret part of the VERP envelope sender a late bounce comes back to
-  // (gateway/bounces.hpp); "" for reports and forwards, which go from <>.
+  // (gateway/onramp.hpp, mail/delivery_report.hpp); "" for reports and forwards, which go from <>.
   std::string tag;
 };
 
@@ -388,7 +388,8 @@ class JobStore {
   // original may go (the reports were composed from it already). Ids, at most `limit`.
   [[nodiscard]] virtual fb::Result<std::vector<std::string>, StoreError> to_complete(int limit) = 0;
   // Retention: deletes jobs finished before `before` with their events and deliveries —
-  // inbound ones final with no delivery pending, outbound ones final and reported final — and
+  // inbound ones final with no delivery pending (but never a received fax whose every mail
+  // failed after all: kept for the operator), outbound ones final and reported final — and
   // messages left with no job, and final forwards (one Purged with id 0 carries their mails);
   // returns the jobs (so their spool files can go).
   struct Purged {

@@ -1089,7 +1089,12 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> SqliteJobStore::purge(int6
       db_.get(),
       "SELECT id, direction FROM jobs WHERE updated < ?1 AND ((direction = 'in' AND state IN ('done', 'failed')) "
       "OR (direction = 'out' AND state IN ('done', 'failed', 'cancelled') AND reported = 'final')) "
-      "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending')",
+      "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending') "
+      // A received fax that nobody took after all (a late bounce, then the postmaster's copy
+      // failed too) is kept for the operator.
+      "AND NOT (direction = 'in' AND state = 'done' AND pages > 0 "
+      "AND EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id) "
+      "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'done'))",
       op);
   if (!s) return s.error();
   s->bind_int(1, before);

@@ -126,7 +126,7 @@ class LateBounceTest(fbtest.TempDirTest):
 [delivery]
 mode = "smtp"
 smarthost = "127.0.0.1:%d"
-from = "fax@example.com"
+from = "fax@fax.test"
 postmaster = "postmaster@example.com"
 """ % host.port)
         self.addCleanup(node.stop)
@@ -160,6 +160,12 @@ postmaster = "postmaster@example.com"
         self.assertIn("the mail to dave@example.com: delayed, 4.2.2 (452 over quota, trying), reported by mx.example.com",
                       events(node))
         self.assertEqual(deliveries(node)[0][3], "done")
+        # An out-of-office reply to the Return-Path (RFC 3834) is noted, not passed on.
+        _, reply = send(node, "", [bounce], "From: dave@example.com\r\nAuto-Submitted: auto-replied\r\n"
+                                            "Subject: Out of office\r\n\r\nAway until Monday.\r\n")
+        self.assertEqual(reply, (250, "2.0.0 Ok: automatic reply noted"))
+        self.assertIn("an automatic reply (Auto-Submitted: auto-replied) came back to the bounce address of the mail "
+                      "to dave@example.com", events(node))
         # A person's reply to the bounce address is no report: passed on to the postmaster.
         _, reply = send(node, "dave@example.com", [bounce], "From: dave@example.com\r\nSubject: Re: Fax\r\n\r\nThanks!\r\n")
         self.assertEqual(reply[0], 250, reply)
@@ -220,7 +226,7 @@ class PostfixLateBounceTest(fbtest.TempDirTest):
 [delivery]
 mode = "smtp"
 smarthost = "127.0.0.1:%d"
-from = "fax@example.com"
+from = "fax@fax.test"
 postmaster = "postmaster@example.com"
 """ % postfix.port)
         try:
@@ -261,8 +267,13 @@ postmaster = "postmaster@example.com"
             # Once: the postmaster's copy is delivered, and no second one follows (the flush
             # retried everything Postfix held).
             wait_for("the postmaster's copy done", lambda: deliveries(node)[-1][3] == "done", 120, log)
+            # Nothing left anywhere that could still arrive: Postfix's queue empty, the node's
+            # deliveries all final; then exactly one copy was delivered.
             postfix.postfix("flush")
-            postfix.wait_log(r"to=<postmaster@example\.com>.*status=sent")
+            wait_for("Postfix's queue empty", lambda: "Mail queue is empty" in subprocess.run(
+                ["postqueue", "-c", postfix.config, "-p"], capture_output=True, text=True).stdout, 120, log)
+            self.assertEqual(len(re.findall(r"to=<postmaster@example\.com>.*status=sent", postfix.log())), 1,
+                             postfix.log()[-3000:])
             self.assertEqual(len(deliveries(node)), 2)
             self.assertEqual(dovecot.count("postmaster@example.com"), 1)
             self.assertEqual(dovecot.count("full@example.com"), 0)

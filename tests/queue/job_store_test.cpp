@@ -1202,6 +1202,7 @@ TEST_P(JobStoreTest, AForwardToThePostmasterIsADeliveryOfNoJob) {
 TEST_P(JobStoreTest, ALateBounceFailsADoneDeliveryOnceWithItsReplacement) {
   auto s = open_store();
   auto id = *s->create_inbound({"+15550100", std::nullopt, "+15551234"});
+  ASSERT_TRUE(s->set_pages(id, 2, 0));
   ASSERT_TRUE(s->set_state(id, "delivering"));
   ASSERT_TRUE(s->add_deliveries(id, {{"a@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"},
                                      {"b@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"}},
@@ -1243,6 +1244,25 @@ TEST_P(JobStoreTest, ALateBounceFailsADoneDeliveryOnceWithItsReplacement) {
   EXPECT_FALSE(*again);
   EXPECT_EQ(s->deliveries(id)->size(), 3u);
   EXPECT_EQ(s->events(id)->size(), ev.size());
+  // The postmaster's copy bounces too: nobody has the fax, and retention keeps it.
+  ASSERT_TRUE(s->delivery_done(all[2].id, "delivered to pm@example.com"));
+  ASSERT_TRUE(*s->delivery_bounced(all[2].id, "5.1.1 (no such user)", std::nullopt));
+  EXPECT_EQ(s->deliveries(id)->size(), 3u);  // no copy of the postmaster's copy
+  clock += 100;
+  EXPECT_EQ(s->purge(clock)->size(), 1u);  // b@example.com has it: retention as usual ...
+  EXPECT_FALSE(s->job(id));
+  // ... but a fax whose every mail failed is kept.
+  auto lone = *s->create_inbound({"+15550100", std::nullopt, "+15551234"});
+  ASSERT_TRUE(s->set_pages(lone, 1, 0));
+  ASSERT_TRUE(s->set_state(lone, "delivering"));
+  ASSERT_TRUE(s->add_deliveries(lone, {{"c@example.com", queue::DeliveryKind::mailbox, "/s/out/2.eml", "fax-2@x"}}, "routed"));
+  const int64_t c = s->deliveries(lone)->front().id;
+  ASSERT_TRUE(s->delivery_done(c, "delivered"));
+  ASSERT_TRUE(s->set_state(lone, "done"));
+  ASSERT_TRUE(*s->delivery_bounced(c, "5.2.2 (full)", std::nullopt));
+  clock += 100;
+  EXPECT_TRUE(s->purge(clock)->empty());
+  EXPECT_TRUE(s->job(lone));
   // Reports and forwards have no bounce address.
   auto fwd = *s->add_forward({"pm@example.com", queue::DeliveryKind::forward, "/s/out/f.eml", "f@x"});
   EXPECT_EQ(s->delivery(fwd)->tag, "");
