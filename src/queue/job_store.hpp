@@ -246,6 +246,22 @@ struct JobFilter {
   int limit = 0;  // 0: all
 };
 
+// What the store counts, for /metrics (read at each scrape, so it survives a restart).
+struct StoreStats {
+  struct Jobs {
+    Direction direction = Direction::out;
+    std::string state;
+    int64_t count = 0;
+  };
+  std::vector<Jobs> jobs;  // jobs now, by direction and state
+  struct Calls {
+    Direction direction = Direction::out;
+    std::string outcome;
+    int64_t calls = 0, pages = 0;
+  };
+  std::vector<Calls> calls;  // every call ever accounted, by direction and outcome, with its pages
+};
+
 struct StoreOptions {
   int busy_timeout_ms = 5000;
   std::function<int64_t()> clock;  // unix seconds for created/updated/events; empty: the system clock
@@ -402,6 +418,7 @@ class JobStore {
   // Outbound, non-final job -> cancelled. not_found for an unknown id, conflict for a final
   // job, invalid for an inbound one.
   [[nodiscard]] virtual StoreStatus cancel(int64_t id) = 0;
+  [[nodiscard]] virtual fb::Result<StoreStats, StoreError> stats() = 0;
   [[nodiscard]] virtual StoreStatus set_message_state(const std::string& id, std::string_view state) = 0;
 };
 

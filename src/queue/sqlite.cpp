@@ -1,11 +1,14 @@
 // sqlite.cpp — RAII over the SQLite C API (see sqlite.hpp).
 #include "queue/sqlite.hpp"
 
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+
+#include "core/metrics.hpp"
 
 namespace queue::sqlite {
 
@@ -172,7 +175,10 @@ fb::Result<Tx, StoreError> Tx::begin(sqlite3* db, std::string op) {
 }
 
 StoreStatus Tx::commit() {
+  const auto t0 = std::chrono::steady_clock::now();
   auto r = exec(db_, "COMMIT", op_ + ": commit");
+  fb::metrics::observe("faxbridge_store_commit_seconds", "Time the job store takes to commit a transaction durably",
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (r) db_ = nullptr;
   return r;
 }

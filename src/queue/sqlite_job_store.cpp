@@ -890,6 +890,31 @@ StoreStatus SqliteJobStore::finish_delivery(int64_t id, std::string_view st, std
   return tx->commit();
 }
 
+fb::Result<StoreStats, StoreError> SqliteJobStore::stats() {
+  const std::string op = "stats";
+  StoreStats st;
+  auto j = Stmt::prepare(db_.get(), "SELECT direction, state, COUNT(*) FROM jobs GROUP BY direction, state ORDER BY 1, 2", op);
+  if (!j) return j.error();
+  for (;;) {
+    auto row = j->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    st.jobs.push_back({j->text(0) == "in" ? Direction::in : Direction::out, j->text(1), j->int64(2)});
+  }
+  auto c = Stmt::prepare(db_.get(),
+                         "SELECT direction, outcome, COUNT(*), COALESCE(SUM(pages), 0) FROM accounting "
+                         "GROUP BY direction, outcome ORDER BY 1, 2",
+                         op);
+  if (!c) return c.error();
+  for (;;) {
+    auto row = c->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    st.calls.push_back({c->text(0) == "in" ? Direction::in : Direction::out, c->text(1), c->int64(2), c->int64(3)});
+  }
+  return st;
+}
+
 fb::Result<Delivery, StoreError> SqliteJobStore::delivery(int64_t id) {
   const std::string op = "delivery(" + std::to_string(id) + ")";
   auto s = Stmt::prepare(db_.get(), std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE id = ?1", op);

@@ -64,6 +64,7 @@ class SqliteJobStore final : public JobStore {
   fb::Result<std::vector<std::string>, StoreError> to_complete(int limit) override;
   fb::Result<std::vector<JobStore::Purged>, StoreError> purge(int64_t before) override;
   StoreStatus cancel(int64_t id) override;
+  fb::Result<StoreStats, StoreError> stats() override;
   StoreStatus set_message_state(const std::string& id, std::string_view state) override;
   fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node, int64_t lease_until) override;
   StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) override;

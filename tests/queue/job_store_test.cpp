@@ -1271,6 +1271,44 @@ TEST_P(JobStoreTest, ALateBounceFailsADoneDeliveryOnceWithItsReplacement) {
   EXPECT_EQ(s->delivery_bounced(999, "x", std::nullopt).error().code, StoreErrc::not_found);
 }
 
+TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
+  auto s = open_store();
+  EXPECT_TRUE(s->stats()->jobs.empty());
+  enqueue(*s, "00000000000000aa", 2);
+  auto in = *s->create_inbound({"+15550100", std::nullopt, "+15551234"});
+  queue::AccountingRecord a;
+  a.time = clock;
+  a.direction = queue::Direction::in;
+  a.job_id = in;
+  a.number = "+15550100";
+  a.pages = 3;
+  a.outcome = "received";
+  ASSERT_TRUE(s->add_accounting(a));
+  ASSERT_TRUE(s->add_accounting(a));
+  a.direction = queue::Direction::out;
+  a.outcome = "busy";
+  a.pages = 0;
+  ASSERT_TRUE(s->add_accounting(a));
+  auto st = *s->stats();
+  ASSERT_EQ(st.jobs.size(), 2u);
+  EXPECT_EQ((st.jobs[0].direction == queue::Direction::in ? st.jobs[0] : st.jobs[1]).state, "receiving");
+  int64_t queued = 0;
+  for (const auto& j : st.jobs) queued += j.state == "queued" ? j.count : 0;
+  EXPECT_EQ(queued, 2);
+  ASSERT_EQ(st.calls.size(), 2u);
+  for (const auto& c : st.calls) {
+    if (c.direction == queue::Direction::in) {
+      EXPECT_EQ(c.outcome, "received");
+      EXPECT_EQ(c.calls, 2);
+      EXPECT_EQ(c.pages, 6);
+    } else {
+      EXPECT_EQ(c.outcome, "busy");
+      EXPECT_EQ(c.calls, 1);
+      EXPECT_EQ(c.pages, 0);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
