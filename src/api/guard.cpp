@@ -9,6 +9,14 @@
 namespace api {
 namespace {
 
+bool loopback(const std::string& peer) {
+  std::error_code ec;
+  auto a = asio::ip::make_address(peer, ec);
+  if (ec) return false;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a.is_loopback();
+}
+
 struct Guard {
   Handler next;
   GuardOptions options;
@@ -37,6 +45,10 @@ asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
     co_return g->refuse(req, *refused, "host/origin: " + refused->body.substr(0, 200));
   }
   if (!g->options.tokens_required) co_return co_await g->next(std::move(req));
+  // A scraper on this host needs no token for /metrics (INTERFACES.md); any other client does.
+  if (std::string_view(req.target).substr(0, req.target.find('?')) == "/metrics" && loopback(req.peer)) {
+    co_return co_await g->next(std::move(req));
+  }
   auto token = bearer_token(req);
   if (!token) {
     bool given = req.header("authorization").has_value();

@@ -30,6 +30,7 @@
 #include "api/guard.hpp"
 #include "api/faxes_api.hpp"
 #include "api/jobs_api.hpp"
+#include "api/metrics_api.hpp"
 #include "api/trunks_api.hpp"
 #include "app/cidr.hpp"
 #include "app/config.hpp"
@@ -728,9 +729,13 @@ int run(config::Config cfg) {
       if (hang_up_job) hang_up_job(id);
     });
   });
-  api::Handler routes = [jobs_api, trunks_api, faxes_api](api::Request req) {
+  api::Handler metrics_api = api::metrics_handler(*store, store_pool.get_executor(), [&] {
+    return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{};
+  });
+  api::Handler routes = [jobs_api, trunks_api, faxes_api, metrics_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
     if (path.rfind("/api/v1/faxes", 0) == 0) return faxes_api(std::move(req));
+    if (path == "/metrics") return metrics_api(std::move(req));
     return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
   };
   api::GuardOptions guard{cfg.http.tokens, cfg.http.hosts, admin_hash, [](const std::string& l) { log(l); }};

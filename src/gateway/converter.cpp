@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "gateway/render_protocol.hpp"
 #include "imaging/tiff_f.hpp"
 
@@ -435,6 +436,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   RunResult r;
   r.code = -1;
+  const auto started = std::chrono::steady_clock::now();
   // The warm server (a new one when it has gone since the last message, or lost its jail); the
   // cold way if none will start.
   for (int attempt = 0; attempt < 2 && r.code < 0; ++attempt) {
@@ -466,6 +468,9 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
     if (stopping_) return;  // killed by stop(): the jobs stay queued or rendering and resume at start
   }
   mark_rendering();  // (when no request went out: every job passes through rendering)
+  fb::metrics::observe("faxbridge_convert_seconds", "Time to render one message's documents to fax pages",
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                       {{"result", r.code == 0 ? "rendered" : "refused"}});
   int pages = 0;
   std::string invalid;  // what is wrong with the converter's output, which is not trusted
   if (r.code == 0) {

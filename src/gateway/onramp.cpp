@@ -11,6 +11,7 @@
 #include <future>
 #include <sstream>
 
+#include "core/metrics.hpp"
 #include "imaging/pdf_writer.hpp"
 #include "imaging/tiff_f.hpp"
 #include "mail/dsn.hpp"
@@ -372,6 +373,10 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
     o.kind = smtp::SendOutcome::permanent;
     o.detail += " (temporary failures for 5 days: giving up)";
   }
+  fb::metrics::count("faxbridge_mail_deliveries_total", "Attempts to deliver a received fax, report or forward as mail",
+                     {{"result", o.kind == smtp::SendOutcome::delivered   ? "delivered"
+                                 : o.kind == smtp::SendOutcome::temporary ? "deferred"
+                                                                          : "failed"}});
   if (o.kind == smtp::SendOutcome::permanent && d.kind == queue::DeliveryKind::mailbox) {
     // Compose the postmaster's copy first, so the failure and its replacement are recorded together.
     asio::post(worker_->pool, [this, d, o] {

@@ -1,6 +1,8 @@
 // smtp_server.cpp — asio coroutines around smtp::Session (see smtp_server.hpp).
 #include "mail/smtp_server.hpp"
 
+#include "core/metrics.hpp"
+
 #include "core/listen.hpp"
 
 #include <optional>
@@ -128,6 +130,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc) {
 
 asio::awaitable<void> Server::run_session(tcp::socket sock) {
   ++sessions_;
+  fb::metrics::count("faxbridge_smtp_sessions_total", "SMTP connections the intake accepted");
   struct Count {
     size_t& n;
     ~Count() { --n; }

@@ -1,6 +1,8 @@
 // smtp_session.cpp — the ESMTP server state machine (see smtp_session.hpp).
 #include "mail/smtp_session.hpp"
 
+#include "core/metrics.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -166,6 +168,8 @@ void Session::receive(std::string_view bytes) {
 std::string Session::take_output() { return std::exchange(out_, {}); }
 
 void Session::reply(int code, std::string_view enhanced, std::string_view text) {
+  fb::metrics::count("faxbridge_smtp_replies_total", "SMTP replies the intake sent, by code",
+                     {{"code", std::to_string(code)}});
   out_ += std::to_string(code);
   out_ += ' ';
   if (!enhanced.empty()) {
@@ -179,6 +183,8 @@ void Session::reply(int code, std::string_view enhanced, std::string_view text) 
 }
 
 void Session::reply_lines(int code, const std::vector<std::string>& lines) {
+  fb::metrics::count("faxbridge_smtp_replies_total", "SMTP replies the intake sent, by code",
+                     {{"code", std::to_string(code)}});
   for (size_t i = 0; i < lines.size(); ++i) {
     out_ += std::to_string(code) + (i + 1 < lines.size() ? "-" : " ") + lines[i] + "\r\n";
   }
