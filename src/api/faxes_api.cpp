@@ -1,6 +1,7 @@
 // faxes_api.cpp — /api/v1/faxes (see faxes_api.hpp).
 #include "api/faxes_api.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <variant>
 
@@ -37,7 +38,32 @@ std::string items(const std::vector<queue::Job>& jobs) {
   return body + "]";
 }
 
-Response list(queue::JobStore& store, std::string_view query) {
+std::string lower(std::string s) {
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// What a user token may see (an admin sees all): the faxes it sent — through the API (the
+// message's user) or by mail from one of its mailboxes, or with SMTP AUTH as that user — and
+// the received faxes mailed to one of its mailboxes.
+bool visible(queue::JobStore& store, const Request& req, const queue::Job& j) {
+  if (req.admin) return true;
+  auto mine = [&](const std::string& address) {
+    const std::string a = lower(address);
+    return std::any_of(req.mailboxes.begin(), req.mailboxes.end(), [&](const std::string& m) { return lower(m) == a; });
+  };
+  if (j.direction == queue::Direction::out) {
+    if (!j.message_id) return false;
+    auto m = store.message(*j.message_id);
+    return m && ((m->auth_user && *m->auth_user == req.user) || (!m->sender.empty() && mine(m->sender)));
+  }
+  auto ds = store.deliveries(j.id);
+  return ds && std::any_of(ds->begin(), ds->end(), [&](const queue::Delivery& d) {
+           return d.kind != queue::DeliveryKind::postmaster && mine(d.recipient);
+         });
+}
+
+Response list(queue::JobStore& store, const Request& req, std::string_view query) {
   queue::JobFilter f;
   if (auto s = query_value(query, "state"); !s.empty()) {
     if (!queue::is_state(queue::Direction::out, s) && !queue::is_state(queue::Direction::in, s)) {
@@ -68,6 +94,7 @@ Response list(queue::JobStore& store, std::string_view query) {
   for (const auto& j : *jobs) {
     if (cursor && j.id >= *cursor) continue;
     if (!number.empty() && j.number != number) continue;
+    if (!visible(store, req, j)) continue;
     if (int(page.size()) == limit) {
       more = true;
       break;
@@ -118,7 +145,7 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
   auto form = read_form(req);
   if (auto* r = std::get_if<Response>(&form)) co_return *r;
   FaxRequest fr = std::move(std::get<FaxRequest>(form));
-  fr.user = req.user.empty() ? "admin" : req.user;
+  fr.user = req.user.empty() ? "admin" : req.user;  // (the guard sets it)
   // The commit is a group commit on this executor: wait for its answer without blocking it.
   FaxAccepted a = co_await asio::async_initiate<decltype(asio::use_awaitable), void(FaxAccepted)>(
       [&](auto handler) {
@@ -148,7 +175,7 @@ asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::f
   if (target == "/api/v1/faxes" || target == "/api/v1/faxes/") {
     if (req.method == "POST") co_return co_await submit_fax(store, submit, std::move(req));
     if (req.method != "GET") co_return fail(405, "use GET or POST");
-    co_return list(*store, query);
+    co_return list(*store, req, query);
   }
   const std::string_view prefix = "/api/v1/faxes/";
   if (target.substr(0, prefix.size()) != prefix) co_return fail(404, "no such resource");
@@ -161,6 +188,8 @@ asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::f
   }
   auto id = parse_id(rest);
   if (!id) co_return fail(404, "no fax " + std::string(rest));
+  // Another user's fax does not exist for this one: 404, as for an unknown id.
+  if (auto j = store->job(*id); j && !visible(*store, req, *j)) co_return fail(404, "no fax " + std::to_string(*id));
   if (cancel) {
     if (req.method != "POST") co_return fail(405, "use POST");
     if (auto s = store->cancel(*id); !s) {

@@ -15,7 +15,9 @@
 // dialling policy), 404 not_found, 405 method_not_allowed, 409 conflict, 413 (the server),
 // 415 unsupported_media_type, 422 unprocessable (nothing that can be faxed), 429 over_cap,
 // 501 not_implemented (cover, send_after and webhook_url are not built yet), 503 unavailable.
-// Who: the guard lets only admin tokens through for now (guard.hpp); per-user views are issue 16.
+// Who: an admin token sees and cancels every fax; a user token (faxbridge token add) sees only
+// its own — sent through the API, by mail from one of its mailboxes or with SMTP AUTH as it, and
+// received faxes mailed to one of its mailboxes — and anyone else's is 404, as if unknown.
 // THREADS: handlers run on the store executor; `submit` is called there and answers there.
 #pragma once
 

@@ -44,7 +44,11 @@ asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
   if (auto refused = check_origin(req, g->options.hosts)) {
     co_return g->refuse(req, *refused, "host/origin: " + refused->body.substr(0, 200));
   }
-  if (!g->options.tokens_required) co_return co_await g->next(std::move(req));
+  if (!g->options.tokens_required) {
+    req.user = "admin";
+    req.admin = true;
+    co_return co_await g->next(std::move(req));
+  }
   // A scraper on this host needs no token for /metrics (INTERFACES.md); any other client does.
   if (std::string_view(req.target).substr(0, req.target.find('?')) == "/metrics" && loopback(req.peer)) {
     co_return co_await g->next(std::move(req));
@@ -63,15 +67,21 @@ asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
   if (!admin && g->users) {
     auto user = co_await asio::co_spawn(g->store_exec, lookup(g->users, hash, g->options.log), asio::use_awaitable);
     if (!user) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
-    if (!user->admin) {
+    // A user token: the /api/v1/faxes routes, which show it its own faxes only; everything else
+    // needs an admin token.
+    const bool own_view = std::string_view(req.target).rfind("/api/v1/faxes", 0) == 0;
+    if (!user->admin && !own_view) {
       co_return g->refuse(req, error_response(403, "user " + user->name + " may not use this route (it needs an admin token)"),
                           "user " + user->name + " not admin");
     }
-    admin = true;
     req.user = user->name;
+    req.admin = user->admin;
+    req.mailboxes = user->mailboxes;
+    co_return co_await g->next(std::move(req));
   }
   if (!admin) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
-  if (req.user.empty()) req.user = "admin";
+  req.user = "admin";
+  req.admin = true;
   co_return co_await g->next(std::move(req));
 }
 

@@ -31,6 +31,8 @@ struct Request {
   Headers headers;
   std::string peer;  // the client's address, set by the server (for audit lines)
   std::string user;  // who the token names, set by the guard ("admin": the node's own token)
+  bool admin = false;                  // the guard: an admin token (sees and may do everything)
+  std::vector<std::string> mailboxes;  // the guard: the user's mailboxes (whose faxes it sees)
   // The first field of that (lower-case) name; nullopt when absent. A repeated Host or
   // Authorization is refused by parse_request, so for those "the first" is "the one".
   std::optional<std::string_view> header(std::string_view name) const;

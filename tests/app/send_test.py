@@ -145,8 +145,8 @@ def screen_of(text):
 
 
 class FaxesApiTest(fbtest.TempDirTest):
-    def request(self, node, path, method="GET", body=None, ctype=None):
-        headers = {"Authorization": "Bearer " + node.token()}
+    def request(self, node, path, method="GET", body=None, ctype=None, token=None):
+        headers = {"Authorization": "Bearer " + (token or node.token())}
         if ctype:
             headers["Content-Type"] = ctype
         req = urllib.request.Request(node.server + path, method=method, data=body, headers=headers)
@@ -192,6 +192,48 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual((status, body["state"]), (200, "cancelled"))
         status, body = self.request(node, "/api/v1/faxes/%d/cancel" % ids[0], "POST")
         self.assertEqual((status, body["error"]["code"]), (409, "conflict"))
+
+    def test_a_user_sees_and_cancels_only_its_own_faxes(self):
+        node = Node(self.dir)  # its trunk goes nowhere: jobs wait
+        self.addCleanup(node.stop)
+
+        def token(name, *extra):
+            p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", name, *extra, "--config", node.config],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return re.search(r"token: (fbt_[0-9a-f]{64})", p.stdout).group(1)
+        bob, carol = token("bob", "--mailbox", "bob@example.com"), token("carol")
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=bob)
+        self.assertEqual(status, 201, body)
+        [by_bob] = body["items"]
+        # By mail from bob's mailbox: his too.
+        with node.smtp() as s:
+            s.sendmail("bob@example.com", ["FAX=+15550101@fax.test"], b"From: bob@example.com\r\nSubject: x\r\n\r\nby mail\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=carol)
+        [by_carol] = body["items"]
+        deadline = time.time() + 30
+        while len(self.request(node, "/api/v1/faxes")[1]["items"]) < 3:  # the admin sees all three
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.2)
+        status, mine = self.request(node, "/api/v1/faxes", token=bob)
+        self.assertEqual(sorted(j["number"] for j in mine["items"]), ["+15550100", "+15550101"])
+        self.assertNotIn(by_carol["id"], [j["id"] for j in mine["items"]])
+        # Carol's fax does not exist for bob: not readable, not cancellable.
+        status, body = self.request(node, "/api/v1/faxes/%d" % by_carol["id"], token=bob)
+        self.assertEqual((status, body["error"]["code"]), (404, "not_found"))
+        status, body = self.request(node, "/api/v1/faxes/%d/cancel" % by_carol["id"], "POST", token=bob)
+        self.assertEqual(status, 404)
+        self.assertNotEqual(self.request(node, "/api/v1/faxes/%d" % by_carol["id"])[1]["state"], "cancelled")
+        status, body = self.request(node, "/api/v1/faxes/%d/cancel" % by_bob["id"], "POST", token=bob)
+        self.assertEqual((status, body["state"]), (200, "cancelled"))
+        # The admin routes stay the admin's.
+        req = urllib.request.Request(node.server + "/api/jobs", headers={"Authorization": "Bearer " + bob})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(e.exception.code, 403)
 
 
 if __name__ == "__main__":
