@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/openapi.hpp"
 #include "api/query.hpp"
 #include "mail/form_data.hpp"
 
@@ -171,6 +172,10 @@ asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::f
   if (auto q = target.find('?'); q != std::string_view::npos) {
     query = target.substr(q + 1);
     target = target.substr(0, q);
+  }
+  if (target == "/api/v1/openapi.json") {
+    if (req.method != "GET") co_return fail(405, "use GET");
+    co_return Response{200, std::string(openapi_json())};
   }
   if (target == "/api/v1/faxes" || target == "/api/v1/faxes/") {
     if (req.method == "POST") co_return co_await submit_fax(store, submit, std::move(req));

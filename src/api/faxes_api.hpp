@@ -11,6 +11,7 @@
 //                                    "next_cursor": "<id>" | null}
 //   GET  /api/v1/faxes/{id}          the job object (queue::to_json)
 //   POST /api/v1/faxes/{id}/cancel   the job, cancelled; 409 when already final
+//   GET  /api/v1/openapi.json        the OpenAPI 3.1 description of these routes (openapi.hpp)
 // Errors: {"error": {"code": "...", "message": "..."}} with 400 bad_request, 403 refused (the
 // dialling policy), 404 not_found, 405 method_not_allowed, 409 conflict, 413 (the server),
 // 415 unsupported_media_type, 422 unprocessable (nothing that can be faxed), 429 over_cap,

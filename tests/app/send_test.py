@@ -193,6 +193,52 @@ class FaxesApiTest(fbtest.TempDirTest):
         status, body = self.request(node, "/api/v1/faxes/%d/cancel" % ids[0], "POST")
         self.assertEqual((status, body["error"]["code"]), (409, "conflict"))
 
+    def test_every_response_matches_the_openapi_document(self):
+        import jsonschema
+        node = Node(self.dir)  # its trunk goes nowhere: jobs wait
+        self.addCleanup(node.stop)
+        status, doc = self.request(node, "/api/v1/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["openapi"], "3.1.0")
+        seen = []
+
+        def check(template, method, status, body):
+            """The response's body against the schema the document gives this route and status."""
+            op = doc["paths"][template][method.lower()]
+            self.assertIn(str(status), op["responses"], (template, method, status, body))
+            resp = op["responses"][str(status)]
+            if "$ref" in resp:
+                resp = doc["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
+            schema = dict(resp["content"]["application/json"]["schema"])
+            schema["components"] = doc["components"]
+            schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+            jsonschema.Draft202012Validator(schema).validate(body)
+            seen.append((template, method, status))
+
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+        check("/api/v1/faxes", "POST", status, body)
+        job = body["items"][0]["id"]
+        # Its states as it renders and waits for a line: each a valid job object.
+        node.wait_jobs(1)
+        for path, template in (("/api/v1/faxes?limit=1", "/api/v1/faxes"), ("/api/v1/faxes/%d" % job, "/api/v1/faxes/{id}")):
+            status, body = self.request(node, path)
+            check(template, "GET", status, body)
+        for method, path, template, payload, ctype in (
+                ("POST", "/api/v1/faxes", "/api/v1/faxes", b"x", "text/plain"),
+                ("POST", "/api/v1/faxes", "/api/v1/faxes", b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n"
+                 b"nonsense\r\n--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n\r\nx\r\n"
+                 b"--b--\r\n", "multipart/form-data; boundary=b"),
+                ("GET", "/api/v1/faxes?limit=0", "/api/v1/faxes", None, None),
+                ("GET", "/api/v1/faxes/424242", "/api/v1/faxes/{id}", None, None),
+                ("POST", "/api/v1/faxes/%d/cancel" % job, "/api/v1/faxes/{id}/cancel", None, None),
+                ("POST", "/api/v1/faxes/%d/cancel" % job, "/api/v1/faxes/{id}/cancel", None, None)):
+            status, body = self.request(node, path, method, payload, ctype)
+            check(template, method, status, body)
+        self.assertEqual([s for _, _, s in seen], [201, 200, 200, 415, 400, 400, 404, 200, 409])
+
     def test_a_user_sees_and_cancels_only_its_own_faxes(self):
         node = Node(self.dir)  # its trunk goes nowhere: jobs wait
         self.addCleanup(node.stop)

@@ -1,0 +1,163 @@
+// openapi.cpp — the /api/v1 OpenAPI document (see openapi.hpp).
+#include "api/openapi.hpp"
+
+namespace api {
+
+std::string_view openapi_json() {
+  static constexpr std::string_view kDocument = R"json({
+  "openapi": "3.1.0",
+  "info": {
+    "title": "faxbridge API",
+    "version": "1",
+    "description": "Send faxes and follow them. Every request needs Authorization: Bearer <token> (faxbridge token add; the node's admin token is in <data_dir>/admin.token). An admin token sees every fax; a user token only its own."
+  },
+  "servers": [{"url": "/"}],
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "schemas": {
+      "Job": {
+        "type": "object",
+        "description": "A fax job, either direction (INTERFACES.md).",
+        "required": ["id", "direction", "state", "number", "caller", "pages", "pages_done", "retry_at", "error",
+                     "message_id", "subaddress", "created", "updated", "remote_ident", "bad_rows", "media",
+                     "detected_by", "node"],
+        "additionalProperties": false,
+        "properties": {
+          "id": {"type": "integer", "minimum": 1},
+          "direction": {"enum": ["out", "in"]},
+          "state": {"enum": ["queued", "rendering", "ready", "sending", "retry", "done", "failed", "cancelled",
+                             "receiving", "delivering"]},
+          "number": {"type": "string", "description": "the number dialled (out) or the called DID (in)"},
+          "caller": {"type": "string", "description": "our station (out) or the caller id (in)"},
+          "pages": {"type": "integer", "minimum": 0},
+          "pages_done": {"type": "integer", "minimum": 0},
+          "retry_at": {"type": ["string", "null"], "format": "date-time"},
+          "error": {"type": ["string", "null"], "description": "why the last attempt failed, one sentence"},
+          "message_id": {"type": ["string", "null"], "description": "the spooled message of an outbound job"},
+          "subaddress": {"type": ["string", "null"]},
+          "created": {"type": "string", "format": "date-time"},
+          "updated": {"type": "string", "format": "date-time"},
+          "remote_ident": {"type": ["string", "null"], "description": "the far end's station id"},
+          "bad_rows": {"type": "integer", "minimum": 0},
+          "media": {"type": ["string", "null"], "enum": ["t38", "pcmu", "pcma", "pcmu+t38", "pcma+t38", null]},
+          "detected_by": {"type": ["string", "null"]},
+          "node": {"type": ["string", "null"], "description": "the node that handled its last call"},
+          "priority": {"type": "integer", "enum": [-1, 0, 1], "description": "outbound jobs only"}
+        }
+      },
+      "JobList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "additionalProperties": false,
+        "properties": {
+          "items": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+          "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"}
+        }
+      },
+      "Submitted": {
+        "type": "object",
+        "required": ["items"],
+        "additionalProperties": false,
+        "properties": {"items": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Job"}}}
+      },
+      "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": false,
+        "properties": {
+          "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": false,
+            "properties": {
+              "code": {"enum": ["bad_request", "refused", "not_found", "method_not_allowed", "conflict",
+                                "unsupported_media_type", "unprocessable", "over_cap", "not_implemented",
+                                "unavailable"]},
+              "message": {"type": "string"}
+            }
+          }
+        }
+      },
+      "Submission": {
+        "type": "object",
+        "required": ["to", "document"],
+        "properties": {
+          "to": {"type": "array", "items": {"type": "string", "examples": ["+12025550100", "+12025550100/T33S=42"]}},
+          "document": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
+          "priority": {"enum": ["urgent", "normal", "non-urgent"]}
+        }
+      }
+    },
+    "responses": {
+      "Error": {"description": "refused; nothing changed",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+  },
+  "security": [{"bearer": []}],
+  "paths": {
+    "/api/v1/faxes": {
+      "get": {
+        "summary": "The faxes this token may see, newest first",
+        "parameters": [
+          {"name": "direction", "in": "query", "schema": {"enum": ["out", "in"]}},
+          {"name": "state", "in": "query", "schema": {"type": "string"}},
+          {"name": "number", "in": "query", "schema": {"type": "string"}},
+          {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}
+        ],
+        "responses": {
+          "200": {"description": "a page of faxes",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobList"}}}},
+          "400": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "post": {
+        "summary": "Send documents as a fax to one or more numbers",
+        "requestBody": {"required": true,
+                        "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/Submission"}}}},
+        "responses": {
+          "201": {"description": "queued durably: one job per distinct number",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "413": {"description": "over 32 MiB"},
+          "415": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"},
+          "429": {"$ref": "#/components/responses/Error"},
+          "501": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/faxes/{id}": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+      "get": {
+        "summary": "One fax",
+        "responses": {
+          "200": {"description": "the fax", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/faxes/{id}/cancel": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+      "post": {
+        "summary": "Cancel a fax that has not ended (a call in progress is hung up)",
+        "responses": {
+          "200": {"description": "the fax, cancelled",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/openapi.json": {
+      "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+    }
+  }
+}
+)json";
+  return kDocument;
+}
+
+}  // namespace api
