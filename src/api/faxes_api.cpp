@@ -87,22 +87,33 @@ Response list(queue::JobStore& store, const Request& req, std::string_view query
     cursor = parse_id(c);
     if (!cursor) return fail(400, "not a cursor: " + c);
   }
-  const std::string number = query_value(query, "number");
-  auto jobs = store.jobs(f);  // newest first
-  if (!jobs) return fail(503, jobs.error().message);
+  if (auto n = query_value(query, "number"); !n.empty()) f.number = n;
+  // Newest first, in chunks from the cursor on; a user token's page skips others' faxes, and at
+  // most kScan jobs are read per request (the cursor then says where to go on).
+  constexpr int kChunk = 200, kScan = 2000;
+  f.before_id = cursor;
+  f.limit = kChunk;
   std::vector<queue::Job> page;
   bool more = false;
-  for (const auto& j : *jobs) {
-    if (cursor && j.id >= *cursor) continue;
-    if (!number.empty() && j.number != number) continue;
-    if (!visible(store, req, j)) continue;
-    if (int(page.size()) == limit) {
-      more = true;
-      break;
+  int scanned = 0;
+  std::optional<int64_t> last;
+  while (!more) {
+    auto jobs = store.jobs(f);
+    if (!jobs) return fail(503, jobs.error().message);
+    for (const auto& j : *jobs) {
+      if (int(page.size()) == limit || scanned == kScan) {
+        more = true;
+        break;
+      }
+      ++scanned;
+      last = j.id;
+      if (visible(store, req, j)) page.push_back(j);
     }
-    page.push_back(j);
+    if (int(jobs->size()) < kChunk) break;
+    f.before_id = jobs->back().id;
   }
-  std::string next = more ? "\"" + std::to_string(page.back().id) + "\"" : "null";
+  if (more && !page.empty() && int(page.size()) == limit) last = page.back().id;
+  std::string next = more && last ? "\"" + std::to_string(*last) + "\"" : "null";
   return {200, "{\"items\":" + items(page) + ",\"next_cursor\":" + next + "}\n"};
 }
 
@@ -123,6 +134,7 @@ std::variant<FaxRequest, Response> read_form(const Request& req) {
         while (!n.empty() && std::isspace(static_cast<unsigned char>(n.back()))) n.pop_back();
         while (!n.empty() && std::isspace(static_cast<unsigned char>(n.front()))) n.erase(0, 1);
         if (!n.empty()) fr.to.push_back(n);
+        if (fr.to.size() > 1000) return fail(400, "too many numbers in one request");
         at = comma + 1;
       }
     } else if (f.name == "document") {
@@ -162,6 +174,10 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
   for (int64_t id : a.jobs) {
     if (auto j = store->job(id)) jobs.push_back(*j);
   }
+  if (jobs.empty() || jobs.size() != a.jobs.size()) {
+    // Committed, but not readable now: say so rather than answer 201 with nothing to follow.
+    co_return fail(503, "the fax was queued, but its jobs cannot be read now; list them with GET /api/v1/faxes");
+  }
   co_return Response{201, "{\"items\":" + items(jobs) + "}\n"};
 }
 
@@ -193,12 +209,16 @@ asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::f
   }
   auto id = parse_id(rest);
   if (!id) co_return fail(404, "no fax " + std::string(rest));
-  // Another user's fax does not exist for this one: 404, as for an unknown id.
-  if (auto j = store->job(*id); j && !visible(*store, req, *j)) co_return fail(404, "no fax " + std::to_string(*id));
+  // Unknown, and another user's, read the same: 404 before anything else is said of it.
+  {
+    auto j = store->job(*id);
+    if (!j && j.error().code != queue::StoreErrc::not_found) co_return fail(503, j.error().message);
+    if (!j || !visible(*store, req, *j)) co_return fail(404, "no fax " + std::to_string(*id));
+  }
   if (cancel) {
     if (req.method != "POST") co_return fail(405, "use POST");
     if (auto s = store->cancel(*id); !s) {
-      co_return fail(s.error().code == queue::StoreErrc::not_found ? 404 : 409, s.error().message);
+      co_return fail(s.error().code == queue::StoreErrc::conflict ? 409 : 503, s.error().message);
     }
     if (on_cancelled) on_cancelled(*id);
   } else if (req.method != "GET") {

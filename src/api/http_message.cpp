@@ -123,8 +123,8 @@ ParseOutcome parse_request(std::string_view data) {
         return out;
       }
       // A fax's documents may be larger than any other request: the upload route takes more.
-      const bool upload = req.method == "POST" && req.target.rfind("/api/v1/faxes", 0) == 0 &&
-                          req.target.find('/', 14) == std::string::npos;
+      const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+      const bool upload = req.method == "POST" && (path == "/api/v1/faxes" || path == "/api/v1/faxes/");
       if (length > (upload ? kMaxUploadBytes : kMaxBodyBytes)) {
         out.error = error_response(413, "request body too large");
         return out;

@@ -109,6 +109,7 @@ gateway::OffRampOptions offramp_options(const config::Config& cfg) {
   o.min_free_mb = cfg.node.min_free_mb;
   o.sender_messages_per_hour = cfg.smtp.sender_messages_per_hour;
   o.sender_recipients_per_hour = cfg.smtp.sender_recipients_per_hour;
+  o.max_recipients = cfg.smtp.max_recipients;
   o.office = imaging::office_available();
   for (const auto& u : cfg.smtp.users) o.users[u.name] = u.password_hash;
   std::string own = cfg.delivery.from;

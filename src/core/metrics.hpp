@@ -11,6 +11,7 @@
 // further label sets are dropped rather than grow without bound.
 #pragma once
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -69,12 +70,13 @@ inline std::string escape(std::string_view v) {
   return out;
 }
 
+// The shortest text that reads back as the same double (a growing _sum keeps its precision).
 inline std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 inline std::string label_text(const Labels& labels, std::string_view extra_name = {}, std::string_view extra = {}) {

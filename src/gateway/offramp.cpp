@@ -520,6 +520,19 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   if (sub.to.empty()) return refuse(400, "no number to send to (give one or more `to`)");
   if (sub.documents.empty()) return refuse(400, "no document to send (give one or more `document` files)");
   if (opt_.domains.empty()) return refuse(503, "this node has no [smtp] domains to address faxes with");
+  // The intake's limits hold for the API as for mail: recipients per message, and messages and
+  // recipients per sender and hour (the user is the sender).
+  if (sub.to.size() > size_t(opt_.max_recipients)) {
+    return refuse(400, std::to_string(sub.to.size()) + " numbers: at most " + std::to_string(opt_.max_recipients) +
+                           " per fax ([smtp] max_recipients)");
+  }
+  const std::string sender = "user:" + sub.user;
+  if (!messages_.allow(sender, opt_.sender_messages_per_hour, 1, std::chrono::steady_clock::now())) {
+    return refuse(429, "too many faxes from " + ascii(sub.user) + " in the last hour, try again later");
+  }
+  if (!recipients_.allow(sender, opt_.sender_recipients_per_hour, int(sub.to.size()), std::chrono::steady_clock::now())) {
+    return refuse(429, "too many fax recipients from " + ascii(sub.user) + " in the last hour, try again later");
+  }
   // Each number as the mail intake would take it: parsed, then the dialling policy and the caps.
   PreparedMessage p;
   std::map<std::pair<std::string, std::string>, bool> seen;
@@ -541,7 +554,12 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   }
   // The message: From the user, one attachment per document, in order.
   const std::string boundary = "faxbridge-api-" + std::to_string(std::time(nullptr));
-  std::string text = "From: " + ascii(sub.user) + " <api@" + opt_.domains.front() + ">\r\nTo: ";
+  std::string display;  // RFC 5322 quoted-string
+  for (char c : ascii(sub.user)) {
+    if (c == '"' || c == '\\') display += '\\';
+    display += c;
+  }
+  std::string text = "From: \"" + display + "\" <api@" + opt_.domains.front() + ">\r\nTo: ";
   for (size_t i = 0; i < p.recipients.size(); ++i) text += (i ? ", " : "") + p.recipients[i].recipient;
   text += "\r\nSubject: Fax submitted through the API by " + ascii(sub.user) + "\r\nDate: " +
           rfc5322_date(std::time(nullptr)) + "\r\n" +

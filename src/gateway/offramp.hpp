@@ -52,6 +52,7 @@ struct OffRampOptions {
   address::DialingPolicy dialing;
   std::string station_id;  // our TSI, recorded as each job's caller
   int sender_messages_per_hour = 100;
+  int max_recipients = 100;  // [smtp] max_recipients: also the numbers of one API submission
   int sender_recipients_per_hour = 500;
   // [dialing] daily caps (shared with the dispatcher): a cap already reached refuses RCPT with
   // 450 4.7.1. Null: none.

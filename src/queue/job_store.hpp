@@ -244,6 +244,8 @@ struct JobFilter {
   std::optional<Direction> direction;
   std::optional<std::string> message_id;
   int limit = 0;  // 0: all
+  std::optional<int64_t> before_id;   // only ids below it (a page's cursor)
+  std::optional<std::string> number;  // only this number (dialled or called)
 };
 
 // What the store counts, for /metrics (read at each scrape, so it survives a restart).

@@ -482,13 +482,15 @@ fb::Result<std::vector<Job>, StoreError> SqliteJobStore::jobs(const JobFilter& f
   if (f.limit < 0) return invalid(op, "the limit must not be negative");
   auto s = select_jobs(db_.get(),
                        "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR direction = ?2) "
-                       "AND (?3 IS NULL OR message_id = ?3) ORDER BY id DESC LIMIT ?4",
+                       "AND (?3 IS NULL OR message_id = ?3) AND (?5 IS NULL OR id < ?5) AND (?6 IS NULL OR number = ?6) "
+                       "ORDER BY id DESC LIMIT ?4",
                        op);
   if (!s) return s.error();
   std::optional<std::string> dir;
   if (f.direction) dir = std::string(to_string(*f.direction));
   s->bind_opt_text(1, f.state).bind_opt_text(2, dir).bind_opt_text(3, f.message_id);
   s->bind_int(4, f.limit == 0 ? -1 : f.limit);  // SQLite: a negative LIMIT is no limit
+  s->bind_opt_int(5, f.before_id).bind_opt_text(6, f.number);
   return read_jobs(*s);
 }
 

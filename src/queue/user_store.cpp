@@ -72,6 +72,8 @@ std::optional<std::string> UserStore::check_name(const std::string& name) {
       return "a user name has only letters, digits and . _ @ -";
     }
   }
+  // The node's own admin token submits as "admin": a user of that name would see its faxes.
+  if (name == "admin") return "the name admin is the node's own token's; choose another";
   return std::nullopt;
 }
 

@@ -1271,6 +1271,26 @@ TEST_P(JobStoreTest, ALateBounceFailsADoneDeliveryOnceWithItsReplacement) {
   EXPECT_EQ(s->delivery_bounced(999, "x", std::nullopt).error().code, StoreErrc::not_found);
 }
 
+TEST_P(JobStoreTest, JobsArePagedByIdAndFilteredByNumber) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "00000000000000aa", 5);
+  queue::JobFilter f;
+  f.limit = 2;
+  auto page = *s->jobs(f);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].id, ids[4]);
+  f.before_id = page[1].id;
+  page = *s->jobs(f);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].id, ids[2]);
+  EXPECT_EQ(page[1].id, ids[1]);
+  queue::JobFilter n;
+  n.number = s->job(ids[3])->number;
+  auto by_number = *s->jobs(n);
+  ASSERT_FALSE(by_number.empty());
+  for (const auto& j : by_number) EXPECT_EQ(j.number, *n.number);
+}
+
 TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
   auto s = open_store();
   EXPECT_TRUE(s->stats()->jobs.empty());

@@ -64,7 +64,7 @@ TEST(UserStore, BadNamesMailboxesAndHashesAreRefused) {
   TempDir dir;
   auto s = UserStore::open(dir / "fb.db");
   ASSERT_TRUE(s);
-  for (const std::string& name : std::vector<std::string>{"", "a b", "x\n", std::string(65, 'n'), "semi;colon"}) {
+  for (const std::string& name : std::vector<std::string>{"", "a b", "x\n", std::string(65, 'n'), "semi;colon", "admin"}) {
     auto r = s->add_token(name, false, {}, kHashA, "s");
     ASSERT_FALSE(r) << name;
     EXPECT_EQ(r.error().code, StoreErrc::invalid);
