@@ -40,18 +40,20 @@ asio::awaitable<std::optional<queue::ApiUser>> lookup(queue::UserStore* users, s
   co_return *u;
 }
 
-asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
+// Decides whether `req` may go on (nullopt, with its user, admin flag and mailboxes set) or is
+// refused (the response), logging each refusal once.
+asio::awaitable<std::optional<Response>> authorize(std::shared_ptr<const Guard> g, Request& req) {
   if (auto refused = check_origin(req, g->options.hosts)) {
     co_return g->refuse(req, *refused, "host/origin: " + refused->body.substr(0, 200));
   }
   if (!g->options.tokens_required) {
     req.user = "admin";
     req.admin = true;
-    co_return co_await g->next(std::move(req));
+    co_return std::nullopt;
   }
   // A scraper on this host needs no token for /metrics (INTERFACES.md); any other client does.
   if (std::string_view(req.target).substr(0, req.target.find('?')) == "/metrics" && loopback(req.peer)) {
-    co_return co_await g->next(std::move(req));
+    co_return std::nullopt;
   }
   auto token = bearer_token(req);
   if (!token) {
@@ -62,28 +64,36 @@ asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
                         given ? "malformed Authorization" : "no token");
   }
   const std::string hash = token_hash(*token);
-  bool admin = !g->options.admin_hash.empty() && same_hash(hash, g->options.admin_hash);
-  std::string who = admin ? "the node admin token" : "";
-  if (!admin && g->users) {
-    auto user = co_await asio::co_spawn(g->store_exec, lookup(g->users, hash, g->options.log), asio::use_awaitable);
-    if (!user) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
-    // A user token: the /api/v1/faxes routes, which show it its own faxes only; everything else
-    // needs an admin token.
-    const bool own_view = std::string_view(req.target).rfind("/api/v1/faxes", 0) == 0 ||
-                          std::string_view(req.target).substr(0, req.target.find('?')) == "/api/v1/openapi.json";
-    if (!user->admin && !own_view) {
-      co_return g->refuse(req, error_response(403, "user " + user->name + " may not use this route (it needs an admin token)"),
-                          "user " + user->name + " not admin");
-    }
-    req.user = user->name;
-    req.admin = user->admin;
-    req.mailboxes = user->mailboxes;
-    co_return co_await g->next(std::move(req));
+  const bool admin = !g->options.admin_hash.empty() && same_hash(hash, g->options.admin_hash);
+  if (admin) {
+    req.user = "admin";
+    req.admin = true;
+    co_return std::nullopt;
   }
-  if (!admin) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
-  req.user = "admin";
-  req.admin = true;
+  if (!g->users) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
+  auto user = co_await asio::co_spawn(g->store_exec, lookup(g->users, hash, g->options.log), asio::use_awaitable);
+  if (!user) co_return g->refuse(req, unauthorized("the token is not valid (unknown or revoked)", true), "bad token");
+  // A user token: the /api/v1/faxes routes, which show it its own faxes only; everything else
+  // needs an admin token.
+  const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  const bool own_view = path == "/api/v1/faxes" || path.rfind("/api/v1/faxes/", 0) == 0 || path == "/api/v1/openapi.json";
+  if (!user->admin && !own_view) {
+    co_return g->refuse(req, error_response(403, "user " + user->name + " may not use this route (it needs an admin token)"),
+                        "user " + user->name + " not admin");
+  }
+  req.user = user->name;
+  req.admin = user->admin;
+  req.mailboxes = user->mailboxes;
+  co_return std::nullopt;
+}
+
+asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
+  if (auto refused = co_await authorize(g, req)) co_return *refused;
   co_return co_await g->next(std::move(req));
+}
+
+asio::awaitable<std::optional<Response>> check_head(std::shared_ptr<const Guard> g, Request head) {
+  co_return co_await authorize(g, head);
 }
 
 }  // namespace
@@ -91,6 +101,11 @@ asio::awaitable<Response> handle(std::shared_ptr<const Guard> g, Request req) {
 Handler guarded(Handler next, GuardOptions options, queue::UserStore* users, asio::any_io_executor store_exec) {
   auto g = std::make_shared<const Guard>(Guard{std::move(next), std::move(options), users, std::move(store_exec)});
   return [g](Request req) { return handle(g, std::move(req)); };
+}
+
+HeadCheck guarded_head(GuardOptions options, queue::UserStore* users, asio::any_io_executor store_exec) {
+  auto g = std::make_shared<const Guard>(Guard{nullptr, std::move(options), users, std::move(store_exec)});
+  return [g](Request head) { return check_head(g, std::move(head)); };
 }
 
 }  // namespace api

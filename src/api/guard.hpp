@@ -31,5 +31,8 @@ struct GuardOptions {
 
 // `users` lives on `store_exec` (may be null: only the admin token is known).
 Handler guarded(Handler next, GuardOptions options, queue::UserStore* users, asio::any_io_executor store_exec);
+// The same checks on an upload's head, before its body is read (HttpServer): nothing but the
+// token is needed to refuse a stranger's 32 MiB.
+HeadCheck guarded_head(GuardOptions options, queue::UserStore* users, asio::any_io_executor store_exec);
 
 }  // namespace api

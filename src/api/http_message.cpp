@@ -134,6 +134,8 @@ ParseOutcome parse_request(std::string_view data) {
   std::string_view rest = data.substr(head_end + 4);
   if (rest.size() < length) {
     out.complete = false;
+    out.head = std::move(req);
+    out.body_length = length;
     return out;
   }
   req.body = std::string(rest.substr(0, length));

@@ -51,6 +51,10 @@ struct ParseOutcome {
   bool complete = false;
   std::optional<Request> request;
   std::optional<Response> error;
+  // Incomplete, with the head read: the request without its body, and the body's declared
+  // length (the server may refuse it before reading a large body: HttpServer's head check).
+  std::optional<Request> head;
+  size_t body_length = 0;
 };
 ParseOutcome parse_request(std::string_view data);
 std::string serialize(const Response& r);

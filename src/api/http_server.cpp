@@ -16,8 +16,8 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, std::vector<tcp::endpoint> listen, Handler handler)
-    : io_(io), listen_(std::move(listen)), handler_(std::move(handler)) {}
+HttpServer::HttpServer(asio::io_context& io, std::vector<tcp::endpoint> listen, Handler handler, HeadCheck head_check)
+    : io_(io), listen_(std::move(listen)), handler_(std::move(handler)), head_check_(std::move(head_check)) {}
 
 void HttpServer::start() {
   for (const auto& ep : listen_) acceptors_.push_back(fb::listen_on(io_, ep, "HTTP"));
@@ -55,6 +55,7 @@ asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
   asio::steady_timer timer(sock.get_executor());
   timer.expires_after(kRequestTimeout);
   Response resp;
+  bool head_checked = false;
   for (;;) {
     auto r = co_await (sock.async_read_some(asio::buffer(buf), kNoThrow) || timer.async_wait(kNoThrow));
     if (r.index() == 1) {
@@ -65,6 +66,16 @@ asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
     if (ec) co_return;
     data.append(buf.data(), n);
     ParseOutcome p = parse_request(data);
+    if (!p.complete && p.head && !head_checked && p.body_length > kMaxBodyBytes && head_check_) {
+      head_checked = true;  // an upload: its sender is judged before its body is held
+      std::error_code pec;
+      auto remote = sock.remote_endpoint(pec);
+      if (!pec) p.head->peer = remote.address().to_string();
+      if (auto refused = co_await head_check_(std::move(*p.head))) {
+        resp = std::move(*refused);
+        break;
+      }
+    }
     if (!p.complete) continue;
     if (p.error) {
       resp = *p.error;
@@ -73,6 +84,8 @@ asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
     std::error_code pec;
     auto remote = sock.remote_endpoint(pec);
     if (!pec) p.request->peer = remote.address().to_string();
+    data.clear();  // the request holds its own copy of the body
+    data.shrink_to_fit();
     try {
       resp = co_await handler_(std::move(*p.request));
     } catch (const std::exception& e) {

@@ -20,10 +20,14 @@ namespace api {
 inline constexpr std::chrono::seconds kRequestTimeout{30};
 
 using Handler = std::function<asio::awaitable<Response>(Request)>;
+// Asked once the head of a request with a body over kMaxBodyBytes is in (an upload), before the
+// body is read: a refusal (a bad token) is answered at once, and the body never held.
+using HeadCheck = std::function<asio::awaitable<std::optional<Response>>(Request)>;
 
 class HttpServer {
  public:
-  HttpServer(asio::io_context& io, std::vector<asio::ip::tcp::endpoint> listen, Handler handler);
+  HttpServer(asio::io_context& io, std::vector<asio::ip::tcp::endpoint> listen, Handler handler,
+             HeadCheck head_check = nullptr);
   void start();  // throws std::system_error naming the endpoint it cannot bind
   void stop();
   std::vector<asio::ip::tcp::endpoint> bound() const;
@@ -35,6 +39,7 @@ class HttpServer {
   asio::io_context& io_;
   std::vector<asio::ip::tcp::endpoint> listen_;
   Handler handler_;
+  HeadCheck head_check_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   bool stopping_ = false;
 };

@@ -740,7 +740,8 @@ int run(config::Config cfg) {
     return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
   };
   api::GuardOptions guard{cfg.http.tokens, cfg.http.hosts, admin_hash, [](const std::string& l) { log(l); }};
-  api::HttpServer http(io, endpoints(cfg.http.listen), api::guarded(routes, guard, &*users, store_pool.get_executor()));
+  api::HttpServer http(io, endpoints(cfg.http.listen), api::guarded(routes, guard, &*users, store_pool.get_executor()),
+                       api::guarded_head(guard, &*users, store_pool.get_executor()));
   http.start();
   for (const auto& ep : http.bound()) {
     log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +

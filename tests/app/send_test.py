@@ -12,6 +12,7 @@ import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import time
 import unittest
@@ -238,6 +239,23 @@ class FaxesApiTest(fbtest.TempDirTest):
             status, body = self.request(node, path, method, payload, ctype)
             check(template, method, status, body)
         self.assertEqual([s for _, _, s in seen], [201, 200, 200, 415, 400, 400, 404, 200, 409])
+
+    def test_an_upload_is_judged_by_its_head_before_its_body_is_read(self):
+        node = Node(self.dir)
+        self.addCleanup(node.stop)
+        head = ("POST /api/v1/faxes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                "Content-Length: %d\r\n%s\r\n")
+        # No token and 30 MB announced: refused at once, not one byte of the body sent.
+        with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as c:
+            c.sendall((head % (30000000, "")).encode())
+            reply = c.makefile("rb").readline()
+        self.assertEqual(reply.split()[1], b"401", reply)
+        # With the token, a 2 MiB form is read whole and judged by its fields.
+        field = b"--b\r\nContent-Disposition: form-data; name=\"webhook_url\"\r\n\r\nhttp://x/\r\n"
+        pad = b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100" + b" " * (2 << 20) + b"\r\n"
+        body = pad + field + b"--b--\r\n"
+        status, answer = self.request(node, "/api/v1/faxes", "POST", body, "multipart/form-data; boundary=b")
+        self.assertEqual((status, answer["error"]["code"]), (501, "not_implemented"), answer)
 
     def test_a_user_sees_and_cancels_only_its_own_faxes(self):
         node = Node(self.dir)  # its trunk goes nowhere: jobs wait
