@@ -1,6 +1,10 @@
 // guard.cpp — origin checks and bearer tokens before any API route (see guard.hpp).
 #include "api/guard.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "api/faxes_api.hpp"
+
 #include <memory>
 #include <optional>
 
@@ -25,6 +29,17 @@ struct Guard {
 
   Response refuse(const Request& req, Response r, const std::string& reason) const {
     if (options.log) options.log("http: refused " + req.peer + ": " + std::to_string(r.status) + " " + reason);
+    // /api/v1 speaks {"error": {"code", "message"}} (INTERFACES.md), its refusals too.
+    if (req.target.rfind("/api/v1/", 0) == 0) {
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      const std::string message = j.is_object() && j.contains("error") && j["error"].is_string()
+                                      ? j["error"].get<std::string>()
+                                      : reason;
+      Response v1 = v1_error(r.status, r.status == 401 ? "unauthorized" : r.status == 403 ? "forbidden" : "bad_request",
+                             message);
+      v1.headers = std::move(r.headers);  // WWW-Authenticate
+      return v1;
+    }
     return r;
   }
 };

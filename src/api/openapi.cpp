@@ -70,9 +70,9 @@ std::string_view openapi_json() {
             "required": ["code", "message"],
             "additionalProperties": false,
             "properties": {
-              "code": {"enum": ["bad_request", "refused", "not_found", "method_not_allowed", "conflict",
-                                "unsupported_media_type", "unprocessable", "over_cap", "not_implemented",
-                                "unavailable"]},
+              "code": {"enum": ["bad_request", "unauthorized", "forbidden", "refused", "not_found",
+                                "method_not_allowed", "conflict", "unsupported_media_type", "unprocessable",
+                                "over_cap", "not_implemented", "unavailable"]},
               "message": {"type": "string"}
             }
           }
@@ -108,7 +108,8 @@ std::string_view openapi_json() {
         "responses": {
           "200": {"description": "a page of faxes",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobList"}}}},
-          "400": {"$ref": "#/components/responses/Error"}
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"}
         }
       },
       "post": {

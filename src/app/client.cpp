@@ -1,6 +1,7 @@
 // client.cpp — HTTP requests to a running node and their rendering for a terminal.
 #include "app/client.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -300,6 +301,7 @@ int cmd_send(const Remote& remote, const std::vector<std::string>& to, const std
     return fail("send", "the node's answer cannot be read", 6);
   }
   std::vector<nlohmann::json> jobs(accepted["items"].begin(), accepted["items"].end());
+  if (jobs.empty()) return fail("send", "the node accepted the fax but named no job", 6);
   if (no_wait) {
     for (const auto& j : jobs) std::cout << cell(j, "id") << "\n";
     return 0;
@@ -308,11 +310,20 @@ int cmd_send(const Remote& remote, const std::vector<std::string>& to, const std
   std::vector<std::string> shown(jobs.size());
   auto label = [&](const nlohmann::json& j) { return "job " + cell(j, "id") + " to " + cell(j, "number") + ": "; };
   bool first = true;
+  std::chrono::steady_clock::time_point trouble_since{};  // when polling began to fail (in_trouble)
+  bool in_trouble = false;
+  // On a terminal, a line longer than its width would wrap and spoil the redraw: cut it.
+  size_t width = 0;
+  if (tty) {
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1) width = ws.ws_col - 1;
+  }
   for (;;) {
     bool all_final = true;
     std::vector<std::string> lines;
     for (const auto& j : jobs) {
       lines.push_back(label(j) + progress_line(j));
+      if (width && lines.back().size() > width) lines.back().resize(width);
       all_final = all_final && final_state(cell(j, "state"));
     }
     if (tty) {
@@ -334,11 +345,23 @@ int cmd_send(const Remote& remote, const std::vector<std::string>& to, const std
     for (auto& j : jobs) {
       if (final_state(cell(j, "state"))) continue;
       auto g = request(remote, "GET", "/api/v1/faxes/" + cell(j, "id"), why);
-      if (!g) return fail("send", why, 6);
-      if (g->status == 401 || g->status == 403) return submit_refused(*g);
-      if (g->status != 200) return fail("send", "job " + cell(j, "id") + ": " + error_of(g->body), 6);
-      auto now = nlohmann::json::parse(g->body, nullptr, false);
-      if (now.is_object()) j = now;
+      if (g && (g->status == 401 || g->status == 403)) return submit_refused(*g);
+      auto now = g && g->status == 200 ? nlohmann::json::parse(g->body, nullptr, false) : nlohmann::json();
+      if (!now.is_object()) {
+        // The fax is queued whatever happens here: a node that restarts or a network blip is
+        // waited out for a minute (and the ids said) rather than inviting a second send.
+        if (!std::exchange(in_trouble, true)) trouble_since = std::chrono::steady_clock::now();
+        if (std::chrono::steady_clock::now() - trouble_since > std::chrono::seconds(60)) {
+          std::string ids;
+          for (const auto& x : jobs) ids += (ids.empty() ? "" : " ") + cell(x, "id");
+          return fail("send", (g ? "job " + cell(j, "id") + ": " + error_of(g->body) : why) +
+                                  " (the fax is queued: jobs " + ids + "; follow them with faxbridge job ID)",
+                      6);
+        }
+        continue;
+      }
+      in_trouble = false;
+      j = now;
     }
   }
   bool all_sent = true;

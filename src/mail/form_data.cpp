@@ -65,6 +65,13 @@ fb::Result<std::vector<FormField>, std::string> parse_form_data(std::string_view
     f.content_type = lower(pct ? std::string(g_mime_content_type_get_media_type(pct)) + "/" +
                                      g_mime_content_type_get_media_subtype(pct)
                                : std::string("text/plain"));
+    // A text's charset goes with it (the rest of the parameters do not).
+    if (const char* cs = pct ? g_mime_content_type_get_parameter(pct, "charset") : nullptr) {
+      const std::string c = lower(cs);
+      if (!c.empty() && c.size() <= 40 && c.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.:") == std::string::npos) {
+        f.content_type += "; charset=" + c;
+      }
+    }
     if (GMimeDataWrapper* w = g_mime_part_get_content(GMIME_PART(part))) {
       GPtr<GMimeStream> mem(g_mime_stream_mem_new());
       if (g_mime_data_wrapper_write_to_stream(w, mem.get()) < 0) return which + " cannot be decoded";

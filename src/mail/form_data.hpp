@@ -23,7 +23,8 @@ inline constexpr size_t kMaxFormFields = 64;
 struct FormField {
   std::string name;                     // the form field's name
   std::optional<std::string> filename;  // set for a file
-  std::string content_type;             // lower case, e.g. "application/pdf" ("text/plain" by default)
+  std::string content_type;             // lower case, e.g. "application/pdf" ("text/plain" by default),
+                                        // with its "; charset=..." when it has one
   std::string data;                     // the content, transfer-decoded
 };
 

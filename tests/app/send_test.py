@@ -238,7 +238,12 @@ class FaxesApiTest(fbtest.TempDirTest):
                 ("POST", "/api/v1/faxes/%d/cancel" % job, "/api/v1/faxes/{id}/cancel", None, None)):
             status, body = self.request(node, path, method, payload, ctype)
             check(template, method, status, body)
-        self.assertEqual([s for _, _, s in seen], [201, 200, 200, 415, 400, 400, 404, 200, 409])
+        # A bad token, refused by the guard: the same error shape.
+        req = urllib.request.Request(node.server + "/api/v1/faxes", headers={"Authorization": "Bearer fbt_" + "1" * 64})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        check("/api/v1/faxes", "GET", e.exception.code, json.loads(e.exception.read()))
+        self.assertEqual([s for _, _, s in seen], [201, 200, 200, 415, 400, 400, 404, 200, 409, 401])
 
     def test_an_upload_is_judged_by_its_head_before_its_body_is_read(self):
         node = Node(self.dir)

@@ -20,7 +20,8 @@ TEST(FormData, FieldsAndFilesInOrder) {
       "Content-Type: application/pdf\r\n\r\n"
       "%PDF-1.4 \x00\xff binary\r\n"
       "--------------------------d74496d66958873e\r\n"
-      "Content-Disposition: form-data; name=\"document\"; filename=\"x.bin\"\r\n\r\n"
+      "Content-Disposition: form-data; name=\"document\"; filename=\"x.bin\"\r\n"
+      "Content-Type: Text/Plain; charset=KOI8-R; format=flowed\r\n\r\n"
       "raw\r\n"
       "--------------------------d74496d66958873e--\r\n"s;
   auto f = parse_form_data("multipart/form-data; boundary=------------------------d74496d66958873e",
@@ -35,6 +36,7 @@ TEST(FormData, FieldsAndFilesInOrder) {
   EXPECT_EQ((*f)[1].content_type, "application/pdf");
   EXPECT_EQ((*f)[1].data, std::string("%PDF-1.4 \x00\xff binary", 18));  // bytes as sent, NUL included
   EXPECT_EQ((*f)[2].data, "raw");
+  EXPECT_EQ((*f)[2].content_type, "text/plain; charset=koi8-r");  // the charset kept, nothing else
 }
 
 TEST(FormData, WhatIsRefusedAndWhy) {
