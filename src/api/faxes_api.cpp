@@ -5,6 +5,8 @@
 #include <cctype>
 #include <variant>
 
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "api/openapi.hpp"
@@ -181,8 +183,12 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
   co_return Response{201, "{\"items\":" + items(jobs) + "}\n"};
 }
 
-asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::function<void(int64_t)> on_cancelled,
-                                Request req) {
+asio::awaitable<Response> make_document(Documents documents, queue::Job job, std::string what, int width) {
+  co_return documents(job, what, width);
+}
+
+asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const FaxRoutes> r, Request req) {
+  const Submitter& submit = r->submit;
   std::string_view target = req.target;
   std::string_view query;
   if (auto q = target.find('?'); q != std::string_view::npos) {
@@ -201,26 +207,51 @@ asio::awaitable<Response> route(queue::JobStore* store, Submitter submit, std::f
   const std::string_view prefix = "/api/v1/faxes/";
   if (target.substr(0, prefix.size()) != prefix) co_return fail(404, "no such resource");
   std::string_view rest = target.substr(prefix.size());
-  bool cancel = false;
+  std::string action;  // "" the fax itself, "cancel", "retry", or a document
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    if (rest.substr(slash) != "/cancel") co_return fail(404, "no such resource");
-    cancel = true;
+    action = std::string(rest.substr(slash + 1));
     rest = rest.substr(0, slash);
   }
   auto id = parse_id(rest);
   if (!id) co_return fail(404, "no fax " + std::string(rest));
   // Unknown, and another user's, read the same: 404 before anything else is said of it.
+  queue::Job seen;
   {
     auto j = store->job(*id);
     if (!j && j.error().code != queue::StoreErrc::not_found) co_return fail(503, j.error().message);
     if (!j || !visible(*store, req, *j)) co_return fail(404, "no fax " + std::to_string(*id));
+    seen = *j;
   }
-  if (cancel) {
+  const bool page = action.rfind("pages/", 0) == 0 && action.size() > 10 && action.substr(action.size() - 4) == ".png";
+  if (action == "document.pdf" || action == "document.tif" || page) {
+    if (req.method != "GET") co_return fail(405, "use GET");
+    int width = 600;
+    if (auto w = query_value(query, "width"); !w.empty()) {
+      auto n = parse_id(w);
+      if (!n || *n < 16 || *n > 1728) co_return fail(400, "width is 16 to 1728 pixels");
+      width = int(*n);
+    }
+    if (page && !parse_id(action.substr(6, action.size() - 10))) co_return fail(404, "no such page");
+    if (!r->documents) co_return fail(501, "documents are not served by this node");
+    co_return co_await asio::co_spawn(r->documents_exec, make_document(r->documents, seen, action, width),
+                                      asio::use_awaitable);
+  }
+  if (action == "cancel") {
     if (req.method != "POST") co_return fail(405, "use POST");
     if (auto s = store->cancel(*id); !s) {
       co_return fail(s.error().code == queue::StoreErrc::conflict ? 409 : 503, s.error().message);
     }
-    if (on_cancelled) on_cancelled(*id);
+    if (r->on_cancelled) r->on_cancelled(*id);
+  } else if (action == "retry") {
+    if (req.method != "POST") co_return fail(405, "use POST");
+    if (seen.direction != queue::Direction::out || seen.state != queue::state::retry) {
+      co_return fail(409, "fax " + std::to_string(*id) + " is " + seen.state + ": only a fax waiting for its retry can be tried now");
+    }
+    if (auto s = store->set_retry(*id, std::nullopt); !s) co_return fail(503, s.error().message);
+    queue::logged(store->add_event(*id, "retry now, asked by " + (req.user.empty() ? std::string("admin") : req.user)));
+    if (r->on_retry) r->on_retry();
+  } else if (!action.empty()) {
+    co_return fail(404, "no such resource");
   } else if (req.method != "GET") {
     co_return fail(405, "use GET");
   }
@@ -240,10 +271,18 @@ Response v1_error(int status, const std::string& code, const std::string& messag
   return {status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
 }
 
-Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, Submitter submit,
-                      std::function<void(int64_t)> on_cancelled) {
-  return [&store, store_exec, submit, on_cancelled](Request req) {
-    return asio::co_spawn(store_exec, route(&store, submit, on_cancelled, std::move(req)), asio::use_awaitable);
+asio::awaitable<Response> trunks_v1(std::shared_ptr<const FaxRoutes> r, Request req) {
+  if (req.method != "GET") co_return fail(405, "use GET");
+  if (!req.admin) co_return fail(403, "the trunks are the admin's to see");
+  co_return Response{200, trunks_json(r->trunks ? r->trunks() : std::vector<TrunkInfo>{})};
+}
+
+Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, FaxRoutes routes) {
+  auto r = std::make_shared<const FaxRoutes>(std::move(routes));
+  return [&store, store_exec, r](Request req) -> asio::awaitable<Response> {
+    // The trunks are call control's, read on this (io) thread; the rest is the store's.
+    if (std::string_view(req.target).substr(0, req.target.find('?')) == "/api/v1/trunks") return trunks_v1(r, std::move(req));
+    return asio::co_spawn(store_exec, route(&store, r, std::move(req)), asio::use_awaitable);
   };
 }
 

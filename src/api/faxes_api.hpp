@@ -11,6 +11,10 @@
 //                                    "next_cursor": "<id>" | null}
 //   GET  /api/v1/faxes/{id}          the job object (queue::to_json)
 //   POST /api/v1/faxes/{id}/cancel   the job, cancelled; 409 when already final
+//   POST /api/v1/faxes/{id}/retry    an outbound fax waiting for its retry is tried now; 409 otherwise
+//   GET  /api/v1/faxes/{id}/document.pdf, document.tif   its pages (rendered to send, or received)
+//   GET  /api/v1/faxes/{id}/pages/{n}.png                page n as a PNG preview (?width=16..1728, 600)
+//   GET  /api/v1/trunks              the trunks (admin tokens; trunks_api.hpp's objects)
 //   GET  /api/v1/openapi.json        the OpenAPI 3.1 description of these routes (openapi.hpp)
 // Errors: {"error": {"code": "...", "message": "..."}} with 400 bad_request, 403 refused (the
 // dialling policy), 404 not_found, 405 method_not_allowed, 409 conflict, 413 (the server),
@@ -29,6 +33,7 @@
 #include <asio.hpp>
 
 #include "api/http_server.hpp"
+#include "api/trunks_api.hpp"
 #include "queue/job_store.hpp"
 
 namespace api {
@@ -50,8 +55,20 @@ struct FaxAccepted {
 // Checks, spools and commits a request; calls `done` (on the store executor) when durable or refused.
 using Submitter = std::function<void(FaxRequest, std::function<void(FaxAccepted)>)>;
 
-Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, Submitter submit,
-                      std::function<void(int64_t)> on_cancelled = nullptr);
+// A fax's pages as a file: `what` is "document.pdf", "document.tif" or "pages/<n>.png" (with
+// `width`); a 404 (v1_error) when they are not kept. Runs on the documents executor.
+using Documents = std::function<Response(const queue::Job& job, const std::string& what, int width)>;
+
+struct FaxRoutes {
+  Submitter submit;
+  std::function<void(int64_t)> on_cancelled;  // a job cancelled: hang up its call (store thread)
+  std::function<void()> on_retry;             // a job made due now: look for work (store thread)
+  Documents documents;
+  asio::any_io_executor documents_exec;  // where documents are made (not the store thread)
+  std::function<std::vector<TrunkInfo>()> trunks;  // GET /api/v1/trunks (on the io thread)
+};
+
+Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, FaxRoutes routes);
 
 // {"error": {"code": code, "message": message}}
 Response v1_error(int status, const std::string& code, const std::string& message);

@@ -152,6 +152,59 @@ std::string_view openapi_json() {
         }
       }
     },
+    "/api/v1/faxes/{id}/retry": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+      "post": {
+        "summary": "Try a fax that waits for its retry now",
+        "responses": {
+          "200": {"description": "the fax, due now",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/faxes/{id}/document.pdf": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+      "get": {
+        "summary": "The fax's pages as PDF (rendered to send, or received)",
+        "responses": {
+          "200": {"description": "PDF", "content": {"application/pdf": {}}},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/faxes/{id}/document.tif": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+      "get": {
+        "summary": "The fax's pages as TIFF-F",
+        "responses": {
+          "200": {"description": "TIFF", "content": {"image/tiff": {}}},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/faxes/{id}/pages/{n}.png": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}},
+                     {"name": "n", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}},
+                     {"name": "width", "in": "query", "schema": {"type": "integer", "minimum": 16, "maximum": 1728, "default": 600}}],
+      "get": {
+        "summary": "Page n as a grey-scale PNG preview",
+        "responses": {
+          "200": {"description": "PNG", "content": {"image/png": {}}},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/trunks": {
+      "get": {
+        "summary": "The trunks: state, channels in use, where T.38 did not work (admin tokens)",
+        "responses": {
+          "200": {"description": "the trunks", "content": {"application/json": {"schema": {"type": "array"}}}},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/api/v1/openapi.json": {
       "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
     }

@@ -18,10 +18,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -42,6 +45,9 @@
 #include "gateway/ldap_directory.hpp"
 #include "gateway/offramp.hpp"
 #include "gateway/onramp.hpp"
+#include "imaging/pdf_writer.hpp"
+#include "imaging/thumbnail.hpp"
+#include "imaging/tiff_read.hpp"
 #include "imaging/office.hpp"
 #include "mail/smtp_server.hpp"
 #include "queue/job_store.hpp"
@@ -96,6 +102,52 @@ std::string bounce_domain(const config::Config& cfg) {
 std::string bounce_local(const config::Config& cfg) {
   const auto& from = cfg.delivery.from;
   return from.substr(0, from.rfind('@'));
+}
+
+// GET /api/v1/faxes/{id}/document.pdf|.tif|pages/<n>.png: the pages rendered to send (out) or
+// received (in, still in the spool or archived), as the file, a PDF of it, or one page's preview.
+api::Response fax_document(const queue::Spool& spool, const queue::Job& j, const std::string& what, int width) {
+  std::string tiff = j.direction == queue::Direction::out ? spool.fax_path(j.id) : spool.received_path(j.id);
+  std::error_code ec;
+  if (j.direction == queue::Direction::in && !std::filesystem::exists(tiff, ec)) tiff = spool.archive_path(j.id);
+  if (!std::filesystem::exists(tiff, ec)) {
+    return api::v1_error(404, "not_found",
+                         "fax " + std::to_string(j.id) + " has no pages kept (not rendered yet, none received, or purged)");
+  }
+  auto read = [](const std::string& path, std::string& out) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    out = ss.str();
+    return bool(f) || f.eof();
+  };
+  api::Response r;
+  if (what == "document.tif") {
+    if (!read(tiff, r.body)) return api::v1_error(503, "unavailable", "the pages cannot be read now");
+    r.content_type = "image/tiff";
+    return r;
+  }
+  if (what == "document.pdf") {
+    const std::string pdf = spool.dir() + "/out/api-" + std::to_string(j.id) + "-" +
+                            std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) + ".pdf.tmp";
+    auto w = imaging::write_pdf_from_tiff(tiff, pdf);
+    const bool ok = w && read(pdf, r.body);
+    std::filesystem::remove(pdf, ec);
+    if (!ok) return api::v1_error(503, "unavailable", w ? "the PDF cannot be read" : "no PDF: " + w.error().message);
+    r.content_type = "application/pdf";
+    return r;
+  }
+  const int n = std::atoi(what.c_str() + 6);  // "pages/<n>.png"
+  auto pages = imaging::read_fax_tiff(tiff);
+  if (!pages) return api::v1_error(503, "unavailable", "the pages cannot be read: " + pages.error().message);
+  if (n < 1 || size_t(n) > pages->size()) {
+    return api::v1_error(404, "not_found", "fax " + std::to_string(j.id) + " has " + std::to_string(pages->size()) + " page(s)");
+  }
+  auto png = imaging::thumbnail_png((*pages)[size_t(n - 1)], width);
+  if (!png) return api::v1_error(503, "unavailable", "no preview: " + png.error().message);
+  r.body = std::move(*png);
+  r.content_type = "image/png";
+  return r;
 }
 
 gateway::OffRampOptions offramp_options(const config::Config& cfg) {
@@ -607,6 +659,7 @@ int run(config::Config cfg) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
   asio::thread_pool store_pool(1);  // the job store and fsyncs: never on the io thread
+  asio::thread_pool documents_pool(1);  // the API's PDFs and page previews: never on the store thread
   gateway::ConverterOptions copt;
   copt.store_path = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
@@ -725,17 +778,30 @@ int run(config::Config cfg) {
       done(api::FaxAccepted{r.status, r.error, r.jobs});
     });
   };
-  api::Handler faxes_api = api::faxes_handler(*store, store_pool.get_executor(), submit, [&](int64_t id) {
+  api::FaxRoutes fax_routes;
+  fax_routes.submit = submit;
+  fax_routes.on_cancelled = [&](int64_t id) {
     asio::post(io, [&, id] {
       if (hang_up_job) hang_up_job(id);
     });
-  });
+  };
+  fax_routes.on_retry = [&] {
+    if (poke_dispatcher) poke_dispatcher();
+  };
+  fax_routes.documents = [&spool](const queue::Job& j, const std::string& what, int width) {
+    return fax_document(spool, j, what, width);
+  };
+  fax_routes.documents_exec = documents_pool.get_executor();
+  fax_routes.trunks = [&] { return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{}; };
+  api::Handler faxes_api = api::faxes_handler(*store, store_pool.get_executor(), std::move(fax_routes));
   api::Handler metrics_api = api::metrics_handler(*store, store_pool.get_executor(), [&] {
     return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{};
   });
   api::Handler routes = [jobs_api, trunks_api, faxes_api, metrics_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
-    if (path.rfind("/api/v1/faxes", 0) == 0 || path == "/api/v1/openapi.json") return faxes_api(std::move(req));
+    if (path.rfind("/api/v1/faxes", 0) == 0 || path == "/api/v1/openapi.json" || path == "/api/v1/trunks") {
+      return faxes_api(std::move(req));
+    }
     if (path == "/metrics") return metrics_api(std::move(req));
     return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
   };

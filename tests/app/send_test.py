@@ -54,6 +54,33 @@ class SendTest(fbtest.TempDirTest):
         # The call was real: the node received the page on its own DID.
         inbound = [j for j in self.node.jobs() if j["direction"] == "in"]
         self.assertEqual([j["pages"] for j in inbound], [1])
+        # Its pages, as sent and as received: PDF, TIFF, and a page preview.
+        for fax in (job, inbound[0]["id"]):
+            pdf = self.get(self.node, "/api/v1/faxes/%d/document.pdf" % fax)
+            self.assertTrue(pdf.startswith(b"%PDF-"), pdf[:20])
+            path = self.path("got-%d.pdf" % fax)
+            with open(path, "wb") as f:
+                f.write(pdf)
+            info = subprocess.run(["pdfinfo", path], capture_output=True, text=True)
+            self.assertRegex(info.stdout, r"Pages:\s+1\n", info.stdout + info.stderr)
+            text = subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", path, self.path("p%d" % fax)],
+                                  capture_output=True)
+            self.assertEqual(text.returncode, 0, text.stderr)
+            ocr = subprocess.run(["tesseract", self.path("p%d.png" % fax), "-"], capture_output=True, text=True)
+            self.assertIn("LETTER", ocr.stdout.upper(), ocr.stdout)  # the words faxed, read back
+            tif = self.get(self.node, "/api/v1/faxes/%d/document.tif" % fax)
+            self.assertIn(tif[:4], (b"II*\x00", b"MM\x00*"))
+            png = self.get(self.node, "/api/v1/faxes/%d/pages/1.png?width=300" % fax)
+            self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+            self.assertEqual(int.from_bytes(png[16:20], "big"), 300)  # IHDR width
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            self.get(self.node, "/api/v1/faxes/%d/pages/2.png" % job)
+        self.assertEqual(e.exception.code, 404)
+
+    def get(self, node, path):
+        req = urllib.request.Request(node.server + path, headers={"Authorization": "Bearer " + node.token()})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.read()
 
     def test_the_terminal_view_redraws_one_line_per_recipient(self):
         pid, fd = pty.fork()
@@ -244,6 +271,39 @@ class FaxesApiTest(fbtest.TempDirTest):
             urllib.request.urlopen(req, timeout=10)
         check("/api/v1/faxes", "GET", e.exception.code, json.loads(e.exception.read()))
         self.assertEqual([s for _, _, s in seen], [201, 200, 200, 415, 400, 400, 404, 200, 409, 401])
+
+    def test_retry_now(self):
+        node = Node(self.dir)  # its trunk goes nowhere: the call times out and the job waits to retry
+        self.addCleanup(node.stop)
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+        job = body["items"][0]["id"]
+        status, body = self.request(node, "/api/v1/faxes/%d/retry" % job, "POST")
+        self.assertEqual((status, body["error"]["code"]), (409, "conflict"))  # not waiting for a retry yet
+        deadline = time.time() + 180
+        while True:
+            status, fax = self.request(node, "/api/v1/faxes/%d" % job)
+            if fax["state"] == "retry":
+                break
+            self.assertLess(time.time(), deadline, fax)
+            time.sleep(0.5)
+        self.assertIsNotNone(fax["retry_at"])
+        status, body = self.request(node, "/api/v1/faxes/%d/retry" % job, "POST")
+        self.assertEqual(status, 200, body)
+        with node.db() as db:
+            events = [t for (t,) in db.execute("SELECT text FROM events WHERE job_id = ?", (job,))]
+        self.assertIn("retry now, asked by admin", events)
+        # Due now: the dispatcher dials it again (a second attempt), not at the old retry time.
+        deadline = time.time() + 60
+        while True:
+            with node.db() as db:
+                attempt = db.execute("SELECT attempt FROM jobs WHERE id = ?", (job,)).fetchone()[0]
+            if attempt >= 2:
+                break
+            self.assertLess(time.time(), deadline, "no second attempt")
+            time.sleep(0.2)
 
     def test_an_upload_is_judged_by_its_head_before_its_body_is_read(self):
         node = Node(self.dir)
