@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <variant>
 
 #include <memory>
@@ -132,10 +133,9 @@ std::variant<FaxRequest, Response> read_form(const Request& req) {
       for (size_t at = 0; at <= f.data.size();) {
         size_t comma = f.data.find(',', at);
         if (comma == std::string::npos) comma = f.data.size();
-        std::string n = f.data.substr(at, comma - at);
-        while (!n.empty() && std::isspace(static_cast<unsigned char>(n.back()))) n.pop_back();
-        while (!n.empty() && std::isspace(static_cast<unsigned char>(n.front()))) n.erase(0, 1);
-        if (!n.empty()) fr.to.push_back(n);
+        std::string_view n = std::string_view(f.data).substr(at, comma - at);
+        const size_t first = n.find_first_not_of(" \t\r\n"), last = n.find_last_not_of(" \t\r\n");
+        if (first != std::string_view::npos) fr.to.emplace_back(n.substr(first, last - first + 1));
         if (fr.to.size() > 1000) return fail(400, "too many numbers in one request");
         at = comma + 1;
       }
@@ -225,6 +225,11 @@ asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const Fa
   const bool page = action.rfind("pages/", 0) == 0 && action.size() > 10 && action.substr(action.size() - 4) == ".png";
   if (action == "document.pdf" || action == "document.tif" || page) {
     if (req.method != "GET") co_return fail(405, "use GET");
+    // Pages still being written (a reception under way, a rendering) are not served half done.
+    if (seen.state == queue::state::receiving || seen.state == queue::state::queued ||
+        seen.state == queue::state::rendering) {
+      co_return fail(409, "fax " + std::to_string(*id) + " is " + seen.state + ": its pages are not complete yet");
+    }
     int width = 600;
     if (auto w = query_value(query, "width"); !w.empty()) {
       auto n = parse_id(w);
@@ -238,8 +243,10 @@ asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const Fa
   }
   if (action == "cancel") {
     if (req.method != "POST") co_return fail(405, "use POST");
+    if (seen.direction != queue::Direction::out) co_return fail(409, "a received fax cannot be cancelled");
     if (auto s = store->cancel(*id); !s) {
-      co_return fail(s.error().code == queue::StoreErrc::conflict ? 409 : 503, s.error().message);
+      const auto c = s.error().code;
+      co_return fail(c == queue::StoreErrc::conflict || c == queue::StoreErrc::invalid ? 409 : 503, s.error().message);
     }
     if (r->on_cancelled) r->on_cancelled(*id);
   } else if (action == "retry") {
@@ -247,8 +254,11 @@ asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const Fa
     if (seen.direction != queue::Direction::out || seen.state != queue::state::retry) {
       co_return fail(409, "fax " + std::to_string(*id) + " is " + seen.state + ": only a fax waiting for its retry can be tried now");
     }
-    if (auto s = store->set_retry(*id, std::nullopt); !s) co_return fail(503, s.error().message);
-    queue::logged(store->add_event(*id, "retry now, asked by " + (req.user.empty() ? std::string("admin") : req.user)));
+    // Due now, with its event, in one compare-and-set on the job as read (not claimed since).
+    const std::string event = "retry now, asked by " + (req.user.empty() ? std::string("admin") : req.user);
+    if (auto s = store->postpone_waiting(*id, seen.attempt, int64_t(std::time(nullptr)), event); !s) {
+      co_return fail(s.error().code == queue::StoreErrc::conflict ? 409 : 503, s.error().message);
+    }
     if (r->on_retry) r->on_retry();
   } else if (!action.empty()) {
     co_return fail(404, "no such resource");

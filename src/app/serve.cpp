@@ -107,9 +107,11 @@ std::string bounce_local(const config::Config& cfg) {
 // GET /api/v1/faxes/{id}/document.pdf|.tif|pages/<n>.png: the pages rendered to send (out) or
 // received (in, still in the spool or archived), as the file, a PDF of it, or one page's preview.
 api::Response fax_document(const queue::Spool& spool, const queue::Job& j, const std::string& what, int width) {
+  // An inbound fax moves from in/ to archive/ once delivered (a rename): whichever holds it.
   std::string tiff = j.direction == queue::Direction::out ? spool.fax_path(j.id) : spool.received_path(j.id);
   std::error_code ec;
   if (j.direction == queue::Direction::in && !std::filesystem::exists(tiff, ec)) tiff = spool.archive_path(j.id);
+  if (j.direction == queue::Direction::in && !std::filesystem::exists(tiff, ec)) tiff = spool.received_path(j.id);
   if (!std::filesystem::exists(tiff, ec)) {
     return api::v1_error(404, "not_found",
                          "fax " + std::to_string(j.id) + " has no pages kept (not rendered yet, none received, or purged)");
@@ -786,7 +788,9 @@ int run(config::Config cfg) {
     });
   };
   fax_routes.on_retry = [&] {
-    if (poke_dispatcher) poke_dispatcher();
+    asio::post(io, [&] {
+      if (poke_dispatcher) poke_dispatcher();
+    });
   };
   fax_routes.documents = [&spool](const queue::Job& j, const std::string& what, int width) {
     return fax_document(spool, j, what, width);

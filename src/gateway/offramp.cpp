@@ -530,9 +530,7 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   if (!messages_.allow(sender, opt_.sender_messages_per_hour, 1, std::chrono::steady_clock::now())) {
     return refuse(429, "too many faxes from " + ascii(sub.user) + " in the last hour, try again later");
   }
-  if (!recipients_.allow(sender, opt_.sender_recipients_per_hour, int(sub.to.size()), std::chrono::steady_clock::now())) {
-    return refuse(429, "too many fax recipients from " + ascii(sub.user) + " in the last hour, try again later");
-  }
+
   // Each number as the mail intake would take it: parsed, then the dialling policy and the caps.
   PreparedMessage p;
   std::map<std::pair<std::string, std::string>, bool> seen;
@@ -551,6 +549,10 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
     // NOTIFY=NEVER: an API user follows the fax through the API, not by mail.
     p.recipients.push_back({address::to_rfc3192(*fax), fax->number, fax->subaddress, opt_.station_id,
                             std::string("NEVER"), std::nullopt, sub.priority});
+  }
+  // Counted as SMTP counts them: the numbers accepted, once each.
+  if (!recipients_.allow(sender, opt_.sender_recipients_per_hour, int(p.recipients.size()), std::chrono::steady_clock::now())) {
+    return refuse(429, "too many fax recipients from " + ascii(sub.user) + " in the last hour, try again later");
   }
   // The message: From the user, one attachment per document, in order.
   const std::string boundary = "faxbridge-api-" + std::to_string(std::time(nullptr));

@@ -7,6 +7,7 @@ SIP port), and followed to the end.
   per recipient redrawn in place; --no-wait; each refusal's exit code and sentence.
 - FaxesApiTest: the v1 routes' JSON (errors as {"error": {"code", "message"}}, the list with its
   cursor) without a call."""
+import calendar
 import json
 import os
 import pty
@@ -76,6 +77,13 @@ class SendTest(fbtest.TempDirTest):
         with self.assertRaises(urllib.error.HTTPError) as e:
             self.get(self.node, "/api/v1/faxes/%d/pages/2.png" % job)
         self.assertEqual(e.exception.code, 404)
+        # A received fax is not cancelled: 409, saying why.
+        req = urllib.request.Request(self.node.server + "/api/v1/faxes/%d/cancel" % inbound[0]["id"], method="POST",
+                                     headers={"Authorization": "Bearer " + self.node.token()})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(e.exception.code, 409)
+        self.assertEqual(json.loads(e.exception.read())["error"]["message"], "a received fax cannot be cancelled")
 
     def get(self, node, path):
         req = urllib.request.Request(node.server + path, headers={"Authorization": "Bearer " + node.token()})
@@ -273,7 +281,8 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual([s for _, _, s in seen], [201, 200, 200, 415, 400, 400, 404, 200, 409, 401])
 
     def test_retry_now(self):
-        node = Node(self.dir)  # its trunk goes nowhere: the call times out and the job waits to retry
+        # Its trunk goes nowhere: the call times out and the job waits an hour to retry, unless asked.
+        node = Node(self.dir, extra="[retry]\ncongestion_delay_s = 3600\n")
         self.addCleanup(node.stop)
         form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
                 b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
@@ -290,8 +299,11 @@ class FaxesApiTest(fbtest.TempDirTest):
             self.assertLess(time.time(), deadline, fax)
             time.sleep(0.5)
         self.assertIsNotNone(fax["retry_at"])
+        self.assertGreater(calendar.timegm(time.strptime(fax["retry_at"], "%Y-%m-%dT%H:%M:%SZ")),
+                           time.time() + 600)  # an hour away on its own
         status, body = self.request(node, "/api/v1/faxes/%d/retry" % job, "POST")
         self.assertEqual(status, 200, body)
+        self.assertEqual(body["state"], "retry")
         with node.db() as db:
             events = [t for (t,) in db.execute("SELECT text FROM events WHERE job_id = ?", (job,))]
         self.assertIn("retry now, asked by admin", events)
