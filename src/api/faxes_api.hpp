@@ -8,11 +8,13 @@
 //                                    once committed (one job per distinct number)
 //   GET  /api/v1/faxes               ?direction=&state=&number=&cursor=&limit= (newest first;
 //                                    limit 50 by default, at most 500) -> {"items": [...],
-//                                    "next_cursor": "<id>" | null}
+//                                    "next_cursor": "<id>" | null}; at most 2000 jobs are read per
+//                                    request, so a user token's page may be short with a cursor
 //   GET  /api/v1/faxes/{id}          the job object (queue::to_json)
-//   POST /api/v1/faxes/{id}/cancel   the job, cancelled; 409 when already final
+//   POST /api/v1/faxes/{id}/cancel   the job, cancelled; 409 when already final, or received
 //   POST /api/v1/faxes/{id}/retry    an outbound fax waiting for its retry is tried now; 409 otherwise
-//   GET  /api/v1/faxes/{id}/document.pdf, document.tif   its pages (rendered to send, or received)
+//   GET  /api/v1/faxes/{id}/document.pdf, document.tif   its pages (rendered to send, or received;
+//                                    409 while they are still being rendered or received)
 //   GET  /api/v1/faxes/{id}/pages/{n}.png                page n as a PNG preview (?width=16..1728, 600)
 //   GET  /api/v1/trunks              the trunks (admin tokens; trunks_api.hpp's objects)
 //   GET  /api/v1/openapi.json        the OpenAPI 3.1 description of these routes (openapi.hpp)

@@ -51,7 +51,7 @@ std::string_view openapi_json() {
         "additionalProperties": false,
         "properties": {
           "items": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
-          "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page"}
+          "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page (a page may be short and still have one: at most 2000 faxes are read per request)"}
         }
       },
       "Submitted": {
@@ -170,7 +170,8 @@ std::string_view openapi_json() {
         "summary": "The fax's pages as PDF (rendered to send, or received)",
         "responses": {
           "200": {"description": "PDF", "content": {"application/pdf": {}}},
-          "404": {"$ref": "#/components/responses/Error"}
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -180,7 +181,8 @@ std::string_view openapi_json() {
         "summary": "The fax's pages as TIFF-F",
         "responses": {
           "200": {"description": "TIFF", "content": {"image/tiff": {}}},
-          "404": {"$ref": "#/components/responses/Error"}
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -192,7 +194,8 @@ std::string_view openapi_json() {
         "summary": "Page n as a grey-scale PNG preview",
         "responses": {
           "200": {"description": "PNG", "content": {"image/png": {}}},
-          "404": {"$ref": "#/components/responses/Error"}
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
         }
       }
     },
