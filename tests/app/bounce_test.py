@@ -22,7 +22,7 @@ import time
 import unittest
 
 import fbtest
-from mailstore_test import SMARTHOST_MASTER, Dovecot, FakeSmarthost, fax_in
+from mailstore_test import SMARTHOST_INSTANCE, SMARTHOST_MASTER, Dovecot, FakeSmarthost, fax_in
 from offramp_test import Node
 from onramp_test import parts
 from postfix_test import POSTFIX, Postfix
@@ -219,7 +219,7 @@ class PostfixLateBounceTest(fbtest.TempDirTest):
         # The smarthost: mail for example.com into Dovecot over LMTP, held (defer_transports) until
         # the node is down; bounces to the node's domain fax.test back to the node's SMTP port
         # (known once the node runs: set then).
-        postfix = Postfix(self.path("postfix"), 0, main_cf=SMARTHOST_CF_PLAIN.format(lmtp=dovecot.lmtp),
+        postfix = Postfix(self.path("postfix"), 0, main_cf=SMARTHOST_CF_PLAIN % {"lmtp": dovecot.lmtp},
                           master_cf=SMARTHOST_MASTER)
         self.addCleanup(postfix.stop)
         node = Node(self.path("node"), extra=ROUTE % "full@example.com" + """
@@ -314,7 +314,7 @@ myhostname = smarthost.test
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
 virtual_mailbox_domains = example.com
-virtual_transport = lmtp:inet:127.0.0.1:{lmtp}
+virtual_transport = lmtp:inet:127.0.0.1:%(lmtp)d
 defer_transports = lmtp
 smtp_tls_security_level = none
 # Retried at once when flushed; a bounce is sent at once.
@@ -322,25 +322,8 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 queue_run_delay = 1s
 
-disable_dns_lookups = yes
-smtp_host_lookup = native
-mail_owner = postfix
-setgid_group = postdrop
-queue_directory = {{dir}}/queue
-data_directory = {{dir}}/data
-maillog_file = {{dir}}/maillog
-maillog_file_prefixes = {{dir}}
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mydomain = smarthost.test
-myorigin = $myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
 default_transport = error:5.7.1 test smarthost delivers only to example.com and fax.test
-biff = no
-"""
+""" + SMARTHOST_INSTANCE
 
 
 if __name__ == "__main__":

@@ -155,6 +155,28 @@ class Dovecot:
         self.out.close()
 
 
+# What a private test instance of a smarthost needs besides its role: everything under its directory,
+# no DNS, no local delivery (shared by the smarthosts of these tests).
+SMARTHOST_INSTANCE = """\
+disable_dns_lookups = yes
+smtp_host_lookup = native
+mail_owner = postfix
+setgid_group = postdrop
+queue_directory = {dir}/queue
+data_directory = {dir}/data
+maillog_file = {dir}/maillog
+maillog_file_prefixes = {dir}
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydomain = smarthost.test
+myorigin = $myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+"""
+
 # A smarthost as an Exchange receive connector for a fax partner is: STARTTLS, then AUTH, and
 # only authenticated clients may send. It hands the mail to Dovecot over LMTP.
 SMARTHOST_CF = """\
@@ -178,25 +200,8 @@ virtual_mailbox_domains = example.com
 virtual_transport = lmtp:inet:127.0.0.1:%(lmtp)d
 smtpd_tls_received_header = yes
 
-disable_dns_lookups = yes
-smtp_host_lookup = native
-mail_owner = postfix
-setgid_group = postdrop
-queue_directory = {dir}/queue
-data_directory = {dir}/data
-maillog_file = {dir}/maillog
-maillog_file_prefixes = {dir}
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mydomain = smarthost.test
-myorigin = $myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
 default_transport = error:5.7.1 test smarthost delivers only to example.com
-biff = no
-"""
+""" + SMARTHOST_INSTANCE
 SMARTHOST_MASTER = MASTER_CF + "lmtp      unix  - - n - - lmtp\ntlsmgr    unix  - - n 1000? 1 tlsmgr\n"
 
 
