@@ -255,12 +255,23 @@ struct Complaints {
   std::vector<std::string> lines;
   static void add(void* self, const char* m) {  // (called from MuPDF's C: nothing may be thrown)
     auto* c = static_cast<Complaints*>(self);
+    const std::string_view said = m && *m ? m : "unknown problem";
+    // A stream whose /Length is wrong is read up to its `endstream` keyword, which MuPDF found:
+    // its content is whole (a stream cut off short of it fails its filter, and that is heard).
+    // "... repeated N times..." repeats the message before it.
+    const bool repeat = said.starts_with("... repeated");
+    if (repeat ? c->last_benign : said == "PDF stream Length incorrect") {
+      c->last_benign = true;
+      return;
+    }
+    c->last_benign = false;
     try {
-      if (c->lines.size() < 64) c->lines.emplace_back(m && *m ? m : "unknown problem");
+      if (c->lines.size() < 64) c->lines.emplace_back(said);
     } catch (...) {
       c->lost = true;
     }
   }
+  bool last_benign = false;
   bool lost = false;  // a message that could not be kept (out of memory): a problem all the same
   // The first, if any. (Heard only while the pages of an already repaired document are drawn,
   // in a round where MuPDF did not repair: render_repaired.)
@@ -271,16 +282,37 @@ struct Complaints {
   }
 };
 
-// A repaired document's page tree, walked: leaves found, kids that are not in the file, and
-// the first page whose /Contents is not in the file. Each Pages node is visited once: it stays
-// marked until the walk ends (`marked`, reserved before it), so a node met again — a loop, or a
-// node shared by two parents, which a page tree never has — ends the walk as malformed, and a
-// small file cannot make the walk take exponential time.
+// A repaired document's page tree, walked: the leaves found (in order), kids that are not in the
+// file, and the first page whose /Contents is not in the file. A root that is itself a page (a
+// tree some writers make for one page) is that one leaf. Each Pages node is visited once: it
+// stays marked until the walk ends (`marked`, reserved before it), so a node met again — a loop,
+// or a node shared by two parents, which a page tree never has — ends the walk as malformed, and
+// a small file cannot make the walk take exponential time.
 constexpr size_t kMaxTreeNodes = 100000;
 struct Tree {
-  int pages = 0, missing = 0, no_content = 0, malformed = 0;
+  int missing = 0, no_content = 0, malformed = 0;
+  bool root_is_page = false;
+  std::vector<pdf_obj*> leaves;  // the references to the pages, as the tree holds them
   std::vector<pdf_obj*> marked;  // reserved to kMaxTreeNodes: never reallocated inside fz_try
+  int pages() const { return int(leaves.size()); }
 };
+
+void add_leaf(fz_context* ctx, pdf_obj* kid, Tree& t) {
+  if (t.leaves.size() >= kMaxTreeNodes) {
+    t.malformed = 1;
+    return;
+  }
+  t.leaves.push_back(kid);
+  pdf_obj* contents = pdf_dict_get(ctx, kid, PDF_NAME(Contents));
+  int streams = 0, parts = 1;
+  if (pdf_is_array(ctx, contents)) {
+    parts = pdf_array_len(ctx, contents);
+    for (int k = 0; k < parts; ++k) streams += pdf_is_stream(ctx, pdf_array_get(ctx, contents, k)) ? 1 : 0;
+  } else {
+    streams = pdf_is_stream(ctx, contents) ? 1 : 0;
+  }
+  if (contents && streams != parts && t.no_content == 0) t.no_content = t.pages();
+}
 
 void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
   if (depth > 64 || t.marked.size() >= kMaxTreeNodes || pdf_mark_obj(ctx, node)) {
@@ -297,39 +329,87 @@ void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
     } else if (pdf_is_array(ctx, pdf_dict_get(ctx, kid, PDF_NAME(Kids)))) {
       walk_tree(ctx, kid, depth + 1, t);
     } else {
-      ++t.pages;
-      pdf_obj* contents = pdf_dict_get(ctx, kid, PDF_NAME(Contents));
-      int streams = 0, parts = 1;
-      if (pdf_is_array(ctx, contents)) {
-        parts = pdf_array_len(ctx, contents);
-        for (int k = 0; k < parts; ++k) streams += pdf_is_stream(ctx, pdf_array_get(ctx, contents, k)) ? 1 : 0;
-      } else {
-        streams = pdf_is_stream(ctx, contents) ? 1 : 0;
-      }
-      if (contents && streams != parts && t.no_content == 0) t.no_content = t.pages;
+      add_leaf(ctx, kid, t);
     }
   }
 }
 
-// Whether the repaired document is whole: its page tree names as many pages as its /Count says,
-// each one in the file with its content. "" when it is; else why not.
-std::string incomplete(fz_context* ctx, fz_document* doc, int n) {
+// The repaired document's page tree (Tree). "" when it was walked; else why not.
+std::string walk(fz_context* ctx, fz_document* doc, Tree& t) {
   pdf_document* pdf = pdf_specifics(ctx, doc);
   if (!pdf) return "it is not read as a PDF";
-  Tree t;
   t.marked.reserve(kMaxTreeNodes);
+  t.leaves.reserve(64);
   std::string err;
-  fz_try(ctx) { walk_tree(ctx, pdf_dict_getp(ctx, pdf_trailer(ctx, pdf), "Root/Pages"), 0, t); }
+  fz_try(ctx) {
+    pdf_obj* root = pdf_dict_getp(ctx, pdf_trailer(ctx, pdf), "Root/Pages");
+    if (!pdf_is_dict(ctx, root)) {
+      ++t.missing;
+    } else if (!pdf_is_array(ctx, pdf_dict_get(ctx, root, PDF_NAME(Kids))) &&
+               pdf_name_eq(ctx, pdf_dict_get(ctx, root, PDF_NAME(Type)), PDF_NAME(Page))) {
+      t.root_is_page = true;
+      add_leaf(ctx, pdf_dict_get(ctx, pdf_dict_get(ctx, pdf_trailer(ctx, pdf), PDF_NAME(Root)), PDF_NAME(Pages)), t);
+    } else {
+      walk_tree(ctx, root, 0, t);
+    }
+  }
   fz_catch(ctx) { err = caught(ctx); }
   for (pdf_obj* o : t.marked) pdf_unmark_obj(ctx, o);
   if (!err.empty()) return "its page tree cannot be read (" + err + ")";
+  return "";
+}
+
+// Whether the walked tree is whole: every page it names in the file, with its content. "" when
+// it is; else why not. (Its /Count is weighed by render_repaired.)
+std::string incomplete(const Tree& t) {
   if (t.malformed) return "its page tree loops, is shared or is nested too deep";
   if (t.missing > 0) return "its page tree names " + std::to_string(t.missing) + " page(s) that are not in the file";
-  if (t.pages != n) {
-    return "its page tree says " + std::to_string(n) + " page(s) but " + std::to_string(t.pages) + " were found";
-  }
+  if (t.leaves.empty()) return "its page tree names no page";
   if (t.no_content > 0) return "the content of page " + std::to_string(t.no_content) + " is not in the file";
   return "";
+}
+
+// Replaces the document's page tree (in memory) by one node holding the walked leaves, when its
+// /Count is short of the pages it names (0, say) or its root is a page: MuPDF finds pages through
+// /Count. What a page inherited from the nodes above it is copied into it first. "" or why not.
+std::string rebuild(fz_context* ctx, fz_document* doc, const Tree& t) {
+  pdf_document* pdf = pdf_specifics(ctx, doc);
+  std::string err;
+  fz_try(ctx) {
+    pdf_obj* node = pdf_add_new_dict(ctx, pdf, 4);
+    fz_try(ctx) {
+      pdf_obj* kids = pdf_dict_put_array(ctx, node, PDF_NAME(Kids), int(t.leaves.size()));
+      for (pdf_obj* leaf : t.leaves) {
+        for (pdf_obj* key : {PDF_NAME(Resources), PDF_NAME(MediaBox), PDF_NAME(CropBox), PDF_NAME(Rotate)}) {
+          if (pdf_dict_get(ctx, leaf, key)) continue;
+          if (pdf_obj* v = pdf_dict_get_inheritable(ctx, leaf, key)) pdf_dict_put(ctx, leaf, key, v);
+        }
+        pdf_dict_put(ctx, leaf, PDF_NAME(Parent), node);
+        pdf_array_push(ctx, kids, leaf);
+      }
+      pdf_dict_put(ctx, node, PDF_NAME(Type), PDF_NAME(Pages));
+      pdf_dict_put_int(ctx, node, PDF_NAME(Count), int64_t(t.leaves.size()));
+      pdf_dict_put(ctx, pdf_dict_get(ctx, pdf_trailer(ctx, pdf), PDF_NAME(Root)), PDF_NAME(Pages), node);
+    }
+    fz_always(ctx) { pdf_drop_obj(ctx, node); }
+    fz_catch(ctx) { fz_rethrow(ctx); }
+  }
+  fz_catch(ctx) { err = caught(ctx); }
+  return err;
+}
+
+// A copy of a PDF whose cross-reference table MuPDF cannot find, so that it rebuilds one from the
+// objects in the file when it opens it: the `startxref` keywords of its last KiB are spoiled.
+// "" when there is none to spoil (MuPDF repaired it already).
+std::string without_xref(std::string_view bytes) {
+  std::string copy(bytes);
+  const size_t from = copy.size() > 1100 ? copy.size() - 1100 : 0;
+  bool spoiled = false;
+  for (size_t at = copy.find("startxref", from); at != std::string::npos; at = copy.find("startxref", at + 9)) {
+    copy[at + 8] = 'X';
+    spoiled = true;
+  }
+  return spoiled ? copy : std::string();
 }
 
 // Opens the PDF, authenticating with the empty password when it is only owner-protected.
@@ -349,8 +429,17 @@ fz_document* open_pdf(fz_context* ctx, std::string_view bytes, std::string& err,
 // gateway, a table missing or cut off): faxed when the repaired document is whole (incomplete())
 // and every page draws without MuPDF complaining; refused naming why otherwise. Drawn again here,
 // on one thread with a fresh context, so that whatever MuPDF says about the pages is heard.
-Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, const std::string& label) {
+// `force`: MuPDF read the file without a repair but found no page in it (an object its table
+// does not reach, a page tree whose /Count is 0, a root that is a page): it is made to repair.
+Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, const std::string& label,
+                              bool force) {
   const std::string damaged = label + ": the PDF is damaged (its cross-reference table is broken) and ";
+  std::string spoiled;
+  if (force) {
+    spoiled = without_xref(bytes);
+    if (spoiled.empty()) return make_error(Errc::corrupt, damaged + "cannot be repaired");
+    bytes = spoiled;
+  }
   Complaints heard;  // (outlives the context, which hands over its last warnings as it goes)
   Ctx c;
   fz_context* ctx = c.get();
@@ -368,12 +457,32 @@ Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, 
   // a document once, so a second round is the last).
   for (int round = 0; round < 3; ++round) {
     const bool before = was_repaired(ctx, d.doc);
-    const int n = count_pages(ctx, d.doc, err);
-    if (n < 0) return make_error(Errc::corrupt, damaged + "cannot be repaired: " + err);
-    if (auto s = check_count(n, err, opt, label); !s) return s.error();
-    const std::string why = incomplete(ctx, d.doc, n);
+    int n = count_pages(ctx, d.doc, err);
+    Tree t;
+    const std::string unread = walk(ctx, d.doc, t);
     if (was_repaired(ctx, d.doc) != before) continue;
-    if (!why.empty()) return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + why);
+    if (!unread.empty()) return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + unread);
+    if (const std::string why = incomplete(t); !why.empty()) {
+      return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + why);
+    }
+    if (n > t.pages()) {  // (pages the tree lost: what is left is not the whole document)
+      return make_error(Errc::corrupt, damaged + "its repair is incomplete: its page tree says " + std::to_string(n) +
+                                           " page(s) but " + std::to_string(t.pages()) + " were found");
+    }
+    std::string cause = force ? "MuPDF found no page through its cross-reference table" : "its cross-reference table was broken";
+    if (n < t.pages() || t.root_is_page) {
+      if (const std::string e = rebuild(ctx, d.doc, t); !e.empty()) {
+        return make_error(Errc::corrupt, damaged + "its page tree cannot be rebuilt: " + e);
+      }
+      cause += t.root_is_page ? ", and its page tree was a page"
+               : n < 0        ? ", and its page tree could not be counted (" + err + ") but held " + std::to_string(t.pages())
+                              : ", and its page tree said " + std::to_string(n) + " page(s) but held " +
+                                    std::to_string(t.pages());
+      err.clear();
+      n = count_pages(ctx, d.doc, err);
+      if (n != t.pages()) return make_error(Errc::corrupt, damaged + "its page tree cannot be rebuilt: " + err);
+    }
+    if (auto s = check_count(n, err, opt, label); !s) return s.error();
     fz_flush_warnings(ctx);  // (MuPDF holds a warning back to count its repeats)
     heard.lines.clear();
     Pages pages(static_cast<size_t>(n));
@@ -388,8 +497,8 @@ Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, 
       return make_error(Errc::corrupt, damaged + "after its repair, its pages do not draw cleanly (" + *problem + ")");
     }
     if (was_repaired(ctx, d.doc)) {  // (else this context read it whole: nothing to tell)
-      pages.front().note = "the PDF was damaged (its cross-reference table was broken); it was repaired and all " +
-                           std::to_string(n) + " page(s) drew without error";
+      pages.front().note = "the PDF was damaged (" + cause + "); it was repaired and all " + std::to_string(n) +
+                           " page(s) drew without error";
     }
     return pages;
   }
@@ -410,7 +519,10 @@ Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const
   if (!d.doc) return make_error(Errc::corrupt, label + ": not a readable PDF: " + err);
   if (locked) return make_error(Errc::corrupt, label + ": the PDF is encrypted and needs a password");
   int n = count_pages(ctx, d.doc, err);
-  if (n >= 0 && was_repaired(ctx, d.doc)) return render_repaired(bytes, opt, label);
+  if (n >= 0 && was_repaired(ctx, d.doc)) return render_repaired(bytes, opt, label, false);
+  if (n <= 0) {  // (when it cannot be repaired either, the first reason stands)
+    if (auto repaired = render_repaired(bytes, opt, label, true)) return repaired;
+  }
   if (auto s = check_count(n, err, opt, label); !s) return s.error();
   Pages pages(static_cast<size_t>(n));
   std::vector<std::string> errors(static_cast<size_t>(n));
@@ -433,7 +545,7 @@ Result<Pages> render_pdf(std::string_view bytes, const RenderOptions& opt, const
     render_some(wc.get(), wd.doc, opt, opt.paper, int(w), int(workers), pages, errors);
     if (was_repaired(wc.get(), wd.doc)) repaired = true;
   });
-  if (repaired || was_repaired(ctx, d.doc)) return render_repaired(bytes, opt, label);
+  if (repaired || was_repaired(ctx, d.doc)) return render_repaired(bytes, opt, label, false);
   return collect(std::move(pages), errors, label);
 }
 std::string neutralize_html_resources(std::string_view in) {

@@ -5,10 +5,14 @@
 // scaled to fit the page with their aspect kept, then binarized (binarize.hpp: photos and
 // grey fills halftoned). Encrypted PDFs that need a password are refused. A PDF MuPDF can only
 // read by rebuilding its cross-reference table (offsets shifted in transit, a table missing or
-// cut off) is faxed when the repaired document is whole — its page tree names as many pages as
-// its /Count, each in the file with its content — and every page draws without MuPDF reporting
-// a problem; the first page's note says it was repaired. Otherwise it is refused as corrupt,
-// naming why: a fax with silently missing content is worse than a clear error to the sender.
+// cut off) is faxed when the repaired document is whole — its page tree names at least as many
+// pages as its /Count, each in the file with its content — and every page draws without MuPDF
+// reporting a problem; the first page's note says it was repaired. A PDF MuPDF reads without a
+// repair but finds no page in (its catalog not reached through its table, a /Count of 0, a root
+// that is a page) is repaired all the same; a page tree whose /Count is short of the pages it
+// names, or that is a page, is rebuilt (in memory) from the pages it names. A stream whose
+// /Length is wrong is read up to its `endstream`. Otherwise it is refused as corrupt, naming
+// why: a fax with silently missing content is worse than a clear error to the sender.
 // HTML: laid out by MuPDF's HTML engine on the text paper. Nothing is ever fetched: img/link
 // references other than data: URIs are neutralised before parsing, so neither the network
 // nor the local file system can leak into a fax.

@@ -223,6 +223,78 @@ TEST(RepairedPdf, WhatTheRepairCannotMakeWholeIsRefusedNamingWhy) {
   EXPECT_TRUE(why.starts_with(prefix + "after its repair, its pages do not draw cleanly (")) << why;
 }
 
+// Rebuilds three_pages()'s cross-reference table for edited bytes (objects found by "N 0 obj"),
+// so that MuPDF reads the file without a repair. `free_obj`: an object the table marks free.
+std::string with_table(std::string body, int free_obj = 0) {
+  body = body.substr(0, body.find("xref\n0 10"));
+  const size_t xref = body.size();
+  body += "xref\n0 10\n0000000000 65535 f \n";
+  for (int i = 1; i <= 9; ++i) {
+    const size_t at = body.find("\n" + std::to_string(i) + " 0 obj") + 1;
+    char line[32];
+    if (i == free_obj) {
+      snprintf(line, sizeof line, "%010d 00001 f \n", 0);
+    } else {
+      snprintf(line, sizeof line, "%010zu 00000 n \n", at);
+    }
+    body += line;
+  }
+  return body + "trailer\n<< /Size 10 /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
+}
+
+TEST(RepairedPdf, APageTreeMuPdfFindsNoPageInIsRebuiltFromThePagesItNames) {
+  const ThreePages p = three_pages();
+  auto good = render_pdf(p.bytes, at(Resolution::fine), "a.pdf");
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  const std::string said = "the PDF was damaged (MuPDF found no page through its cross-reference table";
+  // A table that is whole, but a /Count of 0 over three pages.
+  std::string zero = p.bytes;
+  zero.replace(zero.find("/Count 3"), 8, "/Count 0");
+  auto r = render_pdf(with_table(zero), at(Resolution::fine), "zero.pdf");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(same_pixels(*good, *r));
+  EXPECT_EQ((*r)[0].note, said + ", and its page tree said 0 page(s) but held 3); it was repaired and all 3 page(s) "
+                                 "drew without error");
+  // The catalog marked free in a table that is otherwise right: found by the repair.
+  r = render_pdf(with_table(p.bytes, 1), at(Resolution::fine), "catalog.pdf");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(same_pixels(*good, *r));
+  EXPECT_EQ((*r)[0].note, said + "); it was repaired and all 3 page(s) drew without error");
+  // A catalog whose /Pages is page 2 itself.
+  std::string page_root = p.bytes;
+  page_root.replace(page_root.find("/Pages 2 0 R"), 12, "/Pages 6 0 R");
+  r = render_pdf(with_table(page_root), at(Resolution::fine), "page-root.pdf");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].bitmap.bits, (*good)[1].bitmap.bits);
+  EXPECT_EQ((*r)[0].note, said + ", and its page tree was a page); it was repaired and all 1 page(s) drew without error");
+  // A document with no page at all stays refused, for the reason MuPDF gave first.
+  std::string none = p.bytes;
+  const std::string kids = "/Kids [4 0 R 6 0 R 8 0 R] /Count 3";
+  none.replace(none.find(kids), kids.size(), "/Kids [] /Count 0");
+  auto e = render_pdf(with_table(none), at(Resolution::fine), "none.pdf");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "none.pdf: the document has no pages");
+}
+
+TEST(RepairedPdf, AStreamWhoseLengthIsWrongIsReadToItsEndstream) {
+  const ThreePages p = three_pages();
+  auto good = render_pdf(p.bytes, at(Resolution::fine), "a.pdf");
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  // Page 2's content (object 7) replaced by an update appended to the file, and the table lost.
+  // The repair takes the update's stream but keeps the /Length of the version it replaced (that
+  // one's, 35 bytes, from object 10): the stream is read up to its endstream, 37 bytes, whole.
+  std::string updated = p.bytes.substr(0, p.offsets[6]);
+  const std::string old_content = "BT /F1 72 Tf 72 600 Td (OLD) Tj ET";
+  updated += "7 0 obj\n<< /Length 10 0 R >>\nstream\n" + old_content + "\nendstream\nendobj\n";
+  updated += p.bytes.substr(p.offsets[7], p.xref - p.offsets[7]);
+  updated += "10 0 obj\n" + std::to_string(old_content.size()) + "\nendobj\n";
+  updated += p.bytes.substr(p.offsets[6], p.offsets[7] - p.offsets[6]) + "%%EOF\n";
+  auto r = render_pdf(updated, at(Resolution::fine), "length.pdf");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(same_pixels(*good, *r));
+}
+
 // A syntactically valid PDF whose page tree claims 100,000 pages.
 std::string huge_claim_pdf() {
   std::string body = "%PDF-1.4\n";
