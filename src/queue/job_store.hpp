@@ -68,6 +68,9 @@ struct NewMessage {
   // the original (or its headers) must carry it in a form that needs neither (RFC 6533).
   bool body_8bit = false;
   bool smtputf8 = false;
+  // An API submission's webhook (http or https URL): each state change of its jobs is announced
+  // there, signed with the key of its auth_user (WebhookEvent).
+  std::optional<std::string> webhook_url;
 };
 
 // Message states: active while any job is in progress; done when every job is final and
@@ -96,6 +99,24 @@ struct NewInbound {
   std::optional<std::string> referred_by;  // RFC 3892 Referred-By of the INVITE, as received
   std::string node;                        // the node receiving it: the job's owner ("" none)
   std::optional<int64_t> lease_until;      // until when that node's claim holds (renew_leases)
+};
+
+// A webhook announcement (issue 16): one for the job's creation and one for each change of its
+// state, for a job whose message names a webhook_url. The store writes it in the transaction that
+// changed the state (a trigger), so none is lost by a crash and they are in the order the job
+// went through its states. Delivered one at a time per job, oldest first.
+struct WebhookEvent {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  std::string event;   // "job.<state>"
+  std::string state;   // the state it announces
+  int64_t time = 0;    // when the job entered it (unix seconds)
+  std::string status;  // pending, delivered, failed (given up)
+  int attempts = 0;
+  int64_t next_at = 0;               // a pending one's next attempt
+  std::optional<std::string> error;  // why the last attempt failed
+  std::string url;                   // the job's message's webhook_url
+  std::string user;                  // whose secret signs it (the message's auth_user)
 };
 
 struct Job {
@@ -421,6 +442,17 @@ class JobStore {
   // job, invalid for an inbound one.
   [[nodiscard]] virtual StoreStatus cancel(int64_t id) = 0;
   [[nodiscard]] virtual fb::Result<StoreStats, StoreError> stats() = 0;
+  // Webhook events to send: pending, due at `now`, and each the oldest pending one of its job
+  // (a job's events go out in order). Oldest first, at most `limit`.
+  [[nodiscard]] virtual fb::Result<std::vector<WebhookEvent>, StoreError> due_webhooks(int64_t now, int limit) = 0;
+  // The earliest next_at of a webhook event due_webhooks() may return later, if any.
+  [[nodiscard]] virtual fb::Result<std::optional<int64_t>, StoreError> next_webhook_at() = 0;
+  // An attempt ended: `status` delivered, failed (given up), or pending again at `next_at`;
+  // attempts + 1, the error kept (nullopt when delivered). not_found for an unknown event.
+  [[nodiscard]] virtual StoreStatus webhook_attempted(int64_t event, std::string_view status, int64_t next_at,
+                                                      const std::optional<std::string>& error) = 0;
+  // A job's webhook events, oldest first (its detail in the API).
+  [[nodiscard]] virtual fb::Result<std::vector<WebhookEvent>, StoreError> webhooks(int64_t job) = 0;
   [[nodiscard]] virtual StoreStatus set_message_state(const std::string& id, std::string_view state) = 0;
 };
 

@@ -203,10 +203,41 @@ ALTER TABLE messages ADD COLUMN body_8bit INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// v10 (issue 16): an API submission's webhook, and its announcements. The triggers write one
+// row when a job of such a message is created and one each time its state changes, in the
+// statement's own transaction: every change is announced, in order, whatever code made it.
+constexpr const char* kSchemaV10 = R"sql(
+ALTER TABLE messages ADD COLUMN webhook_url TEXT;
+CREATE TABLE webhook_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  event TEXT NOT NULL,
+  state TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  updated INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX webhook_events_due ON webhook_events(status, next_at);
+CREATE INDEX webhook_events_by_job ON webhook_events(job_id, id);
+CREATE TRIGGER webhook_on_create AFTER INSERT ON jobs
+  WHEN (SELECT webhook_url FROM messages WHERE id = NEW.message_id) IS NOT NULL
+BEGIN
+  INSERT INTO webhook_events (job_id, event, state, time) VALUES (NEW.id, 'job.' || NEW.state, NEW.state, NEW.updated);
+END;
+CREATE TRIGGER webhook_on_state AFTER UPDATE OF state ON jobs
+  WHEN NEW.state IS NOT OLD.state AND (SELECT webhook_url FROM messages WHERE id = NEW.message_id) IS NOT NULL
+BEGIN
+  INSERT INTO webhook_events (job_id, event, state, time) VALUES (NEW.id, 'job.' || NEW.state, NEW.state, NEW.updated);
+END;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
-                                                                 kSchemaV9};
+                                                                 kSchemaV9, kSchemaV10};
 
 
 constexpr const char* kJobColumns =
@@ -401,13 +432,13 @@ fb::Result<std::vector<int64_t>, StoreError> SqliteJobStore::insert_message(cons
                                                                      const std::string& op) {
   auto msg = Stmt::prepare(db_.get(),
                            "INSERT INTO messages (id, spool_path, sender, ret, envid, arrived, size, client, "
-                           "auth_user, state, body_8bit, smtputf8) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                           "'active', ?10, ?11)",
+                           "auth_user, state, body_8bit, smtputf8, webhook_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                           "?8, ?9, 'active', ?10, ?11, ?12)",
                            op + ": message");
   if (!msg) return msg.error();
   msg->bind_text(1, m.id).bind_text(2, m.spool_path).bind_text(3, m.sender).bind_opt_text(4, ret_text(m.ret));
   msg->bind_opt_text(5, m.envid).bind_int(6, m.arrived).bind_int(7, m.size).bind_text(8, m.client);
-  msg->bind_int(10, m.body_8bit ? 1 : 0).bind_int(11, m.smtputf8 ? 1 : 0);
+  msg->bind_int(10, m.body_8bit ? 1 : 0).bind_int(11, m.smtputf8 ? 1 : 0).bind_opt_text(12, m.webhook_url);
   if (auto r = msg->bind_opt_text(9, m.auth_user).run(); !r) return r.error();
 
   auto job =
@@ -1145,7 +1176,7 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> SqliteJobStore::purge(int6
     }
   }
   for (const char* sql : {"DELETE FROM events WHERE job_id = ?1", "DELETE FROM deliveries WHERE job_id = ?1",
-                          "DELETE FROM jobs WHERE id = ?1"}) {
+                          "DELETE FROM webhook_events WHERE job_id = ?1", "DELETE FROM jobs WHERE id = ?1"}) {
     auto d = Stmt::prepare(db_.get(), sql, op);
     if (!d) return d.error();
     for (const auto& p : out) {
@@ -1402,6 +1433,92 @@ fb::Result<int64_t, StoreError> SqliteJobStore::add_forward(const NewDelivery& d
   const int64_t id = s->int64(0);
   if (auto r = s->run(); !r) return r.error();
   return id;
+}
+
+}  // namespace queue
+
+namespace queue {
+namespace {
+
+constexpr const char* kWebhookColumns =
+    "w.id, w.job_id, w.event, w.state, w.time, w.status, w.attempts, w.next_at, w.error, "
+    "COALESCE(m.webhook_url, ''), COALESCE(m.auth_user, '') "
+    "FROM webhook_events w JOIN jobs j ON j.id = w.job_id LEFT JOIN messages m ON m.id = j.message_id ";
+
+fb::Result<std::vector<WebhookEvent>, StoreError> read_webhooks(sqlite::Stmt& s) {
+  std::vector<WebhookEvent> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    WebhookEvent e;
+    e.id = s.int64(0);
+    e.job_id = s.int64(1);
+    e.event = s.text(2);
+    e.state = s.text(3);
+    e.time = s.int64(4);
+    e.status = s.text(5);
+    e.attempts = int(s.int64(6));
+    e.next_at = s.int64(7);
+    e.error = s.opt_text(8);
+    e.url = s.text(9);
+    e.user = s.text(10);
+    out.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::due_webhooks(int64_t t, int limit) {
+  const std::string op = "due_webhooks";
+  if (limit <= 0) return std::vector<WebhookEvent>{};
+  auto s = Stmt::prepare(db_.get(),
+                         std::string("SELECT ") + kWebhookColumns +
+                             "WHERE w.status = 'pending' AND w.next_at <= ?1 AND NOT EXISTS (SELECT 1 FROM "
+                             "webhook_events e WHERE e.job_id = w.job_id AND e.status = 'pending' AND e.id < w.id) "
+                             "ORDER BY w.id LIMIT ?2",
+                         op);
+  if (!s) return s.error();
+  s->bind_int(1, t).bind_int(2, limit);
+  return read_webhooks(*s);
+}
+
+fb::Result<std::optional<int64_t>, StoreError> SqliteJobStore::next_webhook_at() {
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT MIN(w.next_at) FROM webhook_events w WHERE w.status = 'pending' AND NOT EXISTS "
+                         "(SELECT 1 FROM webhook_events e WHERE e.job_id = w.job_id AND e.status = 'pending' AND "
+                         "e.id < w.id)",
+                         "next_webhook_at");
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  return s->opt_int64(0);
+}
+
+StoreStatus SqliteJobStore::webhook_attempted(int64_t id, std::string_view status, int64_t next_at,
+                                              const std::optional<std::string>& error) {
+  const std::string op = "webhook_attempted(" + std::to_string(id) + ")";
+  if (status != "delivered" && status != "failed" && status != "pending") {
+    return invalid(op, "status " + std::string(status));
+  }
+  auto s = Stmt::prepare(db_.get(),
+                         "UPDATE webhook_events SET status = ?1, next_at = ?2, error = ?3, attempts = attempts + 1, "
+                         "updated = ?4 WHERE id = ?5 RETURNING id",
+                         op);
+  if (!s) return s.error();
+  s->bind_text(1, status).bind_int(2, next_at).bind_opt_text(3, error).bind_int(4, now()).bind_int(5, id);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(op, "webhook event " + std::to_string(id));
+  return s->run();
+}
+
+fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::webhooks(int64_t job) {
+  auto s = Stmt::prepare(db_.get(), std::string("SELECT ") + kWebhookColumns + "WHERE w.job_id = ?1 ORDER BY w.id",
+                         "webhooks(" + std::to_string(job) + ")");
+  if (!s) return s.error();
+  s->bind_int(1, job);
+  return read_webhooks(*s);
 }
 
 }  // namespace queue

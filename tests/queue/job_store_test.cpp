@@ -1333,3 +1333,67 @@ INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend(
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
 }  // namespace
+
+namespace {
+
+TEST_P(JobStoreTest, EveryStateOfAWebhookJobIsAnnouncedOnceInOrder) {
+  auto s = open_store();
+  NewMessage m = message("0123456789abcdef");
+  m.webhook_url = "https://hooks.example.com/fax";
+  m.auth_user = "alice";
+  auto ids = *s->enqueue_message(m, {recipient("+12025550100"), recipient("+12025550101")});
+  auto plain = enqueue(*s, "fedcba9876543210", 1);  // no webhook: nothing announced
+  ASSERT_TRUE(s->set_state(plain[0], "rendering"));
+  ASSERT_TRUE(s->set_state(ids[0], "rendering"));
+  ASSERT_TRUE(s->set_state(ids[0], "rendering"));  // (no change: no announcement)
+  ++clock;
+  ASSERT_TRUE(s->set_state(ids[0], "ready"));
+  ASSERT_TRUE(s->cancel(ids[1]));
+  auto all = *s->webhooks(ids[0]);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].event, "job.queued");
+  EXPECT_EQ(all[1].event, "job.rendering");
+  EXPECT_EQ(all[2].event, "job.ready");
+  EXPECT_EQ(all[2].state, "ready");
+  EXPECT_EQ(all[2].time, k1630 + 1);
+  EXPECT_EQ(all[2].status, "pending");
+  EXPECT_EQ(all[2].url, "https://hooks.example.com/fax");
+  EXPECT_EQ(all[2].user, "alice");
+  EXPECT_TRUE(s->webhooks(plain[0])->empty());
+  // Due: the oldest pending event of each job, and only that one.
+  auto due = *s->due_webhooks(clock, 10);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].id, all[0].id);
+  EXPECT_EQ(due[1].job_id, ids[1]);
+  EXPECT_EQ(due[1].event, "job.queued");
+  // A failed attempt waits; the job's next events wait behind it.
+  ASSERT_TRUE(s->webhook_attempted(all[0].id, "pending", clock + 60, "connection refused"));
+  due = *s->due_webhooks(clock, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].job_id, ids[1]);
+  EXPECT_EQ(*s->next_webhook_at(), 0);  // (the other job's first, never tried)
+  ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
+  due = *s->due_webhooks(clock, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event, "job.cancelled");
+  ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
+  EXPECT_TRUE(s->due_webhooks(clock, 10)->empty());
+  EXPECT_EQ(*s->next_webhook_at(), clock + 60);
+  due = *s->due_webhooks(clock + 60, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].attempts, 1);
+  EXPECT_EQ(due[0].error, "connection refused");
+  ASSERT_TRUE(s->webhook_attempted(due[0].id, "failed", 0, "gave up"));  // given up: the next goes
+  due = *s->due_webhooks(clock + 60, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event, "job.rendering");
+  EXPECT_EQ(s->webhook_attempted(999, "delivered", 0, std::nullopt).error().code, StoreErrc::not_found);
+  EXPECT_EQ(s->webhook_attempted(due[0].id, "lost", 0, std::nullopt).error().code, StoreErrc::invalid);
+  // A restart reads them all back.
+  s.reset();
+  s = open_store();
+  EXPECT_EQ(s->webhooks(ids[0])->size(), 3u);
+  EXPECT_EQ((*s->webhooks(ids[0]))[0].status, "failed");
+}
+
+}  // namespace

@@ -55,7 +55,7 @@ TEST_F(SqliteJobStoreTest, OpenCreatesTheSchemaInWalMode) {
   EXPECT_EQ(sql_scalar(db_path(),
                        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                        "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)"),
-            "accounting,deliveries,events,jobs,messages");
+            "accounting,deliveries,events,jobs,messages,webhook_events");
   auto again = SqliteJobStore::open(db_path());  // an existing, current schema is left alone
   ASSERT_TRUE(again) << again.error().message;
 }
@@ -147,6 +147,9 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
     ASSERT_TRUE(s->create_inbound({"+15550100", std::nullopt, ""}));
     enqueue(*s, "000000000000000a", 1);
   }
+  for (const char* sql : {"DROP TRIGGER webhook_on_create", "DROP TRIGGER webhook_on_state",
+                          "DROP TABLE webhook_events", "ALTER TABLE messages DROP COLUMN webhook_url"})
+    sql_scalar(db_path(), sql);
   for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration",
                           "outcome", "reported", "priority", "sender", "media", "detected_by", "owner", "lease_until",
                           "attempt"})
