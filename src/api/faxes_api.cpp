@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/openapi.hpp"
+#include "api/webhooks.hpp"
 #include "api/query.hpp"
 #include "mail/form_data.hpp"
 
@@ -147,7 +148,11 @@ std::variant<FaxRequest, Response> read_form(const Request& req) {
       if (f.data == "urgent") fr.priority = 1;
       else if (f.data == "non-urgent") fr.priority = -1;
       else if (f.data != "normal") return fail(400, "priority is urgent, normal or non-urgent");
-    } else if (f.name == "cover" || f.name == "send_after" || f.name == "webhook_url") {
+    } else if (f.name == "webhook_url") {
+      std::string why;
+      if (!parse_webhook_url(f.data, &why)) return fail(400, "webhook_url " + why);
+      fr.webhook_url = f.data;
+    } else if (f.name == "cover" || f.name == "send_after") {
       return fail(501, "the `" + f.name + "` field is not supported yet; nothing was queued");
     } else {
       return fail(400, "unknown field `" + f.name + "`");
@@ -161,6 +166,10 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
   if (auto* r = std::get_if<Response>(&form)) co_return *r;
   FaxRequest fr = std::move(std::get<FaxRequest>(form));
   fr.user = req.user.empty() ? "admin" : req.user;  // (the guard sets it)
+  if (fr.webhook_url && fr.user == "admin") {
+    co_return fail(400, "the node's own token has no webhook secret to sign with: send with a user's token "
+                        "(faxbridge token add)");
+  }
   // The commit is a group commit on this executor: wait for its answer without blocking it.
   FaxAccepted a = co_await asio::async_initiate<decltype(asio::use_awaitable), void(FaxAccepted)>(
       [&](auto handler) {
@@ -181,6 +190,22 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
     co_return fail(503, "the fax was queued, but its jobs cannot be read now; list them with GET /api/v1/faxes");
   }
   co_return Response{201, "{\"items\":" + items(jobs) + "}\n"};
+}
+
+// A fax's detail: the job object, then its webhook announcements.
+std::string detail_json(const queue::Job& job, const std::vector<queue::WebhookEvent>& hooks) {
+  nlohmann::json j = nlohmann::json::parse(queue::to_json(job));
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& h : hooks) {
+    list.push_back({{"id", h.id},
+                    {"event", h.event},
+                    {"time", queue::format_utc(h.time)},
+                    {"status", h.status},
+                    {"attempts", h.attempts},
+                    {"error", h.error ? nlohmann::json(*h.error) : nlohmann::json(nullptr)}});
+  }
+  j["webhooks"] = std::move(list);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 asio::awaitable<Response> make_document(Documents documents, queue::Job job, std::string what, int width) {
@@ -270,7 +295,9 @@ asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const Fa
     const bool missing = job.error().code == queue::StoreErrc::not_found;
     co_return fail(missing ? 404 : 503, missing ? "no fax " + std::to_string(*id) : job.error().message);
   }
-  co_return Response{200, queue::to_json(*job) + "\n"};
+  auto hooks = store->webhooks(*id);
+  if (!hooks) co_return fail(503, hooks.error().message);
+  co_return Response{200, detail_json(*job, *hooks) + "\n"};
 }
 
 }  // namespace

@@ -42,7 +42,9 @@ std::string_view openapi_json() {
           "media": {"type": ["string", "null"], "enum": ["t38", "pcmu", "pcma", "pcmu+t38", "pcma+t38", null]},
           "detected_by": {"type": ["string", "null"]},
           "node": {"type": ["string", "null"], "description": "the node that handled its last call"},
-          "priority": {"type": "integer", "enum": [-1, 0, 1], "description": "outbound jobs only"}
+          "priority": {"type": "integer", "enum": [-1, 0, 1], "description": "outbound jobs only"},
+          "webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEvent"},
+                       "description": "one fax's detail only: its webhook announcements, oldest first"}
         }
       },
       "JobList": {
@@ -84,7 +86,35 @@ std::string_view openapi_json() {
         "properties": {
           "to": {"type": "array", "items": {"type": "string", "examples": ["+12025550100", "+12025550100/T33S=42"]}},
           "document": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
-          "priority": {"enum": ["urgent", "normal", "non-urgent"]}
+          "priority": {"enum": ["urgent", "normal", "non-urgent"]},
+          "webhook_url": {"type": "string", "format": "uri", "maxLength": 2048,
+                          "description": "http or https: each state change of the jobs is POSTed there as a WebhookBody, signed with the user's webhook secret in Faxbridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">; retried with backoff until a 2xx (for 72 h). Not with the node's own token."}
+        }
+      },
+      "WebhookEvent": {
+        "type": "object",
+        "required": ["id", "event", "time", "status", "attempts", "error"],
+        "additionalProperties": false,
+        "properties": {
+          "id": {"type": "integer", "minimum": 1},
+          "event": {"type": "string", "examples": ["job.sending"]},
+          "time": {"type": "string", "format": "date-time", "description": "when the job entered the state"},
+          "status": {"enum": ["pending", "delivered", "failed"]},
+          "attempts": {"type": "integer", "minimum": 0},
+          "error": {"type": ["string", "null"], "description": "why the last attempt failed"}
+        }
+      },
+      "WebhookBody": {
+        "type": "object",
+        "description": "What a webhook receives (headers Faxbridge-Signature, Faxbridge-Event, Faxbridge-Event-Id).",
+        "required": ["id", "event", "state", "time", "job"],
+        "additionalProperties": false,
+        "properties": {
+          "id": {"type": "integer", "minimum": 1, "description": "the event: the same id when sent again"},
+          "event": {"type": "string", "examples": ["job.queued", "job.rendering", "job.done"]},
+          "state": {"type": "string"},
+          "time": {"type": "string", "format": "date-time"},
+          "job": {"$ref": "#/components/schemas/Job"}
         }
       }
     },

@@ -865,6 +865,8 @@ void read_http(Table t, Http& h) {
   t.list("listen", h.listen, check_host_port, Shape::string_or_list);
   t.flag("tokens", h.tokens);
   t.list("hosts", h.hosts, check_domain);
+  t.flag("webhook_allow_private", h.webhook_allow_private);
+  t.integer("webhook_timeout_s", h.webhook_timeout_s, 1, 120);
   t.finish();
 }
 

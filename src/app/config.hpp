@@ -79,7 +79,9 @@
 //              time_limit_s 300 (1..3600: one message's rendering, wall clock)
 //   [http]     listen ["127.0.0.1:8025"] (a string or a list); tokens [true]: every API request
 //              needs Authorization: Bearer (false is refused unless every listen address is
-//              loopback); hosts []: host names the API may be reached by (DNS rebinding defence)
+//              loopback); hosts []: host names the API may be reached by (DNS rebinding defence);
+//              webhook_allow_private false: webhooks may go to loopback and private addresses;
+//              webhook_timeout_s 10 (1..120): one webhook attempt
 //   [store]    url "sqlite:<data_dir>/faxbridge.db"
 // An empty listen list turns that listener off. A file with no [[trunk]] has no trunks and one with no
 // [[route]] no routes (those faxes go to the postmaster); only the embedded default has one of each.
@@ -295,6 +297,8 @@ struct Http {
   // addresses: a start-up error otherwise.
   bool tokens = true;
   std::vector<std::string> hosts;  // names the API is reached by, besides IP literals and localhost
+  bool webhook_allow_private = false;  // webhooks may go to loopback/private addresses (api/webhooks.hpp)
+  int webhook_timeout_s = 10;          // one webhook attempt, connect to status line
 };
 
 struct ConverterConfig {

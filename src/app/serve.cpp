@@ -35,6 +35,7 @@
 #include "api/jobs_api.hpp"
 #include "api/metrics_api.hpp"
 #include "api/trunks_api.hpp"
+#include "api/webhooks.hpp"
 #include "app/cidr.hpp"
 #include "app/config.hpp"
 #include "app/sandbox.hpp"
@@ -775,6 +776,7 @@ int run(config::Config cfg) {
     sub.to = std::move(fr.to);
     for (auto& d : fr.documents) sub.documents.push_back({std::move(d.filename), std::move(d.content_type), std::move(d.data)});
     sub.priority = fr.priority;
+    sub.webhook_url = std::move(fr.webhook_url);
     offramp.submit(std::move(sub), [done](gateway::SubmitResult r) {
       if (r.status == 201) log("api: queued " + r.message_id + " (" + std::to_string(r.jobs.size()) + " fax job(s))");
       done(api::FaxAccepted{r.status, r.error, r.jobs});
@@ -1017,6 +1019,12 @@ int run(config::Config cfg) {
   dispatcher.on_call = account_line;
   dispatcher.start();  // after its hooks are set: start-up recovery already accounts
   onramp.start();
+  api::WebhookOptions wo;
+  wo.allow_private = cfg.http.webhook_allow_private;
+  wo.timeout_s = cfg.http.webhook_timeout_s;
+  wo.log = [](const std::string& l) { log(l); };
+  api::WebhookSender webhooks(io, store_exec, *store, *users, wo);
+  webhooks.start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
@@ -1036,6 +1044,7 @@ int run(config::Config cfg) {
     http.stop();
     dispatcher.stop();
     onramp.stop();
+    webhooks.stop();
     fax_calls.stop();
     asio::post(io, wait_drained);
     // A client that never finishes its message cannot hold the node for ever. Sessions still

@@ -599,6 +599,7 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   m.size = int64_t(text.size());
   m.client = "api";
   m.auth_user = sub.user;
+  m.webhook_url = sub.webhook_url;
   if (auto why = queue::JobStore::check(m, p.recipients)) {
     spool_.remove_message(p.id);
     return refuse(400, *why);

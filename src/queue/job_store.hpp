@@ -445,8 +445,6 @@ class JobStore {
   // Webhook events to send: pending, due at `now`, and each the oldest pending one of its job
   // (a job's events go out in order). Oldest first, at most `limit`.
   [[nodiscard]] virtual fb::Result<std::vector<WebhookEvent>, StoreError> due_webhooks(int64_t now, int limit) = 0;
-  // The earliest next_at of a webhook event due_webhooks() may return later, if any.
-  [[nodiscard]] virtual fb::Result<std::optional<int64_t>, StoreError> next_webhook_at() = 0;
   // An attempt ended: `status` delivered, failed (given up), or pending again at `next_at`;
   // attempts + 1, the error kept (nullopt when delivered). not_found for an unknown event.
   [[nodiscard]] virtual StoreStatus webhook_attempted(int64_t event, std::string_view status, int64_t next_at,

@@ -1483,18 +1483,6 @@ fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::due_webhooks(i
   return read_webhooks(*s);
 }
 
-fb::Result<std::optional<int64_t>, StoreError> SqliteJobStore::next_webhook_at() {
-  auto s = Stmt::prepare(db_.get(),
-                         "SELECT MIN(w.next_at) FROM webhook_events w WHERE w.status = 'pending' AND NOT EXISTS "
-                         "(SELECT 1 FROM webhook_events e WHERE e.job_id = w.job_id AND e.status = 'pending' AND "
-                         "e.id < w.id)",
-                         "next_webhook_at");
-  if (!s) return s.error();
-  auto row = s->step();
-  if (!row) return row.error();
-  return s->opt_int64(0);
-}
-
 StoreStatus SqliteJobStore::webhook_attempted(int64_t id, std::string_view status, int64_t next_at,
                                               const std::optional<std::string>& error) {
   const std::string op = "webhook_attempted(" + std::to_string(id) + ")";

@@ -66,7 +66,6 @@ class SqliteJobStore final : public JobStore {
   StoreStatus cancel(int64_t id) override;
   fb::Result<StoreStats, StoreError> stats() override;
   fb::Result<std::vector<WebhookEvent>, StoreError> due_webhooks(int64_t now, int limit) override;
-  fb::Result<std::optional<int64_t>, StoreError> next_webhook_at() override;
   StoreStatus webhook_attempted(int64_t event, std::string_view status, int64_t next_at,
                                 const std::optional<std::string>& error) override;
   fb::Result<std::vector<WebhookEvent>, StoreError> webhooks(int64_t job) override;

@@ -125,6 +125,16 @@ fb::Result<std::string, StoreError> UserStore::add_token(const std::string& name
   return secret;
 }
 
+fb::Result<std::optional<std::string>, StoreError> UserStore::webhook_secret(const std::string& name) {
+  auto s = Stmt::prepare(db_.get(), "SELECT webhook_secret FROM api_users WHERE name = ?", "webhook_secret(" + name + ")");
+  if (!s) return s.error();
+  s->bind_text(1, name);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(s->text(0));
+}
+
 fb::Result<std::vector<ApiUser>, StoreError> UserStore::list() {
   auto s = Stmt::prepare(db_.get(),
                          "SELECT u.name, u.admin, u.mailboxes, u.webhook_secret, u.created, "

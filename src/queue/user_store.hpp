@@ -42,6 +42,8 @@ class UserStore {
   fb::Result<std::vector<ApiUser>, StoreError> list();
   // Removes the user's tokens (and the user); not_found for an unknown name.
   StoreStatus revoke(const std::string& name);
+  // The webhook secret of a user; nullopt for an unknown one (removed since).
+  fb::Result<std::optional<std::string>, StoreError> webhook_secret(const std::string& name);
   // The user a token hash belongs to; nullopt for none.
   fb::Result<std::optional<ApiUser>, StoreError> find(const std::string& token_hash);
 

@@ -6,7 +6,9 @@ SIP port), and followed to the end.
   and the node's own reception of them; the terminal view through a pseudo-terminal, one live line
   per recipient redrawn in place; --no-wait; each refusal's exit code and sentence.
 - FaxesApiTest: the v1 routes' JSON (errors as {"error": {"code", "message"}}, the list with its
-  cursor) without a call."""
+  cursor) without a call.
+- WebhookTest: a submission's webhooks over a real T.38 call, signed and in order; a private
+  address refused."""
 import calendar
 import json
 import os
@@ -199,10 +201,20 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual(status, 415)
         self.assertEqual(body["error"]["code"], "unsupported_media_type")
         form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
-                b"--b\r\nContent-Disposition: form-data; name=\"webhook_url\"\r\n\r\nhttp://x\r\n--b--\r\n")
+                b"--b\r\nContent-Disposition: form-data; name=\"cover\"\r\n\r\nHello\r\n--b--\r\n")
         status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
         self.assertEqual((status, body["error"]["code"]), (501, "not_implemented"))
-        self.assertIn("webhook_url", body["error"]["message"])
+        self.assertIn("cover", body["error"]["message"])
+        for url, why in ((b"ftp://x/", "webhook_url is not an http:// or https:// URL"),
+                         (b"http://u:p@x/", "webhook_url has user information (put secrets elsewhere)"),
+                         (b"http://x/", "the node's own token has no webhook secret")):
+            form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                    b"--b\r\nContent-Disposition: form-data; name=\"webhook_url\"\r\n\r\n" + url + b"\r\n"
+                    b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                    b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+            status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+            self.assertEqual((status, body["error"]["code"]), (400, "bad_request"), body)
+            self.assertTrue(body["error"]["message"].startswith(why), body)
         ids = []
         for n in ("+15550100", "+15550101", "+15550102"):
             form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n" + n.encode() + b"\r\n"
@@ -328,7 +340,7 @@ class FaxesApiTest(fbtest.TempDirTest):
             reply = c.makefile("rb").readline()
         self.assertEqual(reply.split()[1], b"401", reply)
         # With the token, a 2 MiB form is read whole and judged by its fields.
-        field = b"--b\r\nContent-Disposition: form-data; name=\"webhook_url\"\r\n\r\nhttp://x/\r\n"
+        field = b"--b\r\nContent-Disposition: form-data; name=\"cover\"\r\n\r\nHello\r\n"
         pad = b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100" + b" " * (2 << 20) + b"\r\n"
         body = pad + field + b"--b--\r\n"
         status, answer = self.request(node, "/api/v1/faxes", "POST", body, "multipart/form-data; boundary=b")
@@ -375,6 +387,153 @@ class FaxesApiTest(fbtest.TempDirTest):
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=10)
         self.assertEqual(e.exception.code, 403)
+
+
+class Receiver:
+    """The test's own webhook receiver: an HTTP server on loopback that keeps every POST (its
+    headers and the bytes of its body) and answers `status`."""
+
+    def __init__(self, status=204):
+        import http.server
+        import threading
+        self.posts, self.status, self.lock = [], status, threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with outer.lock:
+                    outer.posts.append((self.path, dict(self.headers), body))
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def got(self):
+        with self.lock:
+            return list(self.posts)
+
+
+def form_data(fields):
+    """multipart/form-data of (name, value) and (name, filename, content_type, bytes) fields."""
+    out = b""
+    for f in fields:
+        if len(f) == 2:
+            out += b"--b\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (f[0].encode(), f[1].encode())
+        else:
+            out += (b"--b\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\nContent-Type: %s\r\n\r\n"
+                    % (f[0].encode(), f[1].encode(), f[2].encode())) + f[3] + b"\r\n"
+    return out + b"--b--\r\n"
+
+
+class WebhookTest(fbtest.TempDirTest):
+    """Webhooks (issue 16, INTERFACES.md) against a real T.38 call: a PDF and a .docx submitted to
+    two numbers by a user, each state change POSTed to the test's receiver, signed with the
+    user's webhook secret, in order, matching the fax's detail; the detail's pages and the PDF
+    download of the pages faxed."""
+    request = FaxesApiTest.request
+
+    def test_every_state_change_is_posted_signed_and_in_order(self):
+        import hashlib
+        import hmac
+        from convert_cli_test import docx
+        node = Node(self.dir, trunk="self", http_extra="webhook_allow_private = true")
+        self.addCleanup(node.stop)
+        p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", "alice", "--config", node.config],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = re.search(r"token: (fbt_[0-9a-f]{64})", p.stdout).group(1)
+        secret = re.search(r"webhook_secret: ([0-9a-f]{64})", p.stdout).group(1)
+        hook = Receiver()
+        self.addCleanup(hook.stop)
+        pdf = fbtest.pdf_with_pages(["A LETTER BY FAX"])[0]
+        form = form_data([("to", "+15550100"), ("to", "+15550101"), ("webhook_url", hook.url),
+                          ("document", "letter.pdf", "application/pdf", pdf),
+                          ("document", "memo.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                           docx(["Memo by fax", "Second line of the memo"]))])
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=token)
+        self.assertEqual(status, 201, body)
+        jobs = [j["id"] for j in body["items"]]
+        self.assertEqual(len(jobs), 2)
+        # Both calls end, and the receiver hears of it: polled, each with a deadline.
+        deadline = time.time() + 240
+        details = {}
+        while True:
+            details = {j: self.request(node, "/api/v1/faxes/%d" % j, token=token)[1] for j in jobs}
+            done = all(d["state"] in ("done", "failed", "cancelled") for d in details.values())
+            heard = {json.loads(b)["event"] for _, _, b in hook.got()}
+            if done and all(d["webhooks"] and all(w["status"] == "delivered" for w in d["webhooks"])
+                            for d in details.values()) and "job.done" in heard:
+                break
+            self.assertLess(time.time(), deadline, (details, hook.got()))
+            time.sleep(0.3)
+        posts = hook.got()
+        for j in jobs:
+            d = details[j]
+            self.assertEqual((d["state"], d["pages"], d["pages_done"]), ("done", 2, 2), d)
+            # Exactly what the store announced for this job, each once, in its order.
+            mine = [(h, json.loads(b), b) for _, h, b in posts if json.loads(b)["job"]["id"] == j]
+            self.assertEqual([m["id"] for _, m, _ in mine], [w["id"] for w in d["webhooks"]])
+            events = [m["event"] for _, m, _ in mine]
+            self.assertEqual(events[0], "job.queued")
+            self.assertEqual(events[-1], "job.done")
+            it = iter(events)  # rendering, ready and sending in between, in that order
+            self.assertTrue(all(e in it for e in ("job.rendering", "job.ready", "job.sending")), events)
+            for headers, m, raw in mine:
+                self.assertEqual(m["state"], m["event"][len("job."):])
+                self.assertEqual(headers["Faxbridge-Event"], m["event"])
+                self.assertEqual(headers["Faxbridge-Event-Id"], str(m["id"]))
+                sig = dict(kv.split("=", 1) for kv in headers["Faxbridge-Signature"].split(","))
+                want = hmac.new(secret.encode(), sig["t"].encode() + b"." + raw, hashlib.sha256).hexdigest()
+                self.assertTrue(hmac.compare_digest(sig["v1"], want), headers)
+                self.assertLess(abs(int(sig["t"]) - time.time()), 600)
+            # The PDF download holds the pages faxed.
+            req = urllib.request.Request(node.server + "/api/v1/faxes/%d/document.pdf" % j,
+                                         headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                pdf_path = self.path("fax-%d.pdf" % j)
+                with open(pdf_path, "wb") as f:
+                    f.write(r.read())
+            info = subprocess.run(["pdfinfo", pdf_path], capture_output=True, text=True, timeout=30).stdout
+            self.assertRegex(info, r"Pages:\s+2\n")
+        # A signature over other bytes does not verify (the check above can fail).
+        _, m, raw = mine[0]
+        self.assertNotEqual(hmac.new(secret.encode(), b"0." + raw, hashlib.sha256).hexdigest(),
+                            dict(kv.split("=", 1) for kv in mine[0][0]["Faxbridge-Signature"].split(","))["v1"])
+
+    def test_a_private_address_is_refused_unless_allowed(self):
+        node = Node(self.dir)  # webhook_allow_private is false; its trunk goes nowhere
+        self.addCleanup(node.stop)
+        p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", "bob", "--config", node.config],
+                           capture_output=True, text=True, timeout=30)
+        token = re.search(r"token: (fbt_[0-9a-f]{64})", p.stdout).group(1)
+        hook = Receiver()
+        self.addCleanup(hook.stop)
+        form = form_data([("to", "+15550100"), ("webhook_url", hook.url),
+                          ("document", "a.txt", "text/plain", b"Hello fax")])
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=token)
+        self.assertEqual(status, 201, body)
+        job = body["items"][0]["id"]
+        deadline = time.time() + 60
+        while True:
+            hooks = self.request(node, "/api/v1/faxes/%d" % job, token=token)[1]["webhooks"]
+            if hooks and hooks[0]["attempts"] >= 1:
+                break
+            self.assertLess(time.time(), deadline, hooks)
+            time.sleep(0.2)
+        self.assertEqual((hooks[0]["event"], hooks[0]["status"]), ("job.queued", "pending"))
+        self.assertEqual(hooks[0]["error"], "127.0.0.1 is at a private address (127.0.0.1), where webhooks do not go "
+                                            "([http] webhook_allow_private)")
+        self.assertEqual(hook.got(), [])
 
 
 if __name__ == "__main__":

@@ -1371,14 +1371,12 @@ TEST_P(JobStoreTest, EveryStateOfAWebhookJobIsAnnouncedOnceInOrder) {
   due = *s->due_webhooks(clock, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].job_id, ids[1]);
-  EXPECT_EQ(*s->next_webhook_at(), 0);  // (the other job's first, never tried)
   ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
   due = *s->due_webhooks(clock, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].event, "job.cancelled");
   ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
   EXPECT_TRUE(s->due_webhooks(clock, 10)->empty());
-  EXPECT_EQ(*s->next_webhook_at(), clock + 60);
   due = *s->due_webhooks(clock + 60, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].attempts, 1);

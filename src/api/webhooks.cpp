@@ -1,0 +1,372 @@
+// webhooks.cpp — see webhooks.hpp.
+#include "api/webhooks.hpp"
+
+#include <openssl/hmac.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+namespace api {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxResponseHead = 16 * 1024;
+using tcp = asio::ip::tcp;
+
+std::string hex(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+
+// One attempt: the request sent, the status line's code read; 0 and why when there is none.
+struct Attempt {
+  int status = 0;
+  std::string why;
+};
+
+// The resolved addresses a webhook may go to: all of them, or the public ones.
+asio::awaitable<Attempt> resolve(tcp::resolver& r, const WebhookUrl& u, bool allow_private,
+                                 std::vector<tcp::endpoint>& out) {
+  auto [ec, results] = co_await r.async_resolve(u.host, u.port, kNoThrow);
+  if (ec) co_return Attempt{0, "cannot resolve " + u.host + ": " + ec.message()};
+  std::string refused;
+  for (const auto& e : results) {
+    if (!allow_private && is_private_address(e.endpoint().address())) {
+      refused = e.endpoint().address().to_string();
+      continue;
+    }
+    out.push_back(e.endpoint());
+  }
+  if (out.empty()) {
+    co_return Attempt{0, u.host + " is at a private address (" + refused +
+                             "), where webhooks do not go ([http] webhook_allow_private)"};
+  }
+  co_return Attempt{};
+}
+
+// The status code of an HTTP/1.x status line at the start of `head`; 0 when it is not one.
+int status_of(std::string_view head) {
+  if (head.size() < 12 || head.substr(0, 7) != "HTTP/1." || head[8] != ' ') return 0;
+  int code = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(head[i]))) return 0;
+    code = code * 10 + (head[i] - '0');
+  }
+  return code >= 100 ? code : 0;
+}
+
+template <typename Stream>
+asio::awaitable<Attempt> round_trip(Stream& s, const std::string& request) {
+  auto [wec, wn] = co_await asio::async_write(s, asio::buffer(request), kNoThrow);
+  if (wec) co_return Attempt{0, "cannot send: " + wec.message()};
+  std::string head;
+  std::array<char, 4096> buf;
+  while (head.find("\r\n") == std::string::npos && head.size() < kMaxResponseHead) {
+    auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), kNoThrow);
+    head.append(buf.data(), n);
+    if (rec) break;
+  }
+  const int code = status_of(head);
+  if (code == 0) co_return Attempt{0, head.empty() ? "no response" : "not an HTTP response"};
+  co_return Attempt{code, ""};
+}
+
+asio::awaitable<Attempt> post_once(WebhookUrl u, std::string request, std::shared_ptr<asio::ssl::context> tls,
+                                   bool allow_private, int timeout_s) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::socket sock(ex);
+  tcp::resolver resolver(ex);
+  asio::steady_timer watchdog(ex, std::chrono::seconds(timeout_s));
+  bool expired = false;
+  watchdog.async_wait([&](std::error_code ec) {
+    if (ec) return;
+    expired = true;
+    resolver.cancel();
+    std::error_code ignored;
+    sock.close(ignored);
+  });
+  auto timed_out = [&](Attempt a) {
+    watchdog.cancel();
+    if (expired) a.why = "no answer within " + std::to_string(timeout_s) + " s";
+    return a;
+  };
+  std::vector<tcp::endpoint> eps;
+  Attempt r = co_await resolve(resolver, u, allow_private, eps);
+  if (!r.why.empty()) co_return timed_out(r);
+  auto [cec, ep] = co_await asio::async_connect(sock, eps, kNoThrow);
+  if (cec) co_return timed_out(Attempt{0, "cannot connect to " + u.host + ":" + u.port + ": " + cec.message()});
+  if (!u.tls) co_return timed_out(co_await round_trip(sock, request));
+  asio::ssl::stream<tcp::socket&> stream(sock, *tls);
+  SSL* ssl = stream.native_handle();
+  SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+  std::error_code not_ip;
+  asio::ip::make_address(u.host, not_ip);
+  if (not_ip) {
+    SSL_set1_host(ssl, u.host.c_str());
+    SSL_set_tlsext_host_name(ssl, u.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u.host.c_str());
+  }
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  if (hec) co_return timed_out(Attempt{0, "TLS with " + u.host + " failed: " + hec.message()});
+  co_return timed_out(co_await round_trip(stream, request));
+}
+
+}  // namespace
+
+std::optional<WebhookUrl> parse_webhook_url(std::string_view url, std::string* why) {
+  auto fail = [&](const std::string& w) {
+    if (why) *why = w;
+    return std::nullopt;
+  };
+  if (url.empty()) return fail("is empty");
+  if (url.size() > kMaxWebhookUrl) return fail("is longer than " + std::to_string(kMaxWebhookUrl) + " octets");
+  for (char c : url) {
+    if (c <= ' ' || c > '~') return fail("holds a space, a control character or a non-ASCII octet");
+  }
+  WebhookUrl u;
+  std::string_view rest;
+  auto lower_starts = [&](std::string_view p) {
+    if (url.size() < p.size()) return false;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(url[i])) != p[i]) return false;
+    }
+    return true;
+  };
+  if (lower_starts("https://")) {
+    u.tls = true;
+    rest = url.substr(8);
+  } else if (lower_starts("http://")) {
+    rest = url.substr(7);
+  } else {
+    return fail("is not an http:// or https:// URL");
+  }
+  const size_t end = std::min(rest.find_first_of("/?#"), rest.size());
+  std::string_view authority = rest.substr(0, end);
+  std::string_view path = rest.substr(end);
+  if (const size_t hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
+  if (authority.find('@') != std::string_view::npos) return fail("has user information (put secrets elsewhere)");
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority[0] == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return fail("has an unclosed [ in its host");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return fail("has something after its [address]");
+      port = after.substr(1);
+    }
+    std::error_code ec;
+    (void)asio::ip::make_address_v6(std::string(host), ec);
+    if (ec) return fail("has a bad IPv6 address");
+  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return fail("has no host");
+  for (char c : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_'))
+      return fail("has a bad host");
+  }
+  if (authority.empty() || authority[0] != '[') {
+    if (host.find(':') != std::string_view::npos) return fail("has a bad host");
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) == 0 ||
+        std::stoi(std::string(port)) > 65535)
+      return fail("has a bad port");
+  }
+  u.host = std::string(host);
+  for (auto& c : u.host) c = char(std::tolower(static_cast<unsigned char>(c)));
+  u.port = port.empty() ? (u.tls ? "443" : "80") : std::string(port);
+  u.target = path.empty() || path[0] != '/' ? "/" + std::string(path) : std::string(path);
+  return u;
+}
+
+std::string webhook_signature(std::string_view secret, int64_t t, std::string_view body) {
+  const std::string signed_text = std::to_string(t) + "." + std::string(body);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(signed_text.data()),
+            signed_text.size(), md, &n)) {
+    return "";
+  }
+  return "t=" + std::to_string(t) + ",v1=" + hex(md, n);
+}
+
+bool is_private_address(const asio::ip::address& a) {
+  if (a.is_loopback() || a.is_unspecified() || a.is_multicast()) return true;
+  if (a.is_v4()) {
+    const uint32_t v = a.to_v4().to_uint();
+    auto in = [&](uint32_t net, int bits) { return (v >> (32 - bits)) == (net >> (32 - bits)); };
+    return in(0x0A000000, 8) || in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0xA9FE0000, 16) ||
+           in(0x64400000, 10) || in(0x00000000, 8) || in(0xFFFFFFFF, 32);
+  }
+  const auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return is_private_address(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+  const auto b = v6.to_bytes();
+  return v6.is_link_local() || (b[0] & 0xfe) == 0xfc || v6.is_site_local();
+}
+
+int64_t webhook_backoff_s(int attempts) {
+  int64_t s = 30;
+  for (int i = 1; i < attempts && s < 3600; ++i) s *= 2;
+  return std::min<int64_t>(s, 3600);
+}
+
+struct WebhookSender::Prepared {
+  queue::WebhookEvent event;
+  std::optional<WebhookUrl> url;
+  std::string body;
+  std::optional<std::string> secret;
+  std::string problem;  // why it cannot be sent at all (given up at once)
+};
+
+WebhookSender::WebhookSender(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store,
+                             queue::UserStore& users, WebhookOptions opt)
+    : io_(io), store_exec_(std::move(store_exec)), store_(store), users_(users), opt_(std::move(opt)), timer_(io) {
+  tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  std::error_code ec;
+  tls_->set_default_verify_paths(ec);
+}
+
+WebhookSender::~WebhookSender() = default;
+
+int64_t WebhookSender::now() const { return opt_.clock ? opt_.clock() : int64_t(std::time(nullptr)); }
+
+void WebhookSender::start() { scan(); }
+
+void WebhookSender::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void WebhookSender::scan() {
+  if (stopped_) return;
+  if (scanning_) {
+    rescan_ = true;
+    return;
+  }
+  scanning_ = true;
+  const int64_t t = now();
+  const int limit = int(kMaxInFlight + in_flight_.size());
+  asio::post(store_exec_, [this, t, limit] {
+    std::vector<Prepared> ready;
+    auto due = store_.due_webhooks(t, limit);
+    if (!due && opt_.log) opt_.log("webhooks: " + due.error().message);
+    for (auto& e : due ? *due : std::vector<queue::WebhookEvent>{}) {
+      Prepared p;
+      p.event = e;
+      std::string why;
+      p.url = parse_webhook_url(e.url, &why);
+      if (!p.url) p.problem = "the webhook URL " + why;
+      auto job = store_.job(e.job_id);
+      auto secret = users_.webhook_secret(e.user);
+      if (!job || !secret) {
+        if (opt_.log) opt_.log("webhooks: " + (!job ? job.error().message : secret.error().message));
+        continue;  // (the store will answer later)
+      }
+      p.secret = *secret;
+      if (!p.secret && p.problem.empty()) p.problem = "user " + e.user + " is gone: nothing signs its webhooks";
+      nlohmann::json body = {{"id", e.id},
+                             {"event", e.event},
+                             {"state", e.state},
+                             {"time", queue::format_utc(e.time)},
+                             {"job", nlohmann::json::parse(queue::to_json(*job))}};
+      p.body = body.dump();
+      ready.push_back(std::move(p));
+    }
+    asio::post(io_, [this, ready = std::move(ready)]() mutable {
+      scanning_ = false;
+      if (stopped_) return;
+      for (auto& p : ready) {
+        if (in_flight_.size() >= kMaxInFlight) break;
+        if (!in_flight_.count(p.event.id)) send(std::move(p));
+      }
+      // State changes are written by the store wherever they happen: looked for every second
+      // (one indexed query), so a receiver hears of a change within about a second.
+      timer_.expires_after(std::chrono::seconds(1));
+      timer_.async_wait([this](std::error_code ec) {
+        if (!ec) scan();
+      });
+      if (rescan_) {
+        rescan_ = false;
+        scan();
+      }
+    });
+  });
+}
+
+void WebhookSender::send(Prepared p) {
+  const int64_t id = p.event.id;
+  in_flight_.insert(id);
+  if (!p.problem.empty()) {
+    finish(id, p.event.attempts + 1, p.event.time, -1, p.problem);
+    return;
+  }
+  const int64_t t = now();
+  const WebhookUrl& u = *p.url;
+  const bool v6 = u.host.find(':') != std::string::npos;
+  const bool default_port = u.port == (u.tls ? "443" : "80");
+  std::string request = "POST " + u.target + " HTTP/1.1\r\nHost: " + (v6 ? "[" + u.host + "]" : u.host) +
+                        (default_port ? "" : ":" + u.port) +
+                        "\r\nUser-Agent: faxbridge\r\nContent-Type: application/json\r\nContent-Length: " +
+                        std::to_string(p.body.size()) + "\r\nFaxbridge-Event: " + p.event.event +
+                        "\r\nFaxbridge-Event-Id: " + std::to_string(id) +
+                        "\r\nFaxbridge-Signature: " + webhook_signature(*p.secret, t, p.body) +
+                        "\r\nConnection: close\r\n\r\n" + p.body;
+  const int attempts = p.event.attempts + 1;
+  const int64_t changed = p.event.time;
+  asio::co_spawn(io_, post_once(u, std::move(request), tls_, opt_.allow_private, opt_.timeout_s),
+                 [this, id, attempts, changed](std::exception_ptr e, Attempt a) {
+                   if (e) a = Attempt{0, "the attempt failed unexpectedly"};
+                   finish(id, attempts, changed, a.status, a.status ? "" : a.why);
+                 });
+}
+
+// `status`: the HTTP status, 0 for none (why), -1 for an event that cannot be sent (why).
+void WebhookSender::finish(int64_t id, int attempts, int64_t changed, int status, const std::string& why) {
+  const int64_t t = now();
+  std::string state = "pending", error = why;
+  int64_t next_at = 0;
+  if (status >= 200 && status < 300) {
+    state = "delivered";
+  } else {
+    if (status > 0) error = "HTTP status " + std::to_string(status);
+    next_at = t + webhook_backoff_s(attempts);
+    if (status < 0 || next_at - changed > kWebhookGiveUpS) state = "failed";
+  }
+  if (opt_.log) {
+    opt_.log("webhook event " + std::to_string(id) + (state == "delivered" ? " delivered"
+                                                       : state == "failed" ? " given up: " + error
+                                                                           : " deferred to " + queue::format_utc(next_at) + ": " + error));
+  }
+  std::optional<std::string> kept = state == "delivered" ? std::nullopt : std::optional<std::string>(error);
+  asio::post(store_exec_, [this, id, state, next_at, kept] {
+    auto r = store_.webhook_attempted(id, state, next_at, kept);
+    if (!r && opt_.log) opt_.log("webhooks: " + r.error().message);
+    asio::post(io_, [this, id] {
+      in_flight_.erase(id);
+      scan();
+    });
+  });
+}
+
+}  // namespace api
