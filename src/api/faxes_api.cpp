@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <map>
 #include <variant>
 
 #include <memory>
@@ -192,9 +193,41 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
   co_return Response{201, "{\"items\":" + items(jobs) + "}\n"};
 }
 
-// A fax's detail: the job object, then its webhook announcements.
-std::string detail_json(const queue::Job& job, const std::vector<queue::WebhookEvent>& hooks) {
+// A fax's detail (INTERFACES.md): the job object, then `attempts` (its calls, oldest first),
+// `page_results` (each page of the document, or each page received: its rows and bad rows as
+// T.30 reported them when it went, and its state: sent, not_sent, received) and `webhooks`.
+std::string detail_json(const queue::Job& job, const std::vector<queue::AccountingRecord>& calls,
+                        const std::vector<queue::WebhookEvent>& hooks) {
   nlohmann::json j = nlohmann::json::parse(queue::to_json(job));
+  nlohmann::json attempts = nlohmann::json::array();
+  std::map<int, queue::AccountingRecord::Page> went;  // page -> its latest result
+  int previous = 0;  // pages confirmed before this call (outbound records are cumulative)
+  for (const auto& c : calls) {
+    auto opt = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    int sent = c.has_page_results ? int(c.page_results.size()) : std::max(0, c.pages - previous);
+    if (c.direction == queue::Direction::out) previous = std::max(previous, c.pages);
+    attempts.push_back({{"time", queue::format_utc(c.time)},
+                        {"node", opt(c.node)},
+                        {"trunk", opt(c.trunk)},
+                        {"media", opt(c.media)},
+                        {"sip_status", c.sip_status ? nlohmann::json(c.sip_status) : nlohmann::json(nullptr)},
+                        {"result", c.outcome},
+                        {"pages_sent", sent}});
+    for (const auto& p : c.page_results) went[p.page] = p;
+  }
+  nlohmann::json pages = nlohmann::json::array();
+  const bool in = job.direction == queue::Direction::in;
+  const int count = in ? std::max(job.pages, went.empty() ? 0 : went.rbegin()->first) : job.pages;
+  for (int n = 1; n <= count; ++n) {
+    auto it = went.find(n);
+    const bool done = it != went.end() || (in ? n <= job.pages : n <= job.pages_done);
+    pages.push_back({{"page", n},
+                     {"rows", it != went.end() ? nlohmann::json(it->second.rows) : nlohmann::json(nullptr)},
+                     {"bad_rows", it != went.end() ? nlohmann::json(it->second.bad_rows) : nlohmann::json(nullptr)},
+                     {"state", in ? "received" : done ? "sent" : "not_sent"}});
+  }
+  j["attempts"] = std::move(attempts);
+  j["page_results"] = std::move(pages);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& h : hooks) {
     list.push_back({{"id", h.id},
@@ -297,7 +330,9 @@ asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const Fa
   }
   auto hooks = store->webhooks(*id);
   if (!hooks) co_return fail(503, hooks.error().message);
-  co_return Response{200, detail_json(*job, *hooks) + "\n"};
+  auto calls = store->calls(*id);
+  if (!calls) co_return fail(503, calls.error().message);
+  co_return Response{200, detail_json(*job, *calls, *hooks) + "\n"};
 }
 
 }  // namespace

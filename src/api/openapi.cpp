@@ -43,6 +43,25 @@ std::string_view openapi_json() {
           "detected_by": {"type": ["string", "null"]},
           "node": {"type": ["string", "null"], "description": "the node that handled its last call"},
           "priority": {"type": "integer", "enum": [-1, 0, 1], "description": "outbound jobs only"},
+          "attempts": {"type": "array", "description": "one fax's detail only: its calls, oldest first",
+                       "items": {"type": "object", "additionalProperties": false,
+                                 "required": ["time", "node", "trunk", "media", "sip_status", "result", "pages_sent"],
+                                 "properties": {
+                                   "time": {"type": "string", "format": "date-time"},
+                                   "node": {"type": ["string", "null"]},
+                                   "trunk": {"type": ["string", "null"]},
+                                   "media": {"type": ["string", "null"]},
+                                   "sip_status": {"type": ["integer", "null"], "description": "the INVITE's final response (outbound)"},
+                                   "result": {"type": "string", "examples": ["done", "busy", "no_answer", "received", "interrupted"]},
+                                   "pages_sent": {"type": "integer", "minimum": 0, "description": "pages this call confirmed or received"}}}},
+          "page_results": {"type": "array", "description": "one fax's detail only: each page, as T.30 reported it",
+                           "items": {"type": "object", "additionalProperties": false,
+                                     "required": ["page", "rows", "bad_rows", "state"],
+                                     "properties": {
+                                       "page": {"type": "integer", "minimum": 1},
+                                       "rows": {"type": ["integer", "null"]},
+                                       "bad_rows": {"type": ["integer", "null"]},
+                                       "state": {"enum": ["sent", "not_sent", "received"]}}}},
           "webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEvent"},
                        "description": "one fax's detail only: its webhook announcements, oldest first"}
         }

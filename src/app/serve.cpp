@@ -865,6 +865,8 @@ int run(config::Config cfg) {
       a.trunk = r.trunk;
       a.media = r.media.media;
       a.duration = r.seconds;
+      a.node = cfg.node.name;
+      for (const auto& p : r.page_results) a.page_results.push_back({p.number, p.rows, p.bad_rows});
       std::string event;
       if (r.voice) {
         // A voice call to a shared number that could not be transferred: the route's mailbox
@@ -946,6 +948,7 @@ int run(config::Config cfg) {
         a.trunk = trunk;
         a.media = media;
         a.duration = seconds;
+        a.node = cfg.node.name;
         a.outcome = "transferred";
         account(a);
       }

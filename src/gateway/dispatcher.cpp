@@ -95,6 +95,7 @@ void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
     a.outcome = "interrupted";
     a.sender = j.sender.value_or("");
     a.remote_ident = j.remote_ident;
+    a.node = j.owner.value_or("");
     return a;
   };
   auto close = [this](const queue::CallRecord& c) {
@@ -389,6 +390,9 @@ void Dispatcher::record(const queue::Job& job, const CallResult& r) {
   a.outcome = outcome;
   a.sender = job.sender.value_or("");
   if (!r.remote_ident.empty()) a.remote_ident = r.remote_ident;
+  a.node = policy_.node;
+  a.sip_status = r.sip_status;
+  for (const auto& p : r.pages) a.page_results.push_back({before + p.number, p.rows, p.bad_rows});
   c.accounting = a;
   const std::string done_line = "job " + std::to_string(id) + " to " + job.number + ": " + event + " -> " + d.state +
                                 (r.media.stats.empty() ? "" : "; " + r.media.stats);

@@ -1177,6 +1177,7 @@ void FaxCalls::report_fax_end(const std::shared_ptr<Call>& c, const FaxOutcome& 
   const fax::Result& fr = out.result;
   if (c->outgoing) {
     CallResult r;
+    r.sip_status = 200;  // (a fax ran: the INVITE was answered)
     r.trunk = opt_.trunks[c->trunk].name;
     r.pages_total = fr.pages_total;
     r.pages_sent = fr.pages;
@@ -1256,6 +1257,7 @@ void FaxCalls::on_ended(sip::CallId id, sip::EndCause cause) {
   }
   if (!c->reported && !stopped_) {
     CallResult r;
+    r.sip_status = 200;  // (an established call that ended)
     r.trunk = opt_.trunks[c->trunk].name;
     if (c->fax_result) {
       const fax::Result& fr = c->fax_result->result;
@@ -1637,6 +1639,7 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
     if (!c->fax_result->write_error.empty()) r.reason = "The received pages could not be written: " + c->fax_result->write_error;
     r.bit_rate = fr.bit_rate;
     r.ecm = fr.ecm;
+    r.page_results = fr.page;
   } else {
     r.reason = c->note.empty() ? "The call ended before the fax started." : "The call ended before the fax started (" + c->note + ").";
   }

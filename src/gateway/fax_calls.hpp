@@ -219,6 +219,7 @@ struct ReceivedFax {
   bool ecm = false;
   int seconds = 0;
   std::string trunk;
+  std::vector<fax::PageResult> page_results;  // as T.30 completed each page
 };
 
 struct Hooks {

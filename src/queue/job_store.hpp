@@ -183,6 +183,14 @@ struct AccountingRecord {
   std::string outcome;  // done, busy, no_answer, ..., received, incomplete, missed
   std::string sender;   // the mail sender (out), "" for inbound
   std::optional<std::string> remote_ident;
+  std::string node;     // the node that made or took the call ("" before schema v11)
+  int sip_status = 0;   // the final SIP response of an outbound INVITE (0: none, or inbound)
+  // The pages this call confirmed (out) or received (in), numbered in the document.
+  struct Page {
+    int page = 0, rows = 0, bad_rows = 0;
+  };
+  std::vector<Page> page_results;
+  bool has_page_results = false;  // read back: the row holds them (schema v11 and later)
 };
 std::string to_json(const AccountingRecord& a);  // one line, no newline
 
@@ -451,6 +459,8 @@ class JobStore {
                                                       const std::optional<std::string>& error) = 0;
   // A job's webhook events, oldest first (its detail in the API).
   [[nodiscard]] virtual fb::Result<std::vector<WebhookEvent>, StoreError> webhooks(int64_t job) = 0;
+  // A job's calls (its accounting records), oldest first: the attempts in its API detail.
+  [[nodiscard]] virtual fb::Result<std::vector<AccountingRecord>, StoreError> calls(int64_t job) = 0;
   [[nodiscard]] virtual StoreStatus set_message_state(const std::string& id, std::string_view state) = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iterator>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 namespace queue {
@@ -234,10 +235,19 @@ BEGIN
 END;
 )sql";
 
+// v11 (issue 16): each call's node, final SIP status and per-page results (JSON: [{"page",
+// "rows","bad_rows"}]), for the attempts and page results of a fax's API detail.
+constexpr const char* kSchemaV11 = R"sql(
+ALTER TABLE accounting ADD COLUMN node TEXT;
+ALTER TABLE accounting ADD COLUMN sip_status INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounting ADD COLUMN page_results TEXT;
+CREATE INDEX accounting_by_job ON accounting(job_id, id);
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
-                                                                 kSchemaV9, kSchemaV10};
+                                                                 kSchemaV9, kSchemaV10, kSchemaV11};
 
 
 constexpr const char* kJobColumns =
@@ -1040,10 +1050,15 @@ namespace {
 fb::Result<int64_t, StoreError> insert_accounting(sqlite3* db, const AccountingRecord& a, const std::string& op) {
   auto s = Stmt::prepare(db,
                          "INSERT INTO accounting (time, direction, job_id, number, caller, trunk, media, pages, "
-                         "pages_total, bit_rate, duration, outcome, sender, remote_ident, detected_by) VALUES "
-                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
+                         "pages_total, bit_rate, duration, outcome, sender, remote_ident, detected_by, node, "
+                         "sip_status, page_results) VALUES "
+                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id",
                          op);
   if (!s) return s.error();
+  nlohmann::json pages = nlohmann::json::array();
+  for (const auto& p : a.page_results) pages.push_back({{"page", p.page}, {"rows", p.rows}, {"bad_rows", p.bad_rows}});
+  s->bind_opt_text(16, a.node.empty() ? std::nullopt : std::optional<std::string>(a.node));
+  s->bind_int(17, a.sip_status).bind_text(18, pages.dump());
   auto row = s->bind_int(1, a.time)
                  .bind_text(2, to_string(a.direction))
                  .bind_int(3, a.job_id)
@@ -1507,6 +1522,54 @@ fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::webhooks(int64
   if (!s) return s.error();
   s->bind_int(1, job);
   return read_webhooks(*s);
+}
+
+}  // namespace queue
+
+namespace queue {
+
+fb::Result<std::vector<AccountingRecord>, StoreError> SqliteJobStore::calls(int64_t job) {
+  auto s = Stmt::prepare(db_.get(),
+                         "SELECT time, direction, job_id, number, caller, trunk, media, pages, pages_total, bit_rate, "
+                         "duration, outcome, sender, remote_ident, detected_by, node, sip_status, page_results "
+                         "FROM accounting WHERE job_id = ?1 ORDER BY id",
+                         "calls(" + std::to_string(job) + ")");
+  if (!s) return s.error();
+  s->bind_int(1, job);
+  std::vector<AccountingRecord> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    AccountingRecord a;
+    a.time = s->int64(0);
+    a.direction = s->text(1) == "in" ? Direction::in : Direction::out;
+    a.job_id = s->int64(2);
+    a.number = s->text(3);
+    a.caller = s->text(4);
+    a.trunk = s->text(5);
+    a.media = s->text(6);
+    a.pages = int(s->int64(7));
+    a.pages_total = int(s->int64(8));
+    a.bit_rate = int(s->int64(9));
+    a.duration = int(s->int64(10));
+    a.outcome = s->text(11);
+    a.sender = s->text(12);
+    a.remote_ident = s->opt_text(13);
+    a.detected_by = s->opt_text(14);
+    a.node = s->opt_text(15).value_or("");
+    a.sip_status = int(s->int64(16));
+    if (auto pages = s->opt_text(17)) {
+      a.has_page_results = true;
+      auto j = nlohmann::json::parse(*pages, nullptr, false);
+      if (j.is_array()) {
+        for (const auto& p : j) {
+          if (p.is_object()) a.page_results.push_back({p.value("page", 0), p.value("rows", 0), p.value("bad_rows", 0)});
+        }
+      }
+    }
+    out.push_back(std::move(a));
+  }
 }
 
 }  // namespace queue

@@ -18,7 +18,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 
 class SqliteJobStore final : public JobStore {
  public:
@@ -69,6 +69,7 @@ class SqliteJobStore final : public JobStore {
   StoreStatus webhook_attempted(int64_t event, std::string_view status, int64_t next_at,
                                 const std::optional<std::string>& error) override;
   fb::Result<std::vector<WebhookEvent>, StoreError> webhooks(int64_t job) override;
+  fb::Result<std::vector<AccountingRecord>, StoreError> calls(int64_t job) override;
   StoreStatus set_message_state(const std::string& id, std::string_view state) override;
   fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node, int64_t lease_until) override;
   StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) override;

@@ -480,6 +480,12 @@ class WebhookTest(fbtest.TempDirTest):
         for j in jobs:
             d = details[j]
             self.assertEqual((d["state"], d["pages"], d["pages_done"]), ("done", 2, 2), d)
+            # Its call, and each page as T.30 confirmed it.
+            [call] = d["attempts"]
+            self.assertEqual((call["trunk"], call["sip_status"], call["result"], call["pages_sent"]), ("t", 200, "done", 2), call)
+            self.assertTrue(call["node"] and call["media"], call)
+            self.assertEqual([(p["page"], p["state"]) for p in d["page_results"]], [(1, "sent"), (2, "sent")])
+            self.assertTrue(all(p["rows"] > 1000 and p["bad_rows"] == 0 for p in d["page_results"]), d["page_results"])
             # Exactly what the store announced for this job, each once, in its order.
             mine = [(h, json.loads(b), b) for _, h, b in posts if json.loads(b)["job"]["id"] == j]
             self.assertEqual([m["id"] for _, m, _ in mine], [w["id"] for w in d["webhooks"]])
@@ -505,6 +511,20 @@ class WebhookTest(fbtest.TempDirTest):
                     f.write(r.read())
             info = subprocess.run(["pdfinfo", pdf_path], capture_output=True, text=True, timeout=30).stdout
             self.assertRegex(info, r"Pages:\s+2\n")
+        # The node received both faxes itself (its trunk is its own SIP port): each reception's
+        # detail has its call and its pages as received.
+        deadline = time.time() + 120
+        while True:
+            received = self.request(node, "/api/v1/faxes?direction=in")[1]["items"]
+            if len(received) == 2 and all(r["state"] in ("delivering", "done") for r in received):
+                break
+            self.assertLess(time.time(), deadline, received)
+            time.sleep(0.3)
+        for r in received:
+            d = self.request(node, "/api/v1/faxes/%d" % r["id"])[1]
+            self.assertEqual([(a["result"], a["pages_sent"], a["sip_status"]) for a in d["attempts"]], [("received", 2, None)], d)
+            self.assertEqual([(p["page"], p["state"]) for p in d["page_results"]], [(1, "received"), (2, "received")])
+            self.assertTrue(all(p["rows"] > 1000 for p in d["page_results"]), d["page_results"])
         # A signature over other bytes does not verify (the check above can fail).
         _, m, raw = mine[0]
         self.assertNotEqual(hmac.new(secret.encode(), b"0." + raw, hashlib.sha256).hexdigest(),

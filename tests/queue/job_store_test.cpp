@@ -858,6 +858,9 @@ TEST_P(JobStoreTest, RecordCallWritesTheWholeOutcomeInOneTransaction) {
   a.pages_total = 3;
   a.outcome = "partial";
   a.sender = "alice@example.com";
+  a.node = "node-a";
+  a.sip_status = 200;
+  a.page_results = {{1, 2200, 0}, {2, 2180, 7}};
   c.accounting = a;
 
   // A record that cannot hold changes nothing: not a state of an outbound job.
@@ -870,7 +873,19 @@ TEST_P(JobStoreTest, RecordCallWritesTheWholeOutcomeInOneTransaction) {
   EXPECT_EQ(s->job(ids[0])->tries, 0);
   EXPECT_TRUE(s->outbound_calls_since(0)->empty());
 
+  EXPECT_TRUE(s->calls(ids[0])->empty());
   ASSERT_TRUE(s->record_call(c));
+  // The call as its attempt: which node, its SIP answer, each page T.30 confirmed.
+  auto attempts = *s->calls(ids[0]);
+  ASSERT_EQ(attempts.size(), 1u);
+  const auto& at = attempts[0];
+  EXPECT_EQ((std::tuple{at.node, at.sip_status, at.outcome, at.trunk, at.job_id}),
+            (std::tuple{std::string("node-a"), 200, std::string("partial"), std::string("carrier"), ids[0]}));
+  EXPECT_TRUE(at.has_page_results);
+  ASSERT_EQ(at.page_results.size(), 2u);
+  EXPECT_EQ((std::tuple{at.page_results[1].page, at.page_results[1].rows, at.page_results[1].bad_rows}),
+            (std::tuple{2, 2180, 7}));
+  EXPECT_TRUE(s->calls(ids[1])->empty());
   auto j = *s->job(ids[0]);
   EXPECT_EQ(j.state, "retry");
   EXPECT_EQ(j.tries, 1);
