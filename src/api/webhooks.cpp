@@ -318,7 +318,7 @@ void WebhookSender::send(Prepared p) {
   const int64_t id = p.event.id;
   in_flight_.insert(id);
   if (!p.problem.empty()) {
-    finish(id, p.event.attempts + 1, p.event.time, -1, p.problem);
+    finish(id, p.event.job_id, p.event.attempts + 1, p.event.time, -1, p.problem);
     return;
   }
   const int64_t t = now();
@@ -333,16 +333,16 @@ void WebhookSender::send(Prepared p) {
                         "\r\nFaxbridge-Signature: " + webhook_signature(*p.secret, t, p.body) +
                         "\r\nConnection: close\r\n\r\n" + p.body;
   const int attempts = p.event.attempts + 1;
-  const int64_t changed = p.event.time;
+  const int64_t changed = p.event.time, job = p.event.job_id;
   asio::co_spawn(io_, post_once(u, std::move(request), tls_, opt_.allow_private, opt_.timeout_s),
-                 [this, id, attempts, changed](std::exception_ptr e, Attempt a) {
+                 [this, id, job, attempts, changed](std::exception_ptr e, Attempt a) {
                    if (e) a = Attempt{0, "the attempt failed unexpectedly"};
-                   finish(id, attempts, changed, a.status, a.status ? "" : a.why);
+                   finish(id, job, attempts, changed, a.status, a.status ? "" : a.why);
                  });
 }
 
 // `status`: the HTTP status, 0 for none (why), -1 for an event that cannot be sent (why).
-void WebhookSender::finish(int64_t id, int attempts, int64_t changed, int status, const std::string& why) {
+void WebhookSender::finish(int64_t id, int64_t job, int attempts, int64_t changed, int status, const std::string& why) {
   const int64_t t = now();
   std::string state = "pending", error = why;
   int64_t next_at = 0;
@@ -354,9 +354,10 @@ void WebhookSender::finish(int64_t id, int attempts, int64_t changed, int status
     if (status < 0 || next_at - changed > kWebhookGiveUpS) state = "failed";
   }
   if (opt_.log) {
-    opt_.log("webhook event " + std::to_string(id) + (state == "delivered" ? " delivered"
-                                                       : state == "failed" ? " given up: " + error
-                                                                           : " deferred to " + queue::format_utc(next_at) + ": " + error));
+    opt_.log("webhook event " + std::to_string(id) + " of job " + std::to_string(job) +
+             (state == "delivered" ? " delivered"
+              : state == "failed"  ? " given up: " + error
+                                   : " deferred to " + queue::format_utc(next_at) + ": " + error));
   }
   std::optional<std::string> kept = state == "delivered" ? std::nullopt : std::optional<std::string>(error);
   asio::post(store_exec_, [this, id, state, next_at, kept] {

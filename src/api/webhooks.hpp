@@ -84,7 +84,7 @@ class WebhookSender {
   struct Prepared;
   void scan();
   void send(Prepared p);
-  void finish(int64_t id, int attempts, int64_t changed, int status, const std::string& why);
+  void finish(int64_t id, int64_t job, int attempts, int64_t changed, int status, const std::string& why);
   int64_t now() const;
 
   asio::io_context& io_;

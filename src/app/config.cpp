@@ -163,6 +163,12 @@ constexpr Choice<Attach> kAttachments[] = {{"pdf", Attach::pdf}, {"tiff", Attach
 constexpr Choice<Codec> kCodecs[] = {{"pcmu", Codec::pcmu}, {"pcma", Codec::pcma}};
 constexpr Choice<DeliveryMode> kDeliveryModes[] = {
     {"maildir", DeliveryMode::maildir}, {"smtp", DeliveryMode::smtp}, {"lmtp", DeliveryMode::lmtp}};
+constexpr Choice<fb::LogFormat> kLogFormats[] = {
+    {"text", fb::LogFormat::text}, {"json", fb::LogFormat::json}, {"logfmt", fb::LogFormat::logfmt}};
+constexpr Choice<fb::LogLevel> kLogLevels[] = {{"debug", fb::LogLevel::debug},
+                                               {"info", fb::LogLevel::info},
+                                               {"warn", fb::LogLevel::warn},
+                                               {"error", fb::LogLevel::error}};
 constexpr Choice<DeliveryTls> kDeliveryTls[] = {
     {"may", DeliveryTls::may}, {"encrypt", DeliveryTls::encrypt}, {"verify", DeliveryTls::verify}};
 constexpr Choice<UnknownSources> kUnknownSources[] = {
@@ -870,6 +876,13 @@ void read_http(Table t, Http& h) {
   t.finish();
 }
 
+void read_log(Table t, LogConfig& l) {
+  t.choice<fb::LogFormat>("format", l.format, kLogFormats);
+  t.choice<fb::LogLevel>("level", l.level, kLogLevels);
+  t.flag("t30_trace", l.t30_trace);
+  t.finish();
+}
+
 void read_converter(Table t, ConverterConfig& c) {
   t.integer("workers", c.workers, 1, 64);
   t.integer("time_limit_s", c.time_limit_s, 1, 3600);
@@ -901,6 +914,7 @@ Config read_config(const toml::table& doc, Errors& errors) {
   read_dsn(root.sub("dsn"), c.dsn);
   read_http(root.sub("http"), c.http);
   read_converter(root.sub("converter"), c.converter);
+  read_log(root.sub("log"), c.log);
   read_store(root.sub("store"), c.store, c.node);
   root.finish();
   return c;

@@ -83,6 +83,9 @@
 //              webhook_allow_private false: webhooks may go to loopback and private addresses;
 //              webhook_timeout_s 10 (1..120): one webhook attempt
 //   [store]    url "sqlite:<data_dir>/faxbridge.db"
+//   [log]      format "text" (text | json | logfmt: one object or key=value line per event with
+//              time, level, component, job); level "info" (debug | info | warn | error);
+//              t30_trace false (spandsp's T.30 trace of every call on stderr)
 // An empty listen list turns that listener off. A file with no [[trunk]] has no trunks and one with no
 // [[route]] no routes (those faxes go to the postmaster); only the embedded default has one of each.
 // LIMITS: kMaxConfigBytes per file.
@@ -96,6 +99,7 @@
 
 #include "gateway/window.hpp"
 
+#include "core/log.hpp"
 #include "core/result.hpp"
 
 namespace config {
@@ -301,6 +305,12 @@ struct Http {
   int webhook_timeout_s = 10;          // one webhook attempt, connect to status line
 };
 
+struct LogConfig {
+  fb::LogFormat format = fb::LogFormat::text;  // text | json | logfmt (core/log.hpp)
+  fb::LogLevel level = fb::LogLevel::info;     // debug | info | warn | error
+  bool t30_trace = false;  // spandsp's T.30 trace of every call, tagged by number or job
+};
+
 struct ConverterConfig {
   int workers = 2;  // documents rendered at once, each in its own jailed process
   int time_limit_s = 300;  // wall clock for one message's rendering (convert --time-limit)
@@ -327,6 +337,7 @@ struct Config {
   Dsn dsn;
   Http http;
   ConverterConfig converter;
+  LogConfig log;
   Store store;
 };
 

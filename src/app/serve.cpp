@@ -320,6 +320,7 @@ std::vector<std::pair<sip::Uri, sip::Location>> locate_trunks(const config::Conf
 gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   gateway::FaxCallsOptions o;
   o.station_id = cfg.fax.station_id;
+  o.t30_trace = cfg.log.t30_trace;
   o.header = cfg.fax.header;
   o.reject_callers = cfg.reject.callers;
   o.media_port_min = cfg.sip.media_port_min;
@@ -623,6 +624,8 @@ DataDir enter_data_dir(config::Config& cfg) {
 }
 
 int run(config::Config cfg) {
+  fb::set_log_format(cfg.log.format);
+  fb::set_log_level(cfg.log.level);
   // Nothing the node writes is for other users: faxes, numbers, mail, tokens (issue 14). The
   // data directory loses any access for others, so files an older version made 0644 inside it
   // are out of reach too.

@@ -1,26 +1,42 @@
-// log.hpp — the daemon's log: one line per event on stderr, "faxbridge: <text>", with every byte
-// that could forge or hide a line escaped (printable.hpp: a caller's name with a CR LF in it
-// stays on its line). The one way lines leave the gateway; issue 16 makes them structured.
-// THREADS: safe from any thread (one write per line).
+// log.hpp — the daemon's one logger (spdlog), one line per event on stderr.
+//
+// Each line has a level, a component (the subsystem: smtp, sip, job, webhook, ...), the job id
+// when it concerns one, and the text. Three formats ([log] format):
+//   text    faxbridge: <text>                      (the default; what operators and tests read)
+//   json    {"time":"2026-12-04T20:40:00.123Z","level":"info","component":"job","job":12,"msg":"..."}
+//   logfmt  time=2026-12-04T20:40:00.123Z level=info component=job job=12 msg="..."
+// log(line) takes the component from the line's first word ("job 12: ..." -> job, "webhook
+// event 3 delivered" -> webhook) and the job from its first "job <n>"; log(level, component,
+// text, job) says them outright. Every byte that could forge or hide a line is escaped
+// (printable.hpp: a caller's name with a CR LF in it stays on its line; JSON strings escaped).
+// Lines below the [log] level are dropped.
+// THREADS: safe from any thread (spdlog's mutex-guarded stderr sink).
 #pragma once
 
-#include <cstdio>
-#include <mutex>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
-
-#include "core/printable.hpp"
 
 namespace fb {
 
 inline constexpr size_t kMaxLogLine = 4000;
 
-inline void log(std::string_view line) {
-  static std::mutex mu;
-  const std::string out = "faxbridge: " + printable(line, kMaxLogLine) + "\n";
-  std::lock_guard lock(mu);
-  std::fwrite(out.data(), 1, out.size(), stderr);
-  std::fflush(stderr);
-}
+enum class LogLevel { debug, info, warn, error };
+enum class LogFormat { text, json, logfmt };
+
+// Set once at start-up ([log] format and level); text and info until then.
+void set_log_format(LogFormat format);
+void set_log_level(LogLevel level);
+
+void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job = std::nullopt);
+void log(std::string_view line);  // info; component and job read from the line
+
+// The line as `format` writes it, at unix time `ms` (milliseconds): what log() emits (tests).
+std::string format_log_line(LogFormat format, int64_t ms, LogLevel level, std::string_view component,
+                            std::string_view text, std::optional<int64_t> job);
+// The component and job log(line) reads from a line.
+std::string component_of(std::string_view line);
+std::optional<int64_t> job_of(std::string_view line);
 
 }  // namespace fb

@@ -17,11 +17,7 @@ AudioTerminal::AudioTerminal(Options opt) : Terminal(std::move(opt)) {
   fax_set_transmit_on_idle(fax_, true);
   fax_set_tep_mode(fax_, false);
   attach(fax_get_t30_state(fax_));
-  if (!opt_.trace_tag.empty()) {
-    logging_state_t* l = fax_get_logging_state(fax_);
-    span_log_set_level(l, SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW);
-    span_log_set_tag(l, opt_.trace_tag.c_str());
-  }
+  if (!opt_.trace_tag.empty()) trace_to_log(fax_get_logging_state(fax_), opt_.trace_tag);
 }
 
 AudioTerminal::~AudioTerminal() {

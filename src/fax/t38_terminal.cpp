@@ -33,8 +33,7 @@ T38Terminal::T38Terminal(Options opt, T38Config cfg, SendIfp send)
   attach(t38_terminal_get_t30_state(t38_));
   if (!opt_.trace_tag.empty()) {
     for (logging_state_t* l : {t38_core_get_logging_state(core), t38_terminal_get_logging_state(t38_)}) {
-      span_log_set_level(l, SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW);
-      span_log_set_tag(l, opt_.trace_tag.c_str());
+      trace_to_log(l, opt_.trace_tag);
     }
   }
 }

@@ -1,6 +1,8 @@
 // terminal.cpp — spandsp's T.30 configured and reported, for every kind of terminal (see terminal.hpp).
 #include "fax/terminal.hpp"
 
+#include "core/log.hpp"
+
 #include <spandsp.h>
 #include <spandsp/expose.h>
 
@@ -9,6 +11,21 @@
 #include <cstdio>
 
 namespace fax {
+
+namespace {
+void trace_line(int, const char* text) {
+  std::string_view t = text ? text : "";
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+  if (!t.empty()) fb::log(fb::LogLevel::info, "t30", t, fb::job_of(t));
+}
+}  // namespace
+
+void trace_to_log(logging_state_s* l, const std::string& tag) {
+  span_log_set_level(l, SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW);
+  span_log_set_tag(l, tag.c_str());
+  span_log_set_message_handler(l, &trace_line);
+}
+
 
 int Result::bad_rows() const {
   int n = 0;
@@ -113,11 +130,7 @@ void Terminal::attach(t30_state_t* t30) {
   // A resumed send starts at the first page the far end did not confirm (spandsp counts from 0).
   if (opt_.transmit) t30_set_tx_file(t30, opt_.file.c_str(), opt_.first_page > 0 ? opt_.first_page : -1, -1);
   else t30_set_rx_file(t30, (opt_.page_out ? scratch_file(opt_.file) : opt_.file).c_str(), -1);
-  if (!opt_.trace_tag.empty()) {
-    logging_state_t* l = t30_get_logging_state(t30);
-    span_log_set_level(l, SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_FLOW);
-    span_log_set_tag(l, opt_.trace_tag.c_str());
-  }
+  if (!opt_.trace_tag.empty()) trace_to_log(t30_get_logging_state(t30), opt_.trace_tag);
   t30_set_phase_b_handler(t30, &T30Callbacks::phase_b, this);
   t30_set_phase_d_handler(t30, &T30Callbacks::phase_d, this);
   t30_set_phase_e_handler(t30, &T30Callbacks::phase_e, this);

@@ -29,6 +29,7 @@
 #include <vector>
 
 struct t30_state_s;
+struct logging_state_s;
 
 namespace fax {
 
@@ -61,6 +62,10 @@ struct Options {
   // Receive: each page to the owner instead of into `file` (see above). On the terminal's thread.
   std::function<void(ReceivedPage)> page_out;
 };
+
+// spandsp's protocol trace of `l` (T.30, T.38) into the daemon's log ([log] t30_trace): each
+// line at info level, component t30, tagged `tag` ("job <id>", so the line carries the job).
+void trace_to_log(logging_state_s* l, const std::string& tag);
 
 struct PageResult {
   int number = 0;  // 1-based

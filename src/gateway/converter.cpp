@@ -323,7 +323,7 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
       return -1;
     }
     if (st == ReceiveStatus::closed && may_retry) {
-      fb::log("converter: the render server ended with message " + fs::path(input).stem().string() +
+      fb::log(fb::LogLevel::warn, "converter", "converter: the render server ended with message " + fs::path(input).stem().string() +
               " in hand; trying a new one");
       message = "the render server ended";
       return -1;

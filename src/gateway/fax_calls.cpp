@@ -312,7 +312,7 @@ void FaxCalls::update_health(size_t i) {
     h.down = true;
     const size_t n = addresses_.targets(i).size();
     h.reason = n > 1 ? h.last_silence + " from any of its " + std::to_string(n) + " addresses" : h.last_silence;
-    fb::log("trunk " + t.name + " is down: " + h.reason);
+    fb::log(fb::LogLevel::warn, "trunk", "trunk " + t.name + " is down: " + h.reason);
   } else if (!down && h.down) {
     h.down = false;
     h.reason.clear();
@@ -703,7 +703,7 @@ void FaxCalls::on_registration(const std::string& aor, int status, const std::st
   if (status >= 200 && status < 300) {
     fb::log("registered " + aor + " for " + std::to_string(expires) + " s");
   } else {
-    fb::log("registration of " + aor + " failed: " + std::to_string(status) + " " + reason + " (trying again in " +
+    fb::log(fb::LogLevel::warn, "registration", "registration of " + aor + " failed: " + std::to_string(status) + " " + reason + " (trying again in " +
             std::to_string(sip::kRegisterRetry.count()) + " s)");
     // RFC 3263 §4.3: a registrar address that did not answer: the next one, at the next try.
     if (status == 408 || status == 503) {
@@ -793,9 +793,10 @@ fax::Options FaxCalls::fax_options(const Call& c) const {
   o.station_id = opt_.station_id;
   o.header = c.outgoing ? opt_.header : "";
   o.subaddress = c.outgoing ? c.job.subaddress.value_or("") : "";
-  // FAXBRIDGE_T30_TRACE=1: spandsp's T.30 trace of every call on stderr, tagged by number or job.
-  if (const char* t = std::getenv("FAXBRIDGE_T30_TRACE"); t && *t == '1') {
-    o.trace_tag = c.outgoing ? "out " + c.job.number : "in " + std::to_string(c.job_id);
+  // [log] t30_trace (or FAXBRIDGE_T30_TRACE=1): spandsp's T.30 trace of every call on stderr,
+  // tagged by number or job.
+  if (const char* t = std::getenv("FAXBRIDGE_T30_TRACE"); opt_.t30_trace || (t && *t == '1')) {
+    o.trace_tag = "job " + std::to_string(c.outgoing ? c.job.job_id : c.job_id);
   }
   return o;
 }

@@ -123,6 +123,7 @@ inline constexpr int kMaxRedirects = 5;  // 3xx targets followed per call
 struct FaxCallsOptions {
   std::vector<Trunk> trunks;
   std::string station_id = "+15550100";
+  bool t30_trace = false;  // [log] t30_trace: spandsp's T.30 trace of every call on stderr
   std::string header;
   std::vector<std::string> reject_callers;  // E.164 prefixes
   int media_port_min = 20000;

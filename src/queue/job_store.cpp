@@ -100,7 +100,7 @@ std::string new_delivery_tag() {
 }
 
 bool logged(const StoreStatus& status) {
-  if (!status) fb::log("store: " + status.error().message);
+  if (!status) fb::log(fb::LogLevel::error, "store", "store: " + status.error().message, fb::job_of(status.error().message));
   return bool(status);
 }
 

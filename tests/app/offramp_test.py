@@ -108,7 +108,8 @@ class Node:
                 socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1).close()
                 # SIP binds after SMTP and HTTP: "ready" is logged once every listener is up.
                 with open(self.log.name) as f:
-                    if "faxbridge: ready" in f.read():
+                    said = f.read()  # ([log] format text, json or logfmt)
+                    if "faxbridge: ready" in said or '"msg":"ready"' in said or "msg=ready" in said:
                         return
                 time.sleep(0.05)
             except OSError:
