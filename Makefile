@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 TEST_JOBS ?= $(shell echo $$(( $(JOBS) * 2 )))
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan bench soak format clean
+.PHONY: all deps build build-asan run test test-release test-asan bench soak format clean deb
 
 all: build
 
@@ -25,6 +25,10 @@ build-asan: deps
 
 run: build
 	./build/bin/faxbridge serve
+
+# The Debian package (docs/install.md): build/deb/faxbridge_<version>_<arch>.deb
+deb: build
+	scripts/make-deb build build/deb
 
 test-asan: build-asan
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS)

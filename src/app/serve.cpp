@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -63,6 +65,27 @@ namespace fs = std::filesystem;
 using asio::ip::tcp;
 
 void log(const std::string& line) { fb::log(line); }
+
+// systemd's readiness protocol (sd_notify(3), Type=notify): `state` ("READY=1", "STOPPING=1")
+// as one datagram to $NOTIFY_SOCKET (a path, or an abstract name starting with @); nothing when
+// it is not set. Written here rather than linking libsystemd for one datagram.
+void notify_systemd(const std::string& state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || (path[0] != '/' && path[0] != '@')) return;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const size_t n = std::strlen(path);
+  if (n >= sizeof a.sun_path) return;
+  std::memcpy(a.sun_path, path, n);
+  if (a.sun_path[0] == '@') a.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  if (::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&a),
+               socklen_t(offsetof(sockaddr_un, sun_path) + n)) < 0) {
+    log("systemd: cannot notify " + state + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+}
 
 std::vector<tcp::endpoint> endpoints(const std::vector<std::string>& listen) {
   std::vector<tcp::endpoint> out;
@@ -1046,6 +1069,7 @@ int run(config::Config cfg) {
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
     log(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+    notify_systemd("STOPPING=1");
     smtp_server.stop();
     http.stop();
     dispatcher.stop();
@@ -1065,6 +1089,7 @@ int run(config::Config cfg) {
     });
   });
   log("ready");
+  notify_systemd("READY=1");
   io.run();
   poke_dispatcher = nullptr;
   poke_onramp = nullptr;
