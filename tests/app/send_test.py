@@ -8,7 +8,7 @@ SIP port), and followed to the end.
 - FaxesApiTest: the v1 routes' JSON (errors as {"error": {"code", "message"}}, the list with its
   cursor) without a call.
 - WebhookTest: a submission's webhooks over a real T.38 call, signed and in order; a private
-  address refused."""
+  address refused. WebhookRetryTest: a failing receiver, retried, the order kept."""
 import calendar
 import json
 import os
@@ -554,6 +554,53 @@ class WebhookTest(fbtest.TempDirTest):
         self.assertEqual(hooks[0]["error"], "127.0.0.1 is at a private address (127.0.0.1), where webhooks do not go "
                                             "([http] webhook_allow_private)")
         self.assertEqual(hook.got(), [])
+
+
+class WebhookRetryTest(fbtest.TempDirTest):
+    """A receiver that fails: the announcement is kept and tried again after its backoff (30 s),
+    and the job's later announcements wait behind it, so the receiver still hears them in order."""
+    request = FaxesApiTest.request
+
+    def test_a_failed_announcement_is_retried_and_the_rest_wait_behind_it(self):
+        node = Node(self.dir, http_extra="webhook_allow_private = true")  # its trunk goes nowhere
+        self.addCleanup(node.stop)
+        p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", "carol", "--config", node.config],
+                           capture_output=True, text=True, timeout=30)
+        token = re.search(r"token: (fbt_[0-9a-f]{64})", p.stdout).group(1)
+        hook = Receiver(status=500)
+        self.addCleanup(hook.stop)
+        form = form_data([("to", "+15550100"), ("webhook_url", hook.url),
+                          ("document", "a.txt", "text/plain", b"Hello fax")])
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=token)
+        self.assertEqual(status, 201, body)
+        job = body["items"][0]["id"]
+
+        def detail():
+            return self.request(node, "/api/v1/faxes/%d" % job, token=token)[1]
+        deadline = time.time() + 60
+        while not (hook.got() and detail()["webhooks"][0]["attempts"] >= 1):
+            self.assertLess(time.time(), deadline, detail())
+            time.sleep(0.2)
+        first = detail()["webhooks"]
+        self.assertEqual((first[0]["event"], first[0]["status"], first[0]["error"]), ("job.queued", "pending", "HTTP status 500"))
+        # The job went on (rendering, ready ...) but only job.queued was offered, once.
+        while len(detail()["webhooks"]) < 3:
+            self.assertLess(time.time(), deadline, detail())
+            time.sleep(0.2)
+        self.assertEqual([json.loads(b)["event"] for _, _, b in hook.got()], ["job.queued"])
+        hook.status = 204
+        # After its 30 s backoff: delivered, then the others, in order.
+        deadline = time.time() + 90
+        while True:
+            hooks = detail()["webhooks"]  # (the job may go on changing: one snapshot)
+            if all(w["status"] == "delivered" for w in hooks):
+                break
+            self.assertLess(time.time(), deadline, hooks)
+            time.sleep(0.5)
+        events = [json.loads(b)["event"] for _, _, b in hook.got()]
+        self.assertEqual(events[:1 + len(hooks)], ["job.queued"] + [w["event"] for w in hooks])
+        self.assertEqual(events[:4], ["job.queued", "job.queued", "job.rendering", "job.ready"])
+        self.assertEqual(hooks[0]["attempts"], 2)
 
 
 if __name__ == "__main__":
