@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <variant>
@@ -122,6 +123,53 @@ Response list(queue::JobStore& store, const Request& req, std::string_view query
   return {200, "{\"items\":" + items(page) + ",\"next_cursor\":" + next + "}\n"};
 }
 
+constexpr int64_t kMaxSendAfterS = 30 * 86400;
+
+// An RFC 3339 date-time ("2026-12-05T08:00:00Z", "2026-12-05T09:00:00+01:00", fractions of a
+// second ignored) as unix seconds; nullopt when it is not one.
+std::optional<int64_t> parse_utc(std::string_view v) {
+  int y, mo, d, h, mi, sec, n = 0;
+  const std::string s(v.substr(0, 64));
+  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2d%*[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6) {
+    return std::nullopt;
+  }
+  if (n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970) return std::nullopt;
+  size_t at = 19;
+  if (at < s.size() && s[at] == '.') {
+    ++at;
+    const size_t digits = at;
+    while (at < s.size() && std::isdigit(static_cast<unsigned char>(s[at]))) ++at;
+    if (at == digits) return std::nullopt;
+  }
+  int64_t offset = 0;
+  if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
+    ++at;
+  } else if (at + 6 == s.size() && (s[at] == '+' || s[at] == '-') && s[at + 3] == ':' &&
+             std::isdigit(static_cast<unsigned char>(s[at + 1])) && std::isdigit(static_cast<unsigned char>(s[at + 2])) &&
+             std::isdigit(static_cast<unsigned char>(s[at + 4])) && std::isdigit(static_cast<unsigned char>(s[at + 5]))) {
+    const int oh = (s[at + 1] - '0') * 10 + (s[at + 2] - '0'), om = (s[at + 4] - '0') * 10 + (s[at + 5] - '0');
+    if (oh > 23 || om > 59) return std::nullopt;
+    offset = (s[at] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    at += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (at != s.size() || v.size() != s.size()) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec == 60 ? 59 : sec;
+  const int64_t t = int64_t(timegm(&tm));
+  std::tm back{};
+  const std::time_t tt = std::time_t(t);
+  gmtime_r(&tt, &back);
+  if (back.tm_mday != d) return std::nullopt;  // (February 30th)
+  return t - offset;
+}
+
 // The form's fields as a request, or the refusal.
 std::variant<FaxRequest, Response> read_form(const Request& req) {
   auto ct = req.header("content-type");
@@ -153,7 +201,13 @@ std::variant<FaxRequest, Response> read_form(const Request& req) {
       std::string why;
       if (!parse_webhook_url(f.data, &why)) return fail(400, "webhook_url " + why);
       fr.webhook_url = f.data;
-    } else if (f.name == "cover" || f.name == "send_after") {
+    } else if (f.name == "send_after") {
+      auto t = parse_utc(f.data);
+      if (!t) return fail(400, "send_after is not a time like 2026-12-05T08:00:00Z (RFC 3339, UTC or with an offset)");
+      const int64_t now = int64_t(std::time(nullptr));
+      if (*t > now + kMaxSendAfterS) return fail(400, "send_after is more than 30 days ahead");
+      if (*t > now) fr.send_after = *t;  // (a time past: now)
+    } else if (f.name == "cover") {
       return fail(501, "the `" + f.name + "` field is not supported yet; nothing was queued");
     } else {
       return fail(400, "unknown field `" + f.name + "`");

@@ -106,6 +106,8 @@ std::string_view openapi_json() {
           "to": {"type": "array", "items": {"type": "string", "examples": ["+12025550100", "+12025550100/T33S=42"]}},
           "document": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
           "priority": {"enum": ["urgent", "normal", "non-urgent"]},
+          "send_after": {"type": "string", "format": "date-time",
+                         "description": "not dialled before this (RFC 3339, at most 30 days ahead; a past time: now); the job waits in ready with retry_at set to it"},
           "webhook_url": {"type": "string", "format": "uri", "maxLength": 2048,
                           "description": "http or https: each state change of the jobs is POSTed there as a WebhookBody, signed with the user's webhook secret in Faxbridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">; retried with backoff until a 2xx (for 72 h). Not with the node's own token."}
         }

@@ -37,7 +37,7 @@ Decision decide(const CallResult& r, const queue::Job& job, int dials, int tries
   auto retry = [&](int delay, const std::string& what, int count, int max) -> Decision {
     if (count >= max) return {"failed", std::nullopt, why + " Gave up after " + std::to_string(count) + " " + what + "."};
     int64_t at = now + delay;
-    if (at > job.created + p.kill_after_s) {
+    if (at > std::max(job.created, job.not_before.value_or(0)) + p.kill_after_s) {
       return {"failed", std::nullopt,
               why + " Gave up: the next try would be past the " + std::to_string(p.kill_after_s / 60) +
                   " minutes allowed.",

@@ -600,6 +600,7 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   m.client = "api";
   m.auth_user = sub.user;
   m.webhook_url = sub.webhook_url;
+  m.not_before = sub.send_after;
   if (auto why = queue::JobStore::check(m, p.recipients)) {
     spool_.remove_message(p.id);
     return refuse(400, *why);

@@ -71,6 +71,8 @@ struct NewMessage {
   // An API submission's webhook (http or https URL): each state change of its jobs is announced
   // there, signed with the key of its auth_user (WebhookEvent).
   std::optional<std::string> webhook_url;
+  // An API submission's send_after (unix seconds): its jobs are not dialled before it.
+  std::optional<int64_t> not_before;
 };
 
 // Message states: active while any job is in progress; done when every job is final and
@@ -163,6 +165,9 @@ struct Job {
   std::optional<std::string> owner;
   std::optional<int64_t> lease_until;
   int64_t attempt = 0;
+  // Not dialled before this (NewMessage::not_before): retry_at once it is ready, and where its
+  // retry policy's kill_after counts from.
+  std::optional<int64_t> not_before;
 };
 
 // One call attempt, either direction: what a fax service bills from (issue 6). Kept in the store
@@ -360,7 +365,8 @@ class JobStore {
   [[nodiscard]] virtual fb::Result<Message, StoreError> message(const std::string& id) = 0;
 
   // Moves a job to `state` and records an event. `error` replaces the job's error (nullopt
-  // clears it). retry_at is kept only in queued and retry. Unknown ids: not_found; a state
+  // clears it). retry_at is kept in queued, retry and delivering; ready sets it to the job's
+  // not_before (a send_after: null for most jobs); other states clear it. Unknown ids: not_found; a state
   // not of the job's direction: invalid; a final job: conflict.
   [[nodiscard]] virtual StoreStatus set_state(int64_t id, std::string_view state, std::optional<std::string> error = std::nullopt) = 0;
   [[nodiscard]] virtual StoreStatus set_pages(int64_t id, int pages, int pages_done) = 0;

@@ -244,16 +244,22 @@ ALTER TABLE accounting ADD COLUMN page_results TEXT;
 CREATE INDEX accounting_by_job ON accounting(job_id, id);
 )sql";
 
+// v12 (issue 16): an API submission's send_after, kept with each of its jobs.
+constexpr const char* kSchemaV12 = R"sql(
+ALTER TABLE jobs ADD COLUMN not_before INTEGER;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
-                                                                 kSchemaV9, kSchemaV10, kSchemaV11};
+                                                                 kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
 
 
 constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
     "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
-    "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by, owner, lease_until, attempt";
+    "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by, owner, lease_until, attempt, "
+    "not_before";
 
 
 StoreError invalid(const std::string& op, const std::string& why) {
@@ -320,6 +326,7 @@ Job read_job(const Stmt& s) {
   j.owner = s.opt_text(31);
   j.lease_until = s.opt_int64(32);
   j.attempt = s.int64(33);
+  j.not_before = s.opt_int64(34);
   return j;
 }
 
@@ -454,8 +461,8 @@ fb::Result<std::vector<int64_t>, StoreError> SqliteJobStore::insert_message(cons
   auto job =
       Stmt::prepare(db_.get(),
                     "INSERT INTO jobs (message_id, direction, state, number, subaddress, caller, notify, "
-                    "orcpt, recipient, created, updated, priority, sender) "
-                    "VALUES (?1, 'out', 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) RETURNING id",
+                    "orcpt, recipient, created, updated, priority, sender, not_before, retry_at) "
+                    "VALUES (?1, 'out', 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?11) RETURNING id",
                     op + ": job");
   if (!job) return job.error();
   const int64_t t = now();
@@ -464,7 +471,7 @@ fb::Result<std::vector<int64_t>, StoreError> SqliteJobStore::insert_message(cons
     job->reset();
     job->bind_text(1, m.id).bind_text(2, r.number).bind_opt_text(3, r.subaddress).bind_text(4, r.caller);
     job->bind_opt_text(5, r.notify).bind_opt_text(6, r.orcpt).bind_text(7, r.recipient).bind_int(8, t);
-    job->bind_int(9, std::clamp(r.priority, -1, 1)).bind_text(10, m.sender);
+    job->bind_int(9, std::clamp(r.priority, -1, 1)).bind_text(10, m.sender).bind_opt_int(11, m.not_before);
     auto row = job->step();
     if (!row) return row.error();
     ids.push_back(job->int64(0));
@@ -615,7 +622,8 @@ StoreStatus SqliteJobStore::set_state(int64_t id, std::string_view st, std::opti
     }
     auto s = Stmt::prepare(db_.get(),
                            "UPDATE jobs SET state = ?1, error = ?2, updated = ?3, "
-                           "retry_at = CASE WHEN ?1 IN ('queued', 'retry', 'delivering') THEN retry_at END WHERE id = ?4",
+                           "retry_at = CASE WHEN ?1 IN ('queued', 'retry', 'delivering') THEN retry_at WHEN ?1 = 'ready' THEN "
+                           "not_before END WHERE id = ?4",
                            op);
     if (!s) return s.error();
     const int64_t t = now();

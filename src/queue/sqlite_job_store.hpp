@@ -18,7 +18,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 class SqliteJobStore final : public JobStore {
  public:

@@ -79,6 +79,14 @@ TEST(Decide, GiveUpTimeIsNeverPassed) {
   EXPECT_EQ(decide(call(Outcome::busy), job(), 1, 0, kCreated + 3480, policy()).state, "retry");
 }
 
+TEST(Decide, ASendAfterJobsGiveUpTimeCountsFromItsSendAfter) {
+  queue::Job j = job();
+  j.not_before = kCreated + 7200;  // submitted to go two hours later
+  Decision d = decide(call(Outcome::busy), j, 1, 0, kCreated + 7200 + 60, policy());
+  EXPECT_EQ(d.state, "retry");
+  EXPECT_EQ(decide(call(Outcome::busy), j, 1, 0, kCreated + 7200 + 3500, policy()).state, "failed");
+}
+
 TEST(EffectiveOutcome, EveryPageConfirmedIsDeliveredHoweverTheCallEnded) {
   queue::Job j = job();
   j.pages = 5;

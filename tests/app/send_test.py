@@ -215,6 +215,15 @@ class FaxesApiTest(fbtest.TempDirTest):
             status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
             self.assertEqual((status, body["error"]["code"]), (400, "bad_request"), body)
             self.assertTrue(body["error"]["message"].startswith(why), body)
+        for when, why in ((b"tomorrow", "send_after is not a time like"), (b"2026-02-30T08:00:00Z", "send_after is not a time like"),
+                          (b"2999-01-01T00:00:00Z", "send_after is more than 30 days ahead")):
+            form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                    b"--b\r\nContent-Disposition: form-data; name=\"send_after\"\r\n\r\n" + when + b"\r\n"
+                    b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                    b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+            status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+            self.assertEqual((status, body["error"]["code"]), (400, "bad_request"), body)
+            self.assertTrue(body["error"]["message"].startswith(why), body)
         ids = []
         for n in ("+15550100", "+15550101", "+15550102"):
             form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n" + n.encode() + b"\r\n"
@@ -240,6 +249,25 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual((status, body["state"]), (200, "cancelled"))
         status, body = self.request(node, "/api/v1/faxes/%d/cancel" % ids[0], "POST")
         self.assertEqual((status, body["error"]["code"]), (409, "conflict"))
+        # A send_after an hour ahead, written with an offset: rendered, then ready until then.
+        later = int(time.time()) + 3600
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+02:00", time.gmtime(later + 7200)).encode()
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550199\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"send_after\"\r\n\r\n" + stamp + b"\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nLater\r\n--b--\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+        self.assertEqual(status, 201, body)
+        held = body["items"][0]["id"]
+        deadline = time.time() + 60
+        while self.request(node, "/api/v1/faxes/%d" % held)[1]["state"] != "ready":
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.2)
+        d = self.request(node, "/api/v1/faxes/%d" % held)[1]
+        self.assertEqual(d["retry_at"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(later)))
+        self.assertEqual(d["attempts"], [])
+        status, body = self.request(node, "/api/v1/faxes/%d/cancel" % held, "POST")
+        self.assertEqual(status, 200, body)
 
     def test_every_response_matches_the_openapi_document(self):
         import jsonschema

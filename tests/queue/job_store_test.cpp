@@ -1409,4 +1409,25 @@ TEST_P(JobStoreTest, EveryStateOfAWebhookJobIsAnnouncedOnceInOrder) {
   EXPECT_EQ((*s->webhooks(ids[0]))[0].status, "failed");
 }
 
+TEST_P(JobStoreTest, ASendAfterHoldsTheJobsUntilThen) {
+  auto s = open_store();
+  NewMessage m = message("0123456789abcdef");
+  m.not_before = clock + 3600;
+  auto ids = *s->enqueue_message(m, {recipient("+12025550100")});
+  auto plain = enqueue(*s, "fedcba9876543210", 1);
+  EXPECT_EQ(s->job(ids[0])->not_before, clock + 3600);
+  EXPECT_EQ(s->job(ids[0])->retry_at, clock + 3600);
+  for (int64_t id : {ids[0], plain[0]}) {
+    ASSERT_TRUE(s->set_state(id, "rendering"));
+    ASSERT_TRUE(s->set_state(id, "ready"));
+  }
+  EXPECT_EQ(s->job(ids[0])->retry_at, clock + 3600);  // ready: due at its send_after
+  EXPECT_EQ(s->job(plain[0])->retry_at, std::nullopt);
+  auto ready = *s->next_ready(clock, 10);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].id, plain[0]);
+  ready = *s->next_ready(clock + 3600, 10);
+  EXPECT_EQ(ready.size(), 2u);
+}
+
 }  // namespace
