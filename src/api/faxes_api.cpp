@@ -124,6 +124,7 @@ Response list(queue::JobStore& store, const Request& req, std::string_view query
 }
 
 constexpr int64_t kMaxSendAfterS = 30 * 86400;
+constexpr size_t kMaxCoverBytes = 10000;
 
 // An RFC 3339 date-time ("2026-12-05T08:00:00Z", "2026-12-05T09:00:00+01:00", fractions of a
 // second ignored) as unix seconds; nullopt when it is not one.
@@ -208,7 +209,8 @@ std::variant<FaxRequest, Response> read_form(const Request& req) {
       if (*t > now + kMaxSendAfterS) return fail(400, "send_after is more than 30 days ahead");
       if (*t > now) fr.send_after = *t;  // (a time past: now)
     } else if (f.name == "cover") {
-      return fail(501, "the `" + f.name + "` field is not supported yet; nothing was queued");
+      if (f.data.size() > kMaxCoverBytes) return fail(400, "cover is longer than 10000 octets");
+      fr.cover = std::move(f.data);
     } else {
       return fail(400, "unknown field `" + f.name + "`");
     }

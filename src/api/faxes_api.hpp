@@ -21,7 +21,7 @@
 // Errors: {"error": {"code": "...", "message": "..."}} with 400 bad_request, 403 refused (the
 // dialling policy), 404 not_found, 405 method_not_allowed, 409 conflict, 413 (the server),
 // 415 unsupported_media_type, 422 unprocessable (nothing that can be faxed), 429 over_cap,
-// 501 not_implemented (cover is not built yet), 503 unavailable.
+// 503 unavailable.
 // Who: an admin token sees and cancels every fax; a user token (faxbridge token add) sees only
 // its own — sent through the API, by mail from one of its mailboxes or with SMTP AUTH as it, and
 // received faxes mailed to one of its mailboxes — and anyone else's is 404, as if unknown.
@@ -51,6 +51,7 @@ struct FaxRequest {
   int priority = 0;
   std::optional<std::string> webhook_url;  // checked by parse_webhook_url
   std::optional<int64_t> send_after;       // unix seconds: not dialled before
+  std::optional<std::string> cover;        // a cover page first; its comment
 };
 struct FaxAccepted {
   int status = 201;  // else the refusal's HTTP status

@@ -106,6 +106,8 @@ std::string_view openapi_json() {
           "to": {"type": "array", "items": {"type": "string", "examples": ["+12025550100", "+12025550100/T33S=42"]}},
           "document": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
           "priority": {"enum": ["urgent", "normal", "non-urgent"]},
+          "cover": {"type": "string", "maxLength": 10000,
+                    "description": "a cover page first (To: the numbers, From, the date, the page count) with this text as its comment; an empty one: a cover page without comment"},
           "send_after": {"type": "string", "format": "date-time",
                          "description": "not dialled before this (RFC 3339, at most 30 days ahead; a past time: now); the job waits in ready with retry_at set to it"},
           "webhook_url": {"type": "string", "format": "uri", "maxLength": 2048,
@@ -176,7 +178,6 @@ std::string_view openapi_json() {
           "415": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"},
           "429": {"$ref": "#/components/responses/Error"},
-          "501": {"$ref": "#/components/responses/Error"},
           "503": {"$ref": "#/components/responses/Error"}
         }
       }

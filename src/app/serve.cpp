@@ -804,6 +804,7 @@ int run(config::Config cfg) {
     sub.priority = fr.priority;
     sub.webhook_url = std::move(fr.webhook_url);
     sub.send_after = fr.send_after;
+    sub.cover = std::move(fr.cover);
     offramp.submit(std::move(sub), [done](gateway::SubmitResult r) {
       if (r.status == 201) log("api: queued " + r.message_id + " (" + std::to_string(r.jobs.size()) + " fax job(s))");
       done(api::FaxAccepted{r.status, r.error, r.jobs});

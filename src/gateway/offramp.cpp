@@ -566,7 +566,13 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   text += "\r\nSubject: Fax submitted through the API by " + ascii(sub.user) + "\r\nDate: " +
           rfc5322_date(std::time(nullptr)) + "\r\n" +
           (sub.priority > 0 ? "Priority: urgent\r\n" : sub.priority < 0 ? "Priority: non-urgent\r\n" : "") +
+          (sub.cover ? "X-Fax-Cover: yes\r\n" : "") +
           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
+  // The cover's comment is the message's text (imaging/cover.hpp): the one text part, first.
+  if (sub.cover && !sub.cover->empty()) {
+    text += "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+            base64_lines(*sub.cover) + "--" + boundary + "\r\n";
+  }
   for (const auto& d : sub.documents) {
     std::string name;
     for (char c : d.filename) name.push_back(c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 ? '_' : c);

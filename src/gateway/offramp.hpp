@@ -100,6 +100,7 @@ struct Submission {
   int priority = 0;  // +1 urgent, 0 normal, -1 non-urgent
   std::optional<std::string> webhook_url;  // each state change of its jobs announced there
   std::optional<int64_t> send_after;       // unix seconds: its jobs are not dialled before
+  std::optional<std::string> cover;        // a cover page first, with this text as its comment
 };
 struct SubmitResult {
   int status = 201;   // 201, or the HTTP status of the refusal: 400 bad input, 403 policy,

@@ -201,10 +201,10 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual(status, 415)
         self.assertEqual(body["error"]["code"], "unsupported_media_type")
         form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
-                b"--b\r\nContent-Disposition: form-data; name=\"cover\"\r\n\r\nHello\r\n--b--\r\n")
+                b"--b\r\nContent-Disposition: form-data; name=\"fax_quality\"\r\n\r\nhigh\r\n--b--\r\n")
         status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
-        self.assertEqual((status, body["error"]["code"]), (501, "not_implemented"))
-        self.assertIn("cover", body["error"]["message"])
+        self.assertEqual((status, body["error"]["code"]), (400, "bad_request"))
+        self.assertIn("fax_quality", body["error"]["message"])
         for url, why in ((b"ftp://x/", "webhook_url is not an http:// or https:// URL"),
                          (b"http://u:p@x/", "webhook_url has user information (put secrets elsewhere)"),
                          (b"http://x/", "the node's own token has no webhook secret")):
@@ -268,6 +268,32 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual(d["attempts"], [])
         status, body = self.request(node, "/api/v1/faxes/%d/cancel" % held, "POST")
         self.assertEqual(status, 200, body)
+        # A cover page first, its comment the text given, then the document.
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550198\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"cover\"\r\n\r\nPlease call Dana back today\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nThe document itself\r\n--b--\r\n")
+        status, body = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b")
+        self.assertEqual(status, 201, body)
+        covered = body["items"][0]["id"]
+        deadline = time.time() + 60
+        while self.request(node, "/api/v1/faxes/%d" % covered)[1]["state"] in ("queued", "rendering"):
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.2)
+        self.assertEqual(self.request(node, "/api/v1/faxes/%d" % covered)[1]["pages"], 2)
+        req = urllib.request.Request(node.server + "/api/v1/faxes/%d/document.pdf" % covered,
+                                     headers={"Authorization": "Bearer " + node.token()})
+        pdf = self.path("covered.pdf")
+        with urllib.request.urlopen(req, timeout=60) as r, open(pdf, "wb") as f:
+            f.write(r.read())
+        tif = self.path("covered-1.png")
+        subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "200", "-gray", "-png", pdf, self.path("covered")],
+                       check=True, timeout=60)
+        page1 = [f for f in os.listdir(self.dir) if f.startswith("covered-") and f.endswith(".png")][0]
+        ocr = subprocess.run(["tesseract", self.path(page1), "-"], capture_output=True, text=True, timeout=120).stdout
+        self.assertIn("Dana", ocr)
+        self.assertIn("+15550198", ocr.replace(" ", ""))
+        self.request(node, "/api/v1/faxes/%d/cancel" % covered, "POST")
 
     def test_every_response_matches_the_openapi_document(self):
         import jsonschema
@@ -368,11 +394,12 @@ class FaxesApiTest(fbtest.TempDirTest):
             reply = c.makefile("rb").readline()
         self.assertEqual(reply.split()[1], b"401", reply)
         # With the token, a 2 MiB form is read whole and judged by its fields.
-        field = b"--b\r\nContent-Disposition: form-data; name=\"cover\"\r\n\r\nHello\r\n"
+        field = b"--b\r\nContent-Disposition: form-data; name=\"fax_quality\"\r\n\r\nhigh\r\n"
         pad = b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100" + b" " * (2 << 20) + b"\r\n"
         body = pad + field + b"--b--\r\n"
         status, answer = self.request(node, "/api/v1/faxes", "POST", body, "multipart/form-data; boundary=b")
-        self.assertEqual((status, answer["error"]["code"]), (501, "not_implemented"), answer)
+        self.assertEqual((status, answer["error"]["code"]), (400, "bad_request"), answer)
+        self.assertIn("unknown field `fax_quality`", answer["error"]["message"])
 
     def test_a_user_sees_and_cancels_only_its_own_faxes(self):
         node = Node(self.dir)  # its trunk goes nowhere: jobs wait
