@@ -89,29 +89,35 @@ asio::awaitable<Attempt> round_trip(Stream& s, const std::string& request) {
 asio::awaitable<Attempt> post_once(WebhookUrl u, std::string request, std::shared_ptr<asio::ssl::context> tls,
                                    bool allow_private, int timeout_s) {
   auto ex = co_await asio::this_coro::executor;
-  tcp::socket sock(ex);
-  tcp::resolver resolver(ex);
+  // What the watchdog touches is shared with it, not borrowed from this frame: its handler may
+  // run after this coroutine returned (the timer fired in the pass that completed the exchange).
+  struct Io {
+    explicit Io(const asio::any_io_executor& e) : sock(e), resolver(e) {}
+    tcp::socket sock;
+    tcp::resolver resolver;
+    bool expired = false;
+  };
+  auto io = std::make_shared<Io>(ex);
   asio::steady_timer watchdog(ex, std::chrono::seconds(timeout_s));
-  bool expired = false;
-  watchdog.async_wait([&](std::error_code ec) {
+  watchdog.async_wait([io](std::error_code ec) {
     if (ec) return;
-    expired = true;
-    resolver.cancel();
+    io->expired = true;
+    io->resolver.cancel();
     std::error_code ignored;
-    sock.close(ignored);
+    io->sock.close(ignored);
   });
   auto timed_out = [&](Attempt a) {
     watchdog.cancel();
-    if (expired) a.why = "no answer within " + std::to_string(timeout_s) + " s";
+    if (io->expired) a.why = "no answer within " + std::to_string(timeout_s) + " s";
     return a;
   };
   std::vector<tcp::endpoint> eps;
-  Attempt r = co_await resolve(resolver, u, allow_private, eps);
+  Attempt r = co_await resolve(io->resolver, u, allow_private, eps);
   if (!r.why.empty()) co_return timed_out(r);
-  auto [cec, ep] = co_await asio::async_connect(sock, eps, kNoThrow);
+  auto [cec, ep] = co_await asio::async_connect(io->sock, eps, kNoThrow);
   if (cec) co_return timed_out(Attempt{0, "cannot connect to " + u.host + ":" + u.port + ": " + cec.message()});
-  if (!u.tls) co_return timed_out(co_await round_trip(sock, request));
-  asio::ssl::stream<tcp::socket&> stream(sock, *tls);
+  if (!u.tls) co_return timed_out(co_await round_trip(io->sock, request));
+  asio::ssl::stream<tcp::socket&> stream(io->sock, *tls);
   SSL* ssl = stream.native_handle();
   SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
   std::error_code not_ip;
@@ -214,12 +220,19 @@ bool is_private_address(const asio::ip::address& a) {
   if (a.is_v4()) {
     const uint32_t v = a.to_v4().to_uint();
     auto in = [&](uint32_t net, int bits) { return (v >> (32 - bits)) == (net >> (32 - bits)); };
+    // RFC 1918, link-local, RFC 6598 shared, "this network", IETF protocol assignments
+    // (192.0.0.0/24), benchmarking (198.18.0.0/15), reserved 240/4 and broadcast.
     return in(0x0A000000, 8) || in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0xA9FE0000, 16) ||
-           in(0x64400000, 10) || in(0x00000000, 8) || in(0xFFFFFFFF, 32);
+           in(0x64400000, 10) || in(0x00000000, 8) || in(0xC0000000, 24) || in(0xC6120000, 15) ||
+           in(0xF0000000, 4);
   }
   const auto v6 = a.to_v6();
   if (v6.is_v4_mapped()) return is_private_address(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
   const auto b = v6.to_bytes();
+  auto v4_at = [&](size_t i) { return asio::ip::address_v4({b[i], b[i + 1], b[i + 2], b[i + 3]}); };
+  // An IPv4 address inside: NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16) reach it.
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) return is_private_address(v4_at(12));
+  if (b[0] == 0x20 && b[1] == 0x02) return is_private_address(v4_at(2));
   return v6.is_link_local() || (b[0] & 0xfe) == 0xfc || v6.is_site_local();
 }
 
@@ -266,10 +279,13 @@ void WebhookSender::scan() {
   }
   scanning_ = true;
   const int64_t t = now();
-  const int limit = int(kMaxInFlight + in_flight_.size());
-  asio::post(store_exec_, [this, t, limit] {
+  const int limit = int(kMaxInFlight) - int(in_flight_.size());
+  // Claimed until the attempt's time is surely over: never sent twice at once, by this node or
+  // another; one whose outcome cannot be recorded goes again after that, not in a loop.
+  const int64_t until = t + opt_.timeout_s + 30;
+  asio::post(store_exec_, [this, t, until, limit] {
     std::vector<Prepared> ready;
-    auto due = store_.due_webhooks(t, limit);
+    auto due = store_.claim_webhooks(t, until, limit);
     if (!due && opt_.log) opt_.log("webhooks: " + due.error().message);
     for (auto& e : due ? *due : std::vector<queue::WebhookEvent>{}) {
       Prepared p;

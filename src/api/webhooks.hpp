@@ -14,7 +14,9 @@
 // address, a 3xx — redirects are not followed —, 4xx, 5xx) is retried after 30 s, doubled per
 // attempt up to 1 h, until 72 h after the change; then it is given up (failed, kept in the job's
 // detail) and the job's later events go on. A job's events are sent one at a time, oldest first,
-// so a receiver sees them in order; different jobs' go side by side (kMaxInFlight).
+// so a receiver sees them in order; different jobs' go side by side (kMaxInFlight). Each is
+// claimed in the store before it is sent (JobStore::claim_webhooks), so two senders never send
+// one at once, and one whose outcome could not be recorded goes again after its claim.
 // Nothing here is on a call's path: coroutines on the io thread; the store on its executor.
 // SAFETY: a webhook URL is chosen by an API user, and the node must not become their way into
 // its own network: unless allow_private, a host that resolves only to loopback, private

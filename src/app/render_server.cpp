@@ -1,8 +1,12 @@
 // render_server.cpp — the warm render server (see render_server.hpp).
 #include "app/render_server.hpp"
 
+#include "core/log.hpp"
+#include "core/printable.hpp"
+
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -47,7 +51,19 @@ constexpr int kMmapThreshold = 512 * 1024;
 constexpr size_t kHeapRoom = size_t(4) << 20;
 constexpr size_t kSpareRaster = size_t(4) << 20;  // a fine A4 or Letter page in grey
 
-void say(const std::string& line) { std::cerr << "faxbridge render-server: " << line << std::endl; }
+// A line for the daemon's log, in its [log] format (inherited: FAXBRIDGE_LOG_FORMAT). Written
+// directly (one write), not through the logger: this process is jailed and forked per document.
+void say(const std::string& line) {
+  static const fb::LogFormat format = fb::log_format_from_env();
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string out = format == fb::LogFormat::text
+                        ? "faxbridge render-server: " + fb::printable(line, fb::kMaxLogLine)
+                        : fb::format_log_line(format, ms, fb::LogLevel::info, "render-server", line, std::nullopt);
+  out += "\n";
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+}
 
 // Copies between descriptors in the kernel (sendfile): no byte of a sender's document passes
 // through a buffer of the warm parent, which every later document's process is forked from.

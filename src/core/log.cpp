@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 
@@ -79,7 +80,16 @@ std::string logfmt_value(const std::string& v) {
 
 }  // namespace
 
-void set_log_format(LogFormat format) { g_format = format; }
+void set_log_format(LogFormat format) {
+  g_format = format;
+  ::setenv("FAXBRIDGE_LOG_FORMAT", format == LogFormat::json ? "json" : format == LogFormat::logfmt ? "logfmt" : "text", 1);
+}
+
+LogFormat log_format_from_env() {
+  const char* v = std::getenv("FAXBRIDGE_LOG_FORMAT");
+  const std::string_view f = v ? v : "";
+  return f == "json" ? LogFormat::json : f == "logfmt" ? LogFormat::logfmt : LogFormat::text;
+}
 void set_log_level(LogLevel level) { logger().set_level(to_spdlog(level)); }
 
 std::string format_log_line(LogFormat format, int64_t ms, LogLevel level, std::string_view component,

@@ -25,8 +25,11 @@ inline constexpr size_t kMaxLogLine = 4000;
 enum class LogLevel { debug, info, warn, error };
 enum class LogFormat { text, json, logfmt };
 
-// Set once at start-up ([log] format and level); text and info until then.
+// Set once at start-up ([log] format and level); text and info until then. set_log_format also
+// puts it in FAXBRIDGE_LOG_FORMAT, so processes serve starts (the render server) write alike.
 void set_log_format(LogFormat format);
+// The format FAXBRIDGE_LOG_FORMAT names (text when unset or unknown).
+LogFormat log_format_from_env();
 void set_log_level(LogLevel level);
 
 void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job = std::nullopt);

@@ -257,10 +257,10 @@ struct Complaints {
     auto* c = static_cast<Complaints*>(self);
     const std::string_view said = m && *m ? m : "unknown problem";
     // A stream whose /Length is wrong is read up to its `endstream` keyword, which MuPDF found:
-    // its content is whole (a stream cut off short of it fails its filter, and that is heard).
+    // its content is whole (the file's last stream has its endstream: streams_end).
     // "... repeated N times..." repeats the message before it.
     const bool repeat = said.starts_with("... repeated");
-    if (repeat ? c->last_benign : said == "PDF stream Length incorrect") {
+    if (repeat ? c->last_benign : said == "PDF stream Length incorrect" && c->streams_end) {
       c->last_benign = true;
       return;
     }
@@ -272,6 +272,9 @@ struct Complaints {
     }
   }
   bool last_benign = false;
+  // The file does not end inside a stream (ends_outside_a_stream): MuPDF also says "Length
+  // incorrect" of a stream it read to the end of a file cut short, which is not whole.
+  bool streams_end = false;
   bool lost = false;  // a message that could not be kept (out of memory): a problem all the same
   // The first, if any. (Heard only while the pages of an already repaired document are drawn,
   // in a round where MuPDF did not repair: render_repaired.)
@@ -288,12 +291,25 @@ struct Complaints {
 // stays marked until the walk ends (`marked`, reserved before it), so a node met again — a loop,
 // or a node shared by two parents, which a page tree never has — ends the walk as malformed, and
 // a small file cannot make the walk take exponential time.
+// Every object pointer kept is held (pdf_keep_obj) until the walk's Tree goes: a repair MuPDF
+// starts meanwhile drops the objects it had cached, which must not leave these dangling.
 constexpr size_t kMaxTreeNodes = 100000;
 struct Tree {
+  explicit Tree(fz_context* c) : ctx(c) {
+    leaves.reserve(kMaxTreeNodes);  // (never reallocated inside fz_try)
+    marked.reserve(kMaxTreeNodes);
+  }
+  Tree(const Tree&) = delete;
+  Tree& operator=(const Tree&) = delete;
+  ~Tree() {
+    for (pdf_obj* o : leaves) pdf_drop_obj(ctx, o);
+    for (pdf_obj* o : marked) pdf_drop_obj(ctx, o);
+  }
+  fz_context* ctx;
   int missing = 0, no_content = 0, malformed = 0;
   bool root_is_page = false;
   std::vector<pdf_obj*> leaves;  // the references to the pages, as the tree holds them
-  std::vector<pdf_obj*> marked;  // reserved to kMaxTreeNodes: never reallocated inside fz_try
+  std::vector<pdf_obj*> marked;
   int pages() const { return int(leaves.size()); }
 };
 
@@ -302,7 +318,7 @@ void add_leaf(fz_context* ctx, pdf_obj* kid, Tree& t) {
     t.malformed = 1;
     return;
   }
-  t.leaves.push_back(kid);
+  t.leaves.push_back(pdf_keep_obj(ctx, kid));
   pdf_obj* contents = pdf_dict_get(ctx, kid, PDF_NAME(Contents));
   int streams = 0, parts = 1;
   if (pdf_is_array(ctx, contents)) {
@@ -319,7 +335,7 @@ void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
     t.malformed = 1;
     return;
   }
-  t.marked.push_back(node);
+  t.marked.push_back(pdf_keep_obj(ctx, node));
   pdf_obj* kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
   const int count = pdf_array_len(ctx, kids);
   for (int i = 0; i < count && !t.malformed; ++i) {
@@ -338,8 +354,6 @@ void walk_tree(fz_context* ctx, pdf_obj* node, int depth, Tree& t) {
 std::string walk(fz_context* ctx, fz_document* doc, Tree& t) {
   pdf_document* pdf = pdf_specifics(ctx, doc);
   if (!pdf) return "it is not read as a PDF";
-  t.marked.reserve(kMaxTreeNodes);
-  t.leaves.reserve(64);
   std::string err;
   fz_try(ctx) {
     pdf_obj* root = pdf_dict_getp(ctx, pdf_trailer(ctx, pdf), "Root/Pages");
@@ -398,6 +412,16 @@ std::string rebuild(fz_context* ctx, fz_document* doc, const Tree& t) {
   return err;
 }
 
+// Whether the file's last `stream` keyword has its `endstream` after it: a file cut off inside
+// a stream has not (a cut is at the end; streams before the last one ended).
+bool ends_outside_a_stream(std::string_view bytes) {
+  for (size_t at = bytes.rfind("stream"); at != std::string_view::npos; at = at ? bytes.rfind("stream", at - 1) : std::string_view::npos) {
+    if (at >= 3 && bytes.substr(at - 3, 3) == "end") continue;  // an endstream: look further back
+    return bytes.find("endstream", at + 6) != std::string_view::npos;
+  }
+  return true;  // no stream at all
+}
+
 // A copy of a PDF whose cross-reference table MuPDF cannot find, so that it rebuilds one from the
 // objects in the file when it opens it: the `startxref` keywords of its last KiB are spoiled.
 // "" when there is none to spoil (MuPDF repaired it already).
@@ -441,6 +465,7 @@ Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, 
     bytes = spoiled;
   }
   Complaints heard;  // (outlives the context, which hands over its last warnings as it goes)
+  heard.streams_end = ends_outside_a_stream(bytes);
   Ctx c;
   fz_context* ctx = c.get();
   if (!ctx) return make_error(Errc::limit, label + ": out of memory");
@@ -458,7 +483,7 @@ Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, 
   for (int round = 0; round < 3; ++round) {
     const bool before = was_repaired(ctx, d.doc);
     int n = count_pages(ctx, d.doc, err);
-    Tree t;
+    Tree t(ctx);
     const std::string unread = walk(ctx, d.doc, t);
     if (was_repaired(ctx, d.doc) != before) continue;
     if (!unread.empty()) return make_error(Errc::corrupt, damaged + "its repair is incomplete: " + unread);
@@ -471,9 +496,9 @@ Result<Pages> render_repaired(std::string_view bytes, const RenderOptions& opt, 
     }
     std::string cause = force ? "MuPDF found no page through its cross-reference table" : "its cross-reference table was broken";
     if (n < t.pages() || t.root_is_page) {
-      if (const std::string e = rebuild(ctx, d.doc, t); !e.empty()) {
-        return make_error(Errc::corrupt, damaged + "its page tree cannot be rebuilt: " + e);
-      }
+      const std::string e = rebuild(ctx, d.doc, t);
+      if (was_repaired(ctx, d.doc) != before) continue;  // (the tree it rebuilt is gone with the old table)
+      if (!e.empty()) return make_error(Errc::corrupt, damaged + "its page tree cannot be rebuilt: " + e);
       cause += t.root_is_page ? ", and its page tree was a page"
                : n < 0        ? ", and its page tree could not be counted (" + err + ") but held " + std::to_string(t.pages())
                               : ", and its page tree said " + std::to_string(n) + " page(s) but held " +

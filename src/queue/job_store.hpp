@@ -440,7 +440,8 @@ class JobStore {
   // Active messages whose every job is final and reported final: done, so the spool file of the
   // original may go (the reports were composed from it already). Ids, at most `limit`.
   [[nodiscard]] virtual fb::Result<std::vector<std::string>, StoreError> to_complete(int limit) = 0;
-  // Retention: deletes jobs finished before `before` with their events and deliveries —
+  // Retention: deletes jobs finished before `before` with their events, deliveries and webhook
+  // events (never while one of those is pending) —
   // inbound ones final with no delivery pending (but never a received fax whose every mail
   // failed after all: kept for the operator), outbound ones final and reported final — and
   // messages left with no job, and final forwards (one Purged with id 0 carries their mails);
@@ -456,9 +457,13 @@ class JobStore {
   // job, invalid for an inbound one.
   [[nodiscard]] virtual StoreStatus cancel(int64_t id) = 0;
   [[nodiscard]] virtual fb::Result<StoreStats, StoreError> stats() = 0;
-  // Webhook events to send: pending, due at `now`, and each the oldest pending one of its job
-  // (a job's events go out in order). Oldest first, at most `limit`.
-  [[nodiscard]] virtual fb::Result<std::vector<WebhookEvent>, StoreError> due_webhooks(int64_t now, int limit) = 0;
+  // Claims webhook events to send: pending, due at `now`, and each the oldest pending one of
+  // its job (a job's events go out in order); in one transaction their next_at becomes `until`,
+  // so no other sender (another process, another node) takes them meanwhile, and one whose
+  // attempt is never recorded (a crash, a store error) is due again then. Oldest first, at
+  // most `limit`.
+  [[nodiscard]] virtual fb::Result<std::vector<WebhookEvent>, StoreError> claim_webhooks(int64_t now, int64_t until,
+                                                                                       int limit) = 0;
   // An attempt ended: `status` delivered, failed (given up), or pending again at `next_at`;
   // attempts + 1, the error kept (nullopt when delivered). not_found for an unknown event.
   [[nodiscard]] virtual StoreStatus webhook_attempted(int64_t event, std::string_view status, int64_t next_at,

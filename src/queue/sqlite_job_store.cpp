@@ -1066,7 +1066,8 @@ fb::Result<int64_t, StoreError> insert_accounting(sqlite3* db, const AccountingR
   nlohmann::json pages = nlohmann::json::array();
   for (const auto& p : a.page_results) pages.push_back({{"page", p.page}, {"rows", p.rows}, {"bad_rows", p.bad_rows}});
   s->bind_opt_text(16, a.node.empty() ? std::nullopt : std::optional<std::string>(a.node));
-  s->bind_int(17, a.sip_status).bind_text(18, pages.dump());
+  // (none: NULL, so a record of a call cut short is read back by its page count)
+  s->bind_int(17, a.sip_status).bind_opt_text(18, a.page_results.empty() ? std::nullopt : std::optional<std::string>(pages.dump()));
   auto row = s->bind_int(1, a.time)
                  .bind_text(2, to_string(a.direction))
                  .bind_int(3, a.job_id)
@@ -1171,6 +1172,8 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> SqliteJobStore::purge(int6
       "SELECT id, direction FROM jobs WHERE updated < ?1 AND ((direction = 'in' AND state IN ('done', 'failed')) "
       "OR (direction = 'out' AND state IN ('done', 'failed', 'cancelled') AND reported = 'final')) "
       "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.state = 'pending') "
+      // Nor while its webhook has news to tell (given up after 72 h at most).
+      "AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.job_id = jobs.id AND w.status = 'pending') "
       // A received fax that nobody took after all (a late bounce, then the postmaster's copy
       // failed too) is kept for the operator.
       "AND NOT (direction = 'in' AND state = 'done' AND pages > 0 "
@@ -1492,9 +1495,11 @@ fb::Result<std::vector<WebhookEvent>, StoreError> read_webhooks(sqlite::Stmt& s)
 
 }  // namespace
 
-fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::due_webhooks(int64_t t, int limit) {
-  const std::string op = "due_webhooks";
+fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::claim_webhooks(int64_t t, int64_t until, int limit) {
+  const std::string op = "claim_webhooks";
   if (limit <= 0) return std::vector<WebhookEvent>{};
+  auto tx = Tx::begin(db_.get(), op);
+  if (!tx) return tx.error();
   auto s = Stmt::prepare(db_.get(),
                          std::string("SELECT ") + kWebhookColumns +
                              "WHERE w.status = 'pending' AND w.next_at <= ?1 AND NOT EXISTS (SELECT 1 FROM "
@@ -1503,7 +1508,16 @@ fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::due_webhooks(i
                          op);
   if (!s) return s.error();
   s->bind_int(1, t).bind_int(2, limit);
-  return read_webhooks(*s);
+  auto due = read_webhooks(*s);
+  if (!due) return due.error();
+  auto claim = Stmt::prepare(db_.get(), "UPDATE webhook_events SET next_at = ?1 WHERE id = ?2", op);
+  if (!claim) return claim.error();
+  for (const auto& e : *due) {
+    claim->reset();
+    if (auto r = claim->bind_int(1, until).bind_int(2, e.id).run(); !r) return r.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return due;
 }
 
 StoreStatus SqliteJobStore::webhook_attempted(int64_t id, std::string_view status, int64_t next_at,

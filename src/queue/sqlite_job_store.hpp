@@ -65,7 +65,7 @@ class SqliteJobStore final : public JobStore {
   fb::Result<std::vector<JobStore::Purged>, StoreError> purge(int64_t before) override;
   StoreStatus cancel(int64_t id) override;
   fb::Result<StoreStats, StoreError> stats() override;
-  fb::Result<std::vector<WebhookEvent>, StoreError> due_webhooks(int64_t now, int limit) override;
+  fb::Result<std::vector<WebhookEvent>, StoreError> claim_webhooks(int64_t now, int64_t until, int limit) override;
   StoreStatus webhook_attempted(int64_t event, std::string_view status, int64_t next_at,
                                 const std::optional<std::string>& error) override;
   fb::Result<std::vector<WebhookEvent>, StoreError> webhooks(int64_t job) override;

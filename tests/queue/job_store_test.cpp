@@ -1375,29 +1375,29 @@ TEST_P(JobStoreTest, EveryStateOfAWebhookJobIsAnnouncedOnceInOrder) {
   EXPECT_EQ(all[2].url, "https://hooks.example.com/fax");
   EXPECT_EQ(all[2].user, "alice");
   EXPECT_TRUE(s->webhooks(plain[0])->empty());
-  // Due: the oldest pending event of each job, and only that one.
-  auto due = *s->due_webhooks(clock, 10);
+  // Claimed: the oldest pending event of each job, and only that one; claimed, it is not due
+  // again until its claim runs out (another sender does not take it meanwhile).
+  auto due = *s->claim_webhooks(clock, clock + 40, 10);
   ASSERT_EQ(due.size(), 2u);
   EXPECT_EQ(due[0].id, all[0].id);
   EXPECT_EQ(due[1].job_id, ids[1]);
   EXPECT_EQ(due[1].event, "job.queued");
+  EXPECT_TRUE(s->claim_webhooks(clock + 39, clock + 80, 10)->empty());
+  ASSERT_EQ(s->claim_webhooks(clock + 40, clock + 80, 10)->size(), 2u);  // never recorded: due again
   // A failed attempt waits; the job's next events wait behind it.
   ASSERT_TRUE(s->webhook_attempted(all[0].id, "pending", clock + 60, "connection refused"));
-  due = *s->due_webhooks(clock, 10);
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].job_id, ids[1]);
-  ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
-  due = *s->due_webhooks(clock, 10);
+  ASSERT_TRUE(s->webhook_attempted(due[1].id, "delivered", 0, std::nullopt));
+  due = *s->claim_webhooks(clock, clock + 40, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].event, "job.cancelled");
   ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
-  EXPECT_TRUE(s->due_webhooks(clock, 10)->empty());
-  due = *s->due_webhooks(clock + 60, 10);
+  EXPECT_TRUE(s->claim_webhooks(clock, clock + 40, 10)->empty());
+  due = *s->claim_webhooks(clock + 60, clock + 100, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].attempts, 1);
   EXPECT_EQ(due[0].error, "connection refused");
   ASSERT_TRUE(s->webhook_attempted(due[0].id, "failed", 0, "gave up"));  // given up: the next goes
-  due = *s->due_webhooks(clock + 60, 10);
+  due = *s->claim_webhooks(clock + 60, clock + 100, 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].event, "job.rendering");
   EXPECT_EQ(s->webhook_attempted(999, "delivered", 0, std::nullopt).error().code, StoreErrc::not_found);
@@ -1428,6 +1428,27 @@ TEST_P(JobStoreTest, ASendAfterHoldsTheJobsUntilThen) {
   EXPECT_EQ(ready[0].id, plain[0]);
   ready = *s->next_ready(clock + 3600, 10);
   EXPECT_EQ(ready.size(), 2u);
+}
+
+TEST_P(JobStoreTest, RetentionWaitsForAJobsWebhookNews) {
+  auto s = open_store();
+  NewMessage m = message("0123456789abcdef");
+  m.webhook_url = "https://hooks.example.com/fax";
+  m.auth_user = "alice";
+  auto ids = *s->enqueue_message(m, {recipient("+12025550100")});
+  ASSERT_TRUE(s->cancel(ids[0]));
+  ASSERT_TRUE(s->mark_reported(ids, "final", {}, "reported"));
+  clock += 86400;
+  EXPECT_TRUE(s->purge(clock)->empty());  // job.queued and job.cancelled not told yet
+  for (int i = 0; i < 2; ++i) {
+    auto due = *s->claim_webhooks(clock, clock + 40, 10);
+    ASSERT_EQ(due.size(), 1u);
+    ASSERT_TRUE(s->webhook_attempted(due[0].id, "delivered", 0, std::nullopt));
+  }
+  auto purged = *s->purge(clock);
+  ASSERT_EQ(purged.size(), 1u);
+  EXPECT_EQ(purged[0].id, ids[0]);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM webhook_events"), "0");
 }
 
 }  // namespace
