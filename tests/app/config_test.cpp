@@ -521,6 +521,25 @@ TEST(Override, ConverterWorkers) {
   EXPECT_NE(error_of("[converter]\nthreads = 2\n").find("converter.threads"), std::string::npos);
 }
 
+TEST(Override, LogAndWebhooks) {
+  Config d = load("");
+  EXPECT_EQ(d.log.format, fb::LogFormat::text);
+  EXPECT_EQ(d.log.level, fb::LogLevel::info);
+  EXPECT_FALSE(d.log.t30_trace);
+  EXPECT_FALSE(d.http.webhook_allow_private);
+  EXPECT_EQ(d.http.webhook_timeout_s, 10);
+  Config c = load("[log]\nformat = \"logfmt\"\nlevel = \"warn\"\nt30_trace = true\n"
+                  "[http]\nwebhook_allow_private = true\nwebhook_timeout_s = 30\n");
+  EXPECT_EQ(c.log.format, fb::LogFormat::logfmt);
+  EXPECT_EQ(c.log.level, fb::LogLevel::warn);
+  EXPECT_TRUE(c.log.t30_trace);
+  EXPECT_TRUE(c.http.webhook_allow_private);
+  EXPECT_EQ(c.http.webhook_timeout_s, 30);
+  EXPECT_NE(error_of("[log]\nformat = \"xml\"\n").find("log.format"), std::string::npos);
+  EXPECT_NE(error_of("[log]\nlevel = \"loud\"\n").find("log.level"), std::string::npos);
+  EXPECT_NE(error_of("[http]\nwebhook_timeout_s = 0\n").find("http.webhook_timeout_s"), std::string::npos);
+}
+
 TEST(Override, InboundCaps) {
   Config d = load("");
   EXPECT_EQ((std::vector<int>{d.fax.max_inbound_pages, d.fax.max_inbound_call_s, d.fax.missed_notices_per_caller_per_hour}),
