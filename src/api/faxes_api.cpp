@@ -131,6 +131,14 @@ constexpr size_t kMaxCoverBytes = 10000;
 std::optional<int64_t> parse_utc(std::string_view v) {
   int y, mo, d, h, mi, sec, n = 0;
   const std::string s(v.substr(0, 64));
+  // YYYY-MM-DDTHH:MM:SS, every digit a digit (sscanf alone would take signs and spaces).
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
+      s[16] != ':') {
+    return std::nullopt;
+  }
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+  }
   if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2d%*[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6) {
     return std::nullopt;
   }

@@ -231,7 +231,10 @@ bool is_private_address(const asio::ip::address& a) {
   const auto b = v6.to_bytes();
   auto v4_at = [&](size_t i) { return asio::ip::address_v4({b[i], b[i + 1], b[i + 2], b[i + 3]}); };
   // An IPv4 address inside: NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16) reach it.
-  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) return is_private_address(v4_at(12));
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
+    if (b[4] == 0x00 && b[5] == 0x01) return true;  // 64:ff9b:1::/48, local-use NAT64 (RFC 8215)
+    return is_private_address(v4_at(12));
+  }
   if (b[0] == 0x20 && b[1] == 0x02) return is_private_address(v4_at(2));
   return v6.is_link_local() || (b[0] & 0xfe) == 0xfc || v6.is_site_local();
 }

@@ -1121,7 +1121,11 @@ int serve(const std::optional<std::string>& config_path) {
   try {
     return run(*cfg);
   } catch (const std::exception& e) {
-    std::cerr << "faxbridge serve: " << e.what() << std::endl;
+    if (cfg->log.format == fb::LogFormat::text) {
+      std::cerr << "faxbridge serve: " << e.what() << std::endl;
+    } else {
+      fb::log(fb::LogLevel::error, "serve", std::string("faxbridge serve: ") + e.what());
+    }
     return 1;
   }
 }

@@ -21,9 +21,10 @@ std::atomic<LogFormat> g_format{LogFormat::text};
 
 spdlog::logger& logger() {
   // Raw lines (the format is ours): spdlog gives the level filter, the lock and the sink.
-  static std::shared_ptr<spdlog::logger> l = [] {
+  // Never destroyed: a thread may still log while the process exits.
+  static spdlog::logger* l = [] {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    auto lg = std::make_shared<spdlog::logger>("faxbridge", sink);
+    auto* lg = new spdlog::logger("faxbridge", sink);
     lg->set_pattern("%v");
     lg->set_level(spdlog::level::info);
     lg->flush_on(spdlog::level::debug);  // every line at once: a crash loses none

@@ -13,10 +13,16 @@
 namespace fax {
 
 namespace {
-void trace_line(int, const char* text) {
+void trace_line(int level, const char* text) {
   std::string_view t = text ? text : "";
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
-  if (!t.empty()) fb::log(fb::LogLevel::info, "t30", t, fb::job_of(t));
+  if (t.empty()) return;
+  // spandsp's own errors are ours; a protocol error or warning is the far end's, worth a look.
+  const int severity = level & SPAN_LOG_SEVERITY_MASK;
+  const fb::LogLevel l = severity == SPAN_LOG_ERROR ? fb::LogLevel::error
+                         : severity <= SPAN_LOG_PROTOCOL_WARNING ? fb::LogLevel::warn
+                                                                 : fb::LogLevel::info;
+  fb::log(l, "t30", t, fb::job_of(t));
 }
 }  // namespace
 

@@ -412,11 +412,21 @@ std::string rebuild(fz_context* ctx, fz_document* doc, const Tree& t) {
   return err;
 }
 
-// Whether the file's last `stream` keyword has its `endstream` after it: a file cut off inside
-// a stream has not (a cut is at the end; streams before the last one ended).
+// Whether the file's last stream has its `endstream` after it: a file cut off inside a stream
+// has not (a cut is at the end; streams before the last one ended). A stream starts where PDF
+// syntax puts one: `stream` after a dictionary's `>>` (white space between) and before an end
+// of line — not the word in a title or in text.
 bool ends_outside_a_stream(std::string_view bytes) {
-  for (size_t at = bytes.rfind("stream"); at != std::string_view::npos; at = at ? bytes.rfind("stream", at - 1) : std::string_view::npos) {
-    if (at >= 3 && bytes.substr(at - 3, 3) == "end") continue;  // an endstream: look further back
+  auto starts_stream = [&](size_t at) {
+    const size_t end = at + 6;
+    if (end >= bytes.size() || (bytes[end] != '\r' && bytes[end] != '\n')) return false;
+    size_t k = at;
+    while (k > 0 && (bytes[k - 1] == ' ' || bytes[k - 1] == '\r' || bytes[k - 1] == '\n' || bytes[k - 1] == '\t')) --k;
+    return k >= 2 && bytes.substr(k - 2, 2) == ">>";
+  };
+  for (size_t at = bytes.rfind("stream"); at != std::string_view::npos;
+       at = at ? bytes.rfind("stream", at - 1) : std::string_view::npos) {
+    if (!starts_stream(at)) continue;
     return bytes.find("endstream", at + 6) != std::string_view::npos;
   }
   return true;  // no stream at all

@@ -1498,6 +1498,13 @@ fb::Result<std::vector<WebhookEvent>, StoreError> read_webhooks(sqlite::Stmt& s)
 fb::Result<std::vector<WebhookEvent>, StoreError> SqliteJobStore::claim_webhooks(int64_t t, int64_t until, int limit) {
   const std::string op = "claim_webhooks";
   if (limit <= 0) return std::vector<WebhookEvent>{};
+  {  // Asked every second: the write lock only when there is something to claim.
+    auto any = Stmt::prepare(db_.get(), "SELECT 1 FROM webhook_events WHERE status = 'pending' AND next_at <= ?1 LIMIT 1", op);
+    if (!any) return any.error();
+    auto row = any->bind_int(1, t).step();
+    if (!row) return row.error();
+    if (!*row) return std::vector<WebhookEvent>{};
+  }
   auto tx = Tx::begin(db_.get(), op);
   if (!tx) return tx.error();
   auto s = Stmt::prepare(db_.get(),

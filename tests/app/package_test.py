@@ -35,7 +35,7 @@ class DebTest(fbtest.TempDirTest):
         p = run(os.path.join(ROOT, "scripts", "make-deb"), build, self.dir)
         self.assertEqual(p.returncode, 0, p.stderr)
         deb = p.stdout.strip().splitlines()[-1]
-        self.assertRegex(os.path.basename(deb), r"^faxbridge_0\.1\.\d+_\w+\.deb$")
+        self.assertRegex(os.path.basename(deb), r"^faxbridge_0\.1\.\d+\+g[0-9a-f]{10}_\w+\.deb$")
         fields = run("dpkg-deb", "-f", deb, "Package", "Depends", "Recommends").stdout
         self.assertIn("Package: faxbridge", fields)
         self.assertRegex(fields, r"Depends: .*libspandsp2.*libsqlite3-0.*adduser")

@@ -216,6 +216,7 @@ class FaxesApiTest(fbtest.TempDirTest):
             self.assertEqual((status, body["error"]["code"]), (400, "bad_request"), body)
             self.assertTrue(body["error"]["message"].startswith(why), body)
         for when, why in ((b"tomorrow", "send_after is not a time like"), (b"2026-02-30T08:00:00Z", "send_after is not a time like"),
+                          (b"2026-12-05T 8:-5:00Z", "send_after is not a time like"),
                           (b"2999-01-01T00:00:00Z", "send_after is more than 30 days ahead")):
             form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
                     b"--b\r\nContent-Disposition: form-data; name=\"send_after\"\r\n\r\n" + when + b"\r\n"
