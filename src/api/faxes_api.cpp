@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/openapi.hpp"
-#include "api/webhooks.hpp"
+#include "api/webhook_url.hpp"
 #include "api/query.hpp"
 #include "mail/form_data.hpp"
 
@@ -126,59 +126,6 @@ Response list(queue::JobStore& store, const Request& req, std::string_view query
 constexpr int64_t kMaxSendAfterS = 30 * 86400;
 constexpr size_t kMaxCoverBytes = 10000;
 
-// An RFC 3339 date-time ("2026-12-05T08:00:00Z", "2026-12-05T09:00:00+01:00", fractions of a
-// second ignored) as unix seconds; nullopt when it is not one.
-std::optional<int64_t> parse_utc(std::string_view v) {
-  int y, mo, d, h, mi, sec, n = 0;
-  const std::string s(v.substr(0, 64));
-  // YYYY-MM-DDTHH:MM:SS, every digit a digit (sscanf alone would take signs and spaces).
-  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
-      s[16] != ':') {
-    return std::nullopt;
-  }
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
-  }
-  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2d%*[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6) {
-    return std::nullopt;
-  }
-  if (n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970) return std::nullopt;
-  size_t at = 19;
-  if (at < s.size() && s[at] == '.') {
-    ++at;
-    const size_t digits = at;
-    while (at < s.size() && std::isdigit(static_cast<unsigned char>(s[at]))) ++at;
-    if (at == digits) return std::nullopt;
-  }
-  int64_t offset = 0;
-  if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
-    ++at;
-  } else if (at + 6 == s.size() && (s[at] == '+' || s[at] == '-') && s[at + 3] == ':' &&
-             std::isdigit(static_cast<unsigned char>(s[at + 1])) && std::isdigit(static_cast<unsigned char>(s[at + 2])) &&
-             std::isdigit(static_cast<unsigned char>(s[at + 4])) && std::isdigit(static_cast<unsigned char>(s[at + 5]))) {
-    const int oh = (s[at + 1] - '0') * 10 + (s[at + 2] - '0'), om = (s[at + 4] - '0') * 10 + (s[at + 5] - '0');
-    if (oh > 23 || om > 59) return std::nullopt;
-    offset = (s[at] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    at += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (at != s.size() || v.size() != s.size()) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec == 60 ? 59 : sec;
-  const int64_t t = int64_t(timegm(&tm));
-  std::tm back{};
-  const std::time_t tt = std::time_t(t);
-  gmtime_r(&tt, &back);
-  if (back.tm_mday != d) return std::nullopt;  // (February 30th)
-  return t - offset;
-}
-
 // The form's fields as a request, or the refusal.
 std::variant<FaxRequest, Response> read_form(const Request& req) {
   auto ct = req.header("content-type");
@@ -211,7 +158,7 @@ std::variant<FaxRequest, Response> read_form(const Request& req) {
       if (!parse_webhook_url(f.data, &why)) return fail(400, "webhook_url " + why);
       fr.webhook_url = f.data;
     } else if (f.name == "send_after") {
-      auto t = parse_utc(f.data);
+      auto t = parse_rfc3339(f.data);
       if (!t) return fail(400, "send_after is not a time like 2026-12-05T08:00:00Z (RFC 3339, UTC or with an offset)");
       const int64_t now = int64_t(std::time(nullptr));
       if (*t > now + kMaxSendAfterS) return fail(400, "send_after is more than 30 days ahead");

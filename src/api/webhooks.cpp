@@ -1,7 +1,6 @@
 // webhooks.cpp — see webhooks.hpp.
 #include "api/webhooks.hpp"
 
-#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -21,17 +20,6 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxResponseHead = 16 * 1024;
 using tcp = asio::ip::tcp;
-
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
 
 // One attempt: the request sent, the status line's code read; 0 and why when there is none.
 struct Attempt {
@@ -59,17 +47,6 @@ asio::awaitable<Attempt> resolve(tcp::resolver& r, const WebhookUrl& u, bool all
   co_return Attempt{};
 }
 
-// The status code of an HTTP/1.x status line at the start of `head`; 0 when it is not one.
-int status_of(std::string_view head) {
-  if (head.size() < 12 || head.substr(0, 7) != "HTTP/1." || head[8] != ' ') return 0;
-  int code = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(head[i]))) return 0;
-    code = code * 10 + (head[i] - '0');
-  }
-  return code >= 100 ? code : 0;
-}
-
 template <typename Stream>
 asio::awaitable<Attempt> round_trip(Stream& s, const std::string& request) {
   auto [wec, wn] = co_await asio::async_write(s, asio::buffer(request), kNoThrow);
@@ -81,7 +58,7 @@ asio::awaitable<Attempt> round_trip(Stream& s, const std::string& request) {
     head.append(buf.data(), n);
     if (rec) break;
   }
-  const int code = status_of(head);
+  const int code = http_status_of(head);
   if (code == 0) co_return Attempt{0, head.empty() ? "no response" : "not an HTTP response"};
   co_return Attempt{code, ""};
 }
@@ -134,86 +111,6 @@ asio::awaitable<Attempt> post_once(WebhookUrl u, std::string request, std::share
 }
 
 }  // namespace
-
-std::optional<WebhookUrl> parse_webhook_url(std::string_view url, std::string* why) {
-  auto fail = [&](const std::string& w) {
-    if (why) *why = w;
-    return std::nullopt;
-  };
-  if (url.empty()) return fail("is empty");
-  if (url.size() > kMaxWebhookUrl) return fail("is longer than " + std::to_string(kMaxWebhookUrl) + " octets");
-  for (char c : url) {
-    if (c <= ' ' || c > '~') return fail("holds a space, a control character or a non-ASCII octet");
-  }
-  WebhookUrl u;
-  std::string_view rest;
-  auto lower_starts = [&](std::string_view p) {
-    if (url.size() < p.size()) return false;
-    for (size_t i = 0; i < p.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(url[i])) != p[i]) return false;
-    }
-    return true;
-  };
-  if (lower_starts("https://")) {
-    u.tls = true;
-    rest = url.substr(8);
-  } else if (lower_starts("http://")) {
-    rest = url.substr(7);
-  } else {
-    return fail("is not an http:// or https:// URL");
-  }
-  const size_t end = std::min(rest.find_first_of("/?#"), rest.size());
-  std::string_view authority = rest.substr(0, end);
-  std::string_view path = rest.substr(end);
-  if (const size_t hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
-  if (authority.find('@') != std::string_view::npos) return fail("has user information (put secrets elsewhere)");
-  std::string_view host = authority, port;
-  if (!authority.empty() && authority[0] == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return fail("has an unclosed [ in its host");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return fail("has something after its [address]");
-      port = after.substr(1);
-    }
-    std::error_code ec;
-    (void)asio::ip::make_address_v6(std::string(host), ec);
-    if (ec) return fail("has a bad IPv6 address");
-  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return fail("has no host");
-  for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_'))
-      return fail("has a bad host");
-  }
-  if (authority.empty() || authority[0] != '[') {
-    if (host.find(':') != std::string_view::npos) return fail("has a bad host");
-  }
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) == 0 ||
-        std::stoi(std::string(port)) > 65535)
-      return fail("has a bad port");
-  }
-  u.host = std::string(host);
-  for (auto& c : u.host) c = char(std::tolower(static_cast<unsigned char>(c)));
-  u.port = port.empty() ? (u.tls ? "443" : "80") : std::string(port);
-  u.target = path.empty() || path[0] != '/' ? "/" + std::string(path) : std::string(path);
-  return u;
-}
-
-std::string webhook_signature(std::string_view secret, int64_t t, std::string_view body) {
-  const std::string signed_text = std::to_string(t) + "." + std::string(body);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(signed_text.data()),
-            signed_text.size(), md, &n)) {
-    return "";
-  }
-  return "t=" + std::to_string(t) + ",v1=" + hex(md, n);
-}
 
 bool is_private_address(const asio::ip::address& a) {
   if (a.is_loopback() || a.is_unspecified() || a.is_multicast()) return true;

@@ -23,7 +23,7 @@
 // (RFC 1918, RFC 4193), link-local, shared (RFC 6598) or unspecified addresses is refused.
 // STANDARDS: RFC 9110/9112 (POST, Content-Length, Connection: close), RFC 2104 (HMAC), TLS
 // (https) verified against the system's CAs and the URL's host.
-// LIMITS: check_webhook_url's; kMaxInFlight events in flight; a response's status line read
+// LIMITS: parse_webhook_url's (webhook_url.hpp); kMaxInFlight events in flight; a response's status line read
 // within its first 16 KiB.
 #pragma once
 
@@ -38,25 +38,11 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include "api/webhook_url.hpp"
 #include "queue/job_store.hpp"
 #include "queue/user_store.hpp"
 
 namespace api {
-
-inline constexpr size_t kMaxWebhookUrl = 2048;
-
-struct WebhookUrl {
-  bool tls = false;
-  std::string host;    // a name, or an IP literal (without brackets)
-  std::string port;    // "80" / "443" when not given
-  std::string target;  // path and query, "/" when empty
-};
-// An http or https URL with a host and no user information, at most kMaxWebhookUrl octets of
-// printable ASCII; nullopt (with `why`) otherwise.
-std::optional<WebhookUrl> parse_webhook_url(std::string_view url, std::string* why = nullptr);
-
-// The Faxbridge-Signature value: "t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>".
-std::string webhook_signature(std::string_view secret, int64_t t, std::string_view body);
 
 // Loopback, private, link-local, shared, multicast or unspecified: not somewhere a webhook goes.
 bool is_private_address(const asio::ip::address& a);
