@@ -5,11 +5,13 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <chrono>
 #include <map>
 #include <variant>
 
 #include <memory>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <nlohmann/json.hpp>
 
 #include "api/openapi.hpp"
@@ -252,11 +254,82 @@ std::string detail_json(const queue::Job& job, const std::vector<queue::Accounti
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// GET /api/v1/events: the jobs the token sees, each time one changes (server-sent events). The
+// store is read once a second for the jobs changed since the last read (a job's `updated`
+// second, so other nodes' changes are seen too); a job is sent again only when its JSON differs.
+class JobEvents final : public BodyStream {
+ public:
+  JobEvents(queue::JobStore* store, asio::any_io_executor store_exec, Request req, int64_t since)
+      : store_(store), store_exec_(std::move(store_exec)), req_(std::move(req)), since_(since) {}
+
+  asio::awaitable<std::optional<std::string>> next() override {
+    if (!first_) {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(1));
+      auto [ec] = co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return std::nullopt;
+    }
+    first_ = false;
+    std::string out = co_await asio::co_spawn(store_exec_, poll(), asio::use_awaitable);
+    const auto now = std::chrono::steady_clock::now();
+    if (out.empty() && now - last_write_ >= std::chrono::seconds(15)) out = ": keep-alive\n\n";
+    if (!out.empty()) last_write_ = now;
+    co_return out;
+  }
+
+ private:
+  // On the store executor: the changed jobs this token sees, as events ("" when none).
+  asio::awaitable<std::string> poll() {
+    queue::JobFilter f;
+    f.updated_since = since_;
+    auto jobs = store_->jobs(f);
+    if (!jobs) co_return "";  // the store is busy or away: the next second tries again
+    std::string out;
+    int64_t newest = since_;
+    for (auto it = jobs->rbegin(); it != jobs->rend(); ++it) {  // oldest id first
+      newest = std::max(newest, it->updated);
+      std::string json = queue::to_json(*it);
+      auto& seen = sent_[it->id];
+      if (seen.second == json) continue;
+      seen = {it->updated, json};
+      if (!visible(*store_, req_, *it)) continue;
+      out += "event: job\nid: " + std::to_string(it->id) + "\ndata: " + json + "\n\n";
+    }
+    // Changes within the newest second are read again (the same second may bring more); those
+    // before it are done with.
+    since_ = newest;
+    std::erase_if(sent_, [&](const auto& e) { return e.second.first < since_; });
+    co_return out;
+  }
+
+  queue::JobStore* store_;
+  asio::any_io_executor store_exec_;
+  Request req_;
+  int64_t since_;
+  std::map<int64_t, std::pair<int64_t, std::string>> sent_;  // id -> (updated, JSON sent)
+  bool first_ = true;
+  std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
+};
+
+Response events(queue::JobStore* store, asio::any_io_executor store_exec, Request req, std::string_view query) {
+  const int64_t now = int64_t(std::time(nullptr));
+  int64_t since = now;
+  if (auto v = query_value(query, "since"); !v.empty()) {
+    auto n = parse_id(v);
+    if (!n) return fail(400, "since is a unix time in seconds");
+    since = std::clamp(*n, now - 3600, now);  // at most an hour back: the list is for older ones
+  }
+  Response r{200, "retry: 3000\n\n", "text/event-stream"};
+  r.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}};
+  r.stream = std::make_shared<JobEvents>(store, std::move(store_exec), std::move(req), since);
+  return r;
+}
+
 asio::awaitable<Response> make_document(Documents documents, queue::Job job, std::string what, int width) {
   co_return documents(job, what, width);
 }
 
-asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const FaxRoutes> r, Request req) {
+asio::awaitable<Response> route(queue::JobStore* store, asio::any_io_executor store_exec,
+                                std::shared_ptr<const FaxRoutes> r, Request req) {
   const Submitter& submit = r->submit;
   std::string_view target = req.target;
   std::string_view query;
@@ -267,6 +340,10 @@ asio::awaitable<Response> route(queue::JobStore* store, std::shared_ptr<const Fa
   if (target == "/api/v1/openapi.json") {
     if (req.method != "GET") co_return fail(405, "use GET");
     co_return Response{200, std::string(openapi_json())};
+  }
+  if (target == "/api/v1/events") {
+    if (req.method != "GET") co_return fail(405, "use GET");
+    co_return events(store, std::move(store_exec), std::move(req), query);
   }
   if (target == "/api/v1/faxes" || target == "/api/v1/faxes/") {
     if (req.method == "POST") co_return co_await submit_fax(store, submit, std::move(req));
@@ -365,7 +442,7 @@ Handler faxes_handler(queue::JobStore& store, asio::any_io_executor store_exec, 
   return [&store, store_exec, r](Request req) -> asio::awaitable<Response> {
     // The trunks are call control's, read on this (io) thread; the rest is the store's.
     if (std::string_view(req.target).substr(0, req.target.find('?')) == "/api/v1/trunks") return trunks_v1(r, std::move(req));
-    return asio::co_spawn(store_exec, route(&store, r, std::move(req)), asio::use_awaitable);
+    return asio::co_spawn(store_exec, route(&store, store_exec, r, std::move(req)), asio::use_awaitable);
   };
 }
 

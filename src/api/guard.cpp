@@ -91,7 +91,8 @@ asio::awaitable<std::optional<Response>> authorize(std::shared_ptr<const Guard> 
   // A user token: the /api/v1/faxes routes, which show it its own faxes only; everything else
   // needs an admin token.
   const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
-  const bool own_view = path == "/api/v1/faxes" || path.rfind("/api/v1/faxes/", 0) == 0 || path == "/api/v1/openapi.json";
+  const bool own_view = path == "/api/v1/faxes" || path.rfind("/api/v1/faxes/", 0) == 0 || path == "/api/v1/openapi.json" ||
+                        path == "/api/v1/events";
   if (!user->admin && !own_view) {
     co_return g->refuse(req, error_response(403, "user " + user->name + " may not use this route (it needs an admin token)"),
                         "user " + user->name + " not admin");

@@ -145,7 +145,8 @@ ParseOutcome parse_request(std::string_view data) {
 
 std::string serialize(const Response& r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\nContent-Type: " +
-                    r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
+                    r.content_type + "\r\n";
+  if (!r.stream) out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
   for (const auto& [n, v] : r.headers) out += n + ": " + v + "\r\n";
   return out + "Connection: close\r\n\r\n" + r.body;
 }

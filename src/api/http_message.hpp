@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,11 +39,16 @@ struct Request {
   std::optional<std::string_view> header(std::string_view name) const;
 };
 
+class BodyStream;  // http_server.hpp
+
 struct Response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
   Headers headers;  // extra fields, e.g. WWW-Authenticate
+  // Set: the body is written as it comes (server-sent events) after `body`, and the head has no
+  // Content-Length (the connection's close ends it). HttpServer drives it.
+  std::shared_ptr<BodyStream> stream;
 };
 
 // Parses one request head and body from `data`; nullopt while incomplete, or a Response

@@ -4,6 +4,8 @@
 #include "core/listen.hpp"
 
 
+#include <tuple>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
@@ -94,7 +96,13 @@ asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
     break;
   }
   std::string out = serialize(resp);
-  co_await asio::async_write(sock, asio::buffer(out), kNoThrow);
+  auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), kNoThrow);
+  // A stream: each piece as it comes, until it ends, a write fails (the client left) or we stop.
+  for (auto stream = resp.stream; stream && !wec && !stopping_;) {
+    auto piece = co_await stream->next();
+    if (!piece || stopping_) break;
+    std::tie(wec, wn) = co_await asio::async_write(sock, asio::buffer(*piece), kNoThrow);
+  }
   std::error_code ec;
   sock.shutdown(tcp::socket::shutdown_both, ec);
 }

@@ -1,6 +1,8 @@
 // http_server.hpp — a small HTTP/1.1 server for the JSON API, on asio coroutines.
 //
-// One request per connection (Connection: close); parsing is http_message.hpp.
+// One request per connection (Connection: close); parsing is http_message.hpp. A response with a
+// BodyStream (server-sent events) stays open while the stream has more, the client is there and
+// the server is not stopping.
 // The API is the one place the CLI (and later the dashboard) reads the node's state from.
 // LIMITS: kRequestTimeout per connection (408 after it).
 #pragma once
@@ -8,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,15 @@
 namespace api {
 
 inline constexpr std::chrono::seconds kRequestTimeout{30};
+
+// A body written as it comes: next() waits for the next piece (it should return within a few
+// seconds, e.g. a keep-alive comment, so a departed client or a stopping server is noticed);
+// nullopt ends the response.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual asio::awaitable<std::optional<std::string>> next() = 0;
+};
 
 using Handler = std::function<asio::awaitable<Response>(Request)>;
 // Asked once the head of a request with a body over kMaxBodyBytes is in (an upload), before the

@@ -251,6 +251,16 @@ std::string_view openapi_json() {
         }
       }
     },
+    "/api/v1/events": {
+      "parameters": [{"name": "since", "in": "query", "schema": {"type": "integer", "description": "unix seconds, at most an hour back"}}],
+      "get": {
+        "summary": "Server-sent events: each change of a fax the token sees (event: job, id: the job id, data: a Job)",
+        "responses": {
+          "200": {"description": "an event stream", "content": {"text/event-stream": {}}},
+          "400": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/api/v1/trunks": {
       "get": {
         "summary": "The trunks: state, channels in use, where T.38 did not work (admin tokens)",

@@ -833,7 +833,8 @@ int run(config::Config cfg) {
   });
   api::Handler routes = [jobs_api, trunks_api, faxes_api, metrics_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
-    if (path.rfind("/api/v1/faxes", 0) == 0 || path == "/api/v1/openapi.json" || path == "/api/v1/trunks") {
+    if (path.rfind("/api/v1/faxes", 0) == 0 || path == "/api/v1/openapi.json" || path == "/api/v1/trunks" ||
+        path == "/api/v1/events") {
       return faxes_api(std::move(req));
     }
     if (path == "/metrics") return metrics_api(std::move(req));

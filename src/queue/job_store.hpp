@@ -280,6 +280,7 @@ struct JobFilter {
   int limit = 0;  // 0: all
   std::optional<int64_t> before_id;   // only ids below it (a page's cursor)
   std::optional<std::string> number;  // only this number (dialled or called)
+  std::optional<int64_t> updated_since;  // only jobs changed at or after this unix second
 };
 
 // What the store counts, for /metrics (read at each scrape, so it survives a restart).

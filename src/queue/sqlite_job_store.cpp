@@ -249,10 +249,16 @@ constexpr const char* kSchemaV12 = R"sql(
 ALTER TABLE jobs ADD COLUMN not_before INTEGER;
 )sql";
 
+// v13 (issue 16): the dashboard's live view reads the jobs changed since a time.
+constexpr const char* kSchemaV13 = R"sql(
+CREATE INDEX jobs_by_updated ON jobs(updated);
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
-                                                                 kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
+                                                                 kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12,
+                                                                 kSchemaV13};
 
 
 constexpr const char* kJobColumns =
@@ -531,6 +537,7 @@ fb::Result<std::vector<Job>, StoreError> SqliteJobStore::jobs(const JobFilter& f
   auto s = select_jobs(db_.get(),
                        "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR direction = ?2) "
                        "AND (?3 IS NULL OR message_id = ?3) AND (?5 IS NULL OR id < ?5) AND (?6 IS NULL OR number = ?6) "
+                       "AND (?7 IS NULL OR updated >= ?7) "
                        "ORDER BY id DESC LIMIT ?4",
                        op);
   if (!s) return s.error();
@@ -538,7 +545,7 @@ fb::Result<std::vector<Job>, StoreError> SqliteJobStore::jobs(const JobFilter& f
   if (f.direction) dir = std::string(to_string(*f.direction));
   s->bind_opt_text(1, f.state).bind_opt_text(2, dir).bind_opt_text(3, f.message_id);
   s->bind_int(4, f.limit == 0 ? -1 : f.limit);  // SQLite: a negative LIMIT is no limit
-  s->bind_opt_int(5, f.before_id).bind_opt_text(6, f.number);
+  s->bind_opt_int(5, f.before_id).bind_opt_text(6, f.number).bind_opt_int(7, f.updated_since);
   return read_jobs(*s);
 }
 

@@ -436,6 +436,89 @@ class FaxesApiTest(fbtest.TempDirTest):
             urllib.request.urlopen(req, timeout=10)
         self.assertEqual(e.exception.code, 403)
 
+    def test_the_event_stream_shows_each_change_of_the_faxes_the_token_sees(self):
+        node = Node(self.dir)  # its trunk goes nowhere: jobs wait
+        self.addCleanup(node.stop)
+        bob = self.add_token(node, "bob")
+        carol = self.add_token(node, "carol")
+        bobs, admins = EventStream(node, bob), EventStream(node, node.token())
+        self.addCleanup(bobs.close)
+        self.addCleanup(admins.close)
+        self.assertEqual((bobs.status, bobs.ctype), (200, "text/event-stream"))
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nHello fax\r\n--b--\r\n")
+        [by_bob] = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=bob)[1]["items"]
+        [by_carol] = self.request(node, "/api/v1/faxes", "POST", form, "multipart/form-data; boundary=b", token=carol)[1]["items"]
+        # Live: each stream hears of the fax without asking again (no new request is made here).
+        first = bobs.wait(lambda e: e["id"] == by_bob["id"])
+        self.assertEqual(first["number"], "+15550100")
+        admins.wait(lambda e: e["id"] == by_carol["id"])
+        self.assertEqual(self.request(node, "/api/v1/faxes/%d/cancel" % by_bob["id"], "POST", token=bob)[0], 200)
+        bobs.wait(lambda e: e["id"] == by_bob["id"] and e["state"] == "cancelled")
+        admins.wait(lambda e: e["id"] == by_bob["id"] and e["state"] == "cancelled")
+        # Each event is a new state or new pages, never the same job object twice in a row.
+        mine = [e for e in bobs.events if e["id"] == by_bob["id"]]
+        for a, b in zip(mine, mine[1:]):
+            self.assertNotEqual(a, b)
+        self.assertTrue(all(e["id"] != by_carol["id"] for e in bobs.events), bobs.events)  # carol's is not bob's
+        status, body = self.request(node, "/api/v1/events?since=soon")
+        self.assertEqual((status, body["error"]["code"]), (400, "bad_request"))
+
+    def add_token(self, node, name, *extra):
+        p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", name, *extra, "--config", node.config],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return re.search(r"token: (fbt_[0-9a-f]{64})", p.stdout).group(1)
+
+
+class EventStream:
+    """GET /api/v1/events, read on a thread: the job objects of its events, in order."""
+
+    def __init__(self, node, token):
+        import http.client
+        import threading
+        self.conn = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=60)
+        self.conn.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + token})
+        self.sock = self.conn.sock  # the response keeps reading it after the connection lets go
+        self.resp = self.conn.getresponse()  # held: its collection would close the file being read
+        self.status, self.ctype, self.fp = self.resp.status, self.resp.getheader("Content-Type"), self.resp.fp
+        self.events, self.cond = [], threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        kind, data = None, None
+        try:
+            for raw in iter(self.fp.readline, b""):
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+                elif line == "" and kind == "job":
+                    with self.cond:
+                        self.events.append(json.loads(data))
+                        self.cond.notify_all()
+                    kind = data = None
+        except (OSError, ValueError):
+            pass  # closed by the test
+
+    def wait(self, pred, timeout=60):
+        with self.cond:
+            if not self.cond.wait_for(lambda: any(pred(e) for e in self.events), timeout):
+                raise AssertionError("no such event in %s" % self.events)
+            return next(e for e in self.events if pred(e))
+
+    def close(self):
+        import socket
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # the reader sees the end, and lets the file go
+        except OSError:
+            pass
+        self.thread.join(10)
+        self.resp.close()
+
 
 class Receiver:
     """The test's own webhook receiver: an HTTP server on loopback that keeps every POST (its

@@ -1306,6 +1306,22 @@ TEST_P(JobStoreTest, JobsArePagedByIdAndFilteredByNumber) {
   for (const auto& j : by_number) EXPECT_EQ(j.number, *n.number);
 }
 
+TEST_P(JobStoreTest, JobsChangedSinceATimeAreTheOnesTouchedAtOrAfterIt) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "00000000000000ab", 3);
+  clock += 10;
+  ASSERT_TRUE(s->set_state(ids[1], queue::state::rendering));
+  queue::JobFilter f;
+  f.updated_since = clock;
+  auto changed = *s->jobs(f);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].id, ids[1]);
+  f.updated_since = clock - 10;  // the second the three were made: all of them
+  EXPECT_EQ(s->jobs(f)->size(), 3u);
+  f.updated_since = clock + 1;
+  EXPECT_TRUE(s->jobs(f)->empty());
+}
+
 TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
   auto s = open_store();
   EXPECT_TRUE(s->stats()->jobs.empty());
