@@ -341,6 +341,14 @@ asio::awaitable<Response> route(queue::JobStore* store, asio::any_io_executor st
     if (req.method != "GET") co_return fail(405, "use GET");
     co_return Response{200, std::string(openapi_json())};
   }
+  if (target == "/api/v1/me") {
+    if (req.method != "GET") co_return fail(405, "use GET");
+    nlohmann::ordered_json me;
+    me["user"] = req.user.empty() ? std::string("admin") : req.user;
+    me["admin"] = req.admin;
+    me["mailboxes"] = req.mailboxes;
+    co_return Response{200, me.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"};
+  }
   if (target == "/api/v1/events") {
     if (req.method != "GET") co_return fail(405, "use GET");
     co_return events(store, std::move(store_exec), std::move(req), query);

@@ -16,6 +16,7 @@
 //   GET  /api/v1/faxes/{id}/document.pdf, document.tif   its pages (rendered to send, or received;
 //                                    409 while they are still being rendered or received)
 //   GET  /api/v1/faxes/{id}/pages/{n}.png                page n as a PNG preview (?width=16..1728, 600)
+//   GET  /api/v1/me                  who the token is: {"user", "admin": bool, "mailboxes": [...]}
 //   GET  /api/v1/events              ?since=<unix s> server-sent events: "event: job", "id: <job id>",
 //                                    "data: <job object>" each time a fax the token sees changes
 //                                    (read from the store once a second; since: at most an hour

@@ -92,7 +92,7 @@ asio::awaitable<std::optional<Response>> authorize(std::shared_ptr<const Guard> 
   // needs an admin token.
   const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
   const bool own_view = path == "/api/v1/faxes" || path.rfind("/api/v1/faxes/", 0) == 0 || path == "/api/v1/openapi.json" ||
-                        path == "/api/v1/events";
+                        path == "/api/v1/events" || path == "/api/v1/me";
   if (!user->admin && !own_view) {
     co_return g->refuse(req, error_response(403, "user " + user->name + " may not use this route (it needs an admin token)"),
                         "user " + user->name + " not admin");

@@ -3,7 +3,7 @@
 //
 // A token is the node's own admin token (admin_hash: the hash of <data_dir>/admin.token, which
 // `serve` writes and the CLI reads) or one issued by `faxbridge token add` (UserStore, looked up
-// on the store executor). A user token reaches only the /api/v1/faxes routes and /api/v1/events, which show it its
+// on the store executor). A user token reaches only the /api/v1/faxes routes, /api/v1/events and /api/v1/me, which show it its
 // own faxes (faxes_api.hpp); every other route needs an admin token (403, no data). The guard
 // sets Request::user, admin and mailboxes for the routes; GET /metrics from loopback needs none.
 // Each refusal is logged once as an audit line: "http: refused <peer>: <status> <reason>".

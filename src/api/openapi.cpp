@@ -251,6 +251,17 @@ std::string_view openapi_json() {
         }
       }
     },
+    "/api/v1/me": {
+      "get": {
+        "summary": "Who the token is",
+        "responses": {
+          "200": {"description": "the token's user", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["user", "admin", "mailboxes"],
+            "properties": {"user": {"type": "string"}, "admin": {"type": "boolean"},
+                           "mailboxes": {"type": "array", "items": {"type": "string"}}}}}}}
+        }
+      }
+    },
     "/api/v1/events": {
       "parameters": [{"name": "since", "in": "query", "schema": {"type": "integer", "description": "unix seconds, at most an hour back"}}],
       "get": {
