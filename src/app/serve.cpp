@@ -32,6 +32,7 @@
 #include <asio/ssl.hpp>
 
 #include "api/access.hpp"
+#include "api/dashboard.hpp"
 #include "api/guard.hpp"
 #include "api/faxes_api.hpp"
 #include "api/jobs_api.hpp"
@@ -834,15 +835,20 @@ int run(config::Config cfg) {
   api::Handler routes = [jobs_api, trunks_api, faxes_api, metrics_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
     if (path.rfind("/api/v1/faxes", 0) == 0 || path == "/api/v1/openapi.json" || path == "/api/v1/trunks" ||
-        path == "/api/v1/events") {
+        path == "/api/v1/events" || path == "/api/v1/me") {
       return faxes_api(std::move(req));
     }
     if (path == "/metrics") return metrics_api(std::move(req));
     return path == "/api/trunks" || path == "/api/trunks/" ? trunks_api(std::move(req)) : jobs_api(std::move(req));
   };
   api::GuardOptions guard{cfg.http.tokens, cfg.http.hosts, admin_hash, [](const std::string& l) { log(l); }};
-  api::HttpServer http(io, endpoints(cfg.http.listen), api::guarded(routes, guard, &*users, store_pool.get_executor()),
-                       api::guarded_head(guard, &*users, store_pool.get_executor()));
+  // The dashboard's own files need no token (the page asks for one); everything else passes the guard.
+  api::Handler guarded = api::guarded(routes, guard, &*users, store_pool.get_executor());
+  api::Handler front = [guarded](api::Request req) -> asio::awaitable<api::Response> {
+    if (auto file = api::dashboard_file(req)) return [](api::Response r) -> asio::awaitable<api::Response> { co_return r; }(std::move(*file));
+    return guarded(std::move(req));
+  };
+  api::HttpServer http(io, endpoints(cfg.http.listen), front, api::guarded_head(guard, &*users, store_pool.get_executor()));
   http.start();
   for (const auto& ep : http.bound()) {
     log("HTTP API on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
