@@ -15,6 +15,15 @@ std::string_view openapi_json() {
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     "schemas": {
+      "User": {
+        "type": "object",
+        "required": ["name", "admin", "mailboxes", "created", "tokens"],
+        "properties": {
+          "name": {"type": "string"}, "admin": {"type": "boolean"},
+          "mailboxes": {"type": "array", "items": {"type": "string"}},
+          "created": {"type": "string", "format": "date-time"}, "tokens": {"type": "integer"}
+        }
+      },
       "Job": {
         "type": "object",
         "description": "A fax job, either direction (INTERFACES.md).",
@@ -248,6 +257,46 @@ std::string_view openapi_json() {
           "200": {"description": "PNG", "content": {"image/png": {}}},
           "404": {"$ref": "#/components/responses/Error"},
           "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/users": {
+      "get": {
+        "summary": "The API's users (admin tokens)",
+        "responses": {
+          "200": {"description": "the users", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["items"],
+            "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}}}}},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "post": {
+        "summary": "A new token for a user (created if new); the token and the webhook secret are shown this once",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+          "type": "object", "required": ["name"],
+          "properties": {"name": {"type": "string"}, "admin": {"type": "boolean"},
+                         "mailboxes": {"type": "array", "items": {"type": "string"}}}}}}},
+        "responses": {
+          "201": {"description": "the token", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["name", "admin", "mailboxes", "token", "webhook_secret"],
+            "properties": {"name": {"type": "string"}, "admin": {"type": "boolean"},
+                           "mailboxes": {"type": "array", "items": {"type": "string"}},
+                           "token": {"type": "string"}, "webhook_secret": {"type": "string"}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/users/{name}": {
+      "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "delete": {
+        "summary": "Removes the user and every token of it",
+        "responses": {
+          "200": {"description": "revoked", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["name", "revoked"],
+            "properties": {"name": {"type": "string"}, "revoked": {"type": "boolean"}}}}}},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
         }
       }
     },

@@ -38,6 +38,7 @@
 #include "api/jobs_api.hpp"
 #include "api/metrics_api.hpp"
 #include "api/trunks_api.hpp"
+#include "api/users_api.hpp"
 #include "api/webhooks.hpp"
 #include "app/cidr.hpp"
 #include "app/config.hpp"
@@ -832,8 +833,10 @@ int run(config::Config cfg) {
   api::Handler metrics_api = api::metrics_handler(*store, store_pool.get_executor(), [&] {
     return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{};
   });
-  api::Handler routes = [jobs_api, trunks_api, faxes_api, metrics_api](api::Request req) {
+  api::Handler users_api = api::users_handler(*users, store_pool.get_executor());
+  api::Handler routes = [jobs_api, trunks_api, faxes_api, metrics_api, users_api](api::Request req) {
     std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+    if (path == "/api/v1/users" || path.rfind("/api/v1/users/", 0) == 0) return users_api(std::move(req));
     if (path.rfind("/api/v1/faxes", 0) == 0 || path == "/api/v1/openapi.json" || path == "/api/v1/trunks" ||
         path == "/api/v1/events" || path == "/api/v1/me") {
       return faxes_api(std::move(req));

@@ -467,6 +467,33 @@ class FaxesApiTest(fbtest.TempDirTest):
         status, body = self.request(node, "/api/v1/events?since=soon")
         self.assertEqual((status, body["error"]["code"]), (400, "bad_request"))
 
+    def test_an_admin_makes_and_revokes_users_through_the_api(self):
+        node = Node(self.dir)
+        self.addCleanup(node.stop)
+        body = json.dumps({"name": "dana", "mailboxes": ["dana@example.com"]}).encode()
+        status, made = self.request(node, "/api/v1/users", "POST", body, "application/json")
+        self.assertEqual(status, 201, made)
+        self.assertRegex(made["token"], r"^fbt_[0-9a-f]{64}$")
+        self.assertRegex(made["webhook_secret"], r"^[0-9a-f]{64}$")
+        self.assertEqual(self.request(node, "/api/v1/me", token=made["token"]),
+                         (200, {"user": "dana", "admin": False, "mailboxes": ["dana@example.com"]}))
+        status, users = self.request(node, "/api/v1/users")
+        [dana] = [u for u in users["items"] if u["name"] == "dana"]
+        self.assertEqual((dana["admin"], dana["mailboxes"], dana["tokens"]), (False, ["dana@example.com"], 1))
+        self.assertNotIn("webhook_secret", dana)  # shown once, when made
+        # Not for a user token; the CLI sees the same store.
+        self.assertEqual(self.request(node, "/api/v1/users", token=made["token"])[0], 403)
+        listed = subprocess.run([fbtest.FAXBRIDGE, "token", "list", "--config", node.config], capture_output=True, text=True)
+        self.assertIn("dana", listed.stdout)
+        for payload, why in ((b"[]", "JSON object"), (b'{"name": "a b"}', "name"), (b'{"name": "x", "admin": "yes"}', "admin"),
+                             (b'{"name": "x", "mailboxes": "x@y"}', "mailboxes")):
+            status, body = self.request(node, "/api/v1/users", "POST", payload, "application/json")
+            self.assertEqual(status, 400, payload)
+            self.assertIn(why, body["error"]["message"])
+        self.assertEqual(self.request(node, "/api/v1/users/dana", "DELETE"), (200, {"name": "dana", "revoked": True}))
+        self.assertEqual(self.request(node, "/api/v1/me", token=made["token"])[0], 401)  # its token is gone
+        self.assertEqual(self.request(node, "/api/v1/users/dana", "DELETE")[0], 404)
+
     def add_token(self, node, name, *extra):
         p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", name, *extra, "--config", node.config],
                            capture_output=True, text=True, timeout=30)
