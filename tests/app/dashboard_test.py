@@ -4,7 +4,8 @@ fax is a real T.38 call and its reception a received fax.
 
 - DashboardTest: sign in with a token; send a PDF by drag and drop; its row goes to done live
   (server-sent events, no reload), showing sending on the way; the sent fax's page image and its
-  attempt; the received fax's page image; the trunks; phone width with nothing wider than the
+  attempt; the received fax's page image; the trunks; an admin making a user's token, the user
+  signing in with it (seeing neither the trunks nor the admin's fax), and revoking it; phone width with nothing wider than the
   screen; sending with the keyboard only; no console error. Screenshots at desktop and phone
   width are kept in <build>/test-artifacts/dashboard/ for review."""
 import json
@@ -50,8 +51,12 @@ class DashboardTest(fbtest.TempDirTest):
         received = node.api("/api/v1/faxes/%d" % figures["received_job"])
         self.assertEqual((received["direction"], received["pages"]), ("in", 1))
         self.assertEqual(node.api("/api/v1/faxes/%d" % figures["keyboard_job"])["number"], "+15550100")
+        # The user the admin made in the browser, and revoked there, is gone from the store.
+        self.assertEqual(figures["user_made_and_revoked"], "erin")
+        listed = subprocess.run([fbtest.FAXBRIDGE, "token", "list", "--config", node.config], capture_output=True, text=True)
+        self.assertNotIn("erin", listed.stdout)
         for name, width in (("desktop-faxes", 1280), ("desktop-sent-fax", 1280), ("desktop-received-fax", 1280),
-                            ("desktop-trunks", 1280), ("phone-faxes", 390), ("phone-fax", 390)):
+                            ("desktop-trunks", 1280), ("desktop-users", 1280), ("phone-faxes", 390), ("phone-fax", 390)):
             w, h = png_size(os.path.join(out, name + ".png"))
             self.assertEqual(w, width, name)
         # Small: the page, its script and its style sheet.

@@ -153,6 +153,28 @@ try {
   await page.waitForSelector("table.trunks >> text=up");
   await page.screenshot({ path: join(out, "desktop-trunks.png"), fullPage: true });
 
+  // Users and tokens (an admin token): make one, sign in with it elsewhere, revoke it.
+  step = "users";
+  await page.click("nav >> text=Users");
+  await page.fill("#user-name", "erin");
+  await page.fill("#user-boxes", "erin@example.com");
+  await page.click("form.user button[type=submit]");
+  const erinToken = (await (await page.waitForSelector("[data-testid=new-token]")).textContent()).trim();
+  check(/^fbt_[0-9a-f]{64}$/.test(erinToken), "no token shown: " + erinToken);
+  await page.waitForSelector("tr[data-user=erin] >> text=erin@example.com");
+  await page.screenshot({ path: join(out, "desktop-users.png"), fullPage: true });
+  const erin = await open({ width: 1280, height: 800 });
+  await erin.goto(url + "/");
+  await erin.fill("#token", erinToken);
+  await erin.press("#token", "Enter");
+  await erin.waitForSelector("header .who >> text=erin");
+  check(await erin.locator("nav >> text=Trunks").count() === 0, "a user's dashboard shows the trunks");
+  await erin.waitForSelector("section p.empty");  // her list, loaded: none of the admin's faxes
+  await page.click("tr[data-user=erin] button:has-text('Revoke')");
+  await page.click("tr[data-user=erin] button:has-text('Confirm')");
+  await page.waitForSelector("tr[data-user=erin]", { state: "detached" });
+  figures.user_made_and_revoked = "erin";
+
   // Phone width: the list and a fax, nothing wider than the screen.
   step = "phone";
   const phone = await open({ width: 390, height: 844 });

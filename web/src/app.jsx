@@ -2,7 +2,8 @@
 //
 // Views (location.hash): #/ the faxes, sent and received, updated live from /api/v1/events;
 // #/fax/<id> one fax with its page images, attempts and page results; #/send the send form
-// (drag and drop or pick documents); #/trunks the trunks (admin tokens). The token is asked for
+// (drag and drop or pick documents); #/trunks the trunks and #/users the users and their tokens
+// (admin tokens). The token is asked for
 // once and kept in sessionStorage (this tab only). Every request carries it as a bearer token,
 // so images and downloads are fetched as blobs, never linked with the token in a URL.
 import { render } from "preact";
@@ -146,7 +147,7 @@ function Login({ onToken }) {
   );
 }
 
-function Faxes({ jobs, filter, setFilter, more, loadMore }) {
+function Faxes({ jobs, loaded, filter, setFilter, more, loadMore }) {
   const shown = useMemo(() => {
     const list = [...jobs.values()].filter((j) =>
       (!filter.direction || j.direction === filter.direction) && (!filter.state || j.state === filter.state));
@@ -168,7 +169,7 @@ function Faxes({ jobs, filter, setFilter, more, loadMore }) {
           </select>
         </label>
       </div>
-      {shown.length === 0 ? <p>No faxes here yet.</p> : (
+      {!loaded ? <p>Loading faxes…</p> : shown.length === 0 ? <p class="empty">No faxes here yet.</p> : (
         <table class="jobs">
           <thead><tr><th>Fax</th><th>Direction</th><th>Number</th><th>State</th><th>Pages</th><th>Updated</th></tr></thead>
           <tbody>
@@ -399,11 +400,88 @@ function Trunks({ api }) {
   );
 }
 
+function Users({ api }) {
+  const [users, setUsers] = useState(null);
+  const [error, setError] = useState("");
+  const [made, setMade] = useState(null);
+  const [name, setName] = useState("");
+  const [admin, setAdminFlag] = useState(false);
+  const [boxes, setBoxes] = useState("");
+  const [confirming, setConfirming] = useState("");
+  const load = () => api.json("/api/v1/users").then((r) => setUsers(r.items), (e) => setError(e.message));
+  useEffect(() => { load(); }, []);
+  const add = async (e) => {
+    e.preventDefault();
+    setError("");
+    const mailboxes = boxes.split(/[\s,;]+/).filter(Boolean);
+    try {
+      setMade(await api.json("/api/v1/users", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: name.trim(), admin, mailboxes }),
+      }));
+      setName("");
+      setBoxes("");
+      setAdminFlag(false);
+      load();
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  const revoke = async (who) => {
+    setConfirming("");
+    try {
+      await api.json("/api/v1/users/" + encodeURIComponent(who), { method: "DELETE" });
+      if (made && made.name === who) setMade(null);
+      load();
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  return (
+    <section aria-labelledby="users-h">
+      <h2 id="users-h">Users and tokens</h2>
+      {error && <p class="error" role="alert">{error}</p>}
+      {users && (users.length === 0 ? <p>No users yet: only the node's admin token works.</p> : (
+        <table class="users">
+          <thead><tr><th>User</th><th>Admin</th><th>Mailboxes</th><th>Tokens</th><th>Created</th><th></th></tr></thead>
+          <tbody>{users.map((u) => (
+            <tr data-user={u.name}><td data-label="User">{u.name}</td><td data-label="Admin">{u.admin ? "yes" : "no"}</td>
+              <td data-label="Mailboxes">{u.mailboxes.join(", ")}</td><td data-label="Tokens">{u.tokens}</td>
+              <td data-label="Created">{when(u.created)}</td>
+              <td>{confirming === u.name
+                ? <button type="button" onClick={() => revoke(u.name)}>Confirm: revoke {u.name}</button>
+                : <button type="button" class="quiet" onClick={() => setConfirming(u.name)}>Revoke</button>}</td></tr>))}
+          </tbody>
+        </table>
+      ))}
+      <h3>New token</h3>
+      <form onSubmit={add} class="user">
+        <label for="user-name">User name</label>
+        <input id="user-name" required value={name} onInput={(e) => setName(e.target.value)} pattern="[A-Za-z0-9._@\-]{1,64}" />
+        <label for="user-boxes">Mailboxes whose received faxes the user sees (optional)</label>
+        <input id="user-boxes" value={boxes} onInput={(e) => setBoxes(e.target.value)} />
+        <label class="check"><input type="checkbox" checked={admin} onChange={(e) => setAdminFlag(e.target.checked)} /> Admin</label>
+        <button type="submit">Make a token</button>
+      </form>
+      {made && (
+        <div class="made" role="status">
+          <p>The token for <strong>{made.name}</strong>, shown this once (the node keeps only its hash):</p>
+          <output class="secret" data-testid="new-token">{made.token}</output>
+          <p>Its webhook secret (signs this user's webhooks):</p>
+          <output class="secret">{made.webhook_secret}</output>
+        </div>
+      )}
+    </section>
+  );
+}
+
 function App() {
   const [token, setToken] = useState(sessionStorage.getItem("faxbridge.token") || "");
   const hash = useHash();
   const [jobs, setJobs] = useState(new Map());
   const [cursor, setCursor] = useState(null);
+  const [loaded, setLoaded] = useState(false);
   const [filter, setFilter] = useState({ direction: "", state: "" });
   const [isAdmin, setAdmin] = useState(false);
   const [who, setWho] = useState("");
@@ -424,10 +502,12 @@ function App() {
     const page = await api.json("/api/v1/faxes?limit=100" + (from ? "&cursor=" + from : ""));
     merge(page.items);
     setCursor(page.next_cursor);
+    setLoaded(true);
   };
   useEffect(() => {
     if (!token) return;
     setJobs(new Map());
+    setLoaded(false);
     load(null).catch((e) => setFlash(e.message));
     api.json("/api/v1/me").then((me) => { setAdmin(me.admin); setWho(me.user); }, () => setAdmin(false));
   }, [token]);
@@ -439,7 +519,7 @@ function App() {
     return <Login onToken={(t) => { sessionStorage.setItem("faxbridge.token", t); setToken(t); }} />;
   }
   const faxId = hash.startsWith("#/fax/") ? Number(hash.slice(6)) : null;
-  const view = faxId ? "fax" : hash === "#/send" ? "send" : hash === "#/trunks" ? "trunks" : "faxes";
+  const view = faxId ? "fax" : { "#/send": "send", "#/trunks": "trunks", "#/users": "users" }[hash] || "faxes";
   const link = (href, label, name) => (
     <a href={href} aria-current={view === name ? "page" : undefined}>{label}</a>);
   return (
@@ -450,6 +530,7 @@ function App() {
           {link("#/", "Faxes", "faxes")}
           {link("#/send", "Send", "send")}
           {isAdmin && link("#/trunks", "Trunks", "trunks")}
+          {isAdmin && link("#/users", "Users", "users")}
         </nav>
         <span class={"live" + (live ? " on" : "")} title={live ? "live updates" : "reconnecting"}>
           {live ? "live" : "offline"}</span>
@@ -458,7 +539,7 @@ function App() {
       </header>
       <main>
         <p aria-live="polite" class="note">{flash.hash === hash ? flash.text : ""}</p>
-        {view === "faxes" && <Faxes jobs={jobs} filter={filter} setFilter={setFilter} more={!!cursor}
+        {view === "faxes" && <Faxes jobs={jobs} loaded={loaded} filter={filter} setFilter={setFilter} more={!!cursor}
                                     loadMore={() => load(cursor).catch((e) => setFlash(e.message))} />}
         {view === "fax" && <Fax api={api} id={faxId} version={versions[faxId] || 0} isAdmin={isAdmin} />}
         {view === "send" && <Send api={api} onSent={(items) => {
@@ -467,6 +548,7 @@ function App() {
           location.hash = "#/";
         }} />}
         {view === "trunks" && <Trunks api={api} />}
+        {view === "users" && <Users api={api} />}
       </main>
     </>
   );
