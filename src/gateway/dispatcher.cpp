@@ -63,6 +63,7 @@ Dispatcher::Dispatcher(asio::io_context& io, asio::any_io_executor store_exec, q
       spool_(spool),
       calls_(calls),
       policy_(policy),
+      dialing_(policy.dialing),
       timer_(io),
       lease_timer_(io) {}
 
@@ -225,10 +226,11 @@ void Dispatcher::poll() {
     auto ready = db_.next_ready(now, free * 4 + 16);
     if (ready) {
       queue::fair_order(*ready, load);
+      const auto dialing = dialing_.get();
       for (auto& j : *ready) {
         if (int(take.size()) >= free) break;
-        if (policy_.dialing) {
-          if (auto v = address::check_number(*policy_.dialing, j.number); !v.allowed) {
+        if (*dialing) {
+          if (auto v = address::check_number(**dialing, j.number); !v.allowed) {
             refuse(j, v.reason);
             continue;
           }

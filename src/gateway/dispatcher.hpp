@@ -33,6 +33,7 @@
 #include <asio.hpp>
 
 #include "address/dialing_policy.hpp"
+#include "core/reloadable.hpp"
 #include "gateway/call_budget.hpp"
 #include "gateway/fax_calls.hpp"
 #include "gateway/window.hpp"
@@ -86,6 +87,8 @@ class Dispatcher {
   void start();
   void stop();
   void poke();  // a job may have become ready: poll now (any thread)
+  // [dialing] as SIGHUP reloaded it (any thread): jobs dialled from now on are checked against it.
+  void set_dialing(std::optional<address::DialingPolicy> p) { dialing_.set(std::move(p)); }
   // Called on the store thread after each call's outcome is recorded (the reporter looks then).
   std::function<void()> on_outcome;
   // Called on the store thread with each call attempt's accounting record, once the store has
@@ -110,6 +113,7 @@ class Dispatcher {
   queue::Spool& spool_;
   FaxCalls& calls_;
   RetryPolicy policy_;
+  fb::Reloadable<std::optional<address::DialingPolicy>> dialing_;  // policy_.dialing, then as reloaded
   asio::steady_timer timer_;
   asio::steady_timer lease_timer_;
   bool polling_ = false;

@@ -169,7 +169,7 @@ class Intake : public smtp::Intake {
     if (!trusted_ && !env.auth_user) return Reply{530, "5.7.0", "Authentication required to send faxes"};
     auto fax = address::parse_fax_address(r.address, opt.address);
     if (!fax) return Reply{553, "5.1.3", "<" + r.address + ">: not a valid fax address: " + fax.error().reason};
-    auto verdict = address::check_number(opt.dialing, fax->number);
+    auto verdict = address::check_number(*ramp_.dialing(), fax->number);
     if (!verdict.allowed) return Reply{550, "5.7.1", "<" + r.address + ">: " + verdict.reason};
     if (opt.budget) {
       if (auto why = opt.budget->check(budget_sender(env.mail_from, env.auth_user), 0, int64_t(std::time(nullptr)))) {
@@ -479,7 +479,7 @@ class Intake : public smtp::Intake {
 
 OffRamp::OffRamp(OffRampOptions opt, queue::Spool& spool, queue::JobStore& store, asio::any_io_executor store_exec,
                  std::function<void(const std::string&)> on_queued)
-    : opt_(std::move(opt)), spool_(spool), store_(store), store_exec_(std::move(store_exec)),
+    : opt_(std::move(opt)), dialing_(opt_.dialing), spool_(spool), store_(store), store_exec_(std::move(store_exec)),
       on_queued_(std::move(on_queued)) {}
 
 void OffRamp::enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done) {
@@ -538,7 +538,7 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
     const std::string address = "FAX=" + to + "@" + opt_.domains.front();
     auto fax = address::parse_fax_address(address, opt_.address);
     if (!fax) return refuse(400, "\"" + ascii(to) + "\" is not a fax number: " + fax.error().reason);
-    auto verdict = address::check_number(opt_.dialing, fax->number);
+    auto verdict = address::check_number(*dialing(), fax->number);
     if (!verdict.allowed) return refuse(403, fax->number + ": " + verdict.reason);
     if (opt_.budget) {
       if (auto why = opt_.budget->check(budget_sender("", sub.user), 0, int64_t(std::time(nullptr)))) {

@@ -35,6 +35,7 @@
 #include <asio.hpp>
 
 #include "address/dialing_policy.hpp"
+#include "core/reloadable.hpp"
 #include "gateway/call_budget.hpp"
 #include "gateway/hourly_counts.hpp"
 #include "address/fax_address.hpp"
@@ -128,6 +129,9 @@ class OffRamp {
   std::unique_ptr<smtp::Intake> make_intake(const asio::ip::address& client, bool trusted);
 
   const OffRampOptions& options() const { return opt_; }
+  // [dialing] allow/deny as now in force (SIGHUP replaces it: set_dialing; any thread).
+  [[nodiscard]] std::shared_ptr<const address::DialingPolicy> dialing() const { return dialing_.get(); }
+  void set_dialing(address::DialingPolicy p) { dialing_.set(std::move(p)); }
   queue::Spool& spool() { return spool_; }
   queue::JobStore& store() { return store_; }
   asio::any_io_executor store_executor() const { return store_exec_; }
@@ -158,6 +162,7 @@ class OffRamp {
   std::vector<std::pair<PreparedMessage, std::function<void(smtp::Reply)>>> batch_;
   bool drain_scheduled_ = false;
   OffRampOptions opt_;
+  fb::Reloadable<address::DialingPolicy> dialing_;
   queue::Spool& spool_;
   queue::JobStore& store_;
   asio::any_io_executor store_exec_;

@@ -112,7 +112,7 @@ struct OnRamp::Worker {
 
 OnRamp::OnRamp(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store, queue::Spool& spool,
                OnRampOptions opt)
-    : io_(io), store_exec_(std::move(store_exec)), store_(store), spool_(spool), opt_(std::move(opt)), timer_(io) {
+    : io_(io), store_exec_(std::move(store_exec)), store_(store), spool_(spool), opt_(std::move(opt)), routes_(opt_.routes), timer_(io) {
   // The worker never takes SIGINT/SIGTERM: they belong to the io thread (serve.cpp).
   sigset_t block, old;
   sigemptyset(&block);
@@ -212,7 +212,7 @@ void OnRamp::scan() {
 void OnRamp::route_and_compose(const queue::Job& job) {
   routing_.insert(job.id);
   asio::post(worker_->pool, [this, job] {
-    RouteResult r = route(opt_.routes, InboundFax{job.number, job.subaddress, job.referred_by}, opt_.directory,
+    RouteResult r = route(*routes_.get(), InboundFax{job.number, job.subaddress, job.referred_by}, opt_.directory,
                           opt_.postmaster, opt_.partner_domains);
     if (job.referred_by && !r.partner && r.kind != RouteResult::later) {
       if (auto p = parse_partner_referral(*job.referred_by)) {

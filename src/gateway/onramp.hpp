@@ -44,6 +44,7 @@
 
 #include <asio.hpp>
 
+#include "core/reloadable.hpp"
 #include "gateway/hourly_counts.hpp"
 #include "gateway/report.hpp"
 #include "gateway/router.hpp"
@@ -98,6 +99,8 @@ class OnRamp {
   void stop();
   // Something changed (a fax was received): look for work now rather than at the next timer.
   void poke();
+  // [[route]] as SIGHUP reloaded it (any thread): faxes routed from now on use it.
+  void set_routes(std::vector<RouteRule> routes) { routes_.set(std::move(routes)); }
   // Store thread. A message to the bounce address of delivery `b` (`address` as written): a
   // delivery report that it failed marks it failed and queues the postmaster's copy of the fax
   // with the reason (250 once committed; the same bounce again: 250, nothing more); a report of
@@ -129,6 +132,7 @@ class OnRamp {
   queue::JobStore& store_;
   queue::Spool& spool_;
   OnRampOptions opt_;
+  fb::Reloadable<std::vector<RouteRule>> routes_;  // opt_.routes, then as reloaded
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<smtp::SmtpClient> client_;
   asio::steady_timer timer_;
