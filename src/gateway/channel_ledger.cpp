@@ -39,6 +39,12 @@ void ChannelLedger::release(size_t trunk) {
 
 int ChannelLedger::free(size_t trunk) const { return std::max(0, max_.at(trunk) - in_use_.at(trunk)); }
 
+size_t ChannelLedger::add(int max_channels) {
+  max_.push_back(max_channels);
+  in_use_.push_back(0);
+  return max_.size() - 1;
+}
+
 int ChannelLedger::free_total() const {
   int n = 0;
   for (size_t i = 0; i < max_.size(); ++i) n += free(i);

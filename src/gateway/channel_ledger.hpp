@@ -30,6 +30,10 @@ class ChannelLedger {
   int in_use(size_t trunk) const { return in_use_.at(trunk); }
   int free(size_t trunk) const;
   int free_total() const;
+  // SIGHUP (trunk reload): a new trunk at the end; a trunk's new max_channels (calls it carries
+  // over the new max go on; no new one starts until it is under).
+  size_t add(int max_channels);
+  void set_max(size_t trunk, int max_channels) { max_.at(trunk) = max_channels; }
 
  private:
   std::vector<int> max_;

@@ -407,6 +407,10 @@ std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
       s.state = "down";
       s.state_reason = "no address: " + addresses_.error(i);
     }
+    if (t.removed) {
+      s.state = "down";
+      s.state_reason = "removed from the configuration (its live calls go on)";
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -114,6 +114,7 @@ struct Trunk {
   int options_interval_s = 0;  // OPTIONS health pings (0: off)
   int t38_max_datagram = 0;    // our UDPTL datagrams to it at most this large (0: as its SDP says)
   bool latch_media = true;     // symmetric latching (media_session.hpp); false: asymmetric RTP
+  bool removed = false;        // gone from the configuration at a reload: no new call (reload_trunks)
 };
 
 // A trunk's health as its OPTIONS pings tell it: down after one that got no answer at all (any
@@ -274,6 +275,17 @@ class FaxCalls final : public sip::CallHandler {
   std::vector<TrunkState> trunks() const;
   // Whether `ip` is one of the trunks' hosts or accept_from (the SIP front door lets it in).
   bool trusted(const std::string& ip) const;
+
+  // SIGHUP (io thread; fax_calls_reload.cpp): the trunks as the configuration now says, matched
+  // by name. A new trunk is added (located, registered and pinged like one from the start); a
+  // trunk still there takes its new settings (channels, prefixes, T.38, codecs, pacing, caller
+  // id, timers...) except its uri, credentials and registration, which stay as they were until a
+  // restart; a trunk gone takes no new call, its live calls going on. No live call is touched.
+  // Returns one line per change, and per setting not reloaded, for the log.
+  std::vector<std::string> reload_trunks(std::vector<Trunk> trunks);
+  // SIGHUP (io thread): the routes' DIDs and voice_uris (FaxCallsOptions::routed, voice_uri).
+  void set_routing(std::function<bool(const std::string&)> routed,
+                   std::function<std::optional<std::string>(const std::string&)> voice_uri);
 
   // sip::CallHandler
   void on_incoming(sip::CallId call, const sip::Message& invite, const sip::Address& from) override;

@@ -33,30 +33,37 @@ void canonical(sip::Location& l) {
 TrunkAddresses::TrunkAddresses(asio::io_context& io, std::vector<Entry> trunks, std::function<void(size_t)> changed,
                                std::function<void(const std::string&)> log)
     : io_(io), changed_(std::move(changed)), log_(std::move(log)) {
-  for (auto& e : trunks) {
-    auto s = std::make_unique<State>(io_);
-    s->location = e.location;
-    canonical(s->location);
-    s->error = e.location.targets.empty() ? e.location.error : "";
-    s->dynamic = !numeric_host(e.uri) && !e.uri.host.empty();
-    s->entry = std::move(e);
-    trunks_.push_back(std::move(s));
-  }
+  for (auto& e : trunks) add(std::move(e));
+}
+
+size_t TrunkAddresses::add(Entry e) {
+  auto s = std::make_unique<State>(io_);
+  s->location = e.location;
+  canonical(s->location);
+  s->error = e.location.targets.empty() ? e.location.error : "";
+  s->dynamic = !numeric_host(e.uri) && !e.uri.host.empty();
+  s->entry = std::move(e);
+  trunks_.push_back(std::move(s));
+  if (started_ && !stopped_) arm(trunks_.size() - 1);
+  return trunks_.size() - 1;
 }
 
 TrunkAddresses::~TrunkAddresses() { stop(); }
 
 void TrunkAddresses::start() {
   stopped_ = false;
-  for (size_t i = 0; i < trunks_.size(); ++i) {
-    State& s = *trunks_[i];
-    if (!s.dynamic) continue;
-    if (!dns_) dns_ = std::make_unique<sip::Dns>(io_);
-    // No address yet (the start-up lookup failed or ran out of time): ask again at once.
-    if (s.location.targets.empty()) schedule(i, std::chrono::seconds(0));
-    else if (s.location.incomplete) schedule(i, kRelocateRetry);
-    else schedule(i, refresh_after(s.location.ttl));
-  }
+  started_ = true;
+  for (size_t i = 0; i < trunks_.size(); ++i) arm(i);
+}
+
+void TrunkAddresses::arm(size_t i) {
+  State& s = *trunks_[i];
+  if (!s.dynamic) return;
+  if (!dns_) dns_ = std::make_unique<sip::Dns>(io_);
+  // No address yet (the start-up lookup failed or ran out of time): ask again at once.
+  if (s.location.targets.empty()) schedule(i, std::chrono::seconds(0));
+  else if (s.location.incomplete) schedule(i, kRelocateRetry);
+  else schedule(i, refresh_after(s.location.ttl));
 }
 
 void TrunkAddresses::stop() {

@@ -49,6 +49,8 @@ class TrunkAddresses {
   ~TrunkAddresses();
   void start();  // arms the lookups
   void stop();
+  // SIGHUP (trunk reload): a trunk added at the end, its lookups armed if started. Returns its index.
+  size_t add(Entry trunk);
 
   [[nodiscard]] const std::vector<sip::Target>& targets(size_t trunk) const { return trunks_[trunk]->location.targets; }
   // The order one request tries trunk `trunk`'s addresses in (empty: none known); addresses
@@ -82,6 +84,7 @@ class TrunkAddresses {
     asio::steady_timer timer;
   };
   void schedule(size_t i, std::chrono::seconds after);
+  void arm(size_t i);
   void relocate(size_t i);
 
   asio::io_context& io_;
@@ -91,6 +94,7 @@ class TrunkAddresses {
   std::unique_ptr<sip::Dns> dns_;  // made at start() when some trunk needs it
   std::mt19937 rng_{std::random_device{}()};
   bool stopped_ = false;
+  bool started_ = false;
 };
 
 // RFC 3263 locations of `uris`, looked up together and waited for at most `limit` (at start-up,
