@@ -2,6 +2,7 @@
 #include "app/serve.hpp"
 
 #include "app/privileges.hpp"
+#include "app/reload.hpp"
 
 #include "core/log.hpp"
 
@@ -261,9 +262,9 @@ std::shared_ptr<asio::ssl::context> tls_context(const config::Config& cfg, const
   return ctx;
 }
 
-gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr<gateway::LdapDirectory> ldap,
-                                      const Secrets& secrets) {
-  gateway::OnRampOptions o;
+// [[route]] as the OnRamp's rules.
+std::vector<gateway::RouteRule> route_rules(const config::Config& cfg) {
+  std::vector<gateway::RouteRule> rules;
   for (const auto& r : cfg.routes) {
     gateway::RouteRule rule;
     rule.did = r.did;
@@ -272,8 +273,15 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
     rule.mailboxes = r.mailbox;
     rule.pdf = std::find(r.attach.begin(), r.attach.end(), config::Attach::pdf) != r.attach.end();
     rule.tiff = std::find(r.attach.begin(), r.attach.end(), config::Attach::tiff) != r.attach.end();
-    o.routes.push_back(std::move(rule));
+    rules.push_back(std::move(rule));
   }
+  return rules;
+}
+
+gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr<gateway::LdapDirectory> ldap,
+                                      const Secrets& secrets) {
+  gateway::OnRampOptions o;
+  o.routes = route_rules(cfg);
   if (ldap) o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
   o.partner_domains = cfg.exchange.recipient_domains;
   if (cfg.ldap) o.route_retry_s = cfg.ldap->retry_s;
@@ -342,6 +350,69 @@ std::vector<std::pair<sip::Uri, sip::Location>> locate_trunks(const config::Conf
   return out;
 }
 
+// The DIDs with a route of their own, and the voice_uri of a shared voice/fax number: the
+// DID's route's, else the default route's.
+void set_routing(const config::Config& cfg, gateway::FaxCallsOptions& o) {
+  std::map<std::string, std::string> voice;
+  std::string default_voice;
+  for (const auto& r : cfg.routes) {
+    if (r.voice_uri.empty()) continue;
+    if (!r.did.empty()) voice[r.did] = r.voice_uri;
+    if (r.default_) default_voice = r.voice_uri;
+  }
+  std::set<std::string> routed;
+  for (const auto& r : cfg.routes) {
+    if (!r.did.empty()) routed.insert(r.did);
+  }
+  o.routed = [routed](const std::string& did) { return routed.count(did) > 0; };
+  o.voice_uri = nullptr;
+  if (!voice.empty() || !default_voice.empty()) {
+    o.voice_uri = [voice, default_voice, routed](const std::string& did) -> std::optional<std::string> {
+      if (auto it = voice.find(did); it != voice.end()) return it->second;
+      if (!routed.count(did) && !default_voice.empty()) return default_voice;
+      return std::nullopt;
+    };
+  }
+}
+
+// One [[trunk]] as call control takes it, with its uri parsed and located.
+gateway::Trunk gateway_trunk(const config::Trunk& t, const sip::Uri& uri, sip::Location location) {
+  gateway::Trunk g;
+  g.name = t.name;
+  g.uri = uri;
+  g.location = std::move(location);
+  g.host_port = uri.host + (uri.port ? ":" + std::to_string(uri.port) : "");
+  g.host = uri.host;
+  g.options_interval_s = t.options_interval_s;
+  g.t38_max_datagram = t.t38_max_datagram;
+  g.latch_media = t.latch_media;
+  g.t38 = t.t38 == config::T38Mode::only ? gateway::T38Policy::only
+          : t.t38 == config::T38Mode::off ? gateway::T38Policy::off
+                                          : gateway::T38Policy::prefer;
+  g.ec = t.udptl_ec == config::UdptlEc::fec ? udptl::Mode::fec
+         : t.udptl_ec == config::UdptlEc::none ? udptl::Mode::none
+                                               : udptl::Mode::redundancy;
+  g.max_channels = t.max_channels;
+  g.prefixes = t.prefixes;
+  std::vector<config::Cidr> cidrs;
+  for (const auto& a : t.accept_from) {
+    if (auto c = config::Cidr::parse(a)) cidrs.push_back(*c);
+  }
+  g.accepts = [cidrs](const std::string& ip) {
+    return std::any_of(cidrs.begin(), cidrs.end(), [&](const config::Cidr& c) { return c.contains(ip); });
+  };
+  g.caller_id = t.caller_id;
+  g.country_code = t.country_code;
+  g.national_prefix = t.national_prefix;
+  g.ring_timeout_s = t.ring_timeout_s;
+  g.calls_per_second = t.calls_per_second;
+  if (!t.username.empty()) g.credentials = sip::Credentials{t.username, t.password};
+  g.register_ = t.register_;
+  g.codecs.clear();
+  for (auto c : t.codecs) g.codecs.push_back(c == config::Codec::pcmu ? fax_sdp::Codec::pcmu : fax_sdp::Codec::pcma);
+  return g;
+}
+
 gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   gateway::FaxCallsOptions o;
   o.station_id = cfg.fax.station_id;
@@ -368,19 +439,7 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   o.max_inbound_call = std::chrono::seconds(cfg.fax.max_inbound_call_s);
   o.t38_memory_s = cfg.fax.t38_memory_s;
   o.t38_memory_digits = cfg.fax.t38_memory_digits;
-  // A shared voice/fax number: the voice_uri of the DID's route, else of the default route.
-  std::map<std::string, std::string> voice;
-  std::string default_voice;
-  for (const auto& r : cfg.routes) {
-    if (r.voice_uri.empty()) continue;
-    if (!r.did.empty()) voice[r.did] = r.voice_uri;
-    if (r.default_) default_voice = r.voice_uri;
-  }
-  std::set<std::string> routed;
-  for (const auto& r : cfg.routes) {
-    if (!r.did.empty()) routed.insert(r.did);
-  }
-  o.routed = [routed](const std::string& did) { return routed.count(did) > 0; };
+  set_routing(cfg, o);
   if (cfg.node.min_free_mb > 0) {
     o.storage_low = [dir = cfg.node.spool_dir, min = uint64_t(cfg.node.min_free_mb)]() -> std::optional<std::string> {
       auto mb = queue::free_mb(dir);
@@ -395,54 +454,13 @@ gateway::FaxCallsOptions fax_calls_options(const config::Config& cfg) {
   o.exchange_server = [exchange](const std::string& ip) {
     return std::any_of(exchange.begin(), exchange.end(), [&](const config::Cidr& c) { return c.contains(ip); });
   };
-  if (!voice.empty() || !default_voice.empty()) {
-    o.voice_uri = [voice, default_voice, routed](const std::string& did) -> std::optional<std::string> {
-      if (auto it = voice.find(did); it != voice.end()) return it->second;
-      if (!routed.count(did) && !default_voice.empty()) return default_voice;
-      return std::nullopt;
-    };
-  }
   auto located = locate_trunks(cfg);
   for (size_t ti = 0; ti < cfg.trunks.size(); ++ti) {
-    const config::Trunk& t = cfg.trunks[ti];
-    gateway::Trunk g;
-    g.name = t.name;
-    const sip::Uri* u = &located[ti].first;
-    g.uri = *u;
-    g.location = std::move(located[ti].second);
-    g.host_port = u->host + (u->port ? ":" + std::to_string(u->port) : "");
-    g.host = u->host;
-    g.options_interval_s = t.options_interval_s;
-    g.t38_max_datagram = t.t38_max_datagram;
-    g.latch_media = t.latch_media;
-    g.t38 = t.t38 == config::T38Mode::only ? gateway::T38Policy::only
-            : t.t38 == config::T38Mode::off ? gateway::T38Policy::off
-                                            : gateway::T38Policy::prefer;
-    g.ec = t.udptl_ec == config::UdptlEc::fec ? udptl::Mode::fec
-           : t.udptl_ec == config::UdptlEc::none ? udptl::Mode::none
-                                                 : udptl::Mode::redundancy;
-    g.max_channels = t.max_channels;
-    g.prefixes = t.prefixes;
-    std::vector<config::Cidr> cidrs;
-    for (const auto& a : t.accept_from) {
-      if (auto c = config::Cidr::parse(a)) cidrs.push_back(*c);
-    }
-    g.accepts = [cidrs](const std::string& ip) {
-      return std::any_of(cidrs.begin(), cidrs.end(), [&](const config::Cidr& c) { return c.contains(ip); });
-    };
-    g.caller_id = t.caller_id;
-    g.country_code = t.country_code;
-    g.national_prefix = t.national_prefix;
-    g.ring_timeout_s = t.ring_timeout_s;
-    g.calls_per_second = t.calls_per_second;
-    if (!t.username.empty()) g.credentials = sip::Credentials{t.username, t.password};
-    g.register_ = t.register_;
-    g.codecs.clear();
-    for (auto c : t.codecs) g.codecs.push_back(c == config::Codec::pcmu ? fax_sdp::Codec::pcmu : fax_sdp::Codec::pcma);
-    o.trunks.push_back(std::move(g));
+    o.trunks.push_back(gateway_trunk(cfg.trunks[ti], located[ti].first, std::move(located[ti].second)));
   }
   return o;
 }
+
 
 std::vector<sip::ListenSpec> sip_listen(const config::Config& cfg) {
   std::vector<sip::ListenSpec> out;
@@ -648,7 +666,48 @@ DataDir enter_data_dir(config::Config& cfg) {
   return {data.string(), old_cwd, std::move(secrets)};
 }
 
-int run(config::Config cfg) {
+// SIGHUP: the configuration file read again; what reload.hpp lists is changed in place.
+struct Reloader {
+  std::string path;          // absolute ("" when serve runs on the embedded default)
+  std::string started_text;  // the file the node started with: what a restart would change
+  std::string applied_text;  // the file last applied: what the next reload changes in place
+};
+
+// The text of the configuration file; nullopt (logged) when it cannot be read.
+std::optional<std::string> read_config_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    log("reload: cannot read " + path + " (" + std::strerror(errno) + "): the running configuration stays");
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The trunks of `cfg` for FaxCalls::reload_trunks: an address host is located at once, a name
+// after the reload (TrunkAddresses looks it up); nullopt (logged) for a uri that does not parse.
+std::optional<std::vector<gateway::Trunk>> reloaded_trunks(const config::Config& cfg) {
+  std::vector<gateway::Trunk> out;
+  for (const auto& t : cfg.trunks) {
+    auto u = sip::parse_uri(t.uri);
+    if (!u) {
+      log("reload: trunk " + t.name + ": uri " + t.uri + ": " + u.error().reason + ": the running configuration stays");
+      return std::nullopt;
+    }
+    std::string host = u->host;
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    std::error_code ec;
+    asio::ip::make_address(host, ec);
+    sip::Location where;
+    if (!ec) where = gateway::locate_all_now({*u}, std::chrono::seconds(1)).front();  // no DNS: at once
+    else where.error = "looked up after the reload";
+    out.push_back(gateway_trunk(t, *u, std::move(where)));
+  }
+  return out;
+}
+
+int run(config::Config cfg, Reloader reloader) {
   fb::set_log_format(cfg.log.format);
   fb::set_log_level(cfg.log.level);
   // Nothing the node writes is for other users: faxes, numbers, mail, tokens (issue 14). The
@@ -1067,6 +1126,7 @@ int run(config::Config cfg) {
   api::WebhookSender webhooks(io, store_exec, *store, *users, wo);
   webhooks.start();
 
+  asio::signal_set hup(io, SIGHUP);  // reload (below)
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
   std::function<void()> wait_drained;
@@ -1082,6 +1142,7 @@ int run(config::Config cfg) {
     if (ec) return;
     log(std::string("stopping (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
     notify_systemd("STOPPING=1");
+    hup.cancel();
     smtp_server.stop();
     http.stop();
     dispatcher.stop();
@@ -1100,6 +1161,58 @@ int run(config::Config cfg) {
       std::_Exit(0);
     });
   });
+  std::function<void()> reload = [&] {
+    if (reloader.path.empty()) {
+      log("reload: serve runs on the embedded default (no --config): nothing to read again");
+      return;
+    }
+    auto text = read_config_text(reloader.path);
+    if (!text) return;
+    auto next = config::load_string(*text, reloader.path);
+    if (!next) {
+      log("reload: " + next.error().message + ": the running configuration stays");
+      return;
+    }
+    auto apply = app::plan_reload(reloader.applied_text, *text);
+    auto restart = app::plan_reload(reloader.started_text, *text);
+    if (!apply || !restart) {
+      log("reload: " + (apply ? restart.error() : apply.error()) + ": the running configuration stays");
+      return;
+    }
+    std::optional<std::vector<gateway::Trunk>> trunks;
+    if (apply->trunks && !(trunks = reloaded_trunks(*next))) return;  // nothing applied yet
+    log("reload: " + reloader.path);
+    if (trunks) {
+      for (const auto& line : fax_calls.reload_trunks(std::move(*trunks))) log("reload: " + line);
+      dispatcher.poke();  // a job waiting for a trunk may go now
+    }
+    if (apply->routes) {
+      onramp.set_routes(route_rules(*next));
+      gateway::FaxCallsOptions routing;
+      set_routing(*next, routing);
+      fax_calls.set_routing(std::move(routing.routed), std::move(routing.voice_uri));
+      log("reload: routes: " + std::to_string(next->routes.size()) + " [[route]] in force for the faxes routed from now on");
+    }
+    if (apply->dialing) {
+      address::DialingPolicy policy{next->dialing.allow, next->dialing.deny};
+      offramp.set_dialing(policy);
+      dispatcher.set_dialing(policy);
+      log("reload: dialing: allow and deny in force for new recipients and the next jobs dialled");
+    }
+    for (const auto& section : restart->not_reloaded) {
+      log("reload: " + section + " differs from the start-up file: not reloaded (a restart applies it)");
+    }
+    if (apply->nothing() && restart->not_reloaded.empty()) log("reload: nothing changed");
+    reloader.applied_text = std::move(*text);
+  };
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](std::error_code ec, int) {
+      if (ec) return;
+      reload();
+      wait_hup();
+    });
+  };
+  wait_hup();
   log("ready");
   notify_systemd("READY=1");
   io.run();
@@ -1128,8 +1241,13 @@ int serve(const std::optional<std::string>& config_path) {
     nofile.rlim_cur = nofile.rlim_max;
     setrlimit(RLIMIT_NOFILE, &nofile);
   }
+  Reloader reloader;
+  if (config_path) {
+    reloader.path = fs::absolute(*config_path).string();  // serve changes its directory
+    if (auto text = read_config_text(reloader.path)) reloader.started_text = reloader.applied_text = *text;
+  }
   try {
-    return run(*cfg);
+    return run(*cfg, std::move(reloader));
   } catch (const std::exception& e) {
     if (cfg->log.format == fb::LogFormat::text) {
       std::cerr << "faxbridge serve: " << e.what() << std::endl;
