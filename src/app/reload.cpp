@@ -37,6 +37,27 @@ bool same(const toml::node* a, const toml::node* b) {
   return a->type() == b->type() && text_of(*a) == text_of(*b);
 }
 
+// The fields of table `k` in either file that differ.
+std::vector<std::string> changed_fields(const toml::node* x, const toml::node* y) {
+  const toml::table* a = x ? x->as_table() : nullptr;
+  const toml::table* b = y ? y->as_table() : nullptr;
+  std::set<std::string> fields;
+  for (const auto* t : {a, b}) {
+    if (t) for (const auto& [f, v] : *t) fields.insert(std::string(f.str()));
+  }
+  std::vector<std::string> out;
+  for (const auto& f : fields) {
+    if (!same(a ? a->get(f) : nullptr, b ? b->get(f) : nullptr)) out.push_back(f);
+  }
+  return out;
+}
+
+const std::set<std::string> kReloadableSmtp = {
+    "max_sessions", "idle_timeout_s", "max_message_bytes", "max_recipients", "sender_messages_per_hour",
+    "sender_recipients_per_hour", "client_connections", "client_connections_per_minute",
+    "client_messages_per_minute", "client_recipients_per_minute", "client_auth_failures_per_hour",
+    "trusted_networks", "user"};
+
 }  // namespace
 
 fb::Result<ReloadPlan, std::string> plan_reload(std::string_view running, std::string_view next) {
@@ -62,16 +83,15 @@ fb::Result<ReloadPlan, std::string> plan_reload(std::string_view running, std::s
       plan.routes = true;
     } else if (k == "dialing") {
       // allow and deny reload; the daily caps (counted since start) need a restart.
-      const toml::table* dx = x ? x->as_table() : nullptr;
-      const toml::table* dy = y ? y->as_table() : nullptr;
-      std::set<std::string> fields;
-      for (const auto* d : {dx, dy}) {
-        if (d) for (const auto& [f, v] : *d) fields.insert(std::string(f.str()));
-      }
-      for (const auto& f : fields) {
-        if (same(dx ? dx->get(f) : nullptr, dy ? dy->get(f) : nullptr)) continue;
+      for (const auto& f : changed_fields(x, y)) {
         if (f == "allow" || f == "deny") plan.dialing = true;
         else plan.not_reloaded.push_back("[dialing] " + f);
+      }
+    } else if (k == "smtp") {
+      // Limits, trusted networks and users reload; listeners, names and TLS need a restart.
+      for (const auto& f : changed_fields(x, y)) {
+        if (kReloadableSmtp.count(f)) plan.smtp = true;
+        else plan.not_reloaded.push_back("[smtp] " + f);
       }
     } else {
       const bool array = (x && x->is_array()) || (y && y->is_array());

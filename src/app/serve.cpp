@@ -666,6 +666,28 @@ DataDir enter_data_dir(config::Config& cfg) {
   return {data.string(), old_cwd, std::move(secrets)};
 }
 
+std::vector<config::Cidr> trusted_networks(const config::Config& cfg) {
+  std::vector<config::Cidr> trusted;
+  for (const auto& n : cfg.smtp.trusted_networks) {
+    if (auto c = config::Cidr::parse(n)) trusted.push_back(*c);
+  }
+  return trusted;
+}
+
+// [smtp]'s limits as the SMTP listener takes them at a reload.
+smtp::Server::Reload smtp_reload(const config::Config& cfg) {
+  smtp::Server::Reload r;
+  r.max_sessions = size_t(cfg.smtp.max_sessions);
+  r.idle_timeout = std::chrono::seconds(cfg.smtp.idle_timeout_s);
+  r.session_limits.max_message_bytes = size_t(cfg.smtp.max_message_bytes);
+  r.session_limits.max_recipients = size_t(cfg.smtp.max_recipients);
+  r.auth_available = !cfg.smtp.users.empty();
+  r.client_limits = smtp::ClientLimitOptions{cfg.smtp.client_connections, cfg.smtp.client_connections_per_minute,
+                                             cfg.smtp.client_messages_per_minute, cfg.smtp.client_recipients_per_minute,
+                                             cfg.smtp.client_auth_failures_per_hour};
+  return r;
+}
+
 // SIGHUP: the configuration file read again; what reload.hpp lists is changed in place.
 struct Reloader {
   std::string path;          // absolute ("" when serve runs on the embedded default)
@@ -803,21 +825,18 @@ int run(config::Config cfg, Reloader reloader) {
   gateway::OffRamp offramp(oo, spool, *store, store_pool.get_executor(),
                            [&](const std::string& id) { converter.notify(id); });
 
-  std::vector<config::Cidr> trusted;
-  for (const auto& n : cfg.smtp.trusted_networks) {
-    if (auto c = config::Cidr::parse(n)) trusted.push_back(*c);
-  }
+  std::vector<config::Cidr> trusted = trusted_networks(cfg);  // io thread (a reload replaces it there)
   smtp::ServerOptions so;
   so.listen = endpoints(cfg.smtp.listen);
   so.session.hostname = cfg.smtp.hostname;
-  so.session.limits.max_message_bytes = size_t(cfg.smtp.max_message_bytes);
-  so.session.limits.max_recipients = size_t(cfg.smtp.max_recipients);
-  so.session.auth_available = !cfg.smtp.users.empty();
-  so.max_sessions = size_t(cfg.smtp.max_sessions);
-  so.idle_timeout = std::chrono::seconds(cfg.smtp.idle_timeout_s);
-  so.client_limits = smtp::ClientLimitOptions{cfg.smtp.client_connections, cfg.smtp.client_connections_per_minute,
-                                              cfg.smtp.client_messages_per_minute, cfg.smtp.client_recipients_per_minute,
-                                              cfg.smtp.client_auth_failures_per_hour};
+  {
+    const smtp::Server::Reload limits = smtp_reload(cfg);  // the same fields a reload sets
+    so.session.limits = limits.session_limits;
+    so.session.auth_available = limits.auth_available;
+    so.max_sessions = limits.max_sessions;
+    so.idle_timeout = limits.idle_timeout;
+    so.client_limits = limits.client_limits;
+  }
   so.log = [](const std::string& line) { log(line); };
   so.tls = tls_context(cfg, where.secrets);
   so.trusted = [&](const asio::ip::address& a) {
@@ -1198,6 +1217,16 @@ int run(config::Config cfg, Reloader reloader) {
       offramp.set_dialing(policy);
       dispatcher.set_dialing(policy);
       log("reload: dialing: allow and deny in force for new recipients and the next jobs dialled");
+    }
+    if (apply->smtp) {
+      smtp_server.reload(smtp_reload(*next));
+      trusted = trusted_networks(*next);
+      std::map<std::string, std::string> users;
+      for (const auto& u : next->smtp.users) users[u.name] = u.password_hash;
+      offramp.set_users(std::move(users));
+      offramp.set_limits({next->smtp.sender_messages_per_hour, next->smtp.sender_recipients_per_hour, next->smtp.max_recipients});
+      log("reload: smtp: limits, trusted networks and users in force for new sessions (" +
+          std::to_string(next->smtp.users.size()) + " user(s), " + std::to_string(next->smtp.max_sessions) + " sessions at most)");
     }
     for (const auto& section : restart->not_reloaded) {
       log("reload: " + section + " differs from the start-up file: not reloaded (a restart applies it)");

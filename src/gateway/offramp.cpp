@@ -135,7 +135,7 @@ class Intake : public smtp::Intake {
         return Reply{452, "4.3.1", "Insufficient system storage: " + std::to_string(*mb) + " MB free, try again later"};
       }
     }
-    if (!ramp_.messages().allow(sender_key(env), ramp_.options().sender_messages_per_hour, 1, now())) {
+    if (!ramp_.messages().allow(sender_key(env), ramp_.limits()->messages_per_hour, 1, now())) {
       return Reply{450, "4.7.1", "Too many fax messages from this sender in the last hour, try again later"};
     }
     return std::nullopt;
@@ -176,7 +176,7 @@ class Intake : public smtp::Intake {
         return Reply{450, "4.7.1", "<" + r.address + ">: " + *why + ", try again later"};
       }
     }
-    if (!ramp_.recipients().allow(sender_key(env), opt.sender_recipients_per_hour, 1, now())) {
+    if (!ramp_.recipients().allow(sender_key(env), ramp_.limits()->recipients_per_hour, 1, now())) {
       return Reply{450, "4.7.1", "Too many fax recipients from this sender in the last hour, try again later"};
     }
     parsed_[r.address] = *fax;
@@ -184,7 +184,8 @@ class Intake : public smtp::Intake {
   }
 
   bool authenticate(std::string_view user, std::string_view password) override {
-    const auto& users = ramp_.options().users;
+    const auto known = ramp_.users();
+    const auto& users = *known;
     auto it = users.find(std::string(user));
     // Unknown users cost a hash too, so the reply time does not tell which names exist.
     static const std::string kDummy = "$6$faxbridgedummy$";
@@ -479,7 +480,11 @@ class Intake : public smtp::Intake {
 
 OffRamp::OffRamp(OffRampOptions opt, queue::Spool& spool, queue::JobStore& store, asio::any_io_executor store_exec,
                  std::function<void(const std::string&)> on_queued)
-    : opt_(std::move(opt)), dialing_(opt_.dialing), spool_(spool), store_(store), store_exec_(std::move(store_exec)),
+    : opt_(std::move(opt)),
+      dialing_(opt_.dialing),
+      limits_(SenderLimits{opt_.sender_messages_per_hour, opt_.sender_recipients_per_hour, opt_.max_recipients}),
+      users_(opt_.users),
+      spool_(spool), store_(store), store_exec_(std::move(store_exec)),
       on_queued_(std::move(on_queued)) {}
 
 void OffRamp::enqueue_commit(PreparedMessage m, std::function<void(smtp::Reply)> done) {
@@ -522,12 +527,13 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   if (opt_.domains.empty()) return refuse(503, "this node has no [smtp] domains to address faxes with");
   // The intake's limits hold for the API as for mail: recipients per message, and messages and
   // recipients per sender and hour (the user is the sender).
-  if (sub.to.size() > size_t(opt_.max_recipients)) {
-    return refuse(400, std::to_string(sub.to.size()) + " numbers: at most " + std::to_string(opt_.max_recipients) +
+  const auto caps = limits();
+  if (sub.to.size() > size_t(caps->max_recipients)) {
+    return refuse(400, std::to_string(sub.to.size()) + " numbers: at most " + std::to_string(caps->max_recipients) +
                            " per fax ([smtp] max_recipients)");
   }
   const std::string sender = "user:" + sub.user;
-  if (!messages_.allow(sender, opt_.sender_messages_per_hour, 1, std::chrono::steady_clock::now())) {
+  if (!messages_.allow(sender, caps->messages_per_hour, 1, std::chrono::steady_clock::now())) {
     return refuse(429, "too many faxes from " + ascii(sub.user) + " in the last hour, try again later");
   }
 
@@ -551,7 +557,7 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
                             std::string("NEVER"), std::nullopt, sub.priority});
   }
   // Counted as SMTP counts them: the numbers accepted, once each.
-  if (!recipients_.allow(sender, opt_.sender_recipients_per_hour, int(p.recipients.size()), std::chrono::steady_clock::now())) {
+  if (!recipients_.allow(sender, caps->recipients_per_hour, int(p.recipients.size()), std::chrono::steady_clock::now())) {
     return refuse(429, "too many fax recipients from " + ascii(sub.user) + " in the last hour, try again later");
   }
   // The message: From the user, one attachment per document, in order.

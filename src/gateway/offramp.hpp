@@ -132,6 +132,16 @@ class OffRamp {
   // [dialing] allow/deny as now in force (SIGHUP replaces it: set_dialing; any thread).
   [[nodiscard]] std::shared_ptr<const address::DialingPolicy> dialing() const { return dialing_.get(); }
   void set_dialing(address::DialingPolicy p) { dialing_.set(std::move(p)); }
+  // The per-sender limits and the SMTP AUTH users ([smtp]) as now in force (a reload replaces them).
+  struct SenderLimits {
+    int messages_per_hour = 100;
+    int recipients_per_hour = 500;
+    int max_recipients = 100;
+  };
+  [[nodiscard]] std::shared_ptr<const SenderLimits> limits() const { return limits_.get(); }
+  void set_limits(SenderLimits l) { limits_.set(l); }
+  [[nodiscard]] std::shared_ptr<const std::map<std::string, std::string>> users() const { return users_.get(); }
+  void set_users(std::map<std::string, std::string> u) { users_.set(std::move(u)); }
   queue::Spool& spool() { return spool_; }
   queue::JobStore& store() { return store_; }
   asio::any_io_executor store_executor() const { return store_exec_; }
@@ -163,6 +173,8 @@ class OffRamp {
   bool drain_scheduled_ = false;
   OffRampOptions opt_;
   fb::Reloadable<address::DialingPolicy> dialing_;
+  fb::Reloadable<SenderLimits> limits_;
+  fb::Reloadable<std::map<std::string, std::string>> users_;
   queue::Spool& spool_;
   queue::JobStore& store_;
   asio::any_io_executor store_exec_;

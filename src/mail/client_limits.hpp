@@ -58,6 +58,7 @@ class ClientLimits {
   int auth_failures(const std::string& key, Clock::time_point now);
 
   const ClientLimitOptions& options() const { return o_; }
+  void set_options(ClientLimitOptions o) { o_ = o; }  // a reload: the counts so far are kept
 
  private:
   struct Client {

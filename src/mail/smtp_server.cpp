@@ -106,6 +106,15 @@ std::vector<tcp::endpoint> Server::bound() const {
   return out;
 }
 
+void Server::reload(const Reload& r) {
+  opt_.max_sessions = r.max_sessions;
+  opt_.idle_timeout = r.idle_timeout;
+  opt_.session.limits = r.session_limits;
+  opt_.session.auth_available = r.auth_available;
+  opt_.client_limits = r.client_limits;
+  limits_.set_options(r.client_limits);
+}
+
 void Server::stop() {
   stopping_ = true;
   for (auto& a : acceptors_) {

@@ -66,6 +66,16 @@ class Server {
   void start();
   void stop();  // stop accepting; idle sessions get 421; busy ones finish their message
   size_t sessions() const { return sessions_; }
+  // A reload (io thread): limits for the sessions that start from now on (the client counts so
+  // far are kept; a session under way keeps the limits it started with).
+  struct Reload {
+    size_t max_sessions = 200;
+    std::chrono::seconds idle_timeout{300};
+    Limits session_limits;
+    bool auth_available = false;
+    ClientLimitOptions client_limits;
+  };
+  void reload(const Reload& r);
   std::vector<asio::ip::tcp::endpoint> bound() const;
 
  private:

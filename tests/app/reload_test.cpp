@@ -54,8 +54,17 @@ TEST(ReloadPlan, OtherSectionsAreNamedAsNotReloaded) {
   next.replace(next.find("data_dir = \"var\""), 16, "data_dir = \"other\"");
   auto p = app::plan_reload(kRunning, next);
   ASSERT_TRUE(p) << p.error();
-  EXPECT_FALSE(p->trunks || p->routes || p->dialing);
+  EXPECT_FALSE(p->trunks || p->routes || p->dialing || p->smtp);
   EXPECT_EQ(p->not_reloaded, (std::vector<std::string>{"[node]", "[sip]", "[[window]]"}));
+}
+
+TEST(ReloadPlan, SmtpLimitsAndUsersReloadButItsListenersAreNamed) {
+  std::string next = std::string(kRunning) +
+                     "\n[smtp]\nmax_sessions = 5\nhostname = \"fax2.test\"\n\n[[smtp.user]]\nname = \"x\"\npassword_hash = \"$6$a$b\"\n";
+  auto p = app::plan_reload(kRunning, next);
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_TRUE(p->smtp);
+  EXPECT_EQ(p->not_reloaded, std::vector<std::string>{"[smtp] hostname"});
 }
 
 TEST(ReloadPlan, ARemovedSectionCountsAsAChange) {

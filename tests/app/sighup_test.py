@@ -1,9 +1,10 @@
 """SIGHUP reloads the configuration without dropping a call (issue 16, app/reload.hpp).
 
 - ReloadTest: while a fax is on a real T.38 call (the node's trunk is its own SIP port), a reload
-  adds a trunk and a route; the fax completes and is routed as before, the next fax to the new
-  route's number goes out on the new trunk and lands in the new route's mailbox; a section that
-  cannot be reloaded is named in the log; a file with an error changes nothing."""
+  adds a trunk and a route and lowers an SMTP limit; the fax completes and is routed as before,
+  the next fax to the new route's number goes out on the new trunk and lands in the new route's
+  mailbox, the new limit holds; a setting that cannot be reloaded is named in the log; a file with
+  an error changes nothing."""
 import os
 import re
 import signal
@@ -51,7 +52,8 @@ class ReloadTest(fbtest.TempDirTest):
             time.sleep(0.2)
         with open(node.config) as f:
             text = f.read()
-        text = text.replace('hostname = "fax.test"', 'hostname = "fax2.test"')  # [smtp]: needs a restart
+        # [smtp] hostname needs a restart; its limits do not.
+        text = text.replace('hostname = "fax.test"', 'hostname = "fax2.test"\nmax_recipients = 1')
         text += ('\n[[trunk]]\nname = "t2"\nuri = "sip:127.0.0.1:%d"\nprefixes = ["+1555019"]\n\n'
                  '[[route]]\ndid = "+15550199"\nmailbox = "second@localhost"\n' % node.sip_port)
         with open(node.config, "w") as f:
@@ -59,7 +61,12 @@ class ReloadTest(fbtest.TempDirTest):
         node.proc.send_signal(signal.SIGHUP)
         said = self.wait_log(node, r"reload: routes: 2 \[\[route\]\]")
         self.assertIn("reload: trunk t2: added", said)
-        self.assertIn("reload: [smtp] differs from the start-up file: not reloaded (a restart applies it)", said)
+        self.assertIn("reload: [smtp] hostname differs from the start-up file: not reloaded (a restart applies it)", said)
+        self.assertIn("reload: smtp: limits, trusted networks and users in force for new sessions", said)
+        p = subprocess.run([fbtest.FAXBRIDGE, "send", "--no-wait", "--to", "+15550101", "--to", "+15550102", pdf,
+                            "--server", node.server, "--config", node.config], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("at most 1 per fax ([smtp] max_recipients)", p.stderr)
         # The fax on the line went on: every page sent, received and routed as before.
         deadline = time.time() + 180
         while node.api("/api/v1/faxes/%d" % first)["state"] != "done":
