@@ -94,24 +94,27 @@ LogFormat log_format_from_env() {
 void set_log_level(LogLevel level) { logger().set_level(to_spdlog(level)); }
 
 std::string format_log_line(LogFormat format, int64_t ms, LogLevel level, std::string_view component,
-                            std::string_view text, std::optional<int64_t> job) {
+                            std::string_view text, std::optional<int64_t> job, std::string_view call) {
   const std::string msg = printable(text, kMaxLogLine);
   const std::string comp = printable(component, 40);
+  const std::string cid = printable(call, 256);
   switch (format) {
     case LogFormat::text:
-      return "faxbridge: " + msg;
+      return "faxbridge: " + msg + (cid.empty() || msg.find("call=" + cid) != std::string::npos ? "" : " call=" + cid);
     case LogFormat::json: {
       nlohmann::ordered_json o;
       o["time"] = utc_ms(ms);
       o["level"] = name_of(level);
       o["component"] = comp;
       if (job) o["job"] = *job;
+      if (!cid.empty()) o["call"] = cid;
       o["msg"] = msg;
       return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     case LogFormat::logfmt: {
       std::string out = "time=" + utc_ms(ms) + " level=" + name_of(level) + " component=" + logfmt_value(comp);
       if (job) out += " job=" + std::to_string(*job);
+      if (!cid.empty()) out += " call=" + logfmt_value(cid);
       return out + " msg=" + logfmt_value(msg);
     }
   }
@@ -142,14 +145,25 @@ std::optional<int64_t> job_of(std::string_view line) {
   return std::nullopt;
 }
 
-void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job) {
+std::string call_of(std::string_view line) {
+  for (size_t at = line.find("call="); at != std::string_view::npos; at = line.find("call=", at + 5)) {
+    if (at > 0 && std::isalnum(static_cast<unsigned char>(line[at - 1]))) continue;
+    size_t end = at + 5;
+    while (end < line.size() && !std::isspace(static_cast<unsigned char>(line[end])) && end - at - 5 < 256) ++end;
+    if (end > at + 5) return std::string(line.substr(at + 5, end - at - 5));
+  }
+  return "";
+}
+
+void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job,
+         std::string_view call) {
   auto& l = logger();
   if (!l.should_log(to_spdlog(level))) return;
   const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
-  l.log(to_spdlog(level), "{}", format_log_line(g_format, ms, level, component, text, job));
+  l.log(to_spdlog(level), "{}", format_log_line(g_format, ms, level, component, text, job, call));
 }
 
-void log(std::string_view line) { log(LogLevel::info, component_of(line), line, job_of(line)); }
+void log(std::string_view line) { log(LogLevel::info, component_of(line), line, job_of(line), call_of(line)); }
 
 }  // namespace fb

@@ -1,10 +1,10 @@
 // log.hpp — the daemon's one logger (spdlog), one line per event on stderr.
 //
 // Each line has a level, a component (the subsystem: smtp, sip, job, webhook, ...), the job id
-// when it concerns one, and the text. Three formats ([log] format):
-//   text    faxbridge: <text>                      (the default; what operators and tests read)
-//   json    {"time":"2026-12-04T20:40:00.123Z","level":"info","component":"job","job":12,"msg":"..."}
-//   logfmt  time=2026-12-04T20:40:00.123Z level=info component=job job=12 msg="..."
+// and the SIP Call-ID when it concerns a job or a call, and the text. Three formats ([log] format):
+//   text    faxbridge: <text>[ call=<Call-ID>]     (the default; what operators and tests read)
+//   json    {"time":"2026-12-04T20:40:00.123Z","level":"info","component":"job","job":12,"call":"...","msg":"..."}
+//   logfmt  time=2026-12-04T20:40:00.123Z level=info component=job job=12 call=... msg="..."
 // log(line) takes the component from the line's first word ("job 12: ..." -> job, "webhook
 // event 3 delivered" -> webhook) and the job from its first "job <n>"; log(level, component,
 // text, job) says them outright. Every byte that could forge or hide a line is escaped
@@ -32,14 +32,17 @@ void set_log_format(LogFormat format);
 LogFormat log_format_from_env();
 void set_log_level(LogLevel level);
 
-void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job = std::nullopt);
-void log(std::string_view line);  // info; component and job read from the line
+void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job = std::nullopt,
+         std::string_view call = {});
+void log(std::string_view line);  // info; component, job and call read from the line
 
 // The line as `format` writes it, at unix time `ms` (milliseconds): what log() emits (tests).
 std::string format_log_line(LogFormat format, int64_t ms, LogLevel level, std::string_view component,
-                            std::string_view text, std::optional<int64_t> job);
-// The component and job log(line) reads from a line.
+                            std::string_view text, std::optional<int64_t> job, std::string_view call = {});
+// The component, job and call log(line) reads from a line; the call is the token after "call="
+// (how a T.30 trace line's tag names it), "" when none.
 std::string component_of(std::string_view line);
 std::optional<int64_t> job_of(std::string_view line);
+std::string call_of(std::string_view line);
 
 }  // namespace fb

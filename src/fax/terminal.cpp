@@ -22,7 +22,7 @@ void trace_line(int level, const char* text) {
   const fb::LogLevel l = severity == SPAN_LOG_ERROR ? fb::LogLevel::error
                          : severity <= SPAN_LOG_PROTOCOL_WARNING ? fb::LogLevel::warn
                                                                  : fb::LogLevel::info;
-  fb::log(l, "t30", t, fb::job_of(t));
+  fb::log(l, "t30", t, fb::job_of(t), fb::call_of(t));
 }
 }  // namespace
 

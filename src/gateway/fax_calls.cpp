@@ -118,6 +118,7 @@ void sync_received(const std::string& path) {
 struct FaxCalls::Call {
   explicit Call(asio::io_context& io) : timer(io), detect_timer(io), t38_timer(io), limit_timer(io) {}
   sip::CallId sip = 0;
+  std::string call_id;  // its SIP Call-ID, on every log line of it (core/log.hpp)
   bool outgoing = true;
   size_t trunk = 0;
   bool channel = false;            // holds a channel of `trunk` (channel_ledger.hpp)
@@ -692,6 +693,11 @@ void FaxCalls::invite(std::shared_ptr<Call> c) {
   c->sip = *id;
   c->started = Clock::now();
   calls_[*id] = c;
+  if (const sip::Message* m = endpoint_.ua().initial_invite(*id)) c->call_id = m->get("Call-ID").value_or("");
+  fb::log(fb::LogLevel::info, "call",
+          "job " + std::to_string(c->job.job_id) + ": dialling " + c->job.number + " on trunk " + t.name + " (" +
+              hop.to_string() + ")",
+          c->job.job_id, c->call_id);
   endpoint_.kick();
   c->timer.expires_after(std::chrono::seconds(t.ring_timeout_s));
   sip::CallId sid = *id;
@@ -800,7 +806,7 @@ fax::Options FaxCalls::fax_options(const Call& c) const {
   // [log] t30_trace (or FAXBRIDGE_T30_TRACE=1): spandsp's T.30 trace of every call on stderr,
   // tagged by number or job.
   if (const char* t = std::getenv("FAXBRIDGE_T30_TRACE"); opt_.t30_trace || (t && *t == '1')) {
-    o.trace_tag = "job " + std::to_string(c.outgoing ? c.job.job_id : c.job_id);
+    o.trace_tag = "job " + std::to_string(c.outgoing ? c.job.job_id : c.job_id) + " call=" + c.call_id;
   }
   return o;
 }
@@ -1157,6 +1163,12 @@ void FaxCalls::finish_outbound(std::shared_ptr<Call> c, CallResult r) {
     r.ecm = c->fax_result->result.ecm;
   }
   if (r.media.media.empty()) r.media = c->call_media();
+  fb::log(r.outcome == Outcome::done ? fb::LogLevel::info : fb::LogLevel::warn, "call",
+          "job " + std::to_string(c->job.job_id) + ": call to " + c->job.number + " ended: " +
+              std::string(to_string(r.outcome)) + (r.sip_status ? " (SIP " + std::to_string(r.sip_status) + ")" : "") +
+              ", " + std::to_string(r.pages_sent) + " of " + std::to_string(r.pages_total) + " page(s) sent" +
+              (r.media.media.empty() ? "" : " over " + r.media.media) + (r.reason.empty() ? "" : ": " + r.reason),
+          c->job.job_id, c->call_id);
   auto done = std::move(c->done);
   asio::post(io_, [done, r] { done(r); });
 }
@@ -1379,6 +1391,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   ua.ringing(id, now);
   auto c = std::make_shared<Call>(io_);
   c->sip = id;
+  c->call_id = invite.get("Call-ID").value_or("");
   c->outgoing = false;
   c->trunk = *trunk;
   c->channel = true;
@@ -1399,7 +1412,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     referred_by.reset();
   }
   queue::NewInbound in{*did, std::nullopt, caller, caller_name, referred_by};
-  hooks_.create_inbound(in, [this, c, id](std::optional<int64_t> job) {
+  hooks_.create_inbound(in, [this, c, id, dialled = in.number](std::optional<int64_t> job) {
     if (c->ended || !find(id)) {
       // The caller gave up before we could answer: the job ends as a failed reception.
       if (job) {
@@ -1414,6 +1427,11 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
       endpoint_.kick();
       return;
     }
+    fb::log(fb::LogLevel::info, "call",
+            "job " + std::to_string(*job) + ": answering a call from " +
+                (c->caller.empty() ? std::string("a withheld number") : c->caller) + " to " +
+                opt_.trunks[c->trunk].name + " DID " + dialled,
+            *job, c->call_id);
     answer_inbound(c, *job);
   });
 }
@@ -1424,7 +1442,7 @@ void FaxCalls::cut_inbound(const std::shared_ptr<Call>& c, const std::string& wh
   if (c->outgoing || c->ended || c->cut) return;
   c->cut = true;
   c->note = why;
-  fb::log("job " + std::to_string(c->job_id) + ": " + why + " Hanging up.");
+  fb::log(fb::LogLevel::warn, "call", "job " + std::to_string(c->job_id) + ": " + why + " Hanging up.", c->job_id, c->call_id);
   if (c->fax_running && c->media) c->media->abort(why);
   endpoint_.ua().hangup(c->sip, sip::Clock::now());
   endpoint_.kick();
@@ -1657,6 +1675,11 @@ void FaxCalls::finish_inbound(std::shared_ptr<Call> c) {
   if (c->trunk < opt_.trunks.size()) r.trunk = opt_.trunks[c->trunk].name;
   std::error_code ec;
   if (!c->rx_path.empty() && std::filesystem::exists(c->rx_path, ec)) r.path = c->rx_path;
+  fb::log(r.success ? fb::LogLevel::info : fb::LogLevel::warn, "call",
+          "job " + std::to_string(r.job_id) + ": call from " + (c->caller.empty() ? std::string("a withheld number") : c->caller) +
+              " ended: " + std::to_string(r.pages) + " page(s) received" +
+              (r.media.media.empty() ? "" : " over " + r.media.media) + (r.reason.empty() ? "" : ": " + r.reason),
+          r.job_id, c->call_id);
   hooks_.received(r);  // which makes the file durable (sync_received) off this thread
 }
 

@@ -49,6 +49,22 @@ TEST(Log, AStrangersBytesStayOnTheirLineInEveryFormat) {
             std::string("faxbridge: ").size() + fb::kMaxLogLine + 3);
 }
 
+TEST(Log, ACallsIdIsAFieldOfItsOwnAndEndsATextLine) {
+  const std::string cid = "a84bc1d2e3@127.0.0.1";
+  EXPECT_EQ(format_log_line(LogFormat::text, kMs, LogLevel::info, "call", "job 4: dialling +15550100", 4, cid),
+            "faxbridge: job 4: dialling +15550100 call=" + cid);
+  // A line that names it already (a T.30 trace tag) is not given it twice.
+  EXPECT_EQ(format_log_line(LogFormat::text, kMs, LogLevel::info, "t30", "job 4 call=" + cid + " Rx DIS", 4, cid),
+            "faxbridge: job 4 call=" + cid + " Rx DIS");
+  auto j = nlohmann::json::parse(format_log_line(LogFormat::json, kMs, LogLevel::info, "call", "x", 4, cid));
+  EXPECT_EQ(j["call"], cid);
+  EXPECT_EQ(format_log_line(LogFormat::logfmt, kMs, LogLevel::info, "call", "x", 4, "a b"),
+            "time=2026-11-22T16:30:00.123Z level=info component=call job=4 call=\"a b\" msg=x");
+  EXPECT_EQ(fb::call_of("job 4 call=" + cid + " Rx DIS"), cid);
+  EXPECT_EQ(fb::call_of("a call from Bob"), "");
+  EXPECT_EQ(fb::call_of("recall=5"), "");
+}
+
 TEST(Log, TheComponentIsTheFirstWordAndTheJobTheFirstJobNumber) {
   EXPECT_EQ(fb::component_of("job 12: delivered to a@b"), "job");
   EXPECT_EQ(fb::component_of("webhooks: store busy"), "webhooks");
