@@ -21,7 +21,8 @@ std::string_view openapi_json() {
         "properties": {
           "name": {"type": "string"}, "admin": {"type": "boolean"},
           "mailboxes": {"type": "array", "items": {"type": "string"}},
-          "created": {"type": "string", "format": "date-time"}, "tokens": {"type": "integer"}
+          "created": {"type": "string", "format": "date-time"}, "tokens": {"type": "integer"},
+          "webhook_url": {"type": ["string", "null"], "description": "told of each fax received for the user's mailboxes"}
         }
       },
       "Job": {
@@ -275,13 +276,15 @@ std::string_view openapi_json() {
         "requestBody": {"required": true, "content": {"application/json": {"schema": {
           "type": "object", "required": ["name"],
           "properties": {"name": {"type": "string"}, "admin": {"type": "boolean"},
-                         "mailboxes": {"type": "array", "items": {"type": "string"}}}}}}},
+                         "mailboxes": {"type": "array", "items": {"type": "string"}},
+                         "webhook_url": {"type": "string"}}}}}},
         "responses": {
           "201": {"description": "the token", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["name", "admin", "mailboxes", "token", "webhook_secret"],
+            "type": "object", "required": ["name", "admin", "mailboxes", "token", "webhook_secret", "webhook_url"],
             "properties": {"name": {"type": "string"}, "admin": {"type": "boolean"},
                            "mailboxes": {"type": "array", "items": {"type": "string"}},
-                           "token": {"type": "string"}, "webhook_secret": {"type": "string"}}}}}},
+                           "token": {"type": "string"}, "webhook_secret": {"type": "string"},
+                           "webhook_url": {"type": ["string", "null"]}}}}}},
           "400": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"}
         }

@@ -5,6 +5,7 @@
 
 #include "api/access.hpp"
 #include "api/faxes_api.hpp"
+#include "api/webhook_url.hpp"
 #include "queue/job_store.hpp"
 
 namespace api {
@@ -30,8 +31,10 @@ Response list(queue::UserStore& users) {
   if (!all) return store_failure(all.error());
   auto items = nlohmann::ordered_json::array();
   for (const auto& u : *all) {  // never the webhook secret: it was shown once, when made
-    items.push_back({{"name", u.name}, {"admin", u.admin}, {"mailboxes", u.mailboxes},
-                     {"created", queue::format_utc(u.created)}, {"tokens", u.tokens}});
+    nlohmann::ordered_json o{{"name", u.name}, {"admin", u.admin}, {"mailboxes", u.mailboxes},
+                             {"created", queue::format_utc(u.created)}, {"tokens", u.tokens}};
+    o["webhook_url"] = u.webhook_url ? nlohmann::ordered_json(*u.webhook_url) : nlohmann::ordered_json(nullptr);
+    items.push_back(o);
   }
   return {200, dump({{"items", items}})};
 }
@@ -56,11 +59,23 @@ Response add(queue::UserStore& users, const Request& req) {
       mailboxes.push_back(m);
     }
   }
+  std::optional<std::string> webhook;
+  if (j.contains("webhook_url") && !j["webhook_url"].is_null()) {
+    std::string why;
+    if (!j["webhook_url"].is_string() || !parse_webhook_url(j["webhook_url"].get<std::string>(), &why)) {
+      return v1_error(400, "bad_request", "webhook_url: " + (why.empty() ? std::string("a string") : why));
+    }
+    webhook = j["webhook_url"].get<std::string>();
+  }
   const std::string token = new_token();
   auto secret = users.add_token(name, admin, mailboxes, token_hash(token), new_secret());
   if (!secret) return store_failure(secret.error());
+  if (webhook) {
+    if (auto w = users.set_webhook(name, webhook); !w) return store_failure(w.error());
+  }
   nlohmann::ordered_json out{{"name", name}, {"admin", admin}, {"mailboxes", mailboxes}, {"token", token},
                              {"webhook_secret", *secret}};
+  out["webhook_url"] = webhook ? nlohmann::ordered_json(*webhook) : nlohmann::ordered_json(nullptr);
   return {201, dump(out)};
 }
 

@@ -1,9 +1,10 @@
 // users_api.hpp — the API's users and their tokens, for admins (what `faxbridge token add|list|
 // revoke` does from the shell; the dashboard's Users view):
 //
-//   GET    /api/v1/users          {"items": [{"name", "admin", "mailboxes", "created", "tokens"}]}
-//   POST   /api/v1/users          JSON {"name", "admin"?: bool, "mailboxes"?: [address, ...]} ->
-//                                 201 {"name", "admin", "mailboxes", "token", "webhook_secret"}: a new
+//   GET    /api/v1/users          {"items": [{"name", "admin", "mailboxes", "created", "tokens", "webhook_url"}]}
+//   POST   /api/v1/users          JSON {"name", "admin"?: bool, "mailboxes"?: [address, ...], "webhook_url"?:
+//                                 URL told of each fax received for those mailboxes} ->
+//                                 201 {"name", "admin", "mailboxes", "token", "webhook_secret", "webhook_url"}: a new
 //                                 token for the user (created if new; an existing user's admin flag
 //                                 and mailboxes are replaced), shown this once (the store keeps its hash)
 //   DELETE /api/v1/users/{name}   the user and every token of it -> 200 {"name", "revoked": true}

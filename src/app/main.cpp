@@ -8,7 +8,8 @@
 //   inspect FILE                                 describe a TIFF as JSON
 //   address STRING                               an RFC 3191/3192 fax address as JSON
 //   jobs [--json], job ID [--json], cancel ID    the queue, through the HTTP API (--server URL, --token T)
-//   token add NAME [--admin] [--mailbox ADDR]..., token list, token revoke NAME    API users (--config FILE)
+//   token add NAME [--admin] [--mailbox ADDR]... [--webhook URL], token list, token revoke NAME
+//                                                                               API users (--config FILE)
 // convert exit codes: 0 done; 2 usage; 3 unsupported input type; 4 corrupt input; 5 over a
 // limit. Usage errors and every failure are one line on stderr naming the input.
 #include <cstdio>
@@ -169,6 +170,8 @@ int main(int argc, char** argv) {
   token_add->add_option("NAME", token_name, "user name")->required();
   token_add->add_flag("--admin", token_admin, "the user sees and may change every job");
   token_add->add_option("--mailbox", token_mailboxes, "a mailbox whose received faxes the user sees");
+  std::optional<std::string> token_webhook;
+  token_add->add_option("--webhook", token_webhook, "an http(s) URL told of each fax received for the user's mailboxes");
   token_add->add_option("--config", config_path, "TOML configuration file (where the store is)");
   auto* token_list = token->add_subcommand("list", "list the users and how many tokens each has");
   token_list->add_option("--config", config_path, "TOML configuration file (where the store is)");
@@ -202,7 +205,7 @@ int main(int argc, char** argv) {
   if (jobs->parsed()) return app::cmd_jobs(remote, json);
   if (job->parsed()) return app::cmd_job(remote, job_id, json);
   if (cancel->parsed()) return app::cmd_cancel(remote, job_id);
-  if (token_add->parsed()) return app::cmd_token_add(config_path, token_name, token_admin, token_mailboxes);
+  if (token_add->parsed()) return app::cmd_token_add(config_path, token_name, token_admin, token_mailboxes, token_webhook);
   if (token_list->parsed()) return app::cmd_token_list(config_path);
   if (token_revoke->parsed()) return app::cmd_token_revoke(config_path, token_name);
   if (convert->parsed()) return cmd_convert(req, res, comp, paper, cover);

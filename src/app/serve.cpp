@@ -1128,7 +1128,9 @@ int run(config::Config cfg, Reloader reloader) {
     lo.cache_s = cfg.ldap->cache_s;
     ldap = std::make_shared<gateway::LdapDirectory>(lo);
   }
-  gateway::OnRamp onramp(io, store_exec, *store, spool, onramp_options(cfg, ldap, where.secrets));
+  gateway::OnRampOptions ro = onramp_options(cfg, ldap, where.secrets);
+  ro.webhook_targets = [&users](const std::vector<std::string>& mailboxes) { return users->webhook_targets(mailboxes); };
+  gateway::OnRamp onramp(io, store_exec, *store, spool, std::move(ro));
   poke_onramp = [&] { onramp.poke(); };
   offramp.on_forward = [&] { onramp.poke(); };  // mail for the postmaster: pass it on
   offramp.on_bounce = [&](const mail::BounceAddress& b, const std::string& address, std::string_view message) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "api/access.hpp"
+#include "api/webhook_url.hpp"
 #include "app/config.hpp"
 #include "queue/job_store.hpp"
 #include "queue/user_store.hpp"
@@ -107,15 +108,20 @@ std::string ensure_admin_token(const std::string& data_dir) {
 }
 
 int cmd_token_add(const std::optional<std::string>& config_path, const std::string& name, bool admin,
-                  const std::vector<std::string>& mailboxes) {
+                  const std::vector<std::string>& mailboxes, const std::optional<std::string>& webhook) {
   auto cfg = load(config_path, "token add");
   if (!cfg) return 2;
   if (auto why = queue::UserStore::check_name(name)) return fail("token add", name + ": " + *why, 2);
+  std::string why_not;
+  if (webhook && !api::parse_webhook_url(*webhook, &why_not)) return fail("token add", "--webhook: " + why_not, 2);
   auto store = users(*cfg, "token add");
   if (!store) return 3;
   const std::string token = api::new_token();
   auto secret = store->add_token(name, admin, mailboxes, api::token_hash(token), api::new_secret());
   if (!secret) return fail("token add", secret.error().message, 1);
+  if (webhook) {
+    if (auto w = store->set_webhook(name, *webhook); !w) return fail("token add", w.error().message, 1);
+  }
   std::cout << "token: " << token << "\nwebhook_secret: " << *secret << "\n";
   return 0;
 }
@@ -131,7 +137,8 @@ int cmd_token_list(const std::optional<std::string>& config_path) {
     std::string boxes;
     for (const auto& m : u.mailboxes) boxes += (boxes.empty() ? "" : ",") + m;
     std::cout << u.name << (u.admin ? " admin" : " user") << " tokens=" << u.tokens << " created="
-              << queue::format_utc(u.created) << (boxes.empty() ? "" : " mailboxes=" + boxes) << "\n";
+              << queue::format_utc(u.created) << (boxes.empty() ? "" : " mailboxes=" + boxes)
+              << (u.webhook_url ? " webhook=" + *u.webhook_url : "") << "\n";
   }
   return 0;
 }

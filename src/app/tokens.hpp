@@ -25,7 +25,7 @@ std::string ensure_admin_token(const std::string& data_dir);
 std::optional<std::string> read_admin_token(const std::string& data_dir);
 
 int cmd_token_add(const std::optional<std::string>& config_path, const std::string& name, bool admin,
-                  const std::vector<std::string>& mailboxes);
+                  const std::vector<std::string>& mailboxes, const std::optional<std::string>& webhook = std::nullopt);
 int cmd_token_list(const std::optional<std::string>& config_path);
 int cmd_token_revoke(const std::optional<std::string>& config_path, const std::string& name);
 

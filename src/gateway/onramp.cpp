@@ -327,8 +327,19 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     std::string event = (r.kind == RouteResult::postmaster ? "to the postmaster (" + r.reason + "): "
                                                            : "routed by " + r.how + " to ") +
                         join(r.to) + (problem.empty() ? "" : "; " + problem);
-    asio::post(store_exec_, [this, job, ds, event, done] {
-      if (auto a = store_.add_deliveries(job.id, ds, event); !a) log("job " + std::to_string(job.id) + ": " + a.error().message);
+    const bool to_mailboxes = r.kind != RouteResult::postmaster;
+    asio::post(store_exec_, [this, job, ds, event, done, to_mailboxes, to = r.to] {
+      std::vector<queue::WebhookTarget> hooks;
+      if (to_mailboxes && opt_.webhook_targets) {
+        auto t = opt_.webhook_targets(to);
+        if (!t) {  // the users' table cannot be read now: routed again at the next round, announced then
+          log("job " + std::to_string(job.id) + ": its webhooks cannot be read: " + t.error().message);
+          done();
+          return;
+        }
+        hooks = std::move(*t);
+      }
+      if (auto a = store_.add_deliveries(job.id, ds, event, true, hooks); !a) log("job " + std::to_string(job.id) + ": " + a.error().message);
       else log("job " + std::to_string(job.id) + ": " + event);
       done();
     });

@@ -87,6 +87,10 @@ struct OnRampOptions {
   // Where bounces of received-fax mail come back to: "<local part of from>+<delivery>.<tag>@"
   // this domain, one of the OffRamp's (serve.cpp picks it). "": mail goes from `from` itself.
   std::string bounce_domain;
+  // The users' webhooks that announce a fax routed to these mailboxes (store thread; empty: none):
+  // stored with its deliveries, one "fax.received" each (api/webhooks.hpp sends them).
+  std::function<fb::Result<std::vector<queue::WebhookTarget>, queue::StoreError>(const std::vector<std::string>&)>
+      webhook_targets;
   std::function<void(const std::string&)> log;
 };
 

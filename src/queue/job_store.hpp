@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "queue/webhook_target.hpp"
 #include "queue/store_error.hpp"
 
 namespace queue {
@@ -110,7 +111,7 @@ struct NewInbound {
 struct WebhookEvent {
   int64_t id = 0;
   int64_t job_id = 0;
-  std::string event;   // "job.<state>"
+  std::string event;   // "job.<state>", or "fax.received"
   std::string state;   // the state it announces
   int64_t time = 0;    // when the job entered it (unix seconds)
   std::string status;  // pending, delivered, failed (given up)
@@ -119,6 +120,7 @@ struct WebhookEvent {
   std::optional<std::string> error;  // why the last attempt failed
   std::string url;                   // the job's message's webhook_url
   std::string user;                  // whose secret signs it (the message's auth_user)
+  // url and user: the event's own (a received fax's, to a user's webhook), else the message's.
 };
 
 struct Job {
@@ -394,7 +396,10 @@ class JobStore {
   // Adds the deliveries of a job and an event, in one transaction. `first`: the job's routing
   // result, added once — a second such call is a conflict (a restart that recomposes never
   // duplicates); later additions (the postmaster after a permanent failure) pass first = false.
-  [[nodiscard]] virtual StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first = true) = 0;
+  // `webhooks`: announcements of the received fax ("fax.received", to each target's URL, signed
+  // with its user's secret), committed with the deliveries.
+  [[nodiscard]] virtual StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event,
+                                                   bool first = true, const std::vector<WebhookTarget>& webhooks = {}) = 0;
   [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) = 0;  // in id order
   // A mail for the postmaster (DeliveryKind::forward, no job), durable in its spool file before
   // this commits it; the SMTP 250 follows. Returns the delivery id. Its attempts are recorded

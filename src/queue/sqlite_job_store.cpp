@@ -254,11 +254,18 @@ constexpr const char* kSchemaV13 = R"sql(
 CREATE INDEX jobs_by_updated ON jobs(updated);
 )sql";
 
+// v14 (issue 16): an announcement of its own target (a received fax, to a user's webhook); the
+// others go where the job's message says.
+constexpr const char* kSchemaV14 = R"sql(
+ALTER TABLE webhook_events ADD COLUMN url TEXT;
+ALTER TABLE webhook_events ADD COLUMN user TEXT;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
                                                                  kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12,
-                                                                 kSchemaV13};
+                                                                 kSchemaV13, kSchemaV14};
 
 
 constexpr const char* kJobColumns =
@@ -868,7 +875,7 @@ fb::Result<std::vector<Job>, StoreError> SqliteJobStore::to_route(int64_t t, int
 }
 
 StoreStatus SqliteJobStore::add_deliveries(int64_t job, const std::vector<NewDelivery>& ds, std::string_view event,
-                                     bool first) {
+                                     bool first, const std::vector<WebhookTarget>& webhooks) {
   const std::string op = call("add_deliveries", job);
   if (ds.empty()) return invalid(op, "no delivery");
   for (const auto& d : ds) {
@@ -889,6 +896,15 @@ StoreStatus SqliteJobStore::add_deliveries(int64_t job, const std::vector<NewDel
     auto u = Stmt::prepare(db_.get(), "UPDATE jobs SET retry_at = NULL, updated = ?1 WHERE id = ?2", op);
     if (!u) return u.error();
     if (auto r = u->bind_int(1, t).bind_int(2, job).run(); !r) return r;
+    for (const auto& w : webhooks) {
+      auto a = Stmt::prepare(db_.get(),
+                             "INSERT INTO webhook_events (job_id, event, state, time, url, user) "
+                             "VALUES (?1, 'fax.received', ?2, ?3, ?4, ?5)",
+                             op);
+      if (!a) return a.error();
+      if (auto r = a->bind_int(1, job).bind_text(2, head.state).bind_int(3, t).bind_text(4, w.url).bind_text(5, w.user).run(); !r)
+        return r;
+    }
     return insert_event(db_.get(), job, t, event, op);
   });
 }
@@ -1475,7 +1491,7 @@ namespace {
 
 constexpr const char* kWebhookColumns =
     "w.id, w.job_id, w.event, w.state, w.time, w.status, w.attempts, w.next_at, w.error, "
-    "COALESCE(m.webhook_url, ''), COALESCE(m.auth_user, '') "
+    "COALESCE(w.url, m.webhook_url, ''), COALESCE(w.user, m.auth_user, '') "
     "FROM webhook_events w JOIN jobs j ON j.id = w.job_id LEFT JOIN messages m ON m.id = j.message_id ";
 
 fb::Result<std::vector<WebhookEvent>, StoreError> read_webhooks(sqlite::Stmt& s) {

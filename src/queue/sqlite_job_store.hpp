@@ -18,7 +18,7 @@
 
 namespace queue {
 
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 
 class SqliteJobStore final : public JobStore {
  public:
@@ -45,7 +45,8 @@ class SqliteJobStore final : public JobStore {
   StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by) override;
   StoreStatus discard_inbound(int64_t id) override;
   fb::Result<std::vector<Job>, StoreError> to_route(int64_t now, int limit) override;
-  StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first) override;
+  StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first,
+                             const std::vector<WebhookTarget>& webhooks) override;
   fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) override;
   fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit) override;
   fb::Result<std::optional<int64_t>, StoreError> next_delivery_at() override;

@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <set>
 
 #include <sqlite3.h>
 
@@ -85,6 +86,15 @@ fb::Result<UserStore, StoreError> UserStore::open(const std::string& path, int b
     auto tx = Tx::begin(db->get(), "open users");
     if (!tx) return tx.error();
     if (auto r = sqlite::exec(db->get(), kSchema, "open users: schema"); !r) return r.error();
+    // Added after the table's first release: a store made before it gains the column.
+    auto has = Stmt::prepare(db->get(), "SELECT 1 FROM pragma_table_info('api_users') WHERE name = 'webhook_url'", "open users");
+    if (!has) return has.error();
+    auto row = has->step();
+    if (!row) return row.error();
+    if (!*row) {
+      if (auto r = sqlite::exec(db->get(), "ALTER TABLE api_users ADD COLUMN webhook_url TEXT", "open users: webhook_url"); !r)
+        return r.error();
+    }
     if (auto r = tx->commit(); !r) return r.error();
   }
   return UserStore(std::move(*db));
@@ -138,7 +148,8 @@ fb::Result<std::optional<std::string>, StoreError> UserStore::webhook_secret(con
 fb::Result<std::vector<ApiUser>, StoreError> UserStore::list() {
   auto s = Stmt::prepare(db_.get(),
                          "SELECT u.name, u.admin, u.mailboxes, u.webhook_secret, u.created, "
-                         "(SELECT count(*) FROM api_tokens t WHERE t.user = u.name) FROM api_users u ORDER BY u.name",
+                         "(SELECT count(*) FROM api_tokens t WHERE t.user = u.name), u.webhook_url FROM api_users u "
+                         "ORDER BY u.name",
                          "token list");
   if (!s) return s.error();
   std::vector<ApiUser> out;
@@ -148,6 +159,7 @@ fb::Result<std::vector<ApiUser>, StoreError> UserStore::list() {
     if (!*row) break;
     ApiUser u = read_user(*s);
     u.tokens = int(s->int64(5));
+    u.webhook_url = s->opt_text(6);
     out.push_back(std::move(u));
   }
   return out;
@@ -163,6 +175,41 @@ StoreStatus UserStore::revoke(const std::string& name) {
   if (auto r = s->run(); !r) return r.error();
   if (sqlite3_changes(db_.get()) == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
   return tx->commit();
+}
+
+StoreStatus UserStore::set_webhook(const std::string& name, const std::optional<std::string>& url) {
+  const std::string op = "webhook of " + name;
+  auto s = Stmt::prepare(db_.get(), "UPDATE api_users SET webhook_url = ? WHERE name = ?", op);
+  if (!s) return s.error();
+  s->bind_opt_text(1, url).bind_text(2, name);
+  if (auto r = s->run(); !r) return r.error();
+  if (sqlite3_changes(db_.get()) == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
+  return fb::Unit{};
+}
+
+fb::Result<std::vector<WebhookTarget>, StoreError> UserStore::webhook_targets(const std::vector<std::string>& recipients) {
+  auto lower = [](std::string v) {
+    for (auto& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  std::set<std::string> wanted;
+  for (const auto& r : recipients) wanted.insert(lower(r));
+  auto s = Stmt::prepare(db_.get(), "SELECT name, mailboxes, webhook_url FROM api_users WHERE webhook_url IS NOT NULL ORDER BY name",
+                         "webhook targets");
+  if (!s) return s.error();
+  std::vector<WebhookTarget> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    for (const auto& m : split(s->text(1))) {
+      if (wanted.count(lower(m))) {
+        out.push_back({s->text(0), s->text(2)});
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 fb::Result<std::optional<ApiUser>, StoreError> UserStore::find(const std::string& token_hash) {

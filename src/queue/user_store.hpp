@@ -17,6 +17,7 @@
 
 #include "queue/sqlite.hpp"
 #include "queue/store_error.hpp"
+#include "queue/webhook_target.hpp"
 
 namespace queue {
 
@@ -27,6 +28,7 @@ struct ApiUser {
   std::string webhook_secret;
   int64_t created = 0;
   int tokens = 0;  // live tokens (list())
+  std::optional<std::string> webhook_url;  // where its received faxes are announced (list())
 };
 
 class UserStore {
@@ -44,6 +46,11 @@ class UserStore {
   StoreStatus revoke(const std::string& name);
   // The webhook secret of a user; nullopt for an unknown one (removed since).
   fb::Result<std::optional<std::string>, StoreError> webhook_secret(const std::string& name);
+  // Sets (or, with nullopt, clears) where the user's received faxes are announced: the faxes
+  // routed to one of its mailboxes. not_found for an unknown name. The URL is checked by the caller.
+  StoreStatus set_webhook(const std::string& name, const std::optional<std::string>& url);
+  // The users with a webhook whose mailboxes include one of `recipients` (case-insensitive).
+  fb::Result<std::vector<WebhookTarget>, StoreError> webhook_targets(const std::vector<std::string>& recipients);
   // The user a token hash belongs to; nullopt for none.
   fb::Result<std::optional<ApiUser>, StoreError> find(const std::string& token_hash);
 

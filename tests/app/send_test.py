@@ -601,14 +601,15 @@ class WebhookTest(fbtest.TempDirTest):
     """Webhooks (issue 16, INTERFACES.md) against a real T.38 call: a PDF and a .docx submitted to
     two numbers by a user, each state change POSTed to the test's receiver, signed with the
     user's webhook secret, in order, matching the fax's detail; the detail's pages and the PDF
-    download of the pages faxed."""
+    download of the pages faxed; a user's own webhook told of the fax received for its mailbox."""
     request = FaxesApiTest.request
 
     def test_every_state_change_is_posted_signed_and_in_order(self):
         import hashlib
         import hmac
         from convert_cli_test import docx
-        node = Node(self.dir, trunk="self", http_extra="webhook_allow_private = true")
+        node = Node(self.dir, trunk="self", http_extra="webhook_allow_private = true",
+                    extra='[[route]]\ndid = "+15550101"\nmailbox = "Ivan@example.com"\n')
         self.addCleanup(node.stop)
         p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", "alice", "--config", node.config],
                            capture_output=True, text=True, timeout=30)
@@ -617,6 +618,14 @@ class WebhookTest(fbtest.TempDirTest):
         secret = re.search(r"webhook_secret: ([0-9a-f]{64})", p.stdout).group(1)
         hook = Receiver()
         self.addCleanup(hook.stop)
+        # Ivan is told of each fax received for his mailbox, on his own webhook.
+        ivans = Receiver()
+        self.addCleanup(ivans.stop)
+        p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", "ivan", "--mailbox", "ivan@example.com", "--webhook",
+                            ivans.url, "--config", node.config], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ivan_token = re.search(r"token: (fbt_[0-9a-f]{64})", p.stdout).group(1)
+        ivan_secret = re.search(r"webhook_secret: ([0-9a-f]{64})", p.stdout).group(1)
         pdf = fbtest.pdf_with_pages(["A LETTER BY FAX"])[0]
         form = form_data([("to", "+15550100"), ("to", "+15550101"), ("webhook_url", hook.url),
                           ("document", "letter.pdf", "application/pdf", pdf),
@@ -687,6 +696,22 @@ class WebhookTest(fbtest.TempDirTest):
             self.assertEqual([(a["result"], a["pages_sent"], a["sip_status"]) for a in d["attempts"]], [("received", 2, None)], d)
             self.assertEqual([(p["page"], p["state"]) for p in d["page_results"]], [(1, "received"), (2, "received")])
             self.assertTrue(all(p["rows"] > 1000 for p in d["page_results"]), d["page_results"])
+        # Ivan's webhook: the one fax routed to his mailbox, once, signed with his secret.
+        deadline = time.time() + 60
+        while not ivans.got():
+            self.assertLess(time.time(), deadline, "ivan's webhook heard nothing")
+            time.sleep(0.2)
+        [(_, headers, raw)] = ivans.got()
+        m = json.loads(raw)
+        self.assertEqual((m["event"], m["job"]["direction"], m["job"]["number"]), ("fax.received", "in", "+15550101"))
+        self.assertEqual(headers["Faxbridge-Event"], "fax.received")
+        sig = dict(kv.split("=", 1) for kv in headers["Faxbridge-Signature"].split(","))
+        self.assertTrue(hmac.compare_digest(
+            sig["v1"], hmac.new(ivan_secret.encode(), sig["t"].encode() + b"." + raw, hashlib.sha256).hexdigest()))
+        self.assertNotIn("fax.received", [json.loads(b)["event"] for _, _, b in hook.got()])  # alice's hears none
+        # And it is his to see: the detail lists the announcement.
+        status, d = self.request(node, "/api/v1/faxes/%d" % m["job"]["id"], token=ivan_token)
+        self.assertEqual((status, [(w["event"], w["status"]) for w in d["webhooks"]]), (200, [("fax.received", "delivered")]))
         # A signature over other bytes does not verify (the check above can fail).
         _, m, raw = mine[0]
         self.assertNotEqual(hmac.new(secret.encode(), b"0." + raw, hashlib.sha256).hexdigest(),

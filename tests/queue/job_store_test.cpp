@@ -668,6 +668,7 @@ TEST_P(JobStoreTest, DeliveriesOfAReceivedFaxRetryAndFinish) {
   EXPECT_TRUE(s->to_route(clock + 60, 10)->empty());
   // Routing twice would deliver twice: refused.
   EXPECT_EQ(s->add_deliveries(id, ds, "again").error().code, queue::StoreErrc::conflict);
+  EXPECT_TRUE(s->webhooks(id)->empty());  // no user's webhook was named
   auto due = s->due_deliveries(clock, 10);
   ASSERT_EQ(due->size(), 2u);
   EXPECT_EQ((*due)[0].recipient, "a@example.com");
@@ -1304,6 +1305,25 @@ TEST_P(JobStoreTest, JobsArePagedByIdAndFilteredByNumber) {
   auto by_number = *s->jobs(n);
   ASSERT_FALSE(by_number.empty());
   for (const auto& j : by_number) EXPECT_EQ(j.number, *n.number);
+}
+
+TEST_P(JobStoreTest, AReceivedFaxIsAnnouncedToTheWebhooksGivenWithItsDeliveries) {
+  auto s = open_store();
+  auto id = *s->create_inbound({"+15550100", std::nullopt, "+4930123", std::nullopt, std::nullopt});
+  ASSERT_TRUE(s->set_state(id, "delivering"));
+  std::vector<queue::NewDelivery> ds = {{"erin@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"}};
+  ASSERT_TRUE(s->add_deliveries(id, ds, "routed", true, {{"erin", "https://hooks.example.com/erin"}}));
+  auto w = s->webhooks(id);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->size(), 1u);
+  EXPECT_EQ(((*w)[0].event), "fax.received");
+  EXPECT_EQ(((*w)[0].state), "delivering");
+  EXPECT_EQ(((*w)[0].url), "https://hooks.example.com/erin");
+  EXPECT_EQ(((*w)[0].user), "erin");
+  auto due = s->claim_webhooks(clock, clock + 60, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(((*due)[0].url), "https://hooks.example.com/erin");
 }
 
 TEST_P(JobStoreTest, JobsChangedSinceATimeAreTheOnesTouchedAtOrAfterIt) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "queue/job_store.hpp"
+#include "job_store_fixtures.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -58,6 +59,40 @@ TEST(UserStore, ATokenFindsItsUserAndOnlyItsHashIsKept) {
   auto again = UserStore::open(dir / "fb.db");
   ASSERT_TRUE(again);
   EXPECT_EQ((*again->find(kHashC))->name, "dave");
+}
+
+TEST(UserStore, AWebhookHearsOfTheFaxesForItsUsersMailboxes) {
+  TempDir dir;
+  auto s = UserStore::open(dir / "fb.db");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->add_token("erin", false, {"Erin@example.com", "sales@example.com"}, kHashA, "s1"));
+  ASSERT_TRUE(s->add_token("finn", false, {"sales@example.com"}, kHashB, "s2"));  // no webhook: not told
+  ASSERT_TRUE(s->set_webhook("erin", "https://hooks.example.com/erin"));
+  EXPECT_EQ(s->set_webhook("nobody", "https://x.example").error().code, StoreErrc::not_found);
+  auto t = s->webhook_targets({"erin@EXAMPLE.com"});  // mailboxes match whatever their case
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ(((*t)[0].user), "erin");
+  EXPECT_EQ(((*t)[0].url), "https://hooks.example.com/erin");
+  EXPECT_EQ(s->webhook_targets({"sales@example.com", "erin@example.com"})->size(), 1u);  // once per user
+  EXPECT_TRUE(s->webhook_targets({"other@example.com"})->empty());
+  EXPECT_EQ((*s->list())[0].webhook_url, "https://hooks.example.com/erin");
+  ASSERT_TRUE(s->set_webhook("erin", std::nullopt));
+  EXPECT_TRUE(s->webhook_targets({"erin@example.com"})->empty());
+}
+
+TEST(UserStore, AStoreMadeBeforeWebhooksGainsTheColumn) {
+  TempDir dir;
+  {
+    auto s = UserStore::open(dir / "fb.db");
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->add_token("gail", false, {}, kHashA, "s1"));
+  }
+  queue_test::sql_scalar(dir / "fb.db", "ALTER TABLE api_users DROP COLUMN webhook_url");  // as an older version left it
+  auto s = UserStore::open(dir / "fb.db");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->set_webhook("gail", "https://x.example/h"));
+  EXPECT_EQ((*s->list())[0].webhook_url, "https://x.example/h");
 }
 
 TEST(UserStore, BadNamesMailboxesAndHashesAreRefused) {

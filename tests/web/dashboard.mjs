@@ -158,10 +158,12 @@ try {
   await page.click("nav >> text=Users");
   await page.fill("#user-name", "erin");
   await page.fill("#user-boxes", "erin@example.com");
+  await page.fill("#user-hook", "https://hooks.example.com/erin");
   await page.click("form.user button[type=submit]");
   const erinToken = (await (await page.waitForSelector("[data-testid=new-token]")).textContent()).trim();
   check(/^fbt_[0-9a-f]{64}$/.test(erinToken), "no token shown: " + erinToken);
   await page.waitForSelector("tr[data-user=erin] >> text=erin@example.com");
+  await page.waitForSelector("tr[data-user=erin] >> text=https://hooks.example.com/erin");
   await page.screenshot({ path: join(out, "desktop-users.png"), fullPage: true });
   const erin = await open({ width: 1280, height: 800 });
   await erin.goto(url + "/");

@@ -407,6 +407,7 @@ function Users({ api }) {
   const [name, setName] = useState("");
   const [admin, setAdminFlag] = useState(false);
   const [boxes, setBoxes] = useState("");
+  const [hook, setHook] = useState("");
   const [confirming, setConfirming] = useState("");
   const load = () => api.json("/api/v1/users").then((r) => setUsers(r.items), (e) => setError(e.message));
   useEffect(() => { load(); }, []);
@@ -418,10 +419,11 @@ function Users({ api }) {
       setMade(await api.json("/api/v1/users", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ name: name.trim(), admin, mailboxes }),
+        body: JSON.stringify({ name: name.trim(), admin, mailboxes, ...(hook.trim() ? { webhook_url: hook.trim() } : {}) }),
       }));
       setName("");
       setBoxes("");
+      setHook("");
       setAdminFlag(false);
       load();
     } catch (err) {
@@ -444,10 +446,11 @@ function Users({ api }) {
       {error && <p class="error" role="alert">{error}</p>}
       {users && (users.length === 0 ? <p>No users yet: only the node's admin token works.</p> : (
         <table class="users">
-          <thead><tr><th>User</th><th>Admin</th><th>Mailboxes</th><th>Tokens</th><th>Created</th><th></th></tr></thead>
+          <thead><tr><th>User</th><th>Admin</th><th>Mailboxes</th><th>Webhook</th><th>Tokens</th><th>Created</th><th></th></tr></thead>
           <tbody>{users.map((u) => (
             <tr data-user={u.name}><td data-label="User">{u.name}</td><td data-label="Admin">{u.admin ? "yes" : "no"}</td>
-              <td data-label="Mailboxes">{u.mailboxes.join(", ")}</td><td data-label="Tokens">{u.tokens}</td>
+              <td data-label="Mailboxes">{u.mailboxes.join(", ")}</td><td data-label="Webhook">{u.webhook_url || ""}</td>
+              <td data-label="Tokens">{u.tokens}</td>
               <td data-label="Created">{when(u.created)}</td>
               <td>{confirming === u.name
                 ? <button type="button" onClick={() => revoke(u.name)}>Confirm: revoke {u.name}</button>
@@ -461,6 +464,8 @@ function Users({ api }) {
         <input id="user-name" required value={name} onInput={(e) => setName(e.target.value)} pattern="[A-Za-z0-9._@\-]{1,64}" />
         <label for="user-boxes">Mailboxes whose received faxes the user sees (optional)</label>
         <input id="user-boxes" value={boxes} onInput={(e) => setBoxes(e.target.value)} />
+        <label for="user-hook">Webhook told of each fax received for those mailboxes (optional)</label>
+        <input id="user-hook" type="url" value={hook} onInput={(e) => setHook(e.target.value)} placeholder="https://…" />
         <label class="check"><input type="checkbox" checked={admin} onChange={(e) => setAdminFlag(e.target.checked)} /> Admin</label>
         <button type="submit">Make a token</button>
       </form>
