@@ -1422,7 +1422,12 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
       return;
     }
     if (!job) {
-      endpoint_.ua().reject(id, 500, "Server Internal Error: the job store is unavailable", sip::Clock::now());
+      // 503 with Retry-After: a proxy in front (Kamailio's dispatcher) tries another node; a
+      // carrier tries again. The call is not taken when it cannot be recorded.
+      fb::log(fb::LogLevel::warn, "call", "refused a call to " + dialled + ": 503: the job store is unavailable", std::nullopt,
+              c->call_id);
+      endpoint_.ua().reject(id, 503, "Service Unavailable: the job store is unavailable", sip::Clock::now(),
+                            {{"Retry-After", "30"}});
       forget(c);
       endpoint_.kick();
       return;

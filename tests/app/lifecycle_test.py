@@ -11,6 +11,7 @@ import datetime
 import email.message
 import json
 import os
+import smtplib
 import subprocess
 import time
 import unittest
@@ -489,6 +490,48 @@ class DiskSpaceTest(fbtest.TempDirTest):
         s = node.smtp()
         self.assertEqual(s.mail("alice@example.com")[0], 250)
         s.quit()
+
+
+class StoreUnavailableTest(fbtest.TempDirTest):
+    """While the job store cannot be written (another process holds it locked past the busy
+    timeout), the node takes nothing it cannot commit: a mail's DATA gets 451 4.3.0 and an
+    inbound call 503 with Retry-After; once the store is back both are taken again."""
+
+    def test_mail_gets_451_and_calls_503_while_the_store_is_locked(self):
+        import sqlite3
+        node = Node(self.dir)
+        self.addCleanup(node.stop)
+        tif = self.path("one.tif")
+        fbtest.run("convert", "-o", tif, *pbm_pages(self.dir, 1), check=0)
+        msg = email.message.EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550123@fax.test", "locked out"
+        msg.set_content("Not taken while the store is locked.")
+        lock = sqlite3.connect(os.path.join(self.dir, "var", "faxbridge.db"), timeout=30, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # every writer now waits, then gives up
+        try:
+            s = node.smtp()
+            with self.assertRaises(smtplib.SMTPDataError) as e:
+                s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes())
+            self.assertEqual((e.exception.smtp_code, e.exception.smtp_error[:5]), (451, b"4.3.0"))
+            s.quit()
+            peer_dir = self.path("peer")
+            os.makedirs(peer_dir)
+            peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
+            peer.proc.communicate(timeout=120)
+            with open(peer.report) as f:
+                self.assertEqual(json.load(f).get("sip_status"), 503)
+            with open(node.log.name) as f:
+                self.assertIn("503: the job store is unavailable", f.read())
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        # The store is back: the same mail is taken, and nothing of the refused one was kept.
+        s = node.smtp()
+        self.assertEqual(s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes()), {})
+        s.quit()
+        jobs = node.wait_jobs(1, states=("queued",) + Node.RENDERED)
+        self.assertEqual([(j["direction"], j["number"]) for j in jobs], [("out", "+15550123")])
+        self.assertEqual(len(os.listdir(os.path.join(self.dir, "var", "spool", "msg"))), 1)
 
 
 if __name__ == "__main__":
