@@ -65,6 +65,7 @@ deny = ["+1900", "+1976"]                # plus built-in premium-rate defaults, 
 station_id = "+15550100"                 # our TSI/CSID (max 20 chars)
 header = "faxbridge"                     # page header line on transmitted pages ("" for none)
 paper = "a4"                             # a4 | letter: the page size for text
+resolution = "fine"                      # standard | fine | superfine: what sent faxes are rendered at
 cover_senders = []                       # addresses, "@domain" or "*": always a cover page (else X-Fax-Cover: yes)
 detect_s = 8                             # how long an audio call to a shared voice/fax number may show no fax sign
 # t38_memory_s = 86400  t38_memory_digits = 0   # destinations whose T.38 failed start on audio this long
@@ -155,6 +156,8 @@ struct Choice {
 };
 
 constexpr Choice<Paper> kPapers[] = {{"a4", Paper::a4}, {"letter", Paper::letter}};
+constexpr Choice<Resolution> kResolutions[] = {
+    {"standard", Resolution::standard}, {"fine", Resolution::fine}, {"superfine", Resolution::superfine}};
 constexpr Choice<T38Mode> kT38Modes[] = {
     {"prefer", T38Mode::prefer}, {"only", T38Mode::only}, {"off", T38Mode::off}};
 constexpr Choice<UdptlEc> kUdptlEcs[] = {
@@ -711,6 +714,7 @@ void read_fax(Table t, Fax& f) {
   t.str("station_id", f.station_id, check_station_id);
   t.str("header", f.header, check_one_line);
   t.choice<Paper>("paper", f.paper, kPapers);
+  t.choice<Resolution>("resolution", f.resolution, kResolutions);
   t.list("cover_senders", f.cover_senders, check_cover_sender);
   t.integer("detect_s", f.detect_s, 1, 120);
   t.integer("t38_memory_s", f.t38_memory_s, 0, 30 * 86400);
@@ -1142,6 +1146,7 @@ std::optional<SipListen> parse_sip_listen(std::string_view text) {
 std::string_view to_string(Paper p) {
   return name_of<Paper>(kPapers, p);
 }
+std::string_view to_string(Resolution r) { return name_of<Resolution>(kResolutions, r); }
 std::string_view to_string(T38Mode m) {
   return name_of<T38Mode>(kT38Modes, m);
 }

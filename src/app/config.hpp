@@ -162,11 +162,14 @@ struct Dialing {
 };
 
 enum class Paper { a4, letter };
+enum class Resolution { standard, fine, superfine };  // 204x98, 204x196, 204x391 dpi (T.4)
 
 struct Fax {
   std::string station_id = "+15550100";
   std::string header = "faxbridge";
   Paper paper = Paper::a4;
+  // What sent faxes are rendered at: standard halves the air time of fine, superfine doubles it.
+  Resolution resolution = Resolution::fine;
   // Senders whose faxes always get a cover page (unless the mail says X-Fax-Cover: no): an
   // address, "@domain", or "*" for everyone. Others get one when the mail says X-Fax-Cover: yes.
   std::vector<std::string> cover_senders;
@@ -364,6 +367,7 @@ struct SipListen {
 std::optional<SipListen> parse_sip_listen(std::string_view text);
 
 std::string_view to_string(Paper p);
+std::string_view to_string(Resolution r);
 std::string_view to_string(T38Mode m);
 std::string_view to_string(UdptlEc e);
 std::string_view to_string(Codec c);

@@ -775,6 +775,7 @@ int run(config::Config cfg, Reloader reloader) {
   gateway::ConverterOptions copt;
   copt.store_path = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
+  copt.resolution = std::string(config::to_string(cfg.fax.resolution));
   copt.cover_senders = cfg.fax.cover_senders;
   copt.workers = cfg.converter.workers;
   copt.time_limit_s = cfg.converter.time_limit_s;

@@ -114,6 +114,7 @@ TEST(EmbeddedDefault, DialingFaxSip) {
   EXPECT_EQ(c.fax.station_id, "+15550100");
   EXPECT_EQ(c.fax.header, "faxbridge");
   EXPECT_EQ(c.fax.paper, Paper::a4);
+  EXPECT_EQ(c.fax.resolution, config::Resolution::fine);
   EXPECT_EQ(c.fax.cover_senders, Strings{});
   EXPECT_EQ(c.sip.listen, (Strings{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}));
   EXPECT_EQ(c.sip.tls_cert, "");
@@ -755,6 +756,8 @@ INSTANTIATE_TEST_SUITE_P(
                   kF + "sip.unknown_sources must be reject or drop, not \"ignore\""},
         ErrorCase{"Paper", "[fax]\npaper = \"legal\"\n",
                   kF + "fax.paper must be a4 or letter, not \"legal\""},
+        ErrorCase{"Resolution", "[fax]\nresolution = \"high\"\n",
+                  kF + "fax.resolution must be standard, fine or superfine, not \"high\""},
         ErrorCase{"DeliveryMode", "[delivery]\nmode = \"mbox\"\n",
                   kF + "delivery.mode must be maildir, smtp or lmtp, not \"mbox\""},
         ErrorCase{"Attach", std::string(kRoute) + "attach = [\"pdf\", \"png\"]\n",

@@ -182,6 +182,37 @@ def screen_of(text):
     return [l for l in lines if l]
 
 
+class ResolutionTest(fbtest.TempDirTest):
+    """[fax] resolution: sent faxes rendered at standard resolution go over T.38 as such and are
+    received at it (half the rows of fine)."""
+
+    def test_standard_resolution_is_sent_and_received_as_such(self):
+        node = Node(self.dir, trunk="self", extra='[fax]\nresolution = "standard"\n')
+        self.addCleanup(node.stop)
+        pdf = self.path("letter.pdf")
+        with open(pdf, "wb") as f:
+            f.write(fbtest.pdf_with_pages(["STANDARD"])[0])
+        p = send(node, "--to", "+15550100", pdf)
+        self.assertEqual(p.returncode, 0, (p.stdout, p.stderr))
+        deadline = time.time() + 120
+        while True:
+            received = [j for j in node.jobs() if j["direction"] == "in" and j["state"] in ("delivering", "done")]
+            if received:
+                break
+            self.assertLess(time.time(), deadline, node.jobs())
+            time.sleep(0.3)
+        for job in (received[0]["id"], [j for j in node.jobs() if j["direction"] == "out"][0]["id"]):
+            req = urllib.request.Request(node.server + "/api/v1/faxes/%d/document.tif" % job,
+                                         headers={"Authorization": "Bearer " + node.token()})
+            tif = self.path("fax-%d.tif" % job)
+            with urllib.request.urlopen(req, timeout=60) as r, open(tif, "wb") as f:
+                f.write(r.read())
+            info = json.loads(subprocess.run([fbtest.FAXBRIDGE, "inspect", tif], capture_output=True, text=True).stdout)
+            [page] = info["page"]
+            self.assertEqual((page["xres"], page["yres"], page["width"]), (204, 98, 1728), (job, info))
+            self.assertLess(page["rows"], 1300, info)  # an A4 page at 98 lines per inch: about 1145 rows
+
+
 class FaxesApiTest(fbtest.TempDirTest):
     def request(self, node, path, method="GET", body=None, ctype=None, token=None):
         headers = {"Authorization": "Bearer " + (token or node.token())}
