@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <variant>
@@ -255,14 +256,25 @@ std::string detail_json(const queue::Job& job, const std::vector<queue::Accounti
 }
 
 // GET /api/v1/events: the jobs the token sees, each time one changes (server-sent events). The
-// store is read once a second for the jobs changed since the last read (a job's `updated`
-// second, so other nodes' changes are seen too); a job is sent again only when its JSON differs.
+// store is read once a second for the jobs changed since a few seconds before the newest change
+// seen (a job's `updated` second, so other nodes' changes are seen too, and a transaction that
+// committed late with an older time is not missed); a job is sent again only when its JSON
+// differs. A stream lasts kStreamLife at most: the client reconnects, and a revoked token is
+// refused then. At most kMaxStreams at once (503 past it).
+constexpr auto kStreamLife = std::chrono::minutes(5);
+constexpr int kMaxStreams = 64;
+constexpr int64_t kLookBehind = 5;  // seconds re-read behind the newest change seen
+std::atomic<int> g_streams{0};
+
 class JobEvents final : public BodyStream {
  public:
   JobEvents(queue::JobStore* store, asio::any_io_executor store_exec, Request req, int64_t since)
       : store_(store), store_exec_(std::move(store_exec)), req_(std::move(req)), since_(since) {}
+  ~JobEvents() override { --g_streams; }
 
   asio::awaitable<std::optional<std::string>> next() override {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - began_ >= kStreamLife) co_return std::nullopt;
     if (!first_) {
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(1));
       auto [ec] = co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -270,7 +282,6 @@ class JobEvents final : public BodyStream {
     }
     first_ = false;
     std::string out = co_await asio::co_spawn(store_exec_, poll(), asio::use_awaitable);
-    const auto now = std::chrono::steady_clock::now();
     if (out.empty() && now - last_write_ >= std::chrono::seconds(15)) out = ": keep-alive\n\n";
     if (!out.empty()) last_write_ = now;
     co_return out;
@@ -288,15 +299,17 @@ class JobEvents final : public BodyStream {
     for (auto it = jobs->rbegin(); it != jobs->rend(); ++it) {  // oldest id first
       newest = std::max(newest, it->updated);
       std::string json = queue::to_json(*it);
-      auto& seen = sent_[it->id];
-      if (seen.second == json) continue;
-      seen = {it->updated, json};
+      auto seen = sent_.find(it->id);
+      if (seen != sent_.end() && seen->second.second == json) continue;
+      // Not (yet) this token's: looked at again while in the window (a received fax becomes its
+      // user's once routed, with no change to its JSON).
       if (!visible(*store_, req_, *it)) continue;
+      sent_[it->id] = {it->updated, json};
       out += "event: job\nid: " + std::to_string(it->id) + "\ndata: " + json + "\n\n";
     }
-    // Changes within the newest second are read again (the same second may bring more); those
-    // before it are done with.
-    since_ = newest;
+    // Never ahead of this node's clock: a row stamped in the future must not hide what follows.
+    newest = std::min(newest, int64_t(std::time(nullptr)));
+    since_ = std::max(since_, newest - kLookBehind);
     std::erase_if(sent_, [&](const auto& e) { return e.second.first < since_; });
     co_return out;
   }
@@ -305,8 +318,9 @@ class JobEvents final : public BodyStream {
   asio::any_io_executor store_exec_;
   Request req_;
   int64_t since_;
-  std::map<int64_t, std::pair<int64_t, std::string>> sent_;  // id -> (updated, JSON sent)
+  std::map<int64_t, std::pair<int64_t, std::string>> sent_;  // id -> (updated, JSON sent), in the window
   bool first_ = true;
+  const std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
 };
 
@@ -317,6 +331,10 @@ Response events(queue::JobStore* store, asio::any_io_executor store_exec, Reques
     auto n = parse_id(v);
     if (!n) return fail(400, "since is a unix time in seconds");
     since = std::clamp(*n, now - 3600, now);  // at most an hour back: the list is for older ones
+  }
+  if (++g_streams > kMaxStreams) {
+    --g_streams;
+    return fail(503, "too many event streams open on this node; try again later");
   }
   Response r{200, "retry: 3000\n\n", "text/event-stream"};
   r.headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}};

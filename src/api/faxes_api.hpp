@@ -20,7 +20,8 @@
 //   GET  /api/v1/events              ?since=<unix s> server-sent events: "event: job", "id: <job id>",
 //                                    "data: <job object>" each time a fax the token sees changes
 //                                    (read from the store once a second; since: at most an hour
-//                                    back, now by default); a ": keep-alive" comment every 15 s
+//                                    back, now by default); a ": keep-alive" comment every 15 s;
+//                                    a stream ends after 5 minutes (reconnect); 503 past 64 streams
 //   GET  /api/v1/trunks              the trunks (admin tokens; trunks_api.hpp's objects)
 //   GET  /api/v1/openapi.json        the OpenAPI 3.1 description of these routes (openapi.hpp)
 // Errors: {"error": {"code": "...", "message": "..."}} with 400 bad_request, 403 refused (the

@@ -97,11 +97,29 @@ asio::awaitable<void> HttpServer::serve(tcp::socket sock) {
   }
   std::string out = serialize(resp);
   auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), kNoThrow);
-  // A stream: each piece as it comes, until it ends, a write fails (the client left) or we stop.
-  for (auto stream = resp.stream; stream && !wec && !stopping_;) {
-    auto piece = co_await stream->next();
-    if (!piece || stopping_) break;
-    std::tie(wec, wn) = co_await asio::async_write(sock, asio::buffer(*piece), kNoThrow);
+  // A stream: each piece as it comes, until it ends, the client leaves (its end of the socket
+  // read, or a write that does not go within kRequestTimeout) or we stop.
+  if (auto stream = resp.stream; stream && !wec) {
+    std::array<char, 512> in;
+    bool gone = false;
+    auto watch = [&]() -> asio::awaitable<void> {  // a client says nothing more: EOF or an error ends it
+      for (;;) {
+        auto [rec, rn] = co_await sock.async_read_some(asio::buffer(in), kNoThrow);
+        if (rec) break;
+      }
+      gone = true;
+    };
+    auto pieces = [&]() -> asio::awaitable<void> {
+      while (!stopping_ && !gone) {
+        auto piece = co_await stream->next();
+        if (!piece || stopping_ || gone) co_return;
+        if (piece->empty()) continue;
+        asio::steady_timer write_limit(sock.get_executor(), kRequestTimeout);
+        auto w = co_await (asio::async_write(sock, asio::buffer(*piece), kNoThrow) || write_limit.async_wait(kNoThrow));
+        if (w.index() == 1 || std::get<0>(std::get<0>(w))) co_return;
+      }
+    };
+    co_await (watch() || pieces());
   }
   std::error_code ec;
   sock.shutdown(tcp::socket::shutdown_both, ec);

@@ -1,6 +1,9 @@
 // users_api.cpp — /api/v1/users (see users_api.hpp).
 #include "api/users_api.hpp"
 
+#include <cctype>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "api/access.hpp"
@@ -89,7 +92,16 @@ asio::awaitable<Response> route(queue::UserStore* users, Request req) {
   }
   const std::string_view prefix = "/api/v1/users/";
   if (target.substr(0, prefix.size()) != prefix) co_return v1_error(404, "not_found", "no such resource");
-  const std::string name(target.substr(prefix.size()));
+  std::string name;  // %XX-decoded: a browser writes "@" as %40
+  for (size_t i = prefix.size(); i < target.size(); ++i) {
+    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    if (target[i] == '%' && i + 2 < target.size() && hex(target[i + 1]) && hex(target[i + 2])) {
+      name += char(std::stoi(std::string(target.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      name += target[i];
+    }
+  }
   if (req.method != "DELETE") co_return v1_error(405, "method_not_allowed", "use DELETE");
   if (queue::UserStore::check_name(name)) co_return v1_error(404, "not_found", "no user " + name.substr(0, 64));
   if (auto s = users->revoke(name); !s) co_return store_failure(s.error());

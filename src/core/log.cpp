@@ -164,6 +164,6 @@ void log(LogLevel level, std::string_view component, std::string_view text, std:
   l.log(to_spdlog(level), "{}", format_log_line(g_format, ms, level, component, text, job, call));
 }
 
-void log(std::string_view line) { log(LogLevel::info, component_of(line), line, job_of(line), call_of(line)); }
+void log(std::string_view line) { log(LogLevel::info, component_of(line), line, job_of(line)); }
 
 }  // namespace fb

@@ -34,13 +34,13 @@ void set_log_level(LogLevel level);
 
 void log(LogLevel level, std::string_view component, std::string_view text, std::optional<int64_t> job = std::nullopt,
          std::string_view call = {});
-void log(std::string_view line);  // info; component, job and call read from the line
+void log(std::string_view line);  // info; component and job read from the line
 
 // The line as `format` writes it, at unix time `ms` (milliseconds): what log() emits (tests).
 std::string format_log_line(LogFormat format, int64_t ms, LogLevel level, std::string_view component,
                             std::string_view text, std::optional<int64_t> job, std::string_view call = {});
-// The component, job and call log(line) reads from a line; the call is the token after "call="
-// (how a T.30 trace line's tag names it), "" when none.
+// The component and job log(line) reads from a line; call_of: the token after "call=" (how a T.30
+// trace line's tag names its call; read from those lines only), "" when none.
 std::string component_of(std::string_view line);
 std::optional<int64_t> job_of(std::string_view line);
 std::string call_of(std::string_view line);

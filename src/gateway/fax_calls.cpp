@@ -283,7 +283,7 @@ void FaxCalls::register_trunk(size_t i) {
 // meanwhile tries the silent ones last).
 void FaxCalls::ping(size_t i) {
   const Trunk& t = opt_.trunks[i];
-  if (stopped_ || t.options_interval_s <= 0) return;
+  if (stopped_ || t.options_interval_s <= 0 || t.removed) return;
   Health& h = *health_[i];
   for (const auto& target : addresses_.targets(i)) {
     const sip::Address hop = target.address;
@@ -399,6 +399,7 @@ std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
   std::vector<TrunkState> out;
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     const Trunk& t = opt_.trunks[i];
+    if (t.removed && ledger_.in_use(i) == 0) continue;  // gone, its last call over
     TrunkState s{t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels,
                  health_[i]->down ? "down" : "up", health_[i]->reason, addresses_.describe(i), addresses_.error(i), {}};
     for (const auto& target : addresses_.targets(i)) {
@@ -548,6 +549,7 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
   while (!c->candidates.empty()) {
     size_t t = c->candidates.front();
     c->candidates.erase(c->candidates.begin());
+    if (opt_.trunks[t].removed) continue;  // gone from the configuration since the call began
     if (health_[t]->down) {
       down += (down.empty() ? "" : ", ") + opt_.trunks[t].name + " (" + health_[t]->reason + ")";
       continue;
@@ -602,7 +604,9 @@ void FaxCalls::dial(std::shared_ptr<Call> c) {
 // INVITE sent, so a late timer never lets two go closer together).
 void FaxCalls::run_pace(size_t trunk) {
   Pace& p = *pace_[trunk];
-  const auto spacing = std::chrono::microseconds(1000000 / opt_.trunks[trunk].calls_per_second);
+  // 0 (no pacing, as a reload may set while calls wait): what waits goes at once.
+  const int cps = opt_.trunks[trunk].calls_per_second;
+  const auto spacing = std::chrono::microseconds(cps > 0 ? 1000000 / cps : 0);
   while (!p.waiting.empty() && !stopped_) {
     const auto now = Clock::now();
     if (now < p.next) {

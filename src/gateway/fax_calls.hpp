@@ -280,7 +280,8 @@ class FaxCalls final : public sip::CallHandler {
   // by name. A new trunk is added (located, registered and pinged like one from the start); a
   // trunk still there takes its new settings (channels, prefixes, T.38, codecs, pacing, caller
   // id, timers...) except its uri, credentials and registration, which stay as they were until a
-  // restart; a trunk gone takes no new call, its live calls going on. No live call is touched.
+  // restart; a trunk gone takes no new call, its live calls going on (its pings, lookups and
+  // registration stop; it leaves the trunks list once its last call is over). No live call is touched.
   // Returns one line per change, and per setting not reloaded, for the log.
   std::vector<std::string> reload_trunks(std::vector<Trunk> trunks);
   // SIGHUP (io thread): the routes' DIDs and voice_uris (FaxCallsOptions::routed, voice_uri).
@@ -323,6 +324,7 @@ class FaxCalls final : public sip::CallHandler {
   std::string aor_user(const Trunk& t) const;
   void ping(size_t trunk);
   void update_health(size_t trunk);
+  void forget_health(size_t trunk);  // pings stop: the trunk's down marks go (fax_calls_reload.cpp)
   fax::Options fax_options(const Call& c) const;
   void start_t38(Call& c, const fax_sdp::RemoteT38& remote, const sdp::T38Params& agreed, uint16_t port);
   void start_audio(Call& c, const fax_sdp::RemoteAudio& remote, bool with_fax, uint16_t port);

@@ -70,22 +70,45 @@ std::vector<std::string> FaxCalls::reload_trunks(std::vector<Trunk> next) {
     n.register_ = t.register_;
     const bool was_removed = t.removed;
     const bool changed = settings_of(n) != settings_of(t);
-    const bool pings_start = t.options_interval_s <= 0 && n.options_interval_s > 0;
+    const bool pings_start = (t.options_interval_s <= 0 || was_removed) && n.options_interval_s > 0;
+    const bool pings_stop = t.options_interval_s > 0 && n.options_interval_s <= 0;
     ledger_.set_max(i, n.max_channels);
     t = std::move(n);
-    if (was_removed) said.push_back("trunk " + t.name + ": back in the configuration");
-    else if (changed) said.push_back("trunk " + t.name + ": settings reloaded");
+    if (was_removed) {
+      said.push_back("trunk " + t.name + ": back in the configuration (its uri, credentials and registration as at start-up)");
+      addresses_.revive(i);
+      registered_[i] = false;
+      register_trunk(i);
+    } else if (changed) {
+      said.push_back("trunk " + t.name + ": settings reloaded");
+    }
+    if (pings_stop) forget_health(i);  // no pings to tell it is down: up, as at start-up
     if (pings_start) ping(i);
+    if (t.calls_per_second <= 0) run_pace(i);  // no pacing now: what waited goes
   }
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
     Trunk& t = opt_.trunks[i];
     if (named.count(t.name) || t.removed) continue;
     t.removed = true;
     t.prefixes.clear();  // serving() never picks it: no new outbound call
+    ledger_.set_max(i, 0);  // nor an inbound one, and no room counted for it
+    forget_health(i);       // no more OPTIONS
+    addresses_.retire(i);   // nor DNS lookups
+    if (t.register_ && registered_[i]) endpoint_.ua().unregister("sip:" + t.host_port, aor_user(t), sip::Clock::now());
+    endpoint_.kick();
     said.push_back("trunk " + t.name + ": removed: no new call goes to it (" + std::to_string(ledger_.in_use(i)) +
                    " live call(s) go on); its addresses are let in until a restart");
   }
   return said;
+}
+
+void FaxCalls::forget_health(size_t i) {
+  Health& h = *health_[i];
+  h.timer.cancel();
+  h.pending.clear();
+  h.down = false;
+  h.reason.clear();
+  for (const auto& target : addresses_.targets(i)) addresses_.set_down(i, target.address, false);
 }
 
 void FaxCalls::set_routing(std::function<bool(const std::string&)> routed,

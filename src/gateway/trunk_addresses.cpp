@@ -72,8 +72,20 @@ void TrunkAddresses::stop() {
   dns_.reset();  // lookups in flight end without a callback
 }
 
+void TrunkAddresses::retire(size_t i) {
+  trunks_[i]->retired = true;
+  trunks_[i]->timer.cancel();
+}
+
+void TrunkAddresses::revive(size_t i) {
+  if (!trunks_[i]->retired) return;
+  trunks_[i]->retired = false;
+  if (started_ && !stopped_) arm(i);
+}
+
 void TrunkAddresses::schedule(size_t i, std::chrono::seconds after) {
   State& s = *trunks_[i];
+  if (s.retired) return;
   s.timer.expires_after(after);
   s.timer.async_wait([this, i](std::error_code ec) {
     if (!ec && !stopped_) relocate(i);

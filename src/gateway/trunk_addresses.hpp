@@ -51,6 +51,9 @@ class TrunkAddresses {
   void stop();
   // SIGHUP (trunk reload): a trunk added at the end, its lookups armed if started. Returns its index.
   size_t add(Entry trunk);
+  // SIGHUP: a trunk gone from the configuration is looked up no more (its addresses stay known).
+  void retire(size_t trunk);
+  void revive(size_t trunk);  // back in the configuration: looked up again
 
   [[nodiscard]] const std::vector<sip::Target>& targets(size_t trunk) const { return trunks_[trunk]->location.targets; }
   // The order one request tries trunk `trunk`'s addresses in (empty: none known); addresses
@@ -81,6 +84,7 @@ class TrunkAddresses {
     std::set<sip::Address> down;
     bool dynamic = false;  // a name: looked up again
     bool busy = false;
+    bool retired = false;
     asio::steady_timer timer;
   };
   void schedule(size_t i, std::chrono::seconds after);

@@ -173,6 +173,7 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
   std::unique_ptr<Intake> intake = opt_.make_intake(remote);
   LimitedPolicy policy(*intake, limits_, key, ip, cfg.trusted_client, opt_.log);
   Session s(cfg, policy, *intake, ip);
+  const auto idle_timeout = opt_.idle_timeout;  // a reload changes it for later sessions only
   int errors_seen = 0;
   auto timer = std::make_shared<asio::steady_timer>(sock.get_executor());
   std::erase_if(live_, [](const auto& w) { return w.expired(); });
@@ -186,7 +187,7 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
       co_await io.write(s.take_output());
       break;
     }
-    timer->expires_after(opt_.idle_timeout);
+    timer->expires_after(idle_timeout);
     auto result = co_await (io.read(asio::buffer(buf)) || timer->async_wait(kNoThrow));
     if (result.index() == 1) {  // the timer: idle too long, or the server is stopping
       if (stopping_ && s.in_data()) continue;  // let the message finish
@@ -213,7 +214,7 @@ asio::awaitable<void> Server::run_session(tcp::socket sock) {
           if (!co_await io.write(s.take_output())) co_return;
           io.tls.emplace(sock, *opt_.tls);
           // A client that starts TLS and then says nothing must not hold its slot for ever.
-          timer->expires_after(opt_.idle_timeout);
+          timer->expires_after(idle_timeout);
           auto hs = co_await (io.tls->async_handshake(asio::ssl::stream_base::server, kNoThrow) ||
                               timer->async_wait(kNoThrow));
           if (hs.index() == 1 || std::get<0>(std::get<0>(hs))) co_return;

@@ -701,6 +701,16 @@ void UserAgent::move_registration(const std::string& registrar_uri, const std::s
   }
 }
 
+void UserAgent::unregister(const std::string& registrar_uri, const std::string& aor_user, Time now) {
+  now_ = now;
+  for (auto& r : regs_) {
+    if (r->cfg.registrar_uri != registrar_uri || r->cfg.aor_user != aor_user || r->stopping) continue;
+    r->stopping = true;
+    r->next.reset();
+    send_register(*r, now, std::nullopt);
+  }
+}
+
 void UserAgent::unregister_all(Time now) {
   now_ = now;
   for (auto& r : regs_) {

@@ -199,6 +199,7 @@ class UserAgent final : public TransactionUser {
   // on (its registrar's addresses changed, or the last one stopped answering).
   void move_registration(const std::string& registrar_uri, const std::string& aor_user, const Address& next_hop);
   void unregister_all(Time now);
+  void unregister(const std::string& registrar_uri, const std::string& aor_user, Time now);  // one (Expires: 0)
 
   void set_local(std::map<Transport, std::pair<std::string, uint16_t>> local) { cfg_.local = std::move(local); }
   void set_advertise(std::string host) { cfg_.advertise = std::move(host); }

@@ -524,6 +524,11 @@ class FaxesApiTest(fbtest.TempDirTest):
         self.assertEqual(self.request(node, "/api/v1/users/dana", "DELETE"), (200, {"name": "dana", "revoked": True}))
         self.assertEqual(self.request(node, "/api/v1/me", token=made["token"])[0], 401)  # its token is gone
         self.assertEqual(self.request(node, "/api/v1/users/dana", "DELETE")[0], 404)
+        # A name with "@", as a browser writes it in a path.
+        body = json.dumps({"name": "ops@example.com"}).encode()
+        self.assertEqual(self.request(node, "/api/v1/users", "POST", body, "application/json")[0], 201)
+        self.assertEqual(self.request(node, "/api/v1/users/ops%40example.com", "DELETE"),
+                         (200, {"name": "ops@example.com", "revoked": True}))
 
     def add_token(self, node, name, *extra):
         p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", name, *extra, "--config", node.config],

@@ -3,8 +3,8 @@
 - ReloadTest: while a fax is on a real T.38 call (the node's trunk is its own SIP port), a reload
   adds a trunk and a route and lowers an SMTP limit; the fax completes and is routed as before,
   the next fax to the new route's number goes out on the new trunk and lands in the new route's
-  mailbox, the new limit holds; a setting that cannot be reloaded is named in the log; a file with
-  an error changes nothing."""
+  mailbox, the new limit holds; a setting that cannot be reloaded is named in the log; the trunk
+  taken out again leaves the trunks list; a file with an error changes nothing."""
 import os
 import re
 import signal
@@ -59,8 +59,10 @@ class ReloadTest(fbtest.TempDirTest):
         with open(node.config, "w") as f:
             f.write(text)
         node.proc.send_signal(signal.SIGHUP)
-        said = self.wait_log(node, r"reload: routes: 2 \[\[route\]\]")
+        # The last line a reload writes: the settings it names as needing a restart.
+        said = self.wait_log(node, r"reload: \[smtp\] hostname differs from the start-up file")
         self.assertIn("reload: trunk t2: added", said)
+        self.assertRegex(said, r"reload: routes: 2 \[\[route\]\]")
         self.assertIn("reload: [smtp] hostname differs from the start-up file: not reloaded (a restart applies it)", said)
         self.assertIn("reload: smtp: limits, trusted networks and users in force for new sessions", said)
         p = subprocess.run([fbtest.FAXBRIDGE, "send", "--no-wait", "--to", "+15550101", "--to", "+15550102", pdf,
@@ -88,11 +90,20 @@ class ReloadTest(fbtest.TempDirTest):
         [mail] = wait_mails(maildir, "second@localhost", 1, log=node.log.name)
         self.assertEqual(mail["X-Fax-Pages"], "1")
         self.assertEqual(len(wait_mails(maildir, "first@localhost", 1)), 1)  # not to the default route
+        # The trunk taken out again: no new call goes to it, and with no call left it is gone from the list.
+        t2 = '\n[[trunk]]\nname = "t2"\nuri = "sip:127.0.0.1:%d"\nprefixes = ["+1555019"]\n' % node.sip_port
+        self.assertIn(t2, text)
+        text = text.replace(t2, "")
+        with open(node.config, "w") as f:
+            f.write(text)
+        node.proc.send_signal(signal.SIGHUP)
+        self.wait_log(node, r"reload: trunk t2: removed: no new call goes to it \(0 live call\(s\) go on\)")
+        self.assertEqual({t["name"] for t in node.api("/api/v1/trunks")}, {"t"})
         # A file with an error: logged, nothing changed, the node serving on.
         with open(node.config, "a") as f:
             f.write("\n[[trunk]]\nname = \"t3\"\n")  # no uri
         node.proc.send_signal(signal.SIGHUP)
         said = self.wait_log(node, r"reload: .*: the running configuration stays")
-        self.assertIn("faxbridge.toml: trunk[2].uri is required: the running configuration stays", said)
-        self.assertEqual({t["name"] for t in node.api("/api/v1/trunks")}, {"t", "t2"})
+        self.assertIn("faxbridge.toml: trunk[1].uri is required: the running configuration stays", said)
+        self.assertEqual({t["name"] for t in node.api("/api/v1/trunks")}, {"t"})
         self.assertIsNone(node.proc.poll())

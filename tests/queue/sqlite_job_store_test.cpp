@@ -156,6 +156,7 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   for (const char* col : {"body_8bit", "smtputf8"})
     sql_scalar(db_path(), std::string("ALTER TABLE messages DROP COLUMN ") + col);
+  sql_scalar(db_path(), "DROP INDEX jobs_by_updated");
   sql_scalar(db_path(), "DROP TABLE deliveries");
   sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");

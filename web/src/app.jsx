@@ -45,15 +45,20 @@ function client(token, onUnauthorized) {
 
 // Server-sent events read with fetch (EventSource cannot send the Authorization header); it
 // reconnects after a pause, asking for what changed since the last event it saw.
-function useJobEvents(token, onJob) {
+function useJobEvents(token, onJob, onReconnect, onUnauthorized) {
   const handler = useRef(onJob);
   handler.current = onJob;
+  const again = useRef(onReconnect);
+  again.current = onReconnect;
+  const refused = useRef(onUnauthorized);
+  refused.current = onUnauthorized;
   const [live, setLive] = useState(false);
   useEffect(() => {
     if (!token) return undefined;
     let stopped = false;
     let since = Math.floor(Date.now() / 1000) - 5;
     const abort = new AbortController();
+    let connected = false;
     const run = async () => {
       while (!stopped) {
         try {
@@ -61,13 +66,21 @@ function useJobEvents(token, onJob) {
             headers: { Authorization: "Bearer " + token },
             signal: abort.signal,
           });
+          if (r.status === 401) {  // revoked: sign out, not retry for ever
+            refused.current();
+            return;
+          }
           if (!r.ok || !r.body) throw new Error("events: " + r.status);
+          // Back after a gap longer than the stream's look-back: the list is read again.
+          if (connected && Date.now() / 1000 - since > 3000) again.current();
+          connected = true;
           setLive(true);
           const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
           let buf = "";
           for (;;) {
             const { value, done } = await reader.read();
             if (done) break;
+            since = Math.floor(Date.now() / 1000) - 10;  // heard up to now (events, keep-alives): resume here
             buf += value;
             let cut;
             while ((cut = buf.indexOf("\n\n")) >= 0) {
@@ -79,10 +92,7 @@ function useJobEvents(token, onJob) {
                 if (line.startsWith("event: ")) kind = line.slice(7);
                 else if (line.startsWith("data: ")) data += line.slice(6);
               }
-              if (kind === "job" && data) {
-                since = Math.floor(Date.now() / 1000) - 2;
-                handler.current(JSON.parse(data));
-              }
+              if (kind === "job" && data) handler.current(JSON.parse(data));
             }
           }
         } catch (e) {
@@ -519,7 +529,7 @@ function App() {
   const live = useJobEvents(token, (j) => {
     merge([j]);
     setVersions((v) => ({ ...v, [j.id]: (v[j.id] || 0) + 1 }));
-  });
+  }, () => load(null).catch((e) => setFlash(e.message)), logout);
   if (!token) {
     return <Login onToken={(t) => { sessionStorage.setItem("faxbridge.token", t); setToken(t); }} />;
   }
