@@ -372,7 +372,9 @@ std::optional<CallId> UserAgent::invite(const OutgoingCall& oc, Time now) {
   c->transport = oc.next_hop.transport;
   c->first_hop = oc.next_hop;
   auto local = host_for(c->transport, oc.next_hop.ip);
-  c->call_id = random_token(24) + "@" + local;
+  // RFC 3261 §8.1.1.4: random alone (165 bits), no "@host": the Call-ID, which proxies pass on
+  // and both ends log, shows no address of ours behind a proxy that hides the topology.
+  c->call_id = random_token(32);
   c->local_tag = random_token(12);
   std::string user = oc.from_user.empty() ? "anonymous" : oc.from_user;
   NameAddr from;
@@ -675,7 +677,7 @@ void UserAgent::ping(const std::string& uri, const Address& to, Time now, std::f
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   m.add("From", "<sip:ping@" + host + ">;tag=" + random_token(10));
   m.add("To", "<" + uri + ">");
-  m.add("Call-ID", random_token(24) + "@" + host);
+  m.add("Call-ID", random_token(32));  // as an INVITE's: no address in it
   m.add("CSeq", "1 OPTIONS");
   m.add("Accept", "application/sdp");
   m.add("User-Agent", cfg_.user_agent);
