@@ -436,6 +436,20 @@ class DailyCapTest(fbtest.TempDirTest):
         s.quit()
 
 
+def call_is_refused(test, node, logged):
+    """A one-page call from a fax peer to the node: answered 503, the node's log saying `logged`."""
+    peer_dir = test.path("peer")
+    os.makedirs(peer_dir)
+    tif = test.path("one.tif")
+    fbtest.run("convert", "-o", tif, *pbm_pages(test.dir, 1), check=0)
+    peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
+    peer.proc.communicate(timeout=120)
+    with open(peer.report) as f:
+        test.assertEqual(json.load(f).get("sip_status"), 503)
+    with open(node.log.name) as f:
+        test.assertIn(logged, f.read())
+
+
 class DiskSpaceTest(fbtest.TempDirTest):
     """[node] min_free_mb on a data directory that is a small tmpfs: below it MAIL gets 452 4.3.1
     (before any DATA is sent) and an inbound call 503; what was taken before stays; with room
@@ -473,16 +487,7 @@ class DiskSpaceTest(fbtest.TempDirTest):
         code, text = s.mail("alice@example.com")
         self.assertEqual((code, text.decode()[:5]), (452, "4.3.1"), text)
         s.quit()
-        peer_dir = self.path("peer")
-        os.makedirs(peer_dir)
-        tif = self.path("one.tif")
-        fbtest.run("convert", "-o", tif, *pbm_pages(self.dir, 1), check=0)
-        peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
-        peer.proc.communicate(timeout=60)
-        with open(peer.report) as f:
-            self.assertEqual(json.load(f).get("sip_status"), 503)
-        with open(node.log.name) as f:
-            self.assertIn("503: low on disk space", f.read())
+        call_is_refused(self, node, "503: low on disk space")
         # Nothing taken before is lost; no inbound job was made.
         jobs = node.jobs()
         self.assertEqual([j["direction"] for j in jobs], ["out"], jobs)
@@ -501,8 +506,6 @@ class StoreUnavailableTest(fbtest.TempDirTest):
         import sqlite3
         node = Node(self.dir)
         self.addCleanup(node.stop)
-        tif = self.path("one.tif")
-        fbtest.run("convert", "-o", tif, *pbm_pages(self.dir, 1), check=0)
         msg = email.message.EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550123@fax.test", "locked out"
         msg.set_content("Not taken while the store is locked.")
@@ -514,14 +517,7 @@ class StoreUnavailableTest(fbtest.TempDirTest):
                 s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes())
             self.assertEqual((e.exception.smtp_code, e.exception.smtp_error[:5]), (451, b"4.3.0"))
             s.quit()
-            peer_dir = self.path("peer")
-            os.makedirs(peer_dir)
-            peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
-            peer.proc.communicate(timeout=120)
-            with open(peer.report) as f:
-                self.assertEqual(json.load(f).get("sip_status"), 503)
-            with open(node.log.name) as f:
-                self.assertIn("503: the job store is unavailable", f.read())
+            call_is_refused(self, node, "503: the job store is unavailable")
         finally:
             lock.execute("ROLLBACK")
             lock.close()
