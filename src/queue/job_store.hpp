@@ -2,7 +2,7 @@
 // (one per fax recipient), inbound receptions, and each job's history.
 //
 // JobStore is the interface every flow uses; each operation is one transaction. The embedded
-// default is SqliteJobStore (sqlite_job_store.hpp); open_job_store() opens the one a [store]
+// default is SqliteJobStore (sqlite_job_store.hpp; its operations are SqlJobStore's, sql_job_store.hpp); open_job_store() opens the one a [store]
 // url names. One conformance suite (tests/queue/job_store_test.cpp) holds for every
 // implementation.
 //

@@ -203,4 +203,55 @@ StoreStatus configure(sqlite3* db, int busy_timeout_ms) {
   return exec(db, "PRAGMA foreign_keys = ON", "open: foreign_keys");
 }
 
+namespace {
+
+class SqliteStatement final : public sql::Statement {
+ public:
+  explicit SqliteStatement(Stmt s) : s_(std::move(s)) {}
+  void bind_int(int i, int64_t v) override { s_.bind_int(i, v); }
+  void bind_text(int i, std::string_view v) override { s_.bind_text(i, v); }
+  void bind_null(int i, bool) override { s_.bind_opt_int(i, std::nullopt); }
+  fb::Result<bool, StoreError> step() override { return s_.step(); }
+  void reset() override { s_.reset(); }
+  bool is_null(int col) const override { return !s_.opt_int64(col); }
+  int64_t int64(int col) const override { return s_.int64(col); }
+  std::string text(int col) const override { return s_.text(col); }
+
+ private:
+  Stmt s_;
+};
+
+class SqliteConnection final : public sql::Connection {
+ public:
+  explicit SqliteConnection(Db db) : db_(std::move(db)) {}
+  sql::Dialect dialect() const override { return sql::Dialect::sqlite; }
+  fb::Result<std::unique_ptr<sql::Statement>, StoreError> prepare(std::string_view sql,
+                                                                 const std::string& op) override {
+    auto s = Stmt::prepare(db_.get(), sql, op);
+    if (!s) return s.error();
+    return std::unique_ptr<sql::Statement>(new SqliteStatement(std::move(*s)));
+  }
+  StoreStatus exec(const std::string& sql, std::string_view op) override {
+    return sqlite::exec(db_.get(), sql.c_str(), op);
+  }
+  // IMMEDIATE takes the write lock at the start: a second connection waits for the busy
+  // timeout instead of failing when it would later upgrade a read lock.
+  StoreStatus begin(const std::string& op) override { return sqlite::exec(db_.get(), "BEGIN IMMEDIATE", op); }
+  StoreStatus commit(const std::string& op) override { return sqlite::exec(db_.get(), "COMMIT", op); }
+  void rollback() noexcept override {
+    // A failed COMMIT may already have ended the transaction; only roll back one still open.
+    if (!sqlite3_get_autocommit(db_.get())) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  int64_t changes() const override { return sqlite3_changes64(db_.get()); }
+
+ private:
+  Db db_;
+};
+
+}  // namespace
+
+std::unique_ptr<sql::Connection> connection(Db db) {
+  return std::make_unique<SqliteConnection>(std::move(db));
+}
+
 }  // namespace queue::sqlite

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <utility>
 
+#include "queue/sql.hpp"
 #include "queue/store_error.hpp"
 
 struct sqlite3;
@@ -40,6 +41,9 @@ StoreStatus configure(sqlite3* db, int busy_timeout_ms);
 
 // Runs SQL that returns no rows we need (pragmas, DDL, BEGIN/COMMIT).
 StoreStatus exec(sqlite3* db, const char* sql, std::string_view op);
+
+// The job store's view of a connection (sql.hpp): BEGIN IMMEDIATE ... COMMIT.
+std::unique_ptr<sql::Connection> connection(Db db);
 
 class Stmt {
  public:
