@@ -5,6 +5,7 @@
 #include <array>
 #include <ctime>
 #include <iterator>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -254,7 +255,9 @@ fb::Result<std::vector<Job>, StoreError> SqlJobStore::jobs(const JobFilter& f) {
   // Changed since a time: the updated index narrows it first (the event stream asks every second).
   const std::string where =
       // (INDEXED BY: left alone, SQLite scans by id for the ORDER BY, every row every second.)
-      std::string(f.updated_since ? "INDEXED BY jobs_by_updated WHERE updated >= ?7 AND " : "WHERE (?7 IS NULL OR 1) AND ") +
+      std::string(!f.updated_since                          ? "WHERE (?7 IS NULL OR TRUE) AND "
+                  : db_->dialect() == sql::Dialect::sqlite ? "INDEXED BY jobs_by_updated WHERE updated >= ?7 AND "
+                                                           : "WHERE updated >= ?7 AND ") +
       "(?1 IS NULL OR state = ?1) AND (?2 IS NULL OR direction = ?2) "
       "AND (?3 IS NULL OR message_id = ?3) AND (?5 IS NULL OR id < ?5) AND (?6 IS NULL OR number = ?6) "
       "ORDER BY id DESC LIMIT ?4";
@@ -263,7 +266,7 @@ fb::Result<std::vector<Job>, StoreError> SqlJobStore::jobs(const JobFilter& f) {
   std::optional<std::string> dir;
   if (f.direction) dir = std::string(to_string(*f.direction));
   s->bind_opt_text(1, f.state).bind_opt_text(2, dir).bind_opt_text(3, f.message_id);
-  s->bind_int(4, f.limit == 0 ? -1 : f.limit);  // SQLite: a negative LIMIT is no limit
+  s->bind_int(4, f.limit == 0 ? std::numeric_limits<int64_t>::max() : f.limit);  // 0: no limit
   s->bind_opt_int(5, f.before_id).bind_opt_text(6, f.number).bind_opt_int(7, f.updated_since);
   return read_jobs(*s);
 }
@@ -274,7 +277,7 @@ fb::Result<std::vector<Job>, StoreError> SqlJobStore::next_ready(int64_t now, in
       *db_,
       "JOIN (SELECT id AS pick, priority AS prio, COALESCE(retry_at, created) AS due, ROW_NUMBER() OVER "
       "(PARTITION BY COALESCE(sender, ''), priority ORDER BY COALESCE(retry_at, created), id) AS turn "
-      "FROM jobs WHERE direction = 'out' AND state IN ('ready', 'retry') AND (retry_at IS NULL OR retry_at <= ?1)) "
+      "FROM jobs WHERE direction = 'out' AND state IN ('ready', 'retry') AND (retry_at IS NULL OR retry_at <= ?1)) AS p "
       "ON pick = jobs.id ORDER BY prio DESC, turn, due, pick LIMIT ?2",
       "next_ready");
   if (!s) return s.error();
@@ -610,7 +613,7 @@ StoreStatus SqlJobStore::add_deliveries(int64_t job, const std::vector<NewDelive
     if (auto r = u->bind_int(1, t).bind_int(2, job).run(); !r) return r;
     for (const auto& w : webhooks) {
       auto a = Stmt::prepare(*db_,
-                             "INSERT INTO webhook_events (job_id, event, state, time, url, user) "
+                             "INSERT INTO webhook_events (job_id, event, state, time, url, \"user\") "
                              "VALUES (?1, 'fax.received', ?2, ?3, ?4, ?5)",
                              op);
       if (!a) return a.error();
@@ -1088,10 +1091,10 @@ StoreStatus SqlJobStore::record_call(const CallRecord& c) {
     auto s = Stmt::prepare(
         *db_,
         "UPDATE jobs SET dials = dials + ?1, tries = tries + ?2, "
-        "pages = CASE WHEN ?3 THEN ?4 ELSE pages END, pages_done = CASE WHEN ?3 THEN ?5 ELSE pages_done END, "
-        "bad_rows = CASE WHEN ?3 THEN ?6 ELSE bad_rows END, remote_ident = CASE WHEN ?3 THEN ?7 ELSE remote_ident END, "
-        "subaddress = COALESCE(?8, subaddress), bit_rate = CASE WHEN ?9 THEN ?10 ELSE bit_rate END, "
-        "ecm = CASE WHEN ?9 THEN ?11 ELSE ecm END, duration = CASE WHEN ?9 THEN ?12 ELSE duration END, "
+        "pages = CASE WHEN ?3 <> 0 THEN ?4 ELSE pages END, pages_done = CASE WHEN ?3 <> 0 THEN ?5 ELSE pages_done END, "
+        "bad_rows = CASE WHEN ?3 <> 0 THEN ?6 ELSE bad_rows END, remote_ident = CASE WHEN ?3 <> 0 THEN ?7 ELSE remote_ident END, "
+        "subaddress = COALESCE(?8, subaddress), bit_rate = CASE WHEN ?9 <> 0 THEN ?10 ELSE bit_rate END, "
+        "ecm = CASE WHEN ?9 <> 0 THEN ?11 ELSE ecm END, duration = CASE WHEN ?9 <> 0 THEN ?12 ELSE duration END, "
         "media = CASE WHEN ?13 IS NULL THEN media ELSE ?13 END, "
         "detected_by = CASE WHEN ?13 IS NULL THEN detected_by ELSE ?14 END, outcome = COALESCE(?15, outcome), "
         "state = ?16, error = ?17, retry_at = ?18, lease_until = NULL, updated = ?19 WHERE id = ?20 "
@@ -1203,7 +1206,7 @@ namespace {
 
 constexpr const char* kWebhookColumns =
     "w.id, w.job_id, w.event, w.state, w.time, w.status, w.attempts, w.next_at, w.error, "
-    "COALESCE(w.url, m.webhook_url, ''), COALESCE(w.user, m.auth_user, '') "
+    "COALESCE(w.url, m.webhook_url, ''), COALESCE(w.\"user\", m.auth_user, '') "
     "FROM webhook_events w JOIN jobs j ON j.id = w.job_id LEFT JOIN messages m ON m.id = j.message_id ";
 
 fb::Result<std::vector<WebhookEvent>, StoreError> read_webhooks(Stmt& s) {

@@ -1,0 +1,302 @@
+// postgres.cpp — a PostgreSQL connection through libpq (see postgres.hpp).
+#include "queue/postgres.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <libpq-fe.h>
+
+namespace queue::postgres {
+
+namespace {
+
+constexpr unsigned kInt8Oid = 20, kTextOid = 25;
+// The store's writer lock (pg_advisory_xact_lock): "faxbridge" in its first eight letters' bits.
+constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7378697629483820646)";
+
+struct PgClose {
+  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+struct PgClear {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Conn = std::unique_ptr<PGconn, PgClose>;
+using Res = std::unique_ptr<PGresult, PgClear>;
+
+std::string trimmed(const char* s) {
+  std::string out = s ? s : "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+StoreErrc code_of(const PGresult* r) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (!state) return StoreErrc::db;
+  if (std::strncmp(state, "23", 2) == 0) return StoreErrc::conflict;
+  if (!std::strcmp(state, "40001") || !std::strcmp(state, "40P01") || !std::strcmp(state, "55P03"))
+    return StoreErrc::busy;
+  return StoreErrc::db;
+}
+
+StoreError error_of(PGconn* c, const PGresult* r, std::string_view op) {
+  std::string why = trimmed(r ? PQresultErrorMessage(r) : nullptr);
+  if (why.empty()) why = trimmed(PQerrorMessage(c));
+  if (why.empty()) why = "the connection to PostgreSQL failed";
+  // libpq starts its messages with "ERROR:  "; one line is enough.
+  if (why.rfind("ERROR:  ", 0) == 0) why.erase(0, 8);
+  if (auto nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
+  return StoreError{code_of(r), std::string(op) + ": " + why};
+}
+
+bool ok(const PGresult* r) {
+  const auto st = PQresultStatus(r);
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+class PgConnection;
+
+class PgStatement final : public sql::Statement {
+ public:
+  PgStatement(PgConnection& c, std::string sql, std::string op) : c_(c), sql_(std::move(sql)), op_(std::move(op)) {}
+  void bind_int(int i, int64_t v) override { set(i, std::to_string(v), kInt8Oid); }
+  void bind_text(int i, std::string_view v) override { set(i, valid_text(v), kTextOid); }
+  void bind_null(int i, bool text) override {
+    slot(i);
+    values_[size_t(i - 1)].reset();
+    types_[size_t(i - 1)] = text ? kTextOid : kInt8Oid;
+  }
+  fb::Result<bool, StoreError> step() override;
+  void reset() override {
+    res_.reset();
+    row_ = -1;
+    values_.clear();
+    types_.clear();
+  }
+  bool is_null(int col) const override { return PQgetisnull(res_.get(), row_, col) != 0; }
+  int64_t int64(int col) const override {
+    const char* v = PQgetvalue(res_.get(), row_, col);
+    if (!std::strcmp(v, "t")) return 1;  // a boolean expression
+    if (!std::strcmp(v, "f")) return 0;
+    return std::strtoll(v, nullptr, 10);
+  }
+  std::string text(int col) const override {
+    return std::string(PQgetvalue(res_.get(), row_, col), size_t(PQgetlength(res_.get(), row_, col)));
+  }
+
+ private:
+  void slot(int i) {
+    if (i < 1) return;
+    if (values_.size() < size_t(i)) {
+      values_.resize(size_t(i));
+      types_.resize(size_t(i), 0);
+    }
+  }
+  void set(int i, std::string v, unsigned type) {
+    if (i < 1) return;
+    slot(i);
+    values_[size_t(i - 1)] = std::move(v);
+    types_[size_t(i - 1)] = type;
+  }
+
+  PgConnection& c_;
+  std::string sql_, op_;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<Oid> types_;
+  Res res_;
+  int row_ = -1;
+};
+
+class PgConnection final : public sql::Connection {
+ public:
+  PgConnection(Conn c, int busy_timeout_ms) : c_(std::move(c)), busy_timeout_ms_(busy_timeout_ms) {}
+
+  StoreStatus setup() {
+    PQsetNoticeProcessor(c_.get(), [](void*, const char*) {}, nullptr);  // "already exists, skipping" and the like
+    const std::string set = "SET synchronous_commit = on; SET lock_timeout = " + std::to_string(busy_timeout_ms_) +
+                            "; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'";
+    return run_simple(set, "open: session settings");
+  }
+
+  sql::Dialect dialect() const override { return sql::Dialect::postgresql; }
+
+  fb::Result<std::unique_ptr<sql::Statement>, StoreError> prepare(std::string_view sql, const std::string& op) override {
+    return std::unique_ptr<sql::Statement>(new PgStatement(*this, numbered_parameters(sql), op));
+  }
+
+  StoreStatus exec(const std::string& sql, std::string_view op) override {
+    if (auto r = revive(op); !r) return r;
+    return run_simple(sql, op);
+  }
+
+  StoreStatus begin(const std::string& op) override {
+    if (auto r = revive(op); !r) return r;
+    if (auto r = run_simple("BEGIN", op); !r) return r;
+    in_tx_ = true;
+    if (auto r = run_simple(kWriterLock, op); !r) {
+      rollback();
+      return r;
+    }
+    return fb::Unit{};
+  }
+
+  StoreStatus commit(const std::string& op) override {
+    in_tx_ = false;
+    Res r(PQexec(c_.get(), "COMMIT"));
+    if (!ok(r.get())) return error_of(c_.get(), r.get(), op);
+    // PostgreSQL answers COMMIT of a transaction that failed with ROLLBACK, and no error.
+    if (std::strcmp(PQcmdStatus(r.get()), "COMMIT") != 0)
+      return StoreError{StoreErrc::db, std::string(op) + ": the transaction was rolled back"};
+    return fb::Unit{};
+  }
+
+  void rollback() noexcept override {
+    in_tx_ = false;
+    if (PQtransactionStatus(c_.get()) != PQTRANS_IDLE && PQstatus(c_.get()) == CONNECTION_OK)
+      Res(PQexec(c_.get(), "ROLLBACK"));
+  }
+
+  int64_t changes() const override { return changes_; }
+
+  // One statement of a PgStatement: executed at its first step.
+  fb::Result<Res, StoreError> execute(const std::string& sql, const std::vector<std::optional<std::string>>& values,
+                                      const std::vector<Oid>& types, const std::string& op) {
+    // Outside a transaction a dropped connection is opened again; inside one, the
+    // transaction is lost with it and the statement fails.
+    if (!in_tx_) {
+      if (auto r = revive(op); !r) return r.error();
+    }
+    std::vector<const char*> v(values.size());
+    for (size_t i = 0; i < values.size(); ++i) v[i] = values[i] ? values[i]->c_str() : nullptr;
+    Res r(PQexecParams(c_.get(), sql.c_str(), int(values.size()), types.empty() ? nullptr : types.data(),
+                       v.empty() ? nullptr : v.data(), nullptr, nullptr, 0));
+    if (!ok(r.get())) return error_of(c_.get(), r.get(), op);
+    const char* n = PQcmdTuples(r.get());
+    changes_ = (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
+    return r;
+  }
+
+ private:
+  StoreStatus run_simple(const std::string& sql, std::string_view op) {
+    Res r(PQexec(c_.get(), sql.c_str()));
+    if (!ok(r.get())) return error_of(c_.get(), r.get(), op);
+    return fb::Unit{};
+  }
+
+  // Outside a transaction, a connection PostgreSQL dropped is opened again.
+  StoreStatus revive(std::string_view op) {
+    if (PQstatus(c_.get()) == CONNECTION_OK) return fb::Unit{};
+    PQreset(c_.get());
+    if (PQstatus(c_.get()) != CONNECTION_OK) return error_of(c_.get(), nullptr, op);
+    return setup();
+  }
+
+  Conn c_;
+  int busy_timeout_ms_;
+  int64_t changes_ = 0;
+  bool in_tx_ = false;
+};
+
+fb::Result<bool, StoreError> PgStatement::step() {
+  if (row_ < 0 && !res_) {
+    auto r = c_.execute(sql_, values_, types_, op_);
+    if (!r) return r.error();
+    res_ = std::move(*r);
+  }
+  if (row_ + 1 < PQntuples(res_.get())) {
+    ++row_;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string numbered_parameters(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  char quote = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote) {
+      if (c == quote) quote = 0;  // a doubled quote closes and opens again: the same result
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '?' && i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+      out += '$';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string valid_text(std::string_view s) {
+  static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (c >= 0x01 && c <= 0x7F) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    bool good = len > 0 && i + len <= n;
+    for (size_t k = 1; good && k < len; ++k) {
+      const unsigned char b = p[i + k];
+      good = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (good) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += kReplacement;
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string redacted(const std::string& url) {
+  std::string out = url;
+  // postgresql://user:password@host/...: the password is between the first ':' after the
+  // scheme and the '@' that ends the authority.
+  if (const auto scheme = out.find("://"); scheme != std::string::npos) {
+    const auto start = scheme + 3;
+    const auto end = out.find_first_of("/?#", start);
+    const auto at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
+    const auto colon = out.find(':', start);
+    if (at != std::string::npos && at >= start && colon != std::string::npos && colon < at)
+      out = out.substr(0, colon + 1) + "***" + out.substr(at);
+  }
+  // ...?password=...: the parameter's value.
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    if (p == 0 || (out[p - 1] != '?' && out[p - 1] != '&')) continue;
+    const auto v = p + 9;
+    const auto e = out.find_first_of("&#", v);
+    out.replace(v, (e == std::string::npos ? out.size() : e) - v, "***");
+  }
+  return out;
+}
+
+fb::Result<std::unique_ptr<sql::Connection>, StoreError> connect(const std::string& url, int busy_timeout_ms) {
+  Conn c(PQconnectdb(url.c_str()));
+  if (!c || PQstatus(c.get()) != CONNECTION_OK) {
+    std::string why = c ? trimmed(PQerrorMessage(c.get())) : "out of memory";
+    if (auto nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
+    return StoreError{StoreErrc::db, "open " + redacted(url) + ": " + why};
+  }
+  auto pc = std::make_unique<PgConnection>(std::move(c), busy_timeout_ms);
+  if (auto r = pc->setup(); !r) return r.error();
+  return std::unique_ptr<sql::Connection>(std::move(pc));
+}
+
+}  // namespace queue::postgres

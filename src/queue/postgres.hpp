@@ -1,0 +1,44 @@
+// postgres.hpp — a PostgreSQL connection through libpq, as the job store sees one (sql.hpp).
+// Internal to queue/.
+//
+// WHAT: statements written with SQLite's ?N parameters run as $N (outside quotes); parameters
+// are sent as text with their type (int8 or text), results read as text. A connection that
+// PostgreSQL dropped (a server restart, a failover) is opened again before the next statement
+// or transaction that starts outside a transaction; a transaction it was in is lost and reported.
+// DURABILITY: each session sets synchronous_commit = on, whatever the server's default, so a
+// COMMIT has reached the server's disk (and its synchronous standbys) when it returns: the SMTP
+// 250 relies on it. A COMMIT that PostgreSQL turns into a ROLLBACK (an aborted transaction) is
+// an error, never success.
+// WRITERS: begin() takes a transaction-scoped advisory lock (pg_advisory_xact_lock), so the
+// store's writers, on every node, are serialized as SQLite's BEGIN IMMEDIATE serializes them,
+// and a read-then-write operation cannot lose another node's update. Waiting for it (or any
+// row lock) is bounded by lock_timeout = the store's busy timeout: then busy.
+// TEXT: PostgreSQL keeps text as UTF-8 and refuses a NUL byte or an invalid sequence; such bytes
+// from strangers (a caller's name, a far end's error) are stored as U+FFFD rather than losing
+// the row that carries them.
+// ERRORS: SQLSTATE class 23 (integrity) -> conflict; 40001, 40P01, 55P03 (serialization,
+// deadlock, lock timeout) -> busy; anything else, and a lost connection -> db.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "queue/sql.hpp"
+
+namespace queue::postgres {
+
+// Connects to `url` (a libpq connection URI, postgresql://user:password@host:port/db?...).
+// The password is never part of an error message.
+[[nodiscard]] fb::Result<std::unique_ptr<sql::Connection>, StoreError> connect(const std::string& url,
+                                                                               int busy_timeout_ms);
+
+// `url` with its password (if any) replaced by "***": what a log line or an error may show.
+std::string redacted(const std::string& url);
+
+// `sql` with each ?N parameter outside quotes written $N (what the PostgreSQL backend sends).
+std::string numbered_parameters(std::string_view sql);
+
+// `s` as valid UTF-8 without NUL: each invalid byte and each NUL becomes U+FFFD.
+std::string valid_text(std::string_view s);
+
+}  // namespace queue::postgres

@@ -1,0 +1,145 @@
+// pg_job_store_test.cpp — what only the PostgreSQL store does (the operations themselves are in
+// the conformance suite, job_store_test.cpp): the schema created once when nodes start together,
+// a schema from the future refused, a connection PostgreSQL dropped opened again, text PostgreSQL
+// would refuse kept, a password never shown; and the SQL rewriting of postgres.hpp.
+#include "queue/pg_job_store.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "job_store_fixtures.hpp"
+#include "pg_server.hpp"
+#include "queue/postgres.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using queue::PgJobStore;
+using queue_test::PgServer;
+using queue_test::TempDir;
+
+class PgJobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pg = PgServer::get();
+    ASSERT_NE(pg, nullptr);
+    schema = pg->schema_for(tmp.path());
+  }
+  std::string url() const { return pg->url(schema); }
+  std::string scalar(const std::string& sql) const { return pg->scalar(schema, sql); }
+
+  TempDir tmp;
+  PgServer* pg = nullptr;
+  std::string schema;
+};
+
+TEST_F(PgJobStoreTest, NodesStartingTogetherCreateTheSchemaOnce) {
+  constexpr int kNodes = 4;
+  std::vector<pid_t> pids;
+  for (int n = 0; n < kNodes; ++n) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto s = PgJobStore::open(url());
+      if (!s) _exit(2);
+      auto ids = queue_test::enqueue(**s, "00000000000000a" + std::to_string(n), 1);
+      _exit(ids.size() == 1 ? 0 : 3);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a node failed to open the store: " << status;
+  }
+  EXPECT_EQ(scalar("SELECT string_agg(version::text, ',') FROM schema_version"), std::to_string(queue::kSchemaVersion));
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), std::to_string(kNodes));
+  auto again = PgJobStore::open(url());  // an existing, current schema is left alone
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), std::to_string(kNodes));
+}
+
+TEST_F(PgJobStoreTest, ASchemaFromTheFutureIsRefused) {
+  ASSERT_TRUE(PgJobStore::open(url()));
+  ASSERT_EQ(scalar("UPDATE schema_version SET version = 999 RETURNING version"), "999");
+  auto s = PgJobStore::open(url());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("schema version 999, newer than this faxbridge's"), std::string::npos)
+      << s.error().message;
+}
+
+TEST_F(PgJobStoreTest, AServerThatCannotBeReachedIsNamedWithoutItsPassword) {
+  auto s = PgJobStore::open("postgresql://fax:s3cret@127.0.0.1:1/fax?connect_timeout=2");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, queue::StoreErrc::db);
+  EXPECT_EQ(s.error().message.rfind("open postgresql://fax:***@127.0.0.1:1/fax?connect_timeout=2: ", 0), 0u)
+      << s.error().message;
+  EXPECT_EQ(s.error().message.find("s3cret"), std::string::npos);
+}
+
+// PostgreSQL restarted, or a pooler or failover cut the session: the next operation opens it
+// again; nothing committed is lost.
+TEST_F(PgJobStoreTest, AConnectionPostgresqlDroppedIsOpenedAgain) {
+  auto s = PgJobStore::open(url());
+  ASSERT_TRUE(s) << s.error().message;
+  auto ids = queue_test::enqueue(**s, "00000000000000b1", 1);
+  ASSERT_EQ(ids.size(), 1u);
+  ASSERT_NE(scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'fbtest' "
+                   "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"),
+            "0");
+  // The first statement after the cut may fail with it, never with a wrong answer.
+  auto job = (*s)->job(ids[0]);
+  if (!job) job = (*s)->job(ids[0]);
+  ASSERT_TRUE(job) << job.error().message;
+  EXPECT_EQ(job->state, "queued");
+  ASSERT_TRUE(static_cast<queue::JobStore&>(**s).set_state(ids[0], "ready"));
+  EXPECT_EQ(scalar("SELECT state FROM jobs WHERE id = " + std::to_string(ids[0])), "ready");
+}
+
+// A caller's name from SIP may hold bytes that are not UTF-8, or a NUL: the reception is recorded
+// with U+FFFD in their place rather than refused.
+TEST_F(PgJobStoreTest, TextPostgresqlWouldRefuseIsKeptWithReplacementCharacters) {
+  auto s = PgJobStore::open(url());
+  ASSERT_TRUE(s) << s.error().message;
+  queue::NewInbound in{"+15550100", std::nullopt, "+33140000000"};
+  in.caller_name = std::string("Caf\xe9 \xff", 6) + std::string(1, '\0') + "x";
+  auto id = (*s)->create_inbound(in);
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ((*s)->job(*id)->caller_name, "Caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBDx");
+}
+
+TEST(Postgres, ParametersAreNumberedOutsideQuotesOnly) {
+  using queue::postgres::numbered_parameters;
+  EXPECT_EQ(numbered_parameters("SELECT a FROM t WHERE b = ?1 AND c IN (?2, ?12)"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $12)");
+  EXPECT_EQ(numbered_parameters("SELECT '?1', \"?2\", ?3, 'it''s ?4'"), "SELECT '?1', \"?2\", $3, 'it''s ?4'");
+  EXPECT_EQ(numbered_parameters("SELECT ? , ?x"), "SELECT ? , ?x");
+}
+
+TEST(Postgres, TextIsMadeValidUtf8) {
+  using queue::postgres::valid_text;
+  EXPECT_EQ(valid_text("plain ASCII"), "plain ASCII");
+  EXPECT_EQ(valid_text("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x93\xA0"), "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x93\xA0");  // é € 📠
+  EXPECT_EQ(valid_text(std::string("a\0b", 3)), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(valid_text("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");              // overlong
+  EXPECT_EQ(valid_text("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
+  EXPECT_EQ(valid_text("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");              // cut short
+  EXPECT_EQ(valid_text("\xF4\x90\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // > U+10FFFF
+}
+
+TEST(Postgres, PasswordsAreRedacted) {
+  using queue::postgres::redacted;
+  EXPECT_EQ(redacted("postgresql://fax:pw@db.example:5432/fax"), "postgresql://fax:***@db.example:5432/fax");
+  EXPECT_EQ(redacted("postgresql://fax@db/fax"), "postgresql://fax@db/fax");
+  EXPECT_EQ(redacted("postgresql://db/fax?user=a@b"), "postgresql://db/fax?user=a@b");
+  EXPECT_EQ(redacted("postgresql://fax:p@ss@db/fax"), "postgresql://fax:***@db/fax");
+  EXPECT_EQ(redacted("postgresql:///fax?host=/run/postgresql"), "postgresql:///fax?host=/run/postgresql");
+  EXPECT_EQ(redacted("postgresql://db/fax?user=fax&password=pw&sslmode=require"),
+            "postgresql://db/fax?user=fax&password=***&sslmode=require");
+}
+
+}  // namespace
