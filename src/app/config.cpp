@@ -144,7 +144,7 @@ listen = "127.0.0.1:8025"                # a string or a list
 # hosts = ["fax.example.com"]            # names the API is reached by, besides IP addresses and localhost
 
 [store]
-# url = "sqlite:var/faxbridge.db"        # default sqlite:<data_dir>/faxbridge.db; postgresql://... (later)
+# url = "sqlite:var/faxbridge.db"        # default sqlite:<data_dir>/faxbridge.db; postgresql://user@host:port/db (several nodes share it)
 )toml";
 
 // ---- enumerations: one table per enum serves both parsing and to_string ----
@@ -424,7 +424,9 @@ std::optional<std::string> check_ldap_filter(std::string_view v) {
 
 std::optional<std::string> check_store_url(std::string_view v) {
   if (v.starts_with("sqlite:") && v.size() > 7 && !has_control(v)) return std::nullopt;
-  return must_be("sqlite:PATH (other stores are not supported yet)", v);
+  const bool pg = v.starts_with("postgresql://") || v.starts_with("postgres://");
+  if (pg && v.find_first_of(" \t") == std::string_view::npos && !has_control(v)) return std::nullopt;
+  return must_be("sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...]", v);
 }
 
 // ---- reading ----

@@ -82,7 +82,8 @@
 //              loopback); hosts []: host names the API may be reached by (DNS rebinding defence);
 //              webhook_allow_private false: webhooks may go to loopback and private addresses;
 //              webhook_timeout_s 10 (1..120): one webhook attempt
-//   [store]    url "sqlite:<data_dir>/faxbridge.db"
+//   [store]    url "sqlite:<data_dir>/faxbridge.db", or "postgresql://..." (a libpq URI: the store
+//              several nodes share, queue/pg_job_store.hpp)
 //   [log]      format "text" (text | json | logfmt: one object or key=value line per event with
 //              time, level, component, job); level "info" (debug | info | warn | error);
 //              t30_trace false (spandsp's T.30 trace of every call on stderr)

@@ -100,9 +100,12 @@ std::vector<tcp::endpoint> endpoints(const std::vector<std::string>& listen) {
   return out;
 }
 
-std::string sqlite_path(const config::Config& cfg) {
+// Where the job store is, as queue::open_job_store() takes it: the SQLite file's path
+// ("sqlite:" taken off), or the postgresql:// URL as it is.
+std::string store_location(const config::Config& cfg) {
   const std::string& url = cfg.store.url;
-  if (url.rfind("sqlite:", 0) != 0) throw std::runtime_error("store url " + url + ": only sqlite: is supported yet");
+  if (queue::is_postgresql_url(url)) return url;
+  if (url.rfind("sqlite:", 0) != 0) throw std::runtime_error("store url " + url + ": not sqlite: or postgresql://");
   return url.substr(7);
 }
 
@@ -610,7 +613,8 @@ DataDir enter_data_dir(config::Config& cfg) {
   };
   outside(cfg.node.spool_dir, "spool_dir");
   if (cfg.delivery.mode == config::DeliveryMode::maildir) outside(cfg.delivery.maildir, "maildir");
-  std::string db = sqlite_path(cfg);
+  const std::string db = store_location(cfg);
+  const bool local_db = !queue::is_postgresql_url(db);
   if (as) {
     for (const auto& [dir, key] : own) {
       check_owner(dir, key);
@@ -619,7 +623,7 @@ DataDir enter_data_dir(config::Config& cfg) {
       }
     }
     // A store outside those directories: its own files (its directory must let the user write).
-    if (const std::string r = relative_to(db, data); r[0] == '/') {
+    if (const std::string r = local_db ? relative_to(db, data) : ""; local_db && r[0] == '/') {
       for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
         // Changed through the descriptor of the very file checked (a name swapped meanwhile
         // changes nothing else).
@@ -644,7 +648,7 @@ DataDir enter_data_dir(config::Config& cfg) {
   cfg.node.data_dir = ".";
   rebase(cfg.node.spool_dir);
   rebase(cfg.delivery.maildir);
-  cfg.store.url = "sqlite:" + relative_to(db, data);
+  if (local_db) cfg.store.url = "sqlite:" + relative_to(db, data);
   for (std::string* f : {&cfg.smtp.tls_cert, &cfg.smtp.tls_key, &cfg.sip.tls_cert, &cfg.sip.tls_key,
                          &cfg.delivery.tls_client_cert, &cfg.delivery.tls_client_key}) {
     rebase(*f);
@@ -744,19 +748,23 @@ int run(config::Config cfg, Reloader reloader) {
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");
-  const std::string db = sqlite_path(cfg);
-  if (fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
+  const std::string db = store_location(cfg);
+  const bool local_db = !queue::is_postgresql_url(db);
+  if (local_db && fs::path(db).has_parent_path()) fs::create_directories(fs::path(db).parent_path());
   auto opened = queue::open_job_store(db);
   if (!opened) throw std::runtime_error(opened.error().message);
   std::unique_ptr<queue::JobStore> store = std::move(*opened);
-  // Paths an older version stored relative to its working directory (store_paths.hpp).
-  auto rebased = queue::rebase_stored_paths(db, [&](const std::string& p) {
-    if (p.empty()) return p;
-    const fs::path abs = p[0] == '/' ? fs::path(p) : where.old_cwd / p;
-    return relative_to(abs.string(), fs::path(data_dir));
-  });
-  if (!rebased) throw std::runtime_error(rebased.error().message);
-  if (*rebased > 0) log("the store's " + std::to_string(*rebased) + " file path(s) now name files in " + data_dir);
+  // Paths an older version stored relative to its working directory (store_paths.hpp); a
+  // PostgreSQL store was never written by one.
+  if (local_db) {
+    auto rebased = queue::rebase_stored_paths(db, [&](const std::string& p) {
+      if (p.empty()) return p;
+      const fs::path abs = p[0] == '/' ? fs::path(p) : where.old_cwd / p;
+      return relative_to(abs.string(), fs::path(data_dir));
+    });
+    if (!rebased) throw std::runtime_error(rebased.error().message);
+    if (*rebased > 0) log("the store's " + std::to_string(*rebased) + " file path(s) now name files in " + data_dir);
+  }
   reconcile(spool, *store);
   auto users = queue::UserStore::open(db);
   if (!users) throw std::runtime_error(users.error().message);
@@ -773,7 +781,7 @@ int run(config::Config cfg, Reloader reloader) {
   asio::thread_pool store_pool(1);  // the job store and fsyncs: never on the io thread
   asio::thread_pool documents_pool(1);  // the API's PDFs and page previews: never on the store thread
   gateway::ConverterOptions copt;
-  copt.store_path = db;
+  copt.store = db;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
   copt.resolution = std::string(config::to_string(cfg.fax.resolution));
   copt.cover_senders = cfg.fax.cover_senders;
@@ -784,7 +792,8 @@ int run(config::Config cfg, Reloader reloader) {
   }
   // A store placed outside the data directory: its directory too (the converters share the
   // node's user, which owns it).
-  if (fs::path(db).is_absolute() && fs::path(db).has_parent_path()) copt.hide.push_back(fs::path(db).parent_path().string());
+  if (local_db && fs::path(db).is_absolute() && fs::path(db).has_parent_path())
+    copt.hide.push_back(fs::path(db).parent_path().string());
   std::function<void()> poke_dispatcher;
   copt.on_ready = [&] {
     if (poke_dispatcher) poke_dispatcher();

@@ -46,16 +46,17 @@ std::optional<config::Config> load(const std::optional<std::string>& path, const
 
 std::optional<queue::UserStore> users(const config::Config& cfg, const std::string& cmd) {
   const std::string& url = cfg.store.url;
-  if (url.rfind("sqlite:", 0) != 0) {
-    fail(cmd, "store url " + url + ": only sqlite: is supported yet", 3);
+  const bool pg = queue::is_postgresql_url(url);
+  if (!pg && url.rfind("sqlite:", 0) != 0) {
+    fail(cmd, "store url " + url + ": not sqlite: or postgresql://", 3);
     return std::nullopt;
   }
-  const std::string path = url.substr(7);
-  if (fs::path(path).has_parent_path()) {
+  const std::string path = pg ? url : url.substr(7);
+  if (!pg && fs::path(path).has_parent_path()) {
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
   }
-  // The job store's schema first: the users' tables live beside it in the same file.
+  // The job store's schema first: the users' tables live beside it in the same database.
   if (auto js = queue::open_job_store(path); !js) {
     fail(cmd, js.error().message, 3);
     return std::nullopt;

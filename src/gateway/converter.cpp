@@ -346,7 +346,7 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
 }
 
 void Converter::run(bool resume_left_work) {
-  auto opened = queue::open_job_store(opt_.store_path);
+  auto opened = queue::open_job_store(opt_.store);
   if (!opened) return;
   std::unique_ptr<queue::JobStore> store = std::move(*opened);
   Server server;

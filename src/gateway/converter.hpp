@@ -48,7 +48,7 @@ inline constexpr int kMaxRenderedPages = 1000;
 
 struct ConverterOptions {
   std::string executable = "/proc/self/exe";  // the faxbridge binary
-  std::string store_path;                     // the SQLite file
+  std::string store;                          // the job store: its SQLite file or postgresql:// URL
   std::string resolution = "fine";
   std::string paper = "auto";
   std::vector<std::string> cover_senders;  // [fax] cover_senders: address, "@domain" or "*"

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
+#include "queue/pg_job_store.hpp"
 #include "queue/sqlite_job_store.hpp"
 
 namespace queue {
@@ -104,8 +105,17 @@ bool logged(const StoreStatus& status) {
   return bool(status);
 }
 
-fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& path, StoreOptions options) {
-  auto s = SqliteJobStore::open(path, std::move(options));
+bool is_postgresql_url(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& location, StoreOptions options) {
+  if (is_postgresql_url(location)) {
+    auto s = PgJobStore::open(location, std::move(options));
+    if (!s) return s.error();
+    return std::unique_ptr<JobStore>(std::move(*s));
+  }
+  auto s = SqliteJobStore::open(location, std::move(options));
   if (!s) return s.error();
   return std::unique_ptr<JobStore>(std::move(*s));
 }

@@ -481,9 +481,12 @@ class JobStore {
   [[nodiscard]] virtual StoreStatus set_message_state(const std::string& id, std::string_view state) = 0;
 };
 
-// Opens the store a [store] url names (its SQLite file; "sqlite:" already taken off): created or
-// migrated as needed.
-[[nodiscard]] fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& path,
+// A PostgreSQL connection URI: postgresql://... or postgres://...
+bool is_postgresql_url(std::string_view location);
+
+// Opens the store a [store] url names: a postgresql:// URL (PgJobStore), else the path of its
+// SQLite file ("sqlite:" already taken off). Created or migrated as needed.
+[[nodiscard]] fb::Result<std::unique_ptr<JobStore>, StoreError> open_job_store(const std::string& location,
                                                                                StoreOptions options = {});
 
 // For a write whose failure its caller can only make known: logs the store's sentence (which

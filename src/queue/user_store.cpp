@@ -1,17 +1,19 @@
-// user_store.cpp — API users and token hashes in SQLite (see user_store.hpp).
+// user_store.cpp — API users and token hashes in the job store's database (see user_store.hpp).
 #include "queue/user_store.hpp"
 
 #include <cctype>
 #include <ctime>
 #include <set>
 
-#include <sqlite3.h>
+#include "queue/job_store.hpp"
+#include "queue/postgres.hpp"
+#include "queue/sqlite.hpp"
 
 namespace queue {
 namespace {
 
-using sqlite::Stmt;
-using sqlite::Tx;
+using sql::Stmt;
+using sql::Tx;
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS api_users (
@@ -27,6 +29,24 @@ CREATE TABLE IF NOT EXISTS api_tokens (
   created INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens(user);
+)";
+
+// PostgreSQL: the same tables, with the column SQLite added later from the start.
+constexpr const char* kPgSchema = R"(
+CREATE TABLE IF NOT EXISTS api_users (
+  name TEXT PRIMARY KEY,
+  admin BIGINT NOT NULL,
+  mailboxes TEXT NOT NULL,
+  webhook_secret TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  webhook_url TEXT
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  hash TEXT PRIMARY KEY,
+  "user" TEXT NOT NULL REFERENCES api_users(name) ON DELETE CASCADE,
+  created BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens("user");
 )";
 
 constexpr size_t kMaxMailboxes = 16;
@@ -78,26 +98,38 @@ std::optional<std::string> UserStore::check_name(const std::string& name) {
   return std::nullopt;
 }
 
-fb::Result<UserStore, StoreError> UserStore::open(const std::string& path, int busy_timeout_ms) {
-  auto db = sqlite::open(path);
-  if (!db) return db.error();
-  if (auto r = sqlite::configure(db->get(), busy_timeout_ms); !r) return r.error();
+fb::Result<UserStore, StoreError> UserStore::open(const std::string& location, int busy_timeout_ms) {
+  std::unique_ptr<sql::Connection> db;
+  if (is_postgresql_url(location)) {
+    auto c = postgres::connect(location, busy_timeout_ms);
+    if (!c) return c.error();
+    db = std::move(*c);
+  } else {
+    auto c = sqlite::open(location);
+    if (!c) return c.error();
+    if (auto r = sqlite::configure(c->get(), busy_timeout_ms); !r) return r.error();
+    db = sqlite::connection(std::move(*c));
+  }
   {
-    auto tx = Tx::begin(db->get(), "open users");
+    // (A write transaction: nodes starting together create the tables once.)
+    auto tx = Tx::begin(*db, "open users");
     if (!tx) return tx.error();
-    if (auto r = sqlite::exec(db->get(), kSchema, "open users: schema"); !r) return r.error();
-    // Added after the table's first release: a store made before it gains the column.
-    auto has = Stmt::prepare(db->get(), "SELECT 1 FROM pragma_table_info('api_users') WHERE name = 'webhook_url'", "open users");
-    if (!has) return has.error();
-    auto row = has->step();
-    if (!row) return row.error();
-    if (!*row) {
-      if (auto r = sqlite::exec(db->get(), "ALTER TABLE api_users ADD COLUMN webhook_url TEXT", "open users: webhook_url"); !r)
-        return r.error();
+    const bool pg = db->dialect() == sql::Dialect::postgresql;
+    if (auto r = db->exec(pg ? kPgSchema : kSchema, "open users: schema"); !r) return r.error();
+    if (!pg) {
+      // Added after the table's first release: a store made before it gains the column.
+      auto has = Stmt::prepare(*db, "SELECT 1 FROM pragma_table_info('api_users') WHERE name = 'webhook_url'", "open users");
+      if (!has) return has.error();
+      auto row = has->step();
+      if (!row) return row.error();
+      if (!*row) {
+        if (auto r = db->exec("ALTER TABLE api_users ADD COLUMN webhook_url TEXT", "open users: webhook_url"); !r)
+          return r.error();
+      }
     }
     if (auto r = tx->commit(); !r) return r.error();
   }
-  return UserStore(std::move(*db));
+  return UserStore(std::move(db));
 }
 
 fb::Result<std::string, StoreError> UserStore::add_token(const std::string& name, bool admin,
@@ -112,20 +144,20 @@ fb::Result<std::string, StoreError> UserStore::add_token(const std::string& name
   }
   if (token_hash.size() != 64 || new_secret.empty()) return invalid(op, "no token hash or secret");
   const int64_t now = std::time(nullptr);
-  auto tx = Tx::begin(db_.get(), op);
+  auto tx = Tx::begin(*db_, op);
   if (!tx) return tx.error();
-  auto up = Stmt::prepare(db_.get(),
-                          "INSERT INTO api_users(name, admin, mailboxes, webhook_secret, created) VALUES(?,?,?,?,?) "
+  auto up = Stmt::prepare(*db_,
+                          "INSERT INTO api_users(name, admin, mailboxes, webhook_secret, created) VALUES(?1, ?2, ?3, ?4, ?5) "
                           "ON CONFLICT(name) DO UPDATE SET admin = excluded.admin, mailboxes = excluded.mailboxes",
                           op);
   if (!up) return up.error();
   up->bind_text(1, name).bind_int(2, admin ? 1 : 0).bind_text(3, join(mailboxes)).bind_text(4, new_secret).bind_int(5, now);
   if (auto r = up->run(); !r) return r.error();
-  auto tok = Stmt::prepare(db_.get(), "INSERT INTO api_tokens(hash, user, created) VALUES(?,?,?)", op);
+  auto tok = Stmt::prepare(*db_, "INSERT INTO api_tokens(hash, \"user\", created) VALUES(?1, ?2, ?3)", op);
   if (!tok) return tok.error();
   tok->bind_text(1, token_hash).bind_text(2, name).bind_int(3, now);
   if (auto r = tok->run(); !r) return r.error();
-  auto sec = Stmt::prepare(db_.get(), "SELECT webhook_secret FROM api_users WHERE name = ?", op);
+  auto sec = Stmt::prepare(*db_, "SELECT webhook_secret FROM api_users WHERE name = ?1", op);
   if (!sec) return sec.error();
   sec->bind_text(1, name);
   auto row = sec->step();
@@ -136,7 +168,7 @@ fb::Result<std::string, StoreError> UserStore::add_token(const std::string& name
 }
 
 fb::Result<std::optional<std::string>, StoreError> UserStore::webhook_secret(const std::string& name) {
-  auto s = Stmt::prepare(db_.get(), "SELECT webhook_secret FROM api_users WHERE name = ?", "webhook_secret(" + name + ")");
+  auto s = Stmt::prepare(*db_, "SELECT webhook_secret FROM api_users WHERE name = ?1", "webhook_secret(" + name + ")");
   if (!s) return s.error();
   s->bind_text(1, name);
   auto row = s->step();
@@ -146,9 +178,9 @@ fb::Result<std::optional<std::string>, StoreError> UserStore::webhook_secret(con
 }
 
 fb::Result<std::vector<ApiUser>, StoreError> UserStore::list() {
-  auto s = Stmt::prepare(db_.get(),
+  auto s = Stmt::prepare(*db_,
                          "SELECT u.name, u.admin, u.mailboxes, u.webhook_secret, u.created, "
-                         "(SELECT count(*) FROM api_tokens t WHERE t.user = u.name), u.webhook_url FROM api_users u "
+                         "(SELECT count(*) FROM api_tokens t WHERE t.\"user\" = u.name), u.webhook_url FROM api_users u "
                          "ORDER BY u.name",
                          "token list");
   if (!s) return s.error();
@@ -167,23 +199,23 @@ fb::Result<std::vector<ApiUser>, StoreError> UserStore::list() {
 
 StoreStatus UserStore::revoke(const std::string& name) {
   const std::string op = "token revoke " + name;
-  auto tx = Tx::begin(db_.get(), op);
+  auto tx = Tx::begin(*db_, op);
   if (!tx) return tx.error();
-  auto s = Stmt::prepare(db_.get(), "DELETE FROM api_users WHERE name = ?", op);
+  auto s = Stmt::prepare(*db_, "DELETE FROM api_users WHERE name = ?1", op);
   if (!s) return s.error();
   s->bind_text(1, name);
   if (auto r = s->run(); !r) return r.error();
-  if (sqlite3_changes(db_.get()) == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
+  if (db_->changes() == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
   return tx->commit();
 }
 
 StoreStatus UserStore::set_webhook(const std::string& name, const std::optional<std::string>& url) {
   const std::string op = "webhook of " + name;
-  auto s = Stmt::prepare(db_.get(), "UPDATE api_users SET webhook_url = ? WHERE name = ?", op);
+  auto s = Stmt::prepare(*db_, "UPDATE api_users SET webhook_url = ?1 WHERE name = ?2", op);
   if (!s) return s.error();
   s->bind_opt_text(1, url).bind_text(2, name);
   if (auto r = s->run(); !r) return r.error();
-  if (sqlite3_changes(db_.get()) == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
+  if (db_->changes() == 0) return StoreError{StoreErrc::not_found, op + ": no user of that name"};
   return fb::Unit{};
 }
 
@@ -194,7 +226,7 @@ fb::Result<std::vector<WebhookTarget>, StoreError> UserStore::webhook_targets(co
   };
   std::set<std::string> wanted;
   for (const auto& r : recipients) wanted.insert(lower(r));
-  auto s = Stmt::prepare(db_.get(), "SELECT name, mailboxes, webhook_url FROM api_users WHERE webhook_url IS NOT NULL ORDER BY name",
+  auto s = Stmt::prepare(*db_, "SELECT name, mailboxes, webhook_url FROM api_users WHERE webhook_url IS NOT NULL ORDER BY name",
                          "webhook targets");
   if (!s) return s.error();
   std::vector<WebhookTarget> out;
@@ -213,9 +245,9 @@ fb::Result<std::vector<WebhookTarget>, StoreError> UserStore::webhook_targets(co
 }
 
 fb::Result<std::optional<ApiUser>, StoreError> UserStore::find(const std::string& token_hash) {
-  auto s = Stmt::prepare(db_.get(),
+  auto s = Stmt::prepare(*db_,
                          "SELECT u.name, u.admin, u.mailboxes, u.webhook_secret, u.created FROM api_tokens t "
-                         "JOIN api_users u ON u.name = t.user WHERE t.hash = ?",
+                         "JOIN api_users u ON u.name = t.\"user\" WHERE t.hash = ?1",
                          "token find");
   if (!s) return s.error();
   s->bind_text(1, token_hash);

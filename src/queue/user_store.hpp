@@ -3,9 +3,10 @@
 // A user has a name, an admin flag, the mailboxes whose received faxes it may see, and a
 // webhook secret (the key that signs its webhooks, issue 16). A token belongs to one user; the
 // store keeps only its hash (api::token_hash), so the file gives no token away.
-// STORAGE: tables api_users and api_tokens in the job store's SQLite file, created when absent
+// STORAGE: tables api_users and api_tokens in the job store's database (its SQLite file, or the
+// PostgreSQL database a cluster shares, so every node knows every token), created when absent
 // (their own tables: the job store's schema and migrations are not touched), on a connection of
-// their own with the job store's pragmas (WAL, synchronous=FULL, foreign keys).
+// their own with the job store's settings (sql.hpp).
 // THREADS: one thread at a time, like JobStore (the daemon's store thread, or the CLI).
 // LIMITS: a name is 1–64 characters of [A-Za-z0-9._@-]; at most 16 mailboxes per user.
 #pragma once
@@ -15,7 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "queue/sqlite.hpp"
+#include <memory>
+
+#include "queue/sql.hpp"
 #include "queue/store_error.hpp"
 #include "queue/webhook_target.hpp"
 
@@ -33,7 +36,8 @@ struct ApiUser {
 
 class UserStore {
  public:
-  static fb::Result<UserStore, StoreError> open(const std::string& path, int busy_timeout_ms = 5000);
+  // `location`: a SQLite file's path, or a postgresql:// URL (is_postgresql_url).
+  static fb::Result<UserStore, StoreError> open(const std::string& location, int busy_timeout_ms = 5000);
 
   // Creates the user if needed (with `new_secret` as its webhook secret; an existing user's admin
   // flag and mailboxes are updated) and records a token by its hash, in one transaction. Returns
@@ -57,8 +61,8 @@ class UserStore {
   static std::optional<std::string> check_name(const std::string& name);  // why it is not a valid name
 
  private:
-  explicit UserStore(sqlite::Db db) : db_(std::move(db)) {}
-  sqlite::Db db_;
+  explicit UserStore(std::unique_ptr<sql::Connection> db) : db_(std::move(db)) {}
+  std::unique_ptr<sql::Connection> db_;
 };
 
 }  // namespace queue

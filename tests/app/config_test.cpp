@@ -249,6 +249,14 @@ TEST(Defaults, ExplicitPathsWinOverDataDir) {
   EXPECT_EQ(c.store.url, "sqlite:jobs.db");
 }
 
+TEST(Defaults, APostgresqlStoreIsTakenAsWritten) {
+  for (const std::string url : {"postgresql://fax:pw@db.example:5432/fax?sslmode=require", "postgres://db/fax",
+                                "postgresql:///fax?host=/run/postgresql"}) {
+    Config c = load("[store]\nurl = \"" + url + "\"\n");
+    EXPECT_EQ(c.store.url, url);
+  }
+}
+
 TEST(Defaults, FromFollowsTheFirstSmtpDomain) {
   EXPECT_EQ(load("[smtp]\ndomains = [\"fax.example.com\", \"b.example\"]\n").delivery.from,
             "fax@fax.example.com");
@@ -654,7 +662,7 @@ delay = true                             # report delays when NOTIFY was not giv
 listen = "127.0.0.1:8025"                # a string or a list
 
 [store]
-url = "sqlite:var/faxbridge.db"          # postgresql://... (later)
+url = "sqlite:var/faxbridge.db"          # or postgresql://fax@db.example:5432/fax
 )toml");
   EXPECT_EQ(c.smtp.users.size(), 1u);
   EXPECT_EQ(c.trunks.at(0).accept_from, Strings{"192.0.2.0/24"});
@@ -917,9 +925,12 @@ INSTANTIATE_TEST_SUITE_P(
                   kF + "ldap.uri must be an ldap://, ldaps:// or ldapi:// URI, not \"127.0.0.1\""},
         ErrorCase{"LdapFilter", "[ldap]\nuri = \"ldap://x\"\nbase = \"dc=x\"\nfilter = \"(fax=*)\"\n",
                   kF + "ldap.filter must be an LDAP filter with %s where the number goes, not \"(fax=*)\""},
-        ErrorCase{"StoreUrl", "[store]\nurl = \"postgresql://db/fax\"\n",
-                  kF + "store.url must be sqlite:PATH (other stores are not supported yet), not "
-                       "\"postgresql://db/fax\""}),
+        ErrorCase{"StoreUrl", "[store]\nurl = \"mysql://db/fax\"\n",
+                  kF + "store.url must be sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...], "
+                       "not \"mysql://db/fax\""},
+        ErrorCase{"StoreUrlWithASpace", "[store]\nurl = \"postgresql://db/fax db\"\n",
+                  kF + "store.url must be sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...], "
+                       "not \"postgresql://db/fax db\""}),
     CaseName);
 
 INSTANTIATE_TEST_SUITE_P(

@@ -48,7 +48,7 @@ struct Backend {
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
-Backend sqlite_backend() {
+[[maybe_unused]] Backend sqlite_backend() {
   return {"sqlite",
           [](const TempDir& dir, queue::StoreOptions opt) -> fb::Result<std::unique_ptr<JobStore>, queue::StoreError> {
             auto s = queue::SqliteJobStore::open(dir / "faxbridge.db", std::move(opt));
@@ -59,7 +59,7 @@ Backend sqlite_backend() {
 }
 
 // PostgreSQL (pg_server.hpp): each test's directory names a schema of its own.
-Backend postgresql_backend() {
+[[maybe_unused]] Backend postgresql_backend() {
   return {"postgresql",
           [](const TempDir& dir, queue::StoreOptions opt) -> fb::Result<std::unique_ptr<JobStore>, queue::StoreError> {
             auto* pg = queue_test::PgServer::get();
@@ -1402,7 +1402,11 @@ TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend(), postgresql_backend()),
+#ifdef FB_TEST_POSTGRESQL
+INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(postgresql_backend()),
+#else
+INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(sqlite_backend()),
+#endif
                          [](const ::testing::TestParamInfo<Backend>& i) { return i.param.name; });
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "queue/job_store.hpp"
 #include "job_store_fixtures.hpp"
+#include "pg_server.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -16,11 +17,24 @@ using queue_test::TempDir;
 
 const std::string kHashA(64, 'a'), kHashB(64, 'b'), kHashC(64, 'c');
 
-TEST(UserStore, ATokenFindsItsUserAndOnlyItsHashIsKept) {
+// Where the store of a test's directory is: its SQLite file, or a PostgreSQL schema of its own.
+using Location = std::string (*)(const TempDir&);
+[[maybe_unused]] std::string sqlite_file(const TempDir& dir) { return dir / "fb.db"; }
+[[maybe_unused]] std::string postgresql_schema(const TempDir& dir) {
+  auto* pg = queue_test::PgServer::get();
+  return pg ? pg->url(pg->schema_for(dir.path())) : "postgresql://no-test-server.invalid/";
+}
+
+class UserStoreTest : public ::testing::TestWithParam<Location> {
+ protected:
+  std::string where() const { return GetParam()(dir); }
   TempDir dir;
-  auto jobs = queue::open_job_store(dir / "fb.db");  // beside the job store, in its file
-  ASSERT_TRUE(jobs);
-  auto s = UserStore::open(dir / "fb.db");
+};
+
+TEST_P(UserStoreTest, ATokenFindsItsUserAndOnlyItsHashIsKept) {
+  auto jobs = queue::open_job_store(where());  // beside the job store, in its database
+  ASSERT_TRUE(jobs) << jobs.error().message;
+  auto s = UserStore::open(where());
   ASSERT_TRUE(s) << s.error().message;
   auto secret = s->add_token("carol", false, {"carol@example.com"}, kHashA, "s1");
   ASSERT_TRUE(secret) << secret.error().message;
@@ -56,14 +70,13 @@ TEST(UserStore, ATokenFindsItsUserAndOnlyItsHashIsKept) {
   EXPECT_EQ(s->revoke("carol").error().code, StoreErrc::not_found);
 
   // Reopened (a restart): still there.
-  auto again = UserStore::open(dir / "fb.db");
+  auto again = UserStore::open(where());
   ASSERT_TRUE(again);
   EXPECT_EQ((*again->find(kHashC))->name, "dave");
 }
 
-TEST(UserStore, AWebhookHearsOfTheFaxesForItsUsersMailboxes) {
-  TempDir dir;
-  auto s = UserStore::open(dir / "fb.db");
+TEST_P(UserStoreTest, AWebhookHearsOfTheFaxesForItsUsersMailboxes) {
+  auto s = UserStore::open(where());
   ASSERT_TRUE(s) << s.error().message;
   ASSERT_TRUE(s->add_token("erin", false, {"Erin@example.com", "sales@example.com"}, kHashA, "s1"));
   ASSERT_TRUE(s->add_token("finn", false, {"sales@example.com"}, kHashB, "s2"));  // no webhook: not told
@@ -81,6 +94,7 @@ TEST(UserStore, AWebhookHearsOfTheFaxesForItsUsersMailboxes) {
   EXPECT_TRUE(s->webhook_targets({"erin@example.com"})->empty());
 }
 
+#ifndef FB_TEST_POSTGRESQL
 TEST(UserStore, AStoreMadeBeforeWebhooksGainsTheColumn) {
   TempDir dir;
   {
@@ -94,10 +108,10 @@ TEST(UserStore, AStoreMadeBeforeWebhooksGainsTheColumn) {
   ASSERT_TRUE(s->set_webhook("gail", "https://x.example/h"));
   EXPECT_EQ((*s->list())[0].webhook_url, "https://x.example/h");
 }
+#endif
 
-TEST(UserStore, BadNamesMailboxesAndHashesAreRefused) {
-  TempDir dir;
-  auto s = UserStore::open(dir / "fb.db");
+TEST_P(UserStoreTest, BadNamesMailboxesAndHashesAreRefused) {
+  auto s = UserStore::open(where());
   ASSERT_TRUE(s);
   for (const std::string& name : std::vector<std::string>{"", "a b", "x\n", std::string(65, 'n'), "semi;colon", "admin"}) {
     auto r = s->add_token(name, false, {}, kHashA, "s");
@@ -112,5 +126,14 @@ TEST(UserStore, BadNamesMailboxesAndHashesAreRefused) {
   EXPECT_FALSE(s->add_token("u", false, {}, "short", "s"));
   EXPECT_TRUE(s->add_token("u", false, std::vector<std::string>(16, "a@b"), kHashB, "s"));
 }
+
+#ifdef FB_TEST_POSTGRESQL
+INSTANTIATE_TEST_SUITE_P(Stores, UserStoreTest, ::testing::Values(&postgresql_schema),
+#else
+INSTANTIATE_TEST_SUITE_P(Stores, UserStoreTest, ::testing::Values(&sqlite_file),
+#endif
+                         [](const ::testing::TestParamInfo<Location>& i) {
+                           return std::string(i.param == &sqlite_file ? "sqlite" : "postgresql");
+                         });
 
 }  // namespace
