@@ -1,0 +1,82 @@
+"""Nodes on the PostgreSQL store (issue 17): a private PostgreSQL server (pg.py), real `faxbridge
+serve` processes with [store] url = "postgresql://...", faxes over real T.38 calls.
+
+PgNodeTest: one node on PostgreSQL does what it does on SQLite — a mail becomes a fax to its own
+DID over T.38, received and delivered to the postmaster's Maildir — with every row in PostgreSQL
+and no SQLite file; a token made by `faxbridge token add` against the same store opens the API;
+a restart finds every job again."""
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import fbtest
+import pg
+from offramp_test import Node
+
+
+def wait_final(node, count, timeout=120):
+    """The node's jobs once there are `count` and all are final; polled until the deadline."""
+    deadline = time.time() + timeout
+    jobs = []
+    while time.time() < deadline:
+        jobs = node.jobs()
+        if len(jobs) == count and all(j["state"] in ("done", "failed", "cancelled") for j in jobs):
+            return jobs
+        time.sleep(0.3)  # a poll interval inside the deadline loop
+    raise AssertionError("jobs not final in %d s: %s\n%s" % (timeout, jobs, open(node.log.name).read()))
+
+
+class PgNodeTest(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.pg = pg.PgServer()
+        self.addCleanup(self.pg.close)
+
+    def node(self):
+        n = Node(self.path("node"), trunk="self", extra='[store]\nurl = "%s"\n' % self.pg.url(),
+                 node_extra='name = "n1"')
+        self.addCleanup(n.stop)
+        return n
+
+    def test_a_node_on_postgresql_sends_receives_and_restarts(self):
+        os.makedirs(self.path("node"))
+        n = self.node()
+        s = n.smtp()
+        refused = s.sendmail("alice@example.com", ["FAX=+15550100@fax.test"],
+                             "From: alice@example.com\r\nTo: FAX=+15550100@fax.test\r\nSubject: pg\r\n\r\n"
+                             "Hello from the cluster store.\r\n")
+        s.quit()
+        self.assertEqual(refused, {})
+        jobs = wait_final(n, 2)
+        out = next(j for j in jobs if j["direction"] == "out")
+        inn = next(j for j in jobs if j["direction"] == "in")
+        self.assertEqual((out["state"], out["pages"], out["pages_done"], out["node"]), ("done", 1, 1, "n1"), out)
+        self.assertEqual((inn["state"], inn["pages"], inn["number"]), ("done", 1, "+15550100"), inn)
+
+        # Every row is in PostgreSQL, none in a SQLite file.
+        self.assertFalse(os.path.exists(os.path.join(n.dir, "var", "faxbridge.db")))
+        rows = self.pg.psql("fax", "SELECT direction, state, owner FROM jobs ORDER BY id")
+        self.assertEqual(rows, [["out", "done", "n1"], ["in", "done", "n1"]])
+        self.assertEqual(self.pg.psql("fax", "SELECT kind, state FROM deliveries"), [["postmaster", "done"]])
+        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["14"]])
+        maildir = os.path.join(n.dir, "var", "mail", "postmaster@localhost", "new")
+        [mail] = os.listdir(maildir)
+        with open(os.path.join(maildir, mail), "rb") as f:
+            self.assertIn(b"+15550100", f.read())
+
+        # A token made against the same store opens the API.
+        p = subprocess.run([fbtest.FAXBRIDGE, "token", "add", "bob", "--mailbox", "bob@example.com",
+                            "--config", n.config], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = p.stdout.split("token: ")[1].split()[0]
+        self.assertEqual(self.pg.psql("fax", "SELECT name FROM api_users"), [["bob"]])
+        req = urllib.request.Request(n.server + "/api/v1/me", headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(json.load(r)["user"], "bob")
+
+        # A restart reads everything back from PostgreSQL.
+        n.stop()
+        n2 = self.node()
+        self.assertEqual(sorted((j["id"], j["state"]) for j in n2.jobs()), sorted((j["id"], j["state"]) for j in jobs))
