@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <ctime>
 #include <random>
 
@@ -103,6 +104,14 @@ std::string new_delivery_tag() {
 bool logged(const StoreStatus& status) {
   if (!status) fb::log(fb::LogLevel::error, "store", "store: " + status.error().message, fb::job_of(status.error().message));
   return bool(status);
+}
+
+std::string document_name(const std::string& spool_dir, const std::string& path) {
+  const std::filesystem::path rel =
+      std::filesystem::path(path).lexically_normal().lexically_relative(std::filesystem::path(spool_dir).lexically_normal());
+  const std::string r = rel.generic_string();
+  if (r.empty() || r == "." || r.rfind("..", 0) == 0 || rel.is_absolute()) return "";
+  return r;
 }
 
 bool is_postgresql_url(std::string_view location) {

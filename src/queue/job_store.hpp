@@ -74,6 +74,10 @@ struct NewMessage {
   std::optional<std::string> webhook_url;
   // An API submission's send_after (unix seconds): its jobs are not dialled before it.
   std::optional<int64_t> not_before;
+  // The message's bytes, for a store that shares documents (JobStore::shares_documents): kept
+  // as the document "msg/<id>.eml" in the transaction that commits the message, so its 250
+  // means every node can read it. Not read back by message().
+  std::optional<std::string> body;
 };
 
 // Message states: active while any job is in progress; done when every job is final and
@@ -479,7 +483,23 @@ class JobStore {
   // A job's calls (its accounting records), oldest first: the attempts in its API detail.
   [[nodiscard]] virtual fb::Result<std::vector<AccountingRecord>, StoreError> calls(int64_t job) = 0;
   [[nodiscard]] virtual StoreStatus set_message_state(const std::string& id, std::string_view state) = 0;
+
+  // Documents (issue 17): the files a job needs — an accepted message, a rendered fax, a received
+  // fax, a composed mail — named as in the spool: "msg/<id>.eml", "fax/<job>.tif",
+  // "in/<job>.tif", "out/<job>[-<n>].eml" (document_name()). A store several nodes share keeps
+  // them, so any node can work on any job; the embedded SQLite store keeps none (the node's spool
+  // is where they are): shares_documents() is false, put and remove do nothing, document() finds
+  // nothing.
+  [[nodiscard]] virtual bool shares_documents() const = 0;
+  // Stores (or replaces) a document, committed when it returns.
+  [[nodiscard]] virtual StoreStatus put_document(const std::string& name, std::string_view bytes) = 0;
+  [[nodiscard]] virtual fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) = 0;
+  [[nodiscard]] virtual StoreStatus remove_documents(const std::vector<std::string>& names) = 0;
 };
+
+// A spool file's document name (JobStore::put_document): its path below the spool directory
+// ("msg/<id>.eml" for <spool>/msg/<id>.eml); "" for a path outside it.
+std::string document_name(const std::string& spool_dir, const std::string& path);
 
 // A PostgreSQL connection URI: postgresql://... or postgres://...
 bool is_postgresql_url(std::string_view location);

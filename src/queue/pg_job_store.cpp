@@ -141,6 +141,11 @@ END
 $fn$;
 CREATE TRIGGER webhook_on_create AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION webhook_on_job();
 CREATE TRIGGER webhook_on_state AFTER UPDATE OF state ON jobs FOR EACH ROW EXECUTE FUNCTION webhook_on_job();
+CREATE TABLE documents (
+  name TEXT PRIMARY KEY,
+  data BYTEA NOT NULL,
+  created BIGINT NOT NULL
+);
 CREATE TABLE schema_version (version BIGINT NOT NULL);
 INSERT INTO schema_version VALUES (14);
 )sql";

@@ -3,7 +3,9 @@
 // connection, the schema and its version.
 //
 // STORAGE: the tables of SqliteJobStore's schema at kSchemaVersion, in the connection's current
-// schema (search_path), with 64-bit integers throughout and identity ids that are never reused.
+// schema (search_path), with 64-bit integers throughout and identity ids that are never reused;
+// and documents (name, bytea): the files a job needs, which any node may have to read
+// (JobStore::shares_documents), the accepted message committed with its row.
 // The webhook announcements are written by a trigger in the statement's own transaction, as in
 // SQLite. The version is kept in the table schema_version.
 // START: every node opens the store itself. Creating or migrating the schema runs in one

@@ -11,7 +11,7 @@ namespace queue::postgres {
 
 namespace {
 
-constexpr unsigned kInt8Oid = 20, kTextOid = 25;
+constexpr unsigned kByteaOid = 17, kInt8Oid = 20, kTextOid = 25;
 // The store's writer lock (pg_advisory_xact_lock): "faxbridge" in its first eight letters' bits.
 constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7378697629483820646)";
 
@@ -49,6 +49,16 @@ StoreError error_of(PGconn* c, const PGresult* r, std::string_view op) {
   return StoreError{code_of(r), std::string(op) + ": " + why};
 }
 
+// bytea's text output: "\\x" then two hex digits per byte (bytea_output = hex, the default).
+std::string from_hex_bytea(const std::string& t) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out;
+  if (t.size() < 2 || t[0] != '\\' || t[1] != 'x') return out;
+  out.reserve((t.size() - 2) / 2);
+  for (size_t i = 2; i + 1 < t.size(); i += 2) out += char((nibble(t[i]) << 4) | nibble(t[i + 1]));
+  return out;
+}
+
 bool ok(const PGresult* r) {
   const auto st = PQresultStatus(r);
   return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
@@ -62,9 +72,15 @@ class PgStatement final : public sql::Statement {
   void bind_int(int i, int64_t v) override { set(i, std::to_string(v), kInt8Oid); }
   void bind_text(int i, std::string_view v) override { set(i, valid_text(v), kTextOid); }
   void bind_null(int i, bool text) override {
+    if (i < 1) return;
     slot(i);
     values_[size_t(i - 1)].reset();
     types_[size_t(i - 1)] = text ? kTextOid : kInt8Oid;
+  }
+  // Sent in binary (no escaping, any bytes); read back as PostgreSQL's hex text form.
+  void bind_blob(int i, std::string_view v) override {
+    set(i, std::string(v), kByteaOid);
+    formats_[size_t(i - 1)] = 1;
   }
   fb::Result<bool, StoreError> step() override;
   void reset() override {
@@ -72,6 +88,7 @@ class PgStatement final : public sql::Statement {
     row_ = -1;
     values_.clear();
     types_.clear();
+    formats_.clear();
   }
   bool is_null(int col) const override { return PQgetisnull(res_.get(), row_, col) != 0; }
   int64_t int64(int col) const override {
@@ -83,6 +100,7 @@ class PgStatement final : public sql::Statement {
   std::string text(int col) const override {
     return std::string(PQgetvalue(res_.get(), row_, col), size_t(PQgetlength(res_.get(), row_, col)));
   }
+  std::string blob(int col) const override { return from_hex_bytea(text(col)); }
 
  private:
   void slot(int i) {
@@ -90,6 +108,7 @@ class PgStatement final : public sql::Statement {
     if (values_.size() < size_t(i)) {
       values_.resize(size_t(i));
       types_.resize(size_t(i), 0);
+      formats_.resize(size_t(i), 0);
     }
   }
   void set(int i, std::string v, unsigned type) {
@@ -97,12 +116,14 @@ class PgStatement final : public sql::Statement {
     slot(i);
     values_[size_t(i - 1)] = std::move(v);
     types_[size_t(i - 1)] = type;
+    formats_[size_t(i - 1)] = 0;
   }
 
   PgConnection& c_;
   std::string sql_, op_;
   std::vector<std::optional<std::string>> values_;
   std::vector<Oid> types_;
+  std::vector<int> formats_;  // 1: binary (a blob)
   Res res_;
   int row_ = -1;
 };
@@ -114,7 +135,7 @@ class PgConnection final : public sql::Connection {
   StoreStatus setup() {
     PQsetNoticeProcessor(c_.get(), [](void*, const char*) {}, nullptr);  // "already exists, skipping" and the like
     const std::string set = "SET synchronous_commit = on; SET lock_timeout = " + std::to_string(busy_timeout_ms_) +
-                            "; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'";
+                            "; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'; SET bytea_output = 'hex'";
     return run_simple(set, "open: session settings");
   }
 
@@ -160,16 +181,22 @@ class PgConnection final : public sql::Connection {
 
   // One statement of a PgStatement: executed at its first step.
   fb::Result<Res, StoreError> execute(const std::string& sql, const std::vector<std::optional<std::string>>& values,
-                                      const std::vector<Oid>& types, const std::string& op) {
+                                      const std::vector<Oid>& types, const std::vector<int>& formats,
+                                      const std::string& op) {
     // Outside a transaction a dropped connection is opened again; inside one, the
     // transaction is lost with it and the statement fails.
     if (!in_tx_) {
       if (auto r = revive(op); !r) return r.error();
     }
     std::vector<const char*> v(values.size());
-    for (size_t i = 0; i < values.size(); ++i) v[i] = values[i] ? values[i]->c_str() : nullptr;
+    std::vector<int> lengths(values.size(), 0);
+    for (size_t i = 0; i < values.size(); ++i) {
+      v[i] = values[i] ? values[i]->data() : nullptr;
+      lengths[i] = values[i] ? int(values[i]->size()) : 0;
+    }
     Res r(PQexecParams(c_.get(), sql.c_str(), int(values.size()), types.empty() ? nullptr : types.data(),
-                       v.empty() ? nullptr : v.data(), nullptr, nullptr, 0));
+                       v.empty() ? nullptr : v.data(), lengths.empty() ? nullptr : lengths.data(),
+                       formats.empty() ? nullptr : formats.data(), 0));
     if (!ok(r.get())) return error_of(c_.get(), r.get(), op);
     const char* n = PQcmdTuples(r.get());
     changes_ = (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
@@ -199,7 +226,7 @@ class PgConnection final : public sql::Connection {
 
 fb::Result<bool, StoreError> PgStatement::step() {
   if (row_ < 0 && !res_) {
-    auto r = c_.execute(sql_, values_, types_, op_);
+    auto r = c_.execute(sql_, values_, types_, formats_, op_);
     if (!r) return r.error();
     res_ = std::move(*r);
   }

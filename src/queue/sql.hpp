@@ -33,11 +33,13 @@ class Statement {
   virtual void bind_int(int i, int64_t v) = 0;
   virtual void bind_text(int i, std::string_view v) = 0;
   virtual void bind_null(int i, bool text) = 0;  // a NULL of the integer or the text type
+  virtual void bind_blob(int i, std::string_view bytes) = 0;  // any bytes (SQLite BLOB, PostgreSQL bytea)
   [[nodiscard]] virtual fb::Result<bool, StoreError> step() = 0;  // true: a row is ready to read
   virtual void reset() = 0;  // ready to bind and run again; the bindings are cleared
   virtual bool is_null(int col) const = 0;
   virtual int64_t int64(int col) const = 0;
   virtual std::string text(int col) const = 0;
+  virtual std::string blob(int col) const = 0;  // the bytes of a blob column
 };
 
 class Connection {
@@ -77,6 +79,10 @@ class Stmt {
     v ? s_->bind_text(i, *v) : s_->bind_null(i, true);
     return *this;
   }
+  Stmt& bind_blob(int i, std::string_view bytes) {
+    s_->bind_blob(i, bytes);
+    return *this;
+  }
 
   [[nodiscard]] fb::Result<bool, StoreError> step() { return s_->step(); }
   [[nodiscard]] StoreStatus run();  // steps to the end, ignoring rows
@@ -90,6 +96,7 @@ class Stmt {
   std::optional<std::string> opt_text(int col) const {
     return s_->is_null(col) ? std::nullopt : std::optional<std::string>(s_->text(col));
   }
+  std::string blob(int col) const { return s_->blob(col); }
 
  private:
   explicit Stmt(std::unique_ptr<Statement> s) : s_(std::move(s)) {}

@@ -125,6 +125,16 @@ fb::Result<JobHead, StoreError> load_head(sql::Connection& db, int64_t id, const
   return JobHead{parse_direction(s->text(0)), s->text(1)};
 }
 
+StoreStatus upsert_document(sql::Connection& db, const std::string& name, std::string_view bytes, int64_t t,
+                            const std::string& op) {
+  auto s = Stmt::prepare(db,
+                         "INSERT INTO documents (name, data, created) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (name) DO UPDATE SET data = excluded.data, created = excluded.created",
+                         op);
+  if (!s) return s.error();
+  return s->bind_text(1, name).bind_blob(2, bytes).bind_int(3, t).run();
+}
+
 StoreStatus insert_event(sql::Connection& db, int64_t job, int64_t time, std::string_view text,
                          const std::string& op) {
   auto s = Stmt::prepare(db, "INSERT INTO events (job_id, time, text) VALUES (?1, ?2, ?3)", op);
@@ -181,6 +191,9 @@ fb::Result<std::vector<int64_t>, StoreError> SqlJobStore::insert_message(const N
   msg->bind_opt_text(5, m.envid).bind_int(6, m.arrived).bind_int(7, m.size).bind_text(8, m.client);
   msg->bind_int(10, m.body_8bit ? 1 : 0).bind_int(11, m.smtputf8 ? 1 : 0).bind_opt_text(12, m.webhook_url);
   if (auto r = msg->bind_opt_text(9, m.auth_user).run(); !r) return r.error();
+  if (m.body && shares_documents()) {
+    if (auto r = upsert_document(*db_, "msg/" + m.id + ".eml", *m.body, now(), op + ": document"); !r) return r.error();
+  }
 
   auto job =
       Stmt::prepare(*db_,
@@ -476,6 +489,44 @@ StoreStatus SqlJobStore::set_message_state(const std::string& id, std::string_vi
   if (auto r = s->bind_text(1, st).bind_text(2, id).run(); !r) return r;
   if (db_->changes() == 0) return not_found(op, "message " + id);
   return fb::Unit{};
+}
+
+bool SqlJobStore::shares_documents() const {
+  return db_->dialect() == sql::Dialect::postgresql;
+}
+
+
+StoreStatus SqlJobStore::put_document(const std::string& name, std::string_view bytes) {
+  const std::string op = "put_document(" + name + ")";
+  if (!shares_documents()) return fb::Unit{};
+  if (name.empty()) return invalid(op, "no name");
+  return upsert_document(*db_, name, bytes, now(), op);
+}
+
+fb::Result<std::optional<std::string>, StoreError> SqlJobStore::document(const std::string& name) {
+  const std::string op = "document(" + name + ")";
+  if (!shares_documents()) return std::optional<std::string>();
+  auto s = Stmt::prepare(*db_, "SELECT data FROM documents WHERE name = ?1", op);
+  if (!s) return s.error();
+  s->bind_text(1, name);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(s->blob(0));
+}
+
+StoreStatus SqlJobStore::remove_documents(const std::vector<std::string>& names) {
+  if (!shares_documents() || names.empty()) return fb::Unit{};
+  const std::string op = "remove_documents(" + std::to_string(names.size()) + ")";
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(*db_, "DELETE FROM documents WHERE name = ?1", op);
+  if (!s) return s.error();
+  for (const auto& n : names) {
+    s->reset();
+    if (auto r = s->bind_text(1, n).run(); !r) return r;
+  }
+  return tx->commit();
 }
 
 StoreStatus SqlJobStore::set_reception(int64_t id, int bit_rate, bool ecm, int duration) {

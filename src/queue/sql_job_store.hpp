@@ -80,6 +80,11 @@ class SqlJobStore : public JobStore {
   fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) override;
   StoreStatus refuse_waiting(int64_t id, int64_t attempt, std::string_view outcome, const std::string& error) override;
   StoreStatus postpone_waiting(int64_t id, int64_t attempt, int64_t retry_at, std::string_view event) override;
+  // PostgreSQL keeps documents (table documents); SQLite keeps none (the node's spool does).
+  bool shares_documents() const override;
+  StoreStatus put_document(const std::string& name, std::string_view bytes) override;
+  fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) override;
+  StoreStatus remove_documents(const std::vector<std::string>& names) override;
 
  protected:
   SqlJobStore(std::unique_ptr<sql::Connection> db, StoreOptions options)

@@ -119,6 +119,10 @@ Stmt& Stmt::bind_text(int i, std::string_view v) {
   return note_bind(sqlite3_bind_text64(s_.get(), i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
+Stmt& Stmt::bind_blob(int i, std::string_view v) {
+  return note_bind(sqlite3_bind_blob64(s_.get(), i, v.data(), v.size(), SQLITE_TRANSIENT));
+}
+
 Stmt& Stmt::bind_opt_text(int i, const std::optional<std::string>& v) {
   return v ? bind_text(i, *v) : note_bind(sqlite3_bind_null(s_.get(), i));
 }
@@ -160,6 +164,11 @@ std::string Stmt::text(int col) const {
   // sqlite3_column_text before sqlite3_column_bytes: the first may convert the value, and the
   // length must be that of the converted text.
   auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
+  return p ? std::string(p, size_t(sqlite3_column_bytes(s_.get(), col))) : std::string();
+}
+
+std::string Stmt::blob(int col) const {
+  auto p = static_cast<const char*>(sqlite3_column_blob(s_.get(), col));
   return p ? std::string(p, size_t(sqlite3_column_bytes(s_.get(), col))) : std::string();
 }
 
@@ -211,11 +220,13 @@ class SqliteStatement final : public sql::Statement {
   void bind_int(int i, int64_t v) override { s_.bind_int(i, v); }
   void bind_text(int i, std::string_view v) override { s_.bind_text(i, v); }
   void bind_null(int i, bool) override { s_.bind_opt_int(i, std::nullopt); }
+  void bind_blob(int i, std::string_view v) override { s_.bind_blob(i, v); }
   fb::Result<bool, StoreError> step() override { return s_.step(); }
   void reset() override { s_.reset(); }
   bool is_null(int col) const override { return !s_.opt_int64(col); }
   int64_t int64(int col) const override { return s_.int64(col); }
   std::string text(int col) const override { return s_.text(col); }
+  std::string blob(int col) const override { return s_.blob(col); }
 
  private:
   Stmt s_;

@@ -54,6 +54,7 @@ class Stmt {
   Stmt& bind_int(int i, int64_t v);
   Stmt& bind_opt_int(int i, std::optional<int64_t> v);
   Stmt& bind_text(int i, std::string_view v);
+  Stmt& bind_blob(int i, std::string_view bytes);
   Stmt& bind_opt_text(int i, const std::optional<std::string>& v);
 
   fb::Result<bool, StoreError> step();  // true: a row is ready to read
@@ -63,6 +64,7 @@ class Stmt {
   int64_t int64(int col) const;
   std::optional<int64_t> opt_int64(int col) const;
   std::string text(int col) const;
+  std::string blob(int col) const;
   std::optional<std::string> opt_text(int col) const;
 
  private:

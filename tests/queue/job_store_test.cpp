@@ -1402,6 +1402,48 @@ TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
   }
 }
 
+// Documents (issue 17): a store several nodes share keeps the files a job needs, the accepted
+// message committed with its row; the embedded store keeps none (its node's spool does).
+TEST_P(JobStoreTest, DocumentsAreKeptWhereTheStoreSharesThem) {
+  auto s = open_store();
+  const std::string tiff("II*\0\xff\x00\x80 any bytes\0", 20);
+  ASSERT_TRUE(s->put_document("fax/7.tif", tiff));
+  auto m = message("00000000000000d1");
+  m.body = "From: alice@example.com\r\n\r\nhello\r\n";
+  ASSERT_TRUE(s->enqueue_message(m, {recipient("+12025550100")}));
+  auto got = s->document("fax/7.tif");
+  ASSERT_TRUE(got) << got.error().message;
+  auto msg = s->document("msg/00000000000000d1.eml");
+  ASSERT_TRUE(msg);
+  if (!s->shares_documents()) {
+    EXPECT_EQ(*got, std::nullopt);
+    EXPECT_EQ(*msg, std::nullopt);
+    return;
+  }
+  EXPECT_EQ(*got, tiff);
+  EXPECT_EQ(*msg, *m.body);
+  ASSERT_TRUE(s->put_document("fax/7.tif", "again"));  // a second rendering replaces the first
+  EXPECT_EQ(**s->document("fax/7.tif"), "again");
+  EXPECT_EQ(*s->document("fax/8.tif"), std::nullopt);
+  // A message refused (its id is known) leaves its document as it was.
+  auto dup = message("00000000000000d1");
+  dup.body = "other bytes";
+  EXPECT_FALSE(s->enqueue_message(dup, {recipient("+12025550101")}));
+  EXPECT_EQ(**s->document("msg/00000000000000d1.eml"), *m.body);
+  ASSERT_TRUE(s->remove_documents({"fax/7.tif", "msg/00000000000000d1.eml", "fax/unknown.tif"}));
+  EXPECT_EQ(*s->document("fax/7.tif"), std::nullopt);
+  EXPECT_EQ(*s->document("msg/00000000000000d1.eml"), std::nullopt);
+}
+
+TEST(DocumentName, IsThePathBelowTheSpool) {
+  EXPECT_EQ(queue::document_name("spool", "spool/msg/0123.eml"), "msg/0123.eml");
+  EXPECT_EQ(queue::document_name("/var/spool/", "/var/spool/fax/7.tif"), "fax/7.tif");
+  EXPECT_EQ(queue::document_name("./spool", "spool/out/7-2.eml"), "out/7-2.eml");
+  EXPECT_EQ(queue::document_name("spool", "other/msg/0123.eml"), "");
+  EXPECT_EQ(queue::document_name("spool", "spool/../etc/passwd"), "");
+  EXPECT_EQ(queue::document_name("spool", "spool"), "");
+}
+
 #ifdef FB_TEST_POSTGRESQL
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest, ::testing::Values(postgresql_backend()),
 #else
