@@ -355,7 +355,9 @@ void Converter::run(bool resume_left_work) {
     Server& s;
     ~StopServer() { c.stop_server(s, false); }
   } stop_server_at_end{*this, server};
-  // Jobs a crash left waiting or half rendered: render their messages again (one worker looks).
+  // Jobs a crash left waiting or half rendered: render their messages again (one worker looks;
+  // on a store several nodes share, only the leading node: ConverterOptions::resume).
+  resume_left_work = resume_left_work && opt_.resume;
   std::set<std::string> resume;
   for (const char* st : {"queued", "rendering"}) {
     if (!resume_left_work) break;

@@ -49,6 +49,10 @@ inline constexpr int kMaxRenderedPages = 1000;
 struct ConverterOptions {
   std::string executable = "/proc/self/exe";  // the faxbridge binary
   std::string store;                          // the job store: its SQLite file or postgresql:// URL
+  // At start, render again the messages whose jobs are still queued or rendering (a stop or a
+  // crash cut them off). On a store several nodes share, only the leading node does (the
+  // others' messages may be in their hands).
+  bool resume = true;
   std::string resolution = "fine";
   std::string paper = "auto";
   std::vector<std::string> cover_senders;  // [fax] cover_senders: address, "@domain" or "*"

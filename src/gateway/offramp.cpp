@@ -376,6 +376,7 @@ class Intake : public smtp::Intake {
     m.auth_user = env.auth_user;
     m.body_8bit = env.body_8bit;
     m.smtputf8 = env.smtputf8;
+    if (ramp_.options().share_documents) m.body = body;
     // One job per number: the same number (and subaddress) written two ways got its 250 but is
     // dialled, and charged, once; the job reports as every spelling asked (NOTIFY merged).
     std::map<std::pair<std::string, std::string>, size_t> numbers;
@@ -613,6 +614,7 @@ void OffRamp::submit(Submission sub, std::function<void(SubmitResult)> done) {
   m.auth_user = sub.user;
   m.webhook_url = sub.webhook_url;
   m.not_before = sub.send_after;
+  if (opt_.share_documents) m.body = text;
   if (auto why = queue::JobStore::check(m, p.recipients)) {
     spool_.remove_message(p.id);
     return refuse(400, *why);

@@ -62,6 +62,9 @@ struct OffRampOptions {
   std::string spool_dir;
   int min_free_mb = 0;
   bool office = true;  // Office attachments are renderable (LibreOffice installed)
+  // The store shares documents (several nodes, JobStore::shares_documents): each message's bytes
+  // are committed with its row (NewMessage::body), so every node can render and report it.
+  bool share_documents = false;
   // user -> crypt(3) hash ("$6$...", "$y$..."): SMTP AUTH accounts.
   std::map<std::string, std::string> users;
   // Loop protection (RFC 5321 §6.3, RFC 3834): a message that came with more Received: fields

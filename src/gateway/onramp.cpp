@@ -159,6 +159,27 @@ void OnRamp::scan() {
   const bool purge_now = std::chrono::steady_clock::now() >= next_purge_;
   if (purge_now) next_purge_ = std::chrono::steady_clock::now() + std::chrono::hours(1);
   asio::post(store_exec_, [this, now, skip_routes, skip_del, purge_now] {
+    // Several nodes on one store: one of them at a time does this work for all (JobStore::lead);
+    // the others ask again every few seconds, to take over when the leader goes.
+    auto leading = store_.lead();
+    if (!leading) log("OnRamp: " + leading.error().message);
+    const bool leads = leading && *leading;
+    if (leads != leading_) {
+      leading_ = leads;
+      log(leads ? "OnRamp: this node now routes, mails and reports for every node"
+                : "OnRamp: another node routes, mails and reports");
+    }
+    if (!leads) {
+      asio::post(io_, [this] {
+        scanning_ = false;
+        if (stopped_) return;
+        timer_.expires_after(std::chrono::seconds(kFollowerWait));
+        timer_.async_wait([this](std::error_code ec) {
+          if (!ec) scan();
+        });
+      });
+      return;
+    }
     if (purge_now) purge();
     auto finish = store_.to_finish(kBatch);
     if (finish) {

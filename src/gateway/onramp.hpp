@@ -58,6 +58,8 @@ namespace gateway {
 
 inline constexpr int kBatch = 8;
 inline constexpr int kMaxInFlight = 16;
+// A node that does not lead (JobStore::lead) asks again this often (seconds).
+inline constexpr int kFollowerWait = 5;
 inline constexpr int64_t kFirstRetry = 60;        // s: after the first temporary failure
 inline constexpr int64_t kMaxRetry = 3600;        // s: the backoff's ceiling
 inline constexpr int64_t kGiveUpAfter = 5 * 86400;  // s: temporary failures for this long → permanent
@@ -144,6 +146,7 @@ class OnRamp {
   HourlyCounts missed_;  // missed-call notices per caller (worker threads)
   std::set<int64_t> reporting_;             // store thread only: jobs whose report is being composed
   bool scanning_ = false, rescan_ = false, stopped_ = false;
+  bool leading_ = true;  // (store thread) what lead() said last: a change is logged
   std::chrono::steady_clock::time_point next_purge_{};
 };
 

@@ -495,6 +495,13 @@ class JobStore {
   [[nodiscard]] virtual StoreStatus put_document(const std::string& name, std::string_view bytes) = 0;
   [[nodiscard]] virtual fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) = 0;
   [[nodiscard]] virtual StoreStatus remove_documents(const std::vector<std::string>& names) = 0;
+
+  // Whether this instance may do the work one node at a time does for all of them: routing and
+  // mailing received faxes, reports, completing messages, retention, resuming what a stopped
+  // node left unrendered. A store one node uses (SQLite): always. PostgreSQL: the instance that
+  // holds a session advisory lock; the lock goes with the session, so when the leading node dies
+  // or loses its connection, another leads at its next call.
+  [[nodiscard]] virtual fb::Result<bool, StoreError> lead() = 0;
 };
 
 // A spool file's document name (JobStore::put_document): its path below the spool directory

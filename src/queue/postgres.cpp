@@ -178,6 +178,7 @@ class PgConnection final : public sql::Connection {
   }
 
   int64_t changes() const override { return changes_; }
+  uint64_t session() const override { return session_; }
 
   // One statement of a PgStatement: executed at its first step.
   fb::Result<Res, StoreError> execute(const std::string& sql, const std::vector<std::optional<std::string>>& values,
@@ -215,6 +216,7 @@ class PgConnection final : public sql::Connection {
     if (PQstatus(c_.get()) == CONNECTION_OK) return fb::Unit{};
     PQreset(c_.get());
     if (PQstatus(c_.get()) != CONNECTION_OK) return error_of(c_.get(), nullptr, op);
+    ++session_;
     return setup();
   }
 
@@ -222,6 +224,7 @@ class PgConnection final : public sql::Connection {
   int busy_timeout_ms_;
   int64_t changes_ = 0;
   bool in_tx_ = false;
+  uint64_t session_ = 1;
 };
 
 fb::Result<bool, StoreError> PgStatement::step() {

@@ -56,6 +56,9 @@ class Connection {
   [[nodiscard]] virtual StoreStatus commit(const std::string& op) = 0;  // durable when it returns
   virtual void rollback() noexcept = 0;                                 // when one is still open
   virtual int64_t changes() const = 0;  // the rows the last INSERT, UPDATE or DELETE changed
+  // Which session this is: a new number each time the connection is opened again (what a
+  // session holds, such as an advisory lock, did not survive the change).
+  virtual uint64_t session() const { return 1; }
 };
 
 // A statement with chained binds (an error in one is reported by the next step()).

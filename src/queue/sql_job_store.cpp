@@ -529,6 +529,26 @@ StoreStatus SqlJobStore::remove_documents(const std::vector<std::string>& names)
   return tx->commit();
 }
 
+fb::Result<bool, StoreError> SqlJobStore::lead() {
+  if (db_->dialect() != sql::Dialect::postgresql) return true;
+  if (lead_session_ != 0 && lead_session_ == db_->session()) {
+    // Held since, in this session, if the session is still there (a dead one fails here, and
+    // the next call opens a new one and asks again).
+    auto alive = Stmt::prepare(*db_, "SELECT 1", "lead");
+    if (!alive) return alive.error();
+    if (auto r = alive->run(); !r) return r.error();
+    if (lead_session_ == db_->session()) return true;
+  }
+  lead_session_ = 0;
+  auto s = Stmt::prepare(*db_, "SELECT pg_try_advisory_lock(7378697629483820648)", "lead");
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row || s->int64(0) == 0) return false;
+  lead_session_ = db_->session();
+  return true;
+}
+
 StoreStatus SqlJobStore::set_reception(int64_t id, int bit_rate, bool ecm, int duration) {
   const std::string op = call("set_reception", id);
   if (bit_rate < 0 || duration < 0) return invalid(op, "rate and duration must not be negative");

@@ -85,6 +85,7 @@ class SqlJobStore : public JobStore {
   StoreStatus put_document(const std::string& name, std::string_view bytes) override;
   fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) override;
   StoreStatus remove_documents(const std::vector<std::string>& names) override;
+  fb::Result<bool, StoreError> lead() override;
 
  protected:
   SqlJobStore(std::unique_ptr<sql::Connection> db, StoreOptions options)
@@ -106,6 +107,7 @@ class SqlJobStore : public JobStore {
 
   std::unique_ptr<sql::Connection> db_;
   StoreOptions options_;
+  uint64_t lead_session_ = 0;  // the session that holds the leader's lock (0: none)
 };
 
 }  // namespace queue

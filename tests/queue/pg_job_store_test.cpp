@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -21,6 +23,23 @@ namespace {
 using queue::PgJobStore;
 using queue_test::PgServer;
 using queue_test::TempDir;
+
+// lead() as a value: true or false, or "error" when it failed.
+std::string leads(queue::JobStore& s) {
+  auto r = s.lead();
+  return !r ? "error: " + r.error().message : *r ? "true" : "false";
+}
+
+// lead() once it says true, or what it said when 10 s have passed: a session that ended lets
+// its lock go as its backend exits, a moment later.
+std::string leads_within(queue::JobStore& s) {
+  std::string said;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       (said = leads(s)) != "true" && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a poll interval inside the deadline loop
+  }
+  return said;
+}
 
 class PgJobStoreTest : public ::testing::Test {
  protected:
@@ -110,6 +129,29 @@ TEST_F(PgJobStoreTest, TextPostgresqlWouldRefuseIsKeptWithReplacementCharacters)
   auto id = (*s)->create_inbound(in);
   ASSERT_TRUE(id) << id.error().message;
   EXPECT_EQ((*s)->job(*id)->caller_name, "Caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBDx");
+}
+
+// One node at a time leads (routes received faxes, reports, ...); when it goes, another leads.
+TEST_F(PgJobStoreTest, OneInstanceLeadsAtATimeAndAnotherOnceItIsGone) {
+  auto a = PgJobStore::open(url());
+  auto b = PgJobStore::open(url());
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(leads(**a), "true");
+  EXPECT_EQ(leads(**b), "false");
+  EXPECT_EQ(leads(**a), "true");  // still, and only once held
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"), "1");
+  a->reset();  // the leading node goes: its session ends as its backend exits, just after
+  EXPECT_EQ(leads_within(**b), "true");
+  // Its session cut (a restart of PostgreSQL, a failover): the lock went with it.
+  ASSERT_NE(scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'fbtest' "
+                   "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"),
+            "0");
+  auto c = PgJobStore::open(url());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(leads_within(**c), "true");
+  // b's dead session is noticed (an error, or at once not leading), and its new one cannot lead.
+  EXPECT_NE(leads(**b), "true");
+  EXPECT_EQ(leads(**b), "false");
 }
 
 TEST(Postgres, ParametersAreNumberedOutsideQuotesOnly) {

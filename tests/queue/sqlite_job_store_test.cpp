@@ -60,6 +60,15 @@ TEST_F(SqliteJobStoreTest, OpenCreatesTheSchemaInWalMode) {
   ASSERT_TRUE(again) << again.error().message;
 }
 
+// One node uses a SQLite file: whoever opens it leads (JobStore::lead), and shares no documents.
+TEST_F(SqliteJobStoreTest, EveryInstanceLeadsAndNoneSharesDocuments) {
+  auto a = open_store();
+  auto b = open_store();
+  EXPECT_TRUE(a->lead().value());
+  EXPECT_TRUE(b->lead().value());
+  EXPECT_FALSE(a->shares_documents());
+}
+
 TEST_F(SqliteJobStoreTest, OpenRefusesASchemaFromTheFuture) {
   { auto s = open_store(); }
   sql_scalar(db_path(), "PRAGMA user_version = 99");
