@@ -979,6 +979,17 @@ int run(config::Config cfg, Reloader reloader) {
   hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
     asio::post(store_exec, [&, r] {
       if (!r.path.empty()) gateway::sync_received(r.path);  // durable before the job says so
+      // ... and, on a store several nodes share, there for the node that mails it. Not shared (the
+      // store is down), the reception stays open and this node's next start closes it.
+      if (!r.path.empty() && !r.voice) {
+        std::error_code missing;
+        if (fs::exists(r.path, missing)) {
+          if (auto s = queue::share_document(*store, spool.dir(), r.path); !s) {
+            log("job " + std::to_string(r.job_id) + ": received pages not recorded yet: " + s.error().message);
+            return;
+          }
+        }
+      }
       // What the call did, in one transaction: its pages, how it went, its accounting record
       // and the job's move to delivering (the route's mailbox hears of it either way: the fax,
       // a missed-fax or a missed-call notice).

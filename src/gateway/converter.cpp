@@ -436,6 +436,10 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   const std::string numbers = seen.size() == 1 ? *seen.begin() : "";
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
+  // Another node's message (this one leads and resumes what that node left): its bytes from the
+  // store.
+  if (auto f = queue::fetch_document(store, spool_.dir(), spool_.message_path(message_id)); !f)
+    fb::log("converter: message " + message_id + ": " + f.error().message);
   RunResult r;
   r.code = -1;
   const auto started = std::chrono::steady_clock::now();
@@ -506,6 +510,9 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
       continue;
     }
     sync_dir(target.parent_path().string());  // the link must survive a crash before "ready" says so
+    // The node that dials it may be another: the pages go to a store that shares documents first
+    // (not shared: the job waits in rendering, resumed by the leader's next start).
+    if (!queue::logged(queue::share_document(store, spool_.dir(), target.string()))) continue;
     if (queue::logged(store.set_pages(j.id, pages, 0))) queue::logged(store.set_state(j.id, "ready"));
   }
   std::error_code ec;

@@ -144,6 +144,14 @@ void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
     std::error_code ec;
     std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
     int pages = info ? int(info->pages.size()) : 0;
+    // The pages kept go to a store that shares documents, for the node that mails them; not
+    // shared, the reception stays open until the next start.
+    if (pages > 0) {
+      if (auto s = queue::share_document(db_, spool_.dir(), spool_.received_path(j.id)); !s) {
+        log("job " + std::to_string(j.id) + ": " + s.error().message);
+        continue;
+      }
+    }
     c.accounting = interrupted(j, pages);
     // Pages or not, the route's mailbox hears of the call (the fax, or a missed-fax notice),
     // as after any other call; with no page the job then ends failed.
@@ -264,6 +272,9 @@ void Dispatcher::poll() {
         if (claimed && *claimed) {
           j.attempt = **claimed;
           j.state = queue::state::sending;
+          // Rendered by another node: its pages from the store (missing, the call fails and says so).
+          if (auto f = queue::fetch_document(db_, spool_.dir(), spool_.fax_path(j.id)); !f)
+            log("job " + std::to_string(j.id) + ": " + f.error().message);
           // The job's pages are reserved as it is dialled (jobs dialled while others are in
           // progress must not all fit into the same room); corrected when the call ends.
           if (policy_.budget) {

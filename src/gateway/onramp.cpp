@@ -199,6 +199,16 @@ void OnRamp::scan() {
     complete();
     auto jobs = store_.to_route(now, kBatch + skip_routes);
     auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
+    // What other nodes received or composed (a store that shares documents): here before use.
+    for (const auto& j : jobs ? *jobs : std::vector<queue::Job>{}) {
+      if (j.pages == 0) continue;
+      if (auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(j.id)); !f)
+        log("job " + std::to_string(j.id) + ": " + f.error().message);
+    }
+    for (const auto& d : due ? *due : std::vector<queue::Delivery>{}) {
+      if (auto f = queue::fetch_document(store_, spool_.dir(), d.mail_path); !f)
+        log("delivery " + std::to_string(d.id) + ": " + f.error().message);
+    }
     auto next = store_.next_delivery_at();
     if (!jobs) log("OnRamp: " + jobs.error().message);
     if (!due) log("OnRamp: " + due.error().message);
@@ -360,6 +370,12 @@ void OnRamp::route_and_compose(const queue::Job& job) {
         }
         hooks = std::move(*t);
       }
+      // The mail, for whichever node leads next (a store that shares documents), then its rows.
+      if (auto sh = queue::share_document(store_, spool_.dir(), ds.front().mail_path); !sh) {
+        log("job " + std::to_string(job.id) + ": " + sh.error().message);
+        done();
+        return;
+      }
       if (auto a = store_.add_deliveries(job.id, ds, event, true, hooks); !a) log("job " + std::to_string(job.id) + ": " + a.error().message);
       else log("job " + std::to_string(job.id) + ": " + event);
       done();
@@ -424,6 +440,9 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
       if (*job) then = postmaster_copy(**job, d, "delivery to " + d.recipient + " failed: " + o.detail);
       asio::post(store_exec_, [this, d, o, then] {
+        if (then) {  // the postmaster's copy, there for whichever node leads next
+          if (auto sh = queue::share_document(store_, spool_.dir(), then->mail_path); !sh) log(sh.error().message);
+        }
         if (auto r = store_.delivery_failed(d.id, o.detail, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
         log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " failed: " + o.detail);
         maybe_finish(d.job_id);
@@ -541,9 +560,16 @@ std::optional<smtp::Reply> OnRamp::bounce(const mail::BounceAddress& b, const st
   if (!j) return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (" + j.error().message + ")"};
   std::optional<queue::NewDelivery> then;
   if (d->kind == queue::DeliveryKind::mailbox) {
-    // The fax goes to the postmaster with the reason; composed before the commit that records both.
+    // The fax goes to the postmaster with the reason; composed before the commit that records both
+    // (on a store several nodes share, from the received pages in the store).
+    if (j->pages > 0) {
+      if (auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(d->job_id)); !f)
+        log("job " + std::to_string(d->job_id) + ": " + f.error().message);
+    }
     then = postmaster_copy(*j, *d, "the mail to " + d->recipient + " bounced after it was sent: " + why);
     if (!then) return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (cannot write the postmaster's copy)"};
+    if (auto sh = queue::share_document(store_, spool_.dir(), then->mail_path); !sh)
+      return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (" + sh.error().message + ")"};
   }
   auto done = store_.delivery_bounced(d->id, "bounced: " + why, then);
   if (!done) {
@@ -615,6 +641,9 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
     const std::string reported = line.action == "delayed" ? "delayed" : "final";
     auto msg = store_.message(*j.message_id);
     if (!msg) continue;
+    // Accepted by another node (a store that shares documents): the original from the store.
+    if (auto f = queue::fetch_document(store_, spool_.dir(), msg->spool_path); !f && f.error().code != queue::StoreErrc::not_found)
+      log("job " + std::to_string(j.id) + ": " + f.error().message);
     const bool dsn = !msg->sender.empty() && wants_report(j.notify, line.action, opt_.notify);
     const bool mdn_possible = !msg->sender.empty() && reported == "final";
     if (!dsn && !mdn_possible) {
@@ -734,6 +763,12 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
           log("cannot compose the report to " + to + "; trying again later");
           return;
         }
+        for (const auto& rep : reports) {  // there for whichever node leads next
+          if (auto sh = queue::share_document(store_, spool_.dir(), rep.delivery.mail_path); !sh) {
+            log(sh.error().message + "; trying again later");
+            return;
+          }
+        }
         if (auto r = store_.mark_reported(ids, reported, reports, event); !r) log(r.error().message);
         else if (!reports.empty()) log(event + " about " + std::to_string(ids.size()) + " fax(es)");
         poke();
@@ -754,6 +789,7 @@ void OnRamp::complete() {
   for (const auto& id : *ids) {
     std::error_code ec;
     fs::remove(spool_.message_path(id), ec);
+    if (auto r = store_.remove_documents({"msg/" + id + ".eml"}); !r) log(r.error().message);
     if (auto r = store_.set_message_state(id, "done"); !r) log(r.error().message);
   }
 }
@@ -767,12 +803,21 @@ void OnRamp::purge() {
     return;
   }
   std::error_code ec;
+  std::vector<std::string> documents;  // their copies in a store that shares documents
   for (const auto& j : *jobs) {
     if (j.id != 0) {  // (0: forwards to the postmaster, their mails only)
       fs::remove(j.direction == queue::Direction::in ? spool_.archive_path(j.id) : spool_.fax_path(j.id), ec);
+      documents.push_back(queue::document_name(spool_.dir(), j.direction == queue::Direction::in
+                                                                 ? spool_.received_path(j.id)
+                                                                 : spool_.fax_path(j.id)));
     }
-    for (const auto& f : j.mails) fs::remove(f, ec);
+    for (const auto& f : j.mails) {
+      fs::remove(f, ec);
+      documents.push_back(queue::document_name(spool_.dir(), f));
+    }
   }
+  std::erase(documents, std::string());
+  if (auto r = store_.remove_documents(documents); !r) log("OnRamp: purge: " + r.error().message);
   const auto faxes = std::count_if(jobs->begin(), jobs->end(), [](const auto& j) { return j.id != 0; });
   if (faxes) log("purged " + std::to_string(faxes) + " fax(es) older than " + std::to_string(opt_.archive_days) + " days");
 }

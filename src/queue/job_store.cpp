@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <ctime>
 #include <random>
 
@@ -12,6 +14,7 @@
 
 #include "core/log.hpp"
 #include "queue/pg_job_store.hpp"
+#include "queue/spool.hpp"
 #include "queue/sqlite_job_store.hpp"
 
 namespace queue {
@@ -112,6 +115,31 @@ std::string document_name(const std::string& spool_dir, const std::string& path)
   const std::string r = rel.generic_string();
   if (r.empty() || r == "." || r.rfind("..", 0) == 0 || rel.is_absolute()) return "";
   return r;
+}
+
+StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const std::string& path) {
+  std::error_code ec;
+  if (!store.shares_documents() || std::filesystem::exists(path, ec)) return fb::Unit{};
+  const std::string name = document_name(spool_dir, path);
+  const std::string op = "fetch_document(" + path + ")";
+  if (name.empty()) return StoreError{StoreErrc::invalid, op + ": not a spool file"};
+  auto doc = store.document(name);
+  if (!doc) return doc.error();
+  if (!*doc) return StoreError{StoreErrc::not_found, op + ": neither on this node nor in the store"};
+  if (auto w = Spool::write_durably(path, **doc); !w) return StoreError{StoreErrc::db, op + ": " + w.error().message};
+  return fb::Unit{};
+}
+
+StoreStatus share_document(JobStore& store, const std::string& spool_dir, const std::string& path) {
+  if (!store.shares_documents()) return fb::Unit{};
+  const std::string name = document_name(spool_dir, path);
+  const std::string op = "share_document(" + path + ")";
+  if (name.empty()) return StoreError{StoreErrc::invalid, op + ": not a spool file"};
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return StoreError{StoreErrc::not_found, op + ": cannot read it"};
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) return StoreError{StoreErrc::db, op + ": cannot read it"};
+  return store.put_document(name, bytes);
 }
 
 bool is_postgresql_url(std::string_view location) {

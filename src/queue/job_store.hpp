@@ -508,6 +508,14 @@ class JobStore {
 // ("msg/<id>.eml" for <spool>/msg/<id>.eml); "" for a path outside it.
 std::string document_name(const std::string& spool_dir, const std::string& path);
 
+// A spool file another node may have made: when this node's disk lacks it and the store shares
+// documents, written here (durably) from the store. Ok when the file is there afterwards, or the
+// store shares none (the file is as it is); not_found when neither has it.
+[[nodiscard]] StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const std::string& path);
+// A spool file this node made, put in a store that shares documents for the other nodes (for
+// one that shares none, nothing to do).
+[[nodiscard]] StoreStatus share_document(JobStore& store, const std::string& spool_dir, const std::string& path);
+
 // A PostgreSQL connection URI: postgresql://... or postgres://...
 bool is_postgresql_url(std::string_view location);
 

@@ -4,9 +4,14 @@ serve` processes with [store] url = "postgresql://...", faxes over real T.38 cal
 PgNodeTest: one node on PostgreSQL does what it does on SQLite — a mail becomes a fax to its own
 DID over T.38, received and delivered to the postmaster's Maildir — with every row in PostgreSQL
 and no SQLite file; a token made by `faxbridge token add` against the same store opens the API;
-a restart finds every job again."""
+a restart finds every job again.
+
+TwoNodesTest: a fax accepted and rendered by node a is dialled by node b from the pages in the
+store (a has stopped), received by b and mailed by the leading node; a, started again, follows
+and shows b's work."""
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -80,3 +85,66 @@ class PgNodeTest(fbtest.TempDirTest):
         n.stop()
         n2 = self.node()
         self.assertEqual(sorted((j["id"], j["state"]) for j in n2.jobs()), sorted((j["id"], j["state"]) for j in jobs))
+
+
+class TwoNodesTest(fbtest.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.pg = pg.PgServer()
+        self.addCleanup(self.pg.close)
+
+    def node(self, name, trunk):
+        os.makedirs(self.path(name), exist_ok=True)
+        n = Node(self.path(name), trunk=trunk, extra='[store]\nurl = "%s"\n' % self.pg.url(),
+                 node_extra='name = "%s"' % name)
+        self.addCleanup(n.stop)
+        return n
+
+    def post(self, n, form):
+        req = urllib.request.Request(n.server + "/api/v1/faxes", data=form, method="POST",
+                                     headers={"Authorization": "Bearer " + n.token(),
+                                              "Content-Type": "multipart/form-data; boundary=b"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def test_a_fax_accepted_by_one_node_is_sent_by_another_and_mailed_by_the_leader(self):
+        a = self.node("a", "nowhere")
+        later = int(time.time()) + 20
+        form = (b"--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+15550100\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"send_after\"\r\n\r\n" +
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(later)).encode() + b"\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\nRendered on a, sent by b.\r\n--b--\r\n")
+        [job] = self.post(a, form)["items"]
+        deadline = time.time() + 15
+        while a.api("/api/v1/faxes/%d" % job["id"])["state"] != "ready":
+            self.assertLess(time.time(), deadline, "not rendered in time")
+            time.sleep(0.2)  # a poll interval inside the deadline loop
+        a.stop()  # before its send_after: a never dials it
+        a_fax = os.path.join(a.dir, "var", "spool", "fax", "%d.tif" % job["id"])
+        self.assertTrue(os.path.exists(a_fax))
+        self.assertEqual(self.pg.psql("fax", "SELECT owner, attempt FROM jobs WHERE id = %d" % job["id"]), [["", "0"]])
+
+        b = self.node("b", "self")
+        jobs = wait_final(b, 2, timeout=150)
+        out = next(j for j in jobs if j["direction"] == "out")
+        inn = next(j for j in jobs if j["direction"] == "in")
+        self.assertEqual((out["id"], out["state"], out["pages_done"], out["node"]), (job["id"], "done", 1, "b"), out)
+        self.assertEqual((inn["state"], inn["pages"], inn["node"]), ("done", 1, "b"), inn)
+        # b dialled from the pages a rendered, fetched from the store: the same bytes.
+        with open(a_fax, "rb") as f, open(os.path.join(b.dir, "var", "spool", "fax", "%d.tif" % job["id"]), "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        [mail] = os.listdir(os.path.join(b.dir, "var", "mail", "postmaster@localhost", "new"))
+        docs = [r[0] for r in self.pg.psql("fax", "SELECT name FROM documents ORDER BY name")]
+        self.assertIn("fax/%d.tif" % out["id"], docs)
+        self.assertIn("in/%d.tif" % inn["id"], docs)
+        self.assertIn("out/%d.eml" % inn["id"], docs)
+
+        # a again: b leads now; a follows, and its API shows b's work.
+        a2 = self.node("a", "nowhere")
+        seen = {j["id"]: (j["state"], j["node"]) for j in a2.jobs()}
+        self.assertEqual(seen, {out["id"]: ("done", "b"), inn["id"]: ("done", "b")})
+        deadline = time.time() + 20
+        while "another node routes" not in open(a2.log.name).read():
+            self.assertLess(time.time(), deadline, open(a2.log.name).read())
+            time.sleep(0.2)  # a poll interval inside the deadline loop
