@@ -388,10 +388,16 @@ void Converter::run(bool resume_left_work) {
       pending_.erase(it);
       in_progress_.insert(id);
     }
-    render(*store, id, server);
+    const bool read = render(*store, id, server);
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       in_progress_.erase(id);
+      if (!read && !stopping_) {
+        // The store could not be read (PostgreSQL restarting, a locked file): the message is
+        // taken again in a moment rather than left for the next start.
+        cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; });
+        if (!stopping_ && std::find(pending_.begin(), pending_.end(), id) == pending_.end()) pending_.push_back(id);
+      }
     }
     cv_.notify_all();
   }
@@ -413,16 +419,19 @@ RunResultCode Converter::convert(const std::vector<std::string>& argv, std::stri
   return r.code;
 }
 
-void Converter::render(queue::JobStore& store, const std::string& message_id, Server& server) {
+bool Converter::render(queue::JobStore& store, const std::string& message_id, Server& server) {
   queue::JobFilter f;
   f.message_id = message_id;
   auto jobs = store.jobs(f);
-  if (!jobs) return;
+  if (!jobs) {
+    fb::log("converter: message " + message_id + ": " + jobs.error().message + "; trying again");
+    return false;
+  }
   std::vector<queue::Job> todo;
   for (const auto& j : *jobs) {
     if (j.direction == queue::Direction::out && (j.state == "queued" || j.state == "rendering")) todo.push_back(j);
   }
-  if (todo.empty()) return;
+  if (todo.empty()) return true;
   bool marked = false;
   auto mark_rendering = [&] {  // once: while the server renders, or before the cold way
     if (std::exchange(marked, true)) return;
@@ -450,7 +459,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
     if (!server_alive(server) && !start_server(server, why)) {
       {
         std::lock_guard lock(mu_);
-        if (stopping_) return;  // stopped while it started: the jobs resume at start
+        if (stopping_) return true;  // stopped while it started: the jobs resume at start
       }
       fb::log("converter: " + why + "; rendering message " + message_id + " the cold way");
       break;
@@ -458,7 +467,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
     r.code = render_with_server(server, spool_.message_path(message_id), rendered, always, numbers, r.stderr_text,
                                 mark_rendering, attempt == 0);
     std::lock_guard lock(mu_);
-    if (stopping_) return;  // killed by stop(): the jobs stay queued or rendering and resume at start
+    if (stopping_) return true;  // killed by stop(): the jobs stay queued or rendering and resume at start
   }
   if (r.code < 0) {
     std::vector<std::string> argv = {opt_.executable, "convert", "--resolution", opt_.resolution, "--paper", opt_.paper,
@@ -471,7 +480,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   }
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;  // killed by stop(): the jobs stay queued or rendering and resume at start
+    if (stopping_) return true;  // killed by stop(): the jobs stay queued or rendering and resume at start
   }
   mark_rendering();  // (when no request went out: every job passes through rendering)
   fb::metrics::observe("faxbridge_convert_seconds", "Time to render one message's documents to fax pages",
@@ -518,6 +527,7 @@ void Converter::render(queue::JobStore& store, const std::string& message_id, Se
   std::error_code ec;
   fs::remove(rendered, ec);
   if (opt_.on_ready) opt_.on_ready();
+  return true;
 }
 
 }  // namespace gateway

@@ -79,7 +79,8 @@ class Converter {
   };
 
   void run(bool resume);
-  void render(queue::JobStore& store, const std::string& message_id, Server& server);
+  // false: the store could not be read, the message is to be taken again.
+  bool render(queue::JobStore& store, const std::string& message_id, Server& server);
   RunResultCode convert(const std::vector<std::string>& argv, std::string& stderr_text);
   bool start_server(Server& s, std::string& why);
   // Ends the server (waiting first up to 5 s for one that is exiting by itself); its wait status.

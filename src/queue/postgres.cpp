@@ -152,7 +152,12 @@ class PgConnection final : public sql::Connection {
 
   StoreStatus begin(const std::string& op) override {
     if (auto r = revive(op); !r) return r;
-    if (auto r = run_simple("BEGIN", op); !r) return r;
+    if (auto r = run_simple("BEGIN", op); !r) {
+      // Found dead by BEGIN itself (PostgreSQL restarted since the last statement): BEGIN did
+      // nothing, so it is asked again on a new connection.
+      if (PQstatus(c_.get()) == CONNECTION_OK || !revive(op)) return r;
+      if (auto again = run_simple("BEGIN", op); !again) return again;
+    }
     in_tx_ = true;
     if (auto r = run_simple(kWriterLock, op); !r) {
       rollback();
@@ -195,9 +200,18 @@ class PgConnection final : public sql::Connection {
       v[i] = values[i] ? values[i]->data() : nullptr;
       lengths[i] = values[i] ? int(values[i]->size()) : 0;
     }
-    Res r(PQexecParams(c_.get(), sql.c_str(), int(values.size()), types.empty() ? nullptr : types.data(),
-                       v.empty() ? nullptr : v.data(), lengths.empty() ? nullptr : lengths.data(),
-                       formats.empty() ? nullptr : formats.data(), 0));
+    auto run = [&] {
+      return Res(PQexecParams(c_.get(), sql.c_str(), int(values.size()), types.empty() ? nullptr : types.data(),
+                              v.empty() ? nullptr : v.data(), lengths.empty() ? nullptr : lengths.data(),
+                              formats.empty() ? nullptr : formats.data(), 0));
+    };
+    Res r = run();
+    // A connection found dead by this statement (PostgreSQL restarted since the last one): a
+    // query outside a transaction is asked again on a new one. A write is not: it may have been
+    // done before the connection went, and the caller hears of the failure.
+    if (!ok(r.get()) && !in_tx_ && PQstatus(c_.get()) != CONNECTION_OK && is_query(sql)) {
+      if (revive(op)) r = run();
+    }
     if (!ok(r.get())) return error_of(c_.get(), r.get(), op);
     const char* n = PQcmdTuples(r.get());
     changes_ = (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
@@ -241,6 +255,11 @@ fb::Result<bool, StoreError> PgStatement::step() {
 }
 
 }  // namespace
+
+bool is_query(std::string_view sql) {
+  while (!sql.empty() && (sql.front() == ' ' || sql.front() == '\n')) sql.remove_prefix(1);
+  return sql.size() >= 7 && (sql.substr(0, 7) == "SELECT " || sql.substr(0, 7) == "select ");
+}
 
 std::string numbered_parameters(std::string_view sql) {
   std::string out;

@@ -4,7 +4,9 @@
 // WHAT: statements written with SQLite's ?N parameters run as $N (outside quotes); parameters
 // are sent as text with their type (int8 or text), results read as text. A connection that
 // PostgreSQL dropped (a server restart, a failover) is opened again before the next statement
-// or transaction that starts outside a transaction; a transaction it was in is lost and reported.
+// or transaction that starts outside a transaction; a BEGIN or a query (SELECT) outside a
+// transaction that finds it dead is asked again on the new one; a write outside a transaction
+// is not (it may have been done), and a transaction the connection was in is lost and reported.
 // DURABILITY: each session sets synchronous_commit = on, whatever the server's default, so a
 // COMMIT has reached the server's disk (and its synchronous standbys) when it returns: the SMTP
 // 250 relies on it. A COMMIT that PostgreSQL turns into a ROLLBACK (an aborted transaction) is
@@ -34,6 +36,10 @@ namespace queue::postgres {
 
 // `url` with its password (if any) replaced by "***": what a log line or an error may show.
 std::string redacted(const std::string& url);
+
+// Whether `sql` only reads (it starts with SELECT): what may be asked again on a new connection
+// when the old one was found dead.
+bool is_query(std::string_view sql);
 
 // `sql` with each ?N parameter outside quotes written $N (what the PostgreSQL backend sends).
 std::string numbered_parameters(std::string_view sql);

@@ -4,7 +4,9 @@ serve` processes with [store] url = "postgresql://...", faxes over real T.38 cal
 PgNodeTest: one node on PostgreSQL does what it does on SQLite — a mail becomes a fax to its own
 DID over T.38, received and delivered to the postmaster's Maildir — with every row in PostgreSQL
 and no SQLite file; a token made by `faxbridge token add` against the same store opens the API;
-a restart finds every job again.
+a restart finds every job again. While PostgreSQL is down the node acknowledges nothing: DATA gets
+451 4.3.0 and a call 503, nothing of either is kept; once it is back, both are taken again on the
+node's own connection.
 
 TwoNodesTest: a fax accepted and rendered by node a is dialled by node b from the pages in the
 store (a has stopped), received by b and mailed by the leading node; a, started again, follows
@@ -16,8 +18,12 @@ import subprocess
 import time
 import urllib.request
 
+import email.message
+import smtplib
+
 import fbtest
 import pg
+from lifecycle_test import call_is_refused
 from offramp_test import Node
 
 
@@ -85,6 +91,38 @@ class PgNodeTest(fbtest.TempDirTest):
         n.stop()
         n2 = self.node()
         self.assertEqual(sorted((j["id"], j["state"]) for j in n2.jobs()), sorted((j["id"], j["state"]) for j in jobs))
+
+    def test_while_postgresql_is_down_nothing_is_acknowledged_and_afterwards_all_is_taken(self):
+        os.makedirs(self.path("node"))
+        n = self.node()
+        msg = email.message.EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.test", "store down"
+        msg.set_content("Not taken while PostgreSQL is down.")
+        self.pg.stop()
+        s = n.smtp()
+        with self.assertRaises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.com", ["FAX=+15550100@fax.test"], msg.as_bytes())
+        self.assertEqual((e.exception.smtp_code, e.exception.smtp_error[:5]), (451, b"4.3.0"))
+        s.quit()
+        call_is_refused(self, n, "503: the job store is unavailable")
+        self.assertEqual(os.listdir(os.path.join(n.dir, "var", "spool", "msg")), [])
+        self.pg.start()
+        # The node opens its connections again by itself: the same mail is taken and faxed.
+        deadline = time.time() + 30
+        while True:
+            s = n.smtp()
+            try:
+                self.assertEqual(s.sendmail("alice@example.com", ["FAX=+15550100@fax.test"], msg.as_bytes()), {})
+                break
+            except smtplib.SMTPDataError as again:
+                self.assertEqual(again.smtp_code, 451)
+                self.assertLess(time.time(), deadline, "still refused: %s" % again)
+            finally:
+                s.quit()
+            time.sleep(0.5)  # a poll interval inside the deadline loop
+        jobs = wait_final(n, 2)
+        self.assertEqual(sorted((j["direction"], j["state"]) for j in jobs), [("in", "done"), ("out", "done")])
+        self.assertEqual(self.pg.psql("fax", "SELECT count(*) FROM jobs"), [["2"]])
 
 
 class TwoNodesTest(fbtest.TempDirTest):
