@@ -1406,7 +1406,7 @@ TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
 // message committed with its row; the embedded store keeps none (its node's spool does).
 TEST_P(JobStoreTest, DocumentsAreKeptWhereTheStoreSharesThem) {
   auto s = open_store();
-  const std::string tiff("II*\0\xff\x00\x80 any bytes\0", 20);
+  const std::string tiff = std::string("II*\0\xff\0\x80", 7) + " any bytes" + std::string(1, '\0');
   ASSERT_TRUE(s->put_document("fax/7.tif", tiff));
   auto m = message("00000000000000d1");
   m.body = "From: alice@example.com\r\n\r\nhello\r\n";
