@@ -426,7 +426,15 @@ std::optional<std::string> check_store_url(std::string_view v) {
   if (v.starts_with("sqlite:") && v.size() > 7 && !has_control(v)) return std::nullopt;
   const bool pg = v.starts_with("postgresql://") || v.starts_with("postgres://");
   if (pg && v.find_first_of(" \t") == std::string_view::npos && !has_control(v)) return std::nullopt;
-  return must_be("sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...]", v);
+  // The value as written, but never a password: the userinfo of the URL is not shown.
+  std::string shown(v);
+  if (const auto s = shown.find("://"); pg && s != std::string::npos) {
+    const auto end = shown.find('/', s + 3);
+    const auto at = shown.rfind('@', end);
+    if (at != std::string::npos && at > s + 3) shown.replace(s + 3, at - (s + 3), "***");
+    if (const auto p = shown.find("password="); p != std::string::npos) shown = shown.substr(0, p) + "password=***";
+  }
+  return must_be("sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...]", shown);
 }
 
 // ---- reading ----

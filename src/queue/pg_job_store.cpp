@@ -155,7 +155,7 @@ constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(73786976294838
 
 StoreStatus migrate(sql::Connection& db) {
   const std::string op = "open: migrate";
-  if (auto r = db.exec("BEGIN", op); !r) return r;
+  if (auto r = db.begin(op); !r) return r;
   struct Rollback {
     sql::Connection& db;
     bool done = false;

@@ -146,7 +146,9 @@ class PgConnection final : public sql::Connection {
   }
 
   StoreStatus exec(const std::string& sql, std::string_view op) override {
-    if (auto r = revive(op); !r) return r;
+    if (!in_tx_) {
+      if (auto r = revive(op); !r) return r;
+    }
     return run_simple(sql, op);
   }
 
@@ -320,7 +322,7 @@ std::string redacted(const std::string& url) {
   // scheme and the '@' that ends the authority.
   if (const auto scheme = out.find("://"); scheme != std::string::npos) {
     const auto start = scheme + 3;
-    const auto end = out.find_first_of("/?#", start);
+    const auto end = out.find('/', start);  // (libpq reads the authority up to the first '/')
     const auto at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
     const auto colon = out.find(':', start);
     if (at != std::string::npos && at >= start && colon != std::string::npos && colon < at)
@@ -337,7 +339,13 @@ std::string redacted(const std::string& url) {
 }
 
 fb::Result<std::unique_ptr<sql::Connection>, StoreError> connect(const std::string& url, int busy_timeout_ms) {
-  Conn c(PQconnectdb(url.c_str()));
+  // Defaults the URL may override (it comes after them): a server that vanishes from the network
+  // is noticed within about half a minute, not the kernel's two hours — so a node's calls are not
+  // left unrenewed while its store thread waits, and a dead leader's lock goes with its session.
+  const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "tcp_user_timeout", "dbname", nullptr};
+  const char* values[] = {"10", "1", "10", "5", "3", "30000", url.c_str(), nullptr};
+  Conn c(PQconnectdbParams(keys, values, 1));
   if (!c || PQstatus(c.get()) != CONNECTION_OK) {
     std::string why = c ? trimmed(PQerrorMessage(c.get())) : "out of memory";
     if (auto nl = why.find('\n'); nl != std::string::npos) why.resize(nl);

@@ -930,7 +930,10 @@ INSTANTIATE_TEST_SUITE_P(
                        "not \"mysql://db/fax\""},
         ErrorCase{"StoreUrlWithASpace", "[store]\nurl = \"postgresql://db/fax db\"\n",
                   kF + "store.url must be sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...], "
-                       "not \"postgresql://db/fax db\""}),
+                       "not \"postgresql://db/fax db\""},
+        ErrorCase{"StoreUrlKeepsItsPassword", "[store]\nurl = \"postgresql://fax:s3cret@db/fax db\"\n",
+                  kF + "store.url must be sqlite:PATH or postgresql://[user[:password]@]host[:port]/database[?...], "
+                       "not \"postgresql://***@db/fax db\""}),
     CaseName);
 
 INSTANTIATE_TEST_SUITE_P(

@@ -191,6 +191,8 @@ TEST(Postgres, PasswordsAreRedacted) {
   EXPECT_EQ(redacted("postgresql://fax@db/fax"), "postgresql://fax@db/fax");
   EXPECT_EQ(redacted("postgresql://db/fax?user=a@b"), "postgresql://db/fax?user=a@b");
   EXPECT_EQ(redacted("postgresql://fax:p@ss@db/fax"), "postgresql://fax:***@db/fax");
+  EXPECT_EQ(redacted("postgresql://fax:a?b@db/fax"), "postgresql://fax:***@db/fax");  // as libpq reads it
+  EXPECT_EQ(redacted("postgresql://fax:a#b@db:5432/fax"), "postgresql://fax:***@db:5432/fax");
   EXPECT_EQ(redacted("postgresql:///fax?host=/run/postgresql"), "postgresql:///fax?host=/run/postgresql");
   EXPECT_EQ(redacted("postgresql://db/fax?user=fax&password=pw&sslmode=require"),
             "postgresql://db/fax?user=fax&password=***&sslmode=require");
