@@ -782,8 +782,6 @@ int run(config::Config cfg, Reloader reloader) {
   asio::thread_pool documents_pool(1);  // the API's PDFs and page previews: never on the store thread
   gateway::ConverterOptions copt;
   copt.store = db;
-  // (The main store's connection asks: the one the OnRamp's work then runs on, JobStore::lead.)
-  if (auto leads = store->lead(); !leads || !*leads) copt.resume = false;
   copt.paper = cfg.fax.paper == config::Paper::letter ? "letter" : "auto";
   copt.resolution = std::string(config::to_string(cfg.fax.resolution));
   copt.cover_senders = cfg.fax.cover_senders;

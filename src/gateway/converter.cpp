@@ -356,7 +356,7 @@ void Converter::run(bool resume_left_work) {
     ~StopServer() { c.stop_server(s, false); }
   } stop_server_at_end{*this, server};
   // Jobs a crash left waiting or half rendered: render their messages again (one worker looks;
-  // on a store several nodes share, only the leading node: ConverterOptions::resume).
+  // ConverterOptions::resume).
   resume_left_work = resume_left_work && opt_.resume;
   std::set<std::string> resume;
   for (const char* st : {"queued", "rendering"}) {
@@ -433,9 +433,14 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
   }
   if (todo.empty()) return true;
   bool marked = false;
+  std::set<int64_t> mine;  // the jobs this rendering moved to rendering (or found there)
   auto mark_rendering = [&] {  // once: while the server renders, or before the cold way
     if (std::exchange(marked, true)) return;
-    for (const auto& j : todo) queue::logged(store.set_state(j.id, "rendering"));
+    for (const auto& j : todo) {
+      auto r = store.start_rendering(j.id);
+      if (!r) queue::logged(queue::StoreStatus(r.error()));
+      else if (*r) mine.insert(j.id);
+    }
   };
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
   // The cover names the fax number when the message has one; one rendering serves every job, so
@@ -445,10 +450,12 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
   const std::string numbers = seen.size() == 1 ? *seen.begin() : "";
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
-  // Another node's message (this one leads and resumes what that node left): its bytes from the
-  // store.
-  if (auto f = queue::fetch_document(store, spool_.dir(), spool_.message_path(message_id)); !f)
-    fb::log("converter: message " + message_id + ": " + f.error().message);
+  // On a store several nodes share, the message's bytes as the store has them (another node's
+  // message, or a file of that name left from a store used before): not read, tried again.
+  if (auto f = queue::fetch_document(store, spool_.dir(), spool_.message_path(message_id)); !f) {
+    fb::log("converter: message " + message_id + ": " + f.error().message + "; trying again");
+    return false;
+  }
   RunResult r;
   r.code = -1;
   const auto started = std::chrono::steady_clock::now();
@@ -498,11 +505,19 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
       pages = int(info->pages.size());
     }
   }
+  // Only the jobs still rendering move on (compare-and-set): one another node rendered and made
+  // ready meanwhile, or that was claimed since, is not this rendering's to change.
+  auto finish = [&](int64_t id, int n, const std::optional<std::string>& error) {
+    auto f = store.finish_rendering(id, n, error);
+    if (!f) queue::logged(queue::StoreStatus(f.error()));
+    else if (!*f) fb::log("converter: job " + std::to_string(id) + " is no longer rendering; left as it is");
+  };
   for (const auto& j : todo) {
+    if (!mine.count(j.id)) continue;
     if (r.code != 0 || pages == 0) {
-      queue::logged(store.set_state(j.id, "failed",
-                      "the message cannot be faxed: " +
-                          (invalid.empty() ? without_input_path(first_line(r.stderr_text), message_id) : invalid)));
+      finish(j.id, 0,
+             "the message cannot be faxed: " +
+                 (invalid.empty() ? without_input_path(first_line(r.stderr_text), message_id) : invalid));
       continue;
     }
     std::error_code ec;
@@ -515,14 +530,14 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
       if (!ec && !sync_file(target.string())) ec = std::error_code(errno, std::generic_category());
     }
     if (ec) {
-      queue::logged(store.set_state(j.id, "failed", "cannot store the fax pages: " + ec.message()));
+      finish(j.id, 0, "cannot store the fax pages: " + ec.message());
       continue;
     }
     sync_dir(target.parent_path().string());  // the link must survive a crash before "ready" says so
     // The node that dials it may be another: the pages go to a store that shares documents first
     // (not shared: the job waits in rendering, resumed by the leader's next start).
     if (!queue::logged(queue::share_document(store, spool_.dir(), target.string()))) continue;
-    if (queue::logged(store.set_pages(j.id, pages, 0))) queue::logged(store.set_state(j.id, "ready"));
+    finish(j.id, pages, std::nullopt);
   }
   std::error_code ec;
   fs::remove(rendered, ec);

@@ -50,8 +50,9 @@ struct ConverterOptions {
   std::string executable = "/proc/self/exe";  // the faxbridge binary
   std::string store;                          // the job store: its SQLite file or postgresql:// URL
   // At start, render again the messages whose jobs are still queued or rendering (a stop or a
-  // crash cut them off). On a store several nodes share, only the leading node does (the
-  // others' messages may be in their hands).
+  // crash cut them off). On a store several nodes share that includes other nodes' messages
+  // they may be rendering: the store's moves are compare-and-sets (JobStore::start_rendering),
+  // so the second rendering changes no job the first has moved on.
   bool resume = true;
   std::string resolution = "fine";
   std::string paper = "auto";

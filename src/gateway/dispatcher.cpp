@@ -267,14 +267,16 @@ void Dispatcher::poll() {
         auto trunks = serving(room, j.number);
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
         if (!trunks.empty() && t == trunks.end()) continue;
+        // Rendered by another node: its pages from the store first (not there now: not dialled now).
+        if (auto f = queue::fetch_document(db_, spool_.dir(), spool_.fax_path(j.id)); !f) {
+          log("job " + std::to_string(j.id) + ": " + f.error().message + "; not dialled yet");
+          continue;
+        }
         auto claimed = db_.claim(j.id, policy_.node, now + policy_.lease_s);
         if (!claimed) log("job " + std::to_string(j.id) + ": cannot be claimed: " + claimed.error().message);
         if (claimed && *claimed) {
           j.attempt = **claimed;
           j.state = queue::state::sending;
-          // Rendered by another node: its pages from the store (missing, the call fails and says so).
-          if (auto f = queue::fetch_document(db_, spool_.dir(), spool_.fax_path(j.id)); !f)
-            log("job " + std::to_string(j.id) + ": " + f.error().message);
           // The job's pages are reserved as it is dialled (jobs dialled while others are in
           // progress must not all fit into the same room); corrected when the call ends.
           if (policy_.budget) {

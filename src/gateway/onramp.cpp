@@ -199,15 +199,22 @@ void OnRamp::scan() {
     complete();
     auto jobs = store_.to_route(now, kBatch + skip_routes);
     auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
-    // What other nodes received or composed (a store that shares documents): here before use.
-    for (const auto& j : jobs ? *jobs : std::vector<queue::Job>{}) {
-      if (j.pages == 0) continue;
-      if (auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(j.id)); !f)
-        log("job " + std::to_string(j.id) + ": " + f.error().message);
+    // What other nodes received or composed (a store that shares documents): here before use;
+    // one that cannot be fetched now waits for a later scan.
+    if (jobs) {
+      std::erase_if(*jobs, [&](const queue::Job& j) {
+        if (j.pages == 0) return false;
+        auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(j.id));
+        if (!f) log("job " + std::to_string(j.id) + ": " + f.error().message + "; routed later");
+        return !f;
+      });
     }
-    for (const auto& d : due ? *due : std::vector<queue::Delivery>{}) {
-      if (auto f = queue::fetch_document(store_, spool_.dir(), d.mail_path); !f)
-        log("delivery " + std::to_string(d.id) + ": " + f.error().message);
+    if (due) {
+      std::erase_if(*due, [&](const queue::Delivery& d) {
+        auto f = queue::fetch_document(store_, spool_.dir(), d.mail_path);
+        if (!f) log("delivery " + std::to_string(d.id) + ": " + f.error().message + "; delivered later");
+        return !f;
+      });
     }
     auto next = store_.next_delivery_at();
     if (!jobs) log("OnRamp: " + jobs.error().message);
@@ -564,7 +571,7 @@ std::optional<smtp::Reply> OnRamp::bounce(const mail::BounceAddress& b, const st
     // (on a store several nodes share, from the received pages in the store).
     if (j->pages > 0) {
       if (auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(d->job_id)); !f)
-        log("job " + std::to_string(d->job_id) + ": " + f.error().message);
+        return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (" + f.error().message + ")"};
     }
     then = postmaster_copy(*j, *d, "the mail to " + d->recipient + " bounced after it was sent: " + why);
     if (!then) return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (cannot write the postmaster's copy)"};
@@ -641,9 +648,12 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
     const std::string reported = line.action == "delayed" ? "delayed" : "final";
     auto msg = store_.message(*j.message_id);
     if (!msg) continue;
-    // Accepted by another node (a store that shares documents): the original from the store.
-    if (auto f = queue::fetch_document(store_, spool_.dir(), msg->spool_path); !f && f.error().code != queue::StoreErrc::not_found)
-      log("job " + std::to_string(j.id) + ": " + f.error().message);
+    // Accepted by another node (a store that shares documents): the original from the store; not
+    // there now, reported at a later scan.
+    if (auto f = queue::fetch_document(store_, spool_.dir(), msg->spool_path); !f) {
+      log("job " + std::to_string(j.id) + ": " + f.error().message + "; reported later");
+      continue;
+    }
     const bool dsn = !msg->sender.empty() && wants_report(j.notify, line.action, opt_.notify);
     const bool mdn_possible = !msg->sender.empty() && reported == "final";
     if (!dsn && !mdn_possible) {

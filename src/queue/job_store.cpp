@@ -118,14 +118,22 @@ std::string document_name(const std::string& spool_dir, const std::string& path)
 }
 
 StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const std::string& path) {
-  std::error_code ec;
-  if (!store.shares_documents() || std::filesystem::exists(path, ec)) return fb::Unit{};
+  if (!store.shares_documents()) return fb::Unit{};
   const std::string name = document_name(spool_dir, path);
   const std::string op = "fetch_document(" + path + ")";
   if (name.empty()) return StoreError{StoreErrc::invalid, op + ": not a spool file"};
+  // The store is the truth: a file of that name on this disk may be another job's, of a store
+  // used before (ids start again at 1), so it is used only when it holds the same bytes.
   auto doc = store.document(name);
   if (!doc) return doc.error();
-  if (!*doc) return StoreError{StoreErrc::not_found, op + ": neither on this node nor in the store"};
+  if (!*doc) return StoreError{StoreErrc::not_found, op + ": not in the store"};
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (f) {
+      std::string local((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (!f.bad() && local == **doc) return fb::Unit{};
+    }
+  }
   if (auto w = Spool::write_durably(path, **doc); !w) return StoreError{StoreErrc::db, op + ": " + w.error().message};
   return fb::Unit{};
 }

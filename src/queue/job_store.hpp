@@ -502,15 +502,27 @@ class JobStore {
   // holds a session advisory lock; the lock goes with the session, so when the leading node dies
   // or loses its connection, another leads at its next call.
   [[nodiscard]] virtual fb::Result<bool, StoreError> lead() = 0;
+
+  // The converter's moves, as compare-and-sets: on a shared store two nodes may render one
+  // message (one resuming what the other still renders), and neither may move a job the other
+  // has made ready, or a node has claimed since. start_rendering: queued -> rendering (true;
+  // already rendering: true, unchanged); false, nothing written, in any other state.
+  // finish_rendering: rendering -> ready with `pages` (pages_done 0, retry_at its not_before), or
+  // -> failed with `error`; false, nothing written, when it is no longer rendering.
+  [[nodiscard]] virtual fb::Result<bool, StoreError> start_rendering(int64_t id) = 0;
+  [[nodiscard]] virtual fb::Result<bool, StoreError> finish_rendering(int64_t id, int pages,
+                                                                    const std::optional<std::string>& error) = 0;
 };
 
 // A spool file's document name (JobStore::put_document): its path below the spool directory
 // ("msg/<id>.eml" for <spool>/msg/<id>.eml); "" for a path outside it.
 std::string document_name(const std::string& spool_dir, const std::string& path);
 
-// A spool file another node may have made: when this node's disk lacks it and the store shares
-// documents, written here (durably) from the store. Ok when the file is there afterwards, or the
-// store shares none (the file is as it is); not_found when neither has it.
+// A spool file another node may have made, from a store that shares documents: written here
+// (durably) unless this node's file holds the same bytes (a file of that name may be left from
+// a store used before). Ok when the file is the store's afterwards, or the store shares none (the
+// file is as it is); not_found when the store lacks it. A caller that gets an error does not
+// use the file, and tries again later.
 [[nodiscard]] StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const std::string& path);
 // A spool file this node made, put in a store that shares documents for the other nodes (for
 // one that shares none, nothing to do).

@@ -376,6 +376,47 @@ StoreStatus SqlJobStore::set_state(int64_t id, std::string_view st, std::optiona
   });
 }
 
+fb::Result<bool, StoreError> SqlJobStore::start_rendering(int64_t id) {
+  const std::string op = call("start_rendering", id);
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto head = load_head(*db_, id, op);
+  if (!head) return head.error();
+  if (head->direction != Direction::out) return invalid(op, "not an outbound job");
+  if (head->state == state::rendering) return true;
+  if (head->state != state::queued) return false;
+  auto s = Stmt::prepare(*db_, "UPDATE jobs SET state = 'rendering', error = NULL, retry_at = NULL, updated = ?1 WHERE id = ?2",
+                         op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  if (auto r = s->bind_int(1, t).bind_int(2, id).run(); !r) return r.error();
+  if (auto r = insert_event(*db_, id, t, "state rendering", op); !r) return r.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return true;
+}
+
+fb::Result<bool, StoreError> SqlJobStore::finish_rendering(int64_t id, int pages, const std::optional<std::string>& error) {
+  const std::string op = call("finish_rendering", id);
+  if (pages < 0 || (!error && pages == 0)) return invalid(op, "a rendering has pages, or an error");
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto head = load_head(*db_, id, op);
+  if (!head) return head.error();
+  if (head->state != state::rendering) return false;
+  auto s = Stmt::prepare(*db_,
+                         "UPDATE jobs SET state = ?1, error = ?2, pages = ?3, pages_done = 0, updated = ?4, "
+                         "retry_at = CASE WHEN ?1 = 'ready' THEN not_before END WHERE id = ?5",
+                         op);
+  if (!s) return s.error();
+  const int64_t t = now();
+  const std::string st = error ? "failed" : "ready";
+  if (auto r = s->bind_text(1, st).bind_opt_text(2, error).bind_int(3, error ? 0 : pages).bind_int(4, t).bind_int(5, id).run(); !r)
+    return r.error();
+  if (auto r = insert_event(*db_, id, t, "state " + st + (error ? ": " + *error : ""), op); !r) return r.error();
+  if (auto r = tx->commit(); !r) return r.error();
+  return true;
+}
+
 StoreStatus SqlJobStore::cancel(int64_t id) {
   const std::string op = call("cancel", id);
   return change_job(id, op, [&](const JobHead& head) -> StoreStatus {
@@ -1103,13 +1144,19 @@ StoreStatus SqlJobStore::confirm_pages(int64_t id, int64_t attempt, int pages, i
 
 fb::Result<int, StoreError> SqlJobStore::renew_leases(const std::string& node, int64_t t, int64_t lease_until) {
   const std::string op = "renew_leases(" + node + ")";
+  // A write transaction (the writers' lock): a renewal never falls between another node's
+  // takeover check and its write (record_call).
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
   auto s = Stmt::prepare(*db_,
                          "UPDATE jobs SET lease_until = ?1 WHERE owner = ?2 AND state IN ('sending', 'receiving') "
                          "AND (lease_until IS NULL OR lease_until >= ?3)",
                          op);
   if (!s) return s.error();
   if (auto r = s->bind_int(1, lease_until).bind_text(2, node).bind_int(3, t).run(); !r) return r.error();
-  return int(db_->changes());
+  const int n = int(db_->changes());
+  if (auto r = tx->commit(); !r) return r.error();
+  return n;
 }
 
 fb::Result<std::vector<Job>, StoreError> SqlJobStore::to_recover(const std::string& node, int64_t t) {

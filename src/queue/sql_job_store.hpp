@@ -86,6 +86,8 @@ class SqlJobStore : public JobStore {
   fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) override;
   StoreStatus remove_documents(const std::vector<std::string>& names) override;
   fb::Result<bool, StoreError> lead() override;
+  fb::Result<bool, StoreError> start_rendering(int64_t id) override;
+  fb::Result<bool, StoreError> finish_rendering(int64_t id, int pages, const std::optional<std::string>& error) override;
 
  protected:
   SqlJobStore(std::unique_ptr<sql::Connection> db, StoreOptions options)

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -35,9 +36,22 @@ class PgServer:
             shutil.chown(self.dir, "postgres", "postgres")
         self.port = _free_port() if tcp else 5432
         self.tcp = tcp
-        self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-        self.start()
-        self.psql("postgres", "CREATE DATABASE fax")
+        # A reaper in a session of its own stops the server and removes it once this process is
+        # gone, however it ends (a failure, a kill, a CTest timeout): it waits for the end of a
+        # pipe only this process holds.
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-c", "import sys, subprocess, shutil; sys.stdin.read(); "
+             "subprocess.run(sys.argv[1:-1], capture_output=True); shutil.rmtree(sys.argv[-1], True)",
+             *(["runuser", "-u", "postgres", "--"] if self.as_postgres else []),
+             os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop", self.dir],
+            stdin=subprocess.PIPE, start_new_session=True)
+        try:
+            self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+            self.start()
+            self.psql("postgres", "CREATE DATABASE fax")
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def data(self):
@@ -82,4 +96,6 @@ class PgServer:
 
     def close(self):
         self.stop("immediate")
+        self._reaper.stdin.close()  # the reaper finds it stopped, and removes the directory
+        self._reaper.wait(timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)

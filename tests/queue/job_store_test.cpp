@@ -1402,6 +1402,44 @@ TEST_P(JobStoreTest, StatsCountJobsByStateAndCallsByOutcome) {
   }
 }
 
+// Two nodes may render one message; the moves are compare-and-sets, so neither undoes what the
+// other, or a node that claimed the job since, has done.
+TEST_P(JobStoreTest, RenderingMovesOnlyAJobStillWaitingForIt) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "00000000000000e1", 3);
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(s->start_rendering(ids[0]).value(), true);
+  EXPECT_EQ(s->start_rendering(ids[0]).value(), true);  // a second renderer joins
+  EXPECT_EQ(s->job(ids[0])->state, "rendering");
+  EXPECT_EQ(s->finish_rendering(ids[0], 2, std::nullopt).value(), true);
+  auto j = *s->job(ids[0]);
+  EXPECT_EQ(j.state, "ready");
+  EXPECT_EQ(j.pages, 2);
+  EXPECT_EQ(j.pages_done, 0);
+  // The second renderer, late: the job is ready (or claimed) and stays so.
+  EXPECT_EQ(s->finish_rendering(ids[0], 3, std::nullopt).value(), false);
+  EXPECT_EQ(s->start_rendering(ids[0]).value(), false);
+  ASSERT_TRUE(s->claim(ids[0], "n1", k1630 + 60).value());
+  EXPECT_EQ(s->finish_rendering(ids[0], 3, "late").value(), false);
+  EXPECT_EQ(s->start_rendering(ids[0]).value(), false);
+  j = *s->job(ids[0]);
+  EXPECT_EQ(j.state, "sending");
+  EXPECT_EQ(j.pages, 2);
+  EXPECT_EQ(j.error, std::nullopt);
+  // A failed rendering.
+  ASSERT_EQ(s->start_rendering(ids[1]).value(), true);
+  EXPECT_EQ(s->finish_rendering(ids[1], 0, "the message cannot be faxed: no page").value(), true);
+  j = *s->job(ids[1]);
+  EXPECT_EQ(j.state, "failed");
+  EXPECT_EQ(j.error, "the message cannot be faxed: no page");
+  // Not started: nothing to finish; a cancelled job is not started.
+  EXPECT_EQ(s->finish_rendering(ids[2], 1, std::nullopt).value(), false);
+  ASSERT_TRUE(s->cancel(ids[2]));
+  EXPECT_EQ(s->start_rendering(ids[2]).value(), false);
+  EXPECT_EQ(s->job(ids[2])->state, "cancelled");
+  EXPECT_FALSE(s->finish_rendering(ids[1], 0, std::nullopt));  // no pages and no error: invalid
+}
+
 // Documents (issue 17): a store several nodes share keeps the files a job needs, the accepted
 // message committed with its row; the embedded store keeps none (its node's spool does).
 TEST_P(JobStoreTest, DocumentsAreKeptWhereTheStoreSharesThem) {

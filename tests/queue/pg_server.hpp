@@ -137,6 +137,7 @@ class PgServer {
     if (pipe2(fds, O_CLOEXEC) != 0) return nullptr;
     s->reaper_ = fork();
     if (s->reaper_ == 0) {
+      setsid();  // a timeout that kills the test's process group leaves the reaper to clean up
       close(fds[1]);
       char c;
       while (read(fds[0], &c, 1) != 0 && errno == EINTR) {
