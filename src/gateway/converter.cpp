@@ -8,6 +8,8 @@
 #include <utility>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 #include <chrono>
@@ -433,13 +435,18 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
   }
   if (todo.empty()) return true;
   bool marked = false;
+  bool again = false;      // a store write failed: the message is taken again (render() false)
   std::set<int64_t> mine;  // the jobs this rendering moved to rendering (or found there)
   auto mark_rendering = [&] {  // once: while the server renders, or before the cold way
     if (std::exchange(marked, true)) return;
     for (const auto& j : todo) {
       auto r = store.start_rendering(j.id);
-      if (!r) queue::logged(queue::StoreStatus(r.error()));
-      else if (*r) mine.insert(j.id);
+      if (!r) {
+        queue::logged(queue::StoreStatus(r.error()));
+        again = true;
+      } else if (*r) {
+        mine.insert(j.id);
+      }
     }
   };
   std::string rendered = spool_.dir() + "/fax/" + message_id + ".render.tif";
@@ -451,10 +458,12 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
   auto msg = store.message(message_id);
   const bool always = msg && cover_wanted(opt_.cover_senders, msg->sender);
   // On a store several nodes share, the message's bytes as the store has them (another node's
-  // message, or a file of that name left from a store used before): not read, tried again.
+  // message, or a file of that name left from a store used before): the store unreachable, tried
+  // again; the document missing, rendered from what this node has (or failed for want of it).
   if (auto f = queue::fetch_document(store, spool_.dir(), spool_.message_path(message_id)); !f) {
-    fb::log("converter: message " + message_id + ": " + f.error().message + "; trying again");
-    return false;
+    const bool transient = queue::fetch_transient(f.error());
+    fb::log("converter: message " + message_id + ": " + f.error().message + (transient ? "; trying again" : ""));
+    if (transient) return false;
   }
   RunResult r;
   r.code = -1;
@@ -507,10 +516,17 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
   }
   // Only the jobs still rendering move on (compare-and-set): one another node rendered and made
   // ready meanwhile, or that was claimed since, is not this rendering's to change.
+  // The pages go into a store that shares documents in the same transaction, so only the
+  // rendering that made the job ready leaves its pages there.
+  std::optional<std::pair<std::string, std::string>> document;
   auto finish = [&](int64_t id, int n, const std::optional<std::string>& error) {
-    auto f = store.finish_rendering(id, n, error);
-    if (!f) queue::logged(queue::StoreStatus(f.error()));
-    else if (!*f) fb::log("converter: job " + std::to_string(id) + " is no longer rendering; left as it is");
+    auto f = store.finish_rendering(id, n, error, error ? std::nullopt : document);
+    if (!f) {
+      queue::logged(queue::StoreStatus(f.error()));
+      again = true;
+    } else if (!*f) {
+      fb::log("converter: job " + std::to_string(id) + " is no longer rendering; left as it is");
+    }
   };
   for (const auto& j : todo) {
     if (!mine.count(j.id)) continue;
@@ -534,15 +550,23 @@ bool Converter::render(queue::JobStore& store, const std::string& message_id, Se
       continue;
     }
     sync_dir(target.parent_path().string());  // the link must survive a crash before "ready" says so
-    // The node that dials it may be another: the pages go to a store that shares documents first
-    // (not shared: the job waits in rendering, resumed by the leader's next start).
-    if (!queue::logged(queue::share_document(store, spool_.dir(), target.string()))) continue;
+    document.reset();
+    if (store.shares_documents()) {  // the node that dials it may be another
+      std::ifstream in(target, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in || in.bad()) {
+        fb::log("converter: job " + std::to_string(j.id) + ": cannot read its pages back; trying again");
+        again = true;
+        continue;
+      }
+      document.emplace(queue::document_name(spool_.dir(), target.string()), std::move(bytes));
+    }
     finish(j.id, pages, std::nullopt);
   }
   std::error_code ec;
   fs::remove(rendered, ec);
   if (opt_.on_ready) opt_.on_ready();
-  return true;
+  return !again;
 }
 
 }  // namespace gateway

@@ -267,10 +267,12 @@ void Dispatcher::poll() {
         auto trunks = serving(room, j.number);
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
         if (!trunks.empty() && t == trunks.end()) continue;
-        // Rendered by another node: its pages from the store first (not there now: not dialled now).
+        // Rendered by another node: its pages from the store first (the store unreachable: not
+        // dialled now; the document missing: dialled, and the call fails for want of pages).
         if (auto f = queue::fetch_document(db_, spool_.dir(), spool_.fax_path(j.id)); !f) {
-          log("job " + std::to_string(j.id) + ": " + f.error().message + "; not dialled yet");
-          continue;
+          log("job " + std::to_string(j.id) + ": " + f.error().message +
+              (queue::fetch_transient(f.error()) ? "; not dialled yet" : ""));
+          if (queue::fetch_transient(f.error())) continue;
         }
         auto claimed = db_.claim(j.id, policy_.node, now + policy_.lease_s);
         if (!claimed) log("job " + std::to_string(j.id) + ": cannot be claimed: " + claimed.error().message);

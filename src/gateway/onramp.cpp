@@ -158,7 +158,8 @@ void OnRamp::scan() {
   const int skip_routes = int(routing_.size()), skip_del = int(delivering_.size());
   const bool purge_now = std::chrono::steady_clock::now() >= next_purge_;
   if (purge_now) next_purge_ = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  asio::post(store_exec_, [this, now, skip_routes, skip_del, purge_now] {
+  // (Copies for the store thread: the work in hand, whose files are not fetched again.)
+  asio::post(store_exec_, [this, now, skip_routes, skip_del, purge_now, routing = routing_, delivering = delivering_] {
     // Several nodes on one store: one of them at a time does this work for all (JobStore::lead);
     // the others ask again every few seconds, to take over when the leader goes.
     auto leading = store_.lead();
@@ -199,21 +200,26 @@ void OnRamp::scan() {
     complete();
     auto jobs = store_.to_route(now, kBatch + skip_routes);
     auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
-    // What other nodes received or composed (a store that shares documents): here before use;
-    // one that cannot be fetched now waits for a later scan.
+    // What other nodes received or composed (a store that shares documents): here before use.
+    // The store unreachable, the work waits for a later scan; the document missing, it goes on as
+    // with a file missing (a fax mailed without its pages, a delivery failing and retried).
+    // Work already in hand is not fetched again.
     if (jobs) {
       std::erase_if(*jobs, [&](const queue::Job& j) {
-        if (j.pages == 0) return false;
+        if (j.pages == 0 || routing.count(j.id)) return false;
         auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(j.id));
-        if (!f) log("job " + std::to_string(j.id) + ": " + f.error().message + "; routed later");
-        return !f;
+        if (f) return false;
+        log("job " + std::to_string(j.id) + ": " + f.error().message);
+        return queue::fetch_transient(f.error());
       });
     }
     if (due) {
       std::erase_if(*due, [&](const queue::Delivery& d) {
+        if (delivering.count(d.id)) return false;
         auto f = queue::fetch_document(store_, spool_.dir(), d.mail_path);
-        if (!f) log("delivery " + std::to_string(d.id) + ": " + f.error().message + "; delivered later");
-        return !f;
+        if (f) return false;
+        log("delivery " + std::to_string(d.id) + ": " + f.error().message);
+        return queue::fetch_transient(f.error());
       });
     }
     auto next = store_.next_delivery_at();
@@ -447,8 +453,12 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
       if (*job) then = postmaster_copy(**job, d, "delivery to " + d.recipient + " failed: " + o.detail);
       asio::post(store_exec_, [this, d, o, then] {
-        if (then) {  // the postmaster's copy, there for whichever node leads next
-          if (auto sh = queue::share_document(store_, spool_.dir(), then->mail_path); !sh) log(sh.error().message);
+        if (then) {  // the postmaster's copy, there for whichever node leads next (else tried again)
+          if (auto sh = queue::share_document(store_, spool_.dir(), then->mail_path); !sh) {
+            log(sh.error().message + "; tried again later");
+            asio::post(io_, [this, d] { delivering_.erase(d.id); });
+            return;
+          }
         }
         if (auto r = store_.delivery_failed(d.id, o.detail, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
         log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " failed: " + o.detail);
@@ -570,7 +580,8 @@ std::optional<smtp::Reply> OnRamp::bounce(const mail::BounceAddress& b, const st
     // The fax goes to the postmaster with the reason; composed before the commit that records both
     // (on a store several nodes share, from the received pages in the store).
     if (j->pages > 0) {
-      if (auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(d->job_id)); !f)
+      if (auto f = queue::fetch_document(store_, spool_.dir(), spool_.received_path(d->job_id));
+          !f && queue::fetch_transient(f.error()))
         return smtp::Reply{451, "4.3.0", "Local error in processing, try again later (" + f.error().message + ")"};
     }
     then = postmaster_copy(*j, *d, "the mail to " + d->recipient + " bounced after it was sent: " + why);
@@ -635,6 +646,7 @@ void OnRamp::maybe_finish(int64_t job_id) {
 // sender; delayed and not wanted) is only marked.
 size_t OnRamp::report(std::vector<queue::Job> jobs) {
   size_t handled = 0;
+  std::set<std::string> fetched, unfetched;  // messages whose original was fetched (or failed to be)
   struct Group {
     queue::Message msg;
     std::string action;
@@ -648,14 +660,21 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
     const std::string reported = line.action == "delayed" ? "delayed" : "final";
     auto msg = store_.message(*j.message_id);
     if (!msg) continue;
-    // Accepted by another node (a store that shares documents): the original from the store; not
-    // there now, reported at a later scan.
-    if (auto f = queue::fetch_document(store_, spool_.dir(), msg->spool_path); !f) {
-      log("job " + std::to_string(j.id) + ": " + f.error().message + "; reported later");
-      continue;
-    }
     const bool dsn = !msg->sender.empty() && wants_report(j.notify, line.action, opt_.notify);
     const bool mdn_possible = !msg->sender.empty() && reported == "final";
+    // Accepted by another node (a store that shares documents): the original from the store, once
+    // per message and only when a report may be sent. The store unreachable, reported at a later
+    // scan; the document missing, reported without the original.
+    if ((dsn || mdn_possible) && fetched.insert(msg->id).second) {
+      if (auto f = queue::fetch_document(store_, spool_.dir(), msg->spool_path); !f) {
+        log("job " + std::to_string(j.id) + ": " + f.error().message);
+        if (queue::fetch_transient(f.error())) {
+          unfetched.insert(msg->id);
+          continue;
+        }
+      }
+    }
+    if (unfetched.count(msg->id)) continue;
     if (!dsn && !mdn_possible) {
       std::string why = msg->sender.empty() ? "no report: the message came from the null sender"
                                             : "no report of " + line.action + ": NOTIFY=" + j.notify.value_or("(default)");

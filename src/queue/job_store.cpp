@@ -11,6 +11,7 @@
 #include <random>
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include "core/log.hpp"
 #include "queue/pg_job_store.hpp"
@@ -117,23 +118,57 @@ std::string document_name(const std::string& spool_dir, const std::string& path)
   return r;
 }
 
+namespace {
+
+// The size and SHA-256 (lowercase hex) of a file; nullopt when it cannot be read.
+std::optional<JobStore::Digest> file_digest(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return std::nullopt;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx);
+    return std::nullopt;
+  }
+  JobStore::Digest d;
+  char buf[65536];
+  while (f.read(buf, sizeof buf) || f.gcount() > 0) {
+    EVP_DigestUpdate(ctx, buf, size_t(f.gcount()));
+    d.size += f.gcount();
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  const bool ok = !f.bad() && EVP_DigestFinal_ex(ctx, md, &n) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return std::nullopt;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned i = 0; i < n; ++i) {
+    d.sha256 += kHex[md[i] >> 4];
+    d.sha256 += kHex[md[i] & 0xf];
+  }
+  return d;
+}
+
+}  // namespace
+
+bool fetch_transient(const StoreError& e) {
+  return e.code == StoreErrc::db || e.code == StoreErrc::busy;
+}
+
 StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const std::string& path) {
   if (!store.shares_documents()) return fb::Unit{};
   const std::string name = document_name(spool_dir, path);
   const std::string op = "fetch_document(" + path + ")";
   if (name.empty()) return StoreError{StoreErrc::invalid, op + ": not a spool file"};
   // The store is the truth: a file of that name on this disk may be another job's, of a store
-  // used before (ids start again at 1), so it is used only when it holds the same bytes.
+  // used before (ids start again at 1), so it is kept only when it has the same size and digest.
+  auto digest = store.document_digest(name);
+  if (!digest) return digest.error();
+  if (!*digest) return StoreError{StoreErrc::not_found, op + ": not in the store"};
+  if (auto local = file_digest(path); local && local->size == (*digest)->size && local->sha256 == (*digest)->sha256)
+    return fb::Unit{};
   auto doc = store.document(name);
   if (!doc) return doc.error();
   if (!*doc) return StoreError{StoreErrc::not_found, op + ": not in the store"};
-  {
-    std::ifstream f(path, std::ios::binary);
-    if (f) {
-      std::string local((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      if (!f.bad() && local == **doc) return fb::Unit{};
-    }
-  }
   if (auto w = Spool::write_durably(path, **doc); !w) return StoreError{StoreErrc::db, op + ": " + w.error().message};
   return fb::Unit{};
 }

@@ -494,6 +494,13 @@ class JobStore {
   // Stores (or replaces) a document, committed when it returns.
   [[nodiscard]] virtual StoreStatus put_document(const std::string& name, std::string_view bytes) = 0;
   [[nodiscard]] virtual fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) = 0;
+  // A document's size and SHA-256 (lowercase hex), without its bytes: whether a node's copy is
+  // the store's. nullopt when the store has none.
+  struct Digest {
+    int64_t size = 0;
+    std::string sha256;
+  };
+  [[nodiscard]] virtual fb::Result<std::optional<Digest>, StoreError> document_digest(const std::string& name) = 0;
   [[nodiscard]] virtual StoreStatus remove_documents(const std::vector<std::string>& names) = 0;
 
   // Whether this instance may do the work one node at a time does for all of them: routing and
@@ -508,10 +515,13 @@ class JobStore {
   // has made ready, or a node has claimed since. start_rendering: queued -> rendering (true;
   // already rendering: true, unchanged); false, nothing written, in any other state.
   // finish_rendering: rendering -> ready with `pages` (pages_done 0, retry_at its not_before), or
-  // -> failed with `error`; false, nothing written, when it is no longer rendering.
+  // -> failed with `error`; false, nothing written, when it is no longer rendering. `document`
+  // (name, bytes): the rendered pages, kept in the same transaction by a store that shares
+  // documents — only by the rendering that made the job ready.
   [[nodiscard]] virtual fb::Result<bool, StoreError> start_rendering(int64_t id) = 0;
-  [[nodiscard]] virtual fb::Result<bool, StoreError> finish_rendering(int64_t id, int pages,
-                                                                    const std::optional<std::string>& error) = 0;
+  [[nodiscard]] virtual fb::Result<bool, StoreError> finish_rendering(
+      int64_t id, int pages, const std::optional<std::string>& error,
+      const std::optional<std::pair<std::string, std::string>>& document = std::nullopt) = 0;
 };
 
 // A spool file's document name (JobStore::put_document): its path below the spool directory
@@ -519,14 +529,18 @@ class JobStore {
 std::string document_name(const std::string& spool_dir, const std::string& path);
 
 // A spool file another node may have made, from a store that shares documents: written here
-// (durably) unless this node's file holds the same bytes (a file of that name may be left from
-// a store used before). Ok when the file is the store's afterwards, or the store shares none (the
-// file is as it is); not_found when the store lacks it. A caller that gets an error does not
-// use the file, and tries again later.
+// (durably) unless this node's file has the same size and SHA-256 (a file of that name may be
+// left from a store used before). Ok when the file is the store's afterwards, or the store shares
+// none (the file is as it is); not_found when the store lacks it. A caller that gets a transient
+// error (fetch_transient) does not use the file and tries again later; after any other, it goes
+// on as it would with the file missing.
 [[nodiscard]] StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const std::string& path);
 // A spool file this node made, put in a store that shares documents for the other nodes (for
 // one that shares none, nothing to do).
 [[nodiscard]] StoreStatus share_document(JobStore& store, const std::string& spool_dir, const std::string& path);
+// A fetch that may work later (the store unreachable or busy, a local write failing), not one
+// whose document is missing.
+bool fetch_transient(const StoreError& e);
 
 // A PostgreSQL connection URI: postgresql://... or postgres://...
 bool is_postgresql_url(std::string_view location);

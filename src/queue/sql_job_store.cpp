@@ -395,7 +395,9 @@ fb::Result<bool, StoreError> SqlJobStore::start_rendering(int64_t id) {
   return true;
 }
 
-fb::Result<bool, StoreError> SqlJobStore::finish_rendering(int64_t id, int pages, const std::optional<std::string>& error) {
+fb::Result<bool, StoreError> SqlJobStore::finish_rendering(
+    int64_t id, int pages, const std::optional<std::string>& error,
+    const std::optional<std::pair<std::string, std::string>>& document) {
   const std::string op = call("finish_rendering", id);
   if (pages < 0 || (!error && pages == 0)) return invalid(op, "a rendering has pages, or an error");
   auto tx = Tx::begin(*db_, op);
@@ -413,6 +415,9 @@ fb::Result<bool, StoreError> SqlJobStore::finish_rendering(int64_t id, int pages
   if (auto r = s->bind_text(1, st).bind_opt_text(2, error).bind_int(3, error ? 0 : pages).bind_int(4, t).bind_int(5, id).run(); !r)
     return r.error();
   if (auto r = insert_event(*db_, id, t, "state " + st + (error ? ": " + *error : ""), op); !r) return r.error();
+  if (document && !error && shares_documents()) {
+    if (auto r = upsert_document(*db_, document->first, document->second, t, op + ": document"); !r) return r.error();
+  }
   if (auto r = tx->commit(); !r) return r.error();
   return true;
 }
@@ -554,6 +559,18 @@ fb::Result<std::optional<std::string>, StoreError> SqlJobStore::document(const s
   if (!row) return row.error();
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(s->blob(0));
+}
+
+fb::Result<std::optional<JobStore::Digest>, StoreError> SqlJobStore::document_digest(const std::string& name) {
+  const std::string op = "document_digest(" + name + ")";
+  if (!shares_documents()) return std::optional<Digest>();
+  auto s = Stmt::prepare(*db_, "SELECT length(data), encode(sha256(data), 'hex') FROM documents WHERE name = ?1", op);
+  if (!s) return s.error();
+  s->bind_text(1, name);
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Digest>();
+  return std::optional<Digest>(Digest{s->int64(0), s->text(1)});
 }
 
 StoreStatus SqlJobStore::remove_documents(const std::vector<std::string>& names) {

@@ -87,7 +87,10 @@ class SqlJobStore : public JobStore {
   StoreStatus remove_documents(const std::vector<std::string>& names) override;
   fb::Result<bool, StoreError> lead() override;
   fb::Result<bool, StoreError> start_rendering(int64_t id) override;
-  fb::Result<bool, StoreError> finish_rendering(int64_t id, int pages, const std::optional<std::string>& error) override;
+  fb::Result<bool, StoreError> finish_rendering(
+      int64_t id, int pages, const std::optional<std::string>& error,
+      const std::optional<std::pair<std::string, std::string>>& document) override;
+  fb::Result<std::optional<Digest>, StoreError> document_digest(const std::string& name) override;
 
  protected:
   SqlJobStore(std::unique_ptr<sql::Connection> db, StoreOptions options)

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <set>
@@ -1411,13 +1414,17 @@ TEST_P(JobStoreTest, RenderingMovesOnlyAJobStillWaitingForIt) {
   EXPECT_EQ(s->start_rendering(ids[0]).value(), true);
   EXPECT_EQ(s->start_rendering(ids[0]).value(), true);  // a second renderer joins
   EXPECT_EQ(s->job(ids[0])->state, "rendering");
-  EXPECT_EQ(s->finish_rendering(ids[0], 2, std::nullopt).value(), true);
+  const std::string pages_name = "fax/" + std::to_string(ids[0]) + ".tif";
+  EXPECT_EQ(s->finish_rendering(ids[0], 2, std::nullopt, std::make_pair(pages_name, std::string("first"))).value(), true);
   auto j = *s->job(ids[0]);
   EXPECT_EQ(j.state, "ready");
   EXPECT_EQ(j.pages, 2);
   EXPECT_EQ(j.pages_done, 0);
-  // The second renderer, late: the job is ready (or claimed) and stays so.
-  EXPECT_EQ(s->finish_rendering(ids[0], 3, std::nullopt).value(), false);
+  // The second renderer, late: the job is ready (or claimed) and stays so, with the first pages.
+  EXPECT_EQ(s->finish_rendering(ids[0], 3, std::nullopt, std::make_pair(pages_name, std::string("late"))).value(), false);
+  if (s->shares_documents()) {
+    EXPECT_EQ(*s->document(pages_name).value(), "first");
+  }
   EXPECT_EQ(s->start_rendering(ids[0]).value(), false);
   ASSERT_TRUE(s->claim(ids[0], "n1", k1630 + 60).value());
   EXPECT_EQ(s->finish_rendering(ids[0], 3, "late").value(), false);
@@ -1471,6 +1478,41 @@ TEST_P(JobStoreTest, DocumentsAreKeptWhereTheStoreSharesThem) {
   ASSERT_TRUE(s->remove_documents({"fax/7.tif", "msg/00000000000000d1.eml", "fax/unknown.tif"}));
   EXPECT_EQ(*s->document("fax/7.tif"), std::nullopt);
   EXPECT_EQ(*s->document("msg/00000000000000d1.eml"), std::nullopt);
+}
+
+// A node's copy of a document is the store's: a file of that name left from a store used before
+// (here of the same size) is replaced; on a store that shares none, the node's file is the truth.
+TEST_P(JobStoreTest, AFetchedFileIsTheStoresBytes) {
+  auto s = open_store();
+  const std::string spool = tmp / "spool";
+  std::filesystem::create_directories(spool + "/fax");
+  const std::string path = spool + "/fax/9.tif";
+  auto write = [](const std::string& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; };
+  auto read = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  ASSERT_TRUE(s->put_document("fax/9.tif", "store bytes"));
+  write(path, "stale bytes");  // as long as the store's
+  ASSERT_TRUE(queue::fetch_document(*s, spool, path));
+  EXPECT_EQ(read(path), s->shares_documents() ? "store bytes" : "stale bytes");
+  ASSERT_TRUE(queue::fetch_document(*s, spool, path));  // the same bytes: left as they are
+  EXPECT_EQ(read(path), s->shares_documents() ? "store bytes" : "stale bytes");
+  auto missing = queue::fetch_document(*s, spool, spool + "/fax/10.tif");
+  if (s->shares_documents()) {
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, StoreErrc::not_found);
+    EXPECT_FALSE(queue::fetch_transient(missing.error()));
+    EXPECT_FALSE(std::filesystem::exists(spool + "/fax/10.tif"));
+    auto digest = s->document_digest("fax/9.tif");
+    ASSERT_TRUE(digest && *digest);
+    EXPECT_EQ((*digest)->size, 11);
+    EXPECT_EQ((*digest)->sha256.size(), 64u);
+  } else {
+    EXPECT_TRUE(missing);
+  }
+  auto outside = queue::fetch_document(*s, spool, tmp / "elsewhere.tif");
+  EXPECT_EQ(bool(outside), !s->shares_documents());
 }
 
 TEST(DocumentName, IsThePathBelowTheSpool) {
