@@ -23,7 +23,7 @@ import smtplib
 
 import fbtest
 import pg
-from lifecycle_test import call_is_refused
+from lifecycle_test import store_down_refuses
 from offramp_test import Node
 
 
@@ -99,13 +99,7 @@ class PgNodeTest(fbtest.TempDirTest):
         msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "FAX=+15550100@fax.test", "store down"
         msg.set_content("Not taken while PostgreSQL is down.")
         self.pg.stop()
-        s = n.smtp()
-        with self.assertRaises(smtplib.SMTPDataError) as e:
-            s.sendmail("alice@example.com", ["FAX=+15550100@fax.test"], msg.as_bytes())
-        self.assertEqual((e.exception.smtp_code, e.exception.smtp_error[:5]), (451, b"4.3.0"))
-        s.quit()
-        call_is_refused(self, n, "503: the job store is unavailable")
-        self.assertEqual(os.listdir(os.path.join(n.dir, "var", "spool", "msg")), [])
+        store_down_refuses(self, n, msg, "FAX=+15550100@fax.test")
         self.pg.start()
         # The node opens its connections again by itself: the same mail is taken and faxed.
         deadline = time.time() + 30

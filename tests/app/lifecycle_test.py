@@ -436,6 +436,18 @@ class DailyCapTest(fbtest.TempDirTest):
         s.quit()
 
 
+def store_down_refuses(test, node, msg, to):
+    """While the node's store cannot be written: DATA gets 451 4.3.0 and a call 503 (logged as
+    such), and the spool keeps nothing of the mail."""
+    s = node.smtp()
+    with test.assertRaises(smtplib.SMTPDataError) as e:
+        s.sendmail("alice@example.com", [to], msg.as_bytes())
+    test.assertEqual((e.exception.smtp_code, e.exception.smtp_error[:5]), (451, b"4.3.0"))
+    s.quit()
+    call_is_refused(test, node, "503: the job store is unavailable")
+    test.assertEqual(os.listdir(os.path.join(node.dir, "var", "spool", "msg")), [])
+
+
 def call_is_refused(test, node, logged):
     """A one-page call from a fax peer to the node: answered 503, the node's log saying `logged`."""
     peer_dir = test.path("peer")
@@ -512,12 +524,7 @@ class StoreUnavailableTest(fbtest.TempDirTest):
         lock = sqlite3.connect(os.path.join(self.dir, "var", "faxbridge.db"), timeout=30, isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")  # every writer now waits, then gives up
         try:
-            s = node.smtp()
-            with self.assertRaises(smtplib.SMTPDataError) as e:
-                s.sendmail("alice@example.com", ["FAX=+15550123@fax.test"], msg.as_bytes())
-            self.assertEqual((e.exception.smtp_code, e.exception.smtp_error[:5]), (451, b"4.3.0"))
-            s.quit()
-            call_is_refused(self, node, "503: the job store is unavailable")
+            store_down_refuses(self, node, msg, "FAX=+15550123@fax.test")
         finally:
             lock.execute("ROLLBACK")
             lock.close()
