@@ -510,6 +510,23 @@ class JobStore {
   // or loses its connection, another leads at its next call.
   [[nodiscard]] virtual fb::Result<bool, StoreError> lead() = 0;
 
+  // A trunk's channels across the nodes of a shared store (gateway/channel_grants.hpp): each
+  // node holds a grant, and the live grants of a trunk (expires >= now) never add up to more
+  // than its max_channels. grant_channels sets this node's grant to `want` or what the others
+  // leave of `max`, whichever is less (never below 0), until `expires`, and returns it; expired
+  // grants are removed as it goes. drop_channel_grants: a node's grants, all gone (it carries no
+  // call: at its start and stop). channel_grants: the live ones, by trunk and node.
+  struct ChannelGrant {
+    std::string trunk;
+    std::string node;
+    int granted = 0;
+    int64_t expires = 0;
+  };
+  [[nodiscard]] virtual fb::Result<int, StoreError> grant_channels(const std::string& node, const std::string& trunk,
+                                                                   int want, int max, int64_t now, int64_t expires) = 0;
+  [[nodiscard]] virtual StoreStatus drop_channel_grants(const std::string& node) = 0;
+  [[nodiscard]] virtual fb::Result<std::vector<ChannelGrant>, StoreError> channel_grants(int64_t now) = 0;
+
   // The converter's moves, as compare-and-sets: on a shared store two nodes may render one
   // message (one resuming what the other still renders), and neither may move a job the other
   // has made ready, or a node has claimed since. start_rendering: queued -> rendering (true;

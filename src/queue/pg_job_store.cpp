@@ -1,6 +1,8 @@
 // pg_job_store.cpp — the PostgreSQL job store's schema and opening (pg_job_store.hpp).
 #include "queue/pg_job_store.hpp"
 
+#include <array>
+
 #include "queue/postgres.hpp"
 
 namespace queue {
@@ -8,7 +10,7 @@ namespace queue {
 namespace {
 
 // The schema at version 14, the same tables and columns as SQLite's (sqlite_job_store.cpp),
-// in PostgreSQL's types. Later versions append a step to kMigrations; never edit a released one.
+// in PostgreSQL's types. Later versions are steps in kSteps; never edit a released one.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
   id TEXT PRIMARY KEY,
@@ -150,6 +152,22 @@ CREATE TABLE schema_version (version BIGINT NOT NULL);
 INSERT INTO schema_version VALUES (14);
 )sql";
 
+// Steps after version 14, as in SQLite's kMigrations: kSteps[i] takes the schema from version
+// 14 + i to 15 + i. Append steps; never edit a released one.
+constexpr int kFirstStep = 14;
+constexpr std::array<const char*, kSchemaVersion - kFirstStep> kSteps = {
+    // v15: each node's share of a trunk's channels (channel_grants.hpp).
+    R"sql(
+CREATE TABLE channel_grants (
+  trunk TEXT NOT NULL,
+  node TEXT NOT NULL,
+  granted INTEGER NOT NULL,
+  expires BIGINT NOT NULL,
+  PRIMARY KEY (trunk, node)
+);
+)sql",
+};
+
 // The lock that makes one starting node create the schema while the others wait.
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7378697629483820647)";
 
@@ -182,9 +200,23 @@ StoreStatus migrate(sql::Connection& db) {
     return StoreError{StoreErrc::db, op + ": the database has schema version " + std::to_string(version) +
                                          ", newer than this faxbridge's " + std::to_string(kSchemaVersion)};
   }
-  if (version == 0) {
-    if (auto r = db.exec(kSchema, op + " to " + std::to_string(kSchemaVersion)); !r) return r;
+  if (version == kSchemaVersion) {
+    guard.done = true;
+    return db.commit(op + ": commit");
   }
+  if (version == 0) {
+    if (auto r = db.exec(kSchema, op + " to " + std::to_string(kFirstStep)); !r) return r;
+    version = kFirstStep;
+  }
+  if (version < kFirstStep) {
+    return StoreError{StoreErrc::db, op + ": the database has schema version " + std::to_string(version) +
+                                         ", which no faxbridge made"};
+  }
+  for (int64_t v = version; v < kSchemaVersion; ++v) {
+    if (auto r = db.exec(kSteps[size_t(v - kFirstStep)], op + " to " + std::to_string(v + 1)); !r) return r;
+  }
+  const std::string set = "UPDATE schema_version SET version = " + std::to_string(kSchemaVersion);
+  if (auto r = db.exec(set, op); !r) return r;
   guard.done = true;
   return db.commit(op + ": commit");
 }

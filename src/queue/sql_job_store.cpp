@@ -607,6 +607,63 @@ fb::Result<bool, StoreError> SqlJobStore::lead() {
   return true;
 }
 
+fb::Result<int, StoreError> SqlJobStore::grant_channels(const std::string& node, const std::string& trunk, int want,
+                                                        int max, int64_t t, int64_t expires) {
+  const std::string op = "grant_channels(" + node + ", " + trunk + ")";
+  if (want < 0 || max < 0) return invalid(op, "want and max must not be negative");
+  // A write transaction (the writers' lock): two nodes never both count the same free channels.
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto gone = Stmt::prepare(*db_, "DELETE FROM channel_grants WHERE expires < ?1", op);
+  if (!gone) return gone.error();
+  if (auto r = gone->bind_int(1, t).run(); !r) return r.error();
+  auto others = Stmt::prepare(*db_,
+                              "SELECT COALESCE(SUM(granted), 0) FROM channel_grants WHERE trunk = ?1 AND node <> ?2", op);
+  if (!others) return others.error();
+  others->bind_text(1, trunk).bind_text(2, node);
+  auto row = others->step();
+  if (!row) return row.error();
+  const int64_t held = *row ? others->int64(0) : 0;
+  const int granted = int(std::clamp<int64_t>(max - held, 0, want));
+  auto put = Stmt::prepare(*db_,
+                           "INSERT INTO channel_grants (trunk, node, granted, expires) VALUES (?1, ?2, ?3, ?4) "
+                           "ON CONFLICT (trunk, node) DO UPDATE SET granted = excluded.granted, expires = excluded.expires",
+                           op);
+  if (!put) return put.error();
+  if (auto r = put->bind_text(1, trunk).bind_text(2, node).bind_int(3, granted).bind_int(4, expires).run(); !r) {
+    return r.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return granted;
+}
+
+StoreStatus SqlJobStore::drop_channel_grants(const std::string& node) {
+  const std::string op = "drop_channel_grants(" + node + ")";
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(*db_, "DELETE FROM channel_grants WHERE node = ?1", op);
+  if (!s) return s.error();
+  if (auto r = s->bind_text(1, node).run(); !r) return r.error();
+  return tx->commit();
+}
+
+fb::Result<std::vector<JobStore::ChannelGrant>, StoreError> SqlJobStore::channel_grants(int64_t t) {
+  auto s = Stmt::prepare(*db_,
+                         "SELECT trunk, node, granted, expires FROM channel_grants WHERE expires >= ?1 "
+                         "ORDER BY trunk, node",
+                         "channel_grants");
+  if (!s) return s.error();
+  s->bind_int(1, t);
+  std::vector<ChannelGrant> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back({s->text(0), s->text(1), int(s->int64(2)), s->int64(3)});
+  }
+  return out;
+}
+
 StoreStatus SqlJobStore::set_reception(int64_t id, int bit_rate, bool ecm, int duration) {
   const std::string op = call("set_reception", id);
   if (bit_rate < 0 || duration < 0) return invalid(op, "rate and duration must not be negative");

@@ -20,7 +20,7 @@
 namespace queue {
 
 // The schema both backends hold (SQLite's PRAGMA user_version, PostgreSQL's schema_version).
-inline constexpr int kSchemaVersion = 14;
+inline constexpr int kSchemaVersion = 15;
 
 class SqlJobStore : public JobStore {
  public:
@@ -86,6 +86,10 @@ class SqlJobStore : public JobStore {
   fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) override;
   StoreStatus remove_documents(const std::vector<std::string>& names) override;
   fb::Result<bool, StoreError> lead() override;
+  fb::Result<int, StoreError> grant_channels(const std::string& node, const std::string& trunk, int want, int max,
+                                             int64_t now, int64_t expires) override;
+  StoreStatus drop_channel_grants(const std::string& node) override;
+  fb::Result<std::vector<ChannelGrant>, StoreError> channel_grants(int64_t now) override;
   fb::Result<bool, StoreError> start_rendering(int64_t id) override;
   fb::Result<bool, StoreError> finish_rendering(
       int64_t id, int pages, const std::optional<std::string>& error,

@@ -257,11 +257,22 @@ ALTER TABLE webhook_events ADD COLUMN url TEXT;
 ALTER TABLE webhook_events ADD COLUMN user TEXT;
 )sql";
 
+// v15 (issue 17): each node's share of a trunk's channels on a shared store (channel_grants.hpp).
+constexpr const char* kSchemaV15 = R"sql(
+CREATE TABLE channel_grants (
+  trunk TEXT NOT NULL,
+  node TEXT NOT NULL,
+  granted INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  PRIMARY KEY (trunk, node)
+);
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
                                                                  kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12,
-                                                                 kSchemaV13, kSchemaV14};
+                                                                 kSchemaV13, kSchemaV14, kSchemaV15};
 
 
 fb::Result<int64_t, StoreError> query_int(sqlite3* db, const char* sql, const std::string& op) {

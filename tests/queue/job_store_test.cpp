@@ -1447,6 +1447,40 @@ TEST_P(JobStoreTest, RenderingMovesOnlyAJobStillWaitingForIt) {
   EXPECT_FALSE(s->finish_rendering(ids[1], 0, std::nullopt));  // no pages and no error: invalid
 }
 
+// A trunk's channels across nodes (issue 17): the live grants of a trunk never add up to more
+// than its max_channels; a node's own grant may grow into what the others leave, and shrink.
+TEST_P(JobStoreTest, ChannelGrantsNeverAddUpToMoreThanTheTrunkCarries) {
+  auto s = open_store();
+  const int64_t until = k1630 + 30;
+  EXPECT_EQ(s->grant_channels("a", "t", 8, 10, k1630, until).value(), 8);
+  EXPECT_EQ(s->grant_channels("b", "t", 5, 10, k1630, until).value(), 2);  // what a leaves
+  EXPECT_EQ(s->grant_channels("c", "t", 1, 10, k1630, until).value(), 0);
+  EXPECT_EQ(s->grant_channels("c", "u", 4, 4, k1630, until).value(), 4);  // another trunk: its own count
+  EXPECT_EQ(s->grant_channels("a", "t", 3, 10, k1630, until).value(), 3);  // a shrinks
+  EXPECT_EQ(s->grant_channels("b", "t", 5, 10, k1630, until).value(), 5);
+  EXPECT_EQ(s->grant_channels("c", "t", 5, 10, k1630, until).value(), 2);
+  EXPECT_EQ(s->grant_channels("a", "t", 9, 10, k1630, until).value(), 3);  // its own grant is not counted against it
+  auto live = s->channel_grants(k1630).value();
+  ASSERT_EQ(live.size(), 4u);
+  EXPECT_EQ((std::vector<std::string>{live[0].node, live[1].node, live[2].node, live[3].node}),
+            (std::vector<std::string>{"a", "b", "c", "c"}));
+  EXPECT_EQ((std::vector<int>{live[0].granted, live[1].granted, live[2].granted, live[3].granted}),
+            (std::vector<int>{3, 5, 2, 4}));
+  EXPECT_EQ(live[3].trunk, "u");
+  EXPECT_EQ(live[0].expires, until);
+  // A node that stopped renewing (it died): its grant runs out and counts no more.
+  EXPECT_EQ(s->grant_channels("a", "t", 4, 10, until + 1, until + 31).value(), 4);
+  EXPECT_EQ(s->channel_grants(until + 1).value().size(), 1u);
+  EXPECT_EQ(scalar("SELECT count(*) FROM channel_grants"), "1");  // the expired rows are gone
+  // A node that starts (or stops) drops its own.
+  EXPECT_EQ(s->grant_channels("b", "t", 6, 10, until + 1, until + 31).value(), 6);
+  ASSERT_TRUE(s->drop_channel_grants("a"));
+  EXPECT_EQ(s->grant_channels("b", "t", 10, 10, until + 1, until + 31).value(), 10);
+  // A smaller max_channels than the grants already held (a reload): nothing more, never below 0.
+  EXPECT_EQ(s->grant_channels("c", "t", 3, 6, until + 1, until + 31).value(), 0);
+  EXPECT_FALSE(s->grant_channels("c", "t", -1, 6, until + 1, until + 31));
+}
+
 // Documents (issue 17): a store several nodes share keeps the files a job needs, the accepted
 // message committed with its row; the embedded store keeps none (its node's spool does).
 TEST_P(JobStoreTest, DocumentsAreKeptWhereTheStoreSharesThem) {

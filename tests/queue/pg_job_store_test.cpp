@@ -91,6 +91,56 @@ TEST_F(PgJobStoreTest, ASchemaFromTheFutureIsRefused) {
       << s.error().message;
 }
 
+// A store made by the release before (schema 14) gains what this one adds, keeping its rows.
+TEST_F(PgJobStoreTest, AnOlderSchemaIsUpgradedInPlace) {
+  {
+    auto s = PgJobStore::open(url());
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_EQ(queue_test::enqueue(**s, "00000000000000c1", 1).size(), 1u);
+  }
+  ASSERT_EQ(scalar("DROP TABLE channel_grants; UPDATE schema_version SET version = 14 RETURNING version"), "14");
+  auto s = PgJobStore::open(url());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(scalar("SELECT string_agg(version::text, ',') FROM schema_version"), std::to_string(queue::kSchemaVersion));
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
+  EXPECT_EQ((*s)->grant_channels("a", "t", 2, 10, 100, 130).value(), 2);
+}
+
+// Nodes asking for a trunk's channels at once: the grants they commit never add up to more
+// than max_channels, whatever the interleaving (each process checks the sum after each grant).
+TEST_F(PgJobStoreTest, NodesGrantingAtOnceNeverExceedTheTrunk) {
+  ASSERT_TRUE(PgJobStore::open(url()));
+  constexpr int kNodes = 4;
+  std::vector<pid_t> pids;
+  for (int n = 0; n < kNodes; ++n) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto s = PgJobStore::open(url());
+      if (!s) _exit(2);
+      auto sum = queue::postgres::connect(url(), 5000);
+      if (!sum) _exit(2);
+      const std::string node = "n" + std::to_string(n);
+      for (int i = 0; i < 150; ++i) {
+        const int want = (i * 7 + n * 3) % 11;  // 0..10, out of step between the nodes
+        if (!(*s)->grant_channels(node, "t", want, 10, 100, 1000)) _exit(3);
+        auto q = queue::sql::Stmt::prepare(**sum, "SELECT COALESCE(SUM(granted), 0) FROM channel_grants", "sum");
+        if (!q) _exit(4);
+        auto row = q->step();
+        if (!row || !*row) _exit(4);
+        if (q->int64(0) > 10) _exit(5);
+      }
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a node saw more than 10 granted: " << status;
+  }
+}
+
 TEST_F(PgJobStoreTest, AServerThatCannotBeReachedIsNamedWithoutItsPassword) {
   auto s = PgJobStore::open("postgresql://fax:s3cret@127.0.0.1:1/fax?connect_timeout=2");
   ASSERT_FALSE(s);

@@ -55,7 +55,7 @@ TEST_F(SqliteJobStoreTest, OpenCreatesTheSchemaInWalMode) {
   EXPECT_EQ(sql_scalar(db_path(),
                        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
                        "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)"),
-            "accounting,deliveries,events,jobs,messages,webhook_events");
+            "accounting,channel_grants,deliveries,events,jobs,messages,webhook_events");
   auto again = SqliteJobStore::open(db_path());  // an existing, current schema is left alone
   ASSERT_TRUE(again) << again.error().message;
 }
@@ -167,6 +167,7 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
     sql_scalar(db_path(), std::string("ALTER TABLE messages DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP INDEX jobs_by_updated");
   sql_scalar(db_path(), "DROP TABLE deliveries");
+  sql_scalar(db_path(), "DROP TABLE channel_grants");
   sql_scalar(db_path(), "DROP TABLE accounting");
   sql_scalar(db_path(), "PRAGMA user_version = 1");
   auto s = open_store();
