@@ -326,7 +326,7 @@ std::string_view openapi_json() {
     },
     "/api/v1/trunks": {
       "get": {
-        "summary": "The trunks: state, channels in use, where T.38 did not work (admin tokens)",
+        "summary": "The trunks: state, channels in use (and on a shared store this node's channels_granted), where T.38 did not work (admin tokens)",
         "responses": {
           "200": {"description": "the trunks", "content": {"application/json": {"schema": {"type": "array"}}}},
           "403": {"$ref": "#/components/responses/Error"}

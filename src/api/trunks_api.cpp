@@ -20,6 +20,7 @@ std::string trunks_json(const std::vector<TrunkInfo>& trunks) {
     if (!t.down_addresses.empty()) o["down_addresses"] = t.down_addresses;
     o["channels_in_use"] = t.channels_in_use;
     o["max_channels"] = t.max_channels;
+    if (t.channels_granted) o["channels_granted"] = *t.channels_granted;
     auto m = nlohmann::ordered_json::array();
     for (const auto& r : t.t38_memory) {
       m.push_back({{"prefix", r.prefix}, {"reason", r.reason}, {"since", queue::format_utc(r.since)},

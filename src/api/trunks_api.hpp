@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct TrunkInfo {
   std::vector<std::string> addresses;  // RFC 3263 location of its uri: "192.0.2.1:5060/UDP"
   std::string dns_error;               // the last lookup's failure, "" when it worked
   std::vector<std::string> down_addresses;  // addresses whose OPTIONS went unanswered
+  std::optional<int> channels_granted;      // on a shared store: this node's share (channel_grants.hpp)
 };
 
 std::string trunks_json(const std::vector<TrunkInfo>& trunks);

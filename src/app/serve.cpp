@@ -46,6 +46,7 @@
 #include "app/sandbox.hpp"
 #include "app/tokens.hpp"
 #include "gateway/converter.hpp"
+#include "gateway/channel_grants.hpp"
 #include "gateway/dispatcher.hpp"
 #include "gateway/fax_calls.hpp"
 #include "gateway/ldap_directory.hpp"
@@ -809,21 +810,9 @@ int run(config::Config cfg, Reloader reloader) {
                               cfg.dialing.sender_pages_per_day};
       caps.any()) {
     budget = std::make_shared<gateway::CallBudget>(caps);
-    auto calls = store->outbound_calls_since(int64_t(std::time(nullptr)) - gateway::CallBudget::kDay);
+    auto calls = store->budget_calls_since(int64_t(std::time(nullptr)) - gateway::CallBudget::kDay);
     if (!calls) throw std::runtime_error(calls.error().message);
-    // A record's pages are the job's confirmed pages so far: each call counts what it added.
-    std::map<int64_t, int> before;
-    for (const auto& a : *calls) {
-      // Counted under the message's AUTH user when it had one (its job and message still kept).
-      std::optional<std::string> auth;
-      if (auto j = store->job(a.job_id); j && j->message_id) {
-        if (auto m = store->message(*j->message_id)) auth = m->auth_user;
-      }
-      const std::string sender = gateway::budget_sender(a.sender, auth);
-      int& had = before[a.job_id];
-      budget->take(a.time, sender, std::max(0, a.pages - had));
-      had = std::max(had, a.pages);
-    }
+    budget->reset_from(*calls);
     auto used = budget->used(int64_t(std::time(nullptr)));
     log("dialing: daily caps: " + std::to_string(caps.calls) + " calls, " + std::to_string(caps.pages) + " pages, " +
         std::to_string(caps.sender_calls) + " calls and " + std::to_string(caps.sender_pages) +
@@ -1103,6 +1092,7 @@ int run(config::Config cfg, Reloader reloader) {
     for (const auto& t : fax_calls.trunks()) {
       api::TrunkInfo i{t.name, t.t38, t.channels_in_use, t.max_channels, {}, t.state, t.state_reason, t.addresses, t.dns_error,
                        t.down_addresses};
+      i.channels_granted = t.channels_granted;
       for (const auto& m : memory) {
         if (m.trunk == t.name) i.t38_memory.push_back({m.prefix, m.reason, m.since, m.until});
       }
@@ -1132,7 +1122,17 @@ int run(config::Config cfg, Reloader reloader) {
   rp.dialing = address::DialingPolicy{cfg.dialing.allow, cfg.dialing.deny};
   rp.windows = cfg.windows;
   rp.budget = budget;
+  // A shared store: the trunks' channels are the cluster's (channel_grants.hpp).
+  const bool shared_store = store->shares_documents();
+  rp.count_waiting = shared_store;
+  if (shared_store) rp.budget_sync_s = 10;  // every node's calls count against the daily caps
   gateway::Dispatcher dispatcher(io, store_exec, *store, spool, fax_calls, rp);
+  std::optional<gateway::ChannelGrants> grants;
+  if (shared_store) {
+    grants.emplace(io, store_exec, *store, fax_calls, [&dispatcher] { return dispatcher.waiting(); },
+                   gateway::ChannelGrantOptions{cfg.node.name, cfg.node.lease_s});
+    grants->start();
+  }
   poke_dispatcher = [&] { dispatcher.poke(); };
 
   // Received faxes → mail.
@@ -1189,6 +1189,7 @@ int run(config::Config cfg, Reloader reloader) {
     smtp_server.stop();
     http.stop();
     dispatcher.stop();
+    if (grants) grants->stop();
     onramp.stop();
     webhooks.stop();
     fax_calls.stop();

@@ -1,6 +1,7 @@
 // call_budget.cpp — rolling 24-hour counts of outbound calls and pages (see call_budget.hpp).
 #include "gateway/call_budget.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace gateway {
@@ -38,6 +39,25 @@ void CallBudget::take(int64_t time, const std::string& sender, int pages) {
   auto& s = by_sender_[sender];
   s.calls += 1;
   s.pages += pages;
+}
+
+void CallBudget::reset_from(const std::vector<queue::JobStore::BudgetCall>& calls) {
+  CallBudget fresh(caps_);
+  std::map<int64_t, int> before;  // per job: confirmed pages after the calls counted so far
+  for (const auto& c : calls) {
+    const std::string sender = budget_sender(c.sender, c.auth_user);
+    if (c.in_progress) {
+      fresh.take(c.time, sender, c.pages);
+      continue;
+    }
+    int& had = before[c.job_id];
+    fresh.take(c.time, sender, std::max(0, c.pages - had));
+    had = std::max(had, c.pages);
+  }
+  std::lock_guard lock(mu_);
+  entries_ = std::move(fresh.entries_);
+  total_ = fresh.total_;
+  by_sender_ = std::move(fresh.by_sender_);
 }
 
 void CallBudget::add_pages(int64_t time, const std::string& sender, int pages) {

@@ -25,6 +25,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "queue/job_store.hpp"
 
 namespace gateway {
 
@@ -49,6 +52,11 @@ class CallBudget {
 
   // A call placed at `time` by `sender`, with the pages it is to send (or, seeding, sent).
   void take(int64_t time, const std::string& sender, int pages = 0);
+  // Everything counted, replaced at once by the calls as the store has them
+  // (JobStore::budget_calls_since: at start, and on a store several nodes share, again and
+  // again, so that each node's caps count every node's calls). A finished call counts the pages
+  // it added to its job's confirmed pages; a call in progress the pages it is to send.
+  void reset_from(const std::vector<queue::JobStore::BudgetCall>& calls);
   // A correction of the pages counted (negative: fewer were sent than reserved).
   void add_pages(int64_t time, const std::string& sender, int pages);
   // Why one more call of `pages` pages by `sender` at `now` would pass a cap; nullopt when it

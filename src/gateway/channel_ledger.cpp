@@ -25,10 +25,15 @@ std::vector<size_t> serving(const std::vector<TrunkRoom>& trunks, const std::str
 }
 
 ChannelLedger::ChannelLedger(std::vector<int> max_channels)
-    : max_(std::move(max_channels)), in_use_(max_.size(), 0) {}
+    : max_(std::move(max_channels)), in_use_(max_.size(), 0), granted_(max_.size()) {}
+
+int ChannelLedger::limit(size_t trunk) const {
+  const auto& g = granted_.at(trunk);
+  return g ? std::min(*g, max_.at(trunk)) : max_.at(trunk);
+}
 
 bool ChannelLedger::try_acquire(size_t trunk) {
-  if (in_use_.at(trunk) >= max_.at(trunk)) return false;
+  if (in_use_.at(trunk) >= limit(trunk)) return false;
   ++in_use_[trunk];
   return true;
 }
@@ -37,12 +42,20 @@ void ChannelLedger::release(size_t trunk) {
   if (in_use_.at(trunk) > 0) --in_use_[trunk];
 }
 
-int ChannelLedger::free(size_t trunk) const { return std::max(0, max_.at(trunk) - in_use_.at(trunk)); }
+int ChannelLedger::free(size_t trunk) const { return std::max(0, limit(trunk) - in_use_.at(trunk)); }
 
 size_t ChannelLedger::add(int max_channels) {
   max_.push_back(max_channels);
   in_use_.push_back(0);
+  granted_.push_back(granting_ ? std::optional<int>(0) : std::nullopt);
   return max_.size() - 1;
+}
+
+void ChannelLedger::use_grants() {
+  granting_ = true;
+  for (auto& g : granted_) {
+    if (!g) g = 0;
+  }
 }
 
 int ChannelLedger::free_total() const {

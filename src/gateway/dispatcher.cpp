@@ -211,8 +211,10 @@ void Dispatcher::schedule(std::chrono::milliseconds after) {
 
 void Dispatcher::poll() {
   if (stopped_ || polling_) return;
-  int free = calls_.free_channels() - taking_;
-  if (free <= 0) {
+  int free = std::max(0, calls_.free_channels() - taking_);
+  // No channel free: nothing to take, but on a shared store the jobs waiting for one are counted
+  // (waiting()), for this node's grants to grow.
+  if (free == 0 && !policy_.count_waiting) {
     schedule(std::chrono::seconds(1));
     return;
   }
@@ -220,6 +222,15 @@ void Dispatcher::poll() {
   auto room = calls_.room();  // a snapshot: the store thread must not touch FaxCalls
   asio::post(store_, [this, free, room]() mutable {
     std::vector<queue::Job> take;
+    std::vector<int> waiting(room.size(), 0);  // per trunk: due jobs this round could not take
+    if (policy_.budget && policy_.budget_sync_s > 0 && unix_now() >= budget_synced_ + policy_.budget_sync_s) {
+      if (auto calls = db_.budget_calls_since(unix_now() - CallBudget::kDay)) {
+        policy_.budget->reset_from(*calls);
+        budget_synced_ = unix_now();
+      } else {
+        log("daily caps: the calls of the other nodes cannot be read: " + calls.error().message);
+      }
+    }
     // Busy numbers: calls in progress count against calls_per_number.
     // Senders' calls in progress count against their share.
     std::map<std::string, int> busy, load;
@@ -236,7 +247,12 @@ void Dispatcher::poll() {
       queue::fair_order(*ready, load);
       const auto dialing = dialing_.get();
       for (auto& j : *ready) {
-        if (int(take.size()) >= free) break;
+        if (int(take.size()) >= free) {  // no channel left: only counted
+          if (!policy_.count_waiting) break;
+          if (busy[j.number] >= policy_.calls_per_number) continue;
+          if (auto trunks = serving(room, j.number); !trunks.empty()) ++waiting[trunks.front()];
+          continue;
+        }
         if (*dialing) {
           if (auto v = address::check_number(**dialing, j.number); !v.allowed) {
             refuse(j, v.reason);
@@ -266,7 +282,10 @@ void Dispatcher::poll() {
         // serves is taken, to fail with that reason.
         auto trunks = serving(room, j.number);
         auto t = std::find_if(trunks.begin(), trunks.end(), [&](size_t i) { return room[i].free > 0; });
-        if (!trunks.empty() && t == trunks.end()) continue;
+        if (!trunks.empty() && t == trunks.end()) {
+          ++waiting[trunks.front()];
+          continue;
+        }
         // Rendered by another node: its pages from the store first (the store unreachable: not
         // dialled now; the document missing: dialled, and the call fails for want of pages).
         if (auto f = queue::fetch_document(db_, spool_.dir(), spool_.fax_path(j.id)); !f) {
@@ -291,8 +310,9 @@ void Dispatcher::poll() {
         }
       }
     }
-    asio::post(io_, [this, take = std::move(take)] {
+    asio::post(io_, [this, take = std::move(take), waiting = std::move(waiting)]() mutable {
       polling_ = false;
+      waiting_ = std::move(waiting);
       for (const auto& j : take) {
         // A partial send resumes at the first page not confirmed (dsn-and-status.md: pages the
         // far end confirmed are not sent again).

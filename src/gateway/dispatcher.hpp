@@ -63,6 +63,12 @@ struct RetryPolicy {
   // without renewal (renewed every lease_s / 3 while the node runs).
   std::string node = "localhost";
   int lease_s = 30;
+  // On a shared store: due jobs that find no free channel are counted per trunk (waiting()),
+  // even when this node has none free, so that its channel grants can grow.
+  bool count_waiting = false;
+  // On a shared store: the daily caps are read again from the store this often (every node's
+  // calls, JobStore::budget_calls_since); 0: counted by this node alone (seeded at start).
+  int budget_sync_s = 0;
 };
 
 // What happens to a job after a call with this result, given its counts so far (after this
@@ -87,6 +93,9 @@ class Dispatcher {
   void start();
   void stop();
   void poke();  // a job may have become ready: poll now (any thread)
+  // Per trunk (config order), the due jobs the last poll found no free channel for (io thread;
+  // counted when RetryPolicy::count_waiting).
+  const std::vector<int>& waiting() const { return waiting_; }
   // [dialing] as SIGHUP reloaded it (any thread): jobs dialled from now on are checked against it.
   void set_dialing(std::optional<address::DialingPolicy> p) { dialing_.set(std::move(p)); }
   // Called on the store thread after each call's outcome is recorded (the reporter looks then).
@@ -118,6 +127,8 @@ class Dispatcher {
   asio::steady_timer lease_timer_;
   bool polling_ = false;
   bool stopped_ = false;
+  std::vector<int> waiting_;
+  int64_t budget_synced_ = 0;  // store thread: when the daily caps were last read from the store
   int taking_ = 0;  // jobs taken from the store whose call has not started yet
   // Job id -> the daily-caps key its call was counted under (store thread only).
   std::map<int64_t, std::string> budget_keys_;

@@ -393,6 +393,14 @@ std::vector<TrunkRoom> FaxCalls::room() const {
 
 int FaxCalls::free_channels() const { return ledger_.free_total(); }
 
+std::vector<FaxCalls::Channels> FaxCalls::channels() const {
+  std::vector<Channels> out;
+  for (size_t i = 0; i < opt_.trunks.size(); ++i) {
+    out.push_back({opt_.trunks[i].name, ledger_.max(i), ledger_.in_use(i), ledger_.granted(i), opt_.trunks[i].removed});
+  }
+  return out;
+}
+
 std::vector<T38Memory::Entry> FaxCalls::t38_memory() const { return memory_.entries(unix_now()); }
 
 std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
@@ -402,6 +410,7 @@ std::vector<FaxCalls::TrunkState> FaxCalls::trunks() const {
     if (t.removed && ledger_.in_use(i) == 0) continue;  // gone, its last call over
     TrunkState s{t.name, std::string(policy_name(t.t38)), ledger_.in_use(i), t.max_channels,
                  health_[i]->down ? "down" : "up", health_[i]->reason, addresses_.describe(i), addresses_.error(i), {}};
+    s.channels_granted = ledger_.granted(i);
     for (const auto& target : addresses_.targets(i)) {
       if (addresses_.is_down(i, target.address)) s.down_addresses.push_back(target.address.to_string());
     }
@@ -1382,12 +1391,15 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
       return;
     }
   }
-  if (!ledger_.try_acquire(*trunk)) {
+  // A channel now, or (on a shared store, want_channel) once this node's grant has room: the
+  // trunk may have room that this node's grant does not yet include.
+  const bool channel = ledger_.try_acquire(*trunk);
+  if (!channel && !want_channel) {
     ua.reject(id, 486, "Busy Here: all channels in use", now);
     return;
   }
   if (!did) {
-    ledger_.release(*trunk);
+    if (channel) ledger_.release(*trunk);
     ua.reject(id, 404, "Not Found: the called number is not a fax number", now);
     return;
   }
@@ -1398,7 +1410,7 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   c->call_id = invite.get("Call-ID").value_or("");
   c->outgoing = false;
   c->trunk = *trunk;
-  c->channel = true;
+  c->channel = channel;
   if (private_id) caller.clear();
   c->caller = caller;
   if (t.credentials) ua.set_credentials(id, *t.credentials);  // an SBC may challenge our BYE
@@ -1416,6 +1428,29 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     referred_by.reset();
   }
   queue::NewInbound in{*did, std::nullopt, caller, caller_name, referred_by};
+  if (channel) {
+    create_inbound(c, id, in);
+    return;
+  }
+  want_channel(*trunk, [this, c, id, in] {
+    if (c->ended || !find(id)) return;  // the caller gave up meanwhile (on_ended forgot the call)
+    if (!ledger_.try_acquire(c->trunk)) {
+      fb::log(fb::LogLevel::warn, "call",
+              "refused a call to " + in.number + " with 486: every channel of trunk " + opt_.trunks[c->trunk].name +
+                  " is in use across the nodes",
+              std::nullopt, c->call_id);
+      endpoint_.ua().reject(id, 486, "Busy Here: all channels in use", sip::Clock::now());
+      forget(c);
+      endpoint_.kick();
+      return;
+    }
+    c->channel = true;
+    create_inbound(c, id, in);
+  });
+}
+
+// The inbound job for a call that holds its channel; answered once it is recorded.
+void FaxCalls::create_inbound(const std::shared_ptr<Call>& c, sip::CallId id, const queue::NewInbound& in) {
   hooks_.create_inbound(in, [this, c, id, dialled = in.number](std::optional<int64_t> job) {
     if (c->ended || !find(id)) {
       // The caller gave up before we could answer: the job ends as a failed reception.

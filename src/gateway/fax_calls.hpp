@@ -251,6 +251,21 @@ class FaxCalls final : public sip::CallHandler {
   // Outbound. `done` is called once, on the io thread.
   void send(const OutboundFax& fax, std::function<void(CallResult)> done);
   int free_channels() const;
+  // A trunk's channels across the nodes of a shared store (channel_grants.hpp). use_grants():
+  // from now on calls start only within this node's grant per trunk (none until set_granted).
+  // want_channel, when set: an inbound call that finds its trunk full here asks for more and
+  // tries again when `then` runs (io thread); unset, it gets 486 at once.
+  void use_grants() { ledger_.use_grants(); }
+  void set_granted(size_t trunk, int granted) { ledger_.set_granted(trunk, granted); }
+  struct Channels {
+    std::string trunk;
+    int max = 0;
+    int in_use = 0;
+    std::optional<int> granted;
+    bool removed = false;  // gone from the configuration: its live calls only
+  };
+  std::vector<Channels> channels() const;  // per trunk, in config order (io thread)
+  std::function<void(size_t trunk, std::function<void()> then)> want_channel;
   // Per trunk, in config order: the prefixes it serves and its free channels now. The dispatcher
   // takes a job only if a trunk serving its number has room.
   std::vector<TrunkRoom> room() const;
@@ -271,6 +286,7 @@ class FaxCalls final : public sip::CallHandler {
     std::vector<std::string> addresses;  // its uri's RFC 3263 location: "192.0.2.1:5060/UDP"
     std::string dns_error;               // the last lookup's failure ("" when it worked)
     std::vector<std::string> down_addresses;  // those whose OPTIONS went unanswered
+    std::optional<int> channels_granted;      // on a shared store: this node's grant (channel_grants.hpp)
   };
   std::vector<TrunkState> trunks() const;
   // Whether `ip` is one of the trunks' hosts or accept_from (the SIP front door lets it in).
@@ -313,6 +329,7 @@ class FaxCalls final : public sip::CallHandler {
   void finish_inbound(std::shared_ptr<Call> c);
   void cut_inbound(const std::shared_ptr<Call>& c, const std::string& why);
   void answer_inbound(std::shared_ptr<Call> c, int64_t job);
+  void create_inbound(const std::shared_ptr<Call>& c, sip::CallId id, const queue::NewInbound& in);
   bool open_media(const std::shared_ptr<Call>& c, const std::string& peer_ip);
   void begin_inbound(const std::shared_ptr<Call>& c, const std::optional<fax_sdp::RemoteT38>& image,
                      const std::optional<fax_sdp::RemoteAudio>& audio, bool answered_t38, const sdp::T38Params& ours);

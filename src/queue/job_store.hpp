@@ -433,9 +433,19 @@ class JobStore {
                                                                     const std::optional<NewDelivery>& then) = 0;
   [[nodiscard]] virtual StoreStatus set_outcome(int64_t id, std::string_view outcome) = 0;
   [[nodiscard]] virtual fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a) = 0;
-  // Outbound calls that started at `since` or later (time, sender, pages): what the daily caps
-  // count after a restart. Oldest first.
-  [[nodiscard]] virtual fb::Result<std::vector<AccountingRecord>, StoreError> outbound_calls_since(int64_t since) = 0;
+  // What the daily caps count, for every node of the store (gateway/call_budget.hpp): each
+  // outbound call that started at `since` or later (its job's confirmed pages after it; oldest
+  // first), then each outbound job in a call now (`sending`, in_progress: the pages still to
+  // send, at its last change) — with the sender and its message's AUTH user.
+  struct BudgetCall {
+    int64_t time = 0;
+    int64_t job_id = 0;
+    std::string sender;
+    std::optional<std::string> auth_user;
+    int pages = 0;
+    bool in_progress = false;
+  };
+  [[nodiscard]] virtual fb::Result<std::vector<BudgetCall>, StoreError> budget_calls_since(int64_t since) = 0;
   // Outbound jobs whose news the sender has not had: final and not reported final, once every
   // job of their message is final (one report per message and state), or waiting for a retry
   // and not reported at all. Grouped by message (ordered by message_id, id).

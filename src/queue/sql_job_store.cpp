@@ -1020,28 +1020,40 @@ fb::Result<int64_t, StoreError> SqlJobStore::add_accounting(const AccountingReco
   return insert_accounting(*db_, a, "add_accounting(" + std::to_string(a.job_id) + ")");
 }
 
-fb::Result<std::vector<AccountingRecord>, StoreError> SqlJobStore::outbound_calls_since(int64_t since) {
-  auto s = Stmt::prepare(*db_,
-                         "SELECT time, sender, pages, job_id FROM accounting WHERE direction = 'out' AND time >= ?1 "
-                         "ORDER BY time, id",
-                         "outbound_calls_since");
-  if (!s) return s.error();
-  s->bind_int(1, since);
-  std::vector<AccountingRecord> out;
-  for (;;) {
-    auto row = s->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    AccountingRecord a;
-    a.time = s->int64(0);
-    a.sender = s->text(1);
-    a.pages = int(s->int64(2));
-    a.job_id = s->int64(3);
-    out.push_back(std::move(a));
+fb::Result<std::vector<JobStore::BudgetCall>, StoreError> SqlJobStore::budget_calls_since(int64_t since) {
+  const std::string op = "budget_calls_since";
+  // (Two reads: a call that ends between them may be counted twice or not at all until the
+  // next time the caps are read.)
+  std::vector<BudgetCall> out;
+  auto read = [&](const char* sql, bool in_progress) -> StoreStatus {
+    auto s = Stmt::prepare(*db_, sql, op);
+    if (!s) return s.error();
+    if (!in_progress) s->bind_int(1, since);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back({s->int64(0), s->int64(1), s->text(2), s->opt_text(3), int(s->int64(4)), in_progress});
+    }
+    return fb::Unit{};
+  };
+  if (auto r = read("SELECT a.time, a.job_id, a.sender, m.auth_user, a.pages FROM accounting a "
+                    "LEFT JOIN jobs j ON j.id = a.job_id LEFT JOIN messages m ON m.id = j.message_id "
+                    "WHERE a.direction = 'out' AND a.time >= ?1 ORDER BY a.time, a.id",
+                    false);
+      !r) {
+    return r.error();
+  }
+  if (auto r = read("SELECT j.updated, j.id, COALESCE(j.sender, ''), m.auth_user, "
+                    "CASE WHEN j.pages > 0 AND j.pages_done < j.pages THEN j.pages - j.pages_done ELSE j.pages END "
+                    "FROM jobs j LEFT JOIN messages m ON m.id = j.message_id "
+                    "WHERE j.direction = 'out' AND j.state = 'sending' ORDER BY j.id",
+                    true);
+      !r) {
+    return r.error();
   }
   return out;
 }
-
 
 fb::Result<std::vector<Job>, StoreError> SqlJobStore::to_finish(int limit) {
   const std::string op = "to_finish";

@@ -57,7 +57,6 @@ class SqlJobStore : public JobStore {
                                                 const std::optional<NewDelivery>& then) override;
   StoreStatus set_outcome(int64_t id, std::string_view outcome) override;
   fb::Result<int64_t, StoreError> add_accounting(const AccountingRecord& a) override;
-  fb::Result<std::vector<AccountingRecord>, StoreError> outbound_calls_since(int64_t since) override;
   fb::Result<std::vector<Job>, StoreError> to_report(int limit) override;
   StoreStatus mark_reported(const std::vector<int64_t>& jobs, std::string_view reported, const std::vector<JobDelivery>& reports, std::string_view event) override;
   fb::Result<std::vector<Job>, StoreError> to_finish(int limit) override;
@@ -86,6 +85,7 @@ class SqlJobStore : public JobStore {
   fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) override;
   StoreStatus remove_documents(const std::vector<std::string>& names) override;
   fb::Result<bool, StoreError> lead() override;
+  fb::Result<std::vector<BudgetCall>, StoreError> budget_calls_since(int64_t since) override;
   fb::Result<int, StoreError> grant_channels(const std::string& node, const std::string& trunk, int want, int max,
                                              int64_t now, int64_t expires) override;
   StoreStatus drop_channel_grants(const std::string& node) override;

@@ -26,6 +26,37 @@ TEST(ChannelLedger, ChannelsAreTakenAndGivenBackPerTrunk) {
   EXPECT_EQ(l.free_total(), 2);
 }
 
+// On a shared store: within this node's grant as well as max_channels; a trunk added later is
+// granted nothing until the grants say so.
+TEST(ChannelLedger, GrantsLimitTheCallsANodeStarts) {
+  ChannelLedger l({3, 2});
+  l.use_grants();
+  EXPECT_EQ(l.granted(0), 0);
+  EXPECT_FALSE(l.try_acquire(0));
+  l.set_granted(0, 2);
+  l.set_granted(1, 5);  // more than max_channels: max_channels holds
+  EXPECT_EQ(l.free(0), 2);
+  EXPECT_EQ(l.free(1), 2);
+  EXPECT_TRUE(l.try_acquire(0));
+  EXPECT_TRUE(l.try_acquire(0));
+  EXPECT_FALSE(l.try_acquire(0));
+  l.set_granted(0, 1);  // shrunk below the calls in use: they go on, none starts
+  EXPECT_EQ(l.in_use(0), 2);
+  EXPECT_EQ(l.free(0), 0);
+  l.release(0);
+  EXPECT_FALSE(l.try_acquire(0));
+  l.release(0);
+  EXPECT_TRUE(l.try_acquire(0));
+  const size_t added = l.add(4);
+  EXPECT_EQ(l.granted(added), 0);
+  EXPECT_FALSE(l.try_acquire(added));
+  ChannelLedger alone({1});  // one node alone: no grant applies
+  EXPECT_EQ(alone.granted(0), std::nullopt);
+  EXPECT_EQ(alone.add(2), 1u);
+  EXPECT_EQ(alone.granted(1), std::nullopt);
+  EXPECT_TRUE(alone.try_acquire(1));
+}
+
 TEST(ChannelLedger, ServingIsLongestPrefixThenConfigOrder) {
   std::vector<TrunkRoom> t = {{{"+"}, 1}, {{"+1", "+44"}, 1}, {{"+1202"}, 0}, {{"+1"}, 5}};
   EXPECT_EQ(serving(t, "+12025550100"), (std::vector<size_t>{2, 1, 3, 0}));

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -71,7 +72,7 @@ class PgNodeTest(fbtest.TempDirTest):
         rows = self.pg.psql("fax", "SELECT direction, state, owner FROM jobs ORDER BY id")
         self.assertEqual(rows, [["out", "done", "n1"], ["in", "done", "n1"]])
         self.assertEqual(self.pg.psql("fax", "SELECT kind, state FROM deliveries"), [["postmaster", "done"]])
-        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["14"]])
+        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["15"]])
         maildir = os.path.join(n.dir, "var", "mail", "postmaster@localhost", "new")
         [mail] = os.listdir(maildir)
         with open(os.path.join(maildir, mail), "rb") as f:
@@ -183,3 +184,151 @@ class TwoNodesTest(fbtest.TempDirTest):
         while "another node routes" not in open(a2.log.name).read():
             self.assertLess(time.time(), deadline, open(a2.log.name).read())
             time.sleep(0.2)  # a poll interval inside the deadline loop
+
+
+class ClusterChannelsTest(fbtest.TempDirTest):
+    """A trunk's max_channels is the cluster's: three nodes on one PostgreSQL, each with a trunk of
+    max_channels = 10 to one far end, 30 faxes due at once (10 accepted by each node). The far end
+    (the trunk's peer, a node on its own store taking up to 30 calls) is sampled while they go:
+    never more than 10 calls at a time, and the nodes take turns on the trunk."""
+
+    def setUp(self):
+        super().setUp()
+        self.pg = pg.PgServer()
+        self.addCleanup(self.pg.close)
+
+    def test_three_nodes_never_carry_more_than_the_trunks_max_channels(self):
+        os.makedirs(self.path("far"))
+        far = Node(self.path("far"), trunk="nowhere", trunk_extra="max_channels = 40")
+        self.addCleanup(far.stop)
+        nodes = []
+        for name in ("a", "b", "c"):
+            os.makedirs(self.path(name))
+            n = Node(self.path(name), trunk="sip:127.0.0.1:%d" % far.sip_port, trunk_extra="max_channels = 10",
+                     extra='[store]\nurl = "%s"\n' % self.pg.url(), node_extra='name = "%s"' % name)
+            self.addCleanup(n.stop)
+            nodes.append(n)
+
+        peak, seen = [0], []
+        stop = threading.Event()
+
+        def sample():  # the far end's calls on its trunk, as often as its API answers
+            while not stop.is_set():
+                [t] = far.api("/api/v1/trunks")
+                peak[0] = max(peak[0], t["channels_in_use"])
+                seen.append(t["channels_in_use"])
+                stop.wait(0.05)  # the sampling interval (the loop ends with the test's event)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            for i, n in enumerate(nodes):
+                rcpts = ["FAX=+155501%02d@fax.test" % (i * 10 + k) for k in range(10)]
+                s = n.smtp()
+                self.assertEqual(s.sendmail("alice@example.com", rcpts,
+                                            "From: alice@example.com\r\nSubject: channels\r\n\r\nOne page.\r\n"), {})
+                s.quit()
+            jobs = wait_final(nodes[0], 30, timeout=300)
+            far_jobs = wait_final(far, 30, timeout=60)
+        finally:
+            stop.set()
+            sampler.join()
+        self.assertEqual([j["state"] for j in jobs if j["state"] != "done"], [], jobs)
+        self.assertEqual(sorted(j["number"] for j in far_jobs), sorted(j["number"] for j in jobs))
+        self.assertLessEqual(peak[0], 10, seen)
+        self.assertGreaterEqual(peak[0], 5, seen)  # calls did go side by side
+        self.assertGreaterEqual(len({j["node"] for j in jobs}), 2, jobs)  # more than one node dialled
+        # Each node's share is shown, and the grants in the store never passed the trunk's.
+        for n in nodes:
+            [t] = n.api("/api/v1/trunks")
+            self.assertIn("channels_granted", t)
+        [[granted]] = self.pg.psql("fax", "SELECT COALESCE(SUM(granted), 0) FROM channel_grants")
+        self.assertLessEqual(int(granted), 10)
+
+    def test_inbound_calls_wait_for_a_channel_the_node_is_granted(self):
+        """A node on the shared store holds one channel spare; a second call arriving at once waits
+        for the grant to grow instead of getting 486, and a third finds the trunk (max 2) full:
+        486, the caller tries again later. The node never carries more than 2."""
+        os.makedirs(self.path("n"))
+        n = Node(self.path("n"), trunk="nowhere", trunk_extra="max_channels = 2",
+                 extra='[store]\nurl = "%s"\n' % self.pg.url(), node_extra='name = "n"')
+        self.addCleanup(n.stop)
+        os.makedirs(self.path("far"))
+        far = Node(self.path("far"), trunk="sip:127.0.0.1:%d" % n.sip_port, extra="[retry]\nbusy_delay_s = 3\n")
+        self.addCleanup(far.stop)
+        peak, seen = [0], []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                [t] = n.api("/api/v1/trunks")
+                peak[0] = max(peak[0], t["channels_in_use"])
+                seen.append((t["channels_in_use"], t.get("channels_granted")))
+                stop.wait(0.05)  # the sampling interval (the loop ends with the test's event)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            s = far.smtp()
+            rcpts = ["FAX=+155502%02d@fax.test" % k for k in range(3)]
+            self.assertEqual(s.sendmail("alice@example.com", rcpts,
+                                        "From: alice@example.com\r\nSubject: in\r\n\r\nOne page.\r\n"), {})
+            s.quit()
+            sent = wait_final(far, 3, timeout=120)
+            received = wait_final(n, 3, timeout=60)
+        finally:
+            stop.set()
+            sampler.join()
+        self.assertEqual([j["state"] for j in sent], ["done"] * 3, sent)
+        self.assertEqual(sorted(j["number"] for j in received), ["+15550200", "+15550201", "+15550202"])
+        self.assertEqual(peak[0], 2, seen)
+        self.assertTrue(all(g is not None and g <= 2 for _, g in seen), seen)
+        said = open(n.log.name).read()
+        self.assertIn("is in use across the nodes", said)  # the third call, while two went on
+
+
+class ClusterCapsTest(fbtest.TempDirTest):
+    """[dialing] daily caps count every node's calls: node b, running all along, refuses a sender
+    at RCPT once the calls node a made for that sender reach the cap (read again from the shared
+    store every 10 s)."""
+
+    def setUp(self):
+        super().setUp()
+        self.pg = pg.PgServer()
+        self.addCleanup(self.pg.close)
+
+    def test_a_cap_reached_on_one_node_holds_on_the_others(self):
+        nodes = {}
+        for name in ("a", "b"):
+            os.makedirs(self.path(name))
+            nodes[name] = Node(self.path(name), trunk="self",
+                               extra='[store]\nurl = "%s"\n\n[dialing]\nsender_calls_per_day = 2\n' % self.pg.url(),
+                               node_extra='name = "%s"' % name)
+            self.addCleanup(nodes[name].stop)
+        a, b = nodes["a"], nodes["b"]
+
+        def rcpt(node):
+            s = node.smtp()
+            try:
+                s.mail("carol@example.com")
+                return s.rcpt("FAX=+15550300@fax.test")
+            finally:
+                s.quit()
+
+        self.assertEqual(rcpt(b)[0], 250)  # not reached yet
+        s = a.smtp()
+        self.assertEqual(s.sendmail("carol@example.com", ["FAX=+15550300@fax.test", "FAX=+15550301@fax.test"],
+                                    "From: carol@example.com\r\nSubject: caps\r\n\r\nOne page.\r\n"), {})
+        s.quit()
+        jobs = wait_final(a, 4, timeout=120)  # two sent, two received
+        self.assertEqual(sorted(j["state"] for j in jobs if j["direction"] == "out"), ["done", "done"])
+        deadline = time.time() + 40
+        while True:
+            code, text = rcpt(b)
+            if code != 250:
+                break
+            self.assertLess(time.time(), deadline, "b still takes carol's mail")
+            time.sleep(0.5)  # a poll interval inside the deadline loop
+        self.assertEqual(code, 450, text)
+        self.assertIn(b"4.7.1 <FAX=+15550300@fax.test>: the daily cap of 2 fax calls for this sender is reached", text)
+        self.assertEqual(rcpt(a)[0], 450)

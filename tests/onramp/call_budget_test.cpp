@@ -81,6 +81,26 @@ TEST(CallBudget, SeededRecordsOutOfOrderExpireInTimeOrder) {
   EXPECT_EQ(b.used_by("a@x", kT + CallBudget::kDay).calls, 1);
 }
 
+// What the store has (every node's calls) replaces what was counted: a finished call counts the
+// pages it added to its job, a call in progress the pages it is to send.
+TEST(CallBudget, ResetFromTheStoreCountsEveryNodesCalls) {
+  CallBudget b(DailyCaps{4, 9, 0, 0});
+  for (int i = 0; i < 3; ++i) b.take(kT, "gone@x", 1);  // counted before, not in the store: gone after
+  using Call = queue::JobStore::BudgetCall;
+  b.reset_from({Call{kT, 7, "A@x", std::nullopt, 2, false},
+                Call{kT + 10, 7, "a@x", std::nullopt, 5, false},  // the same job again: 3 more pages
+                Call{kT + 20, 8, "b@y", std::string("alice"), 1, true}});
+  EXPECT_EQ(b.used(kT + 30).calls, 3);
+  EXPECT_EQ(b.used(kT + 30).pages, 6);
+  EXPECT_EQ(b.used_by("a@x", kT + 30).pages, 5);
+  EXPECT_EQ(b.used_by("AUTH:alice", kT + 30).calls, 1);
+  EXPECT_EQ(b.used_by("gone@x", kT + 30).calls, 0);
+  EXPECT_FALSE(b.check("c@z", 3, kT + 30));
+  EXPECT_TRUE(b.check("c@z", 4, kT + 30));  // 10 pages: over 9
+  b.reset_from({});
+  EXPECT_EQ(b.used(kT + 30).calls, 0);
+}
+
 TEST(CallBudget, AnAuthenticatedUserIsOneSenderWhateverItsEnvelopeSenders) {
   EXPECT_EQ(budget_sender("Bob@Example.COM", std::nullopt), "bob@example.com");
   EXPECT_EQ(budget_sender("", std::nullopt), "");  // the null sender <> is one sender too

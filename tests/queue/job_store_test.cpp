@@ -897,7 +897,10 @@ TEST_P(JobStoreTest, RecordCallWritesTheWholeOutcomeInOneTransaction) {
   bad.transfer->pages_done = 4;
   EXPECT_EQ(s->record_call(bad).error().code, StoreErrc::invalid);
   EXPECT_EQ(s->job(ids[0])->tries, 0);
-  EXPECT_TRUE(s->outbound_calls_since(0)->empty());
+  // The daily caps count the call in progress (the pages it is to send), not yet as a call.
+  auto counted = *s->budget_calls_since(0);
+  ASSERT_EQ(counted.size(), 1u);
+  EXPECT_EQ((std::tuple{counted[0].job_id, counted[0].in_progress}), (std::tuple{ids[0], true}));
 
   EXPECT_TRUE(s->calls(ids[0])->empty());
   ASSERT_TRUE(s->record_call(c));
@@ -934,10 +937,13 @@ TEST_P(JobStoreTest, RecordCallWritesTheWholeOutcomeInOneTransaction) {
   ASSERT_GE(ev.size(), 2u);
   EXPECT_EQ(ev[ev.size() - 2].text, "call via carrier over t38: partial, 2 of 3 pages");
   EXPECT_EQ(ev.back().text, "state retry: The far end hung up after page 2.");
-  auto calls = *s->outbound_calls_since(0);
+  auto calls = *s->budget_calls_since(0);
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].job_id, ids[0]);  // filled from the job
   EXPECT_EQ(calls[0].pages, 2);
+  EXPECT_FALSE(calls[0].in_progress);
+  EXPECT_EQ(calls[0].sender, "alice@example.com");
+  EXPECT_TRUE(s->budget_calls_since(clock + 1)->empty());
   EXPECT_EQ(scalar("SELECT number || ',' || caller || ',' || trunk FROM accounting"), "+12025550100,+15550100,carrier");
 
   // The same attempt cannot be recorded twice: the job is no longer sending.
