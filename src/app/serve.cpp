@@ -812,6 +812,9 @@ int run(config::Config cfg, Reloader reloader) {
     budget = std::make_shared<gateway::CallBudget>(caps);
     auto calls = store->budget_calls_since(int64_t(std::time(nullptr)) - gateway::CallBudget::kDay);
     if (!calls) throw std::runtime_error(calls.error().message);
+    // On a node's own store a call still `sending` now is one the last stop cut: the recovery
+    // records it, and its redial is counted when it is dialled.
+    if (!store->shares_documents()) std::erase_if(*calls, [](const auto& c) { return c.in_progress; });
     budget->reset_from(*calls);
     auto used = budget->used(int64_t(std::time(nullptr)));
     log("dialing: daily caps: " + std::to_string(caps.calls) + " calls, " + std::to_string(caps.pages) + " pages, " +
@@ -1130,6 +1133,7 @@ int run(config::Config cfg, Reloader reloader) {
   std::optional<gateway::ChannelGrants> grants;
   if (shared_store) {
     grants.emplace(io, store_exec, *store, fax_calls, [&dispatcher] { return dispatcher.waiting(); },
+                   [&dispatcher] { return dispatcher.taking(); },
                    gateway::ChannelGrantOptions{cfg.node.name, cfg.node.lease_s});
     grants->start();
   }
@@ -1189,10 +1193,10 @@ int run(config::Config cfg, Reloader reloader) {
     smtp_server.stop();
     http.stop();
     dispatcher.stop();
-    if (grants) grants->stop();
     onramp.stop();
     webhooks.stop();
     fax_calls.stop();
+    if (grants) grants->stop();  // after the calls are hung up: their channels go back with them
     asio::post(io, wait_drained);
     // A client that never finishes its message cannot hold the node for ever. Sessions still
     // suspended then cannot be unwound safely after their server is gone: leave as a crash

@@ -23,18 +23,22 @@ int channels_wanted(const FaxCalls::Channels& trunk, int waiting, int spare) {
 }
 
 ChannelGrants::ChannelGrants(asio::io_context& io, asio::any_io_executor store, queue::JobStore& db, FaxCalls& calls,
-                             std::function<std::vector<int>()> waiting, ChannelGrantOptions options)
+                             std::function<std::vector<int>()> waiting, std::function<bool()> taking,
+                             ChannelGrantOptions options)
     : io_(io),
       store_(std::move(store)),
       db_(db),
       calls_(calls),
       waiting_(std::move(waiting)),
+      taking_(std::move(taking)),
       opt_(std::move(options)),
-      timer_(io) {}
+      timer_(io),
+      watch_timer_(io) {}
 
 void ChannelGrants::start() {
   calls_.use_grants();
-  calls_.want_channel = [this](size_t trunk, std::function<void()> then) { want(trunk, std::move(then)); };
+  calls_.want_channel = [this](size_t trunk, std::function<void(bool)> then) { want(trunk, std::move(then)); };
+  watch();
   syncing_ = true;  // the first sync waits for the old grants to go
   asio::post(store_, [this] {
     queue::logged(db_.drop_channel_grants(opt_.node));
@@ -48,13 +52,25 @@ void ChannelGrants::start() {
 void ChannelGrants::stop() {
   stopped_ = true;
   timer_.cancel();
+  watch_timer_.cancel();
   calls_.want_channel = nullptr;
-  for (auto& [trunk, then] : pending_) then();  // each finds no room: 486
+  for (auto& [trunk, then] : pending_) then(false);  // 503: the node is stopping
   pending_.clear();
   asio::post(store_, [this] { queue::logged(db_.drop_channel_grants(opt_.node)); });
 }
 
-void ChannelGrants::want(size_t trunk, std::function<void()> then) {
+void ChannelGrants::watch() {
+  const int64_t now = unix_now();
+  for (size_t i = 0; i < expires_.size(); ++i) {
+    if (now >= expires_[i] - kMargin) calls_.set_granted(i, 0);
+  }
+  watch_timer_.expires_after(opt_.period);
+  watch_timer_.async_wait([this](std::error_code ec) {
+    if (!ec && !stopped_) watch();
+  });
+}
+
+void ChannelGrants::want(size_t trunk, std::function<void(bool)> then) {
   pending_.emplace_back(trunk, std::move(then));
   if (syncing_) {
     again_ = true;
@@ -73,6 +89,7 @@ void ChannelGrants::sync() {
   again_ = false;
   const auto channels = calls_.channels();
   const auto waiting = waiting_ ? waiting_() : std::vector<int>{};
+  const bool taking = taking_ && taking_();
   auto pending = std::move(pending_);
   pending_.clear();
   struct Ask {
@@ -84,13 +101,19 @@ void ChannelGrants::sync() {
   for (size_t i = 0; i < channels.size(); ++i) {
     int asked = int(std::count_if(pending.begin(), pending.end(), [&](const auto& p) { return p.first == i; }));
     int want = channels_wanted(channels[i], (i < waiting.size() ? waiting[i] : 0) + asked, opt_.spare);
-    // Lowered here first: no call starts in what the store is about to give back.
-    if (channels[i].granted && want < *channels[i].granted) calls_.set_granted(i, std::max(want, 0));
+    if (channels[i].granted && want < *channels[i].granted) {
+      if (taking) {
+        want = *channels[i].granted;  // the dispatcher may be about to use them: not now
+      } else {
+        calls_.set_granted(i, want);  // lowered here first: no call starts in what goes back
+      }
+    }
     asks.push_back({channels[i].trunk, want, channels[i].max});
   }
-  const int64_t now = unix_now();
-  const int64_t expires = now + opt_.lease_s;
-  asio::post(store_, [this, asks = std::move(asks), pending = std::move(pending), now, expires]() mutable {
+  asio::post(store_, [this, asks = std::move(asks), pending = std::move(pending)]() mutable {
+    // Timed here, when the store writes them (this thread may have been held up).
+    const int64_t now = unix_now();
+    const int64_t expires = now + opt_.lease_s;
     std::vector<std::optional<int>> got;
     std::string error;
     for (const auto& a : asks) {
@@ -108,7 +131,7 @@ void ChannelGrants::sync() {
       }
       failing_ = !error.empty();
       applied(got, expires);
-      for (const auto& [trunk, then] : pending) then();
+      for (const auto& [trunk, then] : pending) then(!stopped_);
       if (stopped_) return;
       if (again_) {
         sync();
@@ -126,7 +149,7 @@ void ChannelGrants::applied(const std::vector<std::optional<int>>& got, int64_t 
   if (expires_.size() < got.size()) expires_.resize(got.size(), 0);
   const int64_t now = unix_now();
   for (size_t i = 0; i < got.size(); ++i) {
-    if (got[i]) {
+    if (got[i] && now < expires - kMargin) {
       calls_.set_granted(i, *got[i]);
       expires_[i] = expires;
     } else if (now >= expires_[i] - kMargin) {

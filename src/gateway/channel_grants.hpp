@@ -10,9 +10,12 @@
 // up to max_channels; it gives back the rest. A grant is lowered here before the store hears of
 // it, and raised here only after the store has granted it, so the calls a node carries never
 // exceed what the store says it holds.
-// EXPIRY: a grant lasts lease_s ([node] lease_s) unless renewed, so a node that dies frees its
-// share within lease_s. A node that cannot renew stops starting calls 2 s before its grant runs
-// out (the calls it carries go on, and may then overlap with another node's new ones).
+// A grant is not lowered while the dispatcher is taking jobs for the channels it found free.
+// EXPIRY: a grant lasts lease_s ([node] lease_s) from when the store wrote it, unless renewed, so
+// a node that dies frees its share within lease_s. A node that cannot renew (the store
+// unreachable, or its thread held up) stops starting calls 2 s before its grant runs out,
+// checked every period on the io thread whatever the store does (the calls it carries go on,
+// and may then overlap with another node's new ones).
 // LIMITS: every node must give a trunk the same name and max_channels, and the nodes' clocks must
 // agree (as for leases). A spare one node holds is not another's: under full load a node may find
 // the trunk full while another node has a channel to spare; an inbound call then gets 486.
@@ -45,30 +48,34 @@ int channels_wanted(const FaxCalls::Channels& trunk, int waiting, int spare);
 
 class ChannelGrants {
  public:
-  // `waiting`: per trunk, the due jobs that found no free channel (io thread).
+  // `waiting`: per trunk, the due jobs that found no free channel; `taking`: whether the
+  // dispatcher is taking jobs now (both io thread).
   ChannelGrants(asio::io_context& io, asio::any_io_executor store, queue::JobStore& db, FaxCalls& calls,
-                std::function<std::vector<int>()> waiting, ChannelGrantOptions options);
+                std::function<std::vector<int>()> waiting, std::function<bool()> taking, ChannelGrantOptions options);
   void start();  // FaxCalls takes calls within grants from now; this node's old grants are dropped
   void stop();   // no more syncs; this node's grants dropped (its calls are being hung up)
 
  private:
-  void want(size_t trunk, std::function<void()> then);
+  void want(size_t trunk, std::function<void(bool)> then);
   void sync();
   void applied(const std::vector<std::optional<int>>& got, int64_t expires);
+  void watch();  // every period: a grant about to run out unrenewed starts no call
 
   asio::io_context& io_;
   asio::any_io_executor store_;
   queue::JobStore& db_;
   FaxCalls& calls_;
   std::function<std::vector<int>()> waiting_;
+  std::function<bool()> taking_;
   ChannelGrantOptions opt_;
   asio::steady_timer timer_;
+  asio::steady_timer watch_timer_;
   bool syncing_ = false;
   bool again_ = false;
   bool stopped_ = false;
   bool failing_ = false;                     // the last sync could not write (logged once)
   std::vector<int64_t> expires_;             // per trunk: when its grant in the store runs out
-  std::vector<std::pair<size_t, std::function<void()>>> pending_;  // inbound calls waiting for a sync
+  std::vector<std::pair<size_t, std::function<void(bool)>>> pending_;  // inbound calls waiting for a sync
 };
 
 }  // namespace gateway

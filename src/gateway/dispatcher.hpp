@@ -96,6 +96,9 @@ class Dispatcher {
   // Per trunk (config order), the due jobs the last poll found no free channel for (io thread;
   // counted when RetryPolicy::count_waiting).
   const std::vector<int>& waiting() const { return waiting_; }
+  // Whether a poll may be taking jobs for the channels it found free (io thread): a grant must
+  // not shrink under it.
+  bool taking() const { return polling_ || taking_ > 0; }
   // [dialing] as SIGHUP reloaded it (any thread): jobs dialled from now on are checked against it.
   void set_dialing(std::optional<address::DialingPolicy> p) { dialing_.set(std::move(p)); }
   // Called on the store thread after each call's outcome is recorded (the reporter looks then).

@@ -396,7 +396,9 @@ int FaxCalls::free_channels() const { return ledger_.free_total(); }
 std::vector<FaxCalls::Channels> FaxCalls::channels() const {
   std::vector<Channels> out;
   for (size_t i = 0; i < opt_.trunks.size(); ++i) {
-    out.push_back({opt_.trunks[i].name, ledger_.max(i), ledger_.in_use(i), ledger_.granted(i), opt_.trunks[i].removed});
+    // (A removed trunk takes no new call here, but its live calls still hold their channels.)
+    const int max = opt_.trunks[i].removed ? opt_.trunks[i].max_channels : ledger_.max(i);
+    out.push_back({opt_.trunks[i].name, max, ledger_.in_use(i), ledger_.granted(i), opt_.trunks[i].removed});
   }
   return out;
 }
@@ -1432,8 +1434,18 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
     create_inbound(c, id, in);
     return;
   }
-  want_channel(*trunk, [this, c, id, in] {
+  fb::log(fb::LogLevel::info, "call",
+          "a call to " + in.number + " waits for a channel: this node's share of trunk " + t.name + " is in use",
+          std::nullopt, c->call_id);
+  want_channel(*trunk, [this, c, id, in](bool go) {
     if (c->ended || !find(id)) return;  // the caller gave up meanwhile (on_ended forgot the call)
+    if (!go || stopped_) {
+      endpoint_.ua().reject(id, 503, "Service Unavailable: the node is stopping", sip::Clock::now(),
+                            {{"Retry-After", "30"}});
+      forget(c);
+      endpoint_.kick();
+      return;
+    }
     if (!ledger_.try_acquire(c->trunk)) {
       fb::log(fb::LogLevel::warn, "call",
               "refused a call to " + in.number + " with 486: every channel of trunk " + opt_.trunks[c->trunk].name +

@@ -165,6 +165,7 @@ CREATE TABLE channel_grants (
   expires BIGINT NOT NULL,
   PRIMARY KEY (trunk, node)
 );
+CREATE INDEX accounting_by_time ON accounting(time);
 )sql",
 };
 

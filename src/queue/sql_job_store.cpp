@@ -1022,37 +1022,38 @@ fb::Result<int64_t, StoreError> SqlJobStore::add_accounting(const AccountingReco
 
 fb::Result<std::vector<JobStore::BudgetCall>, StoreError> SqlJobStore::budget_calls_since(int64_t since) {
   const std::string op = "budget_calls_since";
-  // (Two reads: a call that ends between them may be counted twice or not at all until the
-  // next time the caps are read.)
-  std::vector<BudgetCall> out;
-  auto read = [&](const char* sql, bool in_progress) -> StoreStatus {
+  // The calls in progress first: one that ends before the finished calls are read is counted
+  // twice until the next reading, never not at all.
+  auto read = [&](const std::string& sql, bool in_progress) -> fb::Result<std::vector<BudgetCall>, StoreError> {
     auto s = Stmt::prepare(*db_, sql, op);
     if (!s) return s.error();
     if (!in_progress) s->bind_int(1, since);
+    std::vector<BudgetCall> out;
     for (;;) {
       auto row = s->step();
       if (!row) return row.error();
       if (!*row) break;
       out.push_back({s->int64(0), s->int64(1), s->text(2), s->opt_text(3), int(s->int64(4)), in_progress});
     }
-    return fb::Unit{};
+    return out;
   };
-  if (auto r = read("SELECT a.time, a.job_id, a.sender, m.auth_user, a.pages FROM accounting a "
-                    "LEFT JOIN jobs j ON j.id = a.job_id LEFT JOIN messages m ON m.id = j.message_id "
-                    "WHERE a.direction = 'out' AND a.time >= ?1 ORDER BY a.time, a.id",
-                    false);
-      !r) {
-    return r.error();
-  }
-  if (auto r = read("SELECT j.updated, j.id, COALESCE(j.sender, ''), m.auth_user, "
-                    "CASE WHEN j.pages > 0 AND j.pages_done < j.pages THEN j.pages - j.pages_done ELSE j.pages END "
-                    "FROM jobs j LEFT JOIN messages m ON m.id = j.message_id "
-                    "WHERE j.direction = 'out' AND j.state = 'sending' ORDER BY j.id",
-                    true);
-      !r) {
-    return r.error();
-  }
-  return out;
+  // A call in progress: the pages it is to send, from the pages confirmed when it began (those
+  // its earlier calls' records hold), so that the pages it has sent so far count too.
+  const std::string sent = "COALESCE((SELECT MAX(a.pages) FROM accounting a WHERE a.job_id = j.id), 0)";
+  auto now = read("SELECT j.updated, j.id, COALESCE(j.sender, ''), m.auth_user, CASE WHEN j.pages > " + sent +
+                      " THEN j.pages - " + sent +
+                      " ELSE 0 END "
+                  "FROM jobs j LEFT JOIN messages m ON m.id = j.message_id "
+                  "WHERE j.direction = 'out' AND j.state = 'sending' ORDER BY j.id",
+                  true);
+  if (!now) return now.error();
+  auto done = read("SELECT a.time, a.job_id, a.sender, m.auth_user, a.pages FROM accounting a "
+                   "LEFT JOIN jobs j ON j.id = a.job_id LEFT JOIN messages m ON m.id = j.message_id "
+                   "WHERE a.direction = 'out' AND a.time >= ?1 ORDER BY a.time, a.id",
+                   false);
+  if (!done) return done.error();
+  done->insert(done->end(), now->begin(), now->end());
+  return std::move(*done);
 }
 
 fb::Result<std::vector<Job>, StoreError> SqlJobStore::to_finish(int limit) {

@@ -257,7 +257,8 @@ ALTER TABLE webhook_events ADD COLUMN url TEXT;
 ALTER TABLE webhook_events ADD COLUMN user TEXT;
 )sql";
 
-// v15 (issue 17): each node's share of a trunk's channels on a shared store (channel_grants.hpp).
+// v15 (issue 17): each node's share of a trunk's channels on a shared store (channel_grants.hpp);
+// the daily caps read the last 24 hours of calls again and again there.
 constexpr const char* kSchemaV15 = R"sql(
 CREATE TABLE channel_grants (
   trunk TEXT NOT NULL,
@@ -266,6 +267,7 @@ CREATE TABLE channel_grants (
   expires INTEGER NOT NULL,
   PRIMARY KEY (trunk, node)
 );
+CREATE INDEX accounting_by_time ON accounting(time);
 )sql";
 
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.

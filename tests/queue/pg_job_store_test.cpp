@@ -98,7 +98,9 @@ TEST_F(PgJobStoreTest, AnOlderSchemaIsUpgradedInPlace) {
     ASSERT_TRUE(s) << s.error().message;
     ASSERT_EQ(queue_test::enqueue(**s, "00000000000000c1", 1).size(), 1u);
   }
-  ASSERT_EQ(scalar("DROP TABLE channel_grants; UPDATE schema_version SET version = 14 RETURNING version"), "14");
+  ASSERT_EQ(scalar("DROP TABLE channel_grants; DROP INDEX accounting_by_time; "
+                   "UPDATE schema_version SET version = 14 RETURNING version"),
+            "14");
   auto s = PgJobStore::open(url());
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(scalar("SELECT string_agg(version::text, ',') FROM schema_version"), std::to_string(queue::kSchemaVersion));
