@@ -23,6 +23,7 @@
 
 #include "address/fax_address.hpp"
 #include "app/client.hpp"
+#include "app/store_cli.hpp"
 #include "app/tokens.hpp"
 #include "app/config.hpp"
 #include "app/convert.hpp"
@@ -179,6 +180,15 @@ int main(int argc, char** argv) {
   token_revoke->add_option("NAME", token_name, "user name")->required();
   token_revoke->add_option("--config", config_path, "TOML configuration file (where the store is)");
 
+  std::string copy_from, copy_to;
+  std::optional<std::string> copy_spool;
+  auto* store_cmd = cli.add_subcommand("store", "the job store");
+  store_cmd->require_subcommand(1);
+  auto* store_copy = store_cmd->add_subcommand("copy", "copy a node's SQLite store and its spool's files into PostgreSQL");
+  store_copy->add_option("--from", copy_from, "the source: sqlite:PATH (its node stopped)")->required();
+  store_copy->add_option("--to", copy_to, "the target: postgresql://... (may hold other nodes' jobs)")->required();
+  store_copy->add_option("--spool", copy_spool, "the source's spool directory (default: spool beside the database)");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -208,6 +218,7 @@ int main(int argc, char** argv) {
   if (token_add->parsed()) return app::cmd_token_add(config_path, token_name, token_admin, token_mailboxes, token_webhook);
   if (token_list->parsed()) return app::cmd_token_list(config_path);
   if (token_revoke->parsed()) return app::cmd_token_revoke(config_path, token_name);
+  if (store_copy->parsed()) return app::cmd_store_copy(copy_from, copy_to, copy_spool);
   if (convert->parsed()) return cmd_convert(req, res, comp, paper, cover);
   if (inspect->parsed()) return cmd_inspect(inspect_file);
   if (render_srv->parsed()) return app::render_server(app::kRenderServerFd, server_hide);
