@@ -37,7 +37,9 @@ ChannelGrants::ChannelGrants(asio::io_context& io, asio::any_io_executor store, 
 
 void ChannelGrants::start() {
   calls_.use_grants();
-  calls_.want_channel = [this](size_t trunk, std::function<void(bool)> then) { want(trunk, std::move(then)); };
+  calls_.want_channel = [this](size_t trunk, std::function<void(FaxCalls::ChannelAnswer)> then) {
+    want(trunk, std::move(then));
+  };
   watch();
   syncing_ = true;  // the first sync waits for the old grants to go
   asio::post(store_, [this] {
@@ -54,7 +56,7 @@ void ChannelGrants::stop() {
   timer_.cancel();
   watch_timer_.cancel();
   calls_.want_channel = nullptr;
-  for (auto& [trunk, then] : pending_) then(false);  // 503: the node is stopping
+  for (auto& [trunk, then] : pending_) then(FaxCalls::ChannelAnswer::stopping);
   pending_.clear();
   asio::post(store_, [this] { queue::logged(db_.drop_channel_grants(opt_.node)); });
 }
@@ -70,7 +72,7 @@ void ChannelGrants::watch() {
   });
 }
 
-void ChannelGrants::want(size_t trunk, std::function<void(bool)> then) {
+void ChannelGrants::want(size_t trunk, std::function<void(FaxCalls::ChannelAnswer)> then) {
   pending_.emplace_back(trunk, std::move(then));
   if (syncing_) {
     again_ = true;
@@ -131,7 +133,10 @@ void ChannelGrants::sync() {
       }
       failing_ = !error.empty();
       applied(got, expires);
-      for (const auto& [trunk, then] : pending) then(!stopped_);
+      const auto answer = stopped_         ? FaxCalls::ChannelAnswer::stopping
+                          : error.empty() ? FaxCalls::ChannelAnswer::synced
+                                          : FaxCalls::ChannelAnswer::store_unavailable;
+      for (const auto& [trunk, then] : pending) then(answer);
       if (stopped_) return;
       if (again_) {
         sync();

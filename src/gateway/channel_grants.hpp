@@ -56,7 +56,7 @@ class ChannelGrants {
   void stop();   // no more syncs; this node's grants dropped (its calls are being hung up)
 
  private:
-  void want(size_t trunk, std::function<void(bool)> then);
+  void want(size_t trunk, std::function<void(FaxCalls::ChannelAnswer)> then);
   void sync();
   void applied(const std::vector<std::optional<int>>& got, int64_t expires);
   void watch();  // every period: a grant about to run out unrenewed starts no call
@@ -75,7 +75,7 @@ class ChannelGrants {
   bool stopped_ = false;
   bool failing_ = false;                     // the last sync could not write (logged once)
   std::vector<int64_t> expires_;             // per trunk: when its grant in the store runs out
-  std::vector<std::pair<size_t, std::function<void(bool)>>> pending_;  // inbound calls waiting for a sync
+  std::vector<std::pair<size_t, std::function<void(FaxCalls::ChannelAnswer)>>> pending_;  // inbound calls waiting for a sync
 };
 
 }  // namespace gateway

@@ -1437,13 +1437,26 @@ void FaxCalls::on_incoming(sip::CallId id, const sip::Message& invite, const sip
   fb::log(fb::LogLevel::info, "call",
           "a call to " + in.number + " waits for a channel: this node's share of trunk " + t.name + " is in use",
           std::nullopt, c->call_id);
-  want_channel(*trunk, [this, c, id, in](bool go) {
+  want_channel(*trunk, [this, c, id, in](ChannelAnswer answer) {
     if (c->ended || !find(id)) return;  // the caller gave up meanwhile (on_ended forgot the call)
-    if (!go || stopped_) {
-      endpoint_.ua().reject(id, 503, "Service Unavailable: the node is stopping", sip::Clock::now(),
-                            {{"Retry-After", "30"}});
+    const bool stopping = answer == ChannelAnswer::stopping || stopped_;
+    if (stopping || (answer == ChannelAnswer::store_unavailable && !ledger_.try_acquire(c->trunk))) {
+      // As for any call the store cannot take: a proxy in front tries another node.
+      fb::log(fb::LogLevel::warn, "call",
+              "refused a call to " + in.number + ": 503: " +
+                  (stopping ? std::string("the node is stopping") : std::string("the job store is unavailable")),
+              std::nullopt, c->call_id);
+      endpoint_.ua().reject(id, 503,
+                            stopping ? "Service Unavailable: the node is stopping"
+                                     : "Service Unavailable: the job store is unavailable",
+                            sip::Clock::now(), {{"Retry-After", "30"}});
       forget(c);
       endpoint_.kick();
+      return;
+    }
+    if (answer == ChannelAnswer::store_unavailable) {  // (room after all: the channel is taken above)
+      c->channel = true;
+      create_inbound(c, id, in);
       return;
     }
     if (!ledger_.try_acquire(c->trunk)) {

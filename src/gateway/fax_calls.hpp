@@ -254,8 +254,9 @@ class FaxCalls final : public sip::CallHandler {
   // A trunk's channels across the nodes of a shared store (channel_grants.hpp). use_grants():
   // from now on calls start only within this node's grant per trunk (none until set_granted).
   // want_channel, when set: an inbound call that finds its trunk full here asks for more and
-  // tries again when `then(true)` runs (io thread); then(false): the node is stopping (503).
-  // Unset, the call gets 486 at once.
+  // tries again when `then` runs (io thread), told how the asking went: synced (no room still:
+  // 486, the trunk is full), store_unavailable (no room: 503 with Retry-After, as for any call
+  // the store cannot take) or stopping (503). Unset, the call gets 486 at once.
   void use_grants() { ledger_.use_grants(); }
   void set_granted(size_t trunk, int granted) { ledger_.set_granted(trunk, granted); }
   struct Channels {
@@ -266,7 +267,8 @@ class FaxCalls final : public sip::CallHandler {
     bool removed = false;  // gone from the configuration: its live calls only
   };
   std::vector<Channels> channels() const;  // per trunk, in config order (io thread)
-  std::function<void(size_t trunk, std::function<void(bool)> then)> want_channel;
+  enum class ChannelAnswer { synced, store_unavailable, stopping };
+  std::function<void(size_t trunk, std::function<void(ChannelAnswer)> then)> want_channel;
   // Per trunk, in config order: the prefixes it serves and its free channels now. The dispatcher
   // takes a job only if a trunk serving its number has room.
   std::vector<TrunkRoom> room() const;
