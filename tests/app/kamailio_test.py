@@ -66,17 +66,30 @@ request_route {
 
 
 class Kamailio:
-    def __init__(self, workdir, b_port):
-        self.port = free_udp_port()
+    """A Kamailio in the foreground of its own session. config: the kamailio.cfg text, with
+    %(port)d where it listens (default: this test's proxy, relaying to b_port); port: the UDP port
+    (default: a free one)."""
+
+    def __init__(self, workdir, b_port=None, config=None, port=None):
+        self.port = port or free_udp_port()
         self.cfg = os.path.join(workdir, "kamailio.cfg")
         with open(self.cfg, "w") as f:
-            f.write(KAMAILIO_CFG % {"port": self.port, "b_port": b_port, "context": CONTEXT.replace("=", "%3D")})
+            if config is None:
+                f.write(KAMAILIO_CFG % {"port": self.port, "b_port": b_port, "context": CONTEXT.replace("=", "%3D")})
+            else:
+                f.write(config % {"port": self.port})
         self.log = open(os.path.join(workdir, "kamailio.log"), "w")
         self.proc = subprocess.Popen(["kamailio", "-f", self.cfg, "-DD", "-E", "-Y", workdir, "-w", workdir],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        time.sleep(1.0)
-        if self.proc.poll() is not None:
-            raise AssertionError("kamailio exited: " + open(self.log.name).read())
+        deadline = time.time() + 10
+        while not self._listening():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise AssertionError("kamailio did not start: " + self.text())
+            time.sleep(0.1)  # a poll interval inside the deadline loop
+
+    def _listening(self):
+        with open("/proc/net/udp") as f:
+            return (":%04X " % self.port) in f.read()
 
     def stop(self):
         if self.proc.poll() is None:
