@@ -178,9 +178,14 @@ std::string renamed_document(const std::string& name, const std::map<int64_t, in
   return name;
 }
 
-fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connection& to, const std::string& spool_dir) {
+fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connection& to, const std::string& spool_dir,
+                                              const std::string& data_dir) {
   const std::string op = "store copy";
   const std::string spool = fs::path(spool_dir).lexically_normal().string();
+  // A row's path as a file here (a relative one is below the data directory).
+  auto absolute = [&](const std::string& path) {
+    return fs::path(path).is_absolute() ? path : (fs::path(data_dir) / path).lexically_normal().string();
+  };
   if (auto r = to.begin(op); !r) return r.error();
   struct Rollback {
     sql::Connection& db;
@@ -200,16 +205,25 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
   }
   // A path below the spool, as the target's rows keep it (renumbered); "" when it is not one.
   auto repath = [&](const std::string& path) -> std::string {
-    const std::string name = document_name(spool, path);
+    const std::string name = document_name(spool, absolute(path));
     if (name.empty()) return path;
     const std::string to_name = renamed_document(name, report.jobs, deliveries);
-    return to_name.empty() ? path : spool + "/" + to_name;
+    if (to_name.empty()) return path;
+    // As the source wrote it: relative paths stay relative to the data directory.
+    const std::string dir =
+        fs::path(path).is_absolute() ? spool : fs::path(spool).lexically_relative(data_dir).string();
+    return dir + "/" + to_name;
   };
   std::set<std::string> documents;  // target names, with their source files
   std::map<std::string, std::string> document_files;
-  auto want_document = [&](const std::string& source_path) {
+  std::vector<std::string> outside;  // paths rows name that are not below the spool
+  auto want_document = [&](const std::string& row_path) {
+    const std::string source_path = absolute(row_path);
     const std::string name = document_name(spool, source_path);
-    if (name.empty()) return;
+    if (name.empty()) {
+      if (!row_path.empty()) outside.push_back(row_path);
+      return;
+    }
     const std::string to_name = renamed_document(name, report.jobs, deliveries);
     if (to_name.empty() || document_files.count(to_name)) return;
     document_files[to_name] = source_path;
@@ -256,6 +270,10 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
     auto id = insert(to, jobs, row, true);
     if (!id) return id.error();
     report.jobs[old] = *id;
+    // The target's trigger announced the job as new: its announcements are the source's, below.
+    auto unannounce = Stmt::prepare(to, "DELETE FROM webhook_events WHERE job_id = ?1", op);
+    if (!unannounce) return unannounce.error();
+    if (auto r = unannounce->bind_int(1, *id).run(); !r) return r.error();
   }
   report.rows["jobs"] = int(job_rows->size());
 
@@ -274,6 +292,8 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
           j = it->second;
         } else if (std::string(name) != "accounting") {
           continue;  // (its job is gone: nothing shows it)
+        } else {
+          j = int64_t(0);  // a call of a job purged since: its old id may be another job's there
         }
       }
       const int64_t old = integer(row[size_t(t.index("id"))]);
@@ -337,6 +357,10 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
       std::error_code ec;
       if (fs::exists(path, ec)) want_document(path);
     }
+  }
+  if (!outside.empty()) {
+    return StoreError{StoreErrc::invalid, op + ": " + outside.front() + " is not below the spool " + spool +
+                                              " (the node's spool_dir: name it with --spool)"};
   }
   for (const auto& [name, path] : document_files) {
     std::error_code ec;

@@ -44,9 +44,10 @@ std::string renamed_document(const std::string& name, const std::map<int64_t, in
                              const std::map<int64_t, int64_t>& deliveries);
 
 // `from`: the source (SQLite, at the current schema); `to`: the target (PostgreSQL, at the current
-// schema); `spool_dir`: the source node's spool, and the spool directory the target's nodes use
-// (rows keep paths below it).
+// schema); `spool_dir`: the source node's spool (absolute), and the spool directory the target's
+// nodes use; `data_dir`: what the rows' relative paths are relative to (a node works in its data
+// directory). The target's rows keep each path as the source wrote it, absolute or relative.
 [[nodiscard]] fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connection& to,
-                                                            const std::string& spool_dir);
+                                                            const std::string& spool_dir, const std::string& data_dir);
 
 }  // namespace queue

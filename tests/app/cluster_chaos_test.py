@@ -56,6 +56,7 @@ modparam("dispatcher", "ds_ping_interval", 2)
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2")
+modparam("dispatcher", "flags", 2)
 modparam("tm", "fr_timer", 3000)
 
 request_route {
@@ -87,6 +88,8 @@ request_route {
 failure_route[NEXT_NODE] {
     if (t_is_canceled()) { exit; }
     if (t_check_status("503|408") && ds_next_dst()) {
+        if (t_check_status("503")) { xlog("L_INFO", "failover: 503 from a node, next node $du\n"); }
+        else { xlog("L_INFO", "failover: no answer from a node, next node $du\n"); }
         t_on_failure("NEXT_NODE");
         t_relay();
     }
@@ -111,12 +114,20 @@ def kamailio(workdir, port, nodes, peer, busy, silent):
     return Kamailio(workdir, port=port, config=text.replace("%", "%%"))
 
 
-def sipp(scenario, port, log):
-    """A SIPp UAS for any number of calls."""
+def sipp(test, scenario, log):
+    """A SIPp UAS for any number of calls, on a free port; stopped by the test's cleanup."""
+    port = free_udp_port()
     p = subprocess.Popen(["sipp", "-sf", os.path.join(fbtest.SIPP_DIR, scenario), "-i", "127.0.0.1", "-p", str(port),
-                          "-nostdin", "-bg"], stdout=log, stderr=subprocess.STDOUT)
-    p.wait(timeout=30)  # -bg: the parent exits once the UAS runs in the background
-    return port
+                          "-nostdin"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    test.addCleanup(lambda: (p.kill(), p.wait()))
+    deadline = time.time() + 10
+    while True:
+        with open("/proc/net/udp") as f:
+            if (":%04X " % port) in f.read():
+                return port
+        if p.poll() is not None or time.time() > deadline:
+            raise AssertionError("SIPp %s did not start (exit %s)" % (scenario, p.poll()))
+        time.sleep(0.05)  # a poll interval inside the deadline loop
 
 
 def maildir_mails(nodes, address):
@@ -136,7 +147,6 @@ class ClusterChaosTest(fbtest.TempDirTest):
             self.skipTest("Postfix is not installed")
         self.pg = pg.PgServer()
         self.addCleanup(self.pg.close)
-        self.addCleanup(lambda: subprocess.run(["pkill", "-f", "sipp -sf %s" % fbtest.SIPP_DIR], capture_output=True))
 
     def node(self, name, kam_port):
         os.makedirs(self.path(name), exist_ok=True)
@@ -150,10 +160,9 @@ class ClusterChaosTest(fbtest.TempDirTest):
         return n
 
     def test_three_nodes_lose_nothing_through_a_kill_and_a_database_restart(self):
-        busy, silent = free_udp_port(), free_udp_port()
-        with open(self.path("sipp.log"), "w") as log:
-            sipp("uas_busy.xml", busy, log)
-            sipp("uas_ring_forever.xml", silent, log)
+        log = open(self.path("sipp.log"), "w")
+        self.addCleanup(log.close)
+        busy, silent = sipp(self, "uas_busy.xml", log), sipp(self, "uas_ring_forever.xml", log)
         kam_port = free_udp_port()  # the nodes' trunk: Kamailio, started once they listen
         nodes = [self.node("n%d" % i, kam_port) for i in range(3)]
         os.makedirs(self.path("faxes"))
@@ -177,15 +186,20 @@ class ClusterChaosTest(fbtest.TempDirTest):
                             p0=nodes[0].smtp_port, p1=nodes[1].smtp_port, p2=nodes[2].smtp_port)),))
         self.addCleanup(relay.stop)
 
-        # Mail: two in three received, the rest busy or unanswered.
+        # Mail: two in three received, the rest busy or unanswered; the last `late` after the kill.
         expect = {}
-        for i in range(MAILS):
+        late = MAILS // 10
+
+        def send(i):
             kind = ("060", "060", "070", "060", "060", "080")[i % 6]
             number = "+1555%s%04d" % (kind, i)
             envid = "m%d" % i
             expect[envid] = (number, "delivered" if kind == "060" else "failed")
             relay.send(["FAX=%s@fax.test" % number], "Mail %d" % i, mail_options=["ENVID=" + envid],
                        rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+
+        for i in range(MAILS - late):
+            send(i)
         # Inbound calls: one mail at the peer with a recipient per DID.
         s = peer.smtp()
         dids = ["+1555090%04d" % i for i in range(CALLS)]
@@ -203,7 +217,7 @@ class ClusterChaosTest(fbtest.TempDirTest):
             rows = self.pg.psql("fax", "SELECT count(*) FROM jobs WHERE owner = 'n1' AND state IN ('sending', 'receiving')")
             unrendered = self.pg.psql("fax", "SELECT count(*) FROM jobs WHERE state IN ('queued', 'rendering')")
             if int(rows[0][0]) >= 3 and int(unrendered[0][0]) == 0 and \
-                    int(self.pg.psql("fax", "SELECT count(*) FROM jobs WHERE direction = 'out'")[0][0]) == MAILS:
+                    int(self.pg.psql("fax", "SELECT count(*) FROM jobs WHERE direction = 'out'")[0][0]) == MAILS - late:
                 break
             self.assertLess(time.time(), deadline, "n1 never carried calls")
             time.sleep(0.2)  # a poll interval inside the deadline loop
@@ -211,6 +225,11 @@ class ClusterChaosTest(fbtest.TempDirTest):
         victim.proc.wait()
         in_flight = {r[0] for r in self.pg.psql("fax", "SELECT number FROM jobs WHERE owner = 'n1' AND "
                                                        "direction = 'out' AND state = 'sending'")}
+        # Receptions n1 had in progress: a fax whose last page it had confirmed is on n1's disk only.
+        cut = {r[0] for r in self.pg.psql("fax", "SELECT number FROM jobs WHERE owner = 'n1' AND "
+                                                "direction = 'in' AND state = 'receiving'")}
+        for i in range(MAILS - late, MAILS):  # a third of these go to n1 first: Postfix falls back
+            send(i)
         live = [nodes[0], nodes[2]]
 
         # Later, PostgreSQL restarted while the rest goes on: nothing acknowledged meanwhile.
@@ -235,11 +254,11 @@ class ClusterChaosTest(fbtest.TempDirTest):
         self.pg.start()
 
         # Everything final: the outbound jobs (one per mail), the peer's calls.
-        deadline = time.time() + 600
+        deadline = time.time() + 420
         while True:
             try:
                 out = [j for j in live[0].jobs() if j["direction"] == "out"]
-            except AssertionError:  # (the node's store may still be reconnecting)
+            except (AssertionError, subprocess.TimeoutExpired):  # (its store may still be reconnecting)
                 out = []
             peer_jobs = [j for j in peer.jobs() if j["direction"] == "out"]
             if len(out) == MAILS and all(j["state"] in ("done", "failed") for j in out) and \
@@ -250,8 +269,13 @@ class ClusterChaosTest(fbtest.TempDirTest):
                 sum(j["state"] in ("done", "failed") for j in peer_jobs), CALLS))
             time.sleep(2)  # a poll interval inside the deadline loop (each poll lists every job)
 
-        # Every message: exactly one final DSN, saying what happened.
+        # Every message: exactly one final DSN, saying what happened (counted once nothing is left
+        # to mail: a second report would be there by then).
         deadline = time.time() + 120
+        while self.pg.psql("fax", "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') + "
+                                  "(SELECT count(*) FROM messages WHERE state = 'active')") != [["0"]]:
+            self.assertLess(time.time(), deadline, "mail still to go out")
+            time.sleep(1)  # a poll interval inside the deadline loop
         while True:
             reports = {}
             for m in maildir_mails(nodes, "bob@sender.test"):
@@ -278,12 +302,13 @@ class ClusterChaosTest(fbtest.TempDirTest):
             for m in maildir_mails(nodes, "postmaster@localhost"):
                 if int(m.get("X-Fax-Pages", "0")) > 0:  # (not a missed-fax notice of a call cut short)
                     seen[m["X-Fax-Called"]] = seen.get(m["X-Fax-Called"], 0) + 1
-            if len(seen) >= len(dids):
+            if len(seen) >= len(dids) - len(cut):
                 break
             self.assertLess(time.time(), deadline, "%d of %d inbound faxes mailed" % (len(seen), len(dids)))
             time.sleep(1)  # a poll interval inside the deadline loop
         self.assertEqual({d: c for d, c in seen.items() if c != 1}, {})
-        self.assertEqual(set(seen), set(dids))
+        # (A fax n1 had received to its last page when it was killed is on its disk only.)
+        self.assertLessEqual(set(dids) - set(seen), cut)
 
         # No number received its fax twice, but those in flight on the killed node.
         received = {}
@@ -292,8 +317,10 @@ class ClusterChaosTest(fbtest.TempDirTest):
                 received[j["number"]] = received.get(j["number"], 0) + 1
         twice = {n for n, c in received.items() if c > 1}
         self.assertLessEqual(twice, in_flight)
+        # Kamailio handed calls over when a node refused them (503 while PostgreSQL was down).
+        self.assertIn("failover: 503 from a node", kam.text())
         self.assertEqual(set(received), {n for n, o in expect.values() if o == "delivered"})
         print("\n%d messages, %d reported once each (%d delivered); %d inbound faxes mailed once each; killed n1 with "
-              "%d outbound calls in flight, %d number(s) received twice"
+              "%d outbound calls and %d receptions in flight, %d number(s) received twice; %d Kamailio failovers"
               % (MAILS, len(reports), sum(1 for e in expect.values() if e[1] == "delivered"), len(seen),
-                 len(in_flight), len(twice)), file=sys.stderr)
+                 len(in_flight), len(cut), len(twice), kam.text().count("failover:")), file=sys.stderr)

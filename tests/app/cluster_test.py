@@ -423,6 +423,12 @@ class StoreCopyTest(fbtest.TempDirTest):
                                       renumbered[received["id"]]), [["postmaster", "done"]])
         docs = [r[0] for r in self.pg.psql("fax", "SELECT name FROM documents ORDER BY name")]
         self.assertIn("fax/%d.tif" % new_waiting, docs)
+        # The waiting fax's message, still to be reported: its body in the store, its row's path as
+        # the node wrote it (relative to its data directory).
+        message_id = before[waiting["id"]]["message_id"]
+        self.assertIn("msg/%s.eml" % message_id, docs)
+        self.assertEqual(self.pg.psql("fax", "SELECT spool_path FROM messages WHERE id = '%s'" % message_id),
+                         [["spool/msg/%s.eml" % message_id]])
         self.assertIn("in/%d.tif" % renumbered[received["id"]], docs)
         self.assertEqual(self.pg.psql("fax", "SELECT name FROM api_users WHERE name = 'bob'"), [["bob"]])
 
