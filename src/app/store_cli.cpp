@@ -42,7 +42,7 @@ int cmd_store_copy(const std::string& from, const std::string& to, const std::op
   auto src = queue::sqlite::connection(std::move(*source));
   auto target = queue::postgres::connect(to, 5000);
   if (!target) return fail(target.error().message);
-  const std::string data_dir = fs::absolute(fs::path(path).parent_path()).lexically_normal().string();
+  const std::string data_dir = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
   auto report = queue::copy_store(*src, **target, spool_dir, data_dir);
   if (!report) return fail(report.error().message + " (nothing was written to the target)");
   std::cout << "copied into " << queue::postgres::redacted(to) << ":";

@@ -212,7 +212,7 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
     // As the source wrote it: relative paths stay relative to the data directory.
     const std::string dir =
         fs::path(path).is_absolute() ? spool : fs::path(spool).lexically_relative(data_dir).string();
-    return dir + "/" + to_name;
+    return dir == "." ? to_name : dir + "/" + to_name;
   };
   std::set<std::string> documents;  // target names, with their source files
   std::map<std::string, std::string> document_files;
@@ -252,6 +252,8 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
   const Table& jobs = tables["jobs"];
   auto job_rows = source_rows(from, jobs, "id");
   if (!job_rows) return job_rows.error();
+  auto unannounce = Stmt::prepare(to, "DELETE FROM webhook_events WHERE job_id = ?1", op);
+  if (!unannounce) return unannounce.error();
   for (auto& row : *job_rows) {
     auto col = [&](const char* c) -> Value& { return row[size_t(jobs.index(c))]; };
     if (text(col("direction")) == "in") {
@@ -271,13 +273,12 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
     if (!id) return id.error();
     report.jobs[old] = *id;
     // The target's trigger announced the job as new: its announcements are the source's, below.
-    auto unannounce = Stmt::prepare(to, "DELETE FROM webhook_events WHERE job_id = ?1", op);
-    if (!unannounce) return unannounce.error();
+    unannounce->reset();
     if (auto r = unannounce->bind_int(1, *id).run(); !r) return r.error();
   }
   report.rows["jobs"] = int(job_rows->size());
 
-  // Rows that name a job: renumbered with it (accounting may name a job purged since: kept as is).
+  // Rows that name a job: renumbered with it (accounting may name a job purged since: job 0).
   auto copy_by_job = [&](const char* name, bool renumber_deliveries) -> StoreStatus {
     const Table& t = tables[name];
     auto rows = source_rows(from, t, "id");

@@ -448,16 +448,17 @@ def store_down_refuses(test, node, msg, to):
     test.assertEqual(os.listdir(os.path.join(node.dir, "var", "spool", "msg")), [])
 
 
-def call_is_refused(test, node, logged):
-    """A one-page call from a fax peer to the node: answered 503, the node's log saying `logged`."""
+def call_is_refused(test, node, logged, to=None, status=503):
+    """A one-page call from a fax peer to the node (or to the SIP URI `to`, a proxy in front):
+    answered `status` (503), the node's log saying `logged`."""
     peer_dir = test.path("peer")
-    os.makedirs(peer_dir)
+    os.makedirs(peer_dir, exist_ok=True)
     tif = test.path("one.tif")
     fbtest.run("convert", "-o", tif, *pbm_pages(test.dir, 1), check=0)
-    peer = Peer(peer_dir, "call", "--to", "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
+    peer = Peer(peer_dir, "call", "--to", to or "sip:+15550100@127.0.0.1:%d" % node.sip_port, "--tiff", tif)
     peer.proc.communicate(timeout=120)
     with open(peer.report) as f:
-        test.assertEqual(json.load(f).get("sip_status"), 503)
+        test.assertEqual(json.load(f).get("sip_status"), status)
     with open(node.log.name) as f:
         test.assertIn(logged, f.read())
 
