@@ -186,14 +186,8 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
   auto absolute = [&](const std::string& path) {
     return fs::path(path).is_absolute() ? path : (fs::path(data_dir) / path).lexically_normal().string();
   };
-  if (auto r = to.begin(op); !r) return r.error();
-  struct Rollback {
-    sql::Connection& db;
-    bool done = false;
-    ~Rollback() {
-      if (!done) db.rollback();
-    }
-  } guard{to};
+  auto tx = sql::Tx::begin(to, op);  // rolled back unless committed
+  if (!tx) return tx.error();
   CopyReport report;
   std::map<int64_t, int64_t> deliveries;
   std::map<std::string, Table> tables;
@@ -378,8 +372,7 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
     }
     ++report.documents;
   }
-  guard.done = true;
-  if (auto r = to.commit(op + ": commit"); !r) return r.error();
+  if (auto r = tx->commit(); !r) return r.error();
   return report;
 }
 

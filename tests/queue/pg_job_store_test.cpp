@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -41,6 +42,23 @@ std::string leads_within(queue::JobStore& s) {
   return said;
 }
 
+// Runs body(0..n-1) in n forked processes at once; each one's exit code (body's return value,
+// or -1 when the process did not exit normally).
+std::vector<int> in_processes(int n, const std::function<int(int)>& body) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < n; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(body(i));
+    pids.push_back(pid);
+  }
+  std::vector<int> codes;
+  for (pid_t pid : pids) {
+    int status = 0;
+    codes.push_back(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  return codes;
+}
+
 class PgJobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,23 +76,13 @@ class PgJobStoreTest : public ::testing::Test {
 
 TEST_F(PgJobStoreTest, NodesStartingTogetherCreateTheSchemaOnce) {
   constexpr int kNodes = 4;
-  std::vector<pid_t> pids;
-  for (int n = 0; n < kNodes; ++n) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      auto s = PgJobStore::open(url());
-      if (!s) _exit(2);
-      auto ids = queue_test::enqueue(**s, "00000000000000a" + std::to_string(n), 1);
-      _exit(ids.size() == 1 ? 0 : 3);
-    }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a node failed to open the store: " << status;
-  }
+  auto codes = in_processes(kNodes, [&](int n) {
+    auto s = PgJobStore::open(url());
+    if (!s) return 2;
+    auto ids = queue_test::enqueue(**s, "00000000000000a" + std::to_string(n), 1);
+    return ids.size() == 1 ? 0 : 3;
+  });
+  EXPECT_EQ(codes, std::vector<int>(kNodes, 0)) << "a node failed to open the store";
   EXPECT_EQ(scalar("SELECT string_agg(version::text, ',') FROM schema_version"), std::to_string(queue::kSchemaVersion));
   EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), std::to_string(kNodes));
   auto again = PgJobStore::open(url());  // an existing, current schema is left alone
@@ -113,34 +121,24 @@ TEST_F(PgJobStoreTest, AnOlderSchemaIsUpgradedInPlace) {
 TEST_F(PgJobStoreTest, NodesGrantingAtOnceNeverExceedTheTrunk) {
   ASSERT_TRUE(PgJobStore::open(url()));
   constexpr int kNodes = 4;
-  std::vector<pid_t> pids;
-  for (int n = 0; n < kNodes; ++n) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      auto s = PgJobStore::open(url());
-      if (!s) _exit(2);
-      auto sum = queue::postgres::connect(url(), 5000);
-      if (!sum) _exit(2);
-      const std::string node = "n" + std::to_string(n);
-      for (int i = 0; i < 150; ++i) {
-        const int want = (i * 7 + n * 3) % 11;  // 0..10, out of step between the nodes
-        if (!(*s)->grant_channels(node, "t", want, 10, 100, 1000)) _exit(3);
-        auto q = queue::sql::Stmt::prepare(**sum, "SELECT COALESCE(SUM(granted), 0) FROM channel_grants", "sum");
-        if (!q) _exit(4);
-        auto row = q->step();
-        if (!row || !*row) _exit(4);
-        if (q->int64(0) > 10) _exit(5);
-      }
-      _exit(0);
+  auto codes = in_processes(kNodes, [&](int n) {
+    auto s = PgJobStore::open(url());
+    if (!s) return 2;
+    auto sum = queue::postgres::connect(url(), 5000);
+    if (!sum) return 2;
+    const std::string node = "n" + std::to_string(n);
+    for (int i = 0; i < 150; ++i) {
+      const int want = (i * 7 + n * 3) % 11;  // 0..10, out of step between the nodes
+      if (!(*s)->grant_channels(node, "t", want, 10, 100, 1000)) return 3;
+      auto q = queue::sql::Stmt::prepare(**sum, "SELECT COALESCE(SUM(granted), 0) FROM channel_grants", "sum");
+      if (!q) return 4;
+      auto row = q->step();
+      if (!row || !*row) return 4;
+      if (q->int64(0) > 10) return 5;  // more granted than the trunk carries
     }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a node saw more than 10 granted: " << status;
-  }
+    return 0;
+  });
+  EXPECT_EQ(codes, std::vector<int>(kNodes, 0)) << "5: a node saw more than 10 granted";
 }
 
 TEST_F(PgJobStoreTest, AServerThatCannotBeReachedIsNamedWithoutItsPassword) {
