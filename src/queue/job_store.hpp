@@ -78,6 +78,11 @@ struct NewMessage {
   // as the document "msg/<id>.eml" in the transaction that commits the message, so its 250
   // means every node can read it. Not read back by message().
   std::optional<std::string> body;
+  // The node that accepted it, which renders it (issue 17): it holds the message until
+  // lease_until, renewed by renew_leases while a job of it waits to be rendered; a node that
+  // dies has its messages taken over (take_over_messages). "" / nullopt: held by none.
+  std::string node;
+  std::optional<int64_t> lease_until;
 };
 
 // Message states: active while any job is in progress; done when every job is final and
@@ -345,16 +350,26 @@ class JobStore {
   // job is no longer sending under `attempt`.
   [[nodiscard]] virtual StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) = 0;
   // Extends to lease_until the claims of every job `node` works on (sending or receiving) that
-  // have not run out at `now` (one that has may be another node's to take over); returns how many.
+  // have not run out at `now` (one that has may be another node's to take over), and of the
+  // messages it holds with a job still to render (NewMessage::node: held until another node takes
+  // them over, which changes their owner); returns how many.
   [[nodiscard]] virtual fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t now,
                                                                int64_t lease_until) = 0;
   // The calls a start must close: jobs sending or receiving owned by `node` or by no node, and
   // outbound ones of a node whose lease ran out before `now` (another node's reception is closed
   // by that node, whose spool holds its pages). Oldest first.
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) = 0;
-  // Outbound calls of other nodes whose claim ran out before `now`: a live node takes them over
-  // without waiting for a start (CallRecord::expired_before). Oldest first.
+  // Calls of other nodes whose claim ran out before `now`: a live node takes them over without
+  // waiting for a start (CallRecord::expired_before) — an outbound call is dialled again, a
+  // reception closed with the pages the store holds. Oldest first.
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) = 0;
+  // Messages left unrendered by a node that died: in one transaction, the active messages with a
+  // job queued or rendering whose holder's claim ran out before `now` (or that no node holds)
+  // become `node`'s until lease_until. Their ids, to render (the converter's moves are
+  // compare-and-sets: a holder that was only slow changes nothing the taker has moved on).
+  [[nodiscard]] virtual fb::Result<std::vector<std::string>, StoreError> take_over_messages(const std::string& node,
+                                                                                            int64_t now,
+                                                                                            int64_t lease_until) = 0;
   // A waiting outbound job (ready or retry, claimed by no call) failed without a call: the
   // dialling policy or a daily cap refused it at dial time. Compare-and-set on the job as it was
   // read (`attempt`): conflict when it is no longer waiting or was claimed since, and nothing is
@@ -412,6 +427,19 @@ class JobStore {
   [[nodiscard]] virtual fb::Result<int64_t, StoreError> add_forward(const NewDelivery& d) = 0;
   // Pending deliveries due at now (next_at <= now), earliest first, at most limit.
   [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit) = 0;
+  // The due deliveries (as due_deliveries), claimed for `node` in one transaction: their next_at
+  // becomes `until` (renewed by hold_deliveries while the node lives), so no other node — the
+  // next leader — makes them meanwhile, and a dead node's are due again once its claim runs out.
+  // An attempt's end (delivery_done, _failed, _deferred) ends the claim.
+  [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> claim_deliveries(const std::string& node,
+                                                                                       int64_t now, int64_t until,
+                                                                                       int limit) = 0;
+  // The deliveries `node` is making are these (its attempts under way): their claims are renewed
+  // to `until`; its other claims (an attempt whose end could not be recorded, a start's: none is
+  // under way any more) end, due at `now`. Returns how many were released.
+  [[nodiscard]] virtual fb::Result<int, StoreError> hold_deliveries(const std::string& node, int64_t now,
+                                                                    int64_t until,
+                                                                    const std::vector<int64_t>& ids) = 0;
   // The earliest next_at of a pending delivery, if any: when to look again.
   [[nodiscard]] virtual fb::Result<std::optional<int64_t>, StoreError> next_delivery_at() = 0;
   // A delivery attempt ended: done or failed (final, with the reason), or deferred to next_at
@@ -452,7 +480,9 @@ class JobStore {
   [[nodiscard]] virtual fb::Result<std::vector<Job>, StoreError> to_report(int limit) = 0;
   // Records that these jobs' state was reported ("delayed" or "final"), with the reports'
   // deliveries (kind report: the DSN, MDNs) in the same transaction; none when nothing is sent
-  // (NOTIFY=NEVER, a null sender).
+  // (NOTIFY=NEVER, a null sender). A compare-and-set, so a report is made once however the lead
+  // moves: conflict, nothing written, when a job was reported so since it was read ("delayed" is
+  // marked only on a job not reported, "final" on one not reported final).
   [[nodiscard]] virtual StoreStatus mark_reported(const std::vector<int64_t>& jobs, std::string_view reported,
                             const std::vector<JobDelivery>& reports, std::string_view event) = 0;
   // Inbound jobs in delivering whose deliveries are all final: to be finished (archived, done).

@@ -167,6 +167,12 @@ CREATE TABLE channel_grants (
 );
 CREATE INDEX accounting_by_time ON accounting(time);
 )sql",
+    // v16: who holds a message for rendering, and who is making a delivery (job_store.hpp).
+    R"sql(
+ALTER TABLE messages ADD COLUMN owner TEXT;
+ALTER TABLE messages ADD COLUMN lease_until BIGINT;
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+)sql",
 };
 
 // The lock that makes one starting node create the schema while the others wait.

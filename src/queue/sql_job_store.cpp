@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iterator>
 #include <limits>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -183,13 +184,15 @@ fb::Result<std::vector<int64_t>, StoreError> SqlJobStore::insert_message(const N
                                                                      const std::string& op) {
   auto msg = Stmt::prepare(*db_,
                            "INSERT INTO messages (id, spool_path, sender, ret, envid, arrived, size, client, "
-                           "auth_user, state, body_8bit, smtputf8, webhook_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                           "?8, ?9, 'active', ?10, ?11, ?12)",
+                           "auth_user, state, body_8bit, smtputf8, webhook_url, owner, lease_until) VALUES (?1, ?2, "
+                           "?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, ?11, ?12, ?13, ?14)",
                            op + ": message");
   if (!msg) return msg.error();
   msg->bind_text(1, m.id).bind_text(2, m.spool_path).bind_text(3, m.sender).bind_opt_text(4, ret_text(m.ret));
   msg->bind_opt_text(5, m.envid).bind_int(6, m.arrived).bind_int(7, m.size).bind_text(8, m.client);
   msg->bind_int(10, m.body_8bit ? 1 : 0).bind_int(11, m.smtputf8 ? 1 : 0).bind_opt_text(12, m.webhook_url);
+  msg->bind_opt_text(13, m.node.empty() ? std::nullopt : std::optional<std::string>(m.node));
+  msg->bind_opt_int(14, m.node.empty() ? std::nullopt : m.lease_until);
   if (auto r = msg->bind_opt_text(9, m.auth_user).run(); !r) return r.error();
   if (m.body && shares_documents()) {
     if (auto r = upsert_document(*db_, "msg/" + m.id + ".eml", *m.body, now(), op + ": document"); !r) return r.error();
@@ -830,6 +833,68 @@ fb::Result<std::vector<Delivery>, StoreError> SqlJobStore::due_deliveries(int64_
   return read_deliveries(*s);
 }
 
+fb::Result<std::vector<Delivery>, StoreError> SqlJobStore::claim_deliveries(const std::string& node, int64_t t,
+                                                                          int64_t until, int limit) {
+  const std::string op = "claim_deliveries(" + node + ")";
+  if (limit <= 0) return std::vector<Delivery>{};
+  {  // Asked at every scan: the write lock only when there is something to claim.
+    auto any = Stmt::prepare(*db_, "SELECT 1 FROM deliveries WHERE state = 'pending' AND next_at <= ?1 LIMIT 1", op);
+    if (!any) return any.error();
+    auto row = any->bind_int(1, t).step();
+    if (!row) return row.error();
+    if (!*row) return std::vector<Delivery>{};
+  }
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(*db_,
+                         std::string("SELECT ") + kDeliveryColumns +
+                             " FROM deliveries WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
+                         op);
+  if (!s) return s.error();
+  s->bind_int(1, t).bind_int(2, limit);
+  auto due = read_deliveries(*s);
+  if (!due) return due.error();
+  auto claim = Stmt::prepare(*db_, "UPDATE deliveries SET next_at = ?1, claimed_by = ?2 WHERE id = ?3", op);
+  if (!claim) return claim.error();
+  for (const auto& d : *due) {
+    claim->reset();
+    if (auto r = claim->bind_int(1, until).bind_text(2, node).bind_int(3, d.id).run(); !r) return r.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return due;
+}
+
+fb::Result<int, StoreError> SqlJobStore::hold_deliveries(const std::string& node, int64_t t, int64_t until,
+                                                         const std::vector<int64_t>& ids) {
+  const std::string op = "hold_deliveries(" + node + ")";
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto held = Stmt::prepare(*db_, "SELECT id FROM deliveries WHERE claimed_by = ?1 AND state = 'pending'", op);
+  if (!held) return held.error();
+  held->bind_text(1, node);
+  std::vector<int64_t> claimed;
+  for (;;) {
+    auto row = held->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    claimed.push_back(held->int64(0));
+  }
+  const std::set<int64_t> mine(ids.begin(), ids.end());
+  auto renew = Stmt::prepare(*db_, "UPDATE deliveries SET next_at = ?1 WHERE id = ?2", op);
+  auto release = Stmt::prepare(*db_, "UPDATE deliveries SET next_at = ?1, claimed_by = NULL WHERE id = ?2", op);
+  if (!renew) return renew.error();
+  if (!release) return release.error();
+  int released = 0;
+  for (int64_t id : claimed) {
+    Stmt& s = mine.count(id) ? *renew : *release;
+    s.reset();
+    if (auto r = s.bind_int(1, mine.count(id) ? until : t).bind_int(2, id).run(); !r) return r.error();
+    released += mine.count(id) ? 0 : 1;
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  return released;
+}
+
 fb::Result<std::optional<int64_t>, StoreError> SqlJobStore::next_delivery_at() {
   const std::string op = "next_delivery_at";
   auto s = Stmt::prepare(*db_, "SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'", op);
@@ -847,7 +912,8 @@ StoreStatus SqlJobStore::finish_delivery(int64_t id, std::string_view st, std::o
   if (!tx) return tx.error();
   auto s = Stmt::prepare(*db_,
                          "UPDATE deliveries SET state = ?1, next_at = COALESCE(?2, next_at), error = ?3, "
-                         "attempts = attempts + 1, updated = ?4 WHERE id = ?5 AND state = 'pending' RETURNING job_id",
+                         "attempts = attempts + 1, updated = ?4, claimed_by = NULL WHERE id = ?5 AND state = 'pending' "
+                         "RETURNING job_id",
                          op);
   if (!s) return s.error();
   const int64_t t = now();
@@ -964,11 +1030,23 @@ StoreStatus SqlJobStore::mark_reported(const std::vector<int64_t>& jobs, std::st
   auto tx = Tx::begin(*db_, op);
   if (!tx) return tx.error();
   const int64_t t = now();
-  auto s = Stmt::prepare(*db_, "UPDATE jobs SET reported = ?1 WHERE id = ?2", op);
+  // Only a job not reported so yet (another node, leading before, may have reported it since
+  // it was read): else nothing is written.
+  auto s = Stmt::prepare(*db_,
+                         "UPDATE jobs SET reported = ?1 WHERE id = ?2 AND (reported IS NULL OR "
+                         "(reported = 'delayed' AND ?1 = 'final')) RETURNING id",
+                         op);
   if (!s) return s.error();
   for (int64_t id : jobs) {
     s->reset();
-    if (auto r = s->bind_text(1, reported).bind_int(2, id).run(); !r) return r;
+    auto row = s->bind_text(1, reported).bind_int(2, id).step();
+    if (!row) return row.error();
+    if (!*row) {
+      return StoreError{StoreErrc::conflict,
+                        op + ": job " + std::to_string(id) + " was already reported " + std::string(reported) +
+                            " (or is unknown)"};
+    }
+    if (auto r = s->run(); !r) return r;
     if (auto r = insert_event(*db_, id, t, event, op); !r) return r;
   }
   for (const auto& rep : reports) {
@@ -1241,9 +1319,60 @@ fb::Result<int, StoreError> SqlJobStore::renew_leases(const std::string& node, i
                          op);
   if (!s) return s.error();
   if (auto r = s->bind_int(1, lease_until).bind_text(2, node).bind_int(3, t).run(); !r) return r.error();
-  const int n = int(db_->changes());
+  int n = int(db_->changes());
+  // The messages it holds with a job still to render, even after a lapse (a store outage longer
+  // than lease_s): a message another node took over has that node as its owner.
+  auto m = Stmt::prepare(*db_,
+                         "UPDATE messages SET lease_until = ?1 WHERE owner = ?2 AND state = 'active' AND "
+                         "EXISTS (SELECT 1 FROM jobs j WHERE j.message_id = messages.id AND j.state IN ('queued', "
+                         "'rendering'))",
+                         op);
+  if (!m) return m.error();
+  if (auto r = m->bind_int(1, lease_until).bind_text(2, node).run(); !r) return r.error();
+  n += int(db_->changes());
   if (auto r = tx->commit(); !r) return r.error();
   return n;
+}
+
+fb::Result<std::vector<std::string>, StoreError> SqlJobStore::take_over_messages(const std::string& node, int64_t t,
+                                                                                int64_t lease_until) {
+  const std::string op = "take_over_messages(" + node + ")";
+  const char* waiting =
+      "state = 'active' AND (owner IS NULL OR (owner <> ?1 AND (lease_until IS NULL OR lease_until < ?2))) "
+      "AND EXISTS (SELECT 1 FROM jobs j WHERE j.message_id = messages.id AND j.state IN ('queued', 'rendering'))";
+  {  // Asked every few seconds by every node: the write lock only when there is one to take.
+    auto any = Stmt::prepare(*db_, std::string("SELECT 1 FROM messages WHERE ") + waiting + " LIMIT 1", op);
+    if (!any) return any.error();
+    auto row = any->bind_text(1, node).bind_int(2, t).step();
+    if (!row) return row.error();
+    if (!*row) return std::vector<std::string>{};
+  }
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto s = Stmt::prepare(
+      *db_, std::string("UPDATE messages SET owner = ?1, lease_until = ?3 WHERE ") + waiting + " RETURNING id", op);
+  if (!s) return s.error();
+  s->bind_text(1, node).bind_int(2, t).bind_int(3, lease_until);
+  std::vector<std::string> ids;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ids.push_back(s->text(0));
+  }
+  auto ev = Stmt::prepare(*db_,
+                          "INSERT INTO events (job_id, time, text) SELECT id, ?1, ?2 FROM jobs "
+                          "WHERE message_id = ?3 AND state IN ('queued', 'rendering')",
+                          op);
+  if (!ev) return ev.error();
+  const std::string text = "to be rendered by " + node + ": the node that held it stopped";
+  for (const auto& id : ids) {
+    ev->reset();
+    if (auto r = ev->bind_int(1, now()).bind_text(2, text).bind_text(3, id).run(); !r) return r.error();
+  }
+  if (auto r = tx->commit(); !r) return r.error();
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 fb::Result<std::vector<Job>, StoreError> SqlJobStore::to_recover(const std::string& node, int64_t t) {
@@ -1338,7 +1467,7 @@ StoreStatus SqlJobStore::record_call(const CallRecord& c) {
 
 fb::Result<std::vector<Job>, StoreError> SqlJobStore::to_take_over(const std::string& node, int64_t t) {
   auto s = select_jobs(*db_,
-                       "WHERE direction = 'out' AND state = 'sending' AND owner IS NOT NULL AND owner != ?1 AND "
+                       "WHERE state IN ('sending', 'receiving') AND owner IS NOT NULL AND owner != ?1 AND "
                        "lease_until IS NOT NULL AND lease_until < ?2 ORDER BY id",
                        "to_take_over(" + node + ")");
   if (!s) return s.error();

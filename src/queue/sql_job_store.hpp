@@ -20,7 +20,7 @@
 namespace queue {
 
 // The schema both backends hold (SQLite's PRAGMA user_version, PostgreSQL's schema_version).
-inline constexpr int kSchemaVersion = 15;
+inline constexpr int kSchemaVersion = 16;
 
 class SqlJobStore : public JobStore {
  public:
@@ -48,6 +48,10 @@ class SqlJobStore : public JobStore {
                              const std::vector<WebhookTarget>& webhooks) override;
   fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) override;
   fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit) override;
+  fb::Result<std::vector<Delivery>, StoreError> claim_deliveries(const std::string& node, int64_t now, int64_t until,
+                                                                 int limit) override;
+  fb::Result<int, StoreError> hold_deliveries(const std::string& node, int64_t now, int64_t until,
+                                              const std::vector<int64_t>& ids) override;
   fb::Result<std::optional<int64_t>, StoreError> next_delivery_at() override;
   StoreStatus delivery_done(int64_t delivery, std::string_view event) override;
   StoreStatus delivery_failed(int64_t delivery, const std::string& error, const std::optional<NewDelivery>& then) override;
@@ -77,6 +81,8 @@ class SqlJobStore : public JobStore {
   StoreStatus record_call(const CallRecord& call) override;
   fb::Result<int64_t, StoreError> add_forward(const NewDelivery& d) override;
   fb::Result<std::vector<Job>, StoreError> to_take_over(const std::string& node, int64_t now) override;
+  fb::Result<std::vector<std::string>, StoreError> take_over_messages(const std::string& node, int64_t now,
+                                                                      int64_t lease_until) override;
   StoreStatus refuse_waiting(int64_t id, int64_t attempt, std::string_view outcome, const std::string& error) override;
   StoreStatus postpone_waiting(int64_t id, int64_t attempt, int64_t retry_at, std::string_view event) override;
   // PostgreSQL keeps documents (table documents); SQLite keeps none (the node's spool does).

@@ -270,11 +270,20 @@ CREATE TABLE channel_grants (
 CREATE INDEX accounting_by_time ON accounting(time);
 )sql";
 
+// v16 (issue 17): the node that holds a message for rendering, until when (a dead node's
+// messages are taken over), and the node making a delivery (its claim).
+constexpr const char* kSchemaV16 = R"sql(
+ALTER TABLE messages ADD COLUMN owner TEXT;
+ALTER TABLE messages ADD COLUMN lease_until INTEGER;
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
                                                                  kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12,
-                                                                 kSchemaV13, kSchemaV14, kSchemaV15};
+                                                                 kSchemaV13, kSchemaV14, kSchemaV15,
+                                                                 kSchemaV16};
 
 
 fb::Result<int64_t, StoreError> query_int(sqlite3* db, const char* sql, const std::string& op) {

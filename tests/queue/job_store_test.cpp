@@ -788,6 +788,127 @@ TEST_P(JobStoreTest, ReportsAreTrackedPerJobOncePerMessageAndState) {
   EXPECT_FALSE(s->mark_reported(ids, "sometime", {}, "x"));
 }
 
+// Two nodes leading one after the other may compose the same report: only the first is marked,
+// and the second adds no delivery (no second DSN).
+TEST_P(JobStoreTest, MarkingAReportIsACompareAndSet) {
+  auto s = open_store();
+  auto ids = enqueue(*s, "m1", 2);
+  ASSERT_TRUE(s->set_state(ids[0], "retry"));
+  ASSERT_TRUE(s->set_state(ids[1], "failed"));
+  auto dsn = [&](const std::string& id) {
+    return std::vector<queue::JobDelivery>{
+        {ids[0], queue::NewDelivery{"alice@example.com", queue::DeliveryKind::report, "/s/out/" + id + ".eml", id}}};
+  };
+  ASSERT_TRUE(s->mark_reported({ids[0]}, "delayed", dsn("d1"), "DSN (delayed)"));
+  auto again = s->mark_reported({ids[0]}, "delayed", dsn("d2"), "DSN (delayed)");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, StoreErrc::conflict);
+  ASSERT_TRUE(s->set_state(ids[0], "failed"));
+  ASSERT_TRUE(s->mark_reported(ids, "final", dsn("f1"), "DSN (failed)"));  // after delayed: once
+  auto twice = s->mark_reported(ids, "final", dsn("f2"), "DSN (failed)");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, StoreErrc::conflict);
+  // A late "delayed" from a node that read the job before it ended changes nothing either.
+  EXPECT_EQ(s->mark_reported({ids[0]}, "delayed", dsn("d3"), "late").error().code, StoreErrc::conflict);
+  // One job already reported fails the lot: nothing of the batch is written.
+  auto more = enqueue(*s, "m2", 2);
+  ASSERT_TRUE(s->set_state(more[0], "done"));
+  ASSERT_TRUE(s->set_state(more[1], "done"));
+  ASSERT_TRUE(s->mark_reported({more[1]}, "final", {}, "no report"));
+  EXPECT_EQ(s->mark_reported(more, "final", {}, "x").error().code, StoreErrc::conflict);
+  EXPECT_FALSE(s->job(more[0])->reported);
+  auto d = *s->deliveries(ids[0]);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].message_id, "d1");
+  EXPECT_EQ(d[1].message_id, "f1");
+  // ids[0]: delayed and failed; ids[1]: failed.
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE text LIKE 'DSN%' OR text IN ('late', 'x')"), "3");
+}
+
+// A delivery under way on one node is not made by another: claimed until its claim runs out
+// (held while the node makes it), then due to any node; an attempt's end, or the node no longer
+// holding it (its end not recorded, a start), ends the claim.
+TEST_P(JobStoreTest, ClaimedDeliveriesAreMadeByOneNodeUntilItsClaimRunsOut) {
+  auto s = open_store();
+  auto id = *s->create_inbound({"+15550100", std::nullopt, "+15551234"});
+  ASSERT_TRUE(s->set_pages(id, 1, 0));
+  ASSERT_TRUE(s->set_state(id, "delivering"));
+  ASSERT_TRUE(s->add_deliveries(id, {{"a@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"},
+                                     {"b@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"},
+                                     {"c@example.com", queue::DeliveryKind::mailbox, "/s/out/1.eml", "fax-1@x"}},
+                                "routed"));
+  auto mine = s->claim_deliveries("node1", clock, clock + 30, 2);
+  ASSERT_TRUE(mine) << mine.error().message;
+  ASSERT_EQ(mine->size(), 2u);
+  EXPECT_EQ((*mine)[0].recipient, "a@example.com");
+  auto theirs = *s->claim_deliveries("node2", clock, clock + 30, 10);
+  ASSERT_EQ(theirs.size(), 1u);  // only the one node1 left
+  EXPECT_EQ(theirs[0].recipient, "c@example.com");
+  EXPECT_TRUE(s->claim_deliveries("node2", clock + 29, clock + 60, 10)->empty());
+  // node1 holds both; node2 does not (it died): its claim runs out, node1's holds.
+  clock += 20;
+  EXPECT_EQ(*s->hold_deliveries("node1", clock, clock + 30, {(*mine)[0].id, (*mine)[1].id}), 0);
+  clock += 15;
+  auto after = *s->claim_deliveries("node3", clock, clock + 30, 10);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].recipient, "c@example.com");
+  // An attempt's end ends the claim: deferred, it is due at its own time, to anyone.
+  ASSERT_TRUE(s->delivery_deferred((*mine)[0].id, clock + 5, "451 later"));
+  ASSERT_TRUE(s->delivery_done((*mine)[1].id, "delivered"));
+  EXPECT_TRUE(s->claim_deliveries("node2", clock + 4, clock + 30, 10)->empty());
+  EXPECT_EQ(s->claim_deliveries("node2", clock + 5, clock + 30, 10)->size(), 1u);
+  // node3 starts again: its claims (none under way) are due at once.
+  EXPECT_EQ(*s->hold_deliveries("node3", clock, clock + 30, {}), 1);
+  EXPECT_EQ(*s->hold_deliveries("node3", clock, clock + 30, {}), 0);
+  auto again = *s->claim_deliveries("node3", clock, clock + 30, 10);
+  ASSERT_EQ(again.size(), 1u);
+  // Held by node3, renewed; another node's hold leaves it alone; once node3 no longer holds it
+  // (its attempt ended unrecorded), it is due again.
+  EXPECT_EQ(*s->hold_deliveries("node3", clock, clock + 60, {again[0].id}), 0);
+  EXPECT_EQ(*s->hold_deliveries("node1", clock, clock + 30, {}), 0);
+  EXPECT_TRUE(s->due_deliveries(clock + 29, 10)->empty());  // (node2 holds the other until clock + 30)
+  EXPECT_EQ(*s->hold_deliveries("node3", clock, clock + 30, {}), 1);
+  EXPECT_EQ(s->due_deliveries(clock, 10)->size(), 1u);
+}
+
+// The node that accepted a message holds it until it is rendered; a node that dies first has its
+// messages taken over by one live node once its claim runs out.
+TEST_P(JobStoreTest, ADeadNodesUnrenderedMessagesAreTakenOverOnce) {
+  auto s = open_store();
+  auto enqueue_by = [&](const std::string& id, const std::string& node) {
+    NewMessage m = message(id);
+    m.node = node;
+    m.lease_until = clock + 30;
+    auto r = s->enqueue_message(m, {recipient("+15550100")});
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? r->front() : 0;
+  };
+  const int64_t a = enqueue_by("aaaa000000000001", "node1");
+  const int64_t b = enqueue_by("bbbb000000000002", "node2");
+  const int64_t c = enqueue_by("cccc000000000003", "node2");
+  enqueue_by("dddd000000000004", "");  // held by none (an older faxbridge's): anyone's
+  ASSERT_TRUE(*s->start_rendering(b));
+  ASSERT_TRUE(*s->start_rendering(c));
+  ASSERT_TRUE(*s->finish_rendering(c, 1, std::nullopt));  // c is rendered: nothing to take
+  auto none = s->take_over_messages("node1", clock, clock + 30);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(*none, std::vector<std::string>{"dddd000000000004"});
+  // node1 renews; node2 has died.
+  clock += 20;
+  EXPECT_GE(*s->renew_leases("node1", clock, clock + 30), 1);
+  clock += 15;
+  EXPECT_EQ(*s->take_over_messages("node1", clock, clock + 30), std::vector<std::string>{"bbbb000000000002"});
+  EXPECT_TRUE(s->take_over_messages("node3", clock, clock + 30)->empty());  // taken once
+  EXPECT_TRUE(s->take_over_messages("node1", clock, clock + 30)->empty());  // its own now
+  // node2 comes back late: its claim ran out, and renewing does not win it back.
+  ASSERT_TRUE(s->renew_leases("node2", clock, clock + 30));
+  EXPECT_EQ(scalar("SELECT owner FROM messages WHERE id = 'bbbb000000000002'"), "node1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE job_id = " + std::to_string(b) +
+                   " AND text = 'to be rendered by node1: the node that held it stopped'"),
+            "1");
+  (void)a;
+}
+
 TEST_P(JobStoreTest, AccountingRecordsEveryCallAsAJsonLine) {
   auto s = open_store();
   queue::AccountingRecord a;
@@ -1148,9 +1269,8 @@ TEST_P(JobStoreTest, ToTakeOverNamesOnlyOtherNodesExpiredCalls) {
   ASSERT_TRUE(dead) << dead.error().message;
   std::set<int64_t> got;
   for (const auto& j : *dead) got.insert(j.id);
-  EXPECT_EQ(got, (std::set<int64_t>{ids[1]}));  // never a reception: its pages are in node2's spool
+  EXPECT_EQ(got, (std::set<int64_t>{ids[1], rx}));  // node2's call and reception, not the unowned one
   (void)legacy;
-  (void)rx;
 
   // A takeover holds only for a claim that has run out by its time: at clock - 10, node2's
   // claim (until clock - 1) still held, and its call stays its own.

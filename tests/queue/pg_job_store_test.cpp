@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -107,6 +109,8 @@ TEST_F(PgJobStoreTest, AnOlderSchemaIsUpgradedInPlace) {
     ASSERT_EQ(queue_test::enqueue(**s, "00000000000000c1", 1).size(), 1u);
   }
   ASSERT_EQ(scalar("DROP TABLE channel_grants; DROP INDEX accounting_by_time; "
+                   "ALTER TABLE messages DROP COLUMN owner, DROP COLUMN lease_until; "
+                   "ALTER TABLE deliveries DROP COLUMN claimed_by; "
                    "UPDATE schema_version SET version = 14 RETURNING version"),
             "14");
   auto s = PgJobStore::open(url());
@@ -114,6 +118,48 @@ TEST_F(PgJobStoreTest, AnOlderSchemaIsUpgradedInPlace) {
   EXPECT_EQ(scalar("SELECT string_agg(version::text, ',') FROM schema_version"), std::to_string(queue::kSchemaVersion));
   EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
   EXPECT_EQ((*s)->grant_channels("a", "t", 2, 10, 100, 130).value(), 2);
+  // The message of before is held by none: any node takes it over (v16).
+  EXPECT_EQ((*s)->take_over_messages("a", 100, 130).value(), std::vector<std::string>{"00000000000000c1"});
+}
+
+// Nodes taking over a dead node's messages and claiming deliveries at once: each message is
+// taken by one node, each delivery claimed by one (every process writes what it got to a file).
+TEST_F(PgJobStoreTest, NodesTakingOverAtOnceTakeEachMessageAndDeliveryOnce) {
+  constexpr int kMessages = 30, kNodes = 4;
+  {
+    auto s = PgJobStore::open(url());
+    ASSERT_TRUE(s) << s.error().message;
+    for (int i = 0; i < kMessages; ++i) {
+      char id[17];
+      std::snprintf(id, sizeof id, "%016x", 0xd00 + i);
+      ASSERT_EQ(queue_test::enqueue(**s, id, 1).size(), 1u);  // held by none: any node's to take
+      queue::JobStore& js = **s;
+      auto in = js.create_inbound({"+15550100", std::nullopt, "+15551234"});
+      ASSERT_TRUE(in && js.set_state(*in, "delivering"));
+      ASSERT_TRUE(js.add_deliveries(*in, {{"a@example.com", queue::DeliveryKind::mailbox, "/s/1.eml", "f@x"}}, "r"));
+    }
+  }
+  auto codes = in_processes(kNodes, [&](int n) {
+    auto s = PgJobStore::open(url());
+    if (!s) return 2;
+    std::ofstream out(tmp / ("taken-" + std::to_string(n)));
+    for (int i = 0; i < 20; ++i) {
+      auto m = (*s)->take_over_messages("n" + std::to_string(n), 100, 200);
+      auto d = (*s)->claim_deliveries("n" + std::to_string(n), 100, 200, 3);
+      if (!m || !d) return 3;
+      for (const auto& id : *m) out << "m " << id << "\n";
+      for (const auto& x : *d) out << "d " << x.id << "\n";
+    }
+    return out.flush() ? 0 : 4;
+  });
+  EXPECT_EQ(codes, std::vector<int>(kNodes, 0));
+  std::map<std::string, int> taken;
+  for (int n = 0; n < kNodes; ++n) {
+    std::ifstream in(tmp / ("taken-" + std::to_string(n)));
+    for (std::string line; std::getline(in, line);) ++taken[line];
+  }
+  EXPECT_EQ(taken.size(), size_t(2 * kMessages));
+  for (const auto& [what, times] : taken) EXPECT_EQ(times, 1) << what << " taken " << times << " times";
 }
 
 // Nodes asking for a trunk's channels at once: the grants they commit never add up to more

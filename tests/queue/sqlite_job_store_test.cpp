@@ -163,7 +163,7 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
                           "outcome", "reported", "priority", "sender", "media", "detected_by", "owner", "lease_until",
                           "attempt", "not_before"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
-  for (const char* col : {"body_8bit", "smtputf8"})
+  for (const char* col : {"body_8bit", "smtputf8", "owner", "lease_until"})
     sql_scalar(db_path(), std::string("ALTER TABLE messages DROP COLUMN ") + col);
   sql_scalar(db_path(), "DROP INDEX jobs_by_updated");
   sql_scalar(db_path(), "DROP TABLE deliveries");
