@@ -824,6 +824,8 @@ int run(config::Config cfg, Reloader reloader) {
   }
   auto oo = offramp_options(cfg);
   oo.share_documents = store->shares_documents();
+  oo.node = cfg.node.name;
+  oo.lease_s = cfg.node.lease_s;
   oo.budget = budget;
   gateway::OffRamp offramp(oo, spool, *store, store_pool.get_executor(),
                            [&](const std::string& id) { converter.notify(id); });
@@ -969,17 +971,6 @@ int run(config::Config cfg, Reloader reloader) {
   hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
     asio::post(store_exec, [&, r] {
       if (!r.path.empty()) gateway::sync_received(r.path);  // durable before the job says so
-      // ... and, on a store several nodes share, there for the node that mails it. Not shared (the
-      // store is down), the reception stays open and this node's next start closes it.
-      if (!r.path.empty() && !r.voice) {
-        std::error_code missing;
-        if (fs::exists(r.path, missing)) {
-          if (auto s = queue::share_document(*store, spool.dir(), r.path); !s) {
-            log("job " + std::to_string(r.job_id) + ": received pages not recorded yet: " + s.error().message);
-            return;
-          }
-        }
-      }
       // What the call did, in one transaction: its pages, how it went, its accounting record
       // and the job's move to delivering (the route's mailbox hears of it either way: the fax,
       // a missed-fax or a missed-call notice).
@@ -1032,8 +1023,14 @@ int run(config::Config cfg, Reloader reloader) {
       const std::string line = "job " + std::to_string(r.job_id) + ": " + event + (r.media.stats.empty() ? "" : "; " + r.media.stats);
       // Kept trying while the store is busy or away (every 2 s): a received fax is never left
       // unrecorded; a conflict (already recorded by a start) is final.
-      auto record = [&, store_exec](auto self, queue::CallRecord c, queue::AccountingRecord a, std::string line) -> void {
-        auto st = store->record_call(c);
+      auto record = [&, store_exec, voice = r.voice](auto self, queue::CallRecord c, queue::AccountingRecord a,
+                                                     std::string line) -> void {
+        // The pages first, on a store several nodes share: there for the node that mails them.
+        std::error_code missing;
+        const std::string path = spool.received_path(c.job);
+        queue::StoreStatus st = fb::Unit{};
+        if (!voice && fs::exists(path, missing)) st = queue::share_document(*store, spool.dir(), path);
+        if (st) st = store->record_call(c);
         if (!st && st.error().code != queue::StoreErrc::conflict && st.error().code != queue::StoreErrc::invalid &&
             st.error().code != queue::StoreErrc::not_found) {
           log(line + "; not recorded yet (" + st.error().message + "); trying again");
@@ -1044,6 +1041,32 @@ int run(config::Config cfg, Reloader reloader) {
           return;
         }
         if (!st) {
+          // Closed by another node while this one could not renew its claim (the store away
+          // longer than lease_s): that node had none of the pages, which are here. They become a
+          // new inbound job, so the fax is mailed after all.
+          auto old = st.error().code == queue::StoreErrc::conflict && c.transfer && c.transfer->pages > 0
+                         ? store->job(c.job)
+                         : fb::Result<queue::Job, queue::StoreError>(st.error());
+          if (old && old->direction == queue::Direction::in && old->state != queue::state::receiving &&
+              old->pages == 0 && old->owner && *old->owner == cfg.node.name) {
+            queue::NewInbound in{old->number, old->subaddress, old->caller, old->caller_name, old->referred_by,
+                                 cfg.node.name, int64_t(std::time(nullptr)) + cfg.node.lease_s};
+            auto id = store->create_inbound(in);
+            std::error_code ec;
+            if (id) fs::rename(spool.received_path(c.job), spool.received_path(*id), ec);
+            if (id && !ec) {
+              log(line + "; job " + std::to_string(c.job) + " was closed by another node meanwhile: recorded as job " +
+                  std::to_string(*id));
+              c.events.insert(c.events.begin(), "the pages of job " + std::to_string(c.job) +
+                                                    ", which another node closed while this node could not reach the store");
+              c.job = a.job_id = *id;
+              c.accounting = a;
+              return self(self, c, a, line);
+            }
+            log(line + "; job " + std::to_string(c.job) + " was closed by another node, and a new job cannot be made (" +
+                (id ? ec.message() : id.error().message) + "): the pages stay in " + spool.received_path(c.job));
+            return;
+          }
           log(line + "; not recorded: " + st.error().message);
           return;
         }
@@ -1155,6 +1178,8 @@ int run(config::Config cfg, Reloader reloader) {
     ldap = std::make_shared<gateway::LdapDirectory>(lo);
   }
   gateway::OnRampOptions ro = onramp_options(cfg, ldap, where.secrets);
+  ro.node = cfg.node.name;
+  ro.lease_s = cfg.node.lease_s;
   ro.webhook_targets = [&users](const std::vector<std::string>& mailboxes) { return users->webhook_targets(mailboxes); };
   gateway::OnRamp onramp(io, store_exec, *store, spool, std::move(ro));
   poke_onramp = [&] { onramp.poke(); };
@@ -1164,6 +1189,9 @@ int run(config::Config cfg, Reloader reloader) {
   };
   dispatcher.on_outcome = [&] { onramp.poke(); };
   dispatcher.on_call = account_line;
+  dispatcher.on_unrendered = [&](const std::vector<std::string>& ids) {
+    for (const auto& id : ids) converter.notify(id);
+  };
   dispatcher.start();  // after its hooks are set: start-up recovery already accounts
   onramp.start();
   api::WebhookOptions wo;

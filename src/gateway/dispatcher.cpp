@@ -135,15 +135,29 @@ void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
       if (close(c)) ++resumed;
       continue;
     }
-    // A reception cut short: the call is gone; keep what pages reached the spool.
-    // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
-    if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
-      log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
+    // A reception cut short: the call is gone; keep what pages reached the spool. Another
+    // node's (it died): the pages the store holds of it, if any; those still in that node's spool
+    // are not here (it recorded the reception's pages only at its end).
+    bool have = true;  // a file to read the pages from (another node's: only the store's)
+    if (theirs) {
+      auto f = queue::fetch_document(db_, spool_.dir(), spool_.received_path(j.id));
+      if (!f && queue::fetch_transient(f.error())) {
+        log("job " + std::to_string(j.id) + ": " + f.error().message + "; closed later");
+        continue;
+      }
+      have = bool(f);  // (a store that shares none: this spool is the only one)
     }
-    auto info = imaging::inspect_tiff(spool_.received_path(j.id));
-    std::error_code ec;
-    std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
-    int pages = info ? int(info->pages.size()) : 0;
+    int pages = 0;
+    if (have) {
+      // Pages T.30 had confirmed but the page writer had not appended yet (page_writer.hpp).
+      if (auto r = PageWriter::recover(spool_.received_path(j.id)); !r) {
+        log("job " + std::to_string(j.id) + ": received pages could not be recovered: " + r.error());
+      }
+      auto info = imaging::inspect_tiff(spool_.received_path(j.id));
+      std::error_code ec;
+      std::filesystem::remove(fax::scratch_file(spool_.received_path(j.id)), ec);  // spandsp's, cut with it
+      pages = info ? int(info->pages.size()) : 0;
+    }
     // The pages kept go to a store that shares documents, for the node that mails them; not
     // shared, the reception stays open until the next start.
     if (pages > 0) {
@@ -157,8 +171,10 @@ void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
     // as after any other call; with no page the job then ends failed.
     if (pages > 0) c.transfer = queue::CallRecord::Transfer{pages, pages, 0, j.remote_ident};
     c.state = queue::state::delivering;
-    c.error = "The node stopped during the reception" +
-              (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept." : std::string("; no page had arrived."));
+    c.error = (theirs ? "The node " + *j.owner + " stopped during the reception" : std::string("The node stopped during the reception")) +
+              (pages > 0 ? "; " + std::to_string(pages) + " page(s) were kept."
+               : theirs  ? std::string("; no page reached the store.")
+                         : std::string("; no page had arrived."));
     if (close(c)) ++closed;
   }
   if (resumed) log("resuming " + std::to_string(resumed) + " job(s) interrupted while sending");
@@ -183,6 +199,13 @@ void Dispatcher::renew_leases() {
       } else if (!dead->empty()) {
         close_calls(*dead);
         poke();
+      }
+      // Messages a dead node accepted and had not rendered: rendered here.
+      if (auto left = db_.take_over_messages(policy_.node, unix_now(), unix_now() + policy_.lease_s); !left) {
+        log("other nodes' messages cannot be read: " + left.error().message);
+      } else if (!left->empty()) {
+        log("taking over " + std::to_string(left->size()) + " message(s) left unrendered by a node that stopped");
+        if (on_unrendered) on_unrendered(*left);
       }
     });
     renew_leases();

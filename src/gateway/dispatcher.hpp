@@ -16,10 +16,12 @@
 // or a node's whose lease ran out; and, every lease_s / 3, other nodes' calls whose claim ran
 // out: JobStore::to_take_over) are closed: outbound jobs go back to `ready`, due at once (or
 // `done` when every page had been confirmed), and inbound jobs still in `receiving` end
-// `delivering` with the pages that reached the spool (a missed-fax notice when none did); each
+// `delivering` with the pages that reached the spool (another node's: the store) — a missed-fax
+// notice when none did; each
 // cut call gets an "interrupted" accounting record. A call's outcome is recorded in one
 // transaction (JobStore::record_call). Jobs cancelled during a call stay cancelled (the outcome
-// is recorded as an event only).
+// is recorded as an event only). The same loop takes over the messages a dead node left
+// unrendered (JobStore::take_over_messages) and hands them to on_unrendered (the converter).
 // THREADS: polls on the io thread; every store call runs on the store executor.
 #pragma once
 
@@ -106,6 +108,9 @@ class Dispatcher {
   // Called on the store thread with each call attempt's accounting record, once the store has
   // committed it (with the call's outcome).
   std::function<void(const queue::AccountingRecord&)> on_call;
+  // Messages this node took over from a node that died before rendering them: to render (set
+  // before start(); called on the store thread).
+  std::function<void(const std::vector<std::string>&)> on_unrendered;
 
  private:
   void poll();

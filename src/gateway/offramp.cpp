@@ -507,7 +507,12 @@ void OffRamp::drain() {
   };
   if (auto s = spool_.sync(); !s) return fail_all(s.error().message);
   std::vector<std::pair<queue::NewMessage, std::vector<queue::NewRecipient>>> rows;
-  for (const auto& [m, done] : batch) rows.emplace_back(m.message, m.recipients);
+  const int64_t lease_until = int64_t(std::time(nullptr)) + opt_.lease_s;
+  for (const auto& [m, done] : batch) {
+    rows.emplace_back(m.message, m.recipients);
+    rows.back().first.node = opt_.node;
+    rows.back().first.lease_until = lease_until;
+  }
   if (auto r = store_.enqueue_messages(rows); !r) return fail_all(r.error().message);
   for (auto& [m, done] : batch) {
     queued(m.id);

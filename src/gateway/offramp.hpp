@@ -65,6 +65,10 @@ struct OffRampOptions {
   // The store shares documents (several nodes, JobStore::shares_documents): each message's bytes
   // are committed with its row (NewMessage::body), so every node can render and report it.
   bool share_documents = false;
+  // [node] name and lease_s: the node holds each message it accepts until it is rendered
+  // (NewMessage::node), so a node that dies first has its messages rendered by another.
+  std::string node;
+  int lease_s = 30;
   // user -> crypt(3) hash ("$6$...", "$y$..."): SMTP AUTH accounts.
   std::map<std::string, std::string> users;
   // Loop protection (RFC 5321 §6.3, RFC 3834): a message that came with more Received: fields

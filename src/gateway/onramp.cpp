@@ -112,7 +112,7 @@ struct OnRamp::Worker {
 
 OnRamp::OnRamp(asio::io_context& io, asio::any_io_executor store_exec, queue::JobStore& store, queue::Spool& spool,
                OnRampOptions opt)
-    : io_(io), store_exec_(std::move(store_exec)), store_(store), spool_(spool), opt_(std::move(opt)), routes_(opt_.routes), timer_(io) {
+    : io_(io), store_exec_(std::move(store_exec)), store_(store), spool_(spool), opt_(std::move(opt)), routes_(opt_.routes), timer_(io), hold_timer_(io) {
   // The worker never takes SIGINT/SIGTERM: they belong to the io thread (serve.cpp).
   sigset_t block, old;
   sigemptyset(&block);
@@ -135,12 +135,30 @@ void OnRamp::log(const std::string& s) const {
 
 void OnRamp::start() {
   next_purge_ = std::chrono::steady_clock::now();
+  hold_deliveries();  // at once: the claims of before the start end (none is under way now)
   scan();
+}
+
+// Every lease_s / 3: the deliveries under way here keep their claims; any other this node holds
+// (its attempt's end not recorded, a start's) is due again, for whichever node leads.
+void OnRamp::hold_deliveries() {
+  if (stopped_) return;
+  asio::post(store_exec_, [this] {
+    const int64_t now = unix_now();
+    auto r = store_.hold_deliveries(opt_.node, now, now + opt_.lease_s, std::vector<int64_t>(held_.begin(), held_.end()));
+    if (!r) log("OnRamp: the deliveries under way cannot be held: " + r.error().message);
+    else if (*r > 0) poke();
+  });
+  hold_timer_.expires_after(std::chrono::seconds(std::max(1, opt_.lease_s / 3)));
+  hold_timer_.async_wait([this](std::error_code ec) {
+    if (!ec) hold_deliveries();
+  });
 }
 
 void OnRamp::stop() {
   stopped_ = true;
   timer_.cancel();
+  hold_timer_.cancel();
 }
 
 void OnRamp::poke() {
@@ -199,7 +217,9 @@ void OnRamp::scan() {
     }
     complete();
     auto jobs = store_.to_route(now, kBatch + skip_routes);
-    auto due = store_.due_deliveries(now, kMaxInFlight + skip_del);
+    // Claimed for this node (renewed with its leases), so a node that leads after it makes none
+    // of them again while they are under way here.
+    auto due = store_.claim_deliveries(opt_.node, now, unix_now() + opt_.lease_s, kMaxInFlight - skip_del);
     // What other nodes received or composed (a store that shares documents): here before use.
     // The store unreachable, the work waits for a later scan; the document missing, it goes on as
     // with a file missing (a fax mailed without its pages, a delivery failing and retried).
@@ -214,6 +234,7 @@ void OnRamp::scan() {
       });
     }
     if (due) {
+      // (One not made now stays claimed until the next hold_deliveries(), then is due again.)
       std::erase_if(*due, [&](const queue::Delivery& d) {
         if (delivering.count(d.id)) return false;
         auto f = queue::fetch_document(store_, spool_.dir(), d.mail_path);
@@ -221,6 +242,7 @@ void OnRamp::scan() {
         log("delivery " + std::to_string(d.id) + ": " + f.error().message);
         return queue::fetch_transient(f.error());
       });
+      for (const auto& d : *due) held_.insert(d.id);
     }
     auto next = store_.next_delivery_at();
     if (!jobs) log("OnRamp: " + jobs.error().message);
@@ -456,11 +478,13 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
         if (then) {  // the postmaster's copy, there for whichever node leads next (else tried again)
           if (auto sh = queue::share_document(store_, spool_.dir(), then->mail_path); !sh) {
             log(sh.error().message + "; tried again later");
+            held_.erase(d.id);
             asio::post(io_, [this, d] { delivering_.erase(d.id); });
             return;
           }
         }
         if (auto r = store_.delivery_failed(d.id, o.detail, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
+        held_.erase(d.id);
         log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " failed: " + o.detail);
         maybe_finish(d.job_id);
         asio::post(io_, [this, d] {
@@ -489,6 +513,7 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
           " failed: " + o.detail);
     }
     if (!r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
+    held_.erase(d.id);  // the attempt is over (its end unrecorded: due again at the next hold)
     // A report's (or a forward's) mail is ours alone: once it is delivered or refused for good,
     // it goes (after the commit; a crash in between leaves a file that retention removes).
     if (r && null_sender(d.kind) && o.kind != smtp::SendOutcome::temporary) {
@@ -792,13 +817,31 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
           log("cannot compose the report to " + to + "; trying again later");
           return;
         }
+        // Reported meanwhile by a node that led before (its report's files have these names):
+        // this one goes, and nothing of the other's is touched.
+        auto drop = [&](const std::string& why) {
+          log(why + "; this node's report to " + to + " is dropped");
+          for (const auto& rep : reports) {
+            std::error_code ec;
+            fs::remove(rep.delivery.mail_path, ec);
+          }
+        };
+        for (int64_t id : ids) {
+          auto j = store_.job(id);
+          if (j && j->reported && (*j->reported == "final" || *j->reported == reported)) {
+            return drop("job " + std::to_string(id) + " was reported " + *j->reported + " by another node");
+          }
+        }
         for (const auto& rep : reports) {  // there for whichever node leads next
           if (auto sh = queue::share_document(store_, spool_.dir(), rep.delivery.mail_path); !sh) {
             log(sh.error().message + "; trying again later");
             return;
           }
         }
-        if (auto r = store_.mark_reported(ids, reported, reports, event); !r) log(r.error().message);
+        if (auto r = store_.mark_reported(ids, reported, reports, event); !r) {
+          if (r.error().code == queue::StoreErrc::conflict) return drop(r.error().message);
+          log(r.error().message);
+        }
         else if (!reports.empty()) log(event + " about " + std::to_string(ids.size()) + " fax(es)");
         poke();
       });

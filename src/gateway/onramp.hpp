@@ -67,6 +67,10 @@ inline constexpr int64_t kGiveUpAfter = 5 * 86400;  // s: temporary failures for
 enum class DeliveryMode { maildir, smtp, lmtp };
 
 struct OnRampOptions {
+  // [node] name and lease_s: the deliveries this node makes are claimed in the store for it
+  // (JobStore::claim_deliveries), renewed while it lives, so the next leader makes none twice.
+  std::string node;
+  int lease_s = 30;
   std::vector<RouteRule> routes;
   Directory directory;  // empty: no directory routing
   std::vector<std::string> partner_domains;  // [exchange] recipient_domains (router.hpp)
@@ -129,6 +133,8 @@ class OnRamp {
   std::string sender_of(const queue::Delivery& d) const;  // the envelope sender of its mail
   // Store thread: how many jobs it marked or began reporting.
   size_t report(std::vector<queue::Job> jobs);
+  // io thread: renews the claims of the deliveries under way, ends the others (lease_s / 3).
+  void hold_deliveries();
   void purge();
   void complete();
   void log(const std::string& s) const;
@@ -142,8 +148,10 @@ class OnRamp {
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<smtp::SmtpClient> client_;
   asio::steady_timer timer_;
+  asio::steady_timer hold_timer_;
   std::set<int64_t> routing_, delivering_;  // io thread only
   HourlyCounts missed_;  // missed-call notices per caller (worker threads)
+  std::set<int64_t> held_;                  // store thread only: deliveries claimed and under way here
   std::set<int64_t> reporting_;             // store thread only: jobs whose report is being composed
   bool scanning_ = false, rescan_ = false, stopped_ = false;
   bool leading_ = true;  // (store thread) what lead() said last: a change is logged

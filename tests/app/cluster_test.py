@@ -13,6 +13,7 @@ store (a has stopped), received by b and mailed by the leading node; a, started 
 and shows b's work."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -73,7 +74,7 @@ class PgNodeTest(fbtest.TempDirTest):
         rows = self.pg.psql("fax", "SELECT direction, state, owner FROM jobs ORDER BY id")
         self.assertEqual(rows, [["out", "done", "n1"], ["in", "done", "n1"]])
         self.assertEqual(self.pg.psql("fax", "SELECT kind, state FROM deliveries"), [["postmaster", "done"]])
-        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["15"]])
+        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["16"]])
         maildir = os.path.join(n.dir, "var", "mail", "postmaster@localhost", "new")
         [mail] = os.listdir(maildir)
         with open(os.path.join(maildir, mail), "rb") as f:
@@ -185,6 +186,75 @@ class TwoNodesTest(fbtest.TempDirTest):
         while "another node routes" not in open(a2.log.name).read():
             self.assertLess(time.time(), deadline, open(a2.log.name).read())
             time.sleep(0.2)  # a poll interval inside the deadline loop
+
+
+class ClusterTakeoverTest(fbtest.TempDirTest):
+    """A node killed with work in hand, and a live node that takes it over without anyone
+    restarting anything (lease_s = 5): node a, rendering one message at a time, is receiving a
+    long fax from the far end and has just accepted eight mails when it is killed with -9. Node b
+    renders the mails a left unrendered and sends them (to a sink node), and closes a's reception (a missed-fax
+    notice: its pages were in a's spool only)."""
+
+    def setUp(self):
+        super().setUp()
+        self.pg = pg.PgServer()
+        self.addCleanup(self.pg.close)
+
+    def test_a_dead_nodes_unrendered_mail_and_cut_reception_are_taken_over(self):
+        os.makedirs(self.path("sink"))
+        sink = Node(self.path("sink"), trunk="nowhere")  # where a and b send
+        self.addCleanup(sink.stop)
+        nodes = {}
+        for name, extra in (("a", "[converter]\nworkers = 1\n"), ("b", "")):
+            os.makedirs(self.path(name))
+            n = Node(self.path(name), trunk="sip:127.0.0.1:%d" % sink.sip_port,
+                     extra='[store]\nurl = "%s"\n%s' % (self.pg.url(), extra),
+                     node_extra='name = "%s"\nlease_s = 5' % name)
+            self.addCleanup(n.stop)
+            nodes[name] = n
+        a, b = nodes["a"], nodes["b"]
+        # far -> a: a fax long enough to be cut.
+        os.makedirs(self.path("far"))
+        far = Node(self.path("far"), trunk="sip:127.0.0.1:%d" % a.sip_port, extra="[retry]\nmax_tries = 1\n")
+        self.addCleanup(far.stop)
+        long_text = "".join("Line %d of a long fax, to be cut by a kill.\r\n" % i for i in range(400))
+        s = far.smtp()
+        self.assertEqual(s.sendmail("carol@example.com", ["FAX=+15550300@fax.test"],
+                                    "From: carol@example.com\r\nSubject: long\r\n\r\n" + long_text), {})
+        s.quit()
+        deadline = time.time() + 90
+        while self.pg.psql("fax", "SELECT id FROM jobs WHERE direction = 'in' AND state = 'receiving' "
+                                  "AND pages = 0 AND owner = 'a'") == []:
+            self.assertLess(time.time(), deadline, "a never received the call")
+            time.sleep(0.2)  # a poll interval inside the deadline loop
+        s = a.smtp()
+        for i in range(8):
+            self.assertEqual(s.sendmail("alice@example.com", ["FAX=+155503%02d@fax.test" % (i + 10)],
+                                        "From: alice@example.com\r\nSubject: m%d\r\n\r\nOne page.\r\n" % i), {})
+        s.quit()
+        a.proc.kill()
+        a.proc.wait()
+        left = self.pg.psql("fax", "SELECT id FROM jobs WHERE direction = 'out' AND state IN ('queued', 'rendering')")
+        [[rx]] = self.pg.psql("fax", "SELECT id FROM jobs WHERE direction = 'in'")
+        self.assertEqual(self.pg.psql("fax", "SELECT state FROM jobs WHERE id = %s" % rx), [["receiving"]])
+        self.assertGreaterEqual(len(left), 1, "a had rendered every mail before the kill")
+
+        # b, which nobody restarts, takes both over once a's claims have run out.
+        out = wait_final(b, 9, timeout=180)
+        sent = [j for j in out if j["direction"] == "out"]
+        self.assertEqual([j["state"] for j in sent], ["done"] * 8, sent)
+        self.assertEqual({j["node"] for j in sent if [str(j["id"])] in left}, {"b"}, sent)
+        events = lambda job: [t for [t] in self.pg.psql("fax", "SELECT text FROM events WHERE job_id = %s" % job)]
+        for [job] in left:
+            self.assertIn("to be rendered by b: the node that held it stopped", events(job))
+        cut = b.api("/api/v1/faxes/%s" % rx)
+        self.assertEqual((cut["state"], cut["pages"]), ("failed", 0), cut)
+        self.assertIn("The node a stopped during the reception; no page reached the store.", cut["error"])
+        # (Possibly over two of b's checks: a's last messages' claims run out a second later.)
+        taken = re.findall(r"taking over (\d+) message\(s\) left unrendered by a node that stopped",
+                           open(b.log.name).read())
+        self.assertEqual(sum(int(n) for n in taken), len(left), taken)
+        self.assertIn("taken over from a, whose claim ran out", events(rx))
 
 
 class ClusterChannelsTest(fbtest.TempDirTest):
