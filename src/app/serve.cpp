@@ -1031,15 +1031,18 @@ int run(config::Config cfg, Reloader reloader) {
         queue::StoreStatus st = fb::Unit{};
         if (!voice && fs::exists(path, missing)) st = queue::share_document(*store, spool.dir(), path);
         if (st) st = store->record_call(c);
-        if (!st && st.error().code != queue::StoreErrc::conflict && st.error().code != queue::StoreErrc::invalid &&
-            st.error().code != queue::StoreErrc::not_found) {
-          log(line + "; not recorded yet (" + st.error().message + "); trying again");
+        auto transient = [](const queue::StoreError& e) {
+          return e.code != queue::StoreErrc::conflict && e.code != queue::StoreErrc::invalid &&
+                 e.code != queue::StoreErrc::not_found;
+        };
+        auto again = [&](const queue::StoreError& e) {
+          log(line + "; not recorded yet (" + e.message + "); trying again");
           auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
           timer->async_wait([store_exec, timer, self, c, a, line](std::error_code) {
             asio::post(store_exec, [self, c, a, line] { self(self, c, a, line); });
           });
-          return;
-        }
+        };
+        if (!st && transient(st.error())) return again(st.error());
         if (!st) {
           // Closed by another node while this one could not renew its claim (the store away
           // longer than lease_s): that node had none of the pages, which are here. They become a
@@ -1047,13 +1050,16 @@ int run(config::Config cfg, Reloader reloader) {
           auto old = st.error().code == queue::StoreErrc::conflict && c.transfer && c.transfer->pages > 0
                          ? store->job(c.job)
                          : fb::Result<queue::Job, queue::StoreError>(st.error());
+          if (!old && transient(old.error())) return again(old.error());
           if (old && old->direction == queue::Direction::in && old->state != queue::state::receiving &&
               old->pages == 0 && old->owner && *old->owner == cfg.node.name) {
             queue::NewInbound in{old->number, old->subaddress, old->caller, old->caller_name, old->referred_by,
                                  cfg.node.name, int64_t(std::time(nullptr)) + cfg.node.lease_s};
             auto id = store->create_inbound(in);
+            if (!id && transient(id.error())) return again(id.error());
             std::error_code ec;
             if (id) fs::rename(spool.received_path(c.job), spool.received_path(*id), ec);
+            if (id && ec) queue::logged(store->discard_inbound(*id));  // (no job without its pages)
             if (id && !ec) {
               log(line + "; job " + std::to_string(c.job) + " was closed by another node meanwhile: recorded as job " +
                   std::to_string(*id));

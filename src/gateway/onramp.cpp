@@ -472,7 +472,15 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
         got->set_value();
       });
       // Bounded: at shutdown the store thread may be gone, and the worker must still end.
-      if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
+      if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        // The store too slow to answer: the attempt ends here unrecorded, its claim with it (due
+        // again at the next hold, for whichever node leads).
+        asio::post(store_exec_, [this, d] {
+          held_.erase(d.id);
+          asio::post(io_, [this, d] { delivering_.erase(d.id); });
+        });
+        return;
+      }
       if (*job) then = postmaster_copy(**job, d, "delivery to " + d.recipient + " failed: " + o.detail);
       asio::post(store_exec_, [this, d, o, then] {
         if (then) {  // the postmaster's copy, there for whichever node leads next (else tried again)
@@ -817,15 +825,10 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
           log("cannot compose the report to " + to + "; trying again later");
           return;
         }
-        // Reported meanwhile by a node that led before (its report's files have these names):
-        // this one goes, and nothing of the other's is touched.
-        auto drop = [&](const std::string& why) {
-          log(why + "; this node's report to " + to + " is dropped");
-          for (const auto& rep : reports) {
-            std::error_code ec;
-            fs::remove(rep.delivery.mail_path, ec);
-          }
-        };
+        // Reported meanwhile by a node that led before: this report goes. Its files have the
+        // names of that node's (the same report, composed twice) and stay: that node's delivery
+        // names them, and a node making it compares its copy with the store's first.
+        auto drop = [&](const std::string& why) { log(why + "; this node's report to " + to + " is dropped"); };
         for (int64_t id : ids) {
           auto j = store_.job(id);
           if (j && j->reported && (*j->reported == "final" || *j->reported == reported)) {

@@ -867,6 +867,13 @@ fb::Result<std::vector<Delivery>, StoreError> SqlJobStore::claim_deliveries(cons
 fb::Result<int, StoreError> SqlJobStore::hold_deliveries(const std::string& node, int64_t t, int64_t until,
                                                          const std::vector<int64_t>& ids) {
   const std::string op = "hold_deliveries(" + node + ")";
+  {  // Asked every few seconds by every node: the write lock only when it holds any.
+    auto any = Stmt::prepare(*db_, "SELECT 1 FROM deliveries WHERE claimed_by = ?1 AND state = 'pending' LIMIT 1", op);
+    if (!any) return any.error();
+    auto row = any->bind_text(1, node).step();
+    if (!row) return row.error();
+    if (!*row) return 0;
+  }
   auto tx = Tx::begin(*db_, op);
   if (!tx) return tx.error();
   auto held = Stmt::prepare(*db_, "SELECT id FROM deliveries WHERE claimed_by = ?1 AND state = 'pending'", op);
@@ -1337,9 +1344,10 @@ fb::Result<int, StoreError> SqlJobStore::renew_leases(const std::string& node, i
 fb::Result<std::vector<std::string>, StoreError> SqlJobStore::take_over_messages(const std::string& node, int64_t t,
                                                                                 int64_t lease_until) {
   const std::string op = "take_over_messages(" + node + ")";
+  // (From the jobs waiting to be rendered, by their state's index: few, however many messages.)
   const char* waiting =
-      "state = 'active' AND (owner IS NULL OR (owner <> ?1 AND (lease_until IS NULL OR lease_until < ?2))) "
-      "AND EXISTS (SELECT 1 FROM jobs j WHERE j.message_id = messages.id AND j.state IN ('queued', 'rendering'))";
+      "id IN (SELECT j.message_id FROM jobs j WHERE j.state IN ('queued', 'rendering') AND j.message_id IS NOT NULL) "
+      "AND state = 'active' AND (owner IS NULL OR (owner <> ?1 AND (lease_until IS NULL OR lease_until < ?2)))";
   {  // Asked every few seconds by every node: the write lock only when there is one to take.
     auto any = Stmt::prepare(*db_, std::string("SELECT 1 FROM messages WHERE ") + waiting + " LIMIT 1", op);
     if (!any) return any.error();

@@ -13,7 +13,6 @@ store (a has stopped), received by b and mailed by the leading node; a, started 
 and shows b's work."""
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -190,7 +189,7 @@ class TwoNodesTest(fbtest.TempDirTest):
 
 class ClusterTakeoverTest(fbtest.TempDirTest):
     """A node killed with work in hand, and a live node that takes it over without anyone
-    restarting anything (lease_s = 5): node a, rendering one message at a time, is receiving a
+    restarting anything (lease_s = 10): node a, rendering one message at a time, is receiving a
     long fax from the far end and has just accepted eight mails when it is killed with -9. Node b
     renders the mails a left unrendered and sends them (to a sink node), and closes a's reception (a missed-fax
     notice: its pages were in a's spool only)."""
@@ -209,7 +208,7 @@ class ClusterTakeoverTest(fbtest.TempDirTest):
             os.makedirs(self.path(name))
             n = Node(self.path(name), trunk="sip:127.0.0.1:%d" % sink.sip_port,
                      extra='[store]\nurl = "%s"\n%s' % (self.pg.url(), extra),
-                     node_extra='name = "%s"\nlease_s = 5' % name)
+                     node_extra='name = "%s"\nlease_s = 10' % name)
             self.addCleanup(n.stop)
             nodes[name] = n
         a, b = nodes["a"], nodes["b"]
@@ -245,15 +244,13 @@ class ClusterTakeoverTest(fbtest.TempDirTest):
         self.assertEqual([j["state"] for j in sent], ["done"] * 8, sent)
         self.assertEqual({j["node"] for j in sent if [str(j["id"])] in left}, {"b"}, sent)
         events = lambda job: [t for [t] in self.pg.psql("fax", "SELECT text FROM events WHERE job_id = %s" % job)]
-        for [job] in left:
-            self.assertIn("to be rendered by b: the node that held it stopped", events(job))
         cut = b.api("/api/v1/faxes/%s" % rx)
         self.assertEqual((cut["state"], cut["pages"]), ("failed", 0), cut)
         self.assertIn("The node a stopped during the reception; no page reached the store.", cut["error"])
-        # (Possibly over two of b's checks: a's last messages' claims run out a second later.)
-        taken = re.findall(r"taking over (\d+) message\(s\) left unrendered by a node that stopped",
-                           open(b.log.name).read())
-        self.assertEqual(sum(int(n) for n in taken), len(left), taken)
+        taken = {str(j) for [j] in self.pg.psql(
+            "fax", "SELECT job_id FROM events WHERE text = 'to be rendered by b: the node that held it stopped'")}
+        self.assertLessEqual({j for [j] in left}, taken)
+        self.assertIn("left unrendered by a node that stopped", open(b.log.name).read())
         self.assertIn("taken over from a, whose claim ran out", events(rx))
 
 
