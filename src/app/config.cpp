@@ -125,6 +125,7 @@ attach = ["pdf", "tiff"]
 # [reject]  callers = ["+1555..."]       # junk-fax blocking: inbound calls from these get 603
 # [exchange]  servers = ["192.0.2.10"]  recipient_domains = ["example.com"]   # who may refer faxes to us,
 #             and for whom (an Exchange Referred-By from anywhere else is ignored)
+# [ocr]  languages = ["eng", "deu", "fra", "spa"]  max_delay_s = 30   # received faxes read: searchable PDFs
 
 [delivery]
 mode = "maildir"                         # maildir | smtp | lmtp
@@ -856,6 +857,19 @@ void read_exchange(Table t, Exchange& x) {
   t.finish();
 }
 
+std::optional<std::string> check_ocr_language(std::string_view l) {
+  if (!l.empty() && l.size() <= 32 &&
+      std::all_of(l.begin(), l.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+    return std::nullopt;
+  return must_be("a tesseract language name such as \"eng\", \"deu\", \"fra\" or \"spa\"", l);
+}
+
+void read_ocr(Table t, Ocr& o) {
+  t.list("languages", o.languages, check_ocr_language);
+  t.integer("max_delay_s", o.max_delay_s, 1, 600);
+  t.finish();
+}
+
 void read_delivery(Table t, Delivery& d, const Config& c) {
   t.choice<DeliveryMode>("mode", d.mode, kDeliveryModes);
   if (!t.str("maildir", d.maildir, check_path)) d.maildir = under(c.node.data_dir, "mail");
@@ -922,6 +936,7 @@ Config read_config(const toml::table& doc, Errors& errors) {
   for (Table& t : root.array("route")) read_route(std::move(t), c.routes);
   for (Table& t : root.array("window")) read_window(std::move(t), c.windows);
   if (root.has("ldap")) read_ldap(root.sub("ldap"), c.ldap.emplace());
+  if (root.has("ocr")) read_ocr(root.sub("ocr"), c.ocr.emplace());
   read_reject(root.sub("reject"), c.reject);
   read_exchange(root.sub("exchange"), c.exchange);
   read_delivery(root.sub("delivery"), c.delivery, c);
@@ -1025,6 +1040,10 @@ void validate_ldap(const std::optional<Ldap>& l, Errors& e) {
   together(e, "ldap.bind_dn", l->bind_dn, "ldap.bind_password", l->bind_password);
 }
 
+void validate_ocr(const std::optional<Ocr>& o, Errors& e) {
+  if (o && o->languages.empty()) e.fail("ocr.languages must name at least one language");
+}
+
 void validate_delivery(const Delivery& d, Errors& e) {
   if (d.mode == DeliveryMode::smtp && d.smarthost.empty())
     e.fail("delivery.smarthost is required when delivery.mode is smtp");
@@ -1055,6 +1074,7 @@ void validate(const Config& c, Errors& e) {
   validate_trunks(c.trunks, e);
   validate_routes(c.routes, e);
   validate_ldap(c.ldap, e);
+  validate_ocr(c.ocr, e);
   validate_delivery(c.delivery, e);
 }
 

@@ -67,6 +67,9 @@
 //              (both or neither; none: anonymous); timeout_s 5 (1..60); cache_s 60 (0..86400); retry_s 60 (1..3600)
 //   [reject]   callers [] (E.164 prefixes)
 //   [exchange] servers [] (CIDRs), recipient_domains [] (domains): both needed for any referral
+//   [ocr]      optional (its presence turns it on): languages ["eng"] (tesseract names, each
+//              installed), max_delay_s 30 (1..600: the most reading a received fax may add before
+//              its mail goes; past it, the mail goes without text): searchable PDFs (issue 18)
 //   [delivery] mode "maildir" (maildir|smtp|lmtp); maildir <data_dir>/mail; smarthost "" (HOST:PORT, required
 //              for smtp); lmtp "" (HOST:PORT, required for lmtp); username, password "" (both or neither);
 //              tls_client_cert, tls_client_key "" (both or neither); from "fax@<first smtp domain>";
@@ -271,6 +274,11 @@ struct Exchange {
   std::vector<std::string> recipient_domains;  // "example.com" (its subdomains too)
 };
 
+struct Ocr {
+  std::vector<std::string> languages = {"eng"};
+  int max_delay_s = 30;
+};
+
 enum class DeliveryMode { maildir, smtp, lmtp };
 // [delivery] tls: auto — verify when credentials or a client certificate are sent, else may
 // (the levels: mail/smtp_client.hpp).
@@ -335,6 +343,7 @@ struct Config {
   std::vector<Route> routes;
   std::vector<gateway::SendingWindow> windows;  // [[window]]: prefixes, hours, days, timezone
   std::optional<Ldap> ldap;
+  std::optional<Ocr> ocr;  // [ocr]: received faxes read (searchable PDFs)
   Reject reject;
   Exchange exchange;  // empty: no Exchange referral is honoured
   Delivery delivery;

@@ -746,6 +746,13 @@ int run(config::Config cfg, Reloader reloader) {
   ::prctl(PR_SET_DUMPABLE, 0);
   const DataDir where = enter_data_dir(cfg);
   const std::string& data_dir = where.path;
+  // [ocr]: tesseract with the languages named, or the node does not start (a language missing).
+  std::shared_ptr<gateway::FaxReading> reading;
+  if (cfg.ocr) {
+    auto r = gateway::FaxReading::open(cfg.ocr->languages, cfg.ocr->max_delay_s);
+    if (!r) throw std::runtime_error("[ocr]: " + r.error());
+    reading = std::move(*r);
+  }
   queue::Spool spool(cfg.node.spool_dir);
   if (auto s = spool.create_dirs(); !s) throw std::runtime_error(s.error().message);
   if (auto r = spool.recover(); r && *r > 0) log("removed " + std::to_string(*r) + " partial file(s) a crash left in the spool");
@@ -1186,6 +1193,7 @@ int run(config::Config cfg, Reloader reloader) {
   gateway::OnRampOptions ro = onramp_options(cfg, ldap, where.secrets);
   ro.node = cfg.node.name;
   ro.lease_s = cfg.node.lease_s;
+  ro.reading = reading;
   ro.webhook_targets = [&users](const std::vector<std::string>& mailboxes) { return users->webhook_targets(mailboxes); };
   gateway::OnRamp onramp(io, store_exec, *store, spool, std::move(ro));
   poke_onramp = [&] { onramp.poke(); };

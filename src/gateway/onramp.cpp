@@ -343,8 +343,22 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (r.kind == RouteResult::postmaster) mo.postmaster_reason = r.reason;
     const std::string pdf = spool_.dir() + "/out/" + std::to_string(job.id) + ".pdf";
     std::string problem;
+    // [ocr]: the pages read (within max_delay_s) for the PDF's text layer and the mail's body.
+    // Unread, the fax goes as it would without OCR.
+    std::vector<imaging::PageWords> words;
+    if (has_pages && opt_.reading && !r.partner) {
+      if (auto text = opt_.reading->read(tiff)) {
+        words = std::move(text->words);
+        mo.page_lines = std::move(text->lines);
+        log("job " + std::to_string(job.id) + ": read " + std::to_string(text->pages_read) + " of " +
+            std::to_string(text->pages) + " page(s) in " + std::to_string(int(text->seconds * 1000)) + " ms" +
+            (text->note.empty() ? "" : " (" + text->note + ")"));
+      } else {
+        log("job " + std::to_string(job.id) + ": not read (" + text.error() + "); mailed without text");
+      }
+    }
     if (has_pages && mo.attach_pdf) {
-      if (auto s = imaging::write_pdf_from_tiff(tiff, pdf); !s) {
+      if (auto s = imaging::write_pdf_from_tiff(tiff, pdf, words); !s) {
         // The TIFF still goes; the PDF is a convenience copy of it.
         problem = "no PDF: " + s.error().message;
         mo.attach_pdf = false;

@@ -45,6 +45,7 @@
 #include <asio.hpp>
 
 #include "core/reloadable.hpp"
+#include "gateway/fax_reading.hpp"
 #include "gateway/hourly_counts.hpp"
 #include "gateway/report.hpp"
 #include "gateway/router.hpp"
@@ -98,6 +99,9 @@ struct OnRampOptions {
   std::function<fb::Result<std::vector<queue::WebhookTarget>, queue::StoreError>(const std::vector<std::string>&)>
       webhook_targets;
   std::function<void(const std::string&)> log;
+  // [ocr]: each received fax read before its mail is composed — a text layer in its PDF and the
+  // first lines of each page in the mail's body (null: off).
+  std::shared_ptr<FaxReading> reading;
 };
 
 class OnRamp {

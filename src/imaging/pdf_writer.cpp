@@ -1,6 +1,8 @@
 // pdf_writer.cpp — TIFF fax pages to PDF with CCITT data passed through (see the header).
 #include "imaging/pdf_writer.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <vector>
 
@@ -82,7 +84,55 @@ Result<std::vector<CodedPage>> coded_pages(const std::string& path, bool& passth
   return pages;
 }
 
-bool add_page(fz_context* ctx, pdf_document* doc, const CodedPage& cp, std::string& err) {
+// One UTF-8 word as a PDF string in WinAnsiEncoding ('?' for what it lacks), and its width in
+// ems of the font.
+std::string winansi_string(fz_context* ctx, fz_font* font, const std::string& utf8, float& ems) {
+  std::string out = "(";
+  ems = 0;
+  for (size_t i = 0; i < utf8.size();) {
+    unsigned char c = static_cast<unsigned char>(utf8[i]);
+    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    int u = n == 1 ? c : c & (0x7F >> n);
+    for (int k = 1; k < n; ++k) u = (i + size_t(k) < utf8.size()) ? (u << 6) | (utf8[i + k] & 0x3F) : '?';
+    i += size_t(n);
+    int b = fz_windows_1252_from_unicode(u);
+    if (b <= 0 || (n == 1 && c >= 0x80)) b = '?';
+    ems += fz_advance_glyph(ctx, font, fz_encode_character(ctx, font, u > 0 && b != '?' ? u : '?'), 0);
+    if (b == '(' || b == ')' || b == '\\') {
+      out += '\\';
+      out += char(b);
+    } else if (b < 32 || b >= 127) {
+      char oct[8];
+      std::snprintf(oct, sizeof oct, "\\%03o", b & 0xFF);
+      out += oct;
+    } else {
+      out += char(b);
+    }
+  }
+  return out + ")";
+}
+
+// The invisible words of a page's text layer, in its content stream (points, origin bottom left).
+void append_text_layer(fz_context* ctx, fz_buffer* contents, fz_font* font, const CodedPage& cp,
+                       const PageWords& words, float hpt) {
+  fz_append_string(ctx, contents, "BT 3 Tr\n");
+  const float sx = 72.0f / float(cp.xres), sy = 72.0f / float(cp.yres);
+  for (const auto& w : words) {
+    if (w.text.empty() || w.text.size() > 200 || w.x1 <= w.x0 || w.y1 <= w.y0) continue;
+    float ems = 0;
+    const std::string str = winansi_string(ctx, font, w.text, ems);
+    const float size = float(w.y1 - w.y0) * sy, width = float(w.x1 - w.x0) * sx;
+    if (size <= 0 || ems <= 0) continue;
+    const float scale = std::clamp(100.0f * width / (ems * size), 10.0f, 1000.0f);
+    // The baseline a fifth of the box above its bottom (room for descenders).
+    fz_append_printf(ctx, contents, "/F0 %g Tf %g Tz 1 0 0 1 %g %g Tm %s Tj\n", size, scale, float(w.x0) * sx,
+                     hpt - float(w.y1) * sy + size * 0.2f, str.c_str());
+  }
+  fz_append_string(ctx, contents, "ET\n");
+}
+
+bool add_page(fz_context* ctx, pdf_document* doc, const CodedPage& cp, const PageWords* words, pdf_obj* font_ref,
+              fz_font* font, std::string& err) {
   fz_compressed_buffer* cb = nullptr;
   fz_image* img = nullptr;
   pdf_obj* ref = nullptr;
@@ -120,6 +170,11 @@ bool add_page(fz_context* ctx, pdf_document* doc, const CodedPage& cp, std::stri
     pdf_dict_puts(ctx, xobj, "Im0", ref);
     contents = fz_new_buffer(ctx, 64);
     fz_append_printf(ctx, contents, "q %g 0 0 %g 0 0 cm /Im0 Do Q\n", wpt, hpt);
+    if (words && !words->empty() && font_ref) {
+      pdf_obj* fonts = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 1);
+      pdf_dict_puts(ctx, fonts, "F0", font_ref);
+      append_text_layer(ctx, contents, font, cp, *words, hpt);
+    }
     page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, wpt, hpt), 0, res, contents);
     pdf_insert_page(ctx, doc, -1, page);
   }
@@ -166,7 +221,8 @@ bool sync_file(const std::string& path) {
 
 }  // namespace
 
-Status write_pdf_from_tiff(const std::string& tiff_path, const std::string& pdf_path) {
+Status write_pdf_from_tiff(const std::string& tiff_path, const std::string& pdf_path,
+                           const std::vector<PageWords>& text) {
   namespace fs = std::filesystem;
   bool passthrough = true;
   auto pages = coded_pages(tiff_path, passthrough);
@@ -194,10 +250,29 @@ Status write_pdf_from_tiff(const std::string& tiff_path, const std::string& pdf_
   fz_try(ctx) { doc = pdf_create_document(ctx); }
   fz_catch(ctx) { doc = nullptr; }
   bool ok = doc != nullptr;
-  for (const CodedPage& cp : *pages) {
-    if (!ok) break;
-    ok = add_page(ctx, doc, cp, err);
+  // The text layer's font, once for the document (only when there is text).
+  fz_font* font = nullptr;
+  pdf_obj* font_ref = nullptr;
+  fz_var(font);
+  fz_var(font_ref);
+  fz_var(ok);
+  if (ok && std::any_of(text.begin(), text.end(), [](const PageWords& w) { return !w.empty(); })) {
+    fz_try(ctx) {
+      font = fz_new_base14_font(ctx, "Helvetica");
+      font_ref = pdf_add_simple_font(ctx, doc, font, PDF_SIMPLE_ENCODING_LATIN);
+    }
+    fz_catch(ctx) {
+      const char* m = fz_caught_message(ctx);
+      err = std::string("the text layer's font: ") + (m ? m : "error");
+      ok = false;
+    }
   }
+  for (size_t i = 0; i < pages->size(); ++i) {
+    if (!ok) break;
+    ok = add_page(ctx, doc, (*pages)[i], i < text.size() ? &text[i] : nullptr, font_ref, font, err);
+  }
+  pdf_drop_obj(ctx, font_ref);
+  fz_drop_font(ctx, font);
   std::string tmp = pdf_path + ".tmp-" + std::to_string(::getpid());
   if (ok) ok = save(ctx, doc, tmp, err);
   pdf_drop_document(ctx, doc);

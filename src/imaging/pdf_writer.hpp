@@ -6,15 +6,29 @@
 // K=-1) data exactly as stored, bit order normalised to FillOrder 1. Pages stored in any
 // other way (several strips, uncompressed, tiled) are re-coded as T.6 first. MuPDF writes the
 // PDF; the file appears atomically (temporary, fsync, rename).
-// LIMITS: as the TIFF reader (1000 pages).
+// A text layer (issue 18, searchable faxes): words read from a page (ocr.hpp) are written over its
+// image as invisible text (ISO 32000-1 §9.3.6, text rendering mode 3), in Helvetica with
+// WinAnsiEncoding (a letter it lacks becomes '?'), each word scaled (Tz) to its box, so a viewer
+// finds and selects it where it is on the image and pdftotext reads it; the image is unchanged.
+// LIMITS: as the TIFF reader (1000 pages); a word of at most 200 bytes.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "imaging/result.hpp"
 
 namespace imaging {
 
-Status write_pdf_from_tiff(const std::string& tiff_path, const std::string& pdf_path);
+// A word on a page, its box in that page's pixels (x1, y1 past its last).
+struct PlacedWord {
+  std::string text;  // UTF-8
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+using PageWords = std::vector<PlacedWord>;
+
+// `text[i]`: the words over page i (none for a page past its end).
+Status write_pdf_from_tiff(const std::string& tiff_path, const std::string& pdf_path,
+                           const std::vector<PageWords>& text = {});
 
 }  // namespace imaging

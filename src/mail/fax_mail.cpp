@@ -5,6 +5,7 @@
 
 #include "mail/gmime_util.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -136,6 +137,15 @@ std::string text_body(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
     if (o.attach_pdf && o.attach_tiff) s += " as PDF and as TIFF.\n";
     else s += o.attach_pdf ? " as PDF.\n" : " as TIFF.\n";
   }
+  if (std::any_of(o.page_lines.begin(), o.page_lines.end(), [](const auto& l) { return !l.empty(); })) {
+    s += "\nThe first lines read from its pages (by OCR, which may misread):\n";
+    for (size_t p = 0; p < o.page_lines.size(); ++p) {
+      const std::string label = "Page " + std::to_string(p + 1) + ": ";
+      if (o.page_lines[p].empty()) s += "\n" + label + "(no text read)\n";
+      for (size_t k = 0; k < o.page_lines[p].size(); ++k)
+        s += (k == 0 ? "\n" + label : std::string(label.size(), ' ')) + o.page_lines[p][k] + "\n";
+    }
+  }
   s += "\n-- \nfaxbridge\n";
   return s;
 }
@@ -147,6 +157,15 @@ std::string html_body(const ReceivedFaxInfo& i, const FaxMailOptions& o, bool wi
   for (const auto& [k, v] : facts(i))
     s += "<tr><th style=\"text-align:left; padding-right:1em\">" + html_escape(k) + "</th><td>" + html_escape(v) + "</td></tr>\n";
   s += "</table>\n";
+  if (std::any_of(o.page_lines.begin(), o.page_lines.end(), [](const auto& l) { return !l.empty(); })) {
+    s += "<p>The first lines read from its pages (by OCR, which may misread):</p>\n";
+    for (size_t p = 0; p < o.page_lines.size(); ++p) {
+      s += "<p><b>Page " + std::to_string(p + 1) + "</b><br>\n";
+      if (o.page_lines[p].empty()) s += "(no text read)";
+      for (size_t k = 0; k < o.page_lines[p].size(); ++k) s += (k ? "<br>\n" : "") + html_escape(o.page_lines[p][k]);
+      s += "</p>\n";
+    }
+  }
   if (with_thumbnail)
     s += "<p><img src=\"cid:" + thumbnail_cid(o) + "\" alt=\"page 1\" style=\"border:1px solid #888\"></p>\n";
   s += "</body></html>\n";

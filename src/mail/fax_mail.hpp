@@ -65,6 +65,9 @@ struct FaxMailOptions {
   std::optional<std::string> partner_context;
   // Postmaster mode: why the fax came here.
   std::optional<std::string> postmaster_reason;
+  // The first lines of text read from each page (OCR, issue 18), in the text and HTML bodies
+  // (not in partner mode, whose body the contract fixes); none: no such section.
+  std::vector<std::vector<std::string>> page_lines;
 };
 
 struct ComposeError {
