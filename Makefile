@@ -50,6 +50,7 @@ bench: build
 	bench/convert/run
 	bench/smtp/run
 	bench/cluster/run
+	bench/ocr/run
 	bench/calls/run --media t38 --n 50,200,500,1000
 	bench/calls/run --media g711 --n 50,200,500
 	bench/calls/run --media t38 --busy --n 500,1000

@@ -1,57 +1,57 @@
-// fax_reading.cpp — a received fax read within [ocr] max_delay_s (see the header).
+// fax_reading.cpp — a received fax read within its deadline (see the header).
 #include "gateway/fax_reading.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <asio/post.hpp>
+
 #include "core/metrics.hpp"
+#include "gateway/converter.hpp"
 #include "imaging/tiff_read.hpp"
 
 namespace gateway {
 
-fb::Result<std::unique_ptr<FaxReading>, std::string> FaxReading::open(std::vector<std::string> languages,
+fb::Result<std::shared_ptr<FaxReading>, std::string> FaxReading::open(std::vector<std::string> languages,
                                                                        int max_delay_s) {
   auto r = ocr::Reader::open(languages);
   if (!r) return r.error();
-  return std::unique_ptr<FaxReading>(new FaxReading(std::move(languages), max_delay_s, std::move(*r)));
+  return std::shared_ptr<FaxReading>(new FaxReading(max_delay_s, std::move(*r)));
 }
 
-FaxReading::FaxReading(std::vector<std::string> languages, int max_delay_s, std::unique_ptr<ocr::Reader> first)
-    : languages_(std::move(languages)), max_delay_s_(max_delay_s) {
-  idle_.push_back(std::move(first));
+FaxReading::FaxReading(int max_delay_s, std::unique_ptr<ocr::Reader> reader)
+    : max_delay_s_(max_delay_s), reader_(std::move(reader)) {}
+
+FaxReading::~FaxReading() { stop(); }
+
+void FaxReading::stop() {
+  stopping_ = true;
+  thread_.join();
 }
 
-std::unique_ptr<ocr::Reader> FaxReading::take() {
-  {
-    std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      auto r = std::move(idle_.back());
-      idle_.pop_back();
-      return r;
+void FaxReading::read(std::string tiff_path, std::chrono::steady_clock::time_point deadline, Done done, size_t lines) {
+  asio::post(thread_, [this, tiff_path = std::move(tiff_path), deadline, done = std::move(done), lines] {
+    if (!niced_) {  // this thread, and the OpenMP threads tesseract starts from it
+      niced_ = true;
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kConverterNice);
     }
-  }
-  auto r = ocr::Reader::open(languages_);  // (they opened once: only memory can fail now)
-  return r ? std::move(*r) : nullptr;
+    done(stopping_ ? fb::Result<FaxText, std::string>(std::string("the node is stopping"))
+                   : read_now(tiff_path, deadline, lines));
+  });
 }
 
-void FaxReading::give_back(std::unique_ptr<ocr::Reader> r) {
-  std::lock_guard lock(mu_);
-  idle_.push_back(std::move(r));
-}
-
-fb::Result<FaxText, std::string> FaxReading::read(const std::string& tiff_path, size_t lines) {
+fb::Result<FaxText, std::string> FaxReading::read_now(const std::string& tiff_path,
+                                                      std::chrono::steady_clock::time_point deadline, size_t lines) {
   const auto started = std::chrono::steady_clock::now();
-  const auto deadline = started + std::chrono::seconds(max_delay_s_);
   auto pages = imaging::read_fax_tiff(tiff_path);
   if (!pages) return pages.error().message;
   FaxText out;
   out.pages = int(pages->size());
   out.words.resize(pages->size());
   out.lines.resize(pages->size());
-  auto reader = take();
-  if (!reader) return std::string("no OCR reader could be started");
-  std::string unread;
   for (size_t i = 0; i < pages->size(); ++i) {
-    auto text = std::chrono::steady_clock::now() < deadline
-                    ? reader->read((*pages)[i], deadline)
-                    : fb::Result<ocr::PageText, std::string>(std::string("the page was not read in time"));
+    auto text = reader_->read((*pages)[i], deadline, &stopping_);
     if (!text) {
       if (out.note.empty()) out.note = "page " + std::to_string(i + 1) + ": " + text.error();
       continue;
@@ -60,7 +60,6 @@ fb::Result<FaxText, std::string> FaxReading::read(const std::string& tiff_path, 
     for (const auto& w : text->words) out.words[i].push_back({w.text, w.x0, w.y0, w.x1, w.y1});
     out.lines[i] = ocr::first_lines(*text, lines);
   }
-  give_back(std::move(reader));
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fb::metrics::observe("faxbridge_ocr_seconds", "Time to read a received fax's pages (OCR)", out.seconds,
                        {{"result", out.pages_read == out.pages ? "read" : "partly"}});

@@ -2,18 +2,26 @@
 // faxes): the words of each page for the PDF's text layer (imaging/pdf_writer.hpp) and the first
 // lines of each page for the mail's body.
 //
-// [ocr] languages and max_delay_s (INTERFACES.md): reading never delays a fax's mail by more
-// than max_delay_s; the pages not read by then (and any page tesseract cannot read) go without
-// text, and the fax goes as before. Readers (one tesseract instance each, slow to start) are
-// kept for the next fax, one per thread reading at the same time.
-// THREADS: read() from any thread (the OnRamp's workers).
+// [ocr] languages and max_delay_s (INTERFACES.md): reading never delays a fax's mail past its
+// deadline (the caller's: max_delay_s after the fax was recorded); the pages not read by then
+// (and any page tesseract cannot read) go without text, and the fax goes as before.
+// Reading runs on a thread of its own at the converter's nice level (kConverterNice: tesseract's
+// OpenMP threads, started from it, inherit it), so neither the OnRamp's deliveries nor the
+// calls' media threads wait behind it; one fax at a time, in the order asked. The reader (one
+// tesseract instance, slow to start) is kept for the next fax.
+// THREADS: read() from any thread; `done` runs on the reading thread. stop() cancels the read
+// under way and any queued (their `done` gets an error), and returns once the thread has ended.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <asio/thread_pool.hpp>
 
 #include "core/result.hpp"
 #include "imaging/pdf_writer.hpp"
@@ -22,8 +30,9 @@
 namespace gateway {
 
 struct FaxText {
-  std::vector<imaging::PageWords> words;        // per page (empty: no text, or not read)
-  std::vector<std::vector<std::string>> lines;  // per page: its first lines
+  std::vector<imaging::PageWords> words;  // per page (empty: no text, or not read)
+  // Per page: its first lines; nullopt for a page not read (the time ran out, tesseract failed).
+  std::vector<std::optional<std::vector<std::string>>> lines;
   int pages = 0;       // of the fax
   int pages_read = 0;  // read before the deadline
   double seconds = 0;
@@ -32,22 +41,27 @@ struct FaxText {
 
 class FaxReading {
  public:
+  using Done = std::function<void(fb::Result<FaxText, std::string>)>;
   // The languages must be installed: open() fails with the one missing.
-  [[nodiscard]] static fb::Result<std::unique_ptr<FaxReading>, std::string> open(std::vector<std::string> languages,
+  [[nodiscard]] static fb::Result<std::shared_ptr<FaxReading>, std::string> open(std::vector<std::string> languages,
                                                                                  int max_delay_s);
-  // Reads the fax's pages (TIFF-F) until max_delay_s have passed; the first `lines` lines of
-  // each page. An unreadable file: an error (the fax goes without text).
-  [[nodiscard]] fb::Result<FaxText, std::string> read(const std::string& tiff_path, size_t lines = 5);
+  ~FaxReading();
+  int max_delay_s() const { return max_delay_s_; }
+  // Reads the fax's pages (TIFF-F) until `deadline`, then calls `done` (the first `lines` lines
+  // of each page). An unreadable file: an error (the fax goes without text).
+  void read(std::string tiff_path, std::chrono::steady_clock::time_point deadline, Done done, size_t lines = 5);
+  void stop();
 
  private:
-  FaxReading(std::vector<std::string> languages, int max_delay_s, std::unique_ptr<ocr::Reader> first);
-  std::unique_ptr<ocr::Reader> take();
-  void give_back(std::unique_ptr<ocr::Reader> r);
+  FaxReading(int max_delay_s, std::unique_ptr<ocr::Reader> reader);
+  fb::Result<FaxText, std::string> read_now(const std::string& tiff_path,
+                                            std::chrono::steady_clock::time_point deadline, size_t lines);
 
-  std::vector<std::string> languages_;
   int max_delay_s_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<ocr::Reader>> idle_;
+  std::unique_ptr<ocr::Reader> reader_;  // the reading thread's
+  std::atomic<bool> stopping_{false};
+  bool niced_ = false;  // (the reading thread's)
+  asio::thread_pool thread_{1};
 };
 
 }  // namespace gateway

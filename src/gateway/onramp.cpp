@@ -157,6 +157,7 @@ void OnRamp::hold_deliveries() {
 
 void OnRamp::stop() {
   stopped_ = true;
+  if (opt_.reading) opt_.reading->stop();  // the read under way cancelled, its fax composed without text
   timer_.cancel();
   hold_timer_.cancel();
 }
@@ -329,6 +330,25 @@ void OnRamp::route_and_compose(const queue::Job& job) {
         return;
       }
     }
+    // [ocr]: the pages read first, on the reading thread, by max_delay_s after the reception was
+    // recorded; then composed here (Exchange partner mail: never, its body is the contract's).
+    const std::string tiff = spool_.received_path(job.id);
+    if (opt_.reading && !r.partner && job.pages > 0 && fs::exists(tiff)) {
+      const int64_t left = job.updated + opt_.reading->max_delay_s() - unix_now();
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(left, 0));
+      opt_.reading->read(tiff, deadline, [this, job, r, done](fb::Result<FaxText, std::string> text) {
+        asio::post(worker_->pool, [this, job, r, done, text = std::move(text)] { compose(job, r, done, &text); });
+      });
+      return;
+    }
+    compose(job, r, done, nullptr);
+  });
+}
+
+// A worker thread. The mail of a routed fax, durably in the spool, then its deliveries.
+void OnRamp::compose(const queue::Job& job, RouteResult r, const std::function<void()>& done,
+                     const fb::Result<FaxText, std::string>* text) {
+  {
     mail::ReceivedFaxInfo info = info_of(job);
     const std::string tiff = spool_.received_path(job.id);
     const bool has_pages = job.pages > 0 && fs::exists(tiff);
@@ -343,18 +363,18 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (r.kind == RouteResult::postmaster) mo.postmaster_reason = r.reason;
     const std::string pdf = spool_.dir() + "/out/" + std::to_string(job.id) + ".pdf";
     std::string problem;
-    // [ocr]: the pages read (within max_delay_s) for the PDF's text layer and the mail's body.
-    // Unread, the fax goes as it would without OCR.
+    // [ocr]: the pages read for the PDF's text layer and the mail's body. Unread, the fax goes
+    // as it would without OCR.
     std::vector<imaging::PageWords> words;
-    if (has_pages && opt_.reading && !r.partner) {
-      if (auto text = opt_.reading->read(tiff)) {
-        words = std::move(text->words);
-        mo.page_lines = std::move(text->lines);
-        log("job " + std::to_string(job.id) + ": read " + std::to_string(text->pages_read) + " of " +
-            std::to_string(text->pages) + " page(s) in " + std::to_string(int(text->seconds * 1000)) + " ms" +
-            (text->note.empty() ? "" : " (" + text->note + ")"));
+    if (has_pages && text) {
+      if (*text) {
+        words = (*text)->words;
+        mo.page_lines = (*text)->lines;
+        log("job " + std::to_string(job.id) + ": read " + std::to_string((*text)->pages_read) + " of " +
+            std::to_string((*text)->pages) + " page(s) in " + std::to_string(int((*text)->seconds * 1000)) + " ms" +
+            ((*text)->note.empty() ? "" : " (" + (*text)->note + ")"));
       } else {
-        log("job " + std::to_string(job.id) + ": not read (" + text.error() + "); mailed without text");
+        log("job " + std::to_string(job.id) + ": not read (" + text->error() + "); mailed without text");
       }
     }
     if (has_pages && mo.attach_pdf) {
@@ -429,7 +449,7 @@ void OnRamp::route_and_compose(const queue::Job& job) {
       else log("job " + std::to_string(job.id) + ": " + event);
       done();
     });
-  });
+  }
 }
 
 void OnRamp::deliver(const queue::Delivery& d) {

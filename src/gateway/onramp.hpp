@@ -127,6 +127,8 @@ class OnRamp {
   struct Worker;
   void scan();
   void route_and_compose(const queue::Job& job);
+  void compose(const queue::Job& job, RouteResult r, const std::function<void()>& done,
+               const fb::Result<FaxText, std::string>* text);
   void deliver(const queue::Delivery& d);
   void delivered(const queue::Delivery& d, smtp::SendOutcome outcome);
   void maybe_finish(int64_t job_id);

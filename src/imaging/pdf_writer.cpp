@@ -84,20 +84,34 @@ Result<std::vector<CodedPage>> coded_pages(const std::string& path, bool& passth
   return pages;
 }
 
-// One UTF-8 word as a PDF string in WinAnsiEncoding ('?' for what it lacks), and its width in
-// ems of the font.
+// A character's advance in ems (MuPDF may throw: caught here, where no C++ object lives).
+float advance(fz_context* ctx, fz_font* font, int unicode) {
+  float a = 0.5f;
+  fz_var(a);
+  fz_try(ctx) { a = fz_advance_glyph(ctx, font, fz_encode_character(ctx, font, unicode), 0); }
+  fz_catch(ctx) { a = 0.5f; }
+  return a;
+}
+
+// One UTF-8 word as a PDF string in WinAnsiEncoding ('?' for what it lacks, and for bytes that
+// are not UTF-8), and its width in ems of the font.
 std::string winansi_string(fz_context* ctx, fz_font* font, const std::string& utf8, float& ems) {
   std::string out = "(";
   ems = 0;
   for (size_t i = 0; i < utf8.size();) {
-    unsigned char c = static_cast<unsigned char>(utf8[i]);
-    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    int u = n == 1 ? c : c & (0x7F >> n);
-    for (int k = 1; k < n; ++k) u = (i + size_t(k) < utf8.size()) ? (u << 6) | (utf8[i + k] & 0x3F) : '?';
-    i += size_t(n);
+    const unsigned char c = static_cast<unsigned char>(utf8[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    int u = '?';
+    bool valid = n > 0 && i + n <= utf8.size();
+    for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(utf8[i + k]) & 0xC0) == 0x80;
+    if (valid) {
+      u = n == 1 ? c : c & (0x7F >> n);
+      for (size_t k = 1; k < n; ++k) u = (u << 6) | (utf8[i + k] & 0x3F);
+    }
+    i += valid ? n : 1;
     int b = fz_windows_1252_from_unicode(u);
-    if (b <= 0 || (n == 1 && c >= 0x80)) b = '?';
-    ems += fz_advance_glyph(ctx, font, fz_encode_character(ctx, font, u > 0 && b != '?' ? u : '?'), 0);
+    if (b <= 0) b = u = '?';
+    ems += advance(ctx, font, u);
     if (b == '(' || b == ')' || b == '\\') {
       out += '\\';
       out += char(b);
@@ -112,11 +126,13 @@ std::string winansi_string(fz_context* ctx, fz_font* font, const std::string& ut
   return out + ")";
 }
 
-// The invisible words of a page's text layer, in its content stream (points, origin bottom left).
-void append_text_layer(fz_context* ctx, fz_buffer* contents, fz_font* font, const CodedPage& cp,
-                       const PageWords& words, float hpt) {
-  fz_append_string(ctx, contents, "BT 3 Tr\n");
+// A page's text layer: its invisible words as content-stream operators (points, origin bottom
+// left), built before the page's fz_try (no C++ object may live across a MuPDF throw).
+std::string text_layer(fz_context* ctx, fz_font* font, const CodedPage& cp, const PageWords& words) {
   const float sx = 72.0f / float(cp.xres), sy = 72.0f / float(cp.yres);
+  const float hpt = float(cp.rows) * sy;
+  std::string out = "BT 3 Tr\n";
+  char num[160];
   for (const auto& w : words) {
     if (w.text.empty() || w.text.size() > 200 || w.x1 <= w.x0 || w.y1 <= w.y0) continue;
     float ems = 0;
@@ -125,14 +141,15 @@ void append_text_layer(fz_context* ctx, fz_buffer* contents, fz_font* font, cons
     if (size <= 0 || ems <= 0) continue;
     const float scale = std::clamp(100.0f * width / (ems * size), 10.0f, 1000.0f);
     // The baseline a fifth of the box above its bottom (room for descenders).
-    fz_append_printf(ctx, contents, "/F0 %g Tf %g Tz 1 0 0 1 %g %g Tm %s Tj\n", size, scale, float(w.x0) * sx,
-                     hpt - float(w.y1) * sy + size * 0.2f, str.c_str());
+    std::snprintf(num, sizeof num, "/F0 %.2f Tf %.2f Tz 1 0 0 1 %.2f %.2f Tm ", size, scale, float(w.x0) * sx,
+                  hpt - float(w.y1) * sy + size * 0.2f);
+    out += num + str + " Tj\n";
   }
-  fz_append_string(ctx, contents, "ET\n");
+  return out + "ET\n";
 }
 
-bool add_page(fz_context* ctx, pdf_document* doc, const CodedPage& cp, const PageWords* words, pdf_obj* font_ref,
-              fz_font* font, std::string& err) {
+bool add_page(fz_context* ctx, pdf_document* doc, const CodedPage& cp, const std::string& layer, pdf_obj* font_ref,
+              std::string& err) {
   fz_compressed_buffer* cb = nullptr;
   fz_image* img = nullptr;
   pdf_obj* ref = nullptr;
@@ -170,10 +187,10 @@ bool add_page(fz_context* ctx, pdf_document* doc, const CodedPage& cp, const Pag
     pdf_dict_puts(ctx, xobj, "Im0", ref);
     contents = fz_new_buffer(ctx, 64);
     fz_append_printf(ctx, contents, "q %g 0 0 %g 0 0 cm /Im0 Do Q\n", wpt, hpt);
-    if (words && !words->empty() && font_ref) {
+    if (!layer.empty() && font_ref) {
       pdf_obj* fonts = pdf_dict_put_dict(ctx, res, PDF_NAME(Font), 1);
       pdf_dict_puts(ctx, fonts, "F0", font_ref);
-      append_text_layer(ctx, contents, font, cp, *words, hpt);
+      fz_append_data(ctx, contents, layer.data(), layer.size());
     }
     page = pdf_add_page(ctx, doc, fz_make_rect(0, 0, wpt, hpt), 0, res, contents);
     pdf_insert_page(ctx, doc, -1, page);
@@ -269,7 +286,9 @@ Status write_pdf_from_tiff(const std::string& tiff_path, const std::string& pdf_
   }
   for (size_t i = 0; i < pages->size(); ++i) {
     if (!ok) break;
-    ok = add_page(ctx, doc, (*pages)[i], i < text.size() ? &text[i] : nullptr, font_ref, font, err);
+    const std::string layer =
+        font_ref && i < text.size() && !text[i].empty() ? text_layer(ctx, font, (*pages)[i], text[i]) : std::string();
+    ok = add_page(ctx, doc, (*pages)[i], layer, font_ref, err);
   }
   pdf_drop_obj(ctx, font_ref);
   fz_drop_font(ctx, font);

@@ -127,6 +127,33 @@ std::string intro(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
   return s;
 }
 
+// The OCR section's entries, label and lines: each page read, a run of pages not read as one,
+// and what passes kMaxTextPages as one; none when no page has a line of text.
+std::vector<std::pair<std::string, std::vector<std::string>>> page_text(const FaxMailOptions& o) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  const auto& pl = o.page_lines;
+  if (std::none_of(pl.begin(), pl.end(), [](const auto& l) { return l && !l->empty(); })) return out;
+  auto range = [](size_t a, size_t b) {
+    return a == b ? "Page " + std::to_string(a + 1) : "Pages " + std::to_string(a + 1) + "-" + std::to_string(b + 1);
+  };
+  for (size_t p = 0; p < pl.size();) {
+    if (p == kMaxTextPages) {
+      out.push_back({range(p, pl.size() - 1), {"(not listed here)"}});
+      break;
+    }
+    if (!pl[p]) {
+      size_t q = p;
+      while (q + 1 < pl.size() && q + 1 < kMaxTextPages && !pl[q + 1]) ++q;
+      out.push_back({range(p, q), {"(not read)"}});
+      p = q + 1;
+      continue;
+    }
+    out.push_back({range(p, p), pl[p]->empty() ? std::vector<std::string>{"(no text)"} : *pl[p]});
+    ++p;
+  }
+  return out;
+}
+
 std::string text_body(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
   std::string s = intro(i, o) + "\n\n";
   size_t w = 0;
@@ -137,13 +164,11 @@ std::string text_body(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
     if (o.attach_pdf && o.attach_tiff) s += " as PDF and as TIFF.\n";
     else s += o.attach_pdf ? " as PDF.\n" : " as TIFF.\n";
   }
-  if (std::any_of(o.page_lines.begin(), o.page_lines.end(), [](const auto& l) { return !l.empty(); })) {
+  if (auto text = page_text(o); !text.empty()) {
     s += "\nThe first lines read from its pages (by OCR, which may misread):\n";
-    for (size_t p = 0; p < o.page_lines.size(); ++p) {
-      const std::string label = "Page " + std::to_string(p + 1) + ": ";
-      if (o.page_lines[p].empty()) s += "\n" + label + "(no text read)\n";
-      for (size_t k = 0; k < o.page_lines[p].size(); ++k)
-        s += (k == 0 ? "\n" + label : std::string(label.size(), ' ')) + o.page_lines[p][k] + "\n";
+    for (const auto& [label, lines] : text) {
+      const std::string head = label + ": ";
+      for (size_t k = 0; k < lines.size(); ++k) s += (k == 0 ? "\n" + head : std::string(head.size(), ' ')) + lines[k] + "\n";
     }
   }
   s += "\n-- \nfaxbridge\n";
@@ -157,12 +182,11 @@ std::string html_body(const ReceivedFaxInfo& i, const FaxMailOptions& o, bool wi
   for (const auto& [k, v] : facts(i))
     s += "<tr><th style=\"text-align:left; padding-right:1em\">" + html_escape(k) + "</th><td>" + html_escape(v) + "</td></tr>\n";
   s += "</table>\n";
-  if (std::any_of(o.page_lines.begin(), o.page_lines.end(), [](const auto& l) { return !l.empty(); })) {
+  if (auto text = page_text(o); !text.empty()) {
     s += "<p>The first lines read from its pages (by OCR, which may misread):</p>\n";
-    for (size_t p = 0; p < o.page_lines.size(); ++p) {
-      s += "<p><b>Page " + std::to_string(p + 1) + "</b><br>\n";
-      if (o.page_lines[p].empty()) s += "(no text read)";
-      for (size_t k = 0; k < o.page_lines[p].size(); ++k) s += (k ? "<br>\n" : "") + html_escape(o.page_lines[p][k]);
+    for (const auto& [label, lines] : text) {
+      s += "<p><b>" + html_escape(label) + "</b>";
+      for (const auto& l : lines) s += "<br>\n" + html_escape(l);
       s += "</p>\n";
     }
   }

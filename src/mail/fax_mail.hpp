@@ -66,9 +66,13 @@ struct FaxMailOptions {
   // Postmaster mode: why the fax came here.
   std::optional<std::string> postmaster_reason;
   // The first lines of text read from each page (OCR, issue 18), in the text and HTML bodies
-  // (not in partner mode, whose body the contract fixes); none: no such section.
-  std::vector<std::vector<std::string>> page_lines;
+  // (not in partner mode, whose body the contract fixes); nullopt for a page not read (in time);
+  // none: no such section. At most kMaxTextPages pages are listed; a run of unread pages is one
+  // line.
+  std::vector<std::optional<std::vector<std::string>>> page_lines;
 };
+
+inline constexpr size_t kMaxTextPages = 20;
 
 struct ComposeError {
   std::string message;  // names the file that could not be read

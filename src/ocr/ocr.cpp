@@ -25,8 +25,14 @@ struct Text {  // tesseract's new[]'d strings
   ~Text() { delete[] p; }
 };
 
-bool cancel_past_deadline(void* deadline, int) {
-  return std::chrono::steady_clock::now() >= *static_cast<std::chrono::steady_clock::time_point*>(deadline);
+struct Stop {
+  std::chrono::steady_clock::time_point deadline;
+  const std::atomic<bool>* cancel;
+};
+
+bool stop_now(void* stop, int) {
+  auto* s = static_cast<Stop*>(stop);
+  return std::chrono::steady_clock::now() >= s->deadline || (s->cancel && s->cancel->load());
 }
 
 }  // namespace
@@ -82,7 +88,10 @@ fb::Result<std::unique_ptr<Reader>, std::string> Reader::open(const std::vector<
 }
 
 fb::Result<PageText, std::string> Reader::read(const imaging::Page& page,
-                                               std::chrono::steady_clock::time_point deadline) {
+                                               std::chrono::steady_clock::time_point deadline,
+                                               const std::atomic<bool>* cancel) {
+  Stop stop{deadline, cancel};
+  if (stop_now(&stop, 0)) return std::string("the page was not read in time");
   const imaging::Bitmap& b = page.bitmap;
   if (b.width <= 0 || b.rows <= 0 || b.width > kMaxWidth || b.rows > kMaxRows || b.stride != (b.width + 7) / 8 ||
       b.bits.size() != size_t(b.stride) * size_t(b.rows)) {
@@ -117,10 +126,10 @@ fb::Result<PageText, std::string> Reader::read(const imaging::Page& page,
   api.SetImage(scaled.p);
   api.SetSourceResolution(int(target));
   tesseract::ETEXT_DESC monitor;
-  monitor.cancel = cancel_past_deadline;
-  monitor.cancel_this = &deadline;
+  monitor.cancel = stop_now;
+  monitor.cancel_this = &stop;
   const int rc = api.Recognize(&monitor);
-  if (std::chrono::steady_clock::now() >= deadline) {
+  if (stop_now(&stop, 0)) {
     api.Clear();
     return std::string("the page was not read in time");
   }
@@ -129,37 +138,39 @@ fb::Result<PageText, std::string> Reader::read(const imaging::Page& page,
     return std::string("tesseract could not read the page");
   }
   PageText out;
-  std::unique_ptr<tesseract::ResultIterator> it(api.GetIterator());
   int line = -1;
   std::string current;
   auto end_line = [&] {
     if (!current.empty()) out.lines.push_back(current);
     current.clear();
   };
-  if (it) {
-    do {
-      if (it->Empty(tesseract::RIL_WORD)) continue;
-      if (it->IsAtBeginningOf(tesseract::RIL_TEXTLINE) || line < 0) {
-        end_line();
-        ++line;
-      }
-      Text t{it->GetUTF8Text(tesseract::RIL_WORD)};
-      std::string w = trimmed(t.p);
-      if (w.empty()) continue;
-      int l = 0, top = 0, r = 0, bottom = 0;
-      if (!it->BoundingBox(tesseract::RIL_WORD, &l, &top, &r, &bottom)) continue;
-      if (out.words.size() >= kMaxWords) break;
-      Word word;
-      word.text = w;
-      word.x0 = std::clamp(int(float(l) / sx), 0, b.width - 1);
-      word.x1 = std::clamp(int(float(r) / sx + 0.999f), word.x0 + 1, b.width);
-      word.y0 = std::clamp(int(float(top) / sy), 0, b.rows - 1);
-      word.y1 = std::clamp(int(float(bottom) / sy + 0.999f), word.y0 + 1, b.rows);
-      word.confidence = it->Confidence(tesseract::RIL_WORD);
-      word.line = line;
-      current += (current.empty() ? "" : " ") + w;
-      out.words.push_back(std::move(word));
-    } while (it->Next(tesseract::RIL_WORD));
+  {  // (the iterator goes before Clear(), as tesseract asks)
+    std::unique_ptr<tesseract::ResultIterator> it(api.GetIterator());
+    if (it) {
+      do {
+        if (it->Empty(tesseract::RIL_WORD)) continue;
+        if (it->IsAtBeginningOf(tesseract::RIL_TEXTLINE) || line < 0) {
+          end_line();
+          ++line;
+        }
+        Text t{it->GetUTF8Text(tesseract::RIL_WORD)};
+        std::string w = trimmed(t.p);
+        if (w.empty()) continue;
+        int l = 0, top = 0, r = 0, bottom = 0;
+        if (!it->BoundingBox(tesseract::RIL_WORD, &l, &top, &r, &bottom)) continue;
+        if (out.words.size() >= kMaxWords) break;
+        Word word;
+        word.text = w;
+        word.x0 = std::clamp(int(float(l) / sx), 0, b.width - 1);
+        word.x1 = std::clamp(int(float(r) / sx + 0.999f), word.x0 + 1, b.width);
+        word.y0 = std::clamp(int(float(top) / sy), 0, b.rows - 1);
+        word.y1 = std::clamp(int(float(bottom) / sy + 0.999f), word.y0 + 1, b.rows);
+        word.confidence = it->Confidence(tesseract::RIL_WORD);
+        word.line = line;
+        current += (current.empty() ? "" : " ") + w;
+        out.words.push_back(std::move(word));
+      } while (it->Next(tesseract::RIL_WORD));
+    }
   }
   end_line();
   api.Clear();

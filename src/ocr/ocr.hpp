@@ -5,16 +5,19 @@
 // order. Used for searchable PDFs (pdf_writer.hpp's text layer) and the first lines of each page
 // in the mail's body, and for routing by the cover page.
 // Fax pages are 204 dpi across and 98 (standard), 196 (fine) or 391 (superfine) dpi down;
-// tesseract wants square pixels, so a standard page's rows are each read twice and a superfine
-// page's every other row is read; boxes come back in the page's pixels.
+// tesseract wants square pixels, and reads small print best near 400 dpi: the page is scaled
+// there as grey with linear interpolation (tesseract thresholds it again); boxes come back in
+// the page's pixels.
 // Languages: tesseract's traineddata names ("eng", "deu", "fra", "spa", ...), each installed
 // from Debian's tesseract-ocr-<lang>; open() names the one missing.
 // LIMITS: a page of at most kMaxWidth x kMaxRows (A3 at superfine); at most kMaxWords words are
-// kept. A deadline bounds each read: past it, tesseract is cancelled and the page counts as not
-// read (an error), never as a page with no text.
+// kept. A deadline bounds each read: past it (or once `cancel` is set), tesseract is cancelled
+// in its word loop and the page counts as not read (an error), never as a page with no text;
+// its layout analysis cannot be cancelled (a second or two for a fax page).
 // THREADS: a Reader is one tesseract instance: one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -51,7 +54,8 @@ class Reader {
 
   // The page's text, or why it could not be read (too large, past the deadline).
   [[nodiscard]] fb::Result<PageText, std::string> read(const imaging::Page& page,
-                                                       std::chrono::steady_clock::time_point deadline);
+                                                       std::chrono::steady_clock::time_point deadline,
+                                                       const std::atomic<bool>* cancel = nullptr);
 
  private:
   struct Impl;

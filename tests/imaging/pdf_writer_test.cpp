@@ -83,6 +83,62 @@ TEST_P(PdfPassThrough, CodedDataIsCopiedAndDecodesToTheSamePage) {
 
 INSTANTIATE_TEST_SUITE_P(Codings, PdfPassThrough, ::testing::Values(Coding::mh, Coding::mr, Coding::mmr));
 
+// The text of a PDF's page as MuPDF extracts it (a viewer's search, pdftotext alike).
+std::string pdf_text(const std::string& pdf, int page) {
+  fz_context* ctx = fz_new_context(nullptr, nullptr, FZ_STORE_DEFAULT);
+  fz_register_document_handlers(ctx);
+  std::string out;
+  fz_try(ctx) {
+    fz_document* doc = fz_open_document(ctx, pdf.c_str());
+    fz_buffer* buf = fz_new_buffer_from_page_number(ctx, doc, page, nullptr);
+    unsigned char* data = nullptr;
+    size_t n = fz_buffer_storage(ctx, buf, &data);
+    out.assign(reinterpret_cast<char*>(data), n);
+    fz_drop_buffer(ctx, buf);
+    fz_drop_document(ctx, doc);
+  }
+  fz_catch(ctx) { out = "error"; }
+  fz_drop_context(ctx);
+  return out;
+}
+
+// Searchable faxes (issue 18): the words go over the page as invisible text — extracted where
+// they are, in WinAnsi ('?' for what it lacks or for bytes that are not UTF-8) — and the page's
+// image is unchanged: the same coded data, the same pixels when rendered.
+TEST(PdfWriter, ATextLayerIsInvisibleSearchableAndLeavesTheImageAlone) {
+  Bitmap a(1728, 1100);
+  for (int y = 100; y < 130; ++y)
+    for (int x = 100; x < 700; ++x) a.set(x, y);
+  Pages pages{Page{a, 204, 98}, Page{Bitmap(1728, 1100), 204, 98}};
+  std::string tif = tmp_path("text.tif"), pdf = tmp_path("text.pdf");
+  ASSERT_TRUE(write_tiff_f(tif, pages, TiffWriteOptions{}).ok());
+  std::vector<PageWords> words = {{{"Invoice", 100, 100, 400, 130},
+                                   {"(4711)\\", 420, 100, 700, 130},
+                                   {"M\xC3\xBCller", 100, 200, 300, 230},
+                                   {"\xE6\x97\xA5\xC3" "A", 320, 200, 500, 230}}};
+  auto s = write_pdf_from_tiff(tif, pdf, words);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(pdf_image_stream(pdf, 0), raw_strip(tif, 0));
+  EXPECT_EQ(pdf_image_stream(pdf, 1), raw_strip(tif, 1));
+  const std::string text = pdf_text(pdf, 0);
+  EXPECT_NE(text.find("Invoice"), std::string::npos) << text;
+  EXPECT_NE(text.find("(4711)\\"), std::string::npos) << text;
+  EXPECT_NE(text.find("M\xC3\xBCller"), std::string::npos) << text;
+  EXPECT_NE(text.find("??A"), std::string::npos) << text;
+  EXPECT_LT(text.find("Invoice"), text.find("M\xC3\xBCller"));  // the first line first
+  EXPECT_EQ(pdf_text(pdf, 1).find_first_not_of(" \n"), std::string::npos);  // page 2: no words given
+  RenderOptions ro;
+  ro.resolution = Resolution::standard;  // the page's own
+  auto back = render_pdf(testdata::slurp(pdf), ro, "text.pdf");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_TRUE((*back)[0].bitmap == a) << "the text must not paint";
+  if (!::testing::Test::HasFailure()) {
+    fs::remove(tif);
+    fs::remove(pdf);
+  }
+}
+
 TEST(PdfWriter, MissingTiffIsAnError) {
   auto s = write_pdf_from_tiff("/nonexistent.tif", tmp_path("x.pdf"));
   ASSERT_FALSE(s.ok());

@@ -183,6 +183,39 @@ TEST_F(FaxMailTest, AttachmentsFollowTheRoute) {
   EXPECT_EQ(shape(g_mime_message_get_mime_part(p.msg)), "multipart/mixed[multipart/alternative[text/plain,text/html],image/tiff]");
 }
 
+// [ocr] (issue 18): each page's first lines in both bodies; a page read with no text, and a run of
+// pages not read in time, each said once; pages past kMaxTextPages not listed one by one.
+TEST_F(FaxMailTest, TheLinesReadFromEachPageAreInBothBodies) {
+  info.pages = 25;
+  opt.page_lines.resize(25);
+  opt.page_lines[0] = std::vector<std::string>{"INVOICE 4711", "To: Maria <Anders> & Co"};
+  opt.page_lines[1] = std::vector<std::string>{};
+  for (size_t i = 5; i < 25; ++i) opt.page_lines[i] = std::vector<std::string>{"page " + std::to_string(i + 1)};
+  auto m = compose_fax_mail(info, opt);
+  ASSERT_TRUE(m);
+  Parsed p;
+  parse(*m, p);
+  const std::string text = decoded(find_part(g_mime_message_get_mime_part(p.msg), "text/plain"));
+  EXPECT_NE(text.find("The first lines read from its pages (by OCR, which may misread):\n\n"
+                      "Page 1: INVOICE 4711\n"
+                      "        To: Maria <Anders> & Co\n\n"
+                      "Page 2: (no text)\n\n"
+                      "Pages 3-5: (not read)\n\n"
+                      "Page 6: page 6\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Page 20: page 20\n\nPages 21-25: (not listed here)\n"), std::string::npos) << text;
+  const std::string html = decoded(find_part(g_mime_message_get_mime_part(p.msg), "text/html"));
+  EXPECT_NE(html.find("<p><b>Page 1</b><br>\nINVOICE 4711<br>\nTo: Maria &lt;Anders&gt; &amp; Co</p>"),
+            std::string::npos)
+      << html;
+  // No page with a line of text: no section.
+  opt.page_lines = {std::vector<std::string>{}, std::nullopt};
+  auto none = compose_fax_mail(info, opt);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->find("read from its pages"), std::string::npos);
+}
+
 TEST_F(FaxMailTest, IncompleteFaxIsMarkedInSubjectBodyAndHeader) {
   info.complete = false;
   info.pages = 1;
