@@ -25,8 +25,10 @@ FaxReading::FaxReading(int max_delay_s, std::unique_ptr<ocr::Reader> reader)
 
 FaxReading::~FaxReading() { stop(); }
 
+void FaxReading::cancel() { stopping_ = true; }
+
 void FaxReading::stop() {
-  stopping_ = true;
+  cancel();
   thread_.join();
 }
 
@@ -36,8 +38,9 @@ void FaxReading::read(std::string tiff_path, std::chrono::steady_clock::time_poi
       niced_ = true;
       ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kConverterNice);
     }
-    done(stopping_ ? fb::Result<FaxText, std::string>(std::string("the node is stopping"))
-                   : read_now(tiff_path, deadline, lines));
+    auto text = stopping_ ? fb::Result<FaxText, std::string>(std::string("the node is stopping"))
+                          : read_now(tiff_path, deadline, lines);
+    done(std::move(text), stopping_.load());
   });
 }
 

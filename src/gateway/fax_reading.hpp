@@ -9,8 +9,10 @@
 // OpenMP threads, started from it, inherit it), so neither the OnRamp's deliveries nor the
 // calls' media threads wait behind it; one fax at a time, in the order asked. The reader (one
 // tesseract instance, slow to start) is kept for the next fax.
-// THREADS: read() from any thread; `done` runs on the reading thread. stop() cancels the read
-// under way and any queued (their `done` gets an error), and returns once the thread has ended.
+// THREADS: read() from any thread; `done` runs on the reading thread. cancel() (any thread,
+// returns at once) cancels the read under way and any queued: their `done` is told so
+// (`cancelled`), and the fax is to be read again at the next start rather than mailed without
+// text. stop() cancels and returns once the thread has ended (no `done` runs after it).
 #pragma once
 
 #include <atomic>
@@ -41,7 +43,7 @@ struct FaxText {
 
 class FaxReading {
  public:
-  using Done = std::function<void(fb::Result<FaxText, std::string>)>;
+  using Done = std::function<void(fb::Result<FaxText, std::string>, bool cancelled)>;
   // The languages must be installed: open() fails with the one missing.
   [[nodiscard]] static fb::Result<std::shared_ptr<FaxReading>, std::string> open(std::vector<std::string> languages,
                                                                                  int max_delay_s);
@@ -50,6 +52,7 @@ class FaxReading {
   // Reads the fax's pages (TIFF-F) until `deadline`, then calls `done` (the first `lines` lines
   // of each page). An unreadable file: an error (the fax goes without text).
   void read(std::string tiff_path, std::chrono::steady_clock::time_point deadline, Done done, size_t lines = 5);
+  void cancel();
   void stop();
 
  private:

@@ -126,6 +126,7 @@ OnRamp::OnRamp(asio::io_context& io, asio::any_io_executor store_exec, queue::Jo
 
 OnRamp::~OnRamp() {
   stopped_ = true;
+  if (opt_.reading) opt_.reading->stop();  // no reading's callback after this one is gone
   worker_->pool.join();
 }
 
@@ -157,7 +158,7 @@ void OnRamp::hold_deliveries() {
 
 void OnRamp::stop() {
   stopped_ = true;
-  if (opt_.reading) opt_.reading->stop();  // the read under way cancelled, its fax composed without text
+  if (opt_.reading) opt_.reading->cancel();  // the read under way cancelled: its fax is read at the next start
   timer_.cancel();
   hold_timer_.cancel();
 }
@@ -336,7 +337,8 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (opt_.reading && !r.partner && job.pages > 0 && fs::exists(tiff)) {
       const int64_t left = job.updated + opt_.reading->max_delay_s() - unix_now();
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(left, 0));
-      opt_.reading->read(tiff, deadline, [this, job, r, done](fb::Result<FaxText, std::string> text) {
+      opt_.reading->read(tiff, deadline, [this, job, r, done](fb::Result<FaxText, std::string> text, bool cancelled) {
+        if (cancelled) return done();  // stopping: read and mailed at the next start
         asio::post(worker_->pool, [this, job, r, done, text = std::move(text)] { compose(job, r, done, &text); });
       });
       return;
