@@ -83,8 +83,8 @@ def read_pbm(path):
     return w, h, data[i + 1:i + 1 + (w + 7) // 8 * h]
 
 
-def uncompressed_pages(path):
-    """Pages of a TIFF with Compression=1 as (width, rows, raster, photometric, fillorder)."""
+def tiff_directories(path):
+    """Each page of a TIFF as (tags, file bytes): tags maps a SHORT or LONG tag to its values."""
     with open(path, "rb") as f:
         d = f.read()
     end = "<" if d[:2] == b"II" else ">"
@@ -102,11 +102,31 @@ def uncompressed_pages(path):
             fmt = {3: "H", 4: "I"}.get(typ)
             if fmt:
                 tags[tag] = list(struct.unpack(end + fmt * cnt, raw[:struct.calcsize(fmt) * cnt]))
+        pages.append((tags, d))
+        (off,) = struct.unpack(end + "I", d[off + 2 + 12 * n: off + 6 + 12 * n])
+    return pages
+
+
+def uncompressed_pages(path):
+    """Pages of a TIFF with Compression=1 as (width, rows, raster, photometric, fillorder)."""
+    pages = []
+    for tags, d in tiff_directories(path):
         assert tags.get(259, [1])[0] == 1, "not uncompressed"
         raster = b"".join(d[o:o + c] for o, c in zip(tags[273], tags[279]))
         pages.append((tags[256][0], tags[257][0], raster, tags.get(262, [0])[0], tags.get(266, [1])[0]))
-        (off,) = struct.unpack(end + "I", d[off + 2 + 12 * n: off + 6 + 12 * n])
     return pages
+
+
+def raw_strips(path):
+    """Each page's coded data as the TIFF stores it (one strip a page), bit order MSB first."""
+    strips = []
+    for tags, d in tiff_directories(path):
+        assert len(tags[273]) == 1, "one strip a page"
+        strip = d[tags[273][0]:tags[273][0] + tags[279][0]]
+        if tags.get(266, [1])[0] == 2:
+            strip = bytes(int("{:08b}".format(b)[::-1], 2) for b in strip)
+        strips.append(strip)
+    return strips
 
 
 def received_tiff(node_dir, job_id):

@@ -5,7 +5,6 @@ a body holding each page's first lines. A page with nothing typed on it (only th
 sender adds) delivers with no more text than that line. A language not installed stops `serve`
 with its name."""
 import os
-import struct
 import subprocess
 
 import fbtest
@@ -27,30 +26,6 @@ Invoice 4711 pallets of copier paper, grade A
 Invoice 4712 toner cartridges, black and cyan
 Invoice 4713 delivery and handling charges
 """
-
-
-def raw_strips(path):
-    """Each page's coded data as the TIFF stores it (one strip a page), bit order MSB first."""
-    with open(path, "rb") as f:
-        data = f.read()
-    e = "<" if data[:2] == b"II" else ">"
-    (ifd,) = struct.unpack(e + "I", data[4:8])
-    pages = []
-    while ifd:
-        (n,) = struct.unpack(e + "H", data[ifd:ifd + 2])
-        tags = {}
-        for i in range(n):
-            tag, typ, count, value = struct.unpack(e + "HHI4s", data[ifd + 2 + 12 * i:ifd + 14 + 12 * i])
-            fmt = {3: "H", 4: "I"}.get(typ)
-            if fmt and count == 1:
-                tags[tag] = struct.unpack(e + fmt, value[:struct.calcsize(fmt)])[0]
-        assert tags.get(273) is not None and tags.get(279) is not None, "one strip a page"
-        strip = data[tags[273]:tags[273] + tags[279]]
-        if tags.get(266, 1) == 2:
-            strip = bytes(int("{:08b}".format(b)[::-1], 2) for b in strip)
-        pages.append(strip)
-        (ifd,) = struct.unpack(e + "I", data[ifd + 2 + 12 * n:ifd + 6 + 12 * n])
-    return pages
 
 
 class SearchableFaxTest(fbtest.TempDirTest):
@@ -94,7 +69,7 @@ class SearchableFaxTest(fbtest.TempDirTest):
         subprocess.run(["pdfimages", "-ccitt", self.path("fax.pdf"), self.path("img")], check=True)
         images = sorted(f for f in os.listdir(self.dir) if f.startswith("img-") and f.endswith(".ccitt"))
         self.assertEqual(len(images), 2, images)
-        received = raw_strips(fbtest.received_tiff(node.dir, inn["id"]))
+        received = fbtest.raw_strips(fbtest.received_tiff(node.dir, inn["id"]))
         for n, (name, strip) in enumerate(zip(images, received), 1):
             with open(self.path(name), "rb") as f:
                 self.assertEqual(f.read(), strip, "page %d's image is not the received data" % n)
