@@ -111,6 +111,14 @@ TEST(PdfWriter, ATextLayerIsInvisibleSearchableAndLeavesTheImageAlone) {
     for (int x = 100; x < 700; ++x) a.set(x, y);
   Pages pages{Page{a, 204, 98}, Page{Bitmap(1728, 1100), 204, 98}};
   std::string tif = tmp_path("text.tif"), pdf = tmp_path("text.pdf");
+  struct Remove {
+    std::string a, b;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove(a, ec);
+      fs::remove(b, ec);
+    }
+  } remove_at_end{tif, pdf};
   ASSERT_TRUE(write_tiff_f(tif, pages, TiffWriteOptions{}).ok());
   std::vector<PageWords> words = {{{"Invoice", 100, 100, 400, 130},
                                    {"(4711)\\", 420, 100, 700, 130},
@@ -133,10 +141,6 @@ TEST(PdfWriter, ATextLayerIsInvisibleSearchableAndLeavesTheImageAlone) {
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_EQ(back->size(), 2u);
   EXPECT_TRUE((*back)[0].bitmap == a) << "the text must not paint";
-  if (!::testing::Test::HasFailure()) {
-    fs::remove(tif);
-    fs::remove(pdf);
-  }
 }
 
 TEST(PdfWriter, MissingTiffIsAnError) {
