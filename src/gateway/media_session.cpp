@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <random>
 
 #include "gateway/media_thread.hpp"
 #include "gateway/page_writer.hpp"
@@ -27,6 +28,13 @@ uint64_t ntp_now() {
 
 }  // namespace
 
+PortRange::PortRange(int min, int max) : min_(min), max_(max), next_(min) {
+  if (max_ > min_) {
+    std::random_device rd;
+    next_ = min_ + int(rd() % unsigned(max_ - min_ + 1));
+  }
+}
+
 uint16_t PortRange::bind(udp::socket& s, const asio::ip::address& addr) {
   std::lock_guard lock(mu_);
   const int span = max_ - min_ + 1;
@@ -42,11 +50,14 @@ uint16_t PortRange::bind(udp::socket& s, const asio::ip::address& addr) {
 
 uint16_t PortRange::bind_pair(udp::socket& rtp, udp::socket& rtcp, const asio::ip::address& addr) {
   std::lock_guard lock(mu_);
-  const int span = max_ - min_ + 1;
-  for (int i = 0; i < span; i += 2) {
-    int port = next_ + (next_ % 2);
-    next_ = port + 2 > max_ ? min_ : port + 2;
-    if (port + 1 > max_) continue;
+  // The even ports whose next one is still in the range, each tried once from next_ on.
+  const int first = min_ + (min_ % 2);
+  const int last = (max_ - 1) - ((max_ - 1) % 2);
+  if (first > last) return 0;
+  const int pairs = (last - first) / 2 + 1;
+  int port = next_ + (next_ % 2);
+  if (port < first || port > last) port = first;
+  for (int i = 0; i < pairs; ++i, port = port + 2 > last ? first : port + 2) {
     std::error_code ec;
     rtp.bind(udp::endpoint(addr, uint16_t(port)), ec);
     if (ec) continue;
@@ -57,6 +68,7 @@ uint16_t PortRange::bind_pair(udp::socket& rtp, udp::socket& rtcp, const asio::i
       rtp.open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
       continue;
     }
+    next_ = port + 2 > last ? first : port + 2;
     return uint16_t(port);
   }
   return 0;
@@ -298,8 +310,11 @@ bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t
     return true;
   }
   // The SDP's own address always wins (any port: a NAT advertising its public address picks its
-  // own), also over a stranger that latched first.
+  // own), also over a stranger that latched first. Once the stream latched on a port of that
+  // address, only the SDP's own port moves it: another port of the same host is a stale stream
+  // (a call that used our port before, on a host that runs many calls) and is not heard.
   const bool from_sdp = from.address() == sdp_remote_.address();
+  if (from_sdp && latched_ && remote_.address() == sdp_remote_.address() && from != sdp_remote_) return false;
   if (!from_sdp) {
     // A stranger only before anything latched, and never the address a re-INVITE just replaced
     // (the offerer may go on sending from there until our answer reaches it).

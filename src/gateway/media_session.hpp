@@ -18,8 +18,8 @@
 // media is taken from the SDP's address or any such packet; the session then sends to the first
 // one's source, address and port, and hears only that source (a NAT that advertises its public
 // address still picks its own ports) — except that a packet from the SDP's own address always
-// wins, and a stranger never latches once something did, nor from the address a re-INVITE just
-// replaced. A peer whose RTP leaves from another port than the one it receives on (asymmetric
+// wins (once it latched on one of that address's ports, only the SDP's own port moves it), and a
+// stranger never latches once something did, nor from the address a re-INVITE just replaced. A peer whose RTP leaves from another port than the one it receives on (asymmetric
 // RTP) needs latching off (open(..., latch = false): a trunk's latch_media). A re-INVITE that
 // moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
 // from the latched address. A UDPTL stream the SDP moved starts its sequence anew.
@@ -66,7 +66,9 @@ inline constexpr int kDrainBatch = 16;  // datagrams per recvmmsg
 // Media ports handed out in turn from [min, max], shared by every media thread.
 class PortRange {
  public:
-  PortRange(int min, int max) : min_(min), max_(max), next_(min) {}
+  // The first port is drawn at random in the range, as Asterisk does: a restarted node, or
+  // another on the same host, does not take first the ports whose late packets may still arrive.
+  PortRange(int min, int max);
   // Binds `s` (opened) on `addr` at the next free port; 0 when every port is taken.
   uint16_t bind(asio::ip::udp::socket& s, const asio::ip::address& addr);
   // An even port for RTP in `rtp` and the next one for RTCP in `rtcp`; 0 when no pair is free.

@@ -3,6 +3,7 @@
 // then on sends there and hears only that source.
 #include "gateway/media_session.hpp"
 
+#include <set>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -128,6 +129,43 @@ TEST(MediaLatching, TheSdpsAddressFromAnotherPortLatchesThatPort) {
   (void)named.received(100ms);
   EXPECT_GT(real.received(300ms), 5);
   EXPECT_EQ(named.received(100ms), 0);
+  // Another port of that host (a stale stream: a call that had our port before) does not move
+  // it, nor is it answered.
+  Peer stale("127.0.0.2");
+  stale.rtp_to(lab.session->port(), 0, 2);
+  (void)real.received(200ms);
+  EXPECT_GT(real.received(300ms), 5);
+  EXPECT_EQ(stale.received(100ms), 0);
+  // The SDP's own port does.
+  named.rtp_to(lab.session->port(), 0, 3);
+  (void)named.received(200ms);
+  (void)real.received(100ms);
+  EXPECT_GT(named.received(300ms), 5);
+  EXPECT_EQ(real.received(100ms), 0);
+}
+
+TEST(MediaPorts, EachRangeStartsAtARandomPortAndStillFindsAFreeOne) {
+  // Five nodes on one host (or one restarted five times) do not all take the same first port.
+  asio::io_context io;
+  std::set<uint16_t> firsts;
+  for (int i = 0; i < 5; ++i) {
+    gateway::PortRange ports{42000, 42999};
+    udp::socket rtp(io, udp::v4()), rtcp(io, udp::v4());
+    const uint16_t p = ports.bind_pair(rtp, rtcp, asio::ip::make_address("127.0.0.1"));
+    ASSERT_NE(p, 0);
+    EXPECT_EQ(p % 2, 0);
+    EXPECT_GE(p, 42000);
+    EXPECT_LE(p, 42998);
+    EXPECT_EQ(rtcp.local_endpoint().port(), p + 1);
+    firsts.insert(p);
+  }
+  EXPECT_GT(firsts.size(), 1u);
+  // A range of one pair whose first draw is its odd port still binds the pair.
+  for (int i = 0; i < 10; ++i) {
+    gateway::PortRange one{42100, 42101};
+    udp::socket rtp(io, udp::v4()), rtcp(io, udp::v4());
+    EXPECT_EQ(one.bind_pair(rtp, rtcp, asio::ip::make_address("127.0.0.1")), 42100);
+  }
 }
 
 }  // namespace
