@@ -258,6 +258,7 @@ nlohmann::ordered_json job_object(const Job& j) {
   o["detected_by"] = or_null(j.detected_by);
   o["node"] = or_null(j.owner);  // the node that handled its last call (issue 17)
   if (j.direction == Direction::out) o["priority"] = j.priority;
+  else o["routed_by"] = or_null(j.routed_by);
   return o;
 }
 

@@ -179,6 +179,8 @@ struct Job {
   // Not dialled before this (NewMessage::not_before): retry_at once it is ready, and where its
   // retry policy's kill_after counts from.
   std::optional<int64_t> not_before;
+  // Inbound: how it was routed (set_routed_by); nullopt until its mail was composed.
+  std::optional<std::string> routed_by;
 };
 
 // One call attempt, either direction: what a fax service bills from (issue 6). Kept in the store
@@ -405,6 +407,9 @@ class JobStore {
   [[nodiscard]] virtual StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration) = 0;
   // What the last call carried and what made it a fax ("" leaves a field null).
   [[nodiscard]] virtual StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by) = 0;
+  // How an inbound fax was routed (INTERFACES.md routed_by: referral, subaddress, did, directory,
+  // ocr, barcode, default, postmaster), set as its mail is composed.
+  [[nodiscard]] virtual StoreStatus set_routed_by(int64_t id, std::string_view routed_by) = 0;
   // An inbound job made for a call that turned out to be a voice call and was transferred: it was
   // never a fax, and goes with its events. Only a job still receiving (else conflict).
   [[nodiscard]] virtual StoreStatus discard_inbound(int64_t id) = 0;

@@ -173,6 +173,10 @@ ALTER TABLE messages ADD COLUMN owner TEXT;
 ALTER TABLE messages ADD COLUMN lease_until BIGINT;
 ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
 )sql",
+    // v17: how an inbound fax was routed (INTERFACES.md routed_by).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN routed_by TEXT;
+)sql",
 };
 
 // The lock that makes one starting node create the schema while the others wait.

@@ -21,7 +21,7 @@ constexpr const char* kJobColumns =
     "id, message_id, direction, state, number, subaddress, caller, pages, pages_done, retry_at, error, "
     "notify, orcpt, recipient, created, updated, tries, dials, remote_ident, bad_rows, caller_name, referred_by, "
     "bit_rate, ecm, duration, outcome, reported, priority, sender, media, detected_by, owner, lease_until, attempt, "
-    "not_before";
+    "not_before, routed_by";
 
 
 StoreError invalid(const std::string& op, const std::string& why) {
@@ -89,6 +89,7 @@ Job read_job(const Stmt& s) {
   j.lease_until = s.opt_int64(32);
   j.attempt = s.int64(33);
   j.not_before = s.opt_int64(34);
+  j.routed_by = s.opt_text(35);
   return j;
 }
 
@@ -685,6 +686,15 @@ StoreStatus SqlJobStore::set_media(int64_t id, std::string_view media, std::stri
     if (!s) return s.error();
     auto opt = [](std::string_view v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
     return s->bind_opt_text(1, opt(media)).bind_opt_text(2, opt(detected_by)).bind_int(3, now()).bind_int(4, id).run();
+  });
+}
+
+StoreStatus SqlJobStore::set_routed_by(int64_t id, std::string_view routed_by) {
+  const std::string op = call("set_routed_by", id);
+  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
+    auto s = Stmt::prepare(*db_, "UPDATE jobs SET routed_by = ?1 WHERE id = ?2", op);
+    if (!s) return s.error();
+    return s->bind_text(1, std::string(routed_by)).bind_int(2, id).run();
   });
 }
 

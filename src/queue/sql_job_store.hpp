@@ -20,7 +20,7 @@
 namespace queue {
 
 // The schema both backends hold (SQLite's PRAGMA user_version, PostgreSQL's schema_version).
-inline constexpr int kSchemaVersion = 16;
+inline constexpr int kSchemaVersion = 17;
 
 class SqlJobStore : public JobStore {
  public:
@@ -42,6 +42,7 @@ class SqlJobStore : public JobStore {
   StoreStatus add_event(int64_t id, std::string_view text) override;
   StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration) override;
   StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by) override;
+  StoreStatus set_routed_by(int64_t id, std::string_view routed_by) override;
   StoreStatus discard_inbound(int64_t id) override;
   fb::Result<std::vector<Job>, StoreError> to_route(int64_t now, int limit) override;
   StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first,

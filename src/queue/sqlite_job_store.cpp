@@ -278,12 +278,17 @@ ALTER TABLE messages ADD COLUMN lease_until INTEGER;
 ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
 )sql";
 
+// v17 (issue 18): how an inbound fax was routed (INTERFACES.md routed_by).
+constexpr const char* kSchemaV17 = R"sql(
+ALTER TABLE jobs ADD COLUMN routed_by TEXT;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1. Append steps; never edit a released one.
 constexpr std::array<const char*, kSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
                                                                  kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8,
                                                                  kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12,
                                                                  kSchemaV13, kSchemaV14, kSchemaV15,
-                                                                 kSchemaV16};
+                                                                 kSchemaV16, kSchemaV17};
 
 
 fb::Result<int64_t, StoreError> query_int(sqlite3* db, const char* sql, const std::string& op) {

@@ -73,7 +73,7 @@ class PgNodeTest(fbtest.TempDirTest):
         rows = self.pg.psql("fax", "SELECT direction, state, owner FROM jobs ORDER BY id")
         self.assertEqual(rows, [["out", "done", "n1"], ["in", "done", "n1"]])
         self.assertEqual(self.pg.psql("fax", "SELECT kind, state FROM deliveries"), [["postmaster", "done"]])
-        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["16"]])
+        self.assertEqual(self.pg.psql("fax", "SELECT version FROM schema_version"), [["17"]])
         maildir = os.path.join(n.dir, "var", "mail", "postmaster@localhost", "new")
         [mail] = os.listdir(maildir)
         with open(os.path.join(maildir, mail), "rb") as f:

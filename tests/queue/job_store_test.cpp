@@ -565,7 +565,7 @@ TEST_P(JobStoreTest, JsonOfAnInboundJobHasNulls) {
             R"({"id":1,"direction":"in","state":"receiving","number":"+15550100","caller":"+33140000000",)"
             R"("pages":0,"pages_done":0,"retry_at":null,"error":null,"message_id":null,"subaddress":null,)"
             R"("created":"2026-11-22T16:30:00Z","updated":"2026-11-22T16:30:00Z","remote_ident":null,"bad_rows":0,)"
-            R"("media":null,"detected_by":null,"node":null})");
+            R"("media":null,"detected_by":null,"node":null,"routed_by":null})");
   EXPECT_EQ(queue::to_json(std::vector<queue::Job>{}), "[]");
   auto list = queue::to_json(*s->jobs());
   EXPECT_EQ(list.front(), '[');
@@ -643,6 +643,17 @@ TEST_P(JobStoreTest, MediaAndWhatMadeItAFaxAreKept) {
   ASSERT_TRUE(s->set_media(id, "pcma", ""));
   EXPECT_FALSE(s->job(id)->detected_by);
   EXPECT_EQ(s->set_media(999, "t38", "offer").error().code, queue::StoreErrc::not_found);
+}
+
+TEST_P(JobStoreTest, HowAnInboundFaxWasRoutedIsKeptAndShown) {
+  auto s = open_store();
+  auto id = s->create_inbound({"+15550100", std::nullopt, ""});
+  ASSERT_TRUE(id);
+  EXPECT_FALSE(s->job(*id)->routed_by);
+  ASSERT_TRUE(s->set_routed_by(*id, "ocr"));
+  EXPECT_EQ(s->job(*id)->routed_by, "ocr");
+  EXPECT_NE(queue::to_json(*s->job(*id)).find(R"("routed_by":"ocr")"), std::string::npos);
+  EXPECT_EQ(s->set_routed_by(999, "did").error().code, queue::StoreErrc::not_found);
 }
 
 TEST_P(JobStoreTest, AVoiceCallsJobIsDiscardedOnlyWhileReceiving) {

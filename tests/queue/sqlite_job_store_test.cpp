@@ -161,7 +161,7 @@ TEST_F(SqliteJobStoreTest, AVersion1DatabaseIsMigrated) {
     sql_scalar(db_path(), sql);
   for (const char* col : {"remote_ident", "bad_rows", "caller_name", "referred_by", "bit_rate", "ecm", "duration",
                           "outcome", "reported", "priority", "sender", "media", "detected_by", "owner", "lease_until",
-                          "attempt", "not_before"})
+                          "attempt", "not_before", "routed_by"})
     sql_scalar(db_path(), std::string("ALTER TABLE jobs DROP COLUMN ") + col);
   for (const char* col : {"body_8bit", "smtputf8", "owner", "lease_until"})
     sql_scalar(db_path(), std::string("ALTER TABLE messages DROP COLUMN ") + col);
