@@ -117,6 +117,8 @@ mailbox = "fax@localhost"                # a string or a list of addresses
 attach = ["pdf", "tiff"]
 # voice_uri = "sip:voicemail@pbx.example.com"  # shared voice/fax number: a call with no fax sign within
 #                                        #   [fax] detect_s is transferred here by REFER
+# ocr = true                             # central number: route by the cover page's addressee or barcode
+# ocr_copy = false                       # also mail a fax routed so to this route's mailboxes
 
 # [ldap]  uri = "ldap://127.0.0.1:389"  base = "..."  filter = "(facsimileTelephoneNumber=%s)"
 #         mail_attribute = "mail"  allow_attribute = "..."   # directory routing for DIDs no [[route]] matches
@@ -416,6 +418,12 @@ std::optional<std::string> check_ldap_uri(std::string_view v) {
   if (v.empty() || v.starts_with("ldap://") || v.starts_with("ldaps://") || v.starts_with("ldapi://"))
     return std::nullopt;
   return must_be("an ldap://, ldaps:// or ldapi:// URI", v);
+}
+
+// An RFC 4515 filter in parentheses, without %s (it is not asked about one number).
+std::optional<std::string> check_people_filter(std::string_view v) {
+  if (v.size() >= 3 && v.front() == '(' && v.back() == ')' && !has_control(v)) return std::nullopt;
+  return must_be("an LDAP filter in parentheses", v);
 }
 
 std::optional<std::string> check_ldap_filter(std::string_view v) {
@@ -794,6 +802,8 @@ void read_route(Table t, std::vector<Route>& routes) {
   t.list("mailbox", r.mailbox, check_mail_address, Shape::string_or_list);
   t.choice_list<Attach>("attach", r.attach, kAttachments);
   t.str("voice_uri", r.voice_uri, check_optional_sip_uri);
+  t.flag("ocr", r.ocr);
+  t.flag("ocr_copy", r.ocr_copy);
   t.finish();
   routes.push_back(std::move(r));
 }
@@ -836,6 +846,7 @@ void read_ldap(Table t, Ldap& l) {
   t.str("uri", l.uri, check_ldap_uri);
   t.str("base", l.base, check_one_line);
   t.str("filter", l.filter, check_ldap_filter);
+  t.str("people_filter", l.people_filter, check_people_filter);
   t.str("mail_attribute", l.mail_attribute, check_one_line);
   t.str("allow_attribute", l.allow_attribute, check_one_line);
   t.str("bind_dn", l.bind_dn, check_one_line);
@@ -1040,8 +1051,13 @@ void validate_ldap(const std::optional<Ldap>& l, Errors& e) {
   together(e, "ldap.bind_dn", l->bind_dn, "ldap.bind_password", l->bind_password);
 }
 
-void validate_ocr(const std::optional<Ocr>& o, Errors& e) {
+void validate_ocr(const std::optional<Ocr>& o, const std::vector<Route>& routes, Errors& e) {
   if (o && o->languages.empty()) e.fail("ocr.languages must name at least one language");
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const std::string at = "route[" + std::to_string(i) + "]";
+    if (routes[i].ocr && !o) e.fail(at + ".ocr: reading cover pages needs an [ocr] section");
+    if (routes[i].ocr_copy && !routes[i].ocr) e.fail(at + ".ocr_copy needs ocr = true");
+  }
 }
 
 void validate_delivery(const Delivery& d, Errors& e) {
@@ -1074,7 +1090,7 @@ void validate(const Config& c, Errors& e) {
   validate_trunks(c.trunks, e);
   validate_routes(c.routes, e);
   validate_ldap(c.ldap, e);
-  validate_ocr(c.ocr, e);
+  validate_ocr(c.ocr, c.routes, e);
   validate_delivery(c.delivery, e);
 }
 

@@ -60,6 +60,9 @@
 //              address or a non-empty list of them); attach ["pdf", "tiff"] (a non-empty subset, in order);
 //              voice_uri "" (sip: or sips:; a did or default route only: its number is shared by voice
 //              and fax, and an audio call with no fax sign within fax.detect_s is transferred there).
+//              ocr false (a central number: each fax is routed by the addressee read from its cover
+//              page, or a barcode on it; needs [ocr]); ocr_copy false (with ocr: a fax routed so
+//              is also mailed to this route's mailboxes).
 //              A DID or subaddress may be routed only once, and there is at most one default route.
 //   [ldap]     optional: uri (required, ldap://, ldaps:// or ldapi://); base (required); filter
 //              "(facsimileTelephoneNumber=%s)" (must contain %s); mail_attribute "mail"; allow_attribute ""
@@ -248,6 +251,8 @@ struct Route {
   std::vector<std::string> mailbox;
   std::vector<Attach> attach = {Attach::pdf, Attach::tiff};
   std::string voice_uri;  // "": a fax-only number
+  bool ocr = false;       // a central number: its faxes are routed by their cover page (issue 18)
+  bool ocr_copy = false;  // and a fax routed so is copied to this route's mailboxes
 };
 
 struct Ldap {
@@ -261,6 +266,7 @@ struct Ldap {
   int timeout_s = 5;          // per directory operation
   int cache_s = 60;           // how long an answer is reused
   int retry_s = 60;           // a directory that was down is asked again after this long
+  std::string people_filter = "(mail=*)";  // the people a central number's cover page may name
 };
 
 struct Reject {

@@ -277,6 +277,8 @@ std::vector<gateway::RouteRule> route_rules(const config::Config& cfg) {
     rule.mailboxes = r.mailbox;
     rule.pdf = std::find(r.attach.begin(), r.attach.end(), config::Attach::pdf) != r.attach.end();
     rule.tiff = std::find(r.attach.begin(), r.attach.end(), config::Attach::tiff) != r.attach.end();
+    rule.ocr = r.ocr;
+    rule.ocr_copy = r.ocr_copy;
     rules.push_back(std::move(rule));
   }
   return rules;
@@ -286,7 +288,10 @@ gateway::OnRampOptions onramp_options(const config::Config& cfg, std::shared_ptr
                                       const Secrets& secrets) {
   gateway::OnRampOptions o;
   o.routes = route_rules(cfg);
-  if (ldap) o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
+  if (ldap) {
+    o.directory = [ldap](const std::string& n) { return ldap->lookup(n); };
+    o.people = [ldap] { return ldap->people(); };
+  }
   o.partner_domains = cfg.exchange.recipient_domains;
   if (cfg.ldap) o.route_retry_s = cfg.ldap->retry_s;
   o.missed_notices_per_caller_per_hour = cfg.fax.missed_notices_per_caller_per_hour;
@@ -1188,6 +1193,7 @@ int run(config::Config cfg, Reloader reloader) {
     lo.bind_password = cfg.ldap->bind_password;
     lo.timeout_s = cfg.ldap->timeout_s;
     lo.cache_s = cfg.ldap->cache_s;
+    lo.people_filter = cfg.ldap->people_filter;
     ldap = std::make_shared<gateway::LdapDirectory>(lo);
   }
   gateway::OnRampOptions ro = onramp_options(cfg, ldap, where.secrets);

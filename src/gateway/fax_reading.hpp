@@ -27,6 +27,7 @@
 
 #include "core/result.hpp"
 #include "imaging/pdf_writer.hpp"
+#include "ocr/barcode.hpp"
 #include "ocr/ocr.hpp"
 
 namespace gateway {
@@ -39,6 +40,11 @@ struct FaxText {
   int pages_read = 0;  // read before the deadline
   double seconds = 0;
   std::string note;  // why some page has no text ("" when every page was read)
+  // With read(..., cover = true): page 1 as read (nullopt: not read in time) with its barcodes
+  // (read first, even when its text is not), and its resolution (cover_routing.hpp).
+  std::optional<ocr::PageText> cover;
+  std::vector<ocr::Barcode> barcodes;
+  int cover_xres = 204, cover_yres = 196;
 };
 
 class FaxReading {
@@ -51,14 +57,16 @@ class FaxReading {
   int max_delay_s() const { return max_delay_s_; }
   // Reads the fax's pages (TIFF-F) until `deadline`, then calls `done` (the first `lines` lines
   // of each page). An unreadable file: an error (the fax goes without text).
-  void read(std::string tiff_path, std::chrono::steady_clock::time_point deadline, Done done, size_t lines = 5);
+  // `cover`: page 1's words and barcodes are kept for routing by the cover page.
+  void read(std::string tiff_path, std::chrono::steady_clock::time_point deadline, Done done, size_t lines = 5,
+            bool cover = false);
   void cancel();
   void stop();
 
  private:
   FaxReading(int max_delay_s, std::unique_ptr<ocr::Reader> reader);
   fb::Result<FaxText, std::string> read_now(const std::string& tiff_path,
-                                            std::chrono::steady_clock::time_point deadline, size_t lines);
+                                            std::chrono::steady_clock::time_point deadline, size_t lines, bool cover);
 
   int max_delay_s_;
   std::unique_ptr<ocr::Reader> reader_;  // the reading thread's

@@ -3,6 +3,7 @@
 #define LDAP_DEPRECATED 0
 #include <ldap.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -119,6 +120,70 @@ DirectoryAnswer LdapDirectory::query(const std::string& number) {
   }
   ldap_msgfree(res);
   return a;
+}
+
+fb::Result<std::vector<Addressee>, std::string> LdapDirectory::people() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now < people_until_) return people_;
+  auto found = search_people();
+  if (!found) {
+    // One retry on a fresh connection: the server may have closed an idle one.
+    disconnect();
+    found = search_people();
+  }
+  if (!found) return found.error();
+  people_ = std::move(*found);
+  people_until_ = now + std::chrono::seconds(std::max(opt_.cache_s, 60));
+  return people_;
+}
+
+fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people() {
+  if (auto e = connect(); !e.empty()) return e;
+  std::string cn = "cn", given = "givenName", sn = "sn", tel = "telephoneNumber", fax = "facsimileTelephoneNumber";
+  std::string mail_attr = opt_.mail_attribute, allow_attr = opt_.allow_attribute;
+  char* attrs[8] = {cn.data(), given.data(), sn.data(), tel.data(), fax.data(), mail_attr.data(),
+                    allow_attr.empty() ? nullptr : allow_attr.data(), nullptr};
+  timeval tv{opt_.timeout_s, 0};
+  LDAPMessage* res = nullptr;
+  int rc = ldap_search_ext_s(ld_, opt_.base.c_str(), LDAP_SCOPE_SUBTREE, opt_.people_filter.c_str(), attrs, 0, nullptr,
+                             nullptr, &tv, kMaxPeople, &res);
+  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+    if (res) ldap_msgfree(res);
+    if (rc == LDAP_NO_SUCH_OBJECT) return std::vector<Addressee>{};
+    disconnect();
+    return "search " + opt_.people_filter + " failed: " + ldap_err2string(rc);
+  }
+  std::vector<Addressee> out;
+  for (LDAPMessage* e = ldap_first_entry(ld_, res); e; e = ldap_next_entry(ld_, e)) {
+    auto values = [&](const std::string& attr) {
+      std::vector<std::string> v;
+      if (berval** vals = ldap_get_values_len(ld_, e, attr.c_str())) {
+        for (size_t i = 0; vals[i] && v.size() < 8; ++i) v.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
+        ldap_value_free_len(vals);
+      }
+      return v;
+    };
+    if (!allow_attr.empty()) {
+      auto allow = values(allow_attr);
+      if (allow.empty() || (allow[0] != "TRUE" && allow[0] != "true" && allow[0] != "1" && allow[0] != "yes")) continue;
+    }
+    Addressee a;
+    a.mails = values(mail_attr);
+    a.mails.erase(std::remove_if(a.mails.begin(), a.mails.end(), [](const std::string& m) { return !plausible_mailbox(m); }),
+                  a.mails.end());
+    if (a.mails.empty()) continue;
+    auto first = [](const std::vector<std::string>& v) { return v.empty() ? std::string() : v.front(); };
+    a.name = first(values(cn));
+    a.given = first(values(given));
+    a.surname = first(values(sn));
+    if (a.name.empty()) a.name = a.given.empty() ? a.surname : a.given + " " + a.surname;
+    a.numbers = values(tel);
+    for (auto& f : values(fax)) a.numbers.push_back(std::move(f));
+    out.push_back(std::move(a));
+  }
+  ldap_msgfree(res);
+  return out;
 }
 
 }  // namespace gateway

@@ -9,6 +9,11 @@
 //   - mail_attribute present → found; absent → not found;
 //   - no entry → not found; the server unreachable, a timeout, a bind or search error →
 //     unavailable (router.hpp: the fax waits and is routed again later).
+// PEOPLE (routing by the cover page, cover_routing.hpp): every entry under base that matches
+// people_filter, with cn, givenName, sn, the mail attribute, telephoneNumber and
+// facsimileTelephoneNumber; an entry that allow_attribute does not allow, or with no mail, is
+// left out. The list is kept cache_s seconds (at least 60). LIMITS: kMaxPeople entries (the
+// server's size limit may be lower: then the list is what it gave).
 // CACHE: found / not found / not allowed answers are kept cache_s seconds; unavailable is never
 // cached. THREADS: blocking calls (each bounded by timeout_s): used from the OnRamp's worker thread
 // only; one connection, re-opened after an error.
@@ -19,6 +24,8 @@
 #include <mutex>
 #include <string>
 
+#include "core/result.hpp"
+#include "gateway/cover_routing.hpp"
 #include "gateway/router.hpp"
 
 typedef struct ldap LDAP;
@@ -30,7 +37,10 @@ struct LdapOptions {
   std::string bind_dn, bind_password;
   int timeout_s = 5;
   int cache_s = 60;
+  std::string people_filter = "(mail=*)";
 };
+
+inline constexpr int kMaxPeople = 20000;
 
 class LdapDirectory {
  public:
@@ -40,6 +50,8 @@ class LdapDirectory {
   LdapDirectory& operator=(const LdapDirectory&) = delete;
 
   DirectoryAnswer lookup(const std::string& number);
+  // The people a cover page may name, or why the directory cannot say now.
+  fb::Result<std::vector<Addressee>, std::string> people();
 
  private:
   DirectoryAnswer query(const std::string& number);
@@ -50,6 +62,9 @@ class LdapDirectory {
   LDAP* ld_ = nullptr;
   std::mutex mu_;
   std::map<std::string, std::pair<DirectoryAnswer, std::chrono::steady_clock::time_point>> cache_;
+  fb::Result<std::vector<Addressee>, std::string> search_people();
+  std::vector<Addressee> people_;
+  std::chrono::steady_clock::time_point people_until_{};
 };
 
 // RFC 4515 §3: *, (, ), \ and NUL as \XX.

@@ -337,14 +337,84 @@ void OnRamp::route_and_compose(const queue::Job& job) {
     if (opt_.reading && !r.partner && job.pages > 0 && fs::exists(tiff)) {
       const int64_t left = job.updated + opt_.reading->max_delay_s() - unix_now();
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(left, 0));
-      opt_.reading->read(tiff, deadline, [this, job, r, done](fb::Result<FaxText, std::string> text, bool cancelled) {
-        if (cancelled) return done();  // stopping: read and mailed at the next start
-        asio::post(worker_->pool, [this, job, r, done, text = std::move(text)] { compose(job, r, done, &text); });
-      });
+      const bool cover = r.read_cover && r.kind == RouteResult::mailboxes;
+      opt_.reading->read(
+          tiff, deadline,
+          [this, job, r, done](fb::Result<FaxText, std::string> text, bool cancelled) {
+            if (cancelled) return done();  // stopping: read and mailed at the next start
+            asio::post(worker_->pool, [this, job, r, done, text = std::move(text)]() mutable {
+              if (r.read_cover && r.kind == RouteResult::mailboxes) r = route_by_cover(job, std::move(r), text);
+              compose(job, r, done, &text);
+            });
+          },
+          5, cover);
       return;
     }
     compose(job, r, done, nullptr);
   });
+}
+
+// A worker thread. A central number's fax: to the addressee its cover page names, when sure
+// (cover_routing.hpp); else to the route's own mailboxes, with why and the candidates.
+RouteResult OnRamp::route_by_cover(const queue::Job& job, RouteResult central,
+                                   const fb::Result<FaxText, std::string>& text) {
+  std::vector<Addressee> people;
+  std::string directory_note;
+  if (opt_.people) {
+    if (auto p = opt_.people()) people = std::move(*p);
+    else directory_note = "the directory could not be read (" + p.error() + ")";
+  }
+  for (const auto& rule : *routes_.get()) {
+    if (rule.is_default || rule.mailboxes.empty()) continue;
+    Addressee a;
+    a.name = rule.did.empty() ? "route subaddress " + rule.subaddress : "route " + rule.did;
+    a.mails = rule.mailboxes;
+    if (!rule.did.empty()) {
+      a.numbers = {rule.did};
+      a.keys.push_back(rule.did);
+    }
+    if (!rule.subaddress.empty()) a.keys.push_back(rule.subaddress);
+    people.push_back(std::move(a));
+  }
+  CoverPage page;
+  if (text && (*text).cover) {
+    page.text = *(*text).cover;
+    page.read = true;
+  }
+  if (text) {
+    page.barcodes = (*text).barcodes;
+    page.xres = (*text).cover_xres;
+    page.yres = (*text).cover_yres;
+  }
+  const CoverDecision d = decide_cover(page, people);
+  char score[16];
+  if (d.chosen) {
+    const Addressee& a = people[*d.chosen];
+    std::snprintf(score, sizeof score, "%.2f", d.score);
+    RouteResult r = central;
+    r.to = {a.mails.front()};
+    if (central.copy_to_central)
+      for (const auto& m : central.to)
+        if (std::find(r.to.begin(), r.to.end(), m) == r.to.end()) r.to.push_back(m);
+    r.by = d.by;
+    r.how = (d.by == "barcode" ? "barcode \"" + d.matched + "\" on the cover page"
+                               : "OCR: read \"" + d.matched + "\" on the cover page (score " + score + ")") +
+            ", matched " + a.name + " <" + a.mails.front() + ">" +
+            (central.copy_to_central ? "; copy to " + central.how : "");
+    return r;
+  }
+  std::string candidates;
+  for (const auto& c : d.candidates) {
+    std::snprintf(score, sizeof score, "%.2f", c.score);
+    const Addressee& a = people[c.index];
+    candidates += (candidates.empty() ? "" : ", ") + a.name + " <" + a.mails.front() + "> (" + score + ")";
+  }
+  std::string why = !text ? "the fax could not be read (" + text.error() + ")" : d.why;
+  if (!directory_note.empty()) why += "; " + directory_note;
+  central.how += " (central number; not routed by its cover page: " + why +
+                 (candidates.empty() ? "" : "; candidates: " + candidates) + ")";
+  log("job " + std::to_string(job.id) + ": cover page: " + why + (candidates.empty() ? "" : "; candidates: " + candidates));
+  return central;
 }
 
 // A worker thread. The mail of a routed fax, durably in the spool, then its deliveries.
@@ -363,6 +433,7 @@ void OnRamp::compose(const queue::Job& job, RouteResult r, const std::function<v
     mo.attach_pdf = r.pdf && !r.partner;
     if (r.partner) mo.partner_context = r.partner->context;
     if (r.kind == RouteResult::postmaster) mo.postmaster_reason = r.reason;
+    if (!r.partner && r.kind != RouteResult::postmaster) mo.routing = r.how;
     const std::string pdf = spool_.dir() + "/out/" + std::to_string(job.id) + ".pdf";
     std::string problem;
     // [ocr]: the pages read for the PDF's text layer and the mail's body. Unread, the fax goes
@@ -398,7 +469,9 @@ void OnRamp::compose(const queue::Job& job, RouteResult r, const std::function<v
       mo.postmaster_reason = "the received fax could not be attached: " + problem;
       mo.tiff_path.clear();
       mo.partner_context.reset();
+      mo.routing.clear();
       r.kind = RouteResult::postmaster;
+      r.by = "postmaster";
       r.to = mo.to;
       mail = mail::compose_fax_mail(info, mo);
     }
@@ -430,7 +503,7 @@ void OnRamp::compose(const queue::Job& job, RouteResult r, const std::function<v
                                                            : "routed by " + r.how + " to ") +
                         join(r.to) + (problem.empty() ? "" : "; " + problem);
     const bool to_mailboxes = r.kind != RouteResult::postmaster;
-    asio::post(store_exec_, [this, job, ds, event, done, to_mailboxes, to = r.to] {
+    asio::post(store_exec_, [this, job, ds, event, done, to_mailboxes, to = r.to, by = r.by] {
       std::vector<queue::WebhookTarget> hooks;
       if (to_mailboxes && opt_.webhook_targets) {
         auto t = opt_.webhook_targets(to);
@@ -441,6 +514,7 @@ void OnRamp::compose(const queue::Job& job, RouteResult r, const std::function<v
         }
         hooks = std::move(*t);
       }
+      if (!by.empty()) queue::logged(store_.set_routed_by(job.id, by));
       // The mail, for whichever node leads next (a store that shares documents), then its rows.
       if (auto sh = queue::share_document(store_, spool_.dir(), ds.front().mail_path); !sh) {
         log("job " + std::to_string(job.id) + ": " + sh.error().message);

@@ -5,7 +5,10 @@
 // mail/smtp_client.hpp (delivery), ../shared/specs/exchange-um-partner.md.
 // LIFE OF A RECEIVED FAX (an inbound job in state delivering, its TIFF in <spool>/in/<job>.tif):
 //   1. route: router.hpp decides the mailboxes; a directory that is down sets the job's retry_at
-//      (route_retry_s) and it is routed again then; nothing is lost meanwhile;
+//      (route_retry_s) and it is routed again then; nothing is lost meanwhile. A central number
+//      ([[route]] ocr) has its fax read first (within [ocr] max_delay_s), and cover_routing.hpp
+//      picks the addressee among the people (`people`) and the [[route]]s; not sure: the route's
+//      own mailboxes, with the candidates named in the mail;
 //   2. compose: the mail is written durably to <spool>/out/<job>.eml (its Message-ID derives
 //      from the job, so composing again after a crash gives the same id), then ONE store
 //      transaction adds a delivery per mailbox;
@@ -45,6 +48,7 @@
 #include <asio.hpp>
 
 #include "core/reloadable.hpp"
+#include "gateway/cover_routing.hpp"
 #include "gateway/fax_reading.hpp"
 #include "gateway/hourly_counts.hpp"
 #include "gateway/report.hpp"
@@ -74,6 +78,9 @@ struct OnRampOptions {
   int lease_s = 30;
   std::vector<RouteRule> routes;
   Directory directory;  // empty: no directory routing
+  // The people a central number's cover page may name ([ldap], cover_routing.hpp); empty: the
+  // [[route]]s only.
+  std::function<fb::Result<std::vector<Addressee>, std::string>()> people;
   std::vector<std::string> partner_domains;  // [exchange] recipient_domains (router.hpp)
   std::string from = "fax@fax.localhost";
   std::string postmaster = "postmaster@localhost";
@@ -127,6 +134,7 @@ class OnRamp {
   struct Worker;
   void scan();
   void route_and_compose(const queue::Job& job);
+  RouteResult route_by_cover(const queue::Job& job, RouteResult central, const fb::Result<FaxText, std::string>& text);
   void compose(const queue::Job& job, RouteResult r, const std::function<void()>& done,
                const fb::Result<FaxText, std::string>* text);
   void deliver(const queue::Delivery& d);

@@ -53,11 +53,12 @@ RouteResult to_postmaster(const std::string& postmaster, std::string reason) {
   r.kind = RouteResult::postmaster;
   r.to = {postmaster};
   r.how = "postmaster";
+  r.by = "postmaster";
   r.reason = std::move(reason);
   return r;
 }
 
-RouteResult from_rule(const RouteRule& rule, std::string how, const std::string& postmaster) {
+RouteResult from_rule(const RouteRule& rule, std::string how, std::string by, const std::string& postmaster) {
   auto boxes = valid(rule.mailboxes);
   if (boxes.empty()) return to_postmaster(postmaster, how + " routes to no valid mailbox");
   RouteResult r;
@@ -66,6 +67,9 @@ RouteResult from_rule(const RouteRule& rule, std::string how, const std::string&
   r.pdf = rule.pdf;
   r.tiff = rule.tiff;
   r.how = std::move(how);
+  r.by = std::move(by);
+  r.read_cover = rule.ocr;
+  r.copy_to_central = rule.ocr_copy;
   return r;
 }
 
@@ -151,6 +155,7 @@ RouteResult route(const std::vector<RouteRule>& rules, const InboundFax& fax, co
       r.pdf = false;
       r.tiff = true;
       r.how = "Exchange UM referral from " + p->server;
+      r.by = "referral";
       r.partner = std::move(*p);
       return r;
     }
@@ -158,11 +163,11 @@ RouteResult route(const std::vector<RouteRule>& rules, const InboundFax& fax, co
   if (fax.subaddress && !fax.subaddress->empty()) {
     for (const auto& rule : rules) {
       if (!rule.subaddress.empty() && rule.subaddress == *fax.subaddress)
-        return from_rule(rule, "subaddress " + *fax.subaddress, postmaster);
+        return from_rule(rule, "subaddress " + *fax.subaddress, "subaddress", postmaster);
     }
   }
   for (const auto& rule : rules) {
-    if (!rule.did.empty() && rule.did == fax.did) return from_rule(rule, "DID " + fax.did, postmaster);
+    if (!rule.did.empty() && rule.did == fax.did) return from_rule(rule, "DID " + fax.did, "did", postmaster);
   }
   if (directory) {
     std::vector<std::string> keys = {fax.did};
@@ -176,6 +181,7 @@ RouteResult route(const std::vector<RouteRule>& rules, const InboundFax& fax, co
             r.kind = RouteResult::mailboxes;
             r.to = {a.mailbox};
             r.how = "directory entry for " + key;
+            r.by = "directory";
             return r;
           }
           return to_postmaster(postmaster, "the directory entry for " + key + " has no valid mail address");
@@ -194,7 +200,7 @@ RouteResult route(const std::vector<RouteRule>& rules, const InboundFax& fax, co
     }
   }
   for (const auto& rule : rules) {
-    if (rule.is_default) return from_rule(rule, "default route", postmaster);
+    if (rule.is_default) return from_rule(rule, "default route", "default", postmaster);
   }
   std::string why = "no route for the called number " + (fax.did.empty() ? std::string("(none)") : fax.did);
   if (fax.subaddress && !fax.subaddress->empty()) why += " or the subaddress " + *fax.subaddress;

@@ -36,6 +36,8 @@ struct RouteRule {
   std::vector<std::string> mailboxes;
   bool pdf = true;
   bool tiff = true;
+  bool ocr = false;       // a central number: its faxes are routed by reading their cover page
+  bool ocr_copy = false;  // and its mailboxes get a copy of a fax routed so
 };
 
 // What the directory says of a number.
@@ -67,6 +69,9 @@ struct RouteResult {
   bool pdf = true, tiff = true;             // what to attach
   std::optional<PartnerReferral> partner;   // partner mode (kind == mailboxes, one address)
   std::string how;                          // "DID +15550100", "subaddress 42", "directory", ...
+  std::string by;                           // INTERFACES.md routed_by: did, subaddress, referral, ...
+  bool read_cover = false;                  // the rule is a central number's ([[route]] ocr)
+  bool copy_to_central = false;             // ([[route]] ocr_copy)
   std::string reason;                       // postmaster: why; later: why not now
 };
 

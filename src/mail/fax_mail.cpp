@@ -154,11 +154,19 @@ std::vector<std::pair<std::string, std::vector<std::string>>> page_text(const Fa
   return out;
 }
 
+// The facts of the fax, and how it was routed when the OnRamp says.
+std::vector<std::pair<std::string, std::string>> facts_and_routing(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
+  auto rows = facts(i);
+  if (!o.routing.empty()) rows.push_back({"Routed by", o.routing});
+  return rows;
+}
+
 std::string text_body(const ReceivedFaxInfo& i, const FaxMailOptions& o) {
   std::string s = intro(i, o) + "\n\n";
+  const auto rows = facts_and_routing(i, o);
   size_t w = 0;
-  for (const auto& [k, v] : facts(i)) w = std::max(w, k.size());
-  for (const auto& [k, v] : facts(i)) s += k + ":" + std::string(w + 2 - k.size(), ' ') + v + "\n";
+  for (const auto& [k, v] : rows) w = std::max(w, k.size());
+  for (const auto& [k, v] : rows) s += k + ":" + std::string(w + 2 - k.size(), ' ') + v + "\n";
   if (i.pages > 0 && (o.attach_pdf || o.attach_tiff)) {
     s += "\nThe fax is attached";
     if (o.attach_pdf && o.attach_tiff) s += " as PDF and as TIFF.\n";
@@ -179,7 +187,7 @@ std::string html_body(const ReceivedFaxInfo& i, const FaxMailOptions& o, bool wi
   std::string s =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Fax</title></head>\n"
       "<body style=\"font-family: sans-serif\">\n<p>" + html_escape(intro(i, o)) + "</p>\n<table>\n";
-  for (const auto& [k, v] : facts(i))
+  for (const auto& [k, v] : facts_and_routing(i, o))
     s += "<tr><th style=\"text-align:left; padding-right:1em\">" + html_escape(k) + "</th><td>" + html_escape(v) + "</td></tr>\n";
   s += "</table>\n";
   if (auto text = page_text(o); !text.empty()) {

@@ -70,6 +70,9 @@ struct FaxMailOptions {
   // none: no such section. At most kMaxTextPages pages are listed; a run of unread pages is one
   // line.
   std::vector<std::optional<std::vector<std::string>>> page_lines;
+  // How the fax was routed, for the reader (the fax secretary's audit trail, issue 18): a row
+  // "Routed by" in both bodies ("DID +15550100", "OCR: ..."); "": none (not in partner mode).
+  std::string routing;
 };
 
 inline constexpr size_t kMaxTextPages = 20;

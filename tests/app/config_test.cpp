@@ -418,6 +418,18 @@ TEST(Override, Retry) {
   EXPECT_EQ(c.retry.kill_after_s, 2592000);
 }
 
+TEST(Override, ACentralNumberRoutedByItsCoverPage) {
+  auto c = load(
+      "[[route]]\ndid = \"+15550100\"\nmailbox = \"central@example.com\"\nocr = true\nocr_copy = true\n"
+      "[ocr]\n[ldap]\nuri = \"ldap://127.0.0.1\"\nbase = \"dc=x\"\npeople_filter = \"(objectClass=person)\"\n");
+  EXPECT_TRUE(c.routes.at(0).ocr);
+  EXPECT_TRUE(c.routes.at(0).ocr_copy);
+  EXPECT_EQ(c.ldap->people_filter, "(objectClass=person)");
+  EXPECT_EQ(load("[ldap]\nuri = \"ldap://127.0.0.1\"\nbase = \"dc=x\"\n").ldap->people_filter, "(mail=*)");
+  EXPECT_NE(error_of("[ldap]\nuri = \"ldap://h\"\nbase = \"dc=x\"\npeople_filter = \"mail=*\"\n").find("ldap.people_filter"),
+            std::string::npos);
+}
+
 TEST(Override, RoutesOfEachKind) {
   Config c = load(R"toml(
 [[route]]
@@ -947,6 +959,10 @@ INSTANTIATE_TEST_SUITE_P(
                   kF + "trunk[0].username and trunk[0].password must be set together"},
         ErrorCase{"RegisterNeedsUser", std::string(kTrunk) + "register = true\n",
                   kF + "trunk[0].register = true needs trunk[0].username"},
+        ErrorCase{"OcrRouteNeedsOcr", "[[route]]\ndid = \"+1\"\nmailbox = \"a@b\"\nocr = true\n",
+                  kF + "route[0].ocr: reading cover pages needs an [ocr] section"},
+        ErrorCase{"OcrCopyNeedsOcr", "[[route]]\ndid = \"+1\"\nmailbox = \"a@b\"\nocr_copy = true\n",
+                  kF + "route[0].ocr_copy needs ocr = true"},
         ErrorCase{"RouteNoKind", "[[route]]\nmailbox = \"a@b\"\n",
                   kF + "route[0] must have exactly one of did, subaddress or default = true"},
         ErrorCase{"RouteDefaultFalseIsNoKind", "[[route]]\ndefault = false\nmailbox = \"a@b\"\n",

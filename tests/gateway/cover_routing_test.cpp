@@ -1,0 +1,188 @@
+// The addressee of a cover page: fields found next to their labels in the words tesseract gives
+// (boxes and line numbers), matched against a directory with two people of one surname, and the
+// decisions that must not misroute.
+#include "gateway/cover_routing.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using gateway::Addressee;
+using gateway::CoverPage;
+using gateway::decide_cover;
+
+// A page of lines as tesseract would give them: words 20 px a character, a space of 20 px between
+// words, 30 px high; "|" in a line stands for a wide gap (a second column).
+ocr::PageText page(const std::vector<std::string>& lines) {
+  ocr::PageText t;
+  for (size_t n = 0; n < lines.size(); ++n) {
+    int x = 100;
+    const int y = 100 + int(n) * 60;
+    std::string word;
+    auto flush = [&] {
+      if (word.empty()) return;
+      t.words.push_back({word, x, y, x + 20 * int(word.size()), y + 30, 90, int(n)});
+      x += 20 * int(word.size()) + 20;
+      word.clear();
+    };
+    for (char c : lines[n]) {
+      if (c == ' ') flush();
+      else if (c == '|') {
+        flush();
+        x += 400;
+      } else word += c;
+    }
+    flush();
+    t.lines.push_back(lines[n]);
+  }
+  return t;
+}
+
+std::vector<Addressee> directory() {
+  return {
+      {"Anna Schmidt", "Anna", "Schmidt", {"anna.schmidt@example.com"}, {"+49 30 1234 4711"}, {}},
+      {"Peter Schmidt", "Peter", "Schmidt", {"peter.schmidt@example.com"}, {"+49 30 1234 4712"}, {}},
+      {"José García López", "José", "García López", {"jose.garcia@example.com"}, {"+34 91 555 0199"}, {}},
+      {"Françoise Dubois", "Françoise", "Dubois", {"f.dubois@example.com"}, {"+33 1 5555 0123"}, {}},
+      {"Carol Martin", "Carol", "Martin", {"carol@example.com"}, {"+1 555 0123"}, {}},
+      {"route +15550177", "", "", {"sales@example.com"}, {"+15550177"}, {"+15550177", "42"}},
+  };
+}
+
+gateway::CoverDecision decide(const std::vector<std::string>& lines, std::vector<ocr::Barcode> codes = {}) {
+  CoverPage p;
+  p.text = page(lines);
+  p.read = true;
+  p.barcodes = std::move(codes);
+  return decide_cover(p, directory());
+}
+
+TEST(CoverFields, AreTheWordsAfterALabelUpToTheNextLabelOrAWideGap) {
+  EXPECT_EQ(gateway::addressee_fields(page({"FAX COVER SHEET", "To: Anna Schmidt | From: John Doe", "Pages: 1"})),
+            std::vector<std::string>{"Anna Schmidt"});
+  EXPECT_EQ(gateway::addressee_fields(page({"An: Frau Anna Schmidt Fax: +49 30 1234 0"})),
+            std::vector<std::string>{"Frau Anna Schmidt"});
+  // The label alone on its line: the next line is the field; a colon of its own; no colon at
+  // the start of a line; "À" and "Para".
+  EXPECT_EQ(gateway::addressee_fields(page({"TO:", "Peter Schmidt", "Accounting"})), std::vector<std::string>{"Peter Schmidt"});
+  EXPECT_EQ(gateway::addressee_fields(page({"Attn : Carol Martin"})), std::vector<std::string>{"Carol Martin"});
+  EXPECT_EQ(gateway::addressee_fields(page({"Attention Carol Martin"})), std::vector<std::string>{"Carol Martin"});
+  EXPECT_EQ(gateway::addressee_fields(page({"À : Françoise Dubois"})), std::vector<std::string>{"Françoise Dubois"});
+  EXPECT_EQ(gateway::addressee_fields(page({"Para: José García López"})), std::vector<std::string>{"José García López"});
+  EXPECT_EQ(gateway::addressee_fields(page({"To:Anna Schmidt"})), std::vector<std::string>{"Anna Schmidt"});
+  // A table: the label's cell, then the value's far to the right.
+  EXPECT_EQ(gateway::addressee_fields(page({"An: | | | Herrn Hans Müller", "Von: | | | Ken Sato"})),
+            std::vector<std::string>{"Herrn Hans Müller"});
+  EXPECT_EQ(gateway::addressee_fields(page({"À l'attention de : Mme Dubois"})), std::vector<std::string>{"Mme Dubois"});
+  EXPECT_EQ(gateway::addressee_fields(page({"z. Hd.: Herrn Schmidt"})), std::vector<std::string>{"Herrn Schmidt"});
+  // Prose is not a label: "to" inside a line, "Para" without a colon.
+  EXPECT_TRUE(gateway::addressee_fields(page({"Please send this to Anna Schmidt", "Para más información"})).empty());
+}
+
+TEST(CoverRouting, AFullNameRoutesToItsPersonEvenWithOcrSlips) {
+  auto d = decide({"To: Anna Schmidt"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 0u);
+  EXPECT_EQ(d.by, "ocr");
+  EXPECT_EQ(d.matched, "Anna Schmidt");
+  EXPECT_GE(d.score, 0.99);
+  // "rn" for "m", accents lost, upper case, surname first.
+  d = decide({"TO: Mr. Peter Schrnidt"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 1u);
+  d = decide({"Para: Sr. JOSE GARCIA LOPEZ"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 2u);
+  d = decide({"À: Dubois, Francoise"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 3u);
+  d = decide({"Attn: C. Martin"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 4u);
+}
+
+TEST(CoverRouting, AnAddressAnExtensionOrANumberRoutes) {
+  auto d = decide({"To: anna.schmidt @ example.com"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 0u);
+  d = decide({"To: Ext. 4712"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 1u);
+  d = decide({"Attn: x0199"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 2u);
+  d = decide({"To: +1 555 0123"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 4u);
+}
+
+TEST(CoverRouting, WhenInDoubtNobodyButTheCandidatesAreNamed) {
+  // Two Schmidts: the surname alone could be either.
+  auto d = decide({"To: Herr Schmidt"});
+  EXPECT_FALSE(d.chosen);
+  ASSERT_EQ(d.candidates.size(), 2u);
+  EXPECT_NE(d.why.find("could be any of 2 people"), std::string::npos) << d.why;
+  // A Schmidt who is neither: not routed; both named.
+  d = decide({"To: Klaus Schmidt"});
+  EXPECT_FALSE(d.chosen);
+  EXPECT_EQ(d.candidates.size(), 2u);
+  // Nobody of that name.
+  d = decide({"To: Laura Martinez"});
+  EXPECT_FALSE(d.chosen);
+  EXPECT_TRUE(d.candidates.empty());
+  EXPECT_NE(d.why.find("is no one in the directory"), std::string::npos) << d.why;
+  // No label at all; the sender's own name does not count.
+  d = decide({"Invoice 2026-114", "From: Anna Schmidt"});
+  EXPECT_FALSE(d.chosen);
+  EXPECT_NE(d.why.find("no addressee line"), std::string::npos) << d.why;
+  // Two fields naming two people.
+  d = decide({"To: Anna Schmidt", "Attn: Carol Martin"});
+  EXPECT_FALSE(d.chosen);
+  ASSERT_GE(d.candidates.size(), 2u);
+  EXPECT_EQ(d.candidates[0].index + d.candidates[1].index, 0u + 4u);
+  // A number that only ends like someone's: "+1 555 0123" is Carol's, not "+33 1 5555 0123".
+  d = decide({"To: +33 1 4444 555 0123"});
+  EXPECT_FALSE(d.chosen);
+  // A unique surname alone routes.
+  d = decide({"Attn: Mme Dubois"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 3u);
+}
+
+TEST(CoverRouting, ABarcodeOfAKnownAddressOrRouteKeyRoutesAndAnUnknownAddressNever) {
+  auto d = decide({"garbled"}, {{"QR-Code", "mailto:Peter.Schmidt@example.com"}});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 1u);
+  EXPECT_EQ(d.by, "barcode");
+  d = decide({}, {{"CODE-128", "route:42"}});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 5u);
+  d = decide({}, {{"CODE-128", "+1 555 0177"}});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 5u);
+  // An address nobody has: not a relay; the text still decides.
+  d = decide({"To: Carol Martin"}, {{"QR-Code", "victim@elsewhere.example"}});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(d.by, "ocr");
+  EXPECT_EQ(*d.chosen, 4u);
+  // Two codes for two people: not by code.
+  d = decide({}, {{"QR-Code", "anna.schmidt@example.com"}, {"QR-Code", "carol@example.com"}});
+  EXPECT_FALSE(d.chosen);
+}
+
+TEST(CoverRouting, APageNotReadIsNotRouted) {
+  CoverPage p;
+  auto d = decide_cover(p, directory());
+  EXPECT_FALSE(d.chosen);
+  EXPECT_EQ(d.why, "the cover page was not read in time");
+}
+
+TEST(CoverRouting, FoldsAccentsCaseAndOcrSlips) {
+  EXPECT_EQ(gateway::fold_name("Müller"), "muller");
+  EXPECT_EQ(gateway::fold_name("STRAßE"), "strasse");
+  EXPECT_EQ(gateway::fold_name("Schrnidt"), gateway::fold_name("Schmidt"));
+  EXPECT_EQ(gateway::fold_name("J0sé"), "jose");
+  EXPECT_EQ(gateway::fold_name("\xff\xfe"), "");
+}
+
+}  // namespace
