@@ -113,11 +113,17 @@ fb::Result<PageText, std::string> Reader::read(const imaging::Page& page,
   pixSetAll(grey.p);  // white
   l_uint32* data = pixGetData(grey.p);
   const int wpl = pixGetWpl(grey.p);
+  // A line's speckle (a black pixel with no black neighbour) is left out: tesseract reads it as
+  // punctuation, and it breaks up the words around it. (A full stop or an i's dot is larger.)
+  auto black = [&](int x, int y) { return x >= 0 && y >= 0 && x < b.width && y < b.rows && b.get(x, y); };
   for (int y = 0; y < b.rows; ++y) {
     const uint8_t* src = b.row(y);
     l_uint32* line = data + size_t(y) * size_t(wpl);
     for (int x = 0; x < b.width; ++x) {
-      if (src[x >> 3] & (0x80 >> (x & 7))) SET_DATA_BYTE(line, x, 0);
+      if (!(src[x >> 3] & (0x80 >> (x & 7)))) continue;
+      const bool alone = !black(x - 1, y - 1) && !black(x, y - 1) && !black(x + 1, y - 1) && !black(x - 1, y) &&
+                         !black(x + 1, y) && !black(x - 1, y + 1) && !black(x, y + 1) && !black(x + 1, y + 1);
+      if (!alone) SET_DATA_BYTE(line, x, 0);
     }
   }
   PixPtr scaled{pixScaleGrayLI(grey.p, sx, sy)};

@@ -7,7 +7,7 @@
 // Fax pages are 204 dpi across and 98 (standard), 196 (fine) or 391 (superfine) dpi down;
 // tesseract wants square pixels, and reads small print best near 400 dpi: the page is scaled
 // there as grey with linear interpolation (tesseract thresholds it again); boxes come back in
-// the page's pixels.
+// the page's pixels. A lone black pixel (a line's speckle) is left out first.
 // Languages: tesseract's traineddata names ("eng", "deu", "fra", "spa", ...), each installed
 // from Debian's tesseract-ocr-<lang>; open() names the one missing.
 // LIMITS: a page of at most kMaxWidth x kMaxRows (A3 at superfine); at most kMaxWords words are
