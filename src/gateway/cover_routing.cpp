@@ -95,6 +95,7 @@ const std::set<std::string> kTitles = {"herrn", "mr",   "mrs",  "ms",    "miss",
 struct LineWord {
   std::string text;
   int x0, x1;
+  int y0 = 0, y1 = 0;
 };
 
 struct Line {
@@ -111,7 +112,7 @@ std::vector<Line> lines_of(const ocr::PageText& text, int xres, int yres) {
     std::vector<int> heights;
     Line l;
     for (const auto* w : ws) {
-      l.words.push_back({w->text, w->x0, w->x1});
+      l.words.push_back({w->text, w->x0, w->x1, w->y0, w->y1});
       heights.push_back(w->y1 - w->y0);
     }
     std::nth_element(heights.begin(), heights.begin() + long(heights.size() / 2), heights.end());
@@ -136,13 +137,14 @@ Label label_at(const std::vector<LineWord>& words, size_t i, bool line_start) {
   for (size_t n = 1; n <= 3 && i + n <= words.size(); ++n) {
     std::string joined;
     for (size_t k = i; k < i + n; ++k) joined += words[k].text;
-    const auto colon = joined.find(':');
+    // (";" is how a colon often reads at standard resolution.)
+    const auto colon = joined.find_first_of(":;");
     std::string head = colon == std::string::npos ? joined : joined.substr(0, colon);
     std::string rest = colon == std::string::npos ? "" : joined.substr(colon + 1);
     // The colon as a word of its own after the label.
     bool has_colon = colon != std::string::npos;
     size_t used = n;
-    if (!has_colon && i + n < words.size() && words[i + n].text == ":") {
+    if (!has_colon && i + n < words.size() && (words[i + n].text == ":" || words[i + n].text == ";")) {
       has_colon = true;
       ++used;
     }
@@ -205,6 +207,22 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
       // The value: next to its label, or in the next cell of a table whose row the label starts.
       if (j < words.size() && (i == 0 || words[j].x0 - words[j - 1].x1 <= lines[li].gap * 2))
         collect(words, j, lines[li].gap);
+      // Nothing after it on its line: tesseract may have read a table's columns as blocks of
+      // their own; the words level with the label to its right (from any line) are its row.
+      if (field.empty() && j >= words.size()) {
+        const LineWord& last = words[j - 1];
+        const int ly0 = words[i].y0, ly1 = last.y1, lh = std::max(1, ly1 - ly0);
+        std::vector<LineWord> row;
+        for (size_t lk = 0; lk < lines.size(); ++lk) {
+          if (lk == li) continue;
+          for (const auto& w : lines[lk].words) {
+            const int overlap = std::min(ly1, w.y1) - std::max(ly0, w.y0);
+            if (w.x0 > last.x1 && overlap * 2 >= std::min(lh, std::max(1, w.y1 - w.y0))) row.push_back(w);
+          }
+        }
+        std::sort(row.begin(), row.end(), [](const LineWord& a, const LineWord& b) { return a.x0 < b.x0; });
+        collect(row, 0, lines[li].gap);
+      }
       if (field.empty() && li + 1 < lines.size()) collect(lines[li + 1].words, 0, lines[li + 1].gap);
       if (!field.empty()) fields.push_back(field);
     }

@@ -10,7 +10,8 @@
 // ADDRESSEE FIELDS: a label of up to three words ("To", "Attn", "Attention", "For", "Recipient",
 // "An", "Empfänger", "z. Hd.", "À"/"A", "À l'attention de", "Destinataire", "Para",
 // "Destinatario", "Atención", ...) at the
-// start of a line or after a wide gap, with its colon (the colon may be missing only for a label
+// start of a line or after a wide gap, with its colon (or ";", as a colon often reads at standard
+// resolution; the colon may be missing only for a label
 // that is the line's first word and not a common word), then the words after it on its line (the
 // next cell of a table row the label starts, however far) up to a label of another kind ("From",
 // "Von", "De", "Fax", "Date", ...) or a gap wider than three times the line's height; when nothing

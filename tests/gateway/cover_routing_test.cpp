@@ -70,6 +70,19 @@ TEST(CoverFields, AreTheWordsAfterALabelUpToTheNextLabelOrAWideGap) {
   EXPECT_EQ(gateway::addressee_fields(page({"À : Françoise Dubois"})), std::vector<std::string>{"Françoise Dubois"});
   EXPECT_EQ(gateway::addressee_fields(page({"Para: José García López"})), std::vector<std::string>{"José García López"});
   EXPECT_EQ(gateway::addressee_fields(page({"To:Anna Schmidt"})), std::vector<std::string>{"Anna Schmidt"});
+  EXPECT_EQ(gateway::addressee_fields(page({"An; Emma Johnson", "Von; Ken Sato"})), std::vector<std::string>{"Emma Johnson"});
+  // A table read column by column: the label's column first, the values' after it, level with
+  // their labels.
+  {
+    ocr::PageText t = page({"To:", "From:", "Anna Schmidt", "Ken Sato"});
+    for (auto& w : t.words) {
+      if (w.line >= 2) {  // the value column: right of the labels, on their rows
+        w.x0 += 600, w.x1 += 600;
+        w.y0 -= 120, w.y1 -= 120;
+      }
+    }
+    EXPECT_EQ(gateway::addressee_fields(t), std::vector<std::string>{"Anna Schmidt"});
+  }
   // A table: the label's cell, then the value's far to the right.
   EXPECT_EQ(gateway::addressee_fields(page({"An: | | | Herrn Hans Müller", "Von: | | | Ken Sato"})),
             std::vector<std::string>{"Herrn Hans Müller"});
