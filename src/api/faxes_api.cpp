@@ -209,10 +209,18 @@ asio::awaitable<Response> submit_fax(queue::JobStore* store, Submitter submit, R
 
 // A fax's detail (INTERFACES.md): the job object, then `attempts` (its calls, oldest first),
 // `page_results` (each page of the document, or each page received: its rows and bad rows as
-// T.30 reported them when it went, and its state: sent, not_sent, received) and `webhooks`.
+// T.30 reported them when it went, and its state: sent, not_sent, received), `webhooks`, and for
+// a received fax `routing`: how it was routed, as its mail says (what was read on its cover page
+// and the score, or the candidates; null before it was routed).
 std::string detail_json(const queue::Job& job, const std::vector<queue::AccountingRecord>& calls,
-                        const std::vector<queue::WebhookEvent>& hooks) {
+                        const std::vector<queue::WebhookEvent>& hooks, const std::vector<queue::Event>& events) {
   nlohmann::json j = nlohmann::json::parse(queue::to_json(job));
+  if (job.direction == queue::Direction::in) {
+    nlohmann::json routing = nullptr;  // the OnRamp's event, the latest (a fax routed again after a crash)
+    for (const auto& e : events)
+      if (e.text.starts_with("routed by ") || e.text.starts_with("to the postmaster (")) routing = e.text;
+    j["routing"] = std::move(routing);
+  }
   nlohmann::json attempts = nlohmann::json::array();
   std::map<int, queue::AccountingRecord::Page> went;  // page -> its latest result
   int previous = 0;  // pages confirmed before this call (outbound records are cumulative)
@@ -446,7 +454,9 @@ asio::awaitable<Response> route(queue::JobStore* store, asio::any_io_executor st
   if (!hooks) co_return fail(503, hooks.error().message);
   auto calls = store->calls(*id);
   if (!calls) co_return fail(503, calls.error().message);
-  co_return Response{200, detail_json(*job, *calls, *hooks) + "\n"};
+  auto events = store->events(*id);
+  if (!events) co_return fail(503, events.error().message);
+  co_return Response{200, detail_json(*job, *calls, *hooks, *events) + "\n"};
 }
 
 }  // namespace

@@ -53,6 +53,8 @@ std::string_view openapi_json() {
           "detected_by": {"type": ["string", "null"]},
           "node": {"type": ["string", "null"], "description": "the node that handled its last call"},
           "priority": {"type": "integer", "enum": [-1, 0, 1], "description": "outbound jobs only"},
+          "routing": {"type": ["string", "null"],
+                      "description": "one received fax's detail only: how it was routed, as its mail says (the text read on its cover page and the score, or the candidates)"},
           "routed_by": {"type": ["string", "null"],
                         "enum": ["referral", "subaddress", "did", "directory", "ocr", "barcode", "default", "postmaster", null],
                         "description": "inbound jobs only: how the fax was routed (null until it was)"},

@@ -101,3 +101,10 @@ calls_per_number = 4
         inbound = [j for j in node.jobs() if j["direction"] == "in" and j["pages"] > 0]
         by = sorted(j["routed_by"] for j in inbound)
         self.assertEqual(by, ["barcode", "barcode", "did", "did", "ocr", "ocr", "ocr", "ocr"], inbound)
+        # A fax's detail has the whole sentence: the text matched and its score.
+        for j in inbound:
+            routing = node.api("/api/v1/faxes/%d" % j["id"])["routing"]
+            if j["routed_by"] == "ocr":
+                self.assertRegex(routing, r'^routed by OCR: read ".+" on the cover page \(score [01]\.\d\d\), matched ', j)
+            elif j["routed_by"] == "did":
+                self.assertIn("not routed by its cover page", routing)
