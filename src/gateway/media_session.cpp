@@ -310,11 +310,12 @@ bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t
     return true;
   }
   // The SDP's own address always wins (any port: a NAT advertising its public address picks its
-  // own), also over a stranger that latched first. Once the stream latched on a port of that
-  // address, only the SDP's own port moves it: another port of the same host is a stale stream
-  // (a call that used our port before, on a host that runs many calls) and is not heard.
+  // own), also over a stranger that latched first. Once the stream latched on the SDP's own
+  // address and port (a peer not behind a NAT), another port of that host is a stale stream (a
+  // call that used our port before, on a host that runs many calls) and is not heard; a peer
+  // behind a NAT (latched on another port) may still move, as its NAT may remap.
   const bool from_sdp = from.address() == sdp_remote_.address();
-  if (from_sdp && latched_ && remote_.address() == sdp_remote_.address() && from != sdp_remote_) return false;
+  if (from_sdp && latched_ && remote_ == sdp_remote_ && from != sdp_remote_) return false;
   if (!from_sdp) {
     // A stranger only before anything latched, and never the address a re-INVITE just replaced
     // (the offerer may go on sending from there until our answer reaches it).

@@ -18,8 +18,9 @@
 // media is taken from the SDP's address or any such packet; the session then sends to the first
 // one's source, address and port, and hears only that source (a NAT that advertises its public
 // address still picks its own ports) — except that a packet from the SDP's own address always
-// wins (once it latched on one of that address's ports, only the SDP's own port moves it), and a
-// stranger never latches once something did, nor from the address a re-INVITE just replaced. A peer whose RTP leaves from another port than the one it receives on (asymmetric
+// wins (except once it latched on the SDP's own address and port: then another port of that host
+// is a stale stream, not heard), and a stranger never latches once something did, nor from the
+// address a re-INVITE just replaced. A peer whose RTP leaves from another port than the one it receives on (asymmetric
 // RTP) needs latching off (open(..., latch = false): a trunk's latch_media). A re-INVITE that
 // moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
 // from the latched address. A UDPTL stream the SDP moved starts its sequence anew.

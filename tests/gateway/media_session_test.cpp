@@ -129,18 +129,26 @@ TEST(MediaLatching, TheSdpsAddressFromAnotherPortLatchesThatPort) {
   (void)named.received(100ms);
   EXPECT_GT(real.received(300ms), 5);
   EXPECT_EQ(named.received(100ms), 0);
-  // Another port of that host (a stale stream: a call that had our port before) does not move
-  // it, nor is it answered.
-  Peer stale("127.0.0.2");
-  stale.rtp_to(lab.session->port(), 0, 2);
-  (void)real.received(200ms);
-  EXPECT_GT(real.received(300ms), 5);
-  EXPECT_EQ(stale.received(100ms), 0);
-  // The SDP's own port does.
+  // Its NAT remaps: the new port is followed.
+  Peer remapped("127.0.0.2");
+  remapped.rtp_to(lab.session->port(), 0, 2);
+  (void)remapped.received(200ms);
+  (void)real.received(100ms);
+  EXPECT_GT(remapped.received(300ms), 5);
+  EXPECT_EQ(real.received(100ms), 0);
+  // The SDP's own port: followed, and from then on the stream is the peer's own (no NAT).
   named.rtp_to(lab.session->port(), 0, 3);
   (void)named.received(200ms);
-  (void)real.received(100ms);
+  (void)remapped.received(100ms);
   EXPECT_GT(named.received(300ms), 5);
+  EXPECT_EQ(remapped.received(100ms), 0);
+  // Another port of that host is then a stale stream (a call that had our port before): it
+  // does not move the stream, nor is it answered.
+  Peer stale("127.0.0.2");
+  stale.rtp_to(lab.session->port(), 0, 4);
+  (void)named.received(200ms);
+  EXPECT_GT(named.received(300ms), 5);
+  EXPECT_EQ(stale.received(100ms), 0);
   EXPECT_EQ(real.received(100ms), 0);
 }
 
