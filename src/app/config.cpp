@@ -995,6 +995,9 @@ void validate_sip(const Sip& s, Errors& e) {
   if (s.media_port_min > s.media_port_max)
     e.fail("sip.media_port_min must not be above sip.media_port_max (" + std::to_string(s.media_port_min) +
            " > " + std::to_string(s.media_port_max) + ")");
+  else if (s.media_port_min + s.media_port_min % 2 + 1 > s.media_port_max)
+    e.fail("sip.media_port_min..sip.media_port_max (" + std::to_string(s.media_port_min) + ".." +
+           std::to_string(s.media_port_max) + ") must hold an even port and the one after it (RTP and RTCP)");
 }
 
 void validate_trunks(const std::vector<Trunk>& trunks, Errors& e) {

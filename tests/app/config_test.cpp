@@ -330,7 +330,7 @@ listen = ["tls:[2001:db8::1]:5061"]
 tls_cert = "sip.pem"
 tls_key = "sip.key"
 media_port_min = 40000
-media_port_max = 40000
+media_port_max = 40001
 advertise = "203.0.113.5"
 unknown_sources = "drop"
 )toml");
@@ -350,7 +350,7 @@ unknown_sources = "drop"
   EXPECT_EQ(c.sip.tls_cert, "sip.pem");
   EXPECT_EQ(c.sip.tls_key, "sip.key");
   EXPECT_EQ(c.sip.media_port_min, 40000);
-  EXPECT_EQ(c.sip.media_port_max, 40000);
+  EXPECT_EQ(c.sip.media_port_max, 40001);
 }
 
 TEST(Override, Trunks) {
@@ -425,7 +425,7 @@ TEST(Override, ACentralNumberRoutedByItsCoverPage) {
   EXPECT_TRUE(c.routes.at(0).ocr);
   EXPECT_TRUE(c.routes.at(0).ocr_copy);
   EXPECT_EQ(c.ldap->people_filter, "(objectClass=person)");
-  EXPECT_EQ(load("[ldap]\nuri = \"ldap://127.0.0.1\"\nbase = \"dc=x\"\n").ldap->people_filter, "(mail=*)");
+  EXPECT_EQ(load("[ldap]\nuri = \"ldap://127.0.0.1\"\nbase = \"dc=x\"\n").ldap->people_filter, "(objectClass=person)");
   EXPECT_NE(error_of("[ldap]\nuri = \"ldap://h\"\nbase = \"dc=x\"\npeople_filter = \"mail=*\"\n").find("ldap.people_filter"),
             std::string::npos);
 }
@@ -959,6 +959,8 @@ INSTANTIATE_TEST_SUITE_P(
                   kF + "trunk[0].username and trunk[0].password must be set together"},
         ErrorCase{"RegisterNeedsUser", std::string(kTrunk) + "register = true\n",
                   kF + "trunk[0].register = true needs trunk[0].username"},
+        ErrorCase{"MediaPortsHoldAPair", "[sip]\nmedia_port_min = 20001\nmedia_port_max = 20002\n",
+                  kF + "sip.media_port_min..sip.media_port_max (20001..20002) must hold an even port and the one after it (RTP and RTCP)"},
         ErrorCase{"OcrRouteNeedsOcr", "[[route]]\ndid = \"+1\"\nmailbox = \"a@b\"\nocr = true\n",
                   kF + "route[0].ocr: reading cover pages needs an [ocr] section"},
         ErrorCase{"OcrCopyNeedsOcr", "[[route]]\ndid = \"+1\"\nmailbox = \"a@b\"\nocr_copy = true\n",
