@@ -179,7 +179,8 @@ struct Job {
   // Not dialled before this (NewMessage::not_before): retry_at once it is ready, and where its
   // retry policy's kill_after counts from.
   std::optional<int64_t> not_before;
-  // Inbound: how it was routed (set_routed_by); nullopt until its mail was composed.
+  // Inbound: how it was routed (add_deliveries: referral, subaddress, did, directory, ocr,
+  // barcode, default, postmaster); nullopt until its mail was composed.
   std::optional<std::string> routed_by;
 };
 
@@ -407,9 +408,6 @@ class JobStore {
   [[nodiscard]] virtual StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration) = 0;
   // What the last call carried and what made it a fax ("" leaves a field null).
   [[nodiscard]] virtual StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by) = 0;
-  // How an inbound fax was routed (INTERFACES.md routed_by: referral, subaddress, did, directory,
-  // ocr, barcode, default, postmaster), set as its mail is composed.
-  [[nodiscard]] virtual StoreStatus set_routed_by(int64_t id, std::string_view routed_by) = 0;
   // An inbound job made for a call that turned out to be a voice call and was transferred: it was
   // never a fax, and goes with its events. Only a job still receiving (else conflict).
   [[nodiscard]] virtual StoreStatus discard_inbound(int64_t id) = 0;
@@ -421,9 +419,11 @@ class JobStore {
   // result, added once — a second such call is a conflict (a restart that recomposes never
   // duplicates); later additions (the postmaster after a permanent failure) pass first = false.
   // `webhooks`: announcements of the received fax ("fax.received", to each target's URL, signed
-  // with its user's secret), committed with the deliveries.
+  // with its user's secret), committed with the deliveries. `routed_by` (not ""): how the fax was
+  // routed (INTERFACES.md routed_by), kept on the job in the same transaction.
   [[nodiscard]] virtual StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event,
-                                                   bool first = true, const std::vector<WebhookTarget>& webhooks = {}) = 0;
+                                                   bool first = true, const std::vector<WebhookTarget>& webhooks = {},
+                                                   std::string_view routed_by = {}) = 0;
   [[nodiscard]] virtual fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) = 0;  // in id order
   // A mail for the postmaster (DeliveryKind::forward, no job), durable in its spool file before
   // this commits it; the SMTP 250 follows. Returns the delivery id. Its attempts are recorded

@@ -689,15 +689,6 @@ StoreStatus SqlJobStore::set_media(int64_t id, std::string_view media, std::stri
   });
 }
 
-StoreStatus SqlJobStore::set_routed_by(int64_t id, std::string_view routed_by) {
-  const std::string op = call("set_routed_by", id);
-  return change_job(id, op, [&](const JobHead&) -> StoreStatus {
-    auto s = Stmt::prepare(*db_, "UPDATE jobs SET routed_by = ?1 WHERE id = ?2", op);
-    if (!s) return s.error();
-    return s->bind_text(1, std::string(routed_by)).bind_int(2, id).run();
-  });
-}
-
 StoreStatus SqlJobStore::discard_inbound(int64_t id) {
   const std::string op = call("discard_inbound", id);
   auto tx = Tx::begin(*db_, op);
@@ -789,7 +780,8 @@ fb::Result<std::vector<Job>, StoreError> SqlJobStore::to_route(int64_t t, int li
 }
 
 StoreStatus SqlJobStore::add_deliveries(int64_t job, const std::vector<NewDelivery>& ds, std::string_view event,
-                                     bool first, const std::vector<WebhookTarget>& webhooks) {
+                                     bool first, const std::vector<WebhookTarget>& webhooks,
+                                     std::string_view routed_by) {
   const std::string op = call("add_deliveries", job);
   if (ds.empty()) return invalid(op, "no delivery");
   for (const auto& d : ds) {
@@ -807,9 +799,13 @@ StoreStatus SqlJobStore::add_deliveries(int64_t job, const std::vector<NewDelive
     for (const auto& d : ds) {
       if (auto r = insert_delivery(*db_, job, d, t, op); !r) return r;
     }
-    auto u = Stmt::prepare(*db_, "UPDATE jobs SET retry_at = NULL, updated = ?1 WHERE id = ?2", op);
+    auto u = Stmt::prepare(*db_,
+                           "UPDATE jobs SET retry_at = NULL, updated = ?1, routed_by = COALESCE(?3, routed_by) "
+                           "WHERE id = ?2",
+                           op);
     if (!u) return u.error();
-    if (auto r = u->bind_int(1, t).bind_int(2, job).run(); !r) return r;
+    const auto by = routed_by.empty() ? std::nullopt : std::optional<std::string>(routed_by);
+    if (auto r = u->bind_int(1, t).bind_int(2, job).bind_opt_text(3, by).run(); !r) return r;
     for (const auto& w : webhooks) {
       auto a = Stmt::prepare(*db_,
                              "INSERT INTO webhook_events (job_id, event, state, time, url, \"user\") "

@@ -42,11 +42,10 @@ class SqlJobStore : public JobStore {
   StoreStatus add_event(int64_t id, std::string_view text) override;
   StoreStatus set_reception(int64_t id, int bit_rate, bool ecm, int duration) override;
   StoreStatus set_media(int64_t id, std::string_view media, std::string_view detected_by) override;
-  StoreStatus set_routed_by(int64_t id, std::string_view routed_by) override;
   StoreStatus discard_inbound(int64_t id) override;
   fb::Result<std::vector<Job>, StoreError> to_route(int64_t now, int limit) override;
   StoreStatus add_deliveries(int64_t job, const std::vector<NewDelivery>& d, std::string_view event, bool first,
-                             const std::vector<WebhookTarget>& webhooks) override;
+                             const std::vector<WebhookTarget>& webhooks, std::string_view routed_by) override;
   fb::Result<std::vector<Delivery>, StoreError> deliveries(int64_t job) override;
   fb::Result<std::vector<Delivery>, StoreError> due_deliveries(int64_t now, int limit) override;
   fb::Result<std::vector<Delivery>, StoreError> claim_deliveries(const std::string& node, int64_t now, int64_t until,

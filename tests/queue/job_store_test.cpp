@@ -645,15 +645,22 @@ TEST_P(JobStoreTest, MediaAndWhatMadeItAFaxAreKept) {
   EXPECT_EQ(s->set_media(999, "t38", "offer").error().code, queue::StoreErrc::not_found);
 }
 
-TEST_P(JobStoreTest, HowAnInboundFaxWasRoutedIsKeptAndShown) {
+TEST_P(JobStoreTest, HowAnInboundFaxWasRoutedIsKeptWithItsDeliveriesAndShown) {
   auto s = open_store();
   auto id = s->create_inbound({"+15550100", std::nullopt, ""});
   ASSERT_TRUE(id);
   EXPECT_FALSE(s->job(*id)->routed_by);
-  ASSERT_TRUE(s->set_routed_by(*id, "ocr"));
+  const std::vector<queue::NewDelivery> d = {{"anna@example.com", queue::DeliveryKind::mailbox, "/x/1.eml", "m1@x"}};
+  ASSERT_TRUE(s->add_deliveries(*id, d, "routed by OCR", true, {}, "ocr"));
   EXPECT_EQ(s->job(*id)->routed_by, "ocr");
   EXPECT_NE(queue::to_json(*s->job(*id)).find(R"("routed_by":"ocr")"), std::string::npos);
-  EXPECT_EQ(s->set_routed_by(999, "did").error().code, queue::StoreErrc::not_found);
+  // A second routing (another node's, after a handover) is refused and changes nothing.
+  EXPECT_EQ(s->add_deliveries(*id, d, "routed by DID", true, {}, "did").error().code, queue::StoreErrc::conflict);
+  EXPECT_EQ(s->job(*id)->routed_by, "ocr");
+  // A later addition (the postmaster after a failure) leaves it as it was.
+  ASSERT_TRUE(s->add_deliveries(*id, {{"postmaster@x", queue::DeliveryKind::postmaster, "/x/2.eml", "m2@x"}},
+                                "to the postmaster", false));
+  EXPECT_EQ(s->job(*id)->routed_by, "ocr");
 }
 
 TEST_P(JobStoreTest, AVoiceCallsJobIsDiscardedOnlyWhileReceiving) {
