@@ -266,7 +266,7 @@ struct Ldap {
   int timeout_s = 5;          // per directory operation
   int cache_s = 60;           // how long an answer is reused
   int retry_s = 60;           // a directory that was down is asked again after this long
-  std::string people_filter = "(mail=*)";  // the people a central number's cover page may name
+  std::string people_filter = "(objectClass=person)";  // the people a central number's cover page may name
 };
 
 struct Reject {

@@ -152,7 +152,9 @@ Label label_at(const std::vector<LineWord>& words, size_t i, bool line_start) {
     if (colon != std::string::npos && n > 1 && colon < joined.size() - words[i + n - 1].text.size()) continue;
     const std::string key = plain(head);
     if (key.empty()) continue;
-    if (kToLabels.count(key) && (has_colon || (line_start && n == 1 && kBareLabels.count(key))))
+    // Without its colon, "to" only in capitals ("TO"): prose wraps lines before a "to".
+    const bool bare = line_start && n == 1 && kBareLabels.count(key) && (key != "to" || words[i].text == "TO");
+    if (kToLabels.count(key) && (has_colon || bare))
       return {LabelKind::to, used, has_colon ? rest : ""};
     if (kStopLabels.count(key) && has_colon) return {LabelKind::stop, used, rest};
   }
@@ -292,8 +294,9 @@ Numbers numbers_in(const std::string& field) {
     const std::string p = plain(t);
     if (!p.empty() && !digits_of(t).size()) has_letters = true;
   }
+  // (Not "Tel." or "Phone": what follows them is a number whose first group is not an extension.)
   static const std::set<std::string> kExt = {"ext", "x", "extension", "durchwahl", "dw", "poste", "nebenstelle",
-                                             "app", "tel", "telephone", "phone"};
+                                             "app"};
   for (size_t i = 0; i < tokens.size(); ++i) {
     const std::string d = digits_of(tokens[i]);
     const std::string letters = plain(tokens[i]);
@@ -306,7 +309,8 @@ Numbers numbers_in(const std::string& field) {
       // "Ext. 4711"
       if (kExt.count(letters) && i + 1 < tokens.size()) {
         const std::string nd = digits_of(tokens[i + 1]);
-        if (plain(tokens[i + 1]).empty() && nd.size() >= 3 && nd.size() <= 6) {
+        const bool more = i + 2 < tokens.size() && !digits_of(tokens[i + 2]).empty() && plain(tokens[i + 2]).empty();
+        if (plain(tokens[i + 1]).empty() && nd.size() >= 3 && nd.size() <= 6 && !more) {
           n.extensions.push_back(nd);
           ++i;
         }
@@ -386,7 +390,15 @@ double name_score(const std::vector<std::string>& tokens, const Addressee& a) {
       }
     }
   }
-  if (s < 0.8) return 0;
+  if (s < 0.8) {
+    // One name word that is this person's given name: not enough to route to them, but enough to
+    // keep a namesake by surname from being sure ("Attn: Martin" may be Martin Weber).
+    if (tokens.size() == 1 && !given.empty()) {
+      const double g = similarity(tokens[0], given);
+      if (g >= 0.8) return 0.8 * g;
+    }
+    return 0;
+  }
   double g = -1;  // -1: no other name word
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (used.count(i)) continue;
@@ -410,6 +422,19 @@ std::string strip_prefix(const std::string& s, const std::string& prefix) {
   return lower_ascii(s.substr(0, prefix.size())) == prefix ? s.substr(prefix.size()) : s;
 }
 
+// Sender-controlled text for a mail's row, an event and the log: control characters as spaces,
+// at most 80 bytes (cut before a UTF-8 continuation byte).
+std::string printable(const std::string& s) {
+  std::string out;
+  for (char c : s) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+  if (out.size() > 80) {
+    size_t cut = 80;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xc0) == 0x80) --cut;
+    out = out.substr(0, cut) + "...";
+  }
+  return out;
+}
+
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
@@ -420,6 +445,35 @@ std::string trim(const std::string& s) {
 
 CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& people) {
   CoverDecision d;
+  // Addressees with the same destination are one (a person and their own DID's route): the
+  // first of them stands for all.
+  std::vector<size_t> same(people.size());
+  {
+    std::map<std::string, size_t> first;
+    for (size_t i = 0; i < people.size(); ++i) {
+      std::vector<std::string> mails;
+      if (people[i].route >= 0) {
+        for (const auto& m : people[i].mails) mails.push_back(lower_ascii(m));
+      } else if (!people[i].mails.empty()) {
+        mails.push_back(lower_ascii(people[i].mails.front()));
+      }
+      std::sort(mails.begin(), mails.end());
+      std::string key;
+      for (const auto& m : mails) key += m + ",";
+      same[i] = key == "," ? i : first.emplace(key, i).first->second;
+    }
+  }
+  auto refuse_or_choose = [&](size_t i, std::string by, std::string matched, double score) {
+    if (!people[i].may_receive) {
+      d.why = "the cover page names " + people[i].name + ", who may not receive faxes";
+      d.candidates = {{i, score}};
+      return;
+    }
+    d.chosen = i;
+    d.by = std::move(by);
+    d.matched = std::move(matched);
+    d.score = score;
+  };
   // Barcodes: a known address or a route's key.
   std::set<size_t> coded;
   std::string code_text;
@@ -441,16 +495,13 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
         for (const auto& k : a.keys) hit = hit || k == v || (number_like && digits_of(k) == vd);
       }
       if (hit) {
-        coded.insert(i);
-        code_text = b.data;
+        coded.insert(same[i]);
+        code_text = (route_key ? "route:" : "") + v;
       }
     }
   }
   if (coded.size() == 1) {
-    d.chosen = *coded.begin();
-    d.by = "barcode";
-    d.matched = code_text;
-    d.score = 1;
+    refuse_or_choose(*coded.begin(), "barcode", printable(code_text), 1);
     return d;
   }
   if (!page.read) {
@@ -459,6 +510,7 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
     return d;
   }
   d.fields = addressee_fields(page.text, page.xres, page.yres);
+  for (auto& f : d.fields) f = printable(f);
   if (d.fields.empty()) {
     d.why = coded.size() > 1 ? "its barcodes name different people, and no addressee line (To:, Attn:, An:, À:, Para:) was read"
                              : "no addressee line (To:, Attn:, An:, À:, Para:) was read on the cover page";
@@ -470,9 +522,9 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
     const auto mails = mails_in(f);
     const auto numbers = numbers_in(f);
     const auto tokens = name_tokens(f);
-    // Mail addresses: equal, or one slip away when no other known address is as close.
-    std::vector<std::pair<size_t, size_t>> near;  // (person, distance)
     for (size_t i = 0; i < people.size(); ++i) {
+      // Mail addresses: equal (1), or one slip away (0.9: a neighbour that is equal wins by less
+      // than the margin, so then nobody is chosen).
       double s = 0;
       for (const auto& m : mails) {
         for (const auto& pm : people[i].mails) {
@@ -482,22 +534,20 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
         }
       }
       s = std::max({s, number_score(numbers, people[i]), name_score(tokens, people[i])});
-      if (s > score[i]) {
-        score[i] = s;
-        why_field[i] = f;
+      const size_t k = same[i];
+      if (s > score[k]) {
+        score[k] = s;
+        why_field[k] = f;
       }
     }
   }
   std::vector<Candidate> ranked;
   for (size_t i = 0; i < people.size(); ++i)
-    if (score[i] >= kCandidate) ranked.push_back({i, score[i]});
+    if (same[i] == i && score[i] >= kCandidate) ranked.push_back({i, score[i]});
   std::stable_sort(ranked.begin(), ranked.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   if (!ranked.empty() && ranked[0].score >= kAccept &&
       (ranked.size() == 1 || ranked[1].score <= ranked[0].score - kMargin)) {
-    d.chosen = ranked[0].index;
-    d.by = "ocr";
-    d.score = ranked[0].score;
-    d.matched = why_field[ranked[0].index];
+    refuse_or_choose(ranked[0].index, "ocr", why_field[ranked[0].index], ranked[0].score);
     return d;
   }
   if (ranked.size() > kMaxCandidates) ranked.resize(kMaxCandidates);

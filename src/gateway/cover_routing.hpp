@@ -9,25 +9,31 @@
 // name two different people: not routed by code.
 // ADDRESSEE FIELDS: a label of up to three words ("To", "Attn", "Attention", "For", "Recipient",
 // "An", "Empfänger", "z. Hd.", "À"/"A", "À l'attention de", "Destinataire", "Para",
-// "Destinatario", "Atención", ...) at the
-// start of a line or after a wide gap, with its colon (or ";", as a colon often reads at standard
-// resolution; the colon may be missing only for a label
-// that is the line's first word and not a common word), then the words after it on its line (the
-// next cell of a table row the label starts, however far) up to a label of another kind ("From",
-// "Von", "De", "Fax", "Date", ...) or a gap wider than three times the line's height; when nothing
-// follows, the next line.
-// MATCHING each field against each person:
-//   - a mail address in it, equal to the person's (case-insensitive; one OCR slip allowed in an
-//     address of 8 characters or more when no other address is as close);
-//   - a telephone number (7 or more digits) whose last 7 digits are a telephone or fax number's,
-//     or an extension (3 to 6 digits after "Ext", "x", "Durchwahl", "poste", "ext.") equal to the
-//     trailing digits of the person's telephone number;
-//   - a name: the field's words (titles dropped) against the person's surname and given name,
-//     compared without case and accents, with the common OCR slips ("rn" for "m", "0" for "o")
-//     folded, by edit distance. A surname alone scores 0.9 at best; a surname with another given
-//     name than the person's is that other person (0.3: named as a candidate, never routed to).
-// DECISION: the best person scores at least kAccept and every other at least kMargin less; else
-// not routed, with every person scoring at least kCandidate named (at most kMaxCandidates).
+// "Destinatario", "Atención", ...) at the start of a line or after a wide gap, with its colon (or
+// ";", as a colon often reads at standard resolution; without it only a label that starts its
+// line and is no common word: "TO" in capitals, "Attn", "Empfänger", ...), then the words after it
+// on its line (the next cell of a table row the label starts, however far; a table read column by
+// column: the words level with the label) up to a label of another kind ("From", "Von", "De",
+// "Fax", "Date", ...) or a gap wider than three times the line's height; when nothing follows, the
+// next line.
+// MATCHING each field against each addressee:
+//   - a mail address in it, equal to one of theirs (case-insensitive, "rn" read for "m" forgiven:
+//     1), or one slip away in an address of 8 characters or more (0.9: an equal neighbour then
+//     wins by less than the margin, and nobody is chosen);
+//   - a telephone number (7 or more digits) whose trailing digits (as many as both have) are a
+//     telephone or fax number's, or an extension (3 to 6 digits after "Ext", "x", "Durchwahl",
+//     "Poste", not followed by more digits) equal to the end of the first number listed (0.95);
+//   - a name: the field's words (titles dropped) against the surname and given name, compared
+//     without case and accents, with the common OCR slips ("rn" for "m", "0" for "o") folded, by
+//     edit distance. A surname alone scores 0.9 at best; a surname with another given name is that
+//     other person (0.3: named as a candidate, never routed to); one word that is someone's given
+//     name scores 0.8 at best (a candidate that keeps a namesake by surname from being sure).
+// Addressees with the same destination (a person, and the [[route]] of their own number) count
+// as one. An addressee that may not receive faxes (Addressee::may_receive) competes like anyone
+// but is never routed to.
+// DECISION: the best scores at least kAccept and every other at least kMargin less; else not
+// routed, with everyone scoring at least kCandidate named (at most kMaxCandidates). Text read
+// from the page appears in the decision printable only (no control characters, at most 80 bytes).
 // LIMITS: kMaxFields fields per page; names of at most 64 bytes compared.
 #pragma once
 
@@ -53,6 +59,8 @@ struct Addressee {
   std::vector<std::string> mails;    // where the fax goes: the first; all are matched
   std::vector<std::string> numbers;  // telephone and fax numbers as written
   std::vector<std::string> keys;     // a route's did and subaddress (barcode keys)
+  bool may_receive = true;           // false: a competitor for the name, never routed to
+  int route = -1;                    // a [[route]]: its index (all its mailboxes get the fax)
 };
 
 struct CoverPage {

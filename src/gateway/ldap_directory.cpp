@@ -145,44 +145,86 @@ fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people() {
   char* attrs[8] = {cn.data(), given.data(), sn.data(), tel.data(), fax.data(), mail_attr.data(),
                     allow_attr.empty() ? nullptr : allow_attr.data(), nullptr};
   timeval tv{opt_.timeout_s, 0};
-  LDAPMessage* res = nullptr;
-  int rc = ldap_search_ext_s(ld_, opt_.base.c_str(), LDAP_SCOPE_SUBTREE, opt_.people_filter.c_str(), attrs, 0, nullptr,
-                             nullptr, &tv, kMaxPeople, &res);
-  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-    if (res) ldap_msgfree(res);
-    if (rc == LDAP_NO_SUCH_OBJECT) return std::vector<Addressee>{};
-    disconnect();
-    return "search " + opt_.people_filter + " failed: " + ldap_err2string(rc);
-  }
   std::vector<Addressee> out;
-  for (LDAPMessage* e = ldap_first_entry(ld_, res); e; e = ldap_next_entry(ld_, e)) {
-    auto values = [&](const std::string& attr) {
-      std::vector<std::string> v;
-      if (berval** vals = ldap_get_values_len(ld_, e, attr.c_str())) {
-        for (size_t i = 0; vals[i] && v.size() < 8; ++i) v.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
-        ldap_value_free_len(vals);
-      }
-      return v;
-    };
-    if (!allow_attr.empty()) {
-      auto allow = values(allow_attr);
-      if (allow.empty() || (allow[0] != "TRUE" && allow[0] != "true" && allow[0] != "1" && allow[0] != "yes")) continue;
+  // RFC 2696 pages of kPeoplePage (Active Directory gives 1000 entries at most without them);
+  // a server that does not page gives what its size limit allows, and then the list is not
+  // whole: that is an error, as a name that looks unique in part of a directory may not be.
+  berval* cookie = nullptr;
+  bool more = true;
+  while (more) {
+    more = false;
+    LDAPControl* page = nullptr;
+    int rc = ldap_create_page_control(ld_, kPeoplePage, cookie, 0, &page);
+    ber_bvfree(cookie);
+    cookie = nullptr;
+    if (rc != LDAP_SUCCESS) return std::string("cannot ask for pages: ") + ldap_err2string(rc);
+    LDAPControl* controls[2] = {page, nullptr};
+    LDAPMessage* res = nullptr;
+    rc = ldap_search_ext_s(ld_, opt_.base.c_str(), LDAP_SCOPE_SUBTREE, opt_.people_filter.c_str(), attrs, 0, controls,
+                           nullptr, &tv, 0, &res);
+    ldap_control_free(page);
+    if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+      if (res) ldap_msgfree(res);
+      return "the directory gives only part of " + opt_.people_filter + " (its size limit), so no name is known to be unique";
     }
-    Addressee a;
-    a.mails = values(mail_attr);
-    a.mails.erase(std::remove_if(a.mails.begin(), a.mails.end(), [](const std::string& m) { return !plausible_mailbox(m); }),
-                  a.mails.end());
-    if (a.mails.empty()) continue;
-    auto first = [](const std::vector<std::string>& v) { return v.empty() ? std::string() : v.front(); };
-    a.name = first(values(cn));
-    a.given = first(values(given));
-    a.surname = first(values(sn));
-    if (a.name.empty()) a.name = a.given.empty() ? a.surname : a.given + " " + a.surname;
-    a.numbers = values(tel);
-    for (auto& f : values(fax)) a.numbers.push_back(std::move(f));
-    out.push_back(std::move(a));
+    if (rc != LDAP_SUCCESS) {
+      if (res) ldap_msgfree(res);
+      if (rc == LDAP_NO_SUCH_OBJECT) return out;
+      disconnect();
+      return "search " + opt_.people_filter + " failed: " + ldap_err2string(rc);
+    }
+    for (LDAPMessage* e = ldap_first_entry(ld_, res); e; e = ldap_next_entry(ld_, e)) {
+      auto values = [&](const std::string& attr) {
+        std::vector<std::string> v;
+        if (berval** vals = ldap_get_values_len(ld_, e, attr.c_str())) {
+          for (size_t i = 0; vals[i] && v.size() < 8; ++i) v.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
+          ldap_value_free_len(vals);
+        }
+        return v;
+      };
+      Addressee a;
+      a.mails = values(mail_attr);
+      a.mails.erase(std::remove_if(a.mails.begin(), a.mails.end(), [](const std::string& m) { return !plausible_mailbox(m); }),
+                    a.mails.end());
+      // Not allowed faxes, or no address: still someone a name may mean (never routed to).
+      if (!allow_attr.empty()) {
+        auto allow = values(allow_attr);
+        a.may_receive = !allow.empty() && (allow[0] == "TRUE" || allow[0] == "true" || allow[0] == "1" || allow[0] == "yes");
+      }
+      if (a.mails.empty()) a.may_receive = false;
+      auto first = [](const std::vector<std::string>& v) { return v.empty() ? std::string() : v.front(); };
+      a.name = first(values(cn));
+      a.given = first(values(given));
+      a.surname = first(values(sn));
+      if (a.name.empty()) a.name = a.given.empty() ? a.surname : a.given + " " + a.surname;
+      a.numbers = values(tel);
+      for (auto& f : values(fax)) a.numbers.push_back(std::move(f));
+      out.push_back(std::move(a));
+    }
+    // The next page's cookie, if the server paged.
+    LDAPControl** returned = nullptr;
+    int err = 0;
+    if (ldap_parse_result(ld_, res, &err, nullptr, nullptr, nullptr, &returned, 0) == LDAP_SUCCESS && returned) {
+      if (LDAPControl* c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nullptr)) {
+        ber_int_t estimate = 0;
+        berval next{};
+        if (ldap_parse_pageresponse_control(ld_, c, &estimate, &next) == LDAP_SUCCESS) {
+          if (next.bv_len > 0) {
+            cookie = ber_bvdup(&next);
+            more = cookie != nullptr;
+          }
+          ldap_memfree(next.bv_val);
+        }
+      }
+      ldap_controls_free(returned);
+    }
+    ldap_msgfree(res);
+    if (more && out.size() >= size_t(kMaxPeople)) {
+      ber_bvfree(cookie);
+      return "the directory has more than " + std::to_string(kMaxPeople) + " entries for " + opt_.people_filter +
+             ": narrow [ldap] people_filter";
+    }
   }
-  ldap_msgfree(res);
   return out;
 }
 

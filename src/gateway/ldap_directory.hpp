@@ -11,9 +11,10 @@
 //     unavailable (router.hpp: the fax waits and is routed again later).
 // PEOPLE (routing by the cover page, cover_routing.hpp): every entry under base that matches
 // people_filter, with cn, givenName, sn, the mail attribute, telephoneNumber and
-// facsimileTelephoneNumber; an entry that allow_attribute does not allow, or with no mail, is
-// left out. The list is kept cache_s seconds (at least 60). LIMITS: kMaxPeople entries (the
-// server's size limit may be lower: then the list is what it gave).
+// facsimileTelephoneNumber, asked for in RFC 2696 pages; an entry that allow_attribute does not
+// allow, or with no valid mail, is kept as someone a name may mean who is never routed to. Only
+// the whole list will do (a name unique in part of a directory may not be): a server's size
+// limit, or more than kMaxPeople entries, is an error. Kept cache_s seconds (at least 60).
 // CACHE: found / not found / not allowed answers are kept cache_s seconds; unavailable is never
 // cached. THREADS: blocking calls (each bounded by timeout_s): used from the OnRamp's worker thread
 // only; one connection, re-opened after an error.
@@ -37,10 +38,11 @@ struct LdapOptions {
   std::string bind_dn, bind_password;
   int timeout_s = 5;
   int cache_s = 60;
-  std::string people_filter = "(mail=*)";
+  std::string people_filter = "(objectClass=person)";
 };
 
 inline constexpr int kMaxPeople = 20000;
+inline constexpr int kPeoplePage = 500;
 
 class LdapDirectory {
  public:

@@ -364,11 +364,16 @@ RouteResult OnRamp::route_by_cover(const queue::Job& job, RouteResult central,
     if (auto p = opt_.people()) people = std::move(*p);
     else directory_note = "the directory could not be read (" + p.error() + ")";
   }
-  for (const auto& rule : *routes_.get()) {
-    if (rule.is_default || rule.mailboxes.empty()) continue;
+  // The routes, held for the whole decision (a SIGHUP may replace them meanwhile). A central
+  // number's route is no destination of its own cover pages.
+  const auto routes = routes_.get();
+  for (size_t i = 0; i < routes->size(); ++i) {
+    const RouteRule& rule = (*routes)[i];
+    if (rule.is_default || rule.ocr || rule.mailboxes.empty()) continue;
     Addressee a;
     a.name = rule.did.empty() ? "route subaddress " + rule.subaddress : "route " + rule.did;
     a.mails = rule.mailboxes;
+    a.route = int(i);
     if (!rule.did.empty()) {
       a.numbers = {rule.did};
       a.keys.push_back(rule.did);
@@ -392,14 +397,24 @@ RouteResult OnRamp::route_by_cover(const queue::Job& job, RouteResult central,
     const Addressee& a = people[*d.chosen];
     std::snprintf(score, sizeof score, "%.2f", d.score);
     RouteResult r = central;
-    r.to = {a.mails.front()};
+    if (a.route >= 0) {  // a route: every mailbox it has, with what it attaches
+      const RouteRule& rule = (*routes)[size_t(a.route)];
+      r.to.clear();
+      for (const auto& m : rule.mailboxes)
+        if (plausible_mailbox(m) && std::find(r.to.begin(), r.to.end(), m) == r.to.end() && r.to.size() < kMaxMailboxes)
+          r.to.push_back(m);
+      r.pdf = rule.pdf;
+      r.tiff = rule.tiff;
+    } else {
+      r.to = {a.mails.front()};
+    }
     if (central.copy_to_central)
       for (const auto& m : central.to)
         if (std::find(r.to.begin(), r.to.end(), m) == r.to.end()) r.to.push_back(m);
     r.by = d.by;
     r.how = (d.by == "barcode" ? "barcode \"" + d.matched + "\" on the cover page"
                                : "OCR: read \"" + d.matched + "\" on the cover page (score " + score + ")") +
-            ", matched " + a.name + " <" + a.mails.front() + ">" +
+            ", matched " + a.name + " <" + join(r.to) + ">" +
             (central.copy_to_central ? "; copy to " + central.how : "");
     return r;
   }
@@ -407,7 +422,8 @@ RouteResult OnRamp::route_by_cover(const queue::Job& job, RouteResult central,
   for (const auto& c : d.candidates) {
     std::snprintf(score, sizeof score, "%.2f", c.score);
     const Addressee& a = people[c.index];
-    candidates += (candidates.empty() ? "" : ", ") + a.name + " <" + a.mails.front() + "> (" + score + ")";
+    candidates += (candidates.empty() ? "" : ", ") + a.name + (a.mails.empty() ? "" : " <" + a.mails.front() + ">") +
+                  (a.may_receive ? "" : " (may not receive faxes)") + " (" + score + ")";
   }
   std::string why = !text ? "the fax could not be read (" + text.error() + ")" : d.why;
   if (!directory_note.empty()) why += "; " + directory_note;
@@ -514,14 +530,13 @@ void OnRamp::compose(const queue::Job& job, RouteResult r, const std::function<v
         }
         hooks = std::move(*t);
       }
-      if (!by.empty()) queue::logged(store_.set_routed_by(job.id, by));
       // The mail, for whichever node leads next (a store that shares documents), then its rows.
       if (auto sh = queue::share_document(store_, spool_.dir(), ds.front().mail_path); !sh) {
         log("job " + std::to_string(job.id) + ": " + sh.error().message);
         done();
         return;
       }
-      if (auto a = store_.add_deliveries(job.id, ds, event, true, hooks); !a) log("job " + std::to_string(job.id) + ": " + a.error().message);
+      if (auto a = store_.add_deliveries(job.id, ds, event, true, hooks, by); !a) log("job " + std::to_string(job.id) + ": " + a.error().message);
       else log("job " + std::to_string(job.id) + ": " + event);
       done();
     });

@@ -183,6 +183,53 @@ TEST(CoverRouting, ABarcodeOfAKnownAddressOrRouteKeyRoutesAndAnUnknownAddressNev
   EXPECT_FALSE(d.chosen);
 }
 
+TEST(CoverRouting, ReviewedCornersNeverRouteOnAGuess) {
+  auto people = directory();
+  people.push_back({"Martin Weber", "Martin", "Weber", {"martin.weber@example.com"}, {"+49 40 5550 9034"}, {}});
+  people.push_back({"Dan Kowalski", "Dan", "Kowalski", {"dan@example.com"}, {"+1 202 555 0177"}, {}, false});
+  // A person and the route of their own number are one destination, not two.
+  Addressee own{"route +15550150", "", "", {"carol@example.com"}, {"+15550150"}, {"+15550150"}};
+  own.route = 7;
+  people.push_back(own);
+  auto decide_with = [&](std::vector<std::string> lines, std::vector<ocr::Barcode> codes = {}) {
+    CoverPage p;
+    p.text = page(lines);
+    p.read = true;
+    p.barcodes = std::move(codes);
+    return decide_cover(p, people);
+  };
+  // "Martin" alone: Carol's surname, Martin Weber's given name.
+  auto d = decide_with({"Attn: Martin"});
+  EXPECT_FALSE(d.chosen);
+  EXPECT_EQ(d.candidates.size(), 2u);
+  // A number after "Phone" is a number, and its first group no extension (Anna's is 4711).
+  d = decide_with({"To: Sales, Phone 4711 9999"});
+  EXPECT_FALSE(d.chosen) << people[*d.chosen].name;
+  d = decide_with({"To: Sales, Ext. 4711 9999"});
+  EXPECT_FALSE(d.chosen) << people[*d.chosen].name;
+  // Someone who may not receive faxes is never routed to, however surely named.
+  d = decide_with({"To: Dan Kowalski"});
+  EXPECT_FALSE(d.chosen);
+  EXPECT_NE(d.why.find("Dan Kowalski, who may not receive faxes"), std::string::npos) << d.why;
+  // Carol's address in a code: her entry and her route are one.
+  d = decide_with({}, {{"QR-Code", "mailto:carol@example.com"}});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(people[*d.chosen].mails.front(), "carol@example.com");
+  EXPECT_EQ(d.by, "barcode");
+  // Prose wrapped before a lower-case "to" is no label; "TO" in capitals is.
+  d = decide_with({"Please forward this", "to Peter Schmidt by Friday"});
+  EXPECT_FALSE(d.chosen);
+  d = decide_with({"TO Peter Schmidt"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(*d.chosen, 1u);
+  // What a sender put in a code reaches the mail printable only.
+  d = decide_with({}, {{"QR-Code", "route:42\r\nX-Evil: yes"}});
+  EXPECT_FALSE(d.chosen);
+  d = decide_with({}, {{"QR-Code", "route:42"}});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(d.matched, "route:42");
+}
+
 TEST(CoverRouting, APageNotReadIsNotRouted) {
   CoverPage p;
   auto d = decide_cover(p, directory());
