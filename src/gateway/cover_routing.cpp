@@ -136,7 +136,12 @@ struct Label {
 Label label_at(const std::vector<LineWord>& words, size_t i, bool line_start) {
   for (size_t n = 1; n <= 3 && i + n <= words.size(); ++n) {
     std::string joined;
-    for (size_t k = i; k < i + n; ++k) joined += words[k].text;
+    bool digits = false;  // "0188 From:" is no label "From:"
+    for (size_t k = i; k < i + n; ++k) {
+      joined += words[k].text;
+      digits = digits || (n > 1 && words[k].text.find_first_of("0123456789") != std::string::npos);
+    }
+    if (digits) break;
     // (";" is how a colon often reads at standard resolution.)
     const auto colon = joined.find_first_of(":;");
     std::string head = colon == std::string::npos ? joined : joined.substr(0, colon);
@@ -179,6 +184,9 @@ std::string fold_name(const std::string& utf8) {
     } else if (i + 1 < letters.size() && letters[i] == 'v' && letters[i + 1] == 'v') {
       out += 'w';
       ++i;
+    } else if (i + 1 < letters.size() && letters[i] == 'i' && letters[i + 1] == 'i') {
+      out += 'u';  // "ü" read as "ii"
+      ++i;
     } else {
       out += letters[i];
     }
@@ -206,12 +214,22 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
           field += ws[k].text;
         }
       };
+      // A field of specks only ("|", "o") is none.
+      auto meaningful = [&] {
+        size_t n = 0;
+        for (size_t p = 0; p < field.size();) {
+          const char32_t cp = next_code_point(field, p);
+          if (!base_letter(cp).empty() || (cp >= U'0' && cp <= U'9')) ++n;
+        }
+        return n >= 2;
+      };
       // The value: next to its label, or in the next cell of a table whose row the label starts.
       if (j < words.size() && (i == 0 || words[j].x0 - words[j - 1].x1 <= lines[li].gap * 2))
         collect(words, j, lines[li].gap);
+      if (!meaningful()) field.clear();
       // Nothing after it on its line: tesseract may have read a table's columns as blocks of
       // their own; the words level with the label to its right (from any line) are its row.
-      if (field.empty() && j >= words.size()) {
+      if (field.empty()) {
         const LineWord& last = words[j - 1];
         const int ly0 = words[i].y0, ly1 = last.y1, lh = std::max(1, ly1 - ly0);
         std::vector<LineWord> row;
@@ -224,8 +242,10 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
         }
         std::sort(row.begin(), row.end(), [](const LineWord& a, const LineWord& b) { return a.x0 < b.x0; });
         collect(row, 0, lines[li].gap);
+        if (!meaningful()) field.clear();
       }
       if (field.empty() && li + 1 < lines.size()) collect(lines[li + 1].words, 0, lines[li + 1].gap);
+      if (!meaningful()) field.clear();
       if (!field.empty()) fields.push_back(field);
     }
   }
@@ -350,15 +370,31 @@ double number_score(const Numbers& n, const Addressee& a) {
 }
 
 // Name words of a field, folded, titles dropped.
-std::vector<std::string> name_tokens(const std::string& field) {
-  std::vector<std::string> out;
+// A name word of a field: folded, and whether it is written as a name is (a capital first: a
+// speck read as "o" or "u" is none).
+struct NameWord {
+  std::string folded;
+  bool capital = false;
+};
+
+bool starts_with_capital(const std::string& utf8) {
+  size_t i = 0;
+  while (i < utf8.size() && !std::isalpha(static_cast<unsigned char>(utf8[i])) && static_cast<unsigned char>(utf8[i]) < 0x80) ++i;
+  if (i >= utf8.size()) return false;
+  const char32_t cp = next_code_point(utf8, i);
+  return (cp >= U'A' && cp <= U'Z') || (cp >= 0xc0 && cp <= 0xde && cp != 0xd7) || cp == U'Š' || cp == U'Ž' ||
+         cp == U'Č' || cp == U'Ł' || cp == U'Œ';
+}
+
+std::vector<NameWord> name_tokens(const std::string& field) {
+  std::vector<NameWord> out;
   std::string word;
   auto flush = [&] {
     if (word.empty()) return;
     const std::string p = plain(word);
     if (!p.empty() && !kTitles.count(p) && word.find('@') == std::string::npos) {
       const std::string f = fold_name(word);
-      if (!f.empty() && f.size() <= 64) out.push_back(f);
+      if (!f.empty() && f.size() <= 64) out.push_back({f, starts_with_capital(word)});
     }
     word.clear();
   };
@@ -370,9 +406,11 @@ std::vector<std::string> name_tokens(const std::string& field) {
   return out;
 }
 
-double name_score(const std::vector<std::string>& tokens, const Addressee& a) {
+double name_score(const std::vector<NameWord>& words, const Addressee& a) {
   const std::string surname = fold_name(a.surname), given = fold_name(a.given);
-  if (surname.empty() || tokens.empty()) return 0;
+  if (surname.empty() || words.empty()) return 0;
+  std::vector<std::string> tokens;
+  for (const auto& w : words) tokens.push_back(w.folded);
   // The surname: one word, or two run together ("García López").
   double s = 0;
   std::set<size_t> used;
@@ -401,7 +439,8 @@ double name_score(const std::vector<std::string>& tokens, const Addressee& a) {
   }
   double g = -1;  // -1: no other name word
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (used.count(i)) continue;
+    // The other words that are written as names: a lower-case one is the line's noise.
+    if (used.count(i) || !words[i].capital) continue;
     const std::string& t = tokens[i];
     double gi = 0;
     if (t.size() == 1) gi = !given.empty() && t[0] == given[0] ? 0.9 : 0;

@@ -1,11 +1,12 @@
 """Routing by reading (issue 18): a central number ([[route]] ocr = true, ocr_copy = true) whose
 faxes go to the person their cover page names, looked up in a real slapd directory (covers.py:
 two Schmidts, two Martins, names not in it). Eight covers are faxed over T.38 at once, in four
-languages and five layouts, at standard and fine resolution: full names reach their people, a
+languages and five layouts: full names reach their people, a
 QR code's address and a Code 128 route key route at standard resolution, and the two covers
 that must not be routed (a surname two people share, a name nobody has) reach only the central
-mailbox, the first with both Schmidts named as candidates. Every mail says how it was routed,
-and so does each job's routed_by."""
+mailbox, the first with both Schmidts named as candidates. The node sends at standard resolution
+(the coarsest a fax has: the fine covers are sent at standard too). Every mail says how it was
+routed, and so does each job's routed_by and its detail's routing."""
 import os
 
 import covers
@@ -45,6 +46,9 @@ class CoverRoutingTest(fbtest.TempDirTest):
         self.addCleanup(slapd.stop)
         os.makedirs(self.path("node"))
         node = Node(self.path("node"), trunk="self", extra="""
+[fax]
+resolution = "standard"
+
 [[route]]
 did = "+15550100"
 mailbox = "central@example.com"

@@ -230,6 +230,30 @@ TEST(CoverRouting, ReviewedCornersNeverRouteOnAGuess) {
   EXPECT_EQ(d.matched, "route:42");
 }
 
+TEST(CoverRouting, WhatTheRoutingTestSetFoundTesseractDoing) {
+  // "ü" read as "ii"; a lower-case speck after the name; a stray mark after the label, the name
+  // on the next line; digits run up to the next column's label.
+  auto people = directory();
+  people.push_back({"Hans Müller", "Hans", "Müller", {"hans.mueller@example.com"}, {"+49 89 5550 2207"}, {}});
+  auto decide_with = [&](std::vector<std::string> lines) {
+    CoverPage p;
+    p.text = page(lines);
+    p.read = true;
+    return decide_cover(p, people);
+  };
+  auto d = decide_with({"To: Mr. Hans Miiller"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
+  d = decide_with({"Para: Sr. Müller u"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
+  EXPECT_EQ(gateway::addressee_fields(page({"AN: | o", "Herrn Hans Müller"})), std::vector<std::string>{"Herrn Hans Müller"});
+  EXPECT_EQ(gateway::addressee_fields(page({"To: Ext. 0188 From: John Doe"})), std::vector<std::string>{"Ext. 0188"});
+  // A capitalised other name is still someone else.
+  d = decide_with({"To: Klaus Müller"});
+  EXPECT_FALSE(d.chosen);
+}
+
 TEST(CoverRouting, APageNotReadIsNotRouted) {
   CoverPage p;
   auto d = decide_cover(p, directory());
