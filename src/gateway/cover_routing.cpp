@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -206,10 +207,12 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
       if (l.kind != LabelKind::to) continue;
       std::string field = l.rest;
       size_t j = i + l.used;
+      // Up to a wide gap, a label, or any word with a colon of its own ("Sent by:").
       auto collect = [&](const std::vector<LineWord>& ws, size_t from, double gap) {
         for (size_t k = from; k < ws.size(); ++k) {
           if (k > from && ws[k].x0 - ws[k - 1].x1 > gap) break;
           if (label_at(ws, k, false).kind != LabelKind::none) break;
+          if (k > from && ws[k].text.size() > 1 && ws[k].text.back() == ':') break;
           if (!field.empty()) field += ' ';
           field += ws[k].text;
         }
@@ -224,12 +227,13 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
         return n >= 2;
       };
       // The value: next to its label, or in the next cell of a table whose row the label starts.
-      if (j < words.size() && (i == 0 || words[j].x0 - words[j - 1].x1 <= lines[li].gap * 2))
+      const bool nothing_after = j >= words.size();
+      if (!nothing_after && (i == 0 || words[j].x0 - words[j - 1].x1 <= lines[li].gap * 2))
         collect(words, j, lines[li].gap);
       if (!meaningful()) field.clear();
       // Nothing after it on its line: tesseract may have read a table's columns as blocks of
       // their own; the words level with the label to its right (from any line) are its row.
-      if (field.empty()) {
+      if (field.empty() && nothing_after) {
         const LineWord& last = words[j - 1];
         const int ly0 = words[i].y0, ly1 = last.y1, lh = std::max(1, ly1 - ly0);
         std::vector<LineWord> row;
@@ -244,7 +248,11 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
         collect(row, 0, lines[li].gap);
         if (!meaningful()) field.clear();
       }
-      if (field.empty() && li + 1 < lines.size()) collect(lines[li + 1].words, 0, lines[li + 1].gap);
+      // Still nothing: the line under the label, when it starts where the label does (a label
+      // above its value), not a line of another column.
+      if (field.empty() && li + 1 < lines.size() && !lines[li + 1].words.empty() &&
+          std::abs(lines[li + 1].words.front().x0 - words[i].x0) <= lines[li].gap)
+        collect(lines[li + 1].words, 0, lines[li + 1].gap);
       if (!meaningful()) field.clear();
       if (!field.empty()) fields.push_back(field);
     }
@@ -370,20 +378,20 @@ double number_score(const Numbers& n, const Addressee& a) {
 }
 
 // Name words of a field, folded, titles dropped.
-// A name word of a field: folded, and whether it is written as a name is (a capital first: a
-// speck read as "o" or "u" is none).
+// A name word of a field: folded, and whether it may be a name at all: a word of one or two
+// letters starting in lower case is a speck read as "o" or "u", not a name.
 struct NameWord {
   std::string folded;
-  bool capital = false;
+  bool counts = true;
 };
 
-bool starts_with_capital(const std::string& utf8) {
+bool starts_lower_case(const std::string& utf8) {
   size_t i = 0;
-  while (i < utf8.size() && !std::isalpha(static_cast<unsigned char>(utf8[i])) && static_cast<unsigned char>(utf8[i]) < 0x80) ++i;
+  while (i < utf8.size() && static_cast<unsigned char>(utf8[i]) < 0x80 && !std::isalnum(static_cast<unsigned char>(utf8[i])))
+    ++i;
   if (i >= utf8.size()) return false;
   const char32_t cp = next_code_point(utf8, i);
-  return (cp >= U'A' && cp <= U'Z') || (cp >= 0xc0 && cp <= 0xde && cp != 0xd7) || cp == U'Š' || cp == U'Ž' ||
-         cp == U'Č' || cp == U'Ł' || cp == U'Œ';
+  return (cp >= U'a' && cp <= U'z') || (cp >= 0xdf && cp <= 0xff && cp != 0xf7);
 }
 
 std::vector<NameWord> name_tokens(const std::string& field) {
@@ -394,7 +402,7 @@ std::vector<NameWord> name_tokens(const std::string& field) {
     const std::string p = plain(word);
     if (!p.empty() && !kTitles.count(p) && word.find('@') == std::string::npos) {
       const std::string f = fold_name(word);
-      if (!f.empty() && f.size() <= 64) out.push_back({f, starts_with_capital(word)});
+      if (!f.empty() && f.size() <= 64) out.push_back({f, !(f.size() <= 2 && starts_lower_case(word))});
     }
     word.clear();
   };
@@ -431,16 +439,18 @@ double name_score(const std::vector<NameWord>& words, const Addressee& a) {
   if (s < 0.8) {
     // One name word that is this person's given name: not enough to route to them, but enough to
     // keep a namesake by surname from being sure ("Attn: Martin" may be Martin Weber).
-    if (tokens.size() == 1 && !given.empty()) {
-      const double g = similarity(tokens[0], given);
+    const auto counting = std::count_if(words.begin(), words.end(), [](const NameWord& w) { return w.counts; });
+    if (counting == 1 && !given.empty()) {
+      const auto one = std::find_if(words.begin(), words.end(), [](const NameWord& w) { return w.counts; });
+      const double g = similarity(one->folded, given);
       if (g >= 0.8) return 0.8 * g;
     }
     return 0;
   }
   double g = -1;  // -1: no other name word
   for (size_t i = 0; i < tokens.size(); ++i) {
-    // The other words that are written as names: a lower-case one is the line's noise.
-    if (used.count(i) || !words[i].capital) continue;
+    // The other words that may be names (not a speck's "o").
+    if (used.count(i) || !words[i].counts) continue;
     const std::string& t = tokens[i];
     double gi = 0;
     if (t.size() == 1) gi = !given.empty() && t[0] == given[0] ? 0.9 : 0;
@@ -484,11 +494,12 @@ std::string trim(const std::string& s) {
 
 CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& people) {
   CoverDecision d;
-  // Addressees with the same destination are one (a person and their own DID's route): the
-  // first of them stands for all.
+  // Addressees with the same destination are one (a person and their own DID's route): one of
+  // them stands for all, one that may receive faxes when any may (someone without an address is
+  // on their own).
   std::vector<size_t> same(people.size());
   {
-    std::map<std::string, size_t> first;
+    std::map<std::string, std::vector<size_t>> groups;
     for (size_t i = 0; i < people.size(); ++i) {
       std::vector<std::string> mails;
       if (people[i].route >= 0) {
@@ -496,10 +507,21 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
       } else if (!people[i].mails.empty()) {
         mails.push_back(lower_ascii(people[i].mails.front()));
       }
+      same[i] = i;
+      if (mails.empty()) continue;
       std::sort(mails.begin(), mails.end());
       std::string key;
       for (const auto& m : mails) key += m + ",";
-      same[i] = key == "," ? i : first.emplace(key, i).first->second;
+      groups[key].push_back(i);
+    }
+    for (const auto& [key, members] : groups) {
+      size_t rep = members.front();
+      for (size_t m : members)
+        if (people[m].may_receive) {
+          rep = m;
+          break;
+        }
+      for (size_t m : members) same[m] = rep;
     }
   }
   auto refuse_or_choose = [&](size_t i, std::string by, std::string matched, double score) {
@@ -548,16 +570,16 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
                              : "the cover page was not read in time";
     return d;
   }
-  d.fields = addressee_fields(page.text, page.xres, page.yres);
-  for (auto& f : d.fields) f = printable(f);
-  if (d.fields.empty()) {
+  const std::vector<std::string> fields = addressee_fields(page.text, page.xres, page.yres);
+  for (const auto& f : fields) d.fields.push_back(printable(f));  // (matched as read; shown printable)
+  if (fields.empty()) {
     d.why = coded.size() > 1 ? "its barcodes name different people, and no addressee line (To:, Attn:, An:, À:, Para:) was read"
                              : "no addressee line (To:, Attn:, An:, À:, Para:) was read on the cover page";
     return d;
   }
   std::vector<double> score(people.size(), 0);
   std::vector<std::string> why_field(people.size());
-  for (const auto& f : d.fields) {
+  for (const auto& f : fields) {
     const auto mails = mails_in(f);
     const auto numbers = numbers_in(f);
     const auto tokens = name_tokens(f);
@@ -586,7 +608,7 @@ CoverDecision decide_cover(const CoverPage& page, const std::vector<Addressee>& 
   std::stable_sort(ranked.begin(), ranked.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   if (!ranked.empty() && ranked[0].score >= kAccept &&
       (ranked.size() == 1 || ranked[1].score <= ranked[0].score - kMargin)) {
-    refuse_or_choose(ranked[0].index, "ocr", why_field[ranked[0].index], ranked[0].score);
+    refuse_or_choose(ranked[0].index, "ocr", printable(why_field[ranked[0].index]), ranked[0].score);
     return d;
   }
   if (ranked.size() > kMaxCandidates) ranked.resize(kMaxCandidates);

@@ -125,20 +125,29 @@ DirectoryAnswer LdapDirectory::query(const std::string& number) {
 fb::Result<std::vector<Addressee>, std::string> LdapDirectory::people() {
   std::lock_guard lock(mu_);
   const auto now = std::chrono::steady_clock::now();
-  if (now < people_until_) return people_;
-  auto found = search_people();
-  if (!found) {
+  if (now < people_until_) {
+    if (!people_error_.empty()) return people_error_;
+    return people_;
+  }
+  bool retry = false;
+  auto found = search_people(retry);
+  if (!found && retry) {
     // One retry on a fresh connection: the server may have closed an idle one.
     disconnect();
-    found = search_people();
+    found = search_people(retry);
   }
-  if (!found) return found.error();
-  people_ = std::move(*found);
+  // An answer, or a directory that will not give the whole list (that stays so a while: asked
+  // again after cache_s), is kept; a directory that is down is asked again at the next fax.
+  if (!found && retry) return found.error();
+  people_error_ = found ? "" : found.error();
+  if (found) people_ = std::move(*found);
   people_until_ = now + std::chrono::seconds(std::max(opt_.cache_s, 60));
+  if (!found) return people_error_;
   return people_;
 }
 
-fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people() {
+fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people(bool& retryable) {
+  retryable = true;  // (the connection or the search failed)
   if (auto e = connect(); !e.empty()) return e;
   std::string cn = "cn", given = "givenName", sn = "sn", tel = "telephoneNumber", fax = "facsimileTelephoneNumber";
   std::string mail_attr = opt_.mail_attribute, allow_attr = opt_.allow_attribute;
@@ -151,8 +160,12 @@ fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people() {
   // whole: that is an error, as a name that looks unique in part of a directory may not be.
   berval* cookie = nullptr;
   bool more = true;
-  while (more) {
+  for (int pages = 0; more; ++pages) {
     more = false;
+    if (pages > kMaxPeople / kPeoplePage + 1) {
+      retryable = false;
+      return "the directory pages " + opt_.people_filter + " without end";
+    }
     LDAPControl* page = nullptr;
     int rc = ldap_create_page_control(ld_, kPeoplePage, cookie, 0, &page);
     ber_bvfree(cookie);
@@ -165,11 +178,12 @@ fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people() {
     ldap_control_free(page);
     if (rc == LDAP_SIZELIMIT_EXCEEDED) {
       if (res) ldap_msgfree(res);
+      retryable = false;
       return "the directory gives only part of " + opt_.people_filter + " (its size limit), so no name is known to be unique";
     }
     if (rc != LDAP_SUCCESS) {
       if (res) ldap_msgfree(res);
-      if (rc == LDAP_NO_SUCH_OBJECT) return out;
+      if (rc == LDAP_NO_SUCH_OBJECT && pages == 0) return out;
       disconnect();
       return "search " + opt_.people_filter + " failed: " + ldap_err2string(rc);
     }
@@ -201,26 +215,43 @@ fb::Result<std::vector<Addressee>, std::string> LdapDirectory::search_people() {
       for (auto& f : values(fax)) a.numbers.push_back(std::move(f));
       out.push_back(std::move(a));
     }
-    // The next page's cookie, if the server paged.
+    // The next page's cookie, if the server pages (one that does not gives all at once). Once
+    // it paged, a page that cannot be read breaks the list: an error, never part of it.
     LDAPControl** returned = nullptr;
     int err = 0;
-    if (ldap_parse_result(ld_, res, &err, nullptr, nullptr, nullptr, &returned, 0) == LDAP_SUCCESS && returned) {
-      if (LDAPControl* c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nullptr)) {
+    bool broken = false;
+    if (ldap_parse_result(ld_, res, &err, nullptr, nullptr, nullptr, &returned, 0) != LDAP_SUCCESS) {
+      broken = pages > 0;
+    } else if (returned) {
+      LDAPControl* c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nullptr);
+      if (c && c->ldctl_value.bv_len > 0) {
         ber_int_t estimate = 0;
         berval next{};
         if (ldap_parse_pageresponse_control(ld_, c, &estimate, &next) == LDAP_SUCCESS) {
           if (next.bv_len > 0) {
             cookie = ber_bvdup(&next);
             more = cookie != nullptr;
+            broken = !more;
           }
           ldap_memfree(next.bv_val);
+        } else {
+          broken = true;
         }
+      } else if (pages > 0) {
+        broken = true;
       }
       ldap_controls_free(returned);
+    } else if (pages > 0) {
+      broken = true;
     }
     ldap_msgfree(res);
-    if (more && out.size() >= size_t(kMaxPeople)) {
+    if (broken) {
       ber_bvfree(cookie);
+      return "the directory's pages of " + opt_.people_filter + " broke off";
+    }
+    if (out.size() > size_t(kMaxPeople)) {
+      ber_bvfree(cookie);
+      retryable = false;
       return "the directory has more than " + std::to_string(kMaxPeople) + " entries for " + opt_.people_filter +
              ": narrow [ldap] people_filter";
     }

@@ -14,7 +14,8 @@
 // facsimileTelephoneNumber, asked for in RFC 2696 pages; an entry that allow_attribute does not
 // allow, or with no valid mail, is kept as someone a name may mean who is never routed to. Only
 // the whole list will do (a name unique in part of a directory may not be): a server's size
-// limit, or more than kMaxPeople entries, is an error. Kept cache_s seconds (at least 60).
+// limit, more than kMaxPeople entries, or pages that break off, is an error. The list, or an error
+// other than an unreachable server, is kept cache_s seconds (at least 60).
 // CACHE: found / not found / not allowed answers are kept cache_s seconds; unavailable is never
 // cached. THREADS: blocking calls (each bounded by timeout_s): used from the OnRamp's worker thread
 // only; one connection, re-opened after an error.
@@ -64,8 +65,9 @@ class LdapDirectory {
   LDAP* ld_ = nullptr;
   std::mutex mu_;
   std::map<std::string, std::pair<DirectoryAnswer, std::chrono::steady_clock::time_point>> cache_;
-  fb::Result<std::vector<Addressee>, std::string> search_people();
+  fb::Result<std::vector<Addressee>, std::string> search_people(bool& retryable);
   std::vector<Addressee> people_;
+  std::string people_error_;  // the last listing's, kept as long as a list would be
   std::chrono::steady_clock::time_point people_until_{};
 };
 

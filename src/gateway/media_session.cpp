@@ -306,6 +306,7 @@ bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t
     return receive(d);
   }
   if (latched_ && from == remote_) {
+    heard_at_ = std::chrono::steady_clock::now();
     receive(d);
     return true;
   }
@@ -316,6 +317,12 @@ bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t
   // behind a NAT (latched on another port) may still move, as its NAT may remap.
   const bool from_sdp = from.address() == sdp_remote_.address();
   if (from_sdp && latched_ && remote_ == sdp_remote_ && from != sdp_remote_) return false;
+  // A NAT'd peer (latched on another port of the SDP's address) moves to a new port only once
+  // its stream went quiet (kRemapQuiet): two live streams from one address (a shared NAT, a
+  // stale call) must not take turns.
+  if (from_sdp && latched_ && remote_.address() == sdp_remote_.address() && from != sdp_remote_ &&
+      std::chrono::steady_clock::now() - heard_at_ < kRemapQuiet)
+    return false;
   if (!from_sdp) {
     // A stranger only before anything latched, and never the address a re-INVITE just replaced
     // (the offerer may go on sending from there until our answer reaches it).
@@ -333,6 +340,7 @@ bool MediaSession::heard_from(const udp::endpoint& from, std::span<const uint8_t
   // the SDP names the right address but a port the NAT never opened (masquerade picks its own).
   latched_ = true;
   remote_ = from;
+  heard_at_ = std::chrono::steady_clock::now();
   return true;
 }
 

@@ -19,9 +19,10 @@
 // one's source, address and port, and hears only that source (a NAT that advertises its public
 // address still picks its own ports) — except that a packet from the SDP's own address always
 // wins (except once it latched on the SDP's own address and port: then another port of that host
-// is a stale stream, not heard), and a stranger never latches once something did, nor from the
-// address a re-INVITE just replaced. A peer whose RTP leaves from another port than the one it receives on (asymmetric
-// RTP) needs latching off (open(..., latch = false): a trunk's latch_media). A re-INVITE that
+// is a stale stream, not heard; latched on another port of it, a NAT'd peer, a new port is
+// followed only after kRemapQuiet without a packet from the old one), and a stranger never
+// latches once something did, nor from the address a re-INVITE just replaced. A peer whose RTP
+// leaves from another port than the one it receives on (asymmetric RTP) needs latching off (open(..., latch = false): a trunk's latch_media). A re-INVITE that
 // moves the stream (update_audio, set_remote) latches again; RTCP latches on its own first packet
 // from the latched address. A UDPTL stream the SDP moved starts its sequence anew.
 // A far end that sends no RTP for `idle_timeout` while an audio terminal runs ends the fax ("the
@@ -61,6 +62,8 @@ class MediaThread;
 class PageWriter;
 
 inline constexpr size_t kMaxDatagram = 4096;
+// A NAT'd peer's stream moves to another port of its address only after this long quiet.
+inline constexpr std::chrono::milliseconds kRemapQuiet{300};
 inline constexpr int kMaxDrain = 64;  // datagrams read per socket and tick (a G.711 call brings ~1-10)
 inline constexpr int kDrainBatch = 16;  // datagrams per recvmmsg
 
@@ -197,6 +200,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   asio::ip::udp::endpoint remote_;
   asio::ip::udp::endpoint sdp_remote_;   // what the SDP said (remote_ until latched)
   bool latched_ = false;
+  std::chrono::steady_clock::time_point heard_at_{};  // the latched source's last packet
   bool latch_ = true;  // false: send to the SDP's address, hear its host from any port
   std::optional<asio::ip::address> replaced_;  // the remote a re-INVITE moved away from
   std::optional<asio::ip::udp::endpoint> rtcp_remote_;  // RTCP's own latched source

@@ -249,9 +249,39 @@ TEST(CoverRouting, WhatTheRoutingTestSetFoundTesseractDoing) {
   EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
   EXPECT_EQ(gateway::addressee_fields(page({"AN: | o", "Herrn Hans Müller"})), std::vector<std::string>{"Herrn Hans Müller"});
   EXPECT_EQ(gateway::addressee_fields(page({"To: Ext. 0188 From: John Doe"})), std::vector<std::string>{"Ext. 0188"});
-  // A capitalised other name is still someone else.
+  // A capitalised other name is still someone else, and so is a longer lower-case one.
   d = decide_with({"To: Klaus Müller"});
   EXPECT_FALSE(d.chosen);
+  d = decide_with({"To: jan dubois"});
+  EXPECT_FALSE(d.chosen);
+  // A field read from a second column's "Sent by:" is no addressee.
+  EXPECT_TRUE(gateway::addressee_fields(page({"To: | o | Sent by: Hans Müller"})).empty());
+  // An address past the 80 bytes shown is still matched.
+  d = decide_with({"To: Accounts payable department of the northern region, second floor, room 4711, "
+                   "attention hans.mueller@example.com"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
+  EXPECT_LE(d.matched.size(), 83u);
+}
+
+TEST(CoverRouting, AGivenNameWithAnotherWordIsNoSurnameMatch) {
+  auto people = directory();
+  people.push_back({"Martin Weber", "Martin", "Weber", {"martin.weber@example.com"}, {"+49 40 5550 9034"}, {}});
+  // People without an address are each their own (none of them can be chosen).
+  people.push_back({"Computer One", "", "One", {}, {}, {}, false});
+  people.push_back({"Olga Petrova", "Olga", "Petrova", {}, {}, {}, false});
+  for (const char* f : {"Attn: Martin dringend", "Attn: Martin u"}) {
+    CoverPage p;
+    p.text = page({f});
+    p.read = true;
+    EXPECT_FALSE(decide_cover(p, people).chosen) << f;
+  }
+  CoverPage p;
+  p.text = page({"To: Olga Petrova"});
+  p.read = true;
+  auto d = decide_cover(p, people);
+  EXPECT_FALSE(d.chosen);
+  EXPECT_NE(d.why.find("Olga Petrova, who may not receive faxes"), std::string::npos) << d.why;
 }
 
 TEST(CoverRouting, APageNotReadIsNotRouted) {

@@ -110,7 +110,7 @@ TEST_F(PgJobStoreTest, AnOlderSchemaIsUpgradedInPlace) {
   }
   ASSERT_EQ(scalar("DROP TABLE channel_grants; DROP INDEX accounting_by_time; "
                    "ALTER TABLE messages DROP COLUMN owner, DROP COLUMN lease_until; "
-                   "ALTER TABLE deliveries DROP COLUMN claimed_by; "
+                   "ALTER TABLE deliveries DROP COLUMN claimed_by; ALTER TABLE jobs DROP COLUMN routed_by; "
                    "UPDATE schema_version SET version = 14 RETURNING version"),
             "14");
   auto s = PgJobStore::open(url());
