@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -197,6 +198,24 @@ std::string fold_name(const std::string& utf8) {
 
 std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, int yres) {
   const auto lines = lines_of(text, xres, yres);
+  // The page's skew (a fax is rarely fed straight): the median slope of the lines that run wide,
+  // from their first word's centre to their last's. A table's cells a few inches apart are level
+  // only once it is taken out.
+  double slope = 0;
+  {
+    std::vector<double> slopes;
+    for (const auto& l : lines) {
+      if (l.words.size() < 2) continue;
+      const auto& a = l.words.front();
+      const auto& b = l.words.back();
+      if (b.x0 - a.x0 < 200) continue;
+      slopes.push_back((double(b.y0 + b.y1) - double(a.y0 + a.y1)) / 2.0 / double(b.x0 - a.x0));
+    }
+    if (!slopes.empty()) {
+      std::nth_element(slopes.begin(), slopes.begin() + long(slopes.size() / 2), slopes.end());
+      slope = std::clamp(slopes[slopes.size() / 2], -0.1, 0.1);
+    }
+  }
   std::vector<std::string> fields;
   for (size_t li = 0; li < lines.size() && fields.size() < kMaxFields; ++li) {
     const auto& words = lines[li].words;
@@ -235,13 +254,16 @@ std::vector<std::string> addressee_fields(const ocr::PageText& text, int xres, i
       // their own; the words level with the label to its right (from any line) are its row.
       if (field.empty() && nothing_after) {
         const LineWord& last = words[j - 1];
-        const int ly0 = words[i].y0, ly1 = last.y1, lh = std::max(1, ly1 - ly0);
+        const double lx = (words[i].x0 + last.x1) / 2.0, ly = (words[i].y0 + last.y1) / 2.0;
+        const int lh = std::max(1, last.y1 - words[i].y0);
         std::vector<LineWord> row;
         for (size_t lk = 0; lk < lines.size(); ++lk) {
           if (lk == li) continue;
           for (const auto& w : lines[lk].words) {
-            const int overlap = std::min(ly1, w.y1) - std::max(ly0, w.y0);
-            if (w.x0 > last.x1 && overlap * 2 >= std::min(lh, std::max(1, w.y1 - w.y0))) row.push_back(w);
+            // Level with the label once the skew is taken out: centres within half a line.
+            const double wx = (w.x0 + w.x1) / 2.0, wy = (w.y0 + w.y1) / 2.0;
+            const double off = wy - (ly + slope * (wx - lx));
+            if (w.x0 > last.x1 && std::abs(off) * 2 <= std::max(lh, w.y1 - w.y0)) row.push_back(w);
           }
         }
         std::sort(row.begin(), row.end(), [](const LineWord& a, const LineWord& b) { return a.x0 < b.x0; });
@@ -290,6 +312,18 @@ std::vector<std::string> mails_in(std::string field) {
   for (size_t at = field.find('@'); at != std::string::npos; at = field.find('@', at + 1)) {
     while (at > 0 && field[at - 1] == ' ') field.erase(--at, 1);
     while (at + 1 < field.size() && field[at + 1] == ' ') field.erase(at + 1, 1);
+    // "klaus. weber@": a space read after a dot inside the local part.
+    for (size_t b = at; b >= 2;) {
+      if (mail_char(field[b - 1])) {
+        --b;
+      } else if (field[b - 1] == ' ' && field[b - 2] == '.') {
+        field.erase(b - 1, 1);
+        --at;
+        b -= 1;
+      } else {
+        break;
+      }
+    }
   }
   std::vector<std::string> out;
   for (size_t at = field.find('@'); at != std::string::npos; at = field.find('@', at + 1)) {

@@ -256,12 +256,34 @@ TEST(CoverRouting, WhatTheRoutingTestSetFoundTesseractDoing) {
   EXPECT_FALSE(d.chosen);
   // A field read from a second column's "Sent by:" is no addressee.
   EXPECT_TRUE(gateway::addressee_fields(page({"To: | o | Sent by: Hans Müller"})).empty());
+  // A space read after a dot in an address.
+  d = decide_with({"To: hans. mueller@example.com"});
+  ASSERT_TRUE(d.chosen);
+  EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
   // An address past the 80 bytes shown is still matched.
   d = decide_with({"To: Accounts payable department of the northern region, second floor, room 4711, "
                    "attention hans.mueller@example.com"});
   ASSERT_TRUE(d.chosen);
   EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
   EXPECT_LE(d.matched.size(), 83u);
+}
+
+TEST(CoverRouting, ASkewedTablesValueIsFoundLevelWithItsLabel) {
+  // A page fed 1.5° askew: a wide line gives the slope; the value column sits 16 px lower than
+  // its label, 600 px to the right, and the next row's value 40 px lower still.
+  ocr::PageText t;
+  auto word = [&](const char* text, int x, int y, int line) {
+    t.words.push_back({text, x, y, x + 20 * int(std::string(text).size()), y + 24, 90, line});
+  };
+  word("Please", 100, 500, 0);
+  word("sign", 1000, 524, 0);
+  word("To:", 100, 100, 1);
+  word("From:", 100, 140, 2);
+  word("Anna", 700, 116, 3);
+  word("Schmidt", 800, 118, 3);
+  word("Ken", 700, 156, 4);
+  word("Sato", 780, 158, 4);
+  EXPECT_EQ(gateway::addressee_fields(t), std::vector<std::string>{"Anna Schmidt"});
 }
 
 TEST(CoverRouting, AGivenNameWithAnotherWordIsNoSurnameMatch) {
