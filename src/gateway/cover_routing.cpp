@@ -140,8 +140,10 @@ Label label_at(const std::vector<LineWord>& words, size_t i, bool line_start) {
     std::string joined;
     bool digits = false;  // "0188 From:" is no label "From:"
     for (size_t k = i; k < i + n; ++k) {
-      joined += words[k].text;
-      digits = digits || (n > 1 && words[k].text.find_first_of("0123456789") != std::string::npos);
+      // "z. Hd.:" whose z reads as a 7 or a 2 at standard resolution.
+      const bool z = n > 1 && k == i && (words[k].text == "7." || words[k].text == "2.");
+      joined += z ? std::string("z.") : words[k].text;
+      digits = digits || (n > 1 && !z && words[k].text.find_first_of("0123456789") != std::string::npos);
     }
     if (digits) break;
     // (";" is how a colon often reads at standard resolution.)

@@ -249,6 +249,8 @@ TEST(CoverRouting, WhatTheRoutingTestSetFoundTesseractDoing) {
   EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
   EXPECT_EQ(gateway::addressee_fields(page({"AN: | o", "Herrn Hans Müller"})), std::vector<std::string>{"Herrn Hans Müller"});
   EXPECT_EQ(gateway::addressee_fields(page({"To: Ext. 0188 From: John Doe"})), std::vector<std::string>{"Ext. 0188"});
+  EXPECT_EQ(gateway::addressee_fields(page({"7. Hd.: Inés Navarro"})), std::vector<std::string>{"Inés Navarro"});
+  EXPECT_TRUE(gateway::addressee_fields(page({"7. Pages: 4"})).empty());
   // A capitalised other name is still someone else, and so is a longer lower-case one.
   d = decide_with({"To: Klaus Müller"});
   EXPECT_FALSE(d.chosen);
