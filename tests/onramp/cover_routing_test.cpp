@@ -49,12 +49,18 @@ std::vector<Addressee> directory() {
   };
 }
 
-gateway::CoverDecision decide(const std::vector<std::string>& lines, std::vector<ocr::Barcode> codes = {}) {
+// The decision on a page of these lines and codes, among `people`.
+gateway::CoverDecision decide_among(const std::vector<Addressee>& people, const std::vector<std::string>& lines,
+                                    std::vector<ocr::Barcode> codes = {}) {
   CoverPage p;
   p.text = page(lines);
   p.read = true;
   p.barcodes = std::move(codes);
-  return decide_cover(p, directory());
+  return decide_cover(p, people);
+}
+
+gateway::CoverDecision decide(const std::vector<std::string>& lines, std::vector<ocr::Barcode> codes = {}) {
+  return decide_among(directory(), lines, std::move(codes));
 }
 
 TEST(CoverFields, AreTheWordsAfterALabelUpToTheNextLabelOrAWideGap) {
@@ -192,11 +198,7 @@ TEST(CoverRouting, ReviewedCornersNeverRouteOnAGuess) {
   own.route = 7;
   people.push_back(own);
   auto decide_with = [&](std::vector<std::string> lines, std::vector<ocr::Barcode> codes = {}) {
-    CoverPage p;
-    p.text = page(lines);
-    p.read = true;
-    p.barcodes = std::move(codes);
-    return decide_cover(p, people);
+    return decide_among(people, lines, std::move(codes));
   };
   // "Martin" alone: Carol's surname, Martin Weber's given name.
   auto d = decide_with({"Attn: Martin"});
@@ -235,12 +237,7 @@ TEST(CoverRouting, WhatTheRoutingTestSetFoundTesseractDoing) {
   // on the next line; digits run up to the next column's label.
   auto people = directory();
   people.push_back({"Hans Müller", "Hans", "Müller", {"hans.mueller@example.com"}, {"+49 89 5550 2207"}, {}});
-  auto decide_with = [&](std::vector<std::string> lines) {
-    CoverPage p;
-    p.text = page(lines);
-    p.read = true;
-    return decide_cover(p, people);
-  };
+  auto decide_with = [&](std::vector<std::string> lines) { return decide_among(people, lines); };
   auto d = decide_with({"To: Mr. Hans Miiller"});
   ASSERT_TRUE(d.chosen);
   EXPECT_EQ(people[*d.chosen].name, "Hans Müller");
@@ -294,16 +291,8 @@ TEST(CoverRouting, AGivenNameWithAnotherWordIsNoSurnameMatch) {
   // People without an address are each their own (none of them can be chosen).
   people.push_back({"Computer One", "", "One", {}, {}, {}, false});
   people.push_back({"Olga Petrova", "Olga", "Petrova", {}, {}, {}, false});
-  for (const char* f : {"Attn: Martin dringend", "Attn: Martin u"}) {
-    CoverPage p;
-    p.text = page({f});
-    p.read = true;
-    EXPECT_FALSE(decide_cover(p, people).chosen) << f;
-  }
-  CoverPage p;
-  p.text = page({"To: Olga Petrova"});
-  p.read = true;
-  auto d = decide_cover(p, people);
+  for (const char* f : {"Attn: Martin dringend", "Attn: Martin u"}) EXPECT_FALSE(decide_among(people, {f}).chosen) << f;
+  auto d = decide_among(people, {"To: Olga Petrova"});
   EXPECT_FALSE(d.chosen);
   EXPECT_NE(d.why.find("Olga Petrova, who may not receive faxes"), std::string::npos) << d.why;
 }
