@@ -1,11 +1,16 @@
 // postgres.cpp — a PostgreSQL connection through libpq (see postgres.hpp).
 #include "queue/postgres.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <libpq-fe.h>
+
+#include "core/log.hpp"
 
 namespace queue::postgres {
 
@@ -13,7 +18,8 @@ namespace {
 
 constexpr unsigned kByteaOid = 17, kInt8Oid = 20, kTextOid = 25;
 // The store's writer lock (pg_advisory_xact_lock): "faxbridge" in its first eight letters' bits.
-constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7378697629483820646)";
+// With it, the transaction's id: what is asked of the server when a COMMIT loses its connection.
+constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7378697629483820646), txid_current()";
 
 struct PgClose {
   void operator()(PGconn* c) const noexcept { PQfinish(c); }
@@ -161,17 +167,26 @@ class PgConnection final : public sql::Connection {
       if (auto again = run_simple("BEGIN", op); !again) return again;
     }
     in_tx_ = true;
-    if (auto r = run_simple(kWriterLock, op); !r) {
+    txid_.clear();
+    Res lock(PQexec(c_.get(), kWriterLock));
+    if (!ok(lock.get())) {
+      auto e = error_of(c_.get(), lock.get(), op);
       rollback();
-      return r;
+      return e;
     }
+    if (PQntuples(lock.get()) == 1 && PQnfields(lock.get()) == 2) txid_ = PQgetvalue(lock.get(), 0, 1);
     return fb::Unit{};
   }
 
   StoreStatus commit(const std::string& op) override {
     in_tx_ = false;
     Res r(PQexec(c_.get(), "COMMIT"));
-    if (!ok(r.get())) return error_of(c_.get(), r.get(), op);
+    if (!ok(r.get())) {
+      auto e = error_of(c_.get(), r.get(), op);
+      // The connection went with the COMMIT: the server may have committed before it went.
+      if (PQstatus(c_.get()) != CONNECTION_OK && !txid_.empty()) return outcome_of(txid_, std::move(e), op);
+      return e;
+    }
     // PostgreSQL answers COMMIT of a transaction that failed with ROLLBACK, and no error.
     if (std::strcmp(PQcmdStatus(r.get()), "COMMIT") != 0)
       return StoreError{StoreErrc::db, std::string(op) + ": the transaction was rolled back"};
@@ -227,6 +242,32 @@ class PgConnection final : public sql::Connection {
     return fb::Unit{};
   }
 
+  // A COMMIT whose answer was lost with the connection: done or not, as the server says on a new
+  // connection (txid_status), asked until it knows or the busy timeout has passed (at least 2 s,
+  // a restart's time). Never known: `lost`, and the caller treats the work as not done (an SMTP
+  // 451: at worst the message comes twice, never lost).
+  StoreStatus outcome_of(const std::string& txid, StoreError lost, std::string_view op) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(busy_timeout_ms_, 2000));
+    for (;;) {
+      if (revive(op)) {
+        Res r(PQexec(c_.get(), ("SELECT txid_status(" + txid + ")").c_str()));
+        const char* st = ok(r.get()) && PQntuples(r.get()) == 1 && !PQgetisnull(r.get(), 0, 0) ? PQgetvalue(r.get(), 0, 0)
+                                                                                            : "";
+        if (!std::strcmp(st, "committed")) {
+          fb::log(fb::LogLevel::warn, "store",
+                  std::string(op) + ": the connection was lost with the COMMIT; the server had committed it");
+          return fb::Unit{};
+        }
+        if (!std::strcmp(st, "aborted"))
+          return StoreError{lost.code, lost.message + "; the transaction was not committed"};
+        // "in progress": its session has not yet noticed the connection's end.
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        return StoreError{lost.code, lost.message + "; whether the transaction was committed is not known"};
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a poll interval inside the deadline loop
+    }
+  }
+
   // Outside a transaction, a connection PostgreSQL dropped is opened again.
   StoreStatus revive(std::string_view op) {
     if (PQstatus(c_.get()) == CONNECTION_OK) return fb::Unit{};
@@ -240,6 +281,7 @@ class PgConnection final : public sql::Connection {
   int busy_timeout_ms_;
   int64_t changes_ = 0;
   bool in_tx_ = false;
+  std::string txid_;  // the open transaction's id (txid_current), digits only
   uint64_t session_ = 1;
 };
 

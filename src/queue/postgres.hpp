@@ -10,7 +10,10 @@
 // DURABILITY: each session sets synchronous_commit = on, whatever the server's default, so a
 // COMMIT has reached the server's disk (and its synchronous standbys) when it returns: the SMTP
 // 250 relies on it. A COMMIT that PostgreSQL turns into a ROLLBACK (an aborted transaction) is
-// an error, never success.
+// an error, never success. A COMMIT whose connection was lost before its answer came is asked
+// about on a new connection (txid_status of the id each transaction takes at its BEGIN): done is
+// success, so the work is not done twice; not done, or not known within the busy timeout, is
+// an error.
 // WRITERS: begin() takes a transaction-scoped advisory lock (pg_advisory_xact_lock), so the
 // store's writers, on every node, are serialized as SQLite's BEGIN IMMEDIATE serializes them,
 // and a read-then-write operation cannot lose another node's update. Waiting for it (or any

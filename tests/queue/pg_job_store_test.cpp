@@ -1,7 +1,8 @@
 // pg_job_store_test.cpp — what only the PostgreSQL store does (the operations themselves are in
 // the conformance suite, job_store_test.cpp): the schema created once when nodes start together,
 // a schema from the future refused, a connection PostgreSQL dropped opened again, text PostgreSQL
-// would refuse kept, a password never shown; and the SQL rewriting of postgres.hpp.
+// would refuse kept, a COMMIT whose answer was lost settled by asking the server, a password
+// never shown; and the SQL rewriting of postgres.hpp.
 #include "queue/pg_job_store.hpp"
 
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "job_store_fixtures.hpp"
+#include "pg_cut_proxy.hpp"
 #include "pg_server.hpp"
 #include "queue/postgres.hpp"
 #include "temp_dir.hpp"
@@ -216,6 +218,53 @@ TEST_F(PgJobStoreTest, AConnectionPostgresqlDroppedIsOpenedAgain) {
   auto set = static_cast<queue::JobStore&>(**s).set_state(ids[0], "ready");
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(scalar("SELECT state FROM jobs WHERE id = " + std::to_string(ids[0])), "ready");
+}
+
+// The store's URL through `proxy` instead of straight to the server.
+std::string through(const std::string& url, const std::string& server_dir, const std::string& proxy_dir) {
+  std::string out = url;
+  const std::string host = "host=" + server_dir;
+  if (auto p = out.find(host); p != std::string::npos) out.replace(p, host.size(), "host=" + proxy_dir);
+  return out;
+}
+
+// The connection goes after the server committed but before its answer came (a network cut, a
+// crash of the server after its commit): the store asks the server and reports what was done —
+// here, done, so the caller does not do it again (an SMTP client told 451 would send the mail
+// twice).
+TEST_F(PgJobStoreTest, ACommitWhoseAnswerWasLostIsDoneWhenTheServerDidIt) {
+  queue_test::PgCutProxy proxy(tmp.path() + "/proxy", pg->socket_dir());
+  ASSERT_TRUE(proxy.ok());
+  auto s = PgJobStore::open(through(url(), pg->socket_dir(), tmp.path() + "/proxy"));
+  ASSERT_TRUE(s) << s.error().message;
+  proxy.arm(queue_test::PgCutProxy::Cut::after_commit);
+  auto id = (*s)->create_inbound(queue::NewInbound{"+15550100", std::nullopt, "+33140000000"});
+  EXPECT_EQ(proxy.cuts(), 1);
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
+  EXPECT_EQ(scalar("SELECT number FROM jobs WHERE id = " + std::to_string(*id)), "+15550100");
+  // The store goes on, on its new session.
+  auto again = (*s)->create_inbound(queue::NewInbound{"+15550101", std::nullopt, "+33140000000"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "2");
+}
+
+// The COMMIT itself is lost with the connection: the server rolled the transaction back, and
+// the store says so (an error: the caller must not acknowledge it).
+TEST_F(PgJobStoreTest, ACommitLostOnItsWayIsAnErrorAndNothingWasWritten) {
+  queue_test::PgCutProxy proxy(tmp.path() + "/proxy", pg->socket_dir());
+  ASSERT_TRUE(proxy.ok());
+  auto s = PgJobStore::open(through(url(), pg->socket_dir(), tmp.path() + "/proxy"));
+  ASSERT_TRUE(s) << s.error().message;
+  proxy.arm(queue_test::PgCutProxy::Cut::before_commit);
+  auto id = (*s)->create_inbound(queue::NewInbound{"+15550100", std::nullopt, "+33140000000"});
+  EXPECT_EQ(proxy.cuts(), 1);
+  ASSERT_FALSE(id);
+  EXPECT_NE(id.error().message.find("the transaction was not committed"), std::string::npos) << id.error().message;
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "0");
+  auto again = (*s)->create_inbound(queue::NewInbound{"+15550101", std::nullopt, "+33140000000"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
 }
 
 // A caller's name from SIP may hold bytes that are not UTF-8, or a NUL: the reception is recorded

@@ -38,6 +38,9 @@ class PgServer {
     return "postgresql:///fbtest?host=" + dir_ + "&port=5432&user=postgres&options=-csearch_path%3D" + schema;
   }
 
+  // The directory of the server's Unix socket (.s.PGSQL.5432).
+  const std::string& socket_dir() const { return dir_; }
+
   // The schema of a test's directory (every open in one test reaches the same store),
   // created at its first use.
   std::string schema_for(const std::string& dir) {
