@@ -8,6 +8,7 @@ referred recipient as the partner contract."""
 import os
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
@@ -81,6 +82,13 @@ class Kamailio:
         self.log = open(os.path.join(workdir, "kamailio.log"), "w")
         self.proc = subprocess.Popen(["kamailio", "-f", self.cfg, "-DD", "-E", "-Y", workdir, "-w", workdir],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        # A reaper in a session of its own kills Kamailio's process group once this process is gone
+        # without stopping it (a failure, a kill, a CTest timeout): it waits for the end of a pipe
+        # only this process holds; stop() tells it first that Kamailio is stopped.
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-c", "import os, sys\nif not sys.stdin.read():\n"
+             "    try: os.killpg(int(sys.argv[1]), 9)\n    except OSError: pass", str(self.proc.pid)],
+            stdin=subprocess.PIPE, start_new_session=True)
         deadline = time.time() + 10
         while not self._listening():
             if self.proc.poll() is not None or time.time() > deadline:
@@ -99,6 +107,10 @@ class Kamailio:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self._reaper.poll() is None:
+            self._reaper.stdin.write(b"stopped")
+            self._reaper.stdin.close()
+            self._reaper.wait(timeout=30)
         self.log.close()
 
     def text(self):
