@@ -348,8 +348,18 @@ RunResultCode Converter::render_with_server(Server& s, const std::string& input,
 }
 
 void Converter::run(bool resume_left_work) {
+  // A store that cannot be opened now (PostgreSQL restarting, its lock busy) is tried again
+  // every 2 s: a worker that gave up would leave its messages unrendered while the node renews
+  // their claims, so no other node takes them.
   auto opened = queue::open_job_store(opt_.store);
-  if (!opened) return;
+  for (bool said = false; !opened;) {
+    if (!said) fb::log(fb::LogLevel::warn, "converter", "render worker: " + opened.error().message + "; trying again");
+    said = true;
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; })) return;
+    lock.unlock();
+    opened = queue::open_job_store(opt_.store);
+  }
   std::unique_ptr<queue::JobStore> store = std::move(*opened);
   Server server;
   struct StopServer {
