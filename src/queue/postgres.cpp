@@ -21,6 +21,10 @@ constexpr unsigned kByteaOid = 17, kInt8Oid = 20, kTextOid = 25;
 // With it, the transaction's id: what is asked of the server when a COMMIT loses its connection.
 constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7378697629483820646), txid_current()";
 
+// A session idle inside a transaction this long is ended by the server (the store's transactions
+// never wait between statements; this is a node stopped in the middle of one).
+constexpr int kIdleInTransactionMs = 10000;
+
 struct PgClose {
   void operator()(PGconn* c) const noexcept { PQfinish(c); }
 };
@@ -140,7 +144,13 @@ class PgConnection final : public sql::Connection {
 
   StoreStatus setup() {
     PQsetNoticeProcessor(c_.get(), [](void*, const char*) {}, nullptr);  // "already exists, skipping" and the like
+    // The server ends this session when the node stops in the middle of a transaction (a node
+    // frozen, or gone without a word: a power cut, a network partition) — else its writer lock
+    // would stop every node's writes, and its leader lock every report, until the server's
+    // own TCP keepalives (two hours by default) noticed.
     const std::string set = "SET synchronous_commit = on; SET lock_timeout = " + std::to_string(busy_timeout_ms_) +
+                            "; SET idle_in_transaction_session_timeout = " + std::to_string(kIdleInTransactionMs) +
+                            "; SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
                             "; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'; SET bytea_output = 'hex'";
     return run_simple(set, "open: session settings");
   }

@@ -14,6 +14,10 @@
 // about on a new connection (txid_status of the id each transaction takes at its BEGIN): done is
 // success, so the work is not done twice; not done, or not known within the busy timeout, is
 // an error.
+// A NODE THAT STOPS: each session also asks the server to end it when it stays idle inside a
+// transaction for 10 s, and to probe its client with TCP keepalives (10 s idle, 5 s apart, 3
+// probes): a node frozen or gone without a word (a power cut, a partition) lets go of the writer
+// lock and the leader lock within about half a minute.
 // WRITERS: begin() takes a transaction-scoped advisory lock (pg_advisory_xact_lock), so the
 // store's writers, on every node, are serialized as SQLite's BEGIN IMMEDIATE serializes them,
 // and a read-then-write operation cannot lose another node's update. Waiting for it (or any

@@ -267,6 +267,29 @@ TEST_F(PgJobStoreTest, ACommitLostOnItsWayIsAnErrorAndNothingWasWritten) {
   EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
 }
 
+// A node frozen in the middle of a write transaction (or gone without a word): the server ends
+// its session, and with it the writer lock, so the other nodes' writes go through again — after
+// the busy errors of the wait.
+TEST_F(PgJobStoreTest, ANodeStoppedInsideATransactionDoesNotStopTheOthersForGood) {
+  auto s = PgJobStore::open(url());
+  ASSERT_TRUE(s) << s.error().message;
+  auto frozen = queue::postgres::connect(url(), 5000);
+  ASSERT_TRUE(frozen) << frozen.error().message;
+  ASSERT_TRUE((*frozen)->begin("frozen"));  // holds the writer lock and says nothing more
+  fb::Result<int64_t, queue::StoreError> id = queue::StoreError{queue::StoreErrc::db, "not tried"};
+  int busy = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+       std::chrono::steady_clock::now() < deadline;) {
+    id = (*s)->create_inbound(queue::NewInbound{"+15550100", std::nullopt, "+33140000000"});
+    if (id) break;
+    busy += id.error().code == queue::StoreErrc::busy;
+  }
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_GE(busy, 1);  // it did wait for the frozen one's lock
+  EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), "1");
+  EXPECT_FALSE((*frozen)->commit("frozen"));  // its session was ended
+}
+
 // A caller's name from SIP may hold bytes that are not UTF-8, or a NUL: the reception is recorded
 // with U+FFFD in their place rather than refused.
 TEST_F(PgJobStoreTest, TextPostgresqlWouldRefuseIsKeptWithReplacementCharacters) {
