@@ -980,6 +980,17 @@ int run(config::Config cfg, Reloader reloader) {
     });
   };
   hooks.received_path = [&](int64_t job) { return spool.received_path(job); };
+  // On a store several nodes share, each page of a reception goes there as it arrives: the node
+  // that takes over a reception this node's death cut mails the pages the caller saw confirmed.
+  // (In order on the store thread, before the reception's end puts the finished file.)
+  if (store->shares_documents()) {
+    hooks.page_appended = [&, store_exec](const std::string& path, std::string bytes) {
+      asio::post(store_exec, [&, path, bytes = std::move(bytes)] {
+        if (auto r = store->put_document(queue::document_name(spool.dir(), path), bytes); !r)
+          log("the pages so far of " + path + " are not in the store: " + r.error().message);
+      });
+    };
+  }
   hooks.received = [&, store_exec](const gateway::ReceivedFax& r) {
     asio::post(store_exec, [&, r] {
       if (!r.path.empty()) gateway::sync_received(r.path);  // durable before the job says so

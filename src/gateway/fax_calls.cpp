@@ -342,6 +342,7 @@ void FaxCalls::start(const std::vector<sip::ListenSpec>& listen, const sip::TlsF
   for (size_t i = 0; i < opt_.trunks.size(); ++i) register_trunk(i);
   endpoint_.kick();
   addresses_.start();
+  pages_.on_appended = hooks_.page_appended;
   pages_.start();
   media_.start();
   for (size_t i = 0; i < opt_.trunks.size(); ++i) ping(i);

@@ -233,6 +233,9 @@ struct Hooks {
   // file durable with sync_received() on its own thread before recording it (an fsync per fax
   // on the io thread stalled every other call: hundreds finishing together cost seconds).
   std::function<void(const ReceivedFax&)> received;
+  // A page of a reception was appended to its file (`bytes`: the file now, a readable TIFF).
+  // Called on the page writer's thread; unset, nothing is done (page_writer.hpp on_appended).
+  std::function<void(const std::string& path, std::string bytes)> page_appended;
   // A voice call to a shared number was transferred to its voice_uri: the job made for it goes
   // (the call was never a fax); `seconds` for the accounting record.
   std::function<void(int64_t job, const std::string& trunk, const std::string& voice_uri, const std::string& media,

@@ -11,6 +11,8 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "imaging/tiff_read.hpp"
@@ -206,6 +208,11 @@ void PageWriter::add(const std::string& path, fax::ReceivedPage page) {
     File& f = files_[path];
     if (f.error.empty()) f.error = append(f.writer, path, page);
     if (f.error.empty()) ::unlink(staged_path(path, page.number).c_str());  // appended: no longer needed
+    if (f.error.empty() && on_appended) {
+      std::ifstream in(path, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in && !bytes.empty()) on_appended(path, std::move(bytes));
+    }
   });
 }
 

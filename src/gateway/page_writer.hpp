@@ -46,6 +46,10 @@ class PageWriter {
   // The fax of `path` was cut (our own stop, or its terminal replaced): its pages stay as
   // appended, its staged pages go.
   void forget(const std::string& path);
+  // Called on the writer thread after each page is appended, with the file's bytes as they now
+  // are (a readable TIFF of the pages so far): a store several nodes share keeps them, so the
+  // node that takes over a reception cut by this node's death has its pages. Set before start().
+  std::function<void(const std::string& path, std::string bytes)> on_appended;
   // After a crash: pages staged for `path` but not appended are appended (the file rewritten
   // atomically) and their staged files removed. The pages now in the file, or the error.
   static fb::Result<int, std::string> recover(const std::string& path);
