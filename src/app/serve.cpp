@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -135,15 +136,23 @@ std::string bounce_local(const config::Config& cfg) {
   return from.substr(0, from.rfind('@'));
 }
 
-// GET /api/v1/faxes/{id}/document.pdf|.tif|pages/<n>.png: the pages rendered to send (out) or
-// received (in, still in the spool or archived), as the file, a PDF of it, or one page's preview.
-api::Response fax_document(const queue::Spool& spool, const queue::Job& j, const std::string& what, int width) {
+// The file of a fax's pages in this node's spool: rendered to send (out) or received (in, still
+// in in/ or archived); "" when this disk has none.
+std::string local_pages(const queue::Spool& spool, const queue::Job& j) {
   // An inbound fax moves from in/ to archive/ once delivered (a rename): whichever holds it.
-  std::string tiff = j.direction == queue::Direction::out ? spool.fax_path(j.id) : spool.received_path(j.id);
   std::error_code ec;
-  if (j.direction == queue::Direction::in && !std::filesystem::exists(tiff, ec)) tiff = spool.archive_path(j.id);
-  if (j.direction == queue::Direction::in && !std::filesystem::exists(tiff, ec)) tiff = spool.received_path(j.id);
-  if (!std::filesystem::exists(tiff, ec)) {
+  if (j.direction == queue::Direction::out) return std::filesystem::exists(spool.fax_path(j.id), ec) ? spool.fax_path(j.id) : "";
+  if (std::filesystem::exists(spool.received_path(j.id), ec)) return spool.received_path(j.id);
+  if (std::filesystem::exists(spool.archive_path(j.id), ec)) return spool.archive_path(j.id);
+  return "";
+}
+
+// GET /api/v1/faxes/{id}/document.pdf|.tif|pages/<n>.png: the pages of `tiff` ("" for none), as
+// the file, a PDF of it, or one page's preview.
+api::Response fax_document(const queue::Spool& spool, const queue::Job& j, const std::string& tiff,
+                           const std::string& what, int width) {
+  std::error_code ec;
+  if (tiff.empty() || !std::filesystem::exists(tiff, ec)) {
     return api::v1_error(404, "not_found",
                          "fax " + std::to_string(j.id) + " has no pages kept (not rendered yet, none received, or purged)");
   }
@@ -919,8 +928,31 @@ int run(config::Config cfg, Reloader reloader) {
       if (poke_dispatcher) poke_dispatcher();
     });
   };
-  fax_routes.documents = [&spool](const queue::Job& j, const std::string& what, int width) {
-    return fax_document(spool, j, what, width);
+  // On a documents thread. A fax another node rendered or received (a shared store): its pages
+  // come from the store (read on the store thread) into a scratch file for this answer only.
+  fax_routes.documents = [&spool, &store, store_exec = store_pool.get_executor()](const queue::Job& j, const std::string& what,
+                                                                                  int width) {
+    std::string tiff = local_pages(spool, j);
+    if (!tiff.empty() || !store->shares_documents()) return fax_document(spool, j, tiff, what, width);
+    const std::string name = queue::document_name(
+        spool.dir(), j.direction == queue::Direction::out ? spool.fax_path(j.id) : spool.received_path(j.id));
+    // (Shared: a stop may leave the store thread gone, and this wait ends with a 503.)
+    auto read = std::make_shared<std::promise<fb::Result<std::optional<std::string>, queue::StoreError>>>();
+    auto got = read->get_future();
+    asio::post(store_exec, [&store, read, name] { read->set_value(store->document(name)); });
+    if (got.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+      return api::v1_error(503, "unavailable", "the pages cannot be read from the store now");
+    auto doc = got.get();
+    if (!doc) return api::v1_error(503, "unavailable", "the pages cannot be read from the store now: " + doc.error().message);
+    if (!*doc) return fax_document(spool, j, "", what, width);
+    const std::string scratch = spool.dir() + "/out/api-" + std::to_string(j.id) + "-" +
+                                std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) + ".tif.tmp";
+    if (auto w = queue::Spool::write_durably(scratch, **doc); !w)
+      return api::v1_error(503, "unavailable", "the pages cannot be read now: " + w.error().message);
+    auto r = fax_document(spool, j, scratch, what, width);
+    std::error_code ec;
+    std::filesystem::remove(scratch, ec);
+    return r;
   };
   fax_routes.documents_exec = documents_pool.get_executor();
   fax_routes.trunks = [&] { return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{}; };

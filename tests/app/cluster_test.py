@@ -182,6 +182,17 @@ class TwoNodesTest(fbtest.TempDirTest):
         a2 = self.node("a", "nowhere")
         seen = {j["id"]: (j["state"], j["node"]) for j in a2.jobs()}
         self.assertEqual(seen, {out["id"]: ("done", "b"), inn["id"]: ("done", "b")})
+        # The fax b received, in the API of a, whose disk never had it: from the store.
+        def get(path):
+            req = urllib.request.Request(a2.server + path, headers={"Authorization": "Bearer " + a2.token()})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.headers["Content-Type"], r.read()
+        self.assertFalse(os.path.exists(os.path.join(a2.dir, "var", "spool", "archive", "%d.tif" % inn["id"])))
+        with open(os.path.join(b.dir, "var", "spool", "archive", "%d.tif" % inn["id"]), "rb") as f:
+            self.assertEqual(get("/api/v1/faxes/%d/document.tif" % inn["id"]), ("image/tiff", f.read()))
+        kind, png = get("/api/v1/faxes/%d/pages/1.png?width=300" % inn["id"])
+        self.assertEqual((kind, png[:8]), ("image/png", b"\x89PNG\r\n\x1a\n"))
+        self.assertEqual(os.listdir(os.path.join(a2.dir, "var", "spool", "out")), [])  # (the scratch copy went)
         deadline = time.time() + 20
         while "another node routes" not in open(a2.log.name).read():
             self.assertLess(time.time(), deadline, open(a2.log.name).read())
