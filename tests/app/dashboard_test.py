@@ -29,7 +29,7 @@ def png_size(path):
 
 class DashboardTest(fbtest.TempDirTest):
     def test_send_watch_and_open_faxes_in_a_browser(self):
-        node = Node(self.dir, trunk="self")
+        node = Node(self.dir, trunk="self", node_extra='name = "dash1"')
         self.addCleanup(node.stop)
         pdf = self.path("letter.pdf")
         with open(pdf, "wb") as f:
@@ -38,7 +38,7 @@ class DashboardTest(fbtest.TempDirTest):
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
         env = dict(os.environ, FB_URL=node.server, FB_TOKEN=node.token(), FB_PDF=pdf, FB_OUT=out,
-                   FB_NUMBER="+15550100", FB_WEB_MODULES=os.path.join(BUILD, "web", "node_modules"),
+                   FB_NUMBER="+15550100", FB_NODE="dash1", FB_WEB_MODULES=os.path.join(BUILD, "web", "node_modules"),
                    CHROMIUM=shutil.which("chromium") or "/usr/bin/chromium")
         p = subprocess.run(["node", os.path.join(fbtest.SOURCE, "tests", "web", "dashboard.mjs")], env=env,
                            capture_output=True, text=True, timeout=900)

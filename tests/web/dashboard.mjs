@@ -4,7 +4,8 @@
 //
 // Environment: FB_URL (the node's HTTP base), FB_TOKEN (an admin token), FB_PDF (a one-page PDF),
 // FB_OUT (where screenshots go), FB_WEB_MODULES (node_modules holding playwright-core),
-// FB_NUMBER (the number to fax; the node's trunk answers it), CHROMIUM (the browser).
+// FB_NUMBER (the number to fax; the node's trunk answers it), FB_NODE (the node's [node] name),
+// CHROMIUM (the browser).
 // Exits 0 when every step held; otherwise prints the step that failed and exits 1.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -133,6 +134,9 @@ try {
   await page.waitForSelector("h2:has-text('Fax #" + id + "')");
   await pagesShown(page, 1);
   await page.waitForSelector("table.attempts td[data-label=Result] >> text=done");
+  // Which node made the attempt (in a cluster, any node's dashboard shows every node's).
+  const nodeShown = await page.textContent("table.attempts td[data-label=Node]");
+  check(nodeShown === process.env.FB_NODE, "the attempt's node shown is " + JSON.stringify(nodeShown));
   await page.screenshot({ path: join(out, "desktop-sent-fax.png"), fullPage: true });
 
   // A received fax: the node received its own call; open it from the Received list.

@@ -278,9 +278,9 @@ function Fax({ api, id, version, isAdmin }) {
         <>
           <h3>Attempts</h3>
           <table class="attempts">
-            <thead><tr><th>Time</th><th>Trunk</th><th>Media</th><th>SIP</th><th>Result</th><th>Pages</th></tr></thead>
+            <thead><tr><th>Time</th><th>Node</th><th>Trunk</th><th>Media</th><th>SIP</th><th>Result</th><th>Pages</th></tr></thead>
             <tbody>{fax.attempts.map((a) => (
-              <tr><td data-label="Time">{when(a.time)}</td><td data-label="Trunk">{a.trunk}</td>
+              <tr><td data-label="Time">{when(a.time)}</td><td data-label="Node">{a.node}</td><td data-label="Trunk">{a.trunk}</td>
                 <td data-label="Media">{a.media}</td><td data-label="SIP">{a.sip_status}</td>
                 <td data-label="Result">{a.result}</td><td data-label="Pages">{a.pages_sent}</td></tr>))}
             </tbody>
