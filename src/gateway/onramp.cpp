@@ -906,6 +906,7 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
         r.last_attempt = j.dials + j.tries > 0 ? j.updated : 0;
         if (line.action == "delayed") r.will_retry_until = j.created + opt_.kill_after_s;
         r.why = j.error.value_or("");
+        if (r.last_attempt) r.node = j.owner.value_or("");  // the node of its last call
         in.recipients.push_back(r);
       }
       std::string sent;
@@ -933,6 +934,7 @@ size_t OnRamp::report(std::vector<queue::Job> jobs) {
             m.error = m.complete ? "" : j.error.value_or(report_line(j).diagnostic);
             m.pages = j.pages;
             m.pages_sent = j.pages_done;
+            if (j.dials + j.tries > 0) m.node = j.owner.value_or("");
             m.original = original;
             m.now = now;
             auto text = mail::compose_mdn(m);

@@ -42,7 +42,9 @@ std::string human(const DsnInput& in, const std::vector<std::string>& skipped) {
   std::string s = "This is the fax gateway " + in.reporting_mta + ", about your message of " +
                   utc(in.arrival, "%Y-%m-%d %H:%M UTC") + ".\n\n";
   for (const auto& r : in.recipients) {
-    std::string when = r.last_attempt ? " (" + utc(r.last_attempt, "%Y-%m-%d %H:%M:%S UTC") + ")" : "";
+    std::string when = r.last_attempt ? " (" + utc(r.last_attempt, "%Y-%m-%d %H:%M:%S UTC") +
+                                            (r.node.empty() ? "" : ", by node " + fb::text_line(r.node)) + ")"
+                                      : "";
     if (r.action == "delivered") {
       s += "Sent to " + r.number + ": " + pages_text(r) + " confirmed by the receiving fax machine" + when + ".\n";
     } else if (r.action == "delayed") {
@@ -86,6 +88,7 @@ std::string delivery_status(const DsnInput& in) {
     if (!r.diagnostic.empty()) s += "Diagnostic-Code: x-fax; " + field(r.diagnostic) + "\n";
     if (r.last_attempt) s += "Last-Attempt-Date: " + rfc5322_date(r.last_attempt) + "\n";
     if (r.will_retry_until) s += "Will-Retry-Until: " + rfc5322_date(*r.will_retry_until) + "\n";
+    if (!r.node.empty()) s += "X-Fax-Node: " + field(r.node) + "\n";
   }
   return s;
 }

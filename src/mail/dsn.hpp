@@ -9,7 +9,8 @@
 //      and what happens next;
 //   2. message/delivery-status: Reporting-MTA, Original-Envelope-Id (when ENVID was given),
 //      Arrival-Date; per recipient Original-Recipient (from ORCPT), Final-Recipient, Action,
-//      Status, Diagnostic-Code (x-fax), Last-Attempt-Date, Will-Retry-Until (delayed);
+//      Status, Diagnostic-Code (x-fax), Last-Attempt-Date, Will-Retry-Until (delayed), and the
+//      extension field X-Fax-Node (RFC 3464 2.4: the node of a cluster that made the last call);
 //   3. the original message (RET=FULL) or its header (otherwise: text/rfc822-headers).
 // LIMITS: the original is read whole into memory (bounded by [smtp] max_message_bytes).
 #pragma once
@@ -35,6 +36,7 @@ struct DsnRecipient {
   int64_t last_attempt = 0;                 // unix seconds (0: never dialled)
   std::optional<int64_t> will_retry_until;  // delayed
   std::string why;                          // a sentence: the job's error ("" when delivered)
+  std::string node;  // the node that made its last call ("" none): in the text and as X-Fax-Node
 };
 
 struct DsnInput {

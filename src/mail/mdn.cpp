@@ -26,10 +26,11 @@ std::string human(const MdnInput& in) {
   s += " had been processed for " + field(in.final_recipient) + ".\n\n";
   const std::string pages = std::to_string(in.pages_sent) + " of " + std::to_string(in.pages) + " page" +
                             (in.pages == 1 ? "" : "s");
+  const std::string by = in.node.empty() ? "" : " by node " + fb::text_line(in.node);
   if (in.complete) {
-    s += "It was faxed to " + field(in.number) + ": " + pages + " confirmed by the receiving fax machine.\n";
+    s += "It was faxed to " + field(in.number) + by + ": " + pages + " confirmed by the receiving fax machine.\n";
   } else {
-    s += "It could NOT be faxed completely to " + field(in.number) + ": " + pages + " went through.\n";
+    s += "It could NOT be faxed completely to " + field(in.number) + by + ": " + pages + " went through.\n";
     s += "What failed: " + fb::text_line(in.error) + "\n";
   }
   return s;
@@ -43,6 +44,7 @@ std::string disposition(const MdnInput& in) {
   s += std::string("Disposition: automatic-action/MDN-sent-automatically; ") +
        (in.complete ? "processed" : "processed/error") + "\n";
   if (!in.complete) s += "Error: " + field(in.error.empty() ? "the fax was not sent" : in.error) + "\n";
+  if (!in.node.empty()) s += "X-Fax-Node: " + field(in.node) + "\n";  // an extension field (RFC 3798 3.3)
   return s;
 }
 

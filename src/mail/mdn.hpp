@@ -13,7 +13,8 @@
 //   2. message/disposition-notification: Reporting-UA, Original-Recipient (from ORCPT),
 //      Final-Recipient, Original-Message-ID, Disposition
 //      `automatic-action/MDN-sent-automatically; processed` when every page went, `processed/error`
-//      with an Error field naming what failed otherwise;
+//      with an Error field naming what failed otherwise, and the extension field X-Fax-Node
+//      (the node of a cluster that made the last call);
 //   3. the original's header section (text/rfc822-headers).
 // LIMITS: the original is parsed whole (bounded by [smtp] max_message_bytes).
 #pragma once
@@ -47,6 +48,7 @@ struct MdnInput {
   bool complete = false;  // every page confirmed: processed; otherwise processed/error
   std::string error;      // one sentence: what failed ("" when complete)
   int pages = 0, pages_sent = 0;
+  std::string node;      // the node that made the last call ("" none): in the text and as X-Fax-Node
   std::string original;  // the original message (its headers become the third part)
   int64_t now = 0;
 };

@@ -286,7 +286,7 @@ class ClusterChaosTest(fbtest.TempDirTest):
             self.assertLess(time.time(), deadline, "mail still to go out")
             time.sleep(1)  # a poll interval inside the deadline loop
         while True:
-            reports = {}
+            reports, named = {}, {}
             for m in maildir_mails(nodes, "bob@sender.test"):
                 status = [p for p in m.walk() if p.get_content_type() == "message/delivery-status"]
                 if not status:
@@ -294,6 +294,7 @@ class ClusterChaosTest(fbtest.TempDirTest):
                 fields = status[0].get_payload()
                 envid = fields[0].get("Original-Envelope-Id")
                 reports.setdefault(envid, []).append(fields[1].get("Action"))
+                named[envid] = fields[1].get("X-Fax-Node")
             if len(reports) >= MAILS:
                 break
             self.assertLess(time.time(), deadline, "%d of %d messages reported" % (len(reports), MAILS))
@@ -301,6 +302,11 @@ class ClusterChaosTest(fbtest.TempDirTest):
         wrong = {e: (expect[e], a) for e, a in reports.items() if a != [expect[e][1]]}
         self.assertEqual(wrong, {})
         self.assertEqual(sorted(reports), sorted(expect))
+        # Each report names the node that made the recipient's last call.
+        owners = {e: o for e, o in self.pg.psql("fax", "SELECT m.envid, j.owner FROM jobs j JOIN messages m "
+                                                       "ON m.id = j.message_id WHERE j.direction = 'out'")}
+        self.assertEqual({e: (n, owners.get(e)) for e, n in named.items() if n != owners.get(e)}, {})
+        self.assertLessEqual(set(named.values()), {"n0", "n1", "n2"})
         taken = {r[0] for r in self.pg.psql("fax", "SELECT job_id FROM events WHERE text LIKE "
                                                    "'to be rendered by %: the node that held it stopped'")}
         self.assertLessEqual(unrendered, taken)

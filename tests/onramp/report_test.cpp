@@ -121,6 +121,7 @@ TEST(Dsn, ReportHasTheThreePartsAndTheFields) {
             std::string::npos)
       << *m;
   EXPECT_NE(m->find("1 of 3 pages went through (pages 1 to 1)"), std::string::npos);
+  EXPECT_EQ(m->find("X-Fax-Node"), std::string::npos);  // no node named: none said
   // RET unset: the headers only, never the body.
   EXPECT_NE(m->find("Content-Type: text/rfc822-headers"), std::string::npos);
   EXPECT_NE(m->find("Subject: quarterly"), std::string::npos);
@@ -131,6 +132,42 @@ TEST(Dsn, ReportHasTheThreePartsAndTheFields) {
   EXPECT_NE(full->find("Content-Type: message/rfc822"), std::string::npos);
   EXPECT_NE(full->find("SECRET BODY"), std::string::npos);
   fs::remove(orig);
+}
+
+// In a cluster the report names the node that made each recipient's last call, for the reader
+// and as an extension field of its recipient's section (RFC 3464 2.4).
+TEST(Dsn, NamesTheNodeOfEachRecipientsLastCall) {
+  mail::DsnInput in;
+  in.reporting_mta = "fax.test";
+  in.from = "fax@fax.test";
+  in.to = "alice@example.com";
+  in.message_id = "dsn-2@fax.test";
+  in.arrival = 1795380067;
+  in.now = 1795380367;
+  mail::DsnRecipient a;
+  a.final_recipient = "FAX=+12025550100@fax.test";
+  a.action = "delivered";
+  a.status = "2.0.0";
+  a.number = "+12025550100";
+  a.pages = a.pages_sent = 2;
+  a.last_attempt = 1795380300;
+  a.node = "n2";
+  mail::DsnRecipient b = a;
+  b.final_recipient = "FAX=+12025550101@fax.test";
+  b.number = "+12025550101";
+  b.node = "n3\r\nBcc: x";  // a name is a name: no line of its own
+  in.recipients = {a, b};
+  auto m = mail::compose_dsn(in);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_NE(m->find("Sent to +12025550100: 2 of 2 pages confirmed by the receiving fax machine "
+                    "(2026-11-22 20:45:00 UTC, by node n2)."),
+            std::string::npos)
+      << *m;
+  EXPECT_NE(m->find("Final-Recipient: rfc822; FAX=+12025550100@fax.test\nAction: delivered\nStatus: 2.0.0\n"
+                    "Last-Attempt-Date: Sun, 22 Nov 2026 20:45:00 +0000\nX-Fax-Node: n2\n"),
+            std::string::npos)
+      << *m;
+  EXPECT_EQ(m->find("\nBcc:"), std::string::npos) << *m;
 }
 
 // An 8-bit (BODY=8BITMIME) or UTF-8 (SMTPUTF8) original in a report that stays 7-bit: the human
@@ -362,6 +399,14 @@ TEST(Mdn, ProcessedOrProcessedWithTheError) {
             std::string::npos)
       << *m;
   EXPECT_NE(m->find("1 of 2 pages went through"), std::string::npos);
+  EXPECT_EQ(m->find("X-Fax-Node"), std::string::npos);
+  in.node = "n2";
+  m = mail::compose_mdn(in);
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->find("It could NOT be faxed completely to +12025550100 by node n2: 1 of 2 pages went through."),
+            std::string::npos)
+      << *m;
+  EXPECT_NE(m->find("Error: Busy Here. Gave up after 12 dials.\nX-Fax-Node: n2\n"), std::string::npos) << *m;
 }
 
 }  // namespace
