@@ -2,7 +2,9 @@
 #include "queue/pg_job_store.hpp"
 
 #include <array>
+#include <chrono>
 
+#include "core/log.hpp"
 #include "queue/postgres.hpp"
 
 namespace queue {
@@ -179,6 +181,9 @@ ALTER TABLE jobs ADD COLUMN routed_by TEXT;
 )sql",
 };
 
+// How long a starting node waits for another that is creating or upgrading the schema.
+constexpr auto kSchemaWait = std::chrono::minutes(10);
+
 // The lock that makes one starting node create the schema while the others wait.
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7378697629483820647)";
 
@@ -237,7 +242,16 @@ StoreStatus migrate(sql::Connection& db) {
 fb::Result<std::unique_ptr<PgJobStore>, StoreError> PgJobStore::open(const std::string& url, StoreOptions options) {
   auto db = postgres::connect(url, options.busy_timeout_ms);
   if (!db) return db.error();
-  if (auto r = migrate(**db); !r) return r.error();
+  // Another node creating or upgrading the schema holds the locks for as long as that takes:
+  // this one waits for it (each try ends busy after the lock timeout), up to kSchemaWait.
+  const auto deadline = std::chrono::steady_clock::now() + kSchemaWait;
+  for (bool said = false;;) {
+    auto r = migrate(**db);
+    if (r) break;
+    if (r.error().code != StoreErrc::busy || std::chrono::steady_clock::now() >= deadline) return r.error();
+    if (!said) fb::log(fb::LogLevel::info, "store", "open: waiting for another node to create or upgrade the schema");
+    said = true;
+  }
   return std::unique_ptr<PgJobStore>(new PgJobStore(std::move(*db), std::move(options)));
 }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <thread>
 #include <vector>
@@ -92,6 +93,29 @@ TEST_F(PgJobStoreTest, NodesStartingTogetherCreateTheSchemaOnce) {
   auto again = PgJobStore::open(url());  // an existing, current schema is left alone
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(scalar("SELECT count(*) FROM jobs"), std::to_string(kNodes));
+}
+
+// A node that starts while another holds the store's locks longer than the lock timeout (a
+// long upgrade of the schema) waits for it rather than failing busy.
+TEST_F(PgJobStoreTest, ANodeStartingWaitsForAnotherThatHoldsTheSchemaLongerThanTheLockTimeout) {
+  {
+    auto first = PgJobStore::open(url());  // the schema made
+    ASSERT_TRUE(first) << first.error().message;
+  }
+  auto holder = queue::postgres::connect(url(), 5000);
+  ASSERT_TRUE(holder) << holder.error().message;
+  ASSERT_TRUE((*holder)->begin("upgrading"));
+  queue::StoreOptions quick;
+  quick.busy_timeout_ms = 500;  // each wait of the starting node ends busy after 0.5 s
+  const auto start = std::chrono::steady_clock::now();
+  auto opening = std::async(std::launch::async, [&] { return PgJobStore::open(url(), quick); });
+  // The hold: three of the starting node's lock timeouts.
+  EXPECT_EQ(opening.wait_for(std::chrono::milliseconds(1500)), std::future_status::timeout);
+  ASSERT_TRUE((*holder)->commit("upgrading"));
+  auto opened = opening.get();
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  EXPECT_TRUE((*opened)->create_inbound(queue::NewInbound{"+15550100", std::nullopt, "+33140000000"}));
 }
 
 TEST_F(PgJobStoreTest, ASchemaFromTheFutureIsRefused) {
