@@ -316,7 +316,7 @@ void Dispatcher::poll() {
               (queue::fetch_transient(f.error()) ? "; not dialled yet" : ""));
           if (queue::fetch_transient(f.error())) continue;
         }
-        auto claimed = db_.claim(j.id, policy_.node, now + policy_.lease_s);
+        auto claimed = db_.claim(j.id, policy_.node, now + policy_.lease_s, policy_.calls_per_number);
         if (!claimed) log("job " + std::to_string(j.id) + ": cannot be claimed: " + claimed.error().message);
         if (claimed && *claimed) {
           j.attempt = **claimed;

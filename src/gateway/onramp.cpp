@@ -634,7 +634,7 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       r = store_.delivery_done(d.id, std::string("delivered to ") + d.recipient + " by " + via + ": " + o.detail);
       log("job " + std::to_string(d.job_id) + ": delivered to " + d.recipient + " by " + via);
     } else if (o.kind == smtp::SendOutcome::temporary) {
-      r = store_.delivery_deferred(d.id, now + backoff(d.attempts + 1), o.detail);
+      r = store_.delivery_deferred(d.id, now + backoff(d.attempts + 1), o.detail, opt_.node);
       log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " deferred: " + o.detail);
     } else {
       r = store_.delivery_failed(d.id, o.detail);

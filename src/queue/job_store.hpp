@@ -346,9 +346,12 @@ class JobStore {
   // Claims a ready or retry outbound job for `node`, as a compare-and-set: nullopt when the job
   // is no longer ready or retry (another node took it, or it was cancelled). Else the job is
   // sending, owned by node until lease_until, and the new attempt number is returned: the
-  // fencing token its CallRecord and confirm_pages() must carry.
+  // fencing token its CallRecord and confirm_pages() must carry. `calls_per_number` > 0: also
+  // nullopt when that many outbound calls to the job's number are in progress already, on any
+  // node (checked in the claim's transaction, so two nodes cannot both start the one too many).
   [[nodiscard]] virtual fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node,
-                                                                           int64_t lease_until) = 0;
+                                                                           int64_t lease_until,
+                                                                           int calls_per_number = 0) = 0;
   // Pages the far end confirmed during a call, each committed as it comes; conflict when the
   // job is no longer sending under `attempt`.
   [[nodiscard]] virtual StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) = 0;
@@ -454,7 +457,10 @@ class JobStore {
   // so a crash cannot leave the failure recorded and the replacement not.
   [[nodiscard]] virtual StoreStatus delivery_failed(int64_t delivery, const std::string& error,
                               const std::optional<NewDelivery>& then = std::nullopt) = 0;
-  [[nodiscard]] virtual StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error) = 0;
+  // Deferred by `node`: refused (conflict, nothing written) when another node has claimed the
+  // delivery since (this node's claim ran out), so a late deferral cannot end that node's claim.
+  [[nodiscard]] virtual StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error,
+                                                      const std::string& node) = 0;
   [[nodiscard]] virtual fb::Result<Delivery, StoreError> delivery(int64_t id) = 0;  // not_found when unknown
   // A late bounce (RFC 3464, to the delivery's VERP sender): a delivery the next MTA accepted
   // (done) that failed after all. In one transaction: failed with `error`, an event on its job,

@@ -919,10 +919,19 @@ fb::Result<std::optional<int64_t>, StoreError> SqlJobStore::next_delivery_at() {
 
 StoreStatus SqlJobStore::finish_delivery(int64_t id, std::string_view st, std::optional<int64_t> next_at,
                                       const std::optional<std::string>& error, std::string_view event,
-                                      const std::optional<NewDelivery>& then) {
+                                      const std::optional<NewDelivery>& then, const std::optional<std::string>& node) {
   const std::string op = "delivery(" + std::to_string(id) + ", " + std::string(st) + ")";
   auto tx = Tx::begin(*db_, op);
   if (!tx) return tx.error();
+  if (node) {
+    auto by = Stmt::prepare(*db_, "SELECT claimed_by FROM deliveries WHERE id = ?1 AND state = 'pending'", op);
+    if (!by) return by.error();
+    auto row = by->bind_int(1, id).step();
+    if (!row) return row.error();
+    const auto holder = *row ? by->opt_text(0) : std::nullopt;
+    if (holder && *holder != *node)
+      return StoreError{StoreErrc::conflict, op + ": claimed by " + *holder + " since " + *node + "'s claim ran out"};
+  }
   auto s = Stmt::prepare(*db_,
                          "UPDATE deliveries SET state = ?1, next_at = COALESCE(?2, next_at), error = ?3, "
                          "attempts = attempts + 1, updated = ?4, claimed_by = NULL WHERE id = ?5 AND state = 'pending' "
@@ -1169,8 +1178,9 @@ StoreStatus SqlJobStore::delivery_failed(int64_t id, const std::string& error, c
   return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error, then);
 }
 
-StoreStatus SqlJobStore::delivery_deferred(int64_t id, int64_t next_at, const std::string& error) {
-  return finish_delivery(id, "pending", next_at, error, "delivery deferred to " + format_utc(next_at) + ": " + error);
+StoreStatus SqlJobStore::delivery_deferred(int64_t id, int64_t next_at, const std::string& error, const std::string& node) {
+  return finish_delivery(id, "pending", next_at, error, "delivery deferred to " + format_utc(next_at) + ": " + error,
+                         std::nullopt, node);
 }
 
 fb::Result<std::vector<std::string>, StoreError> SqlJobStore::to_complete(int limit) {
@@ -1264,7 +1274,7 @@ fb::Result<std::vector<JobStore::Purged>, StoreError> SqlJobStore::purge(int64_t
 
 
 fb::Result<std::optional<int64_t>, StoreError> SqlJobStore::claim(int64_t id, const std::string& node,
-                                                                       int64_t lease_until) {
+                                                                       int64_t lease_until, int calls_per_number) {
   const std::string op = call("claim", id);
   if (node.empty()) return invalid(op, "a claim needs a node name");
   auto tx = Tx::begin(*db_, op);
@@ -1272,11 +1282,13 @@ fb::Result<std::optional<int64_t>, StoreError> SqlJobStore::claim(int64_t id, co
   auto s = Stmt::prepare(*db_,
                          "UPDATE jobs SET state = 'sending', owner = ?1, lease_until = ?2, attempt = attempt + 1, "
                          "error = NULL, retry_at = NULL, updated = ?3 "
-                         "WHERE id = ?4 AND direction = 'out' AND state IN ('ready', 'retry') RETURNING attempt",
+                         "WHERE id = ?4 AND direction = 'out' AND state IN ('ready', 'retry') "
+                         "AND (?5 <= 0 OR (SELECT COUNT(*) FROM jobs o WHERE o.direction = 'out' AND o.state = 'sending' "
+                         "AND o.number = jobs.number) < ?5) RETURNING attempt",
                          op);
   if (!s) return s.error();
   const int64_t t = now();
-  auto row = s->bind_text(1, node).bind_int(2, lease_until).bind_int(3, t).bind_int(4, id).step();
+  auto row = s->bind_text(1, node).bind_int(2, lease_until).bind_int(3, t).bind_int(4, id).bind_int(5, calls_per_number).step();
   if (!row) return row.error();
   if (!*row) return std::optional<int64_t>{};  // not claimable: nothing written
   const int64_t attempt = s->int64(0);

@@ -55,7 +55,8 @@ class SqlJobStore : public JobStore {
   fb::Result<std::optional<int64_t>, StoreError> next_delivery_at() override;
   StoreStatus delivery_done(int64_t delivery, std::string_view event) override;
   StoreStatus delivery_failed(int64_t delivery, const std::string& error, const std::optional<NewDelivery>& then) override;
-  StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error) override;
+  StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error,
+                                const std::string& node) override;
   fb::Result<Delivery, StoreError> delivery(int64_t id) override;
   fb::Result<bool, StoreError> delivery_bounced(int64_t delivery, const std::string& error,
                                                 const std::optional<NewDelivery>& then) override;
@@ -74,7 +75,8 @@ class SqlJobStore : public JobStore {
   fb::Result<std::vector<WebhookEvent>, StoreError> webhooks(int64_t job) override;
   fb::Result<std::vector<AccountingRecord>, StoreError> calls(int64_t job) override;
   StoreStatus set_message_state(const std::string& id, std::string_view state) override;
-  fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node, int64_t lease_until) override;
+  fb::Result<std::optional<int64_t>, StoreError> claim(int64_t id, const std::string& node, int64_t lease_until,
+                                                       int calls_per_number = 0) override;
   StoreStatus confirm_pages(int64_t id, int64_t attempt, int pages, int pages_done) override;
   fb::Result<int, StoreError> renew_leases(const std::string& node, int64_t now, int64_t lease_until) override;
   fb::Result<std::vector<Job>, StoreError> to_recover(const std::string& node, int64_t now) override;
@@ -113,7 +115,8 @@ class SqlJobStore : public JobStore {
   fb::Result<int, StoreError> bump(int64_t id, const char* column, const char* op);
   StoreStatus finish_delivery(int64_t id, std::string_view state, std::optional<int64_t> next_at,
                               const std::optional<std::string>& error, std::string_view event,
-                              const std::optional<NewDelivery>& then = std::nullopt);
+                              const std::optional<NewDelivery>& then = std::nullopt,
+                              const std::optional<std::string>& node = std::nullopt);
   // Changes an outbound job only while it waits (ready or retry): conflict otherwise.
   StoreStatus change_waiting(int64_t id, int64_t attempt, const std::string& op, const std::string& set_sql,
                              const std::function<void(sql::Stmt&)>& bind, const std::string& event);

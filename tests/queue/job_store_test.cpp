@@ -717,7 +717,7 @@ TEST_P(JobStoreTest, DeliveriesOfAReceivedFaxRetryAndFinish) {
   EXPECT_EQ((*due)[0].recipient, "a@example.com");
   EXPECT_EQ((*due)[0].state, "pending");
   ASSERT_TRUE(s->delivery_done((*due)[0].id, "delivered to a@example.com"));
-  ASSERT_TRUE(s->delivery_deferred((*due)[1].id, clock + 300, "451 4.3.0 try later"));
+  ASSERT_TRUE(s->delivery_deferred((*due)[1].id, clock + 300, "451 4.3.0 try later", "node1"));
   EXPECT_TRUE(s->due_deliveries(clock + 299, 10)->empty());
   EXPECT_EQ(*s->next_delivery_at(), clock + 300);
   auto all = s->deliveries(id);
@@ -870,8 +870,14 @@ TEST_P(JobStoreTest, ClaimedDeliveriesAreMadeByOneNodeUntilItsClaimRunsOut) {
   auto after = *s->claim_deliveries("node3", clock, clock + 30, 10);
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(after[0].recipient, "c@example.com");
+  // node2's claim ran out and node3 took c: node2's late deferral of c changes nothing.
+  auto late = s->delivery_deferred(theirs[0].id, clock + 5, "451 later", "node2");
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, queue::StoreErrc::conflict) << late.error().message;
+  EXPECT_EQ(s->delivery(theirs[0].id)->attempts, 0);
+  EXPECT_TRUE(s->claim_deliveries("node1", clock, clock + 30, 10)->empty());  // still node3's
   // An attempt's end ends the claim: deferred, it is due at its own time, to anyone.
-  ASSERT_TRUE(s->delivery_deferred((*mine)[0].id, clock + 5, "451 later"));
+  ASSERT_TRUE(s->delivery_deferred((*mine)[0].id, clock + 5, "451 later", "node1"));
   ASSERT_TRUE(s->delivery_done((*mine)[1].id, "delivered"));
   EXPECT_TRUE(s->claim_deliveries("node2", clock + 4, clock + 30, 10)->empty());
   EXPECT_EQ(s->claim_deliveries("node2", clock + 5, clock + 30, 10)->size(), 1u);
@@ -991,6 +997,22 @@ TEST_P(JobStoreTest, AClaimIsACompareAndSetWithAnAttemptNumber) {
   EXPECT_FALSE(*s->claim(in, "node1", clock + 30));
   EXPECT_FALSE(*s->claim(999, "node1", clock + 30));
   EXPECT_EQ(s->claim(ids[0], "", clock + 30).error().code, StoreErrc::invalid);
+}
+
+// calls_per_number holds for every node together: the claim itself counts the calls in progress
+// to the number, in its transaction.
+TEST_P(JobStoreTest, AClaimRespectsCallsPerNumberAcrossNodes) {
+  auto s = open_store();
+  auto first = enqueue(*s, "00000000000000c1", 2);   // +12025550100, +12025550101
+  auto second = enqueue(*s, "00000000000000c2", 1);  // +12025550100 again
+  for (int64_t id : {first[0], first[1], second[0]}) ASSERT_TRUE(s->set_state(id, "ready"));
+  ASSERT_TRUE(**s->claim(first[0], "node1", clock + 30, 1));
+  auto refused = s->claim(second[0], "node2", clock + 30, 1);  // the number is busy on node1
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_FALSE(*refused);
+  EXPECT_EQ(s->job(second[0])->state, "ready");
+  EXPECT_TRUE(**s->claim(first[1], "node2", clock + 30, 1));  // another number
+  EXPECT_TRUE(**s->claim(second[0], "node2", clock + 30, 2));  // two at once allowed
 }
 
 TEST_P(JobStoreTest, RecordCallWritesTheWholeOutcomeInOneTransaction) {
@@ -1367,7 +1389,7 @@ TEST_P(JobStoreTest, AForwardToThePostmasterIsADeliveryOfNoJob) {
   EXPECT_EQ(due[0].job_id, 0);
   EXPECT_EQ(due[0].kind, queue::DeliveryKind::forward);
   EXPECT_EQ(due[0].recipient, "postmaster@example.com");
-  ASSERT_TRUE(s->delivery_deferred(*id, clock + 60, "451 try later"));
+  ASSERT_TRUE(s->delivery_deferred(*id, clock + 60, "451 try later", "node1"));
   EXPECT_TRUE(s->due_deliveries(clock, 10)->empty());
   EXPECT_EQ(*s->next_delivery_at(), clock + 60);
   clock += 60;
