@@ -20,6 +20,8 @@ constexpr unsigned kByteaOid = 17, kInt8Oid = 20, kTextOid = 25;
 // The store's writer lock (pg_advisory_xact_lock): "faxbridge" in its first eight letters' bits.
 // With it, the transaction's id: what is asked of the server when a COMMIT loses its connection.
 constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(7378697629483820646), txid_current()";
+// Claims share it with each other (each locks the rows it takes), and exclude the other writers.
+constexpr const char* kClaimLock = "SELECT pg_advisory_xact_lock_shared(7378697629483820646), txid_current()";
 
 // A session idle inside a transaction this long is ended by the server (the store's transactions
 // never wait between statements; this is a node stopped in the middle of one).
@@ -168,7 +170,10 @@ class PgConnection final : public sql::Connection {
     return run_simple(sql, op);
   }
 
-  StoreStatus begin(const std::string& op) override {
+  StoreStatus begin(const std::string& op) override { return begin_with(kWriterLock, op); }
+  StoreStatus begin_claim(const std::string& op) override { return begin_with(kClaimLock, op); }
+
+  StoreStatus begin_with(const char* lock_sql, const std::string& op) {
     if (auto r = revive(op); !r) return r;
     if (auto r = run_simple("BEGIN", op); !r) {
       // Found dead by BEGIN itself (PostgreSQL restarted since the last statement): BEGIN did
@@ -178,7 +183,7 @@ class PgConnection final : public sql::Connection {
     }
     in_tx_ = true;
     txid_.clear();
-    Res lock(PQexec(c_.get(), kWriterLock));
+    Res lock(PQexec(c_.get(), lock_sql));
     if (!ok(lock.get())) {
       auto e = error_of(c_.get(), lock.get(), op);
       rollback();

@@ -21,7 +21,9 @@
 // WRITERS: begin() takes a transaction-scoped advisory lock (pg_advisory_xact_lock), so the
 // store's writers, on every node, are serialized as SQLite's BEGIN IMMEDIATE serializes them,
 // and a read-then-write operation cannot lose another node's update. Waiting for it (or any
-// row lock) is bounded by lock_timeout = the store's busy timeout: then busy.
+// row lock) is bounded by lock_timeout = the store's busy timeout: then busy. begin_claim()
+// takes the same lock shared: claims on several nodes run at once (each locks its job's row,
+// FOR UPDATE SKIP LOCKED, and the number it calls), never beside another writer.
 // TEXT: PostgreSQL keeps text as UTF-8 and refuses a NUL byte or an invalid sequence; such bytes
 // from strangers (a caller's name, a far end's error) are stored as U+FFFD rather than losing
 // the row that carries them.

@@ -26,6 +26,11 @@ fb::Result<Tx, StoreError> Tx::begin(Connection& db, std::string op) {
   return Tx(&db, std::move(op));
 }
 
+fb::Result<Tx, StoreError> Tx::begin_claim(Connection& db, std::string op) {
+  if (auto r = db.begin_claim(op + ": begin"); !r) return r.error();
+  return Tx(&db, std::move(op));
+}
+
 StoreStatus Tx::commit() {
   const auto t0 = std::chrono::steady_clock::now();
   auto r = db_->commit(op_ + ": commit");

@@ -53,6 +53,11 @@ class Connection {
   // A write transaction: writers of one store are serialized from begin() to commit(), so a
   // transaction that reads a row and then writes it sees no other writer between the two.
   [[nodiscard]] virtual StoreStatus begin(const std::string& op) = 0;
+  // A claim's transaction (JobStore::claim): serialized with every begin() transaction, but not
+  // with other claims, which lock the rows they take (PostgreSQL: SELECT ... FOR UPDATE SKIP
+  // LOCKED; a claim of a row another claim holds skips it). Where writers are one at a time
+  // anyway (SQLite), the same as begin().
+  [[nodiscard]] virtual StoreStatus begin_claim(const std::string& op) { return begin(op); }
   [[nodiscard]] virtual StoreStatus commit(const std::string& op) = 0;  // durable when it returns
   virtual void rollback() noexcept = 0;                                 // when one is still open
   virtual int64_t changes() const = 0;  // the rows the last INSERT, UPDATE or DELETE changed
@@ -111,6 +116,7 @@ class Stmt {
 class Tx {
  public:
   [[nodiscard]] static fb::Result<Tx, StoreError> begin(Connection& db, std::string op);
+  [[nodiscard]] static fb::Result<Tx, StoreError> begin_claim(Connection& db, std::string op);  // Connection::begin_claim
   Tx(Tx&& o) noexcept : db_(std::exchange(o.db_, nullptr)), op_(std::move(o.op_)) {}
   Tx& operator=(Tx&&) = delete;
   ~Tx();

@@ -1277,8 +1277,29 @@ fb::Result<std::optional<int64_t>, StoreError> SqlJobStore::claim(int64_t id, co
                                                                        int64_t lease_until, int calls_per_number) {
   const std::string op = call("claim", id);
   if (node.empty()) return invalid(op, "a claim needs a node name");
-  auto tx = Tx::begin(*db_, op);
+  auto tx = Tx::begin_claim(*db_, op);
   if (!tx) return tx.error();
+  if (db_->dialect() == sql::Dialect::postgresql) {
+    // Claims on several nodes run at once (sql.hpp begin_claim): the job's row is locked, or
+    // skipped when another node is claiming it this moment; and the number it calls is locked,
+    // so the count of calls to it below sees every other claim of it (its own key space: the
+    // two-key advisory locks never meet the store's one-key writer lock).
+    auto row_lock = Stmt::prepare(*db_,
+                                  "SELECT number FROM jobs WHERE id = ?1 AND direction = 'out' "
+                                  "AND state IN ('ready', 'retry') FOR UPDATE SKIP LOCKED",
+                                  op);
+    if (!row_lock) return row_lock.error();
+    auto got = row_lock->bind_int(1, id).step();
+    if (!got) return got.error();
+    if (!*got) return std::optional<int64_t>{};  // taken, being taken, or not claimable: nothing written
+    const std::string number = row_lock->text(0);
+    if (auto r = row_lock->run(); !r) return r.error();
+    if (calls_per_number > 0) {
+      auto number_lock = Stmt::prepare(*db_, "SELECT pg_advisory_xact_lock(1718182002, hashtext(?1))", op);
+      if (!number_lock) return number_lock.error();
+      if (auto r = number_lock->bind_text(1, number).run(); !r) return r.error();
+    }
+  }
   auto s = Stmt::prepare(*db_,
                          "UPDATE jobs SET state = 'sending', owner = ?1, lease_until = ?2, attempt = attempt + 1, "
                          "error = NULL, retry_at = NULL, updated = ?3 "

@@ -1196,42 +1196,46 @@ TEST_P(JobStoreTest, ToRecoverTakesOwnUnownedAndExpiredCallsOnly) {
   EXPECT_EQ(got, (std::set<int64_t>{ids[0], ids[2], legacy}));
 }
 
-// Several processes claim from one store at once, as several nodes do: every job is claimed,
-// none twice.
-TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesNeverTakeAJobTwice) {
+// Four messages of 40 recipients each (+12025550100 ... +120255501039: each number four times),
+// every job ready; their ids.
+std::vector<int64_t> forty_numbers_four_times(queue::JobStore& s) {
   std::vector<int64_t> all;
-  {
-    auto s = open_store();
-    for (int m = 0; m < 4; ++m) {
-      auto ids = enqueue(*s, "00000000000000a" + std::to_string(m), 40);
-      for (auto id : ids) ASSERT_TRUE(s->set_state(id, "ready"));
-      all.insert(all.end(), ids.begin(), ids.end());
-    }
+  for (int m = 0; m < 4; ++m) {
+    auto ids = enqueue(s, "00000000000000a" + std::to_string(m), 40);
+    for (auto id : ids) EXPECT_TRUE(s.set_state(id, "ready"));
+    all.insert(all.end(), ids.begin(), ids.end());
   }
-  constexpr int kNodes = 4;
+  return all;
+}
+
+// Four processes claim from one store at once, as four nodes do, with `calls_per_number`
+// (JobStore::claim), until a pass claims nothing; the ids each claimed, together.
+std::multiset<int64_t> claim_in_four_processes(const Backend& store_kind, const TempDir& tmp,
+                                                int calls_per_number) {
   std::vector<std::pair<pid_t, int>> children;
-  for (int n = 0; n < kNodes; ++n) {
+  for (int n = 0; n < 4; ++n) {
     int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
+    if (pipe(fds) != 0) ADD_FAILURE() << "pipe";
     pid_t pid = fork();
-    ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      auto store = GetParam().open(tmp, {});
+      auto store = store_kind.open(tmp, {});
       if (!store) _exit(2);
       const std::string node = "node" + std::to_string(n);
-      for (;;) {
-        auto ready = (*store)->next_ready(int64_t(1) << 40, 8);
+      for (bool took = true; took;) {
+        took = false;
+        auto ready = (*store)->next_ready(int64_t(1) << 40, 200);
         if (!ready) _exit(3);
-        if (ready->empty()) _exit(0);
         for (const auto& j : *ready) {
-          auto c = (*store)->claim(j.id, node, int64_t(1) << 40);
+          auto c = (*store)->claim(j.id, node, int64_t(1) << 40, calls_per_number);
           if (!c) _exit(4);
-          if (!*c) continue;  // another node was first
+          if (!*c) continue;  // another node was first, or the number is busy
+          took = true;
           std::string line = std::to_string(j.id) + "\n";
           if (write(fds[1], line.data(), line.size()) != ssize_t(line.size())) _exit(5);
         }
       }
+      _exit(0);
     }
     close(fds[1]);
     children.emplace_back(pid, fds[0]);
@@ -1242,15 +1246,36 @@ TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesNeverTakeAJobTwice) {
     queue_test::read_from(fd, out);
     close(fd);
     int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a claiming process failed: " << status;
     std::istringstream lines(out);
     for (std::string id; std::getline(lines, id);) claimed.insert(std::stoll(id));
   }
+  return claimed;
+}
+
+// Several processes claim from one store at once, as several nodes do: every job is claimed,
+// none twice.
+TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesNeverTakeAJobTwice) {
+  std::vector<int64_t> all = forty_numbers_four_times(*open_store());
+  auto claimed = claim_in_four_processes(GetParam(), tmp, 0);
   for (auto id : all) EXPECT_EQ(claimed.count(id), 1u) << "job " << id;
   EXPECT_EQ(claimed.size(), all.size());
   auto s = open_store();
   for (auto id : all) EXPECT_EQ(s->job(id)->attempt, 1) << "job " << id;
+}
+
+// ... and calls_per_number holds for them together: with 2, each number is called twice at most
+// at once, and every number that has jobs is called as often as it may.
+TEST_P(JobStoreTest, ConcurrentClaimsFromSeveralProcessesKeepCallsPerNumber) {
+  auto s = open_store();
+  std::vector<int64_t> all = forty_numbers_four_times(*s);
+  auto claimed = claim_in_four_processes(GetParam(), tmp, 2);
+  EXPECT_EQ(claimed.size(), 80u);
+  std::map<std::string, int> per_number;
+  for (auto id : claimed) ++per_number[s->job(id)->number];
+  EXPECT_EQ(per_number.size(), 40u);
+  for (const auto& [number, calls] : per_number) EXPECT_EQ(calls, 2) << number;
 }
 
 // A reception is recorded once: by its call, or by the start that closed it; a late result (a

@@ -314,6 +314,45 @@ TEST_F(PgJobStoreTest, ANodeStoppedInsideATransactionDoesNotStopTheOthersForGood
   EXPECT_FALSE((*frozen)->commit("frozen"));  // its session was ended
 }
 
+// Claims on several nodes run at once: while another node is in the middle of claiming a job
+// (its claim's transaction holds the row), a claim of that job skips it at once (SKIP LOCKED,
+// not a wait into the lock timeout), and a claim of another job goes through beside it.
+TEST_F(PgJobStoreTest, ClaimsOnSeveralNodesRunTogetherAndSkipTheRowAnotherIsClaiming) {
+  auto s = PgJobStore::open(url());
+  ASSERT_TRUE(s) << s.error().message;
+  auto ids = queue_test::enqueue(**s, "00000000000000d1", 2);
+  for (int64_t id : ids) ASSERT_TRUE(static_cast<queue::JobStore&>(**s).set_state(id, "ready"));
+  queue::StoreOptions quick;
+  quick.busy_timeout_ms = 300;
+  auto writer = PgJobStore::open(url(), quick);  // a third node, for a write that is not a claim
+  ASSERT_TRUE(writer) << writer.error().message;
+  auto other = queue::postgres::connect(url(), 5000);  // another node, half-way through claiming ids[0]
+  ASSERT_TRUE(other) << other.error().message;
+  ASSERT_TRUE((*other)->begin_claim("claim"));
+  auto lock = queue::sql::Stmt::prepare(**other, "SELECT id FROM jobs WHERE id = ?1 FOR UPDATE SKIP LOCKED", "claim");
+  ASSERT_TRUE(lock);
+  auto held = lock->bind_int(1, ids[0]).step();
+  ASSERT_TRUE(held && *held);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto skipped = (*s)->claim(ids[0], "node2", int64_t(1) << 40, 1);
+  ASSERT_TRUE(skipped) << skipped.error().message;
+  EXPECT_FALSE(*skipped);
+  auto beside = (*s)->claim(ids[1], "node2", int64_t(1) << 40, 1);
+  ASSERT_TRUE(beside) << beside.error().message;  // an exclusive lock would have waited and failed busy
+  EXPECT_TRUE(*beside);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));  // neither waited for the 5 s lock timeout
+  // A writer that is not a claim waits for the claims to end.
+  auto blocked = static_cast<queue::JobStore&>(**writer).set_state(ids[0], "cancelled");
+  ASSERT_FALSE(blocked);
+  EXPECT_EQ(blocked.error().code, queue::StoreErrc::busy) << blocked.error().message;
+
+  (*other)->rollback();  // the other node's claim did not happen: the job is there to claim
+  auto after = (*s)->claim(ids[0], "node2", int64_t(1) << 40, 1);
+  ASSERT_TRUE(after && *after);
+  EXPECT_EQ((*s)->job(ids[0])->owner, "node2");
+}
+
 // A caller's name from SIP may hold bytes that are not UTF-8, or a NUL: the reception is recorded
 // with U+FFFD in their place rather than refused.
 TEST_F(PgJobStoreTest, TextPostgresqlWouldRefuseIsKeptWithReplacementCharacters) {
