@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <csignal>
 #include <ctime>
@@ -26,6 +27,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -936,11 +938,12 @@ int run(config::Config cfg, Reloader reloader) {
     if (!tiff.empty() || !store->shares_documents()) return fax_document(spool, j, tiff, what, width);
     const std::string name = queue::document_name(
         spool.dir(), j.direction == queue::Direction::out ? spool.fax_path(j.id) : spool.received_path(j.id));
-    // (Shared: a stop may leave the store thread gone, and this wait ends with a 503.)
+    // (Shared: a stop may leave the store thread gone, and this wait ends with a 503, well
+    // within systemd's stop timeout.)
     auto read = std::make_shared<std::promise<fb::Result<std::optional<std::string>, queue::StoreError>>>();
     auto got = read->get_future();
     asio::post(store_exec, [&store, read, name] { read->set_value(store->document(name)); });
-    if (got.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+    if (got.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
       return api::v1_error(503, "unavailable", "the pages cannot be read from the store now");
     auto doc = got.get();
     if (!doc) return api::v1_error(503, "unavailable", "the pages cannot be read from the store now: " + doc.error().message);
@@ -949,10 +952,14 @@ int run(config::Config cfg, Reloader reloader) {
                                 std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())) + ".tif.tmp";
     if (auto w = queue::Spool::write_durably(scratch, **doc); !w)
       return api::v1_error(503, "unavailable", "the pages cannot be read now: " + w.error().message);
-    auto r = fax_document(spool, j, scratch, what, width);
-    std::error_code ec;
-    std::filesystem::remove(scratch, ec);
-    return r;
+    struct Remove {
+      const std::string& path;
+      ~Remove() {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      }
+    } scratch_goes{scratch};
+    return fax_document(spool, j, scratch, what, width);
   };
   fax_routes.documents_exec = documents_pool.get_executor();
   fax_routes.trunks = [&] { return trunks_snapshot ? trunks_snapshot() : std::vector<api::TrunkInfo>{}; };
@@ -1015,10 +1022,36 @@ int run(config::Config cfg, Reloader reloader) {
   // On a store several nodes share, each page of a reception goes there as it arrives: the node
   // that takes over a reception this node's death cut mails the pages the caller saw confirmed.
   // (In order on the store thread, before the reception's end puts the finished file.)
+  // Only the newest pages of a reception wait for the store thread (one copy per reception,
+  // however slow the store): a put on its way takes the bytes the latest page left. A reception
+  // another node closed meanwhile (this node could not renew its claim) is not written to.
   if (store->shares_documents()) {
-    hooks.page_appended = [&, store_exec](const std::string& path, std::string bytes) {
-      asio::post(store_exec, [&, path, bytes = std::move(bytes)] {
-        if (auto r = store->put_document(queue::document_name(spool.dir(), path), bytes); !r)
+    struct Pending {
+      std::mutex m;
+      std::map<std::string, std::string> bytes;  // path -> the file after its latest page
+    };
+    auto pending = std::make_shared<Pending>();
+    hooks.page_appended = [&, store_exec, pending](const std::string& path, std::string bytes) {
+      {
+        std::lock_guard lock(pending->m);
+        const bool on_its_way = pending->bytes.count(path) > 0;
+        pending->bytes[path] = std::move(bytes);
+        if (on_its_way) return;
+      }
+      asio::post(store_exec, [&, path, pending] {
+        std::string newest;
+        {
+          std::lock_guard lock(pending->m);
+          auto it = pending->bytes.find(path);
+          if (it == pending->bytes.end()) return;
+          newest = std::move(it->second);
+          pending->bytes.erase(it);
+        }
+        int64_t job = 0;
+        const std::string stem = fs::path(path).stem().string();
+        if (std::from_chars(stem.data(), stem.data() + stem.size(), job).ec != std::errc{}) return;
+        auto r = store->put_reception_pages(job, cfg.node.name, queue::document_name(spool.dir(), path), newest);
+        if (!r && r.error().code != queue::StoreErrc::conflict)
           log("the pages so far of " + path + " are not in the store: " + r.error().message);
       });
     };
@@ -1084,7 +1117,7 @@ int run(config::Config cfg, Reloader reloader) {
         std::error_code missing;
         const std::string path = spool.received_path(c.job);
         queue::StoreStatus st = fb::Unit{};
-        if (!voice && fs::exists(path, missing)) st = queue::share_document(*store, spool.dir(), path);
+        if (!voice && fs::exists(path, missing)) st = queue::share_reception(*store, spool.dir(), path, c.job, cfg.node.name);
         if (st) st = store->record_call(c);
         auto transient = [](const queue::StoreError& e) {
           return e.code != queue::StoreErrc::conflict && e.code != queue::StoreErrc::invalid &&
@@ -1107,7 +1140,7 @@ int run(config::Config cfg, Reloader reloader) {
                          : fb::Result<queue::Job, queue::StoreError>(st.error());
           if (!old && transient(old.error())) return again(old.error());
           if (old && old->direction == queue::Direction::in && old->state != queue::state::receiving &&
-              old->pages == 0 && old->owner && *old->owner == cfg.node.name) {
+              old->pages < c.transfer->pages && old->owner && *old->owner == cfg.node.name) {
             queue::NewInbound in{old->number, old->subaddress, old->caller, old->caller_name, old->referred_by,
                                  cfg.node.name, int64_t(std::time(nullptr)) + cfg.node.lease_s};
             auto id = store->create_inbound(in);

@@ -173,16 +173,35 @@ StoreStatus fetch_document(JobStore& store, const std::string& spool_dir, const 
   return fb::Unit{};
 }
 
-StoreStatus share_document(JobStore& store, const std::string& spool_dir, const std::string& path) {
-  if (!store.shares_documents()) return fb::Unit{};
+namespace {
+
+// A spool file's document name and bytes, for a put (what `op` names in an error).
+fb::Result<std::pair<std::string, std::string>, StoreError> spool_file(const std::string& spool_dir,
+                                                                      const std::string& path, const std::string& op) {
   const std::string name = document_name(spool_dir, path);
-  const std::string op = "share_document(" + path + ")";
   if (name.empty()) return StoreError{StoreErrc::invalid, op + ": not a spool file"};
   std::ifstream f(path, std::ios::binary);
   if (!f) return StoreError{StoreErrc::not_found, op + ": cannot read it"};
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   if (f.bad()) return StoreError{StoreErrc::db, op + ": cannot read it"};
-  return store.put_document(name, bytes);
+  return std::pair{name, std::move(bytes)};
+}
+
+}  // namespace
+
+StoreStatus share_document(JobStore& store, const std::string& spool_dir, const std::string& path) {
+  if (!store.shares_documents()) return fb::Unit{};
+  auto f = spool_file(spool_dir, path, "share_document(" + path + ")");
+  if (!f) return f.error();
+  return store.put_document(f->first, f->second);
+}
+
+StoreStatus share_reception(JobStore& store, const std::string& spool_dir, const std::string& path, int64_t job,
+                            const std::string& node) {
+  if (!store.shares_documents()) return fb::Unit{};
+  auto f = spool_file(spool_dir, path, "share_reception(" + path + ")");
+  if (!f) return f.error();
+  return store.put_reception_pages(job, node, f->first, f->second);
 }
 
 bool is_postgresql_url(std::string_view location) {

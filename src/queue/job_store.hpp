@@ -544,6 +544,11 @@ class JobStore {
   [[nodiscard]] virtual bool shares_documents() const = 0;
   // Stores (or replaces) a document, committed when it returns.
   [[nodiscard]] virtual StoreStatus put_document(const std::string& name, std::string_view bytes) = 0;
+  // The pages of reception `job` (its document `name`), put while `node` is still receiving it:
+  // conflict, nothing written, once the job is no longer receiving under node (another node
+  // closed it with the pages it found, and this node's pages go to a new job instead).
+  [[nodiscard]] virtual StoreStatus put_reception_pages(int64_t job, const std::string& node, const std::string& name,
+                                                        std::string_view bytes) = 0;
   [[nodiscard]] virtual fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) = 0;
   // A document's size and SHA-256 (lowercase hex), without its bytes: whether a node's copy is
   // the store's. nullopt when the store has none.
@@ -606,6 +611,9 @@ std::string document_name(const std::string& spool_dir, const std::string& path)
 // A spool file this node made, put in a store that shares documents for the other nodes (for
 // one that shares none, nothing to do).
 [[nodiscard]] StoreStatus share_document(JobStore& store, const std::string& spool_dir, const std::string& path);
+// The same for the file of a reception `node` is making (JobStore::put_reception_pages).
+[[nodiscard]] StoreStatus share_reception(JobStore& store, const std::string& spool_dir, const std::string& path,
+                                          int64_t job, const std::string& node);
 // A fetch that may work later (the store unreachable or busy, a local write failing), not one
 // whose document is missing.
 bool fetch_transient(const StoreError& e);

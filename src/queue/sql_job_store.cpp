@@ -553,6 +553,25 @@ StoreStatus SqlJobStore::put_document(const std::string& name, std::string_view 
   return upsert_document(*db_, name, bytes, now(), op);
 }
 
+StoreStatus SqlJobStore::put_reception_pages(int64_t job, const std::string& node, const std::string& name,
+                                             std::string_view bytes) {
+  const std::string op = "put_reception_pages(" + name + ")";
+  if (!shares_documents()) return fb::Unit{};
+  if (name.empty()) return invalid(op, "no name");
+  auto tx = Tx::begin(*db_, op);
+  if (!tx) return tx.error();
+  auto mine = Stmt::prepare(*db_,
+                            "SELECT 1 FROM jobs WHERE id = ?1 AND direction = 'in' AND state = 'receiving' AND owner = ?2",
+                            op);
+  if (!mine) return mine.error();
+  auto row = mine->bind_int(1, job).bind_text(2, node).step();
+  if (!row) return row.error();
+  if (!*row) return StoreError{StoreErrc::conflict, op + ": job " + std::to_string(job) + " is no longer " + node + "'s reception"};
+  if (auto r = mine->run(); !r) return r;
+  if (auto r = upsert_document(*db_, name, bytes, now(), op); !r) return r;
+  return tx->commit();
+}
+
 fb::Result<std::optional<std::string>, StoreError> SqlJobStore::document(const std::string& name) {
   const std::string op = "document(" + name + ")";
   if (!shares_documents()) return std::optional<std::string>();

@@ -90,6 +90,8 @@ class SqlJobStore : public JobStore {
   // PostgreSQL keeps documents (table documents); SQLite keeps none (the node's spool does).
   bool shares_documents() const override;
   StoreStatus put_document(const std::string& name, std::string_view bytes) override;
+  StoreStatus put_reception_pages(int64_t job, const std::string& node, const std::string& name,
+                                  std::string_view bytes) override;
   fb::Result<std::optional<std::string>, StoreError> document(const std::string& name) override;
   StoreStatus remove_documents(const std::vector<std::string>& names) override;
   fb::Result<bool, StoreError> lead() override;

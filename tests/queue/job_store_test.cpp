@@ -1672,6 +1672,32 @@ TEST_P(JobStoreTest, ChannelGrantsNeverAddUpToMoreThanTheTrunkCarries) {
   EXPECT_FALSE(s->grant_channels("c", "t", -1, 6, until + 1, until + 31));
 }
 
+// The pages of a reception go into the store while its node is receiving it, and not once
+// another node has closed it (the late node's pages go to a new job instead).
+TEST_P(JobStoreTest, AReceptionsPagesArePutOnlyByTheNodeReceivingIt) {
+  auto s = open_store();
+  queue::NewInbound in{"+15550100", std::nullopt, "+33140000000"};
+  in.node = "node1";
+  in.lease_until = clock + 30;
+  auto id = *s->create_inbound(in);
+  const std::string name = "in/" + std::to_string(id) + ".tif";
+  ASSERT_TRUE(s->put_reception_pages(id, "node1", name, "two pages"));
+  auto other = s->put_reception_pages(id, "node2", name, "not node2's");
+  if (!s->shares_documents()) {  // the embedded store keeps none: nothing to refuse either
+    EXPECT_TRUE(other);
+    EXPECT_EQ(*s->document(name), std::nullopt);
+    return;
+  }
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, StoreErrc::conflict);
+  EXPECT_EQ(**s->document(name), "two pages");
+  ASSERT_TRUE(s->set_state(id, "delivering"));  // closed (by another node, or at its end)
+  auto late = s->put_reception_pages(id, "node1", name, "three pages");
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, StoreErrc::conflict);
+  EXPECT_EQ(**s->document(name), "two pages");
+}
+
 // Documents (issue 17): a store several nodes share keeps the files a job needs, the accepted
 // message committed with its row; the embedded store keeps none (its node's spool does).
 TEST_P(JobStoreTest, DocumentsAreKeptWhereTheStoreSharesThem) {
