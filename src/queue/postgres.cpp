@@ -24,7 +24,8 @@ constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(73786976294838
 constexpr const char* kClaimLock = "SELECT pg_advisory_xact_lock_shared(7378697629483820646), txid_current()";
 
 // A session idle inside a transaction this long is ended by the server (the store's transactions
-// never wait between statements; this is a node stopped in the middle of one).
+// do not wait between statements, but for store copy, which lifts it; this is a node stopped in
+// the middle of one).
 constexpr int kIdleInTransactionMs = 10000;
 
 struct PgClose {

@@ -188,6 +188,11 @@ fb::Result<CopyReport, StoreError> copy_store(sql::Connection& from, sql::Connec
   };
   auto tx = sql::Tx::begin(to, op);  // rolled back unless committed
   if (!tx) return tx.error();
+  // Between its statements the copy reads the old store and the spool's files, which may take
+  // longer than the session's idle-in-transaction limit (postgres.hpp): none for this one.
+  if (to.dialect() == sql::Dialect::postgresql) {
+    if (auto r = to.exec("SET LOCAL idle_in_transaction_session_timeout = 0", op); !r) return r.error();
+  }
   CopyReport report;
   std::map<int64_t, int64_t> deliveries;
   std::map<std::string, Table> tables;
