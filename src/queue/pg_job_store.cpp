@@ -3,6 +3,7 @@
 
 #include <array>
 #include <chrono>
+#include <thread>
 
 #include "core/log.hpp"
 #include "queue/postgres.hpp"
@@ -182,7 +183,9 @@ ALTER TABLE jobs ADD COLUMN routed_by TEXT;
 };
 
 // How long a starting node waits for another that is creating or upgrading the schema.
-constexpr auto kSchemaWait = std::chrono::minutes(10);
+// (Within systemd's start timeout, 90 s by default: a node still waiting then exits, and is
+// started again.)
+constexpr auto kSchemaWait = std::chrono::seconds(60);
 
 // The lock that makes one starting node create the schema while the others wait.
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7378697629483820647)";
@@ -251,6 +254,7 @@ fb::Result<std::unique_ptr<PgJobStore>, StoreError> PgJobStore::open(const std::
     if (r.error().code != StoreErrc::busy || std::chrono::steady_clock::now() >= deadline) return r.error();
     if (!said) fb::log(fb::LogLevel::info, "store", "open: waiting for another node to create or upgrade the schema");
     said = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // between tries (a busy that came at once)
   }
   return std::unique_ptr<PgJobStore>(new PgJobStore(std::move(*db), std::move(options)));
 }

@@ -10,7 +10,7 @@
 // SQLite. The version is kept in the table schema_version.
 // START: every node opens the store itself. Creating or migrating the schema runs in one
 // transaction under an advisory lock, so when several nodes start together the first creates
-// it and the others wait, then find it current (however long it takes, up to 10 minutes: a
+// it and the others wait, then find it current (however long it takes, up to a minute: a
 // wait that runs into the lock timeout is tried again). A schema newer than this build is refused.
 // DURABILITY and WRITERS: postgres.hpp (synchronous_commit on; writers serialized).
 // PARAMETERS: [store] url = "postgresql://user:password@host:port/db?..." (any libpq URI);
