@@ -159,9 +159,14 @@ void Dispatcher::close_calls(const std::vector<queue::Job>& jobs) {
       pages = info ? int(info->pages.size()) : 0;
     }
     // The pages kept go to a store that shares documents, for the node that mails them; not
-    // shared, the reception stays open until the next start.
-    if (pages > 0) {
-      if (auto s = queue::share_document(db_, spool_.dir(), spool_.received_path(j.id)); !s) {
+    // shared, the reception stays open until the next start. Another node's were fetched from
+    // the store (nothing to put); this node's own only while the reception is still its own (a
+    // node that took it over meanwhile has closed it with the store's pages).
+    if (pages > 0 && !theirs) {
+      const std::string path = spool_.received_path(j.id);
+      auto s = j.owner ? queue::share_reception(db_, spool_.dir(), path, j.id, *j.owner)
+                       : queue::share_document(db_, spool_.dir(), path);
+      if (!s) {
         log("job " + std::to_string(j.id) + ": " + s.error().message);
         continue;
       }
