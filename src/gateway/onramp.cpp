@@ -616,7 +616,7 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
             return;
           }
         }
-        if (auto r = store_.delivery_failed(d.id, o.detail, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
+        if (auto r = store_.delivery_failed(d.id, o.detail, opt_.node, then); !r) log("delivery " + std::to_string(d.id) + ": " + r.error().message);
         held_.erase(d.id);
         log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " failed: " + o.detail);
         maybe_finish(d.job_id);
@@ -637,7 +637,7 @@ void OnRamp::delivered(const queue::Delivery& d, smtp::SendOutcome o) {
       r = store_.delivery_deferred(d.id, now + backoff(d.attempts + 1), o.detail, opt_.node);
       log("job " + std::to_string(d.job_id) + ": delivery to " + d.recipient + " deferred: " + o.detail);
     } else {
-      r = store_.delivery_failed(d.id, o.detail);
+      r = store_.delivery_failed(d.id, o.detail, opt_.node);
       log("job " + std::to_string(d.job_id) + ": delivery of the " +
           (d.kind == queue::DeliveryKind::report    ? "report to "
            : d.kind == queue::DeliveryKind::forward ? "mail for the postmaster to "

@@ -455,10 +455,11 @@ class JobStore {
   [[nodiscard]] virtual StoreStatus delivery_done(int64_t delivery, std::string_view event) = 0;
   // `then`: a delivery that replaces it (the postmaster's copy), added in the same transaction,
   // so a crash cannot leave the failure recorded and the replacement not.
-  [[nodiscard]] virtual StoreStatus delivery_failed(int64_t delivery, const std::string& error,
-                              const std::optional<NewDelivery>& then = std::nullopt) = 0;
-  // Deferred by `node`: refused (conflict, nothing written) when another node has claimed the
-  // delivery since (this node's claim ran out), so a late deferral cannot end that node's claim.
+  // Failed or deferred by `node`: refused (conflict, nothing written) when another node has
+  // claimed the delivery since (this node's claim ran out), so a late result cannot end that
+  // node's claim (nor add a second postmaster's copy while it delivers).
+  [[nodiscard]] virtual StoreStatus delivery_failed(int64_t delivery, const std::string& error, const std::string& node,
+                                                    const std::optional<NewDelivery>& then = std::nullopt) = 0;
   [[nodiscard]] virtual StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error,
                                                       const std::string& node) = 0;
   [[nodiscard]] virtual fb::Result<Delivery, StoreError> delivery(int64_t id) = 0;  // not_found when unknown

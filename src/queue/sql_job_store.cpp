@@ -1193,8 +1193,9 @@ StoreStatus SqlJobStore::delivery_done(int64_t id, std::string_view event) {
   return finish_delivery(id, "done", std::nullopt, std::nullopt, event);
 }
 
-StoreStatus SqlJobStore::delivery_failed(int64_t id, const std::string& error, const std::optional<NewDelivery>& then) {
-  return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error, then);
+StoreStatus SqlJobStore::delivery_failed(int64_t id, const std::string& error, const std::string& node,
+                                         const std::optional<NewDelivery>& then) {
+  return finish_delivery(id, "failed", std::nullopt, error, "delivery failed: " + error, then, node);
 }
 
 StoreStatus SqlJobStore::delivery_deferred(int64_t id, int64_t next_at, const std::string& error, const std::string& node) {

@@ -54,7 +54,8 @@ class SqlJobStore : public JobStore {
                                               const std::vector<int64_t>& ids) override;
   fb::Result<std::optional<int64_t>, StoreError> next_delivery_at() override;
   StoreStatus delivery_done(int64_t delivery, std::string_view event) override;
-  StoreStatus delivery_failed(int64_t delivery, const std::string& error, const std::optional<NewDelivery>& then) override;
+  StoreStatus delivery_failed(int64_t delivery, const std::string& error, const std::string& node,
+                              const std::optional<NewDelivery>& then) override;
   StoreStatus delivery_deferred(int64_t delivery, int64_t next_at, const std::string& error,
                                 const std::string& node) override;
   fb::Result<Delivery, StoreError> delivery(int64_t id) override;

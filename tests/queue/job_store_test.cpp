@@ -727,7 +727,7 @@ TEST_P(JobStoreTest, DeliveriesOfAReceivedFaxRetryAndFinish) {
   EXPECT_EQ((*all)[1].error, "451 4.3.0 try later");
   // A finished delivery cannot finish again.
   EXPECT_EQ(s->delivery_done((*due)[0].id, "x").error().code, queue::StoreErrc::not_found);
-  ASSERT_TRUE(s->delivery_failed((*due)[1].id, "550 5.1.1 no such user"));
+  ASSERT_TRUE(s->delivery_failed((*due)[1].id, "550 5.1.1 no such user", "node1"));
   EXPECT_FALSE(*s->next_delivery_at());
   // The postmaster gets it after a permanent failure.
   ASSERT_TRUE(s->add_deliveries(id, {{"pm@localhost", queue::DeliveryKind::postmaster, "/s/out/1-1.eml", "fax-1-1@x"}},
@@ -875,6 +875,13 @@ TEST_P(JobStoreTest, ClaimedDeliveriesAreMadeByOneNodeUntilItsClaimRunsOut) {
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, queue::StoreErrc::conflict) << late.error().message;
   EXPECT_EQ(s->delivery(theirs[0].id)->attempts, 0);
+  const size_t before = s->deliveries(id)->size();
+  auto failed = s->delivery_failed(theirs[0].id, "550 no", "node2",
+                                   queue::NewDelivery{"postmaster@example.com", queue::DeliveryKind::postmaster, "/s/out/1-2.eml",
+                                               "fax-1-2@x"});
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, queue::StoreErrc::conflict) << failed.error().message;
+  EXPECT_EQ(s->deliveries(id)->size(), before);  // no postmaster's copy beside node3's attempt
   EXPECT_TRUE(s->claim_deliveries("node1", clock, clock + 30, 10)->empty());  // still node3's
   // An attempt's end ends the claim: deferred, it is due at its own time, to anyone.
   ASSERT_TRUE(s->delivery_deferred((*mine)[0].id, clock + 5, "451 later", "node1"));
