@@ -1021,10 +1021,10 @@ int run(config::Config cfg, Reloader reloader) {
   hooks.received_path = [&](int64_t job) { return spool.received_path(job); };
   // On a store several nodes share, each page of a reception goes there as it arrives: the node
   // that takes over a reception this node's death cut mails the pages the caller saw confirmed.
-  // (In order on the store thread, before the reception's end puts the finished file.)
-  // Only the newest pages of a reception wait for the store thread (one copy per reception,
-  // however slow the store): a put on its way takes the bytes the latest page left. A reception
-  // another node closed meanwhile (this node could not renew its claim) is not written to.
+  // In order on the store thread, before the reception's end puts the finished file; only the
+  // newest pages of a reception wait for it (one copy per reception, however slow the store: a
+  // put on its way takes the bytes the latest page left). A reception another node closed
+  // meanwhile (this node could not renew its claim) is not written to.
   if (store->shares_documents()) {
     struct Pending {
       std::mutex m;
