@@ -134,15 +134,22 @@ TEST(Dsn, ReportHasTheThreePartsAndTheFields) {
   fs::remove(orig);
 }
 
-// In a cluster the report names the node that made each recipient's last call, for the reader
-// and as an extension field of its recipient's section (RFC 3464 2.4).
-TEST(Dsn, NamesTheNodeOfEachRecipientsLastCall) {
+// A report from the gateway fax.test to alice@example.com about a message that arrived at
+// `arrival` (and the report made then), with no recipient yet.
+mail::DsnInput report_to_alice(const std::string& message_id, int64_t arrival) {
   mail::DsnInput in;
   in.reporting_mta = "fax.test";
   in.from = "fax@fax.test";
   in.to = "alice@example.com";
-  in.message_id = "dsn-2@fax.test";
-  in.arrival = 1795380067;
+  in.message_id = message_id;
+  in.arrival = in.now = arrival;
+  return in;
+}
+
+// In a cluster the report names the node that made each recipient's last call, for the reader
+// and as an extension field of its recipient's section (RFC 3464 2.4).
+TEST(Dsn, NamesTheNodeOfEachRecipientsLastCall) {
+  mail::DsnInput in = report_to_alice("dsn-2@fax.test", 1795380067);
   in.now = 1795380367;
   mail::DsnRecipient a;
   a.final_recipient = "FAX=+12025550100@fax.test";
@@ -287,12 +294,7 @@ TEST(Dsn, TheDeclaredBodyAndSmtputf8AreHonoured) {
 }
 
 TEST(Dsn, DelayedSaysUntilWhen) {
-  mail::DsnInput in;
-  in.reporting_mta = "fax.test";
-  in.from = "fax@fax.test";
-  in.to = "alice@example.com";
-  in.message_id = "dsn-2@fax.test";
-  in.arrival = in.now = 1795380067;
+  mail::DsnInput in = report_to_alice("dsn-2@fax.test", 1795380067);
   mail::DsnRecipient a;
   a.final_recipient = "FAX=+12025550100@fax.test";
   a.action = "delayed";
